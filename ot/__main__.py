@@ -1,0 +1,5 @@
+"""`python -m ot` is the `ot` command."""
+
+from ot.cli import main
+
+main()

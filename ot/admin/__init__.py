@@ -1,0 +1,1 @@
+"""The operators' front door: `ot-admin`, acting on the database directly."""

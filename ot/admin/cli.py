@@ -1,0 +1,28 @@
+"""`ot-admin`: the operators' commands. Each group lives in its own module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ot.admin import accounts, db, sites, tokens
+from ot.admin.context import make_context
+
+app = typer.Typer(help="opentracker operators' commands.", no_args_is_help=True)
+app.add_typer(db.app, name="db")
+app.add_typer(accounts.app, name="account")
+app.add_typer(sites.app, name="site")
+app.add_typer(tokens.app, name="token")
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
+) -> None:
+    ctx.obj = make_context(config)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,41 @@
+"""`ot-admin db`: the database schema."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from ot.admin.context import context_from
+from ot.db import create_engine
+from ot.schema import current_revision, head_revision, upgrade
+
+app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+@app.command("upgrade")
+def upgrade_command(ctx: typer.Context) -> None:
+    """Apply every pending migration."""
+    settings = context_from(ctx).settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    typer.echo(f"database schema is at {head_revision()}")
+
+
+@app.command("status")
+def status_command(ctx: typer.Context) -> None:
+    """Show the schema's revision and whether it is current (exit code 1 when not)."""
+    settings = context_from(ctx).settings
+
+    async def read() -> str | None:
+        engine = create_engine(settings)
+        try:
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    current = asyncio.run(read())
+    head = head_revision()
+    typer.echo(f"current: {current or 'none'}\nexpected: {head}")
+    if current != head:
+        raise typer.Exit(1)

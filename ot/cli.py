@@ -1,0 +1,45 @@
+"""The `ot` command: `ot serve` runs the collector daemon (and later `ot tui` the dashboard)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ot.config import load_settings
+
+app = typer.Typer(help="opentracker: privacy-first web analytics.", no_args_is_help=True)
+
+
+@app.callback()
+def _root() -> None:
+    """opentracker: privacy-first web analytics."""
+
+
+@app.command()
+def serve(
+    config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
+    host: str | None = typer.Option(None, help="Address to listen on (OT_SERVER__HOST)."),
+    port: int | None = typer.Option(None, help="Port to listen on (OT_SERVER__PORT)."),
+    workers: int | None = typer.Option(
+        None, help="Worker processes sharing the port (OT_SERVER__WORKERS)."
+    ),
+) -> None:
+    """Run the collector daemon until SIGTERM or Ctrl-C (queued hits are committed first)."""
+    from ot.server.runner import serve as run_server
+
+    server: dict[str, Any] = {}
+    for name, value in (("host", host), ("port", port), ("workers", workers)):
+        if value is not None:
+            server[name] = value
+    try:
+        settings = load_settings(config, **({"server": server} if server else {}))
+    except (FileNotFoundError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(run_server(settings))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,179 @@
+"""The one settings object: environment variables `OT_*`, an optional TOML file, then defaults.
+
+Nested sections use a double underscore in the environment: `OT_COLLECTOR__BATCH_SIZE=500`.
+Every field carries a docstring; `tests/test_config.py` checks each one is documented in the README.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from ot import paths
+
+
+class ServerSettings(BaseModel):
+    """The HTTP daemon (`ot serve`)."""
+
+    host: str = "127.0.0.1"
+    """Address to listen on. Use 0.0.0.0 or :: behind a firewall or reverse proxy."""
+
+    port: int = Field(default=8000, ge=0, le=65535)
+    """TCP port to listen on (0 picks a free one)."""
+
+    workers: int = Field(default=1, ge=1, le=64)
+    """Worker processes sharing the port through SO_REUSEPORT."""
+
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    """Addresses or networks of reverse proxies whose X-Forwarded-For header is believed."""
+
+    max_body_bytes: int = Field(default=65536, ge=1024)
+    """Largest request body accepted on the collector endpoints; larger ones get 413."""
+
+    public_url: str = ""
+    """The URL visitors' browsers reach the collector at, used in printed snippets."""
+
+    shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
+    """How long a graceful shutdown (SIGTERM) waits for queued hits to be committed."""
+
+
+class CollectorSettings(BaseModel):
+    """The write path: validation limits, the queue and group commit."""
+
+    queue_size: int = Field(default=20000, ge=1)
+    """Hits waiting for the writer at most; beyond it the collector answers 503 + Retry-After."""
+
+    batch_size: int = Field(default=500, ge=1)
+    """Most hits committed in one transaction."""
+
+    batch_wait_ms: float = Field(default=5.0, ge=0)
+    """How long the writer waits to fill a batch once the first hit of it arrived."""
+
+    visit_timeout_minutes: int = Field(default=30, ge=1)
+    """A visit ends after this many minutes without a hit."""
+
+    allowed_query_params: list[str] = Field(
+        default_factory=lambda: [
+            "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
+            "ref", "source", "page", "q", "query", "search", "s", "id", "lang",
+        ]
+    )
+    """Query parameters kept in stored page URLs; every other parameter is dropped."""
+
+    max_props: int = Field(default=30, ge=0)
+    """Most custom properties per event (Plausible's limit)."""
+
+    max_prop_key_length: int = Field(default=300, ge=1)
+    """Longest custom property name."""
+
+    max_prop_value_length: int = Field(default=2000, ge=1)
+    """Longest custom property value."""
+
+    user_agent_cache_size: int = Field(default=10000, ge=0)
+    """Parsed User-Agents kept in memory per process."""
+
+
+class GeoSettings(BaseModel):
+    """Country (and optionally city) lookup from offline databases."""
+
+    mmdb_path: Path | None = None
+    """Optional MaxMind GeoLite2/GeoIP2 City database for region and city; countries come from
+    the database bundled with geoip2fast."""
+
+
+class LogSettings(BaseModel):
+    """Logging. Personal data, tokens and secrets are never logged."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Lowest level written."""
+
+    format: Literal["json", "text"] = "json"
+    """`json`: one JSON object per line (for log shippers); `text`: for people."""
+
+    access_log: bool = True
+    """Log one line per HTTP request (method, path without query, status, duration; no IPs)."""
+
+
+class Settings(BaseSettings):
+    """Everything configurable about opentracker."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Path("./ot-data")
+    """Folder for the embedded database, generated secrets and metric files."""
+
+    database_url: str = ""
+    """SQLAlchemy URL; empty means SQLite in the data folder. PostgreSQL:
+    `postgresql+asyncpg://user:password@host/dbname`."""
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    """The HTTP daemon."""
+
+    collector: CollectorSettings = Field(default_factory=CollectorSettings)
+    """The write path."""
+
+    geo: GeoSettings = Field(default_factory=GeoSettings)
+    """Geolocation databases."""
+
+    log: LogSettings = Field(default_factory=LogSettings)
+    """Logging."""
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver_only(cls, url: str) -> str:
+        if url and not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// (async drivers)"
+            )
+        return url
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{paths.sqlite_path(self.data_dir.resolve())}"
+
+    @property
+    def is_embedded_database(self) -> bool:
+        return not self.database_url
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if _config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=_config_file))
+        return tuple(sources)
+
+
+# Set only for the duration of `load_settings`, because pydantic-settings asks the class (not the
+# instance) for its sources.
+_config_file: Path | None = None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once: explicit overrides, then `OT_*` variables, then the TOML file."""
+    global _config_file
+    if config_file is not None and not config_file.is_file():
+        raise FileNotFoundError(f"configuration file not found: {config_file}")
+    _config_file = config_file
+    try:
+        return Settings(**overrides)
+    finally:
+        _config_file = None

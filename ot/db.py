@@ -1,0 +1,50 @@
+"""Database engines: SQLite (WAL) as the embedded default, PostgreSQL for production."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ot.config import Settings
+
+# PostgreSQL advisory lock that serialises writer transactions across processes, as SQLite's
+# write lock does: the writer reads open visits and then updates them, which must not interleave.
+WRITER_LOCK_ID = 727_001
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_engine(settings: Settings, *, for_writes: bool = False) -> AsyncEngine:
+    """An async engine. `for_writes` makes SQLite transactions take the write lock at BEGIN
+    (BEGIN IMMEDIATE), so that a read-then-write transaction cannot deadlock with another writer."""
+    url = settings.effective_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        _configure_sqlite(engine, begin="BEGIN IMMEDIATE" if for_writes else "BEGIN")
+        return engine
+    return create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: AsyncEngine, *, begin: str) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from the sqlite3 module so BEGIN is ours to choose.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed batch is on disk before its hits are acknowledged.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)

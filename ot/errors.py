@@ -1,0 +1,52 @@
+"""Domain errors raised by the core. Only the front doors map them to HTTP answers or exit codes."""
+
+
+class OtError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(OtError):
+    """A request or command argument is malformed; `field` names the offending part."""
+
+    code = "invalid_input"
+
+
+class NotFound(OtError):
+    """The object does not exist, or the caller may not know that it exists."""
+
+    code = "not_found"
+
+
+class Conflict(OtError):
+    """The object already exists (a domain taken, a name reused)."""
+
+    code = "conflict"
+
+
+class Overloaded(OtError):
+    """The collector's queue is full: the caller should retry after `retry_after` seconds."""
+
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StorageUnavailable(OtError):
+    """The database could not take a write; nothing was acknowledged."""
+
+    code = "storage_unavailable"
+
+
+class SchemaOutdated(OtError):
+    """The database schema is not at the version this code expects."""
+
+    code = "schema_outdated"

@@ -1,0 +1,213 @@
+"""The collector: from a parsed tracker request to committed hits.
+
+For each site a hit is for: drop it if the site says so (Do-Not-Track, excluded IP or path) or
+if a bot sent it, otherwise enrich it (browser, OS, device, country, source, UTM, visitor id) and
+hand it to the writer, which returns once it is committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ot import metrics
+from ot.config import CollectorSettings
+from ot.crypto import Cipher
+from ot.errors import InvalidInput, NotFound
+from ot.ingest.geo import GeoLocator
+from ot.ingest.hit import EnrichedHit, IncomingHit
+from ot.ingest.ips import ip_in_networks, truncate_ip
+from ot.ingest.referrer import classify_referrer
+from ot.ingest.urls import PageUrl, parse_page_url, parse_referrer_url
+from ot.ingest.useragent import parse_user_agent
+from ot.ingest.writer import HitWriter
+from ot.privacy import IpPolicy
+from ot.sites import SiteConfig, SiteDirectory
+from ot.visitors import SaltKeeper, choose_visitor_id
+
+IP_CONTEXT = "hit.ip"
+
+
+class DropReason:
+    BOT = "bot"
+    DO_NOT_TRACK = "do_not_track"
+    EXCLUDED_IP = "excluded_ip"
+    EXCLUDED_PATH = "excluded_path"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(slots=True)
+class Prepared:
+    """One incoming hit made ready for each of its sites: hits to store, or drop reasons."""
+
+    hits: list[EnrichedHit] = field(default_factory=list)
+    drops: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one request's hits."""
+
+    stored: int = 0
+    duplicates: int = 0
+    dropped: int = 0
+
+
+class Collector:
+    def __init__(
+        self,
+        settings: CollectorSettings,
+        *,
+        sites: SiteDirectory,
+        writer: HitWriter,
+        geo: GeoLocator,
+        salts: SaltKeeper,
+        cipher: Cipher,
+        visitor_key: bytes,
+    ) -> None:
+        self._sites = sites
+        self._writer = writer
+        self._geo = geo
+        self._salts = salts
+        self._cipher = cipher
+        self._visitor_key = visitor_key
+        self._allowed_params = frozenset(settings.allowed_query_params)
+
+    async def resolve_sites(self, incoming: IncomingHit) -> list[SiteConfig]:
+        """The sites a hit is for; unknown domains among several are skipped."""
+        if incoming.site_id is not None:
+            site = await self._sites.by_id(incoming.site_id)
+            if site is None:
+                raise NotFound(f"site {incoming.site_id} does not exist", field="idsite")
+            return [site]
+        found = []
+        for domain in incoming.domains:
+            site = await self._sites.by_domain(domain)
+            if site is not None and site not in found:
+                found.append(site)
+        if not found:
+            names = ", ".join(incoming.domains)
+            raise NotFound(f"no site is registered for the domain {names}", field="domain")
+        return found
+
+    async def prepare(self, incoming: IncomingHit, now: datetime) -> Prepared:
+        """Enrich one incoming hit for each of its sites, without storing anything. Bad input
+        raises here, before anything is queued."""
+        prepared = Prepared()
+        for site in await self.resolve_sites(incoming):
+            hit = await self._enrich(incoming, site, now)
+            if isinstance(hit, str):
+                prepared.drops.append((site.id, hit))
+            else:
+                prepared.hits.append(hit)
+        return prepared
+
+    async def store(self, prepared: Sequence[Prepared], *, endpoint: str, now: datetime) -> Outcome:
+        """Commit prepared hits (waiting for the commit) and count the dropped ones."""
+        outcome = Outcome()
+        for item in prepared:
+            for site_id, reason in item.drops:
+                self._writer.count_dropped(site_id, now.date(), reason)
+                outcome.dropped += 1
+        hits = [hit for item in prepared for hit in item.hits]
+        if hits:
+            is_new = await self._writer.write(hits)
+            outcome.stored = sum(is_new)
+            outcome.duplicates = len(is_new) - outcome.stored
+            metrics.hits_accepted.labels(endpoint).inc(outcome.stored)
+            if outcome.duplicates:
+                metrics.hits_dropped.labels(DropReason.DUPLICATE).inc(outcome.duplicates)
+        return outcome
+
+    async def collect(
+        self, incomings: Sequence[IncomingHit], *, endpoint: str, now: datetime
+    ) -> Outcome:
+        """Prepare and store the hits of one request: stored whole, or refused whole."""
+        prepared = [await self.prepare(incoming, now) for incoming in incomings]
+        return await self.store(prepared, endpoint=endpoint, now=now)
+
+    async def _enrich(
+        self, incoming: IncomingHit, site: SiteConfig, now: datetime
+    ) -> EnrichedHit | str:
+        page = parse_page_url(
+            incoming.url,
+            allowed_query_params=self._allowed_params,
+            hash_routing=incoming.hash_routing,
+        )
+        referrer_url = _parse_referrer(incoming.referrer)
+        if site.respect_do_not_track and incoming.do_not_track:
+            return DropReason.DO_NOT_TRACK
+        if site.excluded_networks and ip_in_networks(incoming.ip, site.excluded_networks):
+            return DropReason.EXCLUDED_IP
+        if site.excludes_path(page.pathname):
+            return DropReason.EXCLUDED_PATH
+        client = parse_user_agent(incoming.user_agent)
+        if client.is_bot:
+            return DropReason.BOT
+        timestamp = incoming.timestamp or now
+        referrer = classify_referrer(referrer_url, page.hostname, page.source_param)
+        location = self._geo.locate(incoming.ip)
+        visitor_id = choose_visitor_id(
+            site.visitor_mode,
+            visitor_key=self._visitor_key,
+            salt=await self._salts.salt_for(timestamp),
+            site_id=site.id,
+            client_id=incoming.client_visitor_id,
+            ip=incoming.ip,
+            user_agent=incoming.user_agent,
+        )
+        return EnrichedHit(
+            site_id=site.id,
+            timestamp=timestamp,
+            name=incoming.name,
+            visitor_id=visitor_id,
+            hostname=page.hostname,
+            pathname=page.pathname,
+            query=page.query,
+            referrer=referrer.url,
+            referrer_source=referrer.source,
+            **_utm(page),
+            browser=client.browser,
+            browser_version=client.browser_version,
+            os=client.os,
+            os_version=client.os_version,
+            device=client.device,
+            country=location.country,
+            region=location.region,
+            city=location.city,
+            language=incoming.language or "",
+            screen=incoming.screen or "",
+            props=incoming.props,
+            revenue_amount=incoming.revenue.amount if incoming.revenue else None,
+            revenue_currency=incoming.revenue.currency if incoming.revenue else "",
+            interactive=incoming.interactive,
+            event_id=incoming.event_id,
+            ip_encrypted=self._ip_to_store(incoming.ip, site.ip_policy),
+        )
+
+    def _ip_to_store(self, ip: str, policy: IpPolicy) -> str | None:
+        if policy is IpPolicy.NONE:
+            return None
+        kept = ip if policy is IpPolicy.FULL else truncate_ip(ip)
+        return self._cipher.encrypt(kept, context=IP_CONTEXT)
+
+
+def _parse_referrer(referrer: str | None) -> str:
+    if not referrer:
+        return ""
+    try:
+        return parse_referrer_url(referrer)
+    except InvalidInput:
+        # A referrer we cannot read is not worth losing the hit over: count it as direct.
+        return ""
+
+
+def _utm(page: PageUrl) -> dict[str, str]:
+    return {
+        "utm_source": page.utm_source,
+        "utm_medium": page.utm_medium,
+        "utm_campaign": page.utm_campaign,
+        "utm_content": page.utm_content,
+        "utm_term": page.utm_term,
+    }

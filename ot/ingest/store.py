@@ -1,0 +1,139 @@
+"""Writing one batch of hits in one transaction: drop retried duplicates, extend or start visits,
+insert the hits, and add up the day's dropped-hit counts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ot.db import WRITER_LOCK_ID
+from ot.ingest.hit import EnrichedHit
+from ot.models import DroppedHits, Hit, Visit
+from ot.visits import VisitState, assign_visits
+
+HIT_TABLE = Hit.__table__  # type: ignore[attr-defined]
+VISIT_TABLE = Visit.__table__  # type: ignore[attr-defined]
+DROPPED_TABLE = DroppedHits.__table__  # type: ignore[attr-defined]
+HIT_COLUMNS = tuple(c.name for c in HIT_TABLE.columns if c.name not in ("id", "visit_id"))
+# SQLite allows 32,766 bound parameters per statement; stay far below for IN lists.
+IN_CHUNK = 500
+
+
+def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> list[Sequence[Any]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+async def _lock_writers(connection: AsyncConnection) -> None:
+    # SQLite writers are already serialised by BEGIN IMMEDIATE (see ot.db).
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_ID})"))
+
+
+async def _find_new(connection: AsyncConnection, hits: Sequence[EnrichedHit]) -> list[bool]:
+    """Hits whose client-made event id is already stored (or repeated in the batch) are retries
+    of a hit we have: they are acknowledged but not stored again."""
+    with_ids = [hit for hit in hits if hit.event_id]
+    seen: set[tuple[int, str]] = set()
+    for chunk in _chunks(sorted({hit.event_id for hit in with_ids if hit.event_id})):
+        rows = await connection.execute(
+            select(HIT_TABLE.c.site_id, HIT_TABLE.c.event_id).where(
+                HIT_TABLE.c.event_id.in_(chunk)
+            )
+        )
+        seen.update((row.site_id, row.event_id) for row in rows)
+    is_new = []
+    for hit in hits:
+        key = (hit.site_id, hit.event_id or "")
+        is_new.append(not hit.event_id or key not in seen)
+        seen.add(key)
+    return is_new
+
+
+async def _open_visits(
+    connection: AsyncConnection, hits: Sequence[EnrichedHit], timeout: timedelta
+) -> list[VisitState]:
+    earliest = min(hit.timestamp for hit in hits) - timeout
+    wanted = {(hit.site_id, hit.visitor_id) for hit in hits}
+    visits = []
+    for chunk in _chunks(sorted({visitor for _, visitor in wanted})):
+        rows = await connection.execute(
+            select(VISIT_TABLE).where(
+                VISIT_TABLE.c.visitor_id.in_(chunk), VISIT_TABLE.c.last_seen_at >= earliest
+            )
+        )
+        visits.extend(
+            VisitState.from_row(row) for row in rows if (row.site_id, row.visitor_id) in wanted
+        )
+    return visits
+
+
+async def _write_visits(connection: AsyncConnection, visits: Sequence[VisitState]) -> None:
+    unique = list({id(visit): visit for visit in visits}.values())
+    new = [visit for visit in unique if visit.id is None]
+    if new:
+        result = await connection.execute(
+            insert(VISIT_TABLE).returning(VISIT_TABLE.c.id, sort_by_parameter_order=True),
+            [visit.new_row() for visit in new],
+        )
+        for visit, row in zip(new, result, strict=True):
+            visit.id = row.id
+    new_ids = {id(visit) for visit in new}
+    changed = [visit for visit in unique if visit.changed and id(visit) not in new_ids]
+    if changed:
+        await connection.execute(
+            update(VISIT_TABLE).where(VISIT_TABLE.c.id == bindparam("visit_id")),
+            [{"visit_id": visit.id, **visit.counters()} for visit in changed],
+        )
+
+
+async def add_dropped_counts(
+    connection: AsyncConnection, counts: dict[tuple[int, date, str], int]
+) -> None:
+    if not counts:
+        return
+    rows = [
+        {"site_id": site_id, "day": day, "reason": reason, "count": count}
+        for (site_id, day, reason), count in counts.items()
+    ]
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(DROPPED_TABLE)
+    statement = statement.on_conflict_do_update(
+        index_elements=["site_id", "day", "reason"],
+        set_={"count": DROPPED_TABLE.c.count + statement.excluded.count},
+    )
+    await connection.execute(statement, rows)
+
+
+async def store_batch(
+    connection: AsyncConnection,
+    hits: Sequence[EnrichedHit],
+    *,
+    visit_timeout: timedelta,
+    dropped: dict[tuple[int, date, str], int] | None = None,
+) -> list[bool]:
+    """Store `hits` within the caller's transaction; for each hit, whether it was new (False:
+    a retry of a hit already stored)."""
+    await _lock_writers(connection)
+    if dropped:
+        await add_dropped_counts(connection, dropped)
+    if not hits:
+        return []
+    is_new = await _find_new(connection, hits)
+    unique = [hit for hit, new in zip(hits, is_new, strict=True) if new]
+    if not unique:
+        return is_new
+    visits = assign_visits(unique, await _open_visits(connection, unique, visit_timeout),
+                           visit_timeout)
+    await _write_visits(connection, visits)
+    rows = []
+    for hit, visit in zip(unique, visits, strict=True):
+        row = {name: getattr(hit, name) for name in HIT_COLUMNS}
+        row["visit_id"] = visit.id
+        rows.append(row)
+    await connection.execute(insert(HIT_TABLE), rows)
+    return is_new

@@ -1,0 +1,171 @@
+"""The writer: one task per process that commits queued hits in batches (group commit).
+
+A handler's `write()` returns only once the transaction holding its hits is committed, so an
+acknowledged hit survives a crash. The queue is bounded in hits: when it is full `write()` raises
+`Overloaded` at once instead of letting memory grow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ot import metrics
+from ot.errors import Overloaded, StorageUnavailable
+from ot.ingest.hit import EnrichedHit
+from ot.ingest.store import store_batch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Pending:
+    hits: Sequence[EnrichedHit]
+    done: asyncio.Future[list[bool]]
+
+
+class HitWriter:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        queue_size: int,
+        batch_size: int,
+        batch_wait: float,
+        visit_timeout: timedelta,
+    ) -> None:
+        self._engine = engine
+        self._capacity = queue_size
+        self._batch_size = batch_size
+        self._batch_wait = batch_wait
+        self._visit_timeout = visit_timeout
+        self._pending: deque[_Pending] = deque()
+        self._queued_hits = 0
+        self._dropped: Counter[tuple[int, date, str]] = Counter()
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def queued_hits(self) -> int:
+        return self._queued_hits
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="hit-writer")
+
+    async def write(self, hits: Sequence[EnrichedHit]) -> list[bool]:
+        """Queue `hits` and wait until they are committed. For each hit: whether it was new
+        (False for the retry of a hit already stored)."""
+        if self._closing:
+            raise Overloaded("the collector is shutting down", retry_after=5)
+        if self._queued_hits + len(hits) > self._capacity:
+            raise Overloaded("the collector's write queue is full", retry_after=1)
+        done: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(hits, done))
+        self._queued_hits += len(hits)
+        metrics.queue_depth.set(self._queued_hits)
+        self._wakeup.set()
+        # Shielded: a client that hangs up must not cancel a write other hits share.
+        return await asyncio.shield(done)
+
+    def count_dropped(self, site_id: int, day: date, reason: str) -> None:
+        """Count a hit we refused to store; the counts go out with the next batch."""
+        self._dropped[(site_id, day, reason)] += 1
+        metrics.hits_dropped.labels(reason).inc()
+        self._wakeup.set()
+
+    async def stop(self, timeout: float) -> None:
+        """Stop taking hits, commit what is queued (for at most `timeout` seconds), and end."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except TimeoutError:
+            log.error("writer did not drain in time", extra={"queued_hits": self._queued_hits})
+            self._task.cancel()
+            for pending in self._pending:
+                if not pending.done.done():
+                    pending.done.set_exception(StorageUnavailable("the collector stopped"))
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if not self._pending and not self._dropped:
+                if self._closing:
+                    return
+                continue
+            if self._batch_wait and self._queued_hits < self._batch_size and not self._closing:
+                await asyncio.sleep(self._batch_wait)
+            while self._pending or self._dropped:
+                await self._commit_next_batch()
+
+    def _take_batch(self) -> list[_Pending]:
+        batch: list[_Pending] = []
+        size = 0
+        while self._pending and (not batch or size + len(self._pending[0].hits) <= self._batch_size):
+            pending = self._pending.popleft()
+            batch.append(pending)
+            size += len(pending.hits)
+        return batch
+
+    async def _commit_next_batch(self) -> None:
+        batch = self._take_batch()
+        dropped, self._dropped = self._dropped, Counter()
+        try:
+            results = await self._commit(batch, dropped)
+        except Exception as error:  # the writer must survive anything a batch does
+            metrics.commit_failures.inc()
+            self._dropped.update(dropped)  # counted again with the next batch
+            log.error("batch commit failed", extra={"error": type(error).__name__,
+                                                    "requests": len(batch)})
+            results = await self._commit_one_by_one(batch)
+        for pending, result in zip(batch, results, strict=True):
+            self._queued_hits -= len(pending.hits)
+            if pending.done.done():
+                continue
+            if isinstance(result, BaseException):
+                pending.done.set_exception(result)
+            else:
+                pending.done.set_result(result)
+        metrics.queue_depth.set(self._queued_hits)
+
+    async def _commit(
+        self, batch: Sequence[_Pending], dropped: dict[tuple[int, date, str], int]
+    ) -> list[list[bool]]:
+        hits = [hit for pending in batch for hit in pending.hits]
+        started = time.perf_counter()
+        async with self._engine.begin() as connection:
+            is_new = await store_batch(
+                connection, hits, visit_timeout=self._visit_timeout, dropped=dropped
+            )
+        metrics.commit_seconds.observe(time.perf_counter() - started)
+        metrics.batch_size.observe(len(hits))
+        results, start = [], 0
+        for pending in batch:
+            results.append(is_new[start : start + len(pending.hits)])
+            start += len(pending.hits)
+        return results
+
+    async def _commit_one_by_one(
+        self, batch: Sequence[_Pending]
+    ) -> list[list[bool] | BaseException]:
+        """After a failed batch, isolate the request that broke it so the others still land."""
+        results: list[list[bool] | BaseException] = []
+        for pending in batch:
+            try:
+                results.extend(await self._commit([pending], {}))
+            except Exception as error:
+                metrics.commit_failures.inc()
+                log.error("hit write failed", extra={"error": type(error).__name__})
+                results.append(StorageUnavailable("the hits could not be stored; retry later"))
+        return results

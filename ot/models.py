@@ -1,0 +1,173 @@
+"""The database tables. Queries live with their noun (`ot.sites`, `ot.visits`, ...), not here."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from enum import StrEnum
+
+from sqlalchemy import JSON, BigInteger, Column, Enum, Index, Integer, Numeric
+from sqlmodel import Field, SQLModel
+
+from ot.privacy import IpPolicy, VisitorMode
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real 64-bit key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _enum_column(enum: type[StrEnum]) -> Column[Any]:
+    """Store an enum by its value as plain text: readable in SQL and free of PostgreSQL enum
+    types that every new member would have to migrate."""
+    return Column(
+        Enum(enum, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        nullable=False,
+    )
+
+
+class Account(SQLModel, table=True):
+    """A customer: owns sites and API tokens. Personal fields are stored encrypted."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name_encrypted: str
+    created_at: datetime
+
+
+class Site(SQLModel, table=True):
+    """A website whose hits we collect; its numeric id is the Matomo `idsite`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    domain: str = Field(unique=True, max_length=253)
+    timezone: str = "UTC"
+    visitor_mode: VisitorMode = Field(
+        default=VisitorMode.COOKIELESS, sa_column=_enum_column(VisitorMode)
+    )
+    ip_policy: IpPolicy = Field(default=IpPolicy.TRUNCATED, sa_column=_enum_column(IpPolicy))
+    excluded_ips: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    excluded_paths: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    hash_routing: bool = False
+    respect_do_not_track: bool = True
+    created_at: datetime
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for APIs and Matomo's `token_auth`; only its SHA-256 is kept."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    name: str
+    token_hash: str = Field(unique=True)
+    prefix: str  # the first characters, to recognise a token in listings
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class Hit(SQLModel, table=True):
+    """One pageview or custom event, enriched. Dashboards read rollups, not this table."""
+
+    __table_args__ = (
+        Index("ix_hit_site_timestamp", "site_id", "timestamp"),
+        Index("ux_hit_site_event_id", "site_id", "event_id", unique=True),
+        Index("ix_hit_visit", "visit_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    site_id: int = Field(foreign_key="site.id")
+    timestamp: datetime
+    name: str
+    visitor_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    visit_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hostname: str
+    pathname: str
+    query: str
+    referrer: str
+    referrer_source: str
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+    utm_content: str
+    utm_term: str
+    browser: str
+    browser_version: str
+    os: str
+    os_version: str
+    device: str
+    country: str
+    region: str
+    city: str
+    language: str
+    screen: str
+    props: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    revenue_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 4)))
+    revenue_currency: str = ""
+    interactive: bool = True
+    event_id: str | None = None
+    ip_encrypted: str | None = None
+
+
+class Visit(SQLModel, table=True):
+    """One visitor's hits without a gap longer than the visit timeout, kept up to date by the
+    writer in the same transaction as the hits, so visit metrics never scan raw hits."""
+
+    __table_args__ = (
+        Index("ix_visit_site_visitor_last_seen", "site_id", "visitor_id", "last_seen_at"),
+        Index("ix_visit_site_started", "site_id", "started_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    site_id: int = Field(foreign_key="site.id")
+    visitor_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    started_at: datetime
+    last_seen_at: datetime
+    entry_page: str
+    exit_page: str
+    hostname: str
+    pageviews: int
+    events: int
+    interactions: int  # pageviews + interactive events: a visit of one interaction is a bounce
+    is_bounce: bool
+    duration_seconds: int
+    referrer: str
+    referrer_source: str
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+    utm_content: str
+    utm_term: str
+    browser: str
+    browser_version: str
+    os: str
+    os_version: str
+    device: str
+    country: str
+    region: str
+    city: str
+    language: str
+    screen: str
+
+
+class VisitorSalt(SQLModel, table=True):
+    """The random salt of one UTC day for cookieless visitor ids; deleted after two days."""
+
+    __tablename__ = "visitor_salt"
+
+    day: date = Field(primary_key=True)
+    salt: bytes
+    created_at: datetime
+
+
+class DroppedHits(SQLModel, table=True):
+    """Hits we refused to store (bots, excluded IPs/paths, Do-Not-Track), counted per site and
+    day so the customer can see them without us keeping anything about those visitors."""
+
+    __tablename__ = "dropped_hits"
+
+    site_id: int = Field(foreign_key="site.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    reason: str = Field(primary_key=True)
+    count: int

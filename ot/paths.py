@@ -1,0 +1,20 @@
+"""Where opentracker keeps its files inside the data folder: one place to look them up."""
+
+from pathlib import Path
+
+SQLITE_FILE = "opentracker.sqlite3"
+SECRETS_FILE = "secrets.json"
+PROMETHEUS_DIR = "prometheus"
+
+
+def sqlite_path(data_dir: Path) -> Path:
+    return data_dir / SQLITE_FILE
+
+
+def secrets_path(data_dir: Path) -> Path:
+    return data_dir / SECRETS_FILE
+
+
+def prometheus_dir(data_dir: Path) -> Path:
+    """Shared metric files when several worker processes serve one port."""
+    return data_dir / PROMETHEUS_DIR

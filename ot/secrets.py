@@ -1,0 +1,88 @@
+"""Secrets generated on first start and kept in the data folder (mode 0600), never in the database.
+
+The file holds the encryption keys for personal fields (by key id, so keys can rotate), the key of
+the blind index used to look up encrypted values, and the key that turns client-made visitor ids
+into stored ones. Cookieless daily salts are not here: they must be deletable, so they live in the
+database and are dropped after two days (see `ot.visitors`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from ot import paths
+
+
+@dataclass(frozen=True)
+class Secrets:
+    encryption_keys: dict[str, bytes]  # key id -> 32-byte AES-256-GCM key
+    current_key_id: str
+    blind_index_key: bytes
+    visitor_key: bytes
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text.encode())
+
+
+def _generate() -> dict[str, object]:
+    key_id = secrets.token_hex(4)
+    return {
+        "encryption_keys": {key_id: _b64(secrets.token_bytes(32))},
+        "current_key_id": key_id,
+        "blind_index_key": _b64(secrets.token_bytes(32)),
+        "visitor_key": _b64(secrets.token_bytes(32)),
+    }
+
+
+def load_or_create_secrets(data_dir: Path) -> Secrets:
+    """Read the secrets file, creating it (and the data folder) with fresh keys the first time."""
+    path = paths.secrets_path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        raw = json.dumps(_generate(), indent=2).encode()
+        try:
+            # O_EXCL: when several workers start at once exactly one writes the file.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as file:
+                file.write(raw)
+                file.flush()
+                os.fsync(file.fileno())
+    return _read(path)
+
+
+def _read(path: Path) -> Secrets:
+    for _ in range(50):  # another process may be between creating and writing the file
+        text = path.read_text()
+        if text:
+            break
+        import time
+
+        time.sleep(0.02)
+    try:
+        data = json.loads(text)
+        keys = {key_id: _unb64(value) for key_id, value in data["encryption_keys"].items()}
+        current = data["current_key_id"]
+        if current not in keys:
+            raise KeyError(current)
+        return Secrets(
+            encryption_keys=keys,
+            current_key_id=current,
+            blind_index_key=_unb64(data["blind_index_key"]),
+            visitor_key=_unb64(data["visitor_key"]),
+        )
+    except (ValueError, KeyError, TypeError) as error:
+        # Deliberately without the file's content: it is secret.
+        raise RuntimeError(f"secrets file {path} is damaged ({type(error).__name__})") from None

@@ -1,0 +1,89 @@
+"""The application factory: `create_app(settings)` wires the core into aiohttp."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from importlib.resources import files
+
+from aiohttp import web
+
+from ot.config import Settings
+from ot.crypto import Cipher
+from ot.db import create_engine
+from ot.ingest.collector import Collector
+from ot.ingest.geo import GeoLocator
+from ot.ingest.hit import PayloadLimits
+from ot.ingest.ips import parse_networks
+from ot.ingest.writer import HitWriter
+from ot.schema import ensure_schema
+from ot.secrets import load_or_create_secrets
+from ot.server import middlewares
+from ot.server.keys import COLLECTOR, ENGINE, LIMITS, SETTINGS, TRACKER_SCRIPT, TRUSTED_PROXIES
+from ot.server.routes import setup_routes
+from ot.sites import SiteDirectory
+from ot.visitors import SaltKeeper
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.server.max_body_bytes,
+        middlewares=[middlewares.headers, middlewares.errors],
+    )
+    app[SETTINGS] = settings
+    app[LIMITS] = payload_limits(settings)
+    app[TRUSTED_PROXIES] = parse_networks(
+        settings.server.trusted_proxies, field="server.trusted_proxies"
+    )
+    app[TRACKER_SCRIPT] = files("ot").joinpath("static/ot.js").read_bytes()
+    app.cleanup_ctx.append(_core)
+    setup_routes(app)
+    return app
+
+
+def payload_limits(settings: Settings) -> PayloadLimits:
+    collector = settings.collector
+    return PayloadLimits(
+        max_body_bytes=settings.server.max_body_bytes,
+        max_props=collector.max_props,
+        max_prop_key_length=collector.max_prop_key_length,
+        max_prop_value_length=collector.max_prop_value_length,
+    )
+
+
+async def _core(app: web.Application) -> AsyncIterator[None]:
+    """Database, writer and collector live as long as the application."""
+    settings = app[SETTINGS]
+    secrets = load_or_create_secrets(settings.data_dir)
+    engine = create_engine(settings)
+    write_engine = create_engine(settings, for_writes=True)
+    geo = GeoLocator(settings.geo.mmdb_path)
+    try:
+        await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
+        collector_settings = settings.collector
+        writer = HitWriter(
+            write_engine,
+            queue_size=collector_settings.queue_size,
+            batch_size=collector_settings.batch_size,
+            batch_wait=collector_settings.batch_wait_ms / 1000,
+            visit_timeout=timedelta(minutes=collector_settings.visit_timeout_minutes),
+        )
+        app[ENGINE] = engine
+        app[COLLECTOR] = Collector(
+            collector_settings,
+            sites=SiteDirectory(engine),
+            writer=writer,
+            geo=geo,
+            salts=SaltKeeper(engine),
+            cipher=Cipher(secrets),
+            visitor_key=secrets.visitor_key,
+        )
+        await writer.start()
+        try:
+            yield
+        finally:
+            await writer.stop(settings.server.shutdown_timeout_seconds)
+    finally:
+        geo.close()
+        await write_engine.dispose()
+        await engine.dispose()

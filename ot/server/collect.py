@@ -1,0 +1,165 @@
+"""Collector handlers: parse the request, let the core enrich and commit it, answer.
+
+The answer goes out only after the hits are committed (see ot.ingest.writer).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from ot import metrics
+from ot.clock import utcnow
+from ot.errors import InvalidInput, OtError
+from ot.ingest import matomo, pixel, plausible
+from ot.ingest.collector import Prepared
+from ot.ingest.hit import IncomingHit
+from ot.ingest.ips import client_ip
+from ot.server.keys import COLLECTOR, ENGINE, LIMITS, TRACKER_SCRIPT, TRUSTED_PROXIES
+from ot.tokens import token_may_track
+
+# The smallest transparent GIF, as image beacons return.
+TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _client(request: web.Request) -> tuple[str, str, bool]:
+    """The visitor's IP, User-Agent and Do-Not-Track wish."""
+    ip = client_ip(
+        request.remote or "", request.headers.get("X-Forwarded-For"), request.app[TRUSTED_PROXIES]
+    )
+    user_agent = request.headers.get("User-Agent", "")
+    do_not_track = request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1"
+    return ip, user_agent, do_not_track
+
+
+def _rejected(endpoint: str, error: OtError) -> None:
+    metrics.requests_rejected.labels(endpoint, error.code).inc()
+
+
+async def _collect(request: web.Request, endpoint: str, incomings: list[IncomingHit]) -> None:
+    collector = request.app[COLLECTOR]
+    try:
+        await collector.collect(incomings, endpoint=endpoint, now=utcnow())
+    except OtError as error:
+        _rejected(endpoint, error)
+        raise
+
+
+async def plausible_event(request: web.Request) -> web.StreamResponse:
+    """POST /api/event — the Plausible Events API."""
+    ip, user_agent, do_not_track = _client(request)
+    try:
+        body = await request.read()
+        incoming = plausible.parse_event(
+            body, user_agent=user_agent, ip=ip, limits=request.app[LIMITS],
+            do_not_track=do_not_track,
+        )
+    except OtError as error:
+        _rejected("plausible", error)
+        raise
+    await _collect(request, "plausible", [incoming])
+    return web.Response(status=202, text="ok", headers=NO_STORE)
+
+
+async def pixel_gif(request: web.Request) -> web.StreamResponse:
+    """GET /pixel.gif — the image beacon for pages and e-mails without JavaScript."""
+    ip, user_agent, do_not_track = _client(request)
+    try:
+        incoming = pixel.parse_pixel(
+            request.query, user_agent=user_agent, ip=ip, limits=request.app[LIMITS],
+            do_not_track=do_not_track,
+        )
+    except OtError as error:
+        _rejected("pixel", error)
+        raise
+    await _collect(request, "pixel", [incoming])
+    return web.Response(body=TRANSPARENT_GIF, content_type="image/gif", headers=NO_STORE)
+
+
+async def _matomo_params(request: web.Request) -> tuple[list[dict[str, str]], str | None, bool]:
+    """The tracking requests of a Matomo call: its parameter dicts, the bulk token, and whether
+    it was a bulk request."""
+    params = dict(request.query)
+    if request.method != "POST":
+        return [params], None, False
+    body = await request.read()
+    if body.lstrip()[:1] == b"{":
+        requests, token = matomo.parse_bulk_body(body, limits=request.app[LIMITS])
+        return requests, token, True
+    if body:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("the request body is not UTF-8", field="body") from None
+        params.update(parse_qsl(text, keep_blank_values=True))
+    return [params], None, False
+
+
+async def matomo_tracking(request: web.Request) -> web.StreamResponse:
+    """GET|POST /matomo.php (and /piwik.php) — the Matomo Tracking HTTP API, incl. bulk."""
+    ip, user_agent, do_not_track = _client(request)
+    collector = request.app[COLLECTOR]
+    now = utcnow()
+    try:
+        requests, bulk_token, is_bulk = await _matomo_params(request)
+    except OtError as error:
+        _rejected("matomo", error)
+        raise
+    prepared: list[Prepared] = []
+    invalid: list[int] = []
+    for index, params in enumerate(requests):
+        try:
+            parsed = matomo.parse_tracking_request(
+                params, user_agent=user_agent, ip=ip, limits=request.app[LIMITS],
+                do_not_track=do_not_track,
+            )
+            if parsed.hit is None:
+                continue
+            if parsed.override_ip or parsed.override_time:
+                token = parsed.token_auth or bulk_token
+                site_id = parsed.hit.site_id or 0
+                if not token or not await token_may_track(request.app[ENGINE], token, site_id):
+                    raise InvalidInput(
+                        "cip and cdt need a token_auth of the account that owns the site",
+                        field="token_auth",
+                    )
+                if parsed.override_ip:
+                    parsed.hit.ip = parsed.override_ip
+                if parsed.override_time:
+                    parsed.hit.timestamp = parsed.override_time
+            prepared.append(await collector.prepare(parsed.hit, now))
+        except OtError as error:
+            _rejected("matomo", error)
+            if not is_bulk:
+                raise
+            invalid.append(index)
+    await collector.store(prepared, endpoint="matomo", now=now)
+    if is_bulk:
+        return web.json_response(
+            {
+                "status": "success",
+                "tracked": len(requests) - len(invalid),
+                "invalid": len(invalid),
+                "invalid_indices": invalid,
+            },
+            headers=NO_STORE,
+        )
+    if requests[0].get("send_image") == "0":
+        return web.Response(status=204, headers=NO_STORE)
+    return web.Response(body=TRANSPARENT_GIF, content_type="image/gif", headers=NO_STORE)
+
+
+async def tracker_script(request: web.Request) -> web.StreamResponse:
+    """GET /js/ot.js — our tracker, cached by browsers and revalidated by its ETag."""
+    script = request.app[TRACKER_SCRIPT]
+    etag = '"' + hashlib.sha256(script).hexdigest()[:16] + '"'
+    headers = {"Cache-Control": "public, max-age=3600", "ETag": etag}
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers=headers)
+    return web.Response(
+        body=script, content_type="application/javascript", charset="utf-8", headers=headers
+    )

@@ -1,0 +1,48 @@
+"""The one error shape of our HTTP answers: {"error": {"code", "message", "field"}}."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ot.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    OtError,
+    Overloaded,
+    SchemaOutdated,
+    StorageUnavailable,
+)
+
+_STATUS: dict[type[OtError], int] = {
+    InvalidInput: 400,
+    NotFound: 404,
+    Conflict: 409,
+    Overloaded: 503,
+    StorageUnavailable: 503,
+    SchemaOutdated: 503,
+}
+
+
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, *, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(
+        {"error": {"code": code, "message": message, "field": field}},
+        status=status,
+        headers=headers,
+    )
+
+
+def status_of(error: OtError) -> int:
+    for kind, status in _STATUS.items():
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def domain_error_response(error: OtError) -> web.Response:
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Overloaded) else None
+    if isinstance(error, StorageUnavailable):
+        headers = {"Retry-After": "2"}
+    return error_response(status_of(error), error.code, error.message, error.field, headers=headers)

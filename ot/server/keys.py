@@ -1,0 +1,16 @@
+"""Typed keys of what the application holds."""
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ot.config import Settings
+from ot.ingest.collector import Collector
+from ot.ingest.hit import PayloadLimits
+from ot.ingest.ips import Network
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+COLLECTOR = web.AppKey("collector", Collector)
+LIMITS = web.AppKey("limits", PayloadLimits)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
+TRACKER_SCRIPT = web.AppKey("tracker_script", bytes)

@@ -1,0 +1,20 @@
+"""Every route of the server, in one place."""
+
+from aiohttp import web
+
+from ot.server import collect, ops
+
+
+def setup_routes(app: web.Application) -> None:
+    router = app.router
+    # The collector: public, CORS-open (see middlewares.COLLECTOR_PATHS).
+    router.add_post("/api/event", collect.plausible_event)
+    router.add_get("/pixel.gif", collect.pixel_gif)
+    for path in ("/matomo.php", "/piwik.php"):
+        router.add_get(path, collect.matomo_tracking)
+        router.add_post(path, collect.matomo_tracking)
+    router.add_get("/js/ot.js", collect.tracker_script)
+    # Operations.
+    router.add_get("/healthz", ops.healthz)
+    router.add_get("/readyz", ops.readyz)
+    router.add_get("/metrics", ops.prometheus_metrics)

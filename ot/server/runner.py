@@ -1,0 +1,157 @@
+"""Running the daemon: one process, or N worker processes sharing a port (SO_REUSEPORT)
+under a small supervisor that forwards SIGTERM and restarts a worker that dies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import time
+from multiprocessing.process import BaseProcess
+
+from aiohttp import web
+
+from ot import paths
+from ot.config import Settings
+from ot.db import create_engine
+from ot.errors import OtError
+from ot.logs import configure_logging
+from ot.schema import ensure_schema
+from ot.server.access_log import AccessLogger
+from ot.server.app import create_app
+
+log = logging.getLogger("ot.server")
+
+RESTART_DELAY_SECONDS = 1.0
+MAX_QUICK_FAILURES = 5
+
+
+def serve(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT; returns the process exit code."""
+    configure_logging(settings.log)
+    if settings.server.workers == 1:
+        return asyncio.run(_serve_one(settings, reuse_port=False))
+    return _supervise(settings)
+
+
+async def _serve_one(settings: Settings, *, reuse_port: bool) -> int:
+    app = create_app(settings)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log_class=AccessLogger,
+        access_log=logging.getLogger("ot.access") if settings.log.access_log else None,
+        shutdown_timeout=settings.server.shutdown_timeout_seconds,
+    )
+    try:
+        await runner.setup()
+    except OtError as error:
+        log.error(error.message)
+        return 2
+    site = web.TCPSite(
+        runner, settings.server.host, settings.server.port, reuse_port=reuse_port, backlog=4096
+    )
+    try:
+        await site.start()
+    except OSError as error:
+        log.error("cannot listen", extra={"error": str(error)})
+        await runner.cleanup()
+        return 2
+    addresses = [sock.getsockname() for sock in _sockets(site)]
+    log.info("listening", extra={"addresses": [f"{a[0]}:{a[1]}" for a in addresses],
+                                 "pid": os.getpid()})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("shutting down: draining queued hits")
+    # Stops listening, lets running handlers finish (their hits commit), then stops the writer.
+    await runner.cleanup()
+    log.info("stopped")
+    return 0
+
+
+def _sockets(site: web.TCPSite) -> list[socket.socket]:
+    server = site._server  # aiohttp exposes no public accessor for the bound sockets
+    return list(getattr(server, "sockets", None) or [])
+
+
+def _worker_main(settings: Settings) -> None:
+    configure_logging(settings.log)
+    raise SystemExit(asyncio.run(_serve_one(settings, reuse_port=True)))
+
+
+def _prepare_schema(settings: Settings) -> None:
+    async def check() -> None:
+        engine = create_engine(settings)
+        try:
+            await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(check())
+
+
+def _supervise(settings: Settings) -> int:
+    if settings.server.port == 0:
+        log.error("several workers need a fixed port: set OT_SERVER__PORT or --port")
+        return 2
+    try:
+        # Once, here, so that workers do not race to create the embedded database.
+        _prepare_schema(settings)
+    except OtError as error:
+        log.error(error.message)
+        return 2
+    metrics_dir = paths.prometheus_dir(settings.data_dir)
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    def start() -> BaseProcess:
+        process = context.Process(target=_worker_main, args=(settings,), daemon=False)
+        process.start()
+        return process
+
+    workers = [start() for _ in range(settings.server.workers)]
+    started = [time.monotonic()] * len(workers)
+    quick_failures = 0
+    log.info("supervising workers", extra={"workers": len(workers)})
+    while not stopping:
+        time.sleep(0.2)
+        for index, process in enumerate(workers):
+            if process.is_alive() or stopping:
+                continue
+            log.error("worker exited", extra={"pid": process.pid, "exitcode": process.exitcode})
+            if time.monotonic() - started[index] < 10:
+                quick_failures += 1
+                if quick_failures >= MAX_QUICK_FAILURES:
+                    log.error("workers keep failing at start: giving up")
+                    stopping = True
+                    break
+            time.sleep(RESTART_DELAY_SECONDS)
+            workers[index] = start()
+            started[index] = time.monotonic()
+    for process in workers:
+        if process.is_alive() and process.pid is not None:
+            os.kill(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + settings.server.shutdown_timeout_seconds + 5
+    for process in workers:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+    return 0 if quick_failures < MAX_QUICK_FAILURES else 1

@@ -1,0 +1,202 @@
+"""Sites: the websites an account collects hits for, and the collector's cached view of them."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot.accounts import get_account
+from ot.clock import utcnow
+from ot.errors import Conflict, InvalidInput, NotFound
+from ot.ingest.ips import Network, parse_networks
+from ot.models import Site
+from ot.privacy import IpPolicy, VisitorMode
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$"
+)
+MAX_EXCLUDED_PATHS = 100
+# Bounds the cache even when strangers send hits for endless made-up domains.
+MAX_CACHED_SITES = 10_000
+
+
+def normalise_domain(domain: str) -> str:
+    """The canonical form sites are stored and looked up by: lower case, no "www.", IDNA."""
+    value = domain.strip().lower().rstrip(".")
+    if "://" in value or "/" in value:
+        raise InvalidInput(
+            f"'{domain}' is a URL: give the bare domain, e.g. example.com", field="domain"
+        )
+    try:
+        value = value.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidInput(f"'{domain}' is not a valid domain name", field="domain") from None
+    value = value.removeprefix("www.")
+    if not _HOSTNAME.match(value):
+        raise InvalidInput(f"'{domain}' is not a valid domain name", field="domain")
+    return value
+
+
+def validate_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone '{name}' (use an IANA name such as Europe/Amsterdam)",
+                           field="timezone") from None
+    if name not in available_timezones() and name != "UTC":
+        raise InvalidInput(f"unknown time zone '{name}'", field="timezone")
+    return name
+
+
+def validate_excluded_paths(patterns: Iterable[str]) -> list[str]:
+    result = []
+    for pattern in patterns:
+        pattern = pattern.strip()
+        if not pattern.startswith("/"):
+            raise InvalidInput(
+                f"excluded path '{pattern}' must start with '/' (wildcards * allowed)",
+                field="excluded_paths",
+            )
+        result.append(pattern)
+    if len(result) > MAX_EXCLUDED_PATHS:
+        raise InvalidInput(f"at most {MAX_EXCLUDED_PATHS} excluded paths", field="excluded_paths")
+    return result
+
+
+async def add_site(
+    session: AsyncSession,
+    account_id: int,
+    domain: str,
+    *,
+    timezone: str = "UTC",
+    visitor_mode: VisitorMode = VisitorMode.COOKIELESS,
+    ip_policy: IpPolicy = IpPolicy.TRUNCATED,
+    excluded_ips: Iterable[str] = (),
+    excluded_paths: Iterable[str] = (),
+    hash_routing: bool = False,
+    respect_do_not_track: bool = True,
+) -> Site:
+    await get_account(session, account_id)
+    domain = normalise_domain(domain)
+    ips = [str(network) for network in parse_networks(excluded_ips, field="excluded_ips")]
+    site = Site(
+        account_id=account_id,
+        domain=domain,
+        timezone=validate_timezone(timezone),
+        visitor_mode=VisitorMode(visitor_mode),
+        ip_policy=IpPolicy(ip_policy),
+        excluded_ips=ips,
+        excluded_paths=validate_excluded_paths(excluded_paths),
+        hash_routing=hash_routing,
+        respect_do_not_track=respect_do_not_track,
+        created_at=utcnow(),
+    )
+    if (await session.exec(select(Site).where(Site.domain == domain))).first() is not None:
+        raise Conflict(f"a site with the domain {domain} already exists", field="domain")
+    session.add(site)
+    await session.flush()
+    return site
+
+
+async def list_sites(session: AsyncSession, account_id: int | None = None) -> list[Site]:
+    query = select(Site).order_by(Site.id)  # type: ignore[arg-type]
+    if account_id is not None:
+        query = query.where(Site.account_id == account_id)
+    return list((await session.exec(query)).all())
+
+
+async def get_site(session: AsyncSession, reference: str) -> Site:
+    """A site by numeric id or domain."""
+    if reference.isdigit():
+        site = await session.get(Site, int(reference))
+    else:
+        site = (
+            await session.exec(select(Site).where(Site.domain == normalise_domain(reference)))
+        ).first()
+    if site is None:
+        raise NotFound(f"site '{reference}' does not exist", field="site")
+    return site
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    """What the collector needs to know about a site, prepared once per cache refresh."""
+
+    id: int
+    domain: str
+    visitor_mode: VisitorMode
+    ip_policy: IpPolicy
+    excluded_networks: tuple[Network, ...]
+    excluded_path_patterns: tuple[re.Pattern[str], ...]
+    respect_do_not_track: bool
+
+    @classmethod
+    def from_site(cls, site: Site) -> SiteConfig:
+        assert site.id is not None
+        return cls(
+            id=site.id,
+            domain=site.domain,
+            visitor_mode=VisitorMode(site.visitor_mode),
+            ip_policy=IpPolicy(site.ip_policy),
+            excluded_networks=parse_networks(site.excluded_ips, field="excluded_ips"),
+            excluded_path_patterns=tuple(
+                re.compile(fnmatch.translate(pattern)) for pattern in site.excluded_paths
+            ),
+            respect_do_not_track=site.respect_do_not_track,
+        )
+
+    def excludes_path(self, pathname: str) -> bool:
+        return any(pattern.match(pathname) for pattern in self.excluded_path_patterns)
+
+
+class SiteDirectory:
+    """The collector's cache of sites by domain and id. Entries (also misses) expire after `ttl`
+    seconds, so a site added or changed by an operator is seen without a restart."""
+
+    def __init__(self, engine: AsyncEngine, *, ttl: float = 30.0) -> None:
+        self._engine = engine
+        self._ttl = ttl
+        self._by_domain: dict[str, tuple[float, SiteConfig | None]] = {}
+        self._by_id: dict[int, tuple[float, SiteConfig | None]] = {}
+
+    async def by_domain(self, domain: str) -> SiteConfig | None:
+        key = domain.lower().removeprefix("www.")
+        cached = self._by_domain.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with AsyncSession(self._engine) as session:
+            site = (await session.exec(select(Site).where(Site.domain == key))).first()
+        return self._remember(site, domain_key=key)
+
+    async def by_id(self, site_id: int) -> SiteConfig | None:
+        cached = self._by_id.get(site_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with AsyncSession(self._engine) as session:
+            site = await session.get(Site, site_id)
+        return self._remember(site, site_id=site_id)
+
+    def _remember(
+        self, site: Site | None, *, domain_key: str | None = None, site_id: int | None = None
+    ) -> SiteConfig | None:
+        config = SiteConfig.from_site(site) if site is not None else None
+        if len(self._by_domain) > MAX_CACHED_SITES or len(self._by_id) > MAX_CACHED_SITES:
+            self._by_domain.clear()
+            self._by_id.clear()
+        expires = time.monotonic() + self._ttl
+        if config is not None:
+            self._by_domain[config.domain] = (expires, config)
+            self._by_id[config.id] = (expires, config)
+        if domain_key is not None:
+            self._by_domain[domain_key] = (expires, config)
+        if site_id is not None:
+            self._by_id[site_id] = (expires, config)
+        return config

@@ -1,0 +1,184 @@
+"""Fixtures shared by the whole suite: settings on a fresh database (SQLite and PostgreSQL),
+an in-process app client, and a real `ot serve` process on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+
+from ot.config import Settings, load_settings
+from ot.models import Site
+from ot.server import create_app
+from tests import support
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> support.DatabaseFactory:
+    """Migrates one template database per backend for the whole run, so tests start fast."""
+    return support.DatabaseFactory(tmp_path_factory.mktemp("databases"))
+
+
+def _require_postgres() -> None:
+    if support.postgres_url() is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{support.POSTGRES_URL_VARIABLE} is not set: CI must test PostgreSQL")
+        pytest.skip(f"PostgreSQL tests need {support.POSTGRES_URL_VARIABLE}")
+
+
+@pytest.fixture(params=BACKENDS)
+async def settings(
+    request: pytest.FixtureRequest, tmp_path: Path, databases: support.DatabaseFactory
+) -> AsyncIterator[Settings]:
+    """Settings on a fresh, migrated database: each test runs once on SQLite, once on PostgreSQL."""
+    data_dir = tmp_path / "data"
+    if request.param == "sqlite":
+        database_url = await databases.sqlite(data_dir)
+    else:
+        _require_postgres()
+        database_url = await databases.postgres()
+    yield load_settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        server={"port": 0},
+        collector={"batch_wait_ms": 0},
+        log={"access_log": False},
+    )
+    if database_url:
+        await databases.drop_postgres(database_url)
+
+
+@pytest.fixture
+async def site(settings: Settings) -> Site:
+    """The site hits are sent to in most tests: shop.example, default privacy settings."""
+    return await support.make_site(settings)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
+    """The server in-process, on the test's database."""
+    return await aiohttp_client(create_app(settings))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A real `ot serve` process on a loopback port, and its database to read back."""
+
+    base_url: str
+    site_domain: str
+    site_id: int
+    settings: Settings
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    environment: dict[str, str] = field(default_factory=dict)
+
+    def hits(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = support.run_sync(support.hits(self.settings))
+        return result
+
+    def wait_for_hits(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.hits()
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(
+    settings: Settings, log_path: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    port = free_port()
+    environment = {
+        **os.environ,
+        "OT_DATA_DIR": str(settings.data_dir),
+        "OT_DATABASE_URL": settings.database_url,
+        "OT_SERVER__HOST": "127.0.0.1",
+        "OT_SERVER__PORT": str(port),
+        "OT_SERVER__WORKERS": str(workers),
+        "OT_LOG__ACCESS_LOG": "false",
+        **(extra_env or {}),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ot", "serve"],
+        env=environment,
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    wait_until_ready(base_url, process, log_path)
+    return process, base_url, environment
+
+
+def wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"ot serve exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/readyz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"ot serve did not become ready:\n{log_path.read_text()}")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, databases: support.DatabaseFactory) -> Iterator[LiveServer]:
+    """A real `ot serve` subprocess on a free loopback port with a fresh SQLite data folder and
+    one site, shop.example (cookieless, Do-Not-Track respected)."""
+    data_dir = tmp_path / "data"
+    settings = load_settings(data_dir=data_dir, database_url=support.run_sync(databases.sqlite(data_dir)))
+    site = support.run_sync(support.make_site(settings))
+    log_path = tmp_path / "server.log"
+    process, base_url, environment = start_server(settings, log_path)
+    server = LiveServer(base_url, site.domain, site.id or 0, settings, process, log_path,
+                        environment)
+    try:
+        yield server
+    finally:
+        stop_server(process)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A real HTTP client for talking to live servers."""
+    async with aiohttp.ClientSession() as session:
+        yield session

@@ -1,0 +1,166 @@
+"""Helpers the tests share: databases to test on, reading tables back, and sending hits through
+the real ingest path."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiohttp.test_utils import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot.accounts import create_account
+from ot.config import Settings
+from ot.crypto import Cipher
+from ot.db import create_engine
+from ot.models import Site
+from ot.schema import upgrade
+from ot.secrets import load_or_create_secrets
+from ot.sites import add_site
+
+POSTGRES_URL_VARIABLE = "OT_TEST_POSTGRES_URL"
+TEMPLATE_DATABASE = "ot_test_template"
+CHROME_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_URL_VARIABLE) or None
+
+
+def _admin_dsn(url: str) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _database_url(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+class DatabaseFactory:
+    """Fresh, migrated databases in milliseconds: each test copies a template migrated once."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._sqlite_template: Path | None = None
+        self._postgres_ready = False
+
+    async def sqlite(self, data_dir: Path) -> str:
+        if self._sqlite_template is None:
+            template_dir = self._root / "sqlite-template"
+            template_dir.mkdir(parents=True)
+            path = template_dir / "opentracker.sqlite3"
+            await asyncio.to_thread(upgrade, f"sqlite+aiosqlite:///{path}")
+            self._sqlite_template = path
+        data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self._sqlite_template, data_dir / "opentracker.sqlite3")
+        return ""  # the embedded default: SQLite in the data folder
+
+    async def postgres(self) -> str:
+        url = postgres_url()
+        assert url is not None
+        admin = await asyncpg.connect(_admin_dsn(url))
+        try:
+            if not self._postgres_ready:
+                await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE} WITH (FORCE)")
+                await admin.execute(f"CREATE DATABASE {TEMPLATE_DATABASE}")
+                await asyncio.to_thread(upgrade, _database_url(url, TEMPLATE_DATABASE))
+                self._postgres_ready = True
+            name = f"ot_test_{uuid.uuid4().hex[:12]}"
+            await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DATABASE}")
+        finally:
+            await admin.close()
+        return _database_url(url, name)
+
+    async def drop_postgres(self, database_url: str) -> None:
+        url = postgres_url()
+        assert url is not None
+        name = make_url(database_url).database
+        admin = await asyncpg.connect(_admin_dsn(url))
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        finally:
+            await admin.close()
+
+
+async def make_site(settings: Settings, domain: str = "shop.example", **options: Any) -> Site:
+    """An account owning one site, created through the core as an operator would."""
+    engine = create_engine(settings)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            cipher = Cipher(load_or_create_secrets(settings.data_dir))
+            account = await create_account(session, cipher, "Test Shop B.V.")
+            assert account.id is not None
+            site = await add_site(session, account.id, domain, **options)
+            await session.commit()
+            return site
+    finally:
+        await engine.dispose()
+
+
+async def rows(settings: Settings, query: str, **params: Any) -> list[dict[str, Any]]:
+    """Rows of a SQL query, read straight from the database."""
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            result = await connection.execute(text(query), params)
+            return [dict(row._mapping) for row in result]
+    finally:
+        await engine.dispose()
+
+
+async def hits(settings: Settings) -> list[dict[str, Any]]:
+    """Every stored hit, oldest first, with `props` as a dict."""
+    import json
+
+    found = await rows(settings, "SELECT * FROM hit ORDER BY id")
+    for row in found:
+        if isinstance(row["props"], str):
+            row["props"] = json.loads(row["props"])
+    return found
+
+
+_thread_pool = ThreadPoolExecutor(max_workers=1)
+
+
+def run_sync(coroutine: Any) -> Any:
+    """Run a coroutine from synchronous test code, even where an event loop is running."""
+    return _thread_pool.submit(asyncio.run, coroutine).result()
+
+
+def event(
+    name: str = "pageview",
+    url: str = "https://shop.example/",
+    domain: str = "shop.example",
+    **fields: Any,
+) -> dict[str, Any]:
+    """A Plausible Events API body."""
+    return {"name": name, "url": url, "domain": domain, **fields}
+
+
+async def store_hits(
+    client: TestClient,
+    events: Sequence[dict[str, Any]],
+    *,
+    user_agent: str = CHROME_USER_AGENT,
+    ip: str = "203.0.113.7",
+) -> None:
+    """Send events through the real ingest path (POST /api/event) and insist each is accepted."""
+    for body in events:
+        response = await client.post(
+            "/api/event",
+            json=body,
+            headers={"User-Agent": user_agent, "X-Forwarded-For": ip},
+        )
+        assert response.status == 202, await response.text()
