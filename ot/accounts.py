@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.clock import utcnow
 from ot.crypto import Cipher
@@ -22,7 +22,9 @@ async def create_account(session: AsyncSession, cipher: Cipher, name: str) -> Ac
         raise InvalidInput(
             f"the account name is longer than {MAX_NAME_LENGTH} characters", field="name"
         )
-    account = Account(name_encrypted=cipher.encrypt(name, context=NAME_CONTEXT), created_at=utcnow())
+    account = Account(
+        name_encrypted=cipher.encrypt(name, context=NAME_CONTEXT), created_at=utcnow()
+    )
     session.add(account)
     await session.flush()
     return account

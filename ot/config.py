@@ -62,8 +62,20 @@ class CollectorSettings(BaseModel):
 
     allowed_query_params: list[str] = Field(
         default_factory=lambda: [
-            "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
-            "ref", "source", "page", "q", "query", "search", "s", "id", "lang",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_content",
+            "utm_term",
+            "ref",
+            "source",
+            "page",
+            "q",
+            "query",
+            "search",
+            "s",
+            "id",
+            "lang",
         ]
     )
     """Query parameters kept in stored page URLs; every other parameter is dropped."""

@@ -3,9 +3,7 @@ mode (PROMETHEUS_MULTIPROC_DIR, set by `ot serve`) sums them across processes.""
 
 from prometheus_client import Counter, Gauge, Histogram
 
-hits_accepted = Counter(
-    "ot_hits_accepted_total", "Hits committed to the database", ["endpoint"]
-)
+hits_accepted = Counter("ot_hits_accepted_total", "Hits committed to the database", ["endpoint"])
 hits_dropped = Counter(
     "ot_hits_dropped_total",
     "Hits answered with success but not stored (bot, excluded IP or path, Do-Not-Track, duplicate)",

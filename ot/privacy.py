@@ -22,4 +22,3 @@ class IpPolicy(StrEnum):
     FULL = "full"
     TRUNCATED = "truncated"  # IPv4 /24, IPv6 /48
     NONE = "none"
-

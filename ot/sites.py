@@ -20,9 +20,7 @@ from ot.ingest.ips import Network, parse_networks
 from ot.models import Site
 from ot.privacy import IpPolicy, VisitorMode
 
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$"
-)
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
 MAX_EXCLUDED_PATHS = 100
 # Bounds the cache even when strangers send hits for endless made-up domains.
 MAX_CACHED_SITES = 10_000
@@ -49,8 +47,10 @@ def validate_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"unknown time zone '{name}' (use an IANA name such as Europe/Amsterdam)",
-                           field="timezone") from None
+        raise InvalidInput(
+            f"unknown time zone '{name}' (use an IANA name such as Europe/Amsterdam)",
+            field="timezone",
+        ) from None
     if name not in available_timezones() and name != "UTC":
         raise InvalidInput(f"unknown time zone '{name}'", field="timezone")
     return name

@@ -6,9 +6,9 @@ import hashlib
 import hmac
 import secrets
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts import get_account
 from ot.clock import utcnow
@@ -48,9 +48,7 @@ async def find_token(session: AsyncSession, plaintext: str) -> ApiToken | None:
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 100:
         return None
     digest = hash_token(plaintext)
-    token = (
-        await session.exec(select(ApiToken).where(ApiToken.token_hash == digest))
-    ).first()
+    token = (await session.exec(select(ApiToken).where(ApiToken.token_hash == digest))).first()
     if token is None or token.revoked_at is not None:
         return None
     # Compare again in constant time: the index lookup above is not.

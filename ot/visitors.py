@@ -7,17 +7,19 @@ yesterday are deleted, after which nobody (us included) can link a visitor's day
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot.clock import utcnow
 from ot.models import VisitorSalt
 from ot.privacy import VisitorMode
+
+SALT_LOCK_ID = 727_002
 
 
 def _to_int64(digest: bytes) -> int:
@@ -35,45 +37,40 @@ def cookieless_visitor_id(salt: bytes, site_id: int, ip: str, user_agent: str) -
 
 
 class SaltKeeper:
-    """Keeps the current day's salt in memory, shared with other processes through the database."""
+    """Keeps the current day's salt in memory, shared with other processes through the database.
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    `write_engine` must take the write lock at BEGIN (see ot.db) so that processes creating the
+    day's salt at the same moment queue up instead of failing.
+    """
+
+    def __init__(self, write_engine: AsyncEngine) -> None:
+        self._engine = write_engine
         self._day: date | None = None
         self._salt = b""
+        self._lock = asyncio.Lock()  # one lookup per process when the day turns, not one per hit
 
     async def salt_for(self, moment: datetime) -> bytes:
         day = moment.date()
         if day != self._day:
-            self._salt = await self._load_or_create(day)
-            self._day = day
+            async with self._lock:
+                if day != self._day:
+                    self._salt = await self._load_or_create(day)
+                    self._day = day
         return self._salt
 
     async def _load_or_create(self, day: date) -> bytes:
+        table = VisitorSalt.__table__  # type: ignore[attr-defined]
         async with self._engine.begin() as connection:
-            row = (
-                await connection.execute(select(VisitorSalt.salt).where(VisitorSalt.day == day))  # type: ignore[call-overload]
-            ).first()
+            if connection.dialect.name == "postgresql":
+                await connection.execute(text(f"SELECT pg_advisory_xact_lock({SALT_LOCK_ID})"))
+            row = (await connection.execute(select(table.c.salt).where(table.c.day == day))).first()
             if row is not None:
                 return bytes(row[0])
-        try:
-            async with self._engine.begin() as connection:
-                await connection.execute(
-                    VisitorSalt.__table__.insert().values(  # type: ignore[attr-defined]
-                        day=day, salt=secrets.token_bytes(32), created_at=utcnow()
-                    )
-                )
-                # Yesterday's salt stays for visits crossing midnight; anything older goes.
-                await connection.execute(
-                    delete(VisitorSalt).where(VisitorSalt.day < day - timedelta(days=1))  # type: ignore[arg-type]
-                )
-        except IntegrityError:
-            pass  # another process created today's salt first: use theirs
-        async with self._engine.connect() as connection:
-            row = (
-                await connection.execute(select(VisitorSalt.salt).where(VisitorSalt.day == day))  # type: ignore[call-overload]
-            ).one()
-            return bytes(row[0])
+            salt = secrets.token_bytes(32)
+            await connection.execute(table.insert().values(day=day, salt=salt, created_at=utcnow()))
+            # Yesterday's salt is kept for visits crossing midnight; anything older is deleted.
+            await connection.execute(delete(table).where(table.c.day < day - timedelta(days=1)))
+            return salt
 
 
 def choose_visitor_id(

@@ -17,9 +17,24 @@ from ot.ingest.hit import PAGEVIEW, EnrichedHit
 
 # Attributes a visit takes from its first hit: where the visitor came from and on what.
 VISIT_ATTRIBUTES = (
-    "hostname", "referrer", "referrer_source", "utm_source", "utm_medium", "utm_campaign",
-    "utm_content", "utm_term", "browser", "browser_version", "os", "os_version", "device",
-    "country", "region", "city", "language", "screen",
+    "hostname",
+    "referrer",
+    "referrer_source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "browser",
+    "browser_version",
+    "os",
+    "os_version",
+    "device",
+    "country",
+    "region",
+    "city",
+    "language",
+    "screen",
 )
 
 
@@ -43,9 +58,16 @@ class VisitState:
     @classmethod
     def start(cls, hit: EnrichedHit) -> VisitState:
         visit = cls(
-            id=None, site_id=hit.site_id, visitor_id=hit.visitor_id, started_at=hit.timestamp,
-            last_seen_at=hit.timestamp, entry_page=hit.pathname, exit_page=hit.pathname,
-            pageviews=0, events=0, interactions=0,
+            id=None,
+            site_id=hit.site_id,
+            visitor_id=hit.visitor_id,
+            started_at=hit.timestamp,
+            last_seen_at=hit.timestamp,
+            entry_page=hit.pathname,
+            exit_page=hit.pathname,
+            pageviews=0,
+            events=0,
+            interactions=0,
             attributes={name: getattr(hit, name) for name in VISIT_ATTRIBUTES},
         )
         visit.add(hit)
@@ -54,10 +76,16 @@ class VisitState:
     @classmethod
     def from_row(cls, row: Any) -> VisitState:
         return cls(
-            id=row.id, site_id=row.site_id, visitor_id=row.visitor_id,
-            started_at=row.started_at, last_seen_at=row.last_seen_at,
-            entry_page=row.entry_page, exit_page=row.exit_page, pageviews=row.pageviews,
-            events=row.events, interactions=row.interactions,
+            id=row.id,
+            site_id=row.site_id,
+            visitor_id=row.visitor_id,
+            started_at=row.started_at,
+            last_seen_at=row.last_seen_at,
+            entry_page=row.entry_page,
+            exit_page=row.exit_page,
+            pageviews=row.pageviews,
+            events=row.events,
+            interactions=row.interactions,
         )
 
     def covers(self, moment: datetime, timeout: timedelta) -> bool:
@@ -98,8 +126,10 @@ class VisitState:
 
     def new_row(self) -> dict[str, Any]:
         return {
-            "site_id": self.site_id, "visitor_id": self.visitor_id,
-            **self.counters(), **self.attributes,
+            "site_id": self.site_id,
+            "visitor_id": self.visitor_id,
+            **self.counters(),
+            **self.attributes,
         }
 
 

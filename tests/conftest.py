@@ -138,7 +138,9 @@ def wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log_path: 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"ot serve exited with {process.returncode}:\n{log_path.read_text()}")
+            raise RuntimeError(
+                f"ot serve exited with {process.returncode}:\n{log_path.read_text()}"
+            )
         try:
             with urllib.request.urlopen(f"{base_url}/readyz", timeout=1) as response:
                 if response.status == 200:
@@ -165,12 +167,15 @@ def live_server(tmp_path: Path, databases: support.DatabaseFactory) -> Iterator[
     """A real `ot serve` subprocess on a free loopback port with a fresh SQLite data folder and
     one site, shop.example (cookieless, Do-Not-Track respected)."""
     data_dir = tmp_path / "data"
-    settings = load_settings(data_dir=data_dir, database_url=support.run_sync(databases.sqlite(data_dir)))
+    settings = load_settings(
+        data_dir=data_dir, database_url=support.run_sync(databases.sqlite(data_dir))
+    )
     site = support.run_sync(support.make_site(settings))
     log_path = tmp_path / "server.log"
     process, base_url, environment = start_server(settings, log_path)
-    server = LiveServer(base_url, site.domain, site.id or 0, settings, process, log_path,
-                        environment)
+    server = LiveServer(
+        base_url, site.domain, site.id or 0, settings, process, log_path, environment
+    )
     try:
         yield server
     finally:

@@ -7,9 +7,18 @@ from ot.models import Site
 from tests.support import event, hits, rows, store_hits
 
 
-async def test_a_pageview_is_stored_enriched(client: TestClient, settings: Settings, site: Site) -> None:
-    await store_hits(client, [event(url="https://shop.example/shoes?utm_medium=news&x=1",
-                                    referrer="https://www.google.com/search?q=x")])
+async def test_a_pageview_is_stored_enriched(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    await store_hits(
+        client,
+        [
+            event(
+                url="https://shop.example/shoes?utm_medium=news&x=1",
+                referrer="https://www.google.com/search?q=x",
+            )
+        ],
+    )
     [hit] = await hits(settings)
     assert hit["name"] == "pageview"
     assert hit["pathname"] == "/shoes"

@@ -11,7 +11,9 @@ app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
 
 
 @app.command("create")
-def create_command(ctx: typer.Context, name: str = typer.Argument(..., help="Account name.")) -> None:
+def create_command(
+    ctx: typer.Context, name: str = typer.Argument(..., help="Account name.")
+) -> None:
     """Create an account and print its id."""
     context = context_from(ctx)
 

@@ -36,9 +36,16 @@ def add_command(
     async def action() -> Site:
         async with context.session() as session:
             return await add_site(
-                session, account, domain, timezone=timezone, visitor_mode=visitor_mode,
-                ip_policy=ip_policy, excluded_ips=exclude_ip, excluded_paths=exclude_path,
-                hash_routing=hash_routing, respect_do_not_track=respect_do_not_track,
+                session,
+                account,
+                domain,
+                timezone=timezone,
+                visitor_mode=visitor_mode,
+                ip_policy=ip_policy,
+                excluded_ips=exclude_ip,
+                excluded_paths=exclude_path,
+                hash_routing=hash_routing,
+                respect_do_not_track=respect_do_not_track,
             )
 
     site = run(action)

@@ -45,4 +45,5 @@ def list_command(
             ]
 
     for token_id, prefix, name, revoked in run(action):
-        typer.echo(f"{token_id}\t{prefix}…\t{name}{'\t(revoked)' if revoked else ''}")
+        state = "revoked" if revoked else "active"
+        typer.echo(f"{token_id}\t{prefix}…\t{name}\t{state}")

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ot import metrics
 from ot.config import CollectorSettings
 from ot.crypto import Cipher
-from ot.errors import InvalidInput, NotFound
+from ot.errors import InvalidInput, NotFound, StorageUnavailable
 from ot.ingest.geo import GeoLocator
 from ot.ingest.hit import EnrichedHit, IncomingHit
 from ot.ingest.ips import ip_in_networks, truncate_ip
@@ -95,12 +97,20 @@ class Collector:
         """Enrich one incoming hit for each of its sites, without storing anything. Bad input
         raises here, before anything is queued."""
         prepared = Prepared()
-        for site in await self.resolve_sites(incoming):
-            hit = await self._enrich(incoming, site, now)
-            if isinstance(hit, str):
-                prepared.drops.append((site.id, hit))
-            else:
-                prepared.hits.append(hit)
+        try:
+            sites = await self.resolve_sites(incoming)
+            for site in sites:
+                hit = await self._enrich(incoming, site, now)
+                if isinstance(hit, str):
+                    prepared.drops.append((site.id, hit))
+                else:
+                    prepared.hits.append(hit)
+        except SQLAlchemyError as error:
+            # Site lookups and the day's salt read the database: if it fails, nothing is
+            # acknowledged and the tracker retries.
+            raise StorageUnavailable(
+                f"the database is unavailable ({type(error).__name__}); retry later"
+            ) from error
         return prepared
 
     async def store(self, prepared: Sequence[Prepared], *, endpoint: str, now: datetime) -> Outcome:
@@ -187,7 +197,7 @@ class Collector:
         )
 
     def _ip_to_store(self, ip: str, policy: IpPolicy) -> str | None:
-        if policy is IpPolicy.NONE:
+        if policy is IpPolicy.NONE or not ip:
             return None
         kept = ip if policy is IpPolicy.FULL else truncate_ip(ip)
         return self._cipher.encrypt(kept, context=IP_CONTEXT)

@@ -11,7 +11,7 @@ PAGEVIEW = "pageview"
 
 @dataclass(slots=True)
 class Revenue:
-    """A monetary value attached to a custom event (Plausible's `revenue`, Matomo's `e_v`/`revenue`)."""
+    """Money attached to a custom event (Plausible's `revenue`, a Matomo order)."""
 
     amount: Decimal
     currency: str  # ISO 4217, upper case

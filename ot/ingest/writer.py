@@ -12,9 +12,11 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot import metrics
@@ -32,9 +34,12 @@ class _Pending:
 
 
 class HitWriter:
+    """Group commit on either backend: `engine` is the async engine (PostgreSQL), or None with
+    `sqlite_engine` the synchronous SQLite engine used from the writer's own thread."""
+
     def __init__(
         self,
-        engine: AsyncEngine,
+        engine: AsyncEngine | Engine,
         *,
         queue_size: int,
         batch_size: int,
@@ -42,6 +47,11 @@ class HitWriter:
         visit_timeout: timedelta,
     ) -> None:
         self._engine = engine
+        self._thread = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="hit-writer")
+            if isinstance(engine, Engine)
+            else None
+        )
         self._capacity = queue_size
         self._batch_size = batch_size
         self._batch_wait = batch_wait
@@ -95,6 +105,8 @@ class HitWriter:
             for pending in self._pending:
                 if not pending.done.done():
                     pending.done.set_exception(StorageUnavailable("the collector stopped"))
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
 
     async def _run(self) -> None:
         while True:
@@ -112,7 +124,9 @@ class HitWriter:
     def _take_batch(self) -> list[_Pending]:
         batch: list[_Pending] = []
         size = 0
-        while self._pending and (not batch or size + len(self._pending[0].hits) <= self._batch_size):
+        while self._pending and (
+            not batch or size + len(self._pending[0].hits) <= self._batch_size
+        ):
             pending = self._pending.popleft()
             batch.append(pending)
             size += len(pending.hits)
@@ -122,12 +136,13 @@ class HitWriter:
         batch = self._take_batch()
         dropped, self._dropped = self._dropped, Counter()
         try:
-            results = await self._commit(batch, dropped)
+            results: list[list[bool] | BaseException] = list(await self._commit(batch, dropped))
         except Exception as error:  # the writer must survive anything a batch does
             metrics.commit_failures.inc()
             self._dropped.update(dropped)  # counted again with the next batch
-            log.error("batch commit failed", extra={"error": type(error).__name__,
-                                                    "requests": len(batch)})
+            log.error(
+                "batch commit failed", extra={"error": type(error).__name__, "requests": len(batch)}
+            )
             results = await self._commit_one_by_one(batch)
         for pending, result in zip(batch, results, strict=True):
             self._queued_hits -= len(pending.hits)
@@ -144,10 +159,7 @@ class HitWriter:
     ) -> list[list[bool]]:
         hits = [hit for pending in batch for hit in pending.hits]
         started = time.perf_counter()
-        async with self._engine.begin() as connection:
-            is_new = await store_batch(
-                connection, hits, visit_timeout=self._visit_timeout, dropped=dropped
-            )
+        is_new = await self._store(hits, dropped)
         metrics.commit_seconds.observe(time.perf_counter() - started)
         metrics.batch_size.observe(len(hits))
         results, start = [], 0
@@ -155,6 +167,25 @@ class HitWriter:
             results.append(is_new[start : start + len(pending.hits)])
             start += len(pending.hits)
         return results
+
+    async def _store(
+        self, hits: Sequence[EnrichedHit], dropped: dict[tuple[int, date, str], int]
+    ) -> list[bool]:
+        engine = self._engine
+        if isinstance(engine, Engine):
+
+            def in_thread() -> list[bool]:
+                with engine.begin() as connection:
+                    return store_batch(
+                        connection, hits, visit_timeout=self._visit_timeout, dropped=dropped
+                    )
+
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._thread, in_thread)
+        async with engine.begin() as connection:
+            return await connection.run_sync(
+                store_batch, hits, visit_timeout=self._visit_timeout, dropped=dropped
+            )
 
     async def _commit_one_by_one(
         self, batch: Sequence[_Pending]

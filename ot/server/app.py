@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ot.config import Settings
 from ot.crypto import Cipher
-from ot.db import create_engine
+from ot.db import create_engine, create_sqlite_writer_engine, is_sqlite
 from ot.ingest.collector import Collector
 from ot.ingest.geo import GeoLocator
 from ot.ingest.hit import PayloadLimits
@@ -57,12 +57,14 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     secrets = load_or_create_secrets(settings.data_dir)
     engine = create_engine(settings)
     write_engine = create_engine(settings, for_writes=True)
+    # On SQLite the writer commits from its own thread through the stdlib driver (see ot.db).
+    sqlite_writer = create_sqlite_writer_engine(settings) if is_sqlite(engine) else None
     geo = GeoLocator(settings.geo.mmdb_path)
     try:
         await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
         collector_settings = settings.collector
         writer = HitWriter(
-            write_engine,
+            sqlite_writer or write_engine,
             queue_size=collector_settings.queue_size,
             batch_size=collector_settings.batch_size,
             batch_wait=collector_settings.batch_wait_ms / 1000,
@@ -74,7 +76,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             sites=SiteDirectory(engine),
             writer=writer,
             geo=geo,
-            salts=SaltKeeper(engine),
+            salts=SaltKeeper(write_engine),
             cipher=Cipher(secrets),
             visitor_key=secrets.visitor_key,
         )
@@ -85,5 +87,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             await writer.stop(settings.server.shutdown_timeout_seconds)
     finally:
         geo.close()
+        if sqlite_writer is not None:
+            sqlite_writer.dispose()
         await write_engine.dispose()
         await engine.dispose()

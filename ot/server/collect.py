@@ -16,8 +16,9 @@ from ot.clock import utcnow
 from ot.errors import InvalidInput, OtError
 from ot.ingest import matomo, pixel, plausible
 from ot.ingest.collector import Prepared
-from ot.ingest.hit import IncomingHit
+from ot.ingest.hit import IncomingHit, Revenue
 from ot.ingest.ips import client_ip
+from ot.server.errors import domain_error_response
 from ot.server.keys import COLLECTOR, ENGINE, LIMITS, TRACKER_SCRIPT, TRUSTED_PROXIES
 from ot.tokens import token_may_track
 
@@ -28,9 +29,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 def _client(request: web.Request) -> tuple[str, str, bool]:
     """The visitor's IP, User-Agent and Do-Not-Track wish."""
-    ip = client_ip(
-        request.remote or "", request.headers.get("X-Forwarded-For"), request.app[TRUSTED_PROXIES]
-    )
+    # Several X-Forwarded-For headers are one list, in order (RFC 7230 section 3.2.2).
+    forwarded_for = ",".join(request.headers.getall("X-Forwarded-For", ())) or None
+    ip = client_ip(request.remote or "", forwarded_for, request.app[TRUSTED_PROXIES])
     user_agent = request.headers.get("User-Agent", "")
     do_not_track = request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1"
     return ip, user_agent, do_not_track
@@ -49,28 +50,60 @@ async def _collect(request: web.Request, endpoint: str, incomings: list[Incoming
         raise
 
 
+# Plausible's names for the fields its 400 answers name ({"errors": {"<key>": [...]}}).
+_PLAUSIBLE_ERROR_KEYS = {"body": "request", "name": "event_name"}
+
+
+def plausible_error(error: OtError) -> web.Response:
+    """Our error shape plus Plausible's `errors` object, so clients of either understand it."""
+    response = domain_error_response(error)
+    if response.status == 400:
+        key = _PLAUSIBLE_ERROR_KEYS.get(error.field or "", error.field or "request")
+        body = {
+            "errors": {key: [error.message]},
+            "error": {"code": error.code, "message": error.message, "field": error.field},
+        }
+        response = web.json_response(body, status=400)
+    return response
+
+
 async def plausible_event(request: web.Request) -> web.StreamResponse:
     """POST /api/event — the Plausible Events API."""
     ip, user_agent, do_not_track = _client(request)
     try:
         body = await request.read()
         incoming = plausible.parse_event(
-            body, user_agent=user_agent, ip=ip, limits=request.app[LIMITS],
+            body,
+            user_agent=user_agent,
+            ip=ip,
+            limits=request.app[LIMITS],
             do_not_track=do_not_track,
         )
+        if incoming.name == plausible.ENGAGEMENT:
+            # Plausible's newer script reports time on page when a page is left; it is not a
+            # custom event and we do not use it yet, so it is acknowledged and not stored.
+            metrics.hits_dropped.labels("engagement").inc()
+            return web.Response(status=202, text="ok", headers=NO_STORE)
+        await request.app[COLLECTOR].collect([incoming], endpoint="plausible", now=utcnow())
     except OtError as error:
         _rejected("plausible", error)
-        raise
-    await _collect(request, "plausible", [incoming])
+        return plausible_error(error)
     return web.Response(status=202, text="ok", headers=NO_STORE)
 
 
 async def pixel_gif(request: web.Request) -> web.StreamResponse:
     """GET /pixel.gif — the image beacon for pages and e-mails without JavaScript."""
     ip, user_agent, do_not_track = _client(request)
+    params = dict(request.query)
+    referer = request.headers.get("Referer")
+    if "u" not in params and "url" not in params and referer:
+        params["u"] = referer  # the page that shows the image, when it sends its address
     try:
         incoming = pixel.parse_pixel(
-            request.query, user_agent=user_agent, ip=ip, limits=request.app[LIMITS],
+            params,
+            user_agent=user_agent,
+            ip=ip,
+            limits=request.app[LIMITS],
             do_not_track=do_not_track,
         )
     except OtError as error:
@@ -114,11 +147,18 @@ async def matomo_tracking(request: web.Request) -> web.StreamResponse:
     for index, params in enumerate(requests):
         try:
             parsed = matomo.parse_tracking_request(
-                params, user_agent=user_agent, ip=ip, limits=request.app[LIMITS],
+                params,
+                user_agent=user_agent,
+                ip=ip,
+                limits=request.app[LIMITS],
                 do_not_track=do_not_track,
             )
             if parsed.hit is None:
                 continue
+            if parsed.revenue_amount is not None and parsed.hit.revenue is None:
+                # Matomo orders carry no currency (it is a site setting there): "XXX" is
+                # ISO 4217's code for "no currency".
+                parsed.hit.revenue = Revenue(parsed.revenue_amount, "XXX")
             if parsed.override_ip or parsed.override_time:
                 token = parsed.token_auth or bulk_token
                 site_id = parsed.hit.site_id or 0

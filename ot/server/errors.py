@@ -25,7 +25,12 @@ _STATUS: dict[type[OtError], int] = {
 
 
 def error_response(
-    status: int, code: str, message: str, field: str | None = None, *, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
     return web.json_response(
         {"error": {"code": code, "message": message, "field": field}},

@@ -1,5 +1,7 @@
 """Typed keys of what the application holds."""
 
+from collections.abc import Sequence
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,5 +14,5 @@ SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 COLLECTOR = web.AppKey("collector", Collector)
 LIMITS = web.AppKey("limits", PayloadLimits)
-TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
+TRUSTED_PROXIES: web.AppKey[Sequence[Network]] = web.AppKey("trusted_proxies")
 TRACKER_SCRIPT = web.AppKey("tracker_script", bytes)

@@ -33,9 +33,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except OtError as error:
         return domain_error_response(error)
-    except web.HTTPRequestEntityTooLarge as error:
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.client_max_size
         return error_response(
-            413, "body_too_large", f"the request body is larger than {error.max_size} bytes", "body"
+            413, "body_too_large", f"the request body is larger than {limit} bytes", "body"
         )
     except web.HTTPException as error:
         if error.status < 400:

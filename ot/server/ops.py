@@ -40,7 +40,7 @@ async def readyz(request: web.Request) -> web.Response:
 async def prometheus_metrics(request: web.Request) -> web.Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        MultiProcessCollector(registry)
         body = generate_latest(registry)
     else:
         body = generate_latest(REGISTRY)
