@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +22,8 @@ from ot import paths
 
 class ServerSettings(BaseModel):
     """The HTTP daemon (`ot serve`)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     host: str = "127.0.0.1"
     """Address to listen on. Use 0.0.0.0 or :: behind a firewall or reverse proxy."""
@@ -47,6 +49,8 @@ class ServerSettings(BaseModel):
 
 class CollectorSettings(BaseModel):
     """The write path: validation limits, the queue and group commit."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     queue_size: int = Field(default=20000, ge=1)
     """Hits waiting for the writer at most; beyond it the collector answers 503 + Retry-After."""
@@ -89,12 +93,11 @@ class CollectorSettings(BaseModel):
     max_prop_value_length: int = Field(default=2000, ge=1)
     """Longest custom property value."""
 
-    user_agent_cache_size: int = Field(default=10000, ge=0)
-    """Parsed User-Agents kept in memory per process."""
-
 
 class GeoSettings(BaseModel):
     """Country (and optionally city) lookup from offline databases."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     mmdb_path: Path | None = None
     """Optional MaxMind GeoLite2/GeoIP2 City database for region and city; countries come from
@@ -103,6 +106,8 @@ class GeoSettings(BaseModel):
 
 class LogSettings(BaseModel):
     """Logging. Personal data, tokens and secrets are never logged."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Lowest level written."""
@@ -118,7 +123,11 @@ class Settings(BaseSettings):
     """Everything configurable about opentracker."""
 
     model_config = SettingsConfigDict(
-        env_prefix="OT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+        env_prefix="OT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+        use_attribute_docstrings=True,
     )
 
     data_dir: Path = Path("./ot-data")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import typer
 
 from ot.admin.context import context_from, run
+from ot.clock import utcnow
 from ot.models import Site
 from ot.privacy import IpPolicy, VisitorMode
-from ot.sites import add_site, list_sites
+from ot.sites import add_site, get_site, list_sites
 from ot.snippets import tracking_snippet
+from ot.summary import SiteSummary, summarise_site
 
 app = typer.Typer(help="Sites.", no_args_is_help=True)
 
@@ -76,3 +79,49 @@ def list_command(
             f"{site.id}\t{site.account_id}\t{site.domain}\t{site.timezone}\t"
             f"{site.visitor_mode}\t{site.ip_policy}"
         )
+
+
+@app.command("summary")
+def summary_command(
+    ctx: typer.Context,
+    site: str = typer.Argument(..., help="Site id or domain."),
+    days: int = typer.Option(1, min=1, max=3660, help="How many days back to summarise."),
+) -> None:
+    """Visitors, visits, pageviews, bounce rate, top pages and sources of the last days."""
+    context = context_from(ctx)
+
+    async def action() -> tuple[Site, SiteSummary]:
+        async with context.session() as session:
+            found = await get_site(session, site)
+            assert found.id is not None
+            connection = await session.connection()
+            since = utcnow() - timedelta(days=days)
+            return found, await summarise_site(connection, found.id, since)
+
+    found, summary = run(action)
+    typer.echo(f"{found.domain}, last {days} day(s):")
+    typer.echo(
+        f"  visitors {summary.visitors}   visits {summary.visits}   "
+        f"pageviews {summary.pageviews}   events {summary.events}"
+    )
+    typer.echo(
+        f"  bounce rate {summary.bounce_rate} %   average visit {summary.average_visit_seconds} s"
+    )
+    if found.visitor_mode == VisitorMode.COOKIELESS and days > 1:
+        typer.echo("  (cookieless site: visitors are counted per day and summed)")
+    typer.echo("  top pages:   " + ", ".join(f"{p} ({n})" for p, n in summary.top_pages))
+    typer.echo("  top sources: " + ", ".join(f"{s} ({n})" for s, n in summary.top_sources))
+
+
+@app.command("snippet")
+def snippet_command(
+    ctx: typer.Context, site: str = typer.Argument(..., help="Site id or domain.")
+) -> None:
+    """Print the tracking snippet of a site, matching its settings."""
+    context = context_from(ctx)
+
+    async def action() -> Site:
+        async with context.session() as session:
+            return await get_site(session, site)
+
+    typer.echo(tracking_snippet(run(action), context.settings))
