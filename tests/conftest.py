@@ -27,9 +27,11 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session")
-def databases(tmp_path_factory: pytest.TempPathFactory) -> support.DatabaseFactory:
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[support.DatabaseFactory]:
     """Migrates one template database per backend for the whole run, so tests start fast."""
-    return support.DatabaseFactory(tmp_path_factory.mktemp("databases"))
+    factory = support.DatabaseFactory(tmp_path_factory.mktemp("databases"))
+    yield factory
+    support.run_sync(factory.drop_template())
 
 
 def _require_postgres() -> None:
@@ -121,12 +123,13 @@ def start_server(
         "OT_LOG__ACCESS_LOG": "false",
         **(extra_env or {}),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ot", "serve"],
-        env=environment,
-        stdout=log_path.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ot", "serve"],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base_url = f"http://127.0.0.1:{port}"
     wait_until_ready(base_url, process, log_path)
     return process, base_url, environment

@@ -28,7 +28,8 @@ from ot.secrets import load_or_create_secrets
 from ot.sites import add_site
 
 POSTGRES_URL_VARIABLE = "OT_TEST_POSTGRES_URL"
-TEMPLATE_DATABASE = "ot_test_template"
+# Per process: several test runs may share one PostgreSQL server.
+TEMPLATE_DATABASE = f"ot_test_template_{os.getpid()}"
 CHROME_USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
@@ -82,6 +83,16 @@ class DatabaseFactory:
         finally:
             await admin.close()
         return _database_url(url, name)
+
+    async def drop_template(self) -> None:
+        url = postgres_url()
+        if url is None or not self._postgres_ready:
+            return
+        admin = await asyncpg.connect(_admin_dsn(url))
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE} WITH (FORCE)")
+        finally:
+            await admin.close()
 
     async def drop_postgres(self, database_url: str) -> None:
         url = postgres_url()

@@ -42,7 +42,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if error.status < 400:
             raise
         code = error.reason.lower().replace(" ", "_")
-        return error_response(error.status, code, error.reason, headers=dict(error.headers))
+        kept = {name: value for name, value in error.headers.items() if name in ("Allow",)}
+        return error_response(error.status, code, error.reason, headers=kept)
     except Exception:
         # Never let a bug answer with a stack trace; the log says what happened (no request data).
         log.exception("unhandled error", extra={"path": request.path})
