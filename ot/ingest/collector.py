@@ -7,6 +7,7 @@ hand it to the writer, which returns once it is committed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,11 @@ from ot.sites import SiteConfig, SiteDirectory
 from ot.visitors import SaltKeeper, choose_visitor_id
 
 IP_CONTEXT = "hit.ip"
+
+# Pages and referrers repeat far more than they vary, and their parsing is pure: remember the
+# latest few thousand (bounded memory; invalid ones raise and are not remembered).
+_page_url = functools.lru_cache(maxsize=8192)(parse_page_url)
+_classify_referrer = functools.lru_cache(maxsize=8192)(classify_referrer)
 
 
 class DropReason:
@@ -140,7 +146,7 @@ class Collector:
     async def _enrich(
         self, incoming: IncomingHit, site: SiteConfig, now: datetime
     ) -> EnrichedHit | str:
-        page = parse_page_url(
+        page = _page_url(
             incoming.url,
             allowed_query_params=self._allowed_params,
             hash_routing=incoming.hash_routing,
@@ -156,7 +162,7 @@ class Collector:
         if client.is_bot:
             return DropReason.BOT
         timestamp = incoming.timestamp or now
-        referrer = classify_referrer(referrer_url, page.hostname, page.source_param)
+        referrer = _classify_referrer(referrer_url, page.hostname, page.source_param)
         location = self._geo.locate(incoming.ip)
         visitor_id = choose_visitor_id(
             site.visitor_mode,
@@ -203,6 +209,7 @@ class Collector:
         return self._cipher.encrypt(kept, context=IP_CONTEXT)
 
 
+@functools.lru_cache(maxsize=8192)
 def _parse_referrer(referrer: str | None) -> str:
     if not referrer:
         return ""

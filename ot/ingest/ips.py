@@ -6,6 +6,7 @@ Everything here takes addresses as strings from the network and never raises on 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 from typing import TypeAlias
@@ -90,6 +91,9 @@ def ip_in_networks(ip: str, networks: Sequence[Network]) -> bool:
     return address is not None and _in_networks(address, networks)
 
 
+# A hit's address is read four times (client, exclusions, truncation, geo) and busy visitors and
+# proxies come back often: a small bounded cache keeps that to one parse.
+@functools.lru_cache(maxsize=4096)
 def _parse_address(text: str) -> Address | None:
     try:
         address = ipaddress.ip_address(text)
