@@ -6,10 +6,16 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 
-from ot.config import load_settings
+from ot.config import describe_settings_error, load_settings
 
-app = typer.Typer(help="opentracker: privacy-first web analytics.", no_args_is_help=True)
+app = typer.Typer(
+    help="opentracker: privacy-first web analytics.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain one-line errors that scripts and logs can read
+    pretty_exceptions_enable=False,
+)
 
 
 @app.callback()
@@ -35,6 +41,9 @@ def serve(
             server[name] = value
     try:
         settings = load_settings(config, **({"server": server} if server else {}))
+    except ValidationError as error:
+        typer.echo(f"error: {describe_settings_error(error)}", err=True)
+        raise typer.Exit(2) from None
     except (FileNotFoundError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None

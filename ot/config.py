@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -128,6 +128,7 @@ class Settings(BaseSettings):
         extra="forbid",
         validate_default=True,
         use_attribute_docstrings=True,
+        hide_input_in_errors=True,  # a refused database URL must not repeat its password
     )
 
     data_dir: Path = Path("./ot-data")
@@ -186,6 +187,15 @@ class Settings(BaseSettings):
 # Set only for the duration of `load_settings`, because pydantic-settings asks the class (not the
 # instance) for its sources.
 _config_file: Path | None = None
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One line naming each bad setting by its environment variable, without its value."""
+    problems = []
+    for problem in error.errors():
+        variable = "OT_" + "__".join(str(part).upper() for part in problem["loc"])
+        problems.append(f"{variable}: {problem['msg']}")
+    return "invalid settings: " + "; ".join(problems)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,26 +64,35 @@ def load_or_create_secrets(data_dir: Path) -> Secrets:
     return _read(path)
 
 
+KEY_BYTES = 32
+
+
 def _read(path: Path) -> Secrets:
     for _ in range(50):  # another process may be between creating and writing the file
-        text = path.read_text()
-        if text:
+        if path.stat().st_size:
             break
-        import time
-
         time.sleep(0.02)
     try:
-        data = json.loads(text)
-        keys = {key_id: _unb64(value) for key_id, value in data["encryption_keys"].items()}
+        data = json.loads(path.read_bytes().decode("utf-8"))
+        keys = {str(key_id): _key(value) for key_id, value in data["encryption_keys"].items()}
         current = data["current_key_id"]
         if current not in keys:
-            raise KeyError(current)
+            raise KeyError("current_key_id")
         return Secrets(
             encryption_keys=keys,
             current_key_id=current,
-            blind_index_key=_unb64(data["blind_index_key"]),
-            visitor_key=_unb64(data["visitor_key"]),
+            blind_index_key=_key(data["blind_index_key"]),
+            visitor_key=_key(data["visitor_key"]),
         )
-    except (ValueError, KeyError, TypeError) as error:
-        # Deliberately without the file's content: it is secret.
+    except Exception as error:
+        # Deliberately without the file's content or the error's text: both may hold secrets.
         raise RuntimeError(f"secrets file {path} is damaged ({type(error).__name__})") from None
+
+
+def _key(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError("a key is not text")
+    raw = _unb64(value)
+    if len(raw) != KEY_BYTES:
+        raise ValueError("a key has the wrong length")
+    return raw

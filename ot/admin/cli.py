@@ -9,7 +9,12 @@ import typer
 from ot.admin import accounts, db, sites, tokens
 from ot.admin.context import make_context
 
-app = typer.Typer(help="opentracker operators' commands.", no_args_is_help=True)
+app = typer.Typer(
+    help="opentracker operators' commands.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain one-line errors that scripts and logs can read
+    pretty_exceptions_enable=False,
+)
 app.add_typer(db.app, name="db")
 app.add_typer(accounts.app, name="account")
 app.add_typer(sites.app, name="site")

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import typer
+from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.config import Settings, load_settings
+from ot.config import Settings, describe_settings_error, load_settings
 from ot.crypto import Cipher
 from ot.db import create_engine
 from ot.errors import OtError
@@ -51,6 +52,9 @@ def context_from(ctx: typer.Context) -> AdminContext:
 def make_context(config: Path | None) -> AdminContext:
     try:
         return AdminContext(load_settings(config))
+    except ValidationError as error:
+        typer.echo(f"error: {describe_settings_error(error)}", err=True)
+        raise typer.Exit(2) from None
     except (FileNotFoundError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None

@@ -64,6 +64,8 @@ async def headers(request: web.Request, handler: Handler) -> web.StreamResponse:
         response.headers.setdefault(name, value)
     if collector:
         response.headers["Access-Control-Allow-Origin"] = "*"
+        # Lets our tracker, on the customer's origin, honour the back-off we ask for.
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
         response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     else:
         response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
