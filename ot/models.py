@@ -102,7 +102,7 @@ class Hit(SQLModel, table=True):
     language: str
     screen: str
     props: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    revenue_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 4)))
+    revenue_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(22, 4)))
     revenue_currency: str = ""
     interactive: bool = True
     event_id: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -102,6 +102,8 @@ class Collector:
     async def prepare(self, incoming: IncomingHit, now: datetime) -> Prepared:
         """Enrich one incoming hit for each of its sites, without storing anything. Bad input
         raises here, before anything is queued."""
+        if incoming.timestamp is not None:
+            _check_timestamp(incoming.timestamp, now)
         prepared = Prepared()
         try:
             sites = await self.resolve_sites(incoming)
@@ -167,7 +169,9 @@ class Collector:
         visitor_id = choose_visitor_id(
             site.visitor_mode,
             visitor_key=self._visitor_key,
-            salt=await self._salts.salt_for(timestamp),
+            # The day the hit arrives, not the day it claims: a backdated hit must neither revive
+            # a deleted salt nor make today's look old.
+            salt=await self._salts.salt_for(now),
             site_id=site.id,
             client_id=incoming.client_visitor_id,
             ip=incoming.ip,
@@ -207,6 +211,19 @@ class Collector:
             return None
         kept = ip if policy is IpPolicy.FULL else truncate_ip(ip)
         return self._cipher.encrypt(kept, context=IP_CONTEXT)
+
+
+# How far a trusted sender (Matomo `cdt` with the owner's token) may date a hit: back as far as
+# Matomo accepts, forward only as much as clocks disagree.
+OLDEST_HIT = timedelta(days=20 * 365)
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+def _check_timestamp(timestamp: datetime, now: datetime) -> None:
+    if timestamp > now + CLOCK_SKEW:
+        raise InvalidInput("the hit's time is in the future", field="cdt")
+    if timestamp < now - OLDEST_HIT:
+        raise InvalidInput("the hit's time is more than 20 years ago", field="cdt")
 
 
 @functools.lru_cache(maxsize=8192)

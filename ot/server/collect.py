@@ -27,12 +27,24 @@ TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAAB
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+def _header(request: web.Request, name: str) -> str:
+    """A header as text. aiohttp keeps bytes that are not UTF-8 as lone surrogates, which no
+    encoder downstream accepts; such headers are in practice Latin-1, so they are read as that."""
+    values = request.headers.getall(name, ())
+    text = ",".join(values)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogateescape").decode("latin-1")
+    return text
+
+
 def _client(request: web.Request) -> tuple[str, str, bool]:
     """The visitor's IP, User-Agent and Do-Not-Track wish."""
     # Several X-Forwarded-For headers are one list, in order (RFC 7230 section 3.2.2).
-    forwarded_for = ",".join(request.headers.getall("X-Forwarded-For", ())) or None
+    forwarded_for = _header(request, "X-Forwarded-For") or None
     ip = client_ip(request.remote or "", forwarded_for, request.app[TRUSTED_PROXIES])
-    user_agent = request.headers.get("User-Agent", "")
+    user_agent = _header(request, "User-Agent")
     do_not_track = request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1"
     return ip, user_agent, do_not_track
 
@@ -95,8 +107,8 @@ async def pixel_gif(request: web.Request) -> web.StreamResponse:
     """GET /pixel.gif — the image beacon for pages and e-mails without JavaScript."""
     ip, user_agent, do_not_track = _client(request)
     params = dict(request.query)
-    referer = request.headers.get("Referer")
-    if "u" not in params and "url" not in params and referer:
+    referer = _header(request, "Referer")
+    if "u" not in params and "url" not in params and referer.startswith(("http://", "https://")):
         params["u"] = referer  # the page that shows the image, when it sends its address
     try:
         incoming = pixel.parse_pixel(
@@ -160,7 +172,7 @@ async def matomo_tracking(request: web.Request) -> web.StreamResponse:
                 # ISO 4217's code for "no currency".
                 parsed.hit.revenue = Revenue(parsed.revenue_amount, "XXX")
             if parsed.override_ip or parsed.override_time:
-                token = parsed.token_auth or bulk_token
+                token = bulk_token or parsed.token_auth  # Matomo: the bulk token comes first
                 site_id = parsed.hit.site_id or 0
                 if not token or not await token_may_track(request.app[ENGINE], token, site_id):
                     raise InvalidInput(

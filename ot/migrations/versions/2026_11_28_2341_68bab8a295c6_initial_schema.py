@@ -123,7 +123,7 @@ def upgrade() -> None:
         sa.Column("language", sa.String(), nullable=False),
         sa.Column("screen", sa.String(), nullable=False),
         sa.Column("props", sa.JSON(), nullable=False),
-        sa.Column("revenue_amount", sa.Numeric(precision=18, scale=4), nullable=True),
+        sa.Column("revenue_amount", sa.Numeric(precision=22, scale=4), nullable=True),
         sa.Column("revenue_currency", sa.String(), nullable=False),
         sa.Column("interactive", sa.Boolean(), nullable=False),
         sa.Column("event_id", sa.String(), nullable=True),
