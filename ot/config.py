@@ -6,6 +6,7 @@ Every field carries a docstring; `tests/test_config.py` checks each one is docum
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -203,8 +204,33 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     global _config_file
     if config_file is not None and not config_file.is_file():
         raise FileNotFoundError(f"configuration file not found: {config_file}")
+    unknown = sorted(set(_ot_variables()) - set(setting_variables()))
+    if unknown:
+        # pydantic-settings ignores them; a typo such as OT_SERVER_PORT must not go unnoticed.
+        raise ValueError(
+            f"unknown setting {', '.join(unknown)} in the environment "
+            "(sections are separated by a double underscore: OT_SERVER__PORT)"
+        )
     _config_file = config_file
     try:
         return Settings(**overrides)
     finally:
         _config_file = None
+
+
+def _ot_variables() -> list[str]:
+    return [name for name in os.environ if name.upper().startswith("OT_")]
+
+
+def setting_variables(model: type[BaseModel] = Settings, prefix: str = "OT_") -> list[str]:
+    """The environment variable of every setting, sections included (OT_SERVER__PORT)."""
+    names = []
+    for name, field in model.model_fields.items():
+        variable = f"{prefix}{name.upper()}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names.append(variable)  # a whole section as JSON
+            names.extend(setting_variables(annotation, variable + "__"))
+        else:
+            names.append(variable)
+    return names

@@ -109,6 +109,7 @@ async def add_site(
 async def list_sites(session: AsyncSession, account_id: int | None = None) -> list[Site]:
     query = select(Site).order_by(Site.id)  # type: ignore[arg-type]
     if account_id is not None:
+        await get_account(session, account_id)
         query = query.where(Site.account_id == account_id)
     return list((await session.exec(query)).all())
 

@@ -56,6 +56,7 @@ async def find_token(session: AsyncSession, plaintext: str) -> ApiToken | None:
 
 
 async def list_tokens(session: AsyncSession, account_id: int) -> list[ApiToken]:
+    await get_account(session, account_id)
     query = select(ApiToken).where(ApiToken.account_id == account_id).order_by(ApiToken.id)  # type: ignore[arg-type]
     return list((await session.exec(query)).all())
 

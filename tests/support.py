@@ -27,7 +27,7 @@ from ot.schema import upgrade
 from ot.secrets import load_or_create_secrets
 from ot.sites import add_site
 
-POSTGRES_URL_VARIABLE = "OT_TEST_POSTGRES_URL"
+POSTGRES_URL_VARIABLE = "OPENTRACKER_TEST_POSTGRES_URL"
 # Per process: several test runs may share one PostgreSQL server.
 TEMPLATE_DATABASE = f"ot_test_template_{os.getpid()}"
 CHROME_USER_AGENT = (

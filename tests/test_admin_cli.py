@@ -504,3 +504,12 @@ def test_an_invalid_setting_in_the_environment_is_stated_on_one_line(
     result = database.invoke("account create 'Other Ltd'", OT_SERVER__PORT="notaport")
     line = refused(result)
     assert "server.port" in line or "OT_SERVER__PORT" in line
+
+
+@pytest.mark.parametrize("command", ["site list", "token list"])
+def test_listing_for_an_unknown_account_says_it_does_not_exist(
+    database: AdminDatabase, command: str
+) -> None:
+    result = database.invoke(f"{command} --account 999")
+    assert result.exit_code == 1
+    assert "account 999 does not exist" in result.stderr

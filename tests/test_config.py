@@ -16,7 +16,7 @@ from ot.config import CollectorSettings, Settings, load_settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 # Variables the README may name that are not settings of the product.
-NOT_SETTINGS = {"OT_TEST_POSTGRES_URL"}
+NOT_SETTINGS = {"OPENTRACKER_TEST_POSTGRES_URL"}
 
 
 @pytest.fixture(autouse=True)
@@ -140,7 +140,15 @@ def test_unknown_explicit_settings_are_refused() -> None:
 
 def test_unknown_nested_environment_variables_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OT_SERVER__PROT", "9000")
-    with pytest.raises(ValidationError, match="prot"):
+    with pytest.raises(ValueError, match="OT_SERVER__PROT"):
+        load_settings()
+
+
+def test_a_top_level_typo_in_the_environment_is_refused_with_a_hint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OT_SERVER_PORT", "9000")  # one underscore: not a setting
+    with pytest.raises(ValueError, match=r"OT_SERVER_PORT.*double underscore"):
         load_settings()
 
 
