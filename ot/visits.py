@@ -110,6 +110,11 @@ class VisitState:
                 self.interactions += 1
         self.changed = True
 
+    COUNTERS = (
+        "started_at", "last_seen_at", "entry_page", "exit_page", "pageviews", "events",
+        "interactions", "is_bounce", "duration_seconds",
+    )  # fmt: skip
+
     def counters(self) -> dict[str, Any]:
         return {
             "started_at": self.started_at,

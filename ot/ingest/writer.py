@@ -173,19 +173,37 @@ class HitWriter:
     ) -> list[bool]:
         engine = self._engine
         if isinstance(engine, Engine):
-
-            def in_thread() -> list[bool]:
-                with engine.begin() as connection:
-                    return store_batch(
-                        connection, hits, visit_timeout=self._visit_timeout, dropped=dropped
-                    )
-
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._thread, in_thread)
+            return await self._store_sqlite(engine, hits, dropped)
         async with engine.begin() as connection:
             return await connection.run_sync(
                 store_batch, hits, visit_timeout=self._visit_timeout, dropped=dropped
             )
+
+    async def _store_sqlite(
+        self,
+        engine: Engine,
+        hits: Sequence[EnrichedHit],
+        dropped: dict[tuple[int, date, str], int],
+    ) -> list[bool]:
+        """Waiting for the write lock and for the disk happen in the writer's thread; the
+        statements run on the event loop. pysqlite gives up the GIL for every row it steps
+        through, and a thread winning it back from a busy event loop waits each time: a batch
+        of 100 hits took 30 ms that way."""
+        loop = asyncio.get_running_loop()
+        connection = engine.connect()
+        try:
+            transaction = await loop.run_in_executor(self._thread, connection.begin)
+            try:
+                is_new = store_batch(
+                    connection, hits, visit_timeout=self._visit_timeout, dropped=dropped
+                )
+            except BaseException:
+                await loop.run_in_executor(self._thread, transaction.rollback)
+                raise
+            await loop.run_in_executor(self._thread, transaction.commit)
+            return is_new
+        finally:
+            connection.close()
 
     async def _commit_one_by_one(
         self, batch: Sequence[_Pending]
