@@ -32,15 +32,25 @@ def create_engine(settings: Settings, *, for_writes: bool = False) -> AsyncEngin
 
 
 def create_sqlite_writer_engine(settings: Settings) -> Engine:
-    """A synchronous engine (stdlib sqlite3) for the writer's own thread on SQLite: a batch is
-    then one hop to that thread, not one event-loop round trip per statement."""
+    """A synchronous engine (stdlib sqlite3) for the writer on SQLite (see ot.ingest.writer).
+
+    Its commits never checkpoint the WAL: a checkpoint inside a commit writes and syncs the main
+    database file and held a batch up for tens of milliseconds; `checkpoint_wal` does it aside."""
     url = settings.effective_database_url.replace("sqlite+aiosqlite://", "sqlite+pysqlite://", 1)
     engine = create_sync_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-    _configure_sqlite(engine, begin="BEGIN IMMEDIATE")
+    _configure_sqlite(engine, begin="BEGIN IMMEDIATE", autocheckpoint=False)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine | Engine, *, begin: str) -> None:
+def checkpoint_wal(engine: Engine) -> None:
+    """Copy committed pages from the WAL into the database file without blocking anyone."""
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def _configure_sqlite(
+    engine: AsyncEngine | Engine, *, begin: str, autocheckpoint: bool = True
+) -> None:
     sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
     @event.listens_for(sync_engine, "connect")
@@ -53,6 +63,8 @@ def _configure_sqlite(engine: AsyncEngine | Engine, *, begin: str) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if not autocheckpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")

@@ -8,6 +8,7 @@ acknowledged hit survives a crash. The queue is bounded in hits: when it is full
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter, deque
@@ -20,11 +21,14 @@ from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot import metrics
+from ot.db import checkpoint_wal
 from ot.errors import Overloaded, StorageUnavailable
 from ot.ingest.hit import EnrichedHit
 from ot.ingest.store import store_batch
 
 log = logging.getLogger(__name__)
+
+CHECKPOINT_INTERVAL_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -62,6 +66,7 @@ class HitWriter:
         self._wakeup = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._checkpoints: asyncio.Task[None] | None = None
 
     @property
     def queued_hits(self) -> int:
@@ -69,6 +74,20 @@ class HitWriter:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="hit-writer")
+        if isinstance(self._engine, Engine):
+            self._checkpoints = asyncio.create_task(
+                self._checkpoint_regularly(self._engine), name="wal-checkpoints"
+            )
+
+    async def _checkpoint_regularly(self, engine: Engine) -> None:
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal-checkpoint") as thread:
+            while not self._closing:
+                await asyncio.sleep(CHECKPOINT_INTERVAL_SECONDS)
+                try:
+                    await loop.run_in_executor(thread, checkpoint_wal, engine)
+                except Exception as error:  # a busy database only postpones it
+                    log.warning("WAL checkpoint failed", extra={"error": type(error).__name__})
 
     async def write(self, hits: Sequence[EnrichedHit]) -> list[bool]:
         """Queue `hits` and wait until they are committed. For each hit: whether it was new
@@ -105,6 +124,10 @@ class HitWriter:
             for pending in self._pending:
                 if not pending.done.done():
                     pending.done.set_exception(StorageUnavailable("the collector stopped"))
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoints
         if self._thread is not None:
             self._thread.shutdown(wait=True)
 
