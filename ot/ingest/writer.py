@@ -101,8 +101,9 @@ class HitWriter:
         self._queued_hits += len(hits)
         metrics.queue_depth.set(self._queued_hits)
         self._wakeup.set()
-        # Shielded: a client that hangs up must not cancel a write other hits share.
-        return await asyncio.shield(done)
+        # A handler cancelled here (its client hung up) cancels only `done`: the hits stay queued
+        # and are written, and the writer skips answering a future nobody waits for.
+        return await done
 
     def count_dropped(self, site_id: int, day: date, reason: str) -> None:
         """Count a hit we refused to store; the counts go out with the next batch."""
