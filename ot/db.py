@@ -42,10 +42,20 @@ def create_sqlite_writer_engine(settings: Settings) -> Engine:
     return engine
 
 
-def checkpoint_wal(engine: Engine) -> None:
-    """Copy committed pages from the WAL into the database file without blocking anyone."""
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+def checkpoint_wal(engine: Engine) -> tuple[int, int, int]:
+    """Copy committed pages from the WAL into the database file without blocking anyone.
+    Returns SQLite's answer: (busy, frames in the WAL, frames checkpointed)."""
+    # On the driver's connection: SQLAlchemy would open a transaction, inside which SQLite
+    # refuses to checkpoint.
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        busy, frames, checkpointed = cursor.fetchone()
+        cursor.close()
+        return int(busy), int(frames), int(checkpointed)
+    finally:
+        connection.close()
 
 
 def _configure_sqlite(

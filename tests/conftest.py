@@ -183,6 +183,17 @@ def live_server(tmp_path: Path, databases: support.DatabaseFactory) -> Iterator[
         yield server
     finally:
         stop_server(process)
+    assert_quiet_log(log_path)
+
+
+def assert_quiet_log(log_path: Path) -> None:
+    """A server that ran normally logged no warning and no error."""
+    noisy = [
+        line
+        for line in log_path.read_text(errors="replace").splitlines()
+        if '"level": "warning"' in line or '"level": "error"' in line
+    ]
+    assert noisy == [], "the server logged problems:\n" + "\n".join(noisy)
 
 
 @pytest.fixture

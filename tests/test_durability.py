@@ -18,7 +18,7 @@ import asyncpg
 from ot import paths
 from ot.config import Settings
 from ot.db import WRITER_LOCK_ID
-from tests.conftest import start_server, stop_server
+from tests.conftest import assert_quiet_log, start_server, stop_server
 from tests.support import CHROME_USER_AGENT, _admin_dsn, event, hits, make_site
 
 HEADERS = {"User-Agent": CHROME_USER_AGENT, "Content-Type": "text/plain"}
@@ -150,6 +150,7 @@ async def test_sigterm_commits_every_queued_hit_before_exiting(
             assert process.poll() is None  # still draining while the database is busy
         answers = await asyncio.gather(*waiting)
     assert process.wait(30) == 0, log.read_text()
+    assert_quiet_log(log)
     assert answers == [202] * 20
     assert len(await hits(settings)) == 21
     assert "draining" in log.read_text()

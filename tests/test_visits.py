@@ -173,3 +173,20 @@ async def test_two_pageviews_through_the_api_are_one_visit(
     )
     [visit] = await visits(settings)
     assert (visit["entry_page"], visit["exit_page"], visit["pageviews"]) == ("/", "/pricing", 2)
+
+
+async def test_the_sqlite_wal_is_checkpointed_beside_the_writer(
+    settings: Settings, site: Site, writer: HitWriter
+) -> None:
+    if settings.database_url:
+        pytest.skip("PostgreSQL has no WAL file of ours to checkpoint")
+    from ot.db import checkpoint_wal
+
+    await write_one_by_one(writer, [hit(site, minute) for minute in range(5)])
+    engine = create_sqlite_writer_engine(settings)
+    try:
+        busy, frames, checkpointed = checkpoint_wal(engine)
+    finally:
+        engine.dispose()
+    assert busy == 0
+    assert frames > 0 and checkpointed == frames
