@@ -51,8 +51,11 @@ def checkpoint_wal(engine: Engine) -> tuple[int, int, int]:
     try:
         cursor = connection.cursor()
         cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        busy, frames, checkpointed = cursor.fetchone()
+        row = cursor.fetchone()
         cursor.close()
+        if row is None:
+            raise RuntimeError("SQLite gave no answer to wal_checkpoint")
+        busy, frames, checkpointed = row
         return int(busy), int(frames), int(checkpointed)
     finally:
         connection.close()
