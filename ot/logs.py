@@ -53,3 +53,5 @@ def configure_logging(settings: LogSettings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level)
+    # Alembic announces its dialect each time /readyz looks at the schema version.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
