@@ -42,13 +42,20 @@ def _lock_writers(connection: Connection) -> None:
 def _find_new(connection: Connection, hits: Sequence[EnrichedHit]) -> list[bool]:
     """Hits whose client-made event id is already stored (or repeated in the batch) are retries
     of a hit we have: they are acknowledged but not stored again."""
-    with_ids = [hit for hit in hits if hit.event_id]
+    ids_by_site: dict[int, set[str]] = {}
+    for hit in hits:
+        if hit.event_id:
+            ids_by_site.setdefault(hit.site_id, set()).add(hit.event_id)
     seen: set[tuple[int, str]] = set()
-    for chunk in _chunks(sorted({hit.event_id for hit in with_ids if hit.event_id})):
-        rows = connection.execute(
-            select(HIT_TABLE.c.site_id, HIT_TABLE.c.event_id).where(HIT_TABLE.c.event_id.in_(chunk))
-        )
-        seen.update((row.site_id, row.event_id) for row in rows)
+    # Per site, so the unique (site_id, event_id) index is searched, not scanned.
+    for site_id, event_ids in ids_by_site.items():
+        for chunk in _chunks(sorted(event_ids)):
+            rows = connection.execute(
+                select(HIT_TABLE.c.event_id).where(
+                    HIT_TABLE.c.site_id == site_id, HIT_TABLE.c.event_id.in_(chunk)
+                )
+            )
+            seen.update((site_id, row.event_id) for row in rows)
     is_new = []
     for hit in hits:
         key = (hit.site_id, hit.event_id or "")
@@ -61,17 +68,21 @@ def _open_visits(
     connection: Connection, hits: Sequence[EnrichedHit], timeout: timedelta
 ) -> list[VisitState]:
     earliest = min(hit.timestamp for hit in hits) - timeout
-    wanted = {(hit.site_id, hit.visitor_id) for hit in hits}
+    visitors_by_site: dict[int, set[int]] = {}
+    for hit in hits:
+        visitors_by_site.setdefault(hit.site_id, set()).add(hit.visitor_id)
     visits: list[VisitState] = []
-    for chunk in _chunks(sorted({visitor for _, visitor in wanted})):
-        rows = connection.execute(
-            select(VISIT_TABLE).where(
-                VISIT_TABLE.c.visitor_id.in_(chunk), VISIT_TABLE.c.last_seen_at >= earliest
+    # Per site, so the (site_id, visitor_id, last_seen_at) index answers it.
+    for site_id, visitors in visitors_by_site.items():
+        for chunk in _chunks(sorted(visitors)):
+            rows = connection.execute(
+                select(VISIT_TABLE).where(
+                    VISIT_TABLE.c.site_id == site_id,
+                    VISIT_TABLE.c.visitor_id.in_(chunk),
+                    VISIT_TABLE.c.last_seen_at >= earliest,
+                )
             )
-        )
-        visits.extend(
-            VisitState.from_row(row) for row in rows if (row.site_id, row.visitor_id) in wanted
-        )
+            visits.extend(VisitState.from_row(row) for row in rows)
     return visits
 
 
