@@ -36,7 +36,7 @@ def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> list[Sequence[Any]]:
 def _lock_writers(connection: Connection) -> None:
     # SQLite writers are already serialised by BEGIN IMMEDIATE (see ot.db).
     if connection.dialect.name == "postgresql":
-        connection.execute(text(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_ID})"))
+        connection.execute(_statements(connection.dialect).lock_writers)
 
 
 def _find_new(connection: Connection, hits: Sequence[EnrichedHit]) -> list[bool]:
@@ -51,9 +51,8 @@ def _find_new(connection: Connection, hits: Sequence[EnrichedHit]) -> list[bool]
     for site_id, event_ids in ids_by_site.items():
         for chunk in _chunks(sorted(event_ids)):
             rows = connection.execute(
-                select(HIT_TABLE.c.event_id).where(
-                    HIT_TABLE.c.site_id == site_id, HIT_TABLE.c.event_id.in_(chunk)
-                )
+                _statements(connection.dialect).stored_event_ids,
+                {"site_id": site_id, "event_ids": chunk},
             )
             seen.update((site_id, row.event_id) for row in rows)
     is_new = []
@@ -76,11 +75,8 @@ def _open_visits(
     for site_id, visitors in visitors_by_site.items():
         for chunk in _chunks(sorted(visitors)):
             rows = connection.execute(
-                select(VISIT_TABLE).where(
-                    VISIT_TABLE.c.site_id == site_id,
-                    VISIT_TABLE.c.visitor_id.in_(chunk),
-                    VISIT_TABLE.c.last_seen_at >= earliest,
-                )
+                _statements(connection.dialect).open_visits,
+                {"site_id": site_id, "visitor_ids": chunk, "earliest": earliest},
             )
             visits.extend(VisitState.from_row(row) for row in rows)
     return visits
@@ -92,7 +88,7 @@ def _write_visits(connection: Connection, visits: Sequence[VisitState]) -> None:
     if new:
         # Writers are serialised (see _lock_writers), so the next ids are ours to take; that
         # saves an INSERT ... RETURNING, which SQLite runs one row at a time.
-        last = connection.execute(select(func.coalesce(func.max(VISIT_TABLE.c.id), 0))).scalar()
+        last = connection.execute(_statements(connection.dialect).last_visit_id).scalar()
         for offset, visit in enumerate(new, start=1):
             visit.id = int(last or 0) + offset
         _statements(connection.dialect).insert_visits(
@@ -113,13 +109,7 @@ def add_dropped_counts(connection: Connection, counts: dict[tuple[int, date, str
         {"site_id": site_id, "day": day, "reason": reason, "count": count}
         for (site_id, day, reason), count in counts.items()
     ]
-    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    statement = dialect_insert(DROPPED_TABLE)
-    statement = statement.on_conflict_do_update(
-        index_elements=["site_id", "day", "reason"],
-        set_={"count": DROPPED_TABLE.c.count + statement.excluded.count},
-    )
-    connection.execute(statement, rows)
+    connection.execute(_statements(connection.dialect).add_dropped, rows)
 
 
 def store_batch(
@@ -187,8 +177,8 @@ def _datetime_converter(dialect: Dialect) -> Callable[[datetime], Any]:
     """What SQLAlchemy's UTCDateTime binds, in a fifth of the time: aware UTC for PostgreSQL,
     and for SQLite the very text SQLAlchemy stores (so ranges compare as text correctly)."""
     if dialect.name == "sqlite":
-        return lambda value: value.astimezone(UTC).replace(tzinfo=None).isoformat(
-            " ", "microseconds"
+        return lambda value: (
+            value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         )
     return lambda value: value.astimezone(UTC)
 
@@ -198,9 +188,28 @@ def _columns(table: Any, names: Sequence[str]) -> dict[str, Any]:
 
 
 class _Statements:
-    """The writer's statements for one dialect."""
+    """The writer's statements for one dialect, built once: building a statement costs more
+    than running it for a batch of a few hits."""
 
     def __init__(self, dialect: Dialect) -> None:
+        self.lock_writers = text(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_ID})")
+        self.stored_event_ids = select(HIT_TABLE.c.event_id).where(
+            HIT_TABLE.c.site_id == bindparam("site_id"),
+            HIT_TABLE.c.event_id.in_(bindparam("event_ids", expanding=True)),
+        )
+        self.open_visits = select(VISIT_TABLE).where(
+            VISIT_TABLE.c.site_id == bindparam("site_id"),
+            VISIT_TABLE.c.visitor_id.in_(bindparam("visitor_ids", expanding=True)),
+            VISIT_TABLE.c.last_seen_at
+            >= bindparam("earliest", type_=VISIT_TABLE.c.last_seen_at.type),
+        )
+        self.last_visit_id = select(func.coalesce(func.max(VISIT_TABLE.c.id), 0))
+        dialect_insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+        upsert = dialect_insert(DROPPED_TABLE)
+        self.add_dropped = upsert.on_conflict_do_update(
+            index_elements=["site_id", "day", "reason"],
+            set_={"count": DROPPED_TABLE.c.count + upsert.excluded.count},
+        )
         hit_columns = [*HIT_COLUMNS, "visit_id"]
         visit_columns = [column.name for column in VISIT_TABLE.columns]
         counters = list(VisitState.COUNTERS)
