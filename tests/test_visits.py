@@ -175,11 +175,10 @@ async def test_two_pageviews_through_the_api_are_one_visit(
     assert (visit["entry_page"], visit["exit_page"], visit["pageviews"]) == ("/", "/pricing", 2)
 
 
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)  # PostgreSQL has no WAL of ours
 async def test_the_sqlite_wal_is_checkpointed_beside_the_writer(
     settings: Settings, site: Site, writer: HitWriter
 ) -> None:
-    if settings.database_url:
-        pytest.skip("PostgreSQL has no WAL file of ours to checkpoint")
     from ot.db import checkpoint_wal
 
     await write_one_by_one(writer, [hit(site, minute) for minute in range(5)])
