@@ -5,6 +5,7 @@ class OtError(Exception):
     """Base of every error the core raises on purpose."""
 
     code = "error"
+    retry_after: int | None = None  # seconds, for errors a caller should simply retry
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -44,6 +45,7 @@ class StorageUnavailable(OtError):
     """The database could not take a write; nothing was acknowledged."""
 
     code = "storage_unavailable"
+    retry_after = 2
 
 
 class SchemaOutdated(OtError):

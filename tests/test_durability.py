@@ -14,12 +14,15 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
 
 from ot import paths
 from ot.config import Settings
 from ot.db import WRITER_LOCK_ID
+from ot.models import Site
 from tests.conftest import assert_quiet_log, start_server, stop_server
-from tests.support import CHROME_USER_AGENT, _admin_dsn, event, hits, make_site
+from tests.support import CHROME_USER_AGENT, _admin_dsn, event, hits, make_site, store_hits
 
 HEADERS = {"User-Agent": CHROME_USER_AGENT, "Content-Type": "text/plain"}
 
@@ -185,3 +188,23 @@ def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
     assert process.returncode == 0, log.read_text()
     assert len(run_sync(hits(settings))) == 200
     assert subprocess.run(["pgrep", "-f", str(data_dir)], capture_output=True).stdout == b""
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+async def test_a_failing_database_answers_503_and_the_writer_survives(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    await store_hits(client, [event(eid="before")])
+    # Sabotage the table under the running server, as a broken disk or a bad migration would.
+    connection = sqlite3.connect(paths.sqlite_path(settings.data_dir))
+    connection.execute("ALTER TABLE hit RENAME TO hit_elsewhere")
+    connection.commit()
+    response = await client.post("/api/event", json=event(eid="during"), headers=HEADERS)
+    assert response.status == 503
+    assert int(response.headers["Retry-After"]) >= 1
+    assert (await response.json())["error"]["code"] == "storage_unavailable"
+    connection.execute("ALTER TABLE hit_elsewhere RENAME TO hit")
+    connection.commit()
+    connection.close()
+    await store_hits(client, [event(eid="after")])  # the writer is still there
+    assert [row["event_id"] for row in await hits(settings)] == ["before", "after"]

@@ -47,7 +47,5 @@ def status_of(error: OtError) -> int:
 
 
 def domain_error_response(error: OtError) -> web.Response:
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Overloaded) else None
-    if isinstance(error, StorageUnavailable):
-        headers = {"Retry-After": "2"}
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
     return error_response(status_of(error), error.code, error.message, error.field, headers=headers)
