@@ -11,6 +11,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -37,12 +38,15 @@ _page_url = functools.lru_cache(maxsize=8192)(parse_page_url)
 _classify_referrer = functools.lru_cache(maxsize=8192)(classify_referrer)
 
 
-class DropReason:
+class DropReason(StrEnum):
+    """Why a hit was acknowledged but not stored (counted per site and day, and in /metrics)."""
+
     BOT = "bot"
     DO_NOT_TRACK = "do_not_track"
     EXCLUDED_IP = "excluded_ip"
     EXCLUDED_PATH = "excluded_path"
-    DUPLICATE = "duplicate"
+    DUPLICATE = "duplicate"  # a retry of a hit already stored
+    ENGAGEMENT = "engagement"  # Plausible's page-leave events, which we do not use yet
 
 
 @dataclass(slots=True)
@@ -50,7 +54,7 @@ class Prepared:
     """One incoming hit made ready for each of its sites: hits to store, or drop reasons."""
 
     hits: list[EnrichedHit] = field(default_factory=list)
-    drops: list[tuple[int, str]] = field(default_factory=list)
+    drops: list[tuple[int, DropReason]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -109,7 +113,7 @@ class Collector:
             sites = await self.resolve_sites(incoming)
             for site in sites:
                 hit = await self._enrich(incoming, site, now)
-                if isinstance(hit, str):
+                if isinstance(hit, DropReason):
                     prepared.drops.append((site.id, hit))
                 else:
                     prepared.hits.append(hit)
@@ -147,7 +151,7 @@ class Collector:
 
     async def _enrich(
         self, incoming: IncomingHit, site: SiteConfig, now: datetime
-    ) -> EnrichedHit | str:
+    ) -> EnrichedHit | DropReason:
         page = _page_url(
             incoming.url,
             allowed_query_params=self._allowed_params,

@@ -15,7 +15,7 @@ from ot import metrics
 from ot.clock import utcnow
 from ot.errors import InvalidInput, OtError
 from ot.ingest import matomo, pixel, plausible
-from ot.ingest.collector import Prepared
+from ot.ingest.collector import DropReason, Prepared
 from ot.ingest.hit import IncomingHit, Revenue
 from ot.ingest.ips import client_ip
 from ot.server.errors import domain_error_response
@@ -94,7 +94,7 @@ async def plausible_event(request: web.Request) -> web.StreamResponse:
         if incoming.name == plausible.ENGAGEMENT:
             # Plausible's newer script reports time on page when a page is left; it is not a
             # custom event and we do not use it yet, so it is acknowledged and not stored.
-            metrics.hits_dropped.labels("engagement").inc()
+            metrics.hits_dropped.labels(DropReason.ENGAGEMENT).inc()
             return web.Response(status=202, text="ok", headers=NO_STORE)
         await request.app[COLLECTOR].collect([incoming], endpoint="plausible", now=utcnow())
     except OtError as error:
