@@ -143,7 +143,9 @@ class HitWriter:
             if self._batch_wait and self._queued_hits < self._batch_size and not self._closing:
                 await asyncio.sleep(self._batch_wait)
             while self._pending or self._dropped:
-                await self._commit_next_batch()
+                committed = await self._commit_next_batch()
+                if not committed and not self._pending:
+                    break  # only drop counts are left: retry them with the next hit, not in a loop
 
     def _take_batch(self) -> list[_Pending]:
         batch: list[_Pending] = []
@@ -156,13 +158,16 @@ class HitWriter:
             size += len(pending.hits)
         return batch
 
-    async def _commit_next_batch(self) -> None:
+    async def _commit_next_batch(self) -> bool:
+        """Commit the next batch and answer its requests; False when the batch failed."""
+        committed = True
         batch = self._take_batch()
         dropped, self._dropped = self._dropped, Counter()
         try:
             results: list[list[bool] | BaseException] = list(await self._commit(batch, dropped))
         except Exception as error:  # the writer must survive anything a batch does
             metrics.commit_failures.inc()
+            committed = False
             self._dropped.update(dropped)  # counted again with the next batch
             log.error(
                 "batch commit failed", extra={"error": type(error).__name__, "requests": len(batch)}
@@ -177,6 +182,7 @@ class HitWriter:
             else:
                 pending.done.set_result(result)
         metrics.queue_depth.set(self._queued_hits)
+        return committed
 
     async def _commit(
         self, batch: Sequence[_Pending], dropped: dict[tuple[int, date, str], int]
