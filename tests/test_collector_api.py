@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from ot.config import Settings
 from ot.models import Site
+from ot.server import create_app
 from tests.support import CHROME_USER_AGENT, event, hits, make_site, rows, store_hits
 
 IPHONE = (
@@ -284,3 +285,23 @@ async def test_the_tracker_script_is_served_cacheable_with_an_etag(client: TestC
     etag = response.headers["ETag"]
     again = await client.get("/js/ot.js", headers={"If-None-Match": etag})
     assert again.status == 304
+
+
+async def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(
+    aiohttp_client: Any, settings: Settings, site: Site
+) -> None:
+    untrusting = settings.model_copy(
+        update={"server": settings.server.model_copy(update={"trusted_proxies": []})}
+    )
+    direct = await aiohttp_client(create_app(untrusting))
+    response = await post(direct, event(), **{"X-Forwarded-For": "8.8.8.8"})
+    assert response.status == 202
+    [hit] = await hits(settings)
+    assert hit["country"] == ""  # located as the loopback peer it came from, not as 8.8.8.8
+    from ot.crypto import Cipher
+    from ot.secrets import load_or_create_secrets
+
+    kept = Cipher(load_or_create_secrets(settings.data_dir)).decrypt(
+        hit["ip_encrypted"], context="hit.ip"
+    )
+    assert kept == "127.0.0.0"
