@@ -197,7 +197,10 @@ class _Statements:
             HIT_TABLE.c.site_id == bindparam("site_id"),
             HIT_TABLE.c.event_id.in_(bindparam("event_ids", expanding=True)),
         )
-        self.open_visits = select(VISIT_TABLE).where(
+        # Only what extending a visit needs: its first-hit attributes are never read back.
+        self.open_visits = select(
+            *(VISIT_TABLE.c[name] for name in ("id", "site_id", "visitor_id", *VisitState.COUNTERS))
+        ).where(
             VISIT_TABLE.c.site_id == bindparam("site_id"),
             VISIT_TABLE.c.visitor_id.in_(bindparam("visitor_ids", expanding=True)),
             VISIT_TABLE.c.last_seen_at
