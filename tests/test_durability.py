@@ -8,6 +8,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -183,14 +184,20 @@ def test_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
         async with aiohttp.ClientSession() as session:
             return await asyncio.gather(*(send(session, base_url, f"w-{n}") for n in range(200)))
 
-    try:
-        assert run_sync(traffic()) == [202] * 200
-        worker_pids = {
+    def listening_workers() -> set[str]:
+        return {
             line.split('"pid": ')[1].split("}")[0].split(",")[0]
             for line in log.read_text().splitlines()
             if '"listening"' in line
         }
-        assert len(worker_pids) == 2
+
+    try:
+        # The server answers as soon as its first worker listens; the second may follow later.
+        deadline = time.monotonic() + 30
+        while len(listening_workers()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(listening_workers()) == 2, log.read_text()
+        assert run_sync(traffic()) == [202] * 200
     finally:
         stop_server(process)
     assert process.returncode == 0, log.read_text()
