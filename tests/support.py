@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -175,3 +176,13 @@ async def store_hits(
             headers={"User-Agent": user_agent, "X-Forwarded-For": ip},
         )
         assert response.status == 202, await response.text()
+
+
+async def error_of(response: ClientResponse, status: int) -> dict[str, Any]:
+    """The `error` object of a refusal, after checking its status and shape."""
+    assert response.status == status, await response.text()
+    assert response.content_type == "application/json"
+    error: dict[str, Any] = (await response.json())["error"]
+    assert set(error) == {"code", "message", "field"}
+    assert error["message"]
+    return error

@@ -244,7 +244,8 @@ async def test_a_failing_database_does_not_make_the_writer_spin_on_drop_counts(
     response = await client.post("/api/event", json=event(), headers=bot)
     assert response.status == 202  # a bot is acknowledged; its count waits for the database
     await asyncio.sleep(0.5)
-    assert 1 <= await write_failures(client) - failures_before <= 2  # tried once, not in a loop
+    failed_batches = await write_failures(client) - failures_before
+    assert failed_batches in (1, 2)  # tried once (and once alone), not again and again in a loop
     connection.execute("ALTER TABLE dropped_elsewhere RENAME TO dropped_hits")
     connection.commit()
     connection.close()

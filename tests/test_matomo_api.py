@@ -22,7 +22,7 @@ from ot.models import Site
 from ot.privacy import IpPolicy, VisitorMode
 from ot.secrets import load_or_create_secrets
 from ot.tokens import create_token
-from tests.support import CHROME_USER_AGENT, hits, make_site, rows
+from tests.support import CHROME_USER_AGENT, error_of, hits, make_site, rows
 
 FIREFOX_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -62,16 +62,6 @@ async def bulk(client: TestClient, body: Mapping[str, Any]) -> ClientResponse:
         json=body,
         headers={"User-Agent": CHROME_USER_AGENT, "X-Forwarded-For": VISITOR_IP},
     )
-
-
-async def error_of(response: ClientResponse, status: int) -> dict[str, Any]:
-    """The `error` object of a refusal, after checking its status and shape."""
-    assert response.status == status, await response.text()
-    assert response.content_type == "application/json"
-    error: dict[str, Any] = (await response.json())["error"]
-    assert set(error) == {"code", "message", "field"}
-    assert error["message"]
-    return error
 
 
 async def api_token(settings: Settings, account_id: int) -> str:

@@ -7,7 +7,6 @@ import json
 import struct
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from aiohttp import ClientResponse
@@ -15,7 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from ot.config import Settings
 from ot.models import Site
-from tests.support import CHROME_USER_AGENT, hits, make_site, rows
+from tests.support import CHROME_USER_AGENT, error_of, hits, make_site, rows
 
 VISITOR_IP = "203.0.113.7"
 # A desktop mail client showing remote images (webmail proxies, e.g. "GoogleImageProxy", are
@@ -32,16 +31,6 @@ async def pixel(
     """One pixel request, as an `<img src="https://collector/pixel.gif?...">` makes it."""
     sent = {"User-Agent": CHROME_USER_AGENT, "X-Forwarded-For": VISITOR_IP, **(headers or {})}
     return await client.get("/pixel.gif", params=params, headers=sent)
-
-
-async def error_of(response: ClientResponse, status: int) -> dict[str, Any]:
-    """The `error` object of a refusal, after checking its status and shape."""
-    assert response.status == status, await response.text()
-    assert response.content_type == "application/json"
-    error: dict[str, Any] = (await response.json())["error"]
-    assert set(error) == {"code", "message", "field"}
-    assert error["message"]
-    return error
 
 
 # --- what is stored ----------------------------------------------------------------------------

@@ -68,10 +68,6 @@ class HitWriter:
         self._task: asyncio.Task[None] | None = None
         self._checkpoints: asyncio.Task[None] | None = None
 
-    @property
-    def queued_hits(self) -> int:
-        return self._queued_hits
-
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="hit-writer")
         if isinstance(self._engine, Engine):
