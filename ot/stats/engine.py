@@ -1,0 +1,497 @@
+"""The engine's one entry point: `run_query` answers a validated query for one site with rows,
+totals and meta. The HTTP API (v1 and v2), `ot-admin stats query` and the TUI all come here.
+
+What it reads: event metrics (visitors, pageviews, events) and event dimensions from `hit` by
+(site_id, timestamp) — `ix_hit_site_timestamp`, or `ix_hit_site_name_timestamp` for goals —
+and visit metrics (visits, bounce rate, duration, views per visit) from `visit` by (site_id,
+started_at) — `ix_visit_site_started`. Rows are grouped in SQL; merging the two sources,
+ordering and paging happen here. Answering from rollup tables later means replacing
+`_hit_aggregates` and `_visit_aggregates`, nothing else.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel.sql.sqltypes import UTCDateTime
+
+from ot.ingest.hit import PAGEVIEW
+from ot.models import Goal, Site
+from ot.privacy import VisitorMode
+from ot.stats.dates import Bucket, TimeRange, buckets, previous_period, resolve_range, unit_of
+from ot.stats.filters import (
+    HIT,
+    VISIT,
+    Scope,
+    all_of,
+    event_expression,
+    hit_condition,
+    uses_visits,
+    visit_condition,
+    visit_expression,
+)
+from ot.stats.goals import goal_condition, read_goals
+from ot.stats.query import GOAL, TIME_DIMENSIONS, VISIT_METRICS, Condition, Query, dimension_level
+
+Key = tuple[str, ...]
+Number = int | float
+
+DAILY_SUM_WARNING = (
+    "This site is cookieless: its visitor ids cannot link one day to the next, so visitors over "
+    "several days are the sum of each day's unique visitors (a person who came on two days "
+    "counts twice)."
+)
+HIT_METRICS = frozenset({"visitors", "pageviews", "events", "percentage", "conversion_rate"})
+
+
+@dataclass
+class Comparison:
+    dimensions: list[str]
+    metrics: list[Number]
+    change: list[Number | None]
+
+
+@dataclass
+class ResultRow:
+    dimensions: list[str]
+    metrics: list[Number]
+    comparison: Comparison | None = None
+
+
+@dataclass
+class QueryResult:
+    """What a query found, in the order and page asked for, with what the answer needs to say
+    about itself (ranges, total row count, time labels, warnings)."""
+
+    query: Query
+    site_domain: str
+    time_range: TimeRange
+    rows: list[ResultRow]
+    totals: list[Number]  # the metrics over the whole range; empty unless asked for or needed
+    total_rows: int
+    comparison_range: TimeRange | None = None
+    time_labels: list[str] | None = None
+    visitors_are_daily_sums: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Raw:
+    """Per-row sums from both sources, before they become metrics."""
+
+    visitors: int = 0
+    hit_visits: int = 0
+    pageviews: int = 0
+    events: int = 0
+    visits: int = 0
+    visit_pageviews: int = 0
+    bounces: int = 0
+    duration: int = 0
+
+
+async def run_query(
+    connection: AsyncConnection, site: Site, query: Query, *, now: datetime
+) -> QueryResult:
+    assert site.id is not None
+    zone = ZoneInfo(site.timezone)
+    first_day = (
+        await _first_day_with_data(connection, site.id, zone) if query.date_range == "all" else None
+    )
+    time_range = resolve_range(
+        query.date_range, zone, now=now, relative_date=query.relative_date,
+        first_day_with_data=first_day,
+    )  # fmt: skip
+    goals = tuple(await read_goals(connection, site.id))
+    cookieless = site.visitor_mode == VisitorMode.COOKIELESS
+    rows, totals, daily_sums = await _compute(
+        connection, site.id, query, time_range, goals, cookieless
+    )
+    keys = _ordered(rows, query)
+    page = keys[query.offset : query.offset + query.limit]
+    comparison_range = None
+    previous: dict[Key, list[Number]] = {}
+    label_map: dict[str, str] = {}
+    if query.compare_previous_period:
+        comparison_range = previous_period(time_range)
+        previous, _, _ = await _compute(
+            connection, site.id, query, comparison_range, goals, cookieless
+        )
+        label_map = _matching_time_labels(query, time_range, comparison_range)
+    result_rows = []
+    for key in page:
+        row = ResultRow(list(key), rows[key])
+        if comparison_range is not None:
+            row.comparison = _compare(query, key, rows[key], previous, label_map)
+        result_rows.append(row)
+    time_dimension = query.time_dimension
+    result = QueryResult(
+        query=query,
+        site_domain=site.domain,
+        time_range=time_range,
+        rows=result_rows,
+        totals=totals,
+        total_rows=len(keys),
+        comparison_range=comparison_range,
+        time_labels=(
+            [b.label for b in buckets(unit_of(time_dimension, time_range), time_range)]
+            if time_dimension
+            else None
+        ),
+        visitors_are_daily_sums=daily_sums,
+    )
+    if daily_sums:
+        result.warnings.append(DAILY_SUM_WARNING)
+    return result
+
+
+async def _first_day_with_data(
+    connection: AsyncConnection, site_id: int, zone: ZoneInfo
+) -> date | None:
+    first = (
+        await connection.execute(select(func.min(HIT.c.timestamp)).where(HIT.c.site_id == site_id))
+    ).scalar()
+    if first is None:
+        return None
+    if isinstance(first, str):  # SQLite answers an aggregate of a timestamp as text
+        first = datetime.fromisoformat(first).replace(tzinfo=ZoneInfo("UTC"))
+    return first.astimezone(zone).date()
+
+
+def _goal_free(query: Query) -> Query:
+    """The query without its top-level goal filters: the visitors a conversion rate divides by."""
+    kept = tuple(f for f in query.filters if not (isinstance(f, Condition) and f.dimension == GOAL))
+    return replace(query, filters=kept)
+
+
+async def _compute(
+    connection: AsyncConnection,
+    site_id: int,
+    query: Query,
+    time_range: TimeRange,
+    goals: tuple[Goal, ...],
+    cookieless: bool,
+) -> tuple[dict[Key, list[Number]], list[Number], bool]:
+    """Every row's metrics (in query order), the totals, and whether visitors are daily sums."""
+    scope = Scope(site_id, time_range.start, time_range.end, goals)
+    dialect = connection.dialect.name
+    raw, daily = await _raw(
+        connection, scope, dialect, query, query.dimensions, time_range, cookieless
+    )
+    total_daily = False
+    if not query.dimensions:
+        total = raw.get((), _Raw())
+    elif query.include_totals or "percentage" in query.metrics:
+        total_raw, total_daily = await _raw(
+            connection, scope, dialect, query, (), time_range, cookieless
+        )
+        total = total_raw.get((), _Raw())
+    else:
+        total = None
+    divisors: dict[str, int] = {}
+    if "conversion_rate" in query.metrics:
+        time_dimension = query.time_dimension
+        dims = (time_dimension,) if time_dimension else ()
+        base, _ = await _raw(
+            connection, scope, dialect, _goal_free(query), dims, time_range, cookieless,
+            metrics=frozenset({"visitors"}),
+        )  # fmt: skip
+        divisors = {key[0] if key else "": value.visitors for key, value in base.items()}
+    time_index = (
+        query.dimensions.index(query.time_dimension)
+        if query.time_dimension in query.dimensions
+        else None
+    )
+
+    def metrics_of(key: Key, values: _Raw) -> list[Number]:
+        divisor = divisors.get(key[time_index] if time_index is not None and key else "", 0)
+        return [_metric(name, values, query, total or _Raw(), divisor) for name in query.metrics]
+
+    rows = {key: metrics_of(key, values) for key, values in raw.items()}
+    if "conversion_rate" in query.metrics and time_index is None:
+        total_divisor = divisors.get("", 0)
+    else:
+        total_divisor = sum(divisors.values())
+    totals = (
+        [_metric(name, total, query, total, total_divisor) for name in query.metrics]
+        if total is not None
+        else []
+    )
+    return rows, totals, (daily or total_daily) and _counts_visitors(query)
+
+
+def _counts_visitors(query: Query) -> bool:
+    return bool({"visitors", "percentage", "conversion_rate"} & set(query.metrics))
+
+
+def _metric(name: str, raw: _Raw, query: Query, total: _Raw, divisor: int) -> Number:
+    event_dimensions = any(dimension_level(d) == "event" for d in query.dimensions)
+    if name == "visitors":
+        return raw.visitors
+    if name == "visits":
+        return raw.hit_visits if event_dimensions else raw.visits
+    if name == "pageviews":
+        return raw.pageviews
+    if name == "events":
+        return raw.events
+    if name == "views_per_visit":
+        return round(raw.visit_pageviews / raw.visits, 2) if raw.visits else 0.0
+    if name == "bounce_rate":
+        return round(100 * raw.bounces / raw.visits) if raw.visits else 0
+    if name == "visit_duration":
+        return round(raw.duration / raw.visits) if raw.visits else 0
+    if name == "percentage":
+        return round(100 * raw.visitors / total.visitors, 1) if total.visitors else 0.0
+    if name == "conversion_rate":
+        return round(100 * raw.visitors / divisor, 2) if divisor else 0.0
+    raise ValueError(name)
+
+
+async def _raw(
+    connection: AsyncConnection,
+    scope: Scope,
+    dialect: str,
+    query: Query,
+    dimensions: tuple[str, ...],
+    time_range: TimeRange,
+    cookieless: bool,
+    *,
+    metrics: frozenset[str] | None = None,
+) -> tuple[dict[Key, _Raw], bool]:
+    """Sums per row from the sources the metrics need; whether visitors are daily sums."""
+    wanted = metrics or frozenset(query.metrics)
+    event_dimensions = any(dimension_level(d) == "event" for d in dimensions)
+    needs_hits = bool(wanted & HIT_METRICS) or ("visits" in wanted and event_dimensions)
+    needs_visits = bool(wanted & VISIT_METRICS) or ("visits" in wanted and not event_dimensions)
+    time_dimension = next((d for d in dimensions if d in TIME_DIMENSIONS), None)
+    unit = unit_of(time_dimension, time_range) if time_dimension else None
+    daily = cookieless and time_range.days > 1 and unit not in ("hour", "day")
+    raw: dict[Key, _Raw] = defaultdict(_Raw)
+    if not dimensions:
+        raw[()] = _Raw()  # an aggregate answers zeros, not nothing
+    if needs_hits:
+        await _hit_aggregates(connection, scope, dialect, query, dimensions, time_range, daily, raw)
+    if needs_visits:
+        await _visit_aggregates(connection, scope, dialect, query, dimensions, time_range, raw)
+    return dict(raw), daily and needs_hits
+
+
+def _bucket_table(name: str, found: list[Bucket]) -> Any:
+    rows = [
+        select(
+            literal(b.label).label("label"),
+            literal(b.start, UTCDateTime()).label("start"),
+            literal(b.end, UTCDateTime()).label("end"),
+        )
+        for b in found
+    ]
+    return union_all(*rows).subquery(name)
+
+
+async def _hit_aggregates(
+    connection: AsyncConnection,
+    scope: Scope,
+    dialect: str,
+    query: Query,
+    dimensions: tuple[str, ...],
+    time_range: TimeRange,
+    daily: bool,
+    raw: dict[Key, _Raw],
+) -> None:
+    # A hit may complete several goals, so each goal is its own grouping.
+    goal_runs: list[tuple[str | None, ColumnElement[bool] | None]] = [(None, None)]
+    if GOAL in dimensions:
+        goal_runs = [(goal.display_name, goal_condition(goal)) for goal in scope.goals]
+    plain = tuple(d for d in dimensions if d != GOAL)
+    for goal_name, extra in goal_runs:
+        source = HIT
+        if uses_visits(query.filters, plain):
+            source = source.join(VISIT, VISIT.c.id == HIT.c.visit_id)
+        columns: list[Any] = []
+        for index, dimension in enumerate(plain):
+            level = dimension_level(dimension)
+            if level == "time":
+                table = _bucket_table(
+                    "time_bucket", buckets(unit_of(dimension, time_range), time_range)
+                )
+                source = source.join(
+                    table, and_(HIT.c.timestamp >= table.c.start, HIT.c.timestamp < table.c.end)
+                )
+                expression = table.c.label
+            else:
+                expression = (
+                    event_expression(dimension) if level == "event" else visit_expression(dimension)
+                )
+            columns.append(expression.label(f"d{index}"))
+        if daily:
+            days = _bucket_table("day_bucket", buckets("day", time_range))
+            source = source.join(
+                days, and_(HIT.c.timestamp >= days.c.start, HIT.c.timestamp < days.c.end)
+            )
+            columns.append(days.c.label.label("day"))
+        conditions = [
+            HIT.c.site_id == scope.site_id,
+            HIT.c.timestamp >= scope.start,
+            HIT.c.timestamp < scope.end,
+            *(hit_condition(item, scope, dialect) for item in query.filters),
+        ]
+        if extra is not None:
+            conditions.append(extra)
+        facts = (
+            select(*columns, HIT.c.visitor_id, HIT.c.visit_id, HIT.c.name)
+            .select_from(source)
+            .where(all_of(conditions))
+            .subquery("facts")
+        )
+        group = [facts.c[f"d{index}"] for index in range(len(plain))]
+
+        def key_of(row: Any, goal_name: str | None = goal_name) -> Key:
+            values = [str(value) for value in row[: len(plain)]]
+            if goal_name is not None:
+                values.insert(dimensions.index(GOAL), goal_name)
+            return tuple(values)
+
+        statement = select(
+            *group,
+            func.count(func.distinct(facts.c.visitor_id)),
+            func.count(func.distinct(facts.c.visit_id)),
+            func.coalesce(func.sum(case((facts.c.name == PAGEVIEW, 1), else_=0)), 0),
+            func.count(),
+        ).group_by(*group)
+        for row in await connection.execute(statement):
+            if row[-1] == 0:
+                continue
+            values = raw[key_of(row)]
+            values.visitors, values.hit_visits = row[-4], row[-3]
+            values.pageviews, values.events = int(row[-2]), row[-1]
+        if daily:
+            # Sum of each day's uniques: the figure a cookieless site can honestly give.
+            per_day = select(
+                *group, facts.c.day, func.count(func.distinct(facts.c.visitor_id))
+            ).group_by(*group, facts.c.day)
+            sums: dict[Key, int] = defaultdict(int)
+            for row in await connection.execute(per_day):
+                sums[key_of(row)] += row[-1]
+            for key, total in sums.items():
+                raw[key].visitors = total
+
+
+async def _visit_aggregates(
+    connection: AsyncConnection,
+    scope: Scope,
+    dialect: str,
+    query: Query,
+    dimensions: tuple[str, ...],
+    time_range: TimeRange,
+    raw: dict[Key, _Raw],
+) -> None:
+    source: Any = VISIT
+    columns: list[Any] = []
+    for index, dimension in enumerate(dimensions):
+        if dimension in TIME_DIMENSIONS:
+            table = _bucket_table(
+                "time_bucket", buckets(unit_of(dimension, time_range), time_range)
+            )
+            source = source.join(
+                table,
+                and_(VISIT.c.started_at >= table.c.start, VISIT.c.started_at < table.c.end),
+            )
+            columns.append(table.c.label.label(f"d{index}"))
+        else:
+            columns.append(visit_expression(dimension).label(f"d{index}"))
+    facts = (
+        select(*columns, VISIT.c.pageviews, VISIT.c.is_bounce, VISIT.c.duration_seconds)
+        .select_from(source)
+        .where(
+            VISIT.c.site_id == scope.site_id,
+            VISIT.c.started_at >= scope.start,
+            VISIT.c.started_at < scope.end,
+            *(visit_condition(item, scope, dialect) for item in query.filters),
+        )
+        .subquery("facts")
+    )
+    group = [facts.c[f"d{index}"] for index in range(len(dimensions))]
+    statement = select(
+        *group,
+        func.count(),
+        func.coalesce(func.sum(facts.c.pageviews), 0),
+        func.coalesce(func.sum(case((facts.c.is_bounce, 1), else_=0)), 0),
+        func.coalesce(func.sum(facts.c.duration_seconds), 0),
+    ).group_by(*group)
+    for row in await connection.execute(statement):
+        if row[-4] == 0:
+            continue
+        values = raw[tuple(str(value) for value in row[: len(dimensions)])]
+        values.visits, values.visit_pageviews = row[-4], int(row[-3])
+        values.bounces, values.duration = int(row[-2]), int(row[-1])
+
+
+def _ordered(rows: dict[Key, list[Number]], query: Query) -> list[Key]:
+    """Keys in the order asked for; by default time first, then the first metric descending;
+    ties broken by the dimension values so pages never overlap."""
+    order = list(query.order_by)
+    time_dimension = query.time_dimension
+    if not order:
+        if time_dimension:
+            order.append((time_dimension, "asc"))
+        order.append((query.metrics[0], "desc"))
+    keys = sorted(rows)
+    for name, direction in reversed(order):
+        descending = direction == "desc"
+        if name in query.dimensions:
+            keys.sort(key=_by_dimension(query.dimensions.index(name)), reverse=descending)
+        else:
+            keys.sort(key=_by_metric(rows, query.metrics.index(name)), reverse=descending)
+    return keys
+
+
+def _by_dimension(index: int) -> Callable[[Key], str]:
+    return lambda key: key[index]
+
+
+def _by_metric(rows: dict[Key, list[Number]], index: int) -> Callable[[Key], Number]:
+    return lambda key: rows[key][index]
+
+
+def _matching_time_labels(query: Query, current: TimeRange, previous: TimeRange) -> dict[str, str]:
+    """Each time bucket's counterpart in the previous period, by position."""
+    time_dimension = query.time_dimension
+    if time_dimension is None:
+        return {}
+    unit = unit_of(time_dimension, current)
+    now_labels = [b.label for b in buckets(unit, current)]
+    then_labels = [b.label for b in buckets(unit, previous)]
+    return dict(zip(now_labels, then_labels, strict=False))
+
+
+def _change(name: str, now: Number, then: Number) -> Number | None:
+    if name == "bounce_rate":
+        return now - then  # percentage points, as Plausible reports it
+    if then == 0:
+        return 100 if now else 0
+    return round(100 * (now - then) / then)
+
+
+def _compare(
+    query: Query,
+    key: Key,
+    metrics: list[Number],
+    previous: dict[Key, list[Number]],
+    label_map: dict[str, str],
+) -> Comparison:
+    then_key = list(key)
+    if query.time_dimension is not None:
+        index = query.dimensions.index(query.time_dimension)
+        then_key[index] = label_map.get(key[index], "")
+    then = previous.get(tuple(then_key), [0 for _ in query.metrics])
+    change = [
+        _change(name, now, was) for name, now, was in zip(query.metrics, metrics, then, strict=True)
+    ]
+    return Comparison(then_key, then, change)
