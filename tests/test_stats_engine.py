@@ -129,3 +129,101 @@ async def test_visit_dimensions(
         dimensions=[dimension], order_by=[[dimension, "asc"]],
     )  # fmt: skip
     assert table(result) == expected
+
+
+@pytest.mark.parametrize(
+    ("dimension", "expected"),
+    [
+        (
+            "event:page",
+            [("/", 2, 2, 2), ("/blog/one", 2, 2, 3), ("/blog/two", 1, 1, 1), ("/pricing", 1, 1, 1)],
+        ),
+        ("event:name", [("pageview", 3, 4, 6), ("Signup", 1, 1, 1)]),
+        ("event:hostname", [("shop.example", 3, 4, 7)]),
+        ("event:props:category", [("(none)", 3, 4, 6), ("form", 1, 1, 1)]),
+    ],
+)
+async def test_event_dimensions_count_visitors_visits_and_events_of_matching_hits(
+    settings: Settings, client: TestClient, dimension: str, expected: list[tuple[object, ...]]
+) -> None:
+    site = await shop(settings, client, VisitorMode.COOKIE)
+    result = await query(
+        settings, site, metrics=["visitors", "visits", "events"], date_range=TWO_DAYS,
+        dimensions=[dimension],
+    )  # fmt: skip
+    # Default order: the first metric descending, then the dimension's value.
+    assert table(result) == expected
+
+
+async def test_visit_metrics_cannot_be_split_by_an_event_dimension(
+    settings: Settings, client: TestClient
+) -> None:
+    site = await shop(settings, client)
+    with pytest.raises(InvalidInput, match='session metric "bounce_rate" cannot be queried'):
+        await query(
+            settings, site, metrics=["bounce_rate"], date_range="day", dimensions=["event:page"]
+        )
+
+
+async def test_two_dimensions_and_percentage(settings: Settings, client: TestClient) -> None:
+    site = await shop(settings, client, VisitorMode.COOKIE)
+    result = await query(
+        settings, site, metrics=["visitors", "percentage"], date_range=TWO_DAYS,
+        dimensions=["visit:device", "visit:browser"],
+    )  # fmt: skip
+    assert table(result) == [
+        ("Desktop", "Chrome", 1, 33.3),
+        ("Desktop", "Firefox", 1, 33.3),
+        ("Mobile", "Safari", 1, 33.3),
+    ]
+
+
+# --- filters -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ([["is", "visit:browser", ["Firefox", "Chrome"]]], (2, 3, 5)),
+        ([["is_not", "visit:browser", ["Firefox"]]], (2, 2, 3)),
+        ([["is", "visit:browser", ["firefox"]]], (0, 0, 0)),
+        ([["is", "visit:browser", ["firefox"], {"case_sensitive": False}]], (1, 2, 4)),
+        ([["contains", "visit:source", ["oogl"]]], (1, 1, 3)),
+        ([["contains", "visit:source", ["OOGL"], {"case_sensitive": False}]], (1, 1, 3)),
+        ([["contains_not", "visit:entry_page", ["blog"]]], (2, 2, 5)),
+        ([["matches", "visit:entry_page", ["^/blog/.+$"]]], (2, 2, 2)),
+        ([["matches_not", "visit:entry_page", ["^/(blog|pricing)"]]], (1, 1, 3)),
+        # A hit matches an event filter on its own; a visit when any of its hits does.
+        # Alice's signup happened on /blog/one too.
+        ([["is", "event:page", ["/blog/one"]]], (2, 2, 3)),
+        ([["is", "event:name", ["Signup"]]], (1, 1, 1)),
+        ([["is", "event:props:category", ["form"]]], (1, 1, 1)),
+        ([["is", "event:props:category", ["(none)"]]], (3, 4, 6)),
+        # Event and visit filters together: Alice's Google visit, then only its /blog/one hit.
+        ([["is", "visit:source", ["Google"]], ["is", "event:page", ["/blog/one"]]], (1, 1, 2)),
+        (
+            [["and", [["is", "visit:source", ["Google"]], ["is", "event:page", ["/blog/one"]]]]],
+            (1, 1, 2),
+        ),
+        (
+            [["or", [["is", "visit:source", ["Google"]], ["is", "event:page", ["/pricing"]]]]],
+            (2, 2, 4),
+        ),
+        ([["not", ["is", "visit:device", ["Desktop"]]]], (1, 1, 2)),
+        (
+            # Hits off "/" outside mobile visits: 4 of Alice and Bob; visits without any hit on
+            # "/" outside mobile: Bob's and Alice's second.
+            [["not", ["or", [["is", "visit:device", ["Mobile"]], ["is", "event:page", ["/"]]]]]],
+            (2, 2, 4),
+        ),
+    ],
+)
+async def test_filters(
+    settings: Settings, client: TestClient, filters: list[object], expected: tuple[int, ...]
+) -> None:
+    site = await shop(settings, client, VisitorMode.COOKIE)
+    result = await query(
+        settings, site, metrics=["visitors", "visits", "events"], date_range=TWO_DAYS,
+        filters=filters,
+    )  # fmt: skip
+    assert table(result) == [expected]
