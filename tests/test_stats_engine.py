@@ -4,7 +4,7 @@ numbers."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -227,3 +227,239 @@ async def test_filters(
         filters=filters,
     )  # fmt: skip
     assert table(result) == [expected]
+
+
+# --- time: the site's zone, buckets, ranges --------------------------------------------------
+
+NEW_YORK_FALL_BACK = [  # 2026-11-01: at 02:00 EDT the clocks go back to 01:00 EST
+    pageview(ALICE, at("2026-10-31 03:30"), "/"),  # Oct 30, 23:30 EDT
+    pageview(ALICE, at("2026-11-01 04:30"), "/"),  # Nov 1, 00:30 EDT
+    pageview(BOB, at("2026-11-01 05:30"), "/"),  # 01:30 EDT
+    pageview(CAROL, at("2026-11-01 06:30"), "/"),  # 01:30 EST, the hour again
+    pageview(BOB, at("2026-11-02 04:30"), "/"),  # Nov 1, 23:30 EST: a day of 25 hours
+    pageview(CAROL, at("2026-11-02 05:30"), "/"),  # Nov 2, 00:30 EST
+]
+
+
+async def new_york(settings: Settings, client: TestClient, hits: list[dict[str, object]]) -> Site:
+    site = await make_site(settings, timezone="America/New_York")
+    await send(client, site, await token_for(settings, site.account_id), hits)
+    return site
+
+
+async def test_days_are_the_sites_local_days_across_a_dst_change(
+    settings: Settings, client: TestClient
+) -> None:
+    site = await new_york(settings, client, NEW_YORK_FALL_BACK)
+    result = await query(
+        settings, site, metrics=["pageviews"], date_range=["2026-10-31", "2026-11-02"],
+        dimensions=["time:day"], include={"time_labels": True},
+    )  # fmt: skip
+    assert table(result) == [("2026-11-01", 4), ("2026-11-02", 1)]
+    assert result.time_labels == ["2026-10-31", "2026-11-01", "2026-11-02"]
+
+
+async def test_the_repeated_autumn_hour_is_one_bucket(
+    settings: Settings, client: TestClient
+) -> None:
+    site = await new_york(settings, client, NEW_YORK_FALL_BACK)
+    result = await query(
+        settings, site, metrics=["pageviews"], date_range=["2026-11-01", "2026-11-01"],
+        dimensions=["time:hour"], include={"time_labels": True},
+    )  # fmt: skip
+    assert table(result) == [
+        ("2026-11-01 00:00:00", 1),
+        ("2026-11-01 01:00:00", 2),
+        ("2026-11-01 23:00:00", 1),
+    ]
+    assert result.time_labels is not None and len(result.time_labels) == 24
+
+
+async def test_the_skipped_spring_hour_has_no_bucket(
+    settings: Settings, client: TestClient
+) -> None:
+    hits = [
+        pageview(ALICE, at("2026-03-08 06:30"), "/"),  # 01:30 EST
+        pageview(BOB, at("2026-03-08 07:30"), "/"),  # 03:30 EDT: 02:00 never happened
+    ]
+    site = await new_york(settings, client, hits)
+    result = await query(
+        settings, site, metrics=["pageviews"], date_range=["2026-03-08", "2026-03-08"],
+        dimensions=["time"], include={"time_labels": True},
+    )  # fmt: skip
+    assert table(result) == [("2026-03-08 01:00:00", 1), ("2026-03-08 03:00:00", 1)]
+    assert result.time_labels is not None and len(result.time_labels) == 23
+    assert "2026-03-08 02:00:00" not in result.time_labels
+
+
+async def test_weeks_and_months_start_on_monday_and_the_first(
+    settings: Settings, client: TestClient
+) -> None:
+    site = await shop(settings, client, VisitorMode.COOKIE)
+    weeks = await query(
+        settings, site, metrics=["pageviews"], date_range=["2026-05-01", "2026-05-31"],
+        dimensions=["time:week"],
+    )  # fmt: skip
+    assert table(weeks) == [("2026-05-04", 6)]
+    months = await query(
+        settings, site, metrics=["pageviews"], date_range="6mo", date="2026-06-15",
+        dimensions=["time"], include={"time_labels": True},
+    )  # fmt: skip
+    assert table(months) == [("2026-05-01", 6)]
+    assert months.time_labels == [f"2026-{m:02}-01" for m in range(1, 7)]
+
+
+@pytest.mark.parametrize(
+    ("date_range", "relative_date", "pageviews"),
+    [
+        ("day", TUESDAY, 3),
+        ("day", MONDAY, 3),
+        ("7d", TUESDAY, 6),
+        ("7d", "2026-05-11", 3),  # May 5 to 11
+        ("month", "2026-05-31", 6),
+        ("month", "2026-06-01", 0),
+        ("year", "2026-12-31", 6),
+        ("all", None, 6),
+    ],
+)
+async def test_named_ranges_end_at_the_given_date(
+    settings: Settings,
+    client: TestClient,
+    date_range: str,
+    relative_date: str | None,
+    pageviews: int,
+) -> None:
+    site = await shop(settings, client, VisitorMode.COOKIE)
+    body: dict[str, object] = {"metrics": ["pageviews"], "date_range": date_range}
+    if relative_date:
+        body["date"] = relative_date
+    assert table(await query(settings, site, **body)) == [(pageviews,)]
+
+
+async def test_realtime_counts_visitors_of_the_last_five_minutes(
+    settings: Settings, client: TestClient
+) -> None:
+    site = await make_site(settings)
+    token = await token_for(settings, site.account_id)
+    now = datetime.now(UTC).replace(microsecond=0)
+    await send(
+        client,
+        site,
+        token,
+        [
+            pageview(ALICE, now - timedelta(minutes=1), "/"),
+            pageview(BOB, now - timedelta(minutes=4), "/"),
+            pageview(CAROL, now - timedelta(minutes=6), "/"),
+        ],
+    )
+    result = await query(settings, site, now=now, metrics=["visitors"], date_range="realtime")
+    assert table(result) == [(2,)]
+
+
+# --- order, pages, totals, comparison --------------------------------------------------------
+
+
+async def test_order_pagination_and_total_rows(settings: Settings, client: TestClient) -> None:
+    site = await shop(settings, client, VisitorMode.COOKIE)
+    body: dict[str, object] = {
+        "metrics": ["pageviews"],
+        "date_range": TWO_DAYS,
+        "dimensions": ["event:page"],
+        "order_by": [["pageviews", "asc"], ["event:page", "desc"]],
+        "include": {"total_rows": True, "totals": True},
+    }
+    everything = await query(settings, site, **body)
+    assert table(everything) == [("/pricing", 1), ("/blog/two", 1), ("/blog/one", 2), ("/", 2)]
+    page = await query(settings, site, **body, pagination={"limit": 2, "offset": 1})
+    assert table(page) == [("/blog/two", 1), ("/blog/one", 2)]
+    assert page.total_rows == 4
+    assert page.totals == [6]
+
+
+async def test_comparison_with_the_previous_period(settings: Settings, client: TestClient) -> None:
+    site = await shop(settings, client, VisitorMode.COOKIE)
+    result = await query(
+        settings, site, metrics=["visitors", "bounce_rate"], date_range=[TUESDAY, TUESDAY],
+        dimensions=["visit:browser"], include={"comparisons": {"mode": "previous_period"}},
+        order_by=[["visit:browser", "asc"]],
+    )  # fmt: skip
+    assert result.comparison_range is not None
+    assert result.comparison_range.first_day.isoformat() == MONDAY
+    compared = [(r.dimensions, r.metrics, r.comparison) for r in result.rows]
+    firefox, safari = compared
+    assert firefox[:2] == (["Firefox"], [1, 100])
+    assert firefox[2] is not None and firefox[2].metrics == [1, 0]
+    assert firefox[2].change == [0, 100]  # bounce rate: the difference in points
+    assert safari[2] is not None and (safari[2].metrics, safari[2].change) == ([0, 0], [100, 0])
+
+
+async def test_comparison_matches_time_buckets_by_position(
+    settings: Settings, client: TestClient
+) -> None:
+    site = await shop(settings, client, VisitorMode.COOKIE)
+    result = await query(
+        settings, site, metrics=["pageviews"], date_range=[TUESDAY, TUESDAY],
+        dimensions=["time:day"], include={"comparisons": {"mode": "previous_period"}},
+    )  # fmt: skip
+    [row] = result.rows
+    assert row.comparison is not None
+    assert (row.comparison.dimensions, row.comparison.metrics) == ([MONDAY], [3])
+
+
+# --- goals ------------------------------------------------------------------------------------
+
+
+async def test_goals_count_conversions_and_conversion_rate(
+    settings: Settings, client: TestClient
+) -> None:
+    site = await shop(settings, client, VisitorMode.COOKIE)
+    token = await token_for(settings, site.account_id, "more")
+    await send(
+        client,
+        site,
+        token,
+        [
+            outbound_click(CAROL, at(f"{TUESDAY} 09:01"), "https://elsewhere.example/"),
+            custom_event(BOB, at(f"{MONDAY} 11:01"), "404", "/missing"),
+        ],
+    )
+    await goal(settings, site, page="/blog/**", display_name="Read the blog")
+    await goal(settings, site, event="Signup")
+    await goal(settings, site, event="Outbound Link: Click")
+    await goal(settings, site, event="404", display_name="Page not found")
+    await goal(settings, site, page="/nowhere")
+    result = await query(
+        settings, site, metrics=["visitors", "events", "conversion_rate"], date_range=TWO_DAYS,
+        dimensions=["event:goal"],
+    )  # fmt: skip
+    # 3 visitors in all: Alice and Bob read the blog (3 pageviews), Alice signed up, Carol left
+    # through a link, Bob hit a missing page.
+    assert table(result) == [
+        ("Read the blog", 2, 3, 66.67),
+        ("Outbound Link: Click", 1, 1, 33.33),
+        ("Page not found", 1, 1, 33.33),
+        ("Signup", 1, 1, 33.33),
+    ]
+    filtered = await query(
+        settings, site, metrics=["visitors", "conversion_rate"], date_range=TWO_DAYS,
+        filters=[["is", "event:goal", ["Signup"]]],
+    )  # fmt: skip
+    assert table(filtered) == [(1, 33.33)]
+    by_source = await query(
+        settings, site, metrics=["visitors"], date_range=TWO_DAYS, dimensions=["visit:source"],
+        filters=[["contains", "event:goal", ["blog"]]],
+    )  # fmt: skip
+    assert table(by_source) == [("Direct / None", 2), ("Google", 1)]
+
+
+async def test_a_page_goal_pattern_star_stays_within_one_segment(
+    settings: Settings, client: TestClient
+) -> None:
+    site = await shop(settings, client, VisitorMode.COOKIE)
+    await goal(settings, site, page="/blog/*", display_name="Post")
+    await goal(settings, site, page="/*", display_name="Top level")
+    result = await query(
+        settings, site, metrics=["events"], date_range=TWO_DAYS, dimensions=["event:goal"]
+    )
+    # "/" and "/pricing" are top level; the two posts are not.
+    assert table(result) == [("Post", 3), ("Top level", 3)]
