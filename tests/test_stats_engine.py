@@ -463,3 +463,28 @@ async def test_a_page_goal_pattern_star_stays_within_one_segment(
     )
     # "/" and "/pricing" are top level; the two posts are not.
     assert table(result) == [("Post", 3), ("Top level", 3)]
+
+
+async def test_conversion_rate_per_day_divides_by_that_days_visitors(
+    settings: Settings, client: TestClient
+) -> None:
+    site = await shop(settings, client, VisitorMode.COOKIE)
+    await goal(settings, site, page="/blog/**", display_name="Read the blog")
+    result = await query(
+        settings, site, metrics=["visitors", "conversion_rate"], date_range=TWO_DAYS,
+        dimensions=["time:day"], filters=[["is", "event:goal", ["Read the blog"]]],
+        include={"totals": True},
+    )  # fmt: skip
+    # Monday: Alice and Bob of 2 read; Tuesday: Alice of Alice and Carol. Overall 2 of 3.
+    assert table(result) == [(MONDAY, 2, 100.0), (TUESDAY, 1, 50.0)]
+    assert result.totals == [2, 66.67]
+
+
+async def test_a_range_of_date_times(settings: Settings, client: TestClient) -> None:
+    site = await shop(settings, client, VisitorMode.COOKIE)
+    result = await query(
+        settings, site, metrics=["pageviews", "events"],
+        date_range=[f"{MONDAY}T12:00:00+02:00", f"{MONDAY}T12:59:59+02:00"],
+    )  # fmt: skip
+    # 10:00 to 10:59 UTC: Alice's two pageviews and her signup.
+    assert table(result) == [(2, 3)]

@@ -195,30 +195,31 @@ async def _compute(
         total = total_raw.get((), _Raw())
     else:
         total = None
+    # Conversion rates divide by all visitors under the other filters: per time bucket when
+    # the rows are, else over the whole range (Plausible's definition).
     divisors: dict[str, int] = {}
+    total_divisor = 0
     if "conversion_rate" in query.metrics:
-        time_dimension = query.time_dimension
-        dims = (time_dimension,) if time_dimension else ()
-        base, _ = await _raw(
-            connection, scope, dialect, _goal_free(query), dims, time_range, cookieless,
-            metrics=frozenset({"visitors"}),
+        goal_free = _goal_free(query)
+        visitors_only = frozenset({"visitors"})
+        whole, _ = await _raw(
+            connection, scope, dialect, goal_free, (), time_range, cookieless,
+            metrics=visitors_only,
         )  # fmt: skip
-        divisors = {key[0] if key else "": value.visitors for key, value in base.items()}
-    time_index = (
-        query.dimensions.index(query.time_dimension)
-        if query.time_dimension in query.dimensions
-        else None
-    )
+        total_divisor = whole[()].visitors
+        if query.time_dimension:
+            per_bucket, _ = await _raw(
+                connection, scope, dialect, goal_free, (query.time_dimension,), time_range,
+                cookieless, metrics=visitors_only,
+            )  # fmt: skip
+            divisors = {key[0]: value.visitors for key, value in per_bucket.items()}
+    time_index = query.dimensions.index(query.time_dimension) if query.time_dimension else None
 
     def metrics_of(key: Key, values: _Raw) -> list[Number]:
-        divisor = divisors.get(key[time_index] if time_index is not None and key else "", 0)
+        divisor = divisors.get(key[time_index], 0) if time_index is not None else total_divisor
         return [_metric(name, values, query, total or _Raw(), divisor) for name in query.metrics]
 
     rows = {key: metrics_of(key, values) for key, values in raw.items()}
-    if "conversion_rate" in query.metrics and time_index is None:
-        total_divisor = divisors.get("", 0)
-    else:
-        total_divisor = sum(divisors.values())
     totals = (
         [_metric(name, total, query, total, total_divisor) for name in query.metrics]
         if total is not None

@@ -34,6 +34,8 @@ def v2_response(result: QueryResult, site_id: str) -> dict[str, Any]:
             }
         rows.append(item)
     meta: dict[str, Any] = {}
+    if query.echo.get("include", {}).get("imports"):
+        meta["imports_included"] = False  # we import no other tool's stats (yet)
     if query.include_time_labels and result.time_labels is not None:
         meta["time_labels"] = result.time_labels
     if query.include_total_rows:
