@@ -65,6 +65,7 @@ def test_filters_are_parsed_into_a_tree() -> None:
         ({"metrics": "visitors"}, "#/metrics: must be a list of strings"),
         ({"dimensions": ["visit:planet"]}, '#/dimensions/0: invalid dimension "visit:planet"'),
         ({"dimensions": ["time:day", "time:hour"]}, "#/dimensions: only one time dimension"),
+        ({"dimensions": ['event:props:a"b']}, "#/dimensions/0: invalid dimension"),
         ({"date_range": "yesterday"}, '#/date_range: invalid date range "yesterday"'),
         ({"date_range": ["2024-02-01", "2024-01-01"]}, "#/date_range: the first date must not"),
         ({"date_range": ["2024-01-01", "2024-13-01"]}, '#/date_range/1: "2024-13-01" is not'),

@@ -158,11 +158,8 @@ async def _first_day_with_data(
     first = (
         await connection.execute(select(func.min(HIT.c.timestamp)).where(HIT.c.site_id == site_id))
     ).scalar()
-    if first is None:
-        return None
-    if isinstance(first, str):  # SQLite answers an aggregate of a timestamp as text
-        first = datetime.fromisoformat(first).replace(tzinfo=ZoneInfo("UTC"))
-    return first.astimezone(zone).date()
+    # min() keeps the column's type, so both databases answer an aware datetime.
+    return None if first is None else first.astimezone(zone).date()
 
 
 def _goal_free(query: Query) -> Query:

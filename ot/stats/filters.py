@@ -19,6 +19,7 @@ from ot.stats.goals import any_goal_condition
 from ot.stats.query import (
     GOAL,
     PROPS_PREFIX,
+    VISIT_DIMENSIONS,
     AnyOf,
     Condition,
     Filter,
@@ -32,17 +33,11 @@ VISIT = Visit.__table__  # type: ignore[attr-defined]
 NO_VALUE = "(none)"  # Plausible's label for an event without the property
 
 EVENT_COLUMNS = {"event:page": "pathname", "event:name": "name", "event:hostname": "hostname"}
+# Visit dimensions are the visit's columns of the same name, but for Plausible's "source".
 VISIT_COLUMNS = {
-    "visit:source": "referrer_source",
-    **{
-        f"visit:{name}": name
-        for name in (
-            "entry_page", "exit_page", "referrer", "utm_source", "utm_medium", "utm_campaign",
-            "utm_content", "utm_term", "country", "region", "city", "browser", "browser_version",
-            "os", "os_version", "device",
-        )
-    },
-}  # fmt: skip
+    name: "referrer_source" if name == "visit:source" else name.removeprefix("visit:")
+    for name in VISIT_DIMENSIONS
+}
 
 
 @dataclass(frozen=True)

@@ -113,15 +113,19 @@ class Query:
 
 def dimension_level(name: str) -> str:
     """`event`, `visit` or `time`; raises for names that are none of them."""
-    if name in EVENT_DIMENSIONS or (
-        name.startswith(PROPS_PREFIX) and len(name) > len(PROPS_PREFIX)
-    ):
+    if name in EVENT_DIMENSIONS or _is_props_dimension(name):
         return "event"
     if name in VISIT_DIMENSIONS:
         return "visit"
     if name in TIME_DIMENSIONS:
         return "time"
     raise ValueError(name)
+
+
+def _is_props_dimension(name: str) -> bool:
+    key = name.removeprefix(PROPS_PREFIX)
+    # A quote or backslash would break SQLite's JSON path; no tracker sends such keys.
+    return name.startswith(PROPS_PREFIX) and 0 < len(key) <= 300 and not set(key) & {'"', "\\"}
 
 
 def is_known_dimension(name: str) -> bool:
