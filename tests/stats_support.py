@@ -42,7 +42,7 @@ class Visitor:
 
 ALICE = Visitor("198.51.100.1", FIREFOX_LINUX, "a11ce00000000001")
 BOB = Visitor("198.51.100.2", CHROME_WINDOWS, "b0b0000000000002")
-CAROL = Visitor("198.51.100.3", SAFARI_IPHONE, "ca40100000000003")
+CAROL = Visitor("8.8.8.8", SAFARI_IPHONE, "ca40100000000003")  # located in the US
 
 
 def at(text: str) -> datetime:

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
+from sqlalchemy import text
 
 from ot.config import Settings
+from ot.db import create_engine
 from ot.models import Site
 from ot.privacy import VisitorMode
 from ot.stats.engine import DAILY_SUM_WARNING
@@ -235,3 +237,19 @@ async def test_a_body_that_is_not_a_json_object_answers_400(
         "/api/v2/query", data=data, headers={"Authorization": f"Bearer {token}"}
     )
     assert "body" in await error_of(response, 400)
+
+
+async def test_a_revoked_key_answers_401(
+    settings: Settings, client: TestClient, token: str
+) -> None:
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE api_token SET revoked_at = created_at WHERE prefix = :prefix"),
+                {"prefix": token[:10]},
+            )
+    finally:
+        await engine.dispose()
+    body = {"site_id": "shop.example", "metrics": ["visitors"], "date_range": "day"}
+    assert "Invalid API key" in await error_of(await ask(client, body, token), 401)

@@ -18,6 +18,7 @@ from tests.stats_support import (
     ALICE,
     BOB,
     CAROL,
+    Visitor,
     at,
     custom_event,
     goal,
@@ -43,7 +44,11 @@ SHOP_HITS = [
     custom_event(ALICE, at(f"{MONDAY} 10:03"), "Signup", "/blog/one", category="form"),
     pageview(BOB, at(f"{MONDAY} 11:00"), "/blog/one"),
     pageview(
-        CAROL, at(f"{TUESDAY} 09:00"), "/pricing", query="utm_source=newsletter&utm_medium=email"
+        CAROL,
+        at(f"{TUESDAY} 09:00"),
+        "/pricing",
+        query="utm_source=newsletter&utm_medium=email&utm_campaign=spring&utm_content=banner"
+        "&utm_term=shoes",
     ),
     pageview(CAROL, at(f"{TUESDAY} 09:02"), "/"),
     pageview(ALICE, at(f"{TUESDAY} 12:00"), "/blog/two"),
@@ -118,6 +123,13 @@ async def test_days_are_exact_uniques_on_both_kinds_of_site(
         ("visit:os", [("GNU/Linux", 1, 2), ("Windows", 1, 1), ("iOS", 1, 1)]),
         ("visit:utm_source", [("", 2, 3), ("newsletter", 1, 1)]),
         ("visit:utm_medium", [("", 2, 3), ("email", 1, 1)]),
+        ("visit:utm_campaign", [("", 2, 3), ("spring", 1, 1)]),
+        ("visit:utm_content", [("", 2, 3), ("banner", 1, 1)]),
+        ("visit:utm_term", [("", 2, 3), ("shoes", 1, 1)]),
+        ("visit:country", [("", 2, 3), ("US", 1, 1)]),
+        ("visit:referrer", [("", 3, 3), ("https://www.google.com/search", 1, 1)]),
+        ("visit:browser_version", [("120.0", 1, 1), ("121.0", 1, 2), ("17.2", 1, 1)]),
+        ("visit:os_version", [("", 1, 2), ("10", 1, 1), ("17.2", 1, 1)]),
     ],
 )
 async def test_visit_dimensions(
@@ -488,3 +500,36 @@ async def test_a_range_of_date_times(settings: Settings, client: TestClient) -> 
     )  # fmt: skip
     # 10:00 to 10:59 UTC: Alice's two pageviews and her signup.
     assert table(result) == [(2, 3)]
+
+
+def crowd(size: int, days: int) -> list[dict[str, object]]:
+    """`size` people, each with one pageview on each of `days` consecutive days."""
+    people = [
+        Visitor(f"198.51.{index // 250}.{index % 250 + 1}", ALICE.user_agent, f"{index:016x}")
+        for index in range(size)
+    ]
+    return [
+        pageview(person, at(f"2026-05-0{day + 1} 12:00"), "/")
+        for day in range(days)
+        for person in people
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "visitors"), [(VisitorMode.COOKIE, 300), (VisitorMode.COOKIELESS, 900)]
+)
+async def test_unique_visitors_over_a_range_are_exact_not_estimated(
+    settings: Settings, client: TestClient, mode: VisitorMode, visitors: int
+) -> None:
+    site = await make_site(settings, visitor_mode=mode)
+    await send(client, site, await token_for(settings, site.account_id), crowd(300, 3))
+    result = await query(
+        settings, site, metrics=["visitors", "visits"], date_range=["2026-05-01", "2026-05-03"]
+    )
+    # Cookie ids link a person's three days; cookieless ids cannot, so the days are summed.
+    assert table(result) == [(visitors, 900)]
+    per_day = await query(
+        settings, site, metrics=["visitors"], date_range=["2026-05-01", "2026-05-03"],
+        dimensions=["time:day"],
+    )  # fmt: skip
+    assert [row[1] for row in table(per_day)] == [300, 300, 300]
