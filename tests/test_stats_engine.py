@@ -533,3 +533,15 @@ async def test_unique_visitors_over_a_range_are_exact_not_estimated(
         dimensions=["time:day"],
     )  # fmt: skip
     assert [row[1] for row in table(per_day)] == [300, 300, 300]
+
+
+async def test_a_year_of_days_is_one_query_on_both_databases(
+    settings: Settings, client: TestClient
+) -> None:
+    site = await shop(settings, client, VisitorMode.COOKIE)
+    result = await query(
+        settings, site, metrics=["pageviews"], date_range="12mo", date=TUESDAY,
+        dimensions=["time:day"], include={"time_labels": True},
+    )  # fmt: skip
+    assert table(result) == [(MONDAY, 3), (TUESDAY, 3)]
+    assert result.time_labels is not None and len(result.time_labels) == 365  # Jun 1 to May 31
