@@ -100,7 +100,11 @@ def test_filters_are_parsed_into_a_tree() -> None:
         ({"include": {"time_labels": True}}, "#/include/time_labels: requires a time dimension"),
         ({"sort": "visitors"}, '#: unknown key "sort"'),
         ({"metrics": ["percentage"]}, 'metric "percentage" requires a non-empty "dimensions"'),
-        ({"metrics": ["conversion_rate"]}, 'requires an "event:goal" filter or dimension'),
+        ({"metrics": ["conversion_rate"]}, 'requires an "event:goal" dimension'),
+        (
+            {"metrics": ["conversion_rate"], "filters": [["or", [["is", "event:goal", ["A"]]]]]},
+            'a top-level "event:goal" filter',
+        ),
         ({"metrics": ["visit_duration"], "dimensions": ["event:page"]}, "session metric"),
         ({"date": "tomorrow"}, '#/date: "tomorrow" is not an ISO 8601 date'),
     ],

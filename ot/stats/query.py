@@ -218,11 +218,16 @@ def check_query(query: Query) -> None:
         )
     if "percentage" in query.metrics and not query.dimensions:
         raise _fail("#/metrics", 'metric "percentage" requires a non-empty "dimensions"')
+    # The rate divides by the visitors under the other filters, so the goal filter must stand
+    # on its own at the top level, where it can be set aside.
     if "conversion_rate" in query.metrics and not (
-        GOAL in query.dimensions or any(c.dimension == GOAL for c in conditions(query.filters))
+        GOAL in query.dimensions
+        or any(isinstance(f, Condition) and f.dimension == GOAL for f in query.filters)
     ):
         raise _fail(
-            "#/metrics", 'metric "conversion_rate" requires an "event:goal" filter or dimension'
+            "#/metrics",
+            'metric "conversion_rate" requires an "event:goal" dimension or a top-level '
+            '"event:goal" filter',
         )
     if query.include_time_labels and query.time_dimension is None:
         raise _fail("#/include/time_labels", "requires a time dimension")
