@@ -19,6 +19,12 @@ class InvalidInput(OtError):
     code = "invalid_input"
 
 
+class Unauthorized(OtError):
+    """No credentials, or credentials we do not know (missing, malformed or revoked token)."""
+
+    code = "unauthorized"
+
+
 class NotFound(OtError):
     """The object does not exist, or the caller may not know that it exists."""
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Enum, Index, Integer, Numeric
+from sqlalchemy import JSON, BigInteger, Column, Enum, Index, Integer, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ot.privacy import IpPolicy, VisitorMode
@@ -51,6 +51,27 @@ class Site(SQLModel, table=True):
     created_at: datetime
 
 
+class GoalKind(StrEnum):
+    """What completes a goal."""
+
+    PAGE = "page"  # a pageview whose path matches a pattern (`*` within a segment, `**` across)
+    EVENT = "event"  # a custom event of a given name ("Signup", "Outbound Link: Click", "404")
+
+
+class Goal(SQLModel, table=True):
+    """Something a site's owner wants visitors to do; conversions are counted per goal."""
+
+    __table_args__ = (UniqueConstraint("site_id", "display_name", name="ux_goal_site_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="site.id", index=True)
+    kind: GoalKind = Field(sa_column=_enum_column(GoalKind))
+    # The path pattern of a page goal, or the event name of an event goal.
+    target: str
+    display_name: str
+    created_at: datetime
+
+
 class ApiToken(SQLModel, table=True):
     """A bearer token for APIs and Matomo's `token_auth`; only its SHA-256 is kept."""
 
@@ -73,6 +94,8 @@ class Hit(SQLModel, table=True):
         Index("ix_hit_site_timestamp", "site_id", "timestamp"),
         Index("ux_hit_site_event_id", "site_id", "event_id", unique=True),
         Index("ix_hit_visit", "visit_id"),
+        # Goals and `event:name` filters read one event name over a time range.
+        Index("ix_hit_site_name_timestamp", "site_id", "name", "timestamp"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))

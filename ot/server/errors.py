@@ -12,10 +12,12 @@ from ot.errors import (
     Overloaded,
     SchemaOutdated,
     StorageUnavailable,
+    Unauthorized,
 )
 
 _STATUS: dict[type[OtError], int] = {
     InvalidInput: 400,
+    Unauthorized: 401,
     NotFound: 404,
     Conflict: 409,
     Overloaded: 503,

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from ot.server import collect, ops
+from ot.server import collect, ops, stats_api
 
 
 def setup_routes(app: web.Application) -> None:
@@ -14,6 +14,12 @@ def setup_routes(app: web.Application) -> None:
         router.add_get(path, collect.matomo_tracking)
         router.add_post(path, collect.matomo_tracking)
     router.add_get("/js/ot.js", collect.tracker_script)
+    # The Stats API (Plausible's v2 and v1): bearer token, same origin only.
+    router.add_post("/api/v2/query", stats_api.query_v2)
+    router.add_get("/api/v1/stats/aggregate", stats_api.aggregate_v1)
+    router.add_get("/api/v1/stats/timeseries", stats_api.timeseries_v1)
+    router.add_get("/api/v1/stats/breakdown", stats_api.breakdown_v1)
+    router.add_get("/api/v1/stats/realtime/visitors", stats_api.realtime_v1)
     # Operations.
     router.add_get("/healthz", ops.healthz)
     router.add_get("/readyz", ops.readyz)

@@ -1,0 +1,87 @@
+"""`ot-admin goal`: what a site's owner wants visitors to do (a page or a custom event)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from ot.admin.context import context_from, run
+from ot.models import Goal
+from ot.sites import get_site
+from ot.stats.goals import add_goal, list_goals, remove_goal
+
+app = typer.Typer(
+    help="Goals: pages or custom events whose conversions are counted.", no_args_is_help=True
+)
+
+
+@app.command("add")
+def add_command(
+    ctx: typer.Context,
+    site: str = typer.Argument(..., help="Site id or domain."),
+    page: str | None = typer.Option(None, help="Path pattern, e.g. /thanks or /blog/**."),
+    event: str | None = typer.Option(
+        None, help='Custom event name, e.g. Signup, "Outbound Link: Click", "File Download", 404.'
+    ),
+    name: str | None = typer.Option(None, help="Display name (default: from the page or event)."),
+) -> None:
+    """Add a goal to a site."""
+    context = context_from(ctx)
+
+    async def action() -> Goal:
+        async with context.session() as session:
+            found = await get_site(session, site)
+            assert found.id is not None
+            return await add_goal(session, found.id, page=page, event=event, display_name=name)
+
+    goal = run(action)
+    typer.echo(f"goal '{goal.display_name}' added ({goal.kind} {goal.target})")
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    site: str = typer.Argument(..., help="Site id or domain."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List a site's goals."""
+    context = context_from(ctx)
+
+    async def action() -> list[Goal]:
+        async with context.session() as session:
+            found = await get_site(session, site)
+            assert found.id is not None
+            return await list_goals(session, found.id)
+
+    goals = run(action)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [{"name": g.display_name, "kind": g.kind, "target": g.target} for g in goals],
+                indent=2,
+            )
+        )
+        return
+    typer.echo("name\tkind\ttarget")
+    for goal in goals:
+        typer.echo(f"{goal.display_name}\t{goal.kind}\t{goal.target}")
+
+
+@app.command("remove")
+def remove_command(
+    ctx: typer.Context,
+    site: str = typer.Argument(..., help="Site id or domain."),
+    name: str = typer.Argument(..., help="The goal's display name."),
+) -> None:
+    """Remove a goal (its past hits stay; they just no longer count as conversions)."""
+    context = context_from(ctx)
+
+    async def action() -> None:
+        async with context.session() as session:
+            found = await get_site(session, site)
+            assert found.id is not None
+            await remove_goal(session, found.id, name)
+
+    run(action)
+    typer.echo(f"goal '{name}' removed")

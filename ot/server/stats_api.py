@@ -1,0 +1,94 @@
+"""The Stats API handlers: Plausible's v2 `POST /api/v2/query` (JSON or CSV) and v1 `GET
+/api/v1/stats/...`, answering Plausible's error shape `{"error": "..."}`.
+
+Each checks the bearer token, finds the site the token's account owns, and hands the query to
+the engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot.clock import utcnow
+from ot.errors import OtError
+from ot.ingest._fields import json_object_body
+from ot.models import Site
+from ot.server.errors import status_of
+from ot.server.keys import ENGINE, LIMITS
+from ot.stats import v1
+from ot.stats.access import authenticate, bearer_token, readable_site
+from ot.stats.engine import QueryResult, run_query
+from ot.stats.query import Query, parse_query
+from ot.stats.render import to_csv, v2_response
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def plausible_error(error: OtError) -> web.Response:
+    return web.json_response({"error": error.message}, status=status_of(error), headers=NO_STORE)
+
+
+async def _site(request: web.Request, site_id: object) -> Site:
+    token_text = bearer_token(request.headers.get("Authorization"))
+    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+        token = await authenticate(session, token_text)
+        return await readable_site(session, token, site_id)
+
+
+async def _run(request: web.Request, site: Site, query: Query) -> QueryResult:
+    async with request.app[ENGINE].connect() as connection:
+        return await run_query(connection, site, query, now=utcnow())
+
+
+async def query_v2(request: web.Request) -> web.StreamResponse:
+    """POST /api/v2/query — Plausible's Stats API v2."""
+    try:
+        bearer_token(request.headers.get("Authorization"))  # a missing key answers 401 first
+        body = json_object_body(await request.read(), request.app[LIMITS], what="(the query)")
+        site = await _site(request, body.get("site_id"))
+        query = parse_query(body)
+        result = await _run(request, site, query)
+    except OtError as error:
+        return plausible_error(error)
+    if "text/csv" in request.headers.get("Accept", ""):
+        return web.Response(
+            text=to_csv(result), content_type="text/csv", charset="utf-8", headers=NO_STORE
+        )
+    return web.json_response(v2_response(result, site.domain), headers=NO_STORE)
+
+
+async def _v1(request: web.Request, endpoint: str) -> web.StreamResponse:
+    params = dict(request.query)
+    try:
+        site = await _site(request, params.get("site_id"))
+        if endpoint == "realtime":
+            result = await _run(request, site, v1.realtime_query())
+            return web.json_response(v1.realtime_response(result), headers=NO_STORE)
+        query = v1.to_query(endpoint, params)
+        result = await _run(request, site, query)
+    except OtError as error:
+        return plausible_error(error)
+    answer: Any = v1.response(endpoint, params, result)
+    return web.json_response(answer, headers=NO_STORE)
+
+
+async def aggregate_v1(request: web.Request) -> web.StreamResponse:
+    """GET /api/v1/stats/aggregate"""
+    return await _v1(request, "aggregate")
+
+
+async def timeseries_v1(request: web.Request) -> web.StreamResponse:
+    """GET /api/v1/stats/timeseries"""
+    return await _v1(request, "timeseries")
+
+
+async def breakdown_v1(request: web.Request) -> web.StreamResponse:
+    """GET /api/v1/stats/breakdown"""
+    return await _v1(request, "breakdown")
+
+
+async def realtime_v1(request: web.Request) -> web.StreamResponse:
+    """GET /api/v1/stats/realtime/visitors"""
+    return await _v1(request, "realtime")

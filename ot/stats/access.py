@@ -1,0 +1,56 @@
+"""Who may read which site's stats: an API token reads the sites of its own account, and any
+other site answers exactly as one that does not exist."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot.errors import InvalidInput, NotFound, Unauthorized
+from ot.models import ApiToken, Site
+from ot.sites import normalise_domain
+from ot.tokens import find_token
+
+SITE_NOT_FOUND = "Site does not exist or user does not have access to it."
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header."""
+    if not authorization or not authorization.strip():
+        raise Unauthorized(
+            "Missing API key. Please use a valid API key as a Bearer Token.", field="api_key"
+        )
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "Invalid API key. Send it as 'Authorization: Bearer <key>'.", field="api_key"
+        )
+    return token.strip()
+
+
+async def authenticate(session: AsyncSession, plaintext: str) -> ApiToken:
+    token = await find_token(session, plaintext)
+    if token is None:
+        raise Unauthorized(
+            "Invalid API key. Please make sure you're using a valid API key.", field="api_key"
+        )
+    return token
+
+
+async def readable_site(session: AsyncSession, token: ApiToken, site_id: object) -> Site:
+    """The site a token asked for by domain (Plausible's `site_id`). Another account's site, an
+    unknown one and a malformed name all raise the same NotFound."""
+    if not isinstance(site_id, str):
+        raise NotFound(SITE_NOT_FOUND, field="site_id")
+    try:
+        domain = normalise_domain(site_id)
+    except InvalidInput:
+        raise NotFound(SITE_NOT_FOUND, field="site_id") from None
+    site = (
+        await session.exec(
+            select(Site).where(Site.domain == domain, Site.account_id == token.account_id)
+        )
+    ).first()
+    if site is None:
+        raise NotFound(SITE_NOT_FOUND, field="site_id")
+    return site

@@ -1,0 +1,271 @@
+"""The engine's one entry point: `run_query` answers a validated query for one site with rows,
+totals and meta. The HTTP API (v1 and v2), `ot-admin stats query` and the TUI all come here.
+
+The tables are read in `ot.stats.aggregates` alone (see there for what each query reads); here
+its sums become metrics, rows are ordered and paged, and compared with the previous period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ot.models import Goal, Site
+from ot.privacy import VisitorMode
+from ot.stats.aggregates import Key, Sums, first_day_with_data, sums
+from ot.stats.dates import TimeRange, buckets, previous_period, resolve_range, unit_of
+from ot.stats.filters import Scope
+from ot.stats.goals import read_goals
+from ot.stats.query import GOAL, Condition, Query, dimension_level
+
+Number = int | float
+
+DAILY_SUM_WARNING = (
+    "This site is cookieless: its visitor ids cannot link one day to the next, so visitors over "
+    "several days are the sum of each day's unique visitors (a person who came on two days "
+    "counts twice)."
+)
+
+
+@dataclass
+class Comparison:
+    dimensions: list[str]
+    metrics: list[Number]
+    change: list[Number | None]
+
+
+@dataclass
+class ResultRow:
+    dimensions: list[str]
+    metrics: list[Number]
+    comparison: Comparison | None = None
+
+
+@dataclass
+class QueryResult:
+    """What a query found, in the order and page asked for, with what the answer needs to say
+    about itself (ranges, total row count, time labels, warnings)."""
+
+    query: Query
+    site_domain: str
+    time_range: TimeRange
+    rows: list[ResultRow]
+    totals: list[Number]  # the metrics over the whole range; empty unless asked for or needed
+    total_rows: int
+    comparison_range: TimeRange | None = None
+    time_labels: list[str] | None = None
+    visitors_are_daily_sums: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+async def run_query(
+    connection: AsyncConnection, site: Site, query: Query, *, now: datetime
+) -> QueryResult:
+    assert site.id is not None
+    zone = ZoneInfo(site.timezone)
+    first_day = (
+        await first_day_with_data(connection, site.id, zone) if query.date_range == "all" else None
+    )
+    time_range = resolve_range(
+        query.date_range, zone, now=now, relative_date=query.relative_date,
+        first_day_with_data=first_day,
+    )  # fmt: skip
+    goals = tuple(await read_goals(connection, site.id))
+    cookieless = site.visitor_mode == VisitorMode.COOKIELESS
+    rows, totals, daily_sums = await _compute(
+        connection, site.id, query, time_range, goals, cookieless
+    )
+    keys = _ordered(rows, query)
+    page = keys[query.offset : query.offset + query.limit]
+    comparison_range = None
+    previous: dict[Key, list[Number]] = {}
+    label_map: dict[str, str] = {}
+    if query.compare_previous_period:
+        comparison_range = previous_period(time_range)
+        previous, _, _ = await _compute(
+            connection, site.id, query, comparison_range, goals, cookieless
+        )
+        label_map = _matching_time_labels(query, time_range, comparison_range)
+    result_rows = []
+    for key in page:
+        row = ResultRow(list(key), rows[key])
+        if comparison_range is not None:
+            row.comparison = _compare(query, key, rows[key], previous, label_map)
+        result_rows.append(row)
+    time_dimension = query.time_dimension
+    result = QueryResult(
+        query=query,
+        site_domain=site.domain,
+        time_range=time_range,
+        rows=result_rows,
+        totals=totals,
+        total_rows=len(keys),
+        comparison_range=comparison_range,
+        time_labels=(
+            [b.label for b in buckets(unit_of(time_dimension, time_range), time_range)]
+            if time_dimension
+            else None
+        ),
+        visitors_are_daily_sums=daily_sums,
+    )
+    if daily_sums:
+        result.warnings.append(DAILY_SUM_WARNING)
+    return result
+
+
+def _goal_free(query: Query) -> Query:
+    """The query without its top-level goal filters: the visitors a conversion rate divides by."""
+    kept = tuple(f for f in query.filters if not (isinstance(f, Condition) and f.dimension == GOAL))
+    return replace(query, filters=kept)
+
+
+async def _compute(
+    connection: AsyncConnection,
+    site_id: int,
+    query: Query,
+    time_range: TimeRange,
+    goals: tuple[Goal, ...],
+    cookieless: bool,
+) -> tuple[dict[Key, list[Number]], list[Number], bool]:
+    """Every row's metrics (in query order), the totals, and whether visitors are daily sums."""
+    scope = Scope(site_id, time_range.start, time_range.end, goals)
+    dialect = connection.dialect.name
+    raw, daily = await sums(
+        connection, scope, dialect, query, query.dimensions, time_range, cookieless
+    )
+    total_daily = False
+    if not query.dimensions:
+        total = raw.get((), Sums())
+    elif query.include_totals or "percentage" in query.metrics:
+        total_raw, total_daily = await sums(
+            connection, scope, dialect, query, (), time_range, cookieless
+        )
+        total = total_raw.get((), Sums())
+    else:
+        total = None
+    # Conversion rates divide by all visitors under the other filters: per time bucket when
+    # the rows are, else over the whole range (Plausible's definition).
+    divisors: dict[str, int] = {}
+    total_divisor = 0
+    if "conversion_rate" in query.metrics:
+        goal_free = _goal_free(query)
+        visitors_only = frozenset({"visitors"})
+        whole, _ = await sums(
+            connection, scope, dialect, goal_free, (), time_range, cookieless,
+            metrics=visitors_only,
+        )  # fmt: skip
+        total_divisor = whole[()].visitors
+        if query.time_dimension:
+            per_bucket, _ = await sums(
+                connection, scope, dialect, goal_free, (query.time_dimension,), time_range,
+                cookieless, metrics=visitors_only,
+            )  # fmt: skip
+            divisors = {key[0]: value.visitors for key, value in per_bucket.items()}
+    time_index = query.dimensions.index(query.time_dimension) if query.time_dimension else None
+
+    def metrics_of(key: Key, values: Sums) -> list[Number]:
+        divisor = divisors.get(key[time_index], 0) if time_index is not None else total_divisor
+        return [_metric(name, values, query, total or Sums(), divisor) for name in query.metrics]
+
+    rows = {key: metrics_of(key, values) for key, values in raw.items()}
+    totals = (
+        [_metric(name, total, query, total, total_divisor) for name in query.metrics]
+        if total is not None
+        else []
+    )
+    return rows, totals, (daily or total_daily) and _counts_visitors(query)
+
+
+def _counts_visitors(query: Query) -> bool:
+    return bool({"visitors", "percentage", "conversion_rate"} & set(query.metrics))
+
+
+def _metric(name: str, raw: Sums, query: Query, total: Sums, divisor: int) -> Number:
+    event_dimensions = any(dimension_level(d) == "event" for d in query.dimensions)
+    if name == "visitors":
+        return raw.visitors
+    if name == "visits":
+        return raw.hit_visits if event_dimensions else raw.visits
+    if name == "pageviews":
+        return raw.pageviews
+    if name == "events":
+        return raw.events
+    if name == "views_per_visit":
+        return round(raw.visit_pageviews / raw.visits, 2) if raw.visits else 0.0
+    if name == "bounce_rate":
+        return round(100 * raw.bounces / raw.visits) if raw.visits else 0
+    if name == "visit_duration":
+        return round(raw.duration / raw.visits) if raw.visits else 0
+    if name == "percentage":
+        return round(100 * raw.visitors / total.visitors, 1) if total.visitors else 0.0
+    if name == "conversion_rate":
+        return round(100 * raw.visitors / divisor, 2) if divisor else 0.0
+    raise ValueError(name)
+
+
+def _ordered(rows: dict[Key, list[Number]], query: Query) -> list[Key]:
+    """Keys in the order asked for; by default time first, then the first metric descending;
+    ties broken by the dimension values so pages never overlap."""
+    order = list(query.order_by)
+    time_dimension = query.time_dimension
+    if not order:
+        if time_dimension:
+            order.append((time_dimension, "asc"))
+        order.append((query.metrics[0], "desc"))
+    keys = sorted(rows)
+    for name, direction in reversed(order):
+        descending = direction == "desc"
+        if name in query.dimensions:
+            keys.sort(key=_by_dimension(query.dimensions.index(name)), reverse=descending)
+        else:
+            keys.sort(key=_by_metric(rows, query.metrics.index(name)), reverse=descending)
+    return keys
+
+
+def _by_dimension(index: int) -> Callable[[Key], str]:
+    return lambda key: key[index]
+
+
+def _by_metric(rows: dict[Key, list[Number]], index: int) -> Callable[[Key], Number]:
+    return lambda key: rows[key][index]
+
+
+def _matching_time_labels(query: Query, current: TimeRange, previous: TimeRange) -> dict[str, str]:
+    """Each time bucket's counterpart in the previous period, by position."""
+    time_dimension = query.time_dimension
+    if time_dimension is None:
+        return {}
+    unit = unit_of(time_dimension, current)
+    now_labels = [b.label for b in buckets(unit, current)]
+    then_labels = [b.label for b in buckets(unit, previous)]
+    return dict(zip(now_labels, then_labels, strict=False))
+
+
+def _change(name: str, now: Number, then: Number) -> Number | None:
+    if name == "bounce_rate":
+        return now - then  # percentage points, as Plausible reports it
+    if then == 0:
+        return 100 if now else 0
+    return round(100 * (now - then) / then)
+
+
+def _compare(
+    query: Query,
+    key: Key,
+    metrics: list[Number],
+    previous: dict[Key, list[Number]],
+    label_map: dict[str, str],
+) -> Comparison:
+    then_key = list(key)
+    if query.time_dimension is not None:
+        index = query.dimensions.index(query.time_dimension)
+        then_key[index] = label_map.get(key[index], "")
+    then = previous.get(tuple(then_key), [0 for _ in query.metrics])
+    change = [
+        _change(name, now, was) for name, now, was in zip(query.metrics, metrics, then, strict=True)
+    ]
+    return Comparison(then_key, then, change)

@@ -1,0 +1,107 @@
+"""Goals: what a site's owner wants visitors to do, as a page (path pattern) or a custom event.
+
+Outbound-link clicks ("Outbound Link: Click"), file downloads ("File Download") and 404 pages
+("404", sent by `ot('404')` on the error page, as with Plausible) are custom events, so each
+can be a goal like any other.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import and_, false, or_
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot.clock import utcnow
+from ot.errors import Conflict, InvalidInput, NotFound
+from ot.ingest.hit import PAGEVIEW
+from ot.models import Goal, GoalKind, Hit
+
+HIT = Hit.__table__  # type: ignore[attr-defined]
+GOAL = Goal.__table__  # type: ignore[attr-defined]
+MAX_GOALS_PER_SITE = 100
+MAX_NAME_LENGTH = 120
+
+
+def page_pattern_regex(pattern: str) -> str:
+    """A path pattern as an anchored regular expression: `*` matches within one path segment,
+    `**` across segments (`/blog/**`), anything else literally."""
+    parts = re.split(r"(\*\*|\*)", pattern)
+    translated = {"**": ".*", "*": "[^/]*"}
+    return "^" + "".join(translated.get(part) or re.escape(part) for part in parts) + "$"
+
+
+def goal_condition(goal: Goal, hit: object = HIT) -> ColumnElement[bool]:
+    """The hits that complete a goal."""
+    columns = hit.c  # type: ignore[attr-defined]
+    if goal.kind == GoalKind.PAGE:
+        return and_(
+            columns.name == PAGEVIEW, columns.pathname.regexp_match(page_pattern_regex(goal.target))
+        )
+    return columns.name == goal.target
+
+
+def any_goal_condition(goals: list[Goal]) -> ColumnElement[bool]:
+    return or_(*(goal_condition(goal) for goal in goals)) if goals else false()
+
+
+async def add_goal(
+    session: AsyncSession,
+    site_id: int,
+    *,
+    page: str | None = None,
+    event: str | None = None,
+    display_name: str | None = None,
+) -> Goal:
+    if (page is None) == (event is None):
+        raise InvalidInput("a goal is either a page (path pattern) or an event name", field="kind")
+    if page is not None:
+        kind, target = GoalKind.PAGE, page.strip()
+        if not target.startswith("/"):
+            raise InvalidInput(
+                f"page goal '{target}' must start with '/' (wildcards * and ** allowed)",
+                field="page",
+            )
+    else:
+        kind, target = GoalKind.EVENT, (event or "").strip()
+        if not target:
+            raise InvalidInput("the event name must not be blank", field="event")
+    name = (display_name or (f"Visit {target}" if kind == GoalKind.PAGE else target)).strip()
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(
+            f"the goal name must have 1 to {MAX_NAME_LENGTH} characters", field="name"
+        )
+    existing = await list_goals(session, site_id)
+    if any(goal.display_name == name for goal in existing):
+        raise Conflict(f"the site already has a goal named '{name}'", field="name")
+    if len(existing) >= MAX_GOALS_PER_SITE:
+        raise InvalidInput(f"a site has at most {MAX_GOALS_PER_SITE} goals", field="name")
+    goal = Goal(site_id=site_id, kind=kind, target=target, display_name=name, created_at=utcnow())
+    session.add(goal)
+    await session.flush()
+    return goal
+
+
+async def list_goals(session: AsyncSession, site_id: int) -> list[Goal]:
+    query = select(Goal).where(Goal.site_id == site_id).order_by(Goal.id)  # type: ignore[arg-type]
+    return list((await session.exec(query)).all())
+
+
+async def remove_goal(session: AsyncSession, site_id: int, display_name: str) -> None:
+    for goal in await list_goals(session, site_id):
+        if goal.display_name == display_name:
+            await session.delete(goal)
+            await session.flush()
+            return
+    raise NotFound(f"the site has no goal named '{display_name}'", field="name")
+
+
+async def read_goals(connection: AsyncConnection, site_id: int) -> list[Goal]:
+    """The site's goals, read on the engine's connection."""
+    rows = await connection.execute(
+        select(GOAL).where(GOAL.c.site_id == site_id).order_by(GOAL.c.id)
+    )
+    return [Goal.model_validate(dict(row._mapping)) for row in rows]

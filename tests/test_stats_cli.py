@@ -1,0 +1,182 @@
+"""`ot-admin goal` and `ot-admin stats query` through Typer's CliRunner on SQLite and PostgreSQL:
+the same numbers as the Stats API, as a table or as v2 JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from ot.config import Settings, load_settings
+from ot.models import Site
+from ot.privacy import VisitorMode
+from ot.server import create_app
+from tests import support
+from tests.stats_support import send, token_for
+from tests.test_admin_cli import AdminDatabase, ok, refused
+from tests.test_stats_engine import MONDAY, SHOP_HITS, TUESDAY
+
+RANGE = f"--from {MONDAY} --to {TUESDAY}"
+
+
+async def _shop(settings: Settings, mode: VisitorMode) -> Site:
+    site = await support.make_site(settings, visitor_mode=mode)
+    token = await token_for(settings, site.account_id)
+    async with TestClient(TestServer(create_app(settings))) as client:
+        await send(client, site, token, SHOP_HITS)
+    return site
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, databases: support.DatabaseFactory
+) -> Iterator[AdminDatabase]:
+    """A fresh, migrated database on each backend, as in test_admin_cli; sync, because
+    CliRunner runs the commands' `asyncio.run` in-process."""
+    data_dir = tmp_path / "data"
+    if request.param == "sqlite":
+        database_url = support.run_sync(databases.sqlite(data_dir))
+    else:
+        if support.postgres_url() is None:
+            pytest.skip(f"PostgreSQL tests need {support.POSTGRES_URL_VARIABLE}")
+        database_url = support.run_sync(databases.postgres())
+    yield AdminDatabase(load_settings(data_dir=data_dir, database_url=database_url))
+    if database_url:
+        support.run_sync(databases.drop_postgres(database_url))
+
+
+@pytest.fixture
+def shop(database: AdminDatabase) -> Site:
+    """shop.example (cookie mode) with two days of known traffic (see test_stats_engine)."""
+    site: Site = support.run_sync(_shop(database.settings, VisitorMode.COOKIE))
+    return site
+
+
+def test_stats_query_prints_a_table(database: AdminDatabase, shop: Site) -> None:
+    output = ok(
+        database.invoke(
+            f"stats query shop.example --metrics visitors,pageviews --dimensions visit:browser "
+            f"{RANGE} --order-by visit:browser:asc"
+        )
+    )
+    # Rich draws the header between ┃ and the rows between │.
+    lines = [line.replace("┃", "│") for line in output.splitlines() if line and line[0] in "┃│"]
+    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
+    assert cells == [
+        ["visit:browser", "visitors", "pageviews"],
+        ["Chrome", "1", "1"],
+        ["Firefox", "1", "3"],
+        ["Safari", "1", "2"],
+    ]
+    assert f"shop.example, {MONDAY} to {TUESDAY}" in output
+
+
+def test_stats_query_prints_v2_json(database: AdminDatabase, shop: Site) -> None:
+    output = ok(
+        database.invoke(
+            f"stats query shop.example --metrics visitors,visits,bounce_rate {RANGE} "
+            "--filter 'visit:browser==Firefox|Chrome' --json"
+        )
+    )
+    answer = json.loads(output)
+    assert answer["results"] == [{"metrics": [2, 3, 67], "dimensions": []}]
+    assert answer["query"]["filters"] == [["is", "visit:browser", ["Firefox", "Chrome"]]]
+
+
+def test_stats_query_takes_v2_json_filters_and_named_periods(
+    database: AdminDatabase, shop: Site
+) -> None:
+    output = ok(
+        database.invoke(
+            "stats query 1 --metrics pageviews --period 7d "
+            f'--date {TUESDAY} --filter \'["contains", "event:page", ["blog"]]\' --json'
+        )
+    )
+    assert json.loads(output)["results"] == [{"metrics": [3], "dimensions": []}]
+
+
+def test_a_cookieless_site_is_said_to_sum_daily_uniques(database: AdminDatabase) -> None:
+    support.run_sync(_shop(database.settings, VisitorMode.COOKIELESS))
+    output = ok(database.invoke(f"stats query shop.example {RANGE}"))
+    assert "4" in output
+    assert "note: This site is cookieless" in " ".join(output.split())
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ("--metrics clicks", 'invalid metric "clicks"'),
+        ("--period fortnight", 'invalid date range "fortnight"'),
+        (f"--from {MONDAY}", "give both --from and --to"),
+        ("--filter 'visit:browser~x'", "Invalid filter"),
+        ("--filter '[\"is\", '", "is not valid JSON"),
+    ],
+)
+def test_bad_stats_queries_are_refused_in_one_line(
+    database: AdminDatabase, shop: Site, arguments: str, message: str
+) -> None:
+    assert message in refused(database.invoke(f"stats query shop.example {arguments}"))
+
+
+def test_stats_query_for_an_unknown_site(database: AdminDatabase) -> None:
+    assert "does not exist" in refused(database.invoke("stats query nowhere.example"))
+
+
+# --- goals -------------------------------------------------------------------------------------
+
+
+def test_goals_are_added_listed_used_and_removed(database: AdminDatabase, shop: Site) -> None:
+    assert ok(database.invoke("goal add shop.example --event Signup")) == (
+        "goal 'Signup' added (event Signup)\n"
+    )
+    ok(database.invoke("goal add shop.example --page '/blog/**' --name 'Read the blog'"))
+    listed: list[dict[str, Any]] = json.loads(ok(database.invoke("goal list shop.example --json")))
+    assert listed == [
+        {"name": "Signup", "kind": "event", "target": "Signup"},
+        {"name": "Read the blog", "kind": "page", "target": "/blog/**"},
+    ]
+    answer = json.loads(
+        ok(
+            database.invoke(
+                f"stats query shop.example --metrics visitors,conversion_rate "
+                f"--dimensions event:goal {RANGE} --json"
+            )
+        )
+    )
+    assert answer["results"] == [
+        {"metrics": [2, 66.67], "dimensions": ["Read the blog"]},
+        {"metrics": [1, 33.33], "dimensions": ["Signup"]},
+    ]
+    assert ok(database.invoke("goal remove shop.example Signup")) == "goal 'Signup' removed\n"
+    assert ok(database.invoke("goal list shop.example")) == (
+        "name\tkind\ttarget\nRead the blog\tpage\t/blog/**\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ("--event Signup --page /thanks", "either a page"),
+        ("", "either a page"),
+        ("--page thanks", "must start with '/'"),
+        ("--event ' '", "must not be blank"),
+    ],
+)
+def test_bad_goals_are_refused_and_change_nothing(
+    database: AdminDatabase, shop: Site, arguments: str, message: str
+) -> None:
+    before = database.snapshot()
+    assert message in refused(database.invoke(f"goal add shop.example {arguments}"))
+    assert database.snapshot() == before
+
+
+def test_a_goal_name_is_unique_per_site(database: AdminDatabase, shop: Site) -> None:
+    ok(database.invoke("goal add shop.example --event Signup"))
+    assert "already has a goal named 'Signup'" in refused(
+        database.invoke("goal add shop.example --event Signup")
+    )
+    assert "has no goal named 'Nope'" in refused(database.invoke("goal remove shop.example Nope"))
