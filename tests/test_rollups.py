@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
+import re
+import time
+import urllib.request
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from typer.testing import CliRunner
 
-from ot.config import Settings
+from ot.admin.cli import app as admin
+from ot.config import Settings, load_settings
 from ot.db import create_engine
 from ot.ingest.hit import PAGEVIEW, EnrichedHit
 from ot.ingest.store import store_batch
@@ -24,6 +32,7 @@ from ot.rollups.dimensions import HIT_COLUMNS, PAGEVIEW_PAGE, TOTAL, VISIT_COLUM
 from ot.rollups.job import run_rollups
 from ot.rollups.read import Sums, complete_through, read_sums
 from tests import support
+from tests.conftest import assert_quiet_log, start_server, stop_server
 
 ZONE = "Europe/Amsterdam"
 # Three local days around the spring DST change (2026-03-29 has 23 hours in Amsterdam).
@@ -92,7 +101,10 @@ def traffic(site_id: int, seed: int = 3) -> list[EnrichedHit]:
                         found.append(hit(site_id, visitor, moment, "/signup", name="Signup"))
     # One visit that starts before midnight and goes on after it.
     late = datetime(2026, 3, 28, 23, 50, tzinfo=zone)
-    found += [hit(site_id, 99, late, "/"), hit(site_id, 99, late + timedelta(minutes=25), "/docs/x")]
+    found += [
+        hit(site_id, 99, late, "/"),
+        hit(site_id, 99, late + timedelta(minutes=25), "/docs/x"),
+    ]
     return sorted(found, key=lambda h: h.timestamp)
 
 
@@ -139,8 +151,15 @@ async def expected(
         if column in ("entry_page", "exit_page"):
             return str(row[column])
         if prefix:
-            return str(row["visit_source" if column == "referrer_source" else
-                           "visit_referrer" if column == "referrer" else f"v_{column}"])
+            return str(
+                row[
+                    "visit_source"
+                    if column == "referrer_source"
+                    else "visit_referrer"
+                    if column == "referrer"
+                    else f"v_{column}"
+                ]
+            )
         return str(row[column])  # fmt: skip
 
     sums: dict[str, Sums] = {}
@@ -182,8 +201,16 @@ async def expected(
 
 def comparable(sums: dict[str, Sums]) -> dict[str, tuple[int, ...]]:
     return {
-        value: (s.visitors, s.hit_visits, s.pageviews, s.events, s.visits, s.visit_pageviews,
-                s.bounces, s.duration)  # fmt: skip
+        value: (
+            s.visitors,
+            s.hit_visits,
+            s.pageviews,
+            s.events,
+            s.visits,
+            s.visit_pageviews,
+            s.bounces,
+            s.duration,
+        )
         for value, s in sums.items()
     }
 
@@ -202,7 +229,9 @@ async def rolled(
 ALL_DIMENSIONS = [TOTAL, PAGEVIEW_PAGE, *HIT_COLUMNS, *VISIT_COLUMNS]
 
 
-@pytest.mark.parametrize("first, last", [(DAYS[0], DAYS[0]), (DAYS[1], DAYS[1]), (DAYS[0], DAYS[-1])])
+@pytest.mark.parametrize(
+    "first, last", [(DAYS[0], DAYS[0]), (DAYS[1], DAYS[1]), (DAYS[0], DAYS[-1])]
+)
 async def test_every_rolled_dimension_equals_the_raw_tables_over_days_and_ranges(
     settings: Settings, engines: Engines, cookie_site: Site, first: date, last: date
 ) -> None:
@@ -250,9 +279,7 @@ async def test_the_top_rows_by_visitors_are_exact_even_when_daily_sums_mislead(
     assert (best, top[best].visitors) == ("/new", 24)
     assert top["/loyal"].visitors == 10  # resolved, since its bound (30) beat 24
     async with engines.reader.connect() as connection:
-        _, total = await read_sums(
-            connection, site_id, "event:page", DAYS[0], DAYS[-1], top=1
-        )
+        _, total = await read_sums(connection, site_id, "event:page", DAYS[0], DAYS[-1], top=1)
     assert total == 12
 
 
@@ -282,9 +309,10 @@ async def test_complete_through_is_today_after_a_run_and_unknown_before(
     await store(engines, traffic(cookie_site.id or 0))
     await roll(engines)
     async with engines.reader.connect() as connection:
-        assert await complete_through(connection, cookie_site) == AFTER.astimezone(
-            ZoneInfo(ZONE)
-        ).date()
+        assert (
+            await complete_through(connection, cookie_site)
+            == AFTER.astimezone(ZoneInfo(ZONE)).date()
+        )
 
 
 async def test_a_site_that_changes_time_zone_is_rolled_again_in_its_new_zone(
@@ -305,3 +333,80 @@ async def test_a_site_that_changes_time_zone_is_rolled_again_in_its_new_zone(
         want = await expected(settings, cookie_site, dimension, DAYS[0], DAYS[1])
         got = await rolled(engines, cookie_site, dimension, DAYS[0], DAYS[1])
         assert comparable(got) == comparable(want), dimension
+
+
+async def test_ot_admin_rollups_run_rolls_what_is_pending_and_then_nothing(
+    settings: Settings, engines: Engines, cookie_site: Site
+) -> None:
+    await store(engines, traffic(cookie_site.id or 0))
+    runner = CliRunner()
+    environment = {"OT_DATA_DIR": str(settings.data_dir), "OT_DATABASE_URL": settings.database_url}
+    first = await asyncio.to_thread(runner.invoke, admin, ["rollups", "run"], env=environment)
+    assert first.exit_code == 0, first.output
+    assert re.match(r"rolled up \d+ days of 1 sites \(\d+ rows\)", first.output)
+    assert "rolled up 0 days" not in first.output
+    again = await asyncio.to_thread(runner.invoke, admin, ["rollups", "run"], env=environment)
+    assert again.exit_code == 0, again.output
+    assert again.output.startswith("rolled up 0 days of 1 sites")
+
+
+def test_ot_serve_keeps_the_rollups_up_to_date_in_a_process_of_its_own(
+    tmp_path: Path, databases: support.DatabaseFactory
+) -> None:
+    data_dir = tmp_path / "data"
+    settings = load_settings(
+        data_dir=data_dir, database_url=support.run_sync(databases.sqlite(data_dir))
+    )
+    site = support.run_sync(
+        support.make_site(settings, timezone=ZONE, visitor_mode=VisitorMode.COOKIE)
+    )
+    log_path = tmp_path / "server.log"
+    process, base_url, _ = start_server(
+        settings, log_path, extra_env={"OT_ROLLUPS__INTERVAL_SECONDS": "0.2"}
+    )
+    try:
+        children = _spawned_children(process.pid)
+        assert len(children) == 1, "one rollup process beside the server"
+        body = json.dumps({"n": "pageview", "u": "https://shop.example/rolled", "d": site.domain})
+        request = urllib.request.Request(
+            f"{base_url}/api/event", data=body.encode(),
+            headers={"User-Agent": support.CHROME_USER_AGENT, "Content-Type": "text/plain"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 202
+        deadline = time.monotonic() + 15
+        found: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and not found:
+            found = support.run_sync(
+                support.rows(
+                    settings,
+                    "SELECT value, pageviews FROM rollup_day WHERE dimension = 'event:page'",
+                )
+            )
+            time.sleep(0.1)
+        assert found == [{"value": "/rolled", "pageviews": 1}]
+    finally:
+        stop_server(process)
+    assert process.returncode == 0
+    assert not any(_alive(child) for child in children), "the rollup process stopped too"
+    assert_quiet_log(log_path)
+
+
+def _spawned_children(pid: int) -> list[int]:
+    """Child processes started by multiprocessing's spawn (not its resource tracker)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        spawned = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        if spawned:
+            return spawned
+        time.sleep(0.05)
+    return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status

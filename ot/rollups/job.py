@@ -7,6 +7,7 @@ is safe to interrupt anywhere, since a day stays pending until its rows are writ
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -39,10 +40,16 @@ class RollupReport:
 
 
 async def run_rollups(
-    reader: AsyncEngine, writer: AsyncEngine, *, now: datetime, visit_timeout: timedelta
+    reader: AsyncEngine,
+    writer: AsyncEngine,
+    *,
+    now: datetime,
+    visit_timeout: timedelta,
+    stop: asyncio.Event | None = None,
 ) -> RollupReport:
     """One run over every site. `writer` takes SQLite's write lock at BEGIN (see ot.db);
-    `reader` does not, so reading a day never holds the collector's writer up."""
+    `reader` does not, so reading a day never holds the collector's writer up. Setting `stop`
+    ends the run after the day being rolled; what is left stays pending."""
     started = time.perf_counter()
     report = RollupReport()
     async with writer.begin() as connection:
@@ -50,6 +57,9 @@ async def run_rollups(
     for site_id, zone in zones.items():
         report.sites += 1
         for day in sorted(pending.get(site_id, ())):
+            if stop is not None and stop.is_set():
+                report.seconds = time.perf_counter() - started
+                return report
             async with reader.connect() as connection:
                 facts = await connection.run_sync(_read, site_id, day, zone)
             async with writer.begin() as connection:
