@@ -17,7 +17,10 @@ What it does, all on 127.0.0.1:
      client IPs sent as X-Forwarded-For) and a wrk Lua script that cycles through them;
   3. in --rounds alternating rounds, each run after a short warm-up: the maximum rate of
      `ot serve` and of a bare aiohttp handler that only answers 202 (same interpreter, same
-     process count), each the best over --connections, and the ratio of the two;
+     process count), each the best over --connections, and the ratio of the two; with one
+     worker also a "durable floor" (JSON body -> one row as wide as `hit` -> group commit on
+     SQLite, answered after the commit), the ceiling of any durable one-process collector here,
+     and its p99 at 80 % of its own maximum;
   4. latency at --target-fraction (80 %) of ot's maximum rate, throttled with wrk's `delay()`;
   5. restarts ot with a small queue (--overload-queue) and overloads it with
      --overload-connections, counting 503s and sampling the server's memory (VmRSS, VmHWM);
@@ -121,6 +124,87 @@ app.router.add_post("/api/event", event)
 app.router.add_get("/readyz", ready)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None,
             reuse_port=sys.argv[2] == "reuse", backlog=4096)
+'''
+
+# The least any durable collector does: parse the body, build one row as wide as our `hit`
+# table, and answer only after a group commit (WAL, synchronous=FULL, a writer thread), as ot
+# does. No validation, enrichment, visits or dedup: the ceiling for a durable one-process
+# collector on this machine, measured in the same run.
+FLOOR_APP = '''\
+"""A durable floor for the collector benchmark: JSON body -> one 36-column row -> group commit."""
+import asyncio
+import json
+import sqlite3
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+COLUMNS = [f"c{i}" for i in range(33)]
+database = sqlite3.connect(sys.argv[2], check_same_thread=False, isolation_level=None)
+database.execute("PRAGMA journal_mode=WAL")
+database.execute("PRAGMA synchronous=FULL")
+database.execute(f"CREATE TABLE hit (id INTEGER PRIMARY KEY, site_id INT, ts REAL, "
+                 f"event_id TEXT, {', '.join(COLUMNS)})")
+database.execute("CREATE INDEX hit_site_ts ON hit (site_id, ts)")
+database.execute("CREATE UNIQUE INDEX hit_site_event ON hit (site_id, event_id)")
+database.execute("CREATE INDEX hit_c0 ON hit (c0)")
+INSERT = (f"INSERT INTO hit (site_id, ts, event_id, {', '.join(COLUMNS)}) "
+          f"VALUES ({', '.join('?' * (3 + len(COLUMNS)))})")
+pending = []
+thread = ThreadPoolExecutor(1)
+
+
+def commit(rows):
+    database.execute("BEGIN IMMEDIATE")
+    database.executemany(INSERT, rows)
+    database.execute("COMMIT")
+
+
+async def writer(app):
+    loop = asyncio.get_running_loop()
+    while True:
+        await app["wakeup"].wait()
+        app["wakeup"].clear()
+        while pending:
+            batch = pending[:]
+            del pending[:]
+            await loop.run_in_executor(thread, commit, [row for row, _ in batch])
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+
+async def event(request):
+    body = json.loads(await request.read())
+    row = (1, time.time(), None, body.get("n"), body.get("u"), body.get("r"),
+           request.headers.get("User-Agent", ""), request.headers.get("X-Forwarded-For", ""),
+           *(["-"] * (len(COLUMNS) - 5)))
+    done = asyncio.get_running_loop().create_future()
+    pending.append((row, done))
+    request.app["wakeup"].set()
+    await done
+    return web.Response(status=202, text="ok")
+
+
+async def ready(request):
+    return web.Response(text="ready")
+
+
+async def run_writer(app):
+    app["wakeup"] = asyncio.Event()
+    task = asyncio.create_task(writer(app))
+    yield
+    task.cancel()
+
+
+app = web.Application()
+app.cleanup_ctx.append(run_writer)
+app.router.add_post("/api/event", event)
+app.router.add_get("/readyz", ready)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None,
+            backlog=4096)
 '''
 
 LUA_DRIVER = '''\
@@ -625,6 +709,7 @@ class Round:
 
     ot_runs: list[WrkResult]
     bare_runs: list[WrkResult]
+    floor_runs: list[WrkResult] = field(default_factory=list)
 
     @property
     def ot(self) -> WrkResult:
@@ -635,8 +720,18 @@ class Round:
         return max(self.bare_runs, key=lambda result: result.accepted_per_s)
 
     @property
+    def floor(self) -> WrkResult | None:
+        return max(self.floor_runs, key=lambda result: result.accepted_per_s, default=None)
+
+    @property
     def ratio(self) -> float:
         return self.ot.accepted_per_s / self.bare.accepted_per_s if self.bare.accepted_per_s else 0
+
+    @property
+    def floor_ratio(self) -> float | None:
+        if self.floor is None or not self.bare.accepted_per_s:
+            return None
+        return self.floor.accepted_per_s / self.bare.accepted_per_s
 
 
 @dataclass
@@ -847,6 +942,22 @@ def start_bare(processes: Processes, env: dict[str, str], folder: Path, workers:
     return started, Target("bare", url, pids, tuple(started), log)
 
 
+def start_floor(processes: Processes, env: dict[str, str], folder: Path
+                ) -> tuple[subprocess.Popen[Any], Target]:
+    script = folder / "floor_app.py"
+    script.write_text(FLOOR_APP)
+    port = free_port()
+    log = folder / "floor.log"
+    with log.open("w") as output:
+        process = processes.start(
+            [sys.executable, str(script), str(port), str(folder / "floor.sqlite3")],
+            env=env, cwd=folder, stdout=output, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, process, log)
+    return process, Target("floor", url, (process.pid,), (process,), log)
+
+
 def server_log_problems(log: Path) -> list[str]:
     """Errors, warnings and tracebacks in a server log, de-duplicated with counts."""
     counts: dict[str, int] = {}
@@ -971,7 +1082,7 @@ def throttled_run(bench: Bench, target: Target, data: Path, fraction: float,
     args = bench.args
     throttle = Throttle(fraction * max_rate, args.connections[0])
     target_rate = throttle.target_rate
-    label = f"ot at {fraction:.0%} of max"
+    label = f"{target.label} at {fraction:.0%} of max"
     calibration_seconds = max(2, min(5, args.duration // 3))
     for attempt in range(1, 4):
         script = write_throttled_lua(bench.folder, data, throttle.delay)
@@ -1074,21 +1185,35 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> dict[st
     bench = Bench(args, folder, processes)
     ot_process, ot, ot_log = start_ot(processes, env, folder, name="ot", workers=args.workers)
     bare_processes, bare = start_bare(processes, env, folder, args.workers)
+    servers = [(bare, "bare"), (ot, "ot")]
+    floor_process = None
+    if args.floor:
+        floor_process, floor = start_floor(processes, env, folder)
+        servers.append((floor, "floor"))
     report["rss_after_start_mib"] = round(tree_rss_mib(ot.pids), 1)
 
     rounds: list[Round] = []
     for number in range(args.rounds):
         # Alternate the order so that a trend in the machine's load favours neither.
-        order = [(bare, "bare"), (ot, "ot")] if number % 2 == 0 else [(ot, "ot"), (bare, "bare")]
+        order = servers if number % 2 == 0 else servers[::-1]
         measured: dict[str, list[WrkResult]] = {}
         for target, name in order:
             label = f"{name} max" + (f" (round {number + 1})" if args.rounds > 1 else "")
             measured[name] = bench.max_rate(target, driver, label)
-        rounds.append(Round(ot_runs=measured["ot"], bare_runs=measured["bare"]))
+        rounds.append(Round(ot_runs=measured["ot"], bare_runs=measured["bare"],
+                            floor_runs=measured.get("floor", [])))
         print(f"  ratio of the best accepted (202) per second, ot / bare: "
               f"{rounds[-1].ratio:.2f}")
+        if rounds[-1].floor_ratio is not None:
+            print(f"  ratio of the best accepted (202) per second, durable floor / bare: "
+                  f"{rounds[-1].floor_ratio:.2f}")
     for process in bare_processes:
         processes.stop(process, timeout=10)
+    floor_throttled = []
+    if floor_process is not None:
+        floor_max = statistics.median(r.floor.accepted_per_s for r in rounds if r.floor)
+        floor_throttled = [throttled_run(bench, floor, data, 0.8, floor_max)] if floor_max else []
+        processes.stop(floor_process, timeout=10)
 
     ot_max = statistics.median(r.ot.accepted_per_s for r in rounds)
     throttled = [throttled_run(bench, ot, data, fraction, ot_max)
@@ -1113,9 +1238,19 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> dict[st
 
     report["rounds"] = [{"ot": [_summary(x) for x in r.ot_runs],
                          "bare": [_summary(x) for x in r.bare_runs],
+                         "floor": [_summary(x) for x in r.floor_runs],
                          "ot_best_connections": r.ot.connections,
                          "bare_best_connections": r.bare.connections,
+                         "floor_best_connections": r.floor.connections if r.floor else None,
                          "ratio": round(r.ratio, 3)} for r in rounds]
+    floor_ratios = [r.floor_ratio for r in rounds if r.floor_ratio is not None]
+    report["floor_ratio"] = round(statistics.median(floor_ratios), 3) if floor_ratios else None
+    report["floor_max_per_s"] = (
+        round(statistics.median(r.floor.accepted_per_s for r in rounds if r.floor), 1)
+        if floor_ratios else None
+    )
+    report["floor_throttled"] = [_summary(result, report["floor_max_per_s"] or 0.0)
+                                 for result in floor_throttled]
     report["ratio"] = round(statistics.median(r.ratio for r in rounds), 3)
     report["ot_max_accepted_per_s"] = round(ot_max, 1)
     report["bare_max_per_s"] = round(
@@ -1223,11 +1358,13 @@ def table_rows(report: dict[str, Any]) -> list[list[str]]:
     rows = []
     for number, round_ in enumerate(report["rounds"], 1):
         suffix = f" #{number}" if len(report["rounds"]) > 1 else ""
-        for name, key in (("bare aiohttp", "bare"), ("ot serve", "ot")):
-            for summary in round_[key]:
+        for name, key in (("bare aiohttp", "bare"), ("durable floor", "floor"), ("ot serve", "ot")):
+            for summary in round_.get(key, []):
                 best = summary["connections"] == round_[f"{key}_best_connections"]
                 marker = " (best)" if best and len(round_[key]) > 1 else ""
                 rows.append(_row(f"{name}, max{suffix}{marker}", summary))
+    for throttled in report.get("floor_throttled", []):
+        rows.append(_row(f"durable floor, {throttled['fraction']:.0%} of its max", throttled))
     for throttled in report["throttled"]:
         rows.append(_row(f"ot serve, {throttled['fraction']:.0%} of max", throttled))
     if report["overload"]:
@@ -1262,6 +1399,14 @@ def verdicts(report: dict[str, Any]) -> list[str]:
     ratio = report["ratio"]
     lines.append(f"rate ratio ot/bare {ratio:.2f} (target >= 0.6): "
                  + ("met" if ratio >= 0.6 else "NOT met"))
+    if report.get("floor_ratio") is not None:
+        lines.append(f"rate ratio durable floor/bare {report['floor_ratio']:.2f}: the most a "
+                     f"durable one-process collector reaches here; ot reaches "
+                     f"{ratio / report['floor_ratio']:.2f} of the floor")
+    for throttled in report.get("floor_throttled", []):
+        p99 = throttled["latency_ms"].get("p99", float("inf"))
+        lines.append(f"durable floor p99 at {throttled['accepted_per_s']:,.0f} 202/s "
+                     f"(aiming at 80 % of its max): {p99:.1f} ms")
     for throttled in report["throttled"]:
         p99 = throttled["latency_ms"].get("p99", float("inf"))
         share = (throttled["accepted_per_s"] / report["ot_max_accepted_per_s"]
@@ -1423,6 +1568,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "server answers 202 but stores no hit for bots).")
     parser.add_argument("--seed", type=int, default=1, help="Seed of the payload choice.")
     parser.add_argument("--wrk", default="wrk", help="The wrk executable.")
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="Skip the durable floor reference (a minimal durable collector: "
+                             "JSON -> one row -> group commit on SQLite), measured by default "
+                             "with one worker.")
     parser.add_argument("--keep", action="store_true",
                         help="Keep the temporary folder (data, logs, Lua scripts).")
     parser.add_argument("--markdown", action="store_true",
@@ -1437,6 +1586,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not all(0 <= fraction < 1 for fraction in fractions):
         parser.error("--target-fraction must be in [0, 1)")
     args.target_fraction = [fraction for fraction in fractions if fraction > 0]
+    args.floor = args.floor and args.workers == 1  # the floor is the one-process reference
     if args.database_url and not args.database_url.startswith("postgresql+asyncpg://"):
         parser.error("--database-url must start with postgresql+asyncpg://")
     if not args.log.is_file():
