@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -41,15 +40,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import dataset  # noqa: E402  (the sibling script)
+import dataset
 
-from ot.config import Settings  # noqa: E402
-from ot.db import create_engine  # noqa: E402
-from ot.models import GoalKind, Site  # noqa: E402
-from ot.rollups.job import run_rollups  # noqa: E402
-from ot.stats.engine import run_query  # noqa: E402
-from ot.stats.goals import add_goal  # noqa: E402
-from ot.stats.query import parse_query  # noqa: E402
+from ot.config import Settings
+from ot.db import create_engine
+from ot.models import GoalKind, Site
+from ot.rollups.job import run_rollups
+from ot.stats.engine import run_query
+from ot.stats.goals import add_goal
+from ot.stats.query import parse_query
 
 GOALS = [
     ("Signup", GoalKind.EVENT, "Signup"),
@@ -166,8 +165,11 @@ async def run_size(
     settings = dataset.settings_for(data_dir, database_url)
     print(f"{events:,} events: loading", flush=True)
     site = await build(settings, report, today)
-    print(f"  {report.hits:,} hits loaded in {report.load_seconds:.0f} s, "
-          f"{report.rollup_days} days rolled up in {report.rollup_seconds:.0f} s", flush=True)  # fmt: skip
+    print(
+        f"  {report.hits:,} hits loaded in {report.load_seconds:.0f} s, "
+        f"{report.rollup_days} days rolled up in {report.rollup_seconds:.0f} s",
+        flush=True,
+    )
     queries = bundle(site.domain, today)
     await time_bundle(settings, site, queries, 2, raw=False)  # warm caches
     report.bundle_ms, rolled = await time_bundle(settings, site, queries, args.rounds, raw=False)
@@ -281,4 +283,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
