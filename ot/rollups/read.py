@@ -64,10 +64,12 @@ async def read_sums(
     exact_visitors: bool = True,
     exact_visits: bool = False,
     top: int | None = None,
+    keep: Callable[[Sums], bool] | None = None,
 ) -> tuple[dict[Key, Sums], int]:
     """Sums per (bucket, value) of one rolled dimension, and how many keys there are.
 
     `match` keeps only some values; `merge_as` merges every kept value into one (a goal).
+    `keep` drops keys by their sums before they are counted.
     `exact_visitors` unions the visitor bitmaps across days (else visitors are daily sums);
     `exact_visits` does the same for visit ids. With `top`, only the keys that can rank among
     the first `top` by visitors are returned, each exact: the others are never unioned.
@@ -109,9 +111,16 @@ async def read_sums(
         target.bounces += int(bounces)
         target.duration += int(duration)
         target.values.add(value)
+    if keep is not None:
+        sums = {key: target for key, target in sums.items() if keep(target)}
     for target in sums.values():
         target.visitors = target.daily_visitors
     total = len(sums)
+    if merge_as is not None and not exact_visitors:
+        # Daily uniques of merged values: a visitor who saw two of them on one day is one.
+        await _merged_daily_visitors(
+            connection, site_id, dimension, first_day, last_day, bucket_of, sums
+        )
     if not sums or not (exact_visitors or exact_visits):
         return sums, total
     if top is None or not exact_visitors:
@@ -185,3 +194,32 @@ async def _exact_uniques(
             target.visitors = union_size(visitor_blobs[key])
         if visits:
             target.hit_visits = union_size(visit_blobs[key], visits=True)
+
+
+async def _merged_daily_visitors(
+    connection: AsyncConnection,
+    site_id: int,
+    dimension: str,
+    first_day: date,
+    last_day: date,
+    bucket_of: Callable[[date], str] | None,
+    targets: dict[Key, Sums],
+) -> None:
+    """Visitors as the sum over days of each day's union of the merged values' bitmaps."""
+    for key, target in targets.items():
+        by_day: dict[date, list[bytes]] = defaultdict(list)
+        values = sorted(target.values)
+        for start in range(0, len(values), LOOKUP_CHUNK):
+            rows = await connection.execute(
+                select(ROLLUP.c.day, ROLLUP.c.visitor_bitmap).where(
+                    ROLLUP.c.site_id == site_id,
+                    ROLLUP.c.dimension == dimension,
+                    ROLLUP.c.day >= first_day,
+                    ROLLUP.c.day <= last_day,
+                    ROLLUP.c.value.in_(values[start : start + LOOKUP_CHUNK]),
+                )
+            )
+            for day, bitmap in rows:
+                if bucket_of is None or bucket_of(day) == key[0]:
+                    by_day[day].append(bitmap)
+        target.visitors = sum(union_size(blobs) for blobs in by_day.values())

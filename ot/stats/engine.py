@@ -26,6 +26,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 from ot.ingest.hit import PAGEVIEW
 from ot.models import Goal, Site
 from ot.privacy import VisitorMode
+from ot.rollups.read import complete_through
 from ot.stats.dates import Bucket, TimeRange, buckets, previous_period, resolve_range, unit_of
 from ot.stats.filters import (
     HIT,
@@ -40,6 +41,7 @@ from ot.stats.filters import (
 )
 from ot.stats.goals import goal_condition, read_goals
 from ot.stats.query import GOAL, TIME_DIMENSIONS, VISIT_METRICS, Condition, Query, dimension_level
+from ot.stats.rolled import can_use_rollups, sums_from_rollups
 
 Key = tuple[str, ...]
 Number = int | float
@@ -98,8 +100,15 @@ class _Raw:
 
 
 async def run_query(
-    connection: AsyncConnection, site: Site, query: Query, *, now: datetime
+    connection: AsyncConnection,
+    site: Site,
+    query: Query,
+    *,
+    now: datetime,
+    use_rollups: bool = True,
 ) -> QueryResult:
+    """Answer `query` for `site`. Multi-day queries come from rollups where they are complete
+    (see ot.stats.rolled); `use_rollups=False` reads the raw tables only."""
     assert site.id is not None
     zone = ZoneInfo(site.timezone)
     first_day = (
@@ -111,9 +120,14 @@ async def run_query(
     )  # fmt: skip
     goals = tuple(await read_goals(connection, site.id))
     cookieless = site.visitor_mode == VisitorMode.COOKIELESS
-    rows, totals, daily_sums = await _compute(
-        connection, site.id, query, time_range, goals, cookieless
-    )
+    rolled_through = await complete_through(connection, site) if use_rollups else None
+    if rolled_through is not None and rolled_through >= now.astimezone(zone).date():
+        # Complete through today: the days after it have no hits yet ("month" reaches ahead).
+        rolled_through = date.max
+    rows, totals, daily_sums, total_rows = await _compute(
+        connection, site.id, query, time_range, goals, cookieless, rolled_through,
+        top=query.offset + query.limit if _ranks_by_visitors(query) else None,
+    )  # fmt: skip
     keys = _ordered(rows, query)
     page = keys[query.offset : query.offset + query.limit]
     comparison_range = None
@@ -121,9 +135,10 @@ async def run_query(
     label_map: dict[str, str] = {}
     if query.compare_previous_period:
         comparison_range = previous_period(time_range)
-        previous, _, _ = await _compute(
-            connection, site.id, query, comparison_range, goals, cookieless
-        )
+        previous, _, _, _ = await _compute(
+            connection, site.id, query, comparison_range, goals, cookieless, rolled_through,
+            only=_values_of(query, page),
+        )  # fmt: skip
         label_map = _matching_time_labels(query, time_range, comparison_range)
     result_rows = []
     for key in page:
@@ -138,7 +153,7 @@ async def run_query(
         time_range=time_range,
         rows=result_rows,
         totals=totals,
-        total_rows=len(keys),
+        total_rows=total_rows,
         comparison_range=comparison_range,
         time_labels=(
             [b.label for b in buckets(unit_of(time_dimension, time_range), time_range)]
@@ -178,18 +193,25 @@ async def _compute(
     time_range: TimeRange,
     goals: tuple[Goal, ...],
     cookieless: bool,
-) -> tuple[dict[Key, list[Number]], list[Number], bool]:
-    """Every row's metrics (in query order), the totals, and whether visitors are daily sums."""
-    scope = Scope(site_id, time_range.start, time_range.end, goals)
+    rolled_through: date | None,
+    *,
+    top: int | None = None,
+    only: frozenset[str] | None = None,
+) -> tuple[dict[Key, list[Number]], list[Number], bool, int]:
+    """Every row's metrics (in query order), the totals, whether visitors are daily sums, and
+    how many rows there are. With `top`, only the rows that can rank among the first `top` by
+    visitors need be there; with `only`, only those values of the non-time dimension."""
+    scope = Scope(site_id, time_range.start, time_range.end, goals, rolled_through)
     dialect = connection.dialect.name
-    raw, daily = await _raw(
-        connection, scope, dialect, query, query.dimensions, time_range, cookieless
-    )
+    raw, daily, total_rows = await _raw(
+        connection, scope, dialect, query, query.dimensions, time_range, cookieless,
+        top=top, only=only,
+    )  # fmt: skip
     total_daily = False
     if not query.dimensions:
         total = raw.get((), _Raw())
     elif query.include_totals or "percentage" in query.metrics:
-        total_raw, total_daily = await _raw(
+        total_raw, total_daily, _ = await _raw(
             connection, scope, dialect, query, (), time_range, cookieless
         )
         total = total_raw.get((), _Raw())
@@ -202,13 +224,13 @@ async def _compute(
     if "conversion_rate" in query.metrics:
         goal_free = _goal_free(query)
         visitors_only = frozenset({"visitors"})
-        whole, _ = await _raw(
+        whole, _, _ = await _raw(
             connection, scope, dialect, goal_free, (), time_range, cookieless,
             metrics=visitors_only,
         )  # fmt: skip
         total_divisor = whole[()].visitors
         if query.time_dimension:
-            per_bucket, _ = await _raw(
+            per_bucket, _, _ = await _raw(
                 connection, scope, dialect, goal_free, (query.time_dimension,), time_range,
                 cookieless, metrics=visitors_only,
             )  # fmt: skip
@@ -225,7 +247,23 @@ async def _compute(
         if total is not None
         else []
     )
-    return rows, totals, (daily or total_daily) and _counts_visitors(query)
+    return rows, totals, (daily or total_daily) and _counts_visitors(query), total_rows
+
+
+def _ranks_by_visitors(query: Query) -> bool:
+    """Rows of one dimension ranked by visitors, most first: the dashboard's top lists."""
+    if len(query.dimensions) != 1 or query.time_dimension:
+        return False
+    first = query.order_by[0] if query.order_by else (query.metrics[0], "desc")
+    return first == ("visitors", "desc")
+
+
+def _values_of(query: Query, page: list[Key]) -> frozenset[str] | None:
+    """The values of the non-time dimension on a page of rows, if there is one."""
+    others = [i for i, d in enumerate(query.dimensions) if d not in TIME_DIMENSIONS]
+    if len(others) != 1:
+        return None
+    return frozenset(key[others[0]] for key in page)
 
 
 def _counts_visitors(query: Query) -> bool:
@@ -265,8 +303,11 @@ async def _raw(
     cookieless: bool,
     *,
     metrics: frozenset[str] | None = None,
-) -> tuple[dict[Key, _Raw], bool]:
-    """Sums per row from the sources the metrics need; whether visitors are daily sums."""
+    top: int | None = None,
+    only: frozenset[str] | None = None,
+) -> tuple[dict[Key, _Raw], bool, int]:
+    """Sums per row from the sources the metrics need; whether visitors are daily sums; how
+    many rows there are (see `_compute` for `top` and `only`)."""
     wanted = metrics or frozenset(query.metrics)
     event_dimensions = any(dimension_level(d) == "event" for d in dimensions)
     needs_hits = bool(wanted & HIT_METRICS) or ("visits" in wanted and event_dimensions)
@@ -277,11 +318,24 @@ async def _raw(
     raw: dict[Key, _Raw] = defaultdict(_Raw)
     if not dimensions:
         raw[()] = _Raw()  # an aggregate answers zeros, not nothing
+    if can_use_rollups(query, dimensions, time_range, scope.rolled_through):
+        found, total_rows = await sums_from_rollups(
+            connection, scope.site_id, dimensions, time_range, scope.goals,
+            needs_hits=needs_hits, needs_visits=needs_visits, daily_visitors=daily,
+            exact_visits="visits" in wanted and event_dimensions, top=top, only=only,
+        )  # fmt: skip
+        for key, sums in found.items():
+            raw[key] = _Raw(
+                visitors=sums.visitors, hit_visits=sums.hit_visits, pageviews=sums.pageviews,
+                events=sums.events, visits=sums.visits, visit_pageviews=sums.visit_pageviews,
+                bounces=sums.bounces, duration=sums.duration,
+            )  # fmt: skip
+        return dict(raw), daily and needs_hits, max(total_rows, len(raw))
     if needs_hits:
         await _hit_aggregates(connection, scope, dialect, query, dimensions, time_range, daily, raw)
     if needs_visits:
         await _visit_aggregates(connection, scope, dialect, query, dimensions, time_range, raw)
-    return dict(raw), daily and needs_hits
+    return dict(raw), daily and needs_hits, len(raw)
 
 
 def _bucket_table(name: str, found: list[Bucket]) -> Any:

@@ -137,7 +137,8 @@ async def build(settings: Settings, report: SizeReport, today: date) -> Site:
     try:
         async with AsyncSession(engine) as session:
             for name, kind, target in GOALS:
-                await add_goal(session, site.id, kind=kind, target=target, display_name=name)
+                where = {"page": target} if kind == GoalKind.PAGE else {"event": target}
+                await add_goal(session, site.id, display_name=name, **where)
             await session.commit()
     finally:
         await engine.dispose()
