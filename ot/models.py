@@ -188,8 +188,8 @@ class RollupDay(SQLModel, table=True):
     """One local day of one site, summed per value of one dimension ("" for the whole site).
 
     Hit-side sums count the day's hits (by their time); visit-side sums count the visits that
-    started that day, as the stats engine reads them from `hit` and `visit`. The bitmaps hold
-    the day's visitor ordinals and visit ids, so that unions over days give exact uniques."""
+    started that day, as the stats engine reads them from `hit` and `visit`. Small rows in day
+    order, so that summing a range reads little; the bitmaps are in `rollup_bitmap`."""
 
     __tablename__ = "rollup_day"
 
@@ -197,15 +197,28 @@ class RollupDay(SQLModel, table=True):
     dimension: str = Field(primary_key=True)
     day: date = Field(primary_key=True)
     value: str = Field(primary_key=True)
-    visitors: int
-    visitor_bitmap: bytes
-    visit_bitmap: bytes
+    visitors: int  # the day's uniques
     pageviews: int
     events: int
     visits: int
     visit_pageviews: int
     bounces: int
     duration_seconds: int
+
+
+class RollupBitmap(SQLModel, table=True):
+    """The visitor ordinals and visit ids of one `rollup_day` row as compressed bitmaps, kept
+    in value order, so that the days of one value are read together: unions over days give
+    exact uniques."""
+
+    __tablename__ = "rollup_bitmap"
+
+    site_id: int = Field(foreign_key="site.id", primary_key=True)
+    dimension: str = Field(primary_key=True)
+    value: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    visitor_bitmap: bytes
+    visit_bitmap: bytes
 
 
 class RollupPendingDay(SQLModel, table=True):

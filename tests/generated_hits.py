@@ -4,23 +4,17 @@ hits at chosen times (rollups, the engine on rollups); and running the rollup jo
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ot.config import Settings
-from ot.db import create_engine
 from ot.ingest.hit import PAGEVIEW, EnrichedHit
 from ot.ingest.store import store_batch
-from ot.models import Site
-from ot.privacy import VisitorMode
 from ot.rollups.job import run_rollups
-from tests import support
 
 ZONE = "Europe/Amsterdam"
 # Three local days around the spring DST change (2026-03-29 has 23 hours in Amsterdam).
@@ -33,19 +27,6 @@ AFTER = datetime(2026, 4, 2, 12, tzinfo=UTC)  # "now" when the job runs
 class Engines:
     reader: AsyncEngine
     writer: AsyncEngine
-
-
-@pytest.fixture
-async def engines(settings: Settings) -> AsyncIterator[Engines]:
-    reader, writer = create_engine(settings), create_engine(settings, for_writes=True)
-    yield Engines(reader, writer)
-    await reader.dispose()
-    await writer.dispose()
-
-
-@pytest.fixture
-async def cookie_site(settings: Settings) -> Site:
-    return await support.make_site(settings, timezone=ZONE, visitor_mode=VisitorMode.COOKIE)
 
 
 def hit(site_id: int, visitor: int, moment: datetime, path: str, **values: Any) -> EnrichedHit:

@@ -16,14 +16,13 @@ from ot.stats.engine import QueryResult, run_query
 from ot.stats.goals import add_goal
 from ot.stats.query import parse_query
 from tests import support
-from tests.generated_hits import Engines, engines, roll, store, traffic
+from tests.generated_hits import Engines, roll, store, traffic
 
 FIRST_DAY = date(2026, 9, 1)
 DAYS = [FIRST_DAY + timedelta(days=n) for n in range(70)]
 NOW = datetime(2026, 11, 10, 9, tzinfo=UTC)  # the rollups are complete through this day
 ZONE = "America/New_York"  # with a DST change on 2026-11-01 inside the ranges
 
-__all__ = ["engines"]  # a fixture, used by name
 
 QUERIES: list[dict[str, Any]] = [
     {"metrics": ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate",

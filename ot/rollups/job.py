@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from ot.models import RollupPendingDay, Site
-from ot.rollups.rolling import HIT, PROGRESS, ROLLUP, DayFacts, read_day, write_day
+from ot.rollups.rolling import BITMAP, HIT, PROGRESS, ROLLUP, DayFacts, read_day, write_day
 
 SITE = Site.__table__  # type: ignore[attr-defined]
 PENDING = RollupPendingDay.__table__  # type: ignore[attr-defined]
@@ -102,7 +102,8 @@ def _mark_pending(
             scan_from[site_id] = known.hit_watermark
             continue
         # New to the rollups, or rolled in another zone: every day of the site, again.
-        connection.execute(delete(ROLLUP).where(ROLLUP.c.site_id == site_id))
+        for table in (ROLLUP, BITMAP):
+            connection.execute(delete(table).where(table.c.site_id == site_id))
         connection.execute(delete(PENDING).where(PENDING.c.site_id == site_id))
         values = {"timezone": str(zone), "hit_watermark": last_id, "complete_through": None}
         if known is None:

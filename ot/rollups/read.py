@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ot.models import Site
 from ot.rollups.bitmaps import union_size
-from ot.rollups.rolling import PROGRESS, ROLLUP
+from ot.rollups.rolling import BITMAP, PROGRESS, ROLLUP
 
 Key = tuple[str, str]  # (time bucket label or "", dimension value or "")
 LOOKUP_CHUNK = 400
@@ -171,13 +171,13 @@ async def _exact_uniques(
         chunk = values[start : start + LOOKUP_CHUNK]
         rows = await connection.execute(
             select(
-                ROLLUP.c.value, ROLLUP.c.day, ROLLUP.c.visitor_bitmap, ROLLUP.c.visit_bitmap
+                BITMAP.c.value, BITMAP.c.day, BITMAP.c.visitor_bitmap, BITMAP.c.visit_bitmap
             ).where(
-                ROLLUP.c.site_id == site_id,
-                ROLLUP.c.dimension == dimension,
-                ROLLUP.c.day >= first_day,
-                ROLLUP.c.day <= last_day,
-                ROLLUP.c.value.in_(chunk),
+                BITMAP.c.site_id == site_id,
+                BITMAP.c.dimension == dimension,
+                BITMAP.c.value.in_(chunk),
+                BITMAP.c.day >= first_day,
+                BITMAP.c.day <= last_day,
             )
         )
         for value, day, visitor_bitmap, visit_bitmap in rows:
@@ -211,12 +211,12 @@ async def _merged_daily_visitors(
         values = sorted(target.values)
         for start in range(0, len(values), LOOKUP_CHUNK):
             rows = await connection.execute(
-                select(ROLLUP.c.day, ROLLUP.c.visitor_bitmap).where(
-                    ROLLUP.c.site_id == site_id,
-                    ROLLUP.c.dimension == dimension,
-                    ROLLUP.c.day >= first_day,
-                    ROLLUP.c.day <= last_day,
-                    ROLLUP.c.value.in_(values[start : start + LOOKUP_CHUNK]),
+                select(BITMAP.c.day, BITMAP.c.visitor_bitmap).where(
+                    BITMAP.c.site_id == site_id,
+                    BITMAP.c.dimension == dimension,
+                    BITMAP.c.value.in_(values[start : start + LOOKUP_CHUNK]),
+                    BITMAP.c.day >= first_day,
+                    BITMAP.c.day <= last_day,
                 )
             )
             for day, bitmap in rows:

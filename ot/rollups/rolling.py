@@ -18,13 +18,14 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ot.ingest.hit import PAGEVIEW
-from ot.models import Hit, RollupDay, RollupProgress, Visit, VisitorOrdinal
+from ot.models import Hit, RollupBitmap, RollupDay, RollupProgress, Visit, VisitorOrdinal
 from ot.rollups.bitmaps import visitors_blob, visits_blob
 from ot.rollups.dimensions import HIT_COLUMNS, PAGEVIEW_PAGE, TOTAL, VISIT_COLUMNS
 
 HIT = Hit.__table__  # type: ignore[attr-defined]
 VISIT = Visit.__table__  # type: ignore[attr-defined]
 ROLLUP = RollupDay.__table__  # type: ignore[attr-defined]
+BITMAP = RollupBitmap.__table__  # type: ignore[attr-defined]
 ORDINAL = VisitorOrdinal.__table__  # type: ignore[attr-defined]
 PROGRESS = RollupProgress.__table__  # type: ignore[attr-defined]
 LOOKUP_CHUNK = 900  # ids per IN list: far below every driver's parameter limit
@@ -179,12 +180,16 @@ def day_rows(site_id: int, facts: DayFacts, ordinals: dict[int, int]) -> list[di
 
 
 def write_day(connection: Connection, site_id: int, facts: DayFacts) -> int:
-    """Replace the day's rollup rows; returns how many there are now."""
-    connection.execute(delete(ROLLUP).where(ROLLUP.c.site_id == site_id, ROLLUP.c.day == facts.day))
+    """Replace the day's rollup rows (sums and bitmaps); returns how many there are now."""
+    for table in (ROLLUP, BITMAP):
+        connection.execute(
+            delete(table).where(table.c.site_id == site_id, table.c.day == facts.day)
+        )
     ordinals = ordinals_for(connection, site_id, facts.visitor_ids)
     rows = day_rows(site_id, facts, ordinals)
     if rows:
-        connection.execute(
-            insert(ROLLUP).values({c.name: bindparam(c.name) for c in ROLLUP.c}), rows
-        )
+        for table in (ROLLUP, BITMAP):
+            connection.execute(
+                insert(table).values({c.name: bindparam(c.name) for c in table.c}), rows
+            )
     return len(rows)

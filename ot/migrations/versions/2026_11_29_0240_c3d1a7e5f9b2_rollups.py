@@ -31,8 +31,6 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("value", sa.String(), nullable=False),
         sa.Column("visitors", sa.Integer(), nullable=False),
-        sa.Column("visitor_bitmap", sa.LargeBinary(), nullable=False),
-        sa.Column("visit_bitmap", sa.LargeBinary(), nullable=False),
         sa.Column("pageviews", sa.Integer(), nullable=False),
         sa.Column("events", sa.Integer(), nullable=False),
         sa.Column("visits", sa.Integer(), nullable=False),
@@ -40,6 +38,16 @@ def upgrade() -> None:
         sa.Column("bounces", sa.Integer(), nullable=False),
         sa.Column("duration_seconds", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("site_id", "dimension", "day", "value"),
+    )
+    op.create_table(
+        "rollup_bitmap",
+        sa.Column("site_id", sa.Integer(), sa.ForeignKey("site.id"), nullable=False),
+        sa.Column("dimension", sa.String(), nullable=False),
+        sa.Column("value", sa.String(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("visitor_bitmap", sa.LargeBinary(), nullable=False),
+        sa.Column("visit_bitmap", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("site_id", "dimension", "value", "day"),
     )
     op.create_table(
         "rollup_pending_day",
@@ -62,5 +70,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("rollup_progress")
     op.drop_table("rollup_pending_day")
+    op.drop_table("rollup_bitmap")
     op.drop_table("rollup_day")
     op.drop_table("visitor_ordinal")
