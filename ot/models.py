@@ -192,6 +192,7 @@ class RollupDay(SQLModel, table=True):
     order, so that summing a range reads little; the bitmaps are in `rollup_bitmap`."""
 
     __tablename__ = "rollup_day"
+    __table_args__ = (Index("ix_rollup_day_site_day", "site_id", "day"),)  # rolling a day again
 
     site_id: int = Field(foreign_key="site.id", primary_key=True)
     dimension: str = Field(primary_key=True)
@@ -212,6 +213,7 @@ class RollupBitmap(SQLModel, table=True):
     exact uniques."""
 
     __tablename__ = "rollup_bitmap"
+    __table_args__ = (Index("ix_rollup_bitmap_site_day", "site_id", "day"),)  # rolling a day again
 
     site_id: int = Field(foreign_key="site.id", primary_key=True)
     dimension: str = Field(primary_key=True)

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("duration_seconds", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("site_id", "dimension", "day", "value"),
     )
+    op.create_index("ix_rollup_day_site_day", "rollup_day", ["site_id", "day"])
     op.create_table(
         "rollup_bitmap",
         sa.Column("site_id", sa.Integer(), sa.ForeignKey("site.id"), nullable=False),
@@ -49,6 +50,7 @@ def upgrade() -> None:
         sa.Column("visit_bitmap", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("site_id", "dimension", "value", "day"),
     )
+    op.create_index("ix_rollup_bitmap_site_day", "rollup_bitmap", ["site_id", "day"])
     op.create_table(
         "rollup_pending_day",
         sa.Column("site_id", sa.Integer(), sa.ForeignKey("site.id"), nullable=False),
