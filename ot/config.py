@@ -105,6 +105,16 @@ class GeoSettings(BaseModel):
     the database bundled with geoip2fast."""
 
 
+class RollupSettings(BaseModel):
+    """Per-day rollups that dashboards over weeks and months read instead of raw hits."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    interval_seconds: float = Field(default=30.0, ge=0)
+    """How often `ot serve` brings the rollups up to date (in a process of its own); multi-day
+    figures lag the raw hits by at most this much. 0 leaves it to `ot-admin rollups run`."""
+
+
 class LogSettings(BaseModel):
     """Logging. Personal data, tokens and secrets are never logged."""
 
@@ -147,6 +157,9 @@ class Settings(BaseSettings):
 
     geo: GeoSettings = Field(default_factory=GeoSettings)
     """Geolocation databases."""
+
+    rollups: RollupSettings = Field(default_factory=RollupSettings)
+    """Rollups for fast dashboards."""
 
     log: LogSettings = Field(default_factory=LogSettings)
     """Logging."""

@@ -13,6 +13,7 @@ from ot.config import Settings
 # PostgreSQL advisory lock that serialises writer transactions across processes, as SQLite's
 # write lock does: the writer reads open visits and then updates them, which must not interleave.
 WRITER_LOCK_ID = 727_001
+ROLLUP_LOCK_ID = 727_002  # one rollup job at a time across hosts sharing a PostgreSQL database
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

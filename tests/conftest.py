@@ -19,9 +19,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from ot.config import Settings, load_settings
+from ot.db import create_engine
 from ot.models import Site
+from ot.privacy import VisitorMode
 from ot.server import create_app
 from tests import support
+from tests.generated_hits import ZONE, Engines
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -201,3 +204,18 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
     """A real HTTP client for talking to live servers."""
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+@pytest.fixture
+async def engines(settings: Settings) -> AsyncIterator[Engines]:
+    """A reading and a writing engine on the test's database."""
+    reader, writer = create_engine(settings), create_engine(settings, for_writes=True)
+    yield Engines(reader, writer)
+    await reader.dispose()
+    await writer.dispose()
+
+
+@pytest.fixture
+async def cookie_site(settings: Settings) -> Site:
+    """A cookie-mode site in Europe/Amsterdam, for tests of hits made in code."""
+    return await support.make_site(settings, timezone=ZONE, visitor_mode=VisitorMode.COOKIE)

@@ -141,7 +141,7 @@ def store_batch(
     return is_new
 
 
-class _FastStatement:
+class FastStatement:
     """A statement compiled once per dialect and run through the driver, each column's own bind
     processor applied directly: SQLAlchemy's per-row parameter handling costs more than the
     statement itself at the collector's rates."""
@@ -216,13 +216,13 @@ class _Statements:
         hit_columns = [*HIT_COLUMNS, "visit_id"]
         visit_columns = [column.name for column in VISIT_TABLE.columns]
         counters = list(VisitState.COUNTERS)
-        self.insert_hits = _FastStatement(
+        self.insert_hits = FastStatement(
             insert(HIT_TABLE).values(_columns(HIT_TABLE, hit_columns)), dialect
         )
-        self.insert_visits = _FastStatement(
+        self.insert_visits = FastStatement(
             insert(VISIT_TABLE).values(_columns(VISIT_TABLE, visit_columns)), dialect
         )
-        self.update_visits = _FastStatement(
+        self.update_visits = FastStatement(
             update(VISIT_TABLE)
             .where(VISIT_TABLE.c.id == bindparam("visit_id", type_=VISIT_TABLE.c.id.type))
             .values(_columns(VISIT_TABLE, counters)),

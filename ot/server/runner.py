@@ -22,6 +22,7 @@ from ot.config import Settings
 from ot.db import create_engine
 from ot.errors import OtError
 from ot.logs import configure_logging
+from ot.rollups.schedule import keep_rolled_up
 from ot.schema import ensure_schema
 from ot.server.access_log import AccessLogger
 from ot.server.app import create_app
@@ -38,8 +39,46 @@ def serve(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit code."""
     configure_logging(settings.log)
     if settings.server.workers == 1:
-        return asyncio.run(_serve_one(settings, reuse_port=False))
+        rollups = _start_rollups(settings)
+        try:
+            return asyncio.run(_serve_one(settings, reuse_port=False))
+        finally:
+            _stop(rollups, settings.server.shutdown_timeout_seconds)
     return _supervise(settings)
+
+
+def _start_rollups(settings: Settings) -> BaseProcess | None:
+    """The rollup job in a process of its own: its CPU never slows the collector's event loop."""
+    if settings.rollups.interval_seconds <= 0:
+        return None
+    process = multiprocessing.get_context("spawn").Process(
+        target=_rollups_main, args=(settings,), daemon=False
+    )
+    process.start()
+    return process
+
+
+def _rollups_main(settings: Settings) -> None:
+    configure_logging(settings.log)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await keep_rolled_up(settings, stop)
+
+    asyncio.run(run())
+
+
+def _stop(process: BaseProcess | None, timeout: float) -> None:
+    if process is None:
+        return
+    if process.is_alive() and process.pid is not None:
+        os.kill(process.pid, signal.SIGTERM)
+    process.join(timeout)
+    if process.is_alive():
+        process.kill()
 
 
 async def _serve_one(settings: Settings, *, reuse_port: bool) -> int:
@@ -144,9 +183,13 @@ def _supervise(settings: Settings) -> int:
     workers = [start() for _ in range(settings.server.workers)]
     started = [time.monotonic()] * len(workers)
     quick_failures = 0
+    rollups = _start_rollups(settings)
     log.info("supervising workers", extra={"workers": len(workers)})
     while not stopping:
         time.sleep(0.2)
+        if rollups is not None and not rollups.is_alive():
+            log.error("rollup process exited", extra={"exitcode": rollups.exitcode})
+            rollups = _start_rollups(settings)
         for index, process in enumerate(workers):
             if process.is_alive() or stopping:
                 continue
@@ -160,6 +203,7 @@ def _supervise(settings: Settings) -> int:
             time.sleep(RESTART_DELAY_SECONDS)
             workers[index] = start()
             started[index] = time.monotonic()
+    _stop(rollups, settings.server.shutdown_timeout_seconds)
     for process in workers:
         if process.is_alive() and process.pid is not None:
             os.kill(process.pid, signal.SIGTERM)

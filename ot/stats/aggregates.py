@@ -1,5 +1,5 @@
-"""The one module that reads the `hit` and `visit` tables for the stats engine: per-row sums,
-grouped in SQL. Answering from rollup tables later means a second implementation of `sums`.
+"""The one module that reads the stats engine's data: per-row sums, from rollups where a query
+allows it (ot.stats.rolled), else from the `hit` and `visit` tables grouped in SQL.
 
 What it reads: event metrics (visitors, pageviews, events) and event dimensions from `hit` by
 (site_id, timestamp) — `ix_hit_site_timestamp`, or `ix_hit_site_name_timestamp` for goals and
@@ -37,6 +37,7 @@ from ot.stats.filters import (
 )
 from ot.stats.goals import goal_condition
 from ot.stats.query import GOAL, TIME_DIMENSIONS, VISIT_METRICS, Query, dimension_level
+from ot.stats.rolled import can_use_rollups, sums_from_rollups
 
 Key = tuple[str, ...]
 HIT_METRICS = frozenset({"visitors", "pageviews", "events", "percentage", "conversion_rate"})
@@ -76,8 +77,12 @@ async def sums(
     cookieless: bool,
     *,
     metrics: frozenset[str] | None = None,
-) -> tuple[dict[Key, Sums], bool]:
-    """Sums per row from the sources the metrics need; whether visitors are daily sums."""
+    top: int | None = None,
+    only: frozenset[str] | None = None,
+) -> tuple[dict[Key, Sums], bool, int]:
+    """Sums per row from the sources the metrics need; whether visitors are daily sums; how
+    many rows there are. From rollups where the query allows it (see ot.stats.rolled), which
+    honours `top` and `only` (see ot.stats.engine._compute); else from the raw tables."""
     wanted = metrics or frozenset(query.metrics)
     event_dimensions = any(dimension_level(d) == "event" for d in dimensions)
     needs_hits = bool(wanted & HIT_METRICS) or ("visits" in wanted and event_dimensions)
@@ -88,11 +93,25 @@ async def sums(
     raw: dict[Key, Sums] = defaultdict(Sums)
     if not dimensions:
         raw[()] = Sums()  # an aggregate answers zeros, not nothing
+    if can_use_rollups(query, dimensions, time_range, scope.rolled_through):
+        found, total_rows = await sums_from_rollups(
+            connection, scope.site_id, dimensions, time_range, scope.goals,
+            needs_hits=needs_hits, needs_visits=needs_visits, daily_visitors=daily,
+            exact_visits="visits" in wanted and event_dimensions, top=top, only=only,
+        )  # fmt: skip
+        for key, rolled in found.items():
+            raw[key] = Sums(
+                visitors=rolled.visitors, hit_visits=rolled.hit_visits,
+                pageviews=rolled.pageviews, events=rolled.events, visits=rolled.visits,
+                visit_pageviews=rolled.visit_pageviews, bounces=rolled.bounces,
+                duration=rolled.duration,
+            )  # fmt: skip
+        return dict(raw), daily and needs_hits, max(total_rows, len(raw))
     if needs_hits:
         await _hit_aggregates(connection, scope, dialect, query, dimensions, time_range, daily, raw)
     if needs_visits:
         await _visit_aggregates(connection, scope, dialect, query, dimensions, time_range, raw)
-    return dict(raw), daily and needs_hits
+    return dict(raw), daily and needs_hits, len(raw)
 
 
 def _bucket_table(name: str, found: list[Bucket]) -> Any:

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ot.models import Goal, Site
 from ot.privacy import VisitorMode
+from ot.rollups.read import complete_through
 from ot.stats.aggregates import Key, Sums, first_day_with_data, sums
 from ot.stats.dates import TimeRange, buckets, previous_period, resolve_range, unit_of
 from ot.stats.filters import Scope
 from ot.stats.goals import read_goals
-from ot.stats.query import GOAL, Condition, Query, dimension_level
+from ot.stats.query import GOAL, TIME_DIMENSIONS, Condition, Query, dimension_level
 
 Number = int | float
 
@@ -63,8 +64,15 @@ class QueryResult:
 
 
 async def run_query(
-    connection: AsyncConnection, site: Site, query: Query, *, now: datetime
+    connection: AsyncConnection,
+    site: Site,
+    query: Query,
+    *,
+    now: datetime,
+    use_rollups: bool = True,
 ) -> QueryResult:
+    """Answer `query` for `site`. Multi-day queries come from rollups where they are complete
+    (see ot.stats.rolled); `use_rollups=False` reads the raw tables only."""
     assert site.id is not None
     zone = ZoneInfo(site.timezone)
     first_day = (
@@ -76,9 +84,14 @@ async def run_query(
     )  # fmt: skip
     goals = tuple(await read_goals(connection, site.id))
     cookieless = site.visitor_mode == VisitorMode.COOKIELESS
-    rows, totals, daily_sums = await _compute(
-        connection, site.id, query, time_range, goals, cookieless
-    )
+    rolled_through = await complete_through(connection, site) if use_rollups else None
+    if rolled_through is not None and rolled_through >= now.astimezone(zone).date():
+        # Complete through today: the days after it have no hits yet ("month" reaches ahead).
+        rolled_through = date.max
+    rows, totals, daily_sums, total_rows = await _compute(
+        connection, site.id, query, time_range, goals, cookieless, rolled_through,
+        top=query.offset + query.limit if _ranks_by_visitors(query) else None,
+    )  # fmt: skip
     keys = _ordered(rows, query)
     page = keys[query.offset : query.offset + query.limit]
     comparison_range = None
@@ -86,9 +99,10 @@ async def run_query(
     label_map: dict[str, str] = {}
     if query.compare_previous_period:
         comparison_range = previous_period(time_range)
-        previous, _, _ = await _compute(
-            connection, site.id, query, comparison_range, goals, cookieless
-        )
+        previous, _, _, _ = await _compute(
+            connection, site.id, query, comparison_range, goals, cookieless, rolled_through,
+            only=_values_of(query, page),
+        )  # fmt: skip
         label_map = _matching_time_labels(query, time_range, comparison_range)
     result_rows = []
     for key in page:
@@ -103,7 +117,7 @@ async def run_query(
         time_range=time_range,
         rows=result_rows,
         totals=totals,
-        total_rows=len(keys),
+        total_rows=total_rows,
         comparison_range=comparison_range,
         time_labels=(
             [b.label for b in buckets(unit_of(time_dimension, time_range), time_range)]
@@ -130,18 +144,25 @@ async def _compute(
     time_range: TimeRange,
     goals: tuple[Goal, ...],
     cookieless: bool,
-) -> tuple[dict[Key, list[Number]], list[Number], bool]:
-    """Every row's metrics (in query order), the totals, and whether visitors are daily sums."""
-    scope = Scope(site_id, time_range.start, time_range.end, goals)
+    rolled_through: date | None,
+    *,
+    top: int | None = None,
+    only: frozenset[str] | None = None,
+) -> tuple[dict[Key, list[Number]], list[Number], bool, int]:
+    """Every row's metrics (in query order), the totals, whether visitors are daily sums, and
+    how many rows there are. With `top`, only the rows that can rank among the first `top` by
+    visitors need be there; with `only`, only those values of the non-time dimension."""
+    scope = Scope(site_id, time_range.start, time_range.end, goals, rolled_through)
     dialect = connection.dialect.name
-    raw, daily = await sums(
-        connection, scope, dialect, query, query.dimensions, time_range, cookieless
-    )
+    raw, daily, total_rows = await sums(
+        connection, scope, dialect, query, query.dimensions, time_range, cookieless,
+        top=top, only=only,
+    )  # fmt: skip
     total_daily = False
     if not query.dimensions:
         total = raw.get((), Sums())
     elif query.include_totals or "percentage" in query.metrics:
-        total_raw, total_daily = await sums(
+        total_raw, total_daily, _ = await sums(
             connection, scope, dialect, query, (), time_range, cookieless
         )
         total = total_raw.get((), Sums())
@@ -154,13 +175,13 @@ async def _compute(
     if "conversion_rate" in query.metrics:
         goal_free = _goal_free(query)
         visitors_only = frozenset({"visitors"})
-        whole, _ = await sums(
+        whole, _, _ = await sums(
             connection, scope, dialect, goal_free, (), time_range, cookieless,
             metrics=visitors_only,
         )  # fmt: skip
         total_divisor = whole[()].visitors
         if query.time_dimension:
-            per_bucket, _ = await sums(
+            per_bucket, _, _ = await sums(
                 connection, scope, dialect, goal_free, (query.time_dimension,), time_range,
                 cookieless, metrics=visitors_only,
             )  # fmt: skip
@@ -177,7 +198,23 @@ async def _compute(
         if total is not None
         else []
     )
-    return rows, totals, (daily or total_daily) and _counts_visitors(query)
+    return rows, totals, (daily or total_daily) and _counts_visitors(query), total_rows
+
+
+def _ranks_by_visitors(query: Query) -> bool:
+    """Rows of one dimension ranked by visitors, most first: the dashboard's top lists."""
+    if len(query.dimensions) != 1 or query.time_dimension:
+        return False
+    first = query.order_by[0] if query.order_by else (query.metrics[0], "desc")
+    return first == ("visitors", "desc")
+
+
+def _values_of(query: Query, page: list[Key]) -> frozenset[str] | None:
+    """The values of the non-time dimension on a page of rows, if there is one."""
+    others = [i for i, d in enumerate(query.dimensions) if d not in TIME_DIMENSIONS]
+    if len(others) != 1:
+        return None
+    return frozenset(key[others[0]] for key in page)
 
 
 def _counts_visitors(query: Query) -> bool:

@@ -8,7 +8,7 @@ any of its hits in the range matches; a hit matches a visit filter when its visi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, not_, or_, select, true
@@ -48,6 +48,7 @@ class Scope:
     start: datetime
     end: datetime
     goals: tuple[Goal, ...]
+    rolled_through: date | None = None  # the last local day the site's rollups are complete for
 
 
 def event_expression(dimension: str) -> ColumnElement[Any]:

@@ -240,6 +240,7 @@ class LoadReport:
 
 async def create_site(settings: Settings) -> Site:
     """A fresh, migrated database with one account and the benchmark's cookie-mode site."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(upgrade, settings.effective_database_url)
     secrets = load_or_create_secrets(settings.data_dir)
     engine = create_engine(settings)

@@ -1,0 +1,24 @@
+"""Sets of visitor ordinals and visit ids as compressed bitmaps (Roaring), and their unions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pyroaring import BitMap, BitMap64
+
+
+def visitors_blob(ordinals: Iterable[int]) -> bytes:
+    return BitMap(ordinals).serialize()
+
+
+def visits_blob(visit_ids: Iterable[int]) -> bytes:
+    return BitMap64(visit_ids).serialize()
+
+
+def union_size(blobs: Iterable[bytes], *, visits: bool = False) -> int:
+    """How many distinct members the bitmaps hold together."""
+    if visits:
+        found64 = [BitMap64.deserialize(blob) for blob in blobs]
+        return len(BitMap64.union(*found64)) if len(found64) > 1 else sum(map(len, found64))
+    found = [BitMap.deserialize(blob) for blob in blobs]
+    return len(BitMap.union(*found)) if len(found) > 1 else sum(map(len, found))

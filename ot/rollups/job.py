@@ -1,0 +1,195 @@
+"""The rollup job: mark the local days that new hits touched, roll them again, and record
+through which day each site's rollups are complete.
+
+One run at a time (the server runs it in one process, `ot-admin rollups run` by hand); a run
+is safe to interrupt anywhere, since a day stays pending until its rows are written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
+
+from ot.models import RollupPendingDay, Site
+from ot.rollups.rolling import BITMAP, HIT, PROGRESS, ROLLUP, DayFacts, read_day, write_day
+
+SITE = Site.__table__  # type: ignore[attr-defined]
+PENDING = RollupPendingDay.__table__  # type: ignore[attr-defined]
+# Past this many new hits, their days are found by UTC date in SQL (and widened by a day each
+# way for any zone) instead of hit by hit: a first run over millions of hits.
+EXACT_SCAN_LIMIT = 50_000
+
+
+@dataclass
+class RollupReport:
+    sites: int = 0
+    days_rolled: int = 0
+    rows_written: int = 0
+    seconds: float = 0.0
+
+
+async def run_rollups(
+    reader: AsyncEngine,
+    writer: AsyncEngine,
+    *,
+    now: datetime,
+    visit_timeout: timedelta,
+    stop: asyncio.Event | None = None,
+) -> RollupReport:
+    """One run over every site. `writer` takes SQLite's write lock at BEGIN (see ot.db);
+    `reader` does not, so reading a day never holds the collector's writer up. Setting `stop`
+    ends the run after the day being rolled; what is left stays pending."""
+    started = time.perf_counter()
+    report = RollupReport()
+    async with writer.begin() as connection:
+        zones, pending = await connection.run_sync(_mark_pending, visit_timeout)
+    for site_id, zone in zones.items():
+        report.sites += 1
+        for day in sorted(pending.get(site_id, ())):
+            if stop is not None and stop.is_set():
+                report.seconds = time.perf_counter() - started
+                return report
+            async with reader.connect() as connection:
+                facts = await connection.run_sync(_read, site_id, day, zone)
+            async with writer.begin() as connection:
+                report.rows_written += await connection.run_sync(_write, site_id, facts)
+            report.days_rolled += 1
+        async with writer.begin() as connection:
+            await connection.run_sync(_record_progress, site_id, zone, now)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _read(connection: Connection, site_id: int, day: date, zone: ZoneInfo) -> DayFacts:
+    return read_day(connection, site_id, day, zone)
+
+
+def _write(connection: Connection, site_id: int, facts: DayFacts) -> int:
+    written = write_day(connection, site_id, facts)
+    connection.execute(
+        delete(PENDING).where(PENDING.c.site_id == site_id, PENDING.c.day == facts.day)
+    )
+    return written
+
+
+def _mark_pending(
+    connection: Connection, visit_timeout: timedelta
+) -> tuple[dict[int, ZoneInfo], dict[int, set[date]]]:
+    """Mark the days of hits that arrived since the last run; start over for new sites and
+    for sites whose time zone changed. Returns every site's zone and pending days."""
+    last_id = connection.execute(select(func.coalesce(func.max(HIT.c.id), 0))).scalar_one()
+    zones = {
+        row.id: ZoneInfo(row.timezone)
+        for row in connection.execute(select(SITE.c.id, SITE.c.timezone))
+    }
+    progress = {row.site_id: row for row in connection.execute(select(PROGRESS))}
+    marks: dict[int, set[date]] = defaultdict(set)
+    scan_from: dict[int, int] = {}
+    for site_id, zone in zones.items():
+        known = progress.get(site_id)
+        if known is not None and known.timezone == str(zone):
+            scan_from[site_id] = known.hit_watermark
+            continue
+        # New to the rollups, or rolled in another zone: every day of the site, again.
+        for table in (ROLLUP, BITMAP):
+            connection.execute(delete(table).where(table.c.site_id == site_id))
+        connection.execute(delete(PENDING).where(PENDING.c.site_id == site_id))
+        values = {"timezone": str(zone), "hit_watermark": last_id, "complete_through": None}
+        if known is None:
+            connection.execute(insert(PROGRESS).values(site_id=site_id, next_ordinal=0, **values))
+        else:
+            connection.execute(
+                update(PROGRESS).where(PROGRESS.c.site_id == site_id).values(**values)
+            )
+        marks[site_id] |= _days_by_utc_date(connection, [site_id], 0, last_id, zones)[site_id]
+    if scan_from:
+        low = min(scan_from.values())
+        if last_id - low > EXACT_SCAN_LIMIT:
+            found = _days_by_utc_date(connection, list(scan_from), low, last_id, zones)
+        else:
+            found = _days_hit_by_hit(connection, low, last_id, scan_from, zones, visit_timeout)
+        for site_id, days in found.items():
+            marks[site_id] |= days
+    rows = [{"site_id": s, "day": d} for s, days in marks.items() for d in days]
+    if rows:
+        dialect_insert = (
+            postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        )
+        connection.execute(dialect_insert(PENDING).on_conflict_do_nothing(), rows)
+    connection.execute(update(PROGRESS).values(hit_watermark=last_id))
+    pending: dict[int, set[date]] = defaultdict(set)
+    for row in connection.execute(select(PENDING.c.site_id, PENDING.c.day)):
+        pending[row.site_id].add(row.day)
+    return zones, pending
+
+
+def _utc_date(connection: Connection) -> ColumnElement[Any]:
+    if connection.dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", HIT.c.timestamp))
+    return func.substr(HIT.c.timestamp, 1, 10)  # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" in UTC
+
+
+def _days_by_utc_date(
+    connection: Connection, site_ids: list[int], after_id: int, last_id: int,
+    zones: dict[int, ZoneInfo],
+) -> dict[int, set[date]]:  # fmt: skip
+    """Coarse: a hit's UTC date is its local date or the one before or after in any zone, and
+    its visit may have begun the day before that."""
+    utc_date = _utc_date(connection)
+    rows = connection.execute(
+        select(HIT.c.site_id, utc_date)
+        .where(HIT.c.id > after_id, HIT.c.id <= last_id, HIT.c.site_id.in_(site_ids))
+        .group_by(HIT.c.site_id, utc_date)
+    )
+    days: dict[int, set[date]] = defaultdict(set)
+    for site_id, value in rows:
+        found = value if isinstance(value, date) else date.fromisoformat(value)
+        days[site_id].update(found + timedelta(days=shift) for shift in (-2, -1, 0, 1))
+    return days
+
+
+def _days_hit_by_hit(
+    connection: Connection, after_id: int, last_id: int, scan_from: dict[int, int],
+    zones: dict[int, ZoneInfo], visit_timeout: timedelta,
+) -> dict[int, set[date]]:  # fmt: skip
+    """Exact: each hit's local day, and the day before when the hit is close enough after
+    midnight to extend a visit that began then."""
+    rows = connection.execute(
+        select(HIT.c.id, HIT.c.site_id, HIT.c.timestamp).where(
+            HIT.c.id > after_id, HIT.c.id <= last_id
+        )
+    )
+    days: dict[int, set[date]] = defaultdict(set)
+    for hit_id, site_id, timestamp in rows:
+        if site_id not in scan_from or hit_id <= scan_from[site_id]:
+            continue
+        local = timestamp.astimezone(zones[site_id])
+        days[site_id].add(local.date())
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if local - midnight < visit_timeout:
+            days[site_id].add(local.date() - timedelta(days=1))
+    return days
+
+
+def _record_progress(connection: Connection, site_id: int, zone: ZoneInfo, now: datetime) -> None:
+    first_pending = connection.execute(
+        select(func.min(PENDING.c.day)).where(PENDING.c.site_id == site_id)
+    ).scalar_one()
+    today = now.astimezone(zone).date()
+    complete = today if first_pending is None else first_pending - timedelta(days=1)
+    connection.execute(
+        update(PROGRESS)
+        .where(PROGRESS.c.site_id == site_id)
+        .values(complete_through=complete, rolled_at=now)
+    )

@@ -1,0 +1,119 @@
+"""The engine's sums from rollups (ot.rollups) instead of raw hits, where a query allows it.
+
+A query is answered from rollups when it has no filters, covers whole local days that the
+rollups are complete for, and groups by at most one rolled dimension (or goals) and at most one
+time dimension by day, week or month. Everything else reads `hit` and `visit`, as before. Both
+ways give the same numbers (tests/test_stats_rollups.py holds them to it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+from datetime import date, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ot.models import Goal, GoalKind
+from ot.rollups.dimensions import HIT_COLUMNS, PAGEVIEW_PAGE, TOTAL, VISIT_COLUMNS
+from ot.rollups.read import Sums, read_sums
+from ot.stats.dates import TimeRange, buckets, day_start, unit_of
+from ot.stats.goals import page_pattern_regex
+from ot.stats.query import GOAL, TIME_DIMENSIONS, Query
+
+Key = tuple[str, ...]
+ROLLED_DIMENSIONS = frozenset({*HIT_COLUMNS, *VISIT_COLUMNS, GOAL})
+ROLLED_UNITS = frozenset({"day", "week", "month"})
+
+
+def can_use_rollups(
+    query: Query, dimensions: tuple[str, ...], time_range: TimeRange, rolled_through: date | None
+) -> bool:
+    if rolled_through is None or query.filters or time_range.last_day > rolled_through:
+        return False
+    whole_days = time_range.start == day_start(
+        time_range.first_day, time_range.zone
+    ) and time_range.end == day_start(time_range.last_day + timedelta(days=1), time_range.zone)
+    if not whole_days:
+        return False
+    times = [d for d in dimensions if d in TIME_DIMENSIONS]
+    others = [d for d in dimensions if d not in TIME_DIMENSIONS]
+    if len(times) > 1 or len(others) > 1:
+        return False
+    if times and unit_of(times[0], time_range) not in ROLLED_UNITS:
+        return False
+    return all(d in ROLLED_DIMENSIONS for d in others)
+
+
+async def sums_from_rollups(
+    connection: AsyncConnection,
+    site_id: int,
+    dimensions: tuple[str, ...],
+    time_range: TimeRange,
+    goals: tuple[Goal, ...],
+    *,
+    needs_hits: bool,
+    needs_visits: bool,
+    daily_visitors: bool,
+    exact_visits: bool,
+    top: int | None = None,
+    only: Collection[str] | None = None,
+) -> tuple[dict[Key, Sums], int]:
+    """Sums per key (values in the order of `dimensions`) and the number of keys. `top` asks
+    for the keys that can rank among the first `top` by visitors; `only` for those values of
+    the dimension (a comparison's previous period)."""
+    time_dimension = next((d for d in dimensions if d in TIME_DIMENSIONS), None)
+    dimension = next((d for d in dimensions if d not in TIME_DIMENSIONS), None)
+    bucket_of = _bucket_labels(time_dimension, time_range) if time_dimension else None
+
+    def wanted(sums: Sums) -> bool:
+        # The raw tables give a row only where a source the metrics need has something.
+        return bool((needs_hits and sums.events) or (needs_visits and sums.visits))
+
+    async def read(
+        rolled: str, match: Callable[[str], bool] | None = None, merge_as: str | None = None
+    ) -> tuple[dict[tuple[str, str], Sums], int]:
+        return await read_sums(
+            connection, site_id, rolled, time_range.first_day, time_range.last_day,
+            bucket_of=bucket_of, match=match, merge_as=merge_as,
+            exact_visitors=not daily_visitors, exact_visits=exact_visits,
+            top=None if daily_visitors else top, keep=wanted,
+        )  # fmt: skip
+
+    found: dict[tuple[str, str], Sums] = {}
+    total = 0
+    if dimension == GOAL:
+        for goal in goals:
+            if only is not None and goal.display_name not in only:
+                continue
+            rolled, completes = _goal_rows(goal)
+            part, _ = await read(rolled, completes, goal.display_name)
+            found.update(part)
+        total = len(found)
+    else:
+        among = (lambda value: value in only) if only is not None else None
+        found, total = await read(dimension or TOTAL, among)
+    result = {
+        tuple(bucket if d in TIME_DIMENSIONS else value for d in dimensions): sums
+        for (bucket, value), sums in found.items()
+    }
+    return result, total
+
+
+def _goal_rows(goal: Goal) -> tuple[str, Callable[[str], bool]]:
+    """The rolled dimension a goal's hits are counted in, and the values that complete it."""
+    if goal.kind == GoalKind.PAGE:
+        pattern = re.compile(page_pattern_regex(goal.target))
+        return PAGEVIEW_PAGE, lambda value: pattern.match(value) is not None
+    return "event:name", lambda value: value == goal.target
+
+
+def _bucket_labels(dimension: str, time_range: TimeRange) -> Callable[[date], str]:
+    labels: dict[date, str] = {}
+    for bucket in buckets(unit_of(dimension, time_range), time_range):
+        day = bucket.start.astimezone(time_range.zone).date()
+        last = (bucket.end - timedelta(microseconds=1)).astimezone(time_range.zone).date()
+        while day <= last:
+            labels[day] = bucket.label
+            day += timedelta(days=1)
+    return labels.__getitem__

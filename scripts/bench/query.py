@@ -1,0 +1,286 @@
+"""Benchmark the stats engine on a dashboard's bundle of queries at 1 and 10 million events.
+
+Usage:
+    python scripts/bench/query.py [--events 1000000,10000000] [--rounds 30]
+        [--postgres-url postgresql+asyncpg://user:pw@host/postgres] [--markdown]
+
+For each size it builds a site with a year of realistic traffic through the real write path
+(`scripts/bench/dataset.py`: `ot.ingest.store.store_batch`, the collector writer's function),
+brings the rollups up to date (`ot.rollups.job.run_rollups`, what `ot serve` runs), defines four
+goals, and then times the bundle a dashboard asks for over the last 30 days, in-process through
+`ot.stats.engine.run_query` (what the Stats API and `ot-admin stats query` call):
+
+  overview metrics with the previous period, the daily time series, and ten top-10 breakdowns
+  (pages, entry pages, exit pages, sources, UTM campaigns, countries, browsers, OSes, devices,
+  goals).
+
+It reports each size's load and rollup times and the bundle's p50/p95 over --rounds rounds, and
+the same bundle answered from the raw tables (rollups ignored) at the smallest size, so that
+every figure has a reference measured in the same run. With --postgres-url it creates (and
+drops afterwards) one database per size on that server; otherwise SQLite in temporary folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import dataset
+
+from ot.config import Settings
+from ot.db import create_engine
+from ot.models import GoalKind, Site
+from ot.rollups.job import run_rollups
+from ot.stats.engine import run_query
+from ot.stats.goals import add_goal
+from ot.stats.query import parse_query
+
+GOALS = [
+    ("Signup", GoalKind.EVENT, "Signup"),
+    ("Purchase", GoalKind.EVENT, "Purchase"),
+    ("Visit /pricing", GoalKind.PAGE, "/pricing"),
+    ("Read the blog", GoalKind.PAGE, "/blog/**"),
+]
+BREAKDOWNS = [
+    ("event:page", ["visitors", "pageviews"]),
+    ("visit:entry_page", ["visitors", "visits", "bounce_rate"]),
+    ("visit:exit_page", ["visitors", "visits"]),
+    ("visit:source", ["visitors", "visits", "bounce_rate", "visit_duration"]),
+    ("visit:utm_campaign", ["visitors", "visits"]),
+    ("visit:country", ["visitors"]),
+    ("visit:browser", ["visitors"]),
+    ("visit:os", ["visitors"]),
+    ("visit:device", ["visitors"]),
+    ("event:goal", ["visitors", "events", "conversion_rate"]),
+]
+
+
+def bundle(domain: str, today: date) -> list[dict[str, Any]]:
+    """The queries a dashboard sends for "last 30 days" (Plausible Stats API v2 bodies)."""
+    common = {"site_id": domain, "date_range": "30d", "date": today.isoformat()}
+    overview = {
+        **common,
+        "metrics": ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate",
+                    "visit_duration"],
+        "include": {"comparisons": {"mode": "previous_period"}},
+    }  # fmt: skip
+    series = {**common, "metrics": ["visitors", "pageviews"], "dimensions": ["time:day"]}
+    tops = [
+        {**common, "metrics": metrics, "dimensions": [dimension],
+         "pagination": {"limit": 10, "offset": 0}}
+        for dimension, metrics in BREAKDOWNS
+    ]  # fmt: skip
+    return [overview, series, *tops]
+
+
+@dataclass
+class SizeReport:
+    events: int
+    hits: int = 0
+    load_seconds: float = 0.0
+    rollup_seconds: float = 0.0
+    rollup_days: int = 0
+    bundle_ms: list[float] = field(default_factory=list)
+    raw_bundle_ms: list[float] = field(default_factory=list)
+
+    def p(self, which: str, quantile: float) -> float:
+        values = sorted(getattr(self, which))
+        if not values:
+            return float("nan")
+        return values[min(len(values) - 1, int(quantile * len(values)))]
+
+
+async def time_bundle(
+    settings: Settings, site: Site, queries: list[dict[str, Any]], rounds: int, *, raw: bool
+) -> tuple[list[float], list[Any]]:
+    """Milliseconds per bundle over `rounds` rounds, and the last round's results."""
+    engine = create_engine(settings)
+    parsed = [parse_query(body) for body in queries]
+    timings: list[float] = []
+    results: list[Any] = []
+    try:
+        async with engine.connect() as connection:
+            now = datetime.now(UTC)
+            for _ in range(rounds):
+                started = time.perf_counter()
+                results = [
+                    await run_query(connection, site, query, now=now, use_rollups=not raw)
+                    for query in parsed
+                ]
+                timings.append((time.perf_counter() - started) * 1000)
+    finally:
+        await engine.dispose()
+    return timings, results
+
+
+async def build(settings: Settings, report: SizeReport, today: date) -> Site:
+    site = await dataset.create_site(settings)
+    assert site.id is not None
+    loaded = await dataset.load(settings, site.id, report.events, end=today)
+    report.hits, report.load_seconds = loaded.hits, loaded.seconds
+    engine = create_engine(settings)
+    try:
+        async with AsyncSession(engine) as session:
+            for name, kind, target in GOALS:
+                where = {"page": target} if kind == GoalKind.PAGE else {"event": target}
+                await add_goal(session, site.id, display_name=name, **where)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    reader, writer = create_engine(settings), create_engine(settings, for_writes=True)
+    try:
+        rolled = await run_rollups(
+            reader, writer, now=datetime.now(UTC), visit_timeout=dataset.VISIT_TIMEOUT
+        )
+    finally:
+        await reader.dispose()
+        await writer.dispose()
+    report.rollup_seconds, report.rollup_days = rolled.seconds, rolled.days_rolled
+    return site
+
+
+async def run_size(
+    events: int, args: argparse.Namespace, folder: Path, *, with_raw: bool
+) -> SizeReport:
+    report = SizeReport(events)
+    today = datetime.now(UTC).date()
+    data_dir = folder / f"data-{events}"
+    database_url = ""
+    if args.postgres_url:
+        database_url = await _fresh_postgres(args.postgres_url, f"ot_bench_{events}")
+    settings = dataset.settings_for(data_dir, database_url)
+    print(f"{events:,} events: loading", flush=True)
+    site = await build(settings, report, today)
+    print(
+        f"  {report.hits:,} hits loaded in {report.load_seconds:.0f} s, "
+        f"{report.rollup_days} days rolled up in {report.rollup_seconds:.0f} s",
+        flush=True,
+    )
+    queries = bundle(site.domain, today)
+    await time_bundle(settings, site, queries, 2, raw=False)  # warm caches
+    report.bundle_ms, rolled = await time_bundle(settings, site, queries, args.rounds, raw=False)
+    print(f"  bundle from rollups: p50 {report.p('bundle_ms', 0.5):.1f} ms, "
+          f"p95 {report.p('bundle_ms', 0.95):.1f} ms", flush=True)  # fmt: skip
+    if with_raw:
+        raw_rounds = max(3, args.rounds // 5)
+        report.raw_bundle_ms, raw = await time_bundle(settings, site, queries, raw_rounds, raw=True)
+        print(f"  bundle from raw tables: p50 {report.p('raw_bundle_ms', 0.5):.1f} ms, "
+              f"p95 {report.p('raw_bundle_ms', 0.95):.1f} ms", flush=True)  # fmt: skip
+        _check_same(rolled, raw)
+    if args.postgres_url:
+        await _drop_postgres(args.postgres_url, f"ot_bench_{events}")
+    return report
+
+
+def _check_same(rolled: list[Any], raw: list[Any]) -> None:
+    """The rollups must give the raw tables' answer: a benchmark of wrong numbers is worthless."""
+    for fast, slow in zip(rolled, raw, strict=True):
+        fast_rows = [(r.dimensions, r.metrics) for r in fast.rows]
+        slow_rows = [(r.dimensions, r.metrics) for r in slow.rows]
+        if fast_rows != slow_rows or fast.totals != slow.totals:
+            raise SystemExit(f"rollups and raw tables disagree on {fast.query}:\n"
+                             f"{fast_rows[:5]}\n{slow_rows[:5]}")  # fmt: skip
+
+
+async def _fresh_postgres(server_url: str, name: str) -> str:
+    dsn = make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_postgres(server_url: str, name: str) -> None:
+    dsn = make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+def markdown(reports: list[SizeReport], args: argparse.Namespace) -> str:
+    backend = "PostgreSQL" if args.postgres_url else "SQLite"
+    lines = [
+        f"| {backend} | hits | load | rollups | bundle p50 | bundle p95 | raw bundle p50 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in reports:
+        raw = f"{r.p('raw_bundle_ms', 0.5):.0f} ms" if r.raw_bundle_ms else "-"
+        lines.append(
+            f"| {r.events:,} events | {r.hits:,} | {r.load_seconds:.0f} s "
+            f"({r.hits / max(r.load_seconds, 1e-9):,.0f}/s) | {r.rollup_seconds:.0f} s | "
+            f"{r.p('bundle_ms', 0.5):.1f} ms | {r.p('bundle_ms', 0.95):.1f} ms | {raw} |"
+        )
+    return "\n".join(lines)
+
+
+def verdicts(reports: list[SizeReport]) -> list[str]:
+    lines = []
+    for r in reports:
+        p95 = r.p("bundle_ms", 0.95)
+        lines.append(f"{r.events:,} events: bundle p95 {p95:.1f} ms (target < 150 ms): "
+                     + ("met" if p95 < 150 else "NOT met"))  # fmt: skip
+        if r.raw_bundle_ms:
+            lines.append(f"  rollups answer {r.p('raw_bundle_ms', 0.5) / r.p('bundle_ms', 0.5):.0f}"
+                         f" x faster than the raw tables (p50), with the same numbers")  # fmt: skip
+    if len(reports) >= 2:
+        small, large = reports[0], reports[-1]
+        growth = large.p("bundle_ms", 0.95) / small.p("bundle_ms", 0.95)
+        lines.append(f"bundle p95 at {large.events:,} / at {small.events:,}: {growth:.2f} "
+                     f"(target <= 2): " + ("met" if growth <= 2 else "NOT met"))  # fmt: skip
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", default="1000000,10000000",
+                        help="Comma-separated dataset sizes, smallest first.")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=30, help="Bundles timed per size.")
+    parser.add_argument("--postgres-url", default="",
+                        help="A PostgreSQL server (postgresql+asyncpg://.../postgres) on which "
+                        "to create one database per size; default: SQLite.")  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="Keep the SQLite data folders.")
+    parser.add_argument("--markdown", action="store_true", help="Print a table for the docs.")
+    args = parser.parse_args(argv)
+    sizes = [int(size) for size in args.events.split(",")]
+    folder = Path(tempfile.mkdtemp(prefix="ot-bench-query-"))
+    print(f"temporary folder: {folder}; machine: {os.cpu_count()} cores, "
+          f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
+    try:
+        reports = [
+            asyncio.run(run_size(size, args, folder, with_raw=index == 0))
+            for index, size in enumerate(sizes)
+        ]
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    print()
+    for line in verdicts(reports):
+        print(line)
+    if args.markdown:
+        print()
+        print(markdown(reports, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

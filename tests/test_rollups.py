@@ -1,0 +1,328 @@
+"""Rollups: per-day sums with exact uniques, kept by a job, equal to what the raw tables say."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import urllib.request
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from ot.admin.cli import app as admin
+from ot.config import Settings, load_settings
+from ot.ingest.hit import PAGEVIEW
+from ot.models import Site
+from ot.privacy import VisitorMode
+from ot.rollups.dimensions import HIT_COLUMNS, PAGEVIEW_PAGE, TOTAL, VISIT_COLUMNS
+from ot.rollups.read import Sums, complete_through, read_sums
+from tests import support
+from tests.conftest import assert_quiet_log, start_server, stop_server
+from tests.generated_hits import (
+    AFTER,
+    DAYS,
+    ZONE,
+    Engines,
+    hit,
+    roll,
+    store,
+    traffic,
+)
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+async def expected(
+    settings: Settings, site: Site, dimension: str, first: date, last: date
+) -> dict[str, Sums]:
+    """What the raw tables say, computed here in Python from the rows themselves."""
+    zone = ZoneInfo(site.timezone)
+    hit_rows = await support.rows(
+        settings,
+        "SELECT h.*, v.entry_page, v.exit_page, v.referrer_source AS visit_source, "
+        "v.referrer AS visit_referrer, v.utm_source AS v_utm_source, "
+        "v.utm_medium AS v_utm_medium, v.utm_campaign AS v_utm_campaign, "
+        "v.utm_content AS v_utm_content, v.utm_term AS v_utm_term, v.country AS v_country, "
+        "v.region AS v_region, v.city AS v_city, v.browser AS v_browser, "
+        "v.browser_version AS v_browser_version, v.os AS v_os, v.os_version AS v_os_version, "
+        "v.device AS v_device FROM hit h JOIN visit v ON v.id = h.visit_id WHERE h.site_id = :s",
+        s=site.id,
+    )
+    visit_rows = await support.rows(settings, "SELECT * FROM visit WHERE site_id = :s", s=site.id)
+
+    def visit_value(row: dict[str, Any], prefix: str) -> str:
+        column = VISIT_COLUMNS[dimension]
+        if column in ("entry_page", "exit_page"):
+            return str(row[column])
+        if prefix:
+            return str(
+                row[
+                    "visit_source"
+                    if column == "referrer_source"
+                    else "visit_referrer"
+                    if column == "referrer"
+                    else f"v_{column}"
+                ]
+            )
+        return str(row[column])  # fmt: skip
+
+    sums: dict[str, Sums] = {}
+    people: dict[str, set[int]] = defaultdict(set)
+    visits: dict[str, set[int]] = defaultdict(set)
+    for row in hit_rows:
+        if not first <= _utc(row["timestamp"]).astimezone(zone).date() <= last:
+            continue
+        if dimension == TOTAL:
+            value = ""
+        elif dimension == PAGEVIEW_PAGE:
+            if row["name"] != PAGEVIEW:
+                continue
+            value = row["pathname"]
+        elif dimension in HIT_COLUMNS:
+            value = row[HIT_COLUMNS[dimension]]
+        else:
+            value = visit_value(row, "v_")
+        target = sums.setdefault(value, Sums())
+        people[value].add(row["visitor_id"])
+        visits[value].add(row["visit_id"])
+        target.events += 1
+        target.pageviews += row["name"] == PAGEVIEW
+    for value, target in sums.items():
+        target.visitors, target.hit_visits = len(people[value]), len(visits[value])
+    if dimension in HIT_COLUMNS or dimension == PAGEVIEW_PAGE:
+        return sums
+    for row in visit_rows:
+        if not first <= _utc(row["started_at"]).astimezone(zone).date() <= last:
+            continue
+        value = "" if dimension == TOTAL else visit_value(row, "")
+        target = sums.setdefault(value, Sums())
+        target.visits += 1
+        target.visit_pageviews += row["pageviews"]
+        target.bounces += bool(row["is_bounce"])
+        target.duration += row["duration_seconds"]
+    return sums
+
+
+def comparable(sums: dict[str, Sums]) -> dict[str, tuple[int, ...]]:
+    return {
+        value: (
+            s.visitors,
+            s.hit_visits,
+            s.pageviews,
+            s.events,
+            s.visits,
+            s.visit_pageviews,
+            s.bounces,
+            s.duration,
+        )
+        for value, s in sums.items()
+    }
+
+
+async def rolled(
+    engines: Engines, site: Site, dimension: str, first: date, last: date, **options: Any
+) -> dict[str, Sums]:
+    async with engines.reader.connect() as connection:
+        found, total = await read_sums(
+            connection, site.id or 0, dimension, first, last, exact_visits=True, **options
+        )
+    assert total >= len(found)
+    return {value: sums for (_, value), sums in found.items()}
+
+
+ALL_DIMENSIONS = [TOTAL, PAGEVIEW_PAGE, *HIT_COLUMNS, *VISIT_COLUMNS]
+
+
+@pytest.mark.parametrize(
+    "first, last", [(DAYS[0], DAYS[0]), (DAYS[1], DAYS[1]), (DAYS[0], DAYS[-1])]
+)
+async def test_every_rolled_dimension_equals_the_raw_tables_over_days_and_ranges(
+    settings: Settings, engines: Engines, cookie_site: Site, first: date, last: date
+) -> None:
+    await store(engines, traffic(cookie_site.id or 0))
+    await roll(engines)
+    for dimension in ALL_DIMENSIONS:
+        want = await expected(settings, cookie_site, dimension, first, last)
+        got = await rolled(engines, cookie_site, dimension, first, last)
+        assert comparable(got) == comparable(want), dimension
+
+
+async def test_uniques_over_several_days_count_each_visitor_once(
+    engines: Engines, cookie_site: Site
+) -> None:
+    zone = ZoneInfo(ZONE)
+    site_id = cookie_site.id or 0
+    # The same three visitors every day: 9 daily uniques, 3 people.
+    await store(engines, [
+        hit(site_id, visitor, datetime(d.year, d.month, d.day, 12, tzinfo=zone), "/")
+        for d in DAYS for visitor in (1, 2, 3)
+    ])  # fmt: skip
+    await roll(engines)
+    total = (await rolled(engines, cookie_site, TOTAL, DAYS[0], DAYS[-1]))[""]
+    assert (total.visitors, total.daily_visitors, total.pageviews) == (3, 9, 9)
+
+
+async def test_the_top_rows_by_visitors_are_exact_even_when_daily_sums_mislead(
+    engines: Engines, cookie_site: Site
+) -> None:
+    zone = ZoneInfo(ZONE)
+    site_id = cookie_site.id or 0
+    hits = []
+    for number, day in enumerate(DAYS):
+        noon = datetime(day.year, day.month, day.day, 12, tzinfo=zone)
+        # /loyal: the same 10 people each day (daily sums 30, exact 10).
+        hits += [hit(site_id, visitor, noon, "/loyal") for visitor in range(1, 11)]
+        # /new: 8 new people each day (daily sums 24, exact 24).
+        hits += [hit(site_id, 100 + 8 * number + i, noon, "/new") for i in range(8)]
+        # Ten small pages with one visitor each.
+        hits += [hit(site_id, 500 + i, noon, f"/small/{i}") for i in range(10)]
+    await store(engines, sorted(hits, key=lambda h: h.timestamp))
+    await roll(engines)
+    top = await rolled(engines, cookie_site, "event:page", DAYS[0], DAYS[-1], top=1)
+    best = max(top, key=lambda value: top[value].visitors)
+    assert (best, top[best].visitors) == ("/new", 24)
+    assert top["/loyal"].visitors == 10  # resolved, since its bound (30) beat 24
+    async with engines.reader.connect() as connection:
+        _, total = await read_sums(connection, site_id, "event:page", DAYS[0], DAYS[-1], top=1)
+    assert total == 12
+
+
+async def test_a_late_hit_makes_its_day_pending_and_the_next_run_rolls_it_again(
+    settings: Settings, engines: Engines, cookie_site: Site
+) -> None:
+    site_id = cookie_site.id or 0
+    await store(engines, traffic(site_id))
+    await roll(engines)
+    zone = ZoneInfo(ZONE)
+    backdated = hit(site_id, 777, datetime(2026, 3, 28, 9, tzinfo=zone), "/late")
+    await store(engines, [backdated])
+    before = await rolled(engines, cookie_site, "event:page", DAYS[0], DAYS[0])
+    assert "/late" not in before  # rollups lag the raw tables until the next run
+    await roll(engines)
+    after = await rolled(engines, cookie_site, "event:page", DAYS[0], DAYS[0])
+    want = await expected(settings, cookie_site, "event:page", DAYS[0], DAYS[0])
+    assert comparable(after) == comparable(want)
+    assert after["/late"].visitors == 1
+
+
+async def test_complete_through_is_today_after_a_run_and_unknown_before(
+    engines: Engines, cookie_site: Site
+) -> None:
+    async with engines.reader.connect() as connection:
+        assert await complete_through(connection, cookie_site) is None
+    await store(engines, traffic(cookie_site.id or 0))
+    await roll(engines)
+    async with engines.reader.connect() as connection:
+        assert (
+            await complete_through(connection, cookie_site)
+            == AFTER.astimezone(ZoneInfo(ZONE)).date()
+        )
+
+
+async def test_a_site_that_changes_time_zone_is_rolled_again_in_its_new_zone(
+    settings: Settings, engines: Engines, cookie_site: Site
+) -> None:
+    await store(engines, traffic(cookie_site.id or 0))
+    await roll(engines)
+    async with engines.writer.begin() as connection:
+        await connection.execute(
+            text("UPDATE site SET timezone = 'America/New_York' WHERE id = :s"),
+            {"s": cookie_site.id},
+        )
+    cookie_site.timezone = "America/New_York"
+    async with engines.reader.connect() as connection:
+        assert await complete_through(connection, cookie_site) is None  # raw until rolled again
+    await roll(engines)
+    for dimension in (TOTAL, "event:page", "visit:source"):
+        want = await expected(settings, cookie_site, dimension, DAYS[0], DAYS[1])
+        got = await rolled(engines, cookie_site, dimension, DAYS[0], DAYS[1])
+        assert comparable(got) == comparable(want), dimension
+
+
+async def test_ot_admin_rollups_run_rolls_what_is_pending_and_then_nothing(
+    settings: Settings, engines: Engines, cookie_site: Site
+) -> None:
+    await store(engines, traffic(cookie_site.id or 0))
+    runner = CliRunner()
+    environment = {"OT_DATA_DIR": str(settings.data_dir), "OT_DATABASE_URL": settings.database_url}
+    first = await asyncio.to_thread(runner.invoke, admin, ["rollups", "run"], env=environment)
+    assert first.exit_code == 0, first.output
+    assert re.match(r"rolled up \d+ days of 1 sites \(\d+ rows\)", first.output)
+    assert "rolled up 0 days" not in first.output
+    again = await asyncio.to_thread(runner.invoke, admin, ["rollups", "run"], env=environment)
+    assert again.exit_code == 0, again.output
+    assert again.output.startswith("rolled up 0 days of 1 sites")
+
+
+def test_ot_serve_keeps_the_rollups_up_to_date_in_a_process_of_its_own(
+    tmp_path: Path, databases: support.DatabaseFactory
+) -> None:
+    data_dir = tmp_path / "data"
+    settings = load_settings(
+        data_dir=data_dir, database_url=support.run_sync(databases.sqlite(data_dir))
+    )
+    site = support.run_sync(
+        support.make_site(settings, timezone=ZONE, visitor_mode=VisitorMode.COOKIE)
+    )
+    log_path = tmp_path / "server.log"
+    process, base_url, _ = start_server(
+        settings, log_path, extra_env={"OT_ROLLUPS__INTERVAL_SECONDS": "0.2"}
+    )
+    try:
+        children = _spawned_children(process.pid)
+        assert len(children) == 1, "one rollup process beside the server"
+        body = json.dumps({"n": "pageview", "u": "https://shop.example/rolled", "d": site.domain})
+        request = urllib.request.Request(
+            f"{base_url}/api/event", data=body.encode(),
+            headers={"User-Agent": support.CHROME_USER_AGENT, "Content-Type": "text/plain"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 202
+        deadline = time.monotonic() + 15
+        found: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and not found:
+            found = support.run_sync(
+                support.rows(
+                    settings,
+                    "SELECT value, pageviews FROM rollup_day WHERE dimension = 'event:page'",
+                )
+            )
+            time.sleep(0.1)
+        assert found == [{"value": "/rolled", "pageviews": 1}]
+    finally:
+        stop_server(process)
+    assert process.returncode == 0
+    assert not any(_alive(child) for child in children), "the rollup process stopped too"
+    assert_quiet_log(log_path)
+
+
+def _spawned_children(pid: int) -> list[int]:
+    """Child processes started by multiprocessing's spawn (not its resource tracker)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        spawned = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        if spawned:
+            return spawned
+        time.sleep(0.05)
+    return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
