@@ -8,7 +8,7 @@ so an answer from rollups is the answer from the raw tables as of the last rollu
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -59,8 +59,7 @@ async def read_sums(
     last_day: date,
     *,
     bucket_of: Callable[[date], str] | None = None,
-    match: Callable[[str], bool] | None = None,
-    merge_as: str | None = None,
+    keys_of: Callable[[str], Sequence[str]] | None = None,
     exact_visitors: bool = True,
     exact_visits: bool = False,
     top: int | None = None,
@@ -68,7 +67,8 @@ async def read_sums(
 ) -> tuple[dict[Key, Sums], int]:
     """Sums per (bucket, value) of one rolled dimension, and how many keys there are.
 
-    `match` keeps only some values; `merge_as` merges every kept value into one (a goal).
+    `keys_of` names the keys a value is summed into: none drops it, and values sharing a key
+    are merged (the pages of a goal); by default each value is its own key.
     `keep` drops keys by their sums before they are counted.
     `exact_visitors` unions the visitor bitmaps across days (else visitors are daily sums);
     `exact_visits` does the same for visit ids. With `top`, only the keys that can rank among
@@ -96,30 +96,29 @@ async def read_sums(
     sums: dict[Key, Sums] = {}
     for row in await connection.execute(statement):
         value = row[0]
-        if match is not None and not match(value):
-            continue
         bucket = bucket_of(row[1]) if bucket_of is not None else ""
-        key = (bucket, merge_as if merge_as is not None else value)
-        target = sums.setdefault(key, Sums())
         offset = 2 if day_grouping else 1
         daily, pageviews, events, visits, visit_pageviews, bounces, duration = row[offset:]
-        target.daily_visitors += int(daily)
-        target.pageviews += int(pageviews)
-        target.events += int(events)
-        target.visits += int(visits)
-        target.visit_pageviews += int(visit_pageviews)
-        target.bounces += int(bounces)
-        target.duration += int(duration)
-        target.values.add(value)
+        for name in keys_of(value) if keys_of is not None else (value,):
+            target = sums.setdefault((bucket, name), Sums())
+            target.daily_visitors += int(daily)
+            target.pageviews += int(pageviews)
+            target.events += int(events)
+            target.visits += int(visits)
+            target.visit_pageviews += int(visit_pageviews)
+            target.bounces += int(bounces)
+            target.duration += int(duration)
+            target.values.add(value)
     if keep is not None:
         sums = {key: target for key, target in sums.items() if keep(target)}
     for target in sums.values():
         target.visitors = target.daily_visitors
     total = len(sums)
-    if merge_as is not None and not exact_visitors:
+    merged = {key: target for key, target in sums.items() if len(target.values) > 1}
+    if merged and not exact_visitors:
         # Daily uniques of merged values: a visitor who saw two of them on one day is one.
         await _merged_daily_visitors(
-            connection, site_id, dimension, first_day, last_day, bucket_of, sums
+            connection, site_id, dimension, first_day, last_day, bucket_of, merged
         )
     if not sums or not (exact_visitors or exact_visits):
         return sums, total

@@ -9,7 +9,7 @@ ways give the same numbers (tests/test_stats_rollups.py holds them to it).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -71,28 +71,41 @@ async def sums_from_rollups(
         return bool((needs_hits and sums.events) or (needs_visits and sums.visits))
 
     async def read(
-        rolled: str, match: Callable[[str], bool] | None = None, merge_as: str | None = None
+        rolled: str, keys_of: Callable[[str], Sequence[str]] | None = None
     ) -> tuple[dict[tuple[str, str], Sums], int]:
         return await read_sums(
             connection, site_id, rolled, time_range.first_day, time_range.last_day,
-            bucket_of=bucket_of, match=match, merge_as=merge_as,
+            bucket_of=bucket_of, keys_of=keys_of,
             exact_visitors=not daily_visitors, exact_visits=exact_visits,
             top=None if daily_visitors else top, keep=wanted,
         )  # fmt: skip
 
     found: dict[tuple[str, str], Sums] = {}
-    total = 0
     if dimension == GOAL:
-        for goal in goals:
-            if only is not None and goal.display_name not in only:
-                continue
-            rolled, completes = _goal_rows(goal)
-            part, _ = await read(rolled, completes, goal.display_name)
-            found.update(part)
+        chosen = [goal for goal in goals if only is None or goal.display_name in only]
+        page_goals = [
+            (goal.display_name, _page_matcher(goal))
+            for goal in chosen
+            if goal.kind == GoalKind.PAGE
+        ]
+        event_goals = [goal for goal in chosen if goal.kind != GoalKind.PAGE]
+        if page_goals:
+            pages, _ = await read(
+                PAGEVIEW_PAGE,
+                lambda value: [name for name, matches in page_goals if matches(value)],
+            )
+            found.update(pages)
+        if event_goals:
+            events, _ = await read(
+                "event:name",
+                lambda value: [g.display_name for g in event_goals if g.target == value],
+            )
+            found.update(events)
         total = len(found)
     else:
-        among = (lambda value: value in only) if only is not None else None
-        found, total = await read(dimension or TOTAL, among)
+        found, total = await read(
+            dimension or TOTAL, (lambda value: (value,) if value in only else ()) if only else None
+        )
     result = {
         tuple(bucket if d in TIME_DIMENSIONS else value for d in dimensions): sums
         for (bucket, value), sums in found.items()
@@ -100,12 +113,10 @@ async def sums_from_rollups(
     return result, total
 
 
-def _goal_rows(goal: Goal) -> tuple[str, Callable[[str], bool]]:
-    """The rolled dimension a goal's hits are counted in, and the values that complete it."""
-    if goal.kind == GoalKind.PAGE:
-        pattern = re.compile(page_pattern_regex(goal.target))
-        return PAGEVIEW_PAGE, lambda value: pattern.match(value) is not None
-    return "event:name", lambda value: value == goal.target
+def _page_matcher(goal: Goal) -> Callable[[str], bool]:
+    """Whether a page completes a page goal (its path pattern, as the raw query matches it)."""
+    pattern = re.compile(page_pattern_regex(goal.target))
+    return lambda value: pattern.match(value) is not None
 
 
 def _bucket_labels(dimension: str, time_range: TimeRange) -> Callable[[date], str]:
