@@ -185,20 +185,24 @@ class VisitorOrdinal(SQLModel, table=True):
 
 
 class RollupDay(SQLModel, table=True):
-    """One local day of one site, summed per value of one dimension ("" for the whole site).
+    """One local day (span 1) or one week from Monday (span 7) of one site, summed per value
+    of one dimension ("" for the whole site).
 
-    Hit-side sums count the day's hits (by their time); visit-side sums count the visits that
-    started that day, as the stats engine reads them from `hit` and `visit`. Small rows in day
-    order, so that summing a range reads little; the bitmaps are in `rollup_bitmap`."""
+    Hit-side sums count the hits of the span (by their time); visit-side sums count the visits
+    that started in it, as the stats engine reads them from `hit` and `visit`. Small rows in day
+    order, so that summing a range reads little (a month is four weeks and a few days); the
+    bitmaps are in `rollup_bitmap`."""
 
     __tablename__ = "rollup_day"
     __table_args__ = (Index("ix_rollup_day_site_day", "site_id", "day"),)  # rolling a day again
 
     site_id: int = Field(foreign_key="site.id", primary_key=True)
     dimension: str = Field(primary_key=True)
-    day: date = Field(primary_key=True)
+    span_days: int = Field(primary_key=True)
+    day: date = Field(primary_key=True)  # the first day of the span
     value: str = Field(primary_key=True)
-    visitors: int  # the day's uniques
+    visitors: int  # the span's uniques
+    daily_visitors: int  # the sum of each day's uniques
     pageviews: int
     events: int
     visits: int
@@ -217,6 +221,7 @@ class RollupBitmap(SQLModel, table=True):
 
     site_id: int = Field(foreign_key="site.id", primary_key=True)
     dimension: str = Field(primary_key=True)
+    span_days: int = Field(primary_key=True)
     value: str = Field(primary_key=True)
     day: date = Field(primary_key=True)
     visitor_bitmap: bytes

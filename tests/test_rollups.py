@@ -8,7 +8,7 @@ import re
 import time
 import urllib.request
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -296,7 +296,8 @@ def test_ot_serve_keeps_the_rollups_up_to_date_in_a_process_of_its_own(
             found = support.run_sync(
                 support.rows(
                     settings,
-                    "SELECT value, pageviews FROM rollup_day WHERE dimension = 'event:page'",
+                    "SELECT value, pageviews FROM rollup_day "
+                    "WHERE dimension = 'event:page' AND span_days = 1",
                 )
             )
             time.sleep(0.1)
@@ -326,3 +327,28 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "State:\tZ" not in status
+
+
+async def test_a_range_reads_its_whole_weeks_from_week_rows_and_the_rest_from_days(
+    settings: Settings, engines: Engines, cookie_site: Site
+) -> None:
+    site_id = cookie_site.id or 0
+    days = [date(2026, 3, 2) + timedelta(days=n) for n in range(21)]  # Mon 2 March to Sun 22
+    await store(engines, traffic(site_id, seed=9, days=days, visitors=6))
+    await roll(engines)
+    first, last = date(2026, 3, 4), date(2026, 3, 20)  # Wed to Fri: one whole week inside
+    before = (await rolled(engines, cookie_site, TOTAL, first, last))[""]
+    assert comparable({"": before}) == comparable(
+        await expected(settings, cookie_site, TOTAL, first, last)
+    )
+    async with engines.writer.begin() as connection:
+        marked = await connection.execute(
+            text(
+                "UPDATE rollup_day SET pageviews = pageviews + 1000 "
+                "WHERE span_days = 7 AND dimension = '' AND day = :monday"
+            ),
+            {"monday": date(2026, 3, 9)},
+        )
+    assert marked.rowcount == 1
+    after = (await rolled(engines, cookie_site, TOTAL, first, last))[""]
+    assert after.pageviews == before.pageviews + 1000  # the week row was read, not its days

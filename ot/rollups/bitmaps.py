@@ -15,10 +15,15 @@ def visits_blob(visit_ids: Iterable[int]) -> bytes:
     return BitMap64(visit_ids).serialize()
 
 
-def union_size(blobs: Iterable[bytes], *, visits: bool = False) -> int:
-    """How many distinct members the bitmaps hold together."""
+def union_of(blobs: Iterable[bytes], *, visits: bool = False) -> BitMap | BitMap64:
+    """The union of serialized bitmaps: visitor ordinals, or visit ids with `visits`."""
     if visits:
         found64 = [BitMap64.deserialize(blob) for blob in blobs]
-        return len(BitMap64.union(*found64)) if len(found64) > 1 else sum(map(len, found64))
+        return BitMap64.union(*found64) if len(found64) > 1 else (found64 or [BitMap64()])[0]
     found = [BitMap.deserialize(blob) for blob in blobs]
-    return len(BitMap.union(*found)) if len(found) > 1 else sum(map(len, found))
+    return BitMap.union(*found) if len(found) > 1 else (found or [BitMap()])[0]
+
+
+def union_size(blobs: Iterable[bytes], *, visits: bool = False) -> int:
+    """How many distinct members the bitmaps hold together."""
+    return len(union_of(blobs, visits=visits))

@@ -22,7 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from ot.models import RollupPendingDay, Site
-from ot.rollups.rolling import BITMAP, HIT, PROGRESS, ROLLUP, DayFacts, read_day, write_day
+from ot.rollups.rolling import (
+    BITMAP,
+    HIT,
+    PROGRESS,
+    ROLLUP,
+    DayFacts,
+    read_day,
+    week_of,
+    write_day,
+    write_week,
+)
 
 SITE = Site.__table__  # type: ignore[attr-defined]
 PENDING = RollupPendingDay.__table__  # type: ignore[attr-defined]
@@ -56,15 +66,23 @@ async def run_rollups(
         zones, pending = await connection.run_sync(_mark_pending, visit_timeout)
     for site_id, zone in zones.items():
         report.sites += 1
+        weeks: set[date] = set()
         for day in sorted(pending.get(site_id, ())):
             if stop is not None and stop.is_set():
-                report.seconds = time.perf_counter() - started
-                return report
+                break
             async with reader.connect() as connection:
                 facts = await connection.run_sync(_read, site_id, day, zone)
             async with writer.begin() as connection:
                 report.rows_written += await connection.run_sync(_write, site_id, facts)
             report.days_rolled += 1
+            weeks.add(week_of(day))
+        # Weeks after their days, even when stopping: a week row must never lag its days.
+        for monday in sorted(weeks):
+            async with writer.begin() as connection:
+                report.rows_written += await connection.run_sync(write_week, site_id, monday)
+        if stop is not None and stop.is_set():
+            report.seconds = time.perf_counter() - started
+            return report
         async with writer.begin() as connection:
             await connection.run_sync(_record_progress, site_id, zone, now)
     report.seconds = time.perf_counter() - started

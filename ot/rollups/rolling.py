@@ -8,19 +8,19 @@ for the reading (SQLite has one writer at a time).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Dialect
 
 from ot.ingest.hit import PAGEVIEW
 from ot.ingest.store import FastStatement
 from ot.models import Hit, RollupBitmap, RollupDay, RollupProgress, Visit, VisitorOrdinal
-from ot.rollups.bitmaps import visitors_blob, visits_blob
+from ot.rollups.bitmaps import union_of, visitors_blob, visits_blob
 from ot.rollups.dimensions import HIT_COLUMNS, PAGEVIEW_PAGE, TOTAL, VISIT_COLUMNS
 
 HIT = Hit.__table__  # type: ignore[attr-defined]
@@ -122,40 +122,59 @@ def day_rows(site_id: int, facts: DayFacts, ordinals: dict[int, int]) -> list[di
     hits, visits = facts.hits, facts.visits
     count = len(hits["visitor_id"])
     ordinal_column = [ordinals[visitor] for visitor in hits["visitor_id"]]
-    is_pageview = [name == PAGEVIEW for name in hits["name"]]
+    visit_column: list[int] = hits["visit_id"]
+    is_pageview = [int(name == PAGEVIEW) for name in hits["name"]]
     rows: dict[tuple[str, str], dict[str, Any]] = {}
 
     def row(dimension: str, value: str) -> dict[str, Any]:
         found = rows.get((dimension, value))
         if found is None:
             found = rows[(dimension, value)] = {
-                "site_id": site_id, "dimension": dimension, "day": facts.day, "value": value,
-                "visitors": 0, "visitor_bitmap": b"", "visit_bitmap": b"", "pageviews": 0,
+                "site_id": site_id, "dimension": dimension, "span_days": 1, "day": facts.day,
+                "value": value, "visitors": 0, "daily_visitors": 0, "visitor_bitmap": b"",
+                "visit_bitmap": b"", "pageviews": 0,
                 "events": 0, "visits": 0, "visit_pageviews": 0, "bounces": 0,
                 "duration_seconds": 0,
             }  # fmt: skip
         return found
 
-    def add_hits(dimension: str, values: Iterable[str], keep: Sequence[bool] | None = None) -> None:
+    def add_hits(dimension: str, facts: Iterable[tuple[str, int, int, int, int]]) -> None:
+        """Hit-side sums from (value, visitor ordinal, visit id, events, pageviews) facts."""
         members: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
         events: Counter[str] = Counter()
         pageviews: Counter[str] = Counter()
-        for index, value in enumerate(values):
-            if keep is not None and not keep[index]:
-                continue
+        for value, ordinal, visit_id, hit_count, pageview_count in facts:
             people, visit_ids = members[value]
-            people.append(ordinal_column[index])
-            visit_ids.append(hits["visit_id"][index])
-            events[value] += 1
-            if is_pageview[index]:
-                pageviews[value] += 1
+            people.append(ordinal)
+            visit_ids.append(visit_id)
+            events[value] += hit_count
+            pageviews[value] += pageview_count
         for value, (people, visit_ids) in members.items():
             target = row(dimension, value)
-            target["visitors"] = len(set(people))
+            target["visitors"] = target["daily_visitors"] = len(set(people))
             target["visitor_bitmap"] = visitors_blob(people)
             target["visit_bitmap"] = visits_blob(visit_ids)
             target["events"] = events[value]
             target["pageviews"] = pageviews[value]
+
+    def per_hit(values: Sequence[str]) -> Iterator[tuple[str, int, int, int, int]]:
+        for index, value in enumerate(values):
+            yield value, ordinal_column[index], visit_column[index], 1, is_pageview[index]
+
+    # A visit's hits share its visit values: summing them per visit first makes the visit
+    # dimensions a loop over visits, not over hits.
+    per_visit: dict[int, list[int]] = {}  # visit id -> [ordinal, hits, pageviews, first hit]
+    for index, visit_id in enumerate(visit_column):
+        entry = per_visit.get(visit_id)
+        if entry is None:
+            per_visit[visit_id] = [ordinal_column[index], 1, is_pageview[index], index]
+        else:
+            entry[1] += 1
+            entry[2] += is_pageview[index]
+
+    def by_visit(values: Sequence[str]) -> Iterator[tuple[str, int, int, int, int]]:
+        for visit_id, (ordinal, hit_count, pageview_count, first) in per_visit.items():
+            yield values[first], ordinal, visit_id, hit_count, pageview_count
 
     def add_visits(dimension: str, values: Iterable[str]) -> None:
         for value, pageviews, bounce, duration in zip(
@@ -168,12 +187,12 @@ def day_rows(site_id: int, facts: DayFacts, ordinals: dict[int, int]) -> list[di
             target["bounces"] += 1 if bounce else 0
             target["duration_seconds"] += duration
 
-    add_hits(TOTAL, [""] * count)
-    add_hits(PAGEVIEW_PAGE, hits["pathname"], keep=is_pageview)
+    add_hits(TOTAL, by_visit([""] * count))
+    add_hits(PAGEVIEW_PAGE, (fact for fact in per_hit(hits["pathname"]) if fact[4]))
     for dimension, column in HIT_COLUMNS.items():
-        add_hits(dimension, hits[column])
+        add_hits(dimension, per_hit(hits[column]))
     for dimension in VISIT_COLUMNS:
-        add_hits(dimension, hits[dimension])
+        add_hits(dimension, by_visit(hits[dimension]))
     add_visits(TOTAL, [""] * len(visits["pageviews"]))
     for dimension in VISIT_COLUMNS:
         add_visits(dimension, visits[dimension])
@@ -181,11 +200,9 @@ def day_rows(site_id: int, facts: DayFacts, ordinals: dict[int, int]) -> list[di
 
 
 def write_day(connection: Connection, site_id: int, facts: DayFacts) -> int:
-    """Replace the day's rollup rows (sums and bitmaps); returns how many there are now."""
-    for table in (ROLLUP, BITMAP):
-        connection.execute(
-            delete(table).where(table.c.site_id == site_id, table.c.day == facts.day)
-        )
+    """Replace the day's rollup rows (sums and bitmaps); returns how many there are now. The
+    week the day is in must be written again afterwards (`write_week`)."""
+    _delete_span(connection, site_id, 1, facts.day)
     ordinals = ordinals_for(connection, site_id, facts.visitor_ids)
     rows = day_rows(site_id, facts, ordinals)
     if rows:
@@ -194,11 +211,78 @@ def write_day(connection: Connection, site_id: int, facts: DayFacts) -> int:
     return len(rows)
 
 
+def week_of(day: date) -> date:
+    """The Monday a week's rows are filed under."""
+    return day - timedelta(days=day.weekday())
+
+
+def write_week(connection: Connection, site_id: int, monday: date) -> int:
+    """Replace one week's rows with the sums and bitmap unions of its day rows, so that a
+    range reads one row per value for each whole week in it."""
+    _delete_span(connection, site_id, 7, monday)
+    sunday = monday + timedelta(days=6)
+    in_week = (
+        ROLLUP.c.site_id == site_id,
+        ROLLUP.c.span_days == 1,
+        ROLLUP.c.day >= monday,
+        ROLLUP.c.day <= sunday,
+    )
+    summed = [
+        func.sum(ROLLUP.c[name])
+        for name in ("visitors", "pageviews", "events", "visits", "visit_pageviews", "bounces",
+                     "duration_seconds")
+    ]  # fmt: skip
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    statement = select(ROLLUP.c.dimension, ROLLUP.c.value, *summed).where(*in_week)
+    for dimension, value, daily, pageviews, events, visits, visit_pageviews, bounces, duration in (
+        connection.execute(statement.group_by(ROLLUP.c.dimension, ROLLUP.c.value))
+    ):  # fmt: skip
+        rows[(dimension, value)] = {
+            "site_id": site_id, "dimension": dimension, "span_days": 7, "day": monday,
+            "value": value, "visitors": 0, "daily_visitors": int(daily),
+            "pageviews": int(pageviews), "events": int(events), "visits": int(visits),
+            "visit_pageviews": int(visit_pageviews), "bounces": int(bounces),
+            "duration_seconds": int(duration),
+        }  # fmt: skip
+    people: dict[tuple[str, str], list[bytes]] = defaultdict(list)
+    visit_ids: dict[tuple[str, str], list[bytes]] = defaultdict(list)
+    for dimension, value, visitor_bitmap, visit_bitmap in connection.execute(
+        select(
+            BITMAP.c.dimension, BITMAP.c.value, BITMAP.c.visitor_bitmap, BITMAP.c.visit_bitmap
+        ).where(
+            BITMAP.c.site_id == site_id,
+            BITMAP.c.span_days == 1,
+            BITMAP.c.day >= monday,
+            BITMAP.c.day <= sunday,
+        )
+    ):
+        people[(dimension, value)].append(visitor_bitmap)
+        visit_ids[(dimension, value)].append(visit_bitmap)
+    for key, row in rows.items():
+        union = union_of(people[key])
+        row["visitors"] = len(union)
+        row["visitor_bitmap"] = union.serialize()
+        row["visit_bitmap"] = union_of(visit_ids[key], visits=True).serialize()
+    if rows:
+        for insert_rows in _inserts(connection.dialect):
+            insert_rows(connection, list(rows.values()))
+    return len(rows)
+
+
+def _delete_span(connection: Connection, site_id: int, span_days: int, day: date) -> None:
+    for table in (ROLLUP, BITMAP):
+        connection.execute(
+            delete(table).where(
+                table.c.site_id == site_id, table.c.day == day, table.c.span_days == span_days
+            )
+        )
+
+
 _compiled: dict[str, list[FastStatement]] = {}
 
 
 def _inserts(dialect: Dialect) -> list[FastStatement]:
-    """The two INSERTs of a day's rows, compiled once per dialect: a year of days writes
+    """The two INSERTs of rollup rows, compiled once per dialect: a year of days writes
     hundreds of thousands of rows, and SQLAlchemy's per-row handling would cost more."""
     if dialect.name not in _compiled:
         _compiled[dialect.name] = [

@@ -28,27 +28,30 @@ def upgrade() -> None:
         "rollup_day",
         sa.Column("site_id", sa.Integer(), sa.ForeignKey("site.id"), nullable=False),
         sa.Column("dimension", sa.String(), nullable=False),
+        sa.Column("span_days", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("value", sa.String(), nullable=False),
         sa.Column("visitors", sa.Integer(), nullable=False),
+        sa.Column("daily_visitors", sa.Integer(), nullable=False),
         sa.Column("pageviews", sa.Integer(), nullable=False),
         sa.Column("events", sa.Integer(), nullable=False),
         sa.Column("visits", sa.Integer(), nullable=False),
         sa.Column("visit_pageviews", sa.Integer(), nullable=False),
         sa.Column("bounces", sa.Integer(), nullable=False),
         sa.Column("duration_seconds", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("site_id", "dimension", "day", "value"),
+        sa.PrimaryKeyConstraint("site_id", "dimension", "span_days", "day", "value"),
     )
     op.create_index("ix_rollup_day_site_day", "rollup_day", ["site_id", "day"])
     op.create_table(
         "rollup_bitmap",
         sa.Column("site_id", sa.Integer(), sa.ForeignKey("site.id"), nullable=False),
         sa.Column("dimension", sa.String(), nullable=False),
+        sa.Column("span_days", sa.Integer(), nullable=False),
         sa.Column("value", sa.String(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("visitor_bitmap", sa.LargeBinary(), nullable=False),
         sa.Column("visit_bitmap", sa.LargeBinary(), nullable=False),
-        sa.PrimaryKeyConstraint("site_id", "dimension", "value", "day"),
+        sa.PrimaryKeyConstraint("site_id", "dimension", "span_days", "value", "day"),
     )
     op.create_index("ix_rollup_bitmap_site_day", "rollup_bitmap", ["site_id", "day"])
     op.create_table(
