@@ -9,21 +9,23 @@ rollups is the answer from the raw tables as of the last rollup run.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import ColumnElement
 
 from ot.models import Site
 from ot.rollups.bitmaps import union_size
 from ot.rollups.rolling import BITMAP, PROGRESS, ROLLUP
 
 Key = tuple[str, str]  # (time bucket label or "", dimension value or "")
+SUMMED = ("visitors", "daily_visitors", "pageviews", "events", "visits", "visit_pageviews",
+          "bounces", "duration_seconds")  # fmt: skip
 LOOKUP_CHUNK = 400
 
 
@@ -108,26 +110,17 @@ async def read_sums(
     unioned.
     """
     spans = Spans.of(first_day, last_day, bucket_of)
-    # Grouped by day only when buckets need it: fewer rows to hand over otherwise.
-    grouping = [ROLLUP.c.value, *([ROLLUP.c.day] if bucket_of is not None else [])]
-    summed = [
-        func.sum(ROLLUP.c[name])
-        for name in ("visitors", "daily_visitors", "pageviews", "events", "visits",
-                     "visit_pageviews", "bounces", "duration_seconds")
-    ]  # fmt: skip
     sums: dict[Key, Sums] = {}
-    for span, starts in spans.parts():
-        statement = (
-            select(*grouping, *summed)
-            .where(*_in_spans(ROLLUP, site_id, dimension, span, starts))
-            .group_by(*grouping)
-        )
-        for row in await connection.execute(statement):
+    if spans.parts():
+        statement = _sums_statement(_kinds(spans), bucket_of is not None)
+        parameters = _span_parameters(site_id, dimension, spans)
+        for row in await connection.execute(statement, parameters):
             value = row[0]
             bucket = bucket_of(row[1]) if bucket_of is not None else ""
-            bound, daily, pageviews, events, visits, visit_pageviews, bounces, duration = row[
-                len(grouping) :
-            ]
+            sums_of_row = row[2:] if bucket_of is not None else row[1:]
+            bound, daily, pageviews, events, visits, visit_pageviews, bounces, duration = (
+                sums_of_row
+            )
             for name in keys_of(value) if keys_of is not None else (value,):
                 target = sums.setdefault((bucket, name), Sums())
                 target.visitor_bound += int(bound)
@@ -173,15 +166,52 @@ async def read_sums(
     return {key: sums[key] for key in resolved}, total
 
 
-def _in_spans(
-    table: Any, site_id: int, dimension: str, span: int, starts: Sequence[date]
-) -> list[ColumnElement[bool]]:
-    return [
-        table.c.site_id == site_id,
-        table.c.dimension == dimension,
-        table.c.span_days == span,
-        table.c.day.in_(starts),
+def _spans_select(
+    table: Any, columns: Sequence[Any], kinds: tuple[int, ...], by_value: bool
+) -> Any:
+    """The rows of a dimension's spans, one SELECT per kind of span joined by UNION ALL: each
+    uses the primary key, which one SELECT with OR would not (SQLite then reads every day).
+    Bound by `site_id`, `dimension`, `starts_1` and `starts_7` (and `values`)."""
+    selects = [
+        select(*columns).where(
+            table.c.site_id == bindparam("site_id"),
+            table.c.dimension == bindparam("dimension"),
+            table.c.span_days == span,
+            table.c.day.in_(bindparam(f"starts_{span}", expanding=True)),
+            *([table.c.value.in_(bindparam("values", expanding=True))] if by_value else []),
+        )
+        for span in kinds
     ]
+    return selects[0] if len(selects) == 1 else union_all(*selects)
+
+
+@functools.cache
+def _sums_statement(kinds: tuple[int, ...], by_day: bool) -> Any:
+    """Built once per shape: building a statement (and its cache key, with long IN lists)
+    cost more than running it."""
+    columns = [ROLLUP.c.value, ROLLUP.c.day, *(ROLLUP.c[name] for name in SUMMED)]
+    rows = _spans_select(ROLLUP, columns, kinds, by_value=False).subquery("spans")
+    # Grouped by day only when buckets need it: fewer rows to hand over otherwise.
+    grouping = [rows.c.value, *([rows.c.day] if by_day else [])]
+    return select(*grouping, *(func.sum(rows.c[name]) for name in SUMMED)).group_by(*grouping)
+
+
+@functools.cache
+def _bitmaps_statement(kinds: tuple[int, ...]) -> Any:
+    columns = [BITMAP.c.value, BITMAP.c.day, BITMAP.c.visitor_bitmap, BITMAP.c.visit_bitmap]
+    return _spans_select(BITMAP, columns, kinds, by_value=True)
+
+
+def _span_parameters(site_id: int, dimension: str, spans: Spans) -> dict[str, Any]:
+    return {
+        "site_id": site_id,
+        "dimension": dimension,
+        **{f"starts_{span}": list(starts) for span, starts in spans.parts()},
+    }
+
+
+def _kinds(spans: Spans) -> tuple[int, ...]:
+    return tuple(span for span, _ in spans.parts())
 
 
 async def _exact_uniques(
@@ -201,26 +231,20 @@ async def _exact_uniques(
     visitor_blobs: dict[Key, list[bytes]] = defaultdict(list)
     visit_blobs: dict[Key, list[bytes]] = defaultdict(list)
     values = sorted(by_value)
-    for span, starts in spans.parts():
-        for start in range(0, len(values), LOOKUP_CHUNK):
-            chunk = values[start : start + LOOKUP_CHUNK]
-            rows = await connection.execute(
-                select(
-                    BITMAP.c.value, BITMAP.c.day, BITMAP.c.visitor_bitmap, BITMAP.c.visit_bitmap
-                ).where(
-                    *_in_spans(BITMAP, site_id, dimension, span, starts),
-                    BITMAP.c.value.in_(chunk),
-                )
-            )
-            for value, day, visitor_bitmap, visit_bitmap in rows:
-                bucket = bucket_of(day) if bucket_of is not None else ""
-                for key in by_value[value]:
-                    if key[0] != bucket:
-                        continue
-                    if visitors:
-                        visitor_blobs[key].append(visitor_bitmap)
-                    if visits:
-                        visit_blobs[key].append(visit_bitmap)
+    statement = _bitmaps_statement(_kinds(spans))
+    parameters = _span_parameters(site_id, dimension, spans)
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        chunk = values[start : start + LOOKUP_CHUNK]
+        rows = await connection.execute(statement, {**parameters, "values": chunk})
+        for value, day, visitor_bitmap, visit_bitmap in rows:
+            bucket = bucket_of(day) if bucket_of is not None else ""
+            for key in by_value[value]:
+                if key[0] != bucket:
+                    continue
+                if visitors:
+                    visitor_blobs[key].append(visitor_bitmap)
+                if visits:
+                    visit_blobs[key].append(visit_bitmap)
     for key, target in targets.items():
         if visitors:
             target.visitors = union_size(visitor_blobs[key])
@@ -239,18 +263,18 @@ async def _merged_daily_visitors(
 ) -> None:
     """Visitors as the sum over days of each day's union of the merged values' bitmaps (from
     the day rows: a week's union would count a visitor of two days once)."""
-    days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    days = Spans(
+        tuple(first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)), ()
+    )
+    statement = _bitmaps_statement(_kinds(days))
+    parameters = _span_parameters(site_id, dimension, days)
     for key, target in targets.items():
         by_day: dict[date, list[bytes]] = defaultdict(list)
         values = sorted(target.values)
         for start in range(0, len(values), LOOKUP_CHUNK):
-            rows = await connection.execute(
-                select(BITMAP.c.day, BITMAP.c.visitor_bitmap).where(
-                    *_in_spans(BITMAP, site_id, dimension, 1, days),
-                    BITMAP.c.value.in_(values[start : start + LOOKUP_CHUNK]),
-                )
-            )
-            for day, bitmap in rows:
+            chunk = values[start : start + LOOKUP_CHUNK]
+            rows = await connection.execute(statement, {**parameters, "values": chunk})
+            for _, day, bitmap, _ in rows:
                 if bucket_of is None or bucket_of(day) == key[0]:
                     by_day[day].append(bitmap)
         target.visitors = sum(union_size(blobs) for blobs in by_day.values())
