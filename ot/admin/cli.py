@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ot.admin import accounts, db, sites, tokens
+from ot.admin import accounts, db, logimport, sites, tokens
 from ot.admin.context import make_context
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(accounts.app, name="account")
 app.add_typer(sites.app, name="site")
 app.add_typer(tokens.app, name="token")
+app.command("import-log")(logimport.import_log_command)
 
 
 @app.callback()
