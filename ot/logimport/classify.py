@@ -14,8 +14,8 @@ STATIC_EXTENSIONS = (
     ".zip", ".ogg", ".mp3", ".mp4", ".exe", ".iso", ".gz", ".rar", ".svg", ".bmp", ".tar",
     ".tgz", ".tiff", ".tif", ".ttf", ".flv", ".dmg", ".xz", ".zst",
 )  # fmt: skip
-# GoAccess never calls a request shorter than its longest extension static ("/a.js" is not).
-_SHORTEST_STATIC_REQUEST = max(len(extension) for extension in STATIC_EXTENSIONS)
+# GoAccess never calls a request shorter than its shortest extension static.
+_SHORTEST_STATIC_REQUEST = min(len(extension) for extension in STATIC_EXTENSIONS)
 NOT_FOUND = 404
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC
 
 from ot.errors import InvalidInput
-from ot.logimport.timestamps import APACHE_TIME_FORMAT
+from ot.logimport.timestamps import APACHE_TIME_FORMAT, compile_timestamp, timestamp_regex
 
 # Apache's and NGINX's predefined formats (NGINX's `combined` is Apache's).
 APACHE_FORMATS = {
@@ -113,6 +114,8 @@ def apache_format(log_format: str) -> LogFormat:
                 tokens.append(_Field("timestamp", r"\[([^\]]*)\]"))
                 continue
             time_format = argument.removeprefix("begin:").removeprefix("end:")
+            tokens.append(_Field("timestamp", _time_field_regex(log_format, time_format)))
+            continue
         if letter == "a" and argument not in (None, "c"):
             name = None  # %{local}a is the server's own address
         tokens.append(_Field(name))
@@ -141,6 +144,13 @@ def goaccess_format(log_format: str, date_format: str = "", time_format: str = "
             tokens.append(_Field(None, r"\s*"))
         elif letter == "%":
             tokens.append(_Literal("%"))
+        elif letter in ("d", "t", "x"):
+            # Dates and times may hold spaces: read them by their own format when given.
+            own_format = {"d": date_format, "t": time_format}.get(
+                letter, f"{date_format} {time_format}".strip()
+            )
+            regex = _time_field_regex(log_format, own_format) if " " in own_format else None
+            tokens.append(_Field(_GOACCESS_FIELDS[letter], regex))
         elif letter in _GOACCESS_FIELDS:
             tokens.append(_Field(_GOACCESS_FIELDS[letter]))
         else:
@@ -175,6 +185,10 @@ def _compile(description: str, tokens: list[_Literal | _Field], time_format: str
         raise _bad(description, "it has no request (Apache %r or %U, GoAccess %r or %U)")
     if not time_format:
         raise _bad(description, "no date/time format was given")
+    try:
+        compile_timestamp(time_format, UTC)  # refuse a bad time format now, not line by line
+    except InvalidInput as error:
+        raise _bad(description, error.message) from None
 
     last_field = max(i for i, token in enumerate(merged) if isinstance(token, _Field))
     parts = ["^"]
@@ -206,6 +220,13 @@ def _compile(description: str, tokens: list[_Literal | _Field], time_format: str
         else:
             parts.append(f"(?:{body})")
     return LogFormat(description, re.compile("".join(parts)), fields, time_format)
+
+
+def _time_field_regex(log_format: str, time_format: str) -> str:
+    try:
+        return timestamp_regex(time_format)
+    except InvalidInput as error:
+        raise _bad(log_format, error.message) from None
 
 
 def _merge_literals(tokens: list[_Literal | _Field]) -> list[_Literal | _Field]:

@@ -23,7 +23,8 @@ HTTP_METHODS = frozenset(
         "BASELINE-CONTROL", "MKACTIVITY", "ORDERPATCH",
     }
 )  # fmt: skip
-HTTP_PROTOCOLS = frozenset({"HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/2.0", "HTTP/3", "HTTP/3.0"})
+# A protocol is known when it starts with one of these ("HTTP/2.0" is "HTTP/2"), as in GoAccess.
+HTTP_PROTOCOLS = ("HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/3")
 
 
 @dataclass(slots=True)
@@ -120,9 +121,14 @@ def split_request(request: str) -> tuple[str, str, str]:
         return "", request, ""
     target, space, protocol = rest.rpartition(" ")
     protocol = protocol.upper()
-    if not space or protocol not in HTTP_PROTOCOLS:
+    known = (
+        protocol
+        if protocol in HTTP_PROTOCOLS
+        else next((name for name in HTTP_PROTOCOLS if protocol.startswith(name)), None)
+    )
+    if not space or known is None:
         return "", "-", ""
-    return method, target, protocol
+    return method, target.strip(), known
 
 
 @lru_cache(maxsize=65_536)

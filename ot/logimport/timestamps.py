@@ -54,6 +54,36 @@ APACHE_TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 def compile_timestamp(time_format: str, default_zone: tzinfo) -> TimestampParser:
     """A parser for timestamps written as `time_format`; it answers None for text that does
     not fit. Times without a zone (%z) are taken in `default_zone` (the site's time zone)."""
+    pattern, used = _translate(time_format)
+    if "epoch" not in used and not ({"day", "year"} <= used or {"day", "short_year"} <= used):
+        raise InvalidInput(
+            f"the date/time format {time_format!r} gives no full date (day, month and year, or %s)",
+            field="date_format",
+        )
+    if "epoch" not in used and not ({"month", "month_name"} & used):
+        raise InvalidInput(
+            f"the date/time format {time_format!r} gives no month", field="date_format"
+        )
+    compiled = re.compile(pattern)
+
+    @lru_cache(maxsize=4096)
+    def parse(text: str) -> Parsed | None:
+        found = compiled.fullmatch(text.strip())
+        if found is None:
+            return None
+        return _from_parts(found.groupdict(), default_zone)
+
+    if time_format == APACHE_TIME_FORMAT:
+        return _apache_parser(parse)
+    return parse
+
+
+def timestamp_regex(time_format: str) -> str:
+    """A regular expression (without groups) matching text written in `time_format`."""
+    return re.sub(r"\(\?P<\w+>", "(?:", _translate(time_format)[0])
+
+
+def _translate(time_format: str) -> tuple[str, set[str]]:
     expanded = time_format
     for name, replacement in _COMPOSITES.items():
         expanded = expanded.replace("%" + name, replacement)
@@ -84,27 +114,7 @@ def compile_timestamp(time_format: str, default_zone: tzinfo) -> TimestampParser
         else:
             used.add(group)
             pattern.append(f"(?P<{group}>{regex})")
-    if "epoch" not in used and not ({"day", "year"} <= used or {"day", "short_year"} <= used):
-        raise InvalidInput(
-            f"the date/time format {time_format!r} gives no full date (day, month and year, or %s)",
-            field="date_format",
-        )
-    if "epoch" not in used and not ({"month", "month_name"} & used):
-        raise InvalidInput(
-            f"the date/time format {time_format!r} gives no month", field="date_format"
-        )
-    compiled = re.compile("".join(pattern))
-
-    @lru_cache(maxsize=4096)
-    def parse(text: str) -> Parsed | None:
-        found = compiled.fullmatch(text.strip())
-        if found is None:
-            return None
-        return _from_parts(found.groupdict(), default_zone)
-
-    if time_format == APACHE_TIME_FORMAT:
-        return _apache_parser(parse)
-    return parse
+    return "".join(pattern), used
 
 
 def _from_parts(parts: dict[str, str | None], default_zone: tzinfo) -> Parsed | None:
