@@ -155,7 +155,14 @@ class LogImporter:
     async def run(self, names: list[str]) -> ImportReport:
         """Import the logs in order. Every file is opened before the first line is imported, so
         a missing or unreadable one changes nothing."""
-        sources = [open_source(name) for name in names]
+        sources: list[LogSource] = []
+        try:
+            for name in names:
+                sources.append(open_source(name))
+        except OtError:
+            for source in sources:
+                source.close()
+            raise
         opened = list(sources)
         database = _Database(self._settings)
         try:
@@ -171,6 +178,7 @@ class LogImporter:
                 each.close()
             await database.close()
             self._geo.close()
+        self.report.stopped = self._stop.is_set()
         return self.report
 
     async def _import(
@@ -250,7 +258,6 @@ class LogImporter:
                     self._progress(source.name, progress.lines_read, offset)
                 if self._stop.is_set():
                     await commit()
-                    self.report.stopped = True
                     return None
 
     def _take(

@@ -31,6 +31,7 @@ class LogSource:
     stream: BinaryIO
     path: Path | None  # None for standard input
     compressed: bool
+    file: BinaryIO | None = None  # the file under a gzip stream, closed with it
 
     @property
     def can_grow(self) -> bool:
@@ -41,6 +42,8 @@ class LogSource:
     def close(self) -> None:
         if self.path is not None:
             self.stream.close()
+            if self.file is not None:
+                self.file.close()
 
 
 def open_source(name: str) -> LogSource:
@@ -71,7 +74,8 @@ def open_source(name: str) -> LogSource:
         if magic != GZIP_MAGIC:
             handle.close()
             raise InvalidInput(f"{name} is named .gz but is not a gzip file", field="file")
-        return LogSource(name, gzip.GzipFile(fileobj=handle, mode="rb"), path, True)  # type: ignore[arg-type]
+        stream = gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[assignment]
+        return LogSource(name, stream, path, True, file=handle)
     return LogSource(name, handle, path, False)
 
 
