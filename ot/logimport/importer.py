@@ -299,7 +299,7 @@ class LogImporter:
             report.skipped[SkipReason.EXCLUDED_IP] += 1
             return False
         page = _page(record.vhost or site.domain, target, self._allowed_params)
-        if page is not None and site.excludes_path(page.pathname):
+        if page is not None and site.excluded_path_patterns and site.excludes_path(page.pathname):
             report.skipped[SkipReason.EXCLUDED_PATH] += 1
             return False
         visitor_id = _visitor_id(
@@ -368,7 +368,7 @@ class LogImporter:
         policy = self._site.ip_policy
         if policy is IpPolicy.NONE:
             return None
-        kept = ip if policy is IpPolicy.FULL else truncate_ip(ip)
+        kept = ip if policy is IpPolicy.FULL else _truncated(ip)
         return self._cipher.encrypt(kept, context=IP_CONTEXT)
 
     def _read_line(self, source: LogSource) -> bytes:
@@ -445,6 +445,10 @@ async def _sleep(seconds: float, stop: threading.Event) -> None:
         await asyncio.sleep(min(0.05, seconds))
 
 
+_truncated = lru_cache(maxsize=65_536)(truncate_ip)
+
+
+@lru_cache(maxsize=65_536)
 def _visitor_id(key: bytes, site_id: int, ip: str, day: date, user_agent: str) -> int:
     data = f"{site_id}\x00{day.isoformat()}\x00{ip}\x00{user_agent}".encode()
     digest = hashlib.blake2b(data, key=key, digest_size=8).digest()

@@ -59,57 +59,68 @@ class LineReader:
 
     def __init__(self, log_format: LogFormat, default_zone: tzinfo) -> None:
         self._match = log_format.pattern.match
-        self._fields = log_format.fields
         self._parse_time = compile_timestamp(log_format.time_format, default_zone)
-        self._split_time = "timestamp" not in log_format.fields
-        self._has_request = "request" in log_format.fields
+        # Positions in Match.groups() (every capturing group is a named field); -1: absent.
+        index = {name: position - 1 for name, position in log_format.pattern.groupindex.items()}
+        self._host = index["host"]
+        self._vhost, self._timestamp = index.get("vhost", -1), index.get("timestamp", -1)
+        self._date, self._time = index.get("date", -1), index.get("time", -1)
+        self._request, self._status = index.get("request", -1), index.get("status", -1)
+        self._bytes, self._referrer = index.get("bytes", -1), index.get("referrer", -1)
+        self._user_agent = index.get("user_agent", -1)
+        self._parts = tuple(index.get(name, -1) for name in ("method", "path", "query", "protocol"))
 
     def read(self, line: str) -> LogRecord | Malformed:
         found = self._match(line)
         if found is None:
             return NO_MATCH
-        fields = found.groupdict()
-        ip = fields["host"]
+        values = found.groups()
+        ip = values[self._host]
         if not _is_ip(ip):
             return BAD_IP
-        if self._split_time:
-            time_text = fields["date"]
-            if fields.get("time") is not None:
-                time_text = f"{time_text} {fields['time']}"
+        if self._timestamp >= 0:
+            time_text = values[self._timestamp]
         else:
-            time_text = fields["timestamp"]
+            time_text = values[self._date]
+            if self._time >= 0:
+                time_text = f"{time_text} {values[self._time]}"
         moment = self._parse_time(time_text)
         if moment is None:
             return BAD_TIME
-        status_text = fields.get("status")
         status = 0
-        if status_text is not None:
-            if not status_text.isdigit() or not 100 <= int(status_text) <= 599:
+        if self._status >= 0:
+            status_text = values[self._status]
+            status = int(status_text) if status_text.isdigit() else 0
+            if not 100 <= status <= 599:
                 return BAD_STATUS
-            status = int(status_text)
-        if self._has_request:
-            method, target, protocol = split_request(fields["request"])
+        if self._request >= 0:
+            method, target, protocol = split_request(values[self._request])
         else:
-            method = (fields.get("method") or "").upper()
-            protocol = (fields.get("protocol") or "").upper()
-            query = fields.get("query") or ""
-            target = fields["path"] + ("?" + query.removeprefix("?") if query else "")
-        size_text = fields.get("bytes") or ""
-        referrer = fields.get("referrer") or ""
+            method, target, protocol = self._request_from_parts(values)
+        size_text = values[self._bytes] if self._bytes >= 0 else ""
+        referrer = values[self._referrer] if self._referrer >= 0 else ""
+        user_agent = values[self._user_agent] if self._user_agent >= 0 else ""
         return LogRecord(
-            ip=ip,
-            vhost=fields.get("vhost") or "",
-            timestamp=moment[0],
-            day=moment[1],
-            method=method,
-            target=target,
-            protocol=protocol,
-            status=status,
+            ip,
+            values[self._vhost] if self._vhost >= 0 else "",
+            moment[0],
+            moment[1],
+            method,
+            target,
+            protocol,
+            status,
             # "-" is Apache's zero; GoAccess counts anything unreadable as zero too.
-            size=int(size_text) if size_text.isdigit() else 0,
-            referrer="" if referrer == "-" else referrer,
-            user_agent=fields.get("user_agent") or "-",
+            int(size_text) if size_text.isdigit() else 0,
+            "" if referrer == "-" else referrer,
+            user_agent or "-",
         )
+
+    def _request_from_parts(self, values: tuple[str, ...]) -> tuple[str, str, str]:
+        method, path, query, protocol = (
+            values[position] if position >= 0 else "" for position in self._parts
+        )
+        query = query.removeprefix("?")
+        return method.upper(), path + ("?" + query if query else ""), protocol.upper()
 
 
 def split_request(request: str) -> tuple[str, str, str]:
