@@ -142,14 +142,15 @@ class _ProgressDisplay:
         self._tasks: dict[str, TaskID] = {}
         self._started: dict[str, tuple[float, int]] = {}
 
-    def __call__(self, name: str, lines: int, _offset: int) -> None:
+    def __call__(self, name: str, lines: int, offset: int, size: int | None) -> None:
         now = time.monotonic()
         if name not in self._tasks:
-            self._tasks[name] = self._progress.add_task(name, total=None, lines=0, rate=0.0)
+            self._tasks[name] = self._progress.add_task(name, total=size, lines=0, rate=0.0)
             self._started[name] = (now, lines)
         started, first_lines = self._started[name]
         elapsed = max(now - started, 1e-6)
-        self._progress.update(self._tasks[name], lines=lines, rate=(lines - first_lines) / elapsed)
+        rate = (lines - first_lines) / elapsed
+        self._progress.update(self._tasks[name], completed=offset, lines=lines, rate=rate)
 
 
 @contextmanager

@@ -44,7 +44,7 @@ from ot.logimport.classify import NOT_FOUND, is_crawler, is_static
 from ot.logimport.formats import LogFormat
 from ot.logimport.records import LineReader, Malformed
 from ot.logimport.report import FileProgress, ImportReport
-from ot.logimport.sources import GZIP_ERRORS, LogSource, file_identity, open_source
+from ot.logimport.sources import GZIP_ERRORS, LogSource, file_identity, file_size, open_source
 from ot.models import Site
 from ot.privacy import IpPolicy
 from ot.secrets import load_or_create_secrets
@@ -82,8 +82,8 @@ class ImportOptions:
     poll_seconds: float = 1.0
 
 
-# Called with (lines read, bytes read) of the current log every few thousand lines.
-ProgressCallback = Callable[[str, int, int], None]
+# Called every few thousand lines with the log's name, lines and bytes read, and its size if known.
+ProgressCallback = Callable[[str, int, int, int | None], None]
 
 
 class _Database:
@@ -186,7 +186,8 @@ class LogImporter:
     ) -> LogSource | None:
         """Import one log; when following, answers the log that replaced it after a rotation."""
         first = self._read_line(source)
-        if not first or (source.can_grow and not first.endswith(b"\n")):
+        unfinished = not first.endswith(b"\n") and len(first) < MAX_LINE_BYTES
+        if not first or (source.can_grow and unfinished):
             if follow and source.can_grow:
                 return await self._wait_for_first_line(source)
             return None
@@ -212,6 +213,7 @@ class LogImporter:
                 source.stream.seek(0)
         offset, line_number = position.byte_offset, position.lines_read
         event_prefix = identity[:16]
+        size = file_size(source)
         batch: list[EnrichedHit] = []
 
         async def commit() -> None:
@@ -255,7 +257,7 @@ class LogImporter:
                 await commit()
             if line_number % PROGRESS_EVERY_LINES == 0:
                 if self._progress is not None:
-                    self._progress(source.name, progress.lines_read, offset)
+                    self._progress(source.name, progress.lines_read, offset, size)
                 if self._stop.is_set():
                     await commit()
                     return None
@@ -283,8 +285,7 @@ class LogImporter:
             return False
         options = self._options
         target = record.target
-        decoded = unquote(target).strip() if "%" in target else target.strip()
-        static = is_static(decoded)
+        decoded, static = _requested(target)
         if not options.include_crawlers and is_crawler(record.user_agent):
             report.skipped[SkipReason.CRAWLER] += 1
             return False
@@ -419,13 +420,13 @@ class LogImporter:
             except FileNotFoundError:
                 continue  # rotated away, its successor not yet created
             current = os.fstat(source.stream.fileno())
+            if current.st_size > offset:
+                return None  # read what was appended, even to a log rotated away meanwhile
             if on_disk.st_ino != current.st_ino or on_disk.st_size < offset:
                 try:
                     return open_source(source.name)
                 except OtError:
                     continue
-            if current.st_size > offset:
-                return None
         return None
 
     async def _wait_for_first_line(self, source: LogSource) -> LogSource | None:
@@ -446,6 +447,13 @@ async def _sleep(seconds: float, stop: threading.Event) -> None:
 
 
 _truncated = lru_cache(maxsize=65_536)(truncate_ip)
+
+
+@lru_cache(maxsize=65_536)
+def _requested(target: str) -> tuple[str, bool]:
+    """The request as GoAccess names it (percent-decoded, trimmed), and whether it is static."""
+    decoded = unquote(target).strip() if "%" in target else target.strip()
+    return decoded, is_static(decoded)
 
 
 @lru_cache(maxsize=65_536)

@@ -123,6 +123,7 @@ class LineReader:
         return method.upper(), path + ("?" + query if query else ""), protocol.upper()
 
 
+@lru_cache(maxsize=65_536)  # the same few thousand requests make up most of a log
 def split_request(request: str) -> tuple[str, str, str]:
     """(method, target, protocol) as GoAccess splits a request line: without a known method the
     whole line is the target; with one but no known protocol, the target is "-"."""
