@@ -184,9 +184,7 @@ class LogImport(SQLModel, table=True):
     last import stopped and a rotated one starts afresh."""
 
     __tablename__ = "log_import"
-    __table_args__ = (
-        Index("ux_log_import_site_file", "site_id", "file_identity", unique=True),
-    )
+    __table_args__ = (Index("ux_log_import_site_file", "site_id", "file_identity", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     site_id: int = Field(foreign_key="site.id")

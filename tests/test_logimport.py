@@ -305,6 +305,19 @@ async def test_binary_garbage_is_malformed_lines_not_a_crash(
     }
 
 
+async def test_a_damaged_gzip_file_stops_the_import_after_keeping_the_lines_before_the_damage(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    lines = "".join(
+        access_log_line("203.0.113.5", MONDAY, f"GET /{n} HTTP/1.1") for n in range(2_000)
+    )
+    damaged = tmp_path / "access.log.1.gz"
+    damaged.write_bytes(gzip.compress(lines.encode())[:-200])
+    message = refusal(await import_log(settings, f"shop.example {damaged}"))
+    assert "is not a valid gzip file" in message
+    assert 0 < len(await stored_hits(settings)) < 2_000
+
+
 async def test_unknown_sites_missing_files_and_bad_formats_are_refused_before_importing(
     settings: Settings, site: Site, tmp_path: Path
 ) -> None:

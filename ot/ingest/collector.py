@@ -243,4 +243,3 @@ def _parse_referrer(referrer: str | None) -> str:
     except InvalidInput:
         # A referrer we cannot read is not worth losing the hit over: count it as direct.
         return ""
-

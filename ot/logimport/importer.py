@@ -226,7 +226,11 @@ class LogImporter:
             self.report.already_imported += len(is_new) - stored
 
         while True:
-            raw = pending if pending is not None else self._read_line(source)
+            try:
+                raw = pending if pending is not None else self._read_line(source)
+            except OtError:
+                await commit()  # keep what was read before a damaged gzip stream
+                raise
             pending = None
             unfinished = not raw.endswith(b"\n") and len(raw) < MAX_LINE_BYTES
             if not raw or (unfinished and source.can_grow):

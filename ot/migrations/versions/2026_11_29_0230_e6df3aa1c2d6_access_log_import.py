@@ -35,9 +35,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("log_import", schema=None) as batch_op:
-        batch_op.create_index(
-            "ux_log_import_site_file", ["site_id", "file_identity"], unique=True
-        )
+        batch_op.create_index("ux_log_import_site_file", ["site_id", "file_identity"], unique=True)
 
 
 def downgrade() -> None:
