@@ -3,7 +3,7 @@ requests split as GoAccess splits them, and the lines that cannot be read."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,6 +20,7 @@ from ot.logimport.records import (
     LogRecord,
     split_request,
 )
+from ot.logimport.timestamps import APACHE_TIME_FORMAT, compile_timestamp
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 COMBINED_LINE = (
@@ -111,6 +112,28 @@ def test_goaccess_predefined_names_read_the_same_lines_as_apaches() -> None:
     assert isinstance(record, LogRecord)
     assert record.day == date(2024, 3, 10)
     assert record.target == "/blog/?page=2"
+
+
+def test_the_fast_reading_of_apache_times_agrees_with_the_general_one() -> None:
+    fast = compile_timestamp(APACHE_TIME_FORMAT, UTC)
+    general = compile_timestamp("%d/%b/%Y:%T %z", UTC)  # the same format, spelled otherwise
+    start = datetime(2023, 12, 31, 22, 59, 58, tzinfo=UTC)
+    for step in range(0, 400_000, 3_659):
+        for zone in ("+0000", "-0500", "+0530", "+1400"):
+            moment = start + timedelta(seconds=step)
+            text = moment.astimezone(_offset(zone)).strftime("%d/%b/%Y:%H:%M:%S %z")
+            assert fast(text) == general(text) == (moment, _local_date(moment, zone)), text
+    for odd in ["31/Feb/2024:10:00:00 +0000", "10/Mar/2024:24:00:00 +0000", "10/Mar/2024:10:00"]:
+        assert fast(odd) is None and general(odd) is None, odd
+
+
+def _offset(zone: str) -> timezone:
+    minutes = int(zone[1:3]) * 60 + int(zone[3:])
+    return timezone(timedelta(minutes=-minutes if zone[0] == "-" else minutes))
+
+
+def _local_date(moment: datetime, zone: str) -> date:
+    return moment.astimezone(_offset(zone)).date()
 
 
 @pytest.mark.parametrize(

@@ -173,30 +173,28 @@ def _apache_parser(general: TimestampParser) -> TimestampParser:
     @lru_cache(maxsize=1024)
     def day_start(day_and_zone: str) -> tuple[float, date] | None:
         """The UTC epoch of the logged day's midnight in its zone, and the day."""
+        # "10/Oct/2000 -0700"
+        if day_and_zone[2] != "/" or day_and_zone[6] != "/" or day_and_zone[11] != " ":
+            return None
         month = MONTHS.get(day_and_zone[3:6].lower())
-        zone = _zone(day_and_zone[12:]) if day_and_zone[11] in "+-" else None
-        if month is None or zone is None or not day_and_zone[7:11].isdigit():
+        zone = _zone(day_and_zone[12:]) if day_and_zone[12:13] in ("+", "-") else None
+        digits = day_and_zone[0:2] + day_and_zone[7:11]
+        if month is None or zone is None or not digits.isdigit():
             return None
         try:
-            midnight = datetime(int(day_and_zone[7:11]), month, int(day_and_zone[0:2]), tzinfo=zone)
+            midnight = datetime(int(digits[2:]), month, int(digits[:2]), tzinfo=zone)
         except ValueError:
             return None
         return midnight.timestamp(), midnight.date()
 
     def parse(text: str) -> Parsed | None:
-        if (
-            len(text) != 26
-            or text[2] != "/"
-            or text[6] != "/"
-            or text[11] != ":"
-            or text[20] != " "
-        ):
+        if len(text) != 26 or text[11] != ":" or text[14] != ":" or text[17] != ":":
             return general(text)
         day = day_start(text[:11] + text[20:])
-        clock = text[12:14], text[15:17], text[18:20]
-        if day is None or text[14] != ":" or text[17] != ":" or not all(p.isdigit() for p in clock):
+        clock = text[12:14] + text[15:17] + text[18:20]
+        if day is None or not clock.isdigit():
             return general(text)
-        hours, minutes, seconds = int(clock[0]), int(clock[1]), int(clock[2])
+        hours, minutes, seconds = int(clock[:2]), int(clock[2:4]), int(clock[4:])
         if hours > 23 or minutes > 59 or seconds > 60:
             return None
         moment = datetime.fromtimestamp(day[0] + hours * 3600 + minutes * 60 + seconds, UTC)

@@ -2,16 +2,17 @@
 
 Usage:
     .venv/bin/python scripts/bench/import_log.py [--lines 1000000] [--log FILE] [--rounds 2]
-        [--database-url postgresql+asyncpg://...] [--keep] [--markdown]
+        [--database-url postgresql+asyncpg://user:password@host/postgres] [--keep]
 
 It builds a large realistic log from a real Apache combined log (--log, by default
 tests/fixtures/apache_combined_10k.log.gz): the log repeated until it has --lines lines, each copy
-shifted by the log's span so dates, visitors and visits keep their real shape. Then, in --rounds
-alternating rounds, it times:
+shifted by the log's span so dates, visitors and visits keep their real shape. Then, in each of
+--rounds rounds, it times:
   - GoAccess parsing the file: `goaccess FILE --no-global-config --log-format=COMBINED
     --static-file=... -o OUT.json` (the reference);
-  - `ot-admin import-log shop.example FILE --json` into a fresh data folder (SQLite unless
-    --database-url), with the default switches (only pages are stored) and with
+  - `ot-admin import-log semicomplete.com FILE --json` into a fresh data folder (SQLite, or with
+    --database-url a new database on that PostgreSQL server, dropped afterwards), with the
+    default switches (only pages are stored) and with
     `--include-static --include-crawlers --include-404` (every line is stored);
 and prints lines per second for each and the ratio to GoAccess measured in the same round. It also
 checks that the import's figures equal GoAccess's. Absolute figures on a shared machine are noise;
@@ -91,47 +92,65 @@ def time_goaccess(log: Path, work: Path) -> tuple[float, dict[str, int]]:
 
 
 def time_import(
-    log: Path, work: Path, switches: list[str], database_url: str
+    log: Path, work: Path, switches: list[str], server_url: str
 ) -> tuple[float, dict[str, object]]:
     data_dir = work / f"data-{time.monotonic_ns()}"
+    database_url = fresh_postgres(server_url) if server_url else ""
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OT_")},
         "OT_DATA_DIR": str(data_dir),
         "OT_DATABASE_URL": database_url,
     }
     admin = str(Path(sys.executable).with_name("ot-admin"))
-    if database_url:
-        reset_postgres(database_url, environment, admin)
-    for command in (
-        ["account", "create", "Bench B.V."],
-        ["site", "add", "--account", "1", "semicomplete.com"],
-    ):
-        subprocess.run([admin, *command], env=environment, check=True, capture_output=True)
-    started = time.perf_counter()
-    finished = subprocess.run(
-        [admin, "import-log", "semicomplete.com", str(log), "--json", *switches],
-        env=environment,
-        check=True,
-        capture_output=True,
-    )
-    elapsed = time.perf_counter() - started
-    if not database_url:
+    try:
+        if database_url:
+            subprocess.run(
+                [admin, "db", "upgrade"], env=environment, check=True, capture_output=True
+            )
+        for command in (
+            ["account", "create", "Bench B.V."],
+            ["site", "add", "--account", "1", "semicomplete.com"],
+        ):
+            subprocess.run([admin, *command], env=environment, check=True, capture_output=True)
+        started = time.perf_counter()
+        finished = subprocess.run(
+            [admin, "import-log", "semicomplete.com", str(log), "--json", *switches],
+            env=environment,
+            check=True,
+            capture_output=True,
+        )
+        elapsed = time.perf_counter() - started
+    finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+        if database_url:
+            drop_postgres(database_url)
     return elapsed, json.loads(finished.stdout)
 
 
-def reset_postgres(database_url: str, environment: dict[str, str], admin: str) -> None:
-    """An empty schema: drop every table, then migrate."""
+def _postgres(url: str, statement: str) -> None:
+    """Run one statement on the server's maintenance database (asyncpg, as the product uses)."""
     script = (
         "import asyncio, asyncpg, sys\n"
-        "async def main(url):\n"
-        "    c = await asyncpg.connect(url)\n"
-        "    await c.execute('DROP SCHEMA public CASCADE; CREATE SCHEMA public')\n"
-        "    await c.close()\n"
-        "asyncio.run(main(sys.argv[1]))\n"
+        "async def main(url, statement):\n"
+        "    connection = await asyncpg.connect(url)\n"
+        "    await connection.execute(statement)\n"
+        "    await connection.close()\n"
+        "asyncio.run(main(sys.argv[1], sys.argv[2]))\n"
     )
-    subprocess.run([sys.executable, "-c", script, database_url.replace("+asyncpg", "")], check=True)
-    subprocess.run([admin, "db", "upgrade"], env=environment, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", script, url, statement], check=True)
+
+
+def fresh_postgres(server_url: str) -> str:
+    """A new, empty database of our own on the server of `server_url`."""
+    name = f"ot_bench_import_{os.getpid()}_{time.monotonic_ns()}"
+    base, _, _ = server_url.rpartition("/")
+    _postgres(server_url.replace("+asyncpg", ""), f"CREATE DATABASE {name}")
+    return f"{base}/{name}"
+
+
+def drop_postgres(database_url: str) -> None:
+    base, _, name = database_url.rpartition("/")
+    _postgres(f"{base}/postgres".replace("+asyncpg", ""), f"DROP DATABASE IF EXISTS {name}")
 
 
 def main() -> None:
@@ -139,9 +158,12 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--log", type=Path, default=DEFAULT_LOG)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL server URL: each import gets a database of its own there, dropped after",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     arguments = parser.parse_args()
     if shutil.which("goaccess") is None:
         sys.exit("goaccess is not installed (apt-get install goaccess)")
