@@ -410,6 +410,45 @@ async def test_follow_imports_appended_lines_until_sigterm(
     assert position["lines_read"] == 4
 
 
+async def test_follow_moves_on_to_the_new_log_when_the_old_one_is_rotated(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = write_log(
+        tmp_path / "access.log", access_log_line("203.0.113.5", MONDAY, "GET /a HTTP/1.1")
+    )
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OT_")}}
+    env.update({k: v for k, v in environment(settings).items() if v is not None})
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("ot-admin")), "import-log", "shop.example", str(log),
+         "--follow", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await wait_for_hits(settings, 1)
+        with log.open("a") as appending:  # written just before the rotation: must not be lost
+            appending.write(access_log_line("203.0.113.5", MONDAY, "GET /b HTTP/1.1"))
+        log.rename(tmp_path / "access.log.1")
+        write_log(
+            log,
+            access_log_line("203.0.113.6", MONDAY + timedelta(days=1), "GET /c HTTP/1.1"),
+            access_log_line("203.0.113.6", MONDAY + timedelta(days=1), "GET /d HTTP/1.1"),
+        )
+        await wait_for_hits(settings, 4)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+    assert process.returncode == 0, stderr.decode()
+    assert [file["lines_read"] for file in json.loads(stdout)["files"]] == [2, 2]
+    assert sorted(hit["pathname"] for hit in await stored_hits(settings)) == [
+        "/a",
+        "/b",
+        "/c",
+        "/d",
+    ]
+
+
 async def wait_for_hits(settings: Settings, count: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while len(await stored_hits(settings)) < count:

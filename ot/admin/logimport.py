@@ -54,7 +54,7 @@ def import_log_command(
     follow: bool = typer.Option(
         False, "--follow", help="Keep importing lines appended to the last file until Ctrl-C."
     ),
-    batch_size: int = typer.Option(5_000, min=1, max=100_000, help="Lines per transaction."),
+    batch_size: int = typer.Option(5_000, min=1, max=100_000, help="Hits per transaction."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Import access logs; importing a log again adds only what was appended since."""
