@@ -217,6 +217,21 @@ async def test_a_rotated_log_at_the_same_path_is_imported_from_its_start(
     assert (summary["files"][0]["started_at_line"], summary["imported"]) == (0, 1)
 
 
+async def test_a_log_truncated_below_the_imported_part_is_read_again_from_its_start(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    lines = [access_log_line("203.0.113.5", MONDAY, f"GET /{n} HTTP/1.1") for n in range(3)]
+    log = write_log(tmp_path / "access.log", *lines)
+    await summary_of(settings, f"shop.example {log}")
+    write_log(log, lines[0], access_log_line("203.0.113.5", MONDAY, "GET /new HTTP/1.1"))
+    summary = await summary_of(settings, f"shop.example {log}")
+    [file] = summary["files"]
+    assert (file["started_at_line"], file["lines_read"]) == (0, 2)
+    assert file["note"] == "shorter than when last imported: imported again from the start"
+    # The first line is the one already stored; the second is new, though it sits where "/1" was.
+    assert (summary["imported"], summary["already_imported"]) == (1, 1)
+
+
 async def test_gzip_files_and_several_files_in_one_import(
     settings: Settings, site: Site, tmp_path: Path
 ) -> None:

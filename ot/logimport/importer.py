@@ -15,6 +15,7 @@ import hashlib
 import os
 import threading
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -191,26 +192,13 @@ class LogImporter:
             if follow and source.can_grow:
                 return await self._wait_for_first_line(source)
             return None
-        site_id = self._site.id
-        identity = file_identity(site_id, first)
-        position = await database.run(
-            lambda connection: state.start_or_resume(
-                connection, site_id=site_id, identity=identity, path=source.name, now=utcnow()
-            )
-        )
-        progress = FileProgress(source.name, started_at_line=position.lines_read)
+        identity = file_identity(self._site.id, first)
+        progress = FileProgress(source.name, started_at_line=0)
         self.report.files.append(progress)
-        pending: bytes | None = first
-        if position.byte_offset > 0:
-            pending = None
-            if not self._skip_imported(source, position.byte_offset - len(first)):
-                progress.note = "shorter than when last imported: imported again from the start"
-                progress.started_at_line = 0
-                await database.run(lambda connection: state.restart(connection, position, utcnow()))
-                if source.path is None:
-                    progress.note = "shorter than when last imported: nothing imported"
-                    return None
-                source.stream.seek(0)
+        position = await self._resume(database, source, identity, first, progress)
+        if position is None:
+            return None
+        pending: bytes | None = first if position.byte_offset == 0 else None
         offset, line_number = position.byte_offset, position.lines_read
         event_prefix = identity[:16]
         size = file_size(source)
@@ -265,6 +253,36 @@ class LogImporter:
                 if self._stop.is_set():
                     await commit()
                     return None
+
+    async def _resume(
+        self,
+        database: _Database,
+        source: LogSource,
+        identity: str,
+        first: bytes,
+        progress: FileProgress,
+    ) -> state.ImportPosition | None:
+        """Where this log's import stands, with the stream moved past what earlier imports read
+        (a log now shorter than that is read again from its start). None: nothing to read."""
+        site_id = self._site.id
+        position = await database.run(
+            lambda connection: state.start_or_resume(
+                connection, site_id=site_id, identity=identity, path=source.name, now=utcnow()
+            )
+        )
+        progress.started_at_line = position.lines_read
+        if position.byte_offset == 0 or self._skip_imported(
+            source, position.byte_offset - len(first)
+        ):
+            return position
+        progress.started_at_line = 0
+        await database.run(lambda connection: state.restart(connection, position, utcnow()))
+        if source.path is None:
+            progress.note = "shorter than when last imported: nothing imported"
+            return None
+        progress.note = "shorter than when last imported: imported again from the start"
+        source.stream.seek(len(first))  # the first line is read already
+        return position
 
     def _take(
         self,
@@ -353,8 +371,10 @@ class LogImporter:
                 revenue_amount=None,
                 revenue_currency="",
                 interactive=True,
-                # The line's place in its log: importing it again finds the hit already stored.
-                event_id=f"log:{event_prefix}:{line_start}",
+                # The line's place in its log and a checksum of it: importing it again finds the
+                # hit already stored, while a different line at that place (a log truncated and
+                # written anew) is a new hit.
+                event_id=f"log:{event_prefix}:{line_start}:{zlib.crc32(raw):08x}",
                 ip_encrypted=self._ip_to_store(record.ip),
                 http_status=record.status or None,
                 response_bytes=record.size,
