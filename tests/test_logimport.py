@@ -30,6 +30,7 @@ from tests.access_logs import (
     GOOGLEBOT,
     SAFARI_IPHONE,
     access_log_line,
+    generated_log,
 )
 
 MONDAY = datetime(2024, 3, 11, 9, 0, tzinfo=timezone(timedelta(hours=2)))
@@ -203,6 +204,33 @@ async def test_a_lost_import_position_still_never_stores_a_line_twice(
     again = await summary_of(settings, f"shop.example {log}")
     assert (again["lines_read"], again["imported"], again["already_imported"]) == (3, 0, 3)
     assert len(await stored_hits(settings)) == 3
+
+
+async def test_two_imports_of_one_log_at_once_store_each_line_once(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = tmp_path / "access.log"
+    log.write_text(generated_log(2_000, malformed=False))
+    # Requests that name no page ("-", "OPTIONS *", one without a protocol) are never stored.
+    pageless = ('] "-" ', '"OPTIONS * ', '"GET /no-protocol"')
+    storable = sum(
+        not any(mark in line for mark in pageless) for line in log.read_text().splitlines()
+    )
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OT_")}}
+    env.update({k: v for k, v in environment(settings).items() if v is not None})
+    command = [str(Path(sys.executable).with_name("ot-admin")), "import-log", "shop.example",
+               str(log), "--include-static", "--include-crawlers", "--include-404", "--json",
+               "--batch-size", "200"]  # fmt: skip
+    first, second = await asyncio.gather(
+        *(
+            asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, timeout=300)
+            for _ in range(2)
+        )
+    )
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    summaries = [json.loads(result.stdout) for result in (first, second)]
+    assert sum(summary["imported"] for summary in summaries) == storable
+    assert len(await stored_hits(settings)) == storable
 
 
 async def test_a_rotated_log_at_the_same_path_is_imported_from_its_start(

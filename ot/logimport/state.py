@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ot.models import LogImport
@@ -26,16 +27,11 @@ class ImportPosition:
 def start_or_resume(
     connection: Connection, *, site_id: int, identity: str, path: str, now: datetime
 ) -> ImportPosition:
-    row = connection.execute(
-        select(TABLE.c.id, TABLE.c.byte_offset, TABLE.c.lines_read).where(
-            TABLE.c.site_id == site_id, TABLE.c.file_identity == identity
-        )
-    ).first()
-    if row is not None:
-        connection.execute(update(TABLE).where(TABLE.c.id == row.id).values(path=path))
-        return ImportPosition(row.id, row.byte_offset, row.lines_read)
-    new_id = connection.execute(
-        insert(TABLE)
+    """The position of a log, recorded as new (at its start) the first time it is imported. Two
+    imports of one log at once share the row: their lines are stored once either way."""
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(
+        dialect_insert(TABLE)
         .values(
             site_id=site_id,
             file_identity=identity,
@@ -45,9 +41,15 @@ def start_or_resume(
             started_at=now,
             updated_at=now,
         )
-        .returning(TABLE.c.id)
-    ).scalar_one()
-    return ImportPosition(new_id, 0, 0)
+        .on_conflict_do_nothing(index_elements=["site_id", "file_identity"])
+    )
+    row = connection.execute(
+        select(TABLE.c.id, TABLE.c.byte_offset, TABLE.c.lines_read).where(
+            TABLE.c.site_id == site_id, TABLE.c.file_identity == identity
+        )
+    ).one()
+    connection.execute(update(TABLE).where(TABLE.c.id == row.id).values(path=path))
+    return ImportPosition(row.id, row.byte_offset, row.lines_read)
 
 
 def restart(connection: Connection, position: ImportPosition, now: datetime) -> None:
