@@ -130,6 +130,9 @@ class Hit(SQLModel, table=True):
     interactive: bool = True
     event_id: str | None = None
     ip_encrypted: str | None = None
+    # Only imported access-log lines have these; tracker hits leave them empty.
+    http_status: int | None = None
+    response_bytes: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class Visit(SQLModel, table=True):
@@ -271,3 +274,24 @@ class DroppedHits(SQLModel, table=True):
     day: date = Field(primary_key=True)
     reason: str = Field(primary_key=True)
     count: int
+
+
+# Access-log import
+
+
+class LogImport(SQLModel, table=True):
+    """How far an access log has been imported into a site: the file is recognised by a hash of
+    its first line (not its path, which rotation reuses), so a grown file continues where the
+    last import stopped and a rotated one starts afresh."""
+
+    __tablename__ = "log_import"
+    __table_args__ = (Index("ux_log_import_site_file", "site_id", "file_identity", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="site.id")
+    file_identity: str = Field(max_length=64)
+    path: str
+    byte_offset: int = Field(sa_column=Column(BigInteger, nullable=False))
+    lines_read: int = Field(sa_column=Column(BigInteger, nullable=False))
+    started_at: datetime
+    updated_at: datetime

@@ -23,7 +23,7 @@ from ot.ingest.geo import GeoLocator
 from ot.ingest.hit import EnrichedHit, IncomingHit
 from ot.ingest.ips import ip_in_networks, truncate_ip
 from ot.ingest.referrer import classify_referrer
-from ot.ingest.urls import PageUrl, parse_page_url, parse_referrer_url
+from ot.ingest.urls import parse_page_url, parse_referrer_url
 from ot.ingest.useragent import parse_user_agent
 from ot.ingest.writer import HitWriter
 from ot.privacy import IpPolicy
@@ -191,7 +191,11 @@ class Collector:
             query=page.query,
             referrer=referrer.url,
             referrer_source=referrer.source,
-            **_utm(page),
+            utm_source=page.utm_source,
+            utm_medium=page.utm_medium,
+            utm_campaign=page.utm_campaign,
+            utm_content=page.utm_content,
+            utm_term=page.utm_term,
             browser=client.browser,
             browser_version=client.browser_version,
             os=client.os,
@@ -239,13 +243,3 @@ def _parse_referrer(referrer: str | None) -> str:
     except InvalidInput:
         # A referrer we cannot read is not worth losing the hit over: count it as direct.
         return ""
-
-
-def _utm(page: PageUrl) -> dict[str, str]:
-    return {
-        "utm_source": page.utm_source,
-        "utm_medium": page.utm_medium,
-        "utm_campaign": page.utm_campaign,
-        "utm_content": page.utm_content,
-        "utm_term": page.utm_term,
-    }

@@ -78,6 +78,8 @@ class EnrichedHit:
     interactive: bool
     event_id: str | None
     ip_encrypted: str | None  # what the site's IP policy keeps, encrypted; None for policy `none`
+    http_status: int | None = None  # imported access-log lines only
+    response_bytes: int | None = None  # imported access-log lines only
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,10 +193,19 @@ class _Statements:
 
     def __init__(self, dialect: Dialect) -> None:
         self.lock_writers = text(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_ID})")
-        self.stored_event_ids = select(HIT_TABLE.c.event_id).where(
+        self.stored_event_ids: Any = select(HIT_TABLE.c.event_id).where(
             HIT_TABLE.c.site_id == bindparam("site_id"),
             HIT_TABLE.c.event_id.in_(bindparam("event_ids", expanding=True)),
         )
+        if dialect.name == "postgresql":
+            # PostgreSQL's generic plan for `IN ($2, ..., $501)` scans the whole table and
+            # compares every row with every id (300 ms a query at 15,000 hits, growing with the
+            # table); joining the ids as an array walks the unique index instead.
+            self.stored_event_ids = text(
+                "SELECT hit.event_id FROM hit"
+                " JOIN unnest(CAST(:event_ids AS text[])) AS wanted(event_id)"
+                " ON hit.event_id = wanted.event_id WHERE hit.site_id = :site_id"
+            )
         # Only what extending a visit needs: its first-hit attributes are never read back.
         self.open_visits = select(
             *(VISIT_TABLE.c[name] for name in ("id", "site_id", "visitor_id", *VisitState.COUNTERS))

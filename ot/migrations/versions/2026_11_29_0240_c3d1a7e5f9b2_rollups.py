@@ -1,7 +1,7 @@
 """rollups: per-day sums and visitor bitmaps for fast dashboards
 
 Revision ID: c3d1a7e5f9b2
-Revises: 4fcc122219a5
+Revises: e6df3aa1c2d6
 Create Date: 2026-11-29 02:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c3d1a7e5f9b2"
-down_revision: str | None = "4fcc122219a5"
+down_revision: str | None = "e6df3aa1c2d6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,219 @@
+"""`ot-admin import-log`: import web server access logs into a site."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ot.admin.context import context_from, run
+from ot.errors import InvalidInput
+from ot.logimport.formats import LogFormat, apache_format, goaccess_format
+from ot.logimport.importer import ImportOptions, run_import
+from ot.logimport.report import ImportReport
+from ot.models import Site
+from ot.sites import get_site
+
+DEFAULT_FORMAT = "combined"
+
+
+def import_log_command(
+    ctx: typer.Context,
+    site: str = typer.Argument(..., help="Site id or domain to import into."),
+    files: list[str] = typer.Argument(..., help="Log files: plain, .gz, or - for standard input."),
+    log_format_name: str = typer.Option(
+        DEFAULT_FORMAT,
+        "--format",
+        help="combined, common, vhost_combined, or an Apache LogFormat string.",
+    ),
+    goaccess_log_format: str | None = typer.Option(
+        None, "--log-format", help="A GoAccess log format (or COMBINED, VCOMBINED, COMMON, ...)."
+    ),
+    date_format: str = typer.Option("", help="GoAccess --date-format, e.g. %d/%b/%Y."),
+    time_format: str = typer.Option("", help="GoAccess --time-format, e.g. %H:%M:%S."),
+    include_static: bool = typer.Option(
+        False, "--include-static/--exclude-static", help="Import static files (.css, .png, ...)."
+    ),
+    include_crawlers: bool = typer.Option(
+        False, "--include-crawlers/--exclude-crawlers", help="Import requests of crawlers."
+    ),
+    include_not_found: bool = typer.Option(
+        False, "--include-404/--exclude-404", help="Import requests answered 404."
+    ),
+    follow: bool = typer.Option(
+        False, "--follow", help="Keep importing lines appended to the last file until Ctrl-C."
+    ),
+    batch_size: int = typer.Option(5_000, min=1, max=100_000, help="Hits per transaction."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import access logs; importing a log again adds only what was appended since."""
+    context = context_from(ctx)
+    log_format = _log_format(log_format_name, goaccess_log_format, date_format, time_format)
+    options = ImportOptions(
+        include_static=include_static,
+        include_crawlers=include_crawlers,
+        include_not_found=include_not_found,
+        follow=follow,
+        batch_size=batch_size,
+    )
+    if follow and files[-1] == "-":
+        _fail("--follow needs a file to follow, not standard input")
+
+    async def find_site() -> Site:
+        async with context.session() as session:
+            return await get_site(session, site)
+
+    found = run(find_site)
+    stop = threading.Event()
+    with _stop_on_signals(stop), _progress_display(enabled=sys.stderr.isatty()) as progress:
+        report = run(
+            lambda: run_import(
+                context.settings, found, log_format, files, options, stop=stop, progress=progress
+            )
+        )
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        print_summary(report, Console(file=sys.stdout, highlight=False))
+
+
+def _log_format(
+    name: str, goaccess_log_format: str | None, date_format: str, time_format: str
+) -> LogFormat:
+    try:
+        if goaccess_log_format is not None:
+            if name != DEFAULT_FORMAT:
+                raise InvalidInput("give either --format or --log-format, not both")
+            return goaccess_format(goaccess_log_format, date_format, time_format)
+        if date_format or time_format:
+            raise InvalidInput("--date-format and --time-format go with --log-format")
+        if "%" not in name and name.lower() not in ("combined", "common", "vhost_combined"):
+            raise InvalidInput(
+                f"unknown log format {name!r}: use combined, common, vhost_combined, "
+                "an Apache LogFormat string, or --log-format"
+            )
+        return apache_format(name)
+    except InvalidInput as error:
+        _fail(error.message)
+        raise  # unreachable: _fail exits
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop the import after committing what was read."""
+
+    def request_stop(_signal: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for number in previous:
+        signal.signal(number, request_stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+class _ProgressDisplay:
+    """A progress bar on the terminal: lines read, lines per second, and bytes for plain files."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+        self._started: dict[str, tuple[float, int]] = {}
+
+    def __call__(self, name: str, lines: int, offset: int, size: int | None) -> None:
+        now = time.monotonic()
+        if name not in self._tasks:
+            self._tasks[name] = self._progress.add_task(name, total=size, lines=0, rate=0.0)
+            self._started[name] = (now, lines)
+        started, first_lines = self._started[name]
+        elapsed = max(now - started, 1e-6)
+        rate = (lines - first_lines) / elapsed
+        self._progress.update(self._tasks[name], completed=offset, lines=lines, rate=rate)
+
+
+@contextmanager
+def _progress_display(*, enabled: bool) -> Iterator[_ProgressDisplay | None]:
+    if not enabled:
+        yield None
+        return
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[lines]:,} lines"),
+        TextColumn("{task.fields[rate]:,.0f} lines/s"),
+        TimeElapsedColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+    )
+    with progress:
+        yield _ProgressDisplay(progress)
+
+
+def print_summary(report: ImportReport, console: Console) -> None:
+    """The summary for people: what was read and stored, then GoAccess's figures."""
+    summary = report.as_dict()
+    figures = summary["goaccess"]
+    stopped = " (stopped)" if report.stopped else ""
+    console.print(f"Access-log import into {report.site}{stopped}")
+    for file in summary["files"]:
+        start = f"from line {file['started_at_line'] + 1:,}" if file["started_at_line"] else ""
+        note = f" — {file['note']}" if file["note"] else ""
+        console.print(f"  {file['name']}: {file['lines_read']:,} lines read {start}{note}")
+    counts = Table.grid(padding=(0, 2))
+    counts.add_column(justify="left")
+    counts.add_column(justify="right")
+    rows: list[tuple[str, Any]] = [
+        ("lines read", summary["lines_read"]),
+        ("imported", summary["imported"]),
+        ("already imported", summary["already_imported"]),
+    ]
+    rows += [(f"skipped: {reason}", count) for reason, count in summary["skipped"].items()]
+    if summary["not_stored"]:
+        rows.append(("not stored: no page in the request", summary["not_stored"]))
+    rows.append(("malformed", summary["malformed"]["count"]))
+    for label, value in rows:
+        counts.add_row(label, f"{value:,}")
+    console.print(counts)
+    for malformed in summary["malformed"]["first"]:
+        console.print(
+            f"  malformed: {malformed['file']} line {malformed['line']}: {malformed['reason']}"
+        )
+    console.print("GoAccess figures for the lines imported (or already imported):")
+    console.print(
+        f"  requests {figures['total_requests']:,}, valid {figures['valid_requests']:,}, "
+        f"failed {figures['failed_requests']:,}; unique visitors {figures['unique_visitors']:,}; "
+        f"requested files {figures['unique_files']:,}; 404s {figures['not_found_requests']:,}; "
+        f"bandwidth {figures['bandwidth']:,} bytes"
+    )
+    statuses = ", ".join(f"{code}: {hits:,}" for code, hits in figures["status_codes"].items())
+    console.print(f"  status codes: {statuses or 'none'}")
+    top = Table(title="Top requested files", title_justify="left")
+    top.add_column("hits", justify="right")
+    top.add_column("visitors", justify="right")
+    top.add_column("request", overflow="fold")
+    for entry in figures["top_requests"]:
+        method = f"{entry['method']} " if entry["method"] else ""
+        top.add_row(f"{entry['hits']:,}", f"{entry['visitors']:,}", method + entry["request"])
+    console.print(top)

@@ -1,0 +1,526 @@
+"""The import itself: read each log line by line, count it as GoAccess would, enrich the lines
+worth storing into pageviews, and commit them through the collector's own `store_batch` in large
+batches, moving the log's import position forward in the same transaction.
+
+Visitors are counted as GoAccess counts them: a keyed hash of the site, the IP address, the date
+the log wrote and the User-Agent. The key is derived from the data folder's visitor key, so
+importing a log again (or the rest of a grown log) gives the same visitor ids; the IP address
+itself is stored only as the site's IP policy says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import threading
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import TypeVar
+from urllib.parse import unquote
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ot.clock import utcnow
+from ot.config import Settings
+from ot.crypto import Cipher
+from ot.db import checkpoint_wal, create_engine, create_sqlite_writer_engine
+from ot.errors import InvalidInput, OtError
+from ot.ingest.collector import IP_CONTEXT
+from ot.ingest.geo import GeoLocator, Location
+from ot.ingest.hit import PAGEVIEW, EnrichedHit
+from ot.ingest.ips import ip_in_networks, truncate_ip
+from ot.ingest.referrer import ReferrerInfo, classify_referrer
+from ot.ingest.store import store_batch
+from ot.ingest.urls import PageUrl, parse_page_url, parse_referrer_url
+from ot.ingest.useragent import parse_user_agent
+from ot.logimport import state
+from ot.logimport.classify import NOT_FOUND, is_crawler, is_static
+from ot.logimport.formats import LogFormat
+from ot.logimport.records import LineReader, Malformed
+from ot.logimport.report import FileProgress, ImportReport
+from ot.logimport.sources import GZIP_ERRORS, LogSource, file_identity, file_size, open_source
+from ot.models import Site
+from ot.privacy import IpPolicy
+from ot.secrets import load_or_create_secrets
+from ot.sites import SiteConfig
+
+T = TypeVar("T")
+
+MAX_LINE_BYTES = 64 * 1024  # a longer "line" is not a log line (binary garbage, a lost newline)
+PROGRESS_EVERY_LINES = 4096
+CHECKPOINT_EVERY_SECONDS = 5.0
+TOO_LONG = Malformed(f"line is longer than {MAX_LINE_BYTES // 1024} KiB")
+NOT_TEXT = Malformed("line holds a NUL byte (binary data)")
+
+
+class SkipReason:
+    """Why a readable line was not imported (the summary counts each)."""
+
+    CRAWLER = "crawler"
+    STATIC = "static"
+    NOT_FOUND = "not_found"
+    EXCLUDED_IP = "excluded_ip"
+    EXCLUDED_PATH = "excluded_path"
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """What to import and how. By default only what a web analytics product counts as a
+    pageview is stored: no static files, no crawlers, no 404s."""
+
+    include_static: bool = False
+    include_crawlers: bool = False
+    include_not_found: bool = False
+    follow: bool = False  # keep reading what is appended to the (last) log until stopped
+    batch_size: int = 5_000
+    poll_seconds: float = 1.0
+
+
+# Called every few thousand lines with the log's name, lines and bytes read, and its size if known.
+ProgressCallback = Callable[[str, int, int, int | None], None]
+
+
+class _Database:
+    """Where batches go: `store_batch` runs on a synchronous connection, stdlib sqlite3 on SQLite
+    (as the collector's writer does) and asyncpg through `run_sync` on PostgreSQL."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._sqlite: Engine | None = None
+        self._async: AsyncEngine | None = None
+        if settings.is_embedded_database:
+            self._sqlite = create_sqlite_writer_engine(settings)
+        else:
+            self._async = create_engine(settings)
+        self._last_checkpoint = time.monotonic()
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        if self._sqlite is not None:
+            with self._sqlite.begin() as connection:
+                result = work(connection)
+            if time.monotonic() - self._last_checkpoint > CHECKPOINT_EVERY_SECONDS:
+                # The writer engine never checkpoints inside commits (see ot.db).
+                checkpoint_wal(self._sqlite)
+                self._last_checkpoint = time.monotonic()
+            return result
+        assert self._async is not None
+        async with self._async.begin() as connection:
+            return await connection.run_sync(work)
+
+    async def close(self) -> None:
+        if self._sqlite is not None:
+            checkpoint_wal(self._sqlite)
+            self._sqlite.dispose()
+        if self._async is not None:
+            await self._async.dispose()
+
+
+class LogImporter:
+    """Imports logs into one site. Use `run` once."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        site: Site,
+        log_format: LogFormat,
+        options: ImportOptions,
+        *,
+        stop: threading.Event | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self._settings = settings
+        self._site = SiteConfig.from_site(site)
+        self._timezone = ZoneInfo(site.timezone)
+        self._reader = LineReader(log_format, self._timezone)
+        self._options = options
+        self._stop = stop or threading.Event()
+        self._progress = progress
+        secrets = load_or_create_secrets(settings.data_dir)
+        self._cipher = Cipher(secrets)
+        # A key of its own, so that import ids never equal the collector's cookie-mode ids.
+        self._visitor_key = hashlib.blake2b(
+            b"opentracker access-log visitors", key=secrets.visitor_key, digest_size=32
+        ).digest()
+        self._geo = GeoLocator(settings.geo.mmdb_path)
+        self._locate = lru_cache(maxsize=65_536)(self._geo.locate)
+        self._allowed_params = frozenset(settings.collector.allowed_query_params)
+        self._visit_timeout = timedelta(minutes=settings.collector.visit_timeout_minutes)
+        self.report = ImportReport(site=site.domain)
+
+    async def run(self, names: list[str]) -> ImportReport:
+        """Import the logs in order. Every file is opened before the first line is imported, so
+        a missing or unreadable one changes nothing."""
+        sources: list[LogSource] = []
+        try:
+            for name in names:
+                sources.append(open_source(name))
+        except OtError:
+            for source in sources:
+                source.close()
+            raise
+        opened = list(sources)
+        database = _Database(self._settings)
+        try:
+            for index, source in enumerate(sources):
+                follow = self._options.follow and index == len(sources) - 1
+                current: LogSource | None = source
+                while current is not None and not self._stop.is_set():
+                    current = await self._import(database, current, follow=follow)
+                    if current is not None and current is not source:
+                        opened.append(current)  # a rotated log's successor, closed below
+        finally:
+            for each in opened:
+                each.close()
+            await database.close()
+            self._geo.close()
+        self.report.stopped = self._stop.is_set()
+        return self.report
+
+    async def _import(
+        self, database: _Database, source: LogSource, *, follow: bool
+    ) -> LogSource | None:
+        """Import one log; when following, answers the log that replaced it after a rotation."""
+        first = self._read_line(source)
+        unfinished = not first.endswith(b"\n") and len(first) < MAX_LINE_BYTES
+        if not first or (source.can_grow and unfinished):
+            if follow and source.can_grow:
+                return await self._wait_for_first_line(source)
+            return None
+        identity = file_identity(self._site.id, first)
+        progress = FileProgress(source.name, started_at_line=0)
+        self.report.files.append(progress)
+        position = await self._resume(database, source, identity, first, progress)
+        if position is None:
+            return None
+        pending: bytes | None = first if position.byte_offset == 0 else None
+        offset, line_number = position.byte_offset, position.lines_read
+        event_prefix = identity[:16]
+        size = file_size(source)
+        batch: list[EnrichedHit] = []
+
+        async def commit() -> None:
+            position.byte_offset, position.lines_read = offset, line_number
+            hits = list(batch)
+            batch.clear()
+            is_new = await database.run(lambda connection: self._store(connection, hits, position))
+            stored = sum(is_new)
+            self.report.imported += stored
+            self.report.already_imported += len(is_new) - stored
+
+        while True:
+            try:
+                raw = pending if pending is not None else self._read_line(source)
+            except OtError:
+                await commit()  # keep what was read before a damaged gzip stream
+                raise
+            pending = None
+            unfinished = not raw.endswith(b"\n") and len(raw) < MAX_LINE_BYTES
+            if not raw or (unfinished and source.can_grow):
+                # The end, or a last line still being written: leave it for later.
+                if raw and source.path is not None:
+                    source.stream.seek(offset)
+                await commit()
+                if not follow or self._stop.is_set():
+                    return None
+                replacement = await self._wait_for_more(source, offset)
+                if replacement is not None or self._stop.is_set():
+                    return replacement
+                continue
+            line_start = offset
+            offset += len(raw)
+            if len(raw) >= MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                offset += self._skip_rest_of_line(source)
+                line_number += 1
+                self.report.lines_read += 1
+                progress.lines_read += 1
+                self.report.add_malformed(source.name, line_number, TOO_LONG)
+                continue
+            line_number += 1
+            added = self._take(
+                raw, source.name, line_number, progress, event_prefix, line_start, batch
+            )
+            if added and len(batch) >= self._options.batch_size:
+                await commit()
+            if line_number % PROGRESS_EVERY_LINES == 0:
+                if self._progress is not None:
+                    self._progress(source.name, progress.lines_read, offset, size)
+                if self._stop.is_set():
+                    await commit()
+                    return None
+
+    async def _resume(
+        self,
+        database: _Database,
+        source: LogSource,
+        identity: str,
+        first: bytes,
+        progress: FileProgress,
+    ) -> state.ImportPosition | None:
+        """Where this log's import stands, with the stream moved past what earlier imports read
+        (a log now shorter than that is read again from its start). None: nothing to read."""
+        site_id = self._site.id
+        position = await database.run(
+            lambda connection: state.start_or_resume(
+                connection, site_id=site_id, identity=identity, path=source.name, now=utcnow()
+            )
+        )
+        progress.started_at_line = position.lines_read
+        if position.byte_offset == 0 or self._skip_imported(
+            source, position.byte_offset - len(first)
+        ):
+            return position
+        progress.started_at_line = 0
+        await database.run(lambda connection: state.restart(connection, position, utcnow()))
+        if source.path is None:
+            progress.note = "shorter than when last imported: nothing imported"
+            return None
+        progress.note = "shorter than when last imported: imported again from the start"
+        source.stream.seek(len(first))  # the first line is read already
+        return position
+
+    def _take(
+        self,
+        raw: bytes,
+        file_name: str,
+        line_number: int,
+        progress: FileProgress,
+        event_prefix: str,
+        line_start: int,
+        batch: list[EnrichedHit],
+    ) -> bool:
+        """Count one line and add its hit to the batch; answers whether a hit was added."""
+        text = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if not text or text[0] == "#":
+            return False  # GoAccess does not count blank lines and comments either
+        report = self.report
+        report.lines_read += 1
+        progress.lines_read += 1
+        record = self._reader.read(text) if "\x00" not in text else NOT_TEXT
+        if isinstance(record, Malformed):
+            report.add_malformed(file_name, line_number, record)
+            return False
+        options = self._options
+        target = record.target
+        decoded, static = _requested(target)
+        if not options.include_crawlers and is_crawler(record.user_agent):
+            report.skipped[SkipReason.CRAWLER] += 1
+            return False
+        if not options.include_not_found and record.status == NOT_FOUND:
+            report.skipped[SkipReason.NOT_FOUND] += 1
+            return False
+        if not options.include_static and static:
+            report.skipped[SkipReason.STATIC] += 1
+            return False
+        site = self._site
+        if site.excluded_networks and ip_in_networks(record.ip, site.excluded_networks):
+            report.skipped[SkipReason.EXCLUDED_IP] += 1
+            return False
+        page = _page(record.vhost or site.domain, target, self._allowed_params)
+        if page is not None and site.excluded_path_patterns and site.excludes_path(page.pathname):
+            report.skipped[SkipReason.EXCLUDED_PATH] += 1
+            return False
+        visitor_id = _visitor_id(
+            self._visitor_key, site.id, record.ip, record.day, record.user_agent
+        )
+        report.add_valid(
+            (decoded, record.method, record.protocol),
+            status=record.status,
+            size=record.size,
+            visitor_id=visitor_id,
+            static=static,
+        )
+        if page is None:
+            report.not_stored += 1
+            return False
+        client = parse_user_agent(record.user_agent)
+        referrer = _referrer(record.referrer, page.hostname, page.source_param)
+        location: Location = self._locate(record.ip)
+        batch.append(
+            EnrichedHit(
+                site_id=site.id,
+                timestamp=record.timestamp,
+                name=PAGEVIEW,
+                visitor_id=visitor_id,
+                hostname=page.hostname,
+                pathname=page.pathname,
+                query=page.query,
+                referrer=referrer.url,
+                referrer_source=referrer.source,
+                utm_source=page.utm_source,
+                utm_medium=page.utm_medium,
+                utm_campaign=page.utm_campaign,
+                utm_content=page.utm_content,
+                utm_term=page.utm_term,
+                browser=client.browser,
+                browser_version=client.browser_version,
+                os=client.os,
+                os_version=client.os_version,
+                device=client.device,
+                country=location.country,
+                region=location.region,
+                city=location.city,
+                language="",
+                screen="",
+                props={},
+                revenue_amount=None,
+                revenue_currency="",
+                interactive=True,
+                # The line's place in its log and a checksum of it: importing it again finds the
+                # hit already stored, while a different line at that place (a log truncated and
+                # written anew) is a new hit.
+                event_id=f"log:{event_prefix}:{line_start}:{zlib.crc32(raw):08x}",
+                ip_encrypted=self._ip_to_store(record.ip),
+                http_status=record.status or None,
+                response_bytes=record.size,
+            )
+        )
+        return True
+
+    def _store(
+        self, connection: Connection, hits: list[EnrichedHit], position: state.ImportPosition
+    ) -> list[bool]:
+        is_new = store_batch(connection, hits, visit_timeout=self._visit_timeout)
+        state.save(connection, position, utcnow())
+        return is_new
+
+    def _ip_to_store(self, ip: str) -> str | None:
+        policy = self._site.ip_policy
+        if policy is IpPolicy.NONE:
+            return None
+        kept = ip if policy is IpPolicy.FULL else _truncated(ip)
+        return self._cipher.encrypt(kept, context=IP_CONTEXT)
+
+    def _read_line(self, source: LogSource) -> bytes:
+        try:
+            return source.stream.readline(MAX_LINE_BYTES)
+        except GZIP_ERRORS as error:
+            raise InvalidInput(
+                f"{source.name} is not a valid gzip file ({error}); lines before the damage "
+                "were imported",
+                field="file",
+            ) from None
+
+    def _skip_rest_of_line(self, source: LogSource) -> int:
+        skipped = 0
+        while True:
+            chunk = self._read_line(source)
+            skipped += len(chunk)
+            if not chunk or chunk.endswith(b"\n"):
+                return skipped
+
+    def _skip_imported(self, source: LogSource, count: int) -> bool:
+        """Move past what earlier imports read; False when the log is now shorter than that."""
+        if source.can_grow:
+            size = os.fstat(source.stream.fileno()).st_size
+            target = count + source.stream.tell()
+            if size < target:
+                return False
+            source.stream.seek(target)
+            return True
+        while count > 0:
+            try:
+                chunk = source.stream.read(min(count, 1 << 20))
+            except GZIP_ERRORS as error:
+                raise InvalidInput(f"{source.name} is not a valid gzip file ({error})") from None
+            if not chunk:
+                return False
+            count -= len(chunk)
+        return True
+
+    async def _wait_for_more(self, source: LogSource, offset: int) -> LogSource | None:
+        """Wait until the log grows; answers the new log at its path when it was rotated or
+        truncated (None: it grew, or we were stopped)."""
+        assert source.path is not None
+        while not self._stop.is_set():
+            await _sleep(self._options.poll_seconds, self._stop)
+            try:
+                on_disk = os.stat(source.path)
+            except FileNotFoundError:
+                continue  # rotated away, its successor not yet created
+            current = os.fstat(source.stream.fileno())
+            if current.st_size > offset:
+                return None  # read what was appended, even to a log rotated away meanwhile
+            if on_disk.st_ino != current.st_ino or on_disk.st_size < offset:
+                try:
+                    return open_source(source.name)
+                except OtError:
+                    continue
+        return None
+
+    async def _wait_for_first_line(self, source: LogSource) -> LogSource | None:
+        while not self._stop.is_set():
+            await _sleep(self._options.poll_seconds, self._stop)
+            source.stream.seek(0)
+            line = source.stream.readline(MAX_LINE_BYTES)
+            if line.endswith(b"\n"):
+                source.stream.seek(0)
+                return source
+        return None
+
+
+async def _sleep(seconds: float, stop: threading.Event) -> None:
+    deadline = time.monotonic() + seconds
+    while not stop.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(min(0.05, seconds))
+
+
+_truncated = lru_cache(maxsize=65_536)(truncate_ip)
+
+
+@lru_cache(maxsize=65_536)
+def _requested(target: str) -> tuple[str, bool]:
+    """The request as GoAccess names it (percent-decoded, trimmed), and whether it is static."""
+    decoded = unquote(target).strip() if "%" in target else target.strip()
+    return decoded, is_static(decoded)
+
+
+@lru_cache(maxsize=65_536)
+def _visitor_id(key: bytes, site_id: int, ip: str, day: date, user_agent: str) -> int:
+    data = f"{site_id}\x00{day.isoformat()}\x00{ip}\x00{user_agent}".encode()
+    digest = hashlib.blake2b(data, key=key, digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@lru_cache(maxsize=16_384)
+def _page(host: str, target: str, allowed_params: frozenset[str]) -> PageUrl | None:
+    """The page a request was for, or None when the request names none ("-", "*")."""
+    if target.startswith("/"):
+        url = f"http://{host}{target}"
+    elif target.startswith(("http://", "https://")):
+        url = target
+    else:
+        return None
+    try:
+        return parse_page_url(url, allowed_query_params=allowed_params)
+    except InvalidInput:
+        return None
+
+
+@lru_cache(maxsize=16_384)
+def _referrer(referrer: str, page_host: str, source_param: str) -> ReferrerInfo:
+    try:
+        url = parse_referrer_url(referrer) if referrer else ""
+    except InvalidInput:
+        url = ""  # as the collector does: an unreadable referrer counts as direct
+    return classify_referrer(url, page_host, source_param)
+
+
+def run_import(
+    settings: Settings,
+    site: Site,
+    log_format: LogFormat,
+    names: list[str],
+    options: ImportOptions,
+    *,
+    stop: threading.Event | None = None,
+    progress: ProgressCallback | None = None,
+) -> Awaitable[ImportReport]:
+    """Import `names` ("-" for standard input) into `site`; see LogImporter."""
+    importer = LogImporter(settings, site, log_format, options, stop=stop, progress=progress)
+    return importer.run(names)

@@ -1,0 +1,152 @@
+"""One access-log line read into a record, or the reason it cannot be read.
+
+A line is malformed (as GoAccess counts it) when it does not fit the format, its client is not an
+IP address, its time cannot be read, or its status is not between 100 and 599.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from functools import lru_cache
+
+from ot.logimport.formats import LogFormat
+from ot.logimport.timestamps import compile_timestamp
+
+# GoAccess's request parsing: a known method, the target, and a known protocol.
+HTTP_METHODS = frozenset(
+    {
+        "OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT", "PATCH", "SEARCH",
+        "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "VERSION-CONTROL",
+        "REPORT", "CHECKOUT", "CHECKIN", "UNCHECKOUT", "MKWORKSPACE", "UPDATE", "LABEL", "MERGE",
+        "BASELINE-CONTROL", "MKACTIVITY", "ORDERPATCH",
+    }
+)  # fmt: skip
+# A protocol is known when it starts with one of these ("HTTP/2.0" is "HTTP/2"), as in GoAccess.
+HTTP_PROTOCOLS = ("HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/3")
+
+
+@dataclass(slots=True)
+class LogRecord:
+    """The parts of a line an import uses."""
+
+    ip: str
+    vhost: str
+    timestamp: datetime  # aware, UTC
+    day: date  # the date as the log wrote it: GoAccess counts a visitor once per such day
+    method: str  # "" when the request names no known method
+    target: str  # as logged: "/path?query", an absolute URL, or whatever a client sent
+    protocol: str  # "" when the request names no known protocol
+    status: int  # 0 when the format has no status
+    size: int
+    referrer: str  # "" when none
+    user_agent: str  # "-" when none, as GoAccess keeps it
+
+
+class Malformed(str):
+    """Why a line could not be read (a short phrase)."""
+
+
+NO_MATCH = Malformed("does not fit the log format")
+BAD_IP = Malformed("client is not an IP address")
+BAD_TIME = Malformed("time cannot be read")
+BAD_STATUS = Malformed("status is not between 100 and 599")
+
+
+class LineReader:
+    """Reads lines of one format; `read` answers a LogRecord or a Malformed reason."""
+
+    def __init__(self, log_format: LogFormat, default_zone: tzinfo) -> None:
+        self._match = log_format.pattern.match
+        self._parse_time = compile_timestamp(log_format.time_format, default_zone)
+        # Positions in Match.groups() (every capturing group is a named field); -1: absent.
+        index = {name: position - 1 for name, position in log_format.pattern.groupindex.items()}
+        self._host = index["host"]
+        self._vhost, self._timestamp = index.get("vhost", -1), index.get("timestamp", -1)
+        self._date, self._time = index.get("date", -1), index.get("time", -1)
+        self._request, self._status = index.get("request", -1), index.get("status", -1)
+        self._bytes, self._referrer = index.get("bytes", -1), index.get("referrer", -1)
+        self._user_agent = index.get("user_agent", -1)
+        self._parts = tuple(index.get(name, -1) for name in ("method", "path", "query", "protocol"))
+
+    def read(self, line: str) -> LogRecord | Malformed:
+        found = self._match(line)
+        if found is None:
+            return NO_MATCH
+        values = found.groups()
+        ip = values[self._host]
+        if not _is_ip(ip):
+            return BAD_IP
+        if self._timestamp >= 0:
+            time_text = values[self._timestamp]
+        else:
+            time_text = values[self._date]
+            if self._time >= 0:
+                time_text = f"{time_text} {values[self._time]}"
+        moment = self._parse_time(time_text)
+        if moment is None:
+            return BAD_TIME
+        status = 0
+        if self._status >= 0:
+            status_text = values[self._status]
+            status = int(status_text) if status_text.isdigit() else 0
+            if not 100 <= status <= 599:
+                return BAD_STATUS
+        if self._request >= 0:
+            method, target, protocol = split_request(values[self._request])
+        else:
+            method, target, protocol = self._request_from_parts(values)
+        size_text = values[self._bytes] if self._bytes >= 0 else ""
+        referrer = values[self._referrer] if self._referrer >= 0 else ""
+        user_agent = values[self._user_agent] if self._user_agent >= 0 else ""
+        return LogRecord(
+            ip,
+            values[self._vhost] if self._vhost >= 0 else "",
+            moment[0],
+            moment[1],
+            method,
+            target,
+            protocol,
+            status,
+            # "-" is Apache's zero; GoAccess counts anything unreadable as zero too.
+            int(size_text) if size_text.isdigit() else 0,
+            "" if referrer == "-" else referrer,
+            user_agent or "-",
+        )
+
+    def _request_from_parts(self, values: tuple[str, ...]) -> tuple[str, str, str]:
+        method, path, query, protocol = (
+            values[position] if position >= 0 else "" for position in self._parts
+        )
+        query = query.removeprefix("?")
+        return method.upper(), path + ("?" + query if query else ""), protocol.upper()
+
+
+@lru_cache(maxsize=65_536)  # the same few thousand requests make up most of a log
+def split_request(request: str) -> tuple[str, str, str]:
+    """(method, target, protocol) as GoAccess splits a request line: without a known method the
+    whole line is the target; with one but no known protocol, the target is "-"."""
+    method, space, rest = request.partition(" ")
+    method = method.upper()
+    if not space or method not in HTTP_METHODS:
+        return "", request, ""
+    target, space, protocol = rest.rpartition(" ")
+    protocol = protocol.upper()
+    known = (
+        protocol
+        if protocol in HTTP_PROTOCOLS
+        else next((name for name in HTTP_PROTOCOLS if protocol.startswith(name)), None)
+    )
+    if not space or known is None:
+        return "", "-", ""
+    return method, target.strip(), known
+
+
+@lru_cache(maxsize=65_536)
+def _is_ip(text: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+    except (OSError, ValueError):
+        return False
+    return True

@@ -1,0 +1,499 @@
+"""`ot-admin import-log` on SQLite and PostgreSQL: what an import stores, what it skips and says,
+how it continues a grown log and never counts a line twice, and how it refuses bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from typer.testing import CliRunner, Result
+
+from ot.admin.cli import app
+from ot.config import Settings
+from ot.db import create_engine
+from ot.models import Site
+from tests import support
+from tests.access_logs import (
+    CHROME,
+    FIREFOX,
+    GOOGLEBOT,
+    SAFARI_IPHONE,
+    access_log_line,
+    generated_log,
+)
+
+MONDAY = datetime(2024, 3, 11, 9, 0, tzinfo=timezone(timedelta(hours=2)))
+
+
+def environment(settings: Settings) -> dict[str, str | None]:
+    # Unset the caller's own OT_* variables so that only this database is in play.
+    variables: dict[str, str | None] = {name: None for name in os.environ if name.startswith("OT_")}
+    variables["OT_DATA_DIR"] = str(settings.data_dir)
+    variables["OT_DATABASE_URL"] = settings.database_url
+    return variables
+
+
+async def import_log(settings: Settings, arguments: str, *, stdin: bytes | None = None) -> Result:
+    """Run `ot-admin import-log <arguments>` in-process (in a thread: the command runs its own
+    event loop)."""
+    return await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["import-log", *shlex.split(arguments)],
+        input=stdin,
+        env=environment(settings),
+    )
+
+
+async def summary_of(settings: Settings, arguments: str) -> dict[str, Any]:
+    """The --json summary of a successful import."""
+    result = await import_log(settings, arguments + " --json")
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    summary: dict[str, Any] = json.loads(result.stdout)
+    return summary
+
+
+def refusal(result: Result) -> str:
+    """The one-line error of a refused import."""
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: ")
+    return line
+
+
+def write_log(path: Path, *lines: str) -> Path:
+    path.write_text("".join(lines))
+    return path
+
+
+async def stored_hits(settings: Settings) -> list[dict[str, Any]]:
+    return await support.hits(settings)
+
+
+async def execute(settings: Settings, statement: str) -> None:
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def test_log_lines_become_pageviews_enriched_like_tracker_hits(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = write_log(
+        tmp_path / "access.log",
+        access_log_line(
+            "8.8.8.8",
+            MONDAY,
+            "GET /pricing?utm_source=newsletter&session=secret HTTP/1.1",
+            200,
+            5120,
+            "https://www.google.com/search?q=x",
+            CHROME,
+        ),
+        access_log_line("8.8.8.8", MONDAY + timedelta(minutes=2), "GET /signup HTTP/1.1", 302, 0),
+        access_log_line("8.8.8.8", MONDAY + timedelta(days=1), "GET / HTTP/1.1", user_agent=CHROME),
+    )
+    summary = await summary_of(settings, f"shop.example {log}")
+    assert (summary["lines_read"], summary["imported"], summary["malformed"]["count"]) == (3, 3, 0)
+
+    first, second, next_day = await stored_hits(settings)
+    assert first["name"] == "pageview"
+    assert (first["hostname"], first["pathname"]) == ("shop.example", "/pricing")
+    assert first["query"] == "utm_source=newsletter"  # only allow-listed parameters are kept
+    assert (first["utm_source"], first["referrer_source"]) == ("newsletter", "newsletter")
+    assert (first["browser"], first["os"], first["device"]) == ("Chrome", "Windows", "Desktop")
+    assert first["country"] == "US"
+    assert (first["http_status"], first["response_bytes"]) == (200, 5120)
+    stored_time = first["timestamp"]
+    if isinstance(stored_time, str):  # SQLite keeps UTC text
+        stored_time = datetime.fromisoformat(stored_time).replace(tzinfo=UTC)
+    assert stored_time == MONDAY.astimezone(UTC)
+    # The IP is kept only as the site's policy says (truncated, encrypted).
+    assert first["ip_encrypted"] and "8.8.8" not in first["ip_encrypted"]
+    # One visitor per IP, date and User-Agent, as GoAccess counts them; one visit per 30 minutes.
+    assert first["visitor_id"] == second["visitor_id"] != next_day["visitor_id"]
+    assert first["visit_id"] == second["visit_id"] != next_day["visit_id"]
+    [visit] = await support.rows(
+        settings, "SELECT * FROM visit WHERE id = :id", id=first["visit_id"]
+    )
+    assert (visit["entry_page"], visit["exit_page"], visit["pageviews"]) == (
+        "/pricing",
+        "/signup",
+        2,
+    )
+
+
+async def test_static_files_crawlers_and_404s_are_skipped_by_default_and_switches_take_them(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = write_log(
+        tmp_path / "access.log",
+        access_log_line("203.0.113.1", MONDAY, "GET / HTTP/1.1", user_agent=FIREFOX),
+        access_log_line("203.0.113.1", MONDAY, "GET /style.css HTTP/1.1", user_agent=FIREFOX),
+        access_log_line("203.0.113.2", MONDAY, "GET /missing HTTP/1.1", 404, user_agent=FIREFOX),
+        access_log_line("66.249.66.1", MONDAY, "GET / HTTP/1.1", user_agent=GOOGLEBOT),
+    )
+    summary = await summary_of(settings, f"shop.example {log}")
+    assert summary["imported"] == 1
+    assert summary["skipped"] == {"crawler": 1, "not_found": 1, "static": 1}
+    assert summary["goaccess"]["valid_requests"] == 1
+
+    rotated = write_log(tmp_path / "again.log", "# the same lines in another file\n")
+    rotated.write_text(rotated.read_text() + log.read_text())
+    switches = "--include-static --include-crawlers --include-404"
+    summary = await summary_of(settings, f"shop.example {rotated} {switches}")
+    assert (summary["imported"], summary["skipped"]) == (4, {})
+    assert summary["goaccess"]["not_found_requests"] == 1
+    assert {hit["http_status"] for hit in await stored_hits(settings)} == {200, 404}
+
+
+async def test_importing_a_log_again_adds_nothing_and_a_grown_log_continues_where_it_stopped(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    lines = [
+        access_log_line(f"203.0.113.{n}", MONDAY + timedelta(seconds=n), f"GET /p{n} HTTP/1.1")
+        for n in range(1, 8)
+    ]
+    log = write_log(tmp_path / "access.log", *lines[:4])
+    assert (await summary_of(settings, f"shop.example {log}"))["imported"] == 4
+
+    again = await summary_of(settings, f"shop.example {log}")
+    assert (again["lines_read"], again["imported"], again["files"][0]["started_at_line"]) == (
+        0,
+        0,
+        4,
+    )
+
+    # The web server appends three lines and is half-way through writing a fourth.
+    with log.open("a") as appending:
+        appending.write("".join(lines[4:6]) + lines[6][:30])
+    grown = await summary_of(settings, f"shop.example {log}")
+    assert (grown["lines_read"], grown["imported"]) == (2, 2)
+    with log.open("a") as appending:
+        appending.write(lines[6][30:])
+    assert (await summary_of(settings, f"shop.example {log}"))["imported"] == 1
+    assert [hit["pathname"] for hit in await stored_hits(settings)] == [
+        f"/p{n}" for n in range(1, 8)
+    ]
+
+
+async def test_a_lost_import_position_still_never_stores_a_line_twice(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = write_log(
+        tmp_path / "access.log",
+        *(access_log_line("203.0.113.5", MONDAY, f"GET /{n} HTTP/1.1") for n in range(3)),
+    )
+    await summary_of(settings, f"shop.example {log}")
+    await execute(settings, "DELETE FROM log_import")  # as if the position were lost
+    again = await summary_of(settings, f"shop.example {log}")
+    assert (again["lines_read"], again["imported"], again["already_imported"]) == (3, 0, 3)
+    assert len(await stored_hits(settings)) == 3
+
+
+async def test_two_imports_of_one_log_at_once_store_each_line_once(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = tmp_path / "access.log"
+    log.write_text(generated_log(2_000, malformed=False))
+    # Requests that name no page ("-", "OPTIONS *", one without a protocol) are never stored.
+    pageless = ('] "-" ', '"OPTIONS * ', '"GET /no-protocol"')
+    storable = sum(
+        not any(mark in line for mark in pageless) for line in log.read_text().splitlines()
+    )
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OT_")}}
+    env.update({k: v for k, v in environment(settings).items() if v is not None})
+    command = [str(Path(sys.executable).with_name("ot-admin")), "import-log", "shop.example",
+               str(log), "--include-static", "--include-crawlers", "--include-404", "--json",
+               "--batch-size", "200"]  # fmt: skip
+    first, second = await asyncio.gather(
+        *(
+            asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, timeout=300)
+            for _ in range(2)
+        )
+    )
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    summaries = [json.loads(result.stdout) for result in (first, second)]
+    assert sum(summary["imported"] for summary in summaries) == storable
+    assert len(await stored_hits(settings)) == storable
+
+
+async def test_a_rotated_log_at_the_same_path_is_imported_from_its_start(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = write_log(
+        tmp_path / "access.log", access_log_line("203.0.113.5", MONDAY, "GET /old HTTP/1.1")
+    )
+    await summary_of(settings, f"shop.example {log}")
+    write_log(log, access_log_line("203.0.113.5", MONDAY + timedelta(days=1), "GET /new HTTP/1.1"))
+    summary = await summary_of(settings, f"shop.example {log}")
+    assert (summary["files"][0]["started_at_line"], summary["imported"]) == (0, 1)
+
+
+async def test_a_log_truncated_below_the_imported_part_is_read_again_from_its_start(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    lines = [access_log_line("203.0.113.5", MONDAY, f"GET /{n} HTTP/1.1") for n in range(3)]
+    log = write_log(tmp_path / "access.log", *lines)
+    await summary_of(settings, f"shop.example {log}")
+    write_log(log, lines[0], access_log_line("203.0.113.5", MONDAY, "GET /new HTTP/1.1"))
+    summary = await summary_of(settings, f"shop.example {log}")
+    [file] = summary["files"]
+    assert (file["started_at_line"], file["lines_read"]) == (0, 2)
+    assert file["note"] == "shorter than when last imported: imported again from the start"
+    # The first line is the one already stored; the second is new, though it sits where "/1" was.
+    assert (summary["imported"], summary["already_imported"]) == (1, 1)
+
+
+async def test_gzip_files_and_several_files_in_one_import(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    old = tmp_path / "access.log.1.gz"
+    old.write_bytes(
+        gzip.compress(access_log_line("203.0.113.5", MONDAY, "GET /a HTTP/1.1").encode())
+    )
+    current = write_log(
+        tmp_path / "access.log", access_log_line("203.0.113.5", MONDAY, "GET /b HTTP/1.1")
+    )
+    summary = await summary_of(settings, f"shop.example {old} {current}")
+    assert [file["lines_read"] for file in summary["files"]] == [1, 1]
+    assert summary["imported"] == 2
+    assert summary["goaccess"]["unique_visitors"] == 1
+
+
+async def test_the_text_summary_says_what_was_read_skipped_and_imported(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = write_log(
+        tmp_path / "access.log",
+        access_log_line("203.0.113.1", MONDAY, "GET /welcome HTTP/1.1", user_agent=SAFARI_IPHONE),
+        access_log_line("66.249.66.1", MONDAY, "GET / HTTP/1.1", user_agent=GOOGLEBOT),
+        "not a log line\n",
+    )
+    result = await import_log(settings, f"shop.example {log}")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    for expected in [
+        "lines read 3",
+        "imported 1",
+        "skipped: crawler 1",
+        "malformed 1",
+        "line 3: does not fit the log format",
+        "unique visitors 1",
+        "GET /welcome",
+    ]:
+        assert expected in text, result.stdout
+
+
+async def test_malformed_lines_are_counted_with_their_line_numbers_and_never_stop_an_import(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    good = [access_log_line("203.0.113.5", MONDAY, f"GET /{n} HTTP/1.1") for n in range(4)]
+    log = write_log(
+        tmp_path / "access.log",
+        good[0],
+        "garbage\n",
+        good[1],
+        good[2].replace("203.0.113.5", "not-an-ip"),
+        good[2].replace("11/Mar/2024", "41/Mar/2024"),
+        good[3],
+    )
+    summary = await summary_of(settings, f"shop.example {log}")
+    assert summary["imported"] == 3
+    assert summary["malformed"]["count"] == 3
+    assert [(m["line"], m["reason"]) for m in summary["malformed"]["first"]] == [
+        (2, "does not fit the log format"),
+        (4, "client is not an IP address"),
+        (5, "time cannot be read"),
+    ]
+
+
+async def test_binary_garbage_is_malformed_lines_not_a_crash(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = tmp_path / "access.log"
+    garbage = bytes(range(256)) * 40  # NULs, invalid UTF-8, stray newlines
+    endless = os.urandom(100_000).replace(b"\n", b"")  # a 100 KB "line"
+    log.write_bytes(
+        endless
+        + b"\n"
+        + garbage
+        + b"\n"
+        + access_log_line("203.0.113.5", MONDAY, "GET /ok HTTP/1.1").encode()
+        + os.urandom(2048).replace(b"\n", b"")
+        + b"\n"
+    )
+    summary = await summary_of(settings, f"shop.example {log}")
+    assert summary["imported"] == 1
+    assert summary["malformed"]["count"] >= 3
+    assert summary["malformed"]["first"][0] == {
+        "file": str(log),
+        "line": 1,
+        "reason": "line is longer than 64 KiB",
+    }
+
+
+async def test_a_damaged_gzip_file_stops_the_import_after_keeping_the_lines_before_the_damage(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    lines = "".join(
+        access_log_line("203.0.113.5", MONDAY, f"GET /{n} HTTP/1.1") for n in range(2_000)
+    )
+    damaged = tmp_path / "access.log.1.gz"
+    damaged.write_bytes(gzip.compress(lines.encode())[:-200])
+    message = refusal(await import_log(settings, f"shop.example {damaged}"))
+    assert "is not a valid gzip file" in message
+    assert 0 < len(await stored_hits(settings)) < 2_000
+
+
+async def test_unknown_sites_missing_files_and_bad_formats_are_refused_before_importing(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = write_log(
+        tmp_path / "access.log", access_log_line("203.0.113.5", MONDAY, "GET / HTTP/1.1")
+    )
+    not_gzip = write_log(tmp_path / "access.log.2.gz", "plain text, not gzip\n")
+    cases = {
+        f"nope.example {log}": "site 'nope.example' does not exist",
+        f"shop.example {log} {tmp_path / 'missing.log'}": "missing.log: no such file",
+        f"shop.example {tmp_path}": "is a directory",
+        f"shop.example {not_gzip}": "is named .gz but is not a gzip file",
+        f"shop.example {log} --format apache": "unknown log format 'apache'",
+        f"shop.example {log} --format '%h %t \"%r\" %Z'": "unknown directive '%Z'",
+        f"shop.example {log} --log-format '%h [%d:%t] \"%r\"'": "no --date-format",
+        f"shop.example {log} --date-format %d/%b/%Y": "go with --log-format",
+    }
+    for arguments, message in cases.items():
+        assert message in refusal(await import_log(settings, arguments)), arguments
+    assert await stored_hits(settings) == []
+    assert await support.rows(settings, "SELECT * FROM log_import") == []
+
+
+async def test_an_unreadable_file_is_refused(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    if os.geteuid() == 0:
+        return  # root reads every file: there is nothing to refuse
+    log = write_log(tmp_path / "secret.log", "x\n")
+    log.chmod(0)
+    assert "permission denied" in refusal(await import_log(settings, f"shop.example {log}"))
+
+
+async def test_the_ot_admin_command_reads_a_log_from_standard_input(
+    settings: Settings, site: Site
+) -> None:
+    lines = "".join(
+        access_log_line("203.0.113.5", MONDAY, f"GET /{n} HTTP/1.1") for n in range(3)
+    ).encode()
+    command = [str(Path(sys.executable).with_name("ot-admin")), "import-log", "shop.example", "-"]
+    env = {k: v for k, v in environment(settings).items() if v is not None}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OT_")}, **env}
+    for expected_new in (3, 0):  # standard input is recognised by its first line too
+        finished = await asyncio.to_thread(
+            subprocess.run,
+            [*command, "--json"],
+            input=lines,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+        assert finished.returncode == 0, finished.stderr.decode()
+        assert json.loads(finished.stdout)["imported"] == expected_new
+    gzipped = await asyncio.to_thread(
+        subprocess.run, command, input=gzip.compress(lines), env=env, capture_output=True
+    )
+    assert gzipped.returncode == 0, gzipped.stderr.decode()
+    assert len(await stored_hits(settings)) == 3
+
+
+async def test_follow_imports_appended_lines_until_sigterm(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = write_log(
+        tmp_path / "access.log", access_log_line("203.0.113.5", MONDAY, "GET /0 HTTP/1.1")
+    )
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OT_")}}
+    env.update({k: v for k, v in environment(settings).items() if v is not None})
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("ot-admin")), "import-log", "shop.example", str(log),
+         "--follow", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await wait_for_hits(settings, 1)
+        with log.open("a") as appending:
+            for n in range(1, 4):
+                appending.write(access_log_line("203.0.113.5", MONDAY, f"GET /{n} HTTP/1.1"))
+                appending.flush()
+        await wait_for_hits(settings, 4)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+    assert process.returncode == 0, stderr.decode()
+    summary = json.loads(stdout)
+    assert (summary["imported"], summary["stopped"]) == (4, True)
+    [position] = await support.rows(settings, "SELECT lines_read FROM log_import")
+    assert position["lines_read"] == 4
+
+
+async def test_follow_moves_on_to_the_new_log_when_the_old_one_is_rotated(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = write_log(
+        tmp_path / "access.log", access_log_line("203.0.113.5", MONDAY, "GET /a HTTP/1.1")
+    )
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OT_")}}
+    env.update({k: v for k, v in environment(settings).items() if v is not None})
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("ot-admin")), "import-log", "shop.example", str(log),
+         "--follow", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await wait_for_hits(settings, 1)
+        with log.open("a") as appending:  # written just before the rotation: must not be lost
+            appending.write(access_log_line("203.0.113.5", MONDAY, "GET /b HTTP/1.1"))
+        log.rename(tmp_path / "access.log.1")
+        write_log(
+            log,
+            access_log_line("203.0.113.6", MONDAY + timedelta(days=1), "GET /c HTTP/1.1"),
+            access_log_line("203.0.113.6", MONDAY + timedelta(days=1), "GET /d HTTP/1.1"),
+        )
+        await wait_for_hits(settings, 4)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+    assert process.returncode == 0, stderr.decode()
+    assert [file["lines_read"] for file in json.loads(stdout)["files"]] == [2, 2]
+    assert sorted(hit["pathname"] for hit in await stored_hits(settings)) == [
+        "/a",
+        "/b",
+        "/c",
+        "/d",
+    ]
+
+
+async def wait_for_hits(settings: Settings, count: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(await stored_hits(settings)) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} hits after {timeout} s"
+        await asyncio.sleep(0.2)
