@@ -181,6 +181,7 @@ class VisitorOrdinal(SQLModel, table=True):
     rollups, so that a day's visitors fit in a compressed bitmap (see ot.rollups)."""
 
     __tablename__ = "visitor_ordinal"
+    __table_args__ = (Index("ux_visitor_ordinal_site_ordinal", "site_id", "ordinal", unique=True),)
 
     site_id: int = Field(foreign_key="site.id", primary_key=True)
     visitor_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))

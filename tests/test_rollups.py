@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import re
 import time
@@ -19,11 +20,13 @@ from typer.testing import CliRunner
 
 from ot.admin.cli import app as admin
 from ot.config import Settings, load_settings
+from ot.db import ROLLUP_LOCK_ID
 from ot.ingest.hit import PAGEVIEW
 from ot.models import Site
 from ot.privacy import VisitorMode
 from ot.rollups.dimensions import HIT_COLUMNS, PAGEVIEW_PAGE, TOTAL, VISIT_COLUMNS
 from ot.rollups.read import Sums, complete_through, read_sums
+from ot.rollups.schedule import LOCK_FILE
 from tests import support
 from tests.conftest import assert_quiet_log, start_server, stop_server
 from tests.generated_hits import (
@@ -352,3 +355,40 @@ async def test_a_range_reads_its_whole_weeks_from_week_rows_and_the_rest_from_da
     assert marked.rowcount == 1
     after = (await rolled(engines, cookie_site, TOTAL, first, last))[""]
     assert after.pageviews == before.pageviews + 1000  # the week row was read, not its days
+
+
+async def test_a_second_rollup_run_at_the_same_time_does_nothing_and_says_so(
+    settings: Settings, engines: Engines, cookie_site: Site
+) -> None:
+    await store(engines, traffic(cookie_site.id or 0))
+    environment = {"OT_DATA_DIR": str(settings.data_dir), "OT_DATABASE_URL": settings.database_url}
+    async with engines.reader.connect() as connection:
+        holder = await _hold_rollup_lock(settings, connection)
+        try:
+            busy = await asyncio.to_thread(
+                CliRunner().invoke, admin, ["rollups", "run"], env=environment
+            )
+        finally:
+            await holder()
+    assert busy.exit_code == 1, busy.output
+    assert "another process is rolling up right now" in busy.output
+    assert await support.rows(settings, "SELECT * FROM rollup_day") == []
+
+
+async def _hold_rollup_lock(settings: Settings, connection: Any) -> Any:
+    """Take the lock a rollup run takes (a file on SQLite, an advisory lock on PostgreSQL)."""
+    if connection.dialect.name == "sqlite":
+        lock = open(settings.data_dir / LOCK_FILE, "a")  # noqa: SIM115 - released below
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+        async def release_file() -> None:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
+
+        return release_file
+    await connection.execute(text(f"SELECT pg_advisory_lock({ROLLUP_LOCK_ID})"))
+
+    async def release_advisory() -> None:
+        await connection.execute(text(f"SELECT pg_advisory_unlock({ROLLUP_LOCK_ID})"))
+
+    return release_advisory

@@ -1,7 +1,8 @@
 """The rollup job: mark the local days that new hits touched, roll them again, and record
 through which day each site's rollups are complete.
 
-One run at a time (the server runs it in one process, `ot-admin rollups run` by hand); a run
+One run at a time (`ot.rollups.schedule` holds a lock: a file beside SQLite, an advisory lock on
+PostgreSQL), because a run numbers new visitors' ordinals outside its write transactions. A run
 is safe to interrupt anywhere, since a day stays pending until its rows are written.
 """
 
@@ -27,11 +28,15 @@ from ot.rollups.rolling import (
     HIT,
     PROGRESS,
     ROLLUP,
-    DayFacts,
+    RolledDay,
+    known_ordinals,
+    next_ordinal,
     read_day,
+    replace_span,
+    roll_day,
     week_of,
+    week_rows,
     write_day,
-    write_week,
 )
 
 SITE = Site.__table__  # type: ignore[attr-defined]
@@ -67,19 +72,28 @@ async def run_rollups(
     for site_id, zone in zones.items():
         report.sites += 1
         weeks: set[date] = set()
+        async with reader.connect() as connection:
+            first_free = await connection.run_sync(next_ordinal, site_id)
         for day in sorted(pending.get(site_id, ())):
             if stop is not None and stop.is_set():
                 break
             async with reader.connect() as connection:
-                facts = await connection.run_sync(_read, site_id, day, zone)
+                facts = await connection.run_sync(read_day, site_id, day, zone)
+                known = await connection.run_sync(known_ordinals, site_id, facts.visitor_ids)
+            rolled = roll_day(facts, site_id, known, first_free)
+            first_free = rolled.next_ordinal
             async with writer.begin() as connection:
-                report.rows_written += await connection.run_sync(_write, site_id, facts)
+                report.rows_written += await connection.run_sync(_write, site_id, rolled)
             report.days_rolled += 1
             weeks.add(week_of(day))
         # Weeks after their days, even when stopping: a week row must never lag its days.
         for monday in sorted(weeks):
+            async with reader.connect() as connection:
+                rows = await connection.run_sync(week_rows, site_id, monday)
             async with writer.begin() as connection:
-                report.rows_written += await connection.run_sync(write_week, site_id, monday)
+                report.rows_written += await connection.run_sync(
+                    replace_span, site_id, 7, monday, rows
+                )
         if stop is not None and stop.is_set():
             report.seconds = time.perf_counter() - started
             return report
@@ -89,14 +103,10 @@ async def run_rollups(
     return report
 
 
-def _read(connection: Connection, site_id: int, day: date, zone: ZoneInfo) -> DayFacts:
-    return read_day(connection, site_id, day, zone)
-
-
-def _write(connection: Connection, site_id: int, facts: DayFacts) -> int:
-    written = write_day(connection, site_id, facts)
+def _write(connection: Connection, site_id: int, rolled: RolledDay) -> int:
+    written = write_day(connection, site_id, rolled)
     connection.execute(
-        delete(PENDING).where(PENDING.c.site_id == site_id, PENDING.c.day == facts.day)
+        delete(PENDING).where(PENDING.c.site_id == site_id, PENDING.c.day == rolled.day)
     )
     return written
 

@@ -1,8 +1,8 @@
 """Rolling one local day of one site from `hit` and `visit` into `rollup_day` rows.
 
-Synchronous on purpose, like `ot.ingest.store`: the job runs it through `run_sync`. Reading the
-day and writing its rows happen in two transactions, so that the collector's writer never waits
-for the reading (SQLite has one writer at a time).
+Synchronous on purpose, like `ot.ingest.store`: the job runs it through `run_sync`. Reading
+and computing happen outside any write transaction; the write transaction only deletes and
+inserts, so the collector's writer (SQLite has one writer at a time) waits milliseconds.
 """
 
 from __future__ import annotations
@@ -83,11 +83,10 @@ def _columns(names: Sequence[str], rows: Sequence[Any]) -> dict[str, list[Any]]:
     return {name: list(values) for name, values in zip(names, zip(*rows, strict=True), strict=True)}
 
 
-def ordinals_for(
+def known_ordinals(
     connection: Connection, site_id: int, visitor_ids: Sequence[int]
 ) -> dict[int, int]:
-    """The ordinals of `visitor_ids`, numbering the new ones after the site's last; call it
-    inside the transaction that writes the rows, which serialises numbering."""
+    """The ordinals `visitor_ids` already have."""
     known: dict[int, int] = {}
     for start in range(0, len(visitor_ids), LOOKUP_CHUNK):
         chunk = visitor_ids[start : start + LOOKUP_CHUNK]
@@ -97,23 +96,33 @@ def ordinals_for(
             )
         )
         known.update((row.visitor_id, row.ordinal) for row in rows)
-    new = [visitor for visitor in visitor_ids if visitor not in known]
-    if new:
-        first = connection.execute(
+    return known
+
+
+def next_ordinal(connection: Connection, site_id: int) -> int:
+    return int(
+        connection.execute(
             select(PROGRESS.c.next_ordinal).where(PROGRESS.c.site_id == site_id)
         ).scalar_one()
-        numbered = {visitor: first + offset for offset, visitor in enumerate(new)}
-        connection.execute(
-            insert(ORDINAL),
-            [{"site_id": site_id, "visitor_id": v, "ordinal": n} for v, n in numbered.items()],
-        )
-        connection.execute(
-            update(PROGRESS)
-            .where(PROGRESS.c.site_id == site_id)
-            .values(next_ordinal=first + len(new))
-        )
-        known.update(numbered)
-    return known
+    )
+
+
+@dataclass
+class RolledDay:
+    """A day's rollup rows, computed outside any write transaction, and the ordinals it
+    numbered for visitors new to the rollups (one job runs at a time: see ot.rollups.job)."""
+
+    day: date
+    rows: list[dict[str, Any]]
+    new_ordinals: dict[int, int]
+    next_ordinal: int
+
+
+def roll_day(facts: DayFacts, site_id: int, known: dict[int, int], first_free: int) -> RolledDay:
+    new = [visitor for visitor in facts.visitor_ids if visitor not in known]
+    numbered = {visitor: first_free + offset for offset, visitor in enumerate(new)}
+    rows = day_rows(site_id, facts, {**known, **numbered})
+    return RolledDay(facts.day, rows, numbered, first_free + len(new))
 
 
 def day_rows(site_id: int, facts: DayFacts, ordinals: dict[int, int]) -> list[dict[str, Any]]:
@@ -199,12 +208,30 @@ def day_rows(site_id: int, facts: DayFacts, ordinals: dict[int, int]) -> list[di
     return list(rows.values())
 
 
-def write_day(connection: Connection, site_id: int, facts: DayFacts) -> int:
-    """Replace the day's rollup rows (sums and bitmaps); returns how many there are now. The
+def write_day(connection: Connection, site_id: int, rolled: RolledDay) -> int:
+    """Replace the day's rollup rows (sums and bitmaps) and record its new ordinals, in the
+    caller's write transaction, which only writes; returns how many rows there are now. The
     week the day is in must be written again afterwards (`write_week`)."""
-    _delete_span(connection, site_id, 1, facts.day)
-    ordinals = ordinals_for(connection, site_id, facts.visitor_ids)
-    rows = day_rows(site_id, facts, ordinals)
+    if rolled.new_ordinals:
+        connection.execute(
+            insert(ORDINAL),
+            [
+                {"site_id": site_id, "visitor_id": visitor, "ordinal": ordinal}
+                for visitor, ordinal in rolled.new_ordinals.items()
+            ],
+        )
+        connection.execute(
+            update(PROGRESS)
+            .where(PROGRESS.c.site_id == site_id)
+            .values(next_ordinal=rolled.next_ordinal)
+        )
+    return replace_span(connection, site_id, 1, rolled.day, rolled.rows)
+
+
+def replace_span(
+    connection: Connection, site_id: int, span_days: int, day: date, rows: list[dict[str, Any]]
+) -> int:
+    _delete_span(connection, site_id, span_days, day)
     if rows:
         for insert_rows in _inserts(connection.dialect):
             insert_rows(connection, rows)
@@ -216,10 +243,9 @@ def week_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def write_week(connection: Connection, site_id: int, monday: date) -> int:
-    """Replace one week's rows with the sums and bitmap unions of its day rows, so that a
-    range reads one row per value for each whole week in it."""
-    _delete_span(connection, site_id, 7, monday)
+def week_rows(connection: Connection, site_id: int, monday: date) -> list[dict[str, Any]]:
+    """One week's rows: the sums and bitmap unions of its day rows, so that a range reads one
+    row per value for each whole week in it. Reads only."""
     sunday = monday + timedelta(days=6)
     in_week = (
         ROLLUP.c.site_id == site_id,
@@ -263,10 +289,7 @@ def write_week(connection: Connection, site_id: int, monday: date) -> int:
         row["visitors"] = len(union)
         row["visitor_bitmap"] = union.serialize()
         row["visit_bitmap"] = union_of(visit_ids[key], visits=True).serialize()
-    if rows:
-        for insert_rows in _inserts(connection.dialect):
-            insert_rows(connection, list(rows.values()))
-    return len(rows)
+    return list(rows.values())
 
 
 def _delete_span(connection: Connection, site_id: int, span_days: int, day: date) -> None:

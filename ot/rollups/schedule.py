@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -18,6 +19,7 @@ from ot.db import ROLLUP_LOCK_ID, create_engine, is_sqlite
 from ot.rollups.job import RollupReport, run_rollups
 
 log = logging.getLogger("ot.rollups")
+LOCK_FILE = "rollups.lock"
 
 
 async def keep_rolled_up(settings: Settings, stop: asyncio.Event) -> None:
@@ -44,7 +46,7 @@ async def run_once(
     stop: asyncio.Event | None = None,
 ) -> RollupReport | None:
     """One run, unless another process is running one (None then)."""
-    async with _exclusive(writer) as allowed:
+    async with _exclusive(settings, writer) as allowed:
         if not allowed:
             return None
         report = await run_rollups(
@@ -64,11 +66,22 @@ async def run_once(
 
 
 @contextlib.asynccontextmanager
-async def _exclusive(engine: AsyncEngine) -> AsyncIterator[bool]:
-    """On PostgreSQL, a session lock that several hosts' servers agree on. SQLite is one host's
-    file, written by one `ot serve` whose rollup process is the only one running the job."""
+async def _exclusive(settings: Settings, engine: AsyncEngine) -> AsyncIterator[bool]:
+    """Whether this process may run the job now: a lock file beside the SQLite database (one
+    host's `ot serve` and `ot-admin` share it), or a session lock on PostgreSQL that several
+    hosts' servers agree on."""
     if is_sqlite(engine):
-        yield True
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(settings.data_dir / LOCK_FILE, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
         return
     async with engine.connect() as connection:
         allowed = await _try_lock(connection)

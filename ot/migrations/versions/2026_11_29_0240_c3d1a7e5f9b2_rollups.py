@@ -24,6 +24,9 @@ def upgrade() -> None:
         sa.Column("ordinal", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("site_id", "visitor_id"),
     )
+    op.create_index(
+        "ux_visitor_ordinal_site_ordinal", "visitor_ordinal", ["site_id", "ordinal"], unique=True
+    )
     op.create_table(
         "rollup_day",
         sa.Column("site_id", sa.Integer(), sa.ForeignKey("site.id"), nullable=False),
