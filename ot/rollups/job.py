@@ -67,8 +67,11 @@ async def run_rollups(
     ends the run after the day being rolled; what is left stays pending."""
     started = time.perf_counter()
     report = RollupReport()
+    async with reader.connect() as connection:
+        marks = await connection.run_sync(_find_marks, visit_timeout)
     async with writer.begin() as connection:
-        zones, pending = await connection.run_sync(_mark_pending, visit_timeout)
+        pending = await connection.run_sync(_mark_pending, marks)
+    zones = marks.zones
     for site_id, zone in zones.items():
         report.sites += 1
         weeks: set[date] = set()
@@ -111,36 +114,34 @@ def _write(connection: Connection, site_id: int, rolled: RolledDay) -> int:
     return written
 
 
-def _mark_pending(
-    connection: Connection, visit_timeout: timedelta
-) -> tuple[dict[int, ZoneInfo], dict[int, set[date]]]:
-    """Mark the days of hits that arrived since the last run; start over for new sites and
-    for sites whose time zone changed. Returns every site's zone and pending days."""
+@dataclass
+class _Marks:
+    """What a run found to do, read without holding any write lock."""
+
+    last_id: int
+    zones: dict[int, ZoneInfo]
+    restart: dict[int, bool]  # sites rolled again from scratch: True when new to the rollups
+    days: dict[int, set[date]]
+
+
+def _find_marks(connection: Connection, visit_timeout: timedelta) -> _Marks:
+    """The days of hits that arrived since the last run, and every day of the sites that are
+    new to the rollups or changed time zone. Reads only: a first run scans millions of hits."""
     last_id = connection.execute(select(func.coalesce(func.max(HIT.c.id), 0))).scalar_one()
     zones = {
         row.id: ZoneInfo(row.timezone)
         for row in connection.execute(select(SITE.c.id, SITE.c.timezone))
     }
     progress = {row.site_id: row for row in connection.execute(select(PROGRESS))}
-    marks: dict[int, set[date]] = defaultdict(set)
+    marks = _Marks(last_id, zones, {}, defaultdict(set))
     scan_from: dict[int, int] = {}
     for site_id, zone in zones.items():
         known = progress.get(site_id)
         if known is not None and known.timezone == str(zone):
             scan_from[site_id] = known.hit_watermark
             continue
-        # New to the rollups, or rolled in another zone: every day of the site, again.
-        for table in (ROLLUP, BITMAP):
-            connection.execute(delete(table).where(table.c.site_id == site_id))
-        connection.execute(delete(PENDING).where(PENDING.c.site_id == site_id))
-        values = {"timezone": str(zone), "hit_watermark": last_id, "complete_through": None}
-        if known is None:
-            connection.execute(insert(PROGRESS).values(site_id=site_id, next_ordinal=0, **values))
-        else:
-            connection.execute(
-                update(PROGRESS).where(PROGRESS.c.site_id == site_id).values(**values)
-            )
-        marks[site_id] |= _days_by_utc_date(connection, [site_id], 0, last_id, zones)[site_id]
+        marks.restart[site_id] = known is None
+        marks.days[site_id] |= _days_by_utc_date(connection, [site_id], 0, last_id, zones)[site_id]
     if scan_from:
         low = min(scan_from.values())
         if last_id - low > EXACT_SCAN_LIMIT:
@@ -148,18 +149,36 @@ def _mark_pending(
         else:
             found = _days_hit_by_hit(connection, low, last_id, scan_from, zones, visit_timeout)
         for site_id, days in found.items():
-            marks[site_id] |= days
-    rows = [{"site_id": s, "day": d} for s, days in marks.items() for d in days]
+            marks.days[site_id] |= days
+    return marks
+
+
+def _mark_pending(connection: Connection, marks: _Marks) -> dict[int, set[date]]:
+    """Record what `_find_marks` found, in a short write transaction; returns every site's
+    pending days. Hits that arrive meanwhile have higher ids: the next run finds them."""
+    for site_id, is_new in marks.restart.items():
+        # New to the rollups, or rolled in another zone: every day of the site, again.
+        for table in (ROLLUP, BITMAP, PENDING):
+            connection.execute(delete(table).where(table.c.site_id == site_id))
+        zone = str(marks.zones[site_id])
+        values = {"timezone": zone, "hit_watermark": marks.last_id, "complete_through": None}
+        if is_new:
+            connection.execute(insert(PROGRESS).values(site_id=site_id, next_ordinal=0, **values))
+        else:
+            connection.execute(
+                update(PROGRESS).where(PROGRESS.c.site_id == site_id).values(**values)
+            )
+    rows = [{"site_id": s, "day": d} for s, days in marks.days.items() for d in days]
     if rows:
         dialect_insert = (
             postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
         )
         connection.execute(dialect_insert(PENDING).on_conflict_do_nothing(), rows)
-    connection.execute(update(PROGRESS).values(hit_watermark=last_id))
+    connection.execute(update(PROGRESS).values(hit_watermark=marks.last_id))
     pending: dict[int, set[date]] = defaultdict(set)
     for row in connection.execute(select(PENDING.c.site_id, PENDING.c.day)):
         pending[row.site_id].add(row.day)
-    return zones, pending
+    return pending
 
 
 def _utc_date(connection: Connection) -> ColumnElement[Any]:
