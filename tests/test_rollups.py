@@ -392,3 +392,23 @@ async def _hold_rollup_lock(settings: Settings, connection: Any) -> Any:
         await connection.execute(text(f"SELECT pg_advisory_unlock({ROLLUP_LOCK_ID})"))
 
     return release_advisory
+
+
+def test_the_rollup_process_stops_when_its_server_is_killed_outright(
+    tmp_path: Path, databases: support.DatabaseFactory
+) -> None:
+    data_dir = tmp_path / "data"
+    settings = load_settings(
+        data_dir=data_dir, database_url=support.run_sync(databases.sqlite(data_dir))
+    )
+    support.run_sync(support.make_site(settings))
+    process, _, _ = start_server(
+        settings, tmp_path / "server.log", extra_env={"OT_ROLLUPS__INTERVAL_SECONDS": "0.2"}
+    )
+    [rollups] = _spawned_children(process.pid)
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while _alive(rollups) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(rollups), "the rollup process outlived its server"

@@ -33,6 +33,7 @@ RESTART_DELAY_SECONDS = 1.0
 SWITCH_INTERVAL_SECONDS = 0.0005
 GC_THRESHOLDS = (20_000, 20, 50)
 MAX_QUICK_FAILURES = 5
+ORPHAN_CHECK_SECONDS = 0.5
 
 
 def serve(settings: Settings) -> int:
@@ -52,13 +53,13 @@ def _start_rollups(settings: Settings) -> BaseProcess | None:
     if settings.rollups.interval_seconds <= 0:
         return None
     process = multiprocessing.get_context("spawn").Process(
-        target=_rollups_main, args=(settings,), daemon=False
+        target=_rollups_main, args=(settings, os.getpid()), daemon=False
     )
     process.start()
     return process
 
 
-def _rollups_main(settings: Settings) -> None:
+def _rollups_main(settings: Settings, parent: int) -> None:
     configure_logging(settings.log)
 
     async def run() -> None:
@@ -66,9 +67,21 @@ def _rollups_main(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await keep_rolled_up(settings, stop)
+        watch = asyncio.create_task(_stop_when_orphaned(parent, stop))
+        try:
+            await keep_rolled_up(settings, stop)
+        finally:
+            watch.cancel()
 
     asyncio.run(run())
+
+
+async def _stop_when_orphaned(parent: int, stop: asyncio.Event) -> None:
+    """A server killed outright (kill -9, OOM) cannot stop its rollup process: the process
+    notices it has a new parent and stops itself, rather than rolling up forever."""
+    while os.getppid() == parent:
+        await asyncio.sleep(ORPHAN_CHECK_SECONDS)
+    stop.set()
 
 
 def _stop(process: BaseProcess | None, timeout: float) -> None:
