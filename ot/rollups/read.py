@@ -31,6 +31,9 @@ LOOKUP_CHUNK = 400
 
 @dataclass
 class Sums:
+    """Per-row sums, before they become metrics: what the stats engine reads from the raw
+    tables (ot.stats.aggregates) or from rollups, in one shape."""
+
     visitors: int = 0
     hit_visits: int = 0
     pageviews: int = 0
@@ -39,6 +42,7 @@ class Sums:
     visit_pageviews: int = 0
     bounces: int = 0
     duration: int = 0
+    # Rollups only:
     daily_visitors: int = 0  # the sum of each day's uniques: what a cookieless site reports
     visitor_bound: int = 0  # the sum of each span's uniques: never below the exact count
     values: set[str] = field(default_factory=set)  # the rolled values merged into this key

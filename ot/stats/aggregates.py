@@ -12,7 +12,6 @@ joined on the timestamp.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from ot.ingest.hit import PAGEVIEW
+from ot.rollups.read import Sums
 from ot.stats.dates import Bucket, TimeRange, buckets, unit_of
 from ot.stats.filters import (
     HIT,
@@ -41,20 +41,6 @@ from ot.stats.rolled import can_use_rollups, sums_from_rollups
 
 Key = tuple[str, ...]
 HIT_METRICS = frozenset({"visitors", "pageviews", "events", "percentage", "conversion_rate"})
-
-
-@dataclass
-class Sums:
-    """Per-row sums from both sources, before they become metrics."""
-
-    visitors: int = 0
-    hit_visits: int = 0
-    pageviews: int = 0
-    events: int = 0
-    visits: int = 0
-    visit_pageviews: int = 0
-    bounces: int = 0
-    duration: int = 0
 
 
 async def first_day_with_data(
@@ -99,13 +85,7 @@ async def sums(
             needs_hits=needs_hits, needs_visits=needs_visits, daily_visitors=daily,
             exact_visits="visits" in wanted and event_dimensions, top=top, only=only,
         )  # fmt: skip
-        for key, rolled in found.items():
-            raw[key] = Sums(
-                visitors=rolled.visitors, hit_visits=rolled.hit_visits,
-                pageviews=rolled.pageviews, events=rolled.events, visits=rolled.visits,
-                visit_pageviews=rolled.visit_pageviews, bounces=rolled.bounces,
-                duration=rolled.duration,
-            )  # fmt: skip
+        raw.update(found)
         return dict(raw), daily and needs_hits, max(total_rows, len(raw))
     if needs_hits:
         await _hit_aggregates(connection, scope, dialect, query, dimensions, time_range, daily, raw)
