@@ -115,6 +115,18 @@ class RollupSettings(BaseModel):
     figures lag the raw hits by at most this much. 0 leaves it to `ot-admin rollups run`."""
 
 
+class AccountSettings(BaseModel):
+    """Customer accounts: sessions, passwords, log-in protection."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    session_idle_minutes: int = Field(default=120, ge=1)
+    """A session ends after this many minutes without a request."""
+
+    session_absolute_hours: int = Field(default=168, ge=1)
+    """A session ends this many hours after log-in, however active (default a week)."""
+
+
 class LogSettings(BaseModel):
     """Logging. Personal data, tokens and secrets are never logged."""
 
@@ -160,6 +172,9 @@ class Settings(BaseSettings):
 
     rollups: RollupSettings = Field(default_factory=RollupSettings)
     """Rollups for fast dashboards."""
+
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
+    """Customer accounts and their sessions."""
 
     log: LogSettings = Field(default_factory=LogSettings)
     """Logging."""

@@ -82,9 +82,70 @@ class ApiToken(SQLModel, table=True):
     name: str
     token_hash: str = Field(unique=True)
     prefix: str  # the first characters, to recognise a token in listings
+    # What the key may do (`ot.access.Scope` values); keys made before scopes read stats only.
+    scopes: list[str] = Field(
+        default_factory=lambda: ["stats:read"], sa_column=Column(JSON, nullable=False)
+    )
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class LoginSession(SQLModel, table=True):
+    """A logged-in session: the token is random, only its SHA-256 is kept, and it ends at the
+    first of its idle expiry, its absolute expiry, log-out or revocation."""
+
+    __tablename__ = "login_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    token_hash: str = Field(unique=True)
+    # Double-submit CSRF token for browsers that authenticate with the session cookie.
+    csrf_token_hash: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime  # absolute: a session never outlives this, however active
+    revoked_at: datetime | None = None
+
+
+class MemberRole(StrEnum):
+    """What a team member may do with the account's sites (see `ot.access.ROLE_SCOPES`)."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    VIEWER = "viewer"
+
+
+class Membership(SQLModel, table=True):
+    """A person's (account's) role in another account's team. The account itself is its own
+    owner and has no row here."""
+
+    __table_args__ = (
+        UniqueConstraint("account_id", "member_account_id", name="ux_membership_member"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)  # the team
+    member_account_id: int = Field(foreign_key="account.id", index=True)
+    role: MemberRole = Field(sa_column=_enum_column(MemberRole))
+    created_at: datetime
+
+
+class AuditEntry(SQLModel, table=True):
+    """One security-relevant event. Append-only and hash-chained: each entry's hash covers its
+    content and the previous entry's hash (see `ot.audit`)."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    actor: str  # "account:12", "operator:alice", "grant:3", "anonymous"
+    action: str  # "login.succeeded", "key.created", ...
+    account_id: int | None = Field(default=None, index=True)  # whose trail it belongs to
+    # Ids and reasons only: never personal data in plaintext.
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    previous_hash: str
+    entry_hash: str
 
 
 class Hit(SQLModel, table=True):

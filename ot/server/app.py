@@ -20,6 +20,7 @@ from ot.schema import ensure_schema
 from ot.secrets import load_or_create_secrets
 from ot.server import middlewares
 from ot.server.access_log import hide_request_details_from_aiohttp_logs
+from ot.server.auth import authorise
 from ot.server.keys import COLLECTOR, ENGINE, LIMITS, SETTINGS, TRACKER_SCRIPT, TRUSTED_PROXIES
 from ot.server.routes import setup_routes
 from ot.sites import SiteDirectory
@@ -30,7 +31,7 @@ def create_app(settings: Settings) -> web.Application:
     hide_request_details_from_aiohttp_logs()
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
-        middlewares=[middlewares.headers, middlewares.errors],
+        middlewares=[middlewares.headers, middlewares.errors, authorise],
     )
     app[SETTINGS] = settings
     app[LIMITS] = payload_limits(settings)

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from ot.server import collect, ops, stats_api
+from ot.server import collect, ops, sessions_api, stats_api
 
 
 def setup_routes(app: web.Application) -> None:
@@ -20,6 +20,10 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/api/v1/stats/timeseries", stats_api.timeseries_v1)
     router.add_get("/api/v1/stats/breakdown", stats_api.breakdown_v1)
     router.add_get("/api/v1/stats/realtime/visitors", stats_api.realtime_v1)
+    # Our own API: the caller's account.
+    router.add_get("/ot/v1/sessions", sessions_api.list_my_sessions)
+    router.add_delete("/ot/v1/sessions", sessions_api.end_all_sessions)
+    router.add_delete("/ot/v1/sessions/{session_id}", sessions_api.end_session)
     # Operations.
     router.add_get("/healthz", ops.healthz)
     router.add_get("/readyz", ops.readyz)

@@ -15,6 +15,7 @@ from ot.clock import utcnow
 from ot.errors import OtError
 from ot.ingest._fields import json_object_body
 from ot.models import Site
+from ot.server.auth import Access, endpoint
 from ot.server.errors import status_of
 from ot.server.keys import ENGINE, LIMITS
 from ot.stats import v1
@@ -42,6 +43,7 @@ async def _run(request: web.Request, site: Site, query: Query) -> QueryResult:
         return await run_query(connection, site, query, now=utcnow())
 
 
+@endpoint(Access.STATS_API, summary="Query stats (Plausible Stats API v2)")
 async def query_v2(request: web.Request) -> web.StreamResponse:
     """POST /api/v2/query — Plausible's Stats API v2."""
     try:
@@ -74,21 +76,25 @@ async def _v1(request: web.Request, endpoint: str) -> web.StreamResponse:
     return web.json_response(answer, headers=NO_STORE)
 
 
+@endpoint(Access.STATS_API, summary="Aggregate stats (Plausible Stats API v1)")
 async def aggregate_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/aggregate"""
     return await _v1(request, "aggregate")
 
 
+@endpoint(Access.STATS_API, summary="Time series (Plausible Stats API v1)")
 async def timeseries_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/timeseries"""
     return await _v1(request, "timeseries")
 
 
+@endpoint(Access.STATS_API, summary="Breakdown (Plausible Stats API v1)")
 async def breakdown_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/breakdown"""
     return await _v1(request, "breakdown")
 
 
+@endpoint(Access.STATS_API, summary="Visitors in the last 5 minutes (Plausible Stats API v1)")
 async def realtime_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/realtime/visitors"""
     return await _v1(request, "realtime")
