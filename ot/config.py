@@ -127,6 +127,34 @@ class AccountSettings(BaseModel):
     """A session ends this many hours after log-in, however active (default a week)."""
 
 
+class MailSettings(BaseModel):
+    """Outgoing e-mail (verification links, invitations, log-in notices)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    backend: Literal["outbox", "smtp"] = "outbox"
+    """`outbox`: each mail is written as an .eml file to the data folder's `outbox/` (no mail
+    server needed); `smtp`: sent through the server below."""
+
+    sender: str = "opentracker <no-reply@localhost>"
+    """The From address."""
+
+    smtp_host: str = "localhost"
+    """SMTP server host."""
+
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    """SMTP server port."""
+
+    smtp_starttls: bool = True
+    """Upgrade the SMTP connection with STARTTLS before logging in."""
+
+    smtp_username: str = ""
+    """SMTP user name; empty sends without logging in."""
+
+    smtp_password: str = ""
+    """SMTP password (prefer the environment or a file readable only by the service)."""
+
+
 class LogSettings(BaseModel):
     """Logging. Personal data, tokens and secrets are never logged."""
 
@@ -175,6 +203,9 @@ class Settings(BaseSettings):
 
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     """Customer accounts and their sessions."""
+
+    mail: MailSettings = Field(default_factory=MailSettings)
+    """Outgoing e-mail."""
 
     log: LogSettings = Field(default_factory=LogSettings)
     """Logging."""

@@ -48,6 +48,8 @@ class Site(SQLModel, table=True):
     excluded_paths: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     hash_routing: bool = False
     respect_do_not_track: bool = True
+    # Hits older than this many days are deleted by the retention job; None keeps them all.
+    retention_days: int | None = None
     created_at: datetime
 
 

@@ -1,4 +1,4 @@
-"""sessions, team memberships, scoped keys, audit trail
+"""sessions, team memberships, scoped keys, audit trail, site retention
 
 Revision ID: 660fec6f61db
 Revises: c3d1a7e5f9b2
@@ -89,7 +89,13 @@ def upgrade() -> None:
         )
 
 
+    with op.batch_alter_table("site", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("retention_days", sa.Integer(), nullable=True))
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("site", schema=None) as batch_op:
+        batch_op.drop_column("retention_days")
     with op.batch_alter_table("api_token", schema=None) as batch_op:
         batch_op.drop_column("scopes")
 
