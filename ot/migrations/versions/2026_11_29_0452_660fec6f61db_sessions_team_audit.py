@@ -88,7 +88,6 @@ def upgrade() -> None:
             sa.Column("scopes", sa.JSON(), nullable=False, server_default='["stats:read"]')
         )
 
-
     with op.batch_alter_table("site", schema=None) as batch_op:
         batch_op.add_column(sa.Column("retention_days", sa.Integer(), nullable=True))
 
