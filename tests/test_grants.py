@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
+from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.config import Settings
@@ -220,6 +221,22 @@ async def test_small_counts_are_hidden_from_the_third_party(client: TestClient, 
     # A day with a single visitor is a small count too.
     days = await shared(client, key, query(dimensions=["time:day"]))
     assert await results(days) == [(MONDAY, 3)]
+
+
+async def test_a_comparison_with_too_few_visitors_is_hidden_too(
+    client: TestClient, shop: Shop
+) -> None:
+    key = (await make_grant(client, shop, min_visitors=2))["key"]
+    body = query(
+        dimensions=["event:page"],
+        date_range=[MONDAY, MONDAY],
+        include={"comparisons": {"mode": "previous_period"}},
+    )
+    response = await shared(client, key, body)
+    answer = await response.json()
+    # The Sunday before had no visitors: "/" is shown, its comparison is not.
+    assert answer["results"] == [{"metrics": [3], "dimensions": ["/"]}]
+    assert answer["meta"]["small_counts"]["comparisons_hidden"] == 1
 
 
 async def test_without_a_threshold_nothing_is_hidden(client: TestClient, shop: Shop) -> None:
@@ -453,6 +470,27 @@ async def test_only_those_allowed_to_manage_grants_on_every_named_site_may_grant
         response = await client.post("/ot/v1/grants", json=body, headers=bearer(token))
         assert response.status == status, await response.text()
     assert len(await support.rows(settings, "SELECT id FROM access_grant")) == 1
+
+
+async def test_an_api_key_with_the_grants_write_scope_may_grant(
+    settings: Settings, client: TestClient, shop: Shop
+) -> None:
+    key = await token_for(settings, shop.site.account_id, "grants")
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE api_token SET scopes = :scopes"),
+                {"scopes": '["grants:read", "grants:write"]'},
+            )
+    finally:
+        await engine.dispose()
+    response = await client.post("/ot/v1/grants", json=grant_body(shop.site), headers=bearer(key))
+    assert response.status == 201, await response.text()
+    listing = await client.get("/ot/v1/grants", headers=bearer(key))
+    assert len((await listing.json())["grants"]) == 1
+    actions = await audit_actions(settings, shop.site.account_id)
+    assert actions[-1][1] == "grant.created" and "/key:" in actions[-1][0]
 
 
 async def _join(settings: Settings, team_id: int, member_id: int, role: str) -> None:
