@@ -391,6 +391,9 @@ async def test_the_plausible_query_api_reads_through_a_grant_within_its_limits(
         "/api/v2/query", json=query(site_id="blog.example"), headers=bearer(key)
     )
     assert other.status == 404
+    assert await other.json() == {
+        "error": "Site does not exist or user does not have access to it."
+    }
     csv = await client.post(
         "/api/v2/query",
         json=query(dimensions=["event:page"]),
@@ -418,6 +421,8 @@ BAD_GRANTS: dict[str, tuple[dict[str, Any], str]] = {
     "expiry in the past": ({"expires_at": "2020-01-01T00:00:00Z"}, "expires_at"),
     "expiry too far": ({"expires_at": in_days(3650)}, "expires_at"),
     "window backwards": ({"date_from": TUESDAY, "date_to": MONDAY}, "date_from"),
+    "window at the end of time": ({"date_to": "9999-12-31"}, "date_to"),
+    "window before time": ({"date_from": "0001-01-01"}, "date_from"),
     "negative threshold": ({"min_visitors": -1}, "min_visitors"),
     "password without link": ({"link_password": "correct horse"}, "share_link"),
     "short password": ({"share_link": True, "link_password": "short"}, "link_password"),

@@ -31,6 +31,8 @@ MAX_SITES = 100
 MAX_NAMES = 100  # metrics or dimensions named in one grant
 MAX_GRANT_DAYS = 730  # a grant ends within two years: permission is renewed, not forgotten
 MAX_MIN_VISITORS = 1_000_000
+# A window's days must be real calendar days in every time zone, a day before and after too.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 GRANTEE_CONTEXT = "grant.grantee"
 PURPOSE_CONTEXT = "grant.purpose"
 
@@ -115,6 +117,9 @@ def _check_terms(terms: GrantTerms, now: datetime) -> None:
         raise InvalidInput("expires_at must be in the future", field="expires_at")
     if terms.expires_at > now + timedelta(days=MAX_GRANT_DAYS):
         raise InvalidInput(f"a grant may run for at most {MAX_GRANT_DAYS} days", field="expires_at")
+    for field, day in (("date_from", terms.date_from), ("date_to", terms.date_to)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise InvalidInput(f"{field} must be from {FIRST_DAY} to {LAST_DAY}", field=field)
     if terms.date_from and terms.date_to and terms.date_from > terms.date_to:
         raise InvalidInput("date_from must not be after date_to", field="date_from")
     if terms.min_visitors is not None and not 0 <= terms.min_visitors <= MAX_MIN_VISITORS:

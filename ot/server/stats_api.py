@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.clock import utcnow
-from ot.errors import OtError
+from ot.errors import NotFound, OtError
 from ot.grants.reads import read_through_grant, shared_response
 from ot.ingest._fields import json_object_body
 from ot.models import Site
@@ -21,6 +21,7 @@ from ot.server.errors import status_of
 from ot.server.keys import ENGINE, LIMITS
 from ot.stats import v1
 from ot.stats.access import (
+    SITE_NOT_FOUND,
     authenticate,
     authenticate_grant_key,
     bearer_token,
@@ -77,7 +78,10 @@ async def _query_v2_through_grant(
     async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
         grant = await authenticate_grant_key(session, token_text)
     assert grant.id is not None
-    answer = await read_through_grant(request.app[ENGINE], grant.id, "key", body, now=utcnow())
+    try:
+        answer = await read_through_grant(request.app[ENGINE], grant.id, "key", body, now=utcnow())
+    except NotFound:
+        raise NotFound(SITE_NOT_FOUND, field="site_id") from None  # in Plausible's words
     if "text/csv" in request.headers.get("Accept", ""):
         return web.Response(
             text=to_csv(answer.result), content_type="text/csv", charset="utf-8", headers=NO_STORE
