@@ -154,6 +154,13 @@ async def test_statistics_are_never_shown_to_a_third_party_without_express_permi
     assert await results(await shared(client, key, query())) == [(3,)]
 
 
+async def test_a_grant_of_two_sites_reads_each_of_them(client: TestClient, shop: Shop) -> None:
+    key = (await make_grant(client, shop, site_ids=[shop.site.id, shop.other_site.id]))["key"]
+    assert await results(await shared(client, key, query())) == [(3,)]
+    blog = await shared(client, key, query(site_id="blog.example"))
+    assert await results(blog) == [(0,)]
+
+
 async def test_a_grant_reads_only_the_metrics_and_dimensions_it_names(
     client: TestClient, shop: Shop
 ) -> None:
