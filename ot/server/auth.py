@@ -15,6 +15,10 @@ Credentials, in the order they are tried:
 - the `ot_session` cookie (browsers), which on unsafe methods also needs the `X-CSRF-Token`
   header to match the session's CSRF token (double submit: another site can make the browser
   send the cookie, but cannot read the token to send it back).
+
+Routes for third parties (`Access.GRANT`) take only a grant's credentials:
+`Authorization: Bearer otg_...` (the grant's read-only key) or `Bearer otl_...` (its share
+link's token, with `X-Share-Password` when the link has a password).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.access import ALL_SCOPES, Principal, PrincipalKind, Scope, parse_scopes
 from ot.errors import Forbidden, InvalidInput, Unauthorized
+from ot.grants.store import authenticate_grant, is_grant_credential, principal_of
 from ot.server.errors import error_response
 from ot.server.keys import ENGINE, SETTINGS
 from ot.sessions import SESSION_PREFIX, csrf_matches, find_session
@@ -42,6 +47,7 @@ log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "ot_session"
 CSRF_HEADER = "X-CSRF-Token"
+SHARE_PASSWORD_HEADER = "X-Share-Password"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -56,6 +62,7 @@ class Access(StrEnum):
     STATS_API = "stats_api"  # Plausible-compatible: the handler checks the bearer key itself
     ACCOUNT = "account"  # a session or an API key carrying the route's scope
     SESSION = "session"  # a logged-in session only (password, keys, sessions: never a key)
+    GRANT = "grant"  # a third party holding a grant's key or share link (`ot.grants`)
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ def endpoint(
     answers: type[BaseModel] | None = None,
     status: int = 200,
 ) -> Callable[[H], H]:
-    if access in (Access.ACCOUNT, Access.SESSION) and scope is None:
+    if access in (Access.ACCOUNT, Access.SESSION, Access.GRANT) and scope is None:
         raise ValueError(f"an {access.value} endpoint must name the scope it needs")
 
     def declare(handler: H) -> H:
@@ -111,6 +118,11 @@ async def authorise(request: web.Request, handler: Handler) -> web.StreamRespons
     if declaration.access in (Access.ACCOUNT, Access.SESSION):
         assert declaration.scope is not None
         principal = await _authenticate(request, sessions_only=declaration.access is Access.SESSION)
+        principal.require(declaration.scope)
+        request[PRINCIPAL] = principal
+    elif declaration.access is Access.GRANT:
+        assert declaration.scope is not None
+        principal = await _grant_principal(request)
         principal.require(declaration.scope)
         request[PRINCIPAL] = principal
     if declaration.body is not None:
@@ -162,6 +174,25 @@ async def _key_principal(request: web.Request, plaintext: str) -> Principal:
     return Principal(
         PrincipalKind.API_KEY, token.account_id, parse_scopes(token.scopes), api_key_id=token.id
     )
+
+
+async def _grant_principal(request: web.Request) -> Principal:
+    authorization = request.headers.get("Authorization", "").strip()
+    scheme, _, credential = authorization.partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not is_grant_credential(credential):
+        raise Unauthorized(
+            "send a grant's key or share link as 'Authorization: Bearer otg_...' or 'otl_...'",
+            field="token",
+        )
+    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+        try:
+            grant = await authenticate_grant(
+                session, credential, request.headers.get(SHARE_PASSWORD_HEADER)
+            )
+        finally:
+            await session.commit()  # keeps the audit entry of a wrong link password
+    return principal_of(grant)
 
 
 async def _validated_body(request: web.Request, model: type[BaseModel]) -> BaseModel:

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from ot.server import collect, ops, sessions_api, stats_api
+from ot.server import collect, grants_api, ops, sessions_api, shared_api, stats_api
 
 
 def setup_routes(app: web.Application) -> None:
@@ -24,6 +24,13 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/ot/v1/sessions", sessions_api.list_my_sessions)
     router.add_delete("/ot/v1/sessions", sessions_api.end_all_sessions)
     router.add_delete("/ot/v1/sessions/{session_id}", sessions_api.end_session)
+    # Our own API: express permissions for third parties, and their reads.
+    router.add_post("/ot/v1/grants", grants_api.create_grant)
+    router.add_get("/ot/v1/grants", grants_api.list_my_grants)
+    router.add_get("/ot/v1/grants/{grant_id}", grants_api.get_grant)
+    router.add_delete("/ot/v1/grants/{grant_id}", grants_api.revoke)
+    router.add_get("/ot/v1/grants/{grant_id}/reads", grants_api.list_reads)
+    router.add_post("/ot/v1/shared/query", shared_api.shared_query)
     # Operations.
     router.add_get("/healthz", ops.healthz)
     router.add_get("/readyz", ops.readyz)

@@ -7,7 +7,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.errors import InvalidInput, NotFound, Unauthorized
-from ot.models import ApiToken, Site
+from ot.grants.store import GRANT_KEY_PREFIX, authenticate_grant
+from ot.models import ApiToken, Grant, Site
 from ot.sites import normalise_domain
 from ot.tokens import find_token
 
@@ -54,3 +55,21 @@ async def readable_site(session: AsyncSession, token: ApiToken, site_id: object)
     if site is None:
         raise NotFound(SITE_NOT_FOUND, field="site_id")
     return site
+
+
+# A third party's grant key (`otg_...`, see `ot.grants`) also reads through the Stats API v2,
+# within its grant's limits.
+
+
+def is_grant_key(token: str) -> bool:
+    return token.startswith(GRANT_KEY_PREFIX)
+
+
+async def authenticate_grant_key(session: AsyncSession, plaintext: str) -> Grant:
+    """The live grant of a key; a revoked or expired one answers as an invalid key."""
+    try:
+        return await authenticate_grant(session, plaintext)
+    except Unauthorized:
+        raise Unauthorized(
+            "Invalid API key. Please make sure you're using a valid API key.", field="api_key"
+        ) from None
