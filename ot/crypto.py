@@ -45,6 +45,9 @@ class Encrypted:
 
     context: str
     bound_to: tuple[str, ...] = ()
+    # Contexts values were once written with: `ot-admin keys rotate` still reads those and
+    # writes them anew with the context of today.
+    former_contexts: tuple[str, ...] = ()
 
     def context_for(self, row: Mapping[str, Any] | None = None) -> str:
         """The context of the value stored in `row` (only the `bound_to` columns are read)."""

@@ -17,7 +17,7 @@ from sqlmodel import SQLModel
 
 import ot.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from ot.crypto import ENCRYPTED_INFO, VERSION, Cipher, DecryptionError, Encrypted
-from ot.errors import Conflict, NotFound
+from ot.errors import Conflict, NotFound, OtError
 from ot.secrets import add_encryption_key, read_secrets, remove_encryption_key
 
 BATCH_SIZE = 500
@@ -112,7 +112,10 @@ class RotationReport:
 
 def start_rotation(secrets_file: Path) -> str:
     """Add a new key to the secrets file and make it current: new values use it at once."""
-    return add_encryption_key(secrets_file)
+    try:
+        return add_encryption_key(secrets_file)
+    except OSError as error:
+        raise OtError(f"cannot write the secrets file {secrets_file}: {error.strerror}") from None
 
 
 async def reencrypt(
@@ -161,9 +164,8 @@ async def _reencrypt_column(
             updates = []
             for row in rows:
                 context = each.encrypted.context_for({n: row[n] for n in each.encrypted.bound_to})
-                try:
-                    plaintext = cipher.decrypt(row[each.column.name], context=context)
-                except DecryptionError:
+                plaintext = _decrypt(cipher, row[each.column.name], context, each.encrypted)
+                if plaintext is None:
                     report.unreadable[each.name] += 1
                     continue
                 updates.append(
@@ -188,6 +190,16 @@ async def _reencrypt_column(
             last_key = rows[-1][each.key.name]
         report.reencrypted[each.name] += len(updates)
         changed += len(updates)
+
+
+def _decrypt(cipher: Cipher, value: str, context: str, encrypted: Encrypted) -> str | None:
+    """The plaintext, read with today's context or a former one; None when neither works."""
+    for candidate in (context, *encrypted.former_contexts):
+        try:
+            return cipher.decrypt(value, context=candidate)
+        except DecryptionError:
+            continue
+    return None
 
 
 async def rotate(

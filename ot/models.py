@@ -21,7 +21,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 # column marked with one of these.
 ACCOUNT_NAME = Encrypted("account.name")
 # Bound to the site, so that an IP copied into another tenant's hits does not decrypt.
-HIT_IP = Encrypted("hit.ip", bound_to=("site_id",))
+HIT_IP = Encrypted("hit.ip", bound_to=("site_id",), former_contexts=("hit.ip",))
 
 
 def _enum_column(enum: type[StrEnum]) -> Column[Any]:

@@ -138,8 +138,7 @@ async def test_a_value_that_does_not_decrypt_is_left_alone_and_counted(
     settings: Settings, engine: AsyncEngine
 ) -> None:
     await make_site(settings)
-    async with engine.begin() as connection:
-        await connection.execute(text("UPDATE account SET name_encrypted = 'v1.zz.AAAA'"))
+    await _execute_async(engine, "UPDATE account SET name_encrypted = 'v1.zz.AAAA'")
     report = await rotate(engine, secrets_file(settings))
     assert report.unreadable == {"account.name_encrypted": 1}
     assert [row["name_encrypted"] for row in await rows(settings, "SELECT * FROM account")] == [
@@ -239,3 +238,24 @@ def _execute(database: AdminDatabase, sql: str, **params: Any) -> None:
             await engine.dispose()
 
     support.run_sync(run())
+
+
+async def test_rotation_moves_values_of_a_former_context_to_todays(
+    client: TestClient, settings: Settings, engine: AsyncEngine
+) -> None:
+    """Hit IPs were once bound to "hit.ip" alone; a rotation binds them to their site."""
+    site_id = await full_ip_site_with_hits(client, settings)
+    cipher = Cipher(load_secrets_of(settings))
+    await _execute_async(
+        engine, "UPDATE hit SET ip_encrypted = :v", v=cipher.encrypt(VISITOR_IP, context="hit.ip")
+    )
+    report = await rotate(engine, secrets_file(settings))
+    assert report.reencrypted["hit.ip_encrypted"] == 3 and not report.unreadable
+    fresh = Cipher(read_secrets(secrets_file(settings)))
+    for hit in await rows(settings, "SELECT ip_encrypted FROM hit"):
+        assert fresh.decrypt(hit["ip_encrypted"], context=ip_context(site_id)) == VISITOR_IP
+
+
+async def _execute_async(engine: AsyncEngine, sql: str, **params: Any) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text(sql), params)
