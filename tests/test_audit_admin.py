@@ -108,3 +108,12 @@ def _execute(database: AdminDatabase, sql: str) -> None:
             await engine.dispose()
 
     support.run_sync(run())
+
+
+def test_ot_admin_signs_a_checkpoint_once_one_is_due(database: AdminDatabase) -> None:
+    every_entry = {"OT_AUDIT__CHECKPOINT_EVERY_ENTRIES": "1"}
+    ok(database.invoke("account create One", **every_entry))
+    [checkpoint] = database.rows("SELECT entry_id FROM audit_checkpoint")
+    assert checkpoint["entry_id"] == entries(database)[-1]["id"]
+    ok(database.invoke("account create Two"))  # default: every 100 entries, not yet
+    assert len(database.rows("SELECT * FROM audit_checkpoint")) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -259,3 +260,38 @@ async def test_rotation_moves_values_of_a_former_context_to_todays(
 async def _execute_async(engine: AsyncEngine, sql: str, **params: Any) -> None:
     async with engine.begin() as connection:
         await connection.execute(text(sql), params)
+
+
+def _send_hit(base_url: str, domain: str, path: str) -> None:
+    body = json.dumps(event(url=f"https://{domain}{path}", domain=domain)).encode()
+    request = urllib.request.Request(
+        f"{base_url}/api/event",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": support.CHROME_USER_AGENT,
+            "X-Forwarded-For": VISITOR_IP,
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 202
+
+
+def test_a_running_server_keeps_collecting_through_a_rotation(live_server: Any) -> None:
+    """`ot serve` in its own process, and `ot-admin keys rotate` beside it."""
+    for number in range(3):
+        _send_hit(live_server.base_url, live_server.site_domain, f"/before-{number}")
+    live_server.wait_for_hits(3)
+    admin = AdminDatabase(live_server.settings)
+
+    rotated = ok(admin.invoke("keys rotate --batch-size 1"))
+    new_key = re.findall(r"new current key (\w+)", rotated)[0]
+    for number in range(3):
+        _send_hit(live_server.base_url, live_server.site_domain, f"/after-{number}")
+    assert len(live_server.wait_for_hits(6)) == 6
+    ok(admin.invoke("keys rotate"))  # picks up whatever the server wrote with the old key
+
+    cipher = Cipher(load_secrets_of(live_server.settings))
+    for hit in live_server.hits():
+        assert cipher.decrypt(hit["ip_encrypted"], context=ip_context(live_server.site_id))
+    assert new_key in cipher.key_ids
