@@ -155,6 +155,24 @@ class MailSettings(BaseModel):
     """SMTP password (prefer the environment or a file readable only by the service)."""
 
 
+class AuditSettings(BaseModel):
+    """The audit trail's signed checkpoints (see `ot.audit_checkpoints`)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    checkpoint_every_entries: int = Field(default=100, ge=1)
+    """Sign a checkpoint of the chain's head once this many entries are not yet covered by one."""
+
+    checkpoint_every_minutes: float = Field(default=10.0, gt=0)
+    """Sign a checkpoint once the oldest entry not covered by one is this old: a cut-off tail can
+    hide at most this much (or the number above) of the trail."""
+
+    signing_key_file: Path | None = None
+    """The Ed25519 key that signs checkpoints (made on first use, mode 0600); empty means
+    `audit-signing.key` in the data folder. Keep a copy of its public key (`ot-admin audit
+    public-key`) apart from the server to verify with."""
+
+
 class LogSettings(BaseModel):
     """Logging. Personal data, tokens and secrets are never logged."""
 
@@ -189,6 +207,11 @@ class Settings(BaseSettings):
     """SQLAlchemy URL; empty means SQLite in the data folder. PostgreSQL:
     `postgresql+asyncpg://user:password@host/dbname`."""
 
+    secrets_file: Path | None = None
+    """The file of encryption keys (JSON, mode 0600, made on first start); empty means
+    `secrets.json` in the data folder. Point it at a mounted secret to keep the keys out of the
+    data folder and its backups; `ot-admin keys rotate` needs to write it."""
+
     server: ServerSettings = Field(default_factory=ServerSettings)
     """The HTTP daemon."""
 
@@ -206,6 +229,9 @@ class Settings(BaseSettings):
 
     mail: MailSettings = Field(default_factory=MailSettings)
     """Outgoing e-mail."""
+
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    """The audit trail's signed checkpoints."""
 
     log: LogSettings = Field(default_factory=LogSettings)
     """Logging."""

@@ -10,10 +10,20 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Enum, Index, Integer, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from ot.crypto import Encrypted
 from ot.privacy import IpPolicy, VisitorMode
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real 64-bit key.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+# Encrypted columns (see `ot.crypto.Encrypted`): key rotation and the plaintext checks find every
+# column marked with one of these.
+ACCOUNT_NAME = Encrypted("account.name")
+GRANT_GRANTEE = Encrypted("grant.grantee")
+GRANT_PURPOSE = Encrypted("grant.purpose")
+# Bound to the site, so that an IP copied into another tenant's hits does not decrypt.
+HIT_IP = Encrypted("hit.ip", bound_to=("site_id",), former_contexts=("hit.ip",))
 
 
 def _enum_column(enum: type[StrEnum]) -> Column[Any]:
@@ -29,7 +39,7 @@ class Account(SQLModel, table=True):
     """A customer: owns sites and API tokens. Personal fields are stored encrypted."""
 
     id: int | None = Field(default=None, primary_key=True)
-    name_encrypted: str
+    name_encrypted: str = Field(sa_column_kwargs=ACCOUNT_NAME.column_info())
     created_at: datetime
 
 
@@ -150,6 +160,22 @@ class AuditEntry(SQLModel, table=True):
     entry_hash: str
 
 
+class AuditCheckpoint(SQLModel, table=True):
+    """The audit chain's head at one moment, signed (Ed25519) by a key kept outside the database,
+    so that a chain recomputed from scratch or cut short is caught (see `ot.audit_checkpoints`).
+    Each checkpoint is also appended to a file in the data folder."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    entry_id: int = Field(index=True)  # the head entry covered
+    entries: int  # how many entries the chain held up to and including it
+    head_hash: str
+    public_key: str  # which signing key made it (base64 of the raw Ed25519 public key)
+    signature: str  # base64 of the Ed25519 signature of the canonical checkpoint text
+
+
 class Hit(SQLModel, table=True):
     """One pageview or custom event, enriched. Dashboards read rollups, not this table."""
 
@@ -192,7 +218,7 @@ class Hit(SQLModel, table=True):
     revenue_currency: str = ""
     interactive: bool = True
     event_id: str | None = None
-    ip_encrypted: str | None = None
+    ip_encrypted: str | None = Field(default=None, sa_column_kwargs=HIT_IP.column_info())
     # Only imported access-log lines have these; tracker hits leave them empty.
     http_status: int | None = None
     response_bytes: int | None = Field(default=None, sa_column=Column(BigInteger))
@@ -375,8 +401,8 @@ class Grant(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id", index=True)  # the team whose sites
     created_by_account_id: int = Field(foreign_key="account.id")
-    grantee_encrypted: str
-    purpose_encrypted: str
+    grantee_encrypted: str = Field(sa_column_kwargs=GRANT_GRANTEE.column_info())
+    purpose_encrypted: str = Field(sa_column_kwargs=GRANT_PURPOSE.column_info())
     site_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     metrics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     dimensions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

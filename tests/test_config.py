@@ -228,6 +228,7 @@ def test_the_walk_finds_every_section() -> None:
         "OT_ROLLUPS",
         "OT_ACCOUNTS",
         "OT_MAIL",
+        "OT_AUDIT",
         "OT_LOG",
     }
     assert "OT_COLLECTOR__BATCH_SIZE" in {variable for variable, _, _ in SETTINGS}

@@ -17,7 +17,7 @@ from ot.clock import utcnow
 from ot.config import Settings
 from ot.crypto import Cipher
 from ot.db import create_engine
-from ot.ingest.collector import IP_CONTEXT
+from ot.ingest.collector import ip_context
 from ot.models import Site
 from ot.privacy import IpPolicy, VisitorMode
 from ot.secrets import load_or_create_secrets
@@ -370,7 +370,7 @@ async def test_cip_with_a_token_of_the_owning_account_is_kept_as_the_ip_policy_s
         assert stored is None
         return
     assert "198.51.100" not in stored and "203.0.113" not in stored, "never in plain text"
-    assert cipher_of(settings).decrypt(stored, context=IP_CONTEXT) == kept
+    assert cipher_of(settings).decrypt(stored, context=ip_context(site.id or 0)) == kept
 
 
 async def test_cip_counts_as_the_visitor_address_for_cookieless_visitor_ids(

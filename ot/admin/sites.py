@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import typer
 
-from ot.admin.context import context_from, run
+from ot.admin.context import context_from, record_operator_action, run
 from ot.clock import utcnow
 from ot.models import Site
 from ot.privacy import IpPolicy, VisitorMode
@@ -38,7 +38,7 @@ def add_command(
 
     async def action() -> Site:
         async with context.session() as session:
-            return await add_site(
+            added = await add_site(
                 session,
                 account,
                 domain,
@@ -50,6 +50,10 @@ def add_command(
                 hash_routing=hash_routing,
                 respect_do_not_track=respect_do_not_track,
             )
+            await record_operator_action(
+                session, "site.added", account_id=account, details={"site_id": added.id}
+            )
+            return added
 
     site = run(action)
     typer.echo(f"site {site.id} ({site.domain}) added. Put this in every page's <head>:\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ot.admin.context import context_from, run
+from ot.admin.context import context_from, record_operator_action, run
 from ot.tokens import create_token, list_tokens
 
 app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -21,7 +21,10 @@ def create_command(
 
     async def action() -> str:
         async with context.session() as session:
-            _, plaintext = await create_token(session, account, name)
+            token, plaintext = await create_token(session, account, name)
+            await record_operator_action(
+                session, "key.created", account_id=account, details={"token_id": token.id}
+            )
             return plaintext
 
     plaintext = run(action)

@@ -21,7 +21,7 @@ from ot.errors import InvalidInput, NotFound, Unauthorized
 from ot.grants.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from ot.grants.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from ot.grants.passwords import hash_password, password_matches
-from ot.models import Grant, GrantRead
+from ot.models import GRANT_GRANTEE, GRANT_PURPOSE, Grant, GrantRead
 from ot.stats.query import METRICS, is_known_dimension
 
 GRANT_KEY_PREFIX = "otg_"
@@ -33,8 +33,8 @@ MAX_GRANT_DAYS = 730  # a grant ends within two years: permission is renewed, no
 MAX_MIN_VISITORS = 1_000_000
 # A window's days must be real calendar days in every time zone, a day before and after too.
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
-GRANTEE_CONTEXT = "grant.grantee"
-PURPOSE_CONTEXT = "grant.purpose"
+GRANTEE_CONTEXT = GRANT_GRANTEE.context
+PURPOSE_CONTEXT = GRANT_PURPOSE.context
 
 
 @dataclass(frozen=True)

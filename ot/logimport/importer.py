@@ -32,7 +32,7 @@ from ot.config import Settings
 from ot.crypto import Cipher
 from ot.db import checkpoint_wal, create_engine, create_sqlite_writer_engine
 from ot.errors import InvalidInput, OtError
-from ot.ingest.collector import IP_CONTEXT
+from ot.ingest.collector import ip_context
 from ot.ingest.geo import GeoLocator, Location
 from ot.ingest.hit import PAGEVIEW, EnrichedHit
 from ot.ingest.ips import ip_in_networks, truncate_ip
@@ -48,7 +48,7 @@ from ot.logimport.report import FileProgress, ImportReport
 from ot.logimport.sources import GZIP_ERRORS, LogSource, file_identity, file_size, open_source
 from ot.models import Site
 from ot.privacy import IpPolicy
-from ot.secrets import load_or_create_secrets
+from ot.secrets import load_secrets_of
 from ot.sites import SiteConfig
 
 T = TypeVar("T")
@@ -141,7 +141,7 @@ class LogImporter:
         self._options = options
         self._stop = stop or threading.Event()
         self._progress = progress
-        secrets = load_or_create_secrets(settings.data_dir)
+        secrets = load_secrets_of(settings)
         self._cipher = Cipher(secrets)
         # A key of its own, so that import ids never equal the collector's cookie-mode ids.
         self._visitor_key = hashlib.blake2b(
@@ -394,7 +394,7 @@ class LogImporter:
         if policy is IpPolicy.NONE:
             return None
         kept = ip if policy is IpPolicy.FULL else _truncated(ip)
-        return self._cipher.encrypt(kept, context=IP_CONTEXT)
+        return self._cipher.encrypt(kept, context=ip_context(self._site.id))
 
     def _read_line(self, source: LogSource) -> bytes:
         try:

@@ -18,7 +18,7 @@ from ot.ingest.ips import parse_networks
 from ot.ingest.writer import HitWriter
 from ot.mailer import Mailer
 from ot.schema import ensure_schema
-from ot.secrets import load_or_create_secrets
+from ot.secrets import load_secrets_of
 from ot.server import middlewares
 from ot.server.access_log import hide_request_details_from_aiohttp_logs
 from ot.server.auth import authorise
@@ -67,7 +67,7 @@ def payload_limits(settings: Settings) -> PayloadLimits:
 async def _core(app: web.Application) -> AsyncIterator[None]:
     """Database, writer and collector live as long as the application."""
     settings = app[SETTINGS]
-    secrets = load_or_create_secrets(settings.data_dir)
+    secrets = load_secrets_of(settings)
     engine = create_engine(settings)
     write_engine = create_engine(settings, for_writes=True)
     # On SQLite the writer commits from its own thread through the stdlib driver (see ot.db).
