@@ -262,8 +262,16 @@ async def _request_email_change(
     email = check_email(new_email)
     if account.email_index == email_index(cipher, email):
         return False
-    holder = await find_account_by_email(session, cipher, email)
-    if holder is not None:
+    # A pending change is recorded even for an address another account holds, so the profile
+    # looks alike either way; only the mailbox owner learns which it was.
+    token = await issue_verification(
+        session,
+        account.id,
+        Purpose.EMAIL_CHANGE,
+        settings,
+        email_encrypted=cipher.encrypt(email, context=EMAIL_CONTEXT),
+    )
+    if await find_account_by_email(session, cipher, email) is not None:
         mails.append(
             Mail(
                 to=email,
@@ -276,13 +284,6 @@ async def _request_email_change(
             )
         )
         return True
-    token = await issue_verification(
-        session,
-        account.id,
-        Purpose.EMAIL_CHANGE,
-        settings,
-        email_encrypted=cipher.encrypt(email, context=EMAIL_CONTEXT),
-    )
     mails.append(
         Mail(
             to=email,
