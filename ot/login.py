@@ -20,7 +20,7 @@ from ot.crypto import Cipher
 from ot.errors import Forbidden, TooManyRequests, Unauthorized
 from ot.mailer import Mail
 from ot.models import Account
-from ot.passwords import MAX_PASSWORD_LENGTH, spend_verification_time, verify_password
+from ot.passwords import MAX_PASSWORD_LENGTH, spend_verification_time, verify_password_in_thread
 from ot.second_factor import check_totp, use_recovery_code
 from ot.sessions import StartedSession, start_session
 
@@ -45,14 +45,31 @@ async def log_in(
     *,
     mails: list[Mail],
 ) -> StartedSession:
-    """A new session for the account, or a refusal (after its failure is counted and audited:
-    the caller commits even when this raises)."""
+    """A new session for the account, or a refusal after its failure is counted and audited.
+    Commits once itself (see below); the caller commits the rest, also when this raises."""
     now = utcnow()
     email = normalise_email(credentials.email)
     keys = [throttle.email_key(cipher, email), throttle.ip_key(cipher, ip)]
     account = await find_account_by_email(session, cipher, email) if email else None
     account_id = account.id if account is not None else None
-    wait = await throttle.wait_seconds(session, keys, now)
+    # A cheap refusal first, without spending a verification; checked again under the lock.
+    early_wait = await throttle.wait_seconds(session, keys, now)
+    password = credentials.password
+    known = account is not None and account.password_hash is not None
+    matches, new_hash = False, None
+    if not early_wait:
+        if not known or len(password) > MAX_PASSWORD_LENGTH:
+            await spend_verification_time(password)
+        else:
+            assert account is not None and account.password_hash is not None
+            matches, new_hash = await verify_password_in_thread(password, account.password_hash)
+
+    # End the read-only part before writing: on SQLite a transaction that has read cannot wait
+    # for the write lock (another writer's commit makes it fail at once), one that starts by
+    # writing can. Everything below runs under the lock of this address's and IP's counts.
+    await session.commit()
+    await throttle.lock(session, keys, utcnow())
+    wait = early_wait or await throttle.wait_seconds(session, keys, utcnow())
     if wait:
         await audit.record(
             session,
@@ -64,16 +81,13 @@ async def log_in(
         raise TooManyRequests(
             f"too many failed log-ins: try again in {wait} seconds", retry_after=wait
         )
-
-    password = credentials.password
-    if account is None or account.password_hash is None or len(password) > MAX_PASSWORD_LENGTH:
-        spend_verification_time(password)
-        await _failed(session, cipher, account, keys, settings, "unknown_account", mails)
-        raise Unauthorized(WRONG_CREDENTIALS, field="password")
-    matches, new_hash = verify_password(password, account.password_hash)
+    if account_id is not None:
+        account = await session.get(Account, account_id, populate_existing=True)
     if not matches:
-        await _failed(session, cipher, account, keys, settings, "wrong_password", mails)
+        reason = "wrong_password" if known else "unknown_account"
+        await _failed(session, cipher, account, keys, settings, reason, mails)
         raise Unauthorized(WRONG_CREDENTIALS, field="password")
+    assert account is not None
     assert account.id is not None
     if account.email_verified_at is None:
         await audit.record(
@@ -116,7 +130,7 @@ async def log_in(
     if new_hash is not None:
         account.password_hash = new_hash  # hashed again with the current parameters
     session.add(account)
-    await throttle.forget(session, keys[0])
+    await throttle.forget(session, keys[0], keys[1])
     started = await start_session(session, account.id, settings)
     await audit.record(
         session,

@@ -6,6 +6,7 @@ The rules are a minimum length and "not a common password"; there are no composi
 
 from __future__ import annotations
 
+import asyncio
 import re
 from functools import cache
 from importlib.resources import files
@@ -58,15 +59,27 @@ def verify_password(password: str, stored_hash: str) -> tuple[bool, str | None]:
         return False, None
 
 
+async def hash_password_in_thread(password: str) -> str:
+    """`hash_password` off the event loop: argon2 takes tens of milliseconds of CPU (and
+    releases the GIL), which the collector must not wait behind."""
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_in_thread(password: str, stored_hash: str) -> tuple[bool, str | None]:
+    """`verify_password` off the event loop."""
+    return await asyncio.to_thread(verify_password, password, stored_hash)
+
+
 @cache
 def _dummy_hash() -> str:
     return hash_password("not the password of anyone: only here to spend the same time")
 
 
-def spend_verification_time(password: str) -> None:
+async def spend_verification_time(password: str) -> None:
     """Verify against a hash no password matches: an unknown e-mail then takes as long to refuse
     as a wrong password, so timing does not tell whether an address is registered."""
-    verify_password(password[:MAX_PASSWORD_LENGTH], _dummy_hash())
+    dummy = await asyncio.to_thread(_dummy_hash)
+    await verify_password_in_thread(password[:MAX_PASSWORD_LENGTH], dummy)
 
 
 @cache

@@ -34,7 +34,7 @@ from ot.crypto import Cipher
 from ot.errors import Conflict, Forbidden, InvalidInput
 from ot.mailer import Mail
 from ot.models import Account, Consent, EmailVerification, ProfileChange
-from ot.passwords import check_new_password, hash_password, verify_password
+from ot.passwords import check_new_password, hash_password_in_thread, verify_password_in_thread
 from ot.sessions import revoke_all_sessions
 from ot.verification import Purpose, issue_verification, verification_link
 
@@ -360,7 +360,7 @@ async def change_password(
     assert account.id is not None
     matches = (
         account.password_hash is not None
-        and verify_password(current_password, account.password_hash)[0]
+        and (await verify_password_in_thread(current_password, account.password_hash))[0]
     )
     if not matches:
         await audit.record(
@@ -372,7 +372,7 @@ async def change_password(
         )
         raise Forbidden("the current password is not right", field="current_password")
     check_new_password(new_password, settings, email=account_email(account, cipher) or "")
-    account.password_hash = hash_password(new_password)
+    account.password_hash = await hash_password_in_thread(new_password)
     session.add(account)
     ended = await revoke_all_sessions(session, account.id, except_session_id=keep_session_id)
     await record_change(session, cipher, account.id, actor, {"password": None})

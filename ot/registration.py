@@ -30,7 +30,7 @@ from ot.crypto import Cipher
 from ot.errors import InvalidInput
 from ot.mailer import Mail
 from ot.models import Account
-from ot.passwords import check_new_password, hash_password
+from ot.passwords import check_new_password, hash_password_in_thread
 from ot.profile import apply_email_change
 from ot.verification import Purpose, consume_verification, issue_verification, verification_link
 
@@ -78,7 +78,7 @@ async def register(
     region = check_region(registration.region)
     check_consent(registration.consent)
     # Hashed before looking the address up, so a taken address answers as slowly as a new one.
-    password_hash = hash_password(registration.password)
+    password_hash = await hash_password_in_thread(registration.password)
     existing = await find_account_by_email(session, cipher, email)
     if existing is not None:
         await audit.record(

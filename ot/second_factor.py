@@ -24,7 +24,7 @@ from ot.clock import utcnow
 from ot.crypto import Cipher
 from ot.errors import Conflict, Forbidden, InvalidInput
 from ot.models import Account, RecoveryCode
-from ot.passwords import verify_password
+from ot.passwords import verify_password_in_thread
 
 ISSUER = "opentracker"
 RECOVERY_CODE_COUNT = 10
@@ -157,7 +157,8 @@ async def disable(
     if account.totp_enabled_at is None:
         raise Conflict("the second factor is not on", field="second_factor")
     password_ok = (
-        account.password_hash is not None and verify_password(password, account.password_hash)[0]
+        account.password_hash is not None
+        and (await verify_password_in_thread(password, account.password_hash))[0]
     )
     code_ok = password_ok and (
         check_totp(cipher, account, code) or await use_recovery_code(session, account, code)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from sqlmodel import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts import email_index
@@ -51,6 +53,26 @@ async def wait_seconds(session: AsyncSession, keys: list[str], now: datetime) ->
     return math.ceil(longest) if longest > 0 else 0
 
 
+async def lock(session: AsyncSession, keys: list[str], now: datetime) -> None:
+    """Serialise the attempts on these keys until the caller's transaction ends, so parallel
+    guesses cannot all slip past the count: each key's row is made if missing and locked (a row
+    lock on PostgreSQL; on SQLite the insert takes the database's write lock)."""
+    connection = await session.connection()
+    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    for key in sorted(keys):  # one order everywhere: no deadlocks
+        await session.exec(
+            insert(LoginThrottle)
+            .values(key=key, failures=0, last_failure_at=now)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+    await session.exec(
+        select(LoginThrottle)
+        .where(col(LoginThrottle.key).in_(keys))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 async def record_failure(
     session: AsyncSession, key: str, threshold: int, settings: AccountSettings, now: datetime
 ) -> bool:
@@ -70,10 +92,13 @@ async def record_failure(
     return row.failures == threshold
 
 
-async def forget(session: AsyncSession, key: str) -> None:
-    """A successful log-in clears its address's failures (never its IP's: one account of its
-    own must not let an attacker reset the count for everybody else's)."""
-    row = await _row(session, key)
-    if row is not None:
-        await session.delete(row)
-        await session.flush()
+async def forget(session: AsyncSession, email_key: str, ip_key: str) -> None:
+    """A successful log-in clears its address's failures, but never its IP's (one account of
+    its own must not let an attacker reset the count for everybody else's): an IP row goes
+    only when it holds no failure."""
+    await session.exec(delete(LoginThrottle).where(col(LoginThrottle.key) == email_key))
+    await session.exec(
+        delete(LoginThrottle).where(
+            col(LoginThrottle.key) == ip_key, col(LoginThrottle.failures) == 0
+        )
+    )

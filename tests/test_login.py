@@ -3,6 +3,7 @@ nobody who is registered, and brute-force throttling with a notice to the custom
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -280,3 +281,15 @@ async def test_the_ip_is_not_stored_in_plaintext(client: TestClient, settings: S
     keys = [row["key"] for row in await rows(settings, "SELECT key FROM login_throttle")]
     assert len(keys) == 2
     assert all("127.0.0.1" not in key and "example" not in key for key in keys)
+
+
+async def test_parallel_guesses_cannot_slip_past_the_count(
+    client: TestClient, settings: Settings
+) -> None:
+    await registered(client, settings)
+    answers = await asyncio.gather(
+        *(log_in(client, password=f"wrong password {n}") for n in range(12))
+    )
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses.count(401) == settings.accounts.login_failures_before_delay
+    assert set(statuses) == {401, 429}
