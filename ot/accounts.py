@@ -4,6 +4,7 @@ Registration is in `ot.registration`, log-in in `ot.login`, the profile in `ot.p
 
 from __future__ import annotations
 
+from sqlalchemy import text
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,6 +13,9 @@ from ot.config import AccountSettings
 from ot.crypto import Cipher
 from ot.errors import InvalidInput, NotFound
 from ot.models import Account, Consent
+
+# Serialises changes of who holds which e-mail address on PostgreSQL (see `start_writing`).
+EMAIL_LOCK_ID = 727_004
 
 NAME_CONTEXT = "account.name"
 EMAIL_CONTEXT = "account.email"
@@ -133,3 +137,17 @@ async def record_consent(
     session.add(consent)
     await session.flush()
     return consent
+
+
+async def start_writing(session: AsyncSession) -> None:
+    """Begin a transaction that will read and then write accounts. On SQLite it takes the write
+    lock first: a transaction that has read cannot wait for the lock later (it fails at once when
+    another connection committed meanwhile), one that starts by writing can. On PostgreSQL it
+    serialises changes of e-mail addresses, so two registrations of one address cannot both
+    find it free."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": EMAIL_LOCK_ID})
+    else:
+        # A write statement that changes nothing still takes SQLite's write lock.
+        await connection.execute(text("UPDATE account SET id = id WHERE 0 = 1"))

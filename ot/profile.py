@@ -194,26 +194,14 @@ async def update_profile(
     """Apply the changes; returns the fields changed now. A new e-mail address is not among
     them: it waits for its verification link, mailed here."""
     assert account.id is not None
-    old_values: dict[str, str | None] = {}
-    if update.name is not None:
-        name = check_name(update.name)
-        old_name = cipher.decrypt(account.name_encrypted, context=NAME_CONTEXT)
-        if name != old_name:
-            old_values["name"] = old_name
-            account.name_encrypted = cipher.encrypt(name, context=NAME_CONTEXT)
-    for contact, context in CONTACT_CONTEXTS.items():
-        new_value: str | None = getattr(update, contact)
-        if new_value is None:
-            continue
-        value = check_contact(contact, new_value)
-        old_value = _contact(account, cipher, contact)
-        if value != old_value:
-            old_values[contact] = old_value or None
-            setattr(
-                account,
-                f"{contact}_encrypted",
-                cipher.encrypt(value, context=context) if value else None,
-            )
+    # Everything is checked before anything changes: a refusal leaves the account as it was.
+    name = check_name(update.name) if update.name is not None else None
+    contacts = {
+        contact: check_contact(contact, value)
+        for contact in CONTACT_CONTEXTS
+        if (value := getattr(update, contact)) is not None
+    }
+    region = None
     if update.region is not None and update.region != account.region:
         region = check_region(update.region)
         if update.consent is not True:
@@ -222,6 +210,22 @@ async def update_profile(
                 "transfer there",
                 field="consent",
             )
+    if update.email is not None:
+        check_email(update.email)
+
+    old_values: dict[str, str | None] = {}
+    if name is not None:
+        old_name = cipher.decrypt(account.name_encrypted, context=NAME_CONTEXT)
+        if name != old_name:
+            old_values["name"] = old_name
+            account.name_encrypted = cipher.encrypt(name, context=NAME_CONTEXT)
+    for contact, value in contacts.items():
+        old_value = _contact(account, cipher, contact)
+        if value != old_value:
+            old_values[contact] = old_value or None
+            encrypted = cipher.encrypt(value, context=CONTACT_CONTEXTS[contact]) if value else None
+            setattr(account, f"{contact}_encrypted", encrypted)
+    if region is not None:
         old_values["region"] = account.region
         account.region = region
         await record_consent(session, account.id, region, settings)

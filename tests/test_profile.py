@@ -140,6 +140,8 @@ async def test_moving_to_another_region_needs_consent_which_is_recorded(
         ({"email": "not an address"}, "email"),
         ({"password": NEW_PASSWORD}, "password"),
         ({"id": 99}, "id"),
+        ({"name": "Ada King", "phone": "0", "region": "us"}, "consent"),
+        ({"name": "Ada King", "email": "nope"}, "email"),
     ],
 )
 async def test_bad_profile_changes_are_refused_and_change_nothing(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -225,3 +226,13 @@ async def test_we_never_ask_for_personal_information_by_email(
             Mail(to=mail["To"], subject=mail["Subject"], text=text_of(mail))
         )
         assert "never ask" in text_of(mail)
+
+
+async def test_parallel_registrations_are_all_answered(
+    client: TestClient, settings: Settings
+) -> None:
+    answers = await asyncio.gather(
+        *(register(client, email=f"person{n % 4}@example.com") for n in range(8))
+    )
+    assert [answer.status for answer in answers] == [202] * 8
+    assert len(await account_rows(settings)) == 4

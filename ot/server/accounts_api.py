@@ -16,7 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.access import Scope
-from ot.accounts import CONTACT_LIMITS, MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, get_account
+from ot.accounts import (
+    CONTACT_LIMITS,
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
+    get_account,
+    start_writing,
+)
 from ot.clock import as_utc
 from ot.errors import InvalidInput, OtError
 from ot.mailer import Mail
@@ -34,12 +40,14 @@ log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def transaction(request: web.Request) -> AsyncIterator[AsyncSession]:
-    """A session committed when the block ends, also when it ends with a refusal (`OtError`):
-    the core records failures and their audit entries before refusing, and those must be kept.
-    Anything else rolls back."""
+async def transaction(request: web.Request, *, locked: bool = True) -> AsyncIterator[AsyncSession]:
+    """A session for a change, committed when the block ends, also when it ends with a refusal
+    (`OtError`): the core records failures and their audit entries before refusing, and those
+    must be kept. Anything else rolls back. `locked` starts it with `start_writing`."""
     async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
         try:
+            if locked:
+                await start_writing(session)
             yield session
         except OtError:
             await session.commit()
@@ -268,7 +276,7 @@ async def patch_profile(request: web.Request) -> web.Response:
     assert isinstance(body, ProfileIn)
     cipher = request.app[CIPHER]
     mails: list[Mail] = []
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+    async with transaction(request) as session:
         account = await get_account(session, principal.account_id)
         changed = await update_profile(
             session,
@@ -280,8 +288,8 @@ async def patch_profile(request: web.Request) -> web.Response:
             link_base=link_base(request),
             mails=mails,
         )
-        await session.commit()
-        profile = await profile_of(session, cipher, account)
+    async with AsyncSession(request.app[ENGINE]) as session:
+        profile = await profile_of(session, cipher, await get_account(session, account.id or 0))
     await send_mails(request, mails)
     return json_answer(ProfileUpdated(changed=changed, profile=_profile_out(profile)))
 
@@ -368,11 +376,10 @@ class SecondFactorState(BaseModel):
 )
 async def begin_second_factor(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with transaction(request) as session:
         account = await get_account(session, principal.account_id)
         enrolment = begin_enrolment(request.app[CIPHER], account)
         session.add(account)
-        await session.commit()
     return json_answer(
         EnrolmentOut(secret=enrolment.secret, provisioning_uri=enrolment.provisioning_uri)
     )
@@ -389,12 +396,11 @@ async def confirm_second_factor(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, CodeIn)
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with transaction(request) as session:
         account = await get_account(session, principal.account_id)
         codes = await confirm_enrolment(
             session, request.app[CIPHER], account, body.code, actor=principal.actor
         )
-        await session.commit()
     return json_answer(RecoveryCodes(recovery_codes=codes))
 
 

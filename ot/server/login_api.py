@@ -51,7 +51,7 @@ async def login(request: web.Request) -> web.Response:
     )
     mails: list[Mail] = []
     try:
-        async with transaction(request) as session:
+        async with transaction(request, locked=False) as session:  # ot.login locks
             started = await log_in(
                 session,
                 request.app[CIPHER],
