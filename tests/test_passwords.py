@@ -3,7 +3,9 @@ no composition rules."""
 
 from __future__ import annotations
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from ot.config import AccountSettings
 from ot.errors import InvalidInput
@@ -113,3 +115,26 @@ def test_the_common_password_list_ships_with_the_project() -> None:
     listed = common_passwords()
     assert 5000 < len(listed) < 10000
     assert {"123456", "password", "qwerty", "1qaz2wsx3edc"} <= listed
+
+
+@hypothesis.settings(max_examples=200, deadline=None, database=None)
+@hypothesis.given(st.text(max_size=60))
+def test_any_new_password_is_accepted_or_refused_naming_the_password(password: str) -> None:
+    try:
+        check_new_password(password, SETTINGS)
+    except InvalidInput as refusal:
+        assert refusal.field == "password"
+    else:
+        assert len(password) >= SETTINGS.password_min_length
+
+
+@hypothesis.settings(max_examples=200, deadline=None, database=None)
+@hypothesis.given(
+    st.sampled_from(sorted(word for word in common_passwords() if word.isalpha())),
+    st.text(alphabet="0123456789!?#.", max_size=6),
+    st.text(alphabet="0123456789!?#.", max_size=6),
+)
+def test_a_common_password_padded_with_digits_and_symbols_is_still_common(
+    word: str, before: str, after: str
+) -> None:
+    assert is_common(before + word.upper() + after)

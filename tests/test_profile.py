@@ -21,6 +21,7 @@ from tests.account_support import (
     token_in,
     verify,
 )
+from tests.stats_support import token_for
 from tests.support import bearer, error_of, logged_in, make_site, rows
 
 NEW_PASSWORD = "a quieter harbour at dawn"
@@ -238,3 +239,21 @@ async def test_an_account_made_by_an_operator_has_a_profile_too(
     mine = await profile(client, bearer(started.token))
     assert mine["name"] == "Test Shop B.V." and mine["email"] is None
     assert mine["region"] is None and mine["consents"] == []
+
+
+async def test_an_api_key_cannot_change_the_password_or_read_the_profile_without_its_scope(
+    client: TestClient, settings: Settings, ada: dict[str, str]
+) -> None:
+    account_id = (await profile(client, ada))["id"]
+    key = bearer(await token_for(settings, account_id))  # stats:read only
+    refused = await client.post(
+        "/ot/v1/account/password",
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers=key,
+    )
+    assert (await error_of(refused, 403))["field"] == "token"
+    assert (await error_of(await client.get("/ot/v1/account", headers=key), 403))[
+        "field"
+    ] == "scope"
+    assert (await error_of(await patch(client, key, name="Mallory"), 403))["field"] == "scope"
+    assert (await log_in(client)).status == 200
