@@ -257,3 +257,15 @@ async def test_an_api_key_cannot_change_the_password_or_read_the_profile_without
     ] == "scope"
     assert (await error_of(await patch(client, key, name="Mallory"), 403))["field"] == "scope"
     assert (await log_in(client)).status == 200
+
+
+async def test_a_new_address_taken_before_it_is_verified_is_refused(
+    client: TestClient, settings: Settings, ada: dict[str, str]
+) -> None:
+    await patch(client, ada, email="shared@example.com")
+    [link] = mails_to(settings, "shared@example.com")
+    await registered(client, settings, email="shared@example.com", name="Grace Hopper")
+    refused = await verify(client, token_in(link))
+    assert (await error_of(refused, 409))["field"] == "token"
+    assert (await profile(client, ada))["email"] == EMAIL
+    assert (await log_in(client)).status == 200
