@@ -126,6 +126,34 @@ class AccountSettings(BaseModel):
     session_absolute_hours: int = Field(default=168, ge=1)
     """A session ends this many hours after log-in, however active (default a week)."""
 
+    password_min_length: int = Field(default=12, ge=8, le=128)
+    """Shortest password accepted (no other composition rules; common passwords are refused)."""
+
+    verification_link_hours: int = Field(default=24, ge=1, le=720)
+    """How long an e-mail verification link stays valid; each link works once."""
+
+    login_failures_before_delay: int = Field(default=5, ge=1)
+    """Failed log-ins for one e-mail address before each further attempt must wait (2, 4, 8,
+    ... seconds)."""
+
+    login_ip_failures_before_delay: int = Field(default=20, ge=1)
+    """Failed log-ins from one IP address (any e-mail) before it must wait likewise; higher
+    than per account because offices and carriers share addresses."""
+
+    login_max_delay_seconds: int = Field(default=900, ge=1)
+    """The longest wait between attempts once log-ins are throttled."""
+
+    login_failures_forgotten_after_minutes: int = Field(default=60, ge=1)
+    """Failed log-ins are forgotten this long after the last one."""
+
+    cookie_secure: bool = False
+    """Mark the `ot_session` cookie Secure even on plain-HTTP requests (set it behind a
+    TLS-terminating proxy); HTTPS requests always get a Secure cookie."""
+
+    consent_statement_version: str = "2026-11-29"
+    """The version of the hosting and transfer statement customers consent to; recorded with
+    each consent."""
+
 
 class MailSettings(BaseModel):
     """Outgoing e-mail (verification links, invitations, log-in notices)."""

@@ -20,6 +20,12 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 # Encrypted columns (see `ot.crypto.Encrypted`): key rotation and the plaintext checks find every
 # column marked with one of these.
 ACCOUNT_NAME = Encrypted("account.name")
+ACCOUNT_EMAIL = Encrypted("account.email")
+ACCOUNT_COMPANY = Encrypted("account.company")
+ACCOUNT_ADDRESS = Encrypted("account.address")
+ACCOUNT_PHONE = Encrypted("account.phone")
+ACCOUNT_TOTP_SECRET = Encrypted("account.totp_secret")
+PROFILE_OLD_VALUES = Encrypted("profile_change.old_values")
 GRANT_GRANTEE = Encrypted("grant.grantee")
 GRANT_PURPOSE = Encrypted("grant.purpose")
 # Bound to the site, so that an IP copied into another tenant's hits does not decrypt.
@@ -41,6 +47,26 @@ class Account(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name_encrypted: str = Field(sa_column_kwargs=ACCOUNT_NAME.column_info())
     created_at: datetime
+    # Registration and profile (`ot.registration`, `ot.profile`); empty for accounts an operator
+    # made with `ot-admin account create`. Personal fields only as `ot.crypto` ciphertexts.
+    email_encrypted: str | None = Field(default=None, sa_column_kwargs=ACCOUNT_EMAIL.column_info())
+    email_index: str | None = Field(default=None, unique=True, index=True)  # blind index
+    email_verified_at: datetime | None = None
+    company_encrypted: str | None = Field(
+        default=None, sa_column_kwargs=ACCOUNT_COMPANY.column_info()
+    )
+    address_encrypted: str | None = Field(
+        default=None, sa_column_kwargs=ACCOUNT_ADDRESS.column_info()
+    )
+    phone_encrypted: str | None = Field(default=None, sa_column_kwargs=ACCOUNT_PHONE.column_info())
+    region: str | None = Field(default=None, max_length=2)  # "nl" or "us" (`ot.registration`)
+    password_hash: str | None = None
+    # Second factor (`ot.second_factor`): a secret set but not enabled awaits its first code.
+    totp_secret_encrypted: str | None = Field(
+        default=None, sa_column_kwargs=ACCOUNT_TOTP_SECRET.column_info()
+    )
+    totp_enabled_at: datetime | None = None
+    totp_last_step: int | None = None  # the last time step used: a code works once
 
 
 class Site(SQLModel, table=True):
@@ -442,3 +468,71 @@ class GrantRead(SQLModel, table=True):
     last_day: date | None = None
     rows_returned: int = 0
     rows_hidden: int = 0
+
+
+class Consent(SQLModel, table=True):
+    """A customer's express consent to hosting and transfer in a data region, with the version
+    of the statement consented to. Never updated: a new consent is a new row."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    region: str = Field(max_length=2)
+    statement_version: str
+    given_at: datetime
+
+
+class EmailVerification(SQLModel, table=True):
+    """A one-time link proving an address: at registration or for a new address. Only the
+    token's SHA-256 is kept; it works once, before `expires_at`."""
+
+    __tablename__ = "email_verification"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    purpose: str = Field(max_length=20)  # "registration" or "email_change"
+    token_hash: str = Field(unique=True)
+    # For an e-mail change: the new address, which takes effect once verified.
+    email_encrypted: str | None = Field(default=None, sa_column_kwargs=ACCOUNT_EMAIL.column_info())
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Recent failed log-ins of one e-mail address or one IP, both kept as blind indexes."""
+
+    __tablename__ = "login_throttle"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # "email:<blind index>" or "ip:<blind index>"
+    failures: int = 0
+    last_failure_at: datetime
+    blocked_until: datetime | None = None
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time code that stands in for the second factor; only its SHA-256 is kept."""
+
+    __tablename__ = "recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    code_hash: str = Field(unique=True)
+    created_at: datetime
+    used_at: datetime | None = None
+
+
+class ProfileChange(SQLModel, table=True):
+    """One change of a customer's profile, for the history they can read: who, when, which
+    fields, and the old values (encrypted as one JSON object)."""
+
+    __tablename__ = "profile_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    at: datetime
+    actor: str
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    old_values_encrypted: str | None = Field(
+        default=None, sa_column_kwargs=PROFILE_OLD_VALUES.column_info()
+    )

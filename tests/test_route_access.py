@@ -40,6 +40,10 @@ OPEN_ROUTES = {
     ("GET", "/piwik.php"),
     ("POST", "/piwik.php"),
     ("GET", "/js/ot.js"),
+    ("POST", "/ot/v1/accounts"),  # registration, e-mail verification and log-in
+    ("POST", "/ot/v1/accounts/verify"),
+    ("GET", "/ot/v1/accounts/verify"),
+    ("POST", "/ot/v1/login"),
     ("GET", "/healthz"),  # operations: no customer data
     ("GET", "/readyz"),
     ("GET", "/metrics"),

@@ -2,7 +2,16 @@
 
 from aiohttp import web
 
-from ot.server import collect, grants_api, ops, sessions_api, shared_api, stats_api
+from ot.server import (
+    accounts_api,
+    collect,
+    grants_api,
+    login_api,
+    ops,
+    sessions_api,
+    shared_api,
+    stats_api,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -20,7 +29,19 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/api/v1/stats/timeseries", stats_api.timeseries_v1)
     router.add_get("/api/v1/stats/breakdown", stats_api.breakdown_v1)
     router.add_get("/api/v1/stats/realtime/visitors", stats_api.realtime_v1)
+    # Our own API: registration and log-in (public).
+    router.add_post("/ot/v1/accounts", accounts_api.register_account)
+    router.add_post("/ot/v1/accounts/verify", accounts_api.verify_email)
+    router.add_get("/ot/v1/accounts/verify", accounts_api.verify_email_link)
+    router.add_post("/ot/v1/login", login_api.login)
     # Our own API: the caller's account.
+    router.add_get("/ot/v1/account", accounts_api.get_profile)
+    router.add_patch("/ot/v1/account", accounts_api.patch_profile)
+    router.add_get("/ot/v1/account/history", accounts_api.profile_history)
+    router.add_post("/ot/v1/account/password", accounts_api.change_my_password)
+    router.add_post("/ot/v1/account/second-factor", accounts_api.begin_second_factor)
+    router.add_post("/ot/v1/account/second-factor/confirm", accounts_api.confirm_second_factor)
+    router.add_post("/ot/v1/account/second-factor/disable", accounts_api.disable_second_factor)
     router.add_get("/ot/v1/sessions", sessions_api.list_my_sessions)
     router.add_delete("/ot/v1/sessions", sessions_api.end_all_sessions)
     router.add_delete("/ot/v1/sessions/{session_id}", sessions_api.end_session)
