@@ -51,6 +51,9 @@ class Site(SQLModel, table=True):
     # Hits older than this many days are deleted by the retention job; None keeps them all.
     retention_days: int | None = None
     created_at: datetime
+    # Ownership of the domain, shown by the tracker seen on it or a file holding the token.
+    verification_token: str | None = None
+    verified_at: datetime | None = None
 
 
 class GoalKind(StrEnum):
@@ -359,3 +362,23 @@ class LogImport(SQLModel, table=True):
     lines_read: int = Field(sa_column=Column(BigInteger, nullable=False))
     started_at: datetime
     updated_at: datetime
+
+
+# Teams
+
+
+class Invitation(SQLModel, table=True):
+    """An invitation to join a team with a role: a random one-time token (only its SHA-256 is
+    kept) mailed to an address stored encrypted, valid until `expires_at`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)  # the team
+    email_encrypted: str
+    role: MemberRole = Field(sa_column=_enum_column(MemberRole))
+    token_hash: str = Field(unique=True)
+    invited_by: int = Field(foreign_key="account.id")
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    accepted_by: int | None = Field(default=None, foreign_key="account.id")
+    withdrawn_at: datetime | None = None
