@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -219,7 +220,11 @@ async def accept_invitation(session: AsyncSession, principal: Principal, token: 
         created_at=now,
     )
     session.add(membership)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another invitation to the same team was accepted by the same account meanwhile.
+        raise Conflict("you are already in this team", field="token") from None
     return membership
 
 

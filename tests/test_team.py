@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
+from ot.access import ROLE_SCOPES, Scope
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.db import create_engine
@@ -378,3 +379,37 @@ async def test_bad_team_requests_are_refused_by_name_and_change_nothing(
     assert await rows(settings, "SELECT id FROM invitation WHERE accepted_at IS NULL") == []
     assert await rows(settings, "SELECT role FROM membership") == [{"role": "viewer"}]
     assert outbox(settings.data_dir) == []
+
+
+async def test_nobody_hands_out_a_role_above_its_own(
+    client: TestClient, settings: Settings, site: Site, monkeypatch: Any
+) -> None:
+    """Today only owners write the team; were admins allowed to, they still could not make or
+    touch owners."""
+    monkeypatch.setitem(
+        ROLE_SCOPES, MemberRole.ADMIN, ROLE_SCOPES[MemberRole.ADMIN] | {Scope.TEAM_WRITE}
+    )
+    admin, _ = await member_of(settings, site, MemberRole.ADMIN)
+    _, owner_member_id = await member_of(settings, site, MemberRole.OWNER)
+    _, viewer_id = await member_of(settings, site, MemberRole.VIEWER)
+    team = site.account_id
+    as_owner = await client.post(
+        "/ot/v1/team/invitations",
+        json={"email": INVITEE, "role": "owner", "team_id": team},
+        headers=bearer(admin.token),
+    )
+    assert (await error_of(as_owner, 403))["field"] == "role"
+    demote_owner = await client.patch(
+        f"/ot/v1/team/members/{owner_member_id}",
+        json={"role": "viewer"},
+        headers=bearer(admin.token),
+    )
+    assert (await error_of(demote_owner, 403))["field"] == "role"
+    promote_to_owner = await client.patch(
+        f"/ot/v1/team/members/{viewer_id}", json={"role": "owner"}, headers=bearer(admin.token)
+    )
+    assert (await error_of(promote_to_owner, 403))["field"] == "role"
+    as_viewer = await invite(client, admin, "viewer", team_id=team)
+    assert as_viewer["role"] == "viewer"
+    roles = await rows(settings, "SELECT role FROM membership ORDER BY id")
+    assert [r["role"] for r in roles] == ["admin", "owner", "viewer"]
