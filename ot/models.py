@@ -26,6 +26,7 @@ ACCOUNT_ADDRESS = Encrypted("account.address")
 ACCOUNT_PHONE = Encrypted("account.phone")
 ACCOUNT_TOTP_SECRET = Encrypted("account.totp_secret")
 PROFILE_OLD_VALUES = Encrypted("profile_change.old_values")
+INVITATION_EMAIL = Encrypted("invitation.email")
 GRANT_GRANTEE = Encrypted("grant.grantee")
 GRANT_PURPOSE = Encrypted("grant.purpose")
 # Bound to the site, so that an IP copied into another tenant's hits does not decrypt.
@@ -87,6 +88,9 @@ class Site(SQLModel, table=True):
     # Hits older than this many days are deleted by the retention job; None keeps them all.
     retention_days: int | None = None
     created_at: datetime
+    # Ownership of the domain, shown by the tracker seen on it or a file holding the token.
+    verification_token: str | None = None
+    verified_at: datetime | None = None
 
 
 class GoalKind(StrEnum):
@@ -536,3 +540,23 @@ class ProfileChange(SQLModel, table=True):
     old_values_encrypted: str | None = Field(
         default=None, sa_column_kwargs=PROFILE_OLD_VALUES.column_info()
     )
+
+
+# Teams
+
+
+class Invitation(SQLModel, table=True):
+    """An invitation to join a team with a role: a random one-time token (only its SHA-256 is
+    kept) mailed to an address stored encrypted, valid until `expires_at`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)  # the team
+    email_encrypted: str = Field(sa_column_kwargs=INVITATION_EMAIL.column_info())
+    role: MemberRole = Field(sa_column=_enum_column(MemberRole))
+    token_hash: str = Field(unique=True)
+    invited_by: int = Field(foreign_key="account.id")
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    accepted_by: int | None = Field(default=None, foreign_key="account.id")
+    withdrawn_at: datetime | None = None

@@ -65,11 +65,12 @@ async def bulk(client: TestClient, body: Mapping[str, Any]) -> ClientResponse:
 
 
 async def api_token(settings: Settings, account_id: int) -> str:
-    """A new API token of the account, created through the core; its plaintext."""
+    """A new API token of the account, created through the core; its plaintext. Setting a hit's
+    IP or time needs the `sites:write` scope."""
     engine = create_engine(settings)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session:
-            _, plaintext = await create_token(session, account_id, "matomo import")
+            _, plaintext = await create_token(session, account_id, "matomo import", ["sites:write"])
             await session.commit()
             return plaintext
     finally:

@@ -30,6 +30,7 @@ from ot.stats.query import METRICS
 from tests import support
 from tests.stats_support import token_for
 from tests.support import bearer, logged_in
+from tests.team_support import team_objects
 
 # Routes anyone may call, each for a reason: adding one here is a deliberate act.
 OPEN_ROUTES = {
@@ -61,12 +62,18 @@ class World:
     stranger_session: StartedSession
     stranger_key: str
     stranger_grant_key: str
+    # Ids of the victim's other objects (keys, invitations, team members), by path parameter.
+    victim_ids: dict[str, str]
 
 
 # How to name one of the victim's objects in a path parameter.
 VICTIM_OBJECTS: dict[str, Callable[[World], str]] = {
     "session_id": lambda world: str(world.victim_session.session.id),
     "grant_id": lambda world: str(world.victim_grant.grant.id),
+    "site_id": lambda world: str(world.victim_site.id),
+    "key_id": lambda world: world.victim_ids["key_id"],
+    "invitation_id": lambda world: world.victim_ids["invitation_id"],
+    "member_id": lambda world: world.victim_ids["member_id"],
 }
 MISSING_ID = "987654"
 
@@ -124,6 +131,7 @@ async def world(settings: Settings, site: Site) -> World:
         stranger_session=await logged_in(settings, stranger_site.account_id),
         stranger_key=await token_for(settings, stranger_site.account_id),
         stranger_grant_key=(await _grant(settings, stranger_site)).key,
+        victim_ids=await team_objects(settings, site.account_id),
     )
 
 

@@ -23,7 +23,7 @@ from ot import audit
 from ot.access import Scope, reachable_site
 from ot.errors import InvalidInput, NotFound, OtError
 from ot.grants.fit import CLIPPED_WARNING, check_names, clip_to_window
-from ot.grants.store import live_grant, principal_of
+from ot.grants.store import live_grant, principal_of_grant
 from ot.models import Grant, GrantRead, Site
 from ot.sites import normalise_domain
 from ot.stats.engine import QueryResult, run_query
@@ -79,7 +79,7 @@ async def _granted_site(session: AsyncSession, grant: Grant, site_ref: object) -
     if site is None or site.id is None:
         raise missing
     try:
-        return await reachable_site(session, principal_of(grant), site.id, Scope.STATS_READ)
+        return await reachable_site(session, principal_of_grant(grant), site.id, Scope.STATS_READ)
     except NotFound:
         raise missing from None
 

@@ -310,7 +310,7 @@ def _password_ok(password: str | None, grant: Grant) -> bool:
     return bool(password) and stored is not None and password_matches(password or "", stored)
 
 
-def principal_of(grant: Grant) -> Principal:
+def principal_of_grant(grant: Grant) -> Principal:
     """The caller a grant makes: it reads stats of its sites, nothing else."""
     assert grant.id is not None
     return Principal(

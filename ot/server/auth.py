@@ -35,13 +35,13 @@ from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import ALL_SCOPES, Principal, PrincipalKind, Scope, parse_scopes
+from ot.access import ALL_SCOPES, Principal, PrincipalKind, Scope
 from ot.errors import Forbidden, InvalidInput, Unauthorized
-from ot.grants.store import authenticate_grant, is_grant_credential, principal_of
+from ot.grants.store import authenticate_grant, is_grant_credential, principal_of_grant
 from ot.server.errors import error_response
 from ot.server.keys import ENGINE, SETTINGS
 from ot.sessions import SESSION_PREFIX, csrf_matches, find_session
-from ot.tokens import TOKEN_PREFIX, find_token
+from ot.tokens import TOKEN_PREFIX, find_token, principal_of_key, record_use
 
 log = logging.getLogger(__name__)
 
@@ -168,12 +168,11 @@ async def _session_principal(request: web.Request, token: str, *, csrf_needed: b
 async def _key_principal(request: web.Request, plaintext: str) -> Principal:
     async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
         token = await find_token(session, plaintext)
+        if token is not None and await record_use(session, token):
+            await session.commit()  # keeps last_used_at (written at most once a minute)
     if token is None:
         raise Unauthorized("the API key is not valid or was revoked", field="token")
-    assert token.id is not None
-    return Principal(
-        PrincipalKind.API_KEY, token.account_id, parse_scopes(token.scopes), api_key_id=token.id
-    )
+    return principal_of_key(token)
 
 
 async def _grant_principal(request: web.Request) -> Principal:
@@ -192,7 +191,7 @@ async def _grant_principal(request: web.Request) -> Principal:
             )
         finally:
             await session.commit()  # keeps the audit entry of a wrong link password
-    return principal_of(grant)
+    return principal_of_grant(grant)
 
 
 async def _validated_body(request: web.Request, model: type[BaseModel]) -> BaseModel:

@@ -6,11 +6,14 @@ from ot.server import (
     accounts_api,
     collect,
     grants_api,
+    keys_api,
     login_api,
     ops,
     sessions_api,
     shared_api,
+    sites_api,
     stats_api,
+    team_api,
 )
 
 
@@ -52,6 +55,25 @@ def setup_routes(app: web.Application) -> None:
     router.add_delete("/ot/v1/grants/{grant_id}", grants_api.revoke)
     router.add_get("/ot/v1/grants/{grant_id}/reads", grants_api.list_reads)
     router.add_post("/ot/v1/shared/query", shared_api.shared_query)
+    # Our own API: the account's API keys.
+    router.add_get("/ot/v1/keys", keys_api.list_keys)
+    router.add_post("/ot/v1/keys", keys_api.create_key)
+    router.add_delete("/ot/v1/keys/{key_id}", keys_api.revoke_key)
+    # Our own API: the sites and teams the caller works on.
+    router.add_get("/ot/v1/sites", sites_api.list_sites)
+    router.add_post("/ot/v1/sites", sites_api.create_site)
+    router.add_get("/ot/v1/sites/{site_id}", sites_api.get_site)
+    router.add_patch("/ot/v1/sites/{site_id}", sites_api.change_site)
+    router.add_delete("/ot/v1/sites/{site_id}", sites_api.remove_site)
+    router.add_post("/ot/v1/sites/{site_id}/verify", sites_api.verify)
+    router.add_get("/ot/v1/team/members", team_api.list_members)
+    router.add_patch("/ot/v1/team/members/{member_id}", team_api.patch_member)
+    router.add_delete("/ot/v1/team/members/{member_id}", team_api.delete_member)
+    router.add_get("/ot/v1/team/memberships", team_api.list_my_memberships)
+    router.add_get("/ot/v1/team/invitations", team_api.list_invitations)
+    router.add_post("/ot/v1/team/invitations", team_api.create_invitation)
+    router.add_post("/ot/v1/team/invitations/accept", team_api.accept)
+    router.add_delete("/ot/v1/team/invitations/{invitation_id}", team_api.delete_invitation)
     # Operations.
     router.add_get("/healthz", ops.healthz)
     router.add_get("/readyz", ops.readyz)
