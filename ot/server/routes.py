@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from ot.server import collect, ops, sessions_api, stats_api
+from ot.server import collect, openapi, ops, rights_api, sessions_api, stats_api
 
 
 def setup_routes(app: web.Application) -> None:
@@ -24,6 +24,14 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/ot/v1/sessions", sessions_api.list_my_sessions)
     router.add_delete("/ot/v1/sessions", sessions_api.end_all_sessions)
     router.add_delete("/ot/v1/sessions/{session_id}", sessions_api.end_session)
+    # The customer's own rights: export, deletion, erasure of a visitor.
+    router.add_post("/ot/v1/account/export", rights_api.export_account)
+    router.add_get("/ot/v1/account/deletion", rights_api.deletion_status)
+    router.add_post("/ot/v1/account/deletion", rights_api.request_account_deletion)
+    router.add_delete("/ot/v1/account/deletion", rights_api.cancel_account_deletion)
+    router.add_post("/ot/v1/sites/{site_id}/erasures", rights_api.erase_site_visitor)
+    # The OpenAPI document of every route here.
+    router.add_get("/ot/v1/openapi.json", openapi.openapi_document)
     # Operations.
     router.add_get("/healthz", ops.healthz)
     router.add_get("/readyz", ops.readyz)
