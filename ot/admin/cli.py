@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ot.admin import accounts, db, goals, logimport, rollups, sites, stats, tokens
+from ot.admin import accounts, db, goals, logimport, rights, rollups, sites, stats, tokens
 from ot.admin.context import make_context
 
 app = typer.Typer(
@@ -23,6 +23,9 @@ app.add_typer(goals.app, name="goal")
 app.add_typer(stats.app, name="stats")
 app.add_typer(rollups.app, name="rollups")
 app.command("import-log")(logimport.import_log_command)
+accounts.app.command("export")(rights.export_command)
+app.command("erase")(rights.erase_command)
+app.add_typer(rights.retention_app, name="retention")
 
 
 @app.callback()
