@@ -194,9 +194,14 @@ def _tombstone(account_id: int) -> dict[str, Any]:
             continue
         if column.nullable:
             values[column.name] = None
-        elif isinstance(column.type, String):
+        elif _is_text(column):
             values[column.name] = f"purged:{account_id}" if column.unique else ""
     return values
+
+
+def _is_text(column: Column[Any]) -> bool:
+    # SQLModel's AutoString is a TypeDecorator over String.
+    return isinstance(getattr(column.type, "impl", column.type), String)
 
 
 async def is_purged(session: AsyncSession, account_id: int) -> bool:
