@@ -97,12 +97,27 @@ async def finish_headers(request: web.Request, response: web.StreamResponse) -> 
     if request.path.startswith(API_PREFIX):
         response.headers["Cache-Control"] = "no-store"
         response.headers.popall("Access-Control-Allow-Origin", None)
-    for morsel in response.cookies.values():
-        # A session cookie must never be readable by scripts, sent cross-site, or sent in clear.
-        morsel["httponly"] = True
-        morsel["samesite"] = "Strict"
-        if https:
-            morsel["secure"] = True
+    # Set-Cookie headers are already written when this runs: the flags are added to them.
+    cookies = response.headers.getall("Set-Cookie", [])
+    if cookies:
+        del response.headers["Set-Cookie"]
+        for cookie in cookies:
+            response.headers.add("Set-Cookie", safe_cookie(cookie, https=https))
+
+
+def safe_cookie(cookie: str, *, https: bool) -> str:
+    """A Set-Cookie value that scripts cannot read, that is never sent cross-site, and that is
+    never sent in clear over HTTPS: whatever the handler set, these flags win."""
+    parts = [part.strip() for part in cookie.split(";") if part.strip()]
+    names = [part.split("=")[0].lower() for part in parts]
+    kept = [part for part, name in zip(parts, names, strict=True) if name not in _COOKIE_FLAGS]
+    kept += ["HttpOnly", "SameSite=Strict"]
+    if https or "secure" in names:  # a handler's own Secure stays, even over plain HTTP
+        kept.append("Secure")
+    return "; ".join(kept)
+
+
+_COOKIE_FLAGS = ("httponly", "samesite", "secure")
 
 
 def served_over_https(request: web.Request) -> bool:
