@@ -46,10 +46,11 @@ class ErasureReport:
 
 
 def canonical_ip(value: str) -> str:
+    """The address as stored (IPv4-mapped IPv6 unwrapped); ValueError when it is none."""
     try:
         address = ipaddress.ip_address(value.strip())
     except ValueError:
-        raise InvalidInput(f"{value!r} is not an IP address", field="ip") from None
+        raise ValueError(f"{value!r} is not an IP address") from None
     mapped = getattr(address, "ipv4_mapped", None)
     return str(mapped or address)
 
@@ -59,7 +60,11 @@ async def visit_ids_of_ip(
 ) -> tuple[set[int], int, int]:
     """The visits with a hit from `ip`: (visit ids, hits matched exactly, hits matched by
     network). Reads the site's stored IPs in batches: bounded memory on any table."""
-    exact, network = canonical_ip(ip), truncate_ip(canonical_ip(ip))
+    try:
+        exact = canonical_ip(ip)
+    except ValueError as error:
+        raise InvalidInput(str(error), field="ip") from None
+    network = truncate_ip(exact)
     visits: set[int] = set()
     by_address = by_network = 0
     last_id = 0

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import tempfile
 from datetime import datetime
+from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot import audit
 from ot.access import Scope, reachable_site
 from ot.clock import as_utc, utcnow
 from ot.deletion import cancel_deletion, pending_deletion, request_deletion
-from ot.erasure import erase_visitor
+from ot.erasure import canonical_ip, erase_visitor
 from ot.errors import InvalidInput, NotFound
 from ot.export import write_export
 from ot.secrets import load_or_create_secrets
@@ -70,7 +71,7 @@ async def export_account(request: web.Request) -> web.StreamResponse:
 class DeletionRequest(BaseModel):
     """Asking for the account's deletion."""
 
-    confirm: bool = Field(description="Must be true: the account and all its data will go.")
+    confirm: Literal[True] = Field(description="Must be true: the account and all its data go.")
 
 
 class DeletionStatus(BaseModel):
@@ -115,8 +116,6 @@ async def request_account_deletion(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, DeletionRequest)
-    if not body.confirm:
-        raise InvalidInput("set confirm to true to delete the account", field="confirm")
     # TODO(lead): once ot/passwords.py is on main, add `password: str` to DeletionRequest and
     # check it here (ot.passwords verify against the account's hash) before scheduling.
     async with AsyncSession(request.app[ENGINE]) as session:
@@ -148,8 +147,20 @@ async def cancel_account_deletion(request: web.Request) -> web.Response:
     return web.json_response(text=DeletionStatus(scheduled=False).model_dump_json())
 
 
+def _one_identifier(schema: dict[str, Any]) -> None:
+    """The document says what the handler enforces: exactly one identifier, an IP that is an
+    address, and no nulls."""
+    properties = schema["properties"]
+    properties["visitor_id"] = {"type": "integer", "minimum": -_INT64, "maximum": _INT64 - 1}
+    properties["client_id"] = {"type": "string", "minLength": 1, "maxLength": 200}
+    properties["ip"] = {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+    schema["oneOf"] = [{"required": [name]} for name in ("visitor_id", "client_id", "ip")]
+
+
 class ErasureRequest(BaseModel):
     """Name the visitor in exactly one way."""
+
+    model_config = ConfigDict(json_schema_extra=_one_identifier)
 
     visitor_id: int | None = Field(
         default=None, ge=-_INT64, lt=_INT64, description="The visitor id an export shows."
@@ -161,6 +172,11 @@ class ErasureRequest(BaseModel):
         description="The tracker's first-party id (cookie sites).",
     )
     ip: str | None = Field(default=None, min_length=1, max_length=100, description="An IP address.")
+
+    @field_validator("ip")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        return None if value is None else canonical_ip(value)
 
 
 class ErasureDone(BaseModel):
