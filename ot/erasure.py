@@ -27,7 +27,7 @@ from ot.errors import InvalidInput
 from ot.ingest.collector import IP_CONTEXT
 from ot.ingest.ips import truncate_ip
 from ot.models import Site, VisitorOrdinal
-from ot.privacy import IpPolicy
+from ot.privacy import IpPolicy, VisitorMode
 from ot.retention import HIT, PENDING, VISIT, local_days
 
 ORDINAL: Table = VisitorOrdinal.__table__  # type: ignore[attr-defined]
@@ -103,6 +103,7 @@ async def erase_visitor(
     visitor_ids: set[int] | None = None,
     ip: str | None = None,
     actor: str,
+    by_client_id: bool = False,
 ) -> ErasureReport:
     """Erase the visits (and their hits) of the named visitor ids, or of the visits with a hit
     from `ip`. Audited with counts only: never the visitor id or IP asked for."""
@@ -123,6 +124,11 @@ async def erase_visitor(
             report.notes.append(_why_no_ip_matched(site))
     if ip_visits or visitor_ids:
         await _erase_visits(engine, site, ip_visits, visitor_ids or set(), report)
+    if by_client_id and not report.hits and site.visitor_mode is VisitorMode.COOKIELESS:
+        report.notes.append(
+            "no hit matched: this site is cookieless, so trackers' ids were never used; "
+            "name the visitor by visitor_id or ip instead"
+        )
     async with AsyncSession(engine) as session:
         await audit.record(
             session,

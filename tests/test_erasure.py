@@ -231,3 +231,16 @@ async def test_an_operator_must_name_the_visitor_exactly_once(settings: Settings
 
     assert result.exit_code == 1
     assert "exactly one" in result.stderr
+
+
+async def test_a_tracker_id_on_a_cookieless_site_matches_nothing_and_the_answer_says_why(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    await _alice_and_bob(client, settings, site)  # shop.example is cookieless
+
+    response = await _erase(client, settings, site, {"client_id": ALICE.client_id})
+
+    body = await response.json()
+    assert body["hits"] == 0
+    assert "cookieless" in body["notes"][0]
+    assert await count(settings, "hit", site_id=site.id) == 3

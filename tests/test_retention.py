@@ -5,18 +5,21 @@ days wholly past the horizon, and the deletion is audited with counts only."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
+from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from ot.clock import utcnow
-from ot.config import Settings
+from ot.config import Settings, load_settings
 from ot.db import create_engine
 from ot.models import Site
 from ot.rights import run_housekeeping
 from tests import support
-from tests.generated_hits import Engines, roll
+from tests.conftest import start_server, stop_server
+from tests.generated_hits import Engines, hit, roll, store
 from tests.rights_support import ALICE, BOB, admin, audit_actions, count, visit
 
 
@@ -158,3 +161,45 @@ async def test_ot_admin_retention_run_applies_every_sites_retention(
     assert result.exit_code == 0, result.output
     assert f"site {site.id}: deleted 1 hits, 1 visits" in result.stdout
     assert await count(settings, "hit", site_id=site.id) == 0
+
+
+def test_ot_serve_applies_retention_in_its_background_process(
+    tmp_path: Path, databases: support.DatabaseFactory
+) -> None:
+    data_dir = tmp_path / "data"
+    settings = load_settings(
+        data_dir=data_dir, database_url=support.run_sync(databases.sqlite(data_dir))
+    )
+    site = support.run_sync(support.make_site(settings))
+    assert site.id is not None
+
+    async def prepare() -> None:
+        engines = Engines(create_engine(settings), create_engine(settings, for_writes=True))
+        try:
+            old = utcnow() - timedelta(days=100)
+            await store(
+                engines, [hit(site.id or 0, 1, old, "/"), hit(site.id or 0, 2, utcnow(), "/")]
+            )
+        finally:
+            await engines.reader.dispose()
+            await engines.writer.dispose()
+        await _keep_for(settings, site, 30)
+
+    support.run_sync(prepare())
+    process, _, _ = start_server(
+        settings,
+        tmp_path / "server.log",
+        extra_env={
+            "OT_RIGHTS__HOUSEKEEPING_INTERVAL_SECONDS": "0.2",
+            "OT_ROLLUPS__INTERVAL_SECONDS": "0",
+        },
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and len(support.run_sync(support.hits(settings))) > 1:
+            time.sleep(0.1)
+    finally:
+        stop_server(process)
+
+    [kept] = support.run_sync(support.hits(settings))
+    assert kept["visitor_id"] == 2

@@ -89,7 +89,13 @@ def erase_command(
                 key = load_or_create_secrets(settings.data_dir).visitor_key
                 visitor_ids = {visitor_id_from_client_id(key, found.id, client_id)}
             return await erase_visitor(
-                engine, context.cipher(), found, visitor_ids=visitor_ids, ip=ip, actor=operator()
+                engine,
+                context.cipher(),
+                found,
+                visitor_ids=visitor_ids,
+                ip=ip,
+                actor=operator(),
+                by_client_id=client_id is not None,
             )
         finally:
             await engine.dispose()

@@ -228,6 +228,7 @@ async def erase_site_visitor(request: web.Request) -> web.Response:
         visitor_ids=visitor_ids,
         ip=body.ip,
         actor=principal.actor,
+        by_client_id=body.client_id is not None,
     )
     done = ErasureDone(
         hits=report.hits,
