@@ -14,6 +14,7 @@ from ot.config import ApiSettings
 from ot.errors import OtError
 from ot.ingest.ips import client_ip, ip_in_networks
 from ot.ratelimit import TokenBuckets
+from ot.server.auth import SESSION_COOKIE
 from ot.server.errors import domain_error_response, error_response
 from ot.server.keys import SETTINGS, TRUSTED_PROXIES
 
@@ -148,7 +149,7 @@ def api_limits(settings: ApiSettings) -> Middleware:
             request.app[TRUSTED_PROXIES],
         )
         wait = per_ip.take(ip, now)
-        credential = request.headers.get("Authorization") or request.cookies.get("ot_session")
+        credential = request.headers.get("Authorization") or request.cookies.get(SESSION_COOKIE)
         if wait is None and credential:
             digest = hashlib.sha256(credential.encode()).hexdigest()
             wait = per_credential.take(digest, now)
@@ -159,14 +160,17 @@ def api_limits(settings: ApiSettings) -> Middleware:
                 f"too many requests: retry in {wait} s",
                 headers={"Retry-After": str(wait)},
             )
-        too_large = error_response(
-            413, "body_too_large", f"the request body is larger than {limit} bytes", "body"
-        )
         if request.content_length is not None and request.content_length > limit:
-            return too_large
+            return _too_large(limit)
         try:
             return await handler(request.clone(client_max_size=limit))
-        except web.HTTPRequestEntityTooLarge:
-            return too_large
+        except web.HTTPRequestEntityTooLarge:  # a chunked body that grew past the limit
+            return _too_large(limit)
 
     return limits
+
+
+def _too_large(limit: int) -> web.Response:
+    return error_response(
+        413, "body_too_large", f"the request body is larger than {limit} bytes", "body"
+    )
