@@ -24,7 +24,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot import audit
 from ot.crypto import Cipher
 from ot.errors import InvalidInput
-from ot.ingest.collector import IP_CONTEXT
 from ot.ingest.ips import truncate_ip
 from ot.models import Site, VisitorOrdinal
 from ot.privacy import IpPolicy, VisitorMode
@@ -32,6 +31,28 @@ from ot.retention import HIT, PENDING, VISIT, local_days
 
 ORDINAL: Table = VisitorOrdinal.__table__  # type: ignore[attr-defined]
 _SCAN_BATCH = 2000
+# Where a column keeps its encryption declaration, when the model declares one (`ot.crypto`).
+ENCRYPTED_INFO = "ot_encrypted"
+LEGACY_IP_CONTEXT = "hit.ip"
+
+
+def ip_contexts(site_id: int) -> list[str]:
+    """The contexts a site's stored IPs may be encrypted under: the one the `hit.ip_encrypted`
+    column declares (bound to the site) and the former ones, or the plain "hit.ip"."""
+    declared = HIT.c.ip_encrypted.info.get(ENCRYPTED_INFO)
+    if declared is None:
+        return [LEGACY_IP_CONTEXT]
+    return [declared.context_for({"site_id": site_id}), *declared.former_contexts]
+
+
+def stored_ip(cipher: Cipher, sealed: str, site_id: int) -> str:
+    """What a hit kept of its visitor's IP, decrypted."""
+    for context in ip_contexts(site_id):
+        try:
+            return cipher.decrypt(sealed, context=context)
+        except ValueError:
+            continue
+    raise ValueError(f"a stored IP of site {site_id} does not decrypt")
 
 
 @dataclass
@@ -86,7 +107,7 @@ async def visit_ids_of_ip(
             return visits, by_address, by_network
         for hit_id, visit_id, sealed in rows:
             last_id = hit_id
-            kept = cipher.decrypt(sealed, context=IP_CONTEXT)
+            kept = stored_ip(cipher, sealed, site_id)
             if kept == exact:
                 by_address += 1
                 visits.add(visit_id)

@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.accounts import get_account
 from ot.clock import as_utc, utcnow
 from ot.crypto import Cipher
-from ot.ingest.collector import IP_CONTEXT
+from ot.erasure import ENCRYPTED_INFO, stored_ip
 from ot.models import (
     Account,
     AccountDeletion,
@@ -44,12 +44,13 @@ FORMAT = "opentracker-export/1"
 HIT_BATCH = 5000
 ACCOUNT: Table = Account.__table__  # type: ignore[attr-defined]
 
-# Every `<field>_encrypted` column of Account is exported decrypted as `<field>`, with the
-# encryption context "account.<field>". A field encrypted under another context needs one line
-# here: its column name and its context.
+# Every `<field>_encrypted` column of Account is exported decrypted as `<field>`, under the
+# context its column declares (`ot.crypto`), else "account.<field>", else the one given here
+# (one line per field encrypted otherwise: its column name and its context).
 CONTEXT_OF: dict[str, str] = {}
-# Columns never exported, even hashed: they prove nothing to the customer and help an attacker.
-SECRET_PARTS = ("hash", "blind_index", "secret", "password", "totp", "recovery")
+# Columns never exported, even hashed: they prove nothing to the customer and help an attacker
+# (password hashes, blind indexes of e-mail addresses, second-factor secrets).
+SECRET_PARTS = ("hash", "_index", "secret", "password", "totp", "recovery")
 
 
 def _is_secret(name: str) -> bool:
@@ -78,7 +79,11 @@ def account_fields(account: Account, cipher: Cipher) -> dict[str, Any]:
             continue
         if column.name.endswith("_encrypted"):
             name = column.name.removesuffix("_encrypted")
-            context = CONTEXT_OF.get(column.name, f"account.{name}")
+            declared = column.info.get(ENCRYPTED_INFO)
+            if declared is not None:
+                context = declared.context_for(account.model_dump())
+            else:
+                context = CONTEXT_OF.get(column.name, f"account.{name}")
             fields[name] = cipher.decrypt(value, context=context) if value else value
         else:
             fields[column.name] = _plain(value)
@@ -204,7 +209,7 @@ async def _write_hits(engine: AsyncEngine, cipher: Cipher, site: Site, raw: IO[b
             values = row._mapping
             last_id = values["id"]
             sealed = values["ip_encrypted"]
-            ip = cipher.decrypt(sealed, context=IP_CONTEXT) if sealed else ""
+            ip = stored_ip(cipher, sealed, site.id or 0) if sealed else ""
             writer.writerow(
                 [_csv_value(values[name]) for name in HIT_COLUMNS if name != "ip"] + [ip]
             )

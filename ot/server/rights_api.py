@@ -116,8 +116,11 @@ async def request_account_deletion(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, DeletionRequest)
-    # TODO(lead): once ot/passwords.py is on main, add `password: str` to DeletionRequest and
-    # check it here (ot.passwords verify against the account's hash) before scheduling.
+    # TODO(lead): ot/passwords.py is not on this branch. At merge, add `password: str =
+    # Field(min_length=1, max_length=1024)` to DeletionRequest and, before scheduling, check
+    # `(await ot.passwords.verify_password_in_thread(body.password, account.password_hash))[0]`
+    # (an account without a password_hash, made by an operator, is refused the same way),
+    # answering 401 field "password" and auditing "account.deletion_refused" on a wrong one.
     async with AsyncSession(request.app[ENGINE]) as session:
         await request_deletion(
             session,
