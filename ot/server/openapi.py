@@ -60,6 +60,11 @@ SECURITY_SCHEMES = {
         "scheme": "bearer",
         "bearerFormat": "ot_... (an API key, limited to its scopes)",
     },
+    "grantKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A third party's key (or share link) of a grant, read-only within it.",
+    },
 }
 
 
@@ -163,6 +168,8 @@ def _security(declaration: Endpoint) -> list[dict[str, list[str]]]:
         return [{"session": []}, {"apiKey": [scope] if scope else []}]
     if declaration.access is Access.STATS_API:
         return [{"apiKey": ["stats:read"]}]
+    if declaration.access.value == "grant":  # third parties (`ot.grants`), where present
+        return [{"grantKey": []}]
     return []
 
 
