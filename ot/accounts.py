@@ -22,6 +22,7 @@ from ot.models import (
     Account,
     Consent,
 )
+from ot.passwords import verify_password_in_thread
 
 # Serialises changes of who holds which e-mail address on PostgreSQL (see `start_writing`).
 EMAIL_LOCK_ID = 727_004
@@ -160,3 +161,12 @@ async def start_writing(session: AsyncSession) -> None:
     else:
         # A write statement that changes nothing still takes SQLite's write lock.
         await connection.execute(text("UPDATE account SET id = id WHERE 0 = 1"))
+
+
+async def password_confirms(session: AsyncSession, account_id: int, password: str) -> bool:
+    """Whether `password` is the account's: asked again before acts that cannot be undone.
+    An account without a password (made by an operator) never confirms."""
+    account = await get_account(session, account_id)
+    if account.password_hash is None:
+        return False
+    return (await verify_password_in_thread(password, account.password_hash))[0]

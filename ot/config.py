@@ -201,6 +201,44 @@ class AuditSettings(BaseModel):
     public-key`) apart from the server to verify with."""
 
 
+class RightsSettings(BaseModel):
+    """The customer's own rights: account deletion, per-site retention, erasure."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    deletion_grace_days: int = Field(default=30, ge=0, le=365)
+    """Days between asking for an account's deletion and the purge of its data; during them
+    the owner can log in again and cancel."""
+
+    housekeeping_interval_seconds: float = Field(default=3600.0, ge=0)
+    """How often `ot serve` deletes hits past each site's retention and purges accounts whose
+    grace period is over (in its background process). 0 leaves it to `ot-admin retention run`."""
+
+    batch_size: int = Field(default=5000, ge=1, le=1_000_000)
+    """Hits deleted per transaction by retention, erasure and purges, so the collector's writer
+    never waits long for the database."""
+
+
+class ApiSettings(BaseModel):
+    """Our own API under /ot/v1: body size and rate limits, HTTPS headers."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    max_body_bytes: int = Field(default=16384, ge=256)
+    """Largest request body accepted under /ot/v1; larger ones get 413."""
+
+    rate_per_minute: int = Field(default=120, ge=0)
+    """Requests each client IP, and each logged-in account or API key, may make to /ot/v1 per
+    minute on average; beyond it they get 429 with Retry-After. 0 turns the limit off."""
+
+    rate_burst: int = Field(default=60, ge=1)
+    """Requests a client may make at once before the per-minute rate applies."""
+
+    hsts_max_age_seconds: int = Field(default=31536000, ge=0)
+    """Strict-Transport-Security max-age sent on answers served over HTTPS (directly or
+    through a trusted proxy's X-Forwarded-Proto); 0 sends none."""
+
+
 class LogSettings(BaseModel):
     """Logging. Personal data, tokens and secrets are never logged."""
 
@@ -263,6 +301,12 @@ class Settings(BaseSettings):
 
     log: LogSettings = Field(default_factory=LogSettings)
     """Logging."""
+
+    rights: RightsSettings = Field(default_factory=RightsSettings)
+    """Account deletion, retention and erasure."""
+
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    """Limits and headers of our own API."""
 
     @field_validator("database_url")
     @classmethod

@@ -560,3 +560,20 @@ class Invitation(SQLModel, table=True):
     accepted_at: datetime | None = None
     accepted_by: int | None = Field(default=None, foreign_key="account.id")
     withdrawn_at: datetime | None = None
+
+
+# The customer's own rights (ot.deletion)
+
+
+class AccountDeletion(SQLModel, table=True):
+    """An account whose owner asked for it to be deleted: its sessions and keys ended at once,
+    its data is purged once `purge_after` has passed (the grace period), unless the request is
+    cancelled first (the row is then removed). After the purge the row stays, with `purged_at`,
+    as the record that the account is a tombstone."""
+
+    __tablename__ = "account_deletion"
+
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    requested_at: datetime
+    purge_after: datetime = Field(index=True)
+    purged_at: datetime | None = None

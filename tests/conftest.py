@@ -61,6 +61,9 @@ async def settings(
         server={"port": 0},
         collector={"batch_wait_ms": 0},
         log={"access_log": False},
+        # Tests send many requests from one address in a burst; the limits' own tests
+        # (test_http_hygiene.py) build apps with limits of their own.
+        api={"rate_per_minute": 0},
     )
     if database_url:
         await databases.drop_postgres(database_url)

@@ -230,6 +230,8 @@ def test_the_walk_finds_every_section() -> None:
         "OT_MAIL",
         "OT_AUDIT",
         "OT_LOG",
+        "OT_RIGHTS",
+        "OT_API",
     }
     assert "OT_COLLECTOR__BATCH_SIZE" in {variable for variable, _, _ in SETTINGS}
 

@@ -6,7 +6,19 @@ from pathlib import Path
 
 import typer
 
-from ot.admin import accounts, audit, db, goals, keys, logimport, rollups, sites, stats, tokens
+from ot.admin import (
+    accounts,
+    audit,
+    db,
+    goals,
+    keys,
+    logimport,
+    rights,
+    rollups,
+    sites,
+    stats,
+    tokens,
+)
 from ot.admin.context import make_context
 
 app = typer.Typer(
@@ -25,6 +37,9 @@ app.add_typer(rollups.app, name="rollups")
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
 app.command("import-log")(logimport.import_log_command)
+accounts.app.command("export")(rights.export_command)
+app.command("erase")(rights.erase_command)
+app.add_typer(rights.retention_app, name="retention")
 
 
 @app.callback()

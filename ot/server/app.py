@@ -41,8 +41,14 @@ def create_app(settings: Settings) -> web.Application:
     hide_request_details_from_aiohttp_logs()
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
-        middlewares=[middlewares.headers, middlewares.errors, authorise],
+        middlewares=[
+            middlewares.headers,
+            middlewares.errors,
+            middlewares.api_limits(settings.api),
+            authorise,
+        ],
     )
+    app.on_response_prepare.append(middlewares.finish_headers)
     app[SETTINGS] = settings
     app[LIMITS] = payload_limits(settings)
     app[TRUSTED_PROXIES] = parse_networks(

@@ -1,14 +1,22 @@
-"""Middlewares: one error shape for every failure, security headers, and CORS on the collector."""
+"""Middlewares: one error shape for every failure, security headers, CORS on the collector only,
+and the body size and rate limits of our own API."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
+from ot.config import ApiSettings
 from ot.errors import OtError
+from ot.ingest.ips import client_ip, ip_in_networks
+from ot.ratelimit import TokenBuckets
+from ot.server.auth import SESSION_COOKIE
 from ot.server.errors import domain_error_response, error_response
+from ot.server.keys import SETTINGS, TRUSTED_PROXIES
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +28,13 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    # Nothing we serve needs a device feature: deny them all to anything framed or injected.
+    "Permissions-Policy": (
+        "accelerometer=(), camera=(), geolocation=(), gyroscope=(), microphone=(), "
+        "payment=(), usb=(), interest-cohort=()"
+    ),
 }
+API_PREFIX = "/ot/v1/"
 
 
 def is_collector(request: web.Request) -> bool:
@@ -60,8 +74,6 @@ async def headers(request: web.Request, handler: Handler) -> web.StreamResponse:
         response.headers["Access-Control-Max-Age"] = "86400"
     else:
         response = await handler(request)
-    for name, value in _SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
     if collector:
         response.headers["Access-Control-Allow-Origin"] = "*"
         # Lets our tracker, on the customer's origin, honour the back-off we ask for.
@@ -70,3 +82,95 @@ async def headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     else:
         response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
     return response
+
+
+async def finish_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer just before it is sent (streamed ones too): security headers, no caching
+    of our API's answers, HSTS over HTTPS, and safe flags on every cookie."""
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    https = served_over_https(request)
+    max_age = request.app[SETTINGS].api.hsts_max_age_seconds
+    if https and max_age:
+        response.headers.setdefault(
+            "Strict-Transport-Security", f"max-age={max_age}; includeSubDomains"
+        )
+    if request.path.startswith(API_PREFIX):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.popall("Access-Control-Allow-Origin", None)
+    # Set-Cookie headers are already written when this runs: the flags are added to them.
+    cookies = response.headers.getall("Set-Cookie", [])
+    if cookies:
+        del response.headers["Set-Cookie"]
+        for cookie in cookies:
+            response.headers.add("Set-Cookie", safe_cookie(cookie, https=https))
+
+
+def safe_cookie(cookie: str, *, https: bool) -> str:
+    """A Set-Cookie value that scripts cannot read, that is never sent cross-site, and that is
+    never sent in clear over HTTPS: whatever the handler set, these flags win."""
+    parts = [part.strip() for part in cookie.split(";") if part.strip()]
+    names = [part.split("=")[0].lower() for part in parts]
+    kept = [part for part, name in zip(parts, names, strict=True) if name not in _COOKIE_FLAGS]
+    kept += ["HttpOnly", "SameSite=Strict"]
+    if https or "secure" in names:  # a handler's own Secure stays, even over plain HTTP
+        kept.append("Secure")
+    return "; ".join(kept)
+
+
+_COOKIE_FLAGS = ("httponly", "samesite", "secure")
+
+
+def served_over_https(request: web.Request) -> bool:
+    """HTTPS to us directly, or to a trusted reverse proxy that says so (X-Forwarded-Proto)."""
+    if request.secure:
+        return True
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[-1].strip().lower()
+    if proto != "https":
+        return False
+    return ip_in_networks(request.remote or "", request.app[TRUSTED_PROXIES])
+
+
+def api_limits(settings: ApiSettings) -> Middleware:
+    """Our own API's body size limit (stricter than the collector's) and rate limits: one
+    token bucket per client IP and one per credential sent (each key or session on its own)."""
+    per_ip = TokenBuckets(settings.rate_per_minute, settings.rate_burst)
+    per_credential = TokenBuckets(settings.rate_per_minute, settings.rate_burst)
+    limit = settings.max_body_bytes
+
+    @web.middleware
+    async def limits(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(API_PREFIX):
+            return await handler(request)
+        now = time.monotonic()
+        ip = client_ip(
+            request.remote or "",
+            request.headers.get("X-Forwarded-For"),
+            request.app[TRUSTED_PROXIES],
+        )
+        wait = per_ip.take(ip, now)
+        credential = request.headers.get("Authorization") or request.cookies.get(SESSION_COOKIE)
+        if wait is None and credential:
+            digest = hashlib.sha256(credential.encode()).hexdigest()
+            wait = per_credential.take(digest, now)
+        if wait is not None:
+            return error_response(
+                429,
+                "too_many_requests",
+                f"too many requests: retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+        if request.content_length is not None and request.content_length > limit:
+            return _too_large(limit)
+        try:
+            return await handler(request.clone(client_max_size=limit))
+        except web.HTTPRequestEntityTooLarge:  # a chunked body that grew past the limit
+            return _too_large(limit)
+
+    return limits
+
+
+def _too_large(limit: int) -> web.Response:
+    return error_response(
+        413, "body_too_large", f"the request body is larger than {limit} bytes", "body"
+    )

@@ -8,7 +8,9 @@ from ot.server import (
     grants_api,
     keys_api,
     login_api,
+    openapi,
     ops,
+    rights_api,
     sessions_api,
     shared_api,
     sites_api,
@@ -74,6 +76,14 @@ def setup_routes(app: web.Application) -> None:
     router.add_post("/ot/v1/team/invitations", team_api.create_invitation)
     router.add_post("/ot/v1/team/invitations/accept", team_api.accept)
     router.add_delete("/ot/v1/team/invitations/{invitation_id}", team_api.delete_invitation)
+    # The customer's own rights: export, deletion, erasure of a visitor.
+    router.add_post("/ot/v1/account/export", rights_api.export_account)
+    router.add_get("/ot/v1/account/deletion", rights_api.deletion_status)
+    router.add_post("/ot/v1/account/deletion", rights_api.request_account_deletion)
+    router.add_delete("/ot/v1/account/deletion", rights_api.cancel_account_deletion)
+    router.add_post("/ot/v1/sites/{site_id}/erasures", rights_api.erase_site_visitor)
+    # The OpenAPI document of every route here.
+    router.add_get("/ot/v1/openapi.json", openapi.openapi_document)
     # Operations.
     router.add_get("/healthz", ops.healthz)
     router.add_get("/readyz", ops.readyz)

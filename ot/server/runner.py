@@ -23,6 +23,7 @@ from ot.config import Settings
 from ot.db import create_engine
 from ot.errors import OtError
 from ot.logs import configure_logging
+from ot.rights import keep_tidy
 from ot.rollups.schedule import keep_rolled_up
 from ot.schema import ensure_schema
 from ot.server.access_log import AccessLogger
@@ -50,8 +51,12 @@ def serve(settings: Settings) -> int:
 
 
 def _start_rollups(settings: Settings) -> BaseProcess | None:
-    """The rollup job in a process of its own: its CPU never slows the collector's event loop."""
-    if settings.rollups.interval_seconds <= 0:
+    """The rollup job and the housekeeping (retention, purges of deleted accounts) in a process
+    of their own: their CPU never slows the collector's event loop."""
+    if (
+        settings.rollups.interval_seconds <= 0
+        and settings.rights.housekeeping_interval_seconds <= 0
+    ):
         return None
     process = multiprocessing.get_context("spawn").Process(
         target=_rollups_main, args=(settings, os.getpid()), daemon=False
@@ -69,9 +74,14 @@ def _rollups_main(settings: Settings, parent: int) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         watch = asyncio.create_task(_stop_when_orphaned(parent, stop))
+        # The audit trail's checkpoints are signed by this background process too.
+        jobs = [keep_checkpointing(settings, stop)]
+        if settings.rollups.interval_seconds > 0:
+            jobs.append(keep_rolled_up(settings, stop))
+        if settings.rights.housekeeping_interval_seconds > 0:
+            jobs.append(keep_tidy(settings, stop))
         try:
-            # The audit trail's checkpoints are signed by this background process too.
-            await asyncio.gather(keep_rolled_up(settings, stop), keep_checkpointing(settings, stop))
+            await asyncio.gather(*jobs)
         finally:
             watch.cancel()
 

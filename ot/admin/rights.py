@@ -1,0 +1,132 @@
+"""The customer's rights, by an operator: `ot-admin account export`, `ot-admin erase` and
+`ot-admin retention run`. Each act is written to the audit trail as the operator's."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import typer
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot import audit
+from ot.admin.context import context_from, run
+from ot.db import create_engine
+from ot.erasure import ErasureReport, erase_visitor
+from ot.errors import InvalidInput
+from ot.export import write_export
+from ot.rights import HousekeepingReport, run_housekeeping
+from ot.schema import ensure_schema
+from ot.secrets import load_or_create_secrets
+from ot.sites import get_site
+from ot.visitors import visitor_id_from_client_id
+
+retention_app = typer.Typer(help="Per-site retention of hits.", no_args_is_help=True)
+
+
+def operator() -> str:
+    """How the audit trail names the person running the command."""
+    return f"operator:{getpass.getuser()}"
+
+
+def export_command(
+    ctx: typer.Context,
+    account_id: int = typer.Argument(..., help="The account's id."),
+    out: Path = typer.Option(..., "--out", help="The zip file to write."),
+) -> None:
+    """Export everything held about an account: a zip of account.json and hits CSVs."""
+    context = context_from(ctx)
+    settings = context.settings
+
+    async def action() -> dict[str, int]:
+        engine = create_engine(settings)
+        try:
+            await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
+            with out.open("wb") as archive:
+                counts = await write_export(engine, context.cipher(), account_id, archive)
+            async with AsyncSession(engine) as session:
+                await audit.record(
+                    session,
+                    "account.exported",
+                    actor=operator(),
+                    account_id=account_id,
+                    details=counts,
+                )
+                await session.commit()
+            return counts
+        except BaseException:
+            out.unlink(missing_ok=True)  # never leave half an export behind
+            raise
+        finally:
+            await engine.dispose()
+
+    counts = run(action)
+    typer.echo(f"exported {counts['sites']} sites and {counts['hits']} hits to {out}")
+
+
+def erase_command(
+    ctx: typer.Context,
+    site: str = typer.Argument(..., help="The site's id or domain."),
+    visitor_id: int | None = typer.Option(None, "--visitor-id", help="Stored visitor id."),
+    client_id: str | None = typer.Option(None, "--client-id", help="Tracker's first-party id."),
+    ip: str | None = typer.Option(None, "--ip", help="The visitor's IP address."),
+) -> None:
+    """Erase one visitor's hits and visits from a site (on the customer's request)."""
+    context = context_from(ctx)
+    settings = context.settings
+
+    async def action() -> ErasureReport:
+        if sum(value is not None for value in (visitor_id, client_id, ip)) != 1:
+            raise InvalidInput("give exactly one of --visitor-id, --client-id, --ip")
+        engine = create_engine(settings, for_writes=True)
+        try:
+            await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
+            async with AsyncSession(engine) as session:
+                found = await get_site(session, site)
+            assert found.id is not None
+            visitor_ids = {visitor_id} if visitor_id is not None else None
+            if client_id is not None:
+                key = load_or_create_secrets(settings.data_dir).visitor_key
+                visitor_ids = {visitor_id_from_client_id(key, found.id, client_id)}
+            return await erase_visitor(
+                engine,
+                context.cipher(),
+                found,
+                visitor_ids=visitor_ids,
+                ip=ip,
+                actor=operator(),
+                by_client_id=client_id is not None,
+            )
+        finally:
+            await engine.dispose()
+
+    report = run(action)
+    typer.echo(
+        f"erased {report.hits} hits in {report.visits} visits; "
+        f"{report.days_to_roll_again} days will be rolled up again"
+    )
+    for note in report.notes:
+        typer.echo(f"note: {note}")
+
+
+@retention_app.command("run")
+def retention_run_command(ctx: typer.Context) -> None:
+    """Delete hits past each site's retention and purge the accounts whose deletion grace
+    period is over (`ot serve` does this every hour)."""
+    settings = context_from(ctx).settings
+
+    async def action() -> HousekeepingReport:
+        engine = create_engine(settings, for_writes=True)
+        try:
+            await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
+            return await run_housekeeping(engine, settings)
+        finally:
+            await engine.dispose()
+
+    report = run(action)
+    for site in report.retention.sites:
+        typer.echo(
+            f"site {site.site_id}: deleted {site.hits} hits, {site.visits} visits, "
+            f"{site.rollup_rows} rollup rows past its retention"
+        )
+    typer.echo(f"purged {len(report.purged_accounts)} deleted accounts")

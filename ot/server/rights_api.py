@@ -1,0 +1,252 @@
+"""The customer's own rights: export everything we hold about the account, delete the account
+(after a grace period), and erase one visitor's hits from a site."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot import audit
+from ot.access import Scope, reachable_site
+from ot.accounts import password_confirms
+from ot.clock import as_utc, utcnow
+from ot.deletion import cancel_deletion, pending_deletion, request_deletion
+from ot.erasure import canonical_ip, erase_visitor
+from ot.errors import Forbidden, InvalidInput, NotFound
+from ot.export import write_export
+from ot.secrets import load_or_create_secrets
+from ot.server.auth import BODY, PRINCIPAL, SESSION_COOKIE, Access, endpoint
+from ot.server.keys import CIPHER, ENGINE, SETTINGS
+from ot.server.openapi import produces
+from ot.visitors import visitor_id_from_client_id
+
+_CHUNK = 64 * 1024
+# Visitor ids are signed 64-bit integers (see ot.visitors).
+_INT64 = 2**63
+
+
+@endpoint(
+    Access.SESSION,
+    scope=Scope.ACCOUNT_READ,
+    summary="Export everything we hold about my account: a zip of account.json and one CSV of "
+    "raw hits per site",
+)
+@produces("application/zip")
+async def export_account(request: web.Request) -> web.StreamResponse:
+    principal = request[PRINCIPAL]
+    engine = request.app[ENGINE]
+    # Built in a temporary file (memory stays bounded however many hits), then sent.
+    with tempfile.TemporaryFile() as archive:
+        counts = await write_export(engine, request.app[CIPHER], principal.account_id, archive)
+        async with AsyncSession(engine) as session:
+            await audit.record(
+                session,
+                "account.exported",
+                actor=principal.actor,
+                account_id=principal.account_id,
+                details=counts,
+            )
+            await session.commit()
+        size = archive.tell()
+        archive.seek(0)
+        stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/zip",
+                "Content-Disposition": f'attachment; filename="opentracker-export-{stamp}.zip"',
+                "Content-Length": str(size),
+            }
+        )
+        await response.prepare(request)
+        while chunk := archive.read(_CHUNK):
+            await response.write(chunk)
+        await response.write_eof()
+    return response
+
+
+class DeletionRequest(BaseModel):
+    """Asking for the account's deletion."""
+
+    confirm: Literal[True] = Field(description="Must be true: the account and all its data go.")
+    password: str = Field(
+        min_length=1, max_length=1024, description="The account's password, entered again."
+    )
+
+
+class DeletionStatus(BaseModel):
+    scheduled: bool
+    requested_at: datetime | None = None
+    purge_after: datetime | None = None
+
+
+async def _status(session: AsyncSession, account_id: int) -> DeletionStatus:
+    request = await pending_deletion(session, account_id)
+    if request is None:
+        return DeletionStatus(scheduled=False)
+    return DeletionStatus(
+        scheduled=True,
+        requested_at=as_utc(request.requested_at),
+        purge_after=as_utc(request.purge_after),
+    )
+
+
+@endpoint(
+    Access.SESSION,
+    scope=Scope.ACCOUNT_READ,
+    summary="Whether my account's deletion is scheduled, and when its data will be purged",
+    answers=DeletionStatus,
+)
+async def deletion_status(request: web.Request) -> web.Response:
+    async with AsyncSession(request.app[ENGINE]) as session:
+        status = await _status(session, request[PRINCIPAL].account_id)
+    return web.json_response(text=status.model_dump_json())
+
+
+@endpoint(
+    Access.SESSION,
+    scope=Scope.ACCOUNT_WRITE,
+    summary="Delete my account: every session and key ends now, all data is purged after the "
+    "grace period (log in again to cancel)",
+    body=DeletionRequest,
+    answers=DeletionStatus,
+    status=202,
+)
+async def request_account_deletion(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, DeletionRequest)
+    async with AsyncSession(request.app[ENGINE]) as session:
+        if not await password_confirms(session, principal.account_id, body.password):
+            await audit.record(
+                session,
+                "account.deletion_refused",
+                actor=principal.actor,
+                account_id=principal.account_id,
+                details={"reason": "wrong_password"},
+            )
+            await session.commit()
+            raise Forbidden("the password is not right", field="password")
+        await request_deletion(
+            session,
+            principal.account_id,
+            now=utcnow(),
+            grace_days=request.app[SETTINGS].rights.deletion_grace_days,
+            actor=principal.actor,
+        )
+        status = await _status(session, principal.account_id)
+        await session.commit()
+    response = web.json_response(text=status.model_dump_json(), status=202)
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@endpoint(
+    Access.SESSION,
+    scope=Scope.ACCOUNT_WRITE,
+    summary="Cancel my account's scheduled deletion during its grace period",
+    answers=DeletionStatus,
+)
+async def cancel_account_deletion(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    async with AsyncSession(request.app[ENGINE]) as session:
+        await cancel_deletion(session, principal.account_id, actor=principal.actor)
+        await session.commit()
+    return web.json_response(text=DeletionStatus(scheduled=False).model_dump_json())
+
+
+def _one_identifier(schema: dict[str, Any]) -> None:
+    """The document says what the handler enforces: exactly one identifier, an IP that is an
+    address, and no nulls."""
+    properties = schema["properties"]
+    properties["visitor_id"] = {"type": "integer", "minimum": -_INT64, "maximum": _INT64 - 1}
+    properties["client_id"] = {"type": "string", "minLength": 1, "maxLength": 200}
+    properties["ip"] = {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+    schema["oneOf"] = [{"required": [name]} for name in ("visitor_id", "client_id", "ip")]
+
+
+class ErasureRequest(BaseModel):
+    """Name the visitor in exactly one way."""
+
+    model_config = ConfigDict(json_schema_extra=_one_identifier)
+
+    visitor_id: int | None = Field(
+        default=None, ge=-_INT64, lt=_INT64, description="The visitor id an export shows."
+    )
+    client_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The tracker's first-party id (cookie sites).",
+    )
+    ip: str | None = Field(default=None, min_length=1, max_length=100, description="An IP address.")
+
+    @field_validator("ip")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        return None if value is None else canonical_ip(value)
+
+
+class ErasureDone(BaseModel):
+    hits: int
+    visits: int
+    days_to_roll_again: int
+    matched_by_network: int
+    notes: list[str]
+
+
+def _site_id(request: web.Request) -> int:
+    raw = request.match_info["site_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound(f"site {raw} does not exist", field="site_id")
+    return int(raw)
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.SITES_WRITE,
+    summary="Erase one visitor's hits (by visitor id, tracker id or IP); the rollups of the "
+    "days concerned are rolled again",
+    body=ErasureRequest,
+    answers=ErasureDone,
+)
+async def erase_site_visitor(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, ErasureRequest)
+    engine = request.app[ENGINE]
+    async with AsyncSession(engine) as session:
+        site = await reachable_site(session, principal, _site_id(request), Scope.SITES_WRITE)
+    named = [name for name in ("visitor_id", "client_id", "ip") if getattr(body, name) is not None]
+    if len(named) != 1:
+        raise InvalidInput(
+            "name the visitor by exactly one of visitor_id, client_id, ip", field="body"
+        )
+    visitor_ids: set[int] | None = None
+    if body.visitor_id is not None:
+        visitor_ids = {body.visitor_id}
+    elif body.client_id is not None:
+        assert site.id is not None
+        key = load_or_create_secrets(request.app[SETTINGS].data_dir).visitor_key
+        visitor_ids = {visitor_id_from_client_id(key, site.id, body.client_id)}
+    report = await erase_visitor(
+        engine,
+        request.app[CIPHER],
+        site,
+        visitor_ids=visitor_ids,
+        ip=body.ip,
+        actor=principal.actor,
+        by_client_id=body.client_id is not None,
+    )
+    done = ErasureDone(
+        hits=report.hits,
+        visits=report.visits,
+        days_to_roll_again=report.days_to_roll_again,
+        matched_by_network=report.matched_by_network,
+        notes=report.notes,
+    )
+    return web.json_response(text=done.model_dump_json())
