@@ -301,9 +301,10 @@ async def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(
     [hit] = await hits(settings)
     assert hit["country"] == ""  # located as the loopback peer it came from, not as 8.8.8.8
     from ot.crypto import Cipher
+    from ot.ingest.collector import ip_context
     from ot.secrets import load_or_create_secrets
 
     kept = Cipher(load_or_create_secrets(settings.data_dir)).decrypt(
-        hit["ip_encrypted"], context="hit.ip"
+        hit["ip_encrypted"], context=ip_context(hit["site_id"])
     )
     assert kept == "127.0.0.0"

@@ -174,6 +174,10 @@ async def _answer(
 
 async def _log(session: AsyncSession, grant: Grant, read: GrantRead) -> None:
     """Keep the read for the customer and in the audit trail, in one transaction."""
+    # End the transaction that read the grant first: on SQLite a transaction that has read
+    # cannot take the write lock once another connection (the collector) committed meanwhile,
+    # while one that begins by writing waits its turn.
+    await session.commit()
     session.add(read)
     await session.flush()
     await audit.record(

@@ -31,7 +31,8 @@ from ot.profile import ProfileUpdate, change_password, history_of, profile_of, u
 from ot.registration import Registration, confirm_email, register
 from ot.second_factor import begin_enrolment, confirm_enrolment, disable
 from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
-from ot.server.keys import CIPHER, ENGINE, MAILER, SETTINGS
+from ot.server.database import engine_for
+from ot.server.keys import CIPHER, MAILER, SETTINGS
 from ot.snippets import collector_url
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ async def transaction(request: web.Request, *, locked: bool = True) -> AsyncIter
     """A session for a change, committed when the block ends, also when it ends with a refusal
     (`OtError`): the core records failures and their audit entries before refusing, and those
     must be kept. Anything else rolls back. `locked` starts it with `start_writing`."""
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         try:
             if locked:
                 await start_writing(session)
@@ -257,7 +258,7 @@ def _profile_out(profile: Any) -> ProfileOut:
 )
 async def get_profile(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         account = await get_account(session, principal.account_id)
         profile = await profile_of(session, request.app[CIPHER], account)
     return json_answer(_profile_out(profile))
@@ -288,7 +289,7 @@ async def patch_profile(request: web.Request) -> web.Response:
             link_base=link_base(request),
             mails=mails,
         )
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         profile = await profile_of(session, cipher, await get_account(session, account.id or 0))
     await send_mails(request, mails)
     return json_answer(ProfileUpdated(changed=changed, profile=_profile_out(profile)))
@@ -302,7 +303,7 @@ async def patch_profile(request: web.Request) -> web.Response:
 )
 async def profile_history(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         changes = await history_of(session, request.app[CIPHER], principal.account_id)
     return json_answer(
         History(

@@ -31,6 +31,7 @@ from ot.server.keys import (
     SETTINGS,
     TRACKER_SCRIPT,
     TRUSTED_PROXIES,
+    WRITE_ENGINE,
 )
 from ot.server.routes import setup_routes
 from ot.sites import SiteDirectory
@@ -90,6 +91,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             visit_timeout=timedelta(minutes=collector_settings.visit_timeout_minutes),
         )
         app[ENGINE] = engine
+        app[WRITE_ENGINE] = write_engine
         app[CIPHER] = Cipher(secrets)
         app[MAILER] = Mailer(settings.mail, settings.data_dir)
         app[COLLECTOR] = Collector(

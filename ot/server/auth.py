@@ -39,7 +39,7 @@ from ot.access import ALL_SCOPES, Principal, PrincipalKind, Scope
 from ot.errors import Forbidden, InvalidInput, Unauthorized
 from ot.grants.store import authenticate_grant, is_grant_credential, principal_of_grant
 from ot.server.errors import error_response
-from ot.server.keys import ENGINE, SETTINGS
+from ot.server.keys import SETTINGS, WRITE_ENGINE
 from ot.sessions import SESSION_PREFIX, csrf_matches, find_session
 from ot.tokens import TOKEN_PREFIX, find_token, principal_of_key, record_use
 
@@ -152,9 +152,14 @@ async def _authenticate(request: web.Request, *, sessions_only: bool) -> Princip
     raise Unauthorized("log in first: no session or API key was sent", field="token")
 
 
+# Credentials are looked up on the write engine: the lookup may note the use (a session's
+# last_seen_at, a key's last_used_at), and on SQLite a read cannot turn into a write once the
+# collector has committed meanwhile (see `ot.server.database`). The transaction is tiny.
+
+
 async def _session_principal(request: web.Request, token: str, *, csrf_needed: bool) -> Principal:
     settings = request.app[SETTINGS].accounts
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+    async with AsyncSession(request.app[WRITE_ENGINE], expire_on_commit=False) as session:
         row = await find_session(session, token, settings)
         await session.commit()  # keeps the touched last_seen_at
     if row is None:
@@ -166,7 +171,7 @@ async def _session_principal(request: web.Request, token: str, *, csrf_needed: b
 
 
 async def _key_principal(request: web.Request, plaintext: str) -> Principal:
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+    async with AsyncSession(request.app[WRITE_ENGINE], expire_on_commit=False) as session:
         token = await find_token(session, plaintext)
         if token is not None and await record_use(session, token):
             await session.commit()  # keeps last_used_at (written at most once a minute)
@@ -184,7 +189,7 @@ async def _grant_principal(request: web.Request) -> Principal:
             "send a grant's key or share link as 'Authorization: Bearer otg_...' or 'otl_...'",
             field="token",
         )
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+    async with AsyncSession(request.app[WRITE_ENGINE], expire_on_commit=False) as session:
         try:
             grant = await authenticate_grant(
                 session, credential, request.headers.get(SHARE_PASSWORD_HEADER)

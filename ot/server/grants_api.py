@@ -26,7 +26,8 @@ from ot.grants.store import (
 from ot.grants.store import create_grant as create_grant_in
 from ot.models import Grant, GrantRead
 from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
-from ot.server.keys import CIPHER, ENGINE
+from ot.server.database import engine_for
+from ot.server.keys import CIPHER
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 SiteId = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -185,7 +186,7 @@ async def create_grant(request: web.Request) -> web.Response:
         share_link=body.share_link,
         link_password=body.link_password,
     )
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         issued = await create_grant_in(session, request.app[CIPHER], principal, terms)
         await session.commit()
     out = _out(request, issued.grant)
@@ -197,7 +198,7 @@ async def create_grant(request: web.Request) -> web.Response:
     Access.ACCOUNT, scope=Scope.GRANTS_READ, summary="List the grants I may see", answers=GrantList
 )
 async def list_my_grants(request: web.Request) -> web.Response:
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         grants = await list_grants(session, request[PRINCIPAL])
     return _json(GrantList(grants=[_out(request, grant) for grant in grants]))
 
@@ -205,7 +206,7 @@ async def list_my_grants(request: web.Request) -> web.Response:
 @endpoint(Access.ACCOUNT, scope=Scope.GRANTS_READ, summary="Read one grant", answers=GrantOut)
 async def get_grant(request: web.Request) -> web.Response:
     grant_id = _grant_id(request)
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         grant = await grant_of(session, request[PRINCIPAL], grant_id, Scope.GRANTS_READ)
     return _json(_out(request, grant))
 
@@ -218,7 +219,7 @@ async def get_grant(request: web.Request) -> web.Response:
 )
 async def revoke(request: web.Request) -> web.Response:
     grant_id = _grant_id(request)
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         grant = await revoke_grant(session, request[PRINCIPAL], grant_id)
         await session.commit()
     return _json(_out(request, grant))
@@ -239,7 +240,7 @@ async def list_reads(request: web.Request) -> web.Response:
     before_id = _number(before, "before_id") if before is not None else None
     if before_id is not None and before_id > MAX_ID:
         before_id = None  # every id is below it
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         reads = await reads_of(
             session, request[PRINCIPAL], grant_id, limit=limit, before_id=before_id
         )

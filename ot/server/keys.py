@@ -14,6 +14,8 @@ from ot.mailer import Mailer
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
+# On SQLite its transactions take the write lock at BEGIN (see `ot.server.database`).
+WRITE_ENGINE = web.AppKey("write_engine", AsyncEngine)
 COLLECTOR = web.AppKey("collector", Collector)
 LIMITS = web.AppKey("limits", PayloadLimits)
 TRUSTED_PROXIES: web.AppKey[Sequence[Network]] = web.AppKey("trusted_proxies")

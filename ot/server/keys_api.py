@@ -16,8 +16,8 @@ from ot.clock import as_utc
 from ot.errors import NotFound
 from ot.models import ApiToken
 from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
+from ot.server.database import engine_for
 from ot.server.ids import path_id
-from ot.server.keys import ENGINE
 from ot.tokens import MAX_NAME_LENGTH, create_token, list_tokens, revoke_token
 
 
@@ -74,7 +74,7 @@ async def create_key(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, NewKey)
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         token, plaintext = await create_token(
             session, principal.account_id, body.name, body.scopes, creator=principal
         )
@@ -100,7 +100,7 @@ async def create_key(request: web.Request) -> web.Response:
 )
 async def list_keys(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         tokens = await list_tokens(session, principal.account_id)
         listing = KeyList(keys=[KeyOut.model_validate(_out(token)) for token in tokens])
     return web.json_response(text=listing.model_dump_json())
@@ -115,7 +115,7 @@ async def list_keys(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     key_id = path_id(request, "key_id")
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         if not await revoke_token(session, principal.account_id, key_id):
             raise NotFound(f"key {key_id} does not exist", field="key_id")
         await audit.record(

@@ -21,6 +21,7 @@ from ot.errors import Forbidden, InvalidInput, NotFound
 from ot.export import write_export
 from ot.secrets import load_or_create_secrets
 from ot.server.auth import BODY, PRINCIPAL, SESSION_COOKIE, Access, endpoint
+from ot.server.database import engine_for
 from ot.server.keys import CIPHER, ENGINE, SETTINGS
 from ot.server.openapi import produces
 from ot.visitors import visitor_id_from_client_id
@@ -39,11 +40,13 @@ _INT64 = 2**63
 @produces("application/zip")
 async def export_account(request: web.Request) -> web.StreamResponse:
     principal = request[PRINCIPAL]
-    engine = request.app[ENGINE]
-    # Built in a temporary file (memory stays bounded however many hits), then sent.
+    # Built in a temporary file (memory stays bounded however many hits), then sent. Read on
+    # the plain engine: holding SQLite's write lock that long would stall the collector.
     with tempfile.TemporaryFile() as archive:
-        counts = await write_export(engine, request.app[CIPHER], principal.account_id, archive)
-        async with AsyncSession(engine) as session:
+        counts = await write_export(
+            request.app[ENGINE], request.app[CIPHER], principal.account_id, archive
+        )
+        async with AsyncSession(engine_for(request)) as session:
             await audit.record(
                 session,
                 "account.exported",
@@ -102,7 +105,7 @@ async def _status(session: AsyncSession, account_id: int) -> DeletionStatus:
     answers=DeletionStatus,
 )
 async def deletion_status(request: web.Request) -> web.Response:
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         status = await _status(session, request[PRINCIPAL].account_id)
     return web.json_response(text=status.model_dump_json())
 
@@ -120,7 +123,7 @@ async def request_account_deletion(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, DeletionRequest)
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         if not await password_confirms(session, principal.account_id, body.password):
             await audit.record(
                 session,
@@ -153,7 +156,7 @@ async def request_account_deletion(request: web.Request) -> web.Response:
 )
 async def cancel_account_deletion(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         await cancel_deletion(session, principal.account_id, actor=principal.actor)
         await session.commit()
     return web.json_response(text=DeletionStatus(scheduled=False).model_dump_json())
@@ -218,7 +221,7 @@ async def erase_site_visitor(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, ErasureRequest)
-    engine = request.app[ENGINE]
+    engine = engine_for(request)
     async with AsyncSession(engine) as session:
         site = await reachable_site(session, principal, _site_id(request), Scope.SITES_WRITE)
     named = [name for name in ("visitor_id", "client_id", "ip") if getattr(body, name) is not None]

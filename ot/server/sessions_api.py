@@ -15,7 +15,8 @@ from ot.access import Scope
 from ot.clock import as_utc
 from ot.errors import InvalidInput, NotFound
 from ot.server.auth import PRINCIPAL, SESSION_COOKIE, Access, endpoint
-from ot.server.keys import ENGINE, SETTINGS
+from ot.server.database import engine_for
+from ot.server.keys import SETTINGS
 from ot.sessions import list_sessions, revoke_all_sessions, revoke_session
 
 
@@ -40,7 +41,7 @@ class Ended(BaseModel):
 )
 async def list_my_sessions(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         rows = await list_sessions(session, principal.account_id, request.app[SETTINGS].accounts)
     listing = SessionList(
         sessions=[
@@ -73,7 +74,7 @@ def _session_id(request: web.Request) -> int | None:
 async def end_session(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     session_id = _session_id(request)
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         if session_id is None or not await revoke_session(
             session, principal.account_id, session_id
         ):
@@ -100,7 +101,7 @@ async def end_session(request: web.Request) -> web.Response:
 )
 async def end_all_sessions(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         ended = await revoke_all_sessions(session, principal.account_id)
         await audit.record(
             session,

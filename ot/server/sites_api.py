@@ -19,8 +19,9 @@ from ot.errors import Forbidden, NotFound
 from ot.models import Site
 from ot.privacy import IpPolicy, VisitorMode
 from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
+from ot.server.database import engine_for
 from ot.server.ids import MAX_ID, path_id
-from ot.server.keys import ENGINE, SETTINGS
+from ot.server.keys import SETTINGS
 from ot.site_verification import Fetcher, fetch_text, verification_file_url, verify_site
 from ot.sites import (
     MAX_EXCLUDED_IPS,
@@ -147,7 +148,7 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
 )
 async def list_sites(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         teams = await reachable_team_ids(session, principal, Scope.SITES_READ)
         sites = await sites_of_teams(session, teams)
         return _json(SiteList(sites=[_out(request, site) for site in sites]))
@@ -165,7 +166,7 @@ async def create_site(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, NewSite)
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         team = await team_for(session, principal, body.team_id, Scope.SITES_WRITE)
         site = await add_site(
             session,
@@ -195,7 +196,7 @@ async def create_site(request: web.Request) -> web.Response:
 async def get_site(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     site_id = path_id(request, "site_id")
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         site = await reachable_site(session, principal, site_id, Scope.SITES_READ)
         return _json(_out(request, site))
 
@@ -212,7 +213,7 @@ async def change_site(request: web.Request) -> web.Response:
     body = request[BODY]
     assert isinstance(body, SiteSettingsIn)
     site_id = path_id(request, "site_id")
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         site = await _writable_site(session, principal, site_id)
         changed = await update_site(session, site, body.model_dump(include=body.model_fields_set))
         if changed:
@@ -236,7 +237,7 @@ async def change_site(request: web.Request) -> web.Response:
 async def remove_site(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     site_id = path_id(request, "site_id")
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         site = await _writable_site(session, principal, site_id)
         team = site.account_id
         removed = await delete_site(session, site)
@@ -261,7 +262,7 @@ async def verify(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     site_id = path_id(request, "site_id")
     fetcher = request.app.get(VERIFICATION_FETCHER, fetch_text)
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         site = await _writable_site(session, principal, site_id)
         was_verified = site.verified_at is not None
         method = await verify_site(session, site, fetcher)

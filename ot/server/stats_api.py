@@ -18,7 +18,7 @@ from ot.ingest._fields import json_object_body
 from ot.models import Site
 from ot.server.auth import Access, endpoint
 from ot.server.errors import status_of
-from ot.server.keys import ENGINE, LIMITS
+from ot.server.keys import ENGINE, LIMITS, WRITE_ENGINE
 from ot.stats import v1
 from ot.stats.access import (
     SITE_NOT_FOUND,
@@ -41,7 +41,8 @@ def plausible_error(error: OtError) -> web.Response:
 
 async def _site(request: web.Request, site_id: object) -> Site:
     token_text = bearer_token(request.headers.get("Authorization"))
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+    # The write engine: the key's use may be noted (see `ot.server.database`).
+    async with AsyncSession(request.app[WRITE_ENGINE], expire_on_commit=False) as session:
         token = await authenticate(session, token_text)
         return await readable_site(session, token, site_id)
 

@@ -22,8 +22,9 @@ from ot.clock import as_utc, utcnow
 from ot.errors import InvalidInput
 from ot.models import Invitation, MemberRole, Membership
 from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
+from ot.server.database import engine_for
 from ot.server.ids import MAX_ID, path_id, query_id
-from ot.server.keys import CIPHER, ENGINE, MAILER, SETTINGS
+from ot.server.keys import CIPHER, MAILER, SETTINGS
 from ot.snippets import collector_url
 from ot.team import (
     MAX_EMAIL_LENGTH,
@@ -148,7 +149,7 @@ async def create_invitation(request: web.Request) -> web.Response:
     body = request[BODY]
     assert isinstance(body, InvitationIn)
     cipher = request.app[CIPHER]
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         new = await invite(session, cipher, principal, body.email, body.role, body.team_id)
         team = new.invitation.account_id
         team_name = account_name(await get_account(session, team), cipher)
@@ -173,7 +174,7 @@ async def create_invitation(request: web.Request) -> web.Response:
 )
 async def list_invitations(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         rows = await open_invitations(session, principal, query_id(request, "team_id"))
         return _json(InvitationList(invitations=[_invitation_out(request, i) for i in rows]))
 
@@ -187,7 +188,7 @@ async def list_invitations(request: web.Request) -> web.Response:
 async def delete_invitation(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     invitation_id = path_id(request, "invitation_id")
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         invitation = await withdraw_invitation(session, principal, invitation_id)
         await audit.record(
             session,
@@ -212,7 +213,7 @@ async def accept(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, Acceptance)
-    engine = request.app[ENGINE]
+    engine = engine_for(request)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session:
             membership = await accept_invitation(session, principal, body.token)
@@ -248,7 +249,7 @@ async def accept(request: web.Request) -> web.Response:
 )
 async def list_members(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         team, rows = await members(session, principal, query_id(request, "team_id"))
         listing = MemberList(
             team_id=team,
@@ -266,7 +267,7 @@ async def list_members(request: web.Request) -> web.Response:
 )
 async def list_my_memberships(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         rows = await my_memberships(session, principal)
         listing = Memberships(memberships=[await _member_out(request, session, r) for r in rows])
     return _json(listing)
@@ -284,7 +285,7 @@ async def patch_member(request: web.Request) -> web.Response:
     body = request[BODY]
     assert isinstance(body, RoleChange)
     member_id = path_id(request, "member_id")
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         membership, former = await change_role(session, principal, member_id, body.role)
         await audit.record(
             session,
@@ -307,7 +308,7 @@ async def patch_member(request: web.Request) -> web.Response:
 async def delete_member(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     member_id = path_id(request, "member_id")
-    async with AsyncSession(request.app[ENGINE]) as session:
+    async with AsyncSession(engine_for(request)) as session:
         membership, leaving = await remove_member(session, principal, member_id)
         await audit.record(
             session,

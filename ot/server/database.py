@@ -1,0 +1,24 @@
+"""Which engine a request's transaction runs on.
+
+On SQLite a transaction that has read cannot take the write lock later once another connection
+(the collector's writer, say) has committed meanwhile: it fails at once with "database is
+locked". So requests that may change something begin with the write lock (BEGIN IMMEDIATE, see
+`ot.db.create_engine`) and wait their turn instead; reads keep the plain engine and never wait.
+On PostgreSQL both engines behave alike.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ot.server.keys import ENGINE, WRITE_ENGINE
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def engine_for(request: web.Request) -> AsyncEngine:
+    """The write engine for requests that may change something, the plain one for reads."""
+    if request.method in SAFE_METHODS:
+        return request.app[ENGINE]
+    return request.app[WRITE_ENGINE]
