@@ -1,7 +1,7 @@
 """Benchmark `ot-admin import-log` against GoAccess reading the same file, in the same run.
 
 Usage:
-    .venv/bin/python scripts/bench/import_log.py [--lines 1000000] [--log FILE] [--rounds 2]
+    .venv/bin/python scripts/bench/import.py [--lines 1000000] [--log FILE] [--rounds 2]
         [--database-url postgresql+asyncpg://user:password@host/postgres] [--keep]
 
 It builds a large realistic log from a real Apache combined log (--log, by default
