@@ -24,20 +24,15 @@ from typing import TypeVar
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.crypto import Cipher
-from ot.db import checkpoint_wal, create_engine, create_sqlite_writer_engine
 from ot.errors import InvalidInput, OtError
 from ot.ingest.collector import IP_CONTEXT
 from ot.ingest.geo import GeoLocator, Location
 from ot.ingest.hit import PAGEVIEW, EnrichedHit
 from ot.ingest.ips import ip_in_networks, truncate_ip
 from ot.ingest.referrer import ReferrerInfo, classify_referrer
-from ot.ingest.store import store_batch
 from ot.ingest.urls import PageUrl, parse_page_url, parse_referrer_url
 from ot.ingest.useragent import parse_user_agent
 from ot.logimport import state
@@ -46,6 +41,7 @@ from ot.logimport.formats import LogFormat
 from ot.logimport.records import LineReader, Malformed
 from ot.logimport.report import FileProgress, ImportReport
 from ot.logimport.sources import GZIP_ERRORS, LogSource, file_identity, file_size, open_source
+from ot.logimport.writer import BatchWriter
 from ot.models import Site
 from ot.privacy import IpPolicy
 from ot.secrets import load_or_create_secrets
@@ -55,7 +51,6 @@ T = TypeVar("T")
 
 MAX_LINE_BYTES = 64 * 1024  # a longer "line" is not a log line (binary garbage, a lost newline)
 PROGRESS_EVERY_LINES = 4096
-CHECKPOINT_EVERY_SECONDS = 5.0
 TOO_LONG = Malformed(f"line is longer than {MAX_LINE_BYTES // 1024} KiB")
 NOT_TEXT = Malformed("line holds a NUL byte (binary data)")
 
@@ -85,40 +80,6 @@ class ImportOptions:
 
 # Called every few thousand lines with the log's name, lines and bytes read, and its size if known.
 ProgressCallback = Callable[[str, int, int, int | None], None]
-
-
-class _Database:
-    """Where batches go: `store_batch` runs on a synchronous connection, stdlib sqlite3 on SQLite
-    (as the collector's writer does) and asyncpg through `run_sync` on PostgreSQL."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._sqlite: Engine | None = None
-        self._async: AsyncEngine | None = None
-        if settings.is_embedded_database:
-            self._sqlite = create_sqlite_writer_engine(settings)
-        else:
-            self._async = create_engine(settings)
-        self._last_checkpoint = time.monotonic()
-
-    async def run(self, work: Callable[[Connection], T]) -> T:
-        if self._sqlite is not None:
-            with self._sqlite.begin() as connection:
-                result = work(connection)
-            if time.monotonic() - self._last_checkpoint > CHECKPOINT_EVERY_SECONDS:
-                # The writer engine never checkpoints inside commits (see ot.db).
-                checkpoint_wal(self._sqlite)
-                self._last_checkpoint = time.monotonic()
-            return result
-        assert self._async is not None
-        async with self._async.begin() as connection:
-            return await connection.run_sync(work)
-
-    async def close(self) -> None:
-        if self._sqlite is not None:
-            checkpoint_wal(self._sqlite)
-            self._sqlite.dispose()
-        if self._async is not None:
-            await self._async.dispose()
 
 
 class LogImporter:
@@ -165,7 +126,7 @@ class LogImporter:
                 source.close()
             raise
         opened = list(sources)
-        database = _Database(self._settings)
+        database = BatchWriter(self._settings, self._visit_timeout, self._count_stored)
         try:
             for index, source in enumerate(sources):
                 follow = self._options.follow and index == len(sources) - 1
@@ -183,7 +144,7 @@ class LogImporter:
         return self.report
 
     async def _import(
-        self, database: _Database, source: LogSource, *, follow: bool
+        self, database: BatchWriter, source: LogSource, *, follow: bool
     ) -> LogSource | None:
         """Import one log; when following, answers the log that replaced it after a rotation."""
         first = self._read_line(source)
@@ -204,14 +165,13 @@ class LogImporter:
         size = file_size(source)
         batch: list[EnrichedHit] = []
 
-        async def commit() -> None:
+        async def commit(*, full: bool = False) -> None:
             position.byte_offset, position.lines_read = offset, line_number
             hits = list(batch)
             batch.clear()
-            is_new = await database.run(lambda connection: self._store(connection, hits, position))
-            stored = sum(is_new)
-            self.report.imported += stored
-            self.report.already_imported += len(is_new) - stored
+            await database.store(hits, position, full=full)
+            if not full:
+                await database.drain()  # the end of the log, or stopped: all of it committed
 
         while True:
             try:
@@ -246,7 +206,7 @@ class LogImporter:
                 raw, source.name, line_number, progress, event_prefix, line_start, batch
             )
             if added and len(batch) >= self._options.batch_size:
-                await commit()
+                await commit(full=True)
             if line_number % PROGRESS_EVERY_LINES == 0:
                 if self._progress is not None:
                     self._progress(source.name, progress.lines_read, offset, size)
@@ -256,7 +216,7 @@ class LogImporter:
 
     async def _resume(
         self,
-        database: _Database,
+        database: BatchWriter,
         source: LogSource,
         identity: str,
         first: bytes,
@@ -382,12 +342,9 @@ class LogImporter:
         )
         return True
 
-    def _store(
-        self, connection: Connection, hits: list[EnrichedHit], position: state.ImportPosition
-    ) -> list[bool]:
-        is_new = store_batch(connection, hits, visit_timeout=self._visit_timeout)
-        state.save(connection, position, utcnow())
-        return is_new
+    def _count_stored(self, stored: int, total: int) -> None:
+        self.report.imported += stored
+        self.report.already_imported += total - stored
 
     def _ip_to_store(self, ip: str) -> str | None:
         policy = self._site.ip_policy

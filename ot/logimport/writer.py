@@ -1,0 +1,247 @@
+"""Where an import's batches go: each batch of hits and the log's new position are committed in
+one transaction, strictly in the order they were read.
+
+Small imports store their batches in this process. Once a batch fills up the import is a large
+one, and from then on batches are stored by a writer process of its own, so that reading and
+enriching the next batch (one core) overlaps storing this one (the other core). At most one
+batch waits in the pipe while another is stored, so memory stays bounded by the batch size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import pickle
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection as Pipe
+from multiprocessing.process import BaseProcess
+from operator import attrgetter
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ot.clock import utcnow
+from ot.config import Settings
+from ot.db import checkpoint_wal, create_engine, create_sqlite_writer_engine
+from ot.errors import OtError
+from ot.ingest.hit import EnrichedHit
+from ot.ingest.store import store_batch
+from ot.logimport import state
+
+T = TypeVar("T")
+
+CHECKPOINT_EVERY_SECONDS = 5.0
+# A hit crosses the pipe as a tuple with its time as integer microseconds since the epoch:
+# pickling an aware datetime costs more than everything else in the row together.
+_HIT_FIELDS = tuple(field.name for field in fields(EnrichedHit))
+_TIMESTAMP = _HIT_FIELDS.index("timestamp")
+_hit_values = attrgetter(*_HIT_FIELDS)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+Row = tuple[Any, ...]
+StoredCallback = Callable[[int, int], None]  # (hits stored, hits in the batch)
+
+
+class Database:
+    """`store_batch` runs on a synchronous connection: stdlib sqlite3 on SQLite (as the
+    collector's writer does) and asyncpg through `run_sync` on PostgreSQL."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._sqlite: Engine | None = None
+        self._async: AsyncEngine | None = None
+        if settings.is_embedded_database:
+            self._sqlite = create_sqlite_writer_engine(settings)
+        else:
+            self._async = create_engine(settings)
+        self._last_checkpoint = time.monotonic()
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        if self._sqlite is not None:
+            with self._sqlite.begin() as connection:
+                result = work(connection)
+            if time.monotonic() - self._last_checkpoint > CHECKPOINT_EVERY_SECONDS:
+                # The writer engine never checkpoints inside commits (see ot.db).
+                checkpoint_wal(self._sqlite)
+                self._last_checkpoint = time.monotonic()
+            return result
+        assert self._async is not None
+        async with self._async.begin() as connection:
+            return await connection.run_sync(work)
+
+    async def close(self) -> None:
+        if self._sqlite is not None:
+            checkpoint_wal(self._sqlite)
+            self._sqlite.dispose()
+        if self._async is not None:
+            await self._async.dispose()
+
+
+def store(
+    connection: Connection,
+    hits: Sequence[EnrichedHit],
+    position: state.ImportPosition,
+    visit_timeout: timedelta,
+) -> list[bool]:
+    """One batch and the position after it, in the caller's transaction."""
+    is_new = store_batch(connection, hits, visit_timeout=visit_timeout)
+    state.save(connection, position, utcnow())
+    return is_new
+
+
+def to_row(hit: EnrichedHit) -> Row:
+    values = list(_hit_values(hit))
+    values[_TIMESTAMP] = (hit.timestamp - _EPOCH) // _MICROSECOND
+    return tuple(values)
+
+
+def from_row(row: Row) -> EnrichedHit:
+    values = list(row)
+    values[_TIMESTAMP] = _EPOCH + timedelta(microseconds=values[_TIMESTAMP])
+    return EnrichedHit(*values)
+
+
+class BatchWriter:
+    """Stores an import's batches in order (see the module's docstring); `on_stored` hears how
+    many hits of each batch were new. Errors of the writer process are raised here."""
+
+    def __init__(
+        self, settings: Settings, visit_timeout: timedelta, on_stored: StoredCallback
+    ) -> None:
+        self._settings = settings
+        self._visit_timeout = visit_timeout
+        self._on_stored = on_stored
+        self._database = Database(settings)
+        self._process: BaseProcess | None = None
+        self._pipe: Pipe | None = None
+        self._pending = 0  # batches sent to the writer process and not yet answered
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in a transaction of its own, after every batch sent before it."""
+        await self.drain()
+        return await self._database.run(work)
+
+    async def store(
+        self, hits: list[EnrichedHit], position: state.ImportPosition, *, full: bool
+    ) -> None:
+        """Store a batch (`full`: it reached the batch size) and the position after it."""
+        if self._pipe is None and full:
+            self._start_process()
+        if self._pipe is None:
+            timeout = self._visit_timeout
+            is_new = await self._database.run(
+                lambda connection: store(connection, hits, position, timeout)
+            )
+            self._on_stored(sum(is_new), len(is_new))
+            return
+        while self._pending > 1 or (self._pending and self._pipe.poll()):
+            self._receive()
+        # Blocks while the process still stores the batch before this one: that is the bound.
+        self._pipe.send(([to_row(hit) for hit in hits], position))
+        self._pending += 1
+
+    async def drain(self) -> None:
+        """Wait until every batch sent so far is committed."""
+        while self._pending:
+            self._receive()
+
+    async def close(self) -> None:
+        """Drain and stop the writer process. Safe to call after an error."""
+        try:
+            if self._pipe is not None:
+                try:
+                    await self.drain()
+                finally:
+                    self._stop_process()
+        finally:
+            await self._database.close()
+
+    def _start_process(self) -> None:
+        # Spawned, not forked: the fork would inherit this process's running event loop and
+        # threads (the progress display), which a child must not use.
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe(duplex=True)
+        self._process = context.Process(
+            target=_serve,
+            args=(self._settings, self._visit_timeout, theirs),
+            name="ot-import-writer",
+            daemon=True,
+        )
+        self._process.start()
+        theirs.close()
+        self._pipe = ours
+
+    def _receive(self) -> None:
+        assert self._pipe is not None
+        try:
+            answer = self._pipe.recv()
+        except EOFError:
+            self._pending = 0
+            raise OtError("the import's writer process stopped unexpectedly") from None
+        self._pending -= 1
+        if isinstance(answer, BaseException):
+            self._pending = 0
+            raise answer
+        self._on_stored(*answer)
+
+    def _stop_process(self) -> None:
+        assert self._pipe is not None and self._process is not None
+        with contextlib.suppress(OSError):  # it may be gone already
+            self._pipe.send(None)
+        self._pipe.close()
+        self._process.join(timeout=30)
+        if self._process.is_alive():
+            self._process.terminate()  # its open transaction is rolled back
+            self._process.join()
+        self._pipe = None
+
+
+def _serve(settings: Settings, visit_timeout: timedelta, pipe: Pipe) -> None:
+    """The writer process: stores each batch it is sent and answers (stored, total)."""
+    # Ctrl-C reaches every process of the terminal; the importer stops us once it has sent
+    # what it read, so a batch is never cut short here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    asyncio.run(_serve_batches(settings, visit_timeout, pipe))
+
+
+async def _serve_batches(settings: Settings, visit_timeout: timedelta, pipe: Pipe) -> None:
+    database = Database(settings)
+    try:
+        while True:
+            try:
+                message = pipe.recv()
+            except EOFError:
+                return  # the importer is gone: nothing more to store
+            if message is None:
+                return
+            rows, position = message
+            try:
+                is_new = await database.run(_store_rows(rows, position, visit_timeout))
+            except Exception as error:  # the importer raises it
+                pipe.send(_picklable(error))
+                return
+            pipe.send((sum(is_new), len(is_new)))
+    finally:
+        await database.close()
+
+
+def _store_rows(
+    rows: list[Row], position: state.ImportPosition, visit_timeout: timedelta
+) -> Callable[[Connection], list[bool]]:
+    hits = [from_row(row) for row in rows]
+    return lambda connection: store(connection, hits, position, visit_timeout)
+
+
+def _picklable(error: Exception) -> Exception:
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:  # some driver errors do not survive pickling
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error
