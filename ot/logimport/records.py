@@ -45,6 +45,10 @@ class LogRecord:
     user_agent: str  # "-" when none, as GoAccess keeps it
 
 
+# LogRecord's fields in its order, the size as logged.
+Fields = tuple[str, str, datetime, date, str, str, str, int, str, str, str]
+
+
 class Malformed(str):
     """Why a line could not be read (a short phrase)."""
 
@@ -79,6 +83,14 @@ class LineReader:
         self._has = {name: name in log_format.fields for name in _FIELDS + _PARTS}
 
     def read(self, line: str) -> LogRecord | Malformed:
+        fields = self.read_fields(line)
+        if isinstance(fields, Malformed):
+            return fields
+        return LogRecord(*fields[:8], size_of(fields[8]), *fields[9:])
+
+    def read_fields(self, line: str) -> Fields | Malformed:
+        """What `read` answers, as a plain tuple in LogRecord's order with the size as logged
+        (see `size_of`): the importer's hot path, which skips most lines after a glance."""
         found = self._match(line)
         if found is None:
             return NO_MATCH
@@ -102,20 +114,10 @@ class LineReader:
             method, target, protocol = split_request("")
         else:
             method, target, protocol = self._request_from_parts(found)
-        return LogRecord(
-            ip,
-            vhost,
-            moment[0],
-            moment[1],
-            method,
-            target,
-            protocol,
-            status,
-            # "-" is Apache's zero; GoAccess counts anything unreadable as zero too.
-            int(size_text) if size_text.isdigit() else 0,
-            "" if referrer == "-" else referrer,
-            user_agent or "-",
-        )
+        return (
+            ip, vhost, moment[0], moment[1], method, target, protocol, status, size_text,
+            "" if referrer == "-" else referrer, user_agent or "-",
+        )  # fmt: skip
 
     def _request_from_parts(self, found: re.Match[str]) -> tuple[str, str, str]:
         method, path, query, protocol = (
@@ -123,6 +125,11 @@ class LineReader:
         )
         query = query.removeprefix("?")
         return method.upper(), path + ("?" + query if query else ""), protocol.upper()
+
+
+def size_of(text: str) -> int:
+    # "-" is Apache's zero; GoAccess counts anything unreadable as zero too.
+    return int(text) if text.isdigit() else 0
 
 
 @lru_cache(maxsize=65_536)  # the same few thousand requests make up most of a log
