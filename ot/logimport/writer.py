@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import pickle
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection as Pipe
-from multiprocessing.process import BaseProcess
 from operator import attrgetter
 from typing import Any, TypeVar
 
@@ -118,7 +119,7 @@ class BatchWriter:
         self._visit_timeout = visit_timeout
         self._on_stored = on_stored
         self._database = Database(settings)
-        self._process: BaseProcess | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._pipe: Pipe | None = None
         self._pending = 0  # batches sent to the writer process and not yet answered
 
@@ -163,19 +164,18 @@ class BatchWriter:
             await self._database.close()
 
     def _start_process(self) -> None:
-        # Spawned, not forked: the fork would inherit this process's running event loop and
-        # threads (the progress display), which a child must not use.
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe(duplex=True)
-        self._process = context.Process(
-            target=_serve,
-            args=(self._settings, self._visit_timeout, theirs),
-            name="ot-import-writer",
-            daemon=True,
-        )
-        self._process.start()
-        theirs.close()
-        self._pipe = ours
+        # A new interpreter running this module, not a fork (which would inherit the running
+        # event loop and the progress display's thread) nor multiprocessing's spawn (which runs
+        # the caller's main module again: a script without a __main__ guard would import twice).
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "ot.logimport.writer", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+        self._pipe = Pipe(ours.detach())
+        self._pipe.send((self._settings, self._visit_timeout))
 
     def _receive(self) -> None:
         assert self._pipe is not None
@@ -195,19 +195,25 @@ class BatchWriter:
         with contextlib.suppress(OSError):  # it may be gone already
             self._pipe.send(None)
         self._pipe.close()
-        self._process.join(timeout=30)
-        if self._process.is_alive():
-            self._process.terminate()  # its open transaction is rolled back
-            self._process.join()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()  # its open transaction is rolled back
+            self._process.wait()
         self._pipe = None
 
 
-def _serve(settings: Settings, visit_timeout: timedelta, pipe: Pipe) -> None:
+def _serve(descriptor: int) -> None:
     """The writer process: stores each batch it is sent and answers (stored, total)."""
     # Ctrl-C reaches every process of the terminal; the importer stops us once it has sent
     # what it read, so a batch is never cut short here.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    pipe = Pipe(descriptor)
+    try:
+        settings, visit_timeout = pipe.recv()
+    except EOFError:
+        return
     asyncio.run(_serve_batches(settings, visit_timeout, pipe))
 
 
@@ -245,3 +251,7 @@ def _picklable(error: Exception) -> Exception:
     except Exception:  # some driver errors do not survive pickling
         return RuntimeError(f"{type(error).__name__}: {error}")
     return error
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))
