@@ -41,7 +41,7 @@ from ot.logimport.formats import LogFormat
 from ot.logimport.records import LineReader, Malformed, size_of
 from ot.logimport.report import FileProgress, ImportReport
 from ot.logimport.sources import GZIP_ERRORS, LogSource, file_identity, file_size, open_source
-from ot.logimport.writer import BatchWriter
+from ot.logimport.writer import BatchWriter, fewer_collections
 from ot.models import Site
 from ot.privacy import IpPolicy
 from ot.secrets import load_or_create_secrets
@@ -131,13 +131,14 @@ class LogImporter:
         opened = list(sources)
         database = BatchWriter(self._settings, self._visit_timeout, self._count_stored)
         try:
-            for index, source in enumerate(sources):
-                follow = self._options.follow and index == len(sources) - 1
-                current: LogSource | None = source
-                while current is not None and not self._stop.is_set():
-                    current = await self._import(database, current, follow=follow)
-                    if current is not None and current is not source:
-                        opened.append(current)  # a rotated log's successor, closed below
+            with fewer_collections():
+                for index, source in enumerate(sources):
+                    follow = self._options.follow and index == len(sources) - 1
+                    current: LogSource | None = source
+                    while current is not None and not self._stop.is_set():
+                        current = await self._import(database, current, follow=follow)
+                        if current is not None and current is not source:
+                            opened.append(current)  # a rotated log's successor, closed below
         finally:
             for each in opened:
                 each.close()
