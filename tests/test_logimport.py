@@ -21,8 +21,11 @@ from typer.testing import CliRunner, Result
 
 from ot.admin.cli import app
 from ot.config import Settings
+from ot.crypto import Cipher
 from ot.db import create_engine
+from ot.ingest.collector import IP_CONTEXT
 from ot.models import Site
+from ot.secrets import load_or_create_secrets
 from tests import support
 from tests.access_logs import (
     CHROME,
@@ -125,6 +128,7 @@ async def test_log_lines_become_pageviews_enriched_like_tracker_hits(
     assert stored_time == MONDAY.astimezone(UTC)
     # The IP is kept only as the site's policy says (truncated, encrypted).
     assert first["ip_encrypted"] and "8.8.8" not in first["ip_encrypted"]
+    assert _ip(settings, first) == "8.8.8.0"
     # One visitor per IP, date and User-Agent, as GoAccess counts them; one visit per 30 minutes.
     assert first["visitor_id"] == second["visitor_id"] != next_day["visitor_id"]
     assert first["visit_id"] == second["visit_id"] != next_day["visit_id"]
@@ -221,14 +225,24 @@ async def test_batches_stored_by_the_writer_process_are_the_batches_stored_in_pr
             in_process["goaccess"][figure] == first["goaccess"][figure] + rest["goaccess"][figure]
         )
     # Ids follow the order of writing and every encryption has its own nonce: compare the rest.
+    in_process_hits = await stored_hits(settings)
     assert _without(by_process, "id", "visit_id", "ip_encrypted") == _without(
-        await stored_hits(settings), "id", "visit_id", "ip_encrypted"
+        in_process_hits, "id", "visit_id", "ip_encrypted"
+    )
+    assert sorted(_ip(settings, hit) for hit in by_process) == sorted(
+        _ip(settings, hit) for hit in in_process_hits
     )
     assert _without(visits_by_process, "id") == _without(
         await support.rows(settings, "SELECT * FROM visit"), "id"
     )
     [position] = await support.rows(settings, "SELECT lines_read FROM log_import")
     assert position["lines_read"] == in_process["lines_read"]
+
+
+def _ip(settings: Settings, hit: dict[str, Any]) -> str:
+    """The IP stored with a hit, decrypted."""
+    cipher = Cipher(load_or_create_secrets(settings.data_dir))
+    return cipher.decrypt(hit["ip_encrypted"], context=IP_CONTEXT)
 
 
 def _without(rows: list[dict[str, Any]], *names: str) -> list[str]:

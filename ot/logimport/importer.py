@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 
 from ot.clock import utcnow
 from ot.config import Settings
-from ot.crypto import Cipher
 from ot.errors import InvalidInput, OtError
 from ot.ingest.collector import IP_CONTEXT
 from ot.ingest.geo import GeoLocator, Location
@@ -41,7 +40,7 @@ from ot.logimport.formats import LogFormat
 from ot.logimport.records import LineReader, Malformed, size_of
 from ot.logimport.report import FileProgress, ImportReport
 from ot.logimport.sources import GZIP_ERRORS, LogSource, file_identity, file_size, open_source
-from ot.logimport.writer import BatchWriter, fewer_collections
+from ot.logimport.writer import BatchWriter, PendingHit, fewer_collections
 from ot.models import Site
 from ot.privacy import IpPolicy
 from ot.secrets import load_or_create_secrets
@@ -106,7 +105,6 @@ class LogImporter:
         self._stop = stop or threading.Event()
         self._progress = progress
         secrets = load_or_create_secrets(settings.data_dir)
-        self._cipher = Cipher(secrets)
         # A key of its own, so that import ids never equal the collector's cookie-mode ids.
         self._visitor_key = hashlib.blake2b(
             b"opentracker access-log visitors", key=secrets.visitor_key, digest_size=32
@@ -129,7 +127,9 @@ class LogImporter:
                 source.close()
             raise
         opened = list(sources)
-        database = BatchWriter(self._settings, self._visit_timeout, self._count_stored)
+        database = BatchWriter(
+            self._settings, self._visit_timeout, self._count_stored, ip_context=IP_CONTEXT
+        )
         try:
             with fewer_collections():
                 for index, source in enumerate(sources):
@@ -167,7 +167,7 @@ class LogImporter:
         cursor = _Cursor(position.byte_offset, position.lines_read)
         event_prefix = identity[:16]
         size = file_size(source)
-        batch: list[EnrichedHit] = []
+        batch: list[PendingHit] = []
 
         async def commit(*, full: bool = False) -> None:
             position.byte_offset, position.lines_read = cursor.offset, cursor.line_number
@@ -228,7 +228,7 @@ class LogImporter:
         cursor: _Cursor,
         progress: FileProgress,
         event_prefix: str,
-        batch: list[EnrichedHit],
+        batch: list[PendingHit],
     ) -> bytes | None:
         """Take whole lines until the batch is full or the line number is a multiple of
         PROGRESS_EVERY_LINES (None), or until a line that is not whole (the end, a line still
@@ -296,7 +296,7 @@ class LogImporter:
         progress: FileProgress,
         event_prefix: str,
         line_start: int,
-        batch: list[EnrichedHit],
+        batch: list[PendingHit],
     ) -> bool:
         """Count one line and add its hit to the batch; answers whether a hit was added.
         Most lines of a log are skipped (static files, crawlers), so they are dropped as soon
@@ -347,57 +347,55 @@ class LogImporter:
         client = parse_user_agent(user_agent)
         referrer_info = _referrer(referrer, page.hostname, page.source_param)
         location: Location = self._locate(ip)
-        batch.append(
-            EnrichedHit(
-                site_id=site.id,
-                timestamp=moment,
-                name=PAGEVIEW,
-                visitor_id=visitor_id,
-                hostname=page.hostname,
-                pathname=page.pathname,
-                query=page.query,
-                referrer=referrer_info.url,
-                referrer_source=referrer_info.source,
-                utm_source=page.utm_source,
-                utm_medium=page.utm_medium,
-                utm_campaign=page.utm_campaign,
-                utm_content=page.utm_content,
-                utm_term=page.utm_term,
-                browser=client.browser,
-                browser_version=client.browser_version,
-                os=client.os,
-                os_version=client.os_version,
-                device=client.device,
-                country=location.country,
-                region=location.region,
-                city=location.city,
-                language="",
-                screen="",
-                props={},
-                revenue_amount=None,
-                revenue_currency="",
-                interactive=True,
-                # The line's place in its log and a checksum of it: importing it again finds the
-                # hit already stored, while a different line at that place (a log truncated and
-                # written anew) is a new hit.
-                event_id=f"log:{event_prefix}:{line_start}:{zlib.crc32(raw):08x}",
-                ip_encrypted=self._ip_to_store(ip),
-                http_status=status or None,
-                response_bytes=size_read,
-            )
+        hit = EnrichedHit(
+            site_id=site.id,
+            timestamp=moment,
+            name=PAGEVIEW,
+            visitor_id=visitor_id,
+            hostname=page.hostname,
+            pathname=page.pathname,
+            query=page.query,
+            referrer=referrer_info.url,
+            referrer_source=referrer_info.source,
+            utm_source=page.utm_source,
+            utm_medium=page.utm_medium,
+            utm_campaign=page.utm_campaign,
+            utm_content=page.utm_content,
+            utm_term=page.utm_term,
+            browser=client.browser,
+            browser_version=client.browser_version,
+            os=client.os,
+            os_version=client.os_version,
+            device=client.device,
+            country=location.country,
+            region=location.region,
+            city=location.city,
+            language="",
+            screen="",
+            props={},
+            revenue_amount=None,
+            revenue_currency="",
+            interactive=True,
+            # The line's place in its log and a checksum of it: importing it again finds the
+            # hit already stored, while a different line at that place (a log truncated and
+            # written anew) is a new hit.
+            event_id=f"log:{event_prefix}:{line_start}:{zlib.crc32(raw):08x}",
+            ip_encrypted=None,  # the writer encrypts the IP kept
+            http_status=status or None,
+            response_bytes=size_read,
         )
+        batch.append((hit, self._ip_to_keep(ip)))
         return True
 
     def _count_stored(self, stored: int, total: int) -> None:
         self.report.imported += stored
         self.report.already_imported += total - stored
 
-    def _ip_to_store(self, ip: str) -> str | None:
+    def _ip_to_keep(self, ip: str) -> str | None:
         policy = self._site.ip_policy
         if policy is IpPolicy.NONE:
             return None
-        kept = ip if policy is IpPolicy.FULL else _truncated(ip)
-        return self._cipher.encrypt(kept, context=IP_CONTEXT)
+        return ip if policy is IpPolicy.FULL else _truncated(ip)
 
     def _read_line(self, source: LogSource) -> bytes:
         try:

@@ -31,11 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot.clock import utcnow
 from ot.config import Settings
+from ot.crypto import Cipher
 from ot.db import checkpoint_wal, create_engine, create_sqlite_writer_engine
 from ot.errors import OtError
 from ot.ingest.hit import EnrichedHit
 from ot.ingest.store import store_batch
 from ot.logimport import state
+from ot.secrets import load_or_create_secrets
 
 T = TypeVar("T")
 
@@ -45,6 +47,7 @@ GC_THRESHOLDS = (50_000, 20, 100)
 # pickling an aware datetime costs more than everything else in the row together.
 _HIT_FIELDS = tuple(field.name for field in fields(EnrichedHit))
 _TIMESTAMP = _HIT_FIELDS.index("timestamp")
+_IP = _HIT_FIELDS.index("ip_encrypted")  # the IP to keep, in plaintext on its way
 _hit_values = attrgetter(*_HIT_FIELDS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -57,6 +60,9 @@ _WRITER_MAIN = (
 
 Row = tuple[Any, ...]
 StoredCallback = Callable[[int, int], None]  # (hits stored, hits in the batch)
+# A hit without its `ip_encrypted`, and the IP to keep with it (None: none), which the writer
+# encrypts.
+PendingHit = tuple[EnrichedHit, str | None]
 
 
 class Database:
@@ -105,16 +111,31 @@ def store(
     return is_new
 
 
-def to_row(hit: EnrichedHit) -> Row:
+class IpSealer:
+    """Encrypts the IP kept with each hit. The writer does it, not the reader of the log: the
+    reader is the import's busier process when (as by default) most lines are skipped."""
+
+    def __init__(self, settings: Settings, context: str) -> None:
+        self._cipher = Cipher(load_or_create_secrets(settings.data_dir))
+        self._context = context
+
+    def seal(self, hit: EnrichedHit, ip: str | None) -> EnrichedHit:
+        hit.ip_encrypted = None if ip is None else self._cipher.encrypt(ip, context=self._context)
+        return hit
+
+
+def to_row(hit: EnrichedHit, ip: str | None) -> Row:
     values = list(_hit_values(hit))
     values[_TIMESTAMP] = (hit.timestamp - _EPOCH) // _MICROSECOND
+    values[_IP] = ip
     return tuple(values)
 
 
-def from_row(row: Row) -> EnrichedHit:
+def from_row(row: Row) -> tuple[EnrichedHit, str | None]:
     values = list(row)
     values[_TIMESTAMP] = _EPOCH + timedelta(microseconds=values[_TIMESTAMP])
-    return EnrichedHit(*values)
+    ip, values[_IP] = values[_IP], None
+    return EnrichedHit(*values), ip
 
 
 class BatchWriter:
@@ -122,11 +143,18 @@ class BatchWriter:
     many hits of each batch were new. Errors of the writer process are raised here."""
 
     def __init__(
-        self, settings: Settings, visit_timeout: timedelta, on_stored: StoredCallback
+        self,
+        settings: Settings,
+        visit_timeout: timedelta,
+        on_stored: StoredCallback,
+        *,
+        ip_context: str,
     ) -> None:
         self._settings = settings
         self._visit_timeout = visit_timeout
         self._on_stored = on_stored
+        self._ip_context = ip_context
+        self._sealer = IpSealer(settings, ip_context)
         self._database = Database(settings)
         self._process: subprocess.Popen[bytes] | None = None
         self._pipe: Pipe | None = None
@@ -138,12 +166,13 @@ class BatchWriter:
         return await self._database.run(work)
 
     async def store(
-        self, hits: list[EnrichedHit], position: state.ImportPosition, *, full: bool
+        self, pending: list[PendingHit], position: state.ImportPosition, *, full: bool
     ) -> None:
         """Store a batch (`full`: it reached the batch size) and the position after it."""
         if self._pipe is None and full:
             self._start_process()
         if self._pipe is None:
+            hits = [self._sealer.seal(hit, ip) for hit, ip in pending]
             timeout = self._visit_timeout
             is_new = await self._database.run(
                 lambda connection: store(connection, hits, position, timeout)
@@ -153,7 +182,7 @@ class BatchWriter:
         while self._pending > 1 or (self._pending and self._pipe.poll()):
             self._receive()
         # Blocks while the process still stores the batch before this one: that is the bound.
-        self._pipe.send(([to_row(hit) for hit in hits], position))
+        self._pipe.send(([to_row(hit, ip) for hit, ip in pending], position))
         self._pending += 1
 
     async def drain(self) -> None:
@@ -186,7 +215,7 @@ class BatchWriter:
                 stdin=subprocess.DEVNULL,
             )
         self._pipe = Pipe(ours.detach())
-        self._pipe.send((self._settings, self._visit_timeout))
+        self._pipe.send((self._settings, self._visit_timeout, self._ip_context))
 
     def _receive(self) -> None:
         assert self._pipe is not None
@@ -238,14 +267,16 @@ def serve(descriptor: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     pipe = Pipe(descriptor)
     try:
-        settings, visit_timeout = pipe.recv()
+        settings, visit_timeout, ip_context = pipe.recv()
     except EOFError:
         return
     with fewer_collections():
-        asyncio.run(_serve_batches(settings, visit_timeout, pipe))
+        asyncio.run(_serve_batches(settings, visit_timeout, IpSealer(settings, ip_context), pipe))
 
 
-async def _serve_batches(settings: Settings, visit_timeout: timedelta, pipe: Pipe) -> None:
+async def _serve_batches(
+    settings: Settings, visit_timeout: timedelta, sealer: IpSealer, pipe: Pipe
+) -> None:
     database = Database(settings)
     try:
         while True:
@@ -257,7 +288,7 @@ async def _serve_batches(settings: Settings, visit_timeout: timedelta, pipe: Pip
                 return
             rows, position = message
             try:
-                is_new = await database.run(_store_rows(rows, position, visit_timeout))
+                is_new = await database.run(_store_rows(rows, position, visit_timeout, sealer))
             except Exception as error:  # the importer raises it
                 pipe.send(_picklable(error))
                 return
@@ -267,9 +298,9 @@ async def _serve_batches(settings: Settings, visit_timeout: timedelta, pipe: Pip
 
 
 def _store_rows(
-    rows: list[Row], position: state.ImportPosition, visit_timeout: timedelta
+    rows: list[Row], position: state.ImportPosition, visit_timeout: timedelta, sealer: IpSealer
 ) -> Callable[[Connection], list[bool]]:
-    hits = [from_row(row) for row in rows]
+    hits = [sealer.seal(*from_row(row)) for row in rows]
     return lambda connection: store(connection, hits, position, visit_timeout)
 
 
