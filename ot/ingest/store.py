@@ -195,9 +195,13 @@ def _datetime_converter(dialect: Dialect) -> Callable[[datetime], Any]:
     """What SQLAlchemy's UTCDateTime binds, in a fifth of the time: aware UTC for PostgreSQL,
     and for SQLite the very text SQLAlchemy stores (so ranges compare as text correctly)."""
     if dialect.name == "sqlite":
-        return lambda value: (
-            value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-        )
+
+        def as_text(value: datetime) -> str:
+            if value.tzinfo is UTC:  # the usual case: "+00:00" cut off is all there is to do
+                return value.isoformat(" ", "microseconds")[:-6]
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return as_text
     return lambda value: value.astimezone(UTC)
 
 
