@@ -3,8 +3,9 @@ one transaction, strictly in the order they were read.
 
 Small imports store their batches in this process. Once a batch fills up the import is a large
 one, and from then on batches are stored by a writer process of its own, so that reading and
-enriching the next batch (one core) overlaps storing this one (the other core). At most one
-batch waits in the pipe while another is stored, so memory stays bounded by the batch size.
+enriching the next batches (one core) overlaps storing this one (the other core). At most
+MAX_BATCHES_IN_FLIGHT batches are sent and not yet committed, so memory stays bounded by the
+batch size.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import asyncio
 import contextlib
 import gc
 import pickle
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
@@ -26,6 +29,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -43,6 +47,8 @@ T = TypeVar("T")
 
 CHECKPOINT_EVERY_SECONDS = 5.0
 GC_THRESHOLDS = (50_000, 20, 100)
+MAX_BATCHES_IN_FLIGHT = 3
+SQLITE_CACHE_KIB = 64 * 1024
 # A hit crosses the pipe as a tuple with its time as integer microseconds since the epoch:
 # pickling an aware datetime costs more than everything else in the row together.
 _HIT_FIELDS = tuple(field.name for field in fields(EnrichedHit))
@@ -74,6 +80,7 @@ class Database:
         self._async: AsyncEngine | None = None
         if settings.is_embedded_database:
             self._sqlite = create_sqlite_writer_engine(settings)
+            event.listen(self._sqlite, "connect", _larger_page_cache)
         else:
             self._async = create_engine(settings)
         self._last_checkpoint = time.monotonic()
@@ -97,6 +104,12 @@ class Database:
             self._sqlite.dispose()
         if self._async is not None:
             await self._async.dispose()
+
+
+def _larger_page_cache(dbapi_connection: Any, _record: Any) -> None:
+    # An import writes hits by the hundred thousand; with SQLite's default 2 MiB cache the
+    # index pages kept falling out of it and being read back at every batch.
+    dbapi_connection.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
 
 
 def store(
@@ -179,9 +192,9 @@ class BatchWriter:
             )
             self._on_stored(sum(is_new), len(is_new))
             return
-        while self._pending > 1 or (self._pending and self._pipe.poll()):
+        # The bound on memory: at most this many batches sent and not yet committed.
+        while self._pending >= MAX_BATCHES_IN_FLIGHT or (self._pending and self._pipe.poll()):
             self._receive()
-        # Blocks while the process still stores the batch before this one: that is the bound.
         self._pipe.send(([to_row(hit, ip) for hit, ip in pending], position))
         self._pending += 1
 
@@ -277,15 +290,19 @@ def serve(descriptor: int) -> None:
 async def _serve_batches(
     settings: Settings, visit_timeout: timedelta, sealer: IpSealer, pipe: Pipe
 ) -> None:
+    # Batches are read as soon as they come, by a thread of their own: otherwise the importer
+    # would wait for each commit before it could send the next batch, and on a busy machine
+    # the two processes kept waiting for each other (the importer sends at most
+    # MAX_BATCHES_IN_FLIGHT before it waits for answers).
+    received: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    threading.Thread(target=_receive_batches, args=(pipe, received), daemon=True).start()
     database = Database(settings)
     try:
         while True:
-            try:
-                message = pipe.recv()
-            except EOFError:
-                return  # the importer is gone: nothing more to store
+            data = received.get()
+            message = None if data is None else pickle.loads(data)
             if message is None:
-                return
+                return  # told to stop, or the importer is gone
             rows, position = message
             try:
                 is_new = await database.run(_store_rows(rows, position, visit_timeout, sealer))
@@ -295,6 +312,14 @@ async def _serve_batches(
             pipe.send((sum(is_new), len(is_new)))
     finally:
         await database.close()
+
+
+def _receive_batches(pipe: Pipe, received: queue.SimpleQueue[bytes | None]) -> None:
+    try:
+        while True:
+            received.put(pipe.recv_bytes())
+    except (EOFError, OSError):
+        received.put(None)
 
 
 def _store_rows(
