@@ -115,6 +115,92 @@ class RollupSettings(BaseModel):
     figures lag the raw hits by at most this much. 0 leaves it to `ot-admin rollups run`."""
 
 
+class AccountSettings(BaseModel):
+    """Customer accounts: sessions, passwords, log-in protection."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    session_idle_minutes: int = Field(default=120, ge=1)
+    """A session ends after this many minutes without a request."""
+
+    session_absolute_hours: int = Field(default=168, ge=1)
+    """A session ends this many hours after log-in, however active (default a week)."""
+
+    password_min_length: int = Field(default=12, ge=8, le=128)
+    """Shortest password accepted (no other composition rules; common passwords are refused)."""
+
+    verification_link_hours: int = Field(default=24, ge=1, le=720)
+    """How long an e-mail verification link stays valid; each link works once."""
+
+    login_failures_before_delay: int = Field(default=5, ge=1)
+    """Failed log-ins for one e-mail address before each further attempt must wait (2, 4, 8,
+    ... seconds)."""
+
+    login_ip_failures_before_delay: int = Field(default=20, ge=1)
+    """Failed log-ins from one IP address (any e-mail) before it must wait likewise; higher
+    than per account because offices and carriers share addresses."""
+
+    login_max_delay_seconds: int = Field(default=900, ge=1)
+    """The longest wait between attempts once log-ins are throttled."""
+
+    login_failures_forgotten_after_minutes: int = Field(default=60, ge=1)
+    """Failed log-ins are forgotten this long after the last one."""
+
+    cookie_secure: bool = False
+    """Mark the `ot_session` cookie Secure even on plain-HTTP requests (set it behind a
+    TLS-terminating proxy); HTTPS requests always get a Secure cookie."""
+
+    consent_statement_version: str = "2026-11-29"
+    """The version of the hosting and transfer statement customers consent to; recorded with
+    each consent."""
+
+
+class MailSettings(BaseModel):
+    """Outgoing e-mail (verification links, invitations, log-in notices)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    backend: Literal["outbox", "smtp"] = "outbox"
+    """`outbox`: each mail is written as an .eml file to the data folder's `outbox/` (no mail
+    server needed); `smtp`: sent through the server below."""
+
+    sender: str = "opentracker <no-reply@localhost>"
+    """The From address."""
+
+    smtp_host: str = "localhost"
+    """SMTP server host."""
+
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    """SMTP server port."""
+
+    smtp_starttls: bool = True
+    """Upgrade the SMTP connection with STARTTLS before logging in."""
+
+    smtp_username: str = ""
+    """SMTP user name; empty sends without logging in."""
+
+    smtp_password: str = ""
+    """SMTP password (prefer the environment or a file readable only by the service)."""
+
+
+class AuditSettings(BaseModel):
+    """The audit trail's signed checkpoints (see `ot.audit_checkpoints`)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    checkpoint_every_entries: int = Field(default=100, ge=1)
+    """Sign a checkpoint of the chain's head once this many entries are not yet covered by one."""
+
+    checkpoint_every_minutes: float = Field(default=10.0, gt=0)
+    """Sign a checkpoint once the oldest entry not covered by one is this old: a cut-off tail can
+    hide at most this much (or the number above) of the trail."""
+
+    signing_key_file: Path | None = None
+    """The Ed25519 key that signs checkpoints (made on first use, mode 0600); empty means
+    `audit-signing.key` in the data folder. Keep a copy of its public key (`ot-admin audit
+    public-key`) apart from the server to verify with."""
+
+
 class LogSettings(BaseModel):
     """Logging. Personal data, tokens and secrets are never logged."""
 
@@ -149,6 +235,11 @@ class Settings(BaseSettings):
     """SQLAlchemy URL; empty means SQLite in the data folder. PostgreSQL:
     `postgresql+asyncpg://user:password@host/dbname`."""
 
+    secrets_file: Path | None = None
+    """The file of encryption keys (JSON, mode 0600, made on first start); empty means
+    `secrets.json` in the data folder. Point it at a mounted secret to keep the keys out of the
+    data folder and its backups; `ot-admin keys rotate` needs to write it."""
+
     server: ServerSettings = Field(default_factory=ServerSettings)
     """The HTTP daemon."""
 
@@ -160,6 +251,15 @@ class Settings(BaseSettings):
 
     rollups: RollupSettings = Field(default_factory=RollupSettings)
     """Rollups for fast dashboards."""
+
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
+    """Customer accounts and their sessions."""
+
+    mail: MailSettings = Field(default_factory=MailSettings)
+    """Outgoing e-mail."""
+
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    """The audit trail's signed checkpoints."""
 
     log: LogSettings = Field(default_factory=LogSettings)
     """Logging."""

@@ -25,6 +25,23 @@ class Unauthorized(OtError):
     code = "unauthorized"
 
 
+class Forbidden(OtError):
+    """The caller is known but its credentials do not allow this (a key without the scope).
+    Never used for other tenants' objects: those raise NotFound."""
+
+    code = "forbidden"
+
+
+class TooManyRequests(OtError):
+    """Throttled (repeated failed logins, a rate limit): retry after `retry_after` seconds."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
+
+
 class NotFound(OtError):
     """The object does not exist, or the caller may not know that it exists."""
 

@@ -10,10 +10,27 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Enum, Index, Integer, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from ot.crypto import Encrypted
 from ot.privacy import IpPolicy, VisitorMode
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real 64-bit key.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+# Encrypted columns (see `ot.crypto.Encrypted`): key rotation and the plaintext checks find every
+# column marked with one of these.
+ACCOUNT_NAME = Encrypted("account.name")
+ACCOUNT_EMAIL = Encrypted("account.email")
+ACCOUNT_COMPANY = Encrypted("account.company")
+ACCOUNT_ADDRESS = Encrypted("account.address")
+ACCOUNT_PHONE = Encrypted("account.phone")
+ACCOUNT_TOTP_SECRET = Encrypted("account.totp_secret")
+PROFILE_OLD_VALUES = Encrypted("profile_change.old_values")
+INVITATION_EMAIL = Encrypted("invitation.email")
+GRANT_GRANTEE = Encrypted("grant.grantee")
+GRANT_PURPOSE = Encrypted("grant.purpose")
+# Bound to the site, so that an IP copied into another tenant's hits does not decrypt.
+HIT_IP = Encrypted("hit.ip", bound_to=("site_id",), former_contexts=("hit.ip",))
 
 
 def _enum_column(enum: type[StrEnum]) -> Column[Any]:
@@ -29,8 +46,28 @@ class Account(SQLModel, table=True):
     """A customer: owns sites and API tokens. Personal fields are stored encrypted."""
 
     id: int | None = Field(default=None, primary_key=True)
-    name_encrypted: str
+    name_encrypted: str = Field(sa_column_kwargs=ACCOUNT_NAME.column_info())
     created_at: datetime
+    # Registration and profile (`ot.registration`, `ot.profile`); empty for accounts an operator
+    # made with `ot-admin account create`. Personal fields only as `ot.crypto` ciphertexts.
+    email_encrypted: str | None = Field(default=None, sa_column_kwargs=ACCOUNT_EMAIL.column_info())
+    email_index: str | None = Field(default=None, unique=True, index=True)  # blind index
+    email_verified_at: datetime | None = None
+    company_encrypted: str | None = Field(
+        default=None, sa_column_kwargs=ACCOUNT_COMPANY.column_info()
+    )
+    address_encrypted: str | None = Field(
+        default=None, sa_column_kwargs=ACCOUNT_ADDRESS.column_info()
+    )
+    phone_encrypted: str | None = Field(default=None, sa_column_kwargs=ACCOUNT_PHONE.column_info())
+    region: str | None = Field(default=None, max_length=2)  # "nl" or "us" (`ot.registration`)
+    password_hash: str | None = None
+    # Second factor (`ot.second_factor`): a secret set but not enabled awaits its first code.
+    totp_secret_encrypted: str | None = Field(
+        default=None, sa_column_kwargs=ACCOUNT_TOTP_SECRET.column_info()
+    )
+    totp_enabled_at: datetime | None = None
+    totp_last_step: int | None = None  # the last time step used: a code works once
 
 
 class Site(SQLModel, table=True):
@@ -48,7 +85,12 @@ class Site(SQLModel, table=True):
     excluded_paths: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     hash_routing: bool = False
     respect_do_not_track: bool = True
+    # Hits older than this many days are deleted by the retention job; None keeps them all.
+    retention_days: int | None = None
     created_at: datetime
+    # Ownership of the domain, shown by the tracker seen on it or a file holding the token.
+    verification_token: str | None = None
+    verified_at: datetime | None = None
 
 
 class GoalKind(StrEnum):
@@ -82,9 +124,86 @@ class ApiToken(SQLModel, table=True):
     name: str
     token_hash: str = Field(unique=True)
     prefix: str  # the first characters, to recognise a token in listings
+    # What the key may do (`ot.access.Scope` values); keys made before scopes read stats only.
+    scopes: list[str] = Field(
+        default_factory=lambda: ["stats:read"], sa_column=Column(JSON, nullable=False)
+    )
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class LoginSession(SQLModel, table=True):
+    """A logged-in session: the token is random, only its SHA-256 is kept, and it ends at the
+    first of its idle expiry, its absolute expiry, log-out or revocation."""
+
+    __tablename__ = "login_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    token_hash: str = Field(unique=True)
+    # Double-submit CSRF token for browsers that authenticate with the session cookie.
+    csrf_token_hash: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime  # absolute: a session never outlives this, however active
+    revoked_at: datetime | None = None
+
+
+class MemberRole(StrEnum):
+    """What a team member may do with the account's sites (see `ot.access.ROLE_SCOPES`)."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    VIEWER = "viewer"
+
+
+class Membership(SQLModel, table=True):
+    """A person's (account's) role in another account's team. The account itself is its own
+    owner and has no row here."""
+
+    __table_args__ = (
+        UniqueConstraint("account_id", "member_account_id", name="ux_membership_member"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)  # the team
+    member_account_id: int = Field(foreign_key="account.id", index=True)
+    role: MemberRole = Field(sa_column=_enum_column(MemberRole))
+    created_at: datetime
+
+
+class AuditEntry(SQLModel, table=True):
+    """One security-relevant event. Append-only and hash-chained: each entry's hash covers its
+    content and the previous entry's hash (see `ot.audit`)."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    actor: str  # "account:12", "operator:alice", "grant:3", "anonymous"
+    action: str  # "login.succeeded", "key.created", ...
+    account_id: int | None = Field(default=None, index=True)  # whose trail it belongs to
+    # Ids and reasons only: never personal data in plaintext.
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    previous_hash: str
+    entry_hash: str
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """The audit chain's head at one moment, signed (Ed25519) by a key kept outside the database,
+    so that a chain recomputed from scratch or cut short is caught (see `ot.audit_checkpoints`).
+    Each checkpoint is also appended to a file in the data folder."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    entry_id: int = Field(index=True)  # the head entry covered
+    entries: int  # how many entries the chain held up to and including it
+    head_hash: str
+    public_key: str  # which signing key made it (base64 of the raw Ed25519 public key)
+    signature: str  # base64 of the Ed25519 signature of the canonical checkpoint text
 
 
 class Hit(SQLModel, table=True):
@@ -129,7 +248,7 @@ class Hit(SQLModel, table=True):
     revenue_currency: str = ""
     interactive: bool = True
     event_id: str | None = None
-    ip_encrypted: str | None = None
+    ip_encrypted: str | None = Field(default=None, sa_column_kwargs=HIT_IP.column_info())
     # Only imported access-log lines have these; tracker hits leave them empty.
     http_status: int | None = None
     response_bytes: int | None = Field(default=None, sa_column=Column(BigInteger))
@@ -296,3 +415,148 @@ class LogImport(SQLModel, table=True):
     lines_read: int = Field(sa_column=Column(BigInteger, nullable=False))
     started_at: datetime
     updated_at: datetime
+
+
+# Grants: a third party's express permission to read some statistics
+
+
+class Grant(SQLModel, table=True):
+    """A customer's express permission for a named third party to read some of an account's
+    statistics: which sites, metrics and dimensions, which days, until when. The read-only key
+    and the share link's token are kept only as SHA-256 hashes, the link's password as an
+    argon2 hash, the grantee's name and the purpose encrypted (`ot.crypto`)."""
+
+    __tablename__ = "access_grant"  # `grant` is an SQL keyword
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)  # the team whose sites
+    created_by_account_id: int = Field(foreign_key="account.id")
+    grantee_encrypted: str = Field(sa_column_kwargs=GRANT_GRANTEE.column_info())
+    purpose_encrypted: str = Field(sa_column_kwargs=GRANT_PURPOSE.column_info())
+    site_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    metrics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    dimensions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    date_from: date | None = None  # the first and last days readable, in each site's zone
+    date_to: date | None = None
+    # Rows with fewer visitors than this are hidden from the third party; None: nothing hidden.
+    min_visitors: int | None = None
+    key_hash: str = Field(unique=True)
+    key_prefix: str
+    link_token_hash: str | None = Field(default=None, unique=True)
+    link_password_hash: str | None = None
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+class GrantRead(SQLModel, table=True):
+    """One read through a grant, shown to the customer: when, through what, and the shape of
+    the query (metrics, dimensions, which dimensions were filtered, the days read), never the
+    filter values or anything about visitors."""
+
+    __tablename__ = "grant_read"
+
+    id: int | None = Field(default=None, primary_key=True)
+    grant_id: int = Field(foreign_key="access_grant.id", index=True)
+    at: datetime
+    via: str  # "key" or "link"
+    site_id: int | None = None  # None when the query named no granted site
+    outcome: str  # "answered" or "refused"
+    reason: str = ""  # for a refusal: the part of the query that was outside the grant
+    metrics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    dimensions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    filtered_dimensions: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    first_day: date | None = None
+    last_day: date | None = None
+    rows_returned: int = 0
+    rows_hidden: int = 0
+
+
+class Consent(SQLModel, table=True):
+    """A customer's express consent to hosting and transfer in a data region, with the version
+    of the statement consented to. Never updated: a new consent is a new row."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    region: str = Field(max_length=2)
+    statement_version: str
+    given_at: datetime
+
+
+class EmailVerification(SQLModel, table=True):
+    """A one-time link proving an address: at registration or for a new address. Only the
+    token's SHA-256 is kept; it works once, before `expires_at`."""
+
+    __tablename__ = "email_verification"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    purpose: str = Field(max_length=20)  # "registration" or "email_change"
+    token_hash: str = Field(unique=True)
+    # For an e-mail change: the new address, which takes effect once verified.
+    email_encrypted: str | None = Field(default=None, sa_column_kwargs=ACCOUNT_EMAIL.column_info())
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Recent failed log-ins of one e-mail address or one IP, both kept as blind indexes."""
+
+    __tablename__ = "login_throttle"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # "email:<blind index>" or "ip:<blind index>"
+    failures: int = 0
+    last_failure_at: datetime
+    blocked_until: datetime | None = None
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time code that stands in for the second factor; only its SHA-256 is kept."""
+
+    __tablename__ = "recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    code_hash: str = Field(unique=True)
+    created_at: datetime
+    used_at: datetime | None = None
+
+
+class ProfileChange(SQLModel, table=True):
+    """One change of a customer's profile, for the history they can read: who, when, which
+    fields, and the old values (encrypted as one JSON object)."""
+
+    __tablename__ = "profile_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    at: datetime
+    actor: str
+    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    old_values_encrypted: str | None = Field(
+        default=None, sa_column_kwargs=PROFILE_OLD_VALUES.column_info()
+    )
+
+
+# Teams
+
+
+class Invitation(SQLModel, table=True):
+    """An invitation to join a team with a role: a random one-time token (only its SHA-256 is
+    kept) mailed to an address stored encrypted, valid until `expires_at`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)  # the team
+    email_encrypted: str = Field(sa_column_kwargs=INVITATION_EMAIL.column_info())
+    role: MemberRole = Field(sa_column=_enum_column(MemberRole))
+    token_hash: str = Field(unique=True)
+    invited_by: int = Field(foreign_key="account.id")
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    accepted_by: int | None = Field(default=None, foreign_key="account.id")
+    withdrawn_at: datetime | None = None

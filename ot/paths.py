@@ -5,6 +5,8 @@ from pathlib import Path
 SQLITE_FILE = "opentracker.sqlite3"
 SECRETS_FILE = "secrets.json"
 PROMETHEUS_DIR = "prometheus"
+AUDIT_SIGNING_KEY_FILE = "audit-signing.key"
+AUDIT_CHECKPOINTS_FILE = "audit-checkpoints.jsonl"
 
 
 def sqlite_path(data_dir: Path) -> Path:
@@ -18,3 +20,12 @@ def secrets_path(data_dir: Path) -> Path:
 def prometheus_dir(data_dir: Path) -> Path:
     """Shared metric files when several worker processes serve one port."""
     return data_dir / PROMETHEUS_DIR
+
+
+def audit_signing_key_path(data_dir: Path) -> Path:
+    return data_dir / AUDIT_SIGNING_KEY_FILE
+
+
+def audit_checkpoints_path(data_dir: Path) -> Path:
+    """Signed checkpoints of the audit trail, also kept here, outside the database."""
+    return data_dir / AUDIT_CHECKPOINTS_FILE

@@ -4,19 +4,30 @@ The file holds the encryption keys for personal fields (by key id, so keys can r
 the blind index used to look up encrypted values, and the key that turns client-made visitor ids
 into stored ones. Cookieless daily salts are not here: they must be deletable, so they live in the
 database and are dropped after two days (see `ot.visitors`).
+
+The file may live elsewhere (setting `secrets_file`, `OT_SECRETS_FILE`), e.g. on a mounted secret
+volume kept out of the data folder's backups. `ot-admin keys rotate` adds keys to it and
+`ot-admin keys retire` removes them (see `ot.keyrotation`).
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from ot import paths
+from ot.config import Settings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -25,6 +36,13 @@ class Secrets:
     current_key_id: str
     blind_index_key: bytes
     visitor_key: bytes
+    # The file these came from: a `Cipher` reads it again to learn keys added by a rotation.
+    source: Path | None = None
+
+
+def load_secrets_of(settings: Settings) -> Secrets:
+    """The secrets of these settings: `secrets_file` when set, else the data folder's file."""
+    return load_or_create_secrets(settings.data_dir, settings.secrets_file)
 
 
 def _b64(raw: bytes) -> str:
@@ -45,10 +63,11 @@ def _generate() -> dict[str, object]:
     }
 
 
-def load_or_create_secrets(data_dir: Path) -> Secrets:
+def load_or_create_secrets(data_dir: Path, secrets_file: Path | None = None) -> Secrets:
     """Read the secrets file, creating it (and the data folder) with fresh keys the first time."""
-    path = paths.secrets_path(data_dir)
+    path = secrets_file or paths.secrets_path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         raw = json.dumps(_generate(), indent=2).encode()
         try:
@@ -67,6 +86,11 @@ def load_or_create_secrets(data_dir: Path) -> Secrets:
 KEY_BYTES = 32
 
 
+def read_secrets(path: Path) -> Secrets:
+    """Read an existing secrets file (a `Cipher` calls this again after a rotation)."""
+    return _read(path)
+
+
 def _read(path: Path) -> Secrets:
     for _ in range(50):  # another process may be between creating and writing the file
         if path.stat().st_size:
@@ -83,6 +107,7 @@ def _read(path: Path) -> Secrets:
             current_key_id=current,
             blind_index_key=_key(data["blind_index_key"]),
             visitor_key=_key(data["visitor_key"]),
+            source=path,
         )
     except Exception as error:
         # Deliberately without the file's content or the error's text: both may hold secrets.
@@ -96,3 +121,63 @@ def _key(value: object) -> bytes:
     if len(raw) != KEY_BYTES:
         raise ValueError("a key has the wrong length")
     return raw
+
+
+def new_key_id(existing: set[str]) -> str:
+    while True:
+        key_id = secrets.token_hex(4)
+        if key_id not in existing:
+            return key_id
+
+
+def add_encryption_key(path: Path) -> str:
+    """Add a fresh encryption key to the file and make it current; older keys stay readable."""
+
+    def add(data: dict[str, Any]) -> str:
+        key_id = new_key_id(set(data["encryption_keys"]))
+        data["encryption_keys"][key_id] = _b64(secrets.token_bytes(KEY_BYTES))
+        data["current_key_id"] = key_id
+        return key_id
+
+    return _change(path, add)
+
+
+def remove_encryption_key(path: Path, key_id: str) -> None:
+    """Drop a key from the file (the caller has checked that no stored value uses it)."""
+
+    def remove(data: dict[str, Any]) -> None:
+        if key_id == data["current_key_id"]:
+            raise ValueError(f"key {key_id} is the current key")
+        if key_id not in data["encryption_keys"]:
+            raise KeyError(key_id)
+        del data["encryption_keys"][key_id]
+
+    _change(path, remove)
+
+
+def _change(path: Path, change: Callable[[dict[str, Any]], T]) -> T:
+    """Read, change and atomically replace the file, one changer at a time."""
+    with _locked(path):
+        _read(path)  # refuse to build on a damaged file
+        data = json.loads(path.read_bytes().decode("utf-8"))
+        result = change(data)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(json.dumps(data, indent=2).encode())
+            file.flush()
+            os.fsync(file.fileno())
+        # Readers see the old file or the new one, never half of one.
+        os.replace(temporary, path)
+        return result
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    lock_path = path.with_name(f".{path.name}.lock")
+    fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from sqlalchemy import Column, delete
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts import get_account
@@ -22,6 +25,8 @@ from ot.privacy import IpPolicy, VisitorMode
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
 MAX_EXCLUDED_PATHS = 100
+MAX_EXCLUDED_IPS = 100
+MAX_RETENTION_DAYS = 3660  # ten years
 # Bounds the cache even when strangers send hits for endless made-up domains.
 MAX_CACHED_SITES = 10_000
 
@@ -71,6 +76,27 @@ def validate_excluded_paths(patterns: Iterable[str]) -> list[str]:
     return result
 
 
+def validate_excluded_ips(values: Iterable[str]) -> list[str]:
+    values = list(values)
+    if len(values) > MAX_EXCLUDED_IPS:
+        raise InvalidInput(f"at most {MAX_EXCLUDED_IPS} excluded IPs", field="excluded_ips")
+    return [str(network) for network in parse_networks(values, field="excluded_ips")]
+
+
+def validate_retention_days(days: int | None) -> int | None:
+    if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
+        raise InvalidInput(
+            f"retention_days is a number of days from 1 to {MAX_RETENTION_DAYS}, or null to "
+            "keep hits",
+            field="retention_days",
+        )
+    return days
+
+
+def new_verification_token() -> str:
+    return secrets.token_hex(16)
+
+
 async def add_site(
     session: AsyncSession,
     account_id: int,
@@ -83,10 +109,11 @@ async def add_site(
     excluded_paths: Iterable[str] = (),
     hash_routing: bool = False,
     respect_do_not_track: bool = True,
+    retention_days: int | None = None,
 ) -> Site:
     await get_account(session, account_id)
     domain = normalise_domain(domain)
-    ips = [str(network) for network in parse_networks(excluded_ips, field="excluded_ips")]
+    ips = validate_excluded_ips(excluded_ips)
     site = Site(
         account_id=account_id,
         domain=domain,
@@ -97,6 +124,8 @@ async def add_site(
         excluded_paths=validate_excluded_paths(excluded_paths),
         hash_routing=hash_routing,
         respect_do_not_track=respect_do_not_track,
+        retention_days=validate_retention_days(retention_days),
+        verification_token=new_verification_token(),
         created_at=utcnow(),
     )
     if (await session.exec(select(Site).where(Site.domain == domain))).first() is not None:
@@ -104,6 +133,83 @@ async def add_site(
     session.add(site)
     await session.flush()
     return site
+
+
+# What a site's owner may change after adding it. The domain stays: a new domain is a new site.
+EDITABLE_FIELDS = (
+    "timezone",
+    "visitor_mode",
+    "ip_policy",
+    "excluded_ips",
+    "excluded_paths",
+    "hash_routing",
+    "respect_do_not_track",
+    "retention_days",
+)
+
+
+def _validated(field: str, value: Any) -> Any:
+    if field == "timezone":
+        return validate_timezone(value)
+    if field == "visitor_mode":
+        return VisitorMode(value)
+    if field == "ip_policy":
+        return IpPolicy(value)
+    if field == "excluded_ips":
+        return validate_excluded_ips(value)
+    if field == "excluded_paths":
+        return validate_excluded_paths(value)
+    if field == "retention_days":
+        return validate_retention_days(value)
+    if field in ("hash_routing", "respect_do_not_track"):
+        return bool(value)
+    raise InvalidInput(f"{field} cannot be changed", field=field)
+
+
+async def update_site(session: AsyncSession, site: Site, changes: dict[str, Any]) -> list[str]:
+    """Apply validated changes; returns the names of the fields whose value changed. Nothing is
+    changed when any value is refused. The collector sees the change within its cache's ttl."""
+    validated = {field: _validated(field, value) for field, value in changes.items()}
+    changed = sorted(field for field, value in validated.items() if getattr(site, field) != value)
+    for field in changed:
+        setattr(site, field, validated[field])
+    if changed:
+        session.add(site)
+        await session.flush()
+    return changed
+
+
+def _columns_naming_a_site() -> list[Column[Any]]:
+    """Every column holding a site's id (a foreign key to `site.id`), dependent tables first.
+    Read from the metadata, so tables added later are removed with their site too."""
+    columns = [
+        key.parent
+        for table in SQLModel.metadata.sorted_tables
+        for key in table.foreign_keys
+        if key.column.table.name == "site" and table.name != "site"
+    ]
+    return list(reversed(columns))
+
+
+async def delete_site(session: AsyncSession, site: Site) -> dict[str, int]:
+    """Remove a site and everything stored for it (hits, visits, rollups, goals, import
+    positions, drop counts), in the caller's transaction; returns the rows removed per table."""
+    removed: dict[str, int] = {}
+    for column in _columns_naming_a_site():
+        result = await session.exec(delete(column.table).where(column == site.id))
+        removed[column.table.name] = removed.get(column.table.name, 0) + int(result.rowcount)
+    await session.delete(site)
+    await session.flush()
+    return removed
+
+
+async def sites_of_teams(session: AsyncSession, team_ids: Iterable[int]) -> list[Site]:
+    """The sites of these accounts, by id."""
+    ids = list(team_ids)
+    if not ids:
+        return []
+    query = select(Site).where(col(Site.account_id).in_(ids)).order_by(col(Site.id))
+    return list((await session.exec(query)).all())
 
 
 async def list_sites(session: AsyncSession, account_id: int | None = None) -> list[Site]:

@@ -105,11 +105,18 @@ async def send(client: TestClient, site: Site, token: str, hits: list[dict[str, 
         assert response.status == 200 and body["invalid"] == 0, body
 
 
-async def token_for(settings: Settings, account_id: int, name: str = "stats") -> str:
+async def token_for(
+    settings: Settings,
+    account_id: int,
+    name: str = "stats",
+    scopes: tuple[str, ...] = ("stats:read", "sites:write"),
+) -> str:
+    """A key of the account, as its owner makes one to read stats and import hits (Matomo's
+    `token_auth` needs `sites:write`)."""
     engine = create_engine(settings)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session:
-            _, plaintext = await create_token(session, account_id, name)
+            _, plaintext = await create_token(session, account_id, name, scopes)
             await session.commit()
             return plaintext
     finally:

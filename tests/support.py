@@ -26,6 +26,7 @@ from ot.db import create_engine
 from ot.models import Site
 from ot.schema import upgrade
 from ot.secrets import load_or_create_secrets
+from ot.sessions import StartedSession, start_session
 from ot.sites import add_site
 
 POSTGRES_URL_VARIABLE = "OPENTRACKER_TEST_POSTGRES_URL"
@@ -186,3 +187,19 @@ async def error_of(response: ClientResponse, status: int) -> dict[str, Any]:
     assert set(error) == {"code", "message", "field"}
     assert error["message"]
     return error
+
+
+async def logged_in(settings: Settings, account_id: int) -> StartedSession:
+    """A session for the account, as a successful log-in starts it (tokens in plaintext)."""
+    engine = create_engine(settings)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            started = await start_session(session, account_id, settings.accounts)
+            await session.commit()
+            return started
+    finally:
+        await engine.dispose()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -166,23 +166,25 @@ async def test_ip_policy_decides_what_is_kept_and_it_is_encrypted(
     ):
         await make_site(settings, domain, ip_policy=policy)
         await store_hits(client, [event(domain=domain)], ip="203.0.113.77")
-    kept = {
-        row["domain"]: row["ip_encrypted"]
-        for row in await rows(
-            settings,
-            "SELECT site.domain, hit.ip_encrypted FROM hit JOIN site ON site.id = hit.site_id",
-        )
-    }
+    stored = await rows(
+        settings,
+        "SELECT site.domain, hit.site_id, hit.ip_encrypted"
+        " FROM hit JOIN site ON site.id = hit.site_id",
+    )
+    kept = {row["domain"]: row["ip_encrypted"] for row in stored}
+    site_of = {row["domain"]: row["site_id"] for row in stored}
     assert kept["none.example"] is None
     for domain in ("full.example", "cut.example"):
         assert kept[domain].startswith("v1.")
         assert "203.0.113" not in kept[domain]
     from ot.crypto import Cipher
+    from ot.ingest.collector import ip_context
     from ot.secrets import load_or_create_secrets
 
     cipher = Cipher(load_or_create_secrets(settings.data_dir))
-    assert cipher.decrypt(kept["full.example"], context="hit.ip") == "203.0.113.77"
-    assert cipher.decrypt(kept["cut.example"], context="hit.ip") == "203.0.113.0"
+    full, cut = (kept[d] for d in ("full.example", "cut.example"))
+    assert cipher.decrypt(full, context=ip_context(site_of["full.example"])) == "203.0.113.77"
+    assert cipher.decrypt(cut, context=ip_context(site_of["cut.example"])) == "203.0.113.0"
 
 
 async def test_cookieless_sites_ignore_client_ids_and_cookie_sites_use_them(

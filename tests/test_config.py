@@ -221,7 +221,16 @@ SETTINGS = list(every_setting(Settings))
 
 def test_the_walk_finds_every_section() -> None:
     sections = {variable for variable, _, is_section in SETTINGS if is_section}
-    assert sections == {"OT_SERVER", "OT_COLLECTOR", "OT_GEO", "OT_ROLLUPS", "OT_LOG"}
+    assert sections == {
+        "OT_SERVER",
+        "OT_COLLECTOR",
+        "OT_GEO",
+        "OT_ROLLUPS",
+        "OT_ACCOUNTS",
+        "OT_MAIL",
+        "OT_AUDIT",
+        "OT_LOG",
+    }
     assert "OT_COLLECTOR__BATCH_SIZE" in {variable for variable, _, _ in SETTINGS}
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import base64
 import secrets
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ot.crypto import Cipher
-from ot.secrets import Secrets
+from ot import crypto, paths
+from ot.crypto import Cipher, DecryptionError, Encrypted
+from ot.secrets import Secrets, add_encryption_key, load_or_create_secrets
 
 
 def make_secrets(keys: dict[str, bytes] | None = None, current: str | None = None) -> Secrets:
@@ -142,3 +144,42 @@ def test_the_blind_index_does_not_reveal_the_value(cipher: Cipher) -> None:
     index = cipher.blind_index("jane@example.com")
     assert "jane" not in index
     assert len(index) == 64  # a hex SHA-256 HMAC
+
+
+def test_a_refused_value_says_what_went_wrong_without_the_value(cipher: Cipher) -> None:
+    stored = cipher.encrypt("Jane Doe", context="account.name|id=1")
+    with pytest.raises(DecryptionError, match=r"account\.name: it was altered, or it belongs to"):
+        cipher.decrypt(stored, context="account.name|id=2")
+    with pytest.raises(DecryptionError, match="not an encrypted value"):
+        cipher.decrypt("Jane Doe", context="account.name")
+    with pytest.raises(DecryptionError, match="key we do not hold"):
+        cipher.decrypt(stored.replace(".k1.", ".k9.", 1), context="account.name|id=1")
+
+
+def test_a_column_bound_to_its_row_has_a_context_per_row() -> None:
+    bound = Encrypted("account.email", bound_to=("id",))
+    assert bound.context_for({"id": 3, "other": "ignored"}) == "account.email|id=3"
+    assert Encrypted("account.name").context_for() == "account.name"
+    with pytest.raises(TypeError):
+        bound.context_for()
+
+
+def test_a_cipher_learns_keys_added_to_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = Cipher(load_or_create_secrets(tmp_path))
+    old_value = running.encrypt("Jane Doe")
+    new_key = add_encryption_key(paths.secrets_path(tmp_path))
+    rotated = Cipher(load_or_create_secrets(tmp_path))
+    new_value = rotated.encrypt("Jane Doe")
+    assert new_value.startswith(f"v1.{new_key}.")
+    assert running.decrypt(new_value) == "Jane Doe", "an unknown key id makes it read the file"
+    assert rotated.decrypt(old_value) == "Jane Doe", "old keys stay readable"
+    monkeypatch.setattr(crypto, "RELOAD_SECONDS", 0.0)
+    assert running.encrypt("x").startswith(f"v1.{new_key}.")
+
+
+def test_a_cipher_made_from_secrets_in_memory_never_reads_a_file() -> None:
+    cipher = Cipher(make_secrets())
+    with pytest.raises(DecryptionError):
+        cipher.decrypt("v1.other.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")

@@ -23,9 +23,9 @@ from ot.admin.cli import app
 from ot.config import Settings
 from ot.crypto import Cipher
 from ot.db import create_engine
-from ot.ingest.collector import IP_CONTEXT
+from ot.ingest.collector import ip_context
 from ot.models import Site
-from ot.secrets import load_or_create_secrets
+from ot.secrets import load_secrets_of
 from tests import support
 from tests.access_logs import (
     CHROME,
@@ -241,8 +241,8 @@ async def test_batches_stored_by_the_writer_process_are_the_batches_stored_in_pr
 
 def _ip(settings: Settings, hit: dict[str, Any]) -> str:
     """The IP stored with a hit, decrypted."""
-    cipher = Cipher(load_or_create_secrets(settings.data_dir))
-    return cipher.decrypt(hit["ip_encrypted"], context=IP_CONTEXT)
+    cipher = Cipher(load_secrets_of(settings))
+    return cipher.decrypt(hit["ip_encrypted"], context=ip_context(hit["site_id"]))
 
 
 def _without(rows: list[dict[str, Any]], *names: str) -> list[str]:

@@ -17,7 +17,7 @@ from ot.clock import utcnow
 from ot.config import Settings
 from ot.crypto import Cipher
 from ot.db import create_engine
-from ot.ingest.collector import IP_CONTEXT
+from ot.ingest.collector import ip_context
 from ot.models import Site
 from ot.privacy import IpPolicy, VisitorMode
 from ot.secrets import load_or_create_secrets
@@ -65,11 +65,12 @@ async def bulk(client: TestClient, body: Mapping[str, Any]) -> ClientResponse:
 
 
 async def api_token(settings: Settings, account_id: int) -> str:
-    """A new API token of the account, created through the core; its plaintext."""
+    """A new API token of the account, created through the core; its plaintext. Setting a hit's
+    IP or time needs the `sites:write` scope."""
     engine = create_engine(settings)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session:
-            _, plaintext = await create_token(session, account_id, "matomo import")
+            _, plaintext = await create_token(session, account_id, "matomo import", ["sites:write"])
             await session.commit()
             return plaintext
     finally:
@@ -370,7 +371,7 @@ async def test_cip_with_a_token_of_the_owning_account_is_kept_as_the_ip_policy_s
         assert stored is None
         return
     assert "198.51.100" not in stored and "203.0.113" not in stored, "never in plain text"
-    assert cipher_of(settings).decrypt(stored, context=IP_CONTEXT) == kept
+    assert cipher_of(settings).decrypt(stored, context=ip_context(site.id or 0)) == kept
 
 
 async def test_cip_counts_as_the_visitor_address_for_cookieless_visitor_ids(

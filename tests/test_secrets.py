@@ -16,7 +16,12 @@ import pytest
 from ot import paths
 from ot.config import Settings
 from ot.logs import JsonFormatter
-from ot.secrets import Secrets, load_or_create_secrets
+from ot.secrets import (
+    Secrets,
+    add_encryption_key,
+    load_or_create_secrets,
+    remove_encryption_key,
+)
 from ot.server import create_app
 from tests.support import event, make_site, rows, store_hits
 
@@ -206,3 +211,43 @@ async def test_secrets_and_visitor_ips_never_reach_the_log(
         written = f"{formatter.format(record)}\n{record.getMessage()}\n{record.args!r}"
         for secret in forbidden:
             assert secret not in written, f"{record.name} logged secret material: {written}"
+
+
+def test_a_new_key_becomes_current_and_the_old_ones_stay(tmp_path: Path) -> None:
+    before = load_or_create_secrets(tmp_path)
+    path = paths.secrets_path(tmp_path)
+    key_id = add_encryption_key(path)
+    after = load_or_create_secrets(tmp_path)
+    assert after.current_key_id == key_id != before.current_key_id
+    assert before.encryption_keys.items() <= after.encryption_keys.items()
+    assert (after.blind_index_key, after.visitor_key) == (
+        before.blind_index_key,
+        before.visitor_key,
+    )
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_only_an_old_key_can_be_removed(tmp_path: Path) -> None:
+    first = load_or_create_secrets(tmp_path).current_key_id
+    path = paths.secrets_path(tmp_path)
+    second = add_encryption_key(path)
+    with pytest.raises(ValueError):
+        remove_encryption_key(path, second)
+    remove_encryption_key(path, first)
+    assert list(load_or_create_secrets(tmp_path).encryption_keys) == [second]
+
+
+def test_rotations_at_once_lose_no_key(tmp_path: Path) -> None:
+    load_or_create_secrets(tmp_path)
+    path = paths.secrets_path(tmp_path)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        added = list(pool.map(lambda _: add_encryption_key(path), range(8)))
+    assert set(added) <= set(load_or_create_secrets(tmp_path).encryption_keys)
+
+
+def test_the_secrets_file_can_live_outside_the_data_folder(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "mounted" / "keys.json"
+    found = load_or_create_secrets(tmp_path / "data", elsewhere)
+    assert elsewhere.is_file() and found.source == elsewhere
+    assert not paths.secrets_path(tmp_path / "data").exists()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ot.admin import accounts, db, goals, logimport, rollups, sites, stats, tokens
+from ot.admin import accounts, audit, db, goals, keys, logimport, rollups, sites, stats, tokens
 from ot.admin.context import make_context
 
 app = typer.Typer(
@@ -22,6 +22,8 @@ app.add_typer(tokens.app, name="token")
 app.add_typer(goals.app, name="goal")
 app.add_typer(stats.app, name="stats")
 app.add_typer(rollups.app, name="rollups")
+app.add_typer(audit.app, name="audit")
+app.add_typer(keys.app, name="keys")
 app.command("import-log")(logimport.import_log_command)
 
 

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from ot.admin.context import context_from, run
+from ot.admin.context import context_from, record_operator_action, run
 from ot.models import Goal
 from ot.sites import get_site
 from ot.stats.goals import add_goal, list_goals, remove_goal
@@ -33,7 +33,14 @@ def add_command(
         async with context.session() as session:
             found = await get_site(session, site)
             assert found.id is not None
-            return await add_goal(session, found.id, page=page, event=event, display_name=name)
+            goal = await add_goal(session, found.id, page=page, event=event, display_name=name)
+            await record_operator_action(
+                session,
+                "goal.added",
+                account_id=found.account_id,
+                details={"site_id": found.id, "goal_id": goal.id},
+            )
+            return goal
 
     goal = run(action)
     typer.echo(f"goal '{goal.display_name}' added ({goal.kind} {goal.target})")
@@ -82,6 +89,9 @@ def remove_command(
             found = await get_site(session, site)
             assert found.id is not None
             await remove_goal(session, found.id, name)
+            await record_operator_action(
+                session, "goal.removed", account_id=found.account_id, details={"site_id": found.id}
+            )
 
     run(action)
     typer.echo(f"goal '{name}' removed")

@@ -82,6 +82,13 @@ def import_log_command(
                 context.settings, found, log_format, files, options, stop=stop, progress=progress
             )
         )
+    run(
+        lambda: context.record(
+            "log.imported",
+            account_id=found.account_id,
+            details={"site_id": found.id, "imported": report.imported, "stopped": report.stopped},
+        )
+    )
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:

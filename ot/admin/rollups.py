@@ -16,7 +16,8 @@ app = typer.Typer(help="Per-day rollups for fast dashboards.", no_args_is_help=T
 @app.command("run")
 def run_command(ctx: typer.Context) -> None:
     """Roll up every day that new hits touched (`ot serve` does it every few seconds)."""
-    settings = context_from(ctx).settings
+    context = context_from(ctx)
+    settings = context.settings
 
     async def roll_up() -> RollupReport | None:
         reader, writer = create_engine(settings), create_engine(settings, for_writes=True)
@@ -31,6 +32,11 @@ def run_command(ctx: typer.Context) -> None:
     if report is None:
         typer.echo("another process is rolling up right now; nothing done")
         raise typer.Exit(1)
+    run(
+        lambda: context.record(
+            "rollups.ran", details={"days": report.days_rolled, "sites": report.sites}
+        )
+    )
     typer.echo(
         f"rolled up {report.days_rolled} days of {report.sites} sites "
         f"({report.rows_written} rows) in {report.seconds:.1f} s"

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import typer
 
-from ot.admin.context import context_from, run
+from ot.admin.context import context_from, record_operator_action, run
 from ot.clock import utcnow
 from ot.models import Site
 from ot.privacy import IpPolicy, VisitorMode
-from ot.sites import add_site, get_site, list_sites
+from ot.sites import add_site, delete_site, get_site, list_sites
 from ot.snippets import tracking_snippet
 from ot.summary import SiteSummary, summarise_site
 
@@ -32,13 +32,16 @@ def add_command(
     respect_do_not_track: bool = typer.Option(
         True, help="Drop hits of browsers sending Do-Not-Track or Global Privacy Control."
     ),
+    retention_days: int | None = typer.Option(
+        None, help="Delete hits older than this many days (default: keep them)."
+    ),
 ) -> None:
     """Add a site and print its tracking snippet."""
     context = context_from(ctx)
 
     async def action() -> Site:
         async with context.session() as session:
-            return await add_site(
+            added = await add_site(
                 session,
                 account,
                 domain,
@@ -49,7 +52,12 @@ def add_command(
                 excluded_paths=exclude_path,
                 hash_routing=hash_routing,
                 respect_do_not_track=respect_do_not_track,
+                retention_days=retention_days,
             )
+            await record_operator_action(
+                session, "site.added", account_id=account, details={"site_id": added.id}
+            )
+            return added
 
     site = run(action)
     typer.echo(f"site {site.id} ({site.domain}) added. Put this in every page's <head>:\n")
@@ -125,3 +133,31 @@ def snippet_command(
             return await get_site(session, site)
 
     typer.echo(tracking_snippet(run(action), context.settings))
+
+
+@app.command("remove")
+def remove_command(
+    ctx: typer.Context,
+    site: str = typer.Argument(..., help="Site id or domain."),
+    yes: bool = typer.Option(False, "--yes", help="Confirm: every hit of the site is deleted."),
+) -> None:
+    """Remove a site and everything stored for it (hits, visits, rollups, goals); audited."""
+    if not yes:
+        typer.echo("error: removing a site deletes all its data: add --yes to confirm", err=True)
+        raise typer.Exit(1)
+    context = context_from(ctx)
+
+    async def action() -> tuple[Site, dict[str, int]]:
+        async with context.session() as session:
+            found = await get_site(session, site)
+            removed = await delete_site(session, found)
+            await record_operator_action(
+                session,
+                "site.removed",
+                account_id=found.account_id,
+                details={"site_id": found.id, "removed": removed},
+            )
+            return found, removed
+
+    found, removed = run(action)
+    typer.echo(f"site {found.id} ({found.domain}) removed, with {removed.get('hit', 0)} hits")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from ot.admin.context import context_from, run
+from ot.access import Scope
+from ot.admin.context import context_from, record_operator_action, run
 from ot.tokens import create_token, list_tokens
 
 app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -15,13 +16,21 @@ def create_command(
     ctx: typer.Context,
     account: int = typer.Option(..., "--account", help="Id of the owning account."),
     name: str = typer.Option("default", help="A name to recognise the token by."),
+    scope: list[str] = typer.Option(
+        [Scope.STATS_READ.value],
+        "--scope",
+        help=f"What the token may do (repeatable): {', '.join(s.value for s in Scope)}.",
+    ),
 ) -> None:
     """Create a token and print it: this is the only time it is shown."""
     context = context_from(ctx)
 
     async def action() -> str:
         async with context.session() as session:
-            _, plaintext = await create_token(session, account, name)
+            token, plaintext = await create_token(session, account, name, scope)
+            await record_operator_action(
+                session, "key.created", account_id=account, details={"token_id": token.id}
+            )
             return plaintext
 
     plaintext = run(action)

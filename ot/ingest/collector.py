@@ -26,11 +26,16 @@ from ot.ingest.referrer import classify_referrer
 from ot.ingest.urls import parse_page_url, parse_referrer_url
 from ot.ingest.useragent import parse_user_agent
 from ot.ingest.writer import HitWriter
+from ot.models import HIT_IP
 from ot.privacy import IpPolicy
 from ot.sites import SiteConfig, SiteDirectory
 from ot.visitors import SaltKeeper, choose_visitor_id
 
-IP_CONTEXT = "hit.ip"
+
+def ip_context(site_id: int) -> str:
+    """What a hit's stored IP is bound to: its site (see `ot.models.HIT_IP`)."""
+    return HIT_IP.context_for({"site_id": site_id})
+
 
 # Pages and referrers repeat far more than they vary, and their parsing is pure: remember the
 # latest few thousand (bounded memory; invalid ones raise and are not remembered).
@@ -211,14 +216,14 @@ class Collector:
             revenue_currency=incoming.revenue.currency if incoming.revenue else "",
             interactive=incoming.interactive,
             event_id=incoming.event_id,
-            ip_encrypted=self._ip_to_store(incoming.ip, site.ip_policy),
+            ip_encrypted=self._ip_to_store(incoming.ip, site.ip_policy, site.id),
         )
 
-    def _ip_to_store(self, ip: str, policy: IpPolicy) -> str | None:
+    def _ip_to_store(self, ip: str, policy: IpPolicy, site_id: int) -> str | None:
         if policy is IpPolicy.NONE or not ip:
             return None
         kept = ip if policy is IpPolicy.FULL else truncate_ip(ip)
-        return self._cipher.encrypt(kept, context=IP_CONTEXT)
+        return self._cipher.encrypt(kept, context=ip_context(site_id))
 
 
 # How far a trusted sender (Matomo `cdt` with the owner's token) may date a hit: back as far as

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.errors import InvalidInput, OtError
-from ot.ingest.collector import IP_CONTEXT
+from ot.ingest.collector import ip_context
 from ot.ingest.geo import GeoLocator, Location
 from ot.ingest.hit import PAGEVIEW, EnrichedHit
 from ot.ingest.ips import ip_in_networks, truncate_ip
@@ -43,7 +43,7 @@ from ot.logimport.sources import GZIP_ERRORS, LogSource, file_identity, file_siz
 from ot.logimport.writer import BatchWriter, PendingHit, fewer_collections
 from ot.models import Site
 from ot.privacy import IpPolicy
-from ot.secrets import load_or_create_secrets
+from ot.secrets import load_secrets_of
 from ot.sites import SiteConfig
 
 T = TypeVar("T")
@@ -104,7 +104,7 @@ class LogImporter:
         self._skip_static = not options.include_static
         self._stop = stop or threading.Event()
         self._progress = progress
-        secrets = load_or_create_secrets(settings.data_dir)
+        secrets = load_secrets_of(settings)
         # A key of its own, so that import ids never equal the collector's cookie-mode ids.
         self._visitor_key = hashlib.blake2b(
             b"opentracker access-log visitors", key=secrets.visitor_key, digest_size=32
@@ -128,7 +128,10 @@ class LogImporter:
             raise
         opened = list(sources)
         database = BatchWriter(
-            self._settings, self._visit_timeout, self._count_stored, ip_context=IP_CONTEXT
+            self._settings,
+            self._visit_timeout,
+            self._count_stored,
+            ip_context=ip_context(self._site.id),
         )
         try:
             with fewer_collections():

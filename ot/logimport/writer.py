@@ -41,7 +41,7 @@ from ot.errors import OtError
 from ot.ingest.hit import EnrichedHit
 from ot.ingest.store import store_batch
 from ot.logimport import state
-from ot.secrets import load_or_create_secrets
+from ot.secrets import load_secrets_of
 
 T = TypeVar("T")
 
@@ -129,7 +129,7 @@ class IpSealer:
     reader is the import's busier process when (as by default) most lines are skipped."""
 
     def __init__(self, settings: Settings, context: str) -> None:
-        self._cipher = Cipher(load_or_create_secrets(settings.data_dir))
+        self._cipher = Cipher(load_secrets_of(settings))
         self._context = context
 
     def seal(self, hit: EnrichedHit, ip: str | None) -> EnrichedHit:

@@ -16,11 +16,22 @@ from ot.ingest.geo import GeoLocator
 from ot.ingest.hit import PayloadLimits
 from ot.ingest.ips import parse_networks
 from ot.ingest.writer import HitWriter
+from ot.mailer import Mailer
 from ot.schema import ensure_schema
-from ot.secrets import load_or_create_secrets
+from ot.secrets import load_secrets_of
 from ot.server import middlewares
 from ot.server.access_log import hide_request_details_from_aiohttp_logs
-from ot.server.keys import COLLECTOR, ENGINE, LIMITS, SETTINGS, TRACKER_SCRIPT, TRUSTED_PROXIES
+from ot.server.auth import authorise
+from ot.server.keys import (
+    CIPHER,
+    COLLECTOR,
+    ENGINE,
+    LIMITS,
+    MAILER,
+    SETTINGS,
+    TRACKER_SCRIPT,
+    TRUSTED_PROXIES,
+)
 from ot.server.routes import setup_routes
 from ot.sites import SiteDirectory
 from ot.visitors import SaltKeeper
@@ -30,7 +41,7 @@ def create_app(settings: Settings) -> web.Application:
     hide_request_details_from_aiohttp_logs()
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
-        middlewares=[middlewares.headers, middlewares.errors],
+        middlewares=[middlewares.headers, middlewares.errors, authorise],
     )
     app[SETTINGS] = settings
     app[LIMITS] = payload_limits(settings)
@@ -56,7 +67,7 @@ def payload_limits(settings: Settings) -> PayloadLimits:
 async def _core(app: web.Application) -> AsyncIterator[None]:
     """Database, writer and collector live as long as the application."""
     settings = app[SETTINGS]
-    secrets = load_or_create_secrets(settings.data_dir)
+    secrets = load_secrets_of(settings)
     engine = create_engine(settings)
     write_engine = create_engine(settings, for_writes=True)
     # On SQLite the writer commits from its own thread through the stdlib driver (see ot.db).
@@ -73,13 +84,15 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             visit_timeout=timedelta(minutes=collector_settings.visit_timeout_minutes),
         )
         app[ENGINE] = engine
+        app[CIPHER] = Cipher(secrets)
+        app[MAILER] = Mailer(settings.mail, settings.data_dir)
         app[COLLECTOR] = Collector(
             collector_settings,
             sites=SiteDirectory(engine),
             writer=writer,
             geo=geo,
             salts=SaltKeeper(write_engine),
-            cipher=Cipher(secrets),
+            cipher=app[CIPHER],
             visitor_key=secrets.visitor_key,
         )
         await writer.start()

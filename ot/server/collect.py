@@ -18,6 +18,7 @@ from ot.ingest import matomo, pixel, plausible
 from ot.ingest.collector import DropReason, Prepared
 from ot.ingest.hit import IncomingHit, Revenue
 from ot.ingest.ips import client_ip
+from ot.server.auth import Access, endpoint
 from ot.server.errors import domain_error_response
 from ot.server.keys import COLLECTOR, ENGINE, LIMITS, TRACKER_SCRIPT, TRUSTED_PROXIES
 from ot.tokens import token_may_track
@@ -79,6 +80,7 @@ def plausible_error(error: OtError) -> web.Response:
     return response
 
 
+@endpoint(Access.COLLECTOR, summary="Record a pageview or custom event (Plausible Events API)")
 async def plausible_event(request: web.Request) -> web.StreamResponse:
     """POST /api/event — the Plausible Events API."""
     ip, user_agent, do_not_track = _client(request)
@@ -103,6 +105,7 @@ async def plausible_event(request: web.Request) -> web.StreamResponse:
     return web.Response(status=202, text="ok", headers=NO_STORE)
 
 
+@endpoint(Access.COLLECTOR, summary="Record a pageview from a tracking pixel")
 async def pixel_gif(request: web.Request) -> web.StreamResponse:
     """GET /pixel.gif — the image beacon for pages and e-mails without JavaScript."""
     ip, user_agent, do_not_track = _client(request)
@@ -144,6 +147,7 @@ async def _matomo_params(request: web.Request) -> tuple[list[dict[str, str]], st
     return [params], None, False
 
 
+@endpoint(Access.COLLECTOR, summary="Record hits (Matomo Tracking API, single or bulk)")
 async def matomo_tracking(request: web.Request) -> web.StreamResponse:
     """GET|POST /matomo.php (and /piwik.php) — the Matomo Tracking HTTP API, incl. bulk."""
     ip, user_agent, do_not_track = _client(request)
@@ -205,6 +209,7 @@ async def matomo_tracking(request: web.Request) -> web.StreamResponse:
     return web.Response(body=TRANSPARENT_GIF, content_type="image/gif", headers=NO_STORE)
 
 
+@endpoint(Access.COLLECTOR, summary="The tracker script")
 async def tracker_script(request: web.Request) -> web.StreamResponse:
     """GET /js/ot.js — our tracker, cached by browsers and revalidated by its ETag."""
     script = request.app[TRACKER_SCRIPT]

@@ -6,20 +6,24 @@ from aiohttp import web
 
 from ot.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     OtError,
     Overloaded,
     SchemaOutdated,
     StorageUnavailable,
+    TooManyRequests,
     Unauthorized,
 )
 
 _STATUS: dict[type[OtError], int] = {
     InvalidInput: 400,
     Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    TooManyRequests: 429,
     Overloaded: 503,
     StorageUnavailable: 503,
     SchemaOutdated: 503,

@@ -6,9 +6,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot.config import Settings
+from ot.crypto import Cipher
 from ot.ingest.collector import Collector
 from ot.ingest.hit import PayloadLimits
 from ot.ingest.ips import Network
+from ot.mailer import Mailer
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -16,3 +18,5 @@ COLLECTOR = web.AppKey("collector", Collector)
 LIMITS = web.AppKey("limits", PayloadLimits)
 TRUSTED_PROXIES: web.AppKey[Sequence[Network]] = web.AppKey("trusted_proxies")
 TRACKER_SCRIPT = web.AppKey("tracker_script", bytes)
+CIPHER = web.AppKey("cipher", Cipher)
+MAILER = web.AppKey("mailer", Mailer)

@@ -10,14 +10,17 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 
 from ot.schema import schema_is_current
+from ot.server.auth import Access, endpoint
 from ot.server.keys import ENGINE
 
 
+@endpoint(Access.PUBLIC, summary="Liveness")
 async def healthz(request: web.Request) -> web.Response:
     """The process is up and its event loop answers."""
     return web.json_response({"status": "ok"})
 
 
+@endpoint(Access.PUBLIC, summary="Readiness: the database answers with the expected schema")
 async def readyz(request: web.Request) -> web.Response:
     """The database answers and its schema is the one this code expects."""
     engine = request.app[ENGINE]
@@ -37,6 +40,9 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
+@endpoint(
+    Access.PUBLIC, summary="Prometheus metrics (process and collector counters; no customer data)"
+)
 async def prometheus_metrics(request: web.Request) -> web.Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

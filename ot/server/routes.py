@@ -2,7 +2,19 @@
 
 from aiohttp import web
 
-from ot.server import collect, ops, stats_api
+from ot.server import (
+    accounts_api,
+    collect,
+    grants_api,
+    keys_api,
+    login_api,
+    ops,
+    sessions_api,
+    shared_api,
+    sites_api,
+    stats_api,
+    team_api,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -20,6 +32,48 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/api/v1/stats/timeseries", stats_api.timeseries_v1)
     router.add_get("/api/v1/stats/breakdown", stats_api.breakdown_v1)
     router.add_get("/api/v1/stats/realtime/visitors", stats_api.realtime_v1)
+    # Our own API: registration and log-in (public).
+    router.add_post("/ot/v1/accounts", accounts_api.register_account)
+    router.add_post("/ot/v1/accounts/verify", accounts_api.verify_email)
+    router.add_get("/ot/v1/accounts/verify", accounts_api.verify_email_link)
+    router.add_post("/ot/v1/login", login_api.login)
+    # Our own API: the caller's account.
+    router.add_get("/ot/v1/account", accounts_api.get_profile)
+    router.add_patch("/ot/v1/account", accounts_api.patch_profile)
+    router.add_get("/ot/v1/account/history", accounts_api.profile_history)
+    router.add_post("/ot/v1/account/password", accounts_api.change_my_password)
+    router.add_post("/ot/v1/account/second-factor", accounts_api.begin_second_factor)
+    router.add_post("/ot/v1/account/second-factor/confirm", accounts_api.confirm_second_factor)
+    router.add_post("/ot/v1/account/second-factor/disable", accounts_api.disable_second_factor)
+    router.add_get("/ot/v1/sessions", sessions_api.list_my_sessions)
+    router.add_delete("/ot/v1/sessions", sessions_api.end_all_sessions)
+    router.add_delete("/ot/v1/sessions/{session_id}", sessions_api.end_session)
+    # Our own API: express permissions for third parties, and their reads.
+    router.add_post("/ot/v1/grants", grants_api.create_grant)
+    router.add_get("/ot/v1/grants", grants_api.list_my_grants)
+    router.add_get("/ot/v1/grants/{grant_id}", grants_api.get_grant)
+    router.add_delete("/ot/v1/grants/{grant_id}", grants_api.revoke)
+    router.add_get("/ot/v1/grants/{grant_id}/reads", grants_api.list_reads)
+    router.add_post("/ot/v1/shared/query", shared_api.shared_query)
+    # Our own API: the account's API keys.
+    router.add_get("/ot/v1/keys", keys_api.list_keys)
+    router.add_post("/ot/v1/keys", keys_api.create_key)
+    router.add_delete("/ot/v1/keys/{key_id}", keys_api.revoke_key)
+    # Our own API: the sites and teams the caller works on.
+    router.add_get("/ot/v1/sites", sites_api.list_sites)
+    router.add_post("/ot/v1/sites", sites_api.create_site)
+    router.add_get("/ot/v1/sites/{site_id}", sites_api.get_site)
+    router.add_patch("/ot/v1/sites/{site_id}", sites_api.change_site)
+    router.add_delete("/ot/v1/sites/{site_id}", sites_api.remove_site)
+    router.add_post("/ot/v1/sites/{site_id}/verify", sites_api.verify)
+    router.add_get("/ot/v1/team/members", team_api.list_members)
+    router.add_patch("/ot/v1/team/members/{member_id}", team_api.patch_member)
+    router.add_delete("/ot/v1/team/members/{member_id}", team_api.delete_member)
+    router.add_get("/ot/v1/team/memberships", team_api.list_my_memberships)
+    router.add_get("/ot/v1/team/invitations", team_api.list_invitations)
+    router.add_post("/ot/v1/team/invitations", team_api.create_invitation)
+    router.add_post("/ot/v1/team/invitations/accept", team_api.accept)
+    router.add_delete("/ot/v1/team/invitations/{invitation_id}", team_api.delete_invitation)
     # Operations.
     router.add_get("/healthz", ops.healthz)
     router.add_get("/readyz", ops.readyz)

@@ -18,6 +18,7 @@ from multiprocessing.process import BaseProcess
 from aiohttp import web
 
 from ot import paths
+from ot.audit_checkpoints import keep_checkpointing
 from ot.config import Settings
 from ot.db import create_engine
 from ot.errors import OtError
@@ -69,7 +70,8 @@ def _rollups_main(settings: Settings, parent: int) -> None:
             loop.add_signal_handler(signum, stop.set)
         watch = asyncio.create_task(_stop_when_orphaned(parent, stop))
         try:
-            await keep_rolled_up(settings, stop)
+            # The audit trail's checkpoints are signed by this background process too.
+            await asyncio.gather(keep_rolled_up(settings, stop), keep_checkpointing(settings, stop))
         finally:
             watch.cancel()
 

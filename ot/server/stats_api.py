@@ -12,13 +12,22 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.clock import utcnow
-from ot.errors import OtError
+from ot.errors import NotFound, OtError
+from ot.grants.reads import read_through_grant, shared_response
 from ot.ingest._fields import json_object_body
 from ot.models import Site
+from ot.server.auth import Access, endpoint
 from ot.server.errors import status_of
 from ot.server.keys import ENGINE, LIMITS
 from ot.stats import v1
-from ot.stats.access import authenticate, bearer_token, readable_site
+from ot.stats.access import (
+    SITE_NOT_FOUND,
+    authenticate,
+    authenticate_grant_key,
+    bearer_token,
+    is_grant_key,
+    readable_site,
+)
 from ot.stats.engine import QueryResult, run_query
 from ot.stats.query import Query, parse_query
 from ot.stats.render import to_csv, v2_response
@@ -42,11 +51,14 @@ async def _run(request: web.Request, site: Site, query: Query) -> QueryResult:
         return await run_query(connection, site, query, now=utcnow())
 
 
+@endpoint(Access.STATS_API, summary="Query stats (Plausible Stats API v2)")
 async def query_v2(request: web.Request) -> web.StreamResponse:
     """POST /api/v2/query — Plausible's Stats API v2."""
     try:
-        bearer_token(request.headers.get("Authorization"))  # a missing key answers 401 first
+        token_text = bearer_token(request.headers.get("Authorization"))  # missing: 401 first
         body = json_object_body(await request.read(), request.app[LIMITS], what="(the query)")
+        if is_grant_key(token_text):
+            return await _query_v2_through_grant(request, token_text, body)
         site = await _site(request, body.get("site_id"))
         query = parse_query(body)
         result = await _run(request, site, query)
@@ -57,6 +69,24 @@ async def query_v2(request: web.Request) -> web.StreamResponse:
             text=to_csv(result), content_type="text/csv", charset="utf-8", headers=NO_STORE
         )
     return web.json_response(v2_response(result, site.domain), headers=NO_STORE)
+
+
+async def _query_v2_through_grant(
+    request: web.Request, token_text: str, body: dict[str, Any]
+) -> web.StreamResponse:
+    """A third party's grant key: the same query, within the grant's limits (`ot.grants`)."""
+    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+        grant = await authenticate_grant_key(session, token_text)
+    assert grant.id is not None
+    try:
+        answer = await read_through_grant(request.app[ENGINE], grant.id, "key", body, now=utcnow())
+    except NotFound:
+        raise NotFound(SITE_NOT_FOUND, field="site_id") from None  # in Plausible's words
+    if "text/csv" in request.headers.get("Accept", ""):
+        return web.Response(
+            text=to_csv(answer.result), content_type="text/csv", charset="utf-8", headers=NO_STORE
+        )
+    return web.json_response(shared_response(answer), headers=NO_STORE)
 
 
 async def _v1(request: web.Request, endpoint: str) -> web.StreamResponse:
@@ -74,21 +104,25 @@ async def _v1(request: web.Request, endpoint: str) -> web.StreamResponse:
     return web.json_response(answer, headers=NO_STORE)
 
 
+@endpoint(Access.STATS_API, summary="Aggregate stats (Plausible Stats API v1)")
 async def aggregate_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/aggregate"""
     return await _v1(request, "aggregate")
 
 
+@endpoint(Access.STATS_API, summary="Time series (Plausible Stats API v1)")
 async def timeseries_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/timeseries"""
     return await _v1(request, "timeseries")
 
 
+@endpoint(Access.STATS_API, summary="Breakdown (Plausible Stats API v1)")
 async def breakdown_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/breakdown"""
     return await _v1(request, "breakdown")
 
 
+@endpoint(Access.STATS_API, summary="Visitors in the last 5 minutes (Plausible Stats API v1)")
 async def realtime_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/realtime/visitors"""
     return await _v1(request, "realtime")

@@ -1,15 +1,17 @@
-"""Who may read which site's stats: an API token reads the sites of its own account, and any
-other site answers exactly as one that does not exist."""
+"""Who may read which site's stats: an API token with the `stats:read` scope reads the sites of
+its own account, and any other site answers exactly as one that does not exist."""
 
 from __future__ import annotations
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.errors import InvalidInput, NotFound, Unauthorized
-from ot.models import ApiToken, Site
+from ot.access import Scope
+from ot.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from ot.grants.store import GRANT_KEY_PREFIX, authenticate_grant
+from ot.models import ApiToken, Grant, Site
 from ot.sites import normalise_domain
-from ot.tokens import find_token
+from ot.tokens import find_token, record_use
 
 SITE_NOT_FOUND = "Site does not exist or user does not have access to it."
 
@@ -29,11 +31,19 @@ def bearer_token(authorization: str | None) -> str:
 
 
 async def authenticate(session: AsyncSession, plaintext: str) -> ApiToken:
+    """The live key of the request, which must carry `stats:read`; its use is recorded (and
+    committed: the session has done nothing else yet)."""
     token = await find_token(session, plaintext)
     if token is None:
         raise Unauthorized(
             "Invalid API key. Please make sure you're using a valid API key.", field="api_key"
         )
+    if Scope.STATS_READ.value not in token.scopes:
+        raise Forbidden(
+            "This API key lacks the stats:read scope. Create a key with it.", field="api_key"
+        )
+    if await record_use(session, token):
+        await session.commit()
     return token
 
 
@@ -54,3 +64,21 @@ async def readable_site(session: AsyncSession, token: ApiToken, site_id: object)
     if site is None:
         raise NotFound(SITE_NOT_FOUND, field="site_id")
     return site
+
+
+# A third party's grant key (`otg_...`, see `ot.grants`) also reads through the Stats API v2,
+# within its grant's limits.
+
+
+def is_grant_key(token: str) -> bool:
+    return token.startswith(GRANT_KEY_PREFIX)
+
+
+async def authenticate_grant_key(session: AsyncSession, plaintext: str) -> Grant:
+    """The live grant of a key; a revoked or expired one answers as an invalid key."""
+    try:
+        return await authenticate_grant(session, plaintext)
+    except Unauthorized:
+        raise Unauthorized(
+            "Invalid API key. Please make sure you're using a valid API key.", field="api_key"
+        ) from None

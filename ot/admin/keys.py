@@ -1,0 +1,109 @@
+"""`ot-admin keys`: the encryption keys of personal fields (rotate, status, retire)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ot import paths
+from ot.admin.context import AdminContext, context_from, run
+from ot.db import create_engine
+from ot.keyrotation import KeyUsage, RotationReport, key_usage, retire_key, rotate
+from ot.secrets import load_secrets_of
+
+app = typer.Typer(help="Encryption keys of personal fields.", no_args_is_help=True)
+
+
+def _secrets_file(context: AdminContext) -> Path:
+    load_secrets_of(context.settings)  # made on first use, like the server does
+    return context.settings.secrets_file or paths.secrets_path(context.settings.data_dir)
+
+
+@app.command("rotate")
+def rotate_command(
+    ctx: typer.Context,
+    batch_size: int = typer.Option(500, min=1, max=100_000, help="Values per transaction."),
+) -> None:
+    """Add a new key, make it current, and re-encrypt every stored value under it, in batches,
+    while the server keeps running (it reads both keys)."""
+    context = context_from(ctx)
+    secrets_file = _secrets_file(context)
+
+    async def action() -> RotationReport:
+        async with context.session():
+            pass  # the schema is current
+        engine = create_engine(context.settings)
+        try:
+            report = await rotate(engine, secrets_file, batch_size=batch_size)
+        finally:
+            await engine.dispose()
+        await context.record(
+            "keys.rotated",
+            details={
+                "key_id": report.new_key_id,
+                "reencrypted": sum(report.reencrypted.values()),
+                "unreadable": sum(report.unreadable.values()),
+            },
+        )
+        return report
+
+    report = run(action)
+    typer.echo(f"new current key {report.new_key_id}")
+    for column, count in sorted(report.reencrypted.items()):
+        typer.echo(f"  {column}: {count} values re-encrypted")
+    for column, count in sorted(report.unreadable.items()):
+        typer.echo(f"  {column}: {count} values cannot be decrypted and were left alone", err=True)
+    if report.unreadable:
+        raise typer.Exit(1)
+
+
+@app.command("status")
+def status_command(ctx: typer.Context) -> None:
+    """Show each key and how many stored values it encrypts."""
+    context = context_from(ctx)
+    secrets = load_secrets_of(context.settings)
+
+    async def action() -> KeyUsage:
+        async with context.session():
+            pass  # the schema is current
+        engine = create_engine(context.settings)
+        try:
+            return await key_usage(engine, list(secrets.encryption_keys))
+        finally:
+            await engine.dispose()
+
+    usage = run(action)
+    typer.echo("key\tvalues\tstate")
+    for key_id in secrets.encryption_keys:
+        state = "current" if key_id == secrets.current_key_id else "old"
+        typer.echo(f"{key_id}\t{usage.by_key[key_id]}\t{state}")
+    if usage.by_key["unknown"]:
+        typer.echo(f"unknown\t{usage.by_key['unknown']}\tnot in the secrets file")
+    for column, counts in sorted(usage.by_column.items()):
+        spread = ", ".join(f"{key_id} {count}" for key_id, count in sorted(counts.items()))
+        typer.echo(f"  {column}: {spread or 'no values'}")
+    for column, count in sorted(usage.not_encrypted.items()):
+        typer.echo(f"  {column}: {count} values NOT encrypted")
+
+
+@app.command("retire")
+def retire_command(
+    ctx: typer.Context, key_id: str = typer.Argument(..., help="The key id to remove.")
+) -> None:
+    """Remove an old key from the secrets file; refused while any stored value uses it."""
+    context = context_from(ctx)
+    secrets_file = _secrets_file(context)
+
+    async def action() -> None:
+        async with context.session():
+            pass  # the schema is current
+        engine = create_engine(context.settings)
+        try:
+            await retire_key(engine, secrets_file, key_id)
+        finally:
+            await engine.dispose()
+        await context.record("keys.retired", details={"key_id": key_id})
+
+    run(action)
+    typer.echo(f"key {key_id} retired")

@@ -1,0 +1,141 @@
+"""Passwords: hashing (argon2id through passlib's CryptContext) and the rules a new one must meet.
+
+The rules are a minimum length and "not a common password"; there are no composition rules
+(NIST SP 800-63B): they push people to `Password1!`, which the list refuses anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from functools import cache
+from importlib.resources import files
+from itertools import pairwise
+
+from passlib.context import CryptContext
+
+from ot.config import AccountSettings
+from ot.errors import InvalidInput
+
+# OWASP's argon2id recommendation (Password Storage Cheat Sheet): 19 MiB, 2 iterations, one lane.
+# Changing these rehashes each password at its owner's next log-in (`verify_password`).
+ARGON2_MEMORY_KIB = 19 * 1024
+ARGON2_TIME_COST = 2
+ARGON2_PARALLELISM = 1
+
+# Passwords longer than this are refused: hashing megabytes would be a denial of service.
+MAX_PASSWORD_LENGTH = 1024
+
+
+def crypt_context(
+    memory_kib: int = ARGON2_MEMORY_KIB,
+    time_cost: int = ARGON2_TIME_COST,
+    parallelism: int = ARGON2_PARALLELISM,
+) -> CryptContext:
+    return CryptContext(
+        schemes=["argon2"],
+        argon2__type="ID",
+        argon2__memory_cost=memory_kib,
+        argon2__time_cost=time_cost,
+        argon2__parallelism=parallelism,
+    )
+
+
+CONTEXT = crypt_context()
+
+
+def hash_password(password: str) -> str:
+    return CONTEXT.hash(password)
+
+
+def verify_password(password: str, stored_hash: str) -> tuple[bool, str | None]:
+    """Whether the password matches, and a new hash to store when the stored one was made with
+    other parameters (None when it is current)."""
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return False, None
+    try:
+        return CONTEXT.verify_and_update(password, stored_hash)
+    except ValueError:  # not a hash this context knows
+        return False, None
+
+
+async def hash_password_in_thread(password: str) -> str:
+    """`hash_password` off the event loop: argon2 takes tens of milliseconds of CPU (and
+    releases the GIL), which the collector must not wait behind."""
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_in_thread(password: str, stored_hash: str) -> tuple[bool, str | None]:
+    """`verify_password` off the event loop."""
+    return await asyncio.to_thread(verify_password, password, stored_hash)
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_password("not the password of anyone: only here to spend the same time")
+
+
+async def spend_verification_time(password: str) -> None:
+    """Verify against a hash no password matches: an unknown e-mail then takes as long to refuse
+    as a wrong password, so timing does not tell whether an address is registered."""
+    dummy = await asyncio.to_thread(_dummy_hash)
+    await verify_password_in_thread(password[:MAX_PASSWORD_LENGTH], dummy)
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The list shipped in `ot/data/common_passwords.txt` (see its header for the source)."""
+    text = files("ot").joinpath("data/common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+# Digits and punctuation that people put around a common word ("dragon2024!", "!!monkey1").
+_PADDING = re.compile(r"^[\d\W_]+|[\d\W_]+$")
+
+
+def _is_sequence(text: str) -> bool:
+    """Each character one after (or before) the previous: "123456789012", "zyxwvutsrqpo"."""
+    steps = {
+        (ord(b) - ord(a)) % 10 if a.isdigit() and b.isdigit() else ord(b) - ord(a)
+        for a, b in pairwise(text)
+    }
+    return len(steps) == 1 and steps <= {1, -1, 9}
+
+
+def is_common(password: str) -> bool:
+    """On the list, on it once the digits and symbols around it are taken off, a run of
+    consecutive characters, or one short run repeated ("abcabcabcabc", "passwordpassword")."""
+    lowered = password.lower().strip()
+    common = common_passwords()
+    if lowered in common or _is_sequence(lowered):
+        return True
+    core = _PADDING.sub("", lowered)
+    if core in common:  # a common word padded with digits and symbols
+        return True
+    for unit in range(1, len(lowered) // 2 + 1):
+        if len(lowered) % unit == 0 and lowered[:unit] * (len(lowered) // unit) == lowered:
+            return unit < 4 or lowered[:unit] in common
+    return False
+
+
+def check_new_password(password: str, settings: AccountSettings, *, email: str = "") -> None:
+    """Refuse a password that is too short, too long, common, or the account's own e-mail."""
+    if len(password) < settings.password_min_length:
+        raise InvalidInput(
+            f"the password must have at least {settings.password_min_length} characters",
+            field="password",
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"the password must have at most {MAX_PASSWORD_LENGTH} characters", field="password"
+        )
+    if is_common(password):
+        raise InvalidInput(
+            "this password is one of the most common ones: choose another (a few unrelated "
+            "words make a good one)",
+            field="password",
+        )
+    if email and email.strip().lower() in password.lower():
+        raise InvalidInput("the password must not contain the e-mail address", field="password")

@@ -1,0 +1,404 @@
+"""The customer's profile: read everything they gave us, correct it, and read back every change.
+
+A new e-mail address takes effect only once a link mailed to it is used; a new password needs
+the current one and ends the account's other sessions. Each change leaves a `ProfileChange`
+with who made it, when, which fields, and the old values encrypted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot import audit
+from ot.accounts import (
+    CONTACT_CONTEXTS,
+    EMAIL_CONTEXT,
+    NAME_CONTEXT,
+    account_email,
+    check_contact,
+    check_email,
+    check_name,
+    check_region,
+    email_index,
+    find_account_by_email,
+    record_consent,
+)
+from ot.clock import utcnow
+from ot.config import AccountSettings
+from ot.crypto import Cipher
+from ot.errors import Conflict, Forbidden, InvalidInput
+from ot.mailer import Mail
+from ot.models import PROFILE_OLD_VALUES, Account, Consent, EmailVerification, ProfileChange
+from ot.passwords import check_new_password, hash_password_in_thread, verify_password_in_thread
+from ot.sessions import revoke_all_sessions
+from ot.verification import Purpose, issue_verification, verification_link
+
+OLD_VALUES_CONTEXT = PROFILE_OLD_VALUES.context
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    region: str
+    statement_version: str
+    given_at: datetime
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything the customer gave us, decrypted."""
+
+    id: int
+    name: str
+    email: str | None
+    email_verified: bool
+    pending_email: str | None
+    company: str
+    address: str
+    phone: str
+    region: str | None
+    second_factor: bool
+    created_at: datetime
+    consents: list[ConsentRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProfileUpdate:
+    """The fields to change; None leaves a field as it is. A new region needs `consent`."""
+
+    name: str | None = None
+    email: str | None = None
+    company: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    region: str | None = None
+    consent: bool | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of the history the customer reads."""
+
+    at: datetime
+    actor: str
+    fields: list[str]
+    old_values: dict[str, str | None]
+
+
+async def _pending_email(session: AsyncSession, cipher: Cipher, account_id: int) -> str | None:
+    row = (
+        await session.exec(
+            select(EmailVerification)
+            .where(
+                EmailVerification.account_id == account_id,
+                EmailVerification.purpose == Purpose.EMAIL_CHANGE.value,
+                col(EmailVerification.used_at).is_(None),
+                col(EmailVerification.expires_at) > utcnow(),
+            )
+            .order_by(col(EmailVerification.id).desc())
+        )
+    ).first()
+    if row is None or row.email_encrypted is None:
+        return None
+    return cipher.decrypt(row.email_encrypted, context=EMAIL_CONTEXT)
+
+
+def _contact(account: Account, cipher: Cipher, name: str) -> str:
+    value: str | None = getattr(account, f"{name}_encrypted")
+    return "" if value is None else cipher.decrypt(value, context=CONTACT_CONTEXTS[name])
+
+
+async def profile_of(session: AsyncSession, cipher: Cipher, account: Account) -> Profile:
+    assert account.id is not None
+    consents = await session.exec(
+        select(Consent).where(Consent.account_id == account.id).order_by(col(Consent.id))
+    )
+    return Profile(
+        id=account.id,
+        name=cipher.decrypt(account.name_encrypted, context=NAME_CONTEXT),
+        email=account_email(account, cipher),
+        email_verified=account.email_verified_at is not None,
+        pending_email=await _pending_email(session, cipher, account.id),
+        company=_contact(account, cipher, "company"),
+        address=_contact(account, cipher, "address"),
+        phone=_contact(account, cipher, "phone"),
+        region=account.region,
+        second_factor=account.totp_enabled_at is not None,
+        created_at=account.created_at,
+        consents=[ConsentRecord(c.region, c.statement_version, c.given_at) for c in consents],
+    )
+
+
+async def record_change(
+    session: AsyncSession,
+    cipher: Cipher,
+    account_id: int,
+    actor: str,
+    old_values: dict[str, str | None],
+) -> ProfileChange:
+    """Keep one change in the history: the fields, and their old values encrypted together."""
+    change = ProfileChange(
+        account_id=account_id,
+        at=utcnow(),
+        actor=actor,
+        fields=sorted(old_values),
+        old_values_encrypted=cipher.encrypt(
+            json.dumps(old_values, sort_keys=True), context=OLD_VALUES_CONTEXT
+        ),
+    )
+    session.add(change)
+    await session.flush()
+    return change
+
+
+async def history_of(
+    session: AsyncSession, cipher: Cipher, account_id: int, *, limit: int = 200
+) -> list[Change]:
+    """The account's profile changes, newest first."""
+    rows = await session.exec(
+        select(ProfileChange)
+        .where(ProfileChange.account_id == account_id)
+        .order_by(col(ProfileChange.id).desc())
+        .limit(limit)
+    )
+    return [
+        Change(
+            at=row.at,
+            actor=row.actor,
+            fields=list(row.fields),
+            old_values=json.loads(
+                cipher.decrypt(row.old_values_encrypted, context=OLD_VALUES_CONTEXT)
+            )
+            if row.old_values_encrypted
+            else {},
+        )
+        for row in rows
+    ]
+
+
+async def update_profile(
+    session: AsyncSession,
+    cipher: Cipher,
+    account: Account,
+    update: ProfileUpdate,
+    settings: AccountSettings,
+    *,
+    actor: str,
+    link_base: str,
+    mails: list[Mail],
+) -> list[str]:
+    """Apply the changes; returns the fields changed now. A new e-mail address is not among
+    them: it waits for its verification link, mailed here."""
+    assert account.id is not None
+    # Everything is checked before anything changes: a refusal leaves the account as it was.
+    name = check_name(update.name) if update.name is not None else None
+    contacts = {
+        contact: check_contact(contact, value)
+        for contact in CONTACT_CONTEXTS
+        if (value := getattr(update, contact)) is not None
+    }
+    region = None
+    if update.region is not None and update.region != account.region:
+        region = check_region(update.region)
+        if update.consent is not True:
+            raise InvalidInput(
+                "moving your data to another region needs your express consent to hosting and "
+                "transfer there",
+                field="consent",
+            )
+    if update.email is not None:
+        check_email(update.email)
+
+    old_values: dict[str, str | None] = {}
+    if name is not None:
+        old_name = cipher.decrypt(account.name_encrypted, context=NAME_CONTEXT)
+        if name != old_name:
+            old_values["name"] = old_name
+            account.name_encrypted = cipher.encrypt(name, context=NAME_CONTEXT)
+    for contact, value in contacts.items():
+        old_value = _contact(account, cipher, contact)
+        if value != old_value:
+            old_values[contact] = old_value or None
+            encrypted = cipher.encrypt(value, context=CONTACT_CONTEXTS[contact]) if value else None
+            setattr(account, f"{contact}_encrypted", encrypted)
+    if region is not None:
+        old_values["region"] = account.region
+        account.region = region
+        await record_consent(session, account.id, region, settings)
+    pending = None
+    if update.email is not None:
+        pending = await _request_email_change(
+            session, cipher, account, update.email, settings, link_base=link_base, mails=mails
+        )
+    if old_values:
+        session.add(account)
+        await record_change(session, cipher, account.id, actor, old_values)
+        await audit.record(
+            session,
+            "profile.changed",
+            actor=actor,
+            account_id=account.id,
+            details={"fields": sorted(old_values)},
+        )
+    if pending:
+        await audit.record(session, "email.change_requested", actor=actor, account_id=account.id)
+    await session.flush()
+    return sorted(old_values)
+
+
+async def _request_email_change(
+    session: AsyncSession,
+    cipher: Cipher,
+    account: Account,
+    new_email: str,
+    settings: AccountSettings,
+    *,
+    link_base: str,
+    mails: list[Mail],
+) -> bool:
+    """Mail a link to the new address (or, when another account has it, a notice that says
+    so to that address only). False when the address is already the account's."""
+    assert account.id is not None
+    email = check_email(new_email)
+    if account.email_index == email_index(cipher, email):
+        return False
+    # A pending change is recorded even for an address another account holds, so the profile
+    # looks alike either way; only the mailbox owner learns which it was.
+    token = await issue_verification(
+        session,
+        account.id,
+        Purpose.EMAIL_CHANGE,
+        settings,
+        email_encrypted=cipher.encrypt(email, context=EMAIL_CONTEXT),
+    )
+    if await find_account_by_email(session, cipher, email) is not None:
+        mails.append(
+            Mail(
+                to=email,
+                subject="Your address was entered in another opentracker account",
+                text=(
+                    "Someone asked to move another opentracker account to this address. It "
+                    "already belongs to your account, so nothing was changed.\n\n"
+                    "We never ask for your password or other personal details by e-mail.\n"
+                ),
+            )
+        )
+        return True
+    mails.append(
+        Mail(
+            to=email,
+            subject="Confirm your new opentracker address",
+            text=(
+                "To make this the address of your opentracker account, open this link:\n\n"
+                f"{verification_link(link_base, token)}\n\n"
+                f"The link works once and expires in {settings.verification_link_hours} "
+                "hours. Until then your account keeps its old address.\n\n"
+                "We never ask for your password or other personal details by e-mail.\n"
+            ),
+        )
+    )
+    return True
+
+
+async def apply_email_change(
+    session: AsyncSession,
+    cipher: Cipher,
+    account: Account,
+    verification: EmailVerification,
+    *,
+    mails: list[Mail],
+) -> None:
+    """The new address was proven: it replaces the old one (which is told so)."""
+    assert account.id is not None and verification.email_encrypted is not None
+    new_email = cipher.decrypt(verification.email_encrypted, context=EMAIL_CONTEXT)
+    if await find_account_by_email(session, cipher, new_email) is not None:
+        raise Conflict("this address now belongs to another account", field="token")
+    old_email = account_email(account, cipher)
+    account.email_encrypted = verification.email_encrypted
+    account.email_index = email_index(cipher, new_email)
+    account.email_verified_at = utcnow()
+    session.add(account)
+    actor = f"account:{account.id}"
+    await record_change(session, cipher, account.id, actor, {"email": old_email})
+    await audit.record(
+        session,
+        "email.changed",
+        actor=actor,
+        account_id=account.id,
+        details={"verification_id": verification.id},
+    )
+    await session.flush()
+    if old_email:
+        mails.append(
+            Mail(
+                to=old_email,
+                subject="Your opentracker address was changed",
+                text=(
+                    "The address of your opentracker account was changed to a new one, which "
+                    "was confirmed through a link sent to it. This address no longer receives "
+                    "mail about the account.\n\n"
+                    "If you did not do this, contact us through the website right away.\n"
+                ),
+            )
+        )
+
+
+async def change_password(
+    session: AsyncSession,
+    cipher: Cipher,
+    account: Account,
+    current_password: str,
+    new_password: str,
+    settings: AccountSettings,
+    *,
+    actor: str,
+    keep_session_id: int | None,
+    mails: list[Mail],
+) -> int:
+    """Set a new password, given the current one; ends every other session of the account and
+    returns how many ended."""
+    assert account.id is not None
+    matches = (
+        account.password_hash is not None
+        and (await verify_password_in_thread(current_password, account.password_hash))[0]
+    )
+    if not matches:
+        await audit.record(
+            session,
+            "password.change_refused",
+            actor=actor,
+            account_id=account.id,
+            details={"reason": "wrong_current_password"},
+        )
+        raise Forbidden("the current password is not right", field="current_password")
+    check_new_password(new_password, settings, email=account_email(account, cipher) or "")
+    account.password_hash = await hash_password_in_thread(new_password)
+    session.add(account)
+    ended = await revoke_all_sessions(session, account.id, except_session_id=keep_session_id)
+    await record_change(session, cipher, account.id, actor, {"password": None})
+    await audit.record(
+        session,
+        "password.changed",
+        actor=actor,
+        account_id=account.id,
+        details={"other_sessions_ended": ended},
+    )
+    email = account_email(account, cipher)
+    if email:
+        mails.append(
+            Mail(
+                to=email,
+                subject="Your opentracker password was changed",
+                text=(
+                    "The password of your opentracker account was changed, and every other "
+                    "session was logged out.\n\n"
+                    "If you did not do this, contact us through the website right away.\n"
+                ),
+            )
+        )
+    await session.flush()
+    return ended

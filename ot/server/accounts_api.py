@@ -1,0 +1,423 @@
+"""`/ot/v1/accounts` (registration, e-mail verification) and `/ot/v1/account` (the caller's
+profile, its history, password and second factor). The rules live in `ot.registration`,
+`ot.profile` and `ot.second_factor`; these handlers only translate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot.access import Scope
+from ot.accounts import (
+    CONTACT_LIMITS,
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
+    get_account,
+    start_writing,
+)
+from ot.clock import as_utc
+from ot.errors import InvalidInput, OtError
+from ot.mailer import Mail
+from ot.passwords import MAX_PASSWORD_LENGTH
+from ot.profile import ProfileUpdate, change_password, history_of, profile_of, update_profile
+from ot.registration import Registration, confirm_email, register
+from ot.second_factor import begin_enrolment, confirm_enrolment, disable
+from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
+from ot.server.keys import CIPHER, ENGINE, MAILER, SETTINGS
+from ot.snippets import collector_url
+
+log = logging.getLogger(__name__)
+
+# --- shared by the account handlers -------------------------------------------------------
+
+
+@asynccontextmanager
+async def transaction(request: web.Request, *, locked: bool = True) -> AsyncIterator[AsyncSession]:
+    """A session for a change, committed when the block ends, also when it ends with a refusal
+    (`OtError`): the core records failures and their audit entries before refusing, and those
+    must be kept. Anything else rolls back. `locked` starts it with `start_writing`."""
+    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+        try:
+            if locked:
+                await start_writing(session)
+            yield session
+        except OtError:
+            await session.commit()
+            raise
+        await session.commit()
+
+
+async def send_mails(request: web.Request, mails: Sequence[Mail]) -> None:
+    """Send what the core queued, after its transaction committed. A mail that cannot be sent
+    is logged (without its address) and does not fail the request."""
+    mailer = request.app[MAILER]
+    for mail in mails:
+        try:
+            await asyncio.to_thread(mailer.send, mail)
+        except Exception as error:  # SMTP trouble must not undo a committed registration
+            log.error("an account mail could not be sent", extra={"error": type(error).__name__})
+
+
+def link_base(request: web.Request) -> str:
+    # Never the request's Host header: a forged one would put an attacker's host in our links.
+    return collector_url(request.app[SETTINGS])
+
+
+def json_answer(model: BaseModel, status: int = 200) -> web.Response:
+    return web.json_response(text=model.model_dump_json(), status=status)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- registration -------------------------------------------------------------------------
+
+
+class NewAccount(Strict):
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    email: str = Field(min_length=3, max_length=MAX_EMAIL_LENGTH)
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    company: str = Field(default="", max_length=CONTACT_LIMITS["company"])
+    address: str = Field(default="", max_length=CONTACT_LIMITS["address"])
+    phone: str = Field(default="", max_length=CONTACT_LIMITS["phone"])
+    region: Literal["nl", "us"]
+    consent: StrictBool = Field(
+        description="Express consent to hosting and transfer of the account's data in `region`"
+    )
+
+
+class Accepted(BaseModel):
+    message: str
+
+
+class VerificationIn(Strict):
+    token: str = Field(min_length=1, max_length=200)
+
+
+class Verified(BaseModel):
+    verified: bool = True
+    account_id: int
+
+
+@endpoint(
+    Access.PUBLIC,
+    summary="Register an account; a verification link is mailed to the address",
+    body=NewAccount,
+    answers=Accepted,
+    status=202,
+)
+async def register_account(request: web.Request) -> web.Response:
+    body = request[BODY]
+    assert isinstance(body, NewAccount)
+    mails: list[Mail] = []
+    async with transaction(request) as session:
+        await register(
+            session,
+            request.app[CIPHER],
+            Registration(**body.model_dump()),
+            request.app[SETTINGS].accounts,
+            link_base=link_base(request),
+            mails=mails,
+        )
+    await send_mails(request, mails)
+    # The same answer for a new and a taken address: nobody learns who has an account.
+    message = "check your mailbox: we sent a link to confirm the address"
+    return json_answer(Accepted(message=message), status=202)
+
+
+async def _verify(request: web.Request, token: str) -> web.Response:
+    mails: list[Mail] = []
+    async with transaction(request) as session:
+        account = await confirm_email(session, request.app[CIPHER], token, mails=mails)
+    await send_mails(request, mails)
+    return json_answer(Verified(account_id=account.id or 0))
+
+
+@endpoint(
+    Access.PUBLIC,
+    summary="Confirm an e-mail address with the token of its one-time link",
+    body=VerificationIn,
+    answers=Verified,
+)
+async def verify_email(request: web.Request) -> web.Response:
+    body = request[BODY]
+    assert isinstance(body, VerificationIn)
+    return await _verify(request, body.token)
+
+
+@endpoint(
+    Access.PUBLIC,
+    summary="Confirm an e-mail address by opening its one-time link (`?token=`)",
+    answers=Verified,
+)
+async def verify_email_link(request: web.Request) -> web.Response:
+    token = request.query.get("token", "")
+    if not token or len(token) > 200:
+        raise InvalidInput("the link has no valid token", field="token")
+    return await _verify(request, token)
+
+
+# --- profile ------------------------------------------------------------------------------
+
+
+class ConsentOut(BaseModel):
+    region: str
+    statement_version: str
+    given_at: datetime
+
+
+class ProfileOut(BaseModel):
+    id: int
+    name: str
+    email: str | None
+    email_verified: bool
+    pending_email: str | None
+    company: str
+    address: str
+    phone: str
+    region: str | None
+    second_factor: bool
+    created_at: datetime
+    consents: list[ConsentOut]
+
+
+class ProfileIn(Strict):
+    name: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
+    email: str | None = Field(default=None, max_length=MAX_EMAIL_LENGTH)
+    company: str | None = Field(default=None, max_length=CONTACT_LIMITS["company"])
+    address: str | None = Field(default=None, max_length=CONTACT_LIMITS["address"])
+    phone: str | None = Field(default=None, max_length=CONTACT_LIMITS["phone"])
+    region: Literal["nl", "us"] | None = None
+    consent: StrictBool | None = Field(
+        default=None, description="Needed with a new region: consent to hosting there"
+    )
+
+
+class ProfileUpdated(BaseModel):
+    changed: list[str]
+    profile: ProfileOut
+
+
+class PasswordIn(Strict):
+    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+
+class PasswordChanged(BaseModel):
+    other_sessions_ended: int
+
+
+class ChangeOut(BaseModel):
+    at: datetime
+    actor: str
+    fields: list[str]
+    old_values: dict[str, str | None]
+
+
+class History(BaseModel):
+    changes: list[ChangeOut]
+
+
+def _profile_out(profile: Any) -> ProfileOut:
+    return ProfileOut(
+        id=profile.id,
+        name=profile.name,
+        email=profile.email,
+        email_verified=profile.email_verified,
+        pending_email=profile.pending_email,
+        company=profile.company,
+        address=profile.address,
+        phone=profile.phone,
+        region=profile.region,
+        second_factor=profile.second_factor,
+        created_at=as_utc(profile.created_at),
+        consents=[
+            ConsentOut(
+                region=c.region, statement_version=c.statement_version, given_at=as_utc(c.given_at)
+            )
+            for c in profile.consents
+        ],
+    )
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.ACCOUNT_READ,
+    summary="Everything my account holds about me, decrypted",
+    answers=ProfileOut,
+)
+async def get_profile(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    async with AsyncSession(request.app[ENGINE]) as session:
+        account = await get_account(session, principal.account_id)
+        profile = await profile_of(session, request.app[CIPHER], account)
+    return json_answer(_profile_out(profile))
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.ACCOUNT_WRITE,
+    summary="Correct my profile (a new e-mail address takes effect once verified)",
+    body=ProfileIn,
+    answers=ProfileUpdated,
+)
+async def patch_profile(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, ProfileIn)
+    cipher = request.app[CIPHER]
+    mails: list[Mail] = []
+    async with transaction(request) as session:
+        account = await get_account(session, principal.account_id)
+        changed = await update_profile(
+            session,
+            cipher,
+            account,
+            ProfileUpdate(**body.model_dump()),
+            request.app[SETTINGS].accounts,
+            actor=principal.actor,
+            link_base=link_base(request),
+            mails=mails,
+        )
+    async with AsyncSession(request.app[ENGINE]) as session:
+        profile = await profile_of(session, cipher, await get_account(session, account.id or 0))
+    await send_mails(request, mails)
+    return json_answer(ProfileUpdated(changed=changed, profile=_profile_out(profile)))
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.ACCOUNT_READ,
+    summary="The history of my profile: who changed which fields when, with the old values",
+    answers=History,
+)
+async def profile_history(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    async with AsyncSession(request.app[ENGINE]) as session:
+        changes = await history_of(session, request.app[CIPHER], principal.account_id)
+    return json_answer(
+        History(
+            changes=[
+                ChangeOut(at=as_utc(c.at), actor=c.actor, fields=c.fields, old_values=c.old_values)
+                for c in changes
+            ]
+        )
+    )
+
+
+@endpoint(
+    Access.SESSION,
+    scope=Scope.ACCOUNT_WRITE,
+    summary="Change my password (needs the current one; ends my other sessions)",
+    body=PasswordIn,
+    answers=PasswordChanged,
+)
+async def change_my_password(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, PasswordIn)
+    mails: list[Mail] = []
+    async with transaction(request) as session:
+        account = await get_account(session, principal.account_id)
+        ended = await change_password(
+            session,
+            request.app[CIPHER],
+            account,
+            body.current_password,
+            body.new_password,
+            request.app[SETTINGS].accounts,
+            actor=principal.actor,
+            keep_session_id=principal.session_id,
+            mails=mails,
+        )
+    await send_mails(request, mails)
+    return json_answer(PasswordChanged(other_sessions_ended=ended))
+
+
+# --- second factor ------------------------------------------------------------------------
+
+
+class EnrolmentOut(BaseModel):
+    secret: str
+    provisioning_uri: str
+
+
+class CodeIn(Strict):
+    code: str = Field(min_length=1, max_length=64)
+
+
+class RecoveryCodes(BaseModel):
+    recovery_codes: list[str]
+
+
+class DisableIn(Strict):
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    code: str = Field(min_length=1, max_length=64)
+
+
+class SecondFactorState(BaseModel):
+    second_factor: bool
+
+
+@endpoint(
+    Access.SESSION,
+    scope=Scope.ACCOUNT_WRITE,
+    summary="Start turning on the second factor: a TOTP secret for the authenticator app",
+    answers=EnrolmentOut,
+)
+async def begin_second_factor(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    async with transaction(request) as session:
+        account = await get_account(session, principal.account_id)
+        enrolment = begin_enrolment(request.app[CIPHER], account)
+        session.add(account)
+    return json_answer(
+        EnrolmentOut(secret=enrolment.secret, provisioning_uri=enrolment.provisioning_uri)
+    )
+
+
+@endpoint(
+    Access.SESSION,
+    scope=Scope.ACCOUNT_WRITE,
+    summary="Turn on the second factor with a code from the app; answers the recovery codes once",
+    body=CodeIn,
+    answers=RecoveryCodes,
+)
+async def confirm_second_factor(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, CodeIn)
+    async with transaction(request) as session:
+        account = await get_account(session, principal.account_id)
+        codes = await confirm_enrolment(
+            session, request.app[CIPHER], account, body.code, actor=principal.actor
+        )
+    return json_answer(RecoveryCodes(recovery_codes=codes))
+
+
+@endpoint(
+    Access.SESSION,
+    scope=Scope.ACCOUNT_WRITE,
+    summary="Turn off the second factor (needs the password and a code)",
+    body=DisableIn,
+    answers=SecondFactorState,
+)
+async def disable_second_factor(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, DisableIn)
+    async with transaction(request) as session:
+        account = await get_account(session, principal.account_id)
+        await disable(
+            session, request.app[CIPHER], account, body.password, body.code, actor=principal.actor
+        )
+    return json_answer(SecondFactorState(second_factor=False))

@@ -1,0 +1,246 @@
+"""`/ot/v1/grants`: a customer's express permissions for third parties — grant, list, read one,
+revoke, and see every read made through a grant. The rules are in `ot.grants`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot.access import Scope
+from ot.clock import as_utc, utcnow
+from ot.errors import InvalidInput, NotFound
+from ot.grants.store import (
+    MAX_GRANT_DAYS,
+    GrantTerms,
+    grant_of,
+    list_grants,
+    reads_of,
+    revoke_grant,
+    status_of,
+    texts_of,
+)
+from ot.grants.store import create_grant as create_grant_in
+from ot.models import Grant, GrantRead
+from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
+from ot.server.keys import CIPHER, ENGINE
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+SiteId = Annotated[int, Field(ge=1, le=MAX_ID)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class NewGrant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grantee: str = Field(min_length=1, max_length=200, description="who is granted access")
+    purpose: str = Field(min_length=1, max_length=2000, description="what for")
+    site_ids: list[SiteId] = Field(min_length=1, max_length=100)
+    metrics: list[Name] = Field(min_length=1, max_length=100)
+    dimensions: list[Name] = Field(default_factory=list, max_length=100)
+    date_from: date | None = Field(default=None, description="first readable day (inclusive)")
+    date_to: date | None = Field(default=None, description="last readable day (inclusive)")
+    expires_at: AwareDatetime = Field(description=f"at most {MAX_GRANT_DAYS} days ahead")
+    min_visitors: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="hide rows with fewer visitors; 0: off"
+    )
+    share_link: bool = False
+    link_password: str | None = Field(default=None, max_length=1000)
+
+
+class GrantOut(BaseModel):
+    id: int
+    status: str  # active, expired or revoked
+    grantee: str
+    purpose: str
+    site_ids: list[int]
+    metrics: list[str]
+    dimensions: list[str]
+    date_from: date | None
+    date_to: date | None
+    min_visitors: int | None
+    key_prefix: str
+    share_link: bool
+    password_protected: bool
+    created_by_account_id: int
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class IssuedGrantOut(GrantOut):
+    key: str  # shown this once
+    link_token: str | None  # shown this once
+
+
+class GrantList(BaseModel):
+    grants: list[GrantOut]
+
+
+class GrantReadOut(BaseModel):
+    id: int
+    at: datetime
+    via: str
+    site_id: int | None
+    outcome: str
+    reason: str
+    metrics: list[str]
+    dimensions: list[str]
+    filtered_dimensions: list[str]
+    first_day: date | None
+    last_day: date | None
+    rows_returned: int
+    rows_hidden: int
+
+
+class GrantReadList(BaseModel):
+    reads: list[GrantReadOut]
+
+
+def _out(request: web.Request, grant: Grant) -> GrantOut:
+    assert grant.id is not None
+    grantee, purpose = texts_of(grant, request.app[CIPHER])
+    return GrantOut(
+        id=grant.id,
+        status=status_of(grant, utcnow()),
+        grantee=grantee,
+        purpose=purpose,
+        site_ids=grant.site_ids,
+        metrics=grant.metrics,
+        dimensions=grant.dimensions,
+        date_from=grant.date_from,
+        date_to=grant.date_to,
+        min_visitors=grant.min_visitors,
+        key_prefix=grant.key_prefix,
+        share_link=grant.link_token_hash is not None,
+        password_protected=grant.link_password_hash is not None,
+        created_by_account_id=grant.created_by_account_id,
+        created_at=as_utc(grant.created_at),
+        expires_at=as_utc(grant.expires_at),
+        revoked_at=as_utc(grant.revoked_at) if grant.revoked_at else None,
+    )
+
+
+def _read_out(read: GrantRead) -> GrantReadOut:
+    assert read.id is not None
+    return GrantReadOut(
+        id=read.id,
+        at=as_utc(read.at),
+        via=read.via,
+        site_id=read.site_id,
+        outcome=read.outcome,
+        reason=read.reason,
+        metrics=read.metrics,
+        dimensions=read.dimensions,
+        filtered_dimensions=read.filtered_dimensions,
+        first_day=read.first_day,
+        last_day=read.last_day,
+        rows_returned=read.rows_returned,
+        rows_hidden=read.rows_hidden,
+    )
+
+
+def _json(model: BaseModel, status: int = 200) -> web.Response:
+    return web.json_response(text=model.model_dump_json(), status=status)
+
+
+def _number(raw: str, field: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidInput(f"{field} must be a whole number", field=field)
+    return int(raw)
+
+
+def _grant_id(request: web.Request) -> int:
+    grant_id = _number(request.match_info["grant_id"], "grant_id")
+    if grant_id > MAX_ID:  # no such grant can exist
+        raise NotFound(f"grant {grant_id} does not exist", field="grant_id")
+    return grant_id
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.GRANTS_WRITE,
+    summary="Grant a third party read access to some statistics (the key is shown once)",
+    body=NewGrant,
+    answers=IssuedGrantOut,
+    status=201,
+)
+async def create_grant(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, NewGrant)
+    terms = GrantTerms(
+        grantee=body.grantee,
+        purpose=body.purpose,
+        site_ids=tuple(body.site_ids),
+        metrics=tuple(body.metrics),
+        dimensions=tuple(body.dimensions),
+        expires_at=body.expires_at,
+        date_from=body.date_from,
+        date_to=body.date_to,
+        min_visitors=body.min_visitors,
+        share_link=body.share_link,
+        link_password=body.link_password,
+    )
+    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+        issued = await create_grant_in(session, request.app[CIPHER], principal, terms)
+        await session.commit()
+    out = _out(request, issued.grant)
+    answer = IssuedGrantOut(**out.model_dump(), key=issued.key, link_token=issued.link_token)
+    return _json(answer, status=201)
+
+
+@endpoint(
+    Access.ACCOUNT, scope=Scope.GRANTS_READ, summary="List the grants I may see", answers=GrantList
+)
+async def list_my_grants(request: web.Request) -> web.Response:
+    async with AsyncSession(request.app[ENGINE]) as session:
+        grants = await list_grants(session, request[PRINCIPAL])
+    return _json(GrantList(grants=[_out(request, grant) for grant in grants]))
+
+
+@endpoint(Access.ACCOUNT, scope=Scope.GRANTS_READ, summary="Read one grant", answers=GrantOut)
+async def get_grant(request: web.Request) -> web.Response:
+    grant_id = _grant_id(request)
+    async with AsyncSession(request.app[ENGINE]) as session:
+        grant = await grant_of(session, request[PRINCIPAL], grant_id, Scope.GRANTS_READ)
+    return _json(_out(request, grant))
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.GRANTS_WRITE,
+    summary="Revoke a grant: its key and link stop working at once",
+    answers=GrantOut,
+)
+async def revoke(request: web.Request) -> web.Response:
+    grant_id = _grant_id(request)
+    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+        grant = await revoke_grant(session, request[PRINCIPAL], grant_id)
+        await session.commit()
+    return _json(_out(request, grant))
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.GRANTS_READ,
+    summary="Every read made through a grant, newest first (?limit=, ?before_id=)",
+    answers=GrantReadList,
+)
+async def list_reads(request: web.Request) -> web.Response:
+    grant_id = _grant_id(request)
+    limit = _number(request.query.get("limit", "100"), "limit")
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit must be from 1 to 1000", field="limit")
+    before = request.query.get("before_id")
+    before_id = _number(before, "before_id") if before is not None else None
+    if before_id is not None and before_id > MAX_ID:
+        before_id = None  # every id is below it
+    async with AsyncSession(request.app[ENGINE]) as session:
+        reads = await reads_of(
+            session, request[PRINCIPAL], grant_id, limit=limit, before_id=before_id
+        )
+    return _json(GrantReadList(reads=[_read_out(read) for read in reads]))

@@ -1,0 +1,129 @@
+"""`/ot/v1/keys`: the caller's API keys — make one (shown once), list them, revoke one.
+
+Only a logged-in session manages keys (never a key), and only its own account's."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot import audit
+from ot.access import Scope
+from ot.clock import as_utc
+from ot.errors import NotFound
+from ot.models import ApiToken
+from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
+from ot.server.ids import path_id
+from ot.server.keys import ENGINE
+from ot.tokens import MAX_NAME_LENGTH, create_token, list_tokens, revoke_token
+
+
+class NewKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    scopes: list[str] = Field(min_length=1, max_length=len(Scope))
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class CreatedKey(KeyOut):
+    key: str  # the plaintext: in this answer only, never again
+
+
+class KeyList(BaseModel):
+    keys: list[KeyOut]
+
+
+class Revoked(BaseModel):
+    revoked: int
+
+
+def _out(token: ApiToken) -> dict[str, object]:
+    return {
+        "id": token.id or 0,
+        "name": token.name,
+        "prefix": token.prefix,
+        "scopes": list(token.scopes),
+        "created_at": as_utc(token.created_at),
+        "last_used_at": as_utc(token.last_used_at) if token.last_used_at else None,
+        "revoked_at": as_utc(token.revoked_at) if token.revoked_at else None,
+    }
+
+
+@endpoint(
+    Access.SESSION,
+    scope=Scope.ACCOUNT_WRITE,
+    summary="Make an API key with scopes; the key is shown in this answer only",
+    body=NewKey,
+    answers=CreatedKey,
+    status=201,
+)
+async def create_key(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, NewKey)
+    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+        token, plaintext = await create_token(
+            session, principal.account_id, body.name, body.scopes, creator=principal
+        )
+        await audit.record(
+            session,
+            "key.created",
+            actor=principal.actor,
+            account_id=principal.account_id,
+            details={"key_id": token.id, "scopes": list(token.scopes)},
+        )
+        await session.commit()
+    created = CreatedKey.model_validate({**_out(token), "key": plaintext})
+    return web.json_response(
+        text=created.model_dump_json(), status=201, headers={"Cache-Control": "no-store"}
+    )
+
+
+@endpoint(
+    Access.SESSION,
+    scope=Scope.ACCOUNT_READ,
+    summary="List my API keys (their first characters only)",
+    answers=KeyList,
+)
+async def list_keys(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    async with AsyncSession(request.app[ENGINE]) as session:
+        tokens = await list_tokens(session, principal.account_id)
+        listing = KeyList(keys=[KeyOut.model_validate(_out(token)) for token in tokens])
+    return web.json_response(text=listing.model_dump_json())
+
+
+@endpoint(
+    Access.SESSION,
+    scope=Scope.ACCOUNT_WRITE,
+    summary="Revoke one of my API keys, effective at once",
+    answers=Revoked,
+)
+async def revoke_key(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    key_id = path_id(request, "key_id")
+    async with AsyncSession(request.app[ENGINE]) as session:
+        if not await revoke_token(session, principal.account_id, key_id):
+            raise NotFound(f"key {key_id} does not exist", field="key_id")
+        await audit.record(
+            session,
+            "key.revoked",
+            actor=principal.actor,
+            account_id=principal.account_id,
+            details={"key_id": key_id},
+        )
+        await session.commit()
+    return web.json_response(text=Revoked(revoked=1).model_dump_json())

@@ -1,0 +1,82 @@
+"""`POST /ot/v1/login`: e-mail and password (and the second factor where it is on) for a new
+session. The token comes back in the JSON (for the TUI and scripts) and as the `ot_session`
+cookie (for browsers, which then send the CSRF token from the JSON in `X-CSRF-Token`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from ot.accounts import MAX_EMAIL_LENGTH
+from ot.clock import as_utc
+from ot.ingest.ips import client_ip
+from ot.login import Credentials, log_in
+from ot.mailer import Mail
+from ot.passwords import MAX_PASSWORD_LENGTH
+from ot.server.accounts_api import Strict, json_answer, send_mails, transaction
+from ot.server.auth import BODY, SESSION_COOKIE, Access, endpoint
+from ot.server.keys import CIPHER, SETTINGS, TRUSTED_PROXIES
+
+
+class LoginIn(Strict):
+    email: str = Field(max_length=MAX_EMAIL_LENGTH)
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    totp_code: str | None = Field(default=None, max_length=16)
+    recovery_code: str | None = Field(default=None, max_length=64)
+
+
+class LoggedIn(BaseModel):
+    account_id: int
+    token: str
+    csrf_token: str
+    expires_at: datetime
+
+
+@endpoint(
+    Access.PUBLIC,
+    summary="Log in: a new session token (also set as the ot_session cookie) and its CSRF token",
+    body=LoginIn,
+    answers=LoggedIn,
+)
+async def login(request: web.Request) -> web.Response:
+    body = request[BODY]
+    assert isinstance(body, LoginIn)
+    settings = request.app[SETTINGS]
+    ip = client_ip(
+        request.remote or "",
+        request.headers.get("X-Forwarded-For") or None,
+        request.app[TRUSTED_PROXIES],
+    )
+    mails: list[Mail] = []
+    try:
+        async with transaction(request, locked=False) as session:  # ot.login locks
+            started = await log_in(
+                session,
+                request.app[CIPHER],
+                Credentials(body.email, body.password, body.totp_code, body.recovery_code),
+                ip,
+                settings.accounts,
+                mails=mails,
+            )
+    finally:
+        await send_mails(request, mails)  # a throttling notice goes out with the refusal
+    response = json_answer(
+        LoggedIn(
+            account_id=started.session.account_id,
+            token=started.token,
+            csrf_token=started.csrf_token,
+            expires_at=as_utc(started.session.expires_at),
+        )
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        started.token,
+        path="/",
+        max_age=settings.accounts.session_absolute_hours * 3600,
+        secure=request.secure or settings.accounts.cookie_secure,
+        httponly=True,
+        samesite="Strict",
+    )
+    return response

@@ -1,0 +1,115 @@
+"""`/ot/v1/sessions`: the caller's own log-in sessions — list them, end one, end them all.
+
+Only a logged-in session may manage sessions (never an API key), and only its own account's."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot import audit
+from ot.access import Scope
+from ot.clock import as_utc
+from ot.errors import InvalidInput, NotFound
+from ot.server.auth import PRINCIPAL, SESSION_COOKIE, Access, endpoint
+from ot.server.keys import ENGINE, SETTINGS
+from ot.sessions import list_sessions, revoke_all_sessions, revoke_session
+
+
+class SessionOut(BaseModel):
+    id: int
+    current: bool
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut]
+
+
+class Ended(BaseModel):
+    ended: int
+
+
+@endpoint(
+    Access.SESSION, scope=Scope.ACCOUNT_READ, summary="List my live sessions", answers=SessionList
+)
+async def list_my_sessions(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    async with AsyncSession(request.app[ENGINE]) as session:
+        rows = await list_sessions(session, principal.account_id, request.app[SETTINGS].accounts)
+    listing = SessionList(
+        sessions=[
+            SessionOut(
+                id=row.id or 0,
+                current=row.id == principal.session_id,
+                created_at=as_utc(row.created_at),
+                last_seen_at=as_utc(row.last_seen_at),
+                expires_at=as_utc(row.expires_at),
+            )
+            for row in rows
+        ]
+    )
+    return web.json_response(text=listing.model_dump_json())
+
+
+def _session_id(request: web.Request) -> int | None:
+    """The session named in the path: a number, or `current` for the caller's own."""
+    raw = request.match_info["session_id"]
+    if raw == "current":
+        return request[PRINCIPAL].session_id
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidInput("a session id is a number or 'current'", field="session_id")
+    return int(raw)
+
+
+@endpoint(
+    Access.SESSION, scope=Scope.ACCOUNT_WRITE, summary="End one of my sessions", answers=Ended
+)
+async def end_session(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    session_id = _session_id(request)
+    async with AsyncSession(request.app[ENGINE]) as session:
+        if session_id is None or not await revoke_session(
+            session, principal.account_id, session_id
+        ):
+            raise NotFound(f"session {session_id} does not exist", field="session_id")
+        await audit.record(
+            session,
+            "session.ended",
+            actor=principal.actor,
+            account_id=principal.account_id,
+            details={"session_id": session_id},
+        )
+        await session.commit()
+    response = web.json_response(text=Ended(ended=1).model_dump_json())
+    if session_id == principal.session_id:
+        response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@endpoint(
+    Access.SESSION,
+    scope=Scope.ACCOUNT_WRITE,
+    summary="Log out everywhere: end every session of my account, this one included",
+    answers=Ended,
+)
+async def end_all_sessions(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    async with AsyncSession(request.app[ENGINE]) as session:
+        ended = await revoke_all_sessions(session, principal.account_id)
+        await audit.record(
+            session,
+            "session.ended_all",
+            actor=principal.actor,
+            account_id=principal.account_id,
+            details={"ended": ended},
+        )
+        await session.commit()
+    response = web.json_response(text=Ended(ended=ended).model_dump_json())
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response

@@ -1,0 +1,33 @@
+"""`/ot/v1/shared/query`: a third party reads the statistics a customer shared with it, through
+the grant's key or share link, within the grant's limits (`ot.grants.reads`). The body is a
+Plausible Stats API v2 query; `site_id` names one of the granted sites by its domain."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ot.access import Scope
+from ot.clock import utcnow
+from ot.grants.reads import read_through_grant, shared_response
+from ot.grants.store import via_of
+from ot.ingest._fields import json_object_body
+from ot.server.auth import PRINCIPAL, Access, endpoint
+from ot.server.keys import ENGINE, LIMITS
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@endpoint(
+    Access.GRANT,
+    scope=Scope.STATS_READ,
+    summary="Query statistics shared through a grant (a Plausible v2 query body)",
+)
+async def shared_query(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    assert principal.grant_id is not None
+    body = json_object_body(await request.read(), request.app[LIMITS], what="(the query)")
+    credential = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    answer = await read_through_grant(
+        request.app[ENGINE], principal.grant_id, via_of(credential), body, now=utcnow()
+    )
+    return web.json_response(shared_response(answer), headers=NO_STORE)

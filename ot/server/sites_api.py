@@ -1,0 +1,289 @@
+"""`/ot/v1/sites`: the domains of the caller's teams — add, read, configure, verify, remove.
+
+Reads need `sites:read`, changes `sites:write`, from a logged-in session or a key a session
+made, and a role in the site's team that allows it. Every change goes to the audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot import audit
+from ot.access import Principal, Scope, reachable_site, reachable_team_ids
+from ot.clock import as_utc
+from ot.errors import Forbidden, NotFound
+from ot.models import Site
+from ot.privacy import IpPolicy, VisitorMode
+from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
+from ot.server.ids import MAX_ID, path_id
+from ot.server.keys import ENGINE, SETTINGS
+from ot.site_verification import Fetcher, fetch_text, verification_file_url, verify_site
+from ot.sites import (
+    MAX_EXCLUDED_IPS,
+    MAX_EXCLUDED_PATHS,
+    MAX_RETENTION_DAYS,
+    add_site,
+    delete_site,
+    sites_of_teams,
+    update_site,
+)
+from ot.snippets import tracking_snippet
+from ot.team import team_for
+
+# Tests hand the server a fetcher that serves the verification file from loopback.
+VERIFICATION_FETCHER: web.AppKey[Fetcher] = web.AppKey("verification_fetcher")
+
+IpText = Annotated[str, StringConstraints(max_length=64)]
+PathPattern = Annotated[str, StringConstraints(max_length=500)]
+RetentionDays = Annotated[StrictInt, Field(ge=1, le=MAX_RETENTION_DAYS)]
+
+
+class SiteSettingsIn(BaseModel):
+    """What a site's owner configures; in a change, only the fields sent are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = Field(default="UTC", max_length=64)
+    visitor_mode: VisitorMode = VisitorMode.COOKIELESS
+    ip_policy: IpPolicy = IpPolicy.TRUNCATED
+    excluded_ips: list[IpText] = Field(default_factory=list, max_length=MAX_EXCLUDED_IPS)
+    excluded_paths: list[PathPattern] = Field(default_factory=list, max_length=MAX_EXCLUDED_PATHS)
+    hash_routing: StrictBool = False
+    respect_do_not_track: StrictBool = True
+    retention_days: RetentionDays | None = None  # null keeps hits until the site is removed
+
+
+class NewSite(SiteSettingsIn):
+    domain: str = Field(min_length=1, max_length=253)
+    team_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None  # default: my account
+
+
+class Verification(BaseModel):
+    token: str
+    file_url: str
+
+
+class SiteOut(BaseModel):
+    id: int
+    account_id: int
+    domain: str
+    timezone: str
+    visitor_mode: VisitorMode
+    ip_policy: IpPolicy
+    excluded_ips: list[str]
+    excluded_paths: list[str]
+    hash_routing: bool
+    respect_do_not_track: bool
+    retention_days: int | None
+    created_at: datetime
+    verified_at: datetime | None
+    verification: Verification | None
+    snippet: str
+
+
+class SiteList(BaseModel):
+    sites: list[SiteOut]
+
+
+class VerifyOut(BaseModel):
+    verified: bool
+    method: str | None  # how it was verified now: tracker_seen or html_file
+    verified_at: datetime | None
+    hint: str
+
+
+class Removed(BaseModel):
+    removed: dict[str, int]  # rows deleted per table
+
+
+def _out(request: web.Request, site: Site) -> SiteOut:
+    verification = (
+        Verification(token=site.verification_token, file_url=verification_file_url(site))
+        if site.verification_token
+        else None
+    )
+    return SiteOut(
+        id=site.id or 0,
+        account_id=site.account_id,
+        domain=site.domain,
+        timezone=site.timezone,
+        visitor_mode=site.visitor_mode,
+        ip_policy=site.ip_policy,
+        excluded_ips=list(site.excluded_ips),
+        excluded_paths=list(site.excluded_paths),
+        hash_routing=site.hash_routing,
+        respect_do_not_track=site.respect_do_not_track,
+        retention_days=site.retention_days,
+        created_at=as_utc(site.created_at),
+        verified_at=as_utc(site.verified_at) if site.verified_at else None,
+        verification=verification,
+        snippet=tracking_snippet(site, request.app[SETTINGS]),
+    )
+
+
+async def _writable_site(session: AsyncSession, principal: Principal, site_id: int) -> Site:
+    """The site if the caller may change it; a site it may only read refuses with 403, one it
+    cannot see answers as missing."""
+    try:
+        return await reachable_site(session, principal, site_id, Scope.SITES_WRITE)
+    except NotFound:
+        await reachable_site(session, principal, site_id, Scope.SITES_READ)
+        raise Forbidden("your role or key may read this site but not change it") from None
+
+
+def _json(model: BaseModel, status: int = 200) -> web.Response:
+    return web.json_response(text=model.model_dump_json(), status=status)
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.SITES_READ,
+    summary="List the sites of my teams",
+    answers=SiteList,
+)
+async def list_sites(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    async with AsyncSession(request.app[ENGINE]) as session:
+        teams = await reachable_team_ids(session, principal, Scope.SITES_READ)
+        sites = await sites_of_teams(session, teams)
+        return _json(SiteList(sites=[_out(request, site) for site in sites]))
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.SITES_WRITE,
+    summary="Add a site to my account (or to a team I may add sites to)",
+    body=NewSite,
+    answers=SiteOut,
+    status=201,
+)
+async def create_site(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, NewSite)
+    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+        team = await team_for(session, principal, body.team_id, Scope.SITES_WRITE)
+        site = await add_site(
+            session,
+            team,
+            body.domain,
+            timezone=body.timezone,
+            visitor_mode=body.visitor_mode,
+            ip_policy=body.ip_policy,
+            excluded_ips=body.excluded_ips,
+            excluded_paths=body.excluded_paths,
+            hash_routing=body.hash_routing,
+            respect_do_not_track=body.respect_do_not_track,
+            retention_days=body.retention_days,
+        )
+        await audit.record(
+            session,
+            "site.added",
+            actor=principal.actor,
+            account_id=team,
+            details={"site_id": site.id},
+        )
+        await session.commit()
+    return _json(_out(request, site), status=201)
+
+
+@endpoint(Access.ACCOUNT, scope=Scope.SITES_READ, summary="Read a site", answers=SiteOut)
+async def get_site(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    site_id = path_id(request, "site_id")
+    async with AsyncSession(request.app[ENGINE]) as session:
+        site = await reachable_site(session, principal, site_id, Scope.SITES_READ)
+        return _json(_out(request, site))
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.SITES_WRITE,
+    summary="Configure a site: time zone, visitor mode, IP policy, exclusions, retention, DNT",
+    body=SiteSettingsIn,
+    answers=SiteOut,
+)
+async def change_site(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, SiteSettingsIn)
+    site_id = path_id(request, "site_id")
+    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+        site = await _writable_site(session, principal, site_id)
+        changed = await update_site(session, site, body.model_dump(include=body.model_fields_set))
+        if changed:
+            await audit.record(
+                session,
+                "site.changed",
+                actor=principal.actor,
+                account_id=site.account_id,
+                details={"site_id": site_id, "fields": changed},
+            )
+        await session.commit()
+    return _json(_out(request, site))
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.SITES_WRITE,
+    summary="Remove a site and every hit, visit, rollup and goal stored for it",
+    answers=Removed,
+)
+async def remove_site(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    site_id = path_id(request, "site_id")
+    async with AsyncSession(request.app[ENGINE]) as session:
+        site = await _writable_site(session, principal, site_id)
+        team = site.account_id
+        removed = await delete_site(session, site)
+        await audit.record(
+            session,
+            "site.removed",
+            actor=principal.actor,
+            account_id=team,
+            details={"site_id": site_id, "removed": removed},
+        )
+        await session.commit()
+    return _json(Removed(removed=removed))
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.SITES_WRITE,
+    summary="Verify a site: the tracker was seen on its domain, or the domain serves the token",
+    answers=VerifyOut,
+)
+async def verify(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    site_id = path_id(request, "site_id")
+    fetcher = request.app.get(VERIFICATION_FETCHER, fetch_text)
+    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+        site = await _writable_site(session, principal, site_id)
+        was_verified = site.verified_at is not None
+        method = await verify_site(session, site, fetcher)
+        if method is not None and not was_verified:
+            await audit.record(
+                session,
+                "site.verified",
+                actor=principal.actor,
+                account_id=site.account_id,
+                details={"site_id": site_id, "method": method.value},
+            )
+        await session.commit()
+    hint = (
+        "verified"
+        if site.verified_at is not None
+        else "not verified yet: put the tracking snippet on the site and visit a page, or serve "
+        f"the token as plain text at {verification_file_url(site)}, then try again"
+    )
+    answer = VerifyOut(
+        verified=site.verified_at is not None,
+        method=method.value if method is not None else None,
+        verified_at=as_utc(site.verified_at) if site.verified_at else None,
+        hint=hint,
+    )
+    return _json(answer)

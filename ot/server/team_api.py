@@ -1,0 +1,320 @@
+"""`/ot/v1/team`: members and invitations of the caller's team (or of another team it may
+manage, named by `team_id`).
+
+Inviting, withdrawing, changing roles and removing members need `team:write` and a role that
+allows it (owners); everyone in a team may read it; a member may always leave. Accepting an
+invitation takes a logged-in session and the mailed token."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot import audit
+from ot.access import Scope
+from ot.accounts import account_name, get_account
+from ot.clock import as_utc, utcnow
+from ot.errors import InvalidInput
+from ot.models import Invitation, MemberRole, Membership
+from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
+from ot.server.ids import MAX_ID, path_id, query_id
+from ot.server.keys import CIPHER, ENGINE, MAILER, SETTINGS
+from ot.snippets import collector_url
+from ot.team import (
+    MAX_EMAIL_LENGTH,
+    accept_invitation,
+    change_role,
+    invitation_email,
+    invitation_mail,
+    invite,
+    is_expired,
+    members,
+    my_memberships,
+    open_invitations,
+    remove_member,
+    withdraw_invitation,
+)
+
+
+class InvitationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=MAX_EMAIL_LENGTH)
+    role: MemberRole
+    team_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None  # default: my account
+
+
+class InvitationOut(BaseModel):
+    id: int
+    team_id: int
+    email: str
+    role: MemberRole
+    created_at: datetime
+    expires_at: datetime
+    expired: bool
+
+
+class InvitationList(BaseModel):
+    invitations: list[InvitationOut]
+
+
+class Acceptance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=200)
+
+
+class MemberOut(BaseModel):
+    id: int  # the membership's id: what PATCH and DELETE name
+    team_id: int
+    account_id: int
+    name: str
+    role: MemberRole
+    created_at: datetime
+
+
+class MemberList(BaseModel):
+    team_id: int
+    owner_account_id: int  # the account itself, owner of its team without a membership
+    members: list[MemberOut]
+
+
+class Memberships(BaseModel):
+    memberships: list[MemberOut]
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Required, but checked after the member is found: a stranger's request for another team's
+    # member answers as missing whatever its body.
+    role: MemberRole | None = None
+
+
+class Withdrawn(BaseModel):
+    withdrawn: int
+
+
+class Left(BaseModel):
+    removed: int
+    left: bool  # the caller removed itself
+
+
+def _json(model: BaseModel, status: int = 200) -> web.Response:
+    return web.json_response(text=model.model_dump_json(), status=status)
+
+
+def _invitation_out(request: web.Request, invitation: Invitation) -> InvitationOut:
+    return InvitationOut(
+        id=invitation.id or 0,
+        team_id=invitation.account_id,
+        email=invitation_email(invitation, request.app[CIPHER]),
+        role=invitation.role,
+        created_at=as_utc(invitation.created_at),
+        expires_at=as_utc(invitation.expires_at),
+        expired=is_expired(invitation, utcnow()),
+    )
+
+
+async def _member_out(
+    request: web.Request, session: AsyncSession, membership: Membership
+) -> MemberOut:
+    account = await get_account(session, membership.member_account_id)
+    return MemberOut(
+        id=membership.id or 0,
+        team_id=membership.account_id,
+        account_id=membership.member_account_id,
+        name=account_name(account, request.app[CIPHER]),
+        role=membership.role,
+        created_at=as_utc(membership.created_at),
+    )
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.TEAM_WRITE,
+    summary="Invite someone to my team by e-mail, with a role",
+    body=InvitationIn,
+    answers=InvitationOut,
+    status=201,
+)
+async def create_invitation(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, InvitationIn)
+    cipher = request.app[CIPHER]
+    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+        new = await invite(session, cipher, principal, body.email, body.role, body.team_id)
+        team = new.invitation.account_id
+        team_name = account_name(await get_account(session, team), cipher)
+        await audit.record(
+            session,
+            "team.invited",
+            actor=principal.actor,
+            account_id=team,
+            details={"invitation_id": new.invitation.id, "role": body.role.value},
+        )
+        await session.commit()
+    mail = invitation_mail(new, cipher, team_name, collector_url(request.app[SETTINGS]))
+    await asyncio.to_thread(request.app[MAILER].send, mail)
+    return _json(_invitation_out(request, new.invitation), status=201)
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.TEAM_READ,
+    summary="List my team's open invitations",
+    answers=InvitationList,
+)
+async def list_invitations(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    async with AsyncSession(request.app[ENGINE]) as session:
+        rows = await open_invitations(session, principal, query_id(request, "team_id"))
+        return _json(InvitationList(invitations=[_invitation_out(request, i) for i in rows]))
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.TEAM_WRITE,
+    summary="Withdraw an invitation: its token no longer works",
+    answers=Withdrawn,
+)
+async def delete_invitation(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    invitation_id = path_id(request, "invitation_id")
+    async with AsyncSession(request.app[ENGINE]) as session:
+        invitation = await withdraw_invitation(session, principal, invitation_id)
+        await audit.record(
+            session,
+            "team.invitation_withdrawn",
+            actor=principal.actor,
+            account_id=invitation.account_id,
+            details={"invitation_id": invitation_id},
+        )
+        await session.commit()
+    return _json(Withdrawn(withdrawn=1))
+
+
+@endpoint(
+    Access.SESSION,
+    scope=Scope.ACCOUNT_WRITE,
+    summary="Accept an invitation with its token and join the team",
+    body=Acceptance,
+    answers=MemberOut,
+    status=201,
+)
+async def accept(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, Acceptance)
+    engine = request.app[ENGINE]
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            membership = await accept_invitation(session, principal, body.token)
+            await audit.record(
+                session,
+                "team.joined",
+                actor=principal.actor,
+                account_id=membership.account_id,
+                details={"member_id": membership.id, "role": membership.role.value},
+            )
+            await session.commit()
+            answer = await _member_out(request, session, membership)
+    except InvalidInput:
+        # A used, withdrawn, expired or made-up token: kept in the caller's own trail.
+        async with AsyncSession(engine) as session:
+            await audit.record(
+                session,
+                "team.invitation_refused",
+                actor=principal.actor,
+                account_id=principal.account_id,
+                details={"reason": "token not valid"},
+            )
+            await session.commit()
+        raise
+    return _json(answer, status=201)
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.TEAM_READ,
+    summary="List my team's members and their roles",
+    answers=MemberList,
+)
+async def list_members(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    async with AsyncSession(request.app[ENGINE]) as session:
+        team, rows = await members(session, principal, query_id(request, "team_id"))
+        listing = MemberList(
+            team_id=team,
+            owner_account_id=team,
+            members=[await _member_out(request, session, row) for row in rows],
+        )
+    return _json(listing)
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.TEAM_READ,
+    summary="List the other teams I belong to",
+    answers=Memberships,
+)
+async def list_my_memberships(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    async with AsyncSession(request.app[ENGINE]) as session:
+        rows = await my_memberships(session, principal)
+        listing = Memberships(memberships=[await _member_out(request, session, r) for r in rows])
+    return _json(listing)
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.TEAM_WRITE,
+    summary="Change a member's role",
+    body=RoleChange,
+    answers=MemberOut,
+)
+async def patch_member(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, RoleChange)
+    member_id = path_id(request, "member_id")
+    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
+        membership, former = await change_role(session, principal, member_id, body.role)
+        await audit.record(
+            session,
+            "team.role_changed",
+            actor=principal.actor,
+            account_id=membership.account_id,
+            details={"member_id": member_id, "from": former.value, "to": membership.role.value},
+        )
+        await session.commit()
+        answer = await _member_out(request, session, membership)
+    return _json(answer)
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.TEAM_WRITE,
+    summary="Remove a member from a team (or leave it), effective at once",
+    answers=Left,
+)
+async def delete_member(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    member_id = path_id(request, "member_id")
+    async with AsyncSession(request.app[ENGINE]) as session:
+        membership, leaving = await remove_member(session, principal, member_id)
+        await audit.record(
+            session,
+            "team.member_left" if leaving else "team.member_removed",
+            actor=principal.actor,
+            account_id=membership.account_id,
+            details={"member_id": member_id, "member_account_id": membership.member_account_id},
+        )
+        await session.commit()
+    return _json(Left(removed=1, left=leaving))

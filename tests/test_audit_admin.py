@@ -1,0 +1,119 @@
+"""`ot-admin audit` and the operator's own trail: every command that changes data leaves an entry
+naming the operator, and `audit verify` says whether the trail holds and where it breaks."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from sqlalchemy import text
+
+from ot.db import create_engine
+from tests import support, test_admin_cli
+from tests.test_admin_cli import AdminDatabase, ok
+
+# The fixtures of the `ot-admin` tests: a fresh database per backend, an account made by command.
+database = test_admin_cli.database
+account_id = test_admin_cli.account_id
+
+
+def entries(database: AdminDatabase) -> list[dict[str, object]]:
+    return database.rows("SELECT * FROM audit_entry ORDER BY id")
+
+
+def test_operator_actions_are_written_to_the_audit_trail(database: AdminDatabase) -> None:
+    as_alice = {"SUDO_USER": "alice"}
+    created = ok(database.invoke("account create 'Jane Doe Consulting'", **as_alice))
+    account = int(re.findall(r"\d+", created)[0])
+    ok(database.invoke(f"site add --account {account} example.com", **as_alice))
+    ok(database.invoke(f"token create --account {account} --name ci", **as_alice))
+    ok(database.invoke("goal add example.com --event Signup", **as_alice))
+    ok(database.invoke("goal remove example.com Signup", **as_alice))
+
+    trail = entries(database)
+    assert [entry["action"] for entry in trail] == [
+        "account.created",
+        "site.added",
+        "key.created",
+        "goal.added",
+        "goal.removed",
+    ]
+    assert {entry["actor"] for entry in trail} == {"operator:alice"}
+    assert {entry["account_id"] for entry in trail} == {account}
+    assert "Jane Doe" not in repr(trail), "no personal data in the trail"
+
+
+def test_the_operator_is_the_login_when_not_behind_sudo(database: AdminDatabase) -> None:
+    ok(database.invoke("account create Someone", USER="bob", SUDO_USER=""))
+    assert entries(database)[-1]["actor"] == "operator:bob"
+
+
+def test_a_refused_command_leaves_no_entry(database: AdminDatabase, account_id: int) -> None:
+    before = entries(database)
+    result = database.invoke(f"site add --account {account_id} 'not a domain'")
+    assert result.exit_code != 0
+    assert entries(database) == before
+
+
+def test_audit_verify_reports_the_length_and_intact(
+    database: AdminDatabase, account_id: int
+) -> None:
+    ok(database.invoke("audit checkpoint"))
+    output = ok(database.invoke("audit verify"))
+    assert "1 entries checked" in output and "1 signed checkpoints" in output
+    assert output.strip().endswith("intact")
+
+
+def test_audit_verify_names_the_first_broken_link_and_fails(
+    database: AdminDatabase, account_id: int
+) -> None:
+    ok(database.invoke(f"site add --account {account_id} example.com"))
+    first = entries(database)[0]["id"]
+    _execute(database, f"UPDATE audit_entry SET action = 'x' WHERE id = {first}")
+    result = database.invoke("audit verify")
+    assert result.exit_code == 1
+    assert f"BROKEN at entry {first}: its content does not match its hash" in result.stdout
+
+
+def test_audit_verify_refuses_a_public_key_that_is_not_one(database: AdminDatabase) -> None:
+    result = database.invoke("audit verify --public-key not-a-key")
+    assert result.exit_code == 2 and "Ed25519" in result.stderr
+
+
+def test_audit_show_lists_one_account_newest_first(database: AdminDatabase) -> None:
+    ok(database.invoke("account create One"))
+    ok(database.invoke("account create Two"))
+    two = max(int(entry["account_id"]) for entry in entries(database))  # type: ignore[call-overload]
+    lines = ok(database.invoke(f"audit show --account {two} --json")).splitlines()
+    shown = [json.loads(line) for line in lines]
+    assert [(each["action"], each["account_id"]) for each in shown] == [("account.created", two)]
+    everything = ok(database.invoke("audit show")).splitlines()
+    assert len(everything) == 2 and everything[0].split("\t")[3] == "account.created"
+
+
+def test_audit_public_key_prints_the_verifying_key(database: AdminDatabase) -> None:
+    public_key = ok(database.invoke("audit public-key")).strip()
+    ok(database.invoke("account create One"))
+    ok(database.invoke("audit checkpoint"))
+    assert ok(database.invoke(f"audit verify --public-key {public_key}")).strip().endswith("intact")
+
+
+def _execute(database: AdminDatabase, sql: str) -> None:
+    async def run() -> None:
+        engine = create_engine(database.settings)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text(sql))
+        finally:
+            await engine.dispose()
+
+    support.run_sync(run())
+
+
+def test_ot_admin_signs_a_checkpoint_once_one_is_due(database: AdminDatabase) -> None:
+    every_entry = {"OT_AUDIT__CHECKPOINT_EVERY_ENTRIES": "1"}
+    ok(database.invoke("account create One", **every_entry))
+    [checkpoint] = database.rows("SELECT entry_id FROM audit_checkpoint")
+    assert checkpoint["entry_id"] == entries(database)[-1]["id"]
+    ok(database.invoke("account create Two"))  # default: every 100 entries, not yet
+    assert len(database.rows("SELECT * FROM audit_checkpoint")) == 1

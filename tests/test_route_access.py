@@ -1,0 +1,251 @@
+"""Every route of the server declares who may call it (`ot.server.auth`), and a stranger gets
+nothing from any of them: no credentials answer 401, and another account's objects answer exactly
+as missing ones. The walk covers routes added later automatically: a new route fails here until
+it declares its access and, if it takes an object id, says how to name a victim's object."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot.access import Principal, PrincipalKind
+from ot.config import Settings, load_settings
+from ot.crypto import Cipher
+from ot.db import create_engine
+from ot.grants.store import GrantTerms, IssuedGrant, create_grant
+from ot.models import Site
+from ot.secrets import load_or_create_secrets
+from ot.server.app import create_app
+from ot.server.auth import Access, declared
+from ot.sessions import StartedSession
+from ot.stats.query import METRICS
+from tests import support
+from tests.stats_support import token_for
+from tests.support import bearer, logged_in
+from tests.team_support import team_objects
+
+# Routes anyone may call, each for a reason: adding one here is a deliberate act.
+OPEN_ROUTES = {
+    ("POST", "/api/event"),  # the collector
+    ("GET", "/pixel.gif"),
+    ("GET", "/matomo.php"),
+    ("POST", "/matomo.php"),
+    ("GET", "/piwik.php"),
+    ("POST", "/piwik.php"),
+    ("GET", "/js/ot.js"),
+    ("POST", "/ot/v1/accounts"),  # registration, e-mail verification and log-in
+    ("POST", "/ot/v1/accounts/verify"),
+    ("GET", "/ot/v1/accounts/verify"),
+    ("POST", "/ot/v1/login"),
+    ("GET", "/healthz"),  # operations: no customer data
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+}
+
+
+@dataclass
+class World:
+    """A victim account with a site, a live session and a grant to a third party, and a
+    stranger with its own site, session, API key and a grant of its own site."""
+
+    victim_site: Site
+    victim_session: StartedSession
+    victim_grant: IssuedGrant
+    stranger_session: StartedSession
+    stranger_key: str
+    stranger_grant_key: str
+    # Ids of the victim's other objects (keys, invitations, team members), by path parameter.
+    victim_ids: dict[str, str]
+
+
+# How to name one of the victim's objects in a path parameter.
+VICTIM_OBJECTS: dict[str, Callable[[World], str]] = {
+    "session_id": lambda world: str(world.victim_session.session.id),
+    "grant_id": lambda world: str(world.victim_grant.grant.id),
+    "site_id": lambda world: str(world.victim_site.id),
+    "key_id": lambda world: world.victim_ids["key_id"],
+    "invitation_id": lambda world: world.victim_ids["invitation_id"],
+    "member_id": lambda world: world.victim_ids["member_id"],
+}
+MISSING_ID = "987654"
+
+
+def routes() -> list[tuple[str, str, Any]]:
+    """(method, path, handler) of every route; building the app touches no database."""
+    app = create_app(load_settings(data_dir="/nonexistent-ot-data-for-route-listing"))
+    found = []
+    for route in app.router.routes():
+        if route.method in ("HEAD", "OPTIONS"):
+            continue
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter")
+        found.append((route.method, path, route.handler))
+    return found
+
+
+ROUTES = routes()
+GUARDED = [(m, p, h) for m, p, h in ROUTES if (m, p) not in OPEN_ROUTES]
+# Routes a third party reads through with a grant's key: besides the GRANT routes, the Stats
+# API's v2 query (Plausible's clients hold a key, not a session).
+GRANT_READABLE = {("POST", "/api/v2/query")} | {
+    (m, p) for m, p, h in ROUTES if (d := declared(h)) is not None and d.access is Access.GRANT
+}
+
+
+def test_every_route_declares_who_may_call_it() -> None:
+    undeclared = [(m, p) for m, p, h in ROUTES if declared(h) is None]
+    assert undeclared == []
+
+
+def test_only_the_listed_routes_are_open_to_anyone() -> None:
+    open_by_declaration = {
+        (m, p)
+        for m, p, h in ROUTES
+        if (d := declared(h)) is not None and d.access in (Access.COLLECTOR, Access.PUBLIC)
+    }
+    assert open_by_declaration <= OPEN_ROUTES
+    assert {(m, p) for m, p, _ in ROUTES} >= OPEN_ROUTES
+
+
+def test_every_path_parameter_can_name_a_victims_object() -> None:
+    names = {name for _, path, _ in GUARDED for name in re.findall(r"\{(\w+)", path)}
+    assert names <= set(VICTIM_OBJECTS), "teach VICTIM_OBJECTS to name a victim's object"
+
+
+@pytest.fixture
+async def world(settings: Settings, site: Site) -> World:
+    """Two tenants: the victim (shop.example) and a stranger with no tie to it."""
+    stranger_site = await support.make_site(settings, "stranger.example")
+    return World(
+        victim_site=site,
+        victim_session=await logged_in(settings, site.account_id),
+        victim_grant=await _grant(settings, site),
+        stranger_session=await logged_in(settings, stranger_site.account_id),
+        stranger_key=await token_for(settings, stranger_site.account_id),
+        stranger_grant_key=(await _grant(settings, stranger_site)).key,
+        victim_ids=await team_objects(settings, site.account_id),
+    )
+
+
+async def _grant(settings: Settings, site: Site) -> IssuedGrant:
+    """A grant of every metric of one site, made by its owner through the core."""
+    assert site.id is not None
+    engine = create_engine(settings)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            owner = Principal(PrincipalKind.SESSION, site.account_id)
+            terms = GrantTerms(
+                grantee="A third party",
+                purpose="route walk",
+                site_ids=(site.id,),
+                metrics=METRICS,
+                dimensions=(),
+                expires_at=datetime.now(UTC) + timedelta(days=1),
+            )
+            cipher = Cipher(load_or_create_secrets(settings.data_dir))
+            issued = await create_grant(session, cipher, owner, terms)
+            await session.commit()
+            return issued
+    finally:
+        await engine.dispose()
+
+
+def _path(path: str, value_of: Callable[[str], str]) -> str:
+    return re.sub(r"\{(\w+)(:[^}]*)?\}", lambda m: value_of(m.group(1)), path)
+
+
+async def _call(
+    client: TestClient,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    handler: Any,
+    site_domain: str = "shop.example",
+) -> web.Response | Any:
+    declaration = declared(handler)
+    body: dict[str, Any] | None = None
+    if declaration is not None and declaration.access in (Access.STATS_API, Access.GRANT):
+        body = {"site_id": site_domain, "metrics": ["visitors"], "date_range": "7d"}
+        if declaration.access is Access.STATS_API:
+            path = path + f"?site_id={site_domain}&metrics=visitors"
+    elif method in ("POST", "PUT", "PATCH"):
+        body = {}
+    request: Callable[..., Awaitable[Any]] = getattr(client, method.lower())
+    return await request(path, json=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "handler"), GUARDED, ids=[f"{m} {p}" for m, p, _ in GUARDED]
+)
+async def test_a_caller_without_credentials_is_refused(
+    client: TestClient, world: World, method: str, path: str, handler: Any
+) -> None:
+    response = await _call(
+        client, method, _path(path, lambda name: VICTIM_OBJECTS[name](world)), {}, handler
+    )
+    assert response.status == 401, await response.text()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "handler"), GUARDED, ids=[f"{m} {p}" for m, p, _ in GUARDED]
+)
+async def test_a_stranger_gets_the_victims_objects_answered_as_missing(
+    client: TestClient, world: World, method: str, path: str, handler: Any
+) -> None:
+    declaration = declared(handler)
+    assert declaration is not None
+    token = {
+        Access.STATS_API: world.stranger_key,
+        Access.GRANT: world.stranger_grant_key,
+    }.get(declaration.access, world.stranger_session.token)
+    victims = await _call(
+        client,
+        method,
+        _path(path, lambda name: VICTIM_OBJECTS[name](world)),
+        bearer(token),
+        handler,
+    )
+    text = await victims.text()
+    assert "shop.example" not in text.replace('"site_id": "shop.example"', "")
+    if "{" in path:
+        missing = await _call(
+            client, method, _path(path, lambda _: MISSING_ID), bearer(token), handler
+        )
+        assert victims.status == missing.status == 404
+        victims_id = VICTIM_OBJECTS[re.findall(r"\{(\w+)", path)[0]](world)
+        assert text.replace(victims_id, "ID") == (await missing.text()).replace(MISSING_ID, "ID")
+    elif declaration.access in (Access.STATS_API, Access.GRANT):
+        assert victims.status == 404
+    else:
+        assert victims.status < 500
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "handler"), GUARDED, ids=[f"{m} {p}" for m, p, _ in GUARDED]
+)
+async def test_a_grant_for_another_site_reads_nothing_of_the_victims(
+    client: TestClient, world: World, method: str, path: str, handler: Any
+) -> None:
+    """A third party holding a grant of the stranger's site: routes it may read through answer
+    the victim's site exactly as a missing one; every other route refuses the grant's key."""
+    headers = bearer(world.stranger_grant_key)
+    victims = await _call(
+        client, method, _path(path, lambda name: VICTIM_OBJECTS[name](world)), headers, handler
+    )
+    if (method, path) not in GRANT_READABLE:
+        assert victims.status == 401, await victims.text()
+        return
+    missing = await _call(client, method, path, headers, handler, site_domain="nowhere.example")
+    assert victims.status == missing.status == 404
+    assert await victims.text() == await missing.text()
+    # The victim's own grant reads the victim's site: the refusal above is about the grant.
+    own = await _call(client, method, path, bearer(world.victim_grant.key), handler)
+    assert own.status == 200, await own.text()
