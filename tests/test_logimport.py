@@ -21,8 +21,11 @@ from typer.testing import CliRunner, Result
 
 from ot.admin.cli import app
 from ot.config import Settings
+from ot.crypto import Cipher
 from ot.db import create_engine
+from ot.ingest.collector import ip_context
 from ot.models import Site
+from ot.secrets import load_secrets_of
 from tests import support
 from tests.access_logs import (
     CHROME,
@@ -125,6 +128,7 @@ async def test_log_lines_become_pageviews_enriched_like_tracker_hits(
     assert stored_time == MONDAY.astimezone(UTC)
     # The IP is kept only as the site's policy says (truncated, encrypted).
     assert first["ip_encrypted"] and "8.8.8" not in first["ip_encrypted"]
+    assert _ip(settings, first) == "8.8.8.0"
     # One visitor per IP, date and User-Agent, as GoAccess counts them; one visit per 30 minutes.
     assert first["visitor_id"] == second["visitor_id"] != next_day["visitor_id"]
     assert first["visit_id"] == second["visit_id"] != next_day["visit_id"]
@@ -190,6 +194,62 @@ async def test_importing_a_log_again_adds_nothing_and_a_grown_log_continues_wher
     assert [hit["pathname"] for hit in await stored_hits(settings)] == [
         f"/p{n}" for n in range(1, 8)
     ]
+
+
+async def test_batches_stored_by_the_writer_process_are_the_batches_stored_in_process(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    """Small batches hand the import to the writer process (a full batch starts it): the hits,
+    the figures and the position must be those of an import that stores in-process."""
+    log = tmp_path / "access.log"
+    whole = generated_log(1_200)
+    half = whole.index("\n", len(whole) // 2) + 1
+    log.write_text(whole[:half])
+    switches = "--include-static --include-crawlers --include-404"
+    first = await summary_of(settings, f"shop.example {log} {switches} --batch-size 7")
+    log.write_text(whole)
+    rest = await summary_of(settings, f"shop.example {log} {switches} --batch-size 7")
+    assert rest["files"][0]["started_at_line"] == first["lines_read"]
+    by_process = await stored_hits(settings)
+    visits_by_process = await support.rows(settings, "SELECT * FROM visit")
+    assert len(by_process) == first["imported"] + rest["imported"] > 1_000
+    assert first["already_imported"] == rest["already_imported"] == 0
+
+    await execute(settings, "DELETE FROM log_import")
+    await execute(settings, "DELETE FROM hit")
+    await execute(settings, "DELETE FROM visit")
+    in_process = await summary_of(settings, f"shop.example {log} {switches}")
+    assert in_process["imported"] == len(by_process)
+    for figure in ("valid_requests", "bandwidth"):
+        assert (
+            in_process["goaccess"][figure] == first["goaccess"][figure] + rest["goaccess"][figure]
+        )
+    # Ids follow the order of writing and every encryption has its own nonce: compare the rest.
+    in_process_hits = await stored_hits(settings)
+    assert _without(by_process, "id", "visit_id", "ip_encrypted") == _without(
+        in_process_hits, "id", "visit_id", "ip_encrypted"
+    )
+    assert sorted(_ip(settings, hit) for hit in by_process) == sorted(
+        _ip(settings, hit) for hit in in_process_hits
+    )
+    assert _without(visits_by_process, "id") == _without(
+        await support.rows(settings, "SELECT * FROM visit"), "id"
+    )
+    [position] = await support.rows(settings, "SELECT lines_read FROM log_import")
+    assert position["lines_read"] == in_process["lines_read"]
+
+
+def _ip(settings: Settings, hit: dict[str, Any]) -> str:
+    """The IP stored with a hit, decrypted."""
+    cipher = Cipher(load_secrets_of(settings))
+    return cipher.decrypt(hit["ip_encrypted"], context=ip_context(hit["site_id"]))
+
+
+def _without(rows: list[dict[str, Any]], *names: str) -> list[str]:
+    """Rows as sorted text without the named columns, to compare two imports' tables."""
+    return sorted(
+        repr(sorted((k, str(v)) for k, v in row.items() if k not in names)) for row in rows
+    )
 
 
 async def test_a_lost_import_position_still_never_stores_a_line_twice(

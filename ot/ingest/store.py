@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import JSON, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlmodel.sql.sqltypes import UTCDateTime
@@ -25,6 +26,11 @@ HIT_TABLE = Hit.__table__  # type: ignore[attr-defined]
 VISIT_TABLE = Visit.__table__  # type: ignore[attr-defined]
 DROPPED_TABLE = DroppedHits.__table__  # type: ignore[attr-defined]
 HIT_COLUMNS = tuple(c.name for c in HIT_TABLE.columns if c.name not in ("id", "visit_id"))
+# A hit's values in HIT_COLUMNS order, in one call rather than a dict built name by name; the
+# insert takes them in the table's order, with visit_id among them.
+_hit_values = attrgetter(*HIT_COLUMNS)
+_INSERTED_HIT_COLUMNS = [c.name for c in HIT_TABLE.columns if c.name != "id"]
+_VISIT_ID_AT = _INSERTED_HIT_COLUMNS.index("visit_id")
 # SQLite allows 32,766 bound parameters per statement; stay far below for IN lists.
 IN_CHUNK = 500
 
@@ -132,12 +138,12 @@ def store_batch(
         return is_new
     visits = assign_visits(unique, _open_visits(connection, unique, visit_timeout), visit_timeout)
     _write_visits(connection, visits)
+    cut = _VISIT_ID_AT
     rows = []
     for hit, visit in zip(unique, visits, strict=True):
-        row = {name: getattr(hit, name) for name in HIT_COLUMNS}
-        row["visit_id"] = visit.id
-        rows.append(row)
-    _statements(connection.dialect).insert_hits(connection, rows)
+        values = _hit_values(hit)
+        rows.append((*values[:cut], visit.id, *values[cut:]))
+    _statements(connection.dialect).insert_hits.run_values(connection, rows)
     return is_new
 
 
@@ -156,17 +162,29 @@ class FastStatement:
         for name in self._names:
             if isinstance(compiled.binds[name].type, UTCDateTime):
                 processors[name] = _datetime_converter(dialect)
+            elif isinstance(compiled.binds[name].type, JSON) and name in processors:
+                processors[name] = _json_converter(processors[name])
         self._conversions = [
             (index, processors[name])
             for index, name in enumerate(self._names)
             if name in processors
         ]
 
+    @property
+    def names(self) -> list[str]:
+        """The parameters in the order `run_values` takes them."""
+        return self._names
+
     def __call__(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        self.run_values(connection, [tuple(row[name] for name in self._names) for row in rows])
+
+    def run_values(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        """Run with each row's values already in `names` order."""
+        conversions = self._conversions
         parameters = []
         for row in rows:
-            values = [row[name] for name in self._names]
-            for index, convert in self._conversions:
+            values = list(row)
+            for index, convert in conversions:
                 if values[index] is not None:
                     values[index] = convert(values[index])
             parameters.append(tuple(values))
@@ -177,10 +195,20 @@ def _datetime_converter(dialect: Dialect) -> Callable[[datetime], Any]:
     """What SQLAlchemy's UTCDateTime binds, in a fifth of the time: aware UTC for PostgreSQL,
     and for SQLite the very text SQLAlchemy stores (so ranges compare as text correctly)."""
     if dialect.name == "sqlite":
-        return lambda value: (
-            value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-        )
+
+        def as_text(value: datetime) -> str:
+            if value.tzinfo is UTC:  # the usual case: "+00:00" cut off is all there is to do
+                return value.isoformat(" ", "microseconds")[:-6]
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return as_text
     return lambda value: value.astimezone(UTC)
+
+
+def _json_converter(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The column's own JSON encoding, done once for the empty object most hits carry."""
+    empty = process({})
+    return lambda value: empty if value == {} else process(value)
 
 
 def _columns(table: Any, names: Sequence[str]) -> dict[str, Any]:
@@ -222,12 +250,14 @@ class _Statements:
             index_elements=["site_id", "day", "reason"],
             set_={"count": DROPPED_TABLE.c.count + upsert.excluded.count},
         )
-        hit_columns = [*HIT_COLUMNS, "visit_id"]
+        hit_columns = _INSERTED_HIT_COLUMNS
         visit_columns = [column.name for column in VISIT_TABLE.columns]
         counters = list(VisitState.COUNTERS)
         self.insert_hits = FastStatement(
             insert(HIT_TABLE).values(_columns(HIT_TABLE, hit_columns)), dialect
         )
+        if self.insert_hits.names != hit_columns:  # store_batch passes values in this order
+            raise RuntimeError(f"unexpected order of the hit insert's parameters on {dialect.name}")
         self.insert_visits = FastStatement(
             insert(VISIT_TABLE).values(_columns(VISIT_TABLE, visit_columns)), dialect
         )

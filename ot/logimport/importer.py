@@ -24,28 +24,23 @@ from typing import TypeVar
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from ot.clock import utcnow
 from ot.config import Settings
-from ot.crypto import Cipher
-from ot.db import checkpoint_wal, create_engine, create_sqlite_writer_engine
 from ot.errors import InvalidInput, OtError
 from ot.ingest.collector import ip_context
 from ot.ingest.geo import GeoLocator, Location
 from ot.ingest.hit import PAGEVIEW, EnrichedHit
 from ot.ingest.ips import ip_in_networks, truncate_ip
 from ot.ingest.referrer import ReferrerInfo, classify_referrer
-from ot.ingest.store import store_batch
 from ot.ingest.urls import PageUrl, parse_page_url, parse_referrer_url
 from ot.ingest.useragent import parse_user_agent
 from ot.logimport import state
 from ot.logimport.classify import NOT_FOUND, is_crawler, is_static
 from ot.logimport.formats import LogFormat
-from ot.logimport.records import LineReader, Malformed
+from ot.logimport.records import LineReader, Malformed, size_of
 from ot.logimport.report import FileProgress, ImportReport
 from ot.logimport.sources import GZIP_ERRORS, LogSource, file_identity, file_size, open_source
+from ot.logimport.writer import BatchWriter, PendingHit, fewer_collections
 from ot.models import Site
 from ot.privacy import IpPolicy
 from ot.secrets import load_secrets_of
@@ -55,7 +50,6 @@ T = TypeVar("T")
 
 MAX_LINE_BYTES = 64 * 1024  # a longer "line" is not a log line (binary garbage, a lost newline)
 PROGRESS_EVERY_LINES = 4096
-CHECKPOINT_EVERY_SECONDS = 5.0
 TOO_LONG = Malformed(f"line is longer than {MAX_LINE_BYTES // 1024} KiB")
 NOT_TEXT = Malformed("line holds a NUL byte (binary data)")
 
@@ -87,40 +81,6 @@ class ImportOptions:
 ProgressCallback = Callable[[str, int, int, int | None], None]
 
 
-class _Database:
-    """Where batches go: `store_batch` runs on a synchronous connection, stdlib sqlite3 on SQLite
-    (as the collector's writer does) and asyncpg through `run_sync` on PostgreSQL."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._sqlite: Engine | None = None
-        self._async: AsyncEngine | None = None
-        if settings.is_embedded_database:
-            self._sqlite = create_sqlite_writer_engine(settings)
-        else:
-            self._async = create_engine(settings)
-        self._last_checkpoint = time.monotonic()
-
-    async def run(self, work: Callable[[Connection], T]) -> T:
-        if self._sqlite is not None:
-            with self._sqlite.begin() as connection:
-                result = work(connection)
-            if time.monotonic() - self._last_checkpoint > CHECKPOINT_EVERY_SECONDS:
-                # The writer engine never checkpoints inside commits (see ot.db).
-                checkpoint_wal(self._sqlite)
-                self._last_checkpoint = time.monotonic()
-            return result
-        assert self._async is not None
-        async with self._async.begin() as connection:
-            return await connection.run_sync(work)
-
-    async def close(self) -> None:
-        if self._sqlite is not None:
-            checkpoint_wal(self._sqlite)
-            self._sqlite.dispose()
-        if self._async is not None:
-            await self._async.dispose()
-
-
 class LogImporter:
     """Imports logs into one site. Use `run` once."""
 
@@ -137,12 +97,14 @@ class LogImporter:
         self._settings = settings
         self._site = SiteConfig.from_site(site)
         self._timezone = ZoneInfo(site.timezone)
-        self._reader = LineReader(log_format, self._timezone)
+        self._read_fields = LineReader(log_format, self._timezone).read_fields
         self._options = options
+        self._skip_crawlers = not options.include_crawlers
+        self._skip_not_found = not options.include_not_found
+        self._skip_static = not options.include_static
         self._stop = stop or threading.Event()
         self._progress = progress
         secrets = load_secrets_of(settings)
-        self._cipher = Cipher(secrets)
         # A key of its own, so that import ids never equal the collector's cookie-mode ids.
         self._visitor_key = hashlib.blake2b(
             b"opentracker access-log visitors", key=secrets.visitor_key, digest_size=32
@@ -165,15 +127,21 @@ class LogImporter:
                 source.close()
             raise
         opened = list(sources)
-        database = _Database(self._settings)
+        database = BatchWriter(
+            self._settings,
+            self._visit_timeout,
+            self._count_stored,
+            ip_context=ip_context(self._site.id),
+        )
         try:
-            for index, source in enumerate(sources):
-                follow = self._options.follow and index == len(sources) - 1
-                current: LogSource | None = source
-                while current is not None and not self._stop.is_set():
-                    current = await self._import(database, current, follow=follow)
-                    if current is not None and current is not source:
-                        opened.append(current)  # a rotated log's successor, closed below
+            with fewer_collections():
+                for index, source in enumerate(sources):
+                    follow = self._options.follow and index == len(sources) - 1
+                    current: LogSource | None = source
+                    while current is not None and not self._stop.is_set():
+                        current = await self._import(database, current, follow=follow)
+                        if current is not None and current is not source:
+                            opened.append(current)  # a rotated log's successor, closed below
         finally:
             for each in opened:
                 each.close()
@@ -183,7 +151,7 @@ class LogImporter:
         return self.report
 
     async def _import(
-        self, database: _Database, source: LogSource, *, follow: bool
+        self, database: BatchWriter, source: LogSource, *, follow: bool
     ) -> LogSource | None:
         """Import one log; when following, answers the log that replaced it after a rotation."""
         first = self._read_line(source)
@@ -199,64 +167,103 @@ class LogImporter:
         if position is None:
             return None
         pending: bytes | None = first if position.byte_offset == 0 else None
-        offset, line_number = position.byte_offset, position.lines_read
+        cursor = _Cursor(position.byte_offset, position.lines_read)
         event_prefix = identity[:16]
         size = file_size(source)
-        batch: list[EnrichedHit] = []
+        batch: list[PendingHit] = []
 
-        async def commit() -> None:
-            position.byte_offset, position.lines_read = offset, line_number
+        async def commit(*, full: bool = False) -> None:
+            position.byte_offset, position.lines_read = cursor.offset, cursor.line_number
             hits = list(batch)
             batch.clear()
-            is_new = await database.run(lambda connection: self._store(connection, hits, position))
-            stored = sum(is_new)
-            self.report.imported += stored
-            self.report.already_imported += len(is_new) - stored
+            await database.store(hits, position, full=full)
+            if not full:
+                await database.drain()  # the end of the log, or stopped: all of it committed
 
         while True:
-            try:
-                raw = pending if pending is not None else self._read_line(source)
-            except OtError:
-                await commit()  # keep what was read before a damaged gzip stream
-                raise
+            raw = pending
             pending = None
-            unfinished = not raw.endswith(b"\n") and len(raw) < MAX_LINE_BYTES
-            if not raw or (unfinished and source.can_grow):
-                # The end, or a last line still being written: leave it for later.
-                if raw and source.path is not None:
-                    source.stream.seek(offset)
-                await commit()
-                if not follow or self._stop.is_set():
-                    return None
-                replacement = await self._wait_for_more(source, offset)
-                if replacement is not None or self._stop.is_set():
-                    return replacement
-                continue
-            line_start = offset
-            offset += len(raw)
-            if len(raw) >= MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                offset += self._skip_rest_of_line(source)
-                line_number += 1
-                self.report.lines_read += 1
-                progress.lines_read += 1
-                self.report.add_malformed(source.name, line_number, TOO_LONG)
-                continue
-            line_number += 1
-            added = self._take(
-                raw, source.name, line_number, progress, event_prefix, line_start, batch
-            )
-            if added and len(batch) >= self._options.batch_size:
-                await commit()
-            if line_number % PROGRESS_EVERY_LINES == 0:
+            if raw is None:
+                try:
+                    raw = self._take_complete_lines(source, cursor, progress, event_prefix, batch)
+                except OtError:
+                    await commit()  # keep what was read before a damaged gzip stream
+                    raise
+            if raw is not None:
+                # The end, a line without its newline, or the log's first line.
+                unfinished = not raw.endswith(b"\n") and len(raw) < MAX_LINE_BYTES
+                if not raw or (unfinished and source.can_grow):
+                    # The end, or a last line still being written: leave it for later.
+                    if raw and source.path is not None:
+                        source.stream.seek(cursor.offset)
+                    await commit()
+                    if not follow or self._stop.is_set():
+                        return None
+                    replacement = await self._wait_for_more(source, cursor.offset)
+                    if replacement is not None or self._stop.is_set():
+                        return replacement
+                    continue
+                line_start = cursor.offset
+                cursor.offset += len(raw)
+                cursor.line_number += 1
+                if len(raw) >= MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                    cursor.offset += self._skip_rest_of_line(source)
+                    self.report.lines_read += 1
+                    progress.lines_read += 1
+                    self.report.add_malformed(source.name, cursor.line_number, TOO_LONG)
+                else:
+                    self._take(
+                        raw, source.name, cursor.line_number, progress, event_prefix, line_start,
+                        batch,
+                    )  # fmt: skip
+            if len(batch) >= self._options.batch_size:
+                await commit(full=True)
+            if cursor.line_number % PROGRESS_EVERY_LINES == 0:
                 if self._progress is not None:
-                    self._progress(source.name, progress.lines_read, offset, size)
+                    self._progress(source.name, progress.lines_read, cursor.offset, size)
                 if self._stop.is_set():
                     await commit()
                     return None
 
+    def _take_complete_lines(
+        self,
+        source: LogSource,
+        cursor: _Cursor,
+        progress: FileProgress,
+        event_prefix: str,
+        batch: list[PendingHit],
+    ) -> bytes | None:
+        """Take whole lines until the batch is full or the line number is a multiple of
+        PROGRESS_EVERY_LINES (None), or until a line that is not whole (the end, a line still
+        being written or too long), which is answered untaken. The hot loop: locals only."""
+        readline = source.stream.readline
+        take = self._take
+        name = source.name
+        batch_size = self._options.batch_size
+        offset, line_number = cursor.offset, cursor.line_number
+        until = (line_number // PROGRESS_EVERY_LINES + 1) * PROGRESS_EVERY_LINES
+        try:
+            while line_number < until:
+                raw = readline(MAX_LINE_BYTES)
+                if not raw.endswith(b"\n"):
+                    return raw
+                line_number += 1
+                line_start = offset
+                offset += len(raw)
+                if (
+                    take(raw, name, line_number, progress, event_prefix, line_start, batch)
+                    and len(batch) >= batch_size
+                ):
+                    return None
+            return None
+        except GZIP_ERRORS as error:
+            raise _damaged_gzip(source, error) from None
+        finally:
+            cursor.offset, cursor.line_number = offset, line_number
+
     async def _resume(
         self,
-        database: _Database,
+        database: BatchWriter,
         source: LogSource,
         identity: str,
         first: bytes,
@@ -292,119 +299,112 @@ class LogImporter:
         progress: FileProgress,
         event_prefix: str,
         line_start: int,
-        batch: list[EnrichedHit],
+        batch: list[PendingHit],
     ) -> bool:
-        """Count one line and add its hit to the batch; answers whether a hit was added."""
+        """Count one line and add its hit to the batch; answers whether a hit was added.
+        Most lines of a log are skipped (static files, crawlers), so they are dropped as soon
+        as they are known valid, before anything else is computed."""
         text = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not text or text[0] == "#":
             return False  # GoAccess does not count blank lines and comments either
         report = self.report
         report.lines_read += 1
         progress.lines_read += 1
-        record = self._reader.read(text) if "\x00" not in text else NOT_TEXT
-        if isinstance(record, Malformed):
-            report.add_malformed(file_name, line_number, record)
+        fields = self._read_fields(text) if "\x00" not in text else NOT_TEXT
+        if isinstance(fields, Malformed):
+            report.add_malformed(file_name, line_number, fields)
             return False
-        options = self._options
-        target = record.target
+        ip, vhost, moment, day, method, target, protocol, status, size, referrer, user_agent = (
+            fields
+        )
         decoded, static = _requested(target)
-        if not options.include_crawlers and is_crawler(record.user_agent):
+        if self._skip_crawlers and is_crawler(user_agent):
             report.skipped[SkipReason.CRAWLER] += 1
             return False
-        if not options.include_not_found and record.status == NOT_FOUND:
+        if self._skip_not_found and status == NOT_FOUND:
             report.skipped[SkipReason.NOT_FOUND] += 1
             return False
-        if not options.include_static and static:
+        if self._skip_static and static:
             report.skipped[SkipReason.STATIC] += 1
             return False
         site = self._site
-        if site.excluded_networks and ip_in_networks(record.ip, site.excluded_networks):
+        if site.excluded_networks and ip_in_networks(ip, site.excluded_networks):
             report.skipped[SkipReason.EXCLUDED_IP] += 1
             return False
-        page = _page(record.vhost or site.domain, target, self._allowed_params)
+        page = _page(vhost or site.domain, target, self._allowed_params)
         if page is not None and site.excluded_path_patterns and site.excludes_path(page.pathname):
             report.skipped[SkipReason.EXCLUDED_PATH] += 1
             return False
-        visitor_id = _visitor_id(
-            self._visitor_key, site.id, record.ip, record.day, record.user_agent
-        )
+        visitor_id = _visitor_id(self._visitor_key, site.id, ip, day, user_agent)
+        size_read = size_of(size)
         report.add_valid(
-            (decoded, record.method, record.protocol),
-            status=record.status,
-            size=record.size,
+            (decoded, method, protocol),
+            status=status,
+            size=size_read,
             visitor_id=visitor_id,
             static=static,
         )
         if page is None:
             report.not_stored += 1
             return False
-        client = parse_user_agent(record.user_agent)
-        referrer = _referrer(record.referrer, page.hostname, page.source_param)
-        location: Location = self._locate(record.ip)
-        batch.append(
-            EnrichedHit(
-                site_id=site.id,
-                timestamp=record.timestamp,
-                name=PAGEVIEW,
-                visitor_id=visitor_id,
-                hostname=page.hostname,
-                pathname=page.pathname,
-                query=page.query,
-                referrer=referrer.url,
-                referrer_source=referrer.source,
-                utm_source=page.utm_source,
-                utm_medium=page.utm_medium,
-                utm_campaign=page.utm_campaign,
-                utm_content=page.utm_content,
-                utm_term=page.utm_term,
-                browser=client.browser,
-                browser_version=client.browser_version,
-                os=client.os,
-                os_version=client.os_version,
-                device=client.device,
-                country=location.country,
-                region=location.region,
-                city=location.city,
-                language="",
-                screen="",
-                props={},
-                revenue_amount=None,
-                revenue_currency="",
-                interactive=True,
-                # The line's place in its log and a checksum of it: importing it again finds the
-                # hit already stored, while a different line at that place (a log truncated and
-                # written anew) is a new hit.
-                event_id=f"log:{event_prefix}:{line_start}:{zlib.crc32(raw):08x}",
-                ip_encrypted=self._ip_to_store(record.ip),
-                http_status=record.status or None,
-                response_bytes=record.size,
-            )
+        client = parse_user_agent(user_agent)
+        referrer_info = _referrer(referrer, page.hostname, page.source_param)
+        location: Location = self._locate(ip)
+        hit = EnrichedHit(
+            site_id=site.id,
+            timestamp=moment,
+            name=PAGEVIEW,
+            visitor_id=visitor_id,
+            hostname=page.hostname,
+            pathname=page.pathname,
+            query=page.query,
+            referrer=referrer_info.url,
+            referrer_source=referrer_info.source,
+            utm_source=page.utm_source,
+            utm_medium=page.utm_medium,
+            utm_campaign=page.utm_campaign,
+            utm_content=page.utm_content,
+            utm_term=page.utm_term,
+            browser=client.browser,
+            browser_version=client.browser_version,
+            os=client.os,
+            os_version=client.os_version,
+            device=client.device,
+            country=location.country,
+            region=location.region,
+            city=location.city,
+            language="",
+            screen="",
+            props={},
+            revenue_amount=None,
+            revenue_currency="",
+            interactive=True,
+            # The line's place in its log and a checksum of it: importing it again finds the
+            # hit already stored, while a different line at that place (a log truncated and
+            # written anew) is a new hit.
+            event_id=f"log:{event_prefix}:{line_start}:{zlib.crc32(raw):08x}",
+            ip_encrypted=None,  # the writer encrypts the IP kept
+            http_status=status or None,
+            response_bytes=size_read,
         )
+        batch.append((hit, self._ip_to_keep(ip)))
         return True
 
-    def _store(
-        self, connection: Connection, hits: list[EnrichedHit], position: state.ImportPosition
-    ) -> list[bool]:
-        is_new = store_batch(connection, hits, visit_timeout=self._visit_timeout)
-        state.save(connection, position, utcnow())
-        return is_new
+    def _count_stored(self, stored: int, total: int) -> None:
+        self.report.imported += stored
+        self.report.already_imported += total - stored
 
-    def _ip_to_store(self, ip: str) -> str | None:
+    def _ip_to_keep(self, ip: str) -> str | None:
         policy = self._site.ip_policy
         if policy is IpPolicy.NONE:
             return None
-        kept = ip if policy is IpPolicy.FULL else _truncated(ip)
-        return self._cipher.encrypt(kept, context=ip_context(self._site.id))
+        return ip if policy is IpPolicy.FULL else _truncated(ip)
 
     def _read_line(self, source: LogSource) -> bytes:
         try:
             return source.stream.readline(MAX_LINE_BYTES)
         except GZIP_ERRORS as error:
-            raise InvalidInput(
-                f"{source.name} is not a valid gzip file ({error}); lines before the damage "
-                "were imported",
-                field="file",
-            ) from None
+            raise _damaged_gzip(source, error) from None
 
     def _skip_rest_of_line(self, source: LogSource) -> int:
         skipped = 0
@@ -462,6 +462,21 @@ class LogImporter:
                 source.stream.seek(0)
                 return source
         return None
+
+
+@dataclass(slots=True)
+class _Cursor:
+    """How far the reading of one log has come: bytes and lines, both counted from its start."""
+
+    offset: int
+    line_number: int
+
+
+def _damaged_gzip(source: LogSource, error: Exception) -> InvalidInput:
+    return InvalidInput(
+        f"{source.name} is not a valid gzip file ({error}); lines before the damage were imported",
+        field="file",
+    )
 
 
 async def _sleep(seconds: float, stop: threading.Event) -> None:

@@ -6,6 +6,7 @@ IP address, its time cannot be read, or its status is not between 100 and 599.
 
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -44,6 +45,10 @@ class LogRecord:
     user_agent: str  # "-" when none, as GoAccess keeps it
 
 
+# LogRecord's fields in its order, the size as logged.
+Fields = tuple[str, str, datetime, date, str, str, str, int, str, str, str]
+
+
 class Malformed(str):
     """Why a line could not be read (a short phrase)."""
 
@@ -53,74 +58,78 @@ BAD_IP = Malformed("client is not an IP address")
 BAD_TIME = Malformed("time cannot be read")
 BAD_STATUS = Malformed("status is not between 100 and 599")
 
+_FIELDS = (
+    "host", "vhost", "timestamp", "date", "time", "request", "status", "bytes", "referrer",
+    "user_agent",
+)  # fmt: skip
+_PARTS = ("method", "path", "query", "protocol")  # a request logged in parts (%m %U %q %H)
+_ABSENT = "absent"
+# The statuses GoAccess accepts, looked up rather than parsed: "200" -> 200.
+_STATUSES = {str(code): code for code in range(100, 600)}
+
 
 class LineReader:
     """Reads lines of one format; `read` answers a LogRecord or a Malformed reason."""
 
     def __init__(self, log_format: LogFormat, default_zone: tzinfo) -> None:
-        self._match = log_format.pattern.match
+        # An empty group at the end stands for every field the format lacks, so that one
+        # `Match.group(...)` call answers all fields at once ("" for the missing ones).
+        pattern = re.compile(log_format.pattern.pattern + f"(?P<{_ABSENT}>)")
+        self._match = pattern.match
         self._parse_time = compile_timestamp(log_format.time_format, default_zone)
-        # Positions in Match.groups() (every capturing group is a named field); -1: absent.
-        index = {name: position - 1 for name, position in log_format.pattern.groupindex.items()}
-        self._host = index["host"]
-        self._vhost, self._timestamp = index.get("vhost", -1), index.get("timestamp", -1)
-        self._date, self._time = index.get("date", -1), index.get("time", -1)
-        self._request, self._status = index.get("request", -1), index.get("status", -1)
-        self._bytes, self._referrer = index.get("bytes", -1), index.get("referrer", -1)
-        self._user_agent = index.get("user_agent", -1)
-        self._parts = tuple(index.get(name, -1) for name in ("method", "path", "query", "protocol"))
+        self._fields = tuple(
+            pattern.groupindex.get(name, pattern.groupindex[_ABSENT]) for name in _FIELDS
+        )
+        self._has = {name: name in log_format.fields for name in _FIELDS + _PARTS}
 
     def read(self, line: str) -> LogRecord | Malformed:
+        fields = self.read_fields(line)
+        if isinstance(fields, Malformed):
+            return fields
+        return LogRecord(*fields[:8], size_of(fields[8]), *fields[9:])
+
+    def read_fields(self, line: str) -> Fields | Malformed:
+        """What `read` answers, as a plain tuple in LogRecord's order with the size as logged
+        (see `size_of`): the importer's hot path, which skips most lines after a glance."""
         found = self._match(line)
         if found is None:
             return NO_MATCH
-        values = found.groups()
-        ip = values[self._host]
+        (ip, vhost, time_text, date_text, clock_text, request, status_text, size_text,
+         referrer, user_agent) = found.group(*self._fields)  # fmt: skip
         if not _is_ip(ip):
             return BAD_IP
-        if self._timestamp >= 0:
-            time_text = values[self._timestamp]
-        else:
-            time_text = values[self._date]
-            if self._time >= 0:
-                time_text = f"{time_text} {values[self._time]}"
+        if not time_text:
+            time_text = f"{date_text} {clock_text}" if clock_text else date_text
         moment = self._parse_time(time_text)
         if moment is None:
             return BAD_TIME
-        status = 0
-        if self._status >= 0:
-            status_text = values[self._status]
-            status = int(status_text) if status_text.isdigit() else 0
+        status = _STATUSES.get(status_text, 0)
+        if status == 0 and self._has["status"]:
+            status = int(status_text) if status_text.isdigit() else 0  # "0200", say
             if not 100 <= status <= 599:
                 return BAD_STATUS
-        if self._request >= 0:
-            method, target, protocol = split_request(values[self._request])
+        if request:
+            method, target, protocol = split_request(request)
+        elif self._has["request"]:
+            method, target, protocol = split_request("")
         else:
-            method, target, protocol = self._request_from_parts(values)
-        size_text = values[self._bytes] if self._bytes >= 0 else ""
-        referrer = values[self._referrer] if self._referrer >= 0 else ""
-        user_agent = values[self._user_agent] if self._user_agent >= 0 else ""
-        return LogRecord(
-            ip,
-            values[self._vhost] if self._vhost >= 0 else "",
-            moment[0],
-            moment[1],
-            method,
-            target,
-            protocol,
-            status,
-            # "-" is Apache's zero; GoAccess counts anything unreadable as zero too.
-            int(size_text) if size_text.isdigit() else 0,
-            "" if referrer == "-" else referrer,
-            user_agent or "-",
-        )
+            method, target, protocol = self._request_from_parts(found)
+        return (
+            ip, vhost, moment[0], moment[1], method, target, protocol, status, size_text,
+            "" if referrer == "-" else referrer, user_agent or "-",
+        )  # fmt: skip
 
-    def _request_from_parts(self, values: tuple[str, ...]) -> tuple[str, str, str]:
+    def _request_from_parts(self, found: re.Match[str]) -> tuple[str, str, str]:
         method, path, query, protocol = (
-            values[position] if position >= 0 else "" for position in self._parts
+            found.group(name) if self._has[name] else "" for name in _PARTS
         )
         query = query.removeprefix("?")
         return method.upper(), path + ("?" + query if query else ""), protocol.upper()
+
+
+def size_of(text: str) -> int:
+    # "-" is Apache's zero; GoAccess counts anything unreadable as zero too.
+    return int(text) if text.isdigit() else 0
 
 
 @lru_cache(maxsize=65_536)  # the same few thousand requests make up most of a log

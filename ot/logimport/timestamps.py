@@ -49,6 +49,7 @@ Parsed = tuple[datetime, date]  # (moment in UTC, the date as written in the log
 TimestampParser = Callable[[str], Parsed | None]
 
 APACHE_TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
+MAX_CACHED_DAYS = 4096
 
 
 def compile_timestamp(time_format: str, default_zone: tzinfo) -> TimestampParser:
@@ -167,12 +168,14 @@ def _zone(text: str) -> tzinfo | None:
 
 def _apache_parser(general: TimestampParser) -> TimestampParser:
     """Apache's and NGINX's `10/Oct/2000:13:55:36 -0700`, read by slicing: most logs are in it.
-    The day and zone are looked up once per day (a cache of whole timestamps would miss nearly
-    every time: they change every second), the time of day is added as seconds."""
+    A cache of whole timestamps would miss nearly every time (they change every second), so the
+    day with its zone and the time of day are looked up apart, each read once and then added."""
 
-    @lru_cache(maxsize=1024)
-    def day_start(day_and_zone: str) -> tuple[float, date] | None:
-        """The UTC epoch of the logged day's midnight in its zone, and the day."""
+    days: dict[str, tuple[datetime, date] | None] = {}
+    clocks: dict[str, timedelta | None] = {}
+
+    def day_start(day_and_zone: str) -> tuple[datetime, date] | None:
+        """The logged day's midnight in its zone (as UTC), and the day."""
         # "10/Oct/2000 -0700"
         if day_and_zone[2] != "/" or day_and_zone[6] != "/" or day_and_zone[11] != " ":
             return None
@@ -185,19 +188,38 @@ def _apache_parser(general: TimestampParser) -> TimestampParser:
             midnight = datetime(int(digits[2:]), month, int(digits[:2]), tzinfo=zone)
         except ValueError:
             return None
-        return midnight.timestamp(), midnight.date()
+        return midnight.astimezone(UTC), midnight.date()
 
-    def parse(text: str) -> Parsed | None:
-        if len(text) != 26 or text[11] != ":" or text[14] != ":" or text[17] != ":":
-            return general(text)
-        day = day_start(text[:11] + text[20:])
-        clock = text[12:14] + text[15:17] + text[18:20]
-        if day is None or not clock.isdigit():
-            return general(text)
-        hours, minutes, seconds = int(clock[:2]), int(clock[2:4]), int(clock[4:])
+    def time_of_day(clock: str) -> timedelta | None:
+        # "13:55:36"; a leap second (:60) is read as the next second, as strptime allows it.
+        if clock[2] != ":" or clock[5] != ":":
+            return None
+        digits = clock[0:2] + clock[3:5] + clock[6:8]
+        if not digits.isdigit():
+            return None
+        hours, minutes, seconds = int(digits[:2]), int(digits[2:4]), int(digits[4:])
         if hours > 23 or minutes > 59 or seconds > 60:
             return None
-        moment = datetime.fromtimestamp(day[0] + hours * 3600 + minutes * 60 + seconds, UTC)
-        return moment, day[1]
+        return timedelta(seconds=hours * 3600 + minutes * 60 + seconds)
+
+    def parse(text: str) -> Parsed | None:
+        if len(text) != 26 or text[11] != ":":
+            return general(text)
+        day_key = text[:11] + text[20:]
+        day = days.get(day_key)
+        if day is None:
+            if len(days) >= MAX_CACHED_DAYS:
+                days.clear()  # a bound on memory; a log of that many days is rare
+            day = days[day_key] = day_start(day_key)
+            if day is None:
+                return general(text)
+        clock_key = text[12:20]
+        clock = clocks.get(clock_key)
+        if clock is None:
+            clock = time_of_day(clock_key)
+            if clock is None:
+                return general(text)  # rare: let the general reader decide
+            clocks[clock_key] = clock  # at most 86,401 entries
+        return day[0] + clock, day[1]
 
     return parse

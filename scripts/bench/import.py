@@ -1,8 +1,9 @@
 """Benchmark `ot-admin import-log` against GoAccess reading the same file, in the same run.
 
 Usage:
-    .venv/bin/python scripts/bench/import_log.py [--lines 1000000] [--log FILE] [--rounds 2]
+    .venv/bin/python scripts/bench/import.py [--lines 1000000] [--log FILE] [--rounds 2]
         [--database-url postgresql+asyncpg://user:password@host/postgres] [--keep]
+        [--default-only]
 
 It builds a large realistic log from a real Apache combined log (--log, by default
 tests/fixtures/apache_combined_10k.log.gz): the log repeated until it has --lines lines, each copy
@@ -77,23 +78,39 @@ def build_log(source: Path, lines: int, target: Path) -> int:
     return written
 
 
-def time_goaccess(log: Path, work: Path) -> tuple[float, dict[str, int]]:
+def time_goaccess(log: Path, work: Path) -> tuple[float, dict[str, int], int]:
+    """Seconds, GoAccess's general figures, and its peak memory (KiB)."""
     output = work / "goaccess.json"
     command = [
         "goaccess", str(log), "--no-global-config", "--log-format=COMBINED",
         *(f"--static-file={extension}" for extension in STATIC_EXTENSIONS),
         "-o", str(output),
     ]  # fmt: skip
-    started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
-    elapsed = time.perf_counter() - started
+    elapsed, peak = run_measured(command, os.environ.copy(), Path(os.devnull))
     general = json.loads(output.read_text())["general"]
-    return elapsed, general
+    return elapsed, general, peak
+
+
+def run_measured(
+    command: list[str], environment: dict[str, str], output: Path
+) -> tuple[float, int]:
+    """Run a command with its standard output to `output`; seconds and peak memory (KiB)."""
+    started = time.perf_counter()
+    with output.open("wb") as stdout, open(os.devnull, "wb") as quiet:
+        process = subprocess.Popen(command, env=environment, stdout=stdout, stderr=quiet)
+        # wait4 gives this child's own resource use; its ru_maxrss covers the processes it
+        # waited for too (the import's writer process), as the largest of them.
+        _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{command[0]} failed: run it by hand to see why: {' '.join(command)}")
+    return elapsed, usage.ru_maxrss
 
 
 def time_import(
     log: Path, work: Path, switches: list[str], server_url: str
-) -> tuple[float, dict[str, object]]:
+) -> tuple[float, dict[str, object], int]:
+    """Seconds, the --json summary, and the peak memory (KiB) of the import's largest process."""
     data_dir = work / f"data-{time.monotonic_ns()}"
     database_url = fresh_postgres(server_url) if server_url else ""
     environment = {
@@ -112,19 +129,14 @@ def time_import(
             ["site", "add", "--account", "1", "semicomplete.com"],
         ):
             subprocess.run([admin, *command], env=environment, check=True, capture_output=True)
-        started = time.perf_counter()
-        finished = subprocess.run(
-            [admin, "import-log", "semicomplete.com", str(log), "--json", *switches],
-            env=environment,
-            check=True,
-            capture_output=True,
-        )
-        elapsed = time.perf_counter() - started
+        output = work / "summary.json"
+        command = [admin, "import-log", "semicomplete.com", str(log), "--json", *switches]
+        elapsed, peak = run_measured(command, environment, output)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
         if database_url:
             drop_postgres(database_url)
-    return elapsed, json.loads(finished.stdout)
+    return elapsed, json.loads(output.read_text()), peak
 
 
 def _postgres(url: str, statement: str) -> None:
@@ -164,6 +176,9 @@ def main() -> None:
         help="a PostgreSQL server URL: each import gets a database of its own there, dropped after",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--default-only", action="store_true", help="skip the import that stores every line"
+    )
     arguments = parser.parse_args()
     if shutil.which("goaccess") is None:
         sys.exit("goaccess is not installed (apt-get install goaccess)")
@@ -177,16 +192,21 @@ def main() -> None:
             f"repeated with shifted dates)",
             flush=True,
         )
-        rows: list[tuple[int, str, float, float]] = []
+        load_before = os.getloadavg()[0]
+        rows: list[tuple[int, str, float, float, int]] = []
         ratios: dict[str, list[float]] = {"default switches": [], "everything stored": []}
         for round_number in range(1, arguments.rounds + 1):
-            goaccess_seconds, general = time_goaccess(log, work)
-            rows.append((round_number, "goaccess", goaccess_seconds, 1.0))
+            goaccess_seconds, general, peak = time_goaccess(log, work)
+            print(f"round {round_number}: goaccess: {goaccess_seconds:.1f} s", flush=True)
+            rows.append((round_number, "goaccess", goaccess_seconds, 1.0, peak))
             goaccess_rate = lines / goaccess_seconds
-            for label, switches in (("default switches", []), ("everything stored", EVERYTHING)):
-                seconds, summary = time_import(log, work, switches, arguments.database_url)
+            kinds = [("default switches", [])]
+            if not arguments.default_only:
+                kinds.append(("everything stored", EVERYTHING))
+            for label, switches in kinds:
+                seconds, summary, peak = time_import(log, work, switches, arguments.database_url)
                 ratio = (lines / seconds) / goaccess_rate
-                rows.append((round_number, f"ot-admin import-log, {label}", seconds, ratio))
+                rows.append((round_number, f"ot-admin import-log, {label}", seconds, ratio, peak))
                 ratios[label].append(ratio)
                 figures = summary["goaccess"]  # type: ignore[index]
                 if switches == EVERYTHING:
@@ -198,22 +218,24 @@ def main() -> None:
                             )
                 print(
                     f"round {round_number}: {label}: {seconds:.1f} s, imported "
-                    f"{summary['imported']:,}",
+                    f"{summary['imported']:,}, ratio {ratio:.3f}, "
+                    f"peak memory {peak / 1024:.0f} MiB",
                     flush=True,
                 )
         print()
-        header = "| round | what | seconds | lines/s | ratio to GoAccess |"
+        header = "| round | what | seconds | lines/s | ratio to GoAccess | peak memory |"
         print(header)
-        print("|---|---|---:|---:|---:|")
-        for round_number, what, seconds, ratio in rows:
+        print("|---|---|---:|---:|---:|---:|")
+        for round_number, what, seconds, ratio, peak in rows:
             print(
                 f"| {round_number} | {what} | {seconds:.1f} | {lines / seconds:,.0f} | "
-                f"{ratio:.3f} |"
+                f"{ratio:.3f} | {peak / 1024:.0f} MiB |"
             )
         print()
         for label, values in ratios.items():
-            print(f"median ratio, {label}: {statistics.median(values):.3f}")
-        print(f"load average after: {os.getloadavg()[0]:.2f}")
+            if values:
+                print(f"median ratio, {label}: {statistics.median(values):.3f}")
+        print(f"load average before: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}")
     finally:
         if arguments.keep:
             print(f"kept {work}")
