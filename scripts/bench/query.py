@@ -34,6 +34,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -105,7 +106,9 @@ class SizeReport:
     rollup_seconds: float = 0.0
     rollup_days: int = 0
     bundle_ms: list[float] = field(default_factory=list)
+    bundle_cpu_ms: list[float] = field(default_factory=list)
     raw_bundle_ms: list[float] = field(default_factory=list)
+    load_average: tuple[float, float] = (0.0, 0.0)  # while the bundle was timed: before, after
 
     def p(self, which: str, quantile: float) -> float:
         values = sorted(getattr(self, which))
@@ -114,27 +117,58 @@ class SizeReport:
         return values[min(len(values) - 1, int(quantile * len(values)))]
 
 
+@dataclass
+class Timings:
+    wall_ms: list[float] = field(default_factory=list)
+    # CPU time per bundle of this process (SQLite works in its threads) plus, on PostgreSQL,
+    # of the server process serving the connection: unlike wall time, other people's jobs on
+    # a shared machine barely change it.
+    cpu_ms: list[float] = field(default_factory=list)
+
+
 async def time_bundle(
     settings: Settings, site: Site, queries: list[dict[str, Any]], rounds: int, *, raw: bool
-) -> tuple[list[float], list[Any]]:
+) -> tuple[Timings, list[Any]]:
     """Milliseconds per bundle over `rounds` rounds, and the last round's results."""
     engine = create_engine(settings)
     parsed = [parse_query(body) for body in queries]
-    timings: list[float] = []
+    timings = Timings()
     results: list[Any] = []
     try:
         async with engine.connect() as connection:
+            server_cpu = await _server_cpu_reader(connection)
             now = datetime.now(UTC)
             for _ in range(rounds):
+                cpu = time.process_time() + server_cpu()
                 started = time.perf_counter()
                 results = [
                     await run_query(connection, site, query, now=now, use_rollups=not raw)
                     for query in parsed
                 ]
-                timings.append((time.perf_counter() - started) * 1000)
+                timings.wall_ms.append((time.perf_counter() - started) * 1000)
+                timings.cpu_ms.append((time.process_time() + server_cpu() - cpu) * 1000)
     finally:
         await engine.dispose()
     return timings, results
+
+
+async def _server_cpu_reader(connection: Any) -> Callable[[], float]:
+    """Seconds of CPU used so far by the PostgreSQL process of `connection`, read from /proc
+    (a server on this machine); 0 for SQLite or when unreadable."""
+    if connection.dialect.name != "postgresql":
+        return lambda: 0.0
+    pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    stat = Path(f"/proc/{pid}/stat")
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+    return read
 
 
 async def existing_site(settings: Settings) -> Site | None:
@@ -212,12 +246,18 @@ async def run_size(
               flush=True)  # fmt: skip
     queries = bundle(site.domain, today)
     await time_bundle(settings, site, queries, 2, raw=False)  # warm caches
-    report.bundle_ms, rolled = await time_bundle(settings, site, queries, args.rounds, raw=False)
+    load_before = os.getloadavg()[0]
+    timings, rolled = await time_bundle(settings, site, queries, args.rounds, raw=False)
+    report.load_average = (load_before, os.getloadavg()[0])
+    report.bundle_ms, report.bundle_cpu_ms = timings.wall_ms, timings.cpu_ms
     print(f"  bundle from rollups: p50 {report.p('bundle_ms', 0.5):.1f} ms, "
-          f"p95 {report.p('bundle_ms', 0.95):.1f} ms", flush=True)  # fmt: skip
+          f"p95 {report.p('bundle_ms', 0.95):.1f} ms; CPU p50 "
+          f"{report.p('bundle_cpu_ms', 0.5):.1f} ms, p95 {report.p('bundle_cpu_ms', 0.95):.1f} ms "
+          f"(load {load_before:.1f} to {report.load_average[1]:.1f})", flush=True)  # fmt: skip
     raw_rounds = max(3, args.rounds // 5) if args.raw_rounds is None else args.raw_rounds
     if with_raw and raw_rounds > 0:
-        report.raw_bundle_ms, raw = await time_bundle(settings, site, queries, raw_rounds, raw=True)
+        raw_timings, raw = await time_bundle(settings, site, queries, raw_rounds, raw=True)
+        report.raw_bundle_ms = raw_timings.wall_ms
         print(f"  bundle from raw tables: p50 {report.p('raw_bundle_ms', 0.5):.1f} ms, "
               f"p95 {report.p('raw_bundle_ms', 0.95):.1f} ms", flush=True)  # fmt: skip
         _check_same(rolled, raw)
@@ -273,15 +313,20 @@ async def _drop_postgres(server_url: str, name: str) -> None:
 def markdown(reports: list[SizeReport], args: argparse.Namespace) -> str:
     backend = "PostgreSQL" if args.postgres_url else "SQLite"
     lines = [
-        f"| {backend} | hits | load | rollups | bundle p50 | bundle p95 | raw bundle p50 |",
-        "|---|---|---|---|---|---|---|",
+        f"| {backend} | hits | load | rollups | bundle p50 | bundle p95 | CPU p50 / p95 "
+        "| load average | raw bundle p50 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in reports:
         raw = f"{r.p('raw_bundle_ms', 0.5):.0f} ms" if r.raw_bundle_ms else "-"
+        loaded = "reused"
+        if r.load_seconds:
+            loaded = f"{r.load_seconds:.0f} s ({r.hits / r.load_seconds:,.0f}/s)"
         lines.append(
-            f"| {r.events:,} events | {r.hits:,} | {r.load_seconds:.0f} s "
-            f"({r.hits / max(r.load_seconds, 1e-9):,.0f}/s) | {r.rollup_seconds:.0f} s | "
-            f"{r.p('bundle_ms', 0.5):.1f} ms | {r.p('bundle_ms', 0.95):.1f} ms | {raw} |"
+            f"| {r.events:,} events | {r.hits:,} | {loaded} | {r.rollup_seconds:.0f} s | "
+            f"{r.p('bundle_ms', 0.5):.1f} ms | {r.p('bundle_ms', 0.95):.1f} ms | "
+            f"{r.p('bundle_cpu_ms', 0.5):.1f} / {r.p('bundle_cpu_ms', 0.95):.1f} ms | "
+            f"{r.load_average[0]:.1f} to {r.load_average[1]:.1f} | {raw} |"
         )
     return "\n".join(lines)
 
@@ -300,6 +345,9 @@ def verdicts(reports: list[SizeReport]) -> list[str]:
         growth = large.p("bundle_ms", 0.95) / small.p("bundle_ms", 0.95)
         lines.append(f"bundle p95 at {large.events:,} / at {small.events:,}: {growth:.2f} "
                      f"(target <= 2): " + ("met" if growth <= 2 else "NOT met"))  # fmt: skip
+        cpu_growth = large.p("bundle_cpu_ms", 0.5) / small.p("bundle_cpu_ms", 0.5)
+        lines.append(f"  bundle CPU p50 at {large.events:,} / at {small.events:,}: "
+                     f"{cpu_growth:.2f}")  # fmt: skip
     return lines
 
 
