@@ -17,6 +17,7 @@ from ot.rollups.rolling import PROGRESS
 from ot.stats.goals import GOAL
 
 SITE = Site.__table__  # type: ignore[attr-defined]
+GOAL_COLUMNS = [column.name for column in GOAL.c]
 
 
 @dataclass(frozen=True)
@@ -29,16 +30,19 @@ async def read_site_facts(connection: AsyncConnection, site: Site) -> SiteFacts:
     """Read afresh for every query: goals change through the API and the rollup job moves
     `complete_through` from another process, and neither may be seen late."""
     rows = (await connection.execute(_statement(), {"site_id": site.id})).all()
-    goals = tuple(
-        Goal.model_validate({column.name: row[f"goal_{column.name}"] for column in GOAL.c})
-        for row in (row._mapping for row in rows)
-        if row["goal_id"] is not None
-    )
+    goals = tuple(_goal(tuple(row[2:])) for row in rows if row[2] is not None)
     first = rows[0] if rows else None
     through = None
     if first is not None:
         through = usable_through(first.complete_through, first.timezone, site)
     return SiteFacts(goals, through)
+
+
+@functools.lru_cache(maxsize=4096)
+def _goal(values: tuple[Any, ...]) -> Goal:
+    """A goal made once per content: validating a model cost more than the query's SQL. Keyed
+    by every column, so a changed goal is a new one; the engine never modifies them."""
+    return Goal.model_validate(dict(zip(GOAL_COLUMNS, values, strict=True)))
 
 
 @functools.cache
@@ -48,7 +52,7 @@ def _statement() -> Any:
         select(
             PROGRESS.c.complete_through,
             PROGRESS.c.timezone,
-            *(column.label(f"goal_{column.name}") for column in GOAL.c),
+            *GOAL.c,
         )
         .select_from(
             SITE.outerjoin(PROGRESS, PROGRESS.c.site_id == SITE.c.id).outerjoin(
