@@ -14,13 +14,29 @@ the dimension instead of looking each one up.
 from __future__ import annotations
 
 import functools
+import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, false, func, or_, select, union_all
+from sqlalchemy import (
+    Date,
+    Integer,
+    LargeBinary,
+    Text,
+    any_,
+    bindparam,
+    false,
+    func,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ot.models import Site
@@ -119,6 +135,7 @@ async def read_sums(
     bucket_of: Callable[[date], str] | None = None,
     keys_of: Callable[[str], Sequence[str]] | None = None,
     values: Collection[str] | None = None,
+    matching: str | None = None,
     exact_visitors: bool = True,
     exact_visits: bool = False,
     top: int | None = None,
@@ -128,7 +145,9 @@ async def read_sums(
 
     `keys_of` names the keys a value is summed into: none drops it, and values sharing a key
     are merged (the pages of a goal); by default each value is its own key. `values` reads
-    only those values. `keep` drops keys without hits or visits (see Keep).
+    only those values; on PostgreSQL `matching` (a regular expression) reads only the values
+    it matches, a filter that saves handing rows over and leaves the decision to `keys_of`.
+    `keep` drops keys without hits or visits (see Keep).
     `exact_visitors` unions the visitor bitmaps across the range (else visitors are the sum of
     daily uniques); `exact_visits` does the same for visit ids. With `top`, only the keys that
     can rank among the first `top` by visitors are returned, each exact: the others are never
@@ -140,8 +159,16 @@ async def read_sums(
     keep = keep or Keep()
     if top is not None and exact_visitors and keys_of is None and bucket_of is None:
         return await _ranked(connection, site_id, dimension, spans, values, exact_visits, top, keep)
-    statement = _sums_statement(spans_shape(spans), bucket_of is not None, values is not None, keep)
-    parameters = span_parameters(site_id, dimension, spans, values)
+    dialect = connection.dialect.name
+    # SQLite would call Python for each row: there the rows are cheaper than the filter.
+    matching = matching if dialect == "postgresql" else None
+    statement = _sums_statement(
+        dialect, spans_shape(spans), bucket_of is not None, values is not None, keep,
+        matching is not None,
+    )  # fmt: skip
+    parameters = span_parameters(dialect, site_id, dimension, spans, values)
+    if matching is not None:
+        parameters["matching"] = matching
     sums: dict[Key, Sums] = {}
     for row in await connection.execute(statement, parameters):
         value = row[0]
@@ -210,32 +237,54 @@ async def _ranked(
     counts them, so only the candidates are handed over (a page-like dimension has hundreds
     of values, a dashboard shows ten)."""
     shape = spans_shape(spans)
-    statement = _ranked_statement(shape, values is not None, keep)
-    parameters = span_parameters(site_id, dimension, spans, values)
+    dialect = connection.dialect.name
+    parameters = span_parameters(dialect, site_id, dimension, spans, values)
     page = CANDIDATES_PER_TOP * top + 1  # one more: the bound of the first key left out
+    first_batch = max(top, 10)
     candidates: list[tuple[Key, Sums]] = []
+    ranks: dict[str, int] = {}
+    prefetched: dict[str, list[Any]] = defaultdict(list)
     total = 0
 
-    async def fetch_more() -> bool:
+    def add_candidate(row: Any) -> None:
         nonlocal total
+        target = Sums()
+        _add(target, row[0], row[1:10])
+        target.visitors = target.daily_visitors
+        candidates.append((("", row[0]), target))
+        ranks[row[0]] = len(ranks) if row[10] is None else int(row[10])
+        total = int(row[11])
+
+    # The first page of candidates comes with the bitmaps of the first batch to resolve: one
+    # round trip where there were two.
+    rows = await connection.execute(
+        _ranked_with_bitmaps_statement(dialect, shape, values is not None, keep),
+        {**parameters, "limit": page, "offset": 0, "first": first_batch},
+    )
+    found = 0
+    for row in rows:
+        if row[12] is None:
+            add_candidate(row)
+            found += 1
+        else:
+            prefetched[row[0]].append(row[12:])
+    # The database gives a union's rows in no promised order.
+    candidates.sort(key=lambda item: (-item[1].visitor_bound, ranks[item[0][1]]))
+    statement = _ranked_statement(dialect, shape, values is not None, keep)
+
+    async def fetch_more() -> bool:
         rows = (
             await connection.execute(
                 statement, {**parameters, "limit": page, "offset": len(candidates)}
             )
         ).all()
         for row in rows:
-            target = Sums()
-            _add(target, row[0], row[1:])
-            target.visitors = target.daily_visitors
-            candidates.append((("", row[0]), target))
-        if rows:
-            total = int(rows[0][-1])
+            add_candidate(row)
         return len(rows) == page
 
-    more = await fetch_more()
     resolved = await _resolve_top(
         connection, site_id, dimension, spans, None, candidates, exact_visits, top,
-        fetch_more=fetch_more if more else None,
+        fetch_more=fetch_more if found == page else None, prefetched=prefetched,
     )  # fmt: skip
     return dict(resolved), total
 
@@ -251,6 +300,7 @@ async def _resolve_top(
     top: int,
     *,
     fetch_more: Callable[[], Awaitable[bool]] | None = None,
+    prefetched: dict[str, list[Any]] | None = None,
 ) -> list[tuple[Key, Sums]]:
     """Exact visitors for keys in order of their bound until the `top`-th exact count is above
     the bound of every key left (a key's exact visitors never exceed the sum of its spans'
@@ -267,7 +317,7 @@ async def _resolve_top(
         if not batch:
             return resolved
         await _exact_uniques(connection, site_id, dimension, spans, bucket_of, dict(batch),
-                             True, exact_visits)  # fmt: skip
+                             True, exact_visits, prefetched)  # fmt: skip
         resolved.extend(batch)
         if len(resolved) >= top and len(resolved) < len(ranked):
             kth = sorted((sums.visitors for _, sums in resolved), reverse=True)[top - 1]
@@ -282,23 +332,50 @@ def spans_shape(spans: Spans) -> tuple[int, ...]:
 
 
 def span_parameters(
-    site_id: int, dimension: str, spans: Spans, values: Collection[str] | None = None
+    dialect: str,
+    site_id: int,
+    dimension: str,
+    spans: Spans,
+    values: Collection[str] | None = None,
 ) -> dict[str, Any]:
     parameters: dict[str, Any] = {"site_id": site_id, "dimension": dimension}
     for index, (_, first, last) in enumerate(spans.runs()):
         parameters[f"first_{index}"] = first
         parameters[f"last_{index}"] = last
     if values is not None:
-        parameters["values"] = sorted(values)
+        parameters["values"] = _values_parameter(dialect, values)
     return parameters
 
 
+def _values_parameter(dialect: str, values: Collection[str]) -> Any:
+    """The bound list of `_among_values`: an array, or JSON text for SQLite's json_each."""
+    ordered = sorted(values)
+    return ordered if dialect == "postgresql" else json.dumps(ordered)
+
+
+def _among_values(column: Any, dialect: str) -> Any:
+    """`column` is in the bound list `values`, in one statement for any length of the list: an
+    expanding IN is rendered again at every execution, and on PostgreSQL each length is a
+    statement of its own to prepare."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("values", type_=postgresql.ARRAY(Text)))
+    listed = func.json_each(bindparam("values", type_=Text)).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
 def _spans_select(
-    table: Any, columns: Sequence[Any], shape: tuple[int, ...], by_value: bool
+    dialect: str,
+    table: Any,
+    columns: Sequence[Any],
+    shape: tuple[int, ...],
+    by_value: bool,
+    among: Any = None,
+    matching: bool = False,
 ) -> Any:
     """The rows of a dimension's spans, one SELECT per run of spans joined by UNION ALL: each
     is one range of the primary key, which one SELECT with OR would not be (SQLite then reads
-    every day). Bound by `site_id`, `dimension`, `first_<n>` and `last_<n>` (and `values`)."""
+    every day). Bound by `site_id`, `dimension`, `first_<n>` and `last_<n>` (and `values`,
+    `matching`); `among` is a SELECT of the values wanted."""
     selects = [
         select(*columns).where(
             table.c.site_id == bindparam("site_id"),
@@ -306,17 +383,23 @@ def _spans_select(
             table.c.span_days == span,
             table.c.day >= bindparam(f"first_{index}"),
             table.c.day <= bindparam(f"last_{index}"),
-            *([table.c.value.in_(bindparam("values", expanding=True))] if by_value else []),
+            *([_among_values(table.c.value, dialect)] if by_value else []),
+            *([table.c.value.in_(among)] if among is not None else []),
+            *([table.c.value.regexp_match(bindparam("matching"))] if matching else []),
         )
         for index, span in enumerate(shape)
     ]
     return selects[0] if len(selects) == 1 else union_all(*selects)
 
 
-def _summed(shape: tuple[int, ...], by_value: bool, keep: Keep) -> tuple[Any, list[Any], Any]:
+def _summed(
+    dialect: str, shape: tuple[int, ...], by_value: bool, keep: Keep, matching: bool = False
+) -> tuple[Any, list[Any], Any]:
     """The spans' rows as a subquery, the sums of a group of them, and the HAVING of `keep`."""
     columns = [ROLLUP.c.value, ROLLUP.c.day, *(ROLLUP.c[name] for name in SUMMED)]
-    rows = _spans_select(ROLLUP, columns, shape, by_value).subquery("spans")
+    rows = _spans_select(dialect, ROLLUP, columns, shape, by_value, matching=matching).subquery(
+        "spans"
+    )
     totals = [func.sum(rows.c[name]) for name in SUMMED] + [func.count()]
     kept = [
         condition
@@ -330,35 +413,77 @@ def _summed(shape: tuple[int, ...], by_value: bool, keep: Keep) -> tuple[Any, li
 
 
 @functools.cache
-def _sums_statement(shape: tuple[int, ...], by_day: bool, by_value: bool, keep: Keep) -> Any:
+def _sums_statement(
+    dialect: str,
+    shape: tuple[int, ...],
+    by_day: bool,
+    by_value: bool,
+    keep: Keep,
+    matching: bool = False,
+) -> Any:
     """Built once per shape: building a statement (and its cache key) cost more than running
     it."""
-    rows, totals, kept = _summed(shape, by_value, keep)
+    rows, totals, kept = _summed(dialect, shape, by_value, keep, matching)
     # Grouped by day only when buckets need it: fewer rows to hand over otherwise.
     grouping = [rows.c.value, *([rows.c.day] if by_day else [])]
     return select(*grouping, *totals).group_by(*grouping).having(kept)
 
 
 @functools.cache
-def _ranked_statement(shape: tuple[int, ...], by_value: bool, keep: Keep) -> Any:
-    """Values by their bound, most first (ties by value), a page of them at a time, each with
-    the number of values kept."""
-    rows, totals, kept = _summed(shape, by_value, keep)
-    bound = totals[0]
+def _ranked_statement(dialect: str, shape: tuple[int, ...], by_value: bool, keep: Keep) -> Any:
+    """Values by their bound, most first (ties by value), a page of them at a time: value, the
+    nine sums of `_add`, the rank, and the number of values kept."""
+    rows, totals, kept = _summed(dialect, shape, by_value, keep)
+    order = (totals[0].desc(), rows.c.value)
     return (
-        select(rows.c.value, *totals, func.count().over())
+        select(
+            rows.c.value,
+            *totals,
+            func.row_number().over(order_by=order).label("rank"),
+            func.count().over().label("kept"),
+        )
         .group_by(rows.c.value)
         .having(kept)
-        .order_by(bound.desc(), rows.c.value)
+        .order_by(*order)
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
     )
 
 
 @functools.cache
-def _bitmaps_statement(shape: tuple[int, ...]) -> Any:
+def _ranked_with_bitmaps_statement(
+    dialect: str, shape: tuple[int, ...], by_value: bool, keep: Keep
+) -> Any:
+    """`_ranked_statement`'s rows, then the bitmap rows (value, nulls, day and the two bitmaps)
+    of the values ranked up to `first`."""
+    ranked = _ranked_statement(dialect, shape, by_value, keep).cte("ranked")
+    firsts = select(ranked.c.value).where(ranked.c.rank <= bindparam("first"))
     columns = [BITMAP.c.value, BITMAP.c.day, BITMAP.c.visitor_bitmap, BITMAP.c.visit_bitmap]
-    return _spans_select(BITMAP, columns, shape, by_value=True)
+    bitmaps = _spans_select(dialect, BITMAP, columns, shape, by_value=False, among=firsts)
+    bitmaps = bitmaps.subquery("bitmaps")
+    numbers = [column for column in ranked.c if column.name != "value"]
+    return union_all(
+        select(
+            ranked.c.value,
+            *numbers,
+            type_coerce(null(), Date).label("day"),
+            type_coerce(null(), LargeBinary).label("visitor_bitmap"),
+            type_coerce(null(), LargeBinary).label("visit_bitmap"),
+        ),
+        select(
+            bitmaps.c.value,
+            *(type_coerce(null(), Integer) for _ in numbers),
+            bitmaps.c.day,
+            bitmaps.c.visitor_bitmap,
+            bitmaps.c.visit_bitmap,
+        ),
+    )
+
+
+@functools.cache
+def _bitmaps_statement(dialect: str, shape: tuple[int, ...]) -> Any:
+    columns = [BITMAP.c.value, BITMAP.c.day, BITMAP.c.visitor_bitmap, BITMAP.c.visit_bitmap]
+    return _spans_select(dialect, BITMAP, columns, shape, by_value=True)
 
 
 async def _exact_uniques(
@@ -370,7 +495,10 @@ async def _exact_uniques(
     targets: dict[Key, Sums],
     visitors: bool,
     visits: bool,
+    prefetched: dict[str, list[Any]] | None = None,
 ) -> None:
+    """Exact visitors (and visits) of `targets` from the union of their rows' bitmaps, read
+    here unless `prefetched` holds every (day, visitor bitmap, visit bitmap) of a value."""
     if visitors and not visits:
         # From one row, the row's own uniques are exact: no bitmap to read (a daily series).
         for target in targets.values():
@@ -385,21 +513,31 @@ async def _exact_uniques(
             by_value[value].append(key)
     visitor_blobs: dict[Key, list[bytes]] = defaultdict(list)
     visit_blobs: dict[Key, list[bytes]] = defaultdict(list)
-    values = sorted(by_value)
-    statement = _bitmaps_statement(spans_shape(spans))
-    parameters = span_parameters(site_id, dimension, spans)
+
+    def add(value: str, day: date, visitor_bitmap: bytes, visit_bitmap: bytes) -> None:
+        bucket = bucket_of(day) if bucket_of is not None else ""
+        for key in by_value[value]:
+            if key[0] != bucket:
+                continue
+            if visitors:
+                visitor_blobs[key].append(visitor_bitmap)
+            if visits:
+                visit_blobs[key].append(visit_bitmap)
+
+    known = prefetched or {}
+    for value in by_value.keys() & known.keys():
+        for day, visitor_bitmap, visit_bitmap in known[value]:
+            add(value, day, visitor_bitmap, visit_bitmap)
+    values = sorted(by_value.keys() - known.keys())
+    dialect = connection.dialect.name
+    statement = _bitmaps_statement(dialect, spans_shape(spans))
+    parameters = span_parameters(dialect, site_id, dimension, spans)
     for start in range(0, len(values), LOOKUP_CHUNK):
-        chunk = values[start : start + LOOKUP_CHUNK]
-        rows = await connection.execute(statement, {**parameters, "values": chunk})
-        for value, day, visitor_bitmap, visit_bitmap in rows:
-            bucket = bucket_of(day) if bucket_of is not None else ""
-            for key in by_value[value]:
-                if key[0] != bucket:
-                    continue
-                if visitors:
-                    visitor_blobs[key].append(visitor_bitmap)
-                if visits:
-                    visit_blobs[key].append(visit_bitmap)
+        chunk = _values_parameter(dialect, values[start : start + LOOKUP_CHUNK])
+        for value, day, visitor_bitmap, visit_bitmap in await connection.execute(
+            statement, {**parameters, "values": chunk}
+        ):
+            add(value, day, visitor_bitmap, visit_bitmap)
     for key, target in targets.items():
         if visitors:
             target.visitors = union_size(visitor_blobs[key])
@@ -421,13 +559,14 @@ async def _merged_daily_visitors(
     days = Spans(
         tuple(first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)), ()
     )
-    statement = _bitmaps_statement(spans_shape(days))
-    parameters = span_parameters(site_id, dimension, days)
+    dialect = connection.dialect.name
+    statement = _bitmaps_statement(dialect, spans_shape(days))
+    parameters = span_parameters(dialect, site_id, dimension, days)
     for key, target in targets.items():
         by_day: dict[date, list[bytes]] = defaultdict(list)
         values = sorted(target.values)
         for start in range(0, len(values), LOOKUP_CHUNK):
-            chunk = values[start : start + LOOKUP_CHUNK]
+            chunk = _values_parameter(dialect, values[start : start + LOOKUP_CHUNK])
             rows = await connection.execute(statement, {**parameters, "values": chunk})
             for _, day, bitmap, _ in rows:
                 if bucket_of is None or bucket_of(day) == key[0]:
