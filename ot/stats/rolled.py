@@ -73,10 +73,11 @@ async def sums_from_rollups(
         rolled: str,
         keys_of: Callable[[str], Sequence[str]] | None = None,
         values: Collection[str] | None = None,
+        matching: str | None = None,
     ) -> tuple[dict[tuple[str, str], Sums], int]:
         return await read_sums(
             connection, site_id, rolled, time_range.first_day, time_range.last_day,
-            bucket_of=bucket_of, keys_of=keys_of, values=values,
+            bucket_of=bucket_of, keys_of=keys_of, values=values, matching=matching,
             exact_visitors=not daily_visitors, exact_visits=exact_visits,
             top=None if daily_visitors else top, keep=keep,
         )  # fmt: skip
@@ -91,15 +92,22 @@ async def sums_from_rollups(
         ]
         event_goals = [goal for goal in chosen if goal.kind != GoalKind.PAGE]
         if page_goals:
+            either = "|".join(
+                f"({page_pattern_regex(goal.target)})"
+                for goal in chosen
+                if goal.kind == GoalKind.PAGE
+            )
             pages, _ = await read(
                 PAGEVIEW_PAGE,
                 lambda value: [name for name, matches in page_goals if matches(value)],
+                matching=either,
             )
             found.update(pages)
         if event_goals:
             events, _ = await read(
                 "event:name",
                 lambda value: [g.display_name for g in event_goals if g.target == value],
+                values={goal.target for goal in event_goals},
             )
             found.update(events)
         total = len(found)
