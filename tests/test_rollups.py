@@ -202,6 +202,35 @@ async def test_the_top_rows_by_visitors_are_exact_even_when_daily_sums_mislead(
     assert total == 12
 
 
+async def test_a_top_list_needing_more_candidates_than_the_first_page_fetches_more(
+    engines: Engines, cookie_site: Site
+) -> None:
+    zone = ZoneInfo(ZONE)
+    site_id = cookie_site.id or 0
+    hits = []
+    for number, day in enumerate(DAYS):
+        noon = datetime(day.year, day.month, day.day, 12, tzinfo=zone)
+        # Twelve pages seen by the same 10 people each day: bound 30 each, exact 10. Each must
+        # be resolved before /new (bound and exact 24) is known to be first: more candidates
+        # than the database hands over at first for a top 1.
+        hits += [hit(site_id, visitor, noon, f"/loyal/{page}")
+                 for page in range(12) for visitor in range(1, 11)]  # fmt: skip
+        hits += [hit(site_id, 100 + 8 * number + i, noon, "/new") for i in range(8)]
+    await store(engines, sorted(hits, key=lambda h: h.timestamp))
+    await roll(engines)
+    every = await rolled(engines, cookie_site, "event:page", DAYS[0], DAYS[-1])
+    top = await rolled(engines, cookie_site, "event:page", DAYS[0], DAYS[-1], top=1)
+    assert max(top, key=lambda value: (top[value].visitors, value)) == "/new"
+    assert len(top) > 4  # more than the first page of candidates (3 per key asked + 1)
+    assert comparable(top) == {value: comparable(every)[value] for value in top}
+    async with engines.reader.connect() as connection:
+        chosen, total = await read_sums(
+            connection, site_id, "event:page", DAYS[0], DAYS[-1], top=1,
+            values={"/new", "/loyal/3"},
+        )  # fmt: skip
+    assert (sorted(value for _, value in chosen), total) == (["/loyal/3", "/new"], 2)
+
+
 async def test_a_late_hit_makes_its_day_pending_and_the_next_run_rolls_it_again(
     settings: Settings, engines: Engines, cookie_site: Site
 ) -> None:

@@ -141,3 +141,34 @@ async def test_filtered_and_hourly_queries_read_the_raw_tables_and_agree(
         assert _shape(await _answer(engines, site, body, rollups=True)) == _shape(
             await _answer(engines, site, body, rollups=False)
         )
+
+
+async def test_goals_and_rollup_progress_are_read_afresh_for_every_query(
+    settings: Settings, engines: Engines
+) -> None:
+    site = await _site(settings, "shop.example", VisitorMode.COOKIE)
+    await store(engines, traffic(site.id or 0, seed=3, days=DAYS, visitors=10, zone_name=ZONE))
+    goals = {"metrics": ["visitors", "conversion_rate"], "date_range": "30d",
+             "dimensions": ["event:goal"]}  # fmt: skip
+    before = await _answer(engines, site, goals, rollups=True)
+    engine = support.create_engine(settings)
+    try:
+        async with AsyncSession(engine) as session:
+            await add_goal(session, site.id or 0, display_name="Home", page="/")
+            await session.commit()
+    finally:
+        await engine.dispose()
+    after = await _answer(engines, site, goals, rollups=True)
+    assert "Home" not in {row.dimensions[0] for row in before.rows}
+    assert "Home" in {row.dimensions[0] for row in after.rows}
+    # Not rolled yet: the raw tables answer. Once rolled, the rollups do at once (the raw
+    # tables are emptied to prove it).
+    overview = {"metrics": ["visitors", "pageviews"], "date_range": "30d"}
+    raw = await _answer(engines, site, overview, rollups=True)
+    await roll(engines, NOW)
+    async with engines.writer.begin() as connection:
+        await connection.execute(text("DELETE FROM hit"))
+        await connection.execute(text("DELETE FROM visit"))
+    rolled = await _answer(engines, site, overview, rollups=True)
+    assert raw.totals[0] > 0
+    assert _shape(rolled) == _shape(raw)

@@ -5,18 +5,38 @@ A range is read as its whole weeks (Monday to Sunday, one row per value each) an
 left over, so that a month costs about six rows per value instead of thirty. The sums are those
 the stats engine takes from `hit` and `visit` (see ot.stats.aggregates.Sums), so an answer from
 rollups is the answer from the raw tables as of the last rollup run.
+
+Spans are read as runs of consecutive days or weeks (`day BETWEEN`), not as lists of days:
+PostgreSQL, with statistics a little out of date, filtered a list after reading every day of
+the dimension instead of looking each one up.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, union_all
+from sqlalchemy import (
+    Date,
+    Integer,
+    LargeBinary,
+    Text,
+    any_,
+    bindparam,
+    false,
+    func,
+    null,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ot.models import Site
@@ -27,6 +47,9 @@ Key = tuple[str, str]  # (time bucket label or "", dimension value or "")
 SUMMED = ("visitors", "daily_visitors", "pageviews", "events", "visits", "visit_pageviews",
           "bounces", "duration_seconds")  # fmt: skip
 LOOKUP_CHUNK = 400
+# Candidates a ranked read hands over per key asked for: enough for a top list in one round
+# trip (bounds exceed exact counts by returning visitors); more are fetched when needed.
+CANDIDATES_PER_TOP = 3
 
 
 @dataclass
@@ -45,6 +68,7 @@ class Sums:
     # Rollups only:
     daily_visitors: int = 0  # the sum of each day's uniques: what a cookieless site reports
     visitor_bound: int = 0  # the sum of each span's uniques: never below the exact count
+    span_rows: int = 0  # rollup rows summed: from one, `visitor_bound` is the exact count
     values: set[str] = field(default_factory=set)  # the rolled values merged into this key
 
 
@@ -71,8 +95,16 @@ class Spans:
                 day += timedelta(days=1)
         return cls(tuple(days), tuple(weeks))
 
-    def parts(self) -> list[tuple[int, tuple[date, ...]]]:
-        return [(span, starts) for span, starts in ((1, self.days), (7, self.weeks)) if starts]
+    def runs(self) -> tuple[tuple[int, date, date], ...]:
+        """(span days, first start, last start) of each run of consecutive spans."""
+        found: list[tuple[int, date, date]] = []
+        for span, starts in ((1, self.days), (7, self.weeks)):
+            for start in starts:
+                if found and found[-1][0] == span and found[-1][2] + timedelta(span) == start:
+                    found[-1] = (span, found[-1][1], start)
+                else:
+                    found.append((span, start, start))
+        return tuple(found)
 
 
 async def complete_through(connection: AsyncConnection, site: Site) -> date | None:
@@ -84,9 +116,13 @@ async def complete_through(connection: AsyncConnection, site: Site) -> date | No
             )
         )
     ).first()
-    if row is None or row.timezone != site.timezone:
-        return None
-    return row.complete_through
+    return None if row is None else usable_through(row.complete_through, row.timezone, site)
+
+
+def usable_through(complete: date | None, timezone: str, site: Site) -> date | None:
+    """`complete_through` of rollups rolled in `timezone`: none if the site has since moved to
+    another zone (it is rolled again in the new one; raw tables meanwhile)."""
+    return complete if timezone == site.timezone else None
 
 
 async def read_sums(
@@ -98,46 +134,49 @@ async def read_sums(
     *,
     bucket_of: Callable[[date], str] | None = None,
     keys_of: Callable[[str], Sequence[str]] | None = None,
+    values: Collection[str] | None = None,
+    matching: str | None = None,
     exact_visitors: bool = True,
     exact_visits: bool = False,
     top: int | None = None,
-    keep: Callable[[Sums], bool] | None = None,
+    keep: Keep | None = None,
 ) -> tuple[dict[Key, Sums], int]:
     """Sums per (bucket, value) of one rolled dimension, and how many keys there are.
 
     `keys_of` names the keys a value is summed into: none drops it, and values sharing a key
-    are merged (the pages of a goal); by default each value is its own key.
-    `keep` drops keys by their sums before they are counted.
+    are merged (the pages of a goal); by default each value is its own key. `values` reads
+    only those values; on PostgreSQL `matching` (a regular expression) reads only the values
+    it matches, a filter that saves handing rows over and leaves the decision to `keys_of`.
+    `keep` drops keys without hits or visits (see Keep).
     `exact_visitors` unions the visitor bitmaps across the range (else visitors are the sum of
     daily uniques); `exact_visits` does the same for visit ids. With `top`, only the keys that
     can rank among the first `top` by visitors are returned, each exact: the others are never
     unioned.
     """
     spans = Spans.of(first_day, last_day, bucket_of)
+    if not spans.runs():
+        return {}, 0
+    keep = keep or Keep()
+    if top is not None and exact_visitors and keys_of is None and bucket_of is None:
+        return await _ranked(connection, site_id, dimension, spans, values, exact_visits, top, keep)
+    dialect = connection.dialect.name
+    # SQLite would call Python for each row: there the rows are cheaper than the filter.
+    matching = matching if dialect == "postgresql" else None
+    statement = _sums_statement(
+        dialect, spans_shape(spans), bucket_of is not None, values is not None, keep,
+        matching is not None,
+    )  # fmt: skip
+    parameters = span_parameters(dialect, site_id, dimension, spans, values)
+    if matching is not None:
+        parameters["matching"] = matching
     sums: dict[Key, Sums] = {}
-    if spans.parts():
-        statement = _sums_statement(_kinds(spans), bucket_of is not None)
-        parameters = _span_parameters(site_id, dimension, spans)
-        for row in await connection.execute(statement, parameters):
-            value = row[0]
-            bucket = bucket_of(row[1]) if bucket_of is not None else ""
-            sums_of_row = row[2:] if bucket_of is not None else row[1:]
-            bound, daily, pageviews, events, visits, visit_pageviews, bounces, duration = (
-                sums_of_row
-            )
-            for name in keys_of(value) if keys_of is not None else (value,):
-                target = sums.setdefault((bucket, name), Sums())
-                target.visitor_bound += int(bound)
-                target.daily_visitors += int(daily)
-                target.pageviews += int(pageviews)
-                target.events += int(events)
-                target.visits += int(visits)
-                target.visit_pageviews += int(visit_pageviews)
-                target.bounces += int(bounces)
-                target.duration += int(duration)
-                target.values.add(value)
-    if keep is not None:
-        sums = {key: target for key, target in sums.items() if keep(target)}
+    for row in await connection.execute(statement, parameters):
+        value = row[0]
+        bucket = bucket_of(row[1]) if bucket_of is not None else ""
+        numbers = row[2:] if bucket_of is not None else row[1:]
+        for name in keys_of(value) if keys_of is not None else (value,):
+            target = sums.setdefault((bucket, name), Sums())
+            _add(target, value, numbers)
     for target in sums.values():
         target.visitors = target.daily_visitors
     total = len(sums)
@@ -152,70 +191,299 @@ async def read_sums(
         await _exact_uniques(connection, site_id, dimension, spans, bucket_of, sums,
                              exact_visitors, exact_visits)  # fmt: skip
         return sums, total
-    # A key's exact visitors never exceed the sum of its spans' uniques: resolve keys in order
-    # of that bound until the top-th exact count is above the bound of every key left.
     ranked = sorted(sums, key=lambda key: (-sums[key].visitor_bound, key))
-    resolved: list[Key] = []
+    resolved = await _resolve_top(
+        connection, site_id, dimension, spans, bucket_of, [(key, sums[key]) for key in ranked],
+        exact_visits, top,
+    )  # fmt: skip
+    return dict(resolved), total
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Which keys a query's raw tables would give a row: those with hits (`hits`), with visits
+    that started in the range (`visits`), or either. A rollup row has one or the other, so a
+    value of no kept row adds nothing to any sum or bitmap and is dropped in SQL."""
+
+    hits: bool = True
+    visits: bool = True
+
+
+def _add(target: Sums, value: str, numbers: Sequence[Any]) -> None:
+    bound, daily, pageviews, events, visits, visit_pageviews, bounces, duration, rows = numbers[:9]
+    target.visitor_bound += int(bound)
+    target.daily_visitors += int(daily)
+    target.pageviews += int(pageviews)
+    target.events += int(events)
+    target.visits += int(visits)
+    target.visit_pageviews += int(visit_pageviews)
+    target.bounces += int(bounces)
+    target.duration += int(duration)
+    target.span_rows += int(rows)
+    target.values.add(value)
+
+
+async def _ranked(
+    connection: AsyncConnection,
+    site_id: int,
+    dimension: str,
+    spans: Spans,
+    values: Collection[str] | None,
+    exact_visits: bool,
+    top: int,
+    keep: Keep,
+) -> tuple[dict[Key, Sums], int]:
+    """The top keys of a plain dimension: the database ranks the values by their bound and
+    counts them, so only the candidates are handed over (a page-like dimension has hundreds
+    of values, a dashboard shows ten)."""
+    shape = spans_shape(spans)
+    dialect = connection.dialect.name
+    parameters = span_parameters(dialect, site_id, dimension, spans, values)
+    page = CANDIDATES_PER_TOP * top + 1  # one more: the bound of the first key left out
+    first_batch = max(top, 10)
+    candidates: list[tuple[Key, Sums]] = []
+    ranks: dict[str, int] = {}
+    prefetched: dict[str, list[Any]] = defaultdict(list)
+    total = 0
+
+    def add_candidate(row: Any) -> None:
+        nonlocal total
+        target = Sums()
+        _add(target, row[0], row[1:10])
+        target.visitors = target.daily_visitors
+        candidates.append((("", row[0]), target))
+        ranks[row[0]] = len(ranks) if row[10] is None else int(row[10])
+        total = int(row[11])
+
+    # The first page of candidates comes with the bitmaps of the first batch to resolve: one
+    # round trip where there were two.
+    rows = await connection.execute(
+        _ranked_with_bitmaps_statement(dialect, shape, values is not None, keep),
+        {**parameters, "limit": page, "offset": 0, "first": first_batch},
+    )
+    found = 0
+    for row in rows:
+        if row[12] is None:
+            add_candidate(row)
+            found += 1
+        else:
+            prefetched[row[0]].append(row[12:])
+    # The database gives a union's rows in no promised order.
+    candidates.sort(key=lambda item: (-item[1].visitor_bound, ranks[item[0][1]]))
+    statement = _ranked_statement(dialect, shape, values is not None, keep)
+
+    async def fetch_more() -> bool:
+        rows = (
+            await connection.execute(
+                statement, {**parameters, "limit": page, "offset": len(candidates)}
+            )
+        ).all()
+        for row in rows:
+            add_candidate(row)
+        return len(rows) == page
+
+    resolved = await _resolve_top(
+        connection, site_id, dimension, spans, None, candidates, exact_visits, top,
+        fetch_more=fetch_more if found == page else None, prefetched=prefetched,
+    )  # fmt: skip
+    return dict(resolved), total
+
+
+async def _resolve_top(
+    connection: AsyncConnection,
+    site_id: int,
+    dimension: str,
+    spans: Spans,
+    bucket_of: Callable[[date], str] | None,
+    ranked: list[tuple[Key, Sums]],
+    exact_visits: bool,
+    top: int,
+    *,
+    fetch_more: Callable[[], Awaitable[bool]] | None = None,
+    prefetched: dict[str, list[Any]] | None = None,
+) -> list[tuple[Key, Sums]]:
+    """Exact visitors for keys in order of their bound until the `top`-th exact count is above
+    the bound of every key left (a key's exact visitors never exceed the sum of its spans'
+    uniques). `ranked` may hold only the first keys; `fetch_more` appends the next ones to it
+    and says whether any are left after them."""
+    resolved: list[tuple[Key, Sums]] = []
     step = max(top, 10)
-    while len(resolved) < len(ranked):
+    while True:
+        if fetch_more is not None and len(resolved) + step + 1 > len(ranked):
+            if not await fetch_more():
+                fetch_more = None
+            continue
         batch = ranked[len(resolved) : len(resolved) + step]
-        await _exact_uniques(connection, site_id, dimension, spans, bucket_of,
-                             {key: sums[key] for key in batch}, True, exact_visits)  # fmt: skip
+        if not batch:
+            return resolved
+        await _exact_uniques(connection, site_id, dimension, spans, bucket_of, dict(batch),
+                             True, exact_visits, prefetched)  # fmt: skip
         resolved.extend(batch)
         if len(resolved) >= top and len(resolved) < len(ranked):
-            kth = sorted((sums[key].visitors for key in resolved), reverse=True)[top - 1]
-            if kth > sums[ranked[len(resolved)]].visitor_bound:
-                break
+            kth = sorted((sums.visitors for _, sums in resolved), reverse=True)[top - 1]
+            if kth > ranked[len(resolved)][1].visitor_bound:
+                return resolved
         step *= 2
-    return {key: sums[key] for key in resolved}, total
+
+
+def spans_shape(spans: Spans) -> tuple[int, ...]:
+    """The kind of span of each run: statements are built once per shape."""
+    return tuple(span for span, _, _ in spans.runs())
+
+
+def span_parameters(
+    dialect: str,
+    site_id: int,
+    dimension: str,
+    spans: Spans,
+    values: Collection[str] | None = None,
+) -> dict[str, Any]:
+    parameters: dict[str, Any] = {"site_id": site_id, "dimension": dimension}
+    for index, (_, first, last) in enumerate(spans.runs()):
+        parameters[f"first_{index}"] = first
+        parameters[f"last_{index}"] = last
+    if values is not None:
+        parameters["values"] = _values_parameter(dialect, values)
+    return parameters
+
+
+def _values_parameter(dialect: str, values: Collection[str]) -> Any:
+    """The bound list of `_among_values`: an array, or JSON text for SQLite's json_each."""
+    ordered = sorted(values)
+    return ordered if dialect == "postgresql" else json.dumps(ordered)
+
+
+def _among_values(column: Any, dialect: str) -> Any:
+    """`column` is in the bound list `values`, in one statement for any length of the list: an
+    expanding IN is rendered again at every execution, and on PostgreSQL each length is a
+    statement of its own to prepare."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("values", type_=postgresql.ARRAY(Text)))
+    listed = func.json_each(bindparam("values", type_=Text)).table_valued("value")
+    return column.in_(select(listed.c.value))
 
 
 def _spans_select(
-    table: Any, columns: Sequence[Any], kinds: tuple[int, ...], by_value: bool
+    dialect: str,
+    table: Any,
+    columns: Sequence[Any],
+    shape: tuple[int, ...],
+    by_value: bool,
+    among: Any = None,
+    matching: bool = False,
 ) -> Any:
-    """The rows of a dimension's spans, one SELECT per kind of span joined by UNION ALL: each
-    uses the primary key, which one SELECT with OR would not (SQLite then reads every day).
-    Bound by `site_id`, `dimension`, `starts_1` and `starts_7` (and `values`)."""
+    """The rows of a dimension's spans, one SELECT per run of spans joined by UNION ALL: each
+    is one range of the primary key, which one SELECT with OR would not be (SQLite then reads
+    every day). Bound by `site_id`, `dimension`, `first_<n>` and `last_<n>` (and `values`,
+    `matching`); `among` is a SELECT of the values wanted."""
     selects = [
         select(*columns).where(
             table.c.site_id == bindparam("site_id"),
             table.c.dimension == bindparam("dimension"),
             table.c.span_days == span,
-            table.c.day.in_(bindparam(f"starts_{span}", expanding=True)),
-            *([table.c.value.in_(bindparam("values", expanding=True))] if by_value else []),
+            table.c.day >= bindparam(f"first_{index}"),
+            table.c.day <= bindparam(f"last_{index}"),
+            *([_among_values(table.c.value, dialect)] if by_value else []),
+            *([table.c.value.in_(among)] if among is not None else []),
+            *([table.c.value.regexp_match(bindparam("matching"))] if matching else []),
         )
-        for span in kinds
+        for index, span in enumerate(shape)
     ]
     return selects[0] if len(selects) == 1 else union_all(*selects)
 
 
-@functools.cache
-def _sums_statement(kinds: tuple[int, ...], by_day: bool) -> Any:
-    """Built once per shape: building a statement (and its cache key, with long IN lists)
-    cost more than running it."""
+def _summed(
+    dialect: str, shape: tuple[int, ...], by_value: bool, keep: Keep, matching: bool = False
+) -> tuple[Any, list[Any], Any]:
+    """The spans' rows as a subquery, the sums of a group of them, and the HAVING of `keep`."""
     columns = [ROLLUP.c.value, ROLLUP.c.day, *(ROLLUP.c[name] for name in SUMMED)]
-    rows = _spans_select(ROLLUP, columns, kinds, by_value=False).subquery("spans")
+    rows = _spans_select(dialect, ROLLUP, columns, shape, by_value, matching=matching).subquery(
+        "spans"
+    )
+    totals = [func.sum(rows.c[name]) for name in SUMMED] + [func.count()]
+    kept = [
+        condition
+        for wanted, condition in (
+            (keep.hits, func.sum(rows.c.events) > 0),
+            (keep.visits, func.sum(rows.c.visits) > 0),
+        )
+        if wanted
+    ]
+    return rows, totals, or_(*kept) if kept else false()
+
+
+@functools.cache
+def _sums_statement(
+    dialect: str,
+    shape: tuple[int, ...],
+    by_day: bool,
+    by_value: bool,
+    keep: Keep,
+    matching: bool = False,
+) -> Any:
+    """Built once per shape: building a statement (and its cache key) cost more than running
+    it."""
+    rows, totals, kept = _summed(dialect, shape, by_value, keep, matching)
     # Grouped by day only when buckets need it: fewer rows to hand over otherwise.
     grouping = [rows.c.value, *([rows.c.day] if by_day else [])]
-    return select(*grouping, *(func.sum(rows.c[name]) for name in SUMMED)).group_by(*grouping)
+    return select(*grouping, *totals).group_by(*grouping).having(kept)
 
 
 @functools.cache
-def _bitmaps_statement(kinds: tuple[int, ...]) -> Any:
+def _ranked_statement(dialect: str, shape: tuple[int, ...], by_value: bool, keep: Keep) -> Any:
+    """Values by their bound, most first (ties by value), a page of them at a time: value, the
+    nine sums of `_add`, the rank, and the number of values kept."""
+    rows, totals, kept = _summed(dialect, shape, by_value, keep)
+    order = (totals[0].desc(), rows.c.value)
+    return (
+        select(
+            rows.c.value,
+            *totals,
+            func.row_number().over(order_by=order).label("rank"),
+            func.count().over().label("kept"),
+        )
+        .group_by(rows.c.value)
+        .having(kept)
+        .order_by(*order)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+@functools.cache
+def _ranked_with_bitmaps_statement(
+    dialect: str, shape: tuple[int, ...], by_value: bool, keep: Keep
+) -> Any:
+    """`_ranked_statement`'s rows, then the bitmap rows (value, nulls, day and the two bitmaps)
+    of the values ranked up to `first`."""
+    ranked = _ranked_statement(dialect, shape, by_value, keep).cte("ranked")
+    firsts = select(ranked.c.value).where(ranked.c.rank <= bindparam("first"))
     columns = [BITMAP.c.value, BITMAP.c.day, BITMAP.c.visitor_bitmap, BITMAP.c.visit_bitmap]
-    return _spans_select(BITMAP, columns, kinds, by_value=True)
+    bitmaps = _spans_select(dialect, BITMAP, columns, shape, by_value=False, among=firsts)
+    bitmaps = bitmaps.subquery("bitmaps")
+    numbers = [column for column in ranked.c if column.name != "value"]
+    return union_all(
+        select(
+            ranked.c.value,
+            *numbers,
+            type_coerce(null(), Date).label("day"),
+            type_coerce(null(), LargeBinary).label("visitor_bitmap"),
+            type_coerce(null(), LargeBinary).label("visit_bitmap"),
+        ),
+        select(
+            bitmaps.c.value,
+            *(type_coerce(null(), Integer) for _ in numbers),
+            bitmaps.c.day,
+            bitmaps.c.visitor_bitmap,
+            bitmaps.c.visit_bitmap,
+        ),
+    )
 
 
-def _span_parameters(site_id: int, dimension: str, spans: Spans) -> dict[str, Any]:
-    return {
-        "site_id": site_id,
-        "dimension": dimension,
-        **{f"starts_{span}": list(starts) for span, starts in spans.parts()},
-    }
-
-
-def _kinds(spans: Spans) -> tuple[int, ...]:
-    return tuple(span for span, _ in spans.parts())
+@functools.cache
+def _bitmaps_statement(dialect: str, shape: tuple[int, ...]) -> Any:
+    columns = [BITMAP.c.value, BITMAP.c.day, BITMAP.c.visitor_bitmap, BITMAP.c.visit_bitmap]
+    return _spans_select(dialect, BITMAP, columns, shape, by_value=True)
 
 
 async def _exact_uniques(
@@ -227,28 +495,49 @@ async def _exact_uniques(
     targets: dict[Key, Sums],
     visitors: bool,
     visits: bool,
+    prefetched: dict[str, list[Any]] | None = None,
 ) -> None:
+    """Exact visitors (and visits) of `targets` from the union of their rows' bitmaps, read
+    here unless `prefetched` holds every (day, visitor bitmap, visit bitmap) of a value."""
+    if visitors and not visits:
+        # From one row, the row's own uniques are exact: no bitmap to read (a daily series).
+        for target in targets.values():
+            if target.span_rows == 1:
+                target.visitors = target.visitor_bound
+        targets = {key: target for key, target in targets.items() if target.span_rows != 1}
+        if not targets:
+            return
     by_value: dict[str, list[Key]] = defaultdict(list)
     for key, target in targets.items():
         for value in target.values:
             by_value[value].append(key)
     visitor_blobs: dict[Key, list[bytes]] = defaultdict(list)
     visit_blobs: dict[Key, list[bytes]] = defaultdict(list)
-    values = sorted(by_value)
-    statement = _bitmaps_statement(_kinds(spans))
-    parameters = _span_parameters(site_id, dimension, spans)
+
+    def add(value: str, day: date, visitor_bitmap: bytes, visit_bitmap: bytes) -> None:
+        bucket = bucket_of(day) if bucket_of is not None else ""
+        for key in by_value[value]:
+            if key[0] != bucket:
+                continue
+            if visitors:
+                visitor_blobs[key].append(visitor_bitmap)
+            if visits:
+                visit_blobs[key].append(visit_bitmap)
+
+    known = prefetched or {}
+    for value in by_value.keys() & known.keys():
+        for day, visitor_bitmap, visit_bitmap in known[value]:
+            add(value, day, visitor_bitmap, visit_bitmap)
+    values = sorted(by_value.keys() - known.keys())
+    dialect = connection.dialect.name
+    statement = _bitmaps_statement(dialect, spans_shape(spans))
+    parameters = span_parameters(dialect, site_id, dimension, spans)
     for start in range(0, len(values), LOOKUP_CHUNK):
-        chunk = values[start : start + LOOKUP_CHUNK]
-        rows = await connection.execute(statement, {**parameters, "values": chunk})
-        for value, day, visitor_bitmap, visit_bitmap in rows:
-            bucket = bucket_of(day) if bucket_of is not None else ""
-            for key in by_value[value]:
-                if key[0] != bucket:
-                    continue
-                if visitors:
-                    visitor_blobs[key].append(visitor_bitmap)
-                if visits:
-                    visit_blobs[key].append(visit_bitmap)
+        chunk = _values_parameter(dialect, values[start : start + LOOKUP_CHUNK])
+        for value, day, visitor_bitmap, visit_bitmap in await connection.execute(
+            statement, {**parameters, "values": chunk}
+        ):
+            add(value, day, visitor_bitmap, visit_bitmap)
     for key, target in targets.items():
         if visitors:
             target.visitors = union_size(visitor_blobs[key])
@@ -270,13 +559,14 @@ async def _merged_daily_visitors(
     days = Spans(
         tuple(first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)), ()
     )
-    statement = _bitmaps_statement(_kinds(days))
-    parameters = _span_parameters(site_id, dimension, days)
+    dialect = connection.dialect.name
+    statement = _bitmaps_statement(dialect, spans_shape(days))
+    parameters = span_parameters(dialect, site_id, dimension, days)
     for key, target in targets.items():
         by_day: dict[date, list[bytes]] = defaultdict(list)
         values = sorted(target.values)
         for start in range(0, len(values), LOOKUP_CHUNK):
-            chunk = values[start : start + LOOKUP_CHUNK]
+            chunk = _values_parameter(dialect, values[start : start + LOOKUP_CHUNK])
             rows = await connection.execute(statement, {**parameters, "values": chunk})
             for _, day, bitmap, _ in rows:
                 if bucket_of is None or bucket_of(day) == key[0]:

@@ -16,11 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ot.models import Goal, Site
 from ot.privacy import VisitorMode
-from ot.rollups.read import complete_through
 from ot.stats.aggregates import Key, Sums, first_day_with_data, sums
 from ot.stats.dates import TimeRange, buckets, previous_period, resolve_range, unit_of
+from ot.stats.facts import read_site_facts
 from ot.stats.filters import Scope
-from ot.stats.goals import read_goals
 from ot.stats.query import GOAL, TIME_DIMENSIONS, Condition, Query, dimension_level
 
 Number = int | float
@@ -82,9 +81,10 @@ async def run_query(
         query.date_range, zone, now=now, relative_date=query.relative_date,
         first_day_with_data=first_day,
     )  # fmt: skip
-    goals = tuple(await read_goals(connection, site.id))
+    facts = await read_site_facts(connection, site)
+    goals = facts.goals
     cookieless = site.visitor_mode == VisitorMode.COOKIELESS
-    rolled_through = await complete_through(connection, site) if use_rollups else None
+    rolled_through = facts.rolled_through if use_rollups else None
     if rolled_through is not None and rolled_through >= now.astimezone(zone).date():
         # Complete through today: the days after it have no hits yet ("month" reaches ahead).
         rolled_through = date.max

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import and_, false, or_
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -97,11 +96,3 @@ async def remove_goal(session: AsyncSession, site_id: int, display_name: str) ->
             await session.flush()
             return
     raise NotFound(f"the site has no goal named '{display_name}'", field="name")
-
-
-async def read_goals(connection: AsyncConnection, site_id: int) -> list[Goal]:
-    """The site's goals, read on the engine's connection."""
-    rows = await connection.execute(
-        select(GOAL).where(GOAL.c.site_id == site_id).order_by(GOAL.c.id)
-    )
-    return [Goal.model_validate(dict(row._mapping)) for row in rows]

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ot.models import Goal, GoalKind
 from ot.rollups.dimensions import HIT_COLUMNS, PAGEVIEW_PAGE, TOTAL, VISIT_COLUMNS
-from ot.rollups.read import Sums, read_sums
+from ot.rollups.read import Keep, Sums, read_sums
 from ot.stats.dates import TimeRange, buckets, day_start, unit_of
 from ot.stats.goals import page_pattern_regex
 from ot.stats.query import GOAL, TIME_DIMENSIONS, Query
@@ -66,18 +66,20 @@ async def sums_from_rollups(
     dimension = next((d for d in dimensions if d not in TIME_DIMENSIONS), None)
     bucket_of = _bucket_labels(time_dimension, time_range) if time_dimension else None
 
-    def wanted(sums: Sums) -> bool:
-        # The raw tables give a row only where a source the metrics need has something.
-        return bool((needs_hits and sums.events) or (needs_visits and sums.visits))
+    # The raw tables give a row only where a source the metrics need has something.
+    keep = Keep(hits=needs_hits, visits=needs_visits)
 
     async def read(
-        rolled: str, keys_of: Callable[[str], Sequence[str]] | None = None
+        rolled: str,
+        keys_of: Callable[[str], Sequence[str]] | None = None,
+        values: Collection[str] | None = None,
+        matching: str | None = None,
     ) -> tuple[dict[tuple[str, str], Sums], int]:
         return await read_sums(
             connection, site_id, rolled, time_range.first_day, time_range.last_day,
-            bucket_of=bucket_of, keys_of=keys_of,
+            bucket_of=bucket_of, keys_of=keys_of, values=values, matching=matching,
             exact_visitors=not daily_visitors, exact_visits=exact_visits,
-            top=None if daily_visitors else top, keep=wanted,
+            top=None if daily_visitors else top, keep=keep,
         )  # fmt: skip
 
     found: dict[tuple[str, str], Sums] = {}
@@ -90,22 +92,27 @@ async def sums_from_rollups(
         ]
         event_goals = [goal for goal in chosen if goal.kind != GoalKind.PAGE]
         if page_goals:
+            either = "|".join(
+                f"({page_pattern_regex(goal.target)})"
+                for goal in chosen
+                if goal.kind == GoalKind.PAGE
+            )
             pages, _ = await read(
                 PAGEVIEW_PAGE,
                 lambda value: [name for name, matches in page_goals if matches(value)],
+                matching=either,
             )
             found.update(pages)
         if event_goals:
             events, _ = await read(
                 "event:name",
                 lambda value: [g.display_name for g in event_goals if g.target == value],
+                values={goal.target for goal in event_goals},
             )
             found.update(events)
         total = len(found)
     else:
-        found, total = await read(
-            dimension or TOTAL, (lambda value: (value,) if value in only else ()) if only else None
-        )
+        found, total = await read(dimension or TOTAL, values=only)
     result = {
         tuple(bucket if d in TIME_DIMENSIONS else value for d in dimensions): sums
         for (bucket, value), sums in found.items()

@@ -3,6 +3,7 @@
 Usage:
     python scripts/bench/query.py [--events 1000000,10000000] [--rounds 30]
         [--postgres-url postgresql+asyncpg://user:pw@host/postgres] [--markdown]
+        [--folder DIR] [--reuse] [--raw-rounds N]
 
 For each size it builds a site with a year of realistic traffic through the real write path
 (`scripts/bench/dataset.py`: `ot.ingest.store.store_batch`, the collector writer's function),
@@ -18,6 +19,10 @@ It reports each size's load and rollup times and the bundle's p50/p95 over --rou
 the same bundle answered from the raw tables (rollups ignored) at the smallest size, so that
 every figure has a reference measured in the same run. With --postgres-url it creates (and
 drops afterwards) one database per size on that server; otherwise SQLite in temporary folders.
+
+Loading 10 million events takes a quarter of an hour or more, so --reuse keeps what a size
+loaded (SQLite under --folder, PostgreSQL's database `ot_bench_<events>`) and, when it is there
+already, only migrates it, brings the rollups up to date and times the bundle again.
 """
 
 from __future__ import annotations
@@ -29,13 +34,16 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -45,7 +53,9 @@ import dataset
 from ot.config import Settings
 from ot.db import create_engine
 from ot.models import GoalKind, Site
+from ot.paths import sqlite_path
 from ot.rollups.job import run_rollups
+from ot.schema import upgrade
 from ot.stats.engine import run_query
 from ot.stats.goals import add_goal
 from ot.stats.query import parse_query
@@ -96,7 +106,9 @@ class SizeReport:
     rollup_seconds: float = 0.0
     rollup_days: int = 0
     bundle_ms: list[float] = field(default_factory=list)
+    bundle_cpu_ms: list[float] = field(default_factory=list)
     raw_bundle_ms: list[float] = field(default_factory=list)
+    load_average: tuple[float, float] = (0.0, 0.0)  # while the bundle was timed: before, after
 
     def p(self, which: str, quantile: float) -> float:
         values = sorted(getattr(self, which))
@@ -105,27 +117,85 @@ class SizeReport:
         return values[min(len(values) - 1, int(quantile * len(values)))]
 
 
+@dataclass
+class Timings:
+    wall_ms: list[float] = field(default_factory=list)
+    # CPU time per bundle of this process (SQLite works in its threads) plus, on PostgreSQL,
+    # of the server process serving the connection: unlike wall time, other people's jobs on
+    # a shared machine barely change it.
+    cpu_ms: list[float] = field(default_factory=list)
+
+
 async def time_bundle(
     settings: Settings, site: Site, queries: list[dict[str, Any]], rounds: int, *, raw: bool
-) -> tuple[list[float], list[Any]]:
+) -> tuple[Timings, list[Any]]:
     """Milliseconds per bundle over `rounds` rounds, and the last round's results."""
     engine = create_engine(settings)
     parsed = [parse_query(body) for body in queries]
-    timings: list[float] = []
+    timings = Timings()
     results: list[Any] = []
     try:
         async with engine.connect() as connection:
+            server_cpu = await _server_cpu_reader(connection)
             now = datetime.now(UTC)
             for _ in range(rounds):
+                cpu = time.process_time() + server_cpu()
                 started = time.perf_counter()
                 results = [
                     await run_query(connection, site, query, now=now, use_rollups=not raw)
                     for query in parsed
                 ]
-                timings.append((time.perf_counter() - started) * 1000)
+                timings.wall_ms.append((time.perf_counter() - started) * 1000)
+                timings.cpu_ms.append((time.process_time() + server_cpu() - cpu) * 1000)
     finally:
         await engine.dispose()
     return timings, results
+
+
+async def _server_cpu_reader(connection: Any) -> Callable[[], float]:
+    """Seconds of CPU used so far by the PostgreSQL process of `connection`, read from /proc
+    (a server on this machine); 0 for SQLite or when unreadable."""
+    if connection.dialect.name != "postgresql":
+        return lambda: 0.0
+    pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    stat = Path(f"/proc/{pid}/stat")
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+    return read
+
+
+async def existing_site(settings: Settings) -> Site | None:
+    """The benchmark site of a database loaded by an earlier run (--reuse), migrated to head."""
+    url = settings.effective_database_url
+    if url.startswith("sqlite") and not sqlite_path(settings.data_dir).exists():
+        return None
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(settings)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            found = await session.exec(select(Site).where(Site.domain == dataset.DOMAIN))
+            return found.first()
+    finally:
+        await engine.dispose()
+
+
+async def roll(settings: Settings, report: SizeReport) -> None:
+    reader, writer = create_engine(settings), create_engine(settings, for_writes=True)
+    try:
+        rolled = await run_rollups(
+            reader, writer, now=datetime.now(UTC), visit_timeout=dataset.VISIT_TIMEOUT
+        )
+    finally:
+        await reader.dispose()
+        await writer.dispose()
+    report.rollup_seconds, report.rollup_days = rolled.seconds, rolled.days_rolled
 
 
 async def build(settings: Settings, report: SizeReport, today: date) -> Site:
@@ -142,15 +212,7 @@ async def build(settings: Settings, report: SizeReport, today: date) -> Site:
             await session.commit()
     finally:
         await engine.dispose()
-    reader, writer = create_engine(settings), create_engine(settings, for_writes=True)
-    try:
-        rolled = await run_rollups(
-            reader, writer, now=datetime.now(UTC), visit_timeout=dataset.VISIT_TIMEOUT
-        )
-    finally:
-        await reader.dispose()
-        await writer.dispose()
-    report.rollup_seconds, report.rollup_days = rolled.seconds, rolled.days_rolled
+    await roll(settings, report)
     return site
 
 
@@ -161,30 +223,56 @@ async def run_size(
     today = datetime.now(UTC).date()
     data_dir = folder / f"data-{events}"
     database_url = ""
+    name = f"ot_bench_{events}"
+    site = None
     if args.postgres_url:
-        database_url = await _fresh_postgres(args.postgres_url, f"ot_bench_{events}")
+        database_url = await _postgres(args.postgres_url, name, fresh=not args.reuse)
     settings = dataset.settings_for(data_dir, database_url)
-    print(f"{events:,} events: loading", flush=True)
-    site = await build(settings, report, today)
-    print(
-        f"  {report.hits:,} hits loaded in {report.load_seconds:.0f} s, "
-        f"{report.rollup_days} days rolled up in {report.rollup_seconds:.0f} s",
-        flush=True,
-    )
+    if args.reuse:
+        site = await existing_site(settings)
+    if site is None:
+        print(f"{events:,} events: loading", flush=True)
+        site = await build(settings, report, today)
+        print(
+            f"  {report.hits:,} hits loaded in {report.load_seconds:.0f} s, "
+            f"{report.rollup_days} days rolled up in {report.rollup_seconds:.0f} s",
+            flush=True,
+        )
+    else:
+        await roll(settings, report)
+        report.hits = await _count_hits(settings)
+        print(f"{events:,} events: reusing {report.hits:,} hits loaded earlier; "
+              f"{report.rollup_days} days rolled up in {report.rollup_seconds:.0f} s",
+              flush=True)  # fmt: skip
     queries = bundle(site.domain, today)
     await time_bundle(settings, site, queries, 2, raw=False)  # warm caches
-    report.bundle_ms, rolled = await time_bundle(settings, site, queries, args.rounds, raw=False)
+    load_before = os.getloadavg()[0]
+    timings, rolled = await time_bundle(settings, site, queries, args.rounds, raw=False)
+    report.load_average = (load_before, os.getloadavg()[0])
+    report.bundle_ms, report.bundle_cpu_ms = timings.wall_ms, timings.cpu_ms
     print(f"  bundle from rollups: p50 {report.p('bundle_ms', 0.5):.1f} ms, "
-          f"p95 {report.p('bundle_ms', 0.95):.1f} ms", flush=True)  # fmt: skip
-    if with_raw:
-        raw_rounds = max(3, args.rounds // 5)
-        report.raw_bundle_ms, raw = await time_bundle(settings, site, queries, raw_rounds, raw=True)
+          f"p95 {report.p('bundle_ms', 0.95):.1f} ms; CPU p50 "
+          f"{report.p('bundle_cpu_ms', 0.5):.1f} ms, p95 {report.p('bundle_cpu_ms', 0.95):.1f} ms "
+          f"(load {load_before:.1f} to {report.load_average[1]:.1f})", flush=True)  # fmt: skip
+    raw_rounds = max(3, args.rounds // 5) if args.raw_rounds is None else args.raw_rounds
+    if with_raw and raw_rounds > 0:
+        raw_timings, raw = await time_bundle(settings, site, queries, raw_rounds, raw=True)
+        report.raw_bundle_ms = raw_timings.wall_ms
         print(f"  bundle from raw tables: p50 {report.p('raw_bundle_ms', 0.5):.1f} ms, "
               f"p95 {report.p('raw_bundle_ms', 0.95):.1f} ms", flush=True)  # fmt: skip
         _check_same(rolled, raw)
-    if args.postgres_url:
-        await _drop_postgres(args.postgres_url, f"ot_bench_{events}")
+    if args.postgres_url and not args.reuse:
+        await _drop_postgres(args.postgres_url, name)
     return report
+
+
+async def _count_hits(settings: Settings) -> int:
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text("SELECT count(*) FROM hit"))).scalar_one())
+    finally:
+        await engine.dispose()
 
 
 def _check_same(rolled: list[Any], raw: list[Any]) -> None:
@@ -197,12 +285,17 @@ def _check_same(rolled: list[Any], raw: list[Any]) -> None:
                              f"{fast_rows[:5]}\n{slow_rows[:5]}")  # fmt: skip
 
 
-async def _fresh_postgres(server_url: str, name: str) -> str:
+async def _postgres(server_url: str, name: str, *, fresh: bool) -> str:
+    """The URL of database `name` on that server: created empty, or kept if it exists and not
+    `fresh`."""
     dsn = make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
     admin = await asyncpg.connect(dsn)
     try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.execute(f"CREATE DATABASE {name}")
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if fresh and exists:
+            await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        if fresh or not exists:
+            await admin.execute(f"CREATE DATABASE {name}")
     finally:
         await admin.close()
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
@@ -220,15 +313,20 @@ async def _drop_postgres(server_url: str, name: str) -> None:
 def markdown(reports: list[SizeReport], args: argparse.Namespace) -> str:
     backend = "PostgreSQL" if args.postgres_url else "SQLite"
     lines = [
-        f"| {backend} | hits | load | rollups | bundle p50 | bundle p95 | raw bundle p50 |",
-        "|---|---|---|---|---|---|---|",
+        f"| {backend} | hits | load | rollups | bundle p50 | bundle p95 | CPU p50 / p95 "
+        "| load average | raw bundle p50 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in reports:
         raw = f"{r.p('raw_bundle_ms', 0.5):.0f} ms" if r.raw_bundle_ms else "-"
+        loaded = "reused"
+        if r.load_seconds:
+            loaded = f"{r.load_seconds:.0f} s ({r.hits / r.load_seconds:,.0f}/s)"
         lines.append(
-            f"| {r.events:,} events | {r.hits:,} | {r.load_seconds:.0f} s "
-            f"({r.hits / max(r.load_seconds, 1e-9):,.0f}/s) | {r.rollup_seconds:.0f} s | "
-            f"{r.p('bundle_ms', 0.5):.1f} ms | {r.p('bundle_ms', 0.95):.1f} ms | {raw} |"
+            f"| {r.events:,} events | {r.hits:,} | {loaded} | {r.rollup_seconds:.0f} s | "
+            f"{r.p('bundle_ms', 0.5):.1f} ms | {r.p('bundle_ms', 0.95):.1f} ms | "
+            f"{r.p('bundle_cpu_ms', 0.5):.1f} / {r.p('bundle_cpu_ms', 0.95):.1f} ms | "
+            f"{r.load_average[0]:.1f} to {r.load_average[1]:.1f} | {raw} |"
         )
     return "\n".join(lines)
 
@@ -247,6 +345,9 @@ def verdicts(reports: list[SizeReport]) -> list[str]:
         growth = large.p("bundle_ms", 0.95) / small.p("bundle_ms", 0.95)
         lines.append(f"bundle p95 at {large.events:,} / at {small.events:,}: {growth:.2f} "
                      f"(target <= 2): " + ("met" if growth <= 2 else "NOT met"))  # fmt: skip
+        cpu_growth = large.p("bundle_cpu_ms", 0.5) / small.p("bundle_cpu_ms", 0.5)
+        lines.append(f"  bundle CPU p50 at {large.events:,} / at {small.events:,}: "
+                     f"{cpu_growth:.2f}")  # fmt: skip
     return lines
 
 
@@ -259,10 +360,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="A PostgreSQL server (postgresql+asyncpg://.../postgres) on which "
                         "to create one database per size; default: SQLite.")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="Keep the SQLite data folders.")
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        help="Where SQLite's data folders go (kept); default: a temporary one.",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Keep each size's database, and time an existing one instead of loading it again.",
+    )
+    parser.add_argument("--raw-rounds", type=int,
+                        help="Raw-table bundles timed at the smallest size (0: none, and no "
+                        "check); default: a fifth of --rounds, at least 3.")  # fmt: skip
     parser.add_argument("--markdown", action="store_true", help="Print a table for the docs.")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.events.split(",")]
-    folder = Path(tempfile.mkdtemp(prefix="ot-bench-query-"))
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="ot-bench-query-"))
+    folder.mkdir(parents=True, exist_ok=True)
     print(f"temporary folder: {folder}; machine: {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
     try:
@@ -271,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
             for index, size in enumerate(sizes)
         ]
     finally:
-        if not args.keep:
+        if not (args.keep or args.folder):
             shutil.rmtree(folder, ignore_errors=True)
     print()
     for line in verdicts(reports):
