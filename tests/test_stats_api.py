@@ -220,6 +220,14 @@ async def test_stats_are_not_open_to_other_origins(client: TestClient, token: st
         ),
         ({"metrics": "visitors", "date_range": "day"}, "#/metrics: must be a list of strings"),
         ({"metrics": ["visitors"], "date_range": "day", "limit": 5}, 'unknown key "limit"'),
+        (
+            {
+                "metrics": ["visitors"],
+                "date_range": ["9999-12-31", "9999-12-31"],
+                "include": {"comparisons": {"mode": "previous_period"}},
+            },
+            "outside the supported days",
+        ),
     ],
 )
 async def test_bad_queries_answer_400_naming_the_problem(

@@ -107,6 +107,13 @@ def test_filters_are_parsed_into_a_tree() -> None:
         ),
         ({"metrics": ["visit_duration"], "dimensions": ["event:page"]}, "session metric"),
         ({"date": "tomorrow"}, '#/date: "tomorrow" is not an ISO 8601 date'),
+        ({"date_range": ["9999-12-31", "9999-12-31"]}, '"9999-12-31" is outside the supported'),
+        ({"date_range": ["0001-01-01", "2024-01-01"]}, '#/date_range/0: "0001-01-01" is outside'),
+        (
+            {"date_range": ["2024-01-01T00:00:00Z", "9999-12-31T23:59:59Z"]},
+            "#/date_range/1",
+        ),
+        ({"date": "9999-12-31"}, '#/date: "9999-12-31" is outside the supported days'),
     ],
 )
 def test_mistakes_are_refused_naming_what_is_wrong(changes: dict[str, Any], message: str) -> None:

@@ -298,15 +298,29 @@ def parse_filter(value: Any, path: str) -> Filter:
     return Not(condition) if operator in NEGATED else condition
 
 
+# Days a query may name: the previous period of a range near the ends of the calendar would
+# otherwise fall off it (Python dates stop at years 1 and 9999).
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+
+
+def _within_calendar(day: date, value: str, path: str) -> None:
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise _fail(path, f'"{value}" is outside the supported days {EARLIEST_DAY}..{LATEST_DAY}')
+
+
 def _iso(value: str, path: str) -> date | datetime:
     try:
         if len(value) == 10:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
+            _within_calendar(day, value, path)
+            return day
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise _fail(path, f'"{value}" is not an ISO 8601 date or date-time') from None
     if moment.tzinfo is None:
         raise _fail(path, f'"{value}" needs a time zone offset, e.g. 2024-01-01T12:00:00+02:00')
+    _within_calendar(moment.date(), value, path)
     return moment
 
 
@@ -332,9 +346,11 @@ def _parse_relative_date(value: Any) -> date | None:
     if not isinstance(value, str):
         raise _fail("#/date", "must be an ISO 8601 date")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise _fail("#/date", f'"{value}" is not an ISO 8601 date') from None
+    _within_calendar(day, value, "#/date")
+    return day
 
 
 def _parse_comparisons(value: Any) -> bool:
