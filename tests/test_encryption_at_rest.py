@@ -29,11 +29,16 @@ from ot.crypto import Cipher, DecryptionError, Encrypted
 from ot.db import create_engine
 from ot.keyrotation import encrypted_columns
 from ot.privacy import IpPolicy
+from ot.registration import Registration, register
 from ot.secrets import load_secrets_of
 from ot.sites import add_site
 from tests.support import event, rows, store_hits
 
 CUSTOMER_NAME = "Marjolein Zwanenburg-Okonkwo"
+CUSTOMER_EMAIL = "marjolein.zwanenburg@example.com"
+CUSTOMER_COMPANY = "Zwanenburg Fietsen B.V."
+CUSTOMER_ADDRESS = "Prinsengracht 263, Amsterdam"
+CUSTOMER_PHONE = "+31 20 555 0199"
 VISITOR_IP = "198.51.100.217"
 VISITOR_IPV6 = "2001:db8:85a3::8a2e:370:7334"
 
@@ -47,12 +52,25 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 async def store_personal_data(client: TestClient, settings: Settings, engine: AsyncEngine) -> int:
-    """An account made through the core, a site keeping full IPs with hits from two visitors,
-    and audit entries: everything personal we store, the way the product stores it."""
+    """An account registered through the core (name, e-mail, contact details), a site keeping
+    full IPs with hits from two visitors, and audit entries: everything personal we store, the
+    way the product stores it."""
     cipher = Cipher(load_secrets_of(settings))
+    registration = Registration(
+        name=CUSTOMER_NAME,
+        email=CUSTOMER_EMAIL,
+        password="a long and uncommon passphrase",
+        company=CUSTOMER_COMPANY,
+        address=CUSTOMER_ADDRESS,
+        phone=CUSTOMER_PHONE,
+        region="nl",
+        consent=True,
+    )
     async with AsyncSession(engine, expire_on_commit=False) as session:
-        account = await create_account(session, cipher, CUSTOMER_NAME)
-        assert account.id is not None
+        account = await register(
+            session, cipher, registration, settings.accounts, link_base="http://x", mails=[]
+        )
+        assert account is not None and account.id is not None
         site = await add_site(session, account.id, "shop.example", ip_policy=IpPolicy.FULL)
         await audit.record(
             session, "account.created", actor=f"account:{account.id}", account_id=account.id
@@ -119,6 +137,10 @@ async def test_all_personal_information_is_encrypted(
 
     plaintexts = await stored_plaintexts(settings, engine)
     assert plaintexts["account.name_encrypted"] == [CUSTOMER_NAME]
+    assert plaintexts["account.email_encrypted"] == [CUSTOMER_EMAIL]
+    assert plaintexts["account.company_encrypted"] == [CUSTOMER_COMPANY]
+    assert plaintexts["account.address_encrypted"] == [CUSTOMER_ADDRESS]
+    assert plaintexts["account.phone_encrypted"] == [CUSTOMER_PHONE]
     assert sorted(plaintexts["hit.ip_encrypted"]) == sorted([VISITOR_IP, VISITOR_IPV6])
 
     raw = raw_database(settings)
