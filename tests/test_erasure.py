@@ -202,7 +202,7 @@ async def test_a_key_without_sites_write_cannot_erase(
     client: TestClient, settings: Settings
 ) -> None:
     site = await _site(settings, IpPolicy.FULL)
-    key = await token_for(settings, site.account_id)  # stats:read only
+    key = await token_for(settings, site.account_id, scopes=("stats:read",))
 
     response = await client.post(
         f"/ot/v1/sites/{site.id}/erasures", json={"ip": ALICE.ip}, headers=bearer(key)
