@@ -413,3 +413,21 @@ async def test_nobody_hands_out_a_role_above_its_own(
     assert as_viewer["role"] == "viewer"
     roles = await rows(settings, "SELECT role FROM membership ORDER BY id")
     assert [r["role"] for r in roles] == ["admin", "owner", "viewer"]
+
+
+async def test_a_team_members_key_reads_the_teams_stats_through_the_stats_api_until_removed(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    viewer = await new_account(settings, "Viewer")
+    member_id = await add_member(settings, site.account_id, viewer, MemberRole.VIEWER)
+    key = await token_for(settings, viewer, scopes=("stats:read",))
+    body = {"site_id": site.domain, "metrics": ["visitors"], "date_range": "7d"}
+
+    read = await client.post("/api/v2/query", json=body, headers=bearer(key))
+    assert read.status == 200, await read.text()
+
+    owner = await logged_in(settings, site.account_id)
+    removed = await client.delete(f"/ot/v1/team/members/{member_id}", headers=bearer(owner.token))
+    assert removed.status == 200, await removed.text()
+    refused = await client.post("/api/v2/query", json=body, headers=bearer(key))
+    assert refused.status == 404
