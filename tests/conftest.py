@@ -76,8 +76,9 @@ async def site(settings: Settings) -> Site:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
-    """The server in-process, on the test's database."""
+async def client(settings: Settings, aiohttp_client: Any) -> TestClient:
+    """The server in-process, on the test's database. `settings` comes first so that its
+    database is dropped only after the server has stopped (fixtures end in reverse order)."""
     return await aiohttp_client(create_app(settings))
 
 

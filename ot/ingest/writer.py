@@ -141,6 +141,8 @@ class HitWriter:
                 committed = await self._commit_next_batch()
                 if not committed and not self._pending:
                     break  # only drop counts are left: retry them with the next hit, not in a loop
+            if self._closing and not self._pending:
+                return  # nothing acknowledged is waiting; unwritable drop counts do not hold us
 
     def _take_batch(self) -> list[_Pending]:
         batch: list[_Pending] = []
