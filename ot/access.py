@@ -50,9 +50,6 @@ ROLE_SCOPES: dict[MemberRole, frozenset[Scope]] = {
     MemberRole.VIEWER: frozenset({Scope.STATS_READ, Scope.SITES_READ, Scope.TEAM_READ}),
 }
 
-# Scopes about the caller's own account (profile, own sessions): never delegated to a team.
-OWN_ACCOUNT_SCOPES = frozenset({Scope.ACCOUNT_READ, Scope.ACCOUNT_WRITE})
-
 
 class PrincipalKind(StrEnum):
     SESSION = "session"
