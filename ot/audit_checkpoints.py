@@ -38,6 +38,7 @@ from ot.clock import as_utc, utcnow
 from ot.config import AuditSettings, Settings
 from ot.db import create_engine
 from ot.models import AuditCheckpoint, AuditEntry
+from ot.secrets import create_secret_file
 
 logger = logging.getLogger(__name__)
 
@@ -58,16 +59,7 @@ def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         raw = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()) + b"\n"
-        try:
-            # O_EXCL: when several processes start at once exactly one writes the file.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "wb") as file:
-                file.write(raw)
-                file.flush()
-                os.fsync(file.fileno())
+        create_secret_file(path, raw)
     return _read_signing_key(path)
 
 

@@ -69,18 +69,21 @@ def load_or_create_secrets(data_dir: Path, secrets_file: Path | None = None) -> 
     data_dir.mkdir(parents=True, exist_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        raw = json.dumps(_generate(), indent=2).encode()
-        try:
-            # O_EXCL: when several workers start at once exactly one writes the file.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "wb") as file:
-                file.write(raw)
-                file.flush()
-                os.fsync(file.fileno())
+        create_secret_file(path, json.dumps(_generate(), indent=2).encode())
     return _read(path)
+
+
+def create_secret_file(path: Path, raw: bytes) -> None:
+    """Write a new secret file readable only by us, unless one exists already: O_EXCL makes
+    exactly one of several processes starting at once write it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as file:
+        file.write(raw)
+        file.flush()
+        os.fsync(file.fileno())
 
 
 KEY_BYTES = 32
