@@ -13,7 +13,7 @@ from ot.config import Settings
 from ot.models import GoalKind, Site
 from ot.privacy import VisitorMode
 from ot.stats.engine import QueryResult, run_query
-from ot.stats.goals import add_goal
+from ot.stats.goals import add_goal, literal_starts
 from ot.stats.query import parse_query
 from tests import support
 from tests.generated_hits import Engines, roll, store, traffic
@@ -172,3 +172,45 @@ async def test_goals_and_rollup_progress_are_read_afresh_for_every_query(
     rolled = await _answer(engines, site, overview, rollups=True)
     assert raw.totals[0] > 0
     assert _shape(rolled) == _shape(raw)
+
+
+async def test_page_goals_count_only_the_pages_their_patterns_match_not_all_that_start_alike(
+    settings: Settings, engines: Engines
+) -> None:
+    # The rollups read only pages starting with a pattern's literal start ("/blog" for
+    # "/blog"), then match each: "/blog/a" starts like "/blog" but is not that page.
+    site = await support.make_site(settings, "shop.example", timezone=ZONE)
+    engine = support.create_engine(settings)
+    try:
+        async with AsyncSession(engine) as session:
+            for name, page in [
+                ("Blog index", "/blog"),
+                ("Top level", "/*"),
+                ("Docs x", "/d*/x"),
+                ("Pricing", "/pricing"),
+                ("P anything", "/p**"),
+            ]:
+                await add_goal(session, site.id or 0, display_name=name, page=page)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    await store(engines, traffic(site.id or 0, seed=13, days=DAYS, visitors=20, zone_name=ZONE))
+    await roll(engines, NOW)
+    body = {"metrics": ["visitors", "events", "conversion_rate"], "date_range": "30d",
+            "dimensions": ["event:goal"]}  # fmt: skip
+    raw = _shape(await _answer(engines, site, body, rollups=False))
+    assert _shape(await _answer(engines, site, body, rollups=True)) == raw
+    # "/", "/pricing" and "/signup" are top level; no page is "/blog" itself.
+    counted = {row[0][0] for row in raw[0]}
+    assert counted == {"Top level", "Docs x", "Pricing", "P anything"}
+
+
+def test_a_page_patterns_literal_start_ends_at_its_first_wildcard() -> None:
+    assert literal_starts(["/blog/**", "/pricing", "/docs/*/intro"]) == [
+        "/blog/",
+        "/docs/",
+        "/pricing",
+    ]
+    # A start another one covers adds nothing.
+    assert literal_starts(["/p**", "/pricing", "/p"]) == ["/p"]
+    assert literal_starts(["/**", "/blog/**"]) == ["/"]

@@ -135,7 +135,7 @@ async def read_sums(
     bucket_of: Callable[[date], str] | None = None,
     keys_of: Callable[[str], Sequence[str]] | None = None,
     values: Collection[str] | None = None,
-    matching: str | None = None,
+    prefixes: Sequence[str] | None = None,
     exact_visitors: bool = True,
     exact_visits: bool = False,
     top: int | None = None,
@@ -145,8 +145,9 @@ async def read_sums(
 
     `keys_of` names the keys a value is summed into: none drops it, and values sharing a key
     are merged (the pages of a goal); by default each value is its own key. `values` reads
-    only those values; on PostgreSQL `matching` (a regular expression) reads only the values
-    it matches, a filter that saves handing rows over and leaves the decision to `keys_of`.
+    only those values; `prefixes` reads only the values that start with one of them (the
+    literal starts of a goal's page patterns), a filter that saves handing rows over and
+    leaves the decision to `keys_of`.
     `keep` drops keys without hits or visits (see Keep).
     `exact_visitors` unions the visitor bitmaps across the range (else visitors are the sum of
     daily uniques); `exact_visits` does the same for visit ids. With `top`, only the keys that
@@ -160,15 +161,14 @@ async def read_sums(
     if top is not None and exact_visitors and keys_of is None and bucket_of is None:
         return await _ranked(connection, site_id, dimension, spans, values, exact_visits, top, keep)
     dialect = connection.dialect.name
-    # SQLite would call Python for each row: there the rows are cheaper than the filter.
-    matching = matching if dialect == "postgresql" else None
     statement = _sums_statement(
         dialect, spans_shape(spans), bucket_of is not None, values is not None, keep,
-        matching is not None,
+        len(prefixes or ()),
     )  # fmt: skip
     parameters = span_parameters(dialect, site_id, dimension, spans, values)
-    if matching is not None:
-        parameters["matching"] = matching
+    for index, prefix in enumerate(prefixes or ()):
+        parameters[f"prefix_{index}"] = prefix
+        parameters[f"prefix_length_{index}"] = len(prefix)
     sums: dict[Key, Sums] = {}
     for row in await connection.execute(statement, parameters):
         value = row[0]
@@ -370,12 +370,20 @@ def _spans_select(
     shape: tuple[int, ...],
     by_value: bool,
     among: Any = None,
-    matching: bool = False,
+    prefixes: int = 0,
 ) -> Any:
     """The rows of a dimension's spans, one SELECT per run of spans joined by UNION ALL: each
     is one range of the primary key, which one SELECT with OR would not be (SQLite then reads
     every day). Bound by `site_id`, `dimension`, `first_<n>` and `last_<n>` (and `values`,
-    `matching`); `among` is a SELECT of the values wanted."""
+    `prefix_<n>` and `prefix_length_<n>` for values starting with one of `prefixes`
+    prefixes); `among` is a SELECT of the values wanted."""
+    # Compared as text of the same length, not as a range: a range of values would follow
+    # PostgreSQL's collation, which may not order by character.
+    starts = [
+        func.substr(table.c.value, 1, bindparam(f"prefix_length_{index}", type_=Integer))
+        == bindparam(f"prefix_{index}", type_=Text)
+        for index in range(prefixes)
+    ]
     selects = [
         select(*columns).where(
             table.c.site_id == bindparam("site_id"),
@@ -385,7 +393,7 @@ def _spans_select(
             table.c.day <= bindparam(f"last_{index}"),
             *([_among_values(table.c.value, dialect)] if by_value else []),
             *([table.c.value.in_(among)] if among is not None else []),
-            *([table.c.value.regexp_match(bindparam("matching"))] if matching else []),
+            *([or_(*starts)] if starts else []),
         )
         for index, span in enumerate(shape)
     ]
@@ -393,11 +401,11 @@ def _spans_select(
 
 
 def _summed(
-    dialect: str, shape: tuple[int, ...], by_value: bool, keep: Keep, matching: bool = False
+    dialect: str, shape: tuple[int, ...], by_value: bool, keep: Keep, prefixes: int = 0
 ) -> tuple[Any, list[Any], Any]:
     """The spans' rows as a subquery, the sums of a group of them, and the HAVING of `keep`."""
     columns = [ROLLUP.c.value, ROLLUP.c.day, *(ROLLUP.c[name] for name in SUMMED)]
-    rows = _spans_select(dialect, ROLLUP, columns, shape, by_value, matching=matching).subquery(
+    rows = _spans_select(dialect, ROLLUP, columns, shape, by_value, prefixes=prefixes).subquery(
         "spans"
     )
     totals = [func.sum(rows.c[name]) for name in SUMMED] + [func.count()]
@@ -419,11 +427,11 @@ def _sums_statement(
     by_day: bool,
     by_value: bool,
     keep: Keep,
-    matching: bool = False,
+    prefixes: int = 0,
 ) -> Any:
     """Built once per shape: building a statement (and its cache key) cost more than running
     it."""
-    rows, totals, kept = _summed(dialect, shape, by_value, keep, matching)
+    rows, totals, kept = _summed(dialect, shape, by_value, keep, prefixes)
     # Grouped by day only when buckets need it: fewer rows to hand over otherwise.
     grouping = [rows.c.value, *([rows.c.day] if by_day else [])]
     return select(*grouping, *totals).group_by(*grouping).having(kept)

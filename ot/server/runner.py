@@ -106,6 +106,18 @@ def _stop(process: BaseProcess | None, timeout: float) -> None:
         process.kill()
 
 
+def settle_garbage_collector() -> None:
+    """Tune the garbage collector for serving, once start-up has built what lives as long as
+    the process (the benchmarks call it too, to time requests as the server runs them)."""
+    # Everything built so far (parsers, regexes, caches' owners) lives as long as the process:
+    # keep it out of the garbage collector's generations so collections stay cheap under load.
+    # Without it a full collection took about 100 ms in the middle of a dashboard's queries.
+    gc.freeze()
+    # Every hit allocates a few hundred short-lived objects; collecting the youngest generation
+    # every 700 allocations (the default) cost about 15 % of the collector's time.
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def _serve_one(settings: Settings, *, reuse_port: bool) -> int:
     # The writer thread gives up the GIL for every SQLite call and must win it back from the busy
     # event loop; at the default 5 ms switch interval a batch spends most of its time waiting.
@@ -123,12 +135,7 @@ async def _serve_one(settings: Settings, *, reuse_port: bool) -> int:
     except OtError as error:
         log.error(error.message)
         return 2
-    # Everything built so far (parsers, regexes, caches' owners) lives as long as the process:
-    # keep it out of the garbage collector's generations so collections stay cheap under load.
-    gc.freeze()
-    # Every hit allocates a few hundred short-lived objects; collecting the youngest generation
-    # every 700 allocations (the default) cost about 15 % of the collector's time.
-    gc.set_threshold(*GC_THRESHOLDS)
+    settle_garbage_collector()
     site = web.TCPSite(
         runner, settings.server.host, settings.server.port, reuse_port=reuse_port, backlog=4096
     )

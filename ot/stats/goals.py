@@ -8,6 +8,7 @@ can be a goal like any other.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from sqlalchemy import and_, false, or_
 from sqlalchemy.sql.elements import ColumnElement
@@ -31,6 +32,16 @@ def page_pattern_regex(pattern: str) -> str:
     parts = re.split(r"(\*\*|\*)", pattern)
     translated = {"**": ".*", "*": "[^/]*"}
     return "^" + "".join(translated.get(part) or re.escape(part) for part in parts) + "$"
+
+
+def literal_starts(patterns: Iterable[str]) -> list[str]:
+    """Texts that every path matching one of `patterns` starts with (each pattern up to its
+    first wildcard), without those that another one already covers."""
+    starts: list[str] = []
+    for start in sorted({pattern.split("*", 1)[0] for pattern in patterns}):
+        if not any(start.startswith(shorter) for shorter in starts):
+            starts.append(start)
+    return starts
 
 
 def goal_condition(goal: Goal, hit: object = HIT) -> ColumnElement[bool]:

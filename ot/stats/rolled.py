@@ -18,7 +18,7 @@ from ot.models import Goal, GoalKind
 from ot.rollups.dimensions import HIT_COLUMNS, PAGEVIEW_PAGE, TOTAL, VISIT_COLUMNS
 from ot.rollups.read import Keep, Sums, read_sums
 from ot.stats.dates import TimeRange, buckets, day_start, unit_of
-from ot.stats.goals import page_pattern_regex
+from ot.stats.goals import literal_starts, page_pattern_regex
 from ot.stats.query import GOAL, TIME_DIMENSIONS, Query
 
 Key = tuple[str, ...]
@@ -73,11 +73,11 @@ async def sums_from_rollups(
         rolled: str,
         keys_of: Callable[[str], Sequence[str]] | None = None,
         values: Collection[str] | None = None,
-        matching: str | None = None,
+        prefixes: Sequence[str] | None = None,
     ) -> tuple[dict[tuple[str, str], Sums], int]:
         return await read_sums(
             connection, site_id, rolled, time_range.first_day, time_range.last_day,
-            bucket_of=bucket_of, keys_of=keys_of, values=values, matching=matching,
+            bucket_of=bucket_of, keys_of=keys_of, values=values, prefixes=prefixes,
             exact_visitors=not daily_visitors, exact_visits=exact_visits,
             top=None if daily_visitors else top, keep=keep,
         )  # fmt: skip
@@ -92,15 +92,12 @@ async def sums_from_rollups(
         ]
         event_goals = [goal for goal in chosen if goal.kind != GoalKind.PAGE]
         if page_goals:
-            either = "|".join(
-                f"({page_pattern_regex(goal.target)})"
-                for goal in chosen
-                if goal.kind == GoalKind.PAGE
-            )
             pages, _ = await read(
                 PAGEVIEW_PAGE,
                 lambda value: [name for name, matches in page_goals if matches(value)],
-                matching=either,
+                prefixes=literal_starts(
+                    goal.target for goal in chosen if goal.kind == GoalKind.PAGE
+                ),
             )
             found.update(pages)
         if event_goals:
