@@ -262,9 +262,7 @@ async def run_size(
     queries = bundle(site.domain, today)
     settle_garbage_collector()  # as `ot serve` does once it has started
     load_before = os.getloadavg()[0]
-    timings, rolled = await time_bundle(
-        settings, site, queries, args.rounds, raw=False, warm_up=2
-    )
+    timings, rolled = await time_bundle(settings, site, queries, args.rounds, raw=False, warm_up=2)
     report.load_average = (load_before, os.getloadavg()[0])
     report.bundle_ms, report.bundle_cpu_ms = timings.wall_ms, timings.cpu_ms
     print(f"  bundle from rollups: p50 {report.p('bundle_ms', 0.5):.1f} ms, "
