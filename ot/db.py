@@ -9,6 +9,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ot.config import Settings
+from ot.regex import sqlite_regexp
 
 # PostgreSQL advisory lock that serialises writer transactions across processes, as SQLite's
 # write lock does: the writer reads open visits and then updates them, which must not interleave.
@@ -80,6 +81,8 @@ def _configure_sqlite(
         if not autocheckpoint:
             cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
+        # In place of SQLAlchemy's REGEXP on Python's backtracking `re` (see ot.regex).
+        dbapi_connection.create_function("regexp", 2, sqlite_regexp, deterministic=True)
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:

@@ -218,6 +218,14 @@ async def test_stats_are_not_open_to_other_origins(client: TestClient, token: st
             },
             "invalid regular expression",
         ),
+        (
+            {
+                "metrics": ["visitors"],
+                "date_range": "day",
+                "filters": [["matches", "event:page", ["(a)\\1"]]],
+            },
+            "invalid regular expression: invalid escape sequence: \\1",
+        ),
         ({"metrics": "visitors", "date_range": "day"}, "#/metrics: must be a list of strings"),
         ({"metrics": ["visitors"], "date_range": "day", "limit": 5}, 'unknown key "limit"'),
         (

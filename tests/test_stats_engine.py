@@ -241,6 +241,24 @@ async def test_filters(
     assert table(result) == [expected]
 
 
+async def test_a_pattern_that_backtracks_forever_in_python_answers_at_once(
+    settings: Settings, client: TestClient
+) -> None:
+    # With Python's backtracking `re` behind SQLite's REGEXP, "(a+)+$" against this path would
+    # take longer than the universe has existed, holding the process (collector included).
+    # RE2 matches in time linear in the path.
+    site = await make_site(settings)
+    token = await token_for(settings, site.account_id)
+    long_path = "/" + "a" * 2000 + "!"
+    await send(client, site, token, [pageview(ALICE, at(f"{MONDAY} 10:00"), long_path)])
+    for pattern, visitors in [("^/(a+)+$", 0), ("^/(a+)+!$", 1)]:
+        result = await query(
+            settings, site, metrics=["visitors"], date_range=TWO_DAYS,
+            filters=[["matches", "event:page", [pattern]]],
+        )  # fmt: skip
+        assert table(result) == [(visitors,)], pattern
+
+
 # --- time: the site's zone, buckets, ranges --------------------------------------------------
 
 NEW_YORK_FALL_BACK = [  # 2026-11-01: at 02:00 EDT the clocks go back to 01:00 EST

@@ -3,12 +3,12 @@ with Plausible-like messages naming the part of the request that is wrong."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from ot.errors import InvalidInput
+from ot.regex import InvalidPattern, compile_pattern
 
 METRICS = (
     "visitors",
@@ -291,8 +291,8 @@ def parse_filter(value: Any, path: str) -> Filter:
     if positive == "matches":
         for index, pattern in enumerate(clauses):
             try:
-                re.compile(pattern)
-            except re.error as error:
+                compile_pattern(pattern)
+            except InvalidPattern as error:
                 raise _fail(f"{path}/2/{index}", f"invalid regular expression: {error}") from None
     condition = Condition(positive, dimension, clauses, case_sensitive)
     return Not(condition) if operator in NEGATED else condition
