@@ -15,6 +15,8 @@ goals, and then times the bundle a dashboard asks for over the last 30 days, in-
   (pages, entry pages, exit pages, sources, UTM campaigns, countries, browsers, OSes, devices,
   goals).
 
+The sizes' bundles are timed in turns (one bundle of each size per round), each on a connection
+warmed up with two bundles, with the garbage collector set as `ot serve` sets it.
 It reports each size's load and rollup times and the bundle's p50/p95 over --rounds rounds, and
 the same bundle answered from the raw tables (rollups ignored) at the smallest size, so that
 every figure has a reference measured in the same run. With --postgres-url it creates (and
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
@@ -127,44 +130,41 @@ class Timings:
     cpu_ms: list[float] = field(default_factory=list)
 
 
-async def time_bundle(
-    settings: Settings,
-    site: Site,
-    queries: list[dict[str, Any]],
-    rounds: int,
-    *,
-    raw: bool,
-    warm_up: int = 0,
-) -> tuple[Timings, list[Any]]:
-    """Milliseconds per bundle over `rounds` rounds, and the last round's results.
+class BundleTimer:
+    """One connection that runs the bundle and times it, one bundle per call."""
 
-    The first `warm_up` bundles are run untimed on the same connection: a server's pooled
-    connections have prepared the bundle's statements long before (asyncpg prepares each
-    statement once per connection), and the first bundle on a new connection costs about
-    three times a warm one."""
-    engine = create_engine(settings)
-    parsed = [parse_query(body) for body in queries]
-    timings = Timings()
-    results: list[Any] = []
-    try:
-        async with engine.connect() as connection:
-            server_cpu = await _server_cpu_reader(connection)
-            now = datetime.now(UTC)
-            for _ in range(warm_up):
-                for query in parsed:
-                    await run_query(connection, site, query, now=now, use_rollups=not raw)
-            for _ in range(rounds):
-                cpu = time.process_time() + server_cpu()
-                started = time.perf_counter()
-                results = [
-                    await run_query(connection, site, query, now=now, use_rollups=not raw)
-                    for query in parsed
-                ]
-                timings.wall_ms.append((time.perf_counter() - started) * 1000)
-                timings.cpu_ms.append((time.process_time() + server_cpu() - cpu) * 1000)
-    finally:
-        await engine.dispose()
-    return timings, results
+    def __init__(self, connection: Any, site: Site, queries: list[dict[str, Any]], raw: bool):
+        self.connection = connection
+        self.site = site
+        self.parsed = [parse_query(body) for body in queries]
+        self.raw = raw
+        self.now = datetime.now(UTC)
+        self.server_cpu: Callable[[], float] = lambda: 0.0
+
+    async def start(self, warm_up: int) -> None:
+        """Run `warm_up` bundles untimed on this connection: a server's pooled connections
+        have prepared the bundle's statements long before (asyncpg prepares each statement
+        once per connection), and the first bundle on a new connection costs about three
+        times a warm one."""
+        self.server_cpu = await _server_cpu_reader(self.connection)
+        for _ in range(warm_up):
+            await self.results()
+
+    async def results(self) -> list[Any]:
+        return [
+            await run_query(
+                self.connection, self.site, query, now=self.now, use_rollups=not self.raw
+            )
+            for query in self.parsed
+        ]
+
+    async def time_one(self, timings: Timings) -> list[Any]:
+        cpu = time.process_time() + self.server_cpu()
+        started = time.perf_counter()
+        results = await self.results()
+        timings.wall_ms.append((time.perf_counter() - started) * 1000)
+        timings.cpu_ms.append((time.process_time() + self.server_cpu() - cpu) * 1000)
+        return results
 
 
 async def _server_cpu_reader(connection: Any) -> Callable[[], float]:
@@ -231,17 +231,25 @@ async def build(settings: Settings, report: SizeReport, today: date) -> Site:
     return site
 
 
-async def run_size(
-    events: int, args: argparse.Namespace, folder: Path, *, with_raw: bool
-) -> SizeReport:
+@dataclass
+class Prepared:
+    report: SizeReport
+    settings: Settings
+    site: Site
+    queries: list[dict[str, Any]]
+
+
+async def prepare_size(events: int, args: argparse.Namespace, folder: Path) -> Prepared:
+    """A size's database, loaded now or (--reuse) earlier, with its rollups up to date."""
     report = SizeReport(events)
     today = datetime.now(UTC).date()
     data_dir = folder / f"data-{events}"
     database_url = ""
-    name = f"ot_bench_{events}"
     site = None
     if args.postgres_url:
-        database_url = await _postgres(args.postgres_url, name, fresh=not args.reuse)
+        database_url = await _postgres(
+            args.postgres_url, _database_name(events), fresh=not args.reuse
+        )
     settings = dataset.settings_for(data_dir, database_url)
     if args.reuse:
         site = await existing_site(settings)
@@ -259,26 +267,74 @@ async def run_size(
         print(f"{events:,} events: reusing {report.hits:,} hits loaded earlier; "
               f"{report.rollup_days} days rolled up in {report.rollup_seconds:.0f} s",
               flush=True)  # fmt: skip
-    queries = bundle(site.domain, today)
+    return Prepared(report, settings, site, bundle(site.domain, today))
+
+
+def _database_name(events: int) -> str:
+    return f"ot_bench_{events}"
+
+
+async def run(sizes: list[int], args: argparse.Namespace, folder: Path) -> list[SizeReport]:
+    prepared = [await prepare_size(size, args, folder) for size in sizes]
     settle_garbage_collector()  # as `ot serve` does once it has started
-    load_before = os.getloadavg()[0]
-    timings, rolled = await time_bundle(settings, site, queries, args.rounds, raw=False, warm_up=2)
-    report.load_average = (load_before, os.getloadavg()[0])
-    report.bundle_ms, report.bundle_cpu_ms = timings.wall_ms, timings.cpu_ms
-    print(f"  bundle from rollups: p50 {report.p('bundle_ms', 0.5):.1f} ms, "
-          f"p95 {report.p('bundle_ms', 0.95):.1f} ms; CPU p50 "
-          f"{report.p('bundle_cpu_ms', 0.5):.1f} ms, p95 {report.p('bundle_cpu_ms', 0.95):.1f} ms "
-          f"(load {load_before:.1f} to {report.load_average[1]:.1f})", flush=True)  # fmt: skip
+    # The sizes' bundles take turns, round after round, so that the machine's load of the
+    # moment (other people's jobs) falls on every size alike and their ratio stays fair.
+    engines = [create_engine(size.settings) for size in prepared]
+    timings = [Timings() for _ in prepared]
+    last: list[list[Any]] = [[] for _ in prepared]
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            timers = []
+            for size, engine in zip(prepared, engines, strict=True):
+                connection = await stack.enter_async_context(engine.connect())
+                timer = BundleTimer(connection, size.site, size.queries, raw=False)
+                await timer.start(warm_up=2)
+                timers.append(timer)
+            load_before = os.getloadavg()[0]
+            for _ in range(args.rounds):
+                for index, timer in enumerate(timers):
+                    last[index] = await timer.time_one(timings[index])
+            load_after = os.getloadavg()[0]
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    for size, timed in zip(prepared, timings, strict=True):
+        report = size.report
+        report.load_average = (load_before, load_after)
+        report.bundle_ms, report.bundle_cpu_ms = timed.wall_ms, timed.cpu_ms
+        print(f"{report.events:,} events: {_summary(report)} (load {load_before:.1f} to "
+              f"{load_after:.1f})", flush=True)  # fmt: skip
     raw_rounds = max(3, args.rounds // 5) if args.raw_rounds is None else args.raw_rounds
-    if with_raw and raw_rounds > 0:
-        raw_timings, raw = await time_bundle(settings, site, queries, raw_rounds, raw=True)
+    if raw_rounds > 0:
+        smallest = prepared[0]
+        engine = create_engine(smallest.settings)
+        raw_timings = Timings()
+        try:
+            async with engine.connect() as connection:
+                timer = BundleTimer(connection, smallest.site, smallest.queries, raw=True)
+                await timer.start(warm_up=0)
+                for _ in range(raw_rounds):
+                    raw = await timer.time_one(raw_timings)
+        finally:
+            await engine.dispose()
+        report = smallest.report
         report.raw_bundle_ms = raw_timings.wall_ms
-        print(f"  bundle from raw tables: p50 {report.p('raw_bundle_ms', 0.5):.1f} ms, "
-              f"p95 {report.p('raw_bundle_ms', 0.95):.1f} ms", flush=True)  # fmt: skip
-        _check_same(rolled, raw)
+        slowest = max(report.raw_bundle_ms)
+        print(f"{report.events:,} events: bundle from raw tables: p50 "
+              f"{report.p('raw_bundle_ms', 0.5):.1f} ms, slowest {slowest:.1f} ms")  # fmt: skip
+        _check_same(last[0], raw)
     if args.postgres_url and not args.reuse:
-        await _drop_postgres(args.postgres_url, name)
-    return report
+        for size in sizes:
+            await _drop_postgres(args.postgres_url, _database_name(size))
+    return [size.report for size in prepared]
+
+
+def _summary(report: SizeReport) -> str:
+    wall, cpu = "bundle_ms", "bundle_cpu_ms"
+    return (
+        f"bundle from rollups: p50 {report.p(wall, 0.5):.1f} ms, p95 {report.p(wall, 0.95):.1f} "
+        f"ms; CPU p50 {report.p(cpu, 0.5):.1f} ms, p95 {report.p(cpu, 0.95):.1f} ms"
+    )
 
 
 async def _count_hits(settings: Settings) -> int:
@@ -396,10 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"temporary folder: {folder}; machine: {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
     try:
-        reports = [
-            asyncio.run(run_size(size, args, folder, with_raw=index == 0))
-            for index, size in enumerate(sizes)
-        ]
+        reports = asyncio.run(run(sizes, args, folder))
     finally:
         if not (args.keep or args.folder):
             shutil.rmtree(folder, ignore_errors=True)
