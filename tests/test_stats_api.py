@@ -245,6 +245,23 @@ async def test_bad_queries_answer_400_naming_the_problem(
     assert message in await error_of(response, 400)
 
 
+async def test_a_pattern_only_postgresql_cannot_read_answers_400_there(
+    settings: Settings, client: TestClient, token: str
+) -> None:
+    # RE2 (the check) reads flags in mid-pattern; PostgreSQL's engine does not.
+    body = {
+        "site_id": "shop.example",
+        "metrics": ["visitors"],
+        "date_range": "day",
+        "filters": [["matches", "event:page", ["/(?i)BLOG"]]],
+    }
+    response = await ask(client, body, token)
+    if settings.database_url.startswith("postgresql"):
+        assert "PostgreSQL cannot read a matches pattern" in await error_of(response, 400)
+    else:
+        assert response.status == 200
+
+
 @pytest.mark.parametrize("data", [b"{not json", b"[1, 2]", b"\xff\xfe"])
 async def test_a_body_that_is_not_a_json_object_answers_400(
     client: TestClient, token: str, data: bytes

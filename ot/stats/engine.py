@@ -12,8 +12,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ot.errors import InvalidInput
 from ot.models import Goal, Site
 from ot.privacy import VisitorMode
 from ot.stats.aggregates import Key, Sums, first_day_with_data, sums
@@ -62,6 +64,10 @@ class QueryResult:
     warnings: list[str] = field(default_factory=list)
 
 
+# PostgreSQL's SQLSTATE for a regular expression it cannot read.
+INVALID_REGULAR_EXPRESSION = "2201B"
+
+
 async def run_query(
     connection: AsyncConnection,
     site: Site,
@@ -72,6 +78,23 @@ async def run_query(
 ) -> QueryResult:
     """Answer `query` for `site`. Multi-day queries come from rollups where they are complete
     (see ot.stats.rolled); `use_rollups=False` reads the raw tables only."""
+    try:
+        return await _answer(connection, site, query, now=now, use_rollups=use_rollups)
+    except DBAPIError as error:
+        # `matches` patterns are checked against RE2's syntax (ot.regex); PostgreSQL's own
+        # engine refuses a few forms RE2 reads, such as flags in mid-pattern.
+        cause = error.orig
+        if cause is None or getattr(cause, "sqlstate", None) != INVALID_REGULAR_EXPRESSION:
+            raise
+        reason = str(cause.__cause__ or cause)
+        raise InvalidInput(
+            f"PostgreSQL cannot read a matches pattern: {reason}", field="filters"
+        ) from None
+
+
+async def _answer(
+    connection: AsyncConnection, site: Site, query: Query, *, now: datetime, use_rollups: bool
+) -> QueryResult:
     assert site.id is not None
     zone = ZoneInfo(site.timezone)
     first_day = (
