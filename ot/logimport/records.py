@@ -76,6 +76,7 @@ class LineReader:
         # `Match.group(...)` call answers all fields at once ("" for the missing ones).
         pattern = re.compile(log_format.pattern.pattern + f"(?P<{_ABSENT}>)")
         self._match = pattern.match
+        self._match_plain = re.compile(log_format.plain_pattern.pattern + f"(?P<{_ABSENT}>)").match
         self._parse_time = compile_timestamp(log_format.time_format, default_zone)
         self._fields = tuple(
             pattern.groupindex.get(name, pattern.groupindex[_ABSENT]) for name in _FIELDS
@@ -91,7 +92,7 @@ class LineReader:
     def read_fields(self, line: str) -> Fields | Malformed:
         """What `read` answers, as a plain tuple in LogRecord's order with the size as logged
         (see `size_of`): the importer's hot path, which skips most lines after a glance."""
-        found = self._match(line)
+        found = self._match(line) if "\\" in line else self._match_plain(line)
         if found is None:
             return NO_MATCH
         (ip, vhost, time_text, date_text, clock_text, request, status_text, size_text,
