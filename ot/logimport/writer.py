@@ -5,7 +5,8 @@ Small imports store their batches in this process. Once a batch fills up the imp
 one, and from then on batches are stored by a writer process of its own, so that reading and
 enriching the next batches (one core) overlaps storing this one (the other core). At most
 MAX_BATCHES_IN_FLIGHT batches are sent and not yet committed, so memory stays bounded by the
-batch size.
+batch size. The writer process is a fork of this one when this one runs a single thread (no
+second interpreter to start and import into), and a new interpreter otherwise.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import pickle
 import queue
 import signal
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
@@ -105,6 +108,15 @@ class Database:
         if self._async is not None:
             await self._async.dispose()
 
+    async def disconnect(self) -> None:
+        """Close the pooled connections; the next `run` opens new ones. Before a fork: a
+        connection must never be used by two processes (SQLite keeps its locks per process,
+        PostgreSQL a session per socket)."""
+        if self._sqlite is not None:
+            self._sqlite.dispose()
+        if self._async is not None:
+            await self._async.dispose()
+
 
 def _larger_page_cache(dbapi_connection: Any, _record: Any) -> None:
     # An import writes hits by the hundred thousand; with SQLite's default 2 MiB cache the
@@ -169,7 +181,7 @@ class BatchWriter:
         self._ip_context = ip_context
         self._sealer = IpSealer(settings, ip_context)
         self._database = Database(settings)
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | ForkedProcess | None = None
         self._pipe: Pipe | None = None
         self._pending = 0  # batches sent to the writer process and not yet answered
 
@@ -183,7 +195,7 @@ class BatchWriter:
     ) -> None:
         """Store a batch (`full`: it reached the batch size) and the position after it."""
         if self._pipe is None and full:
-            self._start_process()
+            await self._start_process()
         if self._pipe is None:
             hits = [self._sealer.seal(hit, ip) for hit, ip in pending]
             timeout = self._visit_timeout
@@ -214,19 +226,18 @@ class BatchWriter:
         finally:
             await self._database.close()
 
-    def _start_process(self) -> None:
-        # A new interpreter running this module, not a fork (which would inherit the running
-        # event loop and the progress display's thread) nor multiprocessing's spawn (which runs
-        # the caller's main module again: a script without a __main__ guard would import twice).
-        # -P and the folder this `ot` came from: the same code as ours whatever the current
-        # folder holds (with `-m`, an `ot` folder there would be imported instead).
+    async def _start_process(self) -> None:
         ours, theirs = socket.socketpair()
         with theirs:
-            self._process = subprocess.Popen(
-                [sys.executable, "-P", "-c", _WRITER_MAIN, _OT_ROOT, str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-            )
+            if threading.active_count() == 1:
+                # A fork saves the second of CPU a new interpreter spends on its imports. Only
+                # in a single thread: another thread may hold a lock the child would then wait
+                # for forever (Python 3.12 warns of such forks). The child uses none of our
+                # connections, event loop or open files, and never returns into our code.
+                await self._database.disconnect()
+                self._process = fork_writer(theirs.fileno(), ours)
+            else:
+                self._process = _spawn_writer(theirs.fileno())
         self._pipe = Pipe(ours.detach())
         self._pipe.send((self._settings, self._visit_timeout, self._ip_context))
 
@@ -254,6 +265,58 @@ class BatchWriter:
             self._process.kill()  # its open transaction is rolled back
             self._process.wait()
         self._pipe = None
+
+
+def _spawn_writer(descriptor: int) -> subprocess.Popen[bytes]:
+    # A new interpreter running this module, not multiprocessing's spawn (which runs the
+    # caller's main module again: a script without a __main__ guard would import twice). -P
+    # and the folder this `ot` came from: the same code as ours whatever the current folder
+    # holds (with `-m`, an `ot` folder there would be imported instead).
+    return subprocess.Popen(
+        [sys.executable, "-P", "-c", _WRITER_MAIN, _OT_ROOT, str(descriptor)],
+        pass_fds=(descriptor,),
+        stdin=subprocess.DEVNULL,
+    )
+
+
+class ForkedProcess:
+    """A forked child process, waited for and killed as a `subprocess.Popen` is."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            pid, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status)
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"writer process {self.pid}", timeout or 0)
+            time.sleep(0.01)
+
+    def kill(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+
+
+def fork_writer(descriptor: int, parent_end: socket.socket) -> ForkedProcess:
+    """Fork the writer process, which serves the socket `descriptor` (see `serve`) and exits;
+    `parent_end` is the importer's end, closed in the child so that it sees the importer go."""
+    pid = os.fork()
+    if pid:
+        return ForkedProcess(pid)
+    status = 1
+    try:
+        parent_end.close()
+        # asyncio knows the importer's event loop belongs to the parent: serve() may run its own.
+        serve(descriptor)
+        status = 0
+    except BaseException:
+        traceback.print_exc()  # as a new interpreter would; the importer reports it stopped
+    finally:
+        # Never back into the importer's code, nor its exit handlers and finalizers, which
+        # would close what the parent still uses.
+        os._exit(status)
 
 
 @contextlib.contextmanager
