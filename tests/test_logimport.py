@@ -123,6 +123,11 @@ async def test_log_lines_become_pageviews_enriched_like_tracker_hits(
     assert (first["browser"], first["os"], first["device"]) == ("Chrome", "Windows", "Desktop")
     assert first["country"] == "US"
     assert (first["http_status"], first["response_bytes"]) == (200, 5120)
+    assert first["referrer"] == "https://www.google.com/search"
+    assert first["browser_version"] and first["os_version"]
+    assert (first["language"], first["screen"], first["revenue_currency"]) == ("", "", "")
+    assert first["revenue_amount"] is None and first["interactive"] in (True, 1)
+    assert first["event_id"].startswith("log:") and second["event_id"] != first["event_id"]
     stored_time = first["timestamp"]
     if isinstance(stored_time, str):  # SQLite keeps UTC text
         stored_time = datetime.fromisoformat(stored_time).replace(tzinfo=UTC)

@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection as Pipe
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,12 +51,13 @@ CHECKPOINT_EVERY_SECONDS = 5.0
 GC_THRESHOLDS = (50_000, 20, 100)
 MAX_BATCHES_IN_FLIGHT = 3
 SQLITE_CACHE_KIB = 64 * 1024
-# A hit crosses the pipe as a tuple with its time as integer microseconds since the epoch:
-# pickling an aware datetime costs more than everything else in the row together.
+# A hit is sent to the writer as a tuple with its time as integer microseconds since the epoch
+# (pickling an aware datetime costs more than everything else in the row together), built so
+# by the importer: an EnrichedHit of 32 fields, made and taken apart again, cost the importer
+# more than reading its line.
 _HIT_FIELDS = tuple(field.name for field in fields(EnrichedHit))
 _TIMESTAMP = _HIT_FIELDS.index("timestamp")
 _IP = _HIT_FIELDS.index("ip_encrypted")  # the IP to keep, in plaintext on its way
-_hit_values = attrgetter(*_HIT_FIELDS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -67,11 +67,11 @@ _WRITER_MAIN = (
     "from ot.logimport.writer import serve; serve(int(sys.argv[2]))"
 )
 
+# A hit on its way to the writer: EnrichedHit's fields in order, but the timestamp as integer
+# microseconds since the epoch (see `microseconds`) and, for `ip_encrypted`, the IP to keep in
+# plaintext (None: none), which the writer encrypts.
 Row = tuple[Any, ...]
 StoredCallback = Callable[[int, int], None]  # (hits stored, hits in the batch)
-# A hit without its `ip_encrypted`, and the IP to keep with it (None: none), which the writer
-# encrypts.
-PendingHit = tuple[EnrichedHit, str | None]
 
 
 class Database:
@@ -137,30 +137,26 @@ def store(
 
 
 class IpSealer:
-    """Encrypts the IP kept with each hit. The writer does it, not the reader of the log: the
-    reader is the import's busier process when (as by default) most lines are skipped."""
+    """Turns rows into hits, encrypting the IP kept with each. The writer does it, not the
+    reader of the log: the reader is the import's busier process when (as by default) most
+    lines are skipped."""
 
     def __init__(self, settings: Settings, context: str) -> None:
         self._cipher = Cipher(load_secrets_of(settings))
         self._context = context
 
-    def seal(self, hit: EnrichedHit, ip: str | None) -> EnrichedHit:
-        hit.ip_encrypted = None if ip is None else self._cipher.encrypt(ip, context=self._context)
-        return hit
+    def hit(self, row: Row) -> EnrichedHit:
+        values = list(row)
+        values[_TIMESTAMP] = _EPOCH + timedelta(microseconds=values[_TIMESTAMP])
+        ip = values[_IP]
+        if ip is not None:
+            values[_IP] = self._cipher.encrypt(ip, context=self._context)
+        return EnrichedHit(*values)
 
 
-def to_row(hit: EnrichedHit, ip: str | None) -> Row:
-    values = list(_hit_values(hit))
-    values[_TIMESTAMP] = (hit.timestamp - _EPOCH) // _MICROSECOND
-    values[_IP] = ip
-    return tuple(values)
-
-
-def from_row(row: Row) -> tuple[EnrichedHit, str | None]:
-    values = list(row)
-    values[_TIMESTAMP] = _EPOCH + timedelta(microseconds=values[_TIMESTAMP])
-    ip, values[_IP] = values[_IP], None
-    return EnrichedHit(*values), ip
+def microseconds(moment: datetime) -> int:
+    """A row's timestamp: an aware datetime as integer microseconds since the epoch."""
+    return (moment - _EPOCH) // _MICROSECOND
 
 
 class BatchWriter:
@@ -190,14 +186,12 @@ class BatchWriter:
         await self.drain()
         return await self._database.run(work)
 
-    async def store(
-        self, pending: list[PendingHit], position: state.ImportPosition, *, full: bool
-    ) -> None:
+    async def store(self, rows: list[Row], position: state.ImportPosition, *, full: bool) -> None:
         """Store a batch (`full`: it reached the batch size) and the position after it."""
         if self._pipe is None and full:
             await self._start_process()
         if self._pipe is None:
-            hits = [self._sealer.seal(hit, ip) for hit, ip in pending]
+            hits = [self._sealer.hit(row) for row in rows]
             timeout = self._visit_timeout
             is_new = await self._database.run(
                 lambda connection: store(connection, hits, position, timeout)
@@ -207,7 +201,7 @@ class BatchWriter:
         # The bound on memory: at most this many batches sent and not yet committed.
         while self._pending >= MAX_BATCHES_IN_FLIGHT or (self._pending and self._pipe.poll()):
             self._receive()
-        self._pipe.send(([to_row(hit, ip) for hit, ip in pending], position))
+        self._pipe.send((rows, position))
         self._pending += 1
 
     async def drain(self) -> None:
@@ -388,7 +382,7 @@ def _receive_batches(pipe: Pipe, received: queue.SimpleQueue[bytes | None]) -> N
 def _store_rows(
     rows: list[Row], position: state.ImportPosition, visit_timeout: timedelta, sealer: IpSealer
 ) -> Callable[[Connection], list[bool]]:
-    hits = [sealer.seal(*from_row(row)) for row in rows]
+    hits = [sealer.hit(row) for row in rows]
     return lambda connection: store(connection, hits, position, visit_timeout)
 
 
