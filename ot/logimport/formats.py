@@ -67,8 +67,8 @@ class _Field:
 class LogFormat:
     """A compiled log format: `pattern` reads a line into the named groups in `fields`.
     `plain_pattern` reads a line without a backslash exactly as `pattern` does, faster: its
-    quoted fields need not look for escaped quotes, and Python's regular expressions spend
-    half of a line's time there (1.6 against 3.2 µs for a combined line)."""
+    quoted fields need not look for escaped quotes, on which Python's regular expressions spent
+    half of their time (a combined line matched in 1.8 instead of 3.3 µs)."""
 
     description: str
     pattern: re.Pattern[str]
