@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner, Result
 
@@ -122,6 +123,11 @@ async def test_log_lines_become_pageviews_enriched_like_tracker_hits(
     assert (first["browser"], first["os"], first["device"]) == ("Chrome", "Windows", "Desktop")
     assert first["country"] == "US"
     assert (first["http_status"], first["response_bytes"]) == (200, 5120)
+    assert first["referrer"] == "https://www.google.com/search"
+    assert first["browser_version"] and first["os_version"]
+    assert (first["language"], first["screen"], first["revenue_currency"]) == ("", "", "")
+    assert first["revenue_amount"] is None and first["interactive"] in (True, 1)
+    assert first["event_id"].startswith("log:") and second["event_id"] != first["event_id"]
     stored_time = first["timestamp"]
     if isinstance(stored_time, str):  # SQLite keeps UTC text
         stored_time = datetime.fromisoformat(stored_time).replace(tzinfo=UTC)
@@ -196,19 +202,61 @@ async def test_importing_a_log_again_adds_nothing_and_a_grown_log_continues_wher
     ]
 
 
+# Runs `ot-admin` as its console script does, and says on standard error how many writer
+# processes were forked: run as a command, the import has a single thread and forks its writer.
+COUNTING_FORKS = """
+import sys
+from ot.admin.cli import main
+from ot.logimport import writer
+forks = []
+fork_writer = writer.fork_writer
+writer.fork_writer = lambda *arguments: forks.append(1) or fork_writer(*arguments)
+try:
+    main()
+finally:
+    print(f"forked writers: {len(forks)}", file=sys.stderr)
+"""
+
+
+async def summary_of_command(settings: Settings, arguments: str) -> dict[str, Any]:
+    """The --json summary of `ot-admin import-log <arguments>` run as a command of its own, which
+    must have forked its writer process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OT_")}
+    env.update({k: v for k, v in environment(settings).items() if v is not None})
+    command = [
+        sys.executable,
+        "-c",
+        COUNTING_FORKS,
+        "import-log",
+        *shlex.split(arguments),
+        "--json",
+    ]
+    result = await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "forked writers: 1" in result.stderr, result.stderr
+    summary: dict[str, Any] = json.loads(result.stdout)
+    return summary
+
+
+@pytest.mark.parametrize("writer", ["new interpreter", "fork"])
 async def test_batches_stored_by_the_writer_process_are_the_batches_stored_in_process(
-    settings: Settings, site: Site, tmp_path: Path
+    settings: Settings, site: Site, tmp_path: Path, writer: str
 ) -> None:
     """Small batches hand the import to the writer process (a full batch starts it): the hits,
-    the figures and the position must be those of an import that stores in-process."""
+    the figures and the position must be those of an import that stores in-process. In-process
+    (these tests run the command in a thread) the writer is a new interpreter; as a command of
+    its own, a single thread, the import forks it."""
+    import_with_writer = summary_of if writer == "new interpreter" else summary_of_command
     log = tmp_path / "access.log"
     whole = generated_log(1_200)
     half = whole.index("\n", len(whole) // 2) + 1
     log.write_text(whole[:half])
     switches = "--include-static --include-crawlers --include-404"
-    first = await summary_of(settings, f"shop.example {log} {switches} --batch-size 7")
+    first = await import_with_writer(settings, f"shop.example {log} {switches} --batch-size 7")
     log.write_text(whole)
-    rest = await summary_of(settings, f"shop.example {log} {switches} --batch-size 7")
+    rest = await import_with_writer(settings, f"shop.example {log} {switches} --batch-size 7")
     assert rest["files"][0]["started_at_line"] == first["lines_read"]
     by_process = await stored_hits(settings)
     visits_by_process = await support.rows(settings, "SELECT * FROM visit")

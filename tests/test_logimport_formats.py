@@ -3,6 +3,7 @@ requests split as GoAccess splits them, and the lines that cannot be read."""
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,7 @@ import pytest
 
 from ot.errors import InvalidInput
 from ot.logimport.classify import is_static
-from ot.logimport.formats import apache_format, goaccess_format
+from ot.logimport.formats import LogFormat, apache_format, goaccess_format
 from ot.logimport.records import (
     BAD_IP,
     BAD_STATUS,
@@ -21,6 +22,7 @@ from ot.logimport.records import (
     split_request,
 )
 from ot.logimport.timestamps import APACHE_TIME_FORMAT, compile_timestamp
+from tests.access_logs import APACHE_10K
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 COMBINED_LINE = (
@@ -72,6 +74,33 @@ def test_vhost_combined_names_the_virtual_host() -> None:
 def test_an_escaped_quote_stays_inside_its_field_and_text_after_the_format_is_ignored() -> None:
     line = COMBINED_LINE.replace("Firefox/121.0", r"Firefox/121.0 \"beta\"") + " 0.003 extra"
     assert read(line).user_agent.endswith(r"Firefox/121.0 \"beta\"")
+
+
+@pytest.mark.parametrize(
+    "log_format",
+    [apache_format("combined"), apache_format("vhost_combined"), goaccess_format("COMBINED")],
+    ids=["combined", "vhost_combined", "goaccess COMBINED"],
+)
+def test_lines_without_a_backslash_are_read_alike_by_the_plain_pattern(
+    log_format: LogFormat,
+) -> None:
+    """The plain pattern (quoted fields end at the first quote) stands in for the exact one on
+    every line without a backslash; it must read each such line exactly as the exact one."""
+    with gzip.open(APACHE_10K, "rt", errors="replace") as log:
+        lines = [line.rstrip("\n") for line in log]
+    lines += [
+        COMBINED_LINE[:-1],  # the last quote cut off
+        COMBINED_LINE + " 0.003 extra",
+        COMBINED_LINE.replace('"https://www.google.com/"', '""'),  # an empty quoted field
+        COMBINED_LINE.replace("GET /blog", 'GET /"quoted"'),  # not a line of the format
+        "www.example.com:443 " + COMBINED_LINE,
+        COMBINED_LINE.replace(" 5120 ", " - "),
+    ]
+    for line in lines:
+        if "\\" in line:
+            continue
+        exact, plain = log_format.pattern.match(line), log_format.plain_pattern.match(line)
+        assert (exact and exact.groupdict()) == (plain and plain.groupdict()), line
 
 
 def test_a_last_field_cut_short_by_the_end_of_the_line_is_read_as_goaccess_reads_it() -> None:

@@ -26,6 +26,7 @@ from ot.models import Site
 from ot.sites import get_site
 
 DEFAULT_FORMAT = "combined"
+PROGRESS_REDRAW_SECONDS = 0.1
 
 
 def import_log_command(
@@ -142,12 +143,15 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 class _ProgressDisplay:
-    """A progress bar on the terminal: lines read, lines per second, and bytes for plain files."""
+    """A progress bar on the terminal: lines read, lines per second, and bytes for plain files.
+    It is drawn from the import's own progress calls, not by rich's refresh thread: an import
+    with a single thread can fork its writer process (see ot.logimport.writer)."""
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
         self._tasks: dict[str, TaskID] = {}
         self._started: dict[str, tuple[float, int]] = {}
+        self._drawn_at = 0.0
 
     def __call__(self, name: str, lines: int, offset: int, size: int | None) -> None:
         now = time.monotonic()
@@ -158,6 +162,9 @@ class _ProgressDisplay:
         elapsed = max(now - started, 1e-6)
         rate = (lines - first_lines) / elapsed
         self._progress.update(self._tasks[name], completed=offset, lines=lines, rate=rate)
+        if now - self._drawn_at >= PROGRESS_REDRAW_SECONDS:
+            self._progress.refresh()
+            self._drawn_at = now
 
 
 @contextmanager
@@ -173,6 +180,7 @@ def _progress_display(*, enabled: bool) -> Iterator[_ProgressDisplay | None]:
         TimeElapsedColumn(),
         console=Console(file=sys.stderr),
         transient=True,
+        auto_refresh=False,  # no refresh thread: see _ProgressDisplay
     )
     with progress:
         yield _ProgressDisplay(progress)

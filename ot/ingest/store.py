@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from operator import attrgetter
+from functools import lru_cache
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, bindparam, func, insert, select, text, update
@@ -91,20 +92,19 @@ def _open_visits(
 def _write_visits(connection: Connection, visits: Sequence[VisitState]) -> None:
     unique = list({id(visit): visit for visit in visits}.values())
     new = [visit for visit in unique if visit.id is None]
+    changed = [visit for visit in unique if visit.changed and visit.id is not None]
     if new:
         # Writers are serialised (see _lock_writers), so the next ids are ours to take; that
         # saves an INSERT ... RETURNING, which SQLite runs one row at a time.
         last = connection.execute(_statements(connection.dialect).last_visit_id).scalar()
         for offset, visit in enumerate(new, start=1):
             visit.id = int(last or 0) + offset
-        _statements(connection.dialect).insert_visits(
-            connection, [{"id": visit.id, **visit.new_row()} for visit in new]
+        _statements(connection.dialect).insert_visits.run_values(
+            connection, [(visit.id, *visit.new_row()) for visit in new]
         )
-    new_ids = {id(visit) for visit in new}
-    changed = [visit for visit in unique if visit.changed and id(visit) not in new_ids]
     if changed:
-        _statements(connection.dialect).update_visits(
-            connection, [{"visit_id": visit.id, **visit.counters()} for visit in changed]
+        _statements(connection.dialect).update_visits.run_values(
+            connection, [(*visit.counters(), visit.id) for visit in changed]
         )
 
 
@@ -150,14 +150,25 @@ def store_batch(
 class FastStatement:
     """A statement compiled once per dialect and run through the driver, each column's own bind
     processor applied directly: SQLAlchemy's per-row parameter handling costs more than the
-    statement itself at the collector's rates."""
+    statement itself at the collector's rates. `run_values` takes rows as tuples of values in
+    the order of `names` (by default the statement's own)."""
 
-    def __init__(self, statement: Any, dialect: Dialect) -> None:
+    def __init__(
+        self, statement: Any, dialect: Dialect, names: Sequence[str] | None = None
+    ) -> None:
         compiled = statement.compile(dialect=dialect)
         if not dialect.positional or compiled.positiontup is None:
             raise RuntimeError(f"the {dialect.name} driver does not take positional parameters")
         self._sql = str(compiled)
-        self._names = list(compiled.positiontup)
+        self._names = list(compiled.positiontup if names is None else names)
+        if sorted(self._names) != sorted(compiled.positiontup):
+            raise RuntimeError(f"{names} are not the parameters of {self._sql}")
+        # The driver takes the values in the compiled statement's order.
+        self._in_statement_order = (
+            None
+            if self._names == compiled.positiontup
+            else itemgetter(*(self._names.index(name) for name in compiled.positiontup))
+        )
         processors = dict(compiled._bind_processors)
         for name in self._names:
             if isinstance(compiled.binds[name].type, UTCDateTime):
@@ -179,15 +190,16 @@ class FastStatement:
         self.run_values(connection, [tuple(row[name] for name in self._names) for row in rows])
 
     def run_values(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
-        """Run with each row's values already in `names` order."""
+        """Run with each row's values in `names` order."""
         conversions = self._conversions
+        reorder = self._in_statement_order
         parameters = []
         for row in rows:
             values = list(row)
             for index, convert in conversions:
                 if values[index] is not None:
                     values[index] = convert(values[index])
-            parameters.append(tuple(values))
+            parameters.append(tuple(values) if reorder is None else reorder(values))
         connection.exec_driver_sql(self._sql, parameters)
 
 
@@ -195,14 +207,18 @@ def _datetime_converter(dialect: Dialect) -> Callable[[datetime], Any]:
     """What SQLAlchemy's UTCDateTime binds, in a fifth of the time: aware UTC for PostgreSQL,
     and for SQLite the very text SQLAlchemy stores (so ranges compare as text correctly)."""
     if dialect.name == "sqlite":
-
-        def as_text(value: datetime) -> str:
-            if value.tzinfo is UTC:  # the usual case: "+00:00" cut off is all there is to do
-                return value.isoformat(" ", "microseconds")[:-6]
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-        return as_text
+        return _sqlite_text
     return lambda value: value.astimezone(UTC)
+
+
+# Remembered across columns: a new visit's start and end are its first hit's time, so most times
+# are converted three times in a batch, and converting costs many times a look-up. Equal
+# moments in other zones are the same UTC text, so they may share an entry.
+@lru_cache(maxsize=16_384)
+def _sqlite_text(value: datetime) -> str:
+    if value.tzinfo is UTC:  # the usual case: "+00:00" cut off is all there is to do
+        return value.isoformat(" ", "microseconds")[:-6]
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _json_converter(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -251,21 +267,22 @@ class _Statements:
             set_={"count": DROPPED_TABLE.c.count + upsert.excluded.count},
         )
         hit_columns = _INSERTED_HIT_COLUMNS
-        visit_columns = [column.name for column in VISIT_TABLE.columns]
+        new_visit_columns = ["id", *VisitState.NEW_ROW]
         counters = list(VisitState.COUNTERS)
         self.insert_hits = FastStatement(
-            insert(HIT_TABLE).values(_columns(HIT_TABLE, hit_columns)), dialect
+            insert(HIT_TABLE).values(_columns(HIT_TABLE, hit_columns)), dialect, hit_columns
         )
-        if self.insert_hits.names != hit_columns:  # store_batch passes values in this order
-            raise RuntimeError(f"unexpected order of the hit insert's parameters on {dialect.name}")
         self.insert_visits = FastStatement(
-            insert(VISIT_TABLE).values(_columns(VISIT_TABLE, visit_columns)), dialect
+            insert(VISIT_TABLE).values(_columns(VISIT_TABLE, new_visit_columns)),
+            dialect,
+            new_visit_columns,
         )
         self.update_visits = FastStatement(
             update(VISIT_TABLE)
             .where(VISIT_TABLE.c.id == bindparam("visit_id", type_=VISIT_TABLE.c.id.type))
             .values(_columns(VISIT_TABLE, counters)),
             dialect,
+            [*counters, "visit_id"],
         )
 
 

@@ -5,7 +5,8 @@ Small imports store their batches in this process. Once a batch fills up the imp
 one, and from then on batches are stored by a writer process of its own, so that reading and
 enriching the next batches (one core) overlaps storing this one (the other core). At most
 MAX_BATCHES_IN_FLIGHT batches are sent and not yet committed, so memory stays bounded by the
-batch size.
+batch size. The writer process is a fork of this one when this one runs a single thread (no
+second interpreter to start and import into), and a new interpreter otherwise.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import pickle
 import queue
 import signal
@@ -21,11 +23,11 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection as Pipe
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,12 +51,13 @@ CHECKPOINT_EVERY_SECONDS = 5.0
 GC_THRESHOLDS = (50_000, 20, 100)
 MAX_BATCHES_IN_FLIGHT = 3
 SQLITE_CACHE_KIB = 64 * 1024
-# A hit crosses the pipe as a tuple with its time as integer microseconds since the epoch:
-# pickling an aware datetime costs more than everything else in the row together.
+# A hit is sent to the writer as a tuple with its time as integer microseconds since the epoch
+# (pickling an aware datetime costs more than everything else in the row together), built so
+# by the importer: an EnrichedHit of 32 fields, made and taken apart again, cost the importer
+# more than reading its line.
 _HIT_FIELDS = tuple(field.name for field in fields(EnrichedHit))
 _TIMESTAMP = _HIT_FIELDS.index("timestamp")
 _IP = _HIT_FIELDS.index("ip_encrypted")  # the IP to keep, in plaintext on its way
-_hit_values = attrgetter(*_HIT_FIELDS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -64,11 +67,11 @@ _WRITER_MAIN = (
     "from ot.logimport.writer import serve; serve(int(sys.argv[2]))"
 )
 
+# A hit on its way to the writer: EnrichedHit's fields in order, but the timestamp as integer
+# microseconds since the epoch (see `microseconds`) and, for `ip_encrypted`, the IP to keep in
+# plaintext (None: none), which the writer encrypts.
 Row = tuple[Any, ...]
 StoredCallback = Callable[[int, int], None]  # (hits stored, hits in the batch)
-# A hit without its `ip_encrypted`, and the IP to keep with it (None: none), which the writer
-# encrypts.
-PendingHit = tuple[EnrichedHit, str | None]
 
 
 class Database:
@@ -105,6 +108,15 @@ class Database:
         if self._async is not None:
             await self._async.dispose()
 
+    async def disconnect(self) -> None:
+        """Close the pooled connections; the next `run` opens new ones. Before a fork: a
+        connection must never be used by two processes (SQLite keeps its locks per process,
+        PostgreSQL a session per socket)."""
+        if self._sqlite is not None:
+            self._sqlite.dispose()
+        if self._async is not None:
+            await self._async.dispose()
+
 
 def _larger_page_cache(dbapi_connection: Any, _record: Any) -> None:
     # An import writes hits by the hundred thousand; with SQLite's default 2 MiB cache the
@@ -125,30 +137,26 @@ def store(
 
 
 class IpSealer:
-    """Encrypts the IP kept with each hit. The writer does it, not the reader of the log: the
-    reader is the import's busier process when (as by default) most lines are skipped."""
+    """Turns rows into hits, encrypting the IP kept with each. The writer does it, not the
+    reader of the log: the reader is the import's busier process when (as by default) most
+    lines are skipped."""
 
     def __init__(self, settings: Settings, context: str) -> None:
         self._cipher = Cipher(load_secrets_of(settings))
         self._context = context
 
-    def seal(self, hit: EnrichedHit, ip: str | None) -> EnrichedHit:
-        hit.ip_encrypted = None if ip is None else self._cipher.encrypt(ip, context=self._context)
-        return hit
+    def hit(self, row: Row) -> EnrichedHit:
+        values = list(row)
+        values[_TIMESTAMP] = _EPOCH + timedelta(microseconds=values[_TIMESTAMP])
+        ip = values[_IP]
+        if ip is not None:
+            values[_IP] = self._cipher.encrypt(ip, context=self._context)
+        return EnrichedHit(*values)
 
 
-def to_row(hit: EnrichedHit, ip: str | None) -> Row:
-    values = list(_hit_values(hit))
-    values[_TIMESTAMP] = (hit.timestamp - _EPOCH) // _MICROSECOND
-    values[_IP] = ip
-    return tuple(values)
-
-
-def from_row(row: Row) -> tuple[EnrichedHit, str | None]:
-    values = list(row)
-    values[_TIMESTAMP] = _EPOCH + timedelta(microseconds=values[_TIMESTAMP])
-    ip, values[_IP] = values[_IP], None
-    return EnrichedHit(*values), ip
+def microseconds(moment: datetime) -> int:
+    """A row's timestamp: an aware datetime as integer microseconds since the epoch."""
+    return (moment - _EPOCH) // _MICROSECOND
 
 
 class BatchWriter:
@@ -169,7 +177,7 @@ class BatchWriter:
         self._ip_context = ip_context
         self._sealer = IpSealer(settings, ip_context)
         self._database = Database(settings)
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | ForkedProcess | None = None
         self._pipe: Pipe | None = None
         self._pending = 0  # batches sent to the writer process and not yet answered
 
@@ -178,14 +186,12 @@ class BatchWriter:
         await self.drain()
         return await self._database.run(work)
 
-    async def store(
-        self, pending: list[PendingHit], position: state.ImportPosition, *, full: bool
-    ) -> None:
+    async def store(self, rows: list[Row], position: state.ImportPosition, *, full: bool) -> None:
         """Store a batch (`full`: it reached the batch size) and the position after it."""
         if self._pipe is None and full:
-            self._start_process()
+            await self._start_process()
         if self._pipe is None:
-            hits = [self._sealer.seal(hit, ip) for hit, ip in pending]
+            hits = [self._sealer.hit(row) for row in rows]
             timeout = self._visit_timeout
             is_new = await self._database.run(
                 lambda connection: store(connection, hits, position, timeout)
@@ -195,7 +201,7 @@ class BatchWriter:
         # The bound on memory: at most this many batches sent and not yet committed.
         while self._pending >= MAX_BATCHES_IN_FLIGHT or (self._pending and self._pipe.poll()):
             self._receive()
-        self._pipe.send(([to_row(hit, ip) for hit, ip in pending], position))
+        self._pipe.send((rows, position))
         self._pending += 1
 
     async def drain(self) -> None:
@@ -214,19 +220,18 @@ class BatchWriter:
         finally:
             await self._database.close()
 
-    def _start_process(self) -> None:
-        # A new interpreter running this module, not a fork (which would inherit the running
-        # event loop and the progress display's thread) nor multiprocessing's spawn (which runs
-        # the caller's main module again: a script without a __main__ guard would import twice).
-        # -P and the folder this `ot` came from: the same code as ours whatever the current
-        # folder holds (with `-m`, an `ot` folder there would be imported instead).
+    async def _start_process(self) -> None:
         ours, theirs = socket.socketpair()
         with theirs:
-            self._process = subprocess.Popen(
-                [sys.executable, "-P", "-c", _WRITER_MAIN, _OT_ROOT, str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-            )
+            if threading.active_count() == 1:
+                # A fork saves the second of CPU a new interpreter spends on its imports. Only
+                # in a single thread: another thread may hold a lock the child would then wait
+                # for forever (Python 3.12 warns of such forks). The child uses none of our
+                # connections, event loop or open files, and never returns into our code.
+                await self._database.disconnect()
+                self._process = fork_writer(theirs.fileno(), ours)
+            else:
+                self._process = _spawn_writer(theirs.fileno())
         self._pipe = Pipe(ours.detach())
         self._pipe.send((self._settings, self._visit_timeout, self._ip_context))
 
@@ -254,6 +259,58 @@ class BatchWriter:
             self._process.kill()  # its open transaction is rolled back
             self._process.wait()
         self._pipe = None
+
+
+def _spawn_writer(descriptor: int) -> subprocess.Popen[bytes]:
+    # A new interpreter running this module, not multiprocessing's spawn (which runs the
+    # caller's main module again: a script without a __main__ guard would import twice). -P
+    # and the folder this `ot` came from: the same code as ours whatever the current folder
+    # holds (with `-m`, an `ot` folder there would be imported instead).
+    return subprocess.Popen(
+        [sys.executable, "-P", "-c", _WRITER_MAIN, _OT_ROOT, str(descriptor)],
+        pass_fds=(descriptor,),
+        stdin=subprocess.DEVNULL,
+    )
+
+
+class ForkedProcess:
+    """A forked child process, waited for and killed as a `subprocess.Popen` is."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            pid, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status)
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"writer process {self.pid}", timeout or 0)
+            time.sleep(0.01)
+
+    def kill(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+
+
+def fork_writer(descriptor: int, parent_end: socket.socket) -> ForkedProcess:
+    """Fork the writer process, which serves the socket `descriptor` (see `serve`) and exits;
+    `parent_end` is the importer's end, closed in the child so that it sees the importer go."""
+    pid = os.fork()
+    if pid:
+        return ForkedProcess(pid)
+    status = 1
+    try:
+        parent_end.close()
+        # asyncio knows the importer's event loop belongs to the parent: serve() may run its own.
+        serve(descriptor)
+        status = 0
+    except BaseException:
+        traceback.print_exc()  # as a new interpreter would; the importer reports it stopped
+    finally:
+        # Never back into the importer's code, nor its exit handlers and finalizers, which
+        # would close what the parent still uses.
+        os._exit(status)
 
 
 @contextlib.contextmanager
@@ -325,7 +382,7 @@ def _receive_batches(pipe: Pipe, received: queue.SimpleQueue[bytes | None]) -> N
 def _store_rows(
     rows: list[Row], position: state.ImportPosition, visit_timeout: timedelta, sealer: IpSealer
 ) -> Callable[[Connection], list[bool]]:
-    hits = [sealer.seal(*from_row(row)) for row in rows]
+    hits = [sealer.hit(row) for row in rows]
     return lambda connection: store(connection, hits, position, visit_timeout)
 
 
