@@ -104,7 +104,7 @@ class LiveServer:
         result: list[dict[str, Any]] = support.run_sync(support.hits(self.settings))
         return result
 
-    def wait_for_hits(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    def wait_for_hits(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while True:
             found = self.hits()

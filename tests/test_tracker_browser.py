@@ -61,7 +61,7 @@ class Tab:
     errors: list[str] = field(default_factory=list)
 
 
-async def wait_for_hits(server: Any, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+async def wait_for_hits(server: Any, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
     """Wait until the collector stored `count` hits, without blocking the event loop that runs
     the test's own web servers."""
     deadline = time.monotonic() + timeout
