@@ -3,6 +3,7 @@ an in-process app client, and a real `ot serve` process on a loopback port."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -119,45 +120,86 @@ class LiveServer:
 def start_server(
     settings: Settings, log_path: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
-    port = free_port()
-    environment = {
-        **os.environ,
-        "OT_DATA_DIR": str(settings.data_dir),
-        "OT_DATABASE_URL": settings.database_url,
-        "OT_SERVER__HOST": "127.0.0.1",
-        "OT_SERVER__PORT": str(port),
-        "OT_SERVER__WORKERS": str(workers),
-        "OT_LOG__ACCESS_LOG": "false",
-        **(extra_env or {}),
-    }
-    with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ot", "serve"],
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    wait_until_ready(base_url, process, log_path)
-    return process, base_url, environment
+    """Start `ot serve` on a loopback port and wait until it is ready.
 
-
-def wait_until_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"ot serve exited with {process.returncode}:\n{log_path.read_text()}"
+    One worker listens on port 0 and the kernel picks a free port, read back from the server's
+    "listening" log line: a port picked here and handed over could be taken meanwhile by another
+    test (tests run in parallel). Several workers must share a fixed port (SO_REUSEPORT): that
+    one is picked here, and picked again should another socket take it first."""
+    attempts = 3
+    while True:
+        attempts -= 1
+        port = 0 if workers == 1 else free_port()
+        environment = {
+            **os.environ,
+            "OT_DATA_DIR": str(settings.data_dir),
+            "OT_DATABASE_URL": settings.database_url,
+            "OT_SERVER__HOST": "127.0.0.1",
+            "OT_SERVER__PORT": str(port),
+            "OT_SERVER__WORKERS": str(workers),
+            "OT_LOG__ACCESS_LOG": "false",
+            **(extra_env or {}),
+        }
+        log_start = log_path.stat().st_size if log_path.exists() else 0
+        with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                [sys.executable, "-m", "ot", "serve"],
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         try:
-            with urllib.request.urlopen(f"{base_url}/readyz", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
+            base_url = wait_until_ready(process, log_path, log_start, port)
+        except PortTaken:
+            stop_server(process)
+            if attempts == 0:
+                raise
+            continue
+        return process, base_url, environment
+
+
+class PortTaken(RuntimeError):
+    """Another socket took the port picked for the server before the server could listen."""
+
+
+def _log_since(log_path: Path, log_start: int) -> str:
+    with log_path.open("rb") as log:
+        log.seek(log_start)
+        return log.read().decode(errors="replace")
+
+
+def _listening_port(log: str) -> int | None:
+    """The port of the server's "listening" log line."""
+    for line in log.splitlines():
+        if '"listening"' in line:
+            address = json.loads(line)["addresses"][0]
+            return int(address.rsplit(":", 1)[1])
+    return None
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes], log_path: Path, log_start: int, port: int
+) -> str:
+    """The server's base URL once /readyz answers 200."""
+    import urllib.request
+
+    deadline = time.monotonic() + 60  # a busy machine starts Python processes slowly
+    while time.monotonic() < deadline:
+        log = _log_since(log_path, log_start)
+        if '"cannot listen"' in log:
+            raise PortTaken(log)
+        if process.poll() is not None:
+            raise RuntimeError(f"ot serve exited with {process.returncode}:\n{log}")
+        listening = port or _listening_port(log)
+        if listening:
+            base_url = f"http://127.0.0.1:{listening}"
+            try:
+                with urllib.request.urlopen(f"{base_url}/readyz", timeout=1) as response:
+                    if response.status == 200:
+                        return base_url
+            except OSError:
+                pass
+        time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"ot serve did not become ready:\n{log_path.read_text()}")
 
