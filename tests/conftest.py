@@ -35,7 +35,7 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[support.Data
     """Migrates one template database per backend for the whole run, so tests start fast."""
     factory = support.DatabaseFactory(tmp_path_factory.mktemp("databases"))
     yield factory
-    support.run_sync(factory.drop_template())
+    factory.close()
 
 
 def _require_postgres() -> None:
