@@ -12,9 +12,8 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from ot.config import Settings
-from ot.db import create_engine
 from ot.mailer import outbox
-from tests.support import bearer, rows
+from tests.support import bearer, helper_engine, rows
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "ada@example.com"
@@ -101,9 +100,5 @@ async def audit_actions(settings: Settings, account_id: int | None = None) -> li
 
 async def execute(settings: Settings, statement: str, **params: Any) -> None:
     """Run one SQL statement and commit it (to age a link, a hash, a throttle...)."""
-    engine = create_engine(settings)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text(statement), params)
-    finally:
-        await engine.dispose()
+    async with helper_engine(settings) as engine, engine.begin() as connection:
+        await connection.execute(text(statement), params)

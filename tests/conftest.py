@@ -56,7 +56,7 @@ async def settings(
     else:
         _require_postgres()
         database_url = await databases.postgres()
-    yield load_settings(
+    settings = load_settings(
         data_dir=data_dir,
         database_url=database_url,
         server={"port": 0},
@@ -66,6 +66,8 @@ async def settings(
         # (test_http_hygiene.py) build apps with limits of their own.
         api={"rate_per_minute": 0},
     )
+    async with support.sharing_engines(settings):
+        yield settings
     if database_url:
         await databases.drop_postgres(database_url)
 

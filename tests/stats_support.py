@@ -12,12 +12,12 @@ from aiohttp.test_utils import TestClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.config import Settings
-from ot.db import create_engine
 from ot.models import Site
 from ot.stats.engine import QueryResult, run_query
 from ot.stats.goals import add_goal
 from ot.stats.query import parse_query
 from ot.tokens import create_token
+from tests.support import helper_engine
 
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
 CHROME_WINDOWS = (
@@ -113,39 +113,31 @@ async def token_for(
 ) -> str:
     """A key of the account, as its owner makes one to read stats and import hits (Matomo's
     `token_auth` needs `sites:write`)."""
-    engine = create_engine(settings)
-    try:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            _, plaintext = await create_token(session, account_id, name, scopes)
-            await session.commit()
-            return plaintext
-    finally:
-        await engine.dispose()
+    async with (
+        helper_engine(settings) as engine,
+        AsyncSession(engine, expire_on_commit=False) as session,
+    ):
+        _, plaintext = await create_token(session, account_id, name, scopes)
+        await session.commit()
+        return plaintext
 
 
 async def goal(settings: Settings, site: Site, **options: Any) -> None:
-    engine = create_engine(settings)
-    try:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            assert site.id is not None
-            await add_goal(session, site.id, **options)
-            await session.commit()
-    finally:
-        await engine.dispose()
+    async with (
+        helper_engine(settings) as engine,
+        AsyncSession(engine, expire_on_commit=False) as session,
+    ):
+        assert site.id is not None
+        await add_goal(session, site.id, **options)
+        await session.commit()
 
 
 async def query(
     settings: Settings, site: Site, now: datetime | None = None, **body: Any
 ) -> QueryResult:
     """Run a v2 query body through the engine, as every front door does."""
-    engine = create_engine(settings)
-    try:
-        async with engine.connect() as connection:
-            return await run_query(
-                connection, site, parse_query(body), now=now or datetime.now(UTC)
-            )
-    finally:
-        await engine.dispose()
+    async with helper_engine(settings) as engine, engine.connect() as connection:
+        return await run_query(connection, site, parse_query(body), now=now or datetime.now(UTC))
 
 
 def table(result: QueryResult) -> list[tuple[Any, ...]]:

@@ -8,8 +8,9 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts import create_account
@@ -143,30 +145,63 @@ async def _admin_execute(url: str, *statements: str) -> None:
         await admin.close()
 
 
-async def make_site(settings: Settings, domain: str = "shop.example", **options: Any) -> Site:
-    """An account owning one site, created through the core as an operator would."""
+# Engines the helpers below share within one test, by database and event loop. Each engine opens
+# connections of its own, and on PostgreSQL every new connection to a new database costs the
+# server milliseconds of CPU (it loads the catalogs afresh): a test made about ten of them.
+_shared_engines: dict[tuple[str, asyncio.AbstractEventLoop], AsyncEngine | None] = {}
+
+
+@asynccontextmanager
+async def sharing_engines(settings: Settings) -> AsyncIterator[None]:
+    """While open, the helpers called from this event loop on this database share one engine,
+    disposed on leaving (the `settings` fixture opens it around each test)."""
+    key = (settings.effective_database_url, asyncio.get_running_loop())
+    _shared_engines[key] = None
+    try:
+        yield
+    finally:
+        engine = _shared_engines.pop(key)
+        if engine is not None:
+            await engine.dispose()
+
+
+@asynccontextmanager
+async def helper_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An engine for a helper: the test's shared one where `sharing_engines` is open, else a
+    new one disposed after use (as in code run through `run_sync`, on an event loop of its own)."""
+    key = (settings.effective_database_url, asyncio.get_running_loop())
+    if key in _shared_engines:
+        engine = _shared_engines[key]
+        if engine is None:
+            engine = _shared_engines[key] = create_engine(settings)
+        yield engine
+        return
     engine = create_engine(settings)
     try:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            cipher = Cipher(load_or_create_secrets(settings.data_dir))
-            account = await create_account(session, cipher, "Test Shop B.V.")
-            assert account.id is not None
-            site = await add_site(session, account.id, domain, **options)
-            await session.commit()
-            return site
+        yield engine
     finally:
         await engine.dispose()
+
+
+async def make_site(settings: Settings, domain: str = "shop.example", **options: Any) -> Site:
+    """An account owning one site, created through the core as an operator would."""
+    async with (
+        helper_engine(settings) as engine,
+        AsyncSession(engine, expire_on_commit=False) as session,
+    ):
+        cipher = Cipher(load_or_create_secrets(settings.data_dir))
+        account = await create_account(session, cipher, "Test Shop B.V.")
+        assert account.id is not None
+        site = await add_site(session, account.id, domain, **options)
+        await session.commit()
+        return site
 
 
 async def rows(settings: Settings, query: str, **params: Any) -> list[dict[str, Any]]:
     """Rows of a SQL query, read straight from the database."""
-    engine = create_engine(settings)
-    try:
-        async with engine.connect() as connection:
-            result = await connection.execute(text(query), params)
-            return [dict(row._mapping) for row in result]
-    finally:
-        await engine.dispose()
+    async with helper_engine(settings) as engine, engine.connect() as connection:
+        result = await connection.execute(text(query), params)
+        return [dict(row._mapping) for row in result]
 
 
 async def hits(settings: Settings) -> list[dict[str, Any]]:
@@ -227,14 +262,13 @@ async def error_of(response: ClientResponse, status: int) -> dict[str, Any]:
 
 async def logged_in(settings: Settings, account_id: int) -> StartedSession:
     """A session for the account, as a successful log-in starts it (tokens in plaintext)."""
-    engine = create_engine(settings)
-    try:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            started = await start_session(session, account_id, settings.accounts)
-            await session.commit()
-            return started
-    finally:
-        await engine.dispose()
+    async with (
+        helper_engine(settings) as engine,
+        AsyncSession(engine, expire_on_commit=False) as session,
+    ):
+        started = await start_session(session, account_id, settings.accounts)
+        await session.commit()
+        return started
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -9,11 +9,11 @@ from ot.access import Principal, PrincipalKind
 from ot.accounts import create_account
 from ot.config import Settings
 from ot.crypto import Cipher
-from ot.db import create_engine
 from ot.models import MemberRole
 from ot.secrets import load_or_create_secrets
 from ot.team import accept_invitation, invite
 from ot.tokens import create_token
+from tests.support import helper_engine
 
 
 def session_of(account_id: int) -> Principal:
@@ -22,15 +22,14 @@ def session_of(account_id: int) -> Principal:
 
 
 async def new_account(settings: Settings, name: str = "Someone") -> int:
-    engine = create_engine(settings)
-    try:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            account = await create_account(session, cipher_of(settings), name)
-            await session.commit()
-            assert account.id is not None
-            return account.id
-    finally:
-        await engine.dispose()
+    async with (
+        helper_engine(settings) as engine,
+        AsyncSession(engine, expire_on_commit=False) as session,
+    ):
+        account = await create_account(session, cipher_of(settings), name)
+        await session.commit()
+        assert account.id is not None
+        return account.id
 
 
 def cipher_of(settings: Settings) -> Cipher:
@@ -39,18 +38,17 @@ def cipher_of(settings: Settings) -> Cipher:
 
 async def add_member(settings: Settings, team_id: int, member_id: int, role: MemberRole) -> int:
     """Invite an account to a team and accept for it; returns the membership id."""
-    engine = create_engine(settings)
-    try:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            new = await invite(
-                session, cipher_of(settings), session_of(team_id), "new@example.org", role
-            )
-            membership = await accept_invitation(session, session_of(member_id), new.token)
-            await session.commit()
-            assert membership.id is not None
-            return membership.id
-    finally:
-        await engine.dispose()
+    async with (
+        helper_engine(settings) as engine,
+        AsyncSession(engine, expire_on_commit=False) as session,
+    ):
+        new = await invite(
+            session, cipher_of(settings), session_of(team_id), "new@example.org", role
+        )
+        membership = await accept_invitation(session, session_of(member_id), new.token)
+        await session.commit()
+        assert membership.id is not None
+        return membership.id
 
 
 async def team_objects(settings: Settings, account_id: int) -> dict[str, str]:
@@ -58,22 +56,21 @@ async def team_objects(settings: Settings, account_id: int) -> dict[str, str]:
     member_id = await add_member(
         settings, account_id, await new_account(settings, "A Member"), MemberRole.VIEWER
     )
-    engine = create_engine(settings)
-    try:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            key, _ = await create_token(session, account_id, "victim's key")
-            new = await invite(
-                session,
-                cipher_of(settings),
-                session_of(account_id),
-                "invited@example.org",
-                MemberRole.ADMIN,
-            )
-            await session.commit()
-            return {
-                "key_id": str(key.id),
-                "invitation_id": str(new.invitation.id),
-                "member_id": str(member_id),
-            }
-    finally:
-        await engine.dispose()
+    async with (
+        helper_engine(settings) as engine,
+        AsyncSession(engine, expire_on_commit=False) as session,
+    ):
+        key, _ = await create_token(session, account_id, "victim's key")
+        new = await invite(
+            session,
+            cipher_of(settings),
+            session_of(account_id),
+            "invited@example.org",
+            MemberRole.ADMIN,
+        )
+        await session.commit()
+        return {
+            "key_id": str(key.id),
+            "invitation_id": str(new.invitation.id),
+            "member_id": str(member_id),
+        }

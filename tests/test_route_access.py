@@ -19,7 +19,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.access import Principal, PrincipalKind
 from ot.config import Settings, load_settings
 from ot.crypto import Cipher
-from ot.db import create_engine
 from ot.grants.store import GrantTerms, IssuedGrant, create_grant
 from ot.models import Site
 from ot.secrets import load_or_create_secrets
@@ -29,7 +28,7 @@ from ot.sessions import StartedSession
 from ot.stats.query import METRICS
 from tests import support
 from tests.stats_support import token_for
-from tests.support import bearer, logged_in
+from tests.support import bearer, helper_engine, logged_in
 from tests.team_support import team_objects
 
 # Routes anyone may call, each for a reason: adding one here is a deliberate act.
@@ -139,24 +138,23 @@ async def world(settings: Settings, site: Site) -> World:
 async def _grant(settings: Settings, site: Site) -> IssuedGrant:
     """A grant of every metric of one site, made by its owner through the core."""
     assert site.id is not None
-    engine = create_engine(settings)
-    try:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            owner = Principal(PrincipalKind.SESSION, site.account_id)
-            terms = GrantTerms(
-                grantee="A third party",
-                purpose="route walk",
-                site_ids=(site.id,),
-                metrics=METRICS,
-                dimensions=(),
-                expires_at=datetime.now(UTC) + timedelta(days=1),
-            )
-            cipher = Cipher(load_or_create_secrets(settings.data_dir))
-            issued = await create_grant(session, cipher, owner, terms)
-            await session.commit()
-            return issued
-    finally:
-        await engine.dispose()
+    async with (
+        helper_engine(settings) as engine,
+        AsyncSession(engine, expire_on_commit=False) as session,
+    ):
+        owner = Principal(PrincipalKind.SESSION, site.account_id)
+        terms = GrantTerms(
+            grantee="A third party",
+            purpose="route walk",
+            site_ids=(site.id,),
+            metrics=METRICS,
+            dimensions=(),
+            expires_at=datetime.now(UTC) + timedelta(days=1),
+        )
+        cipher = Cipher(load_or_create_secrets(settings.data_dir))
+        issued = await create_grant(session, cipher, owner, terms)
+        await session.commit()
+        return issued
 
 
 def _path(path: str, value_of: Callable[[str], str]) -> str:
