@@ -4,6 +4,7 @@ the real ingest path."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import shutil
 import threading
@@ -58,17 +59,20 @@ class DatabaseFactory:
     """Fresh, migrated databases in milliseconds: each test copies a template migrated once.
 
     On PostgreSQL a copy (CREATE DATABASE ... TEMPLATE) and a drop (which forces a checkpoint)
-    take from a tenth of a second to a second each on a busy machine. A background thread does
-    both: it makes the next test's database while a test runs, and drops a finished test's
-    database after it, so a test waits for neither."""
+    take from a tenth of a second to a second each on a busy machine. Background threads do
+    both: one keeps the next tests' databases made ahead, the other drops finished tests'
+    databases, so a test waits for neither."""
+
+    SPARES = 2
 
     def __init__(self, root: Path) -> None:
         self._root = root
         self._sqlite_template: Path | None = None
         self._postgres_ready = False
-        # One thread, first in first out: the template is migrated before the first copy.
-        self._postgres_work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="databases")
-        self._spare: Future[str] | None = None
+        # One thread each, first in first out: the template is migrated before the first copy.
+        self._copying = ThreadPoolExecutor(max_workers=1, thread_name_prefix="database-copies")
+        self._dropping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="database-drops")
+        self._spares: collections.deque[Future[str]] = collections.deque()
         self._drops: list[Future[None]] = []
         self._lock = threading.Lock()
 
@@ -88,8 +92,9 @@ class DatabaseFactory:
         url = postgres_url()
         assert url is not None
         with self._lock:
-            ready = self._spare or self._postgres_work.submit(self._copy_template)
-            self._spare = self._postgres_work.submit(self._copy_template)
+            while len(self._spares) <= self.SPARES:
+                self._spares.append(self._copying.submit(self._copy_template))
+            ready = self._spares.popleft()
         return _database_url(url, await asyncio.wrap_future(ready))
 
     async def drop_postgres(self, database_url: str) -> None:
@@ -97,19 +102,20 @@ class DatabaseFactory:
         name = make_url(database_url).database
         assert name is not None
         with self._lock:
-            self._drops.append(self._postgres_work.submit(self._drop_sync, name))
+            self._drops.append(self._dropping.submit(self._drop_sync, name))
 
     def close(self) -> None:
-        """Drop the spare copy and the template once every drop is done; raise the first error
-        a background drop met."""
+        """Drop the spare copies and the template once every drop is done; raise the first error
+        a background copy or drop met."""
         with self._lock:
-            spare, self._spare = self._spare, None
+            spares, self._spares = list(self._spares), collections.deque()
             drops, self._drops = self._drops, []
-        if spare is not None:
-            drops.append(self._postgres_work.submit(self._drop_sync, spare.result()))
+        self._copying.shutdown(wait=True)
+        for spare in spares:
+            drops.append(self._dropping.submit(self._drop_sync, spare.result()))
         if self._postgres_ready:
-            drops.append(self._postgres_work.submit(self._drop_sync, TEMPLATE_DATABASE))
-        self._postgres_work.shutdown(wait=True)
+            drops.append(self._dropping.submit(self._drop_sync, TEMPLATE_DATABASE))
+        self._dropping.shutdown(wait=True)
         for drop in drops:
             drop.result()
 
