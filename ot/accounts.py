@@ -22,7 +22,7 @@ from ot.models import (
     Account,
     Consent,
 )
-from ot.passwords import verify_password_in_thread
+from ot.passwords import password_matches_in_thread
 
 # Serialises changes of who holds which e-mail address on PostgreSQL (see `start_writing`).
 EMAIL_LOCK_ID = 727_004
@@ -169,4 +169,4 @@ async def password_confirms(session: AsyncSession, account_id: int, password: st
     account = await get_account(session, account_id)
     if account.password_hash is None:
         return False
-    return (await verify_password_in_thread(password, account.password_hash))[0]
+    return await password_matches_in_thread(password, account.password_hash)

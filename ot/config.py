@@ -129,6 +129,14 @@ class AccountSettings(BaseModel):
     password_min_length: int = Field(default=12, ge=8, le=128)
     """Shortest password accepted (no other composition rules; common passwords are refused)."""
 
+    password_hash_memory_kib: int = Field(default=19 * 1024, ge=8)
+    """Memory of each argon2id password hash in KiB (OWASP's recommendation: 19456, with 2
+    passes). Lower it only for test runs: a cheaper hash is cheaper to guess. Each password is
+    hashed again with new values at its owner's next log-in."""
+
+    password_hash_passes: int = Field(default=2, ge=1)
+    """Passes (argon2's time cost) of each password hash; see `password_hash_memory_kib`."""
+
     verification_link_hours: int = Field(default=24, ge=1, le=720)
     """How long an e-mail verification link stays valid; each link works once."""
 

@@ -59,10 +59,12 @@ async def log_in(
     matches, new_hash = False, None
     if not early_wait:
         if not known or len(password) > MAX_PASSWORD_LENGTH:
-            await spend_verification_time(password)
+            await spend_verification_time(password, settings)
         else:
             assert account is not None and account.password_hash is not None
-            matches, new_hash = await verify_password_in_thread(password, account.password_hash)
+            matches, new_hash = await verify_password_in_thread(
+                password, account.password_hash, settings
+            )
 
     # End the read-only part before writing: on SQLite a transaction that has read cannot wait
     # for the write lock (another writer's commit makes it fail at once), one that starts by

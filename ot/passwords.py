@@ -17,8 +17,9 @@ from passlib.context import CryptContext
 from ot.config import AccountSettings
 from ot.errors import InvalidInput
 
-# OWASP's argon2id recommendation (Password Storage Cheat Sheet): 19 MiB, 2 iterations, one lane.
-# Changing these rehashes each password at its owner's next log-in (`verify_password`).
+# OWASP's argon2id recommendation (Password Storage Cheat Sheet): 19 MiB, 2 iterations, one lane;
+# the defaults of `AccountSettings.password_hash_memory_kib` and `password_hash_passes`. Changing
+# them rehashes each password at its owner's next log-in (`verify_password`).
 ARGON2_MEMORY_KIB = 19 * 1024
 ARGON2_TIME_COST = 2
 ARGON2_PARALLELISM = 1
@@ -27,6 +28,7 @@ ARGON2_PARALLELISM = 1
 MAX_PASSWORD_LENGTH = 1024
 
 
+@cache
 def crypt_context(
     memory_kib: int = ARGON2_MEMORY_KIB,
     time_cost: int = ARGON2_TIME_COST,
@@ -41,45 +43,69 @@ def crypt_context(
     )
 
 
-CONTEXT = crypt_context()
+def _context(settings: AccountSettings) -> CryptContext:
+    return crypt_context(settings.password_hash_memory_kib, settings.password_hash_passes)
 
 
-def hash_password(password: str) -> str:
-    return CONTEXT.hash(password)
+def hash_password(password: str, settings: AccountSettings) -> str:
+    return _context(settings).hash(password)
 
 
-def verify_password(password: str, stored_hash: str) -> tuple[bool, str | None]:
+def verify_password(
+    password: str, stored_hash: str, settings: AccountSettings
+) -> tuple[bool, str | None]:
     """Whether the password matches, and a new hash to store when the stored one was made with
-    other parameters (None when it is current)."""
+    other parameters than the settings' (None when it is current)."""
     if len(password) > MAX_PASSWORD_LENGTH:
         return False, None
     try:
-        return CONTEXT.verify_and_update(password, stored_hash)
+        return _context(settings).verify_and_update(password, stored_hash)
     except ValueError:  # not a hash this context knows
         return False, None
 
 
-async def hash_password_in_thread(password: str) -> str:
+async def hash_password_in_thread(password: str, settings: AccountSettings) -> str:
     """`hash_password` off the event loop: argon2 takes tens of milliseconds of CPU (and
     releases the GIL), which the collector must not wait behind."""
-    return await asyncio.to_thread(hash_password, password)
+    return await asyncio.to_thread(hash_password, password, settings)
 
 
-async def verify_password_in_thread(password: str, stored_hash: str) -> tuple[bool, str | None]:
+async def verify_password_in_thread(
+    password: str, stored_hash: str, settings: AccountSettings
+) -> tuple[bool, str | None]:
     """`verify_password` off the event loop."""
-    return await asyncio.to_thread(verify_password, password, stored_hash)
+    return await asyncio.to_thread(verify_password, password, stored_hash, settings)
+
+
+def password_matches(password: str, stored_hash: str) -> bool:
+    """Whether the password matches, for confirmations that never replace the hash (the stored
+    hash names the parameters it was made with)."""
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return False
+    try:
+        return bool(crypt_context().verify(password, stored_hash))
+    except ValueError:  # not a hash this context knows
+        return False
+
+
+async def password_matches_in_thread(password: str, stored_hash: str) -> bool:
+    """`password_matches` off the event loop."""
+    return await asyncio.to_thread(password_matches, password, stored_hash)
 
 
 @cache
-def _dummy_hash() -> str:
-    return hash_password("not the password of anyone: only here to spend the same time")
+def _dummy_hash(memory_kib: int, passes: int) -> str:
+    context = crypt_context(memory_kib, passes)
+    return context.hash("not the password of anyone: only here to spend the same time")
 
 
-async def spend_verification_time(password: str) -> None:
+async def spend_verification_time(password: str, settings: AccountSettings) -> None:
     """Verify against a hash no password matches: an unknown e-mail then takes as long to refuse
     as a wrong password, so timing does not tell whether an address is registered."""
-    dummy = await asyncio.to_thread(_dummy_hash)
-    await verify_password_in_thread(password[:MAX_PASSWORD_LENGTH], dummy)
+    dummy = await asyncio.to_thread(
+        _dummy_hash, settings.password_hash_memory_kib, settings.password_hash_passes
+    )
+    await verify_password_in_thread(password[:MAX_PASSWORD_LENGTH], dummy, settings)
 
 
 @cache

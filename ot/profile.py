@@ -34,7 +34,7 @@ from ot.crypto import Cipher
 from ot.errors import Conflict, Forbidden, InvalidInput
 from ot.mailer import Mail
 from ot.models import PROFILE_OLD_VALUES, Account, Consent, EmailVerification, ProfileChange
-from ot.passwords import check_new_password, hash_password_in_thread, verify_password_in_thread
+from ot.passwords import check_new_password, hash_password_in_thread, password_matches_in_thread
 from ot.sessions import revoke_all_sessions
 from ot.verification import Purpose, issue_verification, verification_link
 
@@ -362,9 +362,8 @@ async def change_password(
     """Set a new password, given the current one; ends every other session of the account and
     returns how many ended."""
     assert account.id is not None
-    matches = (
-        account.password_hash is not None
-        and (await verify_password_in_thread(current_password, account.password_hash))[0]
+    matches = account.password_hash is not None and await password_matches_in_thread(
+        current_password, account.password_hash
     )
     if not matches:
         await audit.record(
@@ -376,7 +375,7 @@ async def change_password(
         )
         raise Forbidden("the current password is not right", field="current_password")
     check_new_password(new_password, settings, email=account_email(account, cipher) or "")
-    account.password_hash = await hash_password_in_thread(new_password)
+    account.password_hash = await hash_password_in_thread(new_password, settings)
     session.add(account)
     ended = await revoke_all_sessions(session, account.id, except_session_id=keep_session_id)
     await record_change(session, cipher, account.id, actor, {"password": None})

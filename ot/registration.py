@@ -78,7 +78,7 @@ async def register(
     region = check_region(registration.region)
     check_consent(registration.consent)
     # Hashed before looking the address up, so a taken address answers as slowly as a new one.
-    password_hash = await hash_password_in_thread(registration.password)
+    password_hash = await hash_password_in_thread(registration.password, settings)
     existing = await find_account_by_email(session, cipher, email)
     if existing is not None:
         await audit.record(

@@ -24,7 +24,7 @@ from ot.clock import utcnow
 from ot.crypto import Cipher
 from ot.errors import Conflict, Forbidden, InvalidInput
 from ot.models import Account, RecoveryCode
-from ot.passwords import verify_password_in_thread
+from ot.passwords import password_matches_in_thread
 
 ISSUER = "opentracker"
 RECOVERY_CODE_COUNT = 10
@@ -156,9 +156,8 @@ async def disable(
     assert account.id is not None
     if account.totp_enabled_at is None:
         raise Conflict("the second factor is not on", field="second_factor")
-    password_ok = (
-        account.password_hash is not None
-        and (await verify_password_in_thread(password, account.password_hash))[0]
+    password_ok = account.password_hash is not None and await password_matches_in_thread(
+        password, account.password_hash
     )
     code_ok = password_ok and (
         check_totp(cipher, account, code) or await use_recovery_code(session, account, code)

@@ -28,6 +28,9 @@ from tests import support
 from tests.generated_hits import ZONE, Engines
 
 BACKENDS = ["sqlite", "postgresql"]
+# Argon2 with OWASP's parameters takes ~35 ms of CPU per hash or log-in; tests hash hundreds of
+# passwords and check hashing, not its cost. test_passwords.py checks the defaults are OWASP's.
+TEST_PASSWORD_HASHING = {"password_hash_memory_kib": 64, "password_hash_passes": 1}
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +68,7 @@ async def settings(
         # Tests send many requests from one address in a burst; the limits' own tests
         # (test_http_hygiene.py) build apps with limits of their own.
         api={"rate_per_minute": 0},
+        accounts=TEST_PASSWORD_HASHING,
     )
     async with support.sharing_engines(settings):
         yield settings
@@ -140,6 +144,10 @@ def start_server(
             "OT_SERVER__PORT": str(port),
             "OT_SERVER__WORKERS": str(workers),
             "OT_LOG__ACCESS_LOG": "false",
+            "OT_ACCOUNTS__PASSWORD_HASH_MEMORY_KIB": str(
+                TEST_PASSWORD_HASHING["password_hash_memory_kib"]
+            ),
+            "OT_ACCOUNTS__PASSWORD_HASH_PASSES": str(TEST_PASSWORD_HASHING["password_hash_passes"]),
             **(extra_env or {}),
         }
         log_start = log_path.stat().st_size if log_path.exists() else 0

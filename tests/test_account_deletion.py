@@ -36,7 +36,7 @@ async def owner_password(settings: Settings, site: Site) -> None:
         async with AsyncSession(engine) as session:
             account = await session.get(Account, site.account_id)
             assert account is not None
-            account.password_hash = hash_password(PASSWORD)
+            account.password_hash = hash_password(PASSWORD, settings.accounts)
             session.add(account)
             await session.commit()
     finally:

@@ -17,7 +17,7 @@ from ot.clock import as_utc
 from ot.config import Settings
 from ot.db import create_engine
 from ot.models import LoginThrottle
-from ot.passwords import ARGON2_MEMORY_KIB, crypt_context
+from ot.passwords import crypt_context
 from ot.server.app import create_app
 from tests.account_support import (
     EMAIL,
@@ -116,7 +116,7 @@ async def test_refusals_do_not_reveal_whether_an_address_is_registered(
     monkeypatch.setattr(
         login_module,
         "spend_verification_time",
-        lambda password: dummy_verifications.append(1) or spend(password),
+        lambda password, settings: dummy_verifications.append(1) or spend(password, settings),
     )
     known = await log_in(client, password="not the right password")
     unknown = await log_in(client, email="nobody@example.com", password="not the right password")
@@ -158,13 +158,15 @@ async def test_a_hash_with_old_parameters_is_upgraded_at_log_in(
     client: TestClient, settings: Settings
 ) -> None:
     account_id = await registered(client, settings)
-    weaker = crypt_context(memory_kib=8 * 1024, time_cost=1).hash(PASSWORD)
+    weaker = crypt_context(memory_kib=8, time_cost=1).hash(PASSWORD)
     await execute(settings, "UPDATE account SET password_hash = :h", h=weaker)
     assert (await log_in(client)).status == 200
     [account] = await rows(
         settings, "SELECT password_hash FROM account WHERE id = :id", id=account_id
     )
-    assert f"m={ARGON2_MEMORY_KIB}," in account["password_hash"]
+    current = settings.accounts
+    parameters = f"m={current.password_hash_memory_kib},t={current.password_hash_passes},"
+    assert parameters in account["password_hash"]
     assert (await log_in(client)).status == 200
 
 

@@ -18,6 +18,7 @@ from ot.passwords import (
     crypt_context,
     hash_password,
     is_common,
+    password_matches,
     verify_password,
 )
 
@@ -25,31 +26,43 @@ SETTINGS = AccountSettings()
 
 
 def test_passwords_are_hashed_with_argon2id_and_owasps_parameters() -> None:
-    stored = hash_password("correct horse battery staple")
+    stored = hash_password("correct horse battery staple", SETTINGS)  # the defaults
     assert stored.startswith("$argon2id$")
     assert f"m={ARGON2_MEMORY_KIB},t={ARGON2_TIME_COST},p={ARGON2_PARALLELISM}" in stored
     assert (ARGON2_MEMORY_KIB, ARGON2_TIME_COST, ARGON2_PARALLELISM) == (19 * 1024, 2, 1)
+    assert (SETTINGS.password_hash_memory_kib, SETTINGS.password_hash_passes) == (19 * 1024, 2)
     assert "correct horse" not in stored
 
 
 def test_the_same_password_hashes_differently_each_time() -> None:
-    assert hash_password("correct horse battery staple") != hash_password(
-        "correct horse battery staple"
+    assert hash_password("correct horse battery staple", SETTINGS) != hash_password(
+        "correct horse battery staple", SETTINGS
     )
 
 
 def test_a_password_verifies_only_against_its_own_hash() -> None:
-    stored = hash_password("correct horse battery staple")
-    assert verify_password("correct horse battery staple", stored) == (True, None)
-    assert verify_password("correct horse battery stapler", stored) == (False, None)
-    assert verify_password("anything", "not a hash") == (False, None)
+    stored = hash_password("correct horse battery staple", SETTINGS)
+    assert verify_password("correct horse battery staple", stored, SETTINGS) == (True, None)
+    assert verify_password("correct horse battery stapler", stored, SETTINGS) == (False, None)
+    assert verify_password("anything", "not a hash", SETTINGS) == (False, None)
+    assert password_matches("correct horse battery staple", stored)
+    assert not password_matches("correct horse battery stapler", stored)
+    assert not password_matches("anything", "not a hash")
 
 
 def test_a_hash_made_with_older_parameters_is_replaced_on_verification() -> None:
     weaker = crypt_context(memory_kib=8 * 1024, time_cost=1).hash("correct horse battery staple")
-    matches, new_hash = verify_password("correct horse battery staple", weaker)
+    matches, new_hash = verify_password("correct horse battery staple", weaker, SETTINGS)
     assert matches
     assert new_hash is not None and f"m={ARGON2_MEMORY_KIB}," in new_hash
+
+
+def test_the_hash_parameters_are_settings() -> None:
+    cheaper = AccountSettings(password_hash_memory_kib=64, password_hash_passes=1)
+    stored = hash_password("correct horse battery staple", cheaper)
+    assert "m=64,t=1,p=1" in stored
+    assert verify_password("correct horse battery staple", stored, cheaper) == (True, None)
+    assert password_matches("correct horse battery staple", stored)
 
 
 def test_a_short_password_is_refused() -> None:
