@@ -69,9 +69,11 @@ class DatabaseFactory:
         self._root = root
         self._sqlite_template: Path | None = None
         self._postgres_ready = False
-        # One thread each, first in first out: the template is migrated before the first copy.
+        # Copies in one thread, first in first out: the template is migrated before the first
+        # copy. Drops in several: each waits for a checkpoint, which drops waiting together share
+        # (one thread fell behind on a busy machine, and the run's end waited half a minute).
         self._copying = ThreadPoolExecutor(max_workers=1, thread_name_prefix="database-copies")
-        self._dropping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="database-drops")
+        self._dropping = ThreadPoolExecutor(max_workers=4, thread_name_prefix="database-drops")
         self._spares: collections.deque[Future[str]] = collections.deque()
         self._drops: list[Future[None]] = []
         self._lock = threading.Lock()
