@@ -248,3 +248,25 @@ async def test_a_grant_for_another_site_reads_nothing_of_the_victims(
     # The victim's own grant reads the victim's site: the refusal above is about the grant.
     own = await _call(client, method, path, bearer(world.victim_grant.key), handler)
     assert own.status == 200, await own.text()
+
+
+WITH_IDS = [(m, p, h) for m, p, h in GUARDED if "{" in p]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "handler"), WITH_IDS, ids=[f"{m} {p}" for m, p, _ in WITH_IDS]
+)
+async def test_an_id_of_digits_from_another_script_answers_as_malformed_or_missing(
+    client: TestClient, world: World, method: str, path: str, handler: Any
+) -> None:
+    # Superscript two and Arabic-Indic one pass str.isdigit(); int() refuses the first.
+    declaration = declared(handler)
+    assert declaration is not None
+    token = {
+        Access.STATS_API: world.stranger_key,
+        Access.GRANT: world.stranger_grant_key,
+    }.get(declaration.access, world.stranger_session.token)
+    for odd in ("%C2%B2", "%D9%A1"):
+        odd_path = _path(path, lambda _, odd=odd: odd)
+        response = await _call(client, method, odd_path, bearer(token), handler)
+        assert response.status in (400, 404), (path, odd, await response.text())

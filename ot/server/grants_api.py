@@ -149,7 +149,7 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
 
 
 def _number(raw: str, field: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise InvalidInput(f"{field} must be a whole number", field=field)
     return int(raw)
 

@@ -204,7 +204,7 @@ class ErasureDone(BaseModel):
 
 def _site_id(request: web.Request) -> int:
     raw = request.match_info["site_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise NotFound(f"site {raw} does not exist", field="site_id")
     return int(raw)
 

@@ -63,7 +63,7 @@ def _session_id(request: web.Request) -> int | None:
     raw = request.match_info["session_id"]
     if raw == "current":
         return request[PRINCIPAL].session_id
-    if not raw.isdigit() or len(raw) > 18:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise InvalidInput("a session id is a number or 'current'", field="session_id")
     return int(raw)
 
