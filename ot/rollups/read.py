@@ -375,8 +375,8 @@ def _spans_select(
     """The rows of a dimension's spans, one SELECT per run of spans joined by UNION ALL: each
     is one range of the primary key, which one SELECT with OR would not be (SQLite then reads
     every day). Bound by `site_id`, `dimension`, `first_<n>` and `last_<n>` (and `values`,
-    `prefix_<n>` and `prefix_length_<n>` for values starting with one of `prefixes`
-    prefixes); `among` is a SELECT of the values wanted."""
+    and, for values that start with one of `prefixes` texts, `prefix_<n>` and
+    `prefix_length_<n>`); `among` is a SELECT of the values wanted."""
     # Compared as text of the same length, not as a range: a range of values would follow
     # PostgreSQL's collation, which may not order by character.
     starts = [
