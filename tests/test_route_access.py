@@ -201,10 +201,7 @@ async def test_a_stranger_gets_the_victims_objects_answered_as_missing(
 ) -> None:
     declaration = declared(handler)
     assert declaration is not None
-    token = {
-        Access.STATS_API: world.stranger_key,
-        Access.GRANT: world.stranger_grant_key,
-    }.get(declaration.access, world.stranger_session.token)
+    token = _strangers_credential(world, declaration.access)
     victims = await _call(
         client,
         method,
@@ -250,6 +247,14 @@ async def test_a_grant_for_another_site_reads_nothing_of_the_victims(
     assert own.status == 200, await own.text()
 
 
+def _strangers_credential(world: World, access: Access) -> str:
+    """The stranger's key for the kind of credential a route takes."""
+    return {
+        Access.STATS_API: world.stranger_key,
+        Access.GRANT: world.stranger_grant_key,
+    }.get(access, world.stranger_session.token)
+
+
 WITH_IDS = [(m, p, h) for m, p, h in GUARDED if "{" in p]
 
 
@@ -262,10 +267,7 @@ async def test_an_id_of_digits_from_another_script_answers_as_malformed_or_missi
     # Superscript two and Arabic-Indic one pass str.isdigit(); int() refuses the first.
     declaration = declared(handler)
     assert declaration is not None
-    token = {
-        Access.STATS_API: world.stranger_key,
-        Access.GRANT: world.stranger_grant_key,
-    }.get(declaration.access, world.stranger_session.token)
+    token = _strangers_credential(world, declaration.access)
     for odd in ("%C2%B2", "%D9%A1"):
         odd_path = _path(path, lambda _, odd=odd: odd)
         response = await _call(client, method, odd_path, bearer(token), handler)
