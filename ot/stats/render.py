@@ -8,6 +8,7 @@ import io
 from datetime import timedelta
 from typing import Any
 
+from ot.csv_cells import spreadsheet_safe_row
 from ot.stats.dates import TimeRange
 from ot.stats.engine import QueryResult
 
@@ -66,5 +67,5 @@ def to_csv(result: QueryResult) -> str:
     writer = csv.writer(output, lineterminator="\r\n")
     writer.writerow([*result.query.dimensions, *result.query.metrics])
     for row in result.rows:
-        writer.writerow([*row.dimensions, *row.metrics])
+        writer.writerow(spreadsheet_safe_row([*row.dimensions, *row.metrics]))
     return output.getvalue()
