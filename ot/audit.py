@@ -157,8 +157,8 @@ async def verify_chain(
                 missing = pending[0]
                 return broken(
                     missing.entry_id,
-                    f"it is missing, though the checkpoint signed at {_when(missing.at)} covers "
-                    f"the trail up to it: entries were cut from the end",
+                    f"it is missing, though the checkpoint signed at {moment_text(missing.at)} "
+                    "covers the trail up to it: entries were cut from the end",
                 )
             return ChainReport(
                 count, head_id, previous_hash, None, "", signed_through, signed_entries
@@ -169,7 +169,8 @@ async def verify_chain(
                 missing = pending[0]
                 return broken(
                     missing.entry_id,
-                    f"it is missing, though the checkpoint signed at {_when(missing.at)} covers it",
+                    f"it is missing, though the checkpoint signed at {moment_text(missing.at)} "
+                    "covers it",
                 )
             if row.previous_hash != previous_hash:
                 return broken(row.id, "does not follow the entry before it")
@@ -190,7 +191,8 @@ async def verify_chain(
                     return broken(
                         row.id,
                         f"the chain up to it differs from the checkpoint signed at "
-                        f"{_when(head.at)}: entries up to here were rewritten, added or removed",
+                        f"{moment_text(head.at)}: entries up to here were rewritten, added or "
+                        "removed",
                     )
                 signed_through, signed_entries = row.id, count + 1
             previous_hash = row.entry_hash
@@ -198,7 +200,8 @@ async def verify_chain(
             count += 1
 
 
-def _when(at: datetime) -> str:
+def moment_text(at: datetime) -> str:
+    """A moment as the trail's reports write it (UTC, to the second)."""
     return as_utc(at).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

@@ -9,7 +9,13 @@ the data folder: deleting the last entries together with their checkpoint rows i
 the file. Verification needs only the public key.
 
 What a cut-off tail can still hide: the entries after the last checkpoint, at most
-`checkpoint_every_entries` entries or `checkpoint_every_minutes` of them.
+`checkpoint_every_entries` entries or `checkpoint_every_minutes` of them. Entries older than that
+window (and a short grace) that no checkpoint covers fail verification: checkpoints removed
+together with a recomputed chain are caught that way.
+
+Whoever holds the host holds the signing key too, and could sign checkpoints of a rewritten
+trail. What the key cannot forge is a head kept elsewhere: `verify_trail(expected_heads=...)`
+checks that heads printed earlier (`latest_head`) are still in the chain.
 """
 
 from __future__ import annotations
@@ -20,10 +26,13 @@ import contextlib
 import json
 import logging
 import os
+import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -33,7 +42,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot import paths
-from ot.audit import AUDIT_LOCK_ID, ChainReport, SignedHead, verify_chain
+from ot.audit import AUDIT_LOCK_ID, ChainReport, SignedHead, moment_text, verify_chain
 from ot.clock import as_utc, utcnow
 from ot.config import AuditSettings, Settings
 from ot.db import create_engine
@@ -45,6 +54,11 @@ logger = logging.getLogger(__name__)
 _SIGNED_KIND = "opentracker audit checkpoint v1"
 # How often `ot serve` asks whether a checkpoint is due.
 POLL_SECONDS = 30.0
+# An entry is signed at most `checkpoint_every_minutes` after it was written, plus one poll of
+# the background loop and the signing itself: verification allows this much more before it calls
+# an entry no checkpoint covers overdue.
+SIGNING_GRACE = timedelta(minutes=1)
+_HEAD_HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
 # --- the signing key ----------------------------------------------------------------------------
@@ -249,20 +263,57 @@ async def keep_checkpointing(
 
 
 @dataclass(frozen=True)
+class Overdue:
+    """Entries no signed checkpoint covers though one should have by now."""
+
+    entries: int
+    since: datetime
+
+
+@dataclass(frozen=True)
 class TrailReport:
-    """The chain's report, with what the checkpoints added."""
+    """The chain's report, with what the checkpoints and the heads kept elsewhere added."""
 
     chain: ChainReport
     checkpoints: int
     problem: str = ""  # a checkpoint that does not hold by itself (bad signature, damaged file)
+    overdue: Overdue | None = None
+    missing_head: str = ""  # an expected head that is not in the chain
+    expected_heads: int = 0
 
     @property
     def intact(self) -> bool:
-        return self.chain.intact and not self.problem
+        return (
+            self.chain.intact
+            and not self.problem
+            and self.overdue is None
+            and not self.missing_head
+        )
 
     @property
     def first_broken_id(self) -> int | None:
         return self.chain.first_broken_id
+
+    def failures(self) -> list[str]:
+        """Why the trail cannot be trusted, in words; empty when it holds."""
+        found = []
+        if self.problem:
+            found.append(self.problem)
+        if not self.chain.intact:
+            found.append(f"entry {self.chain.first_broken_id}: {self.chain.problem}")
+        if self.missing_head:
+            found.append(
+                f"the head {self.missing_head} kept off the host is not in the trail: entries up "
+                "to it were rewritten or removed"
+            )
+        if self.overdue is not None:
+            found.append(
+                f"{self.overdue.entries} entries since {moment_text(self.overdue.since)} are not "
+                "covered by any signed checkpoint: checkpoints were removed, or none are being "
+                "signed (without the server's background process, run `ot-admin audit "
+                "checkpoint` from cron)"
+            )
+        return found
 
     def describe(self) -> str:
         chain = self.chain
@@ -274,13 +325,43 @@ class TrailReport:
                 f"signed up to entry {chain.signed_through}; {chain.unsigned_entries} "
                 "later entries not yet signed"
             )
+        if self.expected_heads and not self.missing_head:
+            lines.append(f"the {self.expected_heads} heads kept off the host are in the trail")
         if self.problem:
             lines.append(f"BROKEN: {self.problem}")
         elif not chain.intact:
             lines.append(f"BROKEN at entry {chain.first_broken_id}: {chain.problem}")
         else:
-            lines.append("intact")
+            lines.extend(f"BROKEN: {failure}" for failure in self.failures())
+            if self.intact:
+                lines.append("intact")
         return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        chain = self.chain
+        return {
+            "intact": self.intact,
+            "entries": chain.entries,
+            "checkpoints": self.checkpoints,
+            "signed_through": chain.signed_through,
+            "unsigned_entries": chain.unsigned_entries,
+            "first_broken_id": chain.first_broken_id,
+            "overdue": None
+            if self.overdue is None
+            else {"entries": self.overdue.entries, "since": as_utc(self.overdue.since).isoformat()},
+            "expected_heads": self.expected_heads,
+            "problems": self.failures(),
+        }
+
+
+def check_head_hash(value: str) -> str:
+    """A head as `ot-admin audit head` prints it: the 64 hex digits of an entry's hash."""
+    head = value.strip().lower()
+    if not _HEAD_HASH.match(head):
+        raise ValueError(
+            f"'{value}' is not a head: give the 64 hex digits `ot-admin audit head` printed"
+        )
+    return head
 
 
 async def read_checkpoints(session: AsyncSession, log_path: Path) -> tuple[list[Checkpoint], str]:
@@ -330,9 +411,17 @@ def _signature_holds(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> bo
 
 
 async def verify_trail(
-    session: AsyncSession, public_key: Ed25519PublicKey | None, log_path: Path
+    session: AsyncSession,
+    public_key: Ed25519PublicKey | None,
+    log_path: Path,
+    *,
+    policy: AuditSettings,
+    now: datetime,
+    expected_heads: Sequence[str] = (),
 ) -> TrailReport:
-    """Check every checkpoint's signature, then the chain against the checkpoints."""
+    """Check every checkpoint's signature, then the chain against the checkpoints, then that
+    no entry older than the signing window is left uncovered and that every head kept elsewhere
+    is still in the chain."""
     checkpoints, problem = await read_checkpoints(session, log_path)
     if checkpoints and public_key is None:
         problem = problem or "there are signed checkpoints but no public key to check them with"
@@ -345,11 +434,62 @@ async def verify_trail(
                 )
     heads = [each.head() for each in checkpoints] if not problem else []
     chain = await verify_chain(session, signed=heads)
-    return TrailReport(chain, len(checkpoints), problem)
+    overdue = None
+    if chain.intact and not problem:
+        overdue = await _overdue(session, chain.signed_through or 0, policy, now)
+    missing = ""
+    for head in expected_heads:
+        found = await session.exec(select(AuditEntry.id).where(AuditEntry.entry_hash == head))
+        # The chain was recomputed from its start, so an entry holding this hash is the head
+        # that was printed, with everything before it unchanged.
+        if found.first() is None:
+            missing = missing or head
+    return TrailReport(chain, len(checkpoints), problem, overdue, missing, len(expected_heads))
 
 
-async def verify(engine: AsyncEngine, settings: Settings, public_key: str | None) -> TrailReport:
+async def _overdue(
+    session: AsyncSession, signed_through: int, policy: AuditSettings, now: datetime
+) -> Overdue | None:
+    cutoff = now - timedelta(minutes=policy.checkpoint_every_minutes) - SIGNING_GRACE
+    query = select(func.count(), func.min(AuditEntry.at)).where(
+        col(AuditEntry.id) > signed_through, col(AuditEntry.at) < cutoff
+    )
+    count, since = (await session.exec(query)).one()
+    if not count:
+        return None
+    return Overdue(int(count), as_utc(since))
+
+
+async def verify(
+    engine: AsyncEngine,
+    settings: Settings,
+    public_key: str | None,
+    *,
+    expected_heads: Sequence[str] = (),
+    now: datetime | None = None,
+) -> TrailReport:
     """Verify the configured trail with a given public key, else the signing key's own."""
     key = parse_public_key(public_key) if public_key else public_key_of(settings)
+    heads = [check_head_hash(head) for head in expected_heads]
     async with AsyncSession(engine) as session:
-        return await verify_trail(session, key, paths.audit_checkpoints_path(settings.data_dir))
+        return await verify_trail(
+            session,
+            key,
+            paths.audit_checkpoints_path(settings.data_dir),
+            policy=settings.audit,
+            now=now or utcnow(),
+            expected_heads=heads,
+        )
+
+
+async def latest_head(
+    engine: AsyncEngine, settings: Settings, public_key: str | None = None
+) -> tuple[TrailReport, Checkpoint | None]:
+    """The trail's report and its latest signed checkpoint: the head an operator keeps off the
+    host (only worth keeping when the report says the trail is intact)."""
+    report = await verify(engine, settings, public_key)
+    async with AsyncSession(engine) as session:
+        checkpoints, _ = await read_checkpoints(
+            session, paths.audit_checkpoints_path(settings.data_dir)
+        )
+    return report, (checkpoints[-1] if checkpoints else None)

@@ -201,7 +201,8 @@ class AuditSettings(BaseModel):
 
     checkpoint_every_minutes: float = Field(default=10.0, gt=0)
     """Sign a checkpoint once the oldest entry not covered by one is this old: a cut-off tail can
-    hide at most this much (or the number above) of the trail."""
+    hide at most this much (or the number above) of the trail. `ot-admin audit verify` fails
+    when an entry older than this (and a minute) is not covered."""
 
     signing_key_file: Path | None = None
     """The Ed25519 key that signs checkpoints (made on first use, mode 0600); empty means

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import text, update
+from sqlmodel import col
 
+from ot import paths
+from ot.clock import utcnow
 from ot.db import create_engine
+from ot.models import AuditEntry
 from tests import support, test_admin_cli
-from tests.test_admin_cli import AdminDatabase, ok
+from tests.test_admin_cli import AdminDatabase, ok, refused
+from tests.test_audit_checkpoints import recompute_chain
 
 # The fixtures of the `ot-admin` tests: a fresh database per backend, an account made by command.
 database = test_admin_cli.database
@@ -117,3 +123,78 @@ def test_ot_admin_signs_a_checkpoint_once_one_is_due(database: AdminDatabase) ->
     assert checkpoint["entry_id"] == entries(database)[-1]["id"]
     ok(database.invoke("account create Two"))  # default: every 100 entries, not yet
     assert len(database.rows("SELECT * FROM audit_checkpoint")) == 1
+
+
+def _forge(database: AdminDatabase, *, hours_back: float = 0) -> None:
+    """What someone holding the host can do: change an entry, date the trail back (to look
+    old enough), recompute every hash and remove every checkpoint, rows and file."""
+
+    async def forge() -> None:
+        engine = create_engine(database.settings)
+        try:
+            async with engine.begin() as connection:
+                first = (await connection.execute(text("SELECT min(id) FROM audit_entry"))).scalar()
+                await connection.execute(
+                    update(AuditEntry).where(col(AuditEntry.id) == first).values(actor="x")
+                )
+                if hours_back:
+                    moment = utcnow().replace(microsecond=0) - timedelta(hours=hours_back)
+                    await connection.execute(update(AuditEntry).values(at=moment))
+                await connection.execute(text("DELETE FROM audit_checkpoint"))
+            await recompute_chain(engine)
+        finally:
+            await engine.dispose()
+        paths.audit_checkpoints_path(database.settings.data_dir).unlink(missing_ok=True)
+
+    support.run_sync(forge())
+
+
+def test_audit_verify_fails_on_entries_past_the_signing_window_that_no_checkpoint_covers(
+    database: AdminDatabase,
+) -> None:
+    for name in ("One", "Two", "Three"):
+        ok(database.invoke(f"account create {name}"))
+    ok(database.invoke("audit checkpoint"))
+    _forge(database, hours_back=2)
+
+    result = database.invoke("audit verify")
+    assert result.exit_code == 1
+    assert "BROKEN: 3 entries since " in result.stdout
+    assert "are not covered by any signed checkpoint" in result.stdout
+    as_json = database.invoke("audit verify --json")
+    assert as_json.exit_code == 1
+    report = json.loads(as_json.stdout)
+    assert report["intact"] is False and report["overdue"]["entries"] == 3
+    assert report["first_broken_id"] is None, "the recomputed chain holds by itself"
+
+
+def test_audit_head_prints_what_verify_expect_head_checks_later(database: AdminDatabase) -> None:
+    ok(database.invoke("account create One"))
+    ok(database.invoke("audit checkpoint"))
+    head_line = ok(database.invoke("audit head"))
+    head = head_line.split("\t")[0]
+    assert len(head) == 64 and "entry 1" in head_line
+    assert json.loads(ok(database.invoke("audit head --json")))["head"] == head
+    assert ok(database.invoke(f"audit verify --expect-head {head}")).strip().endswith("intact")
+
+    _forge(database)
+    ok(database.invoke("audit checkpoint"))  # signed again with the key found on the host
+    assert ok(database.invoke("audit verify")).strip().endswith("intact")
+    result = database.invoke(f"audit verify --expect-head {head}")
+    assert result.exit_code == 1
+    assert f"the head {head} kept off the host is not in the trail" in result.stdout
+
+
+def test_audit_verify_refuses_a_head_that_is_not_one(database: AdminDatabase) -> None:
+    line = refused(database.invoke("audit verify --expect-head 1234"))
+    assert "not a head" in line
+    assert database.invoke("audit verify --expect-head 1234").exit_code == 2
+
+
+def test_audit_head_prints_nothing_when_the_trail_does_not_verify(database: AdminDatabase) -> None:
+    ok(database.invoke("account create One"))
+    ok(database.invoke("audit checkpoint"))
+    _execute(database, "UPDATE audit_entry SET action = 'x'")
+    result = database.invoke("audit head")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "does not verify" in result.stderr

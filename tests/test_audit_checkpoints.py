@@ -8,7 +8,7 @@ import base64
 import json
 import stat
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -54,9 +54,29 @@ async def checkpoint(engine: AsyncEngine, settings: Settings) -> int:
 
 
 async def verify(
-    engine: AsyncEngine, settings: Settings, public_key: str | None = None
+    engine: AsyncEngine,
+    settings: Settings,
+    public_key: str | None = None,
+    *,
+    expected_heads: list[str] | None = None,
+    later: timedelta = timedelta(0),
 ) -> TrailReport:
-    return await audit_checkpoints.verify(engine, settings, public_key)
+    """Verify as an operator would, `later` than now."""
+    return await audit_checkpoints.verify(
+        engine, settings, public_key, expected_heads=expected_heads or [], now=utcnow() + later
+    )
+
+
+def past_the_signing_window(settings: Settings) -> timedelta:
+    """Long enough after an entry that a checkpoint must cover it by then."""
+    window = timedelta(minutes=settings.audit.checkpoint_every_minutes)
+    return window + audit_checkpoints.SIGNING_GRACE + timedelta(seconds=1)
+
+
+async def remove_every_checkpoint(engine: AsyncEngine, settings: Settings) -> None:
+    """What a forger with the database and the data folder can do: rows and file gone."""
+    await execute(engine, "DELETE FROM audit_checkpoint")
+    paths.audit_checkpoints_path(settings.data_dir).unlink(missing_ok=True)
 
 
 async def execute(engine: AsyncEngine, sql: str, **params: object) -> None:
@@ -122,7 +142,7 @@ async def test_a_chain_recomputed_after_an_alteration_is_caught(
     ids = await append(engine, 6)
     await checkpoint(engine, settings)
     await execute(engine, "UPDATE audit_entry SET actor = 'account:99' WHERE id = :id", id=ids[1])
-    await _recompute_chain(engine)
+    await recompute_chain(engine)
     async with AsyncSession(engine) as session:
         assert (await audit.verify_chain(session)).intact, "the chain alone no longer shows it"
 
@@ -138,7 +158,7 @@ async def test_a_middle_entry_removed_and_the_chain_recomputed_is_caught(
     ids = await append(engine, 4)
     await checkpoint(engine, settings)
     await execute(engine, "DELETE FROM audit_entry WHERE id = :id", id=ids[1])
-    await _recompute_chain(engine)
+    await recompute_chain(engine)
     report = await verify(engine, settings)
     assert report.first_broken_id == ids[-1] and not report.intact
 
@@ -168,6 +188,69 @@ async def test_cutting_the_tail_and_every_checkpoint_row_is_caught_by_the_file(
     await execute(engine, "DELETE FROM audit_checkpoint")
     report = await verify(engine, settings)
     assert report.first_broken_id == ids[-1] and not report.intact
+
+
+async def test_entries_no_signed_checkpoint_covers_past_the_signing_window_fail_verification(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """Every checkpoint removed (rows and file) and the chain recomputed: the chain alone holds,
+    but its entries should have been signed long ago."""
+    ids = await append(engine, 4)
+    await checkpoint(engine, settings)
+    await execute(engine, "UPDATE audit_entry SET actor = 'account:99' WHERE id = :id", id=ids[1])
+    await recompute_chain(engine)
+    await remove_every_checkpoint(engine, settings)
+    [first] = await rows_of(engine, "SELECT at FROM audit_entry WHERE id = :id", id=ids[0])
+
+    report = await verify(engine, settings, later=past_the_signing_window(settings))
+    assert not report.intact
+    assert report.chain.intact, "the recomputed chain holds by itself"
+    assert report.overdue is not None and report.overdue.entries == 4
+    since = audit.moment_text(_as_datetime(first["at"]))
+    assert f"4 entries since {since} are not covered by any signed checkpoint" in report.describe()
+
+
+async def test_entries_younger_than_the_signing_window_may_wait_for_their_checkpoint(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    await append(engine, 2)
+    await checkpoint(engine, settings)
+    await append(engine, 3)
+    report = await verify(engine, settings)
+    assert report.intact, report.describe()
+    assert report.chain.unsigned_entries == 3 and report.overdue is None
+    later = await verify(engine, settings, later=past_the_signing_window(settings))
+    assert later.overdue is not None and later.overdue.entries == 3, "only the unsigned ones"
+
+
+async def test_a_head_kept_off_the_host_catches_a_trail_signed_again_with_the_stolen_key(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    """The signing key lives on the host: whoever takes the host can rewrite the trail and sign
+    it again. A head printed before and kept elsewhere is what they cannot forge."""
+    ids = await append(engine, 3)
+    await checkpoint(engine, settings)
+    report, head = await audit_checkpoints.latest_head(engine, settings)
+    assert report.intact and head is not None and head.entry_id == ids[-1]
+    assert (await verify(engine, settings, expected_heads=[head.head_hash])).intact
+
+    await execute(engine, "UPDATE audit_entry SET action = 'nothing' WHERE id = :id", id=ids[0])
+    await recompute_chain(engine)
+    await remove_every_checkpoint(engine, settings)
+    await checkpoint(engine, settings)  # with the key found on the host
+    assert (await verify(engine, settings)).intact, "the re-signed trail looks intact by itself"
+
+    caught = await verify(engine, settings, expected_heads=[head.head_hash])
+    assert not caught.intact
+    assert caught.missing_head == head.head_hash
+    assert "kept off the host is not in the trail" in caught.describe()
+
+
+async def test_a_head_must_be_the_64_hex_digits_of_a_hash(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    with pytest.raises(ValueError, match="not a head"):
+        await verify(engine, settings, expected_heads=["abc123"])
 
 
 async def test_a_checkpoint_not_signed_by_our_key_is_refused(
@@ -265,7 +348,17 @@ async def test_the_background_loop_signs_when_due_and_stops_when_told(
     assert (await verify(engine, settings)).chain.unsigned_entries == 0
 
 
-async def _recompute_chain(engine: AsyncEngine) -> None:
+async def rows_of(engine: AsyncEngine, sql: str, **params: object) -> list[dict[str, object]]:
+    async with engine.connect() as connection:
+        return [dict(row) for row in (await connection.execute(text(sql), params)).mappings()]
+
+
+def _as_datetime(value: object) -> datetime:
+    """A stored moment: SQLite hands back text, PostgreSQL a datetime."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[return-value]
+
+
+async def recompute_chain(engine: AsyncEngine) -> None:
     """What a forger with the database alone can do: every hash made anew, in order."""
     async with engine.begin() as connection:
         rows = (

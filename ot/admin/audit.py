@@ -9,7 +9,9 @@ import typer
 from ot import audit
 from ot.admin.context import context_from, run
 from ot.audit_checkpoints import (
+    Checkpoint,
     TrailReport,
+    latest_head,
     load_or_create_signing_key,
     public_key_text,
     sign_checkpoint,
@@ -33,14 +35,22 @@ def verify_command(
         "--public-key",
         help="Base64 Ed25519 public key to check checkpoints with (default: the signing key's).",
     ),
+    expect_head: list[str] = typer.Option(
+        [],
+        "--expect-head",
+        help="A head printed earlier by `ot-admin audit head` and kept off the host: it must "
+        "still be in the trail (repeatable).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Recompute the chain and check it against the signed checkpoints; exit 1 when broken."""
+    """Recompute the chain and check it against the signed checkpoints and the heads given;
+    exit 1 when broken, or when entries older than the signing window are not signed."""
     context = context_from(ctx)
 
     async def action() -> TrailReport:
         engine = create_engine(context.settings)
         try:
-            return await verify(engine, context.settings, public_key)
+            return await verify(engine, context.settings, public_key, expected_heads=expect_head)
         finally:
             await engine.dispose()
 
@@ -49,9 +59,60 @@ def verify_command(
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(report.describe())
+    typer.echo(json.dumps(report.as_json(), sort_keys=True) if as_json else report.describe())
     if not report.intact:
         raise typer.Exit(1)
+
+
+@app.command("head")
+def head_command(
+    ctx: typer.Context,
+    public_key: str | None = typer.Option(
+        None,
+        "--public-key",
+        help="Base64 Ed25519 public key to check checkpoints with (default: the signing key's).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the head as JSON."),
+) -> None:
+    """Print the latest signed checkpoint's head, once the trail verifies: keep it off the host
+    and pass it to `audit verify --expect-head` later."""
+    context = context_from(ctx)
+
+    async def action() -> tuple[TrailReport, Checkpoint | None]:
+        engine = create_engine(context.settings)
+        try:
+            return await latest_head(engine, context.settings, public_key)
+        finally:
+            await engine.dispose()
+
+    try:
+        report, head = run(action)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if not report.intact:
+        typer.echo(
+            f"error: the trail does not verify, so no head is worth keeping:\n{report.describe()}",
+            err=True,
+        )
+        raise typer.Exit(1)
+    if head is None:
+        typer.echo("error: nothing is signed yet: run `ot-admin audit checkpoint` first", err=True)
+        raise typer.Exit(1)
+    signed_at = as_utc(head.at).isoformat()
+    if as_json:
+        fields = {
+            "head": head.head_hash,
+            "entry_id": head.entry_id,
+            "entries": head.entries,
+            "signed_at": signed_at,
+            "public_key": head.public_key,
+        }
+        typer.echo(json.dumps(fields, sort_keys=True))
+    else:
+        typer.echo(
+            f"{head.head_hash}\tentry {head.entry_id}\t{head.entries} entries\tsigned {signed_at}"
+        )
 
 
 @app.command("show")
