@@ -47,6 +47,7 @@ from ot.clock import as_utc, utcnow
 from ot.config import AuditSettings, Settings
 from ot.db import create_engine
 from ot.models import AuditCheckpoint, AuditEntry
+from ot.private_files import ensure_private_dir
 from ot.secrets import create_secret_file
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def signing_key_path(settings: Settings) -> Path:
 
 def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
     """Read the signing key, creating it (mode 0600) the first time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():
         raw = base64.b64encode(Ed25519PrivateKey.generate().private_bytes_raw()) + b"\n"
         create_secret_file(path, raw)
@@ -212,7 +213,7 @@ def _append_line(log_path: Path, checkpoint: AuditCheckpoint) -> None:
         },
         separators=(",", ":"),
     )
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(log_path.parent)
     # One write of one short line with O_APPEND: lines of several writers never interleave.
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:

@@ -9,6 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from ot.config import describe_settings_error, load_settings
+from ot.private_files import keep_files_private
 
 app = typer.Typer(
     help="opentracker: privacy-first web analytics.",
@@ -47,6 +48,7 @@ def serve(
     except (FileNotFoundError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
+    keep_files_private(settings.data_dir)
     raise typer.Exit(run_server(settings))
 
 

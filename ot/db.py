@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, make_url
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from ot import paths
 from ot.config import Settings
+from ot.private_files import create_private_file, ensure_private_dir, tighten_file
 from ot.regex import sqlite_regexp
 
 # PostgreSQL advisory lock that serialises writer transactions across processes, as SQLite's
@@ -26,11 +29,26 @@ def create_engine(settings: Settings, *, for_writes: bool = False) -> AsyncEngin
     (BEGIN IMMEDIATE), so that a read-then-write transaction cannot deadlock with another writer."""
     url = settings.effective_database_url
     if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(settings.data_dir)
+        prepare_sqlite_file(url)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine, begin="BEGIN IMMEDIATE" if for_writes else "BEGIN")
         return engine
     return create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
+def prepare_sqlite_file(url: str) -> None:
+    """Create a SQLite database file readable by its owner only before SQLite does (it would
+    make it 0644); SQLite gives its -wal and -shm files the database file's mode. An empty file
+    is an empty database."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    create_private_file(path)
+    for suffix in paths.SQLITE_COMPANIONS:
+        tighten_file(path.with_name(path.name + suffix))
 
 
 def create_sqlite_writer_engine(settings: Settings) -> Engine:

@@ -7,6 +7,20 @@ SECRETS_FILE = "secrets.json"
 PROMETHEUS_DIR = "prometheus"
 AUDIT_SIGNING_KEY_FILE = "audit-signing.key"
 AUDIT_CHECKPOINTS_FILE = "audit-checkpoints.jsonl"
+OUTBOX_DIR = "outbox"  # `ot.mailer`'s outbox
+ROLLUPS_LOCK_FILE = "rollups.lock"  # `ot.rollups.schedule`'s lock
+# What SQLite keeps beside the database file while it works.
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+# Every name opentracker gives an entry of the data folder (see `ot.private_files`).
+OWN_NAMES = (
+    SQLITE_FILE,
+    SECRETS_FILE,
+    PROMETHEUS_DIR,
+    AUDIT_SIGNING_KEY_FILE,
+    AUDIT_CHECKPOINTS_FILE,
+    OUTBOX_DIR,
+    ROLLUPS_LOCK_FILE,
+)
 
 
 def sqlite_path(data_dir: Path) -> Path:

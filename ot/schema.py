@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ot.db import prepare_sqlite_file
 from ot.errors import SchemaOutdated
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -38,6 +39,8 @@ def head_revision() -> str:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Apply migrations (blocking: it runs its own event loop, so call it from a thread when
     inside one)."""
+    if database_url.startswith("sqlite"):
+        prepare_sqlite_file(database_url)  # Alembic's engine would create it world-readable
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from ot import paths
 from ot.config import Settings
+from ot.private_files import ensure_private_dir
 
 T = TypeVar("T")
 
@@ -66,8 +67,8 @@ def _generate() -> dict[str, object]:
 def load_or_create_secrets(data_dir: Path, secrets_file: Path | None = None) -> Secrets:
     """Read the secrets file, creating it (and the data folder) with fresh keys the first time."""
     path = secrets_file or paths.secrets_path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():
         create_secret_file(path, json.dumps(_generate(), indent=2).encode())
     return _read(path)

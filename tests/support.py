@@ -85,7 +85,9 @@ class DatabaseFactory:
             path = template_dir / "opentracker.sqlite3"
             await asyncio.to_thread(upgrade, f"sqlite+aiosqlite:///{path}")
             self._sqlite_template = path
-        data_dir.mkdir(parents=True, exist_ok=True)
+        # As opentracker makes its data folder: readable by its owner only (else every start
+        # would warn that it tightened it).
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         shutil.copy(self._sqlite_template, data_dir / "opentracker.sqlite3")
         return ""  # the embedded default: SQLite in the data folder
 

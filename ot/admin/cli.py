@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -20,6 +21,7 @@ from ot.admin import (
     tokens,
 )
 from ot.admin.context import make_context
+from ot.private_files import secure_data_dir
 
 app = typer.Typer(
     help="opentracker operators' commands.",
@@ -48,7 +50,11 @@ def _root(
     config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
 ) -> None:
     ctx.obj = make_context(config)
+    secure_data_dir(ctx.obj.settings.data_dir)
 
 
 def main() -> None:
+    # What the command creates (database, keys, exports, mails) is the operator's alone. Not in
+    # the callback: tests run commands in their own process.
+    os.umask(0o077)
     app()

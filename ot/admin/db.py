@@ -8,6 +8,7 @@ import typer
 
 from ot.admin.context import context_from
 from ot.db import create_engine
+from ot.private_files import ensure_private_dir
 from ot.schema import current_revision, head_revision, upgrade
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -17,7 +18,7 @@ app = typer.Typer(help="Database schema.", no_args_is_help=True)
 def upgrade_command(ctx: typer.Context) -> None:
     """Apply every pending migration."""
     settings = context_from(ctx).settings
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.data_dir)
     upgrade(settings.effective_database_url)
     typer.echo(f"database schema is at {head_revision()}")
 

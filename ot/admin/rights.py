@@ -15,6 +15,7 @@ from ot.db import create_engine
 from ot.erasure import ErasureReport, erase_visitor
 from ot.errors import InvalidInput
 from ot.export import write_export
+from ot.private_files import open_private_for_writing
 from ot.rights import HousekeepingReport, run_housekeeping
 from ot.schema import ensure_schema
 from ot.secrets import load_or_create_secrets
@@ -42,7 +43,7 @@ def export_command(
         engine = create_engine(settings)
         try:
             await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
-            with out.open("wb") as archive:
+            with open_private_for_writing(out) as archive:
                 counts = await write_export(engine, context.cipher(), account_id, archive)
             async with AsyncSession(engine) as session:
                 await audit.record(

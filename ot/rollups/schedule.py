@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -13,13 +14,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ot import paths
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.db import ROLLUP_LOCK_ID, create_engine, is_sqlite
+from ot.private_files import ensure_private_dir
 from ot.rollups.job import RollupReport, run_rollups
 
 log = logging.getLogger("ot.rollups")
-LOCK_FILE = "rollups.lock"
+LOCK_FILE = paths.ROLLUPS_LOCK_FILE
 
 
 async def keep_rolled_up(settings: Settings, stop: asyncio.Event) -> None:
@@ -71,8 +74,9 @@ async def _exclusive(settings: Settings, engine: AsyncEngine) -> AsyncIterator[b
     host's `ot serve` and `ot-admin` share it), or a session lock on PostgreSQL that several
     hosts' servers agree on."""
     if is_sqlite(engine):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(settings.data_dir / LOCK_FILE, "a") as lock:
+        ensure_private_dir(settings.data_dir)
+        descriptor = os.open(settings.data_dir / LOCK_FILE, os.O_WRONLY | os.O_CREAT, 0o600)
+        with os.fdopen(descriptor, "a") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
