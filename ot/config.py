@@ -6,6 +6,7 @@ Every field carries a docstring; `tests/test_config.py` checks each one is docum
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -210,6 +211,30 @@ class AuditSettings(BaseModel):
     public-key`) apart from the server to verify with."""
 
 
+class VerificationSettings(BaseModel):
+    """How a site's owner proves control of its domain: a DNS TXT record or a file on its web
+    server (see `ot.site_verification`)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    dns_nameservers: list[str] = Field(default_factory=list)
+    """Nameservers (IP addresses) asked for the TXT records that prove control of a site's
+    domain; empty asks the system's (/etc/resolv.conf)."""
+
+    dns_port: int = Field(default=53, ge=1, le=65535)
+    """The port those nameservers answer on."""
+
+    @field_validator("dns_nameservers")
+    @classmethod
+    def _addresses_only(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"'{value}' is not an IP address") from None
+        return values
+
+
 class RightsSettings(BaseModel):
     """The customer's own rights: account deletion, per-site retention, erasure."""
 
@@ -316,6 +341,9 @@ class Settings(BaseSettings):
 
     api: ApiSettings = Field(default_factory=ApiSettings)
     """Limits and headers of our own API."""
+
+    verification: VerificationSettings = Field(default_factory=VerificationSettings)
+    """How sites' domains are verified."""
 
     @field_validator("database_url")
     @classmethod

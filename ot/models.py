@@ -88,7 +88,7 @@ class Site(SQLModel, table=True):
     # Hits older than this many days are deleted by the retention job; None keeps them all.
     retention_days: int | None = None
     created_at: datetime
-    # Ownership of the domain, shown by the tracker seen on it or a file holding the token.
+    # Control of the domain, shown by a DNS TXT record or a file holding the token.
     verification_token: str | None = None
     verified_at: datetime | None = None
 

@@ -1,93 +1,122 @@
-"""Whether a site's owner controls its domain: our tracker has been seen on it, or the domain
-serves a file holding the site's verification token.
+"""Whether someone controls a domain: the domain publishes a token we gave them, as a DNS TXT
+record or as a file on its web server. Nothing else counts: a hit naming the domain can be sent
+by anyone, so hits prove nothing.
 
-The file check fetches `https://DOMAIN/.well-known/opentracker-<token>.txt` through a `Fetcher`
-that the caller passes in, so tests serve the file from a local server. The default fetcher
-refuses every address that is not on the public internet (loopback, private, link-local...), so
-a customer cannot make us probe our own network.
+- DNS: a TXT record `opentracker-verification=<token>` at `_opentracker.<domain>` or at the
+  domain itself, asked through dnspython of the nameservers in `verification.dns_nameservers`
+  (the system's when empty), so tests point it at a DNS server they run on loopback.
+- HTTP: `https://<domain>/.well-known/opentracker-<token>.txt` holding the token, fetched
+  through a `Fetcher` the caller passes in. The default fetcher refuses every address that is
+  not on the public internet (loopback, private, link-local...), so a customer cannot make us
+  probe our own network.
 
-(A DNS TXT check would need a resolver library that is not a dependency; it is left out.)
+A site's token is random and stored with it; a claim's token (`claim_token`) is derived from
+the claiming team and the domain, so it needs no storage and is worthless to anyone else.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import ipaddress
 import socket
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+import dns.asyncresolver
+import dns.exception
+import dns.rdatatype
 
-from ot.clock import utcnow
-from ot.models import Hit, Site
-from ot.sites import new_verification_token
+from ot.config import VerificationSettings
+from ot.crypto import Cipher
 
 # Fetches a URL's body as text, or None when it cannot (unreachable, refused, not 200, too big).
 Fetcher = Callable[[str], Awaitable[str | None]]
+# The TXT strings published at a name; empty when there are none or the name cannot be asked.
+TxtLookup = Callable[[str], Awaitable[list[str]]]
 
 FETCH_TIMEOUT_SECONDS = 5.0
+DNS_TIMEOUT_SECONDS = 5.0
 MAX_FILE_BYTES = 4096
+DNS_LABEL = "_opentracker"
+TXT_PREFIX = "opentracker-verification="
 
 
 class VerificationMethod(StrEnum):
-    TRACKER_SEEN = "tracker_seen"
-    HTML_FILE = "html_file"
+    HTML_FILE = "html_file"  # the token in a file at a well-known path of the domain
+    DNS_TXT = "dns_txt"  # the token in a TXT record of the domain
 
 
-def verification_file_url(site: Site) -> str:
-    return f"https://{site.domain}/.well-known/opentracker-{site.verification_token}.txt"
+@dataclass(frozen=True)
+class Proof:
+    """Where a token must be published to prove control of a domain: either place will do."""
+
+    token: str
+    file_url: str
+    dns_name: str
+    dns_value: str
+
+    @classmethod
+    def of(cls, domain: str, token: str) -> Proof:
+        return cls(
+            token=token,
+            file_url=f"https://{domain}/.well-known/opentracker-{token}.txt",
+            dns_name=f"{DNS_LABEL}.{domain}",
+            dns_value=f"{TXT_PREFIX}{token}",
+        )
+
+    def instructions(self) -> str:
+        return (
+            f"publish a TXT record {self.dns_value} at {self.dns_name} (or at the domain "
+            f"itself), or serve the token as plain text at {self.file_url}"
+        )
 
 
-async def ensure_token(session: AsyncSession, site: Site) -> str:
-    """The site's verification token, made now for sites added before tokens existed."""
-    if not site.verification_token:
-        site.verification_token = new_verification_token()
-        session.add(site)
-        await session.flush()
-    assert site.verification_token is not None
-    return site.verification_token
+def claim_token(cipher: Cipher, team_id: int, domain: str) -> str:
+    """The token a team publishes to claim a domain: a keyed hash of both, the same every time
+    they ask, and of no use to another team (theirs differs)."""
+    return cipher.blind_index(f"site-claim|{team_id}|{domain}")[:32]
 
 
-async def tracker_seen(session: AsyncSession, site: Site) -> bool:
-    """Whether a stored hit of the site came from a page on its domain (or its www. name)."""
-    hostnames = [site.domain, f"www.{site.domain}"]
-    found = await session.exec(
-        select(Hit.id).where(Hit.site_id == site.id, col(Hit.hostname).in_(hostnames)).limit(1)
-    )
-    return found.first() is not None
-
-
-async def file_holds_token(site: Site, fetcher: Fetcher) -> bool:
-    if not site.verification_token:
-        return False
-    body = await fetcher(verification_file_url(site))
-    return body is not None and hmac.compare_digest(
-        body.strip().encode(), site.verification_token.encode()
-    )
-
-
-async def verify_site(
-    session: AsyncSession, site: Site, fetcher: Fetcher
+async def prove_control(
+    domain: str, token: str, *, fetcher: Fetcher, lookup_txt: TxtLookup
 ) -> VerificationMethod | None:
-    """Mark the site verified if either check passes; returns the check that did, or None.
-    A site verified before stays verified."""
-    await ensure_token(session, site)
-    method: VerificationMethod | None = None
-    if await tracker_seen(session, site):
-        method = VerificationMethod.TRACKER_SEEN
-    elif await file_holds_token(site, fetcher):
-        method = VerificationMethod.HTML_FILE
-    if method is not None and site.verified_at is None:
-        site.verified_at = utcnow()
-        session.add(site)
-        await session.flush()
-    return method
+    """How the domain shows the token now, or None when it does not (DNS first: it is quick)."""
+    proof = Proof.of(domain, token)
+    # Plain comparisons: a published token is no secret, and a record may hold any text.
+    for name in (proof.dns_name, domain):
+        if any(value.strip() == proof.dns_value for value in await lookup_txt(name)):
+            return VerificationMethod.DNS_TXT
+    body = await fetcher(proof.file_url)
+    if body is not None and body.strip() == token:
+        return VerificationMethod.HTML_FILE
+    return None
+
+
+def txt_lookup(settings: VerificationSettings) -> TxtLookup:
+    """The default `TxtLookup`: dnspython, asking the configured nameservers (else the
+    system's). Any DNS failure (no such name, no answer, timeout) reads as no record."""
+
+    async def lookup(name: str) -> list[str]:
+        try:
+            resolver = dns.asyncresolver.Resolver(configure=not settings.dns_nameservers)
+            if settings.dns_nameservers:
+                resolver.nameservers = list(settings.dns_nameservers)
+            resolver.port = settings.dns_port
+            resolver.lifetime = DNS_TIMEOUT_SECONDS
+            answer = await resolver.resolve(name, dns.rdatatype.TXT, search=False)
+        except (dns.exception.DNSException, ValueError):
+            return []
+        return [
+            b"".join(record.strings).decode("utf-8", errors="replace")
+            for record in answer
+            if hasattr(record, "strings")
+        ]
+
+    return lookup
 
 
 def _is_public(host: str, port: int) -> bool:

@@ -101,6 +101,24 @@ def validate_retention_days(days: int | None) -> int | None:
     return days
 
 
+def check_new_site(
+    domain: str,
+    *,
+    timezone: str = "UTC",
+    excluded_ips: Iterable[str] = (),
+    excluded_paths: Iterable[str] = (),
+    retention_days: int | None = None,
+) -> str:
+    """Refuse a new site's bad settings before anything else is done (a claim checks them
+    before asking the domain for its proof); returns the normalised domain."""
+    normalised = normalise_domain(domain)
+    validate_timezone(timezone)
+    validate_excluded_ips(excluded_ips)
+    validate_excluded_paths(excluded_paths)
+    validate_retention_days(retention_days)
+    return normalised
+
+
 def new_verification_token() -> str:
     return secrets.token_hex(16)
 

@@ -1,25 +1,39 @@
 """Site verification (`ot.site_verification`, `POST /ot/v1/sites/{id}/verify`): a site is
-verified when our tracker has been seen on its domain, or when the domain serves a file holding
-the site's token. The file is served here by a local server on loopback, reached through the
-fetcher the app is given; the default fetcher refuses loopback and private addresses."""
+verified only when its domain publishes the site's token, as a DNS TXT record (asked of a DNS
+server the test runs on loopback) or as a file on its web server (served by a local server on
+loopback, reached through the fetcher the app is given). A hit proves nothing: anyone can send
+one. The default fetcher refuses loopback and private addresses."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from alembic import command
+from sqlalchemy import update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ot import audit
+from ot.clock import utcnow
 from ot.config import Settings
+from ot.db import create_engine
 from ot.models import Site
+from ot.schema import alembic_config
 from ot.server.app import create_app
 from ot.server.sites_api import VERIFICATION_FETCHER
-from ot.site_verification import fetch_text
-from tests.support import bearer, error_of, event, logged_in, rows, store_hits
+from ot.site_verification import fetch_text, txt_lookup
+from tests.dns_server import LoopbackDns, dns
+from tests.support import bearer, error_of, event, logged_in, make_site, rows, store_hits
+
+__all__ = ["dns"]  # the fixture, used by name
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
+Fetch = Callable[[str], Awaitable[str | None]]
 
 
 async def token_of(settings: Settings, site: Site) -> str:
@@ -43,7 +57,7 @@ async def file_server(aiohttp_server: Any, files: dict[str, str]) -> TestServer:
     return server
 
 
-def loopback_fetcher(server: TestServer) -> Callable[[str], Awaitable[str | None]]:
+def loopback_fetcher(server: TestServer) -> Fetch:
     """Fetches what the site's domain would serve from the local server instead."""
     base = str(server.make_url("/")).rstrip("/")
 
@@ -52,6 +66,20 @@ def loopback_fetcher(server: TestServer) -> Callable[[str], Awaitable[str | None
         return await fetch_text(f"{base}/{path}", allow_private_addresses=True)
 
     return fetch
+
+
+async def nothing_served(url: str) -> str | None:
+    return None
+
+
+async def verifying_client(
+    aiohttp_client: Any, settings: Settings, dns: LoopbackDns, fetcher: Fetch = nothing_served
+) -> TestClient:
+    """The server in-process, asking the loopback DNS server and fetching through `fetcher`."""
+    app = create_app(dns.settings_for(settings))
+    app[VERIFICATION_FETCHER] = fetcher
+    client: TestClient = await aiohttp_client(app)
+    return client
 
 
 async def verify(client: TestClient, token: str, site: Site) -> dict[str, Any]:
@@ -74,47 +102,86 @@ async def served(aiohttp_server: Any, settings: Settings, site: Site) -> TestSer
     )
 
 
-async def test_a_site_is_verified_when_the_tracker_has_been_seen_on_its_domain(
-    client: TestClient, settings: Settings, site: Site
+async def test_one_collector_hit_no_longer_verifies_a_site(
+    aiohttp_client: Any, settings: Settings, site: Site, dns: LoopbackDns
 ) -> None:
+    """Anyone can send a hit naming any domain and page: it proves nothing about the domain."""
+    client = await verifying_client(aiohttp_client, settings, dns)
     started = await logged_in(settings, site.account_id)
     await store_hits(client, [event(url="https://www.shop.example/")])
     answer = await verify(client, started.token, site)
-    assert answer["verified"] is True and answer["method"] == "tracker_seen"
+    assert answer["verified"] is False and answer["method"] is None
+    assert "TXT record" in answer["hint"] and ".well-known/opentracker-" in answer["hint"]
+    [row] = await rows(settings, "SELECT verified_at FROM site")
+    assert row["verified_at"] is None
+    assert await audited(settings) == []
+
+
+async def test_a_site_is_verified_by_a_dns_txt_record_holding_its_token(
+    aiohttp_client: Any, settings: Settings, site: Site, dns: LoopbackDns
+) -> None:
+    client = await verifying_client(aiohttp_client, settings, dns)
+    started = await logged_in(settings, site.account_id)
+    token = await token_of(settings, site)
+    dns.publish("_opentracker.shop.example", "v=spf1 -all")
+    dns.publish("_opentracker.shop.example", f"opentracker-verification={token}")
+
+    answer = await verify(client, started.token, site)
+    assert answer["verified"] is True and answer["method"] == "dns_txt"
     assert answer["verified_at"] is not None
-    assert await audited(settings) == ["site.verified"]
+    audit = await rows(settings, "SELECT action, details FROM audit_entry")
+    assert [entry["action"] for entry in audit] == ["site.verified"]
     again = await verify(client, started.token, site)
     assert again["verified_at"] == answer["verified_at"]
     assert await audited(settings) == ["site.verified"]  # verified once
 
 
-async def nothing_served(url: str) -> str | None:
-    return None
-
-
-async def test_hits_from_another_hostname_do_not_verify_a_site(
-    aiohttp_client: Any, settings: Settings, site: Site
+async def test_a_txt_record_at_the_domain_itself_verifies_too(
+    aiohttp_client: Any, settings: Settings, site: Site, dns: LoopbackDns
 ) -> None:
-    app = create_app(settings)
-    app[VERIFICATION_FETCHER] = nothing_served
-    client = await aiohttp_client(app)
+    client = await verifying_client(aiohttp_client, settings, dns)
     started = await logged_in(settings, site.account_id)
-    await store_hits(client, [event(url="https://copy-of-shop.example/")])
-    assert [h["hostname"] for h in await rows(settings, "SELECT hostname FROM hit")] == [
-        "copy-of-shop.example"
-    ]
-    answer = await verify(client, started.token, site)
-    assert answer["verified"] is False and answer["method"] is None
-    assert ".well-known/opentracker-" in answer["hint"]
-    assert await audited(settings) == []
+    dns.publish("shop.example", f"opentracker-verification={await token_of(settings, site)}")
+    assert (await verify(client, started.token, site))["method"] == "dns_txt"
+
+
+async def test_a_txt_record_with_another_token_does_not_verify_a_site(
+    aiohttp_client: Any, settings: Settings, site: Site, dns: LoopbackDns
+) -> None:
+    client = await verifying_client(aiohttp_client, settings, dns)
+    started = await logged_in(settings, site.account_id)
+    dns.publish("_opentracker.shop.example", "opentracker-verification=someone-elses-token")
+    assert (await verify(client, started.token, site))["verified"] is False
+    assert "_opentracker.shop.example" in dns.records.asked, "the test's DNS server was asked"
+
+
+async def test_the_site_shows_where_to_publish_its_token(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    started = await logged_in(settings, site.account_id)
+    response = await client.get(f"/ot/v1/sites/{site.id}", headers=bearer(started.token))
+    token = await token_of(settings, site)
+    assert (await response.json())["verification"] == {
+        "token": token,
+        "file_url": f"https://shop.example/.well-known/opentracker-{token}.txt",
+        "dns_name": "_opentracker.shop.example",
+        "dns_value": f"opentracker-verification={token}",
+    }
+
+
+async def test_the_txt_lookup_asks_the_configured_nameserver(
+    settings: Settings, dns: LoopbackDns
+) -> None:
+    dns.publish("_opentracker.shop.example", "opentracker-verification=abc")
+    lookup = txt_lookup(dns.settings_for(settings).verification)
+    assert await lookup("_opentracker.shop.example") == ["opentracker-verification=abc"]
+    assert await lookup("nothing.shop.example") == []
 
 
 async def test_a_site_is_verified_by_a_file_holding_its_token(
-    aiohttp_client: Any, settings: Settings, site: Site, served: TestServer
+    aiohttp_client: Any, settings: Settings, site: Site, served: TestServer, dns: LoopbackDns
 ) -> None:
-    app = create_app(settings)
-    app[VERIFICATION_FETCHER] = loopback_fetcher(served)
-    client = await aiohttp_client(app)
+    client = await verifying_client(aiohttp_client, settings, dns, loopback_fetcher(served))
     started = await logged_in(settings, site.account_id)
     answer = await verify(client, started.token, site)
     assert answer["verified"] is True and answer["method"] == "html_file"
@@ -123,15 +190,13 @@ async def test_a_site_is_verified_by_a_file_holding_its_token(
 
 
 async def test_a_file_with_another_token_does_not_verify_a_site(
-    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, site: Site
+    aiohttp_client: Any, aiohttp_server: Any, settings: Settings, site: Site, dns: LoopbackDns
 ) -> None:
     token = await token_of(settings, site)
     server = await file_server(
         aiohttp_server, {f"/.well-known/opentracker-{token}.txt": "someone-elses-token"}
     )
-    app = create_app(settings)
-    app[VERIFICATION_FETCHER] = loopback_fetcher(server)
-    client = await aiohttp_client(app)
+    client = await verifying_client(aiohttp_client, settings, dns, loopback_fetcher(server))
     started = await logged_in(settings, site.account_id)
     assert (await verify(client, started.token, site))["verified"] is False
     [row] = await rows(settings, "SELECT verified_at FROM site")
@@ -172,3 +237,31 @@ async def test_verification_needs_the_right_to_change_the_site(
         headers=bearer((await logged_in(settings, site.account_id)).token),
     )
     assert (await error_of(unknown, 404))["field"] == "site_id"
+
+
+async def test_sites_verified_only_by_a_hit_are_unverified_by_the_upgrade(
+    settings: Settings, site: Site
+) -> None:
+    """The migration of this change: a `tracker_seen` verification was never a proof."""
+    by_file = await make_site(settings, domain="file.example")
+    engine = create_engine(settings)
+    try:
+        async with AsyncSession(engine) as session:
+            for each, method in ((site, "tracker_seen"), (by_file, "html_file")):
+                await session.exec(
+                    update(Site).where(col(Site.id) == each.id).values(verified_at=utcnow())
+                )
+                details = {"site_id": each.id, "method": method}
+                await audit.record(session, "site.verified", actor="account:1", details=details)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    config = alembic_config(settings.effective_database_url)
+    await asyncio.to_thread(command.downgrade, config, "9c3f1a7d2e58-1")
+    await asyncio.to_thread(command.upgrade, config, "head")
+
+    found = await rows(settings, "SELECT domain, verified_at FROM site ORDER BY id")
+    assert [(row["domain"], row["verified_at"] is not None) for row in found] == [
+        ("shop.example", False),
+        ("file.example", True),
+    ]

@@ -64,6 +64,7 @@ def setup_routes(app: web.Application) -> None:
     # Our own API: the sites and teams the caller works on.
     router.add_get("/ot/v1/sites", sites_api.list_sites)
     router.add_post("/ot/v1/sites", sites_api.create_site)
+    router.add_post("/ot/v1/sites/claims", sites_api.claim_site)
     router.add_get("/ot/v1/sites/{site_id}", sites_api.get_site)
     router.add_patch("/ot/v1/sites/{site_id}", sites_api.change_site)
     router.add_delete("/ot/v1/sites/{site_id}", sites_api.remove_site)

@@ -1,7 +1,9 @@
-"""`/ot/v1/sites`: the domains of the caller's teams — add, read, configure, verify, remove.
+"""`/ot/v1/sites`: the domains of the caller's teams — add, read, configure, verify, claim,
+remove.
 
 Reads need `sites:read`, changes `sites:write`, from a logged-in session or a key a session
-made, and a role in the site's team that allows it. Every change goes to the audit trail."""
+made, and a role in the site's team that allows it. Every change goes to the audit trail.
+Verifying and claiming ask the domain for its proof (DNS, HTTP) outside any transaction."""
 
 from __future__ import annotations
 
@@ -18,16 +20,33 @@ from ot.clock import as_utc
 from ot.errors import Forbidden, NotFound
 from ot.models import Site
 from ot.privacy import IpPolicy, VisitorMode
+from ot.server.accounts_api import send_mails
 from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
 from ot.server.database import engine_for
 from ot.server.ids import MAX_ID, path_id
-from ot.server.keys import SETTINGS
-from ot.site_verification import Fetcher, fetch_text, verification_file_url, verify_site
+from ot.server.keys import CIPHER, ENGINE, SETTINGS
+from ot.site_claims import (
+    claimable_holder,
+    ensure_token,
+    mark_verified,
+    release_notice,
+    take_domain,
+)
+from ot.site_verification import (
+    Fetcher,
+    Proof,
+    VerificationMethod,
+    claim_token,
+    fetch_text,
+    prove_control,
+    txt_lookup,
+)
 from ot.sites import (
     MAX_EXCLUDED_IPS,
     MAX_EXCLUDED_PATHS,
     MAX_RETENTION_DAYS,
     add_site,
+    check_new_site,
     delete_site,
     sites_of_teams,
     update_site,
@@ -64,8 +83,12 @@ class NewSite(SiteSettingsIn):
 
 
 class Verification(BaseModel):
+    """Where to publish the token that proves control of the domain: either place will do."""
+
     token: str
-    file_url: str
+    file_url: str  # serve the token as plain text here
+    dns_name: str  # or publish a TXT record here (or at the domain itself)
+    dns_value: str  # holding this
 
 
 class SiteOut(BaseModel):
@@ -92,8 +115,15 @@ class SiteList(BaseModel):
 
 class VerifyOut(BaseModel):
     verified: bool
-    method: str | None  # how it was verified now: tracker_seen or html_file
+    method: str | None  # how it was verified now: dns_txt or html_file
     verified_at: datetime | None
+    hint: str
+
+
+class ClaimOut(BaseModel):
+    claimed: bool
+    site: SiteOut | None  # the team's new, verified site, once claimed
+    proof: Verification  # where to publish the claim's token
     hint: str
 
 
@@ -101,9 +131,18 @@ class Removed(BaseModel):
     removed: dict[str, int]  # rows deleted per table
 
 
+def _proof_out(proof: Proof) -> Verification:
+    return Verification(
+        token=proof.token,
+        file_url=proof.file_url,
+        dns_name=proof.dns_name,
+        dns_value=proof.dns_value,
+    )
+
+
 def _out(request: web.Request, site: Site) -> SiteOut:
     verification = (
-        Verification(token=site.verification_token, file_url=verification_file_url(site))
+        _proof_out(Proof.of(site.domain, site.verification_token))
         if site.verification_token
         else None
     )
@@ -252,39 +291,104 @@ async def remove_site(request: web.Request) -> web.Response:
     return _json(Removed(removed=removed))
 
 
+async def _proof_of_control(
+    request: web.Request, domain: str, token: str
+) -> VerificationMethod | None:
+    return await prove_control(
+        domain,
+        token,
+        fetcher=request.app.get(VERIFICATION_FETCHER, fetch_text),
+        lookup_txt=txt_lookup(request.app[SETTINGS].verification),
+    )
+
+
 @endpoint(
     Access.ACCOUNT,
     scope=Scope.SITES_WRITE,
-    summary="Verify a site: the tracker was seen on its domain, or the domain serves the token",
+    summary="Verify a site: its domain publishes the site's token (DNS TXT record or a file)",
     answers=VerifyOut,
 )
 async def verify(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     site_id = path_id(request, "site_id")
-    fetcher = request.app.get(VERIFICATION_FETCHER, fetch_text)
     async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         site = await _writable_site(session, principal, site_id)
-        was_verified = site.verified_at is not None
-        method = await verify_site(session, site, fetcher)
-        if method is not None and not was_verified:
-            await audit.record(
-                session,
-                "site.verified",
-                actor=principal.actor,
-                account_id=site.account_id,
-                details={"site_id": site_id, "method": method.value},
-            )
+        token = await ensure_token(session, site)
         await session.commit()
+    domain = site.domain
+    method = None
+    if site.verified_at is None:
+        method = await _proof_of_control(request, domain, token)
+    if method is not None:
+        async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+            site = await _writable_site(session, principal, site_id)
+            await mark_verified(session, site, method, domain=domain, actor=principal.actor)
+            await session.commit()
+    proof = Proof.of(domain, token)
     hint = (
         "verified"
         if site.verified_at is not None
-        else "not verified yet: put the tracking snippet on the site and visit a page, or serve "
-        f"the token as plain text at {verification_file_url(site)}, then try again"
+        else f"not verified yet: {proof.instructions()}, then try again"
     )
     answer = VerifyOut(
         verified=site.verified_at is not None,
-        method=method.value if method is not None else None,
+        method=method.value if method is not None and site.verified_at is not None else None,
         verified_at=as_utc(site.verified_at) if site.verified_at else None,
         hint=hint,
+    )
+    return _json(answer)
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.SITES_WRITE,
+    summary="Claim a domain by proving control of it: a verified site for my team, taking the "
+    "domain from another account's unverified site if one holds it",
+    body=NewSite,
+    answers=ClaimOut,
+)
+async def claim_site(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, NewSite)
+    site_settings = body.model_dump(exclude={"domain", "team_id"})
+    async with AsyncSession(request.app[ENGINE]) as session:
+        team = await team_for(session, principal, body.team_id, Scope.SITES_WRITE)
+        domain = check_new_site(
+            body.domain,
+            timezone=body.timezone,
+            excluded_ips=body.excluded_ips,
+            excluded_paths=body.excluded_paths,
+            retention_days=body.retention_days,
+        )
+        holder = await claimable_holder(session, team, domain)
+        holder_id = holder.id if holder is not None else None
+    proof = Proof.of(domain, claim_token(request.app[CIPHER], team, domain))
+    method = await _proof_of_control(request, domain, proof.token)
+    if method is None:
+        hint = f"not claimed yet: to prove you control {domain}, {proof.instructions()}, then ask "
+        hint += "again"
+        return _json(ClaimOut(claimed=False, site=None, proof=_proof_out(proof), hint=hint))
+    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+        claimed = await take_domain(
+            session,
+            team,
+            domain,
+            method,
+            actor=principal.actor,
+            holder_id=holder_id,
+            site_settings=site_settings,
+        )
+        mails = []
+        if claimed.released is not None:
+            notice = await release_notice(session, request.app[CIPHER], claimed.released, domain)
+            mails = [notice] if notice is not None else []
+        await session.commit()
+    await send_mails(request, mails)
+    answer = ClaimOut(
+        claimed=True,
+        site=_out(request, claimed.site),
+        proof=_proof_out(proof),
+        hint=f"claimed: {domain} is a verified site of your team now",
     )
     return _json(answer)
