@@ -48,7 +48,13 @@ def serve(
     except (FileNotFoundError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-    keep_files_private(settings.data_dir)
+    try:
+        keep_files_private(settings.data_dir)
+    except OSError as error:
+        typer.echo(
+            f"error: cannot use the data folder {settings.data_dir}: {error.strerror}", err=True
+        )
+        raise typer.Exit(2) from None
     raise typer.Exit(run_server(settings))
 
 

@@ -86,10 +86,11 @@ async def prove_control(
 ) -> VerificationMethod | None:
     """How the domain shows the token now, or None when it does not (DNS first: it is quick)."""
     proof = Proof.of(domain, token)
-    # Plain comparisons: a published token is no secret, and a record may hold any text.
-    for name in (proof.dns_name, domain):
-        if any(value.strip() == proof.dns_value for value in await lookup_txt(name)):
-            return VerificationMethod.DNS_TXT
+    # Both names at once: a slow nameserver costs one timeout, not two. Plain comparisons: a
+    # published token is no secret, and a record may hold any text.
+    published = await asyncio.gather(lookup_txt(proof.dns_name), lookup_txt(domain))
+    if any(value.strip() == proof.dns_value for values in published for value in values):
+        return VerificationMethod.DNS_TXT
     body = await fetcher(proof.file_url)
     if body is not None and body.strip() == token:
         return VerificationMethod.HTML_FILE

@@ -22,7 +22,7 @@ from ot.config import load_settings
 from tests import support, test_admin_cli
 from tests.account_support import new_account
 from tests.conftest import BACKENDS, _require_postgres, start_server, stop_server
-from tests.test_admin_cli import AdminDatabase, ok
+from tests.test_admin_cli import AdminDatabase, ok, refused
 
 # The fixtures of the `ot-admin` tests: a fresh database per backend, an account made by command.
 database = test_admin_cli.database
@@ -172,3 +172,11 @@ def test_an_export_written_over_a_readable_file_is_readable_by_its_owner_only(
     os.chmod(out, 0o644)
     ok(database.invoke(f"account export {account_id} --out {out}"))
     assert mode(out) == 0o600 and out.stat().st_size > 3
+
+
+def test_a_data_folder_that_cannot_be_made_is_refused_in_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    admin = AdminDatabase(load_settings(data_dir=blocker / "data", database_url=""))
+    line = refused(admin.invoke("site list"))
+    assert line == f"error: cannot use the data folder {blocker / 'data'}: Not a directory"

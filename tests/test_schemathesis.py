@@ -27,6 +27,9 @@ from schemathesis.checks import positive_data_acceptance
 from ot.config import load_settings
 from tests import support
 from tests.conftest import start_server, stop_server
+from tests.dns_server import LoopbackDns, dns
+
+__all__ = ["dns"]  # the fixture, used by name
 
 EXAMPLES_PER_OPERATION = 25
 ENDS_THE_SESSION = {
@@ -48,9 +51,12 @@ class Target:
 
 
 @pytest.fixture
-def target(tmp_path: Path, databases: support.DatabaseFactory) -> Iterator[Target]:
+def target(
+    tmp_path: Path, databases: support.DatabaseFactory, dns: LoopbackDns
+) -> Iterator[Target]:
     """A real server with one account, its site and a live session. The rate limit is off:
-    the generated requests all come from one address and credential."""
+    the generated requests all come from one address and credential. Verifying and claiming
+    sites ask a DNS server on loopback, which knows no names."""
     data_dir = tmp_path / "data"
     server_settings = load_settings(
         data_dir=data_dir, database_url=support.run_sync(databases.sqlite(data_dir))
@@ -60,7 +66,12 @@ def target(tmp_path: Path, databases: support.DatabaseFactory) -> Iterator[Targe
     process, base_url, _ = start_server(
         server_settings,
         tmp_path / "server.log",
-        extra_env={"OT_API__RATE_PER_MINUTE": "0", "OT_ROLLUPS__INTERVAL_SECONDS": "0"},
+        extra_env={
+            "OT_API__RATE_PER_MINUTE": "0",
+            "OT_ROLLUPS__INTERVAL_SECONDS": "0",
+            "OT_VERIFICATION__DNS_NAMESERVERS": '["127.0.0.1"]',
+            "OT_VERIFICATION__DNS_PORT": str(dns.port),
+        },
     )
     try:
         yield Target(base_url, started.token, site.id or 0)

@@ -50,7 +50,12 @@ def _root(
     config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
 ) -> None:
     ctx.obj = make_context(config)
-    secure_data_dir(ctx.obj.settings.data_dir)
+    try:
+        secure_data_dir(ctx.obj.settings.data_dir)
+    except OSError as error:
+        data_dir = ctx.obj.settings.data_dir
+        typer.echo(f"error: cannot use the data folder {data_dir}: {error.strerror}", err=True)
+        raise typer.Exit(2) from None
 
 
 def main() -> None:
