@@ -156,6 +156,7 @@ async def write_checkpoint(
     log_path: Path,
     *,
     policy: AuditSettings | None = None,
+    now: datetime | None = None,
 ) -> AuditCheckpoint | None:
     """Sign the current head when a checkpoint is due (always, without a policy) and entries are
     not yet covered; the caller commits. The head read is committed: entries are final."""
@@ -172,7 +173,7 @@ async def write_checkpoint(
     signed_through = int(last_signed or 0)
     if head.id <= signed_through:
         return None
-    now = utcnow()
+    now = now or utcnow()
     if policy is not None:
         unsigned_query = select(func.count(), func.min(AuditEntry.at)).where(
             col(AuditEntry.id) > signed_through
@@ -224,14 +225,14 @@ def _append_line(log_path: Path, checkpoint: AuditCheckpoint) -> None:
 
 
 async def sign_checkpoint(
-    engine: AsyncEngine, settings: Settings, *, force: bool = False
+    engine: AsyncEngine, settings: Settings, *, force: bool = False, now: datetime | None = None
 ) -> AuditCheckpoint | None:
     """Write a checkpoint in a transaction of its own, if one is due (or whenever `force`)."""
     key = load_or_create_signing_key(signing_key_path(settings))
     log_path = paths.audit_checkpoints_path(settings.data_dir)
     async with AsyncSession(engine, expire_on_commit=False) as session:
         written = await write_checkpoint(
-            session, key, log_path, policy=None if force else settings.audit
+            session, key, log_path, policy=None if force else settings.audit, now=now
         )
         await session.commit()
     return written

@@ -319,12 +319,11 @@ async def test_checkpoints_are_signed_every_n_entries(
 async def test_checkpoints_are_signed_at_least_every_m_minutes(
     engine: AsyncEngine, settings: Settings
 ) -> None:
-    soon = settings.model_copy(
-        update={"audit": settings.audit.model_copy(update={"checkpoint_every_minutes": 0.01})}
-    )
     ids = await append(engine, 1)
-    await asyncio.sleep(0.7)  # 0.01 minutes and some
-    written = await sign_checkpoint(engine, soon)
+    a_minute_less = utcnow() + timedelta(minutes=settings.audit.checkpoint_every_minutes - 1)
+    assert await sign_checkpoint(engine, settings, now=a_minute_less) is None, "not due yet"
+    a_minute_more = utcnow() + timedelta(minutes=settings.audit.checkpoint_every_minutes + 1)
+    written = await sign_checkpoint(engine, settings, now=a_minute_more)
     assert written is not None and written.entry_id == ids[-1]
 
 
