@@ -247,6 +247,17 @@ class ApiSettings(BaseModel):
     through a trusted proxy's X-Forwarded-Proto); 0 sends none."""
 
 
+class GrantSettings(BaseModel):
+    """Third parties' reads through grants."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    reads_per_hour: int = Field(default=600, ge=0)
+    """Reads each grant (its key and its share link together) may make in any hour, counted in
+    its reads log across every worker; beyond it they get 429 with Retry-After. 0 turns the
+    limit off."""
+
+
 class LogSettings(BaseModel):
     """Logging. Personal data, tokens and secrets are never logged."""
 
@@ -315,6 +326,9 @@ class Settings(BaseSettings):
 
     api: ApiSettings = Field(default_factory=ApiSettings)
     """Limits and headers of our own API."""
+
+    grants: GrantSettings = Field(default_factory=GrantSettings)
+    """Limits of third parties' reads through grants."""
 
     @field_validator("database_url")
     @classmethod

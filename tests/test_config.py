@@ -232,6 +232,7 @@ def test_the_walk_finds_every_section() -> None:
         "OT_LOG",
         "OT_RIGHTS",
         "OT_API",
+        "OT_GRANTS",
     }
     assert "OT_COLLECTOR__BATCH_SIZE" in {variable for variable, _, _ in SETTINGS}
 

@@ -18,6 +18,7 @@ from ot.access import Principal, PrincipalKind, Scope, may, reachable_site, reac
 from ot.clock import as_utc, utcnow
 from ot.crypto import Cipher
 from ot.errors import InvalidInput, NotFound, Unauthorized
+from ot.grants.cells import check_terms as check_threshold_terms
 from ot.grants.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from ot.grants.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from ot.grants.passwords import hash_password, password_matches
@@ -148,6 +149,8 @@ async def create_grant(
     purpose = _text(terms.purpose, "purpose", 2000)
     metrics = _names(terms.metrics, "metrics", lambda name: name in METRICS)
     dimensions = _names(terms.dimensions, "dimensions", is_known_dimension)
+    if terms.min_visitors:
+        check_threshold_terms(metrics, dimensions)
     owners = set()
     for site_id in terms.site_ids:
         site = await reachable_site(session, principal, site_id, Scope.GRANTS_WRITE)

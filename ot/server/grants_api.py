@@ -1,10 +1,11 @@
 """`/ot/v1/grants`: a customer's express permissions for third parties — grant, list, read one,
-revoke, and see every read made through a grant. The rules are in `ot.grants`."""
+revoke, and see every read made through a grant (with its whole query). The rules are in
+`ot.grants`."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -13,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.access import Scope
 from ot.clock import as_utc, utcnow
 from ot.errors import InvalidInput, NotFound
+from ot.grants.reads import query_text
 from ot.grants.store import (
     MAX_GRANT_DAYS,
     GrantTerms,
@@ -85,6 +87,7 @@ class GrantReadOut(BaseModel):
     id: int
     at: datetime
     via: str
+    query: dict[str, Any] | None = Field(description="the whole query, as the third party sent it")
     site_id: int | None
     outcome: str
     reason: str
@@ -125,12 +128,13 @@ def _out(request: web.Request, grant: Grant) -> GrantOut:
     )
 
 
-def _read_out(read: GrantRead) -> GrantReadOut:
+def _read_out(request: web.Request, read: GrantRead) -> GrantReadOut:
     assert read.id is not None
     return GrantReadOut(
         id=read.id,
         at=as_utc(read.at),
         via=read.via,
+        query=query_text(read, request.app[CIPHER]),
         site_id=read.site_id,
         outcome=read.outcome,
         reason=read.reason,
@@ -228,7 +232,8 @@ async def revoke(request: web.Request) -> web.Response:
 @endpoint(
     Access.ACCOUNT,
     scope=Scope.GRANTS_READ,
-    summary="Every read made through a grant, newest first (?limit=, ?before_id=)",
+    summary="Every read made through a grant, newest first, with its whole query (?limit=, "
+    "?before_id=)",
     answers=GrantReadList,
 )
 async def list_reads(request: web.Request) -> web.Response:
@@ -244,4 +249,4 @@ async def list_reads(request: web.Request) -> web.Response:
         reads = await reads_of(
             session, request[PRINCIPAL], grant_id, limit=limit, before_id=before_id
         )
-    return _json(GrantReadList(reads=[_read_out(read) for read in reads]))
+    return _json(GrantReadList(reads=[_read_out(request, read) for read in reads]))
