@@ -1,6 +1,6 @@
 """`/ot/v1/grants`: a customer's express permissions for third parties — grant, list, read one,
-revoke, and see every read made through a grant (with its whole query). The rules are in
-`ot.grants`."""
+revoke, confirm a suspended one, and see every read made through a grant (with its whole
+query). The rules are in `ot.grants`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from ot.grants.reads import query_text
 from ot.grants.store import (
     MAX_GRANT_DAYS,
     GrantTerms,
+    confirm_grant,
     grant_of,
     list_grants,
     reads_of,
@@ -56,7 +57,7 @@ class NewGrant(BaseModel):
 
 class GrantOut(BaseModel):
     id: int
-    status: str  # active, expired or revoked
+    status: str  # active, suspended, expired or revoked
     grantee: str
     purpose: str
     site_ids: list[int]
@@ -68,10 +69,15 @@ class GrantOut(BaseModel):
     key_prefix: str
     share_link: bool
     password_protected: bool
+    # The account the grant answers to: its maker, or the owner who confirmed it.
     created_by_account_id: int
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
+    suspended_at: datetime | None
+    # member_removed, member_left, role_lowered, account_deletion_requested or
+    # creator_deletion_requested
+    suspended_reason: str | None
 
 
 class IssuedGrantOut(GrantOut):
@@ -125,6 +131,8 @@ def _out(request: web.Request, grant: Grant) -> GrantOut:
         created_at=as_utc(grant.created_at),
         expires_at=as_utc(grant.expires_at),
         revoked_at=as_utc(grant.revoked_at) if grant.revoked_at else None,
+        suspended_at=as_utc(grant.suspended_at) if grant.suspended_at else None,
+        suspended_reason=grant.suspended_reason,
     )
 
 
@@ -199,11 +207,14 @@ async def create_grant(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT, scope=Scope.GRANTS_READ, summary="List the grants I may see", answers=GrantList
+    Access.ACCOUNT,
+    scope=Scope.GRANTS_READ,
+    summary="List the grants I may see (?status=active|suspended|expired|revoked)",
+    answers=GrantList,
 )
 async def list_my_grants(request: web.Request) -> web.Response:
     async with AsyncSession(engine_for(request)) as session:
-        grants = await list_grants(session, request[PRINCIPAL])
+        grants = await list_grants(session, request[PRINCIPAL], request.query.get("status"))
     return _json(GrantList(grants=[_out(request, grant) for grant in grants]))
 
 
@@ -225,6 +236,20 @@ async def revoke(request: web.Request) -> web.Response:
     grant_id = _grant_id(request)
     async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         grant = await revoke_grant(session, request[PRINCIPAL], grant_id)
+        await session.commit()
+    return _json(_out(request, grant))
+
+
+@endpoint(
+    Access.ACCOUNT,
+    scope=Scope.GRANTS_WRITE,
+    summary="Confirm a suspended grant (owners only): its key and link read again",
+    answers=GrantOut,
+)
+async def confirm(request: web.Request) -> web.Response:
+    grant_id = _grant_id(request)
+    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+        grant = await confirm_grant(session, request[PRINCIPAL], grant_id)
         await session.commit()
     return _json(_out(request, grant))
 
