@@ -273,6 +273,17 @@ class ApiSettings(BaseModel):
     through a trusted proxy's X-Forwarded-Proto); 0 sends none."""
 
 
+class GrantSettings(BaseModel):
+    """Third parties' reads through grants."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    reads_per_hour: int = Field(default=600, ge=0)
+    """Reads each grant (its key and its share link together) may make in any hour, counted in
+    its reads log across every worker; beyond it they get 429 with Retry-After. 0 turns the
+    limit off."""
+
+
 class LogSettings(BaseModel):
     """Logging. Personal data, tokens and secrets are never logged."""
 
@@ -344,6 +355,9 @@ class Settings(BaseSettings):
 
     verification: VerificationSettings = Field(default_factory=VerificationSettings)
     """How sites' domains are verified."""
+
+    grants: GrantSettings = Field(default_factory=GrantSettings)
+    """Limits of third parties' reads through grants."""
 
     @field_validator("database_url")
     @classmethod

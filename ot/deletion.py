@@ -1,12 +1,14 @@
 """Deleting an account on its owner's request: scheduled, cancellable during a grace period,
 then purged.
 
-Asking ends every session and API key at once. Once the grace period is over, the purge deletes
-the hits and visits of the account's sites (in batches), then every row of every table that
-refers to the account or to its sites (found through the foreign keys, so tables added later are
-purged too), and blanks the account row's personal columns: the row stays as a tombstone (other
-tables' history and the audit trail refer to its id) without any personal data. Audit entries
-stay; they hold ids and counts only.
+Asking ends every session and API key at once, and suspends every grant of the account's sites
+and every grant it made in other teams (`ot.grants.suspension`): third parties read nothing from
+that moment, and a cancelled deletion leaves the grants suspended until an owner confirms each.
+Once the grace period is over, the purge deletes the hits and visits of the account's sites (in
+batches), then every row of every table that refers to the account or to its sites (found through
+the foreign keys, so tables added later are purged too), and blanks the account row's personal
+columns: the row stays as a tombstone (other tables' history and the audit trail refer to its id)
+without any personal data. Audit entries stay; they hold ids and counts only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ot import audit
 from ot.accounts import get_account
 from ot.clock import as_utc
 from ot.errors import Conflict, NotFound
+from ot.grants.suspension import suspend_grants_for_deletion
 from ot.models import Account, AccountDeletion, ApiToken, AuditEntry, Site
 from ot.retention import HIT, VISIT, delete_in_batches
 from ot.sessions import revoke_all_sessions
@@ -46,7 +49,8 @@ async def pending_deletion(session: AsyncSession, account_id: int) -> AccountDel
 async def request_deletion(
     session: AsyncSession, account_id: int, *, now: datetime, grace_days: int, actor: str
 ) -> AccountDeletion:
-    """Schedule the purge `grace_days` from now and end every session and API key at once."""
+    """Schedule the purge `grace_days` from now; end every session and API key and suspend
+    every grant at once."""
     await get_account(session, account_id)
     existing = await pending_deletion(session, account_id)
     if existing is not None:
@@ -62,6 +66,7 @@ async def request_deletion(
         .where(col(ApiToken.account_id) == account_id, col(ApiToken.revoked_at).is_(None))
         .values(revoked_at=now)
     )
+    grants = await suspend_grants_for_deletion(session, account_id, actor=actor, now=now)
     await audit.record(
         session,
         "account.deletion_requested",
@@ -71,6 +76,7 @@ async def request_deletion(
             "purge_after": as_utc(request.purge_after).isoformat(),
             "sessions_ended": sessions,
             "keys_revoked": keys.rowcount,
+            "grants_suspended": len(grants),
         },
     )
     await session.flush()

@@ -29,6 +29,7 @@ PROFILE_OLD_VALUES = Encrypted("profile_change.old_values")
 INVITATION_EMAIL = Encrypted("invitation.email")
 GRANT_GRANTEE = Encrypted("grant.grantee")
 GRANT_PURPOSE = Encrypted("grant.purpose")
+GRANT_READ_QUERY = Encrypted("grant_read.query", bound_to=("grant_id",))
 # Bound to the site, so that an IP copied into another tenant's hits does not decrypt.
 HIT_IP = Encrypted("hit.ip", bound_to=("site_id",), former_contexts=("hit.ip",))
 
@@ -447,12 +448,18 @@ class Grant(SQLModel, table=True):
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None
+    # A suspended grant reads nothing until an owner of the account confirms or revokes it: the
+    # account answerable for it (`created_by_account_id`) left the team or lost the role to
+    # grant, or the account asked to be deleted (`ot.grants.suspension`).
+    suspended_at: datetime | None = None
+    suspended_reason: str | None = None
 
 
 class GrantRead(SQLModel, table=True):
-    """One read through a grant, shown to the customer: when, through what, and the shape of
-    the query (metrics, dimensions, which dimensions were filtered, the days read), never the
-    filter values or anything about visitors."""
+    """One read through a grant, shown to the customer: when, through what, the whole query as
+    it was asked (encrypted, bound to its grant) and its shape (metrics, dimensions, which
+    dimensions were filtered, the days read, rows shown and cells hidden), never anything about
+    visitors."""
 
     __tablename__ = "grant_read"
 
@@ -471,7 +478,11 @@ class GrantRead(SQLModel, table=True):
     first_day: date | None = None
     last_day: date | None = None
     rows_returned: int = 0
-    rows_hidden: int = 0
+    rows_hidden: int = 0  # under a threshold: the cells left out for counting fewer visitors
+    # The request body as received, JSON (site, filters and all).
+    query_encrypted: str | None = Field(
+        default=None, sa_column_kwargs=GRANT_READ_QUERY.column_info()
+    )
 
 
 class Consent(SQLModel, table=True):

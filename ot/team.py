@@ -23,6 +23,7 @@ from ot.access import Principal, PrincipalKind, Scope, may, role_in
 from ot.clock import as_utc, utcnow
 from ot.crypto import Cipher
 from ot.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ot.grants.suspension import SuspensionReason, may_grant, suspend_grants_of_member
 from ot.mailer import Mail
 from ot.models import INVITATION_EMAIL, Invitation, MemberRole, Membership
 
@@ -273,6 +274,15 @@ async def change_role(
     membership.role = role
     session.add(membership)
     await session.flush()
+    if may_grant(former) and not may_grant(role):
+        await suspend_grants_of_member(
+            session,
+            membership.account_id,
+            membership.member_account_id,
+            SuspensionReason.ROLE_LOWERED,
+            actor=principal.actor,
+            now=utcnow(),
+        )
     return membership, former
 
 
@@ -280,7 +290,7 @@ async def remove_member(
     session: AsyncSession, principal: Principal, member_id: int
 ) -> tuple[Membership, bool]:
     """Remove a member from a team, effective at once; returns it and whether it left by
-    itself."""
+    itself. The grants that answer to it are suspended (`ot.grants.suspension`)."""
     membership = await _membership(session, principal, member_id)
     leaving = membership.member_account_id == principal.account_id
     if not leaving:
@@ -288,6 +298,14 @@ async def remove_member(
         await _check_ceiling(session, principal, membership.account_id, membership.role)
     await session.delete(membership)
     await session.flush()
+    await suspend_grants_of_member(
+        session,
+        membership.account_id,
+        membership.member_account_id,
+        SuspensionReason.MEMBER_LEFT if leaving else SuspensionReason.MEMBER_REMOVED,
+        actor=principal.actor,
+        now=utcnow(),
+    )
     return membership, leaving
 
 

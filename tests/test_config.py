@@ -233,6 +233,7 @@ def test_the_walk_finds_every_section() -> None:
         "OT_RIGHTS",
         "OT_API",
         "OT_VERIFICATION",
+        "OT_GRANTS",
     }
     assert "OT_COLLECTOR__BATCH_SIZE" in {variable for variable, _, _ in SETTINGS}
 

@@ -204,46 +204,50 @@ async def test_small_counts_are_hidden_from_the_third_party(client: TestClient, 
         client,
         key,
         query(
-            metrics=["pageviews"],
+            metrics=["visitors", "pageviews"],
             dimensions=["event:page"],
             include={"totals": True, "total_rows": True},
         ),
     )
-    # "/rare" had one visitor: left out, and its visitors count (not asked for) is not shown.
-    assert await results(response) == [("/", 4)]
+    # The grant's cells are a day and a page each. "/rare" had one visitor on Monday, "/" one
+    # on Tuesday: both cells are left out of every figure, totals included.
+    assert await results(response) == [("/", 3, 3)]
     meta = (await response.json())["meta"]
-    assert meta["small_counts"] == {
-        "threshold": 2,
-        "rows_hidden": 1,
-        "comparisons_hidden": 0,
-        "totals_withheld": True,
-    }
-    # Totals would give the hidden row away (5 pageviews - 4 shown = 1): they are withheld.
-    assert meta["totals"] == []
+    assert meta["small_counts"] == {"threshold": 2, "cells": ["time:day", "event:page"]}
+    assert meta["totals"] == [3, 3]
     assert meta["total_rows"] == 1
-    # With nothing hidden, the totals are the true ones.
-    everything = await shared(client, key, query(metrics=["pageviews"], include={"totals": True}))
-    assert await results(everything) == [(5,)]
-    assert (await everything.json())["meta"]["small_counts"]["totals_withheld"] is False
-    # A day with a single visitor is a small count too.
-    days = await shared(client, key, query(dimensions=["time:day"]))
+    assert "sum of cells" in " ".join(meta["warnings"])
+    # Without a breakdown, and day by day, the figures are the same cells' sums.
+    assert await results(await shared(client, key, query(metrics=["pageviews"]))) == [(3,)]
+    days = await shared(client, key, query(metrics=["pageviews"], dimensions=["time:day"]))
     assert await results(days) == [(MONDAY, 3)]
+    # Visitors are counted per page: added up over pages they would count one person again
+    # and again, so they are asked for page by page.
+    refused = await error_of(await shared(client, key, query(metrics=["visitors"])), 403)
+    assert refused["field"] == "metrics" and '"event:page"' in refused["message"]
+    one_page = query(metrics=["visitors"], filters=[["is", "event:page", ["/"]]])
+    assert await results(await shared(client, key, one_page)) == [(3,)]
 
 
-async def test_a_comparison_with_too_few_visitors_is_hidden_too(
+async def test_a_comparison_is_made_of_cells_that_reach_the_threshold_too(
     client: TestClient, shop: Shop
 ) -> None:
     key = (await make_grant(client, shop, min_visitors=2))["key"]
     body = query(
-        dimensions=["event:page"],
-        date_range=[MONDAY, MONDAY],
+        metrics=["pageviews"],
+        date_range=[TUESDAY, TUESDAY],
         include={"comparisons": {"mode": "previous_period"}},
     )
-    response = await shared(client, key, body)
-    answer = await response.json()
-    # The Sunday before had no visitors: "/" is shown, its comparison is not.
-    assert answer["results"] == [{"metrics": [3], "dimensions": ["/"]}]
-    assert answer["meta"]["small_counts"]["comparisons_hidden"] == 1
+    answer = await (await shared(client, key, body)).json()
+    # Tuesday's one visitor is a cell under 2; Monday's "/" counts, its "/rare" does not.
+    assert answer["results"] == [
+        {
+            "metrics": [0],
+            "dimensions": [],
+            "comparison": {"dimensions": [], "metrics": [3], "change": [-100]},
+        }
+    ]
+    assert answer["query"]["comparison_date_range"][0].startswith(MONDAY)
 
 
 async def test_without_a_threshold_nothing_is_hidden(client: TestClient, shop: Shop) -> None:
@@ -299,7 +303,7 @@ async def test_an_expired_grant_reads_nothing(
     assert (await listed.json())["status"] == "expired"
 
 
-async def test_every_read_through_a_grant_is_logged_and_visible_to_the_customer(
+async def test_every_read_through_a_grant_is_logged_with_its_whole_query_for_the_customer(
     settings: Settings, client: TestClient, shop: Shop
 ) -> None:
     grant = await make_grant(client, shop, min_visitors=2)
@@ -322,12 +326,16 @@ async def test_every_read_through_a_grant_is_logged_and_visible_to_the_customer(
         ("answered", "key", shop.site.id),
     ]
     first = reads[-1]
+    # The customer sees exactly what was asked, filter values included ...
+    assert first["query"] == answered
+    assert reads[1]["query"] == query(metrics=["bounce_rate"])
     assert first["metrics"] == ["visitors"] and first["dimensions"] == ["event:page"]
     assert first["filtered_dimensions"] == ["event:page"]
     assert (first["first_day"], first["last_day"]) == (MONDAY, TUESDAY)
     assert reads[1]["reason"] == "forbidden: metrics"
-    # The query's shape, never its values: the filter's text is nowhere in the log.
-    assert "secret" not in await response.text()
+    # ... which is kept encrypted, bound to its grant, like the customer's other data.
+    stored = repr(await support.rows(settings, "SELECT * FROM grant_read"))
+    assert "secret" not in stored and "shop.example" not in stored
     # Each read is in the audit trail too, as the grant's doing.
     actions = await audit_actions(settings, shop.site.account_id)
     grant_actor = f"grant:{grant['id']}"

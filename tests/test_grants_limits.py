@@ -1,6 +1,7 @@
-"""Properties of the limits a grant puts on a query (`ot.grants.fit`, `ot.grants.reads`), over
-queries, windows and results that hypothesis makes up: nothing outside the grant gets through,
-and nothing under the small-count threshold is shown."""
+"""Properties of the limits a grant puts on a query (`ot.grants.fit`, `ot.grants.cells`,
+`ot.grants.combine`), over queries, windows and cells that hypothesis makes up: nothing outside
+the grant gets through, a grant that hides small counts reads whole cells that have ended, and
+every figure it answers is the sum of the cells it covers."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ot.errors import Forbidden
+from ot.grants.cells import covered_days
+from ot.grants.combine import Cell, answer_from
 from ot.grants.fit import check_names, clip_to_window
-from ot.grants.reads import hide_small_counts
 from ot.models import Grant, Site
 from ot.stats.dates import previous_period, resolve_range
-from ot.stats.engine import Comparison, QueryResult, ResultRow
 from ot.stats.query import METRICS, VISIT_DIMENSIONS, Condition, Query
 
 CHECKS = settings(max_examples=200, deadline=None, database=None)
@@ -121,61 +122,112 @@ async def test_a_query_never_reads_a_day_outside_the_grants_window(
         assert previous_period(read).first_day >= date_from
 
 
-counts = st.integers(min_value=0, max_value=20)
+def _unit_of(day: date, unit: str) -> tuple[date, date]:
+    """The first and last day of the day, week (from Monday) or month holding `day`."""
+    if unit == "day":
+        return day, day
+    if unit == "week":
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=6)
+    start = day.replace(day=1)
+    return start, (start + timedelta(days=31)).replace(day=1) - timedelta(days=1)
 
 
 @CHECKS
 @given(
-    rows=st.lists(st.tuples(counts, counts, st.none() | counts), max_size=30),
-    threshold=st.integers(min_value=1, max_value=10),
-    visitors_asked=st.booleans(),
-    offset=st.integers(min_value=0, max_value=5),
-    limit=st.integers(min_value=1, max_value=10),
+    window=st.tuples(st.none() | days, st.none() | days),
+    asked=st.tuples(days, days),
+    unit=st.sampled_from(["day", "week", "month"]),
+    zone=st.sampled_from(["UTC", "Europe/Amsterdam", "America/New_York", "Asia/Kolkata"]),
+    today=days,
 )
-def test_no_row_under_the_threshold_is_ever_shown(
-    rows: list[tuple[int, int, int | None]],
-    threshold: int,
-    visitors_asked: bool,
-    offset: int,
-    limit: int,
+def test_a_grant_that_hides_small_counts_reads_whole_cells_that_have_ended(
+    window: tuple[date | None, date | None],
+    asked: tuple[date, date],
+    unit: str,
+    zone: str,
+    today: date,
 ) -> None:
-    """Rows are (visitors, pageviews, previous visitors); visitors run last when not asked."""
-    asked = Query(
-        metrics=("pageviews", "visitors") if visitors_asked else ("pageviews",),
-        date_range="7d",
-        dimensions=("event:page",),
-        limit=limit,
-        offset=offset,
-    )
-    result = QueryResult(
-        query=asked,
-        site_domain="shop.example",
-        time_range=resolve_range("7d", ZoneInfo("UTC"), now=NOW),
-        rows=[
-            ResultRow(
-                [f"/{index}"],
-                [pageviews, visitors],
-                None if then is None else Comparison([f"/{index}"], [0, then], [0, 0]),
-            )
-            for index, (visitors, pageviews, then) in enumerate(rows)
-        ],
-        totals=[sum(r[1] for r in rows), sum(r[0] for r in rows)],
-        total_rows=len(rows),
-    )
-    small = hide_small_counts(result, asked, threshold, 1, added=not visitors_asked)
-    big = [index for index, row in enumerate(rows) if row[0] >= threshold]
-    assert [row.dimensions[0] for row in result.rows] == [
-        f"/{index}" for index in big[offset : offset + limit]
+    date_from, date_to = window
+    if date_from and date_to and date_from > date_to:
+        date_from, date_to = date_to, date_from
+    first, last = sorted(asked)
+    grant = _grant(date_from=date_from, date_to=date_to, min_visitors=2)
+    now = datetime.combine(today, datetime.min.time(), ZoneInfo(zone)) + timedelta(hours=12)
+    read = covered_days(grant, unit, resolve_range((first, last), ZoneInfo(zone), now=now), now)
+
+    def readable(day: date) -> bool:
+        """Inside the window, in a cell (a unit cut by the window) wholly inside the asked
+        range that has ended."""
+        if (date_from and day < date_from) or (date_to and day > date_to):
+            return False
+        start, end = _unit_of(day, unit)
+        start, end = max(start, date_from or start), min(end, date_to or end)
+        return first <= start and end <= last and end < today
+
+    span = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    expected = [day for day in span if readable(day)]
+    if not expected:
+        assert read is None
+        return
+    # Cells are contiguous, so the days read are one range: exactly the readable days.
+    assert read == (expected[0], expected[-1])
+    assert len(expected) == (expected[-1] - expected[0]).days + 1
+
+
+PAGES = ("/", "/a", "/b")
+BROWSERS = ("Firefox", "Chrome")
+counts = st.integers(min_value=1, max_value=50)
+cells = st.lists(
+    st.builds(
+        lambda day, page, browser, visitors, pageviews: Cell(
+            DAY_ONE + timedelta(days=day),
+            (page, browser),
+            {"visitors": visitors, "pageviews": visitors + pageviews, "visits": visitors},
+        ),
+        st.integers(min_value=0, max_value=40),
+        st.sampled_from(PAGES),
+        st.sampled_from(BROWSERS),
+        counts,
+        counts,
+    ),
+    max_size=30,
+    unique_by=lambda cell: (cell.start, cell.values),
+)
+
+
+@CHECKS
+@given(
+    found=cells,
+    dimensions=st.lists(
+        st.sampled_from(["event:page", "visit:browser", "time:day", "time:week", "time:month"]),
+        max_size=2,
+        unique=True,
+    ).filter(lambda names: sum(name.startswith("time") for name in names) <= 1),
+)
+def test_every_figure_is_the_sum_of_the_cells_it_covers(
+    found: list[Cell], dimensions: list[str]
+) -> None:
+    query = Query(metrics=("pageviews", "visitors"), date_range="all", dimensions=tuple(dimensions))
+    period = resolve_range((DAY_ONE, DAY_ONE + timedelta(days=40)), ZoneInfo("UTC"), now=NOW)
+    cell_dimensions = ("event:page", "visit:browser")
+    result = answer_from(query, "shop.example", cell_dimensions, period, found, None)
+    expected: dict[tuple[str, ...], list[int]] = {}
+    for cell in found:
+        key = tuple(
+            cell.values[cell_dimensions.index(name)]
+            if name in cell_dimensions
+            else _unit_of(cell.start, name.removeprefix("time:"))[0].isoformat()
+            for name in dimensions
+        )
+        sums = expected.setdefault(key, [0, 0])
+        sums[0] += int(cell.counts["pageviews"])
+        sums[1] += int(cell.counts["visitors"])
+    if not dimensions:
+        expected.setdefault((), [0, 0])
+    assert {tuple(row.dimensions): row.metrics for row in result.rows} == expected
+    assert result.total_rows == len(expected)
+    assert result.totals == [
+        sum(int(cell.counts["pageviews"]) for cell in found),
+        sum(int(cell.counts["visitors"]) for cell in found),
     ]
-    assert small.rows_hidden == len(rows) - len(big)
-    assert result.total_rows == len(big)
-    width = 2 if visitors_asked else 1
-    for row in result.rows:
-        assert len(row.metrics) == width
-        if row.comparison is not None:
-            assert len(row.comparison.metrics) == width
-            assert (rows[int(row.dimensions[0][1:])][2] or 0) >= threshold
-    if small.rows_hidden or sum(r[0] for r in rows) < threshold:
-        assert result.totals == [] and small.totals_withheld
-    else:
-        assert len(result.totals) == width

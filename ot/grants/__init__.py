@@ -1,5 +1,7 @@
-"""Express permission for third parties: grants, the reads made through them, and the limits
-every such read stays within (`ot.grants.store`, `ot.grants.fit`, `ot.grants.reads`).
+"""Express permission for third parties: grants (`ot.grants.store`), the limits every read
+through one stays within (`ot.grants.fit`, `ot.grants.quota`), small counts hidden by answering
+from cells (`ot.grants.cells`, `ot.grants.combine`), the reads themselves (`ot.grants.reads`),
+and grants suspended when the people behind them go (`ot.grants.suspension`).
 
 Default deny: nobody outside an account reads anything unless the customer granted it, to a
 named third party, for a purpose, for some sites, metrics, dimensions and days, until an expiry.

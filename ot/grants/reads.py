@@ -1,54 +1,47 @@
-"""A third party's read through a grant: the query kept inside the grant, small counts hidden,
-and the read logged (`grant_read`, for the customer) and audited, whether answered or refused.
-
-Small counts: with a threshold k, every row with fewer than k visitors is left out, and pages
-are cut from the rows that remain. The totals of all traffic are withheld whenever a row was
-left out (or the totals themselves count fewer than k visitors): subtracting the rows shown
-from true totals would give the hidden rows' counts away, and adjusted totals could not be
-honest for visitors, who are not additive across rows. The answer says what was hidden
-(`meta.small_counts`).
-"""
+"""A third party's read through a grant: admitted within the grant's hourly limit, kept inside
+the grant, answered from cells when the grant hides small counts (`ot.grants.cells`), and
+logged for the customer (`grant_read`, with the whole query, encrypted) and audited, whether
+answered or refused."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot import audit
 from ot.access import Scope, reachable_site
+from ot.crypto import Cipher
 from ot.errors import InvalidInput, NotFound, OtError
+from ot.grants.cells import answer_in_cells
 from ot.grants.fit import CLIPPED_WARNING, check_names, clip_to_window
+from ot.grants.quota import admit
 from ot.grants.store import live_grant, principal_of_grant
-from ot.models import Grant, GrantRead, Site
+from ot.models import GRANT_READ_QUERY, Grant, GrantRead, Site
 from ot.sites import normalise_domain
 from ot.stats.engine import QueryResult, run_query
-from ot.stats.query import MAX_LIMIT, Query, conditions, parse_query
+from ot.stats.query import Query, conditions, parse_query
 from ot.stats.render import v2_response
 
 SITE_MISSING = "the site does not exist"
+UNFINISHED = "unfinished: the read ended before an answer"
 
 
 @dataclass(frozen=True)
 class SmallCounts:
-    """What was hidden from the third party for counting fewer than `threshold` visitors."""
+    """How the answer hid small counts: cells of `cells` under `threshold` visitors count
+    nowhere."""
 
     threshold: int
-    rows_hidden: int
-    comparisons_hidden: int
-    totals_withheld: bool
+    cells: tuple[str, ...]
 
     def as_meta(self) -> dict[str, Any]:
-        return {
-            "threshold": self.threshold,
-            "rows_hidden": self.rows_hidden,
-            "comparisons_hidden": self.comparisons_hidden,
-            "totals_withheld": self.totals_withheld,
-        }
+        return {"threshold": self.threshold, "cells": list(self.cells)}
 
 
 @dataclass(frozen=True)
@@ -56,14 +49,24 @@ class SharedAnswer:
     site: Site
     result: QueryResult
     small_counts: SmallCounts | None
+    cells_hidden: int = 0  # for the customer's log only
 
 
 def shared_response(answer: SharedAnswer) -> dict[str, Any]:
-    """Plausible's v2 answer, saying what was hidden for counting too few visitors."""
+    """Plausible's v2 answer, saying how small counts were hidden."""
     response = v2_response(answer.result, answer.site.domain)
     if answer.small_counts is not None:
         response["meta"]["small_counts"] = answer.small_counts.as_meta()
     return response
+
+
+def query_text(read: GrantRead, cipher: Cipher) -> dict[str, Any] | None:
+    """The whole query of a read, as the third party sent it."""
+    if read.query_encrypted is None:
+        return None
+    context = GRANT_READ_QUERY.context_for({"grant_id": read.grant_id})
+    body: dict[str, Any] = json.loads(cipher.decrypt(read.query_encrypted, context=context))
+    return body
 
 
 async def _granted_site(session: AsyncSession, grant: Grant, site_ref: object) -> Site:
@@ -84,73 +87,55 @@ async def _granted_site(session: AsyncSession, grant: Grant, site_ref: object) -
         raise missing from None
 
 
-def _with_visitors(query: Query) -> tuple[Query, int, bool]:
-    """The query as run when small counts are hidden: every row, with its visitors counted.
-    Returns the query, the index of `visitors` and whether it was added."""
-    everything = replace(query, limit=MAX_LIMIT, offset=0)
-    if "visitors" in query.metrics:
-        return everything, query.metrics.index("visitors"), False
-    return replace(everything, metrics=(*query.metrics, "visitors")), len(query.metrics), True
-
-
-def hide_small_counts(
-    result: QueryResult, asked: Query, threshold: int, visitors_at: int, added: bool
-) -> SmallCounts:
-    """Leave out the rows (and comparisons) under the threshold, withhold totals that would
-    tell them, drop a visitors column the third party did not ask for, and cut the page."""
-    shown = [row for row in result.rows if row.metrics[visitors_at] >= threshold]
-    comparisons_hidden = 0
-    for row in shown:
-        if row.comparison is not None and row.comparison.metrics[visitors_at] < threshold:
-            row.comparison = None
-            comparisons_hidden += 1
-    rows_hidden = len(result.rows) - len(shown)
-    totals_withheld = bool(result.totals) and (
-        rows_hidden > 0 or result.totals[visitors_at] < threshold
-    )
-    if totals_withheld:
-        result.totals = []
-    if added:
-        for row in shown:
-            row.metrics.pop(visitors_at)
-            if row.comparison is not None:
-                row.comparison.metrics.pop(visitors_at)
-                row.comparison.change.pop(visitors_at)
-        if result.totals:
-            result.totals.pop(visitors_at)
-    result.rows = shown[asked.offset : asked.offset + asked.limit]
-    result.total_rows = len(shown)
-    result.query = asked
-    return SmallCounts(threshold, rows_hidden, comparisons_hidden, totals_withheld)
-
-
 async def read_through_grant(
-    engine: AsyncEngine, grant_id: int, via: str, body: dict[str, Any], *, now: datetime
+    engine: AsyncEngine,
+    cipher: Cipher,
+    grant_id: int,
+    via: str,
+    body: dict[str, Any],
+    *,
+    now: datetime,
+    reads_per_hour: int,
 ) -> SharedAnswer:
     """Answer a v2 query body through a grant, within its limits; log and audit the read,
-    answered or refused."""
+    answered or refused. A read over the grant's hourly limit is refused before anything else
+    and logged nowhere (nothing was read)."""
     async with AsyncSession(engine, expire_on_commit=False) as session:
         grant = await live_grant(session, grant_id)
-        read = GrantRead(grant_id=grant_id, at=now, via=via, outcome="refused")
+        await session.commit()  # admitting begins by writing (see `ot.grants.quota`)
+        context = GRANT_READ_QUERY.context_for({"grant_id": grant_id})
+        read = GrantRead(
+            grant_id=grant_id,
+            at=now,
+            via=via,
+            outcome="refused",
+            reason=UNFINISHED,
+            query_encrypted=cipher.encrypt(json.dumps(body, ensure_ascii=False), context=context),
+        )
+        await admit(session, read, now=now, reads_per_hour=reads_per_hour)
+        shape: dict[str, Any] = {}
         try:
             site = await _granted_site(session, grant, body.get("site_id"))
-            read.site_id = site.id
+            shape["site_id"] = site.id
             query = parse_query(body)
-            read.metrics = list(query.metrics)
-            read.dimensions = list(query.dimensions)
-            read.filtered_dimensions = sorted({c.dimension for c in conditions(query.filters)})
+            shape["metrics"] = list(query.metrics)
+            shape["dimensions"] = list(query.dimensions)
+            shape["filtered_dimensions"] = sorted({c.dimension for c in conditions(query.filters)})
             check_names(grant, query)
             answer = await _answer(engine, grant, site, query, now)
         except OtError as error:
-            read.reason = f"{error.code}: {error.field or 'query'}"
-            await _log(session, grant, read)
+            shape["reason"] = f"{error.code}: {error.field or 'query'}"
+            await _log(session, grant, read, shape)
             raise
-        read.outcome = "answered"
-        read.first_day = answer.result.time_range.first_day
-        read.last_day = answer.result.time_range.last_day
-        read.rows_returned = len(answer.result.rows)
-        read.rows_hidden = answer.small_counts.rows_hidden if answer.small_counts else 0
-        await _log(session, grant, read)
+        shape.update(
+            outcome="answered",
+            reason="",
+            first_day=answer.result.time_range.first_day,
+            last_day=answer.result.time_range.last_day,
+            rows_returned=len(answer.result.rows),
+            rows_hidden=answer.cells_hidden,
+        )
+        await _log(session, grant, read, shape)
         return answer
 
 
@@ -158,28 +143,26 @@ async def _answer(
     engine: AsyncEngine, grant: Grant, site: Site, query: Query, now: datetime
 ) -> SharedAnswer:
     async with engine.connect() as connection:
+        if grant.min_visitors:
+            cells = await answer_in_cells(connection, grant, site, query, now=now)
+            small_counts = SmallCounts(grant.min_visitors, cells.shape.names)
+            return SharedAnswer(site, cells.result, small_counts, cells.cells_hidden)
         query, clipped = await clip_to_window(connection, grant, site, query, now=now)
-        threshold = grant.min_visitors or 0
-        if threshold <= 0:
-            result = await run_query(connection, site, query, now=now)
-            small_counts = None
-        else:
-            run, visitors_at, added = _with_visitors(query)
-            result = await run_query(connection, site, run, now=now)
-            small_counts = hide_small_counts(result, query, threshold, visitors_at, added)
+        result = await run_query(connection, site, query, now=now)
     if clipped:
         result.warnings.append(CLIPPED_WARNING)
-    return SharedAnswer(site, result, small_counts)
+    return SharedAnswer(site, result, None)
 
 
-async def _log(session: AsyncSession, grant: Grant, read: GrantRead) -> None:
-    """Keep the read for the customer and in the audit trail, in one transaction."""
-    # End the transaction that read the grant first: on SQLite a transaction that has read
+async def _log(session: AsyncSession, grant: Grant, read: GrantRead, shape: dict[str, Any]) -> None:
+    """Complete the read's entry in the customer's log and the audit trail, in one
+    transaction."""
+    # End the transaction that read the site first: on SQLite a transaction that has read
     # cannot take the write lock once another connection (the collector) committed meanwhile,
     # while one that begins by writing waits its turn.
     await session.commit()
-    session.add(read)
-    await session.flush()
+    assert read.id is not None
+    await session.exec(update(GrantRead).where(col(GrantRead.id) == read.id).values(**shape))
     await audit.record(
         session,
         "grant.read",
@@ -188,8 +171,8 @@ async def _log(session: AsyncSession, grant: Grant, read: GrantRead) -> None:
         details={
             "grant_id": grant.id,
             "read_id": read.id,
-            "site_id": read.site_id,
-            "outcome": read.outcome,
+            "site_id": shape.get("site_id"),
+            "outcome": shape.get("outcome", "refused"),
         },
     )
     await session.commit()

@@ -1,5 +1,6 @@
-"""Grants: made by a customer, listed, revoked, and found again from the key or link a third
-party presents. Keys and link tokens are random, shown once and kept only as SHA-256 hashes."""
+"""Grants: made by a customer, listed, revoked, confirmed after a suspension
+(`ot.grants.suspension`), and found again from the key or link a third party presents. Keys and
+link tokens are random, shown once and kept only as SHA-256 hashes."""
 
 from __future__ import annotations
 
@@ -14,14 +15,23 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot import audit
-from ot.access import Principal, PrincipalKind, Scope, may, reachable_site, reachable_team_ids
+from ot.access import (
+    Principal,
+    PrincipalKind,
+    Scope,
+    may,
+    reachable_site,
+    reachable_team_ids,
+    role_in,
+)
 from ot.clock import as_utc, utcnow
 from ot.crypto import Cipher
-from ot.errors import InvalidInput, NotFound, Unauthorized
+from ot.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from ot.grants.cells import check_terms as check_threshold_terms
 from ot.grants.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from ot.grants.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from ot.grants.passwords import hash_password, password_matches
-from ot.models import GRANT_GRANTEE, GRANT_PURPOSE, Grant, GrantRead
+from ot.models import GRANT_GRANTEE, GRANT_PURPOSE, AccountDeletion, Grant, GrantRead, MemberRole
 from ot.stats.query import METRICS, is_known_dimension
 
 GRANT_KEY_PREFIX = "otg_"
@@ -35,6 +45,8 @@ MAX_MIN_VISITORS = 1_000_000
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 GRANTEE_CONTEXT = GRANT_GRANTEE.context
 PURPOSE_CONTEXT = GRANT_PURPOSE.context
+STATUSES = ("active", "suspended", "expired", "revoked")
+REFUSED = "the grant key or link is not valid, was revoked or suspended, or has expired"
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,8 @@ def status_of(grant: Grant, now: datetime) -> str:
         return "revoked"
     if now >= as_utc(grant.expires_at):
         return "expired"
+    if grant.suspended_at is not None:
+        return "suspended"
     return "active"
 
 
@@ -148,12 +162,15 @@ async def create_grant(
     purpose = _text(terms.purpose, "purpose", 2000)
     metrics = _names(terms.metrics, "metrics", lambda name: name in METRICS)
     dimensions = _names(terms.dimensions, "dimensions", is_known_dimension)
+    if terms.min_visitors:
+        check_threshold_terms(metrics, dimensions)
     owners = set()
     for site_id in terms.site_ids:
         site = await reachable_site(session, principal, site_id, Scope.GRANTS_WRITE)
         owners.add(site.account_id)
     if len(owners) != 1:
         raise InvalidInput("the sites of one grant must belong to one account", field="site_ids")
+    await _refuse_while_deletion_is_pending(session, next(iter(owners)))
     key = GRANT_KEY_PREFIX + secrets.token_urlsafe(32)
     link_token = LINK_TOKEN_PREFIX + secrets.token_urlsafe(32) if terms.share_link else None
     grant = Grant(
@@ -197,15 +214,30 @@ async def create_grant(
     return IssuedGrant(grant, key, link_token)
 
 
-async def list_grants(session: AsyncSession, principal: Principal) -> list[Grant]:
-    """The grants of every account whose grants the caller may see, newest first."""
+async def _refuse_while_deletion_is_pending(session: AsyncSession, account_id: int) -> None:
+    if await session.get(AccountDeletion, account_id) is not None:
+        raise Conflict(
+            "the account is to be deleted, so nobody outside it reads its statistics: cancel "
+            "the deletion first",
+            field="account",
+        )
+
+
+async def list_grants(
+    session: AsyncSession, principal: Principal, status: str | None = None
+) -> list[Grant]:
+    """The grants of every account whose grants the caller may see, newest first; only those
+    of one status when `status` names one."""
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", field="status")
     teams = await reachable_team_ids(session, principal, Scope.GRANTS_READ)
     if not teams:
         return []
     rows = await session.exec(
         select(Grant).where(col(Grant.account_id).in_(teams)).order_by(col(Grant.id).desc())
     )
-    return list(rows.all())
+    now = utcnow()
+    return [grant for grant in rows.all() if status is None or status_of(grant, now) == status]
 
 
 async def grant_of(
@@ -233,6 +265,38 @@ async def revoke_grant(session: AsyncSession, principal: Principal, grant_id: in
             account_id=grant.account_id,
             details={"grant_id": grant.id},
         )
+    return grant
+
+
+async def confirm_grant(session: AsyncSession, principal: Principal, grant_id: int) -> Grant:
+    """An owner of the team lets a suspended grant read again; from now on it answers to that
+    owner (and is suspended again should the owner leave)."""
+    grant = await grant_of(session, principal, grant_id, Scope.GRANTS_READ)
+    role = await role_in(session, principal, grant.account_id)
+    if role is not MemberRole.OWNER or Scope.GRANTS_WRITE not in principal.scopes:
+        raise Forbidden("only an owner of the team confirms a suspended grant", field="grant_id")
+    now = utcnow()
+    status = status_of(grant, now)
+    if status != "suspended":
+        raise Conflict(f"grant {grant_id} is {status}, not suspended", field="grant_id")
+    await _refuse_while_deletion_is_pending(session, grant.account_id)
+    reason, answerable = grant.suspended_reason, grant.created_by_account_id
+    grant.suspended_at = None
+    grant.suspended_reason = None
+    grant.created_by_account_id = principal.account_id
+    session.add(grant)
+    await session.flush()
+    await audit.record(
+        session,
+        "grant.confirmed",
+        actor=principal.actor,
+        account_id=grant.account_id,
+        details={
+            "grant_id": grant.id,
+            "suspended_because": reason,
+            "formerly_answerable_account_id": answerable,
+        },
+    )
     return grant
 
 
@@ -267,9 +331,7 @@ async def authenticate_grant(
 ) -> Grant:
     """The live grant of a key or link token; Unauthorized for anything else, revoked and
     expired grants included. A password-protected link also needs its password."""
-    refused = Unauthorized(
-        "the grant key or link is not valid, was revoked or has expired", field="token"
-    )
+    refused = Unauthorized(REFUSED, field="token")
     if not is_grant_credential(credential) or len(credential) > 100:
         raise refused
     digest = _digest(credential)
@@ -279,7 +341,7 @@ async def authenticate_grant(
     stored = (grant.link_token_hash if by_link else grant.key_hash) if grant else None
     if grant is None or stored is None or not hmac.compare_digest(stored, digest):
         raise refused
-    if status_of(grant, utcnow()) != "active":
+    if not await _readable(session, grant):
         raise refused
     needs_password = by_link and grant.link_password_hash is not None
     if needs_password and not _password_ok(password, grant):
@@ -295,14 +357,20 @@ async def authenticate_grant(
 
 
 async def live_grant(session: AsyncSession, grant_id: int) -> Grant:
-    """The grant again, at the moment of reading: one revoked or expired since the caller was
-    authenticated reads nothing."""
+    """The grant again, at the moment of reading: one revoked, suspended or expired since the
+    caller was authenticated reads nothing."""
     grant = await session.get(Grant, grant_id)
-    if grant is None or status_of(grant, utcnow()) != "active":
-        raise Unauthorized(
-            "the grant key or link is not valid, was revoked or has expired", field="token"
-        )
+    if grant is None or not await _readable(session, grant):
+        raise Unauthorized(REFUSED, field="token")
     return grant
+
+
+async def _readable(session: AsyncSession, grant: Grant) -> bool:
+    """Active, and its account not asked to be deleted: the deletion request suspends every
+    grant, and this holds even for one made in a race with the request."""
+    if status_of(grant, utcnow()) != "active":
+        return False
+    return await session.get(AccountDeletion, grant.account_id) is None
 
 
 def _password_ok(password: str | None, grant: Grant) -> bool:

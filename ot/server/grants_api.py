@@ -1,10 +1,11 @@
 """`/ot/v1/grants`: a customer's express permissions for third parties — grant, list, read one,
-revoke, and see every read made through a grant. The rules are in `ot.grants`."""
+revoke, confirm a suspended one, and see every read made through a grant (with its whole
+query). The rules are in `ot.grants`."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -13,9 +14,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.access import Scope
 from ot.clock import as_utc, utcnow
 from ot.errors import InvalidInput, NotFound
+from ot.grants.reads import query_text
 from ot.grants.store import (
     MAX_GRANT_DAYS,
     GrantTerms,
+    confirm_grant,
     grant_of,
     list_grants,
     reads_of,
@@ -54,7 +57,7 @@ class NewGrant(BaseModel):
 
 class GrantOut(BaseModel):
     id: int
-    status: str  # active, expired or revoked
+    status: str  # active, suspended, expired or revoked
     grantee: str
     purpose: str
     site_ids: list[int]
@@ -66,10 +69,15 @@ class GrantOut(BaseModel):
     key_prefix: str
     share_link: bool
     password_protected: bool
+    # The account the grant answers to: its maker, or the owner who confirmed it.
     created_by_account_id: int
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
+    suspended_at: datetime | None
+    # member_removed, member_left, role_lowered, account_deletion_requested or
+    # creator_deletion_requested
+    suspended_reason: str | None
 
 
 class IssuedGrantOut(GrantOut):
@@ -85,6 +93,7 @@ class GrantReadOut(BaseModel):
     id: int
     at: datetime
     via: str
+    query: dict[str, Any] | None = Field(description="the whole query, as the third party sent it")
     site_id: int | None
     outcome: str
     reason: str
@@ -122,15 +131,18 @@ def _out(request: web.Request, grant: Grant) -> GrantOut:
         created_at=as_utc(grant.created_at),
         expires_at=as_utc(grant.expires_at),
         revoked_at=as_utc(grant.revoked_at) if grant.revoked_at else None,
+        suspended_at=as_utc(grant.suspended_at) if grant.suspended_at else None,
+        suspended_reason=grant.suspended_reason,
     )
 
 
-def _read_out(read: GrantRead) -> GrantReadOut:
+def _read_out(request: web.Request, read: GrantRead) -> GrantReadOut:
     assert read.id is not None
     return GrantReadOut(
         id=read.id,
         at=as_utc(read.at),
         via=read.via,
+        query=query_text(read, request.app[CIPHER]),
         site_id=read.site_id,
         outcome=read.outcome,
         reason=read.reason,
@@ -195,11 +207,14 @@ async def create_grant(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT, scope=Scope.GRANTS_READ, summary="List the grants I may see", answers=GrantList
+    Access.ACCOUNT,
+    scope=Scope.GRANTS_READ,
+    summary="List the grants I may see (?status=active|suspended|expired|revoked)",
+    answers=GrantList,
 )
 async def list_my_grants(request: web.Request) -> web.Response:
     async with AsyncSession(engine_for(request)) as session:
-        grants = await list_grants(session, request[PRINCIPAL])
+        grants = await list_grants(session, request[PRINCIPAL], request.query.get("status"))
     return _json(GrantList(grants=[_out(request, grant) for grant in grants]))
 
 
@@ -227,8 +242,23 @@ async def revoke(request: web.Request) -> web.Response:
 
 @endpoint(
     Access.ACCOUNT,
+    scope=Scope.GRANTS_WRITE,
+    summary="Confirm a suspended grant (owners only): its key and link read again",
+    answers=GrantOut,
+)
+async def confirm(request: web.Request) -> web.Response:
+    grant_id = _grant_id(request)
+    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+        grant = await confirm_grant(session, request[PRINCIPAL], grant_id)
+        await session.commit()
+    return _json(_out(request, grant))
+
+
+@endpoint(
+    Access.ACCOUNT,
     scope=Scope.GRANTS_READ,
-    summary="Every read made through a grant, newest first (?limit=, ?before_id=)",
+    summary="Every read made through a grant, newest first, with its whole query (?limit=, "
+    "?before_id=)",
     answers=GrantReadList,
 )
 async def list_reads(request: web.Request) -> web.Response:
@@ -244,4 +274,4 @@ async def list_reads(request: web.Request) -> web.Response:
         reads = await reads_of(
             session, request[PRINCIPAL], grant_id, limit=limit, before_id=before_id
         )
-    return _json(GrantReadList(reads=[_read_out(read) for read in reads]))
+    return _json(GrantReadList(reads=[_read_out(request, read) for read in reads]))

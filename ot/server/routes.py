@@ -55,6 +55,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/ot/v1/grants", grants_api.list_my_grants)
     router.add_get("/ot/v1/grants/{grant_id}", grants_api.get_grant)
     router.add_delete("/ot/v1/grants/{grant_id}", grants_api.revoke)
+    router.add_post("/ot/v1/grants/{grant_id}/confirm", grants_api.confirm)
     router.add_get("/ot/v1/grants/{grant_id}/reads", grants_api.list_reads)
     router.add_post("/ot/v1/shared/query", shared_api.shared_query)
     # Our own API: the account's API keys.

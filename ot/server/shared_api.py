@@ -12,7 +12,7 @@ from ot.grants.reads import read_through_grant, shared_response
 from ot.grants.store import via_of
 from ot.ingest._fields import json_object_body
 from ot.server.auth import PRINCIPAL, Access, endpoint
-from ot.server.keys import ENGINE, LIMITS
+from ot.server.keys import CIPHER, ENGINE, LIMITS, SETTINGS
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -28,6 +28,12 @@ async def shared_query(request: web.Request) -> web.Response:
     body = json_object_body(await request.read(), request.app[LIMITS], what="(the query)")
     credential = request.headers.get("Authorization", "").partition(" ")[2].strip()
     answer = await read_through_grant(
-        request.app[ENGINE], principal.grant_id, via_of(credential), body, now=utcnow()
+        request.app[ENGINE],
+        request.app[CIPHER],
+        principal.grant_id,
+        via_of(credential),
+        body,
+        now=utcnow(),
+        reads_per_hour=request.app[SETTINGS].grants.reads_per_hour,
     )
     return web.json_response(shared_response(answer), headers=NO_STORE)

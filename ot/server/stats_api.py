@@ -18,7 +18,7 @@ from ot.ingest._fields import json_object_body
 from ot.models import Site
 from ot.server.auth import Access, endpoint
 from ot.server.errors import status_of
-from ot.server.keys import ENGINE, LIMITS, WRITE_ENGINE
+from ot.server.keys import CIPHER, ENGINE, LIMITS, SETTINGS, WRITE_ENGINE
 from ot.stats import v1
 from ot.stats.access import (
     SITE_NOT_FOUND,
@@ -36,7 +36,10 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def plausible_error(error: OtError) -> web.Response:
-    return web.json_response({"error": error.message}, status=status_of(error), headers=NO_STORE)
+    headers = dict(NO_STORE)
+    if error.retry_after:
+        headers["Retry-After"] = str(error.retry_after)  # a grant's hourly reads (`ot.grants`)
+    return web.json_response({"error": error.message}, status=status_of(error), headers=headers)
 
 
 async def _site(request: web.Request, site_id: object) -> Site:
@@ -80,7 +83,15 @@ async def _query_v2_through_grant(
         grant = await authenticate_grant_key(session, token_text)
     assert grant.id is not None
     try:
-        answer = await read_through_grant(request.app[ENGINE], grant.id, "key", body, now=utcnow())
+        answer = await read_through_grant(
+            request.app[ENGINE],
+            request.app[CIPHER],
+            grant.id,
+            "key",
+            body,
+            now=utcnow(),
+            reads_per_hour=request.app[SETTINGS].grants.reads_per_hour,
+        )
     except NotFound:
         raise NotFound(SITE_NOT_FOUND, field="site_id") from None  # in Plausible's words
     if "text/csv" in request.headers.get("Accept", ""):
