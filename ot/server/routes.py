@@ -42,6 +42,7 @@ def setup_routes(app: web.Application) -> None:
     # Our own API: the caller's account.
     router.add_get("/ot/v1/account", accounts_api.get_profile)
     router.add_patch("/ot/v1/account", accounts_api.patch_profile)
+    router.add_post("/ot/v1/account/email", accounts_api.change_my_email)
     router.add_get("/ot/v1/account/history", accounts_api.profile_history)
     router.add_post("/ot/v1/account/password", accounts_api.change_my_password)
     router.add_post("/ot/v1/account/second-factor", accounts_api.begin_second_factor)
