@@ -75,6 +75,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/ot/v1/team/memberships", team_api.list_my_memberships)
     router.add_get("/ot/v1/team/invitations", team_api.list_invitations)
     router.add_post("/ot/v1/team/invitations", team_api.create_invitation)
+    router.add_get("/ot/v1/team/invitations/accept", team_api.invitation_link)
     router.add_post("/ot/v1/team/invitations/accept", team_api.accept)
     router.add_delete("/ot/v1/team/invitations/{invitation_id}", team_api.delete_invitation)
     # The customer's own rights: export, deletion, erasure of a visitor.
