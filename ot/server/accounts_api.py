@@ -24,6 +24,7 @@ from ot.accounts import (
     MAX_EMAIL_LENGTH,
     MAX_NAME_LENGTH,
     get_account,
+    normalise_email,
     start_writing,
 )
 from ot.clock import as_utc
@@ -78,6 +79,20 @@ async def send_mails(request: web.Request, mails: Sequence[Mail]) -> None:
             await asyncio.to_thread(mailer.send, mail)
         except Exception as error:  # SMTP trouble must not undo a committed registration
             log.error("an account mail could not be sent", extra={"error": type(error).__name__})
+
+
+@asynccontextmanager
+async def mailing(request: web.Request) -> AsyncIterator[list[Mail]]:
+    """The list the core queues mails in, sent when the block ends: after success and after a
+    refusal (`OtError`, whose records `transaction` commits too, such as a throttling notice's
+    failure count), never after a failure that rolled back. Open it around `transaction`."""
+    mails: list[Mail] = []
+    try:
+        yield mails
+    except OtError:
+        await send_mails(request, mails)
+        raise
+    await send_mails(request, mails)
 
 
 def link_base(request: web.Request) -> str:
@@ -354,25 +369,21 @@ async def change_my_email(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, EmailChangeIn)
-    mails: list[Mail] = []
-    try:
-        async with transaction(request) as session:
-            account = await get_account(session, principal.account_id)
-            requested = await request_email_change(
-                session,
-                request.app[CIPHER],
-                account,
-                body.email,
-                Proof(body.current_password, body.code),
-                client_ip_of(request),
-                request.app[SETTINGS].accounts,
-                actor=principal.actor,
-                link_base=link_base(request),
-                mails=mails,
-                clock=request.app[CLOCK],
-            )
-    finally:
-        await send_mails(request, mails)  # a throttling notice goes out with the refusal
+    async with mailing(request) as mails, transaction(request) as session:
+        account = await get_account(session, principal.account_id)
+        requested = await request_email_change(
+            session,
+            request.app[CIPHER],
+            account,
+            body.email,
+            Proof(body.current_password, body.code),
+            client_ip_of(request),
+            request.app[SETTINGS].accounts,
+            actor=principal.actor,
+            link_base=link_base(request),
+            mails=mails,
+            clock=request.app[CLOCK],
+        )
     if not requested:
         return json_answer(
             EmailChangeRequested(pending_email=None, message="this already is your address")
@@ -380,7 +391,7 @@ async def change_my_email(request: web.Request) -> web.Response:
     # The same answer whether or not another account holds the address.
     return json_answer(
         EmailChangeRequested(
-            pending_email=body.email.strip().lower(),
+            pending_email=normalise_email(body.email),
             message="check the new address's mailbox: it takes effect once its link is opened",
         )
     )
@@ -418,25 +429,21 @@ async def change_my_password(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, PasswordIn)
-    mails: list[Mail] = []
-    try:
-        async with transaction(request) as session:
-            account = await get_account(session, principal.account_id)
-            ended = await change_password(
-                session,
-                request.app[CIPHER],
-                account,
-                Proof(body.current_password, body.code),
-                body.new_password,
-                client_ip_of(request),
-                request.app[SETTINGS].accounts,
-                actor=principal.actor,
-                keep_session_id=principal.session_id,
-                mails=mails,
-                clock=request.app[CLOCK],
-            )
-    finally:
-        await send_mails(request, mails)
+    async with mailing(request) as mails, transaction(request) as session:
+        account = await get_account(session, principal.account_id)
+        ended = await change_password(
+            session,
+            request.app[CIPHER],
+            account,
+            Proof(body.current_password, body.code),
+            body.new_password,
+            client_ip_of(request),
+            request.app[SETTINGS].accounts,
+            actor=principal.actor,
+            keep_session_id=principal.session_id,
+            mails=mails,
+            clock=request.app[CLOCK],
+        )
     return json_answer(PasswordChanged(other_sessions_ended=ended))
 
 
@@ -512,21 +519,17 @@ async def disable_second_factor(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, DisableIn)
-    mails: list[Mail] = []
-    try:
-        async with transaction(request) as session:
-            account = await get_account(session, principal.account_id)
-            await turn_off_second_factor(
-                session,
-                request.app[CIPHER],
-                account,
-                Proof(body.password, body.code),
-                client_ip_of(request),
-                request.app[SETTINGS].accounts,
-                actor=principal.actor,
-                mails=mails,
-                clock=request.app[CLOCK],
-            )
-    finally:
-        await send_mails(request, mails)
+    async with mailing(request) as mails, transaction(request) as session:
+        account = await get_account(session, principal.account_id)
+        await turn_off_second_factor(
+            session,
+            request.app[CIPHER],
+            account,
+            Proof(body.password, body.code),
+            client_ip_of(request),
+            request.app[SETTINGS].accounts,
+            actor=principal.actor,
+            mails=mails,
+            clock=request.app[CLOCK],
+        )
     return json_answer(SecondFactorState(second_factor=False))

@@ -12,9 +12,8 @@ from pydantic import BaseModel, Field
 from ot.accounts import MAX_EMAIL_LENGTH
 from ot.clock import as_utc
 from ot.login import Credentials, log_in
-from ot.mailer import Mail
 from ot.passwords import MAX_PASSWORD_LENGTH
-from ot.server.accounts_api import Strict, json_answer, send_mails, transaction
+from ot.server.accounts_api import Strict, json_answer, mailing, transaction
 from ot.server.auth import BODY, SESSION_COOKIE, Access, endpoint
 from ot.server.clients import client_ip_of
 from ot.server.keys import CIPHER, CLOCK, SETTINGS
@@ -45,20 +44,19 @@ async def login(request: web.Request) -> web.Response:
     assert isinstance(body, LoginIn)
     settings = request.app[SETTINGS]
     ip = client_ip_of(request)
-    mails: list[Mail] = []
-    try:
-        async with transaction(request, locked=False) as session:  # ot.login locks
-            started = await log_in(
-                session,
-                request.app[CIPHER],
-                Credentials(body.email, body.password, body.totp_code, body.recovery_code),
-                ip,
-                settings.accounts,
-                mails=mails,
-                clock=request.app[CLOCK],
-            )
-    finally:
-        await send_mails(request, mails)  # a throttling notice goes out with the refusal
+    async with (
+        mailing(request) as mails,  # a throttling notice goes out with the refusal
+        transaction(request, locked=False) as session,  # ot.login locks
+    ):
+        started = await log_in(
+            session,
+            request.app[CIPHER],
+            Credentials(body.email, body.password, body.totp_code, body.recovery_code),
+            ip,
+            settings.accounts,
+            mails=mails,
+            clock=request.app[CLOCK],
+        )
     response = json_answer(
         LoggedIn(
             account_id=started.session.account_id,
