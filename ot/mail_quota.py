@@ -43,7 +43,7 @@ async def take(
     used up. Atomic per address, so parallel requests cannot all slip under the cap."""
     now = now or utcnow()
     key = _key(cipher, address)
-    # Periods that are over are forgotten: the table holds only addresses mailed in the last day.
+    # Periods that are over are forgotten here, so the table holds little beyond the last day.
     await session.exec(delete(MailQuota).where(col(MailQuota.period_started_at) <= now - PERIOD))
     connection = await session.connection()
     insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
