@@ -155,6 +155,12 @@ class AccountSettings(BaseModel):
     login_failures_forgotten_after_minutes: int = Field(default=60, ge=1)
     """Failed log-ins are forgotten this long after the last one."""
 
+    mails_per_address_per_day: int = Field(default=5, ge=1)
+    """Mails that others can make us send to one address in 24 hours (registration links and
+    notices, new-address links, team invitations); beyond it none is sent, while the answer to
+    whoever asked stays the same. Security notices to an account's own address are not held
+    back."""
+
     cookie_secure: bool = False
     """Mark the `ot_session` cookie Secure even on plain-HTTP requests (set it behind a
     TLS-terminating proxy); HTTPS requests always get a Secure cookie."""

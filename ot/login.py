@@ -1,30 +1,44 @@
-"""Log-in: e-mail and password (and the second factor where it is on) for a new session.
+"""Log-in: e-mail and password (and the second factor where it is on) for a new session; and
+proving it is you again (`confirm_identity`) before changing how an account logs in.
 
-Refusals never tell whether an address is registered: an unknown address gets the same message
-as a wrong password and, through a dummy hash, takes as long. Failures are throttled per address
-and per IP (`ot.throttle`); when an account starts being throttled its owner is told by mail.
-Every attempt is in the audit trail (ids and reasons only).
+Refusals never tell whether an address is registered, nor, with the second factor on, whether
+the password was right: an unknown address, a wrong password and a right password without the
+right code all get the same answer, and an unknown address, through a dummy hash, takes as long.
+Failures are throttled per address and per IP (`ot.throttle`), re-authentications with log-ins;
+when an account starts being throttled its owner is told by mail. Every attempt is in the audit
+trail (ids and reasons only).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot import audit, throttle
 from ot.accounts import account_email, find_account_by_email, normalise_email
-from ot.clock import utcnow
+from ot.clock import SYSTEM_CLOCK, Clock
 from ot.config import AccountSettings
 from ot.crypto import Cipher
 from ot.errors import Forbidden, TooManyRequests, Unauthorized
 from ot.mailer import Mail
 from ot.models import Account
-from ot.passwords import MAX_PASSWORD_LENGTH, spend_verification_time, verify_password_in_thread
+from ot.passwords import (
+    MAX_PASSWORD_LENGTH,
+    password_matches_in_thread,
+    spend_verification_time,
+    verify_password_in_thread,
+)
 from ot.second_factor import check_totp, use_recovery_code
 from ot.sessions import StartedSession, start_session
 
-WRONG_CREDENTIALS = "the e-mail address or the password is not right"
+# One answer for every wrong log-in, so that none tells more than another: which part was wrong
+# would tell a guesser that the password was right, or that the account has a second factor.
+WRONG_CREDENTIALS = (
+    "the e-mail address, the password or the code is not right (with the second factor on, "
+    "send the code from your authenticator app, or a recovery code, with the password)"
+)
 ANONYMOUS = "anonymous"
 
 
@@ -44,10 +58,12 @@ async def log_in(
     settings: AccountSettings,
     *,
     mails: list[Mail],
+    clock: Clock = SYSTEM_CLOCK,
 ) -> StartedSession:
     """A new session for the account, or a refusal after its failure is counted and audited.
-    Commits once itself (see below); the caller commits the rest, also when this raises."""
-    now = utcnow()
+    Commits once itself (see below); the caller commits the rest, also when this raises.
+    Throttling reads the time from `clock`."""
+    now = clock.now()
     email = normalise_email(credentials.email)
     keys = [throttle.email_key(cipher, email), throttle.ip_key(cipher, ip)]
     account = await find_account_by_email(session, cipher, email) if email else None
@@ -70,8 +86,9 @@ async def log_in(
     # for the write lock (another writer's commit makes it fail at once), one that starts by
     # writing can. Everything below runs under the lock of this address's and IP's counts.
     await session.commit()
-    await throttle.lock(session, keys, utcnow())
-    wait = early_wait or await throttle.wait_seconds(session, keys, utcnow())
+    now = clock.now()
+    await throttle.lock(session, keys, now)
+    wait = early_wait or await throttle.wait_seconds(session, keys, now)
     if wait:
         await audit.record(
             session,
@@ -87,10 +104,18 @@ async def log_in(
         account = await session.get(Account, account_id, populate_existing=True)
     if not matches:
         reason = "wrong_password" if known else "unknown_account"
-        await _failed(session, cipher, account, keys, settings, reason, mails)
+        await _failed(session, cipher, account, keys, settings, reason, mails, now)
         raise Unauthorized(WRONG_CREDENTIALS, field="password")
     assert account is not None
     assert account.id is not None
+    # The second factor before anything else that would tell the password was right.
+    if account.totp_enabled_at is not None:
+        code = credentials.recovery_code or credentials.totp_code
+        passed = await second_factor_passes(session, cipher, account, code)
+        if not passed:
+            reason = "wrong_second_factor" if code else "missing_second_factor"
+            await _failed(session, cipher, account, keys, settings, reason, mails, now)
+            raise Unauthorized(WRONG_CREDENTIALS, field="password")
     if account.email_verified_at is None:
         await audit.record(
             session,
@@ -102,32 +127,6 @@ async def log_in(
         raise Forbidden(
             "confirm your e-mail address first: open the link we sent to it", field="email"
         )
-
-    used_recovery_code = False
-    if account.totp_enabled_at is not None:
-        if not credentials.totp_code and not credentials.recovery_code:
-            raise Unauthorized(
-                "enter the code from your authenticator app (or a recovery code)",
-                field="totp_code",
-            )
-        if credentials.recovery_code:
-            used_recovery_code = await use_recovery_code(
-                session, account, credentials.recovery_code
-            )
-            passed = used_recovery_code
-        else:
-            passed = check_totp(cipher, account, credentials.totp_code or "")
-        if not passed:
-            await _failed(session, cipher, account, keys, settings, "wrong_second_factor", mails)
-            field = "recovery_code" if credentials.recovery_code else "totp_code"
-            raise Unauthorized("the code is not right", field=field)
-        if used_recovery_code:
-            await audit.record(
-                session,
-                "second_factor.recovery_code_used",
-                actor=f"account:{account.id}",
-                account_id=account.id,
-            )
 
     if new_hash is not None:
         account.password_hash = new_hash  # hashed again with the current parameters
@@ -148,6 +147,120 @@ async def log_in(
     return started
 
 
+async def second_factor_passes(
+    session: AsyncSession, cipher: Cipher, account: Account, code: str | None
+) -> bool:
+    """Whether `code` is the app's code for now (used up) or an unused recovery code (spent and
+    audited)."""
+    assert account.id is not None
+    if not code:
+        return False
+    if check_totp(cipher, account, code):
+        return True
+    if not await use_recovery_code(session, account, code):
+        return False
+    await audit.record(
+        session,
+        "second_factor.recovery_code_used",
+        actor=f"account:{account.id}",
+        account_id=account.id,
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What a logged-in customer gives again before changing how the account logs in: the
+    current password and, with the second factor on, a code from the app or a recovery code."""
+
+    password: str
+    code: str | None = None
+
+
+async def confirm_identity(
+    session: AsyncSession,
+    cipher: Cipher,
+    account: Account,
+    proof: Proof,
+    ip: str,
+    settings: AccountSettings,
+    *,
+    refused_action: str,
+    actor: str,
+    mails: list[Mail],
+    field: str = "current_password",
+    clock: Clock = SYSTEM_CLOCK,
+) -> None:
+    """Refuse unless `proof` holds the account's current password and, when the second factor is
+    on, a right code. A session alone is not enough to change how an account logs in: whoever
+    found a session open must not lock its owner out.
+
+    Wrong proofs count as failed log-ins of the account's address and of the IP, so guesses
+    made here and at log-in share one budget, and are throttled alike (429). Each refusal is
+    audited as `refused_action` with its reason. The caller's transaction began with
+    `start_writing`; it must commit refusals too."""
+    assert account.id is not None
+    email = account_email(account, cipher)
+    address_key = throttle.email_key(cipher, email) if email else f"account:{account.id}"
+    keys = [address_key, throttle.ip_key(cipher, ip)]
+    now = clock.now()
+    await throttle.lock(session, keys, now)
+    second_factor = account.totp_enabled_at is not None
+
+    async def refuse(reason: str) -> None:
+        await audit.record(
+            session, refused_action, actor=actor, account_id=account.id, details={"reason": reason}
+        )
+
+    wait = await throttle.wait_seconds(session, keys, now)
+    if wait:
+        await refuse("throttled")
+        raise TooManyRequests(
+            f"too many wrong passwords or codes: try again in {wait} seconds", retry_after=wait
+        )
+    if second_factor and not proof.code:
+        # Said before the password is checked, so it tells nothing about the password; the
+        # caller, logged in, knows the second factor is on anyway.
+        await refuse("missing_second_factor")
+        raise Forbidden(
+            "the second factor is on: send a code from your authenticator app (or a recovery "
+            "code) with the password",
+            field="code",
+        )
+    password_right = (
+        account.password_hash is not None
+        and len(proof.password) <= MAX_PASSWORD_LENGTH
+        and await password_matches_in_thread(proof.password, account.password_hash)
+    )
+    # The code is tried only with the right password, so a wrong guess never spends one.
+    code_right = not second_factor or (
+        password_right and await second_factor_passes(session, cipher, account, proof.code)
+    )
+    if not (password_right and code_right):
+        reason = "wrong_password" if not password_right else "wrong_second_factor"
+        await _failed(
+            session,
+            cipher,
+            account,
+            keys,
+            settings,
+            reason,
+            mails,
+            now,
+            action=refused_action,
+            actor=actor,
+        )
+        raise Forbidden(
+            "the password or the code is not right"
+            if second_factor
+            else "the current password is not right",
+            field=field,
+        )
+    await throttle.forget(session, keys[0], keys[1])
+    session.add(account)
+    await session.flush()
+
+
 async def _failed(
     session: AsyncSession,
     cipher: Cipher,
@@ -156,8 +269,11 @@ async def _failed(
     settings: AccountSettings,
     reason: str,
     mails: list[Mail],
+    now: datetime,
+    *,
+    action: str = "login.failed",
+    actor: str = ANONYMOUS,
 ) -> None:
-    now = utcnow()
     account_id = account.id if account is not None else None
     started_throttling = await throttle.record_failure(
         session, keys[0], settings.login_failures_before_delay, settings, now
@@ -167,8 +283,8 @@ async def _failed(
     )
     await audit.record(
         session,
-        "login.failed",
-        actor=ANONYMOUS,
+        action,
+        actor=actor,
         account_id=account_id,
         details={"reason": reason},
     )

@@ -4,6 +4,11 @@ each), so a fresh install needs no mail server; SMTP by configuration.
 
 Our mails never ask for personal information: `ot.mailer.check_no_request_for_personal_data`
 refuses a text that does, and every message goes through it.
+
+Text that customers control (a team's name in an invitation) goes into a mail only through
+`quoted`: between quotation marks, on one line, capped, and with anything a mail program could
+turn into a link defanged (`shop[.]example`, `https[:]//`). Our mails are plain text only, so
+there is no HTML part in which such text could become a link.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import re
 import smtplib
 import ssl
 import time
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -31,6 +37,44 @@ _ASKS_FOR_PERSONAL_DATA = re.compile(
 )
 
 
+# At most this many characters of a customer's text appear in a mail.
+QUOTED_MAX_LENGTH = 60
+OPENING_QUOTE, CLOSING_QUOTE = "\u201c", "\u201d"
+# Quotation marks inside a customer's text would let it seem to end early and speak for us.
+_QUOTATION_MARKS = str.maketrans(dict.fromkeys('"\u201c\u201d\u201e\u201f\u00ab\u00bb', "'"))
+# What mail programs turn into links: a scheme ("https://", "mailto:"), a host name ("www.x.io",
+# "bank.example"), an IPv4 address. Dots of other scripts are read as dots in host names.
+_SCHEME = re.compile(
+    r"(?i)\b([a-z][a-z0-9+.-]*:)(?=/)|\b(mailto:|tel:|sms:|sip:|callto:|skype:|xmpp:|data:)"
+)
+_HOST = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?[.\u3002\uff61])+[^\W\d_]{2,}\b")
+_IPV4 = re.compile(r"\b\d{1,3}(?:[.\u3002\uff61]\d{1,3}){3}\b")
+_DOT = re.compile(r"[.\u3002\uff61]")
+# Our own quotations, left out when our words are checked (they are not ours).
+_QUOTATION = re.compile(f"{OPENING_QUOTE}[^{OPENING_QUOTE}{CLOSING_QUOTE}]*{CLOSING_QUOTE}")
+
+
+def quoted(text: str, limit: int = QUOTED_MAX_LENGTH) -> str:
+    """A customer's text, safe to put in a mail we send: in quotation marks, on one line, at
+    most `limit` characters (cut with "..."), without control or invisible formatting characters
+    (line breaks, bidirectional overrides, zero-width spaces), and with nothing a mail program
+    would make a link of."""
+    text = unicodedata.normalize("NFKC", text)  # full-width letters and dots read as plain ones
+    kept = []
+    for character in text:
+        category = unicodedata.category(character)
+        if category == "Cf":
+            continue  # invisible: could hide or reorder what the reader sees
+        kept.append(" " if category in ("Cc", "Zl", "Zp", "Zs") else character)
+    text = " ".join("".join(kept).split()).translate(_QUOTATION_MARKS)
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "\u2026"
+    text = _SCHEME.sub(lambda match: match.group(0)[:-1] + "[:]", text)
+    for pattern in (_HOST, _IPV4):
+        text = pattern.sub(lambda match: _DOT.sub("[.]", match.group(0)), text)
+    return f"{OPENING_QUOTE}{text}{CLOSING_QUOTE}"
+
+
 @dataclass(frozen=True)
 class Mail:
     to: str
@@ -39,9 +83,10 @@ class Mail:
 
 
 def check_no_request_for_personal_data(mail: Mail) -> None:
-    """Our promise: we never ask for personal information by e-mail."""
+    """Our promise: we never ask for personal information by e-mail. Customers' text that we
+    quote is not ours and is not checked (it would otherwise stop the mail from going out)."""
     for part in (mail.subject, mail.text):
-        if _ASKS_FOR_PERSONAL_DATA.search(part):
+        if _ASKS_FOR_PERSONAL_DATA.search(_QUOTATION.sub(OPENING_QUOTE + CLOSING_QUOTE, part)):
             raise ValueError("an outgoing mail must not ask for personal information")
 
 

@@ -525,6 +525,19 @@ class LoginThrottle(SQLModel, table=True):
     blocked_until: datetime | None = None
 
 
+class MailQuota(SQLModel, table=True):
+    """Mails that anyone could make us send to one address in the current period
+    (`ot.mail_quota`), counted to cap them; the address only as a blind index. Rows of periods
+    that are over are deleted."""
+
+    __tablename__ = "mail_quota"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # blind index of the address
+    period_started_at: datetime = Field(index=True)
+    mails: int = 0
+
+
 class RecoveryCode(SQLModel, table=True):
     """A one-time code that stands in for the second factor; only its SHA-256 is kept."""
 

@@ -1,8 +1,11 @@
 """The customer's profile: read everything they gave us, correct it, and read back every change.
 
-A new e-mail address takes effect only once a link mailed to it is used; a new password needs
-the current one and ends the account's other sessions. Each change leaves a `ProfileChange`
-with who made it, when, which fields, and the old values encrypted.
+The log-in credentials are apart from the rest: a new e-mail address or password needs a
+logged-in session to prove itself again (`ot.login.confirm_identity`: the current password and,
+when on, the second factor), so an API key or a session found open cannot take the account
+over. A new address takes effect only once a link mailed to it is used; a new password ends the
+account's other sessions. Each change leaves a `ProfileChange` with who made it, when, which
+fields, and the old values encrypted.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
+from ot import audit, mail_quota
 from ot.accounts import (
     CONTACT_CONTEXTS,
     EMAIL_CONTEXT,
@@ -28,13 +31,15 @@ from ot.accounts import (
     find_account_by_email,
     record_consent,
 )
-from ot.clock import utcnow
+from ot.clock import SYSTEM_CLOCK, Clock, utcnow
 from ot.config import AccountSettings
 from ot.crypto import Cipher
-from ot.errors import Conflict, Forbidden, InvalidInput
+from ot.errors import Conflict, InvalidInput
+from ot.login import Proof, confirm_identity
 from ot.mailer import Mail
 from ot.models import PROFILE_OLD_VALUES, Account, Consent, EmailVerification, ProfileChange
-from ot.passwords import check_new_password, hash_password_in_thread, password_matches_in_thread
+from ot.passwords import check_new_password, hash_password_in_thread
+from ot.second_factor import disable, ensure_on
 from ot.sessions import revoke_all_sessions
 from ot.verification import Purpose, issue_verification, verification_link
 
@@ -68,10 +73,11 @@ class Profile:
 
 @dataclass(frozen=True)
 class ProfileUpdate:
-    """The fields to change; None leaves a field as it is. A new region needs `consent`."""
+    """The fields to change; None leaves a field as it is. A new region needs `consent`. The
+    e-mail address and the password are not among them (`request_email_change`,
+    `change_password`)."""
 
     name: str | None = None
-    email: str | None = None
     company: str | None = None
     address: str | None = None
     phone: str | None = None
@@ -188,11 +194,8 @@ async def update_profile(
     settings: AccountSettings,
     *,
     actor: str,
-    link_base: str,
-    mails: list[Mail],
 ) -> list[str]:
-    """Apply the changes; returns the fields changed now. A new e-mail address is not among
-    them: it waits for its verification link, mailed here."""
+    """Apply the changes; returns the fields changed now."""
     assert account.id is not None
     # Everything is checked before anything changes: a refusal leaves the account as it was.
     name = check_name(update.name) if update.name is not None else None
@@ -210,8 +213,6 @@ async def update_profile(
                 "transfer there",
                 field="consent",
             )
-    if update.email is not None:
-        check_email(update.email)
 
     old_values: dict[str, str | None] = {}
     if name is not None:
@@ -229,11 +230,6 @@ async def update_profile(
         old_values["region"] = account.region
         account.region = region
         await record_consent(session, account.id, region, settings)
-    pending = None
-    if update.email is not None:
-        pending = await _request_email_change(
-            session, cipher, account, update.email, settings, link_base=link_base, mails=mails
-        )
     if old_values:
         session.add(account)
         await record_change(session, cipher, account.id, actor, old_values)
@@ -244,26 +240,41 @@ async def update_profile(
             account_id=account.id,
             details={"fields": sorted(old_values)},
         )
-    if pending:
-        await audit.record(session, "email.change_requested", actor=actor, account_id=account.id)
     await session.flush()
     return sorted(old_values)
 
 
-async def _request_email_change(
+async def request_email_change(
     session: AsyncSession,
     cipher: Cipher,
     account: Account,
     new_email: str,
+    proof: Proof,
+    ip: str,
     settings: AccountSettings,
     *,
+    actor: str,
     link_base: str,
     mails: list[Mail],
+    clock: Clock = SYSTEM_CLOCK,
 ) -> bool:
-    """Mail a link to the new address (or, when another account has it, a notice that says
-    so to that address only). False when the address is already the account's."""
+    """Once `proof` shows it is the account's owner, mail a link to the new address (or, when
+    another account has it, a notice that says so to that address only). False when the
+    address is already the account's. Runs in a transaction begun by `start_writing`."""
     assert account.id is not None
     email = check_email(new_email)
+    await confirm_identity(
+        session,
+        cipher,
+        account,
+        proof,
+        ip,
+        settings,
+        refused_action="email.change_refused",
+        actor=actor,
+        mails=mails,
+        clock=clock,
+    )
     if account.email_index == email_index(cipher, email):
         return False
     # A pending change is recorded even for an address another account holds, so the profile
@@ -275,21 +286,20 @@ async def _request_email_change(
         settings,
         email_encrypted=cipher.encrypt(email, context=EMAIL_CONTEXT),
     )
-    if await find_account_by_email(session, cipher, email) is not None:
-        mails.append(
-            Mail(
-                to=email,
-                subject="Your address was entered in another opentracker account",
-                text=(
-                    "Someone asked to move another opentracker account to this address. It "
-                    "already belongs to your account, so nothing was changed.\n\n"
-                    "We never ask for your password or other personal details by e-mail.\n"
-                ),
-            )
+    await audit.record(session, "email.change_requested", actor=actor, account_id=account.id)
+    owner = await find_account_by_email(session, cipher, email)
+    if owner is not None:
+        mail = Mail(
+            to=email,
+            subject="Your address was entered in another opentracker account",
+            text=(
+                "Someone asked to move another opentracker account to this address. It "
+                "already belongs to your account, so nothing was changed.\n\n"
+                "We never ask for your password or other personal details by e-mail.\n"
+            ),
         )
-        return True
-    mails.append(
-        Mail(
+    else:
+        mail = Mail(
             to=email,
             subject="Confirm your new opentracker address",
             text=(
@@ -300,7 +310,18 @@ async def _request_email_change(
                 "We never ask for your password or other personal details by e-mail.\n"
             ),
         )
+    # Any address can be entered here, so mails to it are capped like registrations'.
+    await mail_quota.queue(
+        session,
+        cipher,
+        mails,
+        mail,
+        settings,
+        kind="address_notice" if owner is not None else "new_address_link",
+        actor=actor,
+        account_id=account.id,
     )
+    await session.flush()
     return True
 
 
@@ -351,30 +372,34 @@ async def change_password(
     session: AsyncSession,
     cipher: Cipher,
     account: Account,
-    current_password: str,
+    proof: Proof,
     new_password: str,
+    ip: str,
     settings: AccountSettings,
     *,
     actor: str,
     keep_session_id: int | None,
     mails: list[Mail],
+    clock: Clock = SYSTEM_CLOCK,
 ) -> int:
-    """Set a new password, given the current one; ends every other session of the account and
-    returns how many ended."""
+    """Set a new password once `proof` shows it is the account's owner; ends every other
+    session of the account and returns how many ended. Runs in a transaction begun by
+    `start_writing`."""
     assert account.id is not None
-    matches = account.password_hash is not None and await password_matches_in_thread(
-        current_password, account.password_hash
-    )
-    if not matches:
-        await audit.record(
-            session,
-            "password.change_refused",
-            actor=actor,
-            account_id=account.id,
-            details={"reason": "wrong_current_password"},
-        )
-        raise Forbidden("the current password is not right", field="current_password")
+    # A refused new password must not spend the proof's one-time code.
     check_new_password(new_password, settings, email=account_email(account, cipher) or "")
+    await confirm_identity(
+        session,
+        cipher,
+        account,
+        proof,
+        ip,
+        settings,
+        refused_action="password.change_refused",
+        actor=actor,
+        mails=mails,
+        clock=clock,
+    )
     account.password_hash = await hash_password_in_thread(new_password, settings)
     session.add(account)
     ended = await revoke_all_sessions(session, account.id, except_session_id=keep_session_id)
@@ -401,3 +426,35 @@ async def change_password(
         )
     await session.flush()
     return ended
+
+
+async def turn_off_second_factor(
+    session: AsyncSession,
+    cipher: Cipher,
+    account: Account,
+    proof: Proof,
+    ip: str,
+    settings: AccountSettings,
+    *,
+    actor: str,
+    mails: list[Mail],
+    clock: Clock = SYSTEM_CLOCK,
+) -> None:
+    """Turn the second factor off once `proof` (the password and a code from the app or a
+    recovery code) shows it is the account's owner. Runs in a transaction begun by
+    `start_writing`."""
+    ensure_on(account)
+    await confirm_identity(
+        session,
+        cipher,
+        account,
+        proof,
+        ip,
+        settings,
+        refused_action="second_factor.disable_refused",
+        actor=actor,
+        mails=mails,
+        field="code",
+        clock=clock,
+    )
+    await disable(session, account, actor=actor)

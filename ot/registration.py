@@ -2,7 +2,8 @@
 customer's express consent to hosting there; then the address is proven by a one-time link.
 
 Registering answers alike whether the address is new or taken, so nobody can find out who is a
-customer: for a taken address its owner gets a notice by mail instead of a link.
+customer: for a taken address its owner gets a notice by mail instead of a link. Anyone can
+register with any address, so these mails are capped per address (`ot.mail_quota`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
+from ot import audit, mail_quota
 from ot.accounts import (
     CONTACT_CONTEXTS,
     EMAIL_CONTEXT,
@@ -87,7 +88,16 @@ async def register(
             actor="anonymous",
             account_id=existing.id,
         )
-        mails.append(taken_address_notice(email))
+        await mail_quota.queue(
+            session,
+            cipher,
+            mails,
+            taken_address_notice(email),
+            settings,
+            kind="taken_address_notice",
+            actor="anonymous",
+            account_id=existing.id,
+        )
         return None
     account = Account(
         name_encrypted=cipher.encrypt(name, context=NAME_CONTEXT),
@@ -120,7 +130,16 @@ async def register(
             "statement_version": consent.statement_version,
         },
     )
-    mails.append(verification_mail(email, verification_link(link_base, token), settings))
+    await mail_quota.queue(
+        session,
+        cipher,
+        mails,
+        verification_mail(email, verification_link(link_base, token), settings),
+        settings,
+        kind="registration_link",
+        actor=f"account:{account.id}",
+        account_id=account.id,
+    )
     return account
 
 

@@ -22,9 +22,8 @@ from ot import audit
 from ot.accounts import TOTP_SECRET_CONTEXT, account_email
 from ot.clock import utcnow
 from ot.crypto import Cipher
-from ot.errors import Conflict, Forbidden, InvalidInput
+from ot.errors import Conflict, InvalidInput
 from ot.models import Account, RecoveryCode
-from ot.passwords import password_matches_in_thread
 
 ISSUER = "opentracker"
 RECOVERY_CODE_COUNT = 10
@@ -142,35 +141,16 @@ async def use_recovery_code(session: AsyncSession, account: Account, code: str) 
     return True
 
 
-async def disable(
-    session: AsyncSession,
-    cipher: Cipher,
-    account: Account,
-    password: str,
-    code: str,
-    *,
-    actor: str,
-) -> None:
-    """Turn the second factor off: needs the password and a code (from the app or a recovery
-    code)."""
-    assert account.id is not None
+def ensure_on(account: Account) -> None:
     if account.totp_enabled_at is None:
         raise Conflict("the second factor is not on", field="second_factor")
-    password_ok = account.password_hash is not None and await password_matches_in_thread(
-        password, account.password_hash
-    )
-    code_ok = password_ok and (
-        check_totp(cipher, account, code) or await use_recovery_code(session, account, code)
-    )
-    if not code_ok:
-        await audit.record(
-            session,
-            "second_factor.disable_refused",
-            actor=actor,
-            account_id=account.id,
-            details={"reason": "wrong_code" if password_ok else "wrong_password"},
-        )
-        raise Forbidden("the password or the code is not right", field="code")
+
+
+async def disable(session: AsyncSession, account: Account, *, actor: str) -> None:
+    """Turn the second factor off. Only once the owner proved itself with the password and a
+    code (`ot.profile.turn_off_second_factor`)."""
+    assert account.id is not None
+    ensure_on(account)
     account.totp_secret_encrypted = None
     account.totp_enabled_at = None
     account.totp_last_step = None

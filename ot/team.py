@@ -1,10 +1,11 @@
 """Teams: the people (accounts) who work on an account's sites, with a role each, by invitation.
 
 An account is the owner of its own team and has no membership row. Others join by accepting an
-invitation: a random one-time token, mailed to an address that is stored encrypted and never
-looked up (whoever is logged in and holds the token joins; the token is the proof). A caller never
-hands out a role above its own, and a member may always leave. Anything about a team the caller
-cannot see answers exactly as missing.
+invitation: a random one-time token mailed to an address that is stored encrypted. It is bound
+to that address: only a logged-in account whose confirmed e-mail address is the invited one can
+accept it, so a forwarded or intercepted mail lets nobody else in. A caller never hands out a
+role above its own, and a member may always leave. Anything about a team the caller cannot see
+answers exactly as missing.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.access import Principal, PrincipalKind, Scope, may, role_in
+from ot.accounts import account_email, get_account, normalise_email
 from ot.clock import as_utc, utcnow
 from ot.crypto import Cipher
 from ot.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ot.grants.suspension import SuspensionReason, may_grant, suspend_grants_of_member
-from ot.mailer import Mail
+from ot.mailer import Mail, quoted
 from ot.models import INVITATION_EMAIL, Invitation, MemberRole, Membership
 
 INVITATION_PREFIX = "oti_"
+ACCEPT_PATH = "/ot/v1/team/invitations/accept"
 INVITATION_LIFETIME = timedelta(days=7)
 EMAIL_CONTEXT = INVITATION_EMAIL.context
 MAX_EMAIL_LENGTH = 254
@@ -35,6 +38,10 @@ MAX_EMAIL_LENGTH = 254
 MAX_PENDING_INVITATIONS = 50
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 _RANK = {MemberRole.VIEWER: 0, MemberRole.ADMIN: 1, MemberRole.OWNER: 2}
+
+
+class InvitedElsewhere(Forbidden):
+    """The invitation was sent to another address than the caller's confirmed one."""
 
 
 @dataclass(frozen=True)
@@ -127,16 +134,22 @@ def invitation_email(invitation: Invitation, cipher: Cipher) -> str:
     return cipher.decrypt(invitation.email_encrypted, context=EMAIL_CONTEXT)
 
 
+def invitation_link(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}{ACCEPT_PATH}?token={token}"
+
+
 def invitation_mail(new: NewInvitation, cipher: Cipher, team_name: str, base_url: str) -> Mail:
-    """The mail carrying the token. It asks for nothing: the invitee logs in and accepts."""
+    """The mail carrying the token. It asks for nothing: the invitee logs in and accepts. The
+    team's name is the customer's own text, so it is only ever quoted (`ot.mailer.quoted`)."""
     invitation = new.invitation
-    link = f"{base_url.rstrip('/')}/ot/v1/team/invitations/accept?token={new.token}"
     expires = as_utc(invitation.expires_at).strftime("%Y-%m-%d %H:%M UTC")
     text = (
-        f"{team_name} invites you to their team on opentracker, as {invitation.role.value}.\n\n"
-        "To join, log in to opentracker (or register first) and accept the invitation with\n"
-        f"this link or code:\n\n  {link}\n  code: {new.token}\n\n"
-        f"The invitation can be used once and expires on {expires}.\n"
+        f"You are invited to join a team on opentracker, as {invitation.role.value}.\n"
+        f"The team's name, as its owner wrote it: {quoted(team_name)}\n\n"
+        "To join, log in to opentracker with the account of this address (or register with\n"
+        "it first) and accept the invitation with this code; the link shows how:\n\n"
+        f"  {invitation_link(base_url, new.token)}\n  code: {new.token}\n\n"
+        f"The invitation can be used once, only with this address, and expires on {expires}.\n"
         "If you did not expect it, ignore this message: nothing happens unless you accept.\n"
     )
     return Mail(
@@ -180,32 +193,57 @@ async def withdraw_invitation(
     return invitation
 
 
-async def accept_invitation(session: AsyncSession, principal: Principal, token: str) -> Membership:
-    """Join the team of a live invitation, once. Unknown, used, withdrawn and expired tokens are
-    refused alike."""
-    if principal.kind is not PrincipalKind.SESSION:
-        raise Forbidden("log in to accept an invitation", field="token")
-    refused = InvalidInput(
+def _refused() -> InvalidInput:
+    return InvalidInput(
         "this invitation is not valid: it was used, withdrawn or has expired", field="token"
     )
+
+
+async def live_invitation(session: AsyncSession, token: str) -> Invitation:
+    """The invitation of a token that can still be accepted. Unknown, used, withdrawn and
+    expired tokens are refused alike."""
     if not token.startswith(INVITATION_PREFIX) or len(token) > 100:
-        raise refused
+        raise _refused()
     invitation = (
         await session.exec(select(Invitation).where(Invitation.token_hash == _digest(token)))
     ).first()
-    now = utcnow()
     if (
         invitation is None
         or invitation.accepted_at is not None
         or invitation.withdrawn_at is not None
-        or as_utc(invitation.expires_at) <= now
+        or is_expired(invitation, utcnow())
     ):
-        raise refused
+        raise _refused()
+    return invitation
+
+
+async def accept_invitation(
+    session: AsyncSession, cipher: Cipher, principal: Principal, token: str
+) -> Membership:
+    """Join the team of a live invitation, once, as the account it was sent to: the caller's
+    confirmed address must be the invited one."""
+    if principal.kind is not PrincipalKind.SESSION:
+        raise Forbidden("log in to accept an invitation", field="token")
+    invitation = await live_invitation(session, token)
     if invitation.account_id == principal.account_id:
         raise Conflict("this is your own team: you own it already", field="token")
+    account = await get_account(session, principal.account_id)
+    email = account_email(account, cipher)
+    if (
+        email is None
+        or account.email_verified_at is None
+        or normalise_email(email) != normalise_email(invitation_email(invitation, cipher))
+    ):
+        raise InvitedElsewhere(
+            "this invitation was sent to another address: log in with the account of the "
+            "address it was sent to (with that address confirmed), or ask for an invitation to "
+            "yours",
+            field="token",
+        )
     existing = await role_in(session, principal, invitation.account_id)
     if existing is not None:
         raise Conflict(f"you are already in this team, as {existing.value}", field="token")
+    now = utcnow()
     # Claimed with a conditional update, so two requests racing with one token cannot both win.
     claimed = await session.exec(
         update(Invitation)
@@ -213,7 +251,7 @@ async def accept_invitation(session: AsyncSession, principal: Principal, token: 
         .values(accepted_at=now, accepted_by=principal.account_id)
     )
     if not claimed.rowcount:
-        raise refused
+        raise _refused()
     membership = Membership(
         account_id=invitation.account_id,
         member_account_id=principal.account_id,

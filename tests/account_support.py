@@ -4,9 +4,11 @@ the real HTTP API."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
+import pyotp
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
@@ -102,3 +104,21 @@ async def execute(settings: Settings, statement: str, **params: Any) -> None:
     """Run one SQL statement and commit it (to age a link, a hash, a throttle...)."""
     async with helper_engine(settings) as engine, engine.begin() as connection:
         await connection.execute(text(statement), params)
+
+
+def totp_code(secret: str, steps_ahead: int = 0) -> str:
+    """The authenticator app's code now, or some 30-second steps later (each code works once)."""
+    moment = datetime.now(UTC) + timedelta(seconds=30 * steps_ahead)
+    return pyotp.TOTP(secret).at(moment)
+
+
+async def enrolled(client: TestClient, headers: dict[str, str]) -> tuple[str, list[str]]:
+    """Turn the second factor on; its secret and the recovery codes."""
+    begun = await client.post("/ot/v1/account/second-factor", headers=headers)
+    assert begun.status == 200, await begun.text()
+    secret = (await begun.json())["secret"]
+    confirmed = await client.post(
+        "/ot/v1/account/second-factor/confirm", json={"code": totp_code(secret)}, headers=headers
+    )
+    assert confirmed.status == 200, await confirmed.text()
+    return secret, (await confirmed.json())["recovery_codes"]

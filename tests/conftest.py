@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
+from ot.clock import ManualClock
 from ot.config import Settings, load_settings
 from ot.db import create_engine
 from ot.models import Site
@@ -83,10 +84,18 @@ async def site(settings: Settings) -> Site:
 
 
 @pytest.fixture
-async def client(settings: Settings, aiohttp_client: Any) -> TestClient:
-    """The server in-process, on the test's database. `settings` comes first so that its
-    database is dropped only after the server has stopped (fixtures end in reverse order)."""
-    return await aiohttp_client(create_app(settings))
+def clock() -> ManualClock:
+    """The clock the in-process server's rate limits and log-in throttling read: it stands still
+    until the test moves it, so no answer depends on how fast a busy machine runs."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def client(settings: Settings, aiohttp_client: Any, clock: ManualClock) -> TestClient:
+    """The server in-process, on the test's database, reading the test's `clock`. `settings`
+    comes first so that its database is dropped only after the server has stopped (fixtures end
+    in reverse order)."""
+    return await aiohttp_client(create_app(settings, clock=clock))
 
 
 def free_port() -> int:

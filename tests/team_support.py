@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.access import Principal, PrincipalKind
-from ot.accounts import create_account
+from ot.accounts import EMAIL_CONTEXT, create_account, email_index, get_account
+from ot.clock import utcnow
 from ot.config import Settings
 from ot.crypto import Cipher
 from ot.models import MemberRole
@@ -21,15 +22,27 @@ def session_of(account_id: int) -> Principal:
     return Principal(PrincipalKind.SESSION, account_id, session_id=1)
 
 
-async def new_account(settings: Settings, name: str = "Someone") -> int:
+async def new_account(settings: Settings, name: str = "Someone", email: str | None = None) -> int:
+    """An account, with `email` as its confirmed address when given."""
     async with (
         helper_engine(settings) as engine,
         AsyncSession(engine, expire_on_commit=False) as session,
     ):
-        account = await create_account(session, cipher_of(settings), name)
+        cipher = cipher_of(settings)
+        account = await create_account(session, cipher, name)
+        if email is not None:
+            account.email_encrypted = cipher.encrypt(email, context=EMAIL_CONTEXT)
+            account.email_index = email_index(cipher, email)
+            account.email_verified_at = utcnow()
+            session.add(account)
         await session.commit()
         assert account.id is not None
         return account.id
+
+
+def member_address(account_id: int) -> str:
+    """The confirmed address `add_member` gives an account that has none."""
+    return f"member-{account_id}@example.org"
 
 
 def cipher_of(settings: Settings) -> Cipher:
@@ -37,15 +50,25 @@ def cipher_of(settings: Settings) -> Cipher:
 
 
 async def add_member(settings: Settings, team_id: int, member_id: int, role: MemberRole) -> int:
-    """Invite an account to a team and accept for it; returns the membership id."""
+    """Invite an account to a team and accept for it; returns the membership id. An invitation
+    is accepted only by its address, so an account without a confirmed one gets
+    `member_address(member_id)`."""
+    cipher = cipher_of(settings)
     async with (
         helper_engine(settings) as engine,
         AsyncSession(engine, expire_on_commit=False) as session,
     ):
-        new = await invite(
-            session, cipher_of(settings), session_of(team_id), "new@example.org", role
-        )
-        membership = await accept_invitation(session, session_of(member_id), new.token)
+        member = await get_account(session, member_id)
+        if member.email_encrypted is None or member.email_verified_at is None:
+            address = member_address(member_id)
+            member.email_encrypted = cipher.encrypt(address, context=EMAIL_CONTEXT)
+            member.email_index = email_index(cipher, address)
+            member.email_verified_at = utcnow()
+            session.add(member)
+        else:
+            address = cipher.decrypt(member.email_encrypted, context=EMAIL_CONTEXT)
+        new = await invite(session, cipher, session_of(team_id), address, role)
+        membership = await accept_invitation(session, cipher, session_of(member_id), new.token)
         await session.commit()
         assert membership.id is not None
         return membership.id

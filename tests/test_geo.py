@@ -192,10 +192,11 @@ def test_anything_that_is_not_an_address_has_no_location(locator: GeoLocator, ip
 
 def test_a_lookup_takes_microseconds(locator: GeoLocator) -> None:
     ips = ["8.8.8.8", "2a00:1450:4001:80b::200e", "83.149.9.216", "10.0.0.1"] * 500
-    started = time.perf_counter()
+    # The thread's own CPU time: other processes on a busy machine do not count in it.
+    started = time.thread_time()
     for ip in ips:
         locator.locate(ip)
-    per_call = (time.perf_counter() - started) / len(ips)
+    per_call = (time.thread_time() - started) / len(ips)
     assert per_call < 100e-6  # measured ~4 µs; the bound only catches an accidental slow path
 
 

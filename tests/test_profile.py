@@ -1,5 +1,7 @@
 """The profile (`/ot/v1/account`): customers read everything they gave us, correct it, and read
-the history of every change; a new address needs verification, a new password the current one."""
+the history of every change. How the account logs in (its e-mail address and password) changes
+only with a logged-in session proving itself again, with the current password and, when on, the
+second factor; a new address also needs verification."""
 
 from __future__ import annotations
 
@@ -8,17 +10,20 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from ot.clock import ManualClock
 from ot.config import Settings
 from tests.account_support import (
     EMAIL,
     PASSWORD,
     audit_actions,
+    enrolled,
     log_in,
     mails_to,
     registered,
     session_headers,
     text_of,
     token_in,
+    totp_code,
     verify,
 )
 from tests.stats_support import token_for
@@ -36,6 +41,21 @@ async def profile(client: TestClient, headers: dict[str, str]) -> dict[str, Any]
 
 async def patch(client: TestClient, headers: dict[str, str], **fields: Any) -> Any:
     return await client.patch("/ot/v1/account", json=fields, headers=headers)
+
+
+async def change_email(
+    client: TestClient, headers: dict[str, str], email: str, **proof: Any
+) -> Any:
+    """Ask for a new login address, with the current password unless `proof` says otherwise."""
+    body = {"email": email, "current_password": PASSWORD, **proof}
+    return await client.post("/ot/v1/account/email", json=body, headers=headers)
+
+
+async def change_password(
+    client: TestClient, headers: dict[str, str], new_password: str = NEW_PASSWORD, **proof: Any
+) -> Any:
+    body = {"current_password": PASSWORD, "new_password": new_password, **proof}
+    return await client.post("/ot/v1/account/password", json=body, headers=headers)
 
 
 async def history(client: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -161,10 +181,10 @@ async def test_bad_profile_changes_are_refused_and_change_nothing(
 async def test_a_new_address_takes_effect_only_once_verified(
     client: TestClient, settings: Settings, ada: dict[str, str]
 ) -> None:
-    answer = await (await patch(client, ada, email="ada@engines.example")).json()
-    assert answer["changed"] == []
-    assert answer["profile"]["email"] == EMAIL
-    assert answer["profile"]["pending_email"] == "ada@engines.example"
+    answer = await (await change_email(client, ada, "Ada@Engines.example")).json()
+    assert answer["pending_email"] == "ada@engines.example"
+    assert (await profile(client, ada))["email"] == EMAIL
+    assert (await profile(client, ada))["pending_email"] == "ada@engines.example"
     assert (await log_in(client, email="ada@engines.example")).status == 401
 
     [link] = mails_to(settings, "ada@engines.example")
@@ -191,8 +211,9 @@ async def test_a_taken_address_is_answered_alike_and_its_owner_told(
     client: TestClient, settings: Settings, ada: dict[str, str]
 ) -> None:
     await registered(client, settings, email="grace@example.com", name="Grace Hopper")
-    answer = await (await patch(client, ada, email="Grace@example.com")).json()
-    assert answer["profile"]["pending_email"] == "grace@example.com"
+    answer = await (await change_email(client, ada, "Grace@example.com")).json()
+    assert answer["pending_email"] == "grace@example.com"
+    assert (await profile(client, ada))["pending_email"] == "grace@example.com"
     notice = mails_to(settings, "grace@example.com")[-1]
     assert "nothing was changed" in text_of(notice) and "otv_" not in text_of(notice)
     assert (await profile(client, ada))["email"] == EMAIL
@@ -262,10 +283,103 @@ async def test_an_api_key_cannot_change_the_password_or_read_the_profile_without
 async def test_a_new_address_taken_before_it_is_verified_is_refused(
     client: TestClient, settings: Settings, ada: dict[str, str]
 ) -> None:
-    await patch(client, ada, email="shared@example.com")
+    await change_email(client, ada, "shared@example.com")
     [link] = mails_to(settings, "shared@example.com")
     await registered(client, settings, email="shared@example.com", name="Grace Hopper")
     refused = await verify(client, token_in(link))
     assert (await error_of(refused, 409))["field"] == "token"
     assert (await profile(client, ada))["email"] == EMAIL
     assert (await log_in(client)).status == 200
+
+
+async def test_an_api_key_cannot_change_the_login_email_address(
+    client: TestClient, settings: Settings, ada: dict[str, str]
+) -> None:
+    account_id = (await profile(client, ada))["id"]
+    key = bearer(await token_for(settings, account_id, scopes=("account:read", "account:write")))
+
+    through_the_profile = await patch(client, key, email="mallory@evil.example")
+    directly = await change_email(client, key, "mallory@evil.example")
+
+    error = await error_of(through_the_profile, 400)
+    assert error["field"] == "email" and "POST /ot/v1/account/email" in error["message"]
+    assert (await error_of(directly, 403))["field"] == "token"
+    assert (await profile(client, ada))["pending_email"] is None
+    assert mails_to(settings, "mallory@evil.example") == []
+    # What is not a login credential, a key with account:write may still correct.
+    assert (await patch(client, key, company="Engines Ltd")).status == 200
+
+
+async def test_a_session_alone_cannot_change_the_login_email_address(
+    client: TestClient, settings: Settings, ada: dict[str, str]
+) -> None:
+    """Whoever finds a session open must not be able to move the account to their mailbox."""
+    without = await client.post(
+        "/ot/v1/account/email", json={"email": "mallory@evil.example"}, headers=ada
+    )
+    wrong = await change_email(client, ada, "mallory@evil.example", current_password="a guess")
+
+    assert (await error_of(without, 400))["field"] == "current_password"
+    error = await error_of(wrong, 403)
+    assert error["field"] == "current_password" and "password" in error["message"]
+    assert (await profile(client, ada))["pending_email"] is None
+    assert mails_to(settings, "mallory@evil.example") == []
+    account_id = (await profile(client, ada))["id"]
+    assert (await audit_actions(settings, account_id)).count("email.change_refused") == 1
+    assert await history(client, ada) == []
+
+
+async def test_with_the_second_factor_on_the_login_credentials_change_only_with_a_code(
+    client: TestClient, settings: Settings, ada: dict[str, str]
+) -> None:
+    secret, recovery_codes = await enrolled(client, ada)
+
+    no_code = [
+        await change_email(client, ada, "ada@engines.example"),
+        await change_password(client, ada),
+    ]
+    wrong_code = [
+        await change_email(client, ada, "ada@engines.example", code="000000"),
+        await change_password(client, ada, code="000000"),
+    ]
+
+    for refused in no_code:
+        assert (await error_of(refused, 403))["field"] == "code"
+    for refused in wrong_code:
+        error = await error_of(refused, 403)
+        assert error["message"] == "the password or the code is not right"
+    assert (await profile(client, ada))["pending_email"] is None
+    assert (await log_in(client, totp_code=totp_code(secret, 1))).status == 200  # unchanged
+
+    moved = await change_email(client, ada, "ada@engines.example", code=recovery_codes[0])
+    assert moved.status == 200, await moved.text()
+    changed = await change_password(client, ada, code=recovery_codes[1])
+    assert changed.status == 200, await changed.text()
+    assert (
+        await log_in(client, password=NEW_PASSWORD, recovery_code=recovery_codes[2])
+    ).status == 200
+
+
+async def test_wrong_current_passwords_are_throttled_like_log_ins(
+    client: TestClient, settings: Settings, ada: dict[str, str], clock: ManualClock
+) -> None:
+    """A stolen session must not become a way to guess the password faster than log-in allows:
+    wrong current passwords count as failed log-ins of the account."""
+    guess = {"current_password": "a guess, again"}
+    for _ in range(3):
+        assert (await change_password(client, ada, **guess)).status == 403
+    for _ in range(2):
+        assert (await change_email(client, ada, "mallory@evil.example", **guess)).status == 403
+
+    throttled = [
+        await change_password(client, ada),  # even the right password must wait now
+        await change_email(client, ada, "ada@engines.example"),
+        await log_in(client),
+    ]
+
+    for answer in throttled:
+        await error_of(answer, 429)
+        assert answer.headers["Retry-After"] == "2"
+    assert "failed log-ins" in mails_to(settings, EMAIL)[-1]["Subject"]  # the owner is told
+    clock.advance(2)
+    assert (await change_password(client, ada)).status == 200

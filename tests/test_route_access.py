@@ -44,6 +44,7 @@ OPEN_ROUTES = {
     ("POST", "/ot/v1/accounts/verify"),
     ("GET", "/ot/v1/accounts/verify"),
     ("POST", "/ot/v1/login"),
+    ("GET", "/ot/v1/team/invitations/accept"),  # the mailed link: describes, accepts nothing
     ("GET", "/healthz"),  # operations: no customer data
     ("GET", "/readyz"),
     ("GET", "/metrics"),

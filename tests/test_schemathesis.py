@@ -13,7 +13,6 @@ Left out, each for a reason:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +91,6 @@ def test_generated_requests_never_get_a_server_error_and_answers_match_the_docum
         operations.append(operation)
     assert len(operations) >= 6, [op.label for op in operations]
     headers = {"Authorization": f"Bearer {target.token}"}
-    started = time.monotonic()
     statuses: list[tuple[str, int]] = []
 
     for operation in operations:
@@ -124,7 +122,6 @@ def test_generated_requests_never_get_a_server_error_and_answers_match_the_docum
 
         check()
 
-    assert time.monotonic() - started < 240, "keep the schemathesis run short for CI"
     # Generated requests reached every operation, and some were accepted.
     assert {label for label, _ in statuses} == {operation.label for operation in operations}
     assert any(status < 300 for _, status in statuses)

@@ -3,39 +3,21 @@ one-time recovery code, and turning it off with the password and a code."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pyotp
 from aiohttp.test_utils import TestClient
 
 from ot.config import Settings
 from tests.account_support import (
     PASSWORD,
     audit_actions,
+    enrolled,
     log_in,
     registered,
     session_headers,
 )
+from tests.account_support import totp_code as code
 from tests.support import error_of, rows
-
-
-def code(secret: str, steps_ahead: int = 0) -> str:
-    """The app's code now, or some 30-second steps later (each code works once)."""
-    moment = datetime.now(UTC) + timedelta(seconds=30 * steps_ahead)
-    return pyotp.TOTP(secret).at(moment)
-
-
-async def enrolled(client: TestClient, headers: dict[str, str]) -> tuple[str, list[str]]:
-    """Turn the second factor on; its secret and the recovery codes."""
-    begun = await client.post("/ot/v1/account/second-factor", headers=headers)
-    assert begun.status == 200, await begun.text()
-    secret = (await begun.json())["secret"]
-    confirmed = await client.post(
-        "/ot/v1/account/second-factor/confirm", json={"code": code(secret)}, headers=headers
-    )
-    assert confirmed.status == 200, await confirmed.text()
-    return secret, (await confirmed.json())["recovery_codes"]
 
 
 async def account_row(settings: Settings) -> dict[str, Any]:
@@ -84,8 +66,8 @@ async def test_log_in_then_needs_a_code_from_the_app(
     await registered(client, settings)
     secret, _ = await enrolled(client, await session_headers(client))
 
-    assert (await error_of(await log_in(client), 401))["field"] == "totp_code"
-    assert (await error_of(await log_in(client, totp_code="123456"), 401))["field"] == "totp_code"
+    assert (await error_of(await log_in(client), 401))["field"] == "password"
+    assert (await error_of(await log_in(client, totp_code="123456"), 401))["field"] == "password"
     next_code = code(secret, 1)
     assert (await log_in(client, totp_code=next_code)).status == 200
     # A code works once, even within its 30 seconds.
@@ -105,7 +87,7 @@ async def test_a_recovery_code_stands_in_for_the_app_once(
     assert (await log_in(client, recovery_code=spoken)).status == 200
     assert "second_factor.recovery_code_used" in await audit_actions(settings, account_id)
     replayed = await log_in(client, recovery_code=recovery_codes[3])
-    assert (await error_of(replayed, 401))["field"] == "recovery_code"
+    assert (await error_of(replayed, 401))["field"] == "password"
     assert (await log_in(client, recovery_code=recovery_codes[4])).status == 200
 
 

@@ -14,15 +14,17 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from ot.access import ROLE_SCOPES, Scope
+from ot.accounts import EMAIL_CONTEXT, email_index
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.db import create_engine
-from ot.mailer import outbox
+from ot.mailer import QUOTED_MAX_LENGTH, outbox
 from ot.models import MemberRole, Site
 from ot.sessions import StartedSession
+from tests.account_support import execute as execute_sql
 from tests.stats_support import token_for
 from tests.support import bearer, error_of, logged_in, rows
-from tests.team_support import add_member, new_account
+from tests.team_support import add_member, cipher_of, member_address, new_account
 
 INVITEE = "jan.jansen@example.org"
 
@@ -119,7 +121,7 @@ async def test_accepting_an_invitation_makes_a_member_and_a_replay_is_refused(
     owner = await logged_in(settings, site.account_id)
     await invite(client, owner, "viewer")
     token = mailed_token(settings)
-    invitee_account = await new_account(settings, "Jan Jansen")
+    invitee_account = await new_account(settings, "Jan Jansen", email=INVITEE)
     invitee = await logged_in(settings, invitee_account)
     response = await accept(client, invitee, token)
     assert response.status == 201, await response.text()
@@ -190,8 +192,100 @@ async def test_an_invitation_is_accepted_only_by_a_logged_in_session_outside_the
     own_team = await accept(client, owner, token)
     assert (await error_of(own_team, 409))["field"] == "token"
     viewer, _ = await member_of(settings, site, MemberRole.VIEWER)
-    already = await accept(client, viewer, token)
+    await client.post(
+        "/ot/v1/team/invitations",
+        json={"email": member_address(viewer.session.account_id), "role": "admin"},
+        headers=bearer(owner.token),
+    )
+    already = await accept(client, viewer, mailed_token(settings))
     assert "already" in (await error_of(already, 409))["message"]
+
+
+async def test_an_invitation_is_accepted_only_by_the_account_of_the_address_it_was_sent_to(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    owner = await logged_in(settings, site.account_id)
+    invitation = await invite(client, owner, "admin")
+    token = mailed_token(settings)  # forwarded, intercepted or read over a shoulder
+    someone_else = await logged_in(
+        settings, await new_account(settings, "Mallory", email="mallory@example.net")
+    )
+    unconfirmed = await new_account(settings, "Jan, unconfirmed")
+    await execute_sql(
+        settings,
+        "UPDATE account SET email_encrypted = :e, email_index = :i WHERE id = :id",
+        e=cipher_of(settings).encrypt(INVITEE, context=EMAIL_CONTEXT),
+        i=email_index(cipher_of(settings), INVITEE),
+        id=unconfirmed,
+    )
+
+    for caller in (someone_else, await logged_in(settings, unconfirmed)):
+        refused = await accept(client, caller, token)
+        error = await error_of(refused, 403)
+        assert error["field"] == "token" and "another address" in error["message"]
+    assert await rows(settings, "SELECT id FROM membership") == []
+    reasons = [d["reason"] for a, _, d in await audit_trail(settings) if a.endswith("refused")]
+    assert reasons == ["another address", "another address"]
+
+    await execute_sql(
+        settings, "UPDATE account SET email_index = NULL WHERE id = :id", id=unconfirmed
+    )
+    invitee = await new_account(settings, "Jan Jansen", email=INVITEE.upper())
+    joined = await accept(client, await logged_in(settings, invitee), token)
+    assert joined.status == 201, await joined.text()
+    assert (await joined.json())["role"] == invitation["role"]
+
+
+async def test_the_mailed_invitation_link_works_when_opened_and_accepts_nothing_by_itself(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    owner = await logged_in(settings, site.account_id)
+    invitation = await invite(client, owner, "viewer")
+    message = outbox(settings.data_dir)[-1]
+    link = re.search(r"https?://\S+", message.get_content())
+    assert link, message.get_content()
+    path = "/" + link.group(0).split("/", 3)[3]
+    invitee = await logged_in(settings, await new_account(settings, "Jan", email=INVITEE))
+
+    for headers in ({}, bearer(invitee.token)):  # a mail program; a logged-in browser
+        opened = await client.get(path, headers=headers)
+        assert opened.status == 200, await opened.text()
+        answer = await opened.json()
+        assert answer["team_id"] == site.account_id and answer["role"] == "viewer"
+        assert answer["expires_at"] == invitation["expires_at"]
+        assert "POST /ot/v1/team/invitations/accept" in answer["how_to_accept"]
+    assert await rows(settings, "SELECT id FROM membership") == []
+
+    joined = await accept(client, invitee, mailed_token(settings))
+    assert joined.status == 201
+    used = await client.get(path)
+    assert (await error_of(used, 400))["field"] == "token"
+    made_up = await client.get("/ot/v1/team/invitations/accept?token=oti_made-up")
+    assert (await error_of(made_up, 400))["field"] == "token"
+
+
+async def test_a_team_name_reaches_the_invitee_quoted_on_one_line_and_never_as_a_link(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    owner = await logged_in(settings, site.account_id)
+    phishing = (
+        'Acme" sent you 500 EUR.\nClaim it at https://pay.evil.example/claim or www.evil.example'
+    )
+    renamed = await client.patch(
+        "/ot/v1/account", json={"name": phishing}, headers=bearer(owner.token)
+    )
+    assert renamed.status == 200, await renamed.text()
+
+    await invite(client, owner)
+
+    text = outbox(settings.data_dir)[-1].get_content()
+    [line] = [line for line in text.splitlines() if "Acme" in line]
+    assert line.startswith("The team's name, as its owner wrote it: \u201cAcme' sent you 500 EUR.")
+    assert line.endswith("\u201d") and line.count("\u201c") == 1
+    assert "Claim it at https[:]//pay[.]evil[.]" in line  # cut short, and defanged
+    assert "https://" not in text and "evil.example" not in text
+    shown = line.split(": ", 1)[1].replace("[.]", ".").replace("[:]", ":")
+    assert len(shown) == QUOTED_MAX_LENGTH + 2  # cut, between its quotation marks
 
 
 async def test_members_are_listed_with_their_roles(

@@ -385,7 +385,7 @@ async def test_retry_waits_as_long_as_retry_after_asks(live_server, website, pro
 
     await stays(live_server, 0, seconds=2.5)
     assert len(proxy.bodies) == 1
-    await wait_for_hits(live_server, 1, timeout=5)
+    await wait_for_hits(live_server, 1)
     assert len(proxy.bodies) == 2
 
 
@@ -416,11 +416,12 @@ async def test_hit_waiting_for_its_retry_is_flushed_when_the_page_is_left(
     tab = await new_tab()
     async with tab.page.expect_response("**/api/event"):
         await tab.page.goto(website.page("/", api=proxy.api))
-    await asyncio.sleep(0.3)  # the tracker reads the 503 and now waits 30 s to retry
+    # Time for the tracker to read the 503; it then waits 30 s to retry, far longer than this.
+    await asyncio.sleep(3)
 
     await tab.page.goto(website.other_origin + "/elsewhere")
 
-    [hit] = await wait_for_hits(live_server, 1, timeout=5)
+    [hit] = await wait_for_hits(live_server, 1, timeout=20)  # before the retry: the flush
     first, flushed = proxy.bodies
     assert flushed == first
     assert hit["event_id"] == first["eid"]

@@ -1,6 +1,7 @@
 """`/ot/v1/accounts` (registration, e-mail verification) and `/ot/v1/account` (the caller's
-profile, its history, password and second factor). The rules live in `ot.registration`,
-`ot.profile` and `ot.second_factor`; these handlers only translate."""
+profile, its history, and how it logs in: e-mail address, password and second factor). The
+rules live in `ot.registration`, `ot.profile`, `ot.login` and `ot.second_factor`; these
+handlers only translate."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.access import Scope
@@ -21,18 +24,29 @@ from ot.accounts import (
     MAX_EMAIL_LENGTH,
     MAX_NAME_LENGTH,
     get_account,
+    normalise_email,
     start_writing,
 )
 from ot.clock import as_utc
 from ot.errors import InvalidInput, OtError
+from ot.login import Proof
 from ot.mailer import Mail
 from ot.passwords import MAX_PASSWORD_LENGTH
-from ot.profile import ProfileUpdate, change_password, history_of, profile_of, update_profile
+from ot.profile import (
+    ProfileUpdate,
+    change_password,
+    history_of,
+    profile_of,
+    request_email_change,
+    turn_off_second_factor,
+    update_profile,
+)
 from ot.registration import Registration, confirm_email, register
-from ot.second_factor import begin_enrolment, confirm_enrolment, disable
+from ot.second_factor import begin_enrolment, confirm_enrolment
 from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
+from ot.server.clients import client_ip_of
 from ot.server.database import engine_for
-from ot.server.keys import CIPHER, MAILER, SETTINGS
+from ot.server.keys import CIPHER, CLOCK, MAILER, SETTINGS
 from ot.snippets import collector_url
 
 log = logging.getLogger(__name__)
@@ -65,6 +79,20 @@ async def send_mails(request: web.Request, mails: Sequence[Mail]) -> None:
             await asyncio.to_thread(mailer.send, mail)
         except Exception as error:  # SMTP trouble must not undo a committed registration
             log.error("an account mail could not be sent", extra={"error": type(error).__name__})
+
+
+@asynccontextmanager
+async def mailing(request: web.Request) -> AsyncIterator[list[Mail]]:
+    """The list the core queues mails in, sent when the block ends: after success and after a
+    refusal (`OtError`, whose records `transaction` commits too, such as a throttling notice's
+    failure count), never after a failure that rolled back. Open it around `transaction`."""
+    mails: list[Mail] = []
+    try:
+        yield mails
+    except OtError:
+        await send_mails(request, mails)
+        raise
+    await send_mails(request, mails)
 
 
 def link_base(request: web.Request) -> str:
@@ -191,9 +219,18 @@ class ProfileOut(BaseModel):
     consents: list[ConsentOut]
 
 
+# How the account logs in is changed only with a session that proves itself again, never here
+# (where an API key with account:write may write): these fields are refused naming the route.
+CREDENTIAL_ROUTES = {
+    "email": "POST /ot/v1/account/email",
+    "password": "POST /ot/v1/account/password",
+}
+
+
 class ProfileIn(Strict):
     name: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
-    email: str | None = Field(default=None, max_length=MAX_EMAIL_LENGTH)
+    email: SkipJsonSchema[Any] = None
+    password: SkipJsonSchema[Any] = None
     company: str | None = Field(default=None, max_length=CONTACT_LIMITS["company"])
     address: str | None = Field(default=None, max_length=CONTACT_LIMITS["address"])
     phone: str | None = Field(default=None, max_length=CONTACT_LIMITS["phone"])
@@ -202,15 +239,44 @@ class ProfileIn(Strict):
         default=None, description="Needed with a new region: consent to hosting there"
     )
 
+    @field_validator("email", "password", mode="before")
+    @classmethod
+    def _credentials_elsewhere(cls, value: Any, info: Any) -> None:
+        raise PydanticCustomError(
+            "credential_elsewhere",
+            "the login {field} is changed with {route}, by a logged-in session with the current "
+            "password (and the second factor when it is on)",
+            {"field": info.field_name, "route": CREDENTIAL_ROUTES[info.field_name]},
+        )
+
 
 class ProfileUpdated(BaseModel):
     changed: list[str]
     profile: ProfileOut
 
 
+CODE_DESCRIPTION = "With the second factor on: a code from the authenticator app or a recovery code"
+
+
 class PasswordIn(Strict):
     current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
     new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    code: str | None = Field(
+        default=None, min_length=1, max_length=64, description=CODE_DESCRIPTION
+    )
+
+
+class EmailChangeIn(Strict):
+    email: str = Field(min_length=3, max_length=MAX_EMAIL_LENGTH)
+    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    code: str | None = Field(
+        default=None, min_length=1, max_length=64, description=CODE_DESCRIPTION
+    )
+
+
+class EmailChangeRequested(BaseModel):
+    pending_email: str | None  # None: the address already was the account's
+    message: str
 
 
 class PasswordChanged(BaseModel):
@@ -267,7 +333,7 @@ async def get_profile(request: web.Request) -> web.Response:
 @endpoint(
     Access.ACCOUNT,
     scope=Scope.ACCOUNT_WRITE,
-    summary="Correct my profile (a new e-mail address takes effect once verified)",
+    summary="Correct my profile: name, contact details, region (not how I log in)",
     body=ProfileIn,
     answers=ProfileUpdated,
 )
@@ -276,23 +342,59 @@ async def patch_profile(request: web.Request) -> web.Response:
     body = request[BODY]
     assert isinstance(body, ProfileIn)
     cipher = request.app[CIPHER]
-    mails: list[Mail] = []
     async with transaction(request) as session:
         account = await get_account(session, principal.account_id)
         changed = await update_profile(
             session,
             cipher,
             account,
-            ProfileUpdate(**body.model_dump()),
+            ProfileUpdate(**body.model_dump(exclude=set(CREDENTIAL_ROUTES))),
+            request.app[SETTINGS].accounts,
+            actor=principal.actor,
+        )
+    async with AsyncSession(engine_for(request)) as session:
+        profile = await profile_of(session, cipher, await get_account(session, account.id or 0))
+    return json_answer(ProfileUpdated(changed=changed, profile=_profile_out(profile)))
+
+
+@endpoint(
+    Access.SESSION,
+    scope=Scope.ACCOUNT_WRITE,
+    summary="Change my login e-mail address (needs the current password, and a code when the "
+    "second factor is on); it takes effect once the link mailed to it is used",
+    body=EmailChangeIn,
+    answers=EmailChangeRequested,
+)
+async def change_my_email(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    body = request[BODY]
+    assert isinstance(body, EmailChangeIn)
+    async with mailing(request) as mails, transaction(request) as session:
+        account = await get_account(session, principal.account_id)
+        requested = await request_email_change(
+            session,
+            request.app[CIPHER],
+            account,
+            body.email,
+            Proof(body.current_password, body.code),
+            client_ip_of(request),
             request.app[SETTINGS].accounts,
             actor=principal.actor,
             link_base=link_base(request),
             mails=mails,
+            clock=request.app[CLOCK],
         )
-    async with AsyncSession(engine_for(request)) as session:
-        profile = await profile_of(session, cipher, await get_account(session, account.id or 0))
-    await send_mails(request, mails)
-    return json_answer(ProfileUpdated(changed=changed, profile=_profile_out(profile)))
+    if not requested:
+        return json_answer(
+            EmailChangeRequested(pending_email=None, message="this already is your address")
+        )
+    # The same answer whether or not another account holds the address.
+    return json_answer(
+        EmailChangeRequested(
+            pending_email=normalise_email(body.email),
+            message="check the new address's mailbox: it takes effect once its link is opened",
+        )
+    )
 
 
 @endpoint(
@@ -318,7 +420,8 @@ async def profile_history(request: web.Request) -> web.Response:
 @endpoint(
     Access.SESSION,
     scope=Scope.ACCOUNT_WRITE,
-    summary="Change my password (needs the current one; ends my other sessions)",
+    summary="Change my password (needs the current one, and a code when the second factor is "
+    "on; ends my other sessions)",
     body=PasswordIn,
     answers=PasswordChanged,
 )
@@ -326,21 +429,21 @@ async def change_my_password(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, PasswordIn)
-    mails: list[Mail] = []
-    async with transaction(request) as session:
+    async with mailing(request) as mails, transaction(request) as session:
         account = await get_account(session, principal.account_id)
         ended = await change_password(
             session,
             request.app[CIPHER],
             account,
-            body.current_password,
+            Proof(body.current_password, body.code),
             body.new_password,
+            client_ip_of(request),
             request.app[SETTINGS].accounts,
             actor=principal.actor,
             keep_session_id=principal.session_id,
             mails=mails,
+            clock=request.app[CLOCK],
         )
-    await send_mails(request, mails)
     return json_answer(PasswordChanged(other_sessions_ended=ended))
 
 
@@ -416,9 +519,17 @@ async def disable_second_factor(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, DisableIn)
-    async with transaction(request) as session:
+    async with mailing(request) as mails, transaction(request) as session:
         account = await get_account(session, principal.account_id)
-        await disable(
-            session, request.app[CIPHER], account, body.password, body.code, actor=principal.actor
+        await turn_off_second_factor(
+            session,
+            request.app[CIPHER],
+            account,
+            Proof(body.password, body.code),
+            client_ip_of(request),
+            request.app[SETTINGS].accounts,
+            actor=principal.actor,
+            mails=mails,
+            clock=request.app[CLOCK],
         )
     return json_answer(SecondFactorState(second_factor=False))

@@ -8,6 +8,7 @@ from importlib.resources import files
 
 from aiohttp import web
 
+from ot.clock import SYSTEM_CLOCK, Clock
 from ot.config import Settings
 from ot.crypto import Cipher
 from ot.db import create_engine, create_sqlite_writer_engine, is_sqlite
@@ -24,6 +25,7 @@ from ot.server.access_log import hide_request_details_from_aiohttp_logs
 from ot.server.auth import authorise
 from ot.server.keys import (
     CIPHER,
+    CLOCK,
     COLLECTOR,
     ENGINE,
     LIMITS,
@@ -38,19 +40,21 @@ from ot.sites import SiteDirectory
 from ot.visitors import SaltKeeper
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> web.Application:
+    """The server; `clock` is what its rate limits and log-in throttling read the time from."""
     hide_request_details_from_aiohttp_logs()
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
         middlewares=[
             middlewares.headers,
             middlewares.errors,
-            middlewares.api_limits(settings.api),
+            middlewares.api_limits(settings.api, clock),
             authorise,
         ],
     )
     app.on_response_prepare.append(middlewares.finish_headers)
     app[SETTINGS] = settings
+    app[CLOCK] = clock
     app[LIMITS] = payload_limits(settings)
     app[TRUSTED_PROXIES] = parse_networks(
         settings.server.trusted_proxies, field="server.trusted_proxies"

@@ -17,10 +17,10 @@ from ot.errors import InvalidInput, OtError
 from ot.ingest import matomo, pixel, plausible
 from ot.ingest.collector import DropReason, Prepared
 from ot.ingest.hit import IncomingHit, Revenue
-from ot.ingest.ips import client_ip
 from ot.server.auth import Access, endpoint
+from ot.server.clients import client_ip_of, header_text
 from ot.server.errors import domain_error_response
-from ot.server.keys import COLLECTOR, ENGINE, LIMITS, TRACKER_SCRIPT, TRUSTED_PROXIES
+from ot.server.keys import COLLECTOR, ENGINE, LIMITS, TRACKER_SCRIPT
 from ot.tokens import token_may_track
 
 # The smallest transparent GIF, as image beacons return.
@@ -28,24 +28,10 @@ TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAAB
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _header(request: web.Request, name: str) -> str:
-    """A header as text. aiohttp keeps bytes that are not UTF-8 as lone surrogates, which no
-    encoder downstream accepts; such headers are in practice Latin-1, so they are read as that."""
-    values = request.headers.getall(name, ())
-    text = ",".join(values)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "surrogateescape").decode("latin-1")
-    return text
-
-
 def _client(request: web.Request) -> tuple[str, str, bool]:
     """The visitor's IP, User-Agent and Do-Not-Track wish."""
-    # Several X-Forwarded-For headers are one list, in order (RFC 7230 section 3.2.2).
-    forwarded_for = _header(request, "X-Forwarded-For") or None
-    ip = client_ip(request.remote or "", forwarded_for, request.app[TRUSTED_PROXIES])
-    user_agent = _header(request, "User-Agent")
+    ip = client_ip_of(request)
+    user_agent = header_text(request, "User-Agent")
     do_not_track = request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1"
     return ip, user_agent, do_not_track
 
@@ -110,7 +96,7 @@ async def pixel_gif(request: web.Request) -> web.StreamResponse:
     """GET /pixel.gif — the image beacon for pages and e-mails without JavaScript."""
     ip, user_agent, do_not_track = _client(request)
     params = dict(request.query)
-    referer = _header(request, "Referer")
+    referer = header_text(request, "Referer")
     if "u" not in params and "url" not in params and referer.startswith(("http://", "https://")):
         params["u"] = referer  # the page that shows the image, when it sends its address
     try:

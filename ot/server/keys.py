@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ot.clock import Clock
 from ot.config import Settings
 from ot.crypto import Cipher
 from ot.ingest.collector import Collector
@@ -22,3 +23,5 @@ TRUSTED_PROXIES: web.AppKey[Sequence[Network]] = web.AppKey("trusted_proxies")
 TRACKER_SCRIPT = web.AppKey("tracker_script", bytes)
 CIPHER = web.AppKey("cipher", Cipher)
 MAILER = web.AppKey("mailer", Mailer)
+# What rate limits and log-in throttling read the time from (a test holds it still).
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")

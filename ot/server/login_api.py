@@ -11,13 +11,12 @@ from pydantic import BaseModel, Field
 
 from ot.accounts import MAX_EMAIL_LENGTH
 from ot.clock import as_utc
-from ot.ingest.ips import client_ip
 from ot.login import Credentials, log_in
-from ot.mailer import Mail
 from ot.passwords import MAX_PASSWORD_LENGTH
-from ot.server.accounts_api import Strict, json_answer, send_mails, transaction
+from ot.server.accounts_api import Strict, json_answer, mailing, transaction
 from ot.server.auth import BODY, SESSION_COOKIE, Access, endpoint
-from ot.server.keys import CIPHER, SETTINGS, TRUSTED_PROXIES
+from ot.server.clients import client_ip_of
+from ot.server.keys import CIPHER, CLOCK, SETTINGS
 
 
 class LoginIn(Strict):
@@ -44,24 +43,20 @@ async def login(request: web.Request) -> web.Response:
     body = request[BODY]
     assert isinstance(body, LoginIn)
     settings = request.app[SETTINGS]
-    ip = client_ip(
-        request.remote or "",
-        request.headers.get("X-Forwarded-For") or None,
-        request.app[TRUSTED_PROXIES],
-    )
-    mails: list[Mail] = []
-    try:
-        async with transaction(request, locked=False) as session:  # ot.login locks
-            started = await log_in(
-                session,
-                request.app[CIPHER],
-                Credentials(body.email, body.password, body.totp_code, body.recovery_code),
-                ip,
-                settings.accounts,
-                mails=mails,
-            )
-    finally:
-        await send_mails(request, mails)  # a throttling notice goes out with the refusal
+    ip = client_ip_of(request)
+    async with (
+        mailing(request) as mails,  # a throttling notice goes out with the refusal
+        transaction(request, locked=False) as session,  # ot.login locks
+    ):
+        started = await log_in(
+            session,
+            request.app[CIPHER],
+            Credentials(body.email, body.password, body.totp_code, body.recovery_code),
+            ip,
+            settings.accounts,
+            mails=mails,
+            clock=request.app[CLOCK],
+        )
     response = json_answer(
         LoggedIn(
             account_id=started.session.account_id,

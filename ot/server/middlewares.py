@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from ot.clock import Clock
 from ot.config import ApiSettings
 from ot.errors import OtError
-from ot.ingest.ips import client_ip, ip_in_networks
+from ot.ingest.ips import ip_in_networks
 from ot.ratelimit import TokenBuckets
 from ot.server.auth import SESSION_COOKIE
+from ot.server.clients import client_ip_of
 from ot.server.errors import domain_error_response, error_response
 from ot.server.keys import SETTINGS, TRUSTED_PROXIES
 
@@ -131,9 +132,10 @@ def served_over_https(request: web.Request) -> bool:
     return ip_in_networks(request.remote or "", request.app[TRUSTED_PROXIES])
 
 
-def api_limits(settings: ApiSettings) -> Middleware:
+def api_limits(settings: ApiSettings, clock: Clock) -> Middleware:
     """Our own API's body size limit (stricter than the collector's) and rate limits: one
-    token bucket per client IP and one per credential sent (each key or session on its own)."""
+    token bucket per client IP and one per credential sent (each key or session on its own),
+    refilled as `clock` says time passes."""
     per_ip = TokenBuckets(settings.rate_per_minute, settings.rate_burst)
     per_credential = TokenBuckets(settings.rate_per_minute, settings.rate_burst)
     limit = settings.max_body_bytes
@@ -142,13 +144,8 @@ def api_limits(settings: ApiSettings) -> Middleware:
     async def limits(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(API_PREFIX):
             return await handler(request)
-        now = time.monotonic()
-        ip = client_ip(
-            request.remote or "",
-            request.headers.get("X-Forwarded-For"),
-            request.app[TRUSTED_PROXIES],
-        )
-        wait = per_ip.take(ip, now)
+        now = clock.monotonic()
+        wait = per_ip.take(client_ip_of(request), now)
         credential = request.headers.get("Authorization") or request.cookies.get(SESSION_COOKIE)
         if wait is None and credential:
             digest = hashlib.sha256(credential.encode()).hexdigest()

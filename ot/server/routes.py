@@ -42,6 +42,7 @@ def setup_routes(app: web.Application) -> None:
     # Our own API: the caller's account.
     router.add_get("/ot/v1/account", accounts_api.get_profile)
     router.add_patch("/ot/v1/account", accounts_api.patch_profile)
+    router.add_post("/ot/v1/account/email", accounts_api.change_my_email)
     router.add_get("/ot/v1/account/history", accounts_api.profile_history)
     router.add_post("/ot/v1/account/password", accounts_api.change_my_password)
     router.add_post("/ot/v1/account/second-factor", accounts_api.begin_second_factor)
@@ -76,6 +77,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/ot/v1/team/memberships", team_api.list_my_memberships)
     router.add_get("/ot/v1/team/invitations", team_api.list_invitations)
     router.add_post("/ot/v1/team/invitations", team_api.create_invitation)
+    router.add_get("/ot/v1/team/invitations/accept", team_api.invitation_link)
     router.add_post("/ot/v1/team/invitations/accept", team_api.accept)
     router.add_delete("/ot/v1/team/invitations/{invitation_id}", team_api.delete_invitation)
     # The customer's own rights: export, deletion, erasure of a visitor.

@@ -3,11 +3,11 @@ manage, named by `team_id`).
 
 Inviting, withdrawing, changing roles and removing members need `team:write` and a role that
 allows it (owners); everyone in a team may read it; a member may always leave. Accepting an
-invitation takes a logged-in session and the mailed token."""
+invitation takes a logged-in session of the invited address and the mailed token; the mailed
+link itself (a GET) only says what the invitation is and how to accept it."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated
 
@@ -15,25 +15,30 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
+from ot import audit, mail_quota
 from ot.access import Scope
 from ot.accounts import account_name, get_account
 from ot.clock import as_utc, utcnow
 from ot.errors import InvalidInput
+from ot.mailer import Mail
 from ot.models import Invitation, MemberRole, Membership
+from ot.server.accounts_api import send_mails
 from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
 from ot.server.database import engine_for
 from ot.server.ids import MAX_ID, path_id, query_id
-from ot.server.keys import CIPHER, MAILER, SETTINGS
+from ot.server.keys import CIPHER, SETTINGS
 from ot.snippets import collector_url
 from ot.team import (
+    ACCEPT_PATH,
     MAX_EMAIL_LENGTH,
+    InvitedElsewhere,
     accept_invitation,
     change_role,
     invitation_email,
     invitation_mail,
     invite,
     is_expired,
+    live_invitation,
     members,
     my_memberships,
     open_invitations,
@@ -68,6 +73,13 @@ class Acceptance(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: str = Field(min_length=1, max_length=200)
+
+
+class InvitationLink(BaseModel):
+    team_id: int
+    role: MemberRole
+    expires_at: datetime
+    how_to_accept: str
 
 
 class MemberOut(BaseModel):
@@ -149,6 +161,8 @@ async def create_invitation(request: web.Request) -> web.Response:
     body = request[BODY]
     assert isinstance(body, InvitationIn)
     cipher = request.app[CIPHER]
+    settings = request.app[SETTINGS]
+    mails: list[Mail] = []
     async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         new = await invite(session, cipher, principal, body.email, body.role, body.team_id)
         team = new.invitation.account_id
@@ -160,9 +174,19 @@ async def create_invitation(request: web.Request) -> web.Response:
             account_id=team,
             details={"invitation_id": new.invitation.id, "role": body.role.value},
         )
+        # Any address can be invited: past its daily share the invitation is made, not mailed.
+        await mail_quota.queue(
+            session,
+            cipher,
+            mails,
+            invitation_mail(new, cipher, team_name, collector_url(settings)),
+            settings.accounts,
+            kind="invitation",
+            actor=principal.actor,
+            account_id=team,
+        )
         await session.commit()
-    mail = invitation_mail(new, cipher, team_name, collector_url(request.app[SETTINGS]))
-    await asyncio.to_thread(request.app[MAILER].send, mail)
+    await send_mails(request, mails)
     return _json(_invitation_out(request, new.invitation), status=201)
 
 
@@ -216,7 +240,9 @@ async def accept(request: web.Request) -> web.Response:
     engine = engine_for(request)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session:
-            membership = await accept_invitation(session, principal, body.token)
+            membership = await accept_invitation(
+                session, request.app[CIPHER], principal, body.token
+            )
             await audit.record(
                 session,
                 "team.joined",
@@ -226,19 +252,48 @@ async def accept(request: web.Request) -> web.Response:
             )
             await session.commit()
             answer = await _member_out(request, session, membership)
-    except InvalidInput:
-        # A used, withdrawn, expired or made-up token: kept in the caller's own trail.
+    except (InvalidInput, InvitedElsewhere) as refusal:
+        # A used, withdrawn, expired or made-up token, or one sent to another address: kept in
+        # the caller's own trail.
+        reason = "token not valid" if isinstance(refusal, InvalidInput) else "another address"
         async with AsyncSession(engine) as session:
             await audit.record(
                 session,
                 "team.invitation_refused",
                 actor=principal.actor,
                 account_id=principal.account_id,
-                details={"reason": "token not valid"},
+                details={"reason": reason},
             )
             await session.commit()
         raise
     return _json(answer, status=201)
+
+
+@endpoint(
+    Access.PUBLIC,
+    summary="The mailed invitation link (`?token=`): what the invitation is and how to accept "
+    "it; opening it accepts nothing",
+    answers=InvitationLink,
+)
+async def invitation_link(request: web.Request) -> web.Response:
+    """A link opened from a mail program carries no session (the session cookie is SameSite=
+    Strict) and may be fetched by mail scanners, and accepting changes who sees a team's data:
+    so this GET only describes the invitation; accepting is the POST, with a session."""
+    token = request.query.get("token", "")
+    async with AsyncSession(engine_for(request)) as session:
+        invitation = await live_invitation(session, token)
+    return _json(
+        InvitationLink(
+            team_id=invitation.account_id,
+            role=invitation.role,
+            expires_at=as_utc(invitation.expires_at),
+            how_to_accept=(
+                "log in with the account of the address this invitation was sent to (register "
+                f"with it first if you have none), then send POST {ACCEPT_PATH} with "
+                '{"token": "<the token of this link>"}'
+            ),
+        )
+    )
 
 
 @endpoint(
