@@ -172,6 +172,32 @@ async def test_static_files_crawlers_and_404s_are_skipped_by_default_and_switche
     assert {hit["http_status"] for hit in await stored_hits(settings)} == {200, 404}
 
 
+async def test_lines_without_a_user_agent_are_stored_as_unknown_clients_not_dropped_as_crawlers(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    """Apache's `common` format logs no User-Agent, and a combined line may say "-": the client
+    is unknown, which is not a crawler (GoAccess counts these lines too)."""
+    common = write_log(
+        tmp_path / "common.log",
+        '203.0.113.5 - - [11/Mar/2024:09:00:00 +0200] "GET /pricing HTTP/1.1" 200 512\n',
+        '203.0.113.6 - - [11/Mar/2024:09:00:01 +0200] "GET /about HTTP/1.1" 200 512\n',
+    )
+    summary = await summary_of(settings, f"shop.example {common} --format common")
+    assert (summary["imported"], summary["skipped"]) == (2, {})
+    assert summary["goaccess"]["unique_visitors"] == 2
+    combined = write_log(
+        tmp_path / "access.log",
+        access_log_line("203.0.113.7", MONDAY, "GET /blog/ HTTP/1.1", user_agent="-"),
+        access_log_line("203.0.113.8", MONDAY, "GET /blog/ HTTP/1.1", user_agent=""),
+        access_log_line("66.249.66.1", MONDAY, "GET /blog/ HTTP/1.1", user_agent=GOOGLEBOT),
+    )
+    summary = await summary_of(settings, f"shop.example {combined}")
+    assert (summary["imported"], summary["skipped"]) == (2, {"crawler": 1})
+    unknown = await stored_hits(settings)
+    assert len(unknown) == 4
+    assert {(hit["browser"], hit["os"], hit["device"]) for hit in unknown} == {("", "", "")}
+
+
 async def test_importing_a_log_again_adds_nothing_and_a_grown_log_continues_where_it_stopped(
     settings: Settings, site: Site, tmp_path: Path
 ) -> None:

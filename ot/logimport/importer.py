@@ -33,9 +33,8 @@ from ot.ingest.hit import PAGEVIEW
 from ot.ingest.ips import ip_in_networks, truncate_ip
 from ot.ingest.referrer import ReferrerInfo, classify_referrer
 from ot.ingest.urls import PageUrl, parse_page_url, parse_referrer_url
-from ot.ingest.useragent import parse_user_agent
 from ot.logimport import state
-from ot.logimport.classify import NOT_FOUND, is_crawler, is_static
+from ot.logimport.classify import NOT_FOUND, client_of, is_crawler, is_static
 from ot.logimport.formats import LogFormat
 from ot.logimport.records import LineReader, Malformed, size_of
 from ot.logimport.report import FileProgress, ImportReport
@@ -347,7 +346,7 @@ class LogImporter:
         if page is None:
             report.not_stored += 1
             return False
-        client = parse_user_agent(user_agent)
+        client = client_of(user_agent)
         referrer_info = _referrer(referrer, page.hostname, page.source_param)
         location: Location = self._locate(ip)
         # The hit as the writer takes it (see ot.logimport.writer.Row): EnrichedHit's fields
