@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import json
 import os
+import pty
 import shlex
 import signal
 import subprocess
@@ -429,9 +430,84 @@ async def test_the_text_summary_says_what_was_read_skipped_and_imported(
         "malformed 1",
         "line 3: does not fit the log format",
         "unique visitors 1",
-        "GET /welcome",
+        "│ GET │ HTTP/1.1 │ /welcome │",
     ]:
         assert expected in text, result.stdout
+
+
+async def test_the_text_summary_tells_apart_requests_that_differ_only_by_protocol(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = write_log(
+        tmp_path / "access.log",
+        access_log_line("203.0.113.1", MONDAY, "GET /pricing HTTP/1.1"),
+        access_log_line("203.0.113.2", MONDAY, "GET /pricing HTTP/2.0"),
+        access_log_line("203.0.113.3", MONDAY, "GET /pricing HTTP/2.0"),
+    )
+    result = await import_log(settings, f"shop.example {log}")
+    rows = [" ".join(line.replace("│", " ").split()) for line in result.stdout.splitlines()]
+    assert "2 2 GET HTTP/2 /pricing" in rows, result.stdout
+    assert "1 1 GET HTTP/1.1 /pricing" in rows, result.stdout
+
+
+async def test_the_text_summary_says_its_request_figures_count_every_line_read(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = write_log(
+        tmp_path / "access.log",
+        access_log_line("203.0.113.1", MONDAY, "GET /welcome HTTP/1.1"),
+        access_log_line("203.0.113.1", MONDAY, "GET /welcome HTTP/1.1"),
+        access_log_line("66.249.66.1", MONDAY, "GET / HTTP/1.1", user_agent=GOOGLEBOT),
+    )
+    await summary_of(settings, f"shop.example {log}")
+    log.write_text(log.read_text() + access_log_line("203.0.113.2", MONDAY, "GET /new HTTP/1.1"))
+    await execute(settings, "DELETE FROM log_import")  # all four lines are read again
+    result = await import_log(settings, f"shop.example {log}")
+    text = " ".join(result.stdout.split())
+    assert "imported 1 already imported 2 skipped: crawler 1" in text, result.stdout
+    assert "GoAccess's figures for the 4 lines read" in text, result.stdout
+    assert "total requests 4 (every line read), valid 3 (not skipped)" in text, result.stdout
+
+
+async def test_the_progress_bar_on_a_terminal_shows_a_small_log_read_to_its_end(
+    settings: Settings, site: Site, tmp_path: Path
+) -> None:
+    log = write_log(
+        tmp_path / "access.log",
+        *(access_log_line("203.0.113.5", MONDAY, f"GET /{n} HTTP/1.1") for n in range(3)),
+    )
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OT_")}}
+    env.update({k: v for k, v in environment(settings).items() if v is not None})
+    terminal, terminal_end = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("ot-admin")), "import-log", "shop.example",
+             str(log), "--json"],
+            env={**env, "TERM": "xterm", "COLUMNS": "120"},
+            stdout=subprocess.DEVNULL,
+            stderr=terminal_end,
+        )  # fmt: skip
+        os.close(terminal_end)
+        drawn = await asyncio.to_thread(_read_until_closed, terminal)
+        await asyncio.to_thread(process.wait, timeout=120)
+    finally:
+        os.close(terminal)
+    assert process.returncode == 0
+    text = drawn.decode(errors="replace")
+    assert "access.log" in text and "3 lines" in text, text
+
+
+def _read_until_closed(descriptor: int) -> bytes:
+    """What a process wrote to a terminal, until it closed it."""
+    read = b""
+    while True:
+        try:
+            chunk = os.read(descriptor, 65536)
+        except OSError:  # EIO: the other end was closed
+            return read
+        if not chunk:
+            return read
+        read += chunk
 
 
 async def test_malformed_lines_are_counted_with_their_line_numbers_and_never_stop_an_import(

@@ -153,7 +153,9 @@ class _ProgressDisplay:
         self._started: dict[str, tuple[float, int]] = {}
         self._drawn_at = 0.0
 
-    def __call__(self, name: str, lines: int, offset: int, size: int | None) -> None:
+    def __call__(
+        self, name: str, lines: int, offset: int, size: int | None, finished: bool
+    ) -> None:
         now = time.monotonic()
         if name not in self._tasks:
             self._tasks[name] = self._progress.add_task(name, total=size, lines=0, rate=0.0)
@@ -161,8 +163,13 @@ class _ProgressDisplay:
         started, first_lines = self._started[name]
         elapsed = max(now - started, 1e-6)
         rate = (lines - first_lines) / elapsed
-        self._progress.update(self._tasks[name], completed=offset, lines=lines, rate=rate)
-        if now - self._drawn_at >= PROGRESS_REDRAW_SECONDS:
+        # A log whose size is unknown (gzip, a stream) is complete when its end is reached.
+        total = size if size is not None else (offset if finished else None)
+        self._progress.update(
+            self._tasks[name], completed=offset, total=total, lines=lines, rate=rate
+        )
+        # Its end is always drawn: a small log is read before the next redraw would be due.
+        if finished or now - self._drawn_at >= PROGRESS_REDRAW_SECONDS:
             self._progress.refresh()
             self._drawn_at = now
 
@@ -193,9 +200,9 @@ def print_summary(report: ImportReport, console: Console) -> None:
     stopped = " (stopped)" if report.stopped else ""
     console.print(f"Access-log import into {report.site}{stopped}")
     for file in summary["files"]:
-        start = f"from line {file['started_at_line'] + 1:,}" if file["started_at_line"] else ""
+        start = f" from line {file['started_at_line'] + 1:,}" if file["started_at_line"] else ""
         note = f" — {file['note']}" if file["note"] else ""
-        console.print(f"  {file['name']}: {file['lines_read']:,} lines read {start}{note}")
+        console.print(f"  {file['name']}: {file['lines_read']:,} lines read{start}{note}")
     counts = Table.grid(padding=(0, 2))
     counts.add_column(justify="left")
     counts.add_column(justify="right")
@@ -215,20 +222,36 @@ def print_summary(report: ImportReport, console: Console) -> None:
         console.print(
             f"  malformed: {malformed['file']} line {malformed['line']}: {malformed['reason']}"
         )
-    console.print("GoAccess figures for the lines imported (or already imported):")
+    # GoAccess counts skipped lines as it counts those its --ignore-* options leave out: among
+    # the requests, not among the valid ones.
     console.print(
-        f"  requests {figures['total_requests']:,}, valid {figures['valid_requests']:,}, "
-        f"failed {figures['failed_requests']:,}; unique visitors {figures['unique_visitors']:,}; "
+        f"GoAccess's figures for the {figures['total_requests']:,} lines read (the lines skipped "
+        "count as lines GoAccess is told to ignore):"
+    )
+    console.print(
+        f"  total requests {figures['total_requests']:,} (every line read), "
+        f"valid {figures['valid_requests']:,} (not skipped), "
+        f"failed {figures['failed_requests']:,} (malformed); "
+        f"unique visitors {figures['unique_visitors']:,}; "
         f"requested files {figures['unique_files']:,}; 404s {figures['not_found_requests']:,}; "
         f"bandwidth {figures['bandwidth']:,} bytes"
     )
     statuses = ", ".join(f"{code}: {hits:,}" for code, hits in figures["status_codes"].items())
     console.print(f"  status codes: {statuses or 'none'}")
+    # One row per request, method and protocol, as in GoAccess's requests panel; "---" where
+    # the line named no known method or protocol, as GoAccess shows it.
     top = Table(title="Top requested files", title_justify="left")
     top.add_column("hits", justify="right")
     top.add_column("visitors", justify="right")
+    top.add_column("method")
+    top.add_column("protocol")
     top.add_column("request", overflow="fold")
     for entry in figures["top_requests"]:
-        method = f"{entry['method']} " if entry["method"] else ""
-        top.add_row(f"{entry['hits']:,}", f"{entry['visitors']:,}", method + entry["request"])
+        top.add_row(
+            f"{entry['hits']:,}",
+            f"{entry['visitors']:,}",
+            entry["method"] or "---",
+            entry["protocol"] or "---",
+            entry["request"],
+        )
     console.print(top)

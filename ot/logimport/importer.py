@@ -76,8 +76,9 @@ class ImportOptions:
     poll_seconds: float = 1.0
 
 
-# Called every few thousand lines with the log's name, lines and bytes read, and its size if known.
-ProgressCallback = Callable[[str, int, int, int | None], None]
+# Called with a log's name, the lines and bytes read of it, its size if known, and whether its
+# end was reached: when a log is opened, every few thousand lines, and at its end.
+ProgressCallback = Callable[[str, int, int, int | None, bool], None]
 
 
 class LogImporter:
@@ -169,6 +170,7 @@ class LogImporter:
         cursor = _Cursor(position.byte_offset, position.lines_read)
         event_prefix = identity[:16]
         size = file_size(source)
+        self._show_progress(source.name, progress, cursor, size, finished=False)
         batch: list[Row] = []
 
         async def commit(*, full: bool = False) -> None:
@@ -196,6 +198,7 @@ class LogImporter:
                     if raw and source.path is not None:
                         source.stream.seek(cursor.offset)
                     await commit()
+                    self._show_progress(source.name, progress, cursor, size, finished=True)
                     if not follow or self._stop.is_set():
                         return None
                     replacement = await self._wait_for_more(source, cursor.offset)
@@ -218,8 +221,7 @@ class LogImporter:
             if len(batch) >= self._options.batch_size:
                 await commit(full=True)
             if cursor.line_number % PROGRESS_EVERY_LINES == 0:
-                if self._progress is not None:
-                    self._progress(source.name, progress.lines_read, cursor.offset, size)
+                self._show_progress(source.name, progress, cursor, size, finished=False)
                 if self._stop.is_set():
                     await commit()
                     return None
@@ -391,6 +393,18 @@ class LogImporter:
             )
         )
         return True
+
+    def _show_progress(
+        self,
+        name: str,
+        progress: FileProgress,
+        cursor: _Cursor,
+        size: int | None,
+        *,
+        finished: bool,
+    ) -> None:
+        if self._progress is not None:
+            self._progress(name, progress.lines_read, cursor.offset, size, finished)
 
     def _count_stored(self, stored: int, total: int) -> None:
         self.report.imported += stored
