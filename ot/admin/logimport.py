@@ -16,12 +16,16 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
-from ot.admin.context import context_from, run
+from ot.admin.context import AdminContext, context_from, record_operator_action, run
+from ot.clock import utcnow
 from ot.errors import InvalidInput
+from ot.logimport import state
 from ot.logimport.formats import LogFormat, apache_format, goaccess_format
-from ot.logimport.importer import ImportOptions, run_import
+from ot.logimport.importer import ImportOptions, LogImporter
 from ot.logimport.report import ImportReport
+from ot.logimport.sources import identity_of
 from ot.models import Site
 from ot.sites import get_site
 
@@ -56,10 +60,19 @@ def import_log_command(
         False, "--follow", help="Keep importing lines appended to the last file until Ctrl-C."
     ),
     batch_size: int = typer.Option(5_000, min=1, max=100_000, help="Hits per transaction."),
+    forget: bool = typer.Option(
+        False,
+        "--forget",
+        help="Import nothing: forget how far the files were imported, so that the next import "
+        "reads them from their start (lines already stored are found stored).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Import access logs; importing a log again adds only what was appended since."""
     context = context_from(ctx)
+    if forget:
+        _forget_positions(context, site, files, as_json=as_json)
+        return
     log_format = _log_format(log_format_name, goaccess_log_format, date_format, time_format)
     options = ImportOptions(
         include_static=include_static,
@@ -77,23 +90,73 @@ def import_log_command(
 
     found = run(find_site)
     stop = threading.Event()
+    failed = True
     with _stop_on_signals(stop), _progress_display(enabled=sys.stderr.isatty()) as progress:
-        report = run(
-            lambda: run_import(
-                context.settings, found, log_format, files, options, stop=stop, progress=progress
+        importer = LogImporter(
+            context.settings, found, log_format, options, stop=stop, progress=progress
+        )
+        try:
+            report = run(lambda: importer.run(files))
+            failed = False
+        finally:
+            # Also when the import failed: what it stored before is kept.
+            details = {"site_id": found.id, "imported": importer.report.imported}
+            details |= {"stopped": importer.report.stopped, "failed": failed}
+            run(
+                lambda: context.record("log.imported", account_id=found.account_id, details=details)
             )
-        )
-    run(
-        lambda: context.record(
-            "log.imported",
-            account_id=found.account_id,
-            details={"site_id": found.id, "imported": report.imported, "stopped": report.stopped},
-        )
-    )
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
         print_summary(report, Console(file=sys.stdout, highlight=False))
+
+
+def _forget_positions(context: AdminContext, site: str, files: list[str], *, as_json: bool) -> None:
+    """`--forget`: the recorded positions of the files are forgotten, in one transaction."""
+
+    async def forget() -> tuple[Site, list[tuple[str, int | None]]]:
+        async with context.session() as session:
+            found = await get_site(session, site)
+            site_id = found.id
+            assert site_id is not None
+            # Every file is read before anything is forgotten: a missing one changes nothing.
+            identities = [(name, identity_of(site_id, name)) for name in files]
+            forgotten: list[tuple[str, int | None]] = []
+            for name, identity in identities:
+                lines_read = None
+                if identity is not None:
+                    lines_read = await session.run_sync(_forget_position, site_id, identity)
+                forgotten.append((name, lines_read))
+            count = sum(lines is not None for _, lines in forgotten)
+            if count:
+                await record_operator_action(
+                    session,
+                    "log.position_forgotten",
+                    account_id=found.account_id,
+                    details={"site_id": site_id, "forgotten": count},
+                )
+            return found, forgotten
+
+    found, forgotten = run(forget)
+    if as_json:
+        answer = {
+            "site": found.domain,
+            "forgotten": [{"file": name, "lines_read": lines} for name, lines in forgotten],
+        }
+        typer.echo(json.dumps(answer, indent=2))
+        return
+    for name, lines in forgotten:
+        if lines is None:
+            typer.echo(f"{name}: nothing recorded: the next import reads it from its start")
+        else:
+            typer.echo(
+                f"{name}: forgot that {lines:,} lines were imported: the next import reads it "
+                "from its start, and finds stored what it stored before"
+            )
+
+
+def _forget_position(sync: Session, site_id: int, identity: str) -> int | None:
+    return state.forget(sync.connection(), site_id=site_id, identity=identity, now=utcnow())
 
 
 def _log_format(
