@@ -16,12 +16,16 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
-from ot.admin.context import context_from, run
+from ot.admin.context import AdminContext, context_from, record_operator_action, run
+from ot.clock import utcnow
 from ot.errors import InvalidInput
+from ot.logimport import state
 from ot.logimport.formats import LogFormat, apache_format, goaccess_format
-from ot.logimport.importer import ImportOptions, run_import
+from ot.logimport.importer import ImportOptions, LogImporter
 from ot.logimport.report import ImportReport
+from ot.logimport.sources import identity_of
 from ot.models import Site
 from ot.sites import get_site
 
@@ -56,10 +60,19 @@ def import_log_command(
         False, "--follow", help="Keep importing lines appended to the last file until Ctrl-C."
     ),
     batch_size: int = typer.Option(5_000, min=1, max=100_000, help="Hits per transaction."),
+    forget: bool = typer.Option(
+        False,
+        "--forget",
+        help="Import nothing: forget how far the files were imported, so that the next import "
+        "reads them from their start (lines already stored are found stored).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Import access logs; importing a log again adds only what was appended since."""
     context = context_from(ctx)
+    if forget:
+        _forget_positions(context, site, files, as_json=as_json)
+        return
     log_format = _log_format(log_format_name, goaccess_log_format, date_format, time_format)
     options = ImportOptions(
         include_static=include_static,
@@ -77,23 +90,73 @@ def import_log_command(
 
     found = run(find_site)
     stop = threading.Event()
+    failed = True
     with _stop_on_signals(stop), _progress_display(enabled=sys.stderr.isatty()) as progress:
-        report = run(
-            lambda: run_import(
-                context.settings, found, log_format, files, options, stop=stop, progress=progress
+        importer = LogImporter(
+            context.settings, found, log_format, options, stop=stop, progress=progress
+        )
+        try:
+            report = run(lambda: importer.run(files))
+            failed = False
+        finally:
+            # Also when the import failed: what it stored before is kept.
+            details = {"site_id": found.id, "imported": importer.report.imported}
+            details |= {"stopped": importer.report.stopped, "failed": failed}
+            run(
+                lambda: context.record("log.imported", account_id=found.account_id, details=details)
             )
-        )
-    run(
-        lambda: context.record(
-            "log.imported",
-            account_id=found.account_id,
-            details={"site_id": found.id, "imported": report.imported, "stopped": report.stopped},
-        )
-    )
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
         print_summary(report, Console(file=sys.stdout, highlight=False))
+
+
+def _forget_positions(context: AdminContext, site: str, files: list[str], *, as_json: bool) -> None:
+    """`--forget`: the recorded positions of the files are forgotten, in one transaction."""
+
+    async def forget() -> tuple[Site, list[tuple[str, int | None]]]:
+        async with context.session() as session:
+            found = await get_site(session, site)
+            site_id = found.id
+            assert site_id is not None
+            # Every file is read before anything is forgotten: a missing one changes nothing.
+            identities = [(name, identity_of(site_id, name)) for name in files]
+            forgotten: list[tuple[str, int | None]] = []
+            for name, identity in identities:
+                lines_read = None
+                if identity is not None:
+                    lines_read = await session.run_sync(_forget_position, site_id, identity)
+                forgotten.append((name, lines_read))
+            count = sum(lines is not None for _, lines in forgotten)
+            if count:
+                await record_operator_action(
+                    session,
+                    "log.position_forgotten",
+                    account_id=found.account_id,
+                    details={"site_id": site_id, "forgotten": count},
+                )
+            return found, forgotten
+
+    found, forgotten = run(forget)
+    if as_json:
+        answer = {
+            "site": found.domain,
+            "forgotten": [{"file": name, "lines_read": lines} for name, lines in forgotten],
+        }
+        typer.echo(json.dumps(answer, indent=2))
+        return
+    for name, lines in forgotten:
+        if lines is None:
+            typer.echo(f"{name}: nothing recorded: the next import reads it from its start")
+        else:
+            typer.echo(
+                f"{name}: forgot that {lines:,} lines were imported: the next import reads it "
+                "from its start, and finds stored what it stored before"
+            )
+
+
+def _forget_position(sync: Session, site_id: int, identity: str) -> int | None:
+    return state.forget(sync.connection(), site_id=site_id, identity=identity, now=utcnow())
 
 
 def _log_format(
@@ -153,7 +216,9 @@ class _ProgressDisplay:
         self._started: dict[str, tuple[float, int]] = {}
         self._drawn_at = 0.0
 
-    def __call__(self, name: str, lines: int, offset: int, size: int | None) -> None:
+    def __call__(
+        self, name: str, lines: int, offset: int, size: int | None, finished: bool
+    ) -> None:
         now = time.monotonic()
         if name not in self._tasks:
             self._tasks[name] = self._progress.add_task(name, total=size, lines=0, rate=0.0)
@@ -161,8 +226,13 @@ class _ProgressDisplay:
         started, first_lines = self._started[name]
         elapsed = max(now - started, 1e-6)
         rate = (lines - first_lines) / elapsed
-        self._progress.update(self._tasks[name], completed=offset, lines=lines, rate=rate)
-        if now - self._drawn_at >= PROGRESS_REDRAW_SECONDS:
+        # A log whose size is unknown (gzip, a stream) is complete when its end is reached.
+        total = size if size is not None else (offset if finished else None)
+        self._progress.update(
+            self._tasks[name], completed=offset, total=total, lines=lines, rate=rate
+        )
+        # Its end is always drawn: a small log is read before the next redraw would be due.
+        if finished or now - self._drawn_at >= PROGRESS_REDRAW_SECONDS:
             self._progress.refresh()
             self._drawn_at = now
 
@@ -193,9 +263,9 @@ def print_summary(report: ImportReport, console: Console) -> None:
     stopped = " (stopped)" if report.stopped else ""
     console.print(f"Access-log import into {report.site}{stopped}")
     for file in summary["files"]:
-        start = f"from line {file['started_at_line'] + 1:,}" if file["started_at_line"] else ""
+        start = f" from line {file['started_at_line'] + 1:,}" if file["started_at_line"] else ""
         note = f" — {file['note']}" if file["note"] else ""
-        console.print(f"  {file['name']}: {file['lines_read']:,} lines read {start}{note}")
+        console.print(f"  {file['name']}: {file['lines_read']:,} lines read{start}{note}")
     counts = Table.grid(padding=(0, 2))
     counts.add_column(justify="left")
     counts.add_column(justify="right")
@@ -215,20 +285,36 @@ def print_summary(report: ImportReport, console: Console) -> None:
         console.print(
             f"  malformed: {malformed['file']} line {malformed['line']}: {malformed['reason']}"
         )
-    console.print("GoAccess figures for the lines imported (or already imported):")
+    # GoAccess counts skipped lines as it counts those its --ignore-* options leave out: among
+    # the requests, not among the valid ones.
     console.print(
-        f"  requests {figures['total_requests']:,}, valid {figures['valid_requests']:,}, "
-        f"failed {figures['failed_requests']:,}; unique visitors {figures['unique_visitors']:,}; "
+        f"GoAccess's figures for the {figures['total_requests']:,} lines read (the lines skipped "
+        "count as lines GoAccess is told to ignore):"
+    )
+    console.print(
+        f"  total requests {figures['total_requests']:,} (every line read), "
+        f"valid {figures['valid_requests']:,} (not skipped), "
+        f"failed {figures['failed_requests']:,} (malformed); "
+        f"unique visitors {figures['unique_visitors']:,}; "
         f"requested files {figures['unique_files']:,}; 404s {figures['not_found_requests']:,}; "
         f"bandwidth {figures['bandwidth']:,} bytes"
     )
     statuses = ", ".join(f"{code}: {hits:,}" for code, hits in figures["status_codes"].items())
     console.print(f"  status codes: {statuses or 'none'}")
+    # One row per request, method and protocol, as in GoAccess's requests panel; "---" where
+    # the line named no known method or protocol, as GoAccess shows it.
     top = Table(title="Top requested files", title_justify="left")
     top.add_column("hits", justify="right")
     top.add_column("visitors", justify="right")
+    top.add_column("method")
+    top.add_column("protocol")
     top.add_column("request", overflow="fold")
     for entry in figures["top_requests"]:
-        method = f"{entry['method']} " if entry["method"] else ""
-        top.add_row(f"{entry['hits']:,}", f"{entry['visitors']:,}", method + entry["request"])
+        top.add_row(
+            f"{entry['hits']:,}",
+            f"{entry['visitors']:,}",
+            entry["method"] or "---",
+            entry["protocol"] or "---",
+            entry["request"],
+        )
     console.print(top)

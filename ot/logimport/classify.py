@@ -1,11 +1,12 @@
 """Which lines are static files, crawlers and 404s, decided as GoAccess decides them (crawlers
-excepted: those are our own bot detection, so a bot is a bot whichever way its hit arrives)."""
+excepted: those are our own bot detection, so a bot is a bot whichever way its hit arrives), and
+what a line's User-Agent says of its client."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from ot.ingest.useragent import parse_user_agent
+from ot.ingest.useragent import ClientInfo, parse_user_agent
 
 # GoAccess's static-file extensions as Debian ships them (/etc/goaccess/goaccess.conf).
 STATIC_EXTENSIONS = (
@@ -17,6 +18,10 @@ STATIC_EXTENSIONS = (
 # GoAccess never calls a request shorter than its shortest extension static.
 _SHORTEST_STATIC_REQUEST = min(len(extension) for extension in STATIC_EXTENSIONS)
 NOT_FOUND = 404
+MISSING_USER_AGENT = "-"  # how a log says there is none (ot.logimport.records gives "" so too)
+UNKNOWN_CLIENT = ClientInfo(
+    browser="", browser_version="", os="", os_version="", device="", is_bot=False
+)
 
 
 def is_static(request: str) -> bool:
@@ -27,4 +32,13 @@ def is_static(request: str) -> bool:
 
 @lru_cache(maxsize=16_384)
 def is_crawler(user_agent: str) -> bool:
-    return parse_user_agent(user_agent).is_bot
+    """Whether a line's client is a crawler. A line without a User-Agent is not: its client is
+    unknown. The collector drops hits without one as bots, since every browser running the
+    tracker sends one; but a log in Apache's `common` format records no User-Agent at all, and
+    in any log "-" only says the client sent none. GoAccess counts such lines; so do we."""
+    return user_agent != MISSING_USER_AGENT and parse_user_agent(user_agent).is_bot
+
+
+def client_of(user_agent: str) -> ClientInfo:
+    """What a line's User-Agent says of its browser, OS and device ("" where nothing is known)."""
+    return UNKNOWN_CLIENT if user_agent == MISSING_USER_AGENT else parse_user_agent(user_agent)

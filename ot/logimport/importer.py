@@ -1,6 +1,9 @@
 """The import itself: read each log line by line, count it as GoAccess would, enrich the lines
 worth storing into pageviews, and commit them through the collector's own `store_batch` in large
-batches, moving the log's import position forward in the same transaction.
+batches, moving the log's import position forward in the same transaction. Each hit's event id is
+made of its line (`ot.logimport.identity`), so a line is stored once whatever file, place or
+stream it is read from; nothing of a log is stored before its first lines show that the format
+fits (`ot.logimport.format_check`).
 
 Visitors are counted as GoAccess counts them: a keyed hash of the site, the IP address, the date
 the log wrote and the User-Agent. The key is derived from the data folder's visitor key, so
@@ -16,11 +19,10 @@ import os
 import threading
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import TypeVar
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
@@ -33,10 +35,11 @@ from ot.ingest.hit import PAGEVIEW
 from ot.ingest.ips import ip_in_networks, truncate_ip
 from ot.ingest.referrer import ReferrerInfo, classify_referrer
 from ot.ingest.urls import PageUrl, parse_page_url, parse_referrer_url
-from ot.ingest.useragent import parse_user_agent
 from ot.logimport import state
-from ot.logimport.classify import NOT_FOUND, is_crawler, is_static
+from ot.logimport.classify import NOT_FOUND, client_of, is_crawler, is_static
+from ot.logimport.format_check import FIRST_LINES, MalformedAtFirst, check_format
 from ot.logimport.formats import LogFormat
+from ot.logimport.identity import LineCounts, line_key
 from ot.logimport.records import LineReader, Malformed, size_of
 from ot.logimport.report import FileProgress, ImportReport
 from ot.logimport.sources import GZIP_ERRORS, LogSource, file_identity, file_size, open_source
@@ -45,8 +48,6 @@ from ot.models import Site
 from ot.privacy import IpPolicy
 from ot.secrets import load_secrets_of
 from ot.sites import SiteConfig
-
-T = TypeVar("T")
 
 MAX_LINE_BYTES = 64 * 1024  # a longer "line" is not a log line (binary garbage, a lost newline)
 PROGRESS_EVERY_LINES = 4096
@@ -76,9 +77,23 @@ class ImportOptions:
     batch_size: int = 5_000
     poll_seconds: float = 1.0
 
+    @property
+    def switches(self) -> str:
+        """What is stored beyond the defaults, as a log's position records it: "404,static"."""
+        return ",".join(
+            name
+            for name, included in (
+                ("404", self.include_not_found),
+                ("crawlers", self.include_crawlers),
+                ("static", self.include_static),
+            )
+            if included
+        )
 
-# Called every few thousand lines with the log's name, lines and bytes read, and its size if known.
-ProgressCallback = Callable[[str, int, int, int | None], None]
+
+# Called with a log's name, the lines and bytes read of it, its size if known, and whether its
+# end was reached: when a log is opened, every few thousand lines, and at its end.
+ProgressCallback = Callable[[str, int, int, int | None, bool], None]
 
 
 class LogImporter:
@@ -97,6 +112,7 @@ class LogImporter:
         self._settings = settings
         self._site = SiteConfig.from_site(site)
         self._timezone = ZoneInfo(site.timezone)
+        self._log_format = log_format
         self._read_fields = LineReader(log_format, self._timezone).read_fields
         self._options = options
         self._skip_crawlers = not options.include_crawlers
@@ -109,6 +125,9 @@ class LogImporter:
         self._visitor_key = hashlib.blake2b(
             b"opentracker access-log visitors", key=secrets.visitor_key, digest_size=32
         ).digest()
+        # One count for all the logs of an import, read one after the other as one stream.
+        self._line_counts = LineCounts(line_key(secrets.visitor_key, self._site.id))
+        self._with_checksums = False  # see ot.logimport.legacy
         self._geo = GeoLocator(settings.geo.mmdb_path)
         self._locate = lru_cache(maxsize=65_536)(self._geo.locate)
         self._allowed_params = frozenset(settings.collector.allowed_query_params)
@@ -134,6 +153,10 @@ class LogImporter:
             ip_context=ip_context(self._site.id),
         )
         try:
+            site_id = self._site.id
+            self._with_checksums = await database.run(
+                lambda connection: state.has_position_based_ids(connection, site_id)
+            )
             with fewer_collections():
                 for index, source in enumerate(sources):
                     follow = self._options.follow and index == len(sources) - 1
@@ -168,12 +191,22 @@ class LogImporter:
             return None
         pending: bytes | None = first if position.byte_offset == 0 else None
         cursor = _Cursor(position.byte_offset, position.lines_read)
-        event_prefix = identity[:16]
         size = file_size(source)
+        self._show_progress(source.name, progress, cursor, size, finished=False)
+        malformed = MalformedAtFirst()
         batch: list[Row] = []
+        format_fits = False  # nothing of the log is committed until its first lines show it
 
         async def commit(*, full: bool = False) -> None:
+            nonlocal format_fits
+            if not format_fits:
+                check_format(
+                    source.name, progress.lines_read, malformed, self._log_format, self._timezone
+                )
+                # Judged on lines, not on none (a followed log may still be empty).
+                format_fits = progress.lines_read > 0
             position.byte_offset, position.lines_read = cursor.offset, cursor.line_number
+            position.line_counts = self._line_counts.snapshot()
             rows = list(batch)
             batch.clear()
             await database.store(rows, position, full=full)
@@ -185,7 +218,7 @@ class LogImporter:
             pending = None
             if raw is None:
                 try:
-                    raw = self._take_complete_lines(source, cursor, progress, event_prefix, batch)
+                    raw = self._take_complete_lines(source, cursor, progress, malformed, batch)
                 except OtError:
                     await commit()  # keep what was read before a damaged gzip stream
                     raise
@@ -197,13 +230,13 @@ class LogImporter:
                     if raw and source.path is not None:
                         source.stream.seek(cursor.offset)
                     await commit()
+                    self._show_progress(source.name, progress, cursor, size, finished=True)
                     if not follow or self._stop.is_set():
                         return None
                     replacement = await self._wait_for_more(source, cursor.offset)
                     if replacement is not None or self._stop.is_set():
                         return replacement
                     continue
-                line_start = cursor.offset
                 cursor.offset += len(raw)
                 cursor.line_number += 1
                 if len(raw) >= MAX_LINE_BYTES and not raw.endswith(b"\n"):
@@ -211,16 +244,16 @@ class LogImporter:
                     self.report.lines_read += 1
                     progress.lines_read += 1
                     self.report.add_malformed(source.name, cursor.line_number, TOO_LONG)
+                    if progress.lines_read <= FIRST_LINES:
+                        malformed.add(cursor.line_number, raw.decode("utf-8", "replace"), TOO_LONG)
                 else:
-                    self._take(
-                        raw, source.name, cursor.line_number, progress, event_prefix, line_start,
-                        batch,
-                    )  # fmt: skip
-            if len(batch) >= self._options.batch_size:
+                    self._take(raw, source.name, cursor.line_number, progress, malformed, batch)
+            if len(batch) >= self._options.batch_size and (
+                format_fits or progress.lines_read >= FIRST_LINES
+            ):
                 await commit(full=True)
             if cursor.line_number % PROGRESS_EVERY_LINES == 0:
-                if self._progress is not None:
-                    self._progress(source.name, progress.lines_read, cursor.offset, size)
+                self._show_progress(source.name, progress, cursor, size, finished=False)
                 if self._stop.is_set():
                     await commit()
                     return None
@@ -230,7 +263,7 @@ class LogImporter:
         source: LogSource,
         cursor: _Cursor,
         progress: FileProgress,
-        event_prefix: str,
+        malformed: MalformedAtFirst,
         batch: list[Row],
     ) -> bytes | None:
         """Take whole lines until the batch is full or the line number is a multiple of
@@ -248,10 +281,9 @@ class LogImporter:
                 if not raw.endswith(b"\n"):
                     return raw
                 line_number += 1
-                line_start = offset
                 offset += len(raw)
                 if (
-                    take(raw, name, line_number, progress, event_prefix, line_start, batch)
+                    take(raw, name, line_number, progress, malformed, batch)
                     and len(batch) >= batch_size
                 ):
                     return None
@@ -270,21 +302,32 @@ class LogImporter:
         progress: FileProgress,
     ) -> state.ImportPosition | None:
         """Where this log's import stands, with the stream moved past what earlier imports read
-        (a log now shorter than that is read again from its start). None: nothing to read."""
+        (a log now shorter than that, or imported before without lines this import stores, is
+        read again from its start). None: nothing to read."""
         site_id = self._site.id
         position = await database.run(
-            lambda connection: state.start_or_resume(
-                connection, site_id=site_id, identity=identity, path=source.name, now=utcnow()
+            lambda connection: state.read(
+                connection, site_id=site_id, identity=identity, path=source.name
             )
         )
+        switches = self._options.switches
+        if position.byte_offset and not _covers(position.switches, switches):
+            # Lines skipped then are stored now; those stored then are found stored.
+            position.restart()
+            progress.note = "read again from its start for what the last import skipped"
+        # From here the lines up to the position are those imported with these switches.
+        position.switches = switches
         progress.started_at_line = position.lines_read
-        if position.byte_offset == 0 or self._skip_imported(
-            source, position.byte_offset - len(first)
-        ):
+        if position.byte_offset == 0:
+            return position  # from the start: the counts go on from the logs read before
+        if self._skip_imported(source, position.byte_offset - len(first)):
+            self._line_counts.restore(position.line_counts)
             return position
         progress.started_at_line = 0
-        await database.run(lambda connection: state.restart(connection, position, utcnow()))
+        position.restart()
         if source.path is None:
+            # A stream cannot go back: the next import of it reads it from its start.
+            await database.run(lambda connection: state.save(connection, position, utcnow()))
             progress.note = "shorter than when last imported: nothing imported"
             return None
         progress.note = "shorter than when last imported: imported again from the start"
@@ -297,8 +340,7 @@ class LogImporter:
         file_name: str,
         line_number: int,
         progress: FileProgress,
-        event_prefix: str,
-        line_start: int,
+        malformed: MalformedAtFirst,
         batch: list[Row],
     ) -> bool:
         """Count one line and add its hit to the batch; answers whether a hit was added.
@@ -313,6 +355,8 @@ class LogImporter:
         fields = self._read_fields(text) if "\x00" not in text else NOT_TEXT
         if isinstance(fields, Malformed):
             report.add_malformed(file_name, line_number, fields)
+            if progress.lines_read <= FIRST_LINES:
+                malformed.add(line_number, text, fields)
             return False
         ip, vhost, moment, day, method, target, protocol, status, size, referrer, user_agent = (
             fields
@@ -347,51 +391,61 @@ class LogImporter:
         if page is None:
             report.not_stored += 1
             return False
-        client = parse_user_agent(user_agent)
+        client = client_of(user_agent)
         referrer_info = _referrer(referrer, page.hostname, page.source_param)
         location: Location = self._locate(ip)
+        timestamp = microseconds(moment)
         # The hit as the writer takes it (see ot.logimport.writer.Row): EnrichedHit's fields
         # in their order, built here as a tuple since that costs a fraction of an EnrichedHit.
-        batch.append(
-            (
-                site.id,
-                microseconds(moment),
-                PAGEVIEW,
-                visitor_id,
-                page.hostname,
-                page.pathname,
-                page.query,
-                referrer_info.url,
-                referrer_info.source,
-                page.utm_source,
-                page.utm_medium,
-                page.utm_campaign,
-                page.utm_content,
-                page.utm_term,
-                client.browser,
-                client.browser_version,
-                client.os,
-                client.os_version,
-                client.device,
-                location.country,
-                location.region,
-                location.city,
-                "",  # language
-                "",  # screen
-                {},  # props
-                None,  # revenue_amount
-                "",  # revenue_currency
-                True,  # interactive
-                # The line's place in its log and a checksum of it: importing it again finds
-                # the hit already stored, while a different line at that place (a log
-                # truncated and written anew) is a new hit.
-                f"log:{event_prefix}:{line_start}:{zlib.crc32(raw):08x}",
-                self._ip_to_keep(ip),  # in place of ip_encrypted: the writer encrypts it
-                status or None,  # http_status
-                size_read,  # response_bytes
-            )
+        row: Row = (
+            site.id,
+            timestamp,
+            PAGEVIEW,
+            visitor_id,
+            page.hostname,
+            page.pathname,
+            page.query,
+            referrer_info.url,
+            referrer_info.source,
+            page.utm_source,
+            page.utm_medium,
+            page.utm_campaign,
+            page.utm_content,
+            page.utm_term,
+            client.browser,
+            client.browser_version,
+            client.os,
+            client.os_version,
+            client.device,
+            location.country,
+            location.region,
+            location.city,
+            "",  # language
+            "",  # screen
+            {},  # props
+            None,  # revenue_amount
+            "",  # revenue_currency
+            True,  # interactive
+            # What the line is, wherever it is read from: see ot.logimport.identity.
+            self._line_counts.event_id(raw.rstrip(b"\r\n"), timestamp // 1_000_000, day),
+            self._ip_to_keep(ip),  # in place of ip_encrypted: the writer encrypts it
+            status or None,  # http_status
+            size_read,  # response_bytes
         )
+        batch.append((*row, zlib.crc32(raw)) if self._with_checksums else row)
         return True
+
+    def _show_progress(
+        self,
+        name: str,
+        progress: FileProgress,
+        cursor: _Cursor,
+        size: int | None,
+        *,
+        finished: bool,
+    ) -> None:
+        if self._progress is not None:
+            self._progress(name, progress.lines_read, cursor.offset, size, finished)
 
     def _count_stored(self, stored: int, total: int) -> None:
         self.report.imported += stored
@@ -467,6 +521,11 @@ class LogImporter:
         return None
 
 
+def _covers(recorded: str, wanted: str) -> bool:
+    """Whether lines imported with the switches `recorded` hold all those `wanted` stores."""
+    return set(wanted.split(",")) <= set(recorded.split(",")) | {""}
+
+
 @dataclass(slots=True)
 class _Cursor:
     """How far the reading of one log has come: bytes and lines, both counted from its start."""
@@ -527,18 +586,3 @@ def _referrer(referrer: str, page_host: str, source_param: str) -> ReferrerInfo:
     except InvalidInput:
         url = ""  # as the collector does: an unreadable referrer counts as direct
     return classify_referrer(url, page_host, source_param)
-
-
-def run_import(
-    settings: Settings,
-    site: Site,
-    log_format: LogFormat,
-    names: list[str],
-    options: ImportOptions,
-    *,
-    stop: threading.Event | None = None,
-    progress: ProgressCallback | None = None,
-) -> Awaitable[ImportReport]:
-    """Import `names` ("-" for standard input) into `site`; see LogImporter."""
-    importer = LogImporter(settings, site, log_format, options, stop=stop, progress=progress)
-    return importer.run(names)

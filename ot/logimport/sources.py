@@ -84,6 +84,21 @@ def _peek(stream: BinaryIO) -> bytes:
     return bytes(peek(2)[:2]) if peek is not None else b""
 
 
+def identity_of(site_id: int, name: str) -> str | None:
+    """The identity of the log `name` (see `file_identity`); None while it has no line."""
+    source = open_source(name)
+    try:
+        first = source.stream.readline(IDENTITY_BYTES)
+    except GZIP_ERRORS as error:
+        raise InvalidInput(f"{name} is not a valid gzip file ({error})", field="file") from None
+    finally:
+        source.close()
+    unfinished = len(first) < IDENTITY_BYTES and not first.endswith(b"\n")
+    if not first or (unfinished and source.can_grow):
+        return None  # an import leaves a first line still being written for later too
+    return file_identity(site_id, first)
+
+
 def file_identity(site_id: int, first_line: bytes) -> str:
     """The identity of a log for a site: a hash of its first line, which rotation does not
     carry over to the next file but appending never changes."""

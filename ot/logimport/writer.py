@@ -42,7 +42,7 @@ from ot.db import checkpoint_wal, create_engine, create_sqlite_writer_engine
 from ot.errors import OtError
 from ot.ingest.hit import EnrichedHit
 from ot.ingest.store import store_batch
-from ot.logimport import state
+from ot.logimport import legacy, state
 from ot.secrets import load_secrets_of
 
 T = TypeVar("T")
@@ -58,6 +58,7 @@ SQLITE_CACHE_KIB = 64 * 1024
 _HIT_FIELDS = tuple(field.name for field in fields(EnrichedHit))
 _TIMESTAMP = _HIT_FIELDS.index("timestamp")
 _IP = _HIT_FIELDS.index("ip_encrypted")  # the IP to keep, in plaintext on its way
+_FIELD_COUNT = len(_HIT_FIELDS)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -69,7 +70,8 @@ _WRITER_MAIN = (
 
 # A hit on its way to the writer: EnrichedHit's fields in order, but the timestamp as integer
 # microseconds since the epoch (see `microseconds`) and, for `ip_encrypted`, the IP to keep in
-# plaintext (None: none), which the writer encrypts.
+# plaintext (None: none), which the writer encrypts; then, only for a site that has hits with
+# position-based ids, the line's CRC-32 (see ot.logimport.legacy).
 Row = tuple[Any, ...]
 StoredCallback = Callable[[int, int], None]  # (hits stored, hits in the batch)
 
@@ -129,9 +131,21 @@ def store(
     hits: Sequence[EnrichedHit],
     position: state.ImportPosition,
     visit_timeout: timedelta,
+    checksums: Sequence[int] | None = None,
 ) -> list[bool]:
-    """One batch and the position after it, in the caller's transaction."""
-    is_new = store_batch(connection, hits, visit_timeout=visit_timeout)
+    """One batch and the position after it, in the caller's transaction. With `checksums` (the
+    lines' CRC-32s), hits already stored under position-based ids are left out."""
+    if checksums is None:
+        is_new = store_batch(connection, hits, visit_timeout=visit_timeout)
+    else:
+        stored = legacy.stored_before(connection, hits, checksums)
+        new = store_batch(
+            connection,
+            [hit for hit, known in zip(hits, stored, strict=True) if not known],
+            visit_timeout=visit_timeout,
+        )
+        answers = iter(new)
+        is_new = [False if known else next(answers) for known in stored]
     state.save(connection, position, utcnow())
     return is_new
 
@@ -146,7 +160,7 @@ class IpSealer:
         self._context = context
 
     def hit(self, row: Row) -> EnrichedHit:
-        values = list(row)
+        values = list(row[:_FIELD_COUNT])
         values[_TIMESTAMP] = _EPOCH + timedelta(microseconds=values[_TIMESTAMP])
         ip = values[_IP]
         if ip is not None:
@@ -191,10 +205,8 @@ class BatchWriter:
         if self._pipe is None and full:
             await self._start_process()
         if self._pipe is None:
-            hits = [self._sealer.hit(row) for row in rows]
-            timeout = self._visit_timeout
             is_new = await self._database.run(
-                lambda connection: store(connection, hits, position, timeout)
+                _store_rows(rows, position, self._visit_timeout, self._sealer)
             )
             self._on_stored(sum(is_new), len(is_new))
             return
@@ -383,7 +395,10 @@ def _store_rows(
     rows: list[Row], position: state.ImportPosition, visit_timeout: timedelta, sealer: IpSealer
 ) -> Callable[[Connection], list[bool]]:
     hits = [sealer.hit(row) for row in rows]
-    return lambda connection: store(connection, hits, position, visit_timeout)
+    checksums = (
+        [row[_FIELD_COUNT] for row in rows] if rows and len(rows[0]) > _FIELD_COUNT else None
+    )
+    return lambda connection: store(connection, hits, position, visit_timeout, checksums)
 
 
 def _picklable(error: Exception) -> Exception:
