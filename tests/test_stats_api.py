@@ -227,6 +227,15 @@ async def test_stats_are_not_open_to_other_origins(client: TestClient, token: st
             "invalid regular expression: invalid escape sequence: \\1",
         ),
         ({"metrics": "visitors", "date_range": "day"}, "#/metrics: must be a list of strings"),
+        (
+            {
+                "metrics": ["visitors"],
+                "date_range": TWO_DAYS,
+                "dimensions": ["event:page"],
+                "pagination": {"offset": 10**30, "limit": 10},
+            },
+            "#/pagination/offset: must be a whole number from 0 to 2147483647",
+        ),
         ({"metrics": ["visitors"], "date_range": "day", "limit": 5}, 'unknown key "limit"'),
         (
             {

@@ -94,6 +94,7 @@ def test_filters_are_parsed_into_a_tree() -> None:
         ({"pagination": {"limit": 0}}, "#/pagination/limit: must be a whole number from 1"),
         ({"pagination": {"limit": "10"}}, "#/pagination/limit"),
         ({"pagination": {"offset": -1}}, "#/pagination/offset"),
+        ({"pagination": {"offset": 10**30}}, "#/pagination/offset: must be a whole number from 0"),
         ({"include": {"imports": "yes"}}, "#/include/imports: must be true or false"),
         ({"include": {"colours": True}}, '#/include: unknown key "colours"'),
         ({"include": {"comparisons": {"mode": "year_over_year"}}}, "previous_period"),

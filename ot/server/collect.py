@@ -19,6 +19,7 @@ from ot.ingest.collector import DropReason, Prepared
 from ot.ingest.hit import IncomingHit, Revenue
 from ot.ingest.ips import client_ip
 from ot.server.auth import Access, endpoint
+from ot.server.bodies import read_body
 from ot.server.errors import domain_error_response
 from ot.server.keys import COLLECTOR, ENGINE, LIMITS, TRACKER_SCRIPT, TRUSTED_PROXIES
 from ot.tokens import token_may_track
@@ -85,7 +86,7 @@ async def plausible_event(request: web.Request) -> web.StreamResponse:
     """POST /api/event — the Plausible Events API."""
     ip, user_agent, do_not_track = _client(request)
     try:
-        body = await request.read()
+        body = await read_body(request)
         incoming = plausible.parse_event(
             body,
             user_agent=user_agent,
@@ -134,7 +135,7 @@ async def _matomo_params(request: web.Request) -> tuple[list[dict[str, str]], st
     params = dict(request.query)
     if request.method != "POST":
         return [params], None, False
-    body = await request.read()
+    body = await read_body(request)
     if body.lstrip()[:1] == b"{":
         requests, token = matomo.parse_bulk_body(body, limits=request.app[LIMITS])
         return requests, token, True

@@ -15,6 +15,7 @@ from ot.errors import OtError
 from ot.ingest.ips import client_ip, ip_in_networks
 from ot.ratelimit import TokenBuckets
 from ot.server.auth import SESSION_COOKIE
+from ot.server.bodies import body_was_unreadable, unreadable_body
 from ot.server.errors import domain_error_response, error_response
 from ot.server.keys import SETTINGS, TRUSTED_PROXIES
 
@@ -47,6 +48,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except OtError as error:
         return domain_error_response(error)
+    except web.RequestPayloadError as error:  # a handler that read the body itself
+        return domain_error_response(unreadable_body(request, error))
     except web.HTTPRequestEntityTooLarge:
         limit = request.client_max_size
         return error_response(
@@ -95,6 +98,9 @@ async def finish_headers(request: web.Request, response: web.StreamResponse) -> 
         response.headers.setdefault(
             "Strict-Transport-Security", f"max-age={max_age}; includeSubDomains"
         )
+    if body_was_unreadable(request):
+        response.force_close()
+        response.headers["Connection"] = "close"  # already computed from keep-alive: say it
     if request.path.startswith(API_PREFIX):
         response.headers["Cache-Control"] = "no-store"
         response.headers.popall("Access-Control-Allow-Origin", None)

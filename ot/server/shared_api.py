@@ -12,6 +12,7 @@ from ot.grants.reads import read_through_grant, shared_response
 from ot.grants.store import via_of
 from ot.ingest._fields import json_object_body
 from ot.server.auth import PRINCIPAL, Access, endpoint
+from ot.server.bodies import read_body
 from ot.server.keys import ENGINE, LIMITS
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -25,7 +26,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 async def shared_query(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     assert principal.grant_id is not None
-    body = json_object_body(await request.read(), request.app[LIMITS], what="(the query)")
+    body = json_object_body(await read_body(request), request.app[LIMITS], what="(the query)")
     credential = request.headers.get("Authorization", "").partition(" ")[2].strip()
     answer = await read_through_grant(
         request.app[ENGINE], principal.grant_id, via_of(credential), body, now=utcnow()

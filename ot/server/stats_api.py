@@ -17,6 +17,7 @@ from ot.grants.reads import read_through_grant, shared_response
 from ot.ingest._fields import json_object_body
 from ot.models import Site
 from ot.server.auth import Access, endpoint
+from ot.server.bodies import read_body
 from ot.server.errors import status_of
 from ot.server.keys import ENGINE, LIMITS, WRITE_ENGINE
 from ot.stats import v1
@@ -57,7 +58,7 @@ async def query_v2(request: web.Request) -> web.StreamResponse:
     """POST /api/v2/query — Plausible's Stats API v2."""
     try:
         token_text = bearer_token(request.headers.get("Authorization"))  # missing: 401 first
-        body = json_object_body(await request.read(), request.app[LIMITS], what="(the query)")
+        body = json_object_body(await read_body(request), request.app[LIMITS], what="(the query)")
         if is_grant_key(token_text):
             return await _query_v2_through_grant(request, token_text, body)
         site = await _site(request, body.get("site_id"))
