@@ -20,6 +20,7 @@ from ot.admin import (
     tokens,
 )
 from ot.admin.context import make_context
+from ot.storage import storage_problem
 
 app = typer.Typer(
     help="opentracker operators' commands.",
@@ -51,4 +52,11 @@ def _root(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as error:
+        # A full disk or a read-only data folder is the operator's to fix: one line, no traceback.
+        if (problem := storage_problem(error)) is None:
+            raise
+        typer.echo(f"error: the database or the data folder cannot be used ({problem})", err=True)
+        raise SystemExit(1) from None

@@ -29,12 +29,14 @@ from ot.server.keys import (
     LIMITS,
     MAILER,
     SETTINGS,
+    STORAGE_HEALTH,
     TRACKER_SCRIPT,
     TRUSTED_PROXIES,
     WRITE_ENGINE,
 )
 from ot.server.routes import setup_routes
 from ot.sites import SiteDirectory
+from ot.storage import StorageHealth
 from ot.visitors import SaltKeeper
 
 
@@ -56,6 +58,7 @@ def create_app(settings: Settings) -> web.Application:
         settings.server.trusted_proxies, field="server.trusted_proxies"
     )
     app[TRACKER_SCRIPT] = files("ot").joinpath("static/ot.js").read_bytes()
+    app[STORAGE_HEALTH] = StorageHealth()
     app.cleanup_ctx.append(_core)
     setup_routes(app)
     return app
@@ -89,6 +92,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             batch_size=collector_settings.batch_size,
             batch_wait=collector_settings.batch_wait_ms / 1000,
             visit_timeout=timedelta(minutes=collector_settings.visit_timeout_minutes),
+            health=app[STORAGE_HEALTH],
         )
         app[ENGINE] = engine
         app[WRITE_ENGINE] = write_engine

@@ -11,6 +11,7 @@ from ot.ingest.collector import Collector
 from ot.ingest.hit import PayloadLimits
 from ot.ingest.ips import Network
 from ot.mailer import Mailer
+from ot.storage import StorageHealth
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -22,3 +23,5 @@ TRUSTED_PROXIES: web.AppKey[Sequence[Network]] = web.AppKey("trusted_proxies")
 TRACKER_SCRIPT = web.AppKey("tracker_script", bytes)
 CIPHER = web.AppKey("cipher", Cipher)
 MAILER = web.AppKey("mailer", Mailer)
+# Whether this process's writes currently fail for a reason of storage (`ot.storage`).
+STORAGE_HEALTH = web.AppKey("storage_health", StorageHealth)
