@@ -63,6 +63,14 @@ _POSTGRES_ERRORS = {
 }
 
 
+class StorageFailed(Exception):
+    """Storage failed where the original error could not be kept (in another process)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
 def storage_problem(error: BaseException) -> str | None:
     """The cause in words when `error` means the storage is failing (a full disk, read-only
     storage, I/O errors, a database that cannot be reached), None for anything else."""
@@ -78,6 +86,8 @@ def storage_problem(error: BaseException) -> str | None:
 
 
 def _cause_of(error: BaseException) -> str | None:
+    if isinstance(error, StorageFailed):
+        return error.problem
     if isinstance(error, DBAPIError):
         if error.connection_invalidated:
             return UNREACHABLE

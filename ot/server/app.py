@@ -28,6 +28,7 @@ from ot.server.keys import (
     ENGINE,
     LIMITS,
     MAILER,
+    QUERIES,
     SETTINGS,
     STORAGE_HEALTH,
     TRACKER_SCRIPT,
@@ -36,6 +37,7 @@ from ot.server.keys import (
 )
 from ot.server.routes import setup_routes
 from ot.sites import SiteDirectory
+from ot.stats.processes import QueryProcesses
 from ot.storage import StorageHealth
 from ot.visitors import SaltKeeper
 
@@ -107,10 +109,12 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             cipher=app[CIPHER],
             visitor_key=secrets.visitor_key,
         )
+        app[QUERIES] = QueryProcesses(settings)
         await writer.start()
         try:
             yield
         finally:
+            await app[QUERIES].close()
             await writer.stop(settings.server.shutdown_timeout_seconds)
     finally:
         geo.close()

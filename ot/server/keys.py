@@ -11,6 +11,7 @@ from ot.ingest.collector import Collector
 from ot.ingest.hit import PayloadLimits
 from ot.ingest.ips import Network
 from ot.mailer import Mailer
+from ot.stats.processes import QueryProcesses
 from ot.storage import StorageHealth
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -23,5 +24,7 @@ TRUSTED_PROXIES: web.AppKey[Sequence[Network]] = web.AppKey("trusted_proxies")
 TRACKER_SCRIPT = web.AppKey("tracker_script", bytes)
 CIPHER = web.AppKey("cipher", Cipher)
 MAILER = web.AppKey("mailer", Mailer)
+# Stats queries are answered in processes of their own (`ot.stats.processes`).
+QUERIES = web.AppKey("queries", QueryProcesses)
 # Whether this process's writes currently fail for a reason of storage (`ot.storage`).
 STORAGE_HEALTH = web.AppKey("storage_health", StorageHealth)

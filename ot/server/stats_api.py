@@ -19,7 +19,7 @@ from ot.models import Site
 from ot.server.auth import Access, endpoint
 from ot.server.bodies import read_body
 from ot.server.errors import status_of
-from ot.server.keys import ENGINE, LIMITS, WRITE_ENGINE
+from ot.server.keys import ENGINE, LIMITS, QUERIES, WRITE_ENGINE
 from ot.stats import v1
 from ot.stats.access import (
     SITE_NOT_FOUND,
@@ -29,7 +29,8 @@ from ot.stats.access import (
     is_grant_key,
     readable_site,
 )
-from ot.stats.engine import QueryResult, run_query
+from ot.stats.engine import QueryResult
+from ot.stats.processes import answer_query
 from ot.stats.query import Query, parse_query
 from ot.stats.render import to_csv, v2_response
 
@@ -37,7 +38,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def plausible_error(error: OtError) -> web.Response:
-    return web.json_response({"error": error.message}, status=status_of(error), headers=NO_STORE)
+    headers = {**NO_STORE, "Retry-After": str(error.retry_after)} if error.retry_after else NO_STORE
+    return web.json_response({"error": error.message}, status=status_of(error), headers=headers)
 
 
 async def _site(request: web.Request, site_id: object) -> Site:
@@ -49,8 +51,8 @@ async def _site(request: web.Request, site_id: object) -> Site:
 
 
 async def _run(request: web.Request, site: Site, query: Query) -> QueryResult:
-    async with request.app[ENGINE].connect() as connection:
-        return await run_query(connection, site, query, now=utcnow())
+    # In a query process of its own, within the time budget (`ot.stats.processes`).
+    return await request.app[QUERIES].call(answer_query, site, query, now=utcnow())
 
 
 @endpoint(Access.STATS_API, summary="Query stats (Plausible Stats API v2)")
@@ -81,7 +83,9 @@ async def _query_v2_through_grant(
         grant = await authenticate_grant_key(session, token_text)
     assert grant.id is not None
     try:
-        answer = await read_through_grant(request.app[ENGINE], grant.id, "key", body, now=utcnow())
+        answer = await request.app[QUERIES].call(
+            read_through_grant, grant.id, "key", body, now=utcnow()
+        )
     except NotFound:
         raise NotFound(SITE_NOT_FOUND, field="site_id") from None  # in Plausible's words
     if "text/csv" in request.headers.get("Accept", ""):
