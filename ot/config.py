@@ -116,6 +116,20 @@ class RollupSettings(BaseModel):
     figures lag the raw hits by at most this much. 0 leaves it to `ot-admin rollups run`."""
 
 
+class StatsSettings(BaseModel):
+    """Answering stats queries (the Stats API, shared statistics)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    query_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
+    """How long one stats query may take; the database stops it then and the caller gets 503
+    "the query took longer than ..." (`ot-admin stats query` too)."""
+
+    query_processes: int = Field(default=2, ge=1, le=64)
+    """Stats queries answered at once by each server process, each in a process of its own so
+    that no query slows the collector; more wait for a free one (503 after the time above)."""
+
+
 class AccountSettings(BaseModel):
     """Customer accounts: sessions, passwords, log-in protection."""
 
@@ -340,6 +354,9 @@ class Settings(BaseSettings):
 
     rollups: RollupSettings = Field(default_factory=RollupSettings)
     """Rollups for fast dashboards."""
+
+    stats: StatsSettings = Field(default_factory=StatsSettings)
+    """Stats queries' time budget and processes."""
 
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     """Customer accounts and their sessions."""

@@ -12,6 +12,19 @@ class OtError(Exception):
         self.message = message
         self.field = field
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross from the processes that answer stats queries: keep every attribute
+        # (pickle would call the class with the message alone, losing `field` and failing
+        # for errors whose constructor needs more).
+        return (_rebuilt, (type(self), self.message, self.__dict__))
+
+
+def _rebuilt(kind: type[OtError], message: str, attributes: dict[str, object]) -> OtError:
+    error = kind.__new__(kind)
+    Exception.__init__(error, message)
+    error.__dict__.update(attributes)
+    return error
+
 
 class InvalidInput(OtError):
     """A request or command argument is malformed; `field` names the offending part."""
@@ -75,3 +88,11 @@ class SchemaOutdated(OtError):
     """The database schema is not at the version this code expects."""
 
     code = "schema_outdated"
+
+
+class QueryTooSlow(OtError):
+    """A stats query ran past its time budget (`OT_STATS__QUERY_TIMEOUT_SECONDS`) and was
+    stopped."""
+
+    code = "query_timeout"
+    retry_after = 30  # a busy moment passes; a query too heavy for the budget will not

@@ -17,6 +17,7 @@ from ot.config import Settings
 from ot.db import create_engine
 from ot.deletion import purge_due_accounts
 from ot.retention import RetentionReport, run_retention
+from ot.storage import storage_problem
 
 log = logging.getLogger("ot.rights")
 
@@ -52,7 +53,10 @@ async def keep_tidy(settings: Settings, stop: asyncio.Event) -> None:
                         },
                     )
             except (SQLAlchemyError, OSError) as error:
-                log.warning("housekeeping failed", extra={"error": type(error).__name__})
+                log.warning(
+                    "housekeeping failed",
+                    extra={"error": type(error).__name__, "cause": storage_problem(error)},
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.rights.housekeeping_interval_seconds)
     finally:

@@ -98,5 +98,16 @@ async def store(engines: Engines, hits: Sequence[EnrichedHit]) -> None:
             )
 
 
+async def store_in_bulk(engines: Engines, hits: Sequence[EnrichedHit], batch: int = 5000) -> None:
+    """Like `store`, in large transactions: for tests that need tens of thousands of hits."""
+    for start in range(0, len(hits), batch):
+        async with engines.writer.begin() as connection:
+            await connection.run_sync(
+                lambda sync, chunk=hits[start : start + batch]: store_batch(
+                    sync, chunk, visit_timeout=TIMEOUT
+                )
+            )
+
+
 async def roll(engines: Engines, now: datetime = AFTER) -> None:
     await run_rollups(engines.reader, engines.writer, now=now, visit_timeout=TIMEOUT)

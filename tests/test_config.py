@@ -226,6 +226,7 @@ def test_the_walk_finds_every_section() -> None:
         "OT_COLLECTOR",
         "OT_GEO",
         "OT_ROLLUPS",
+        "OT_STATS",
         "OT_ACCOUNTS",
         "OT_MAIL",
         "OT_AUDIT",

@@ -180,3 +180,22 @@ def test_a_goal_name_is_unique_per_site(database: AdminDatabase, shop: Site) -> 
         database.invoke("goal add shop.example --event Signup")
     )
     assert "has no goal named 'Nope'" in refused(database.invoke("goal remove shop.example Nope"))
+
+
+def test_a_stats_query_past_its_time_budget_is_stopped_and_said_in_one_line(
+    database: AdminDatabase,
+) -> None:
+    """Heavy by its data (20,000 hits in 480 hourly buckets), against a budget of 1 ms."""
+    from tests.test_stats_budget import busy_hits, hourly_range
+
+    site: Site = support.run_sync(support.make_site(database.settings))
+    support.run_sync(busy_hits(database.settings, site))
+    first, last = hourly_range()
+    line = refused(
+        database.invoke(
+            f"stats query shop.example --from {first} --to {last} --dimensions time:hour "
+            """--filter '["contains", "event:page", ["/p/"]]'""",
+            OT_STATS__QUERY_TIMEOUT_SECONDS="0.001",
+        )
+    )
+    assert line.startswith("error: the query took longer than 0.001 s and was stopped")

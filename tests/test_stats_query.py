@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ot.errors import InvalidInput
-from ot.stats.dates import buckets, previous_period, resolve_range
+from ot.stats.dates import _unit_starts, buckets, previous_period, resolve_range, unit_count
 from ot.stats.query import AnyOf, Condition, Not, parse_query
 
 VALID: dict[str, Any] = {"metrics": ["visitors"], "date_range": "7d"}
@@ -94,6 +94,7 @@ def test_filters_are_parsed_into_a_tree() -> None:
         ({"pagination": {"limit": 0}}, "#/pagination/limit: must be a whole number from 1"),
         ({"pagination": {"limit": "10"}}, "#/pagination/limit"),
         ({"pagination": {"offset": -1}}, "#/pagination/offset"),
+        ({"pagination": {"offset": 10**30}}, "#/pagination/offset: must be a whole number from 0"),
         ({"include": {"imports": "yes"}}, "#/include/imports: must be true or false"),
         ({"include": {"colours": True}}, '#/include: unknown key "colours"'),
         ({"include": {"comparisons": {"mode": "year_over_year"}}}, "previous_period"),
@@ -183,3 +184,44 @@ def test_too_many_buckets_are_refused() -> None:
     with pytest.raises(InvalidInput, match="choose a coarser time dimension"):
         buckets("hour", ten_years)
     assert len(buckets("month", ten_years)) == 120
+
+
+@pytest.mark.parametrize(
+    ("unit", "first", "last"),
+    [
+        ("hour", date(1970, 1, 1), date(2999, 12, 31)),  # nine million hours
+        ("day", date(1970, 1, 1), date(2999, 12, 31)),
+        ("week", date(1970, 1, 1), date(2999, 12, 31)),
+        ("month", date(1970, 1, 1), date(2999, 12, 31)),
+    ],
+)
+def test_a_range_with_too_many_buckets_is_refused_before_any_bucket_is_made(
+    monkeypatch: pytest.MonkeyPatch, unit: str, first: date, last: date
+) -> None:
+    """The check is arithmetic: making nine million hourly buckets first took 100 s."""
+
+    def made(*_: object) -> None:
+        raise AssertionError("buckets were made before the range was checked")
+
+    monkeypatch.setattr("ot.stats.dates._unit_starts", made)
+    thousand_years = resolve_range((first, last), NEW_YORK, now=datetime.now(UTC))
+    with pytest.raises(InvalidInput, match=f"more than 5000 {unit}s"):
+        buckets(unit, thousand_years)
+
+
+def test_the_arithmetic_count_is_the_count_of_bucket_starts_made() -> None:
+    """Across daylight saving changes, year ends and weeks that straddle the range's ends; the
+    buckets are one fewer (less an hour skipped in spring)."""
+    for first, last in [
+        (date(2024, 3, 30), date(2024, 4, 2)),
+        (date(2025, 10, 25), date(2025, 11, 3)),
+        (date(2023, 12, 28), date(2025, 1, 3)),
+        (date(2024, 2, 29), date(2024, 2, 29)),
+    ]:
+        span = resolve_range((first, last), NEW_YORK, now=datetime.now(UTC))
+        for unit in (
+            ("hour", "day", "week", "month") if span.days < 200 else ("day", "week", "month")
+        ):
+            starts = len(list(_unit_starts(unit, span)))
+            assert unit_count(unit, span) == starts, (first, last, unit)
+            assert len(buckets(unit, span)) in (starts - 1, starts - 2)

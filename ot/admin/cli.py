@@ -22,6 +22,7 @@ from ot.admin import (
 )
 from ot.admin.context import make_context
 from ot.private_files import secure_data_dir
+from ot.storage import storage_problem
 
 app = typer.Typer(
     help="opentracker operators' commands.",
@@ -62,4 +63,11 @@ def main() -> None:
     # What the command creates (database, keys, exports, mails) is the operator's alone. Not in
     # the callback: tests run commands in their own process.
     os.umask(0o077)
-    app()
+    try:
+        app()
+    except Exception as error:
+        # A full disk or a read-only data folder is the operator's to fix: one line, no traceback.
+        if (problem := storage_problem(error)) is None:
+            raise
+        typer.echo(f"error: the database or the data folder cannot be used ({problem})", err=True)
+        raise SystemExit(1) from None

@@ -13,7 +13,8 @@ from ot.admin.context import context_from, run
 from ot.clock import utcnow
 from ot.errors import InvalidInput
 from ot.sites import get_site
-from ot.stats.engine import QueryResult, run_query
+from ot.stats.engine import QueryResult
+from ot.stats.processes import answer_here
 from ot.stats.query import parse_query
 from ot.stats.render import v2_response
 from ot.stats.v1 import parse_filters
@@ -124,8 +125,7 @@ def query_command(
         query = parse_query(body)
         async with context.session() as session:
             found = await get_site(session, site)
-            connection = await session.connection()
-            return await run_query(connection, found, query, now=utcnow())
+        return await answer_here(context.settings, found, query, now=utcnow())
 
     result = run(action)
     if as_json:

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot import audit
 from ot.access import Scope, reachable_site
+from ot.config import Settings
 from ot.crypto import Cipher
 from ot.errors import InvalidInput, NotFound, OtError
 from ot.grants.cells import answer_in_cells
@@ -23,6 +24,7 @@ from ot.grants.fit import CLIPPED_WARNING, check_names, clip_to_window
 from ot.grants.quota import admit
 from ot.grants.store import live_grant, principal_of_grant
 from ot.models import GRANT_READ_QUERY, Grant, GrantRead, Site
+from ot.secrets import load_secrets_of
 from ot.sites import normalise_domain
 from ot.stats.engine import QueryResult, run_query
 from ot.stats.query import Query, conditions, parse_query
@@ -137,6 +139,30 @@ async def read_through_grant(
         )
         await _log(session, grant, read, shape)
         return answer
+
+
+# The cipher of a query process (`ot.stats.processes`), made once from the settings it serves.
+_process_cipher: Cipher | None = None
+
+
+async def read_through_grant_in_query_process(
+    engine: AsyncEngine,
+    settings: Settings,
+    grant_id: int,
+    via: str,
+    body: dict[str, Any],
+    *,
+    now: datetime,
+) -> SharedAnswer:
+    """`read_through_grant` as a query process runs it: keys never cross the pipe, the process
+    reads them from the settings' secrets once (the cipher follows key rotation by itself)."""
+    global _process_cipher
+    if _process_cipher is None:
+        _process_cipher = Cipher(load_secrets_of(settings))
+    return await read_through_grant(
+        engine, _process_cipher, grant_id, via, body,
+        now=now, reads_per_hour=settings.grants.reads_per_hour,
+    )  # fmt: skip
 
 
 async def _answer(

@@ -6,13 +6,13 @@ values may be personal data or secrets, and error messages end up in logs.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal
 
 from ot.errors import InvalidInput
 from ot.ingest.hit import PAGEVIEW, IncomingHit, PayloadLimits, Revenue
+from ot.json_input import parse_json
 
 # Each field's aliases in the order Plausible reads them: the short name first.
 NAME = ("n", "name")
@@ -37,19 +37,10 @@ _FALSE_TEXTS = frozenset({"0", "false"})
 
 
 def load_json(text: str, *, field: str) -> object:
-    """Parse JSON with floats as exact `Decimal`s (so 12.34 stays 12.34) and without the NaN and
-    Infinity extensions Python's parser would otherwise accept."""
-    try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, ArithmeticError, RecursionError):
-        # ValueError: malformed JSON, or an integer too long to convert; ArithmeticError: a
-        # number whose exponent Decimal cannot hold; RecursionError: absurdly deep nesting.
-        # Either way the client sent something we cannot read.
-        raise InvalidInput(f"{field} is not valid JSON", field=field) from None
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
+    """Parse JSON with floats as exact `Decimal`s (so 12.34 stays 12.34), without the NaN and
+    Infinity extensions Python's parser would otherwise accept, and nested no deeper than
+    `ot.json_input.MAX_DEPTH`."""
+    return parse_json(text, field=field, exact_decimals=True)
 
 
 def json_object_body(body: bytes, limits: PayloadLimits, *, what: str) -> dict[str, object]:

@@ -25,6 +25,7 @@ from ot.db import checkpoint_wal
 from ot.errors import Overloaded, StorageUnavailable
 from ot.ingest.hit import EnrichedHit
 from ot.ingest.store import store_batch
+from ot.storage import StorageHealth, storage_problem
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,11 @@ class HitWriter:
         batch_size: int,
         batch_wait: float,
         visit_timeout: timedelta,
+        health: StorageHealth | None = None,
     ) -> None:
         self._engine = engine
+        # Failing storage is logged there, once in a while, and makes the server not ready.
+        self._health = health or StorageHealth()
         self._thread = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="hit-writer")
             if isinstance(engine, Engine)
@@ -83,7 +87,10 @@ class HitWriter:
                 try:
                     await loop.run_in_executor(thread, checkpoint_wal, engine)
                 except Exception as error:  # a busy database only postpones it
-                    log.warning("WAL checkpoint failed", extra={"error": type(error).__name__})
+                    if (problem := storage_problem(error)) is not None:
+                        self._health.failed(problem)  # a full disk: said once in a while
+                    else:
+                        log.warning("WAL checkpoint failed", extra={"error": type(error).__name__})
 
     async def write(self, hits: Sequence[EnrichedHit]) -> list[bool]:
         """Queue `hits` and wait until they are committed. For each hit: whether it was new
@@ -167,10 +174,19 @@ class HitWriter:
             metrics.commit_failures.inc()
             committed = False
             self._dropped.update(dropped)  # counted again with the next batch
-            log.error(
-                "batch commit failed", extra={"error": type(error).__name__, "requests": len(batch)}
-            )
-            results = await self._commit_one_by_one(batch)
+            problem = storage_problem(error)
+            if problem is not None:
+                # Each request alone would fail the same way: refuse them all at once.
+                self._health.failed(problem)
+                results = [_storage_failing() for _ in batch]
+            else:
+                log.error(
+                    "batch commit failed",
+                    extra={"error": type(error).__name__, "requests": len(batch)},
+                )
+                results = await self._commit_one_by_one(batch)
+        else:
+            self._health.succeeded()
         for pending, result in zip(batch, results, strict=True):
             self._queued_hits -= len(pending.hits)
             if pending.done.done():
@@ -243,6 +259,14 @@ class HitWriter:
                 results.extend(await self._commit([pending], {}))
             except Exception as error:
                 metrics.commit_failures.inc()
-                log.error("hit write failed", extra={"error": type(error).__name__})
-                results.append(StorageUnavailable("the hits could not be stored; retry later"))
+                problem = storage_problem(error)
+                if problem is not None:
+                    self._health.failed(problem)
+                else:
+                    log.error("hit write failed", extra={"error": type(error).__name__})
+                results.append(_storage_failing())
         return results
+
+
+def _storage_failing() -> StorageUnavailable:
+    return StorageUnavailable("the hits could not be stored; retry later")

@@ -20,6 +20,7 @@ from ot.config import Settings
 from ot.db import ROLLUP_LOCK_ID, create_engine, is_sqlite
 from ot.private_files import ensure_private_dir
 from ot.rollups.job import RollupReport, run_rollups
+from ot.storage import storage_problem
 
 log = logging.getLogger("ot.rollups")
 LOCK_FILE = paths.ROLLUPS_LOCK_FILE
@@ -34,7 +35,10 @@ async def keep_rolled_up(settings: Settings, stop: asyncio.Event) -> None:
             try:
                 await run_once(settings, reader, writer, stop)
             except (SQLAlchemyError, OSError) as error:
-                log.warning("rollup run failed", extra={"error": type(error).__name__})
+                log.warning(
+                    "rollup run failed",
+                    extra={"error": type(error).__name__, "cause": storage_problem(error)},
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.rollups.interval_seconds)
     finally:

@@ -30,13 +30,17 @@ from ot.server.keys import (
     ENGINE,
     LIMITS,
     MAILER,
+    QUERIES,
     SETTINGS,
+    STORAGE_HEALTH,
     TRACKER_SCRIPT,
     TRUSTED_PROXIES,
     WRITE_ENGINE,
 )
 from ot.server.routes import setup_routes
 from ot.sites import SiteDirectory
+from ot.stats.processes import QueryProcesses
+from ot.storage import StorageHealth
 from ot.visitors import SaltKeeper
 
 
@@ -60,6 +64,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> web.Applic
         settings.server.trusted_proxies, field="server.trusted_proxies"
     )
     app[TRACKER_SCRIPT] = files("ot").joinpath("static/ot.js").read_bytes()
+    app[STORAGE_HEALTH] = StorageHealth()
     app.cleanup_ctx.append(_core)
     setup_routes(app)
     return app
@@ -93,6 +98,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             batch_size=collector_settings.batch_size,
             batch_wait=collector_settings.batch_wait_ms / 1000,
             visit_timeout=timedelta(minutes=collector_settings.visit_timeout_minutes),
+            health=app[STORAGE_HEALTH],
         )
         app[ENGINE] = engine
         app[WRITE_ENGINE] = write_engine
@@ -107,10 +113,12 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             cipher=app[CIPHER],
             visitor_key=secrets.visitor_key,
         )
+        app[QUERIES] = QueryProcesses(settings)
         await writer.start()
         try:
             yield
         finally:
+            await app[QUERIES].close()
             await writer.stop(settings.server.shutdown_timeout_seconds)
     finally:
         geo.close()

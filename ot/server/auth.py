@@ -23,7 +23,6 @@ link's token, with `X-Share-Password` when the link has a password).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +37,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.access import ALL_SCOPES, Principal, PrincipalKind, Scope
 from ot.errors import Forbidden, InvalidInput, Unauthorized
 from ot.grants.store import authenticate_grant, is_grant_credential, principal_of_grant
+from ot.json_input import parse_json
+from ot.server.bodies import read_body
 from ot.server.errors import error_response
 from ot.server.keys import SETTINGS, WRITE_ENGINE
 from ot.sessions import SESSION_PREFIX, csrf_matches, find_session
@@ -200,11 +201,8 @@ async def _grant_principal(request: web.Request) -> Principal:
 
 
 async def _validated_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    raw = await request.read()
-    try:
-        data = json.loads(raw or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidInput(f"the body is not valid JSON ({error})", field="body") from None
+    raw = await read_body(request)
+    data = parse_json(raw or b"null", field="body")
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object", field="body")
     try:

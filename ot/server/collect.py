@@ -18,6 +18,7 @@ from ot.ingest import matomo, pixel, plausible
 from ot.ingest.collector import DropReason, Prepared
 from ot.ingest.hit import IncomingHit, Revenue
 from ot.server.auth import Access, endpoint
+from ot.server.bodies import read_body
 from ot.server.clients import client_ip_of, header_text
 from ot.server.errors import domain_error_response
 from ot.server.keys import COLLECTOR, ENGINE, LIMITS, TRACKER_SCRIPT
@@ -71,7 +72,7 @@ async def plausible_event(request: web.Request) -> web.StreamResponse:
     """POST /api/event — the Plausible Events API."""
     ip, user_agent, do_not_track = _client(request)
     try:
-        body = await request.read()
+        body = await read_body(request)
         incoming = plausible.parse_event(
             body,
             user_agent=user_agent,
@@ -120,7 +121,7 @@ async def _matomo_params(request: web.Request) -> tuple[list[dict[str, str]], st
     params = dict(request.query)
     if request.method != "POST":
         return [params], None, False
-    body = await request.read()
+    body = await read_body(request)
     if body.lstrip()[:1] == b"{":
         requests, token = matomo.parse_bulk_body(body, limits=request.app[LIMITS])
         return requests, token, True

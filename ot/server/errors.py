@@ -11,6 +11,7 @@ from ot.errors import (
     NotFound,
     OtError,
     Overloaded,
+    QueryTooSlow,
     SchemaOutdated,
     StorageUnavailable,
     TooManyRequests,
@@ -25,6 +26,7 @@ _STATUS: dict[type[OtError], int] = {
     Conflict: 409,
     TooManyRequests: 429,
     Overloaded: 503,
+    QueryTooSlow: 503,
     StorageUnavailable: 503,
     SchemaOutdated: 503,
 }

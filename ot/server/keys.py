@@ -12,6 +12,8 @@ from ot.ingest.collector import Collector
 from ot.ingest.hit import PayloadLimits
 from ot.ingest.ips import Network
 from ot.mailer import Mailer
+from ot.stats.processes import QueryProcesses
+from ot.storage import StorageHealth
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -25,3 +27,7 @@ CIPHER = web.AppKey("cipher", Cipher)
 MAILER = web.AppKey("mailer", Mailer)
 # What rate limits and log-in throttling read the time from (a test holds it still).
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+# Stats queries are answered in processes of their own (`ot.stats.processes`).
+QUERIES = web.AppKey("queries", QueryProcesses)
+# Whether this process's writes currently fail for a reason of storage (`ot.storage`).
+STORAGE_HEALTH = web.AppKey("storage_health", StorageHealth)

@@ -11,13 +11,15 @@ from aiohttp.typedefs import Handler, Middleware
 
 from ot.clock import Clock
 from ot.config import ApiSettings
-from ot.errors import OtError
+from ot.errors import OtError, StorageUnavailable
 from ot.ingest.ips import ip_in_networks
 from ot.ratelimit import TokenBuckets
 from ot.server.auth import SESSION_COOKIE
+from ot.server.bodies import body_was_unreadable, unreadable_body
 from ot.server.clients import client_ip_of
 from ot.server.errors import domain_error_response, error_response
-from ot.server.keys import SETTINGS, TRUSTED_PROXIES
+from ot.server.keys import SETTINGS, STORAGE_HEALTH, TRUSTED_PROXIES
+from ot.storage import storage_problem
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except OtError as error:
         return domain_error_response(error)
+    except web.RequestPayloadError as error:  # a handler that read the body itself
+        return domain_error_response(unreadable_body(request, error))
     except web.HTTPRequestEntityTooLarge:
         limit = request.client_max_size
         return error_response(
@@ -59,7 +63,14 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         code = error.reason.lower().replace(" ", "_")
         kept = {name: value for name, value in error.headers.items() if name in ("Allow",)}
         return error_response(error.status, code, error.reason, headers=kept)
-    except Exception:
+    except Exception as error:
+        problem = storage_problem(error)
+        if problem is not None:
+            # Not a bug: the disk or the database refuses. Logged in words, once in a while.
+            request.app[STORAGE_HEALTH].failed(problem)
+            return domain_error_response(
+                StorageUnavailable("the database cannot serve this request now; retry later")
+            )
         # Never let a bug answer with a stack trace; the log says what happened (no request data).
         log.exception("unhandled error", extra={"path": request.path})
         return error_response(500, "internal_error", "something went wrong on our side")
@@ -96,6 +107,9 @@ async def finish_headers(request: web.Request, response: web.StreamResponse) -> 
         response.headers.setdefault(
             "Strict-Transport-Security", f"max-age={max_age}; includeSubDomains"
         )
+    if body_was_unreadable(request):
+        response.force_close()
+        response.headers["Connection"] = "close"  # already computed from keep-alive: say it
     if request.path.startswith(API_PREFIX):
         response.headers["Cache-Control"] = "no-store"
         response.headers.popall("Access-Control-Allow-Origin", None)

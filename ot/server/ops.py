@@ -11,7 +11,8 @@ from sqlalchemy import text
 
 from ot.schema import schema_is_current
 from ot.server.auth import Access, endpoint
-from ot.server.keys import ENGINE
+from ot.server.keys import ENGINE, STORAGE_HEALTH, WRITE_ENGINE
+from ot.storage import probe_write, storage_problem
 
 
 @endpoint(Access.PUBLIC, summary="Liveness")
@@ -20,24 +21,45 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-@endpoint(Access.PUBLIC, summary="Readiness: the database answers with the expected schema")
+@endpoint(
+    Access.PUBLIC,
+    summary="Readiness: the database answers with the expected schema and takes writes",
+)
 async def readyz(request: web.Request) -> web.Response:
-    """The database answers and its schema is the one this code expects."""
+    """The database answers, its schema is the one this code expects, and writes are not
+    failing: after a write failed for a reason of storage, each call tries a write again, so
+    readiness returns as soon as the storage does."""
     engine = request.app[ENGINE]
+    health = request.app[STORAGE_HEALTH]
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
         current = await schema_is_current(engine)
     except Exception as error:  # any failure to reach the database means "not ready"
-        return web.json_response(
-            {"status": "unavailable", "reason": f"database unreachable ({type(error).__name__})"},
-            status=503,
-        )
+        problem = storage_problem(error)
+        if problem is not None:
+            health.failed(problem)
+        reason = problem or f"database unreachable ({type(error).__name__})"
+        return _unavailable(reason)
     if not current:
-        return web.json_response(
-            {"status": "unavailable", "reason": "database schema is outdated"}, status=503
-        )
+        return _unavailable("database schema is outdated")
+    if health.problem is not None:
+        try:
+            await probe_write(request.app[WRITE_ENGINE])
+        except Exception as error:
+            problem = storage_problem(error)
+            if problem is None:
+                raise
+            health.failed(problem)
+            return _unavailable(f"writes fail: {problem}")
+        health.succeeded()
     return web.json_response({"status": "ready"})
+
+
+def _unavailable(reason: str) -> web.Response:
+    return web.json_response(
+        {"status": "unavailable", "reason": reason}, status=503, headers={"Retry-After": "5"}
+    )
 
 
 @endpoint(

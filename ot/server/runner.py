@@ -28,6 +28,7 @@ from ot.rollups.schedule import keep_rolled_up
 from ot.schema import ensure_schema
 from ot.server.access_log import AccessLogger
 from ot.server.app import create_app
+from ot.storage import storage_problem, unwritable_folder
 
 log = logging.getLogger("ot.server")
 
@@ -41,6 +42,14 @@ ORPHAN_CHECK_SECONDS = 0.5
 def serve(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit code."""
     configure_logging(settings.log)
+    # The database (SQLite), keys, locks and mails live there: refuse at once, in one line,
+    # rather than fail somewhere inside with a traceback.
+    problem = unwritable_folder(settings.data_dir)
+    if problem is not None:
+        log.error(
+            f"cannot start: the data folder {settings.data_dir} cannot be written ({problem})"
+        )
+        return 2
     if settings.server.workers == 1:
         rollups = _start_rollups(settings)
         try:
@@ -135,6 +144,11 @@ async def _serve_one(settings: Settings, *, reuse_port: bool) -> int:
     except OtError as error:
         log.error(error.message)
         return 2
+    except Exception as error:
+        if (problem := storage_problem(error)) is None:
+            raise
+        log.error(f"cannot start: the database cannot be used ({problem})")
+        return 2
     settle_garbage_collector()
     site = web.TCPSite(
         runner, settings.server.host, settings.server.port, reuse_port=reuse_port, backlog=4096
@@ -191,6 +205,11 @@ def _supervise(settings: Settings) -> int:
         _prepare_schema(settings)
     except OtError as error:
         log.error(error.message)
+        return 2
+    except Exception as error:
+        if (problem := storage_problem(error)) is None:
+            raise
+        log.error(f"cannot start: the database cannot be used ({problem})")
         return 2
     metrics_dir = paths.prometheus_dir(settings.data_dir)
     shutil.rmtree(metrics_dir, ignore_errors=True)

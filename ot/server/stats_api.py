@@ -13,12 +13,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.clock import utcnow
 from ot.errors import NotFound, OtError
-from ot.grants.reads import read_through_grant, shared_response
+from ot.grants.reads import read_through_grant_in_query_process, shared_response
 from ot.ingest._fields import json_object_body
 from ot.models import Site
 from ot.server.auth import Access, endpoint
+from ot.server.bodies import read_body
 from ot.server.errors import status_of
-from ot.server.keys import CIPHER, ENGINE, LIMITS, SETTINGS, WRITE_ENGINE
+from ot.server.keys import ENGINE, LIMITS, QUERIES, SETTINGS, WRITE_ENGINE
 from ot.stats import v1
 from ot.stats.access import (
     SITE_NOT_FOUND,
@@ -28,7 +29,8 @@ from ot.stats.access import (
     is_grant_key,
     readable_site,
 )
-from ot.stats.engine import QueryResult, run_query
+from ot.stats.engine import QueryResult
+from ot.stats.processes import answer_query
 from ot.stats.query import Query, parse_query
 from ot.stats.render import to_csv, v2_response
 
@@ -36,9 +38,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def plausible_error(error: OtError) -> web.Response:
-    headers = dict(NO_STORE)
-    if error.retry_after:
-        headers["Retry-After"] = str(error.retry_after)  # a grant's hourly reads (`ot.grants`)
+    headers = {**NO_STORE, "Retry-After": str(error.retry_after)} if error.retry_after else NO_STORE
     return web.json_response({"error": error.message}, status=status_of(error), headers=headers)
 
 
@@ -51,8 +51,8 @@ async def _site(request: web.Request, site_id: object) -> Site:
 
 
 async def _run(request: web.Request, site: Site, query: Query) -> QueryResult:
-    async with request.app[ENGINE].connect() as connection:
-        return await run_query(connection, site, query, now=utcnow())
+    # In a query process of its own, within the time budget (`ot.stats.processes`).
+    return await request.app[QUERIES].call(answer_query, site, query, now=utcnow())
 
 
 @endpoint(Access.STATS_API, summary="Query stats (Plausible Stats API v2)")
@@ -60,7 +60,7 @@ async def query_v2(request: web.Request) -> web.StreamResponse:
     """POST /api/v2/query — Plausible's Stats API v2."""
     try:
         token_text = bearer_token(request.headers.get("Authorization"))  # missing: 401 first
-        body = json_object_body(await request.read(), request.app[LIMITS], what="(the query)")
+        body = json_object_body(await read_body(request), request.app[LIMITS], what="(the query)")
         if is_grant_key(token_text):
             return await _query_v2_through_grant(request, token_text, body)
         site = await _site(request, body.get("site_id"))
@@ -83,14 +83,13 @@ async def _query_v2_through_grant(
         grant = await authenticate_grant_key(session, token_text)
     assert grant.id is not None
     try:
-        answer = await read_through_grant(
-            request.app[ENGINE],
-            request.app[CIPHER],
+        answer = await request.app[QUERIES].call(
+            read_through_grant_in_query_process,
+            request.app[SETTINGS],
             grant.id,
             "key",
             body,
             now=utcnow(),
-            reads_per_hour=request.app[SETTINGS].grants.reads_per_hour,
         )
     except NotFound:
         raise NotFound(SITE_NOT_FOUND, field="site_id") from None  # in Plausible's words

@@ -158,15 +158,33 @@ def _unit_starts(unit: str, current: TimeRange) -> Iterator[tuple[str, datetime]
         day = _month_start(day, -1) if unit == "month" else day + step
 
 
-def buckets(unit: str, current: TimeRange) -> list[Bucket]:
-    """The buckets of `unit` (hour, day, week, month) within the range, clipped to it."""
-    starts = list(_unit_starts(unit, current))
-    if len(starts) > MAX_BUCKETS:
+def unit_count(unit: str, current: TimeRange) -> int:
+    """How many starts `_unit_starts` gives for the range (one more than its buckets, at most),
+    counted without making them: 1970 to 2999 holds nine million hours."""
+    first, last = current.first_day, current.last_day
+    if unit == "hour":
+        return current.days * 24 + 1
+    if unit == "day":
+        return current.days + 1
+    if unit == "week":
+        return (last - (first - timedelta(days=first.weekday()))).days // 7 + 2
+    return (last.year - first.year) * 12 + last.month - first.month + 2
+
+
+def check_bucket_count(unit: str, current: TimeRange) -> None:
+    """Refuse a range with more than MAX_BUCKETS buckets of `unit`, before any is made."""
+    if unit_count(unit, current) > MAX_BUCKETS:
         raise InvalidInput(
             f"the date range holds more than {MAX_BUCKETS} {unit}s: choose a coarser time "
             "dimension or a shorter range",
             field="dimensions",
         )
+
+
+def buckets(unit: str, current: TimeRange) -> list[Bucket]:
+    """The buckets of `unit` (hour, day, week, month) within the range, clipped to it."""
+    check_bucket_count(unit, current)
+    starts = list(_unit_starts(unit, current))
     result = []
     for (label, local_start), (_, local_end) in itertools.pairwise(starts):
         start = max(local_to_utc(local_start, current.zone), current.start)

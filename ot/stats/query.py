@@ -52,6 +52,9 @@ NAMED_RANGES = ("realtime", "day", "7d", "28d", "30d", "91d", "month", "6mo", "1
 MATCH_OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
 NEGATED = {"is_not": "is", "contains_not": "contains", "matches_not": "matches"}
 MAX_LIMIT = 10_000
+# Far beyond any real result, and within every database's integers (the engine may hand
+# offset + limit to SQL as a LIMIT).
+MAX_OFFSET = 2**31 - 1
 QUERY_KEYS = frozenset(
     {"site_id", "metrics", "date_range", "date", "dimensions", "filters", "order_by", "include",
      "pagination"}
@@ -370,8 +373,8 @@ def _parse_pagination(value: Any) -> tuple[int, int]:
     offset = value.get("offset", 0)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
         raise _fail("#/pagination/limit", f"must be a whole number from 1 to {MAX_LIMIT}")
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise _fail("#/pagination/offset", "must be a whole number, 0 or more")
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
+        raise _fail("#/pagination/offset", f"must be a whole number from 0 to {MAX_OFFSET}")
     return limit, offset
 
 
