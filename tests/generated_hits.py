@@ -99,4 +99,4 @@ async def store(engines: Engines, hits: Sequence[EnrichedHit]) -> None:
 
 
 async def roll(engines: Engines, now: datetime = AFTER) -> None:
-    await run_rollups(engines.reader, engines.writer, now=now, visit_timeout=TIMEOUT)
+    await run_rollups(engines.reader, engines.writer, now=now)

@@ -7,7 +7,6 @@ import contextlib
 import fcntl
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -53,7 +52,6 @@ async def run_once(
             reader,
             writer,
             now=utcnow(),
-            visit_timeout=timedelta(minutes=settings.collector.visit_timeout_minutes),
             stop=stop,
         )
     if report.days_rolled:

@@ -76,8 +76,9 @@ async def run_query(
     now: datetime,
     use_rollups: bool = True,
 ) -> QueryResult:
-    """Answer `query` for `site`. Multi-day queries come from rollups where they are complete
-    (see ot.stats.rolled); `use_rollups=False` reads the raw tables only."""
+    """Answer `query` for `site`. Queries over whole days come from rollups for the days they
+    hold exactly and from the raw tables for the days after (see ot.stats.rolled);
+    `use_rollups=False` reads the raw tables only."""
     try:
         return await _answer(connection, site, query, now=now, use_rollups=use_rollups)
     except DBAPIError as error:
@@ -104,13 +105,10 @@ async def _answer(
         query.date_range, zone, now=now, relative_date=query.relative_date,
         first_day_with_data=first_day,
     )  # fmt: skip
-    facts = await read_site_facts(connection, site)
+    facts = await read_site_facts(connection, site, now)
     goals = facts.goals
     cookieless = site.visitor_mode == VisitorMode.COOKIELESS
     rolled_through = facts.rolled_through if use_rollups else None
-    if rolled_through is not None and rolled_through >= now.astimezone(zone).date():
-        # Complete through today: the days after it have no hits yet ("month" reaches ahead).
-        rolled_through = date.max
     rows, totals, daily_sums, total_rows = await _compute(
         connection, site.id, query, time_range, goals, cookieless, rolled_through,
         top=query.offset + query.limit if _ranks_by_visitors(query) else None,
