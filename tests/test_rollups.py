@@ -15,6 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -26,7 +28,7 @@ from ot.models import Site
 from ot.privacy import VisitorMode
 from ot.rollups.dimensions import HIT_COLUMNS, PAGEVIEW_PAGE, TOTAL, VISIT_COLUMNS
 from ot.rollups.job import write_week
-from ot.rollups.read import Sums, complete_through, current_through, read_sums
+from ot.rollups.read import MAX_RUNS, Spans, Sums, complete_through, current_through, read_sums
 from ot.rollups.rolling import (
     known_ordinals,
     next_ordinal,
@@ -544,3 +546,27 @@ def test_the_rollup_process_stops_when_its_server_is_killed_outright(
     while _alive(rollups) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(rollups), "the rollup process outlived its server"
+
+
+@given(
+    first=st.dates(date(1970, 1, 1), date(2999, 1, 1)),
+    length=st.integers(0, 4000),
+    monthly=st.booleans(),
+)
+def test_a_range_is_read_as_spans_covering_each_of_its_days_once_in_few_statements(
+    first: date, length: int, monthly: bool
+) -> None:
+    last = first + timedelta(days=length)
+    bucket_of = (lambda day: f"{day.year}-{day.month:02}") if monthly else None
+    spans = Spans.of(first, last, bucket_of)
+    covered: list[date] = []
+    for span, start, end in spans.runs:
+        while start <= end:
+            days = [start + timedelta(days=n) for n in range(span)]
+            if bucket_of is not None:
+                assert len({bucket_of(day) for day in days}) == 1  # a span is in one bucket
+            covered += days
+            start += timedelta(days=span)
+    assert sorted(covered) == [first + timedelta(days=n) for n in range(length + 1)]
+    # One SELECT per run, joined into one compound SELECT: SQLite allows 500 terms.
+    assert len(spans.runs) <= MAX_RUNS

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import text
 
 from ot.config import Settings, load_settings
 from ot.models import Site
@@ -124,6 +125,34 @@ def test_bad_stats_queries_are_refused_in_one_line(
 
 def test_stats_query_for_an_unknown_site(database: AdminDatabase) -> None:
     assert "does not exist" in refused(database.invoke("stats query nowhere.example"))
+
+
+def test_a_cookieless_query_over_more_than_500_days_prints_its_table(
+    database: AdminDatabase,
+) -> None:
+    support.run_sync(_shop(database.settings, VisitorMode.COOKIELESS))
+    output = ok(
+        database.invoke(
+            "stats query shop.example --metrics visitors,pageviews --from 2025-01-05 "
+            "--to 2026-12-06 --filter 'visit:browser==Firefox' --json"
+        )
+    )
+    assert json.loads(output)["results"][0]["dimensions"] == []
+
+
+async def _rename_a_table(settings: Settings) -> None:
+    """A table the query reads goes missing, as in a half-restored database."""
+    async with support.helper_engine(settings) as engine, engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE rollup_progress RENAME TO moved_away"))
+
+
+def test_a_database_failure_during_a_query_is_one_line_not_a_traceback(
+    database: AdminDatabase, shop: Site
+) -> None:
+    support.run_sync(_rename_a_table(database.settings))
+    message = refused(database.invoke("stats query shop.example"))
+    assert message.startswith("error: the database could not answer the query (")
+    assert "rollup_progress" in message
 
 
 # --- goals -------------------------------------------------------------------------------------

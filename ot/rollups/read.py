@@ -95,41 +95,65 @@ class Fresh:
 
 @dataclass(frozen=True)
 class Spans:
-    """A range of local days as whole weeks and single days, each in one time bucket."""
+    """A range of local days as whole weeks and single days, each in one time bucket, kept as
+    runs of consecutive spans: (span days, first start, last start)."""
 
-    days: tuple[date, ...]
-    weeks: tuple[date, ...]  # Mondays
+    runs: tuple[tuple[int, date, date], ...]
 
     @classmethod
     def of(cls, first_day: date, last_day: date, bucket_of: Callable[[date], str] | None) -> Spans:
+        if first_day > last_day:
+            return cls(())
+        if bucket_of is None:
+            return cls._weeks_between_days(first_day, last_day)
         days: list[date] = []
         weeks: list[date] = []
         day = first_day
         while day <= last_day:
             sunday = day + timedelta(days=6)
             whole_week = day.weekday() == 0 and sunday <= last_day
-            if whole_week and (bucket_of is None or bucket_of(day) == bucket_of(sunday)):
+            if whole_week and bucket_of(day) == bucket_of(sunday):
                 weeks.append(day)
                 day += timedelta(days=7)
             else:
                 days.append(day)
                 day += timedelta(days=1)
-        spans = cls(tuple(days), tuple(weeks))
-        if len(spans.runs()) > MAX_RUNS:
-            every_day = (last_day - first_day).days + 1
-            return cls(tuple(first_day + timedelta(days=n) for n in range(every_day)), ())
-        return spans
+        runs = _runs(1, days) + _runs(7, weeks)
+        if len(runs) > MAX_RUNS:
+            return cls.every_day(first_day, last_day)
+        return cls(runs)
 
-    def runs(self) -> tuple[tuple[int, date, date], ...]:
-        """(span days, first start, last start) of each run of consecutive spans."""
-        found: list[tuple[int, date, date]] = []
-        for span, starts in ((1, self.days), (7, self.weeks)):
-            for start in starts:
-                if found and found[-1][0] == span and found[-1][2] + timedelta(span) == start:
-                    found[-1] = (span, found[-1][1], start)
-                else:
-                    found.append((span, start, start))
-        return tuple(found)
+    @classmethod
+    def every_day(cls, first_day: date, last_day: date) -> Spans:
+        return cls(((1, first_day, last_day),) if first_day <= last_day else ())
+
+    @classmethod
+    def _weeks_between_days(cls, first_day: date, last_day: date) -> Spans:
+        """Days up to the first Monday, whole weeks, days after the last whole week: computed,
+        not counted out, since a range may span centuries."""
+        monday = first_day + timedelta(days=-first_day.weekday() % 7)
+        weeks = ((last_day - monday).days + 1) // 7 if monday <= last_day else 0
+        if weeks == 0:
+            return cls.every_day(first_day, last_day)
+        after = monday + timedelta(days=7 * weeks)
+        runs: list[tuple[int, date, date]] = []
+        if first_day < monday:
+            runs.append((1, first_day, monday - timedelta(days=1)))
+        if after <= last_day:
+            runs.append((1, after, last_day))
+        runs.append((7, monday, after - timedelta(days=7)))
+        return cls(tuple(runs))
+
+
+def _runs(span: int, starts: Sequence[date]) -> tuple[tuple[int, date, date], ...]:
+    """Consecutive spans of `span` days as runs."""
+    found: list[tuple[int, date, date]] = []
+    for start in starts:
+        if found and found[-1][2] + timedelta(span) == start:
+            found[-1] = (span, found[-1][1], start)
+        else:
+            found.append((span, start, start))
+    return tuple(found)
 
 
 async def complete_through(connection: AsyncConnection, site: Site) -> date | None:
@@ -210,7 +234,7 @@ async def read_sums(
     `fresh` adds what the days after `last_day` hold, per key (see Fresh), from the raw tables.
     """
     spans = Spans.of(first_day, last_day, bucket_of)
-    if not spans.runs():
+    if not spans.runs:
         return {}, 0
     keep = keep or Keep()
     fresh = fresh or {}
@@ -403,7 +427,7 @@ async def _resolve_top(
 
 def spans_shape(spans: Spans) -> tuple[int, ...]:
     """The kind of span of each run: statements are built once per shape."""
-    return tuple(span for span, _, _ in spans.runs())
+    return tuple(span for span, _, _ in spans.runs)
 
 
 def span_parameters(
@@ -414,7 +438,7 @@ def span_parameters(
     values: Collection[str] | None = None,
 ) -> dict[str, Any]:
     parameters: dict[str, Any] = {"site_id": site_id, "dimension": dimension}
-    for index, (_, first, last) in enumerate(spans.runs()):
+    for index, (_, first, last) in enumerate(spans.runs):
         parameters[f"first_{index}"] = first
         parameters[f"last_{index}"] = last
     if values is not None:
@@ -656,9 +680,7 @@ async def _merged_daily_visitors(
 ) -> None:
     """Visitors as the sum over days of each day's union of the merged values' bitmaps (from
     the day rows: a week's union would count a visitor of two days once)."""
-    days = Spans(
-        tuple(first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)), ()
-    )
+    days = Spans.every_day(first_day, last_day)
     dialect = connection.dialect.name
     statement = _bitmaps_statement(dialect, spans_shape(days))
     parameters = span_parameters(dialect, site_id, dimension, days)
