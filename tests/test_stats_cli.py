@@ -88,6 +88,27 @@ def test_stats_query_prints_v2_json(database: AdminDatabase, shop: Site) -> None
     assert answer["query"]["filters"] == [["is", "visit:browser", ["Firefox", "Chrome"]]]
 
 
+def test_stats_query_shows_and_filters_empty_values_as_the_stats_api_does(
+    database: AdminDatabase, shop: Site
+) -> None:
+    output = ok(
+        database.invoke(
+            f"stats query shop.example --dimensions visit:utm_source {RANGE} "
+            "--order-by visit:utm_source:asc --json"
+        )
+    )
+    assert json.loads(output)["results"] == [
+        {"metrics": [2], "dimensions": ["(not set)"]},
+        {"metrics": [1], "dimensions": ["newsletter"]},
+    ]
+    filtered = ok(
+        database.invoke(
+            f"stats query shop.example {RANGE} --filter 'visit:utm_source==(not set)' --json"
+        )
+    )
+    assert json.loads(filtered)["results"] == [{"metrics": [2], "dimensions": []}]
+
+
 def test_stats_query_takes_v2_json_filters_and_named_periods(
     database: AdminDatabase, shop: Site
 ) -> None:

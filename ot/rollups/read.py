@@ -28,6 +28,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Text,
+    and_,
     any_,
     bindparam,
     false,
@@ -301,10 +302,12 @@ def _add_fresh(target: Sums, found: Sums) -> None:
 class Keep:
     """Which keys a query's raw tables would give a row: those with hits (`hits`), with visits
     that started in the range (`visits`), or either. A rollup row has one or the other, so a
-    value of no kept row adds nothing to any sum or bitmap and is dropped in SQL."""
+    value of no kept row adds nothing to any sum or bitmap and is dropped in SQL. `empty`:
+    whether the empty value is a key (an unknown country is left out of every answer)."""
 
     hits: bool = True
     visits: bool = True
+    empty: bool = True
 
 
 def _add(target: Sums, value: str, numbers: Sequence[Any]) -> None:
@@ -516,7 +519,8 @@ def _summed(
         )
         if wanted
     ]
-    return rows, totals, or_(*kept) if kept else false()
+    having = or_(*kept) if kept else false()
+    return rows, totals, having if keep.empty else and_(having, rows.c.value != "")
 
 
 @functools.cache

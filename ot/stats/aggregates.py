@@ -48,7 +48,7 @@ from ot.stats.filters import (
 )
 from ot.stats.goals import goal_condition
 from ot.stats.query import GOAL, TIME_DIMENSIONS, VISIT_METRICS, Query, dimension_level
-from ot.stats.rolled import last_rolled_day, sums_from_rollups
+from ot.stats.rolled import last_rolled_day, leaves_out_empty, sums_from_rollups
 
 Key = tuple[str, ...]
 HIT_METRICS = frozenset({"visitors", "pageviews", "events", "percentage", "conversion_rate"})
@@ -76,11 +76,14 @@ async def sums(
     metrics: frozenset[str] | None = None,
     top: int | None = None,
     only: frozenset[str] | None = None,
+    without_empty: frozenset[str] = frozenset(),
 ) -> tuple[dict[Key, Sums], bool, int]:
     """Sums per row from the sources the metrics need; whether visitors are daily sums; how
     many rows there are. From rollups where the query allows it (see ot.stats.rolled), for the
     days they hold exactly, with the days after them read here and united with them; else from
-    the raw tables alone. Rollups honour `top` and `only` (see ot.stats.engine._compute)."""
+    the raw tables alone. Rollups honour `top` and `only` (see ot.stats.engine._compute).
+    Rows whose value of a dimension in `without_empty` is empty are left out (not filtered
+    out: the other rows' figures stay as they are)."""
     wanted = metrics or frozenset(query.metrics)
     event_dimensions = any(dimension_level(d) == "event" for d in dimensions)
     needs_hits = bool(wanted & HIT_METRICS) or ("visits" in wanted and event_dimensions)
@@ -94,9 +97,11 @@ async def sums(
         raw[()] = Sums()  # an aggregate answers zeros, not nothing
     reader = _RawReader(connection, query, dimensions, time_range, daily, dialect)
     through = last_rolled_day(query, dimensions, time_range, scope.rolled_through)
+    unknown = [i for i, d in enumerate(dimensions) if d in without_empty]
     if through is None:
         await reader.read(scope, raw, hits=needs_hits, visits=needs_visits)
-        return dict(raw), daily and needs_hits, len(raw)
+        kept = {key: value for key, value in raw.items() if all(key[i] for i in unknown)}
+        return kept, daily and needs_hits, len(kept)
     fresh: dict[Key, Fresh] = {}
     if through < time_range.last_day:
         after = replace(scope, start=day_start(through + timedelta(days=1), time_range.zone))
@@ -109,10 +114,13 @@ async def sums(
             visitor_sets=overlapping and not daily,
             visit_sets=overlapping and exact_visits,
         )
+        fresh = {key: value for key, value in fresh.items() if all(key[i] for i in unknown)}
+    grouped = next((d for d in dimensions if d not in TIME_DIMENSIONS), None)
     found, total_rows = await sums_from_rollups(
         connection, scope.site_id, dimensions, time_range, scope.goals, through=through,
         needs_hits=needs_hits, needs_visits=needs_visits, daily_visitors=daily,
         exact_visits=exact_visits, top=top, only=only, fresh=fresh,
+        keep_empty=grouped not in without_empty and not leaves_out_empty(query, grouped),
     )  # fmt: skip
     raw.update(found)
     return dict(raw), daily and needs_hits, max(total_rows, len(raw))

@@ -22,6 +22,7 @@ from ot.stats.aggregates import Key, Sums, first_day_with_data, sums
 from ot.stats.dates import TimeRange, buckets, previous_period, resolve_range, unit_of
 from ot.stats.facts import read_site_facts
 from ot.stats.filters import Scope
+from ot.stats.labels import UNKNOWN_PLACES, shown
 from ot.stats.query import GOAL, TIME_DIMENSIONS, Condition, Query, dimension_level
 
 Number = int | float
@@ -109,9 +110,12 @@ async def _answer(
     goals = facts.goals
     cookieless = site.visitor_mode == VisitorMode.COOKIELESS
     rolled_through = facts.rolled_through if use_rollups else None
+    # Rows of an unknown place are left out, as Plausible leaves them out (ot.stats.labels).
+    unknown = frozenset(d for d in query.dimensions if d in UNKNOWN_PLACES)
     rows, totals, daily_sums, total_rows = await _compute(
         connection, site.id, query, time_range, goals, cookieless, rolled_through,
         top=query.offset + query.limit if _ranks_by_visitors(query) else None,
+        without_empty=unknown,
     )  # fmt: skip
     keys = _ordered(rows, query)
     page = keys[query.offset : query.offset + query.limit]
@@ -122,12 +126,12 @@ async def _answer(
         comparison_range = previous_period(time_range)
         previous, _, _, _ = await _compute(
             connection, site.id, query, comparison_range, goals, cookieless, rolled_through,
-            only=_values_of(query, page),
+            only=_values_of(query, page), without_empty=unknown,
         )  # fmt: skip
         label_map = _matching_time_labels(query, time_range, comparison_range)
     result_rows = []
     for key in page:
-        row = ResultRow(list(key), rows[key])
+        row = ResultRow(_shown(query, key), rows[key])
         if comparison_range is not None:
             row.comparison = _compare(query, key, rows[key], previous, label_map)
         result_rows.append(row)
@@ -169,6 +173,7 @@ async def _compute(
     *,
     top: int | None = None,
     only: frozenset[str] | None = None,
+    without_empty: frozenset[str] = frozenset(),
 ) -> tuple[dict[Key, list[Number]], list[Number], bool, int]:
     """Every row's metrics (in query order), the totals, whether visitors are daily sums, and
     how many rows there are. With `top`, only the rows that can rank among the first `top` by
@@ -177,7 +182,7 @@ async def _compute(
     dialect = connection.dialect.name
     raw, daily, total_rows = await sums(
         connection, scope, dialect, query, query.dimensions, time_range, cookieless,
-        top=top, only=only,
+        top=top, only=only, without_empty=without_empty,
     )  # fmt: skip
     total_daily = False
     if not query.dimensions:
@@ -278,14 +283,19 @@ def _ordered(rows: dict[Key, list[Number]], query: Query) -> list[Key]:
     for name, direction in reversed(order):
         descending = direction == "desc"
         if name in query.dimensions:
-            keys.sort(key=_by_dimension(query.dimensions.index(name)), reverse=descending)
+            keys.sort(key=_by_dimension(name, query.dimensions.index(name)), reverse=descending)
         else:
             keys.sort(key=_by_metric(rows, query.metrics.index(name)), reverse=descending)
     return keys
 
 
-def _by_dimension(index: int) -> Callable[[Key], str]:
-    return lambda key: key[index]
+def _by_dimension(name: str, index: int) -> Callable[[Key], str]:
+    return lambda key: shown(name, key[index])
+
+
+def _shown(query: Query, key: Key) -> list[str]:
+    """A row's dimension values as answers show them ("Direct / None" for an empty source)."""
+    return [shown(name, value) for name, value in zip(query.dimensions, key, strict=True)]
 
 
 def _by_metric(rows: dict[Key, list[Number]], index: int) -> Callable[[Key], Number]:
@@ -326,4 +336,4 @@ def _compare(
     change = [
         _change(name, now, was) for name, now, was in zip(query.metrics, metrics, then, strict=True)
     ]
-    return Comparison(then_key, then, change)
+    return Comparison(_shown(query, tuple(then_key)), then, change)

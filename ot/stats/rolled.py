@@ -21,7 +21,7 @@ from ot.rollups.dimensions import HIT_COLUMNS, PAGEVIEW_PAGE, TOTAL, VISIT_COLUM
 from ot.rollups.read import Fresh, Keep, Sums, read_sums
 from ot.stats.dates import TimeRange, buckets, day_start, unit_of
 from ot.stats.goals import literal_starts, page_pattern_regex
-from ot.stats.query import GOAL, TIME_DIMENSIONS, Query
+from ot.stats.query import GOAL, TIME_DIMENSIONS, Condition, Filter, Not, Query
 
 Key = tuple[str, ...]
 ROLLED_DIMENSIONS = frozenset({*HIT_COLUMNS, *VISIT_COLUMNS, GOAL})
@@ -33,7 +33,7 @@ def last_rolled_day(
 ) -> date | None:
     """The last day of the range to read from rollups (the days after it are read from the raw
     tables), or None when the query cannot use rollups at all."""
-    if rolled_through is None or query.filters or rolled_through < time_range.first_day:
+    if rolled_through is None or rolled_through < time_range.first_day:
         return None
     whole_days = time_range.start == day_start(
         time_range.first_day, time_range.zone
@@ -48,7 +48,20 @@ def last_rolled_day(
         return None
     if not all(d in ROLLED_DIMENSIONS for d in others):
         return None
+    # The one filter rollups apply: leaving the grouped dimension's empty value out.
+    allowed = leaving_out_empty(others[0]) if others else None
+    if any(item != allowed for item in query.filters):
+        return None
     return min(rolled_through, time_range.last_day)
+
+
+def leaving_out_empty(dimension: str) -> Filter:
+    """The filter that leaves a dimension's empty value out (see ot.stats.labels)."""
+    return Not(Condition("is", dimension, ("",)))
+
+
+def leaves_out_empty(query: Query, dimension: str | None) -> bool:
+    return dimension is not None and leaving_out_empty(dimension) in query.filters
 
 
 async def sums_from_rollups(
@@ -66,6 +79,7 @@ async def sums_from_rollups(
     top: int | None = None,
     only: Collection[str] | None = None,
     fresh: Mapping[Key, Fresh] | None = None,
+    keep_empty: bool = True,
 ) -> tuple[dict[Key, Sums], int]:
     """Sums per key (values in the order of `dimensions`) and the number of keys, from the
     rollups of the range's days up to `through` and the raw tables' `fresh` sums of the days
@@ -84,7 +98,7 @@ async def sums_from_rollups(
             pending[(named.get(time_dimension, "") if time_dimension else "", value)] = extra
 
     # The raw tables give a row only where a source the metrics need has something.
-    keep = Keep(hits=needs_hits, visits=needs_visits)
+    keep = Keep(hits=needs_hits, visits=needs_visits, empty=keep_empty)
 
     async def read(
         rolled: str,
