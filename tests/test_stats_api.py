@@ -417,8 +417,7 @@ async def test_every_api_path_answers_errors_in_plausibles_shape(
     client: TestClient, method: str, path: str, status: int
 ) -> None:
     response = await client.request(method, path)
-    message = await error_of(response, status)
-    assert path in message
+    assert await error_of(response, status) in ("Not Found", "Method Not Allowed")
     if status == 405:
         assert "Allow" in response.headers
     ours = await client.request(method, path.replace("/api/", "/ot/v1/", 1))

@@ -44,8 +44,8 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.server.max_body_bytes,
         middlewares=[
             middlewares.headers,
-            middlewares.errors,
             stats_api.plausible_errors,
+            middlewares.errors,
             middlewares.api_limits(settings.api),
             authorise,
         ],

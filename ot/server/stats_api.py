@@ -8,7 +8,7 @@ the query to the engine; the Sites API takes a session or a key with `sites:read
 
 from __future__ import annotations
 
-import logging
+import json
 from typing import Any
 
 from aiohttp import web
@@ -39,7 +39,6 @@ from ot.stats.engine import QueryResult, run_query
 from ot.stats.query import Query, parse_query
 from ot.stats.render import to_csv, v2_response
 
-log = logging.getLogger(__name__)
 NO_STORE = {"Cache-Control": "no-store"}
 PLAUSIBLE_PREFIX = "/api/"
 
@@ -51,28 +50,32 @@ def plausible_error(error: OtError) -> web.Response:
 
 @web.middleware
 async def plausible_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Under `/api/` every failure answers Plausible's `{"error": "..."}`, whatever raised it:
-    a refused credential, an unknown path or method, a bug. The collector's endpoints answer
-    their own errors (both shapes, see `ot.server.collect`); `/ot/v1` keeps ours."""
-    if not request.path.startswith(PLAUSIBLE_PREFIX) or request.path in COLLECTOR_PATHS:
-        return await handler(request)
+    """Under `/api/` every error answers Plausible's `{"error": "..."}`, whatever raised it (a
+    refused credential, an unknown path or method, a bug). It wraps the middleware that maps
+    failures to our shape and only reshapes that answer, so status and headers (`Allow`,
+    `Retry-After`) stay what the mapping decided. The collector's endpoints answer their own
+    errors (both shapes, see `ot.server.collect`); `/ot/v1` keeps ours."""
+    response = await handler(request)
+    if (
+        response.status < 400
+        or not request.path.startswith(PLAUSIBLE_PREFIX)
+        or request.path in COLLECTOR_PATHS
+        or not isinstance(response, web.Response)
+        or response.content_type != "application/json"
+        or not isinstance(response.body, bytes)
+    ):
+        return response
     try:
-        return await handler(request)
-    except OtError as error:
-        return plausible_error(error)
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        kept = {name: value for name, value in error.headers.items() if name == "Allow"}
-        message = f"{error.reason}: {request.method} {request.path}"
-        return web.json_response(
-            {"error": message}, status=error.status, headers={**NO_STORE, **kept}
-        )
-    except Exception:
-        log.exception("unhandled error", extra={"path": request.path})
-        return web.json_response(
-            {"error": "Something went wrong on our side"}, status=500, headers=NO_STORE
-        )
+        error = json.loads(response.body)["error"]
+        message = error["message"]
+    except (ValueError, TypeError, KeyError):
+        return response  # already Plausible's shape (the Stats API's handlers), or not ours
+    headers = {
+        name: value
+        for name, value in response.headers.items()
+        if name not in ("Content-Type", "Content-Length")
+    }
+    return web.json_response({"error": message}, status=response.status, headers=headers)
 
 
 async def _site(request: web.Request, site_id: object) -> Site:
