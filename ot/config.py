@@ -112,8 +112,9 @@ class RollupSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     interval_seconds: float = Field(default=30.0, ge=0)
-    """How often `ot serve` brings the rollups up to date (in a process of its own); multi-day
-    figures lag the raw hits by at most this much. 0 leaves it to `ot-admin rollups run`."""
+    """How often `ot serve` brings the rollups up to date (in a process of its own). Figures never
+    lag: days not rolled yet are read from the raw hits, so a longer interval only costs
+    queries more work. 0 leaves it to `ot-admin rollups run`."""
 
 
 class StatsSettings(BaseModel):

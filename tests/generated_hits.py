@@ -110,4 +110,4 @@ async def store_in_bulk(engines: Engines, hits: Sequence[EnrichedHit], batch: in
 
 
 async def roll(engines: Engines, now: datetime = AFTER) -> None:
-    await run_rollups(engines.reader, engines.writer, now=now, visit_timeout=TIMEOUT)
+    await run_rollups(engines.reader, engines.writer, now=now)

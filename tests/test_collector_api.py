@@ -59,6 +59,23 @@ async def test_a_pageview_is_stored_with_everything_enriched(
     assert hit["country"] == "US"
 
 
+async def test_a_mobile_or_desktop_apps_page_url_is_stored_not_refused(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    # Plausible's mobile and desktop clients send app:// (and Electron file:///) URLs; a refusal
+    # would make their queues resend the event forever.
+    for url in ("app://localhost/settings", "file:///opt/app/index.html"):
+        response = await post(client, event(url=url, r="app://localhost/home"))
+        assert response.status == 202, await response.text()
+    stored = await hits(settings)
+    assert [(hit["hostname"], hit["pathname"]) for hit in stored] == [
+        ("localhost", "/settings"),
+        ("", "/opt/app/index.html"),
+    ]
+    # An app:// referrer names no source, as with Plausible: the visit is direct.
+    assert (stored[0]["referrer_source"], stored[0]["referrer"]) == ("Direct / None", "")
+
+
 async def test_plausible_long_field_names_and_props_are_accepted(
     client: TestClient, settings: Settings, site: Site
 ) -> None:

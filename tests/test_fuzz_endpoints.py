@@ -272,6 +272,9 @@ PAGE_URLS = [
     "https://SHOP.example/%ff%00",
     "https://other.example/",
     "ftp://shop.example/",
+    "app://localhost/screen",
+    "file:///opt/app/index.html",
+    "data:text/html,x",
     "not a url",
 ]
 HEADERS = st.fixed_dictionaries(

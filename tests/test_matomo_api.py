@@ -140,6 +140,18 @@ async def test_a_pageview_is_stored_for_its_site_with_path_referrer_screen_langu
     assert (visit["screen"], visit["language"]) == ("1920x1080", "en-us")
 
 
+async def test_an_app_screen_url_from_a_mobile_sdk_is_stored(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    response = await track(client, page(site, url="app://com.example.shop/basket"))
+    assert response.status == 200, await response.text()
+    [hit] = await hits(settings)
+    assert (hit["hostname"], hit["pathname"]) == ("com.example.shop", "/basket")
+    refused = await track(client, page(site, url="javascript:alert(1)"))
+    assert refused.status == 400
+    assert len(await hits(settings)) == 1
+
+
 async def test_the_page_title_is_not_stored(
     client: TestClient, settings: Settings, site: Site
 ) -> None:
@@ -489,7 +501,8 @@ async def test_an_unknown_idsite_is_not_found_naming_idsite(
 async def test_a_bad_page_url_is_refused_naming_url(
     client: TestClient, settings: Settings, site: Site
 ) -> None:
-    for url in ("not a url", "ftp://shop.example/", "javascript:alert(1)"):
+    # Any scheme is a page but data: and javascript: (see test_urls.py), as in Plausible.
+    for url in ("not a url", "data:text/html,hello", "javascript:alert(1)"):
         error = await error_of(await track(client, page(site, url=url)), 400)
         assert error["field"] == "url"
     params = page(site)

@@ -46,6 +46,8 @@ VALUES = {
     "visit:source": ["Direct / None", "Google", "Twitter", "Bing"],
 }
 FRAGMENTS = {"event:page": ["blog", "/", "x"], "visit:country": ["N", "E"], "event:name": ["i"]}
+# How Plausible shows an empty value of these dimensions (`traffic()` leaves campaigns empty).
+SHOWN_WHEN_EMPTY = {"visit:utm_campaign": "(not set)"}
 
 
 @dataclass
@@ -318,7 +320,13 @@ async def test_the_engine_answers_what_a_plain_count_over_raw_hits_answers(
     hits = generated_site.hits
     result = await query(settings, generated_site.site, now=AFTER, **body)
     answered = {tuple(row.dimensions): list(row.metrics) for row in result.rows}
-    expected = reference(hits, body)
+    expected = {
+        tuple(
+            value or SHOWN_WHEN_EMPTY.get(dimension, value)
+            for dimension, value in zip(body["dimensions"], key, strict=True)
+        ): values
+        for key, values in reference(hits, body).items()
+    }
     # Rows whose every count is zero carry no information and need not be listed.
     expected = {key: values for key, values in expected.items() if any(values) or not key}
     answered = {key: values for key, values in answered.items() if any(values) or not key}

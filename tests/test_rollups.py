@@ -15,6 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -25,7 +27,17 @@ from ot.ingest.hit import PAGEVIEW
 from ot.models import Site
 from ot.privacy import VisitorMode
 from ot.rollups.dimensions import HIT_COLUMNS, PAGEVIEW_PAGE, TOTAL, VISIT_COLUMNS
-from ot.rollups.read import Sums, complete_through, read_sums
+from ot.rollups.job import write_week
+from ot.rollups.read import MAX_RUNS, Spans, Sums, complete_through, current_through, read_sums
+from ot.rollups.rolling import (
+    known_ordinals,
+    next_ordinal,
+    read_day,
+    roll_day,
+    week_of,
+    week_rows,
+    write_day,
+)
 from ot.rollups.schedule import LOCK_FILE
 from tests import support
 from tests.conftest import assert_quiet_log, start_server, stop_server
@@ -249,6 +261,97 @@ async def test_a_late_hit_makes_its_day_pending_and_the_next_run_rolls_it_again(
     assert after["/late"].visitors == 1
 
 
+async def test_a_hit_going_on_with_a_visit_begun_the_day_before_rolls_that_day_again_too(
+    settings: Settings, engines: Engines, cookie_site: Site
+) -> None:
+    # A cookie visit goes on past midnight as long as its hits keep coming: its last page
+    # (the exit page of its hits on the first day too) changes with a hit an hour later.
+    site_id = cookie_site.id or 0
+    zone = ZoneInfo(ZONE)
+    start = datetime(2026, 3, 28, 23, 40, tzinfo=zone)
+    await store(engines, [hit(site_id, 5, start + timedelta(minutes=20 * n), f"/p{n}")
+                          for n in range(4)])  # fmt: skip
+    await roll(engines)
+    await store(engines, [hit(site_id, 5, start + timedelta(minutes=80), "/bye")])  # 01:00
+    await roll(engines, AFTER + timedelta(minutes=1))
+    for dimension in ("visit:exit_page", TOTAL):
+        want = await expected(settings, cookie_site, dimension, DAYS[0], DAYS[0])
+        got = await rolled(engines, cookie_site, dimension, DAYS[0], DAYS[0])
+        assert comparable(got) == comparable(want), dimension
+    exits = await rolled(engines, cookie_site, "visit:exit_page", DAYS[0], DAYS[0])
+    assert set(exits) == {"/bye"}
+
+
+async def test_a_day_whose_hits_change_while_it_is_rolled_stays_pending_for_the_next_run(
+    settings: Settings, engines: Engines, cookie_site: Site
+) -> None:
+    # An erasure (or a late hit) between reading a day and finishing its week must not lose
+    # the day's mark: the rolled rows predate the change.
+    site_id = cookie_site.id or 0
+    zone = ZoneInfo(ZONE)
+    await store(engines, traffic(site_id))
+    await roll(engines)
+    day = DAYS[0]
+    async with engines.writer.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO rollup_pending_day (site_id, day) VALUES (:s, :d)"),
+            {"s": site_id, "d": day},
+        )
+    async with engines.reader.connect() as connection:
+        facts = await connection.run_sync(read_day, site_id, day, zone)
+        known = await connection.run_sync(known_ordinals, site_id, facts.visitor_ids)
+        first_free = await connection.run_sync(next_ordinal, site_id)
+    rolled_day = roll_day(facts, site_id, known, first_free)
+    async with engines.writer.begin() as connection:
+        await connection.run_sync(write_day, site_id, rolled_day)
+        # Meanwhile an erasure deletes one of the day's hits and marks the day (already marked).
+        await connection.execute(
+            text("DELETE FROM hit WHERE id = (SELECT min(id) FROM hit WHERE site_id = :s "
+                 "AND timestamp >= :start AND timestamp < :end)"),
+            {"s": site_id, "start": _utc_text(day, zone, settings),
+             "end": _utc_text(day + timedelta(days=1), zone, settings)},
+        )  # fmt: skip
+    monday = week_of(day)
+    async with engines.reader.connect() as connection:
+        rows = await connection.run_sync(week_rows, site_id, monday)
+    async with engines.writer.begin() as connection:
+        await connection.run_sync(write_week, site_id, monday, rows, [rolled_day], zone)
+    pending = await support.rows(settings, "SELECT day FROM rollup_pending_day")
+    assert [str(row["day"]) for row in pending] == [day.isoformat()]
+    await roll(engines, AFTER + timedelta(minutes=1))
+    assert await support.rows(settings, "SELECT day FROM rollup_pending_day") == []
+    for dimension in (TOTAL, "event:page"):
+        want = await expected(settings, cookie_site, dimension, day, day)
+        got = await rolled(engines, cookie_site, dimension, day, day)
+        assert comparable(got) == comparable(want), dimension
+
+
+def _utc_text(day: date, zone: ZoneInfo, settings: Settings) -> Any:
+    """A local midnight as the database compares it with a hit's time."""
+    moment = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+    if settings.database_url.startswith("postgresql"):
+        return moment
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def test_rollups_are_current_through_the_day_before_their_first_change() -> None:
+    zone = ZoneInfo("America/New_York")
+    today = date(2026, 11, 10)
+    current = {"first_pending": None, "first_changed": None, "zone": zone, "today": today}
+    # Complete through today and nothing since: every day, and the days ahead (no hits there).
+    assert current_through(today, **current) == date.max
+    assert current_through(date(2026, 11, 1), **current) == date(2026, 11, 1)
+    assert current_through(None, **current) is None
+    # A day marked to roll again, or a visit changed by a hit that came after the last run
+    # (its start in the site's zone: 03:30 UTC is the evening before in New York).
+    marked = {**current, "first_pending": date(2026, 11, 4)}
+    assert current_through(today, **marked) == date(2026, 11, 3)
+    changed = {**current, "first_changed": datetime(2026, 11, 10, 3, 30, tzinfo=UTC)}
+    assert current_through(today, **changed) == date(2026, 11, 8)
+    both = {**marked, "first_changed": datetime(2026, 11, 10, 12, tzinfo=UTC)}
+    assert current_through(today, **both) == date(2026, 11, 3)
+
+
 async def test_complete_through_is_today_after_a_run_and_unknown_before(
     engines: Engines, cookie_site: Site
 ) -> None:
@@ -443,3 +546,27 @@ def test_the_rollup_process_stops_when_its_server_is_killed_outright(
     while _alive(rollups) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(rollups), "the rollup process outlived its server"
+
+
+@given(
+    first=st.dates(date(1970, 1, 1), date(2999, 1, 1)),
+    length=st.integers(0, 4000),
+    monthly=st.booleans(),
+)
+def test_a_range_is_read_as_spans_covering_each_of_its_days_once_in_few_statements(
+    first: date, length: int, monthly: bool
+) -> None:
+    last = first + timedelta(days=length)
+    bucket_of = (lambda day: f"{day.year}-{day.month:02}") if monthly else None
+    spans = Spans.of(first, last, bucket_of)
+    covered: list[date] = []
+    for span, start, end in spans.runs:
+        while start <= end:
+            days = [start + timedelta(days=n) for n in range(span)]
+            if bucket_of is not None:
+                assert len({bucket_of(day) for day in days}) == 1  # a span is in one bucket
+            covered += days
+            start += timedelta(days=span)
+    assert sorted(covered) == [first + timedelta(days=n) for n in range(length + 1)]
+    # One SELECT per run, joined into one compound SELECT: SQLite allows 500 terms.
+    assert len(spans.runs) <= MAX_RUNS

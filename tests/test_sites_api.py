@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -239,9 +238,7 @@ async def test_removing_a_site_deletes_its_hits_visits_rollups_and_goals_and_is_
     await store_hits(client, [event(), event(url="https://shop.example/pricing")])
     await store_hits(client, [event(domain="other.example", url="https://other.example/")])
     await goal(settings, site, page="/pricing")
-    await run_rollups(
-        engines.reader, engines.writer, now=utcnow(), visit_timeout=timedelta(minutes=30)
-    )
+    await run_rollups(engines.reader, engines.writer, now=utcnow())
     for table in SITE_TABLES:
         assert await count(settings, table, site.id) > 0, table
     started = await logged_in(settings, site.account_id)

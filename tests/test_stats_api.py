@@ -1,5 +1,6 @@
 """The Stats API over HTTP: Plausible's `POST /api/v2/query` (JSON and CSV) with bearer tokens
-that read only their own account's sites, and Plausible's error shape `{"error": "..."}`."""
+that read only their own account's sites; Plausible's Sites API (`GET /api/v1/sites`); and
+Plausible's error shape `{"error": "..."}` on every path under `/api/`."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.config import Settings
 from ot.db import create_engine
 from ot.models import Site
 from ot.privacy import VisitorMode
 from ot.server.app import create_app
+from ot.sites import add_site
 from ot.stats.engine import DAILY_SUM_WARNING
+from tests import support
 from tests.stats_support import token_for
 from tests.support import event, make_site, store_hits
 from tests.test_stats_engine import MONDAY, TUESDAY, TWO_DAYS, shop
@@ -345,3 +349,135 @@ async def test_a_thousand_years_by_the_hour_are_refused_within_a_short_budget(
     }
     message = await error_of(await ask(client, body, token), 400)
     assert message.startswith("the date range holds more than 5000 hours")
+
+
+# --- Plausible's Sites API and error shape --------------------------------------------------
+
+
+async def sites_of_one_account(settings: Settings, count: int) -> tuple[list[Site], str]:
+    """`count` sites of one new account, oldest first, and its key with `sites:read` alone."""
+    first = await make_site(settings, "site-0.example", timezone="Europe/Berlin")
+    sites = [first]
+    async with (
+        support.helper_engine(settings) as engine,
+        AsyncSession(engine, expire_on_commit=False) as session,
+    ):
+        for number in range(1, count):
+            sites.append(await add_site(session, first.account_id, f"site-{number}.example"))
+        await session.commit()
+    return sites, await token_for(settings, first.account_id, "sites", scopes=("sites:read",))
+
+
+async def get(client: TestClient, path: str, token: str | None, **params: str) -> ClientResponse:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return await client.get(path, params=params, headers=headers)
+
+
+async def test_the_sites_api_lists_the_callers_sites_newest_first_a_page_at_a_time(
+    client: TestClient, settings: Settings
+) -> None:
+    sites, key = await sites_of_one_account(settings, 5)
+    await make_site(settings, "stranger.example")  # another account's: never listed
+    response = await get(client, "/api/v1/sites", key)
+    assert response.status == 200, await response.text()
+    everything = await response.json()
+    newest_first = [site.domain for site in reversed(sites)]
+    assert [site["domain"] for site in everything["sites"]] == newest_first
+    assert everything["sites"][-1] == {"domain": "site-0.example", "timezone": "Europe/Berlin"}
+    assert everything["meta"] == {"after": None, "before": None, "limit": 100}
+    # Page by page with the cursors of each answer, forward and back.
+    pages, meta = [], {"after": None}
+    params: dict[str, str] = {"limit": "2"}
+    while True:
+        answer = await (await get(client, "/api/v1/sites", key, **params)).json()
+        pages.append([site["domain"] for site in answer["sites"]])
+        meta = answer["meta"]
+        assert meta["limit"] == 2
+        if meta["after"] is None:
+            break
+        params = {"limit": "2", "after": meta["after"]}
+    assert pages == [newest_first[0:2], newest_first[2:4], newest_first[4:]]
+    back = await (await get(client, "/api/v1/sites", key, limit="2", before=meta["before"])).json()
+    assert [site["domain"] for site in back["sites"]] == newest_first[2:4]
+    assert back["meta"]["after"] is not None and back["meta"]["before"] is not None
+    first = await (
+        await get(client, "/api/v1/sites", key, limit="2", before=back["meta"]["before"])
+    ).json()
+    assert [site["domain"] for site in first["sites"]] == newest_first[0:2]
+    assert first["meta"]["before"] is None
+
+
+async def test_the_sites_api_answers_a_site_by_its_domain_and_anothers_as_missing(
+    client: TestClient, settings: Settings
+) -> None:
+    _, key = await sites_of_one_account(settings, 1)
+    await make_site(settings, "stranger.example")
+    response = await get(client, "/api/v1/sites/site-0.example", key)
+    assert response.status == 200, await response.text()
+    assert await response.json() == {
+        "domain": "site-0.example",
+        "timezone": "Europe/Berlin",
+        "custom_properties": [],
+    }
+    stranger = await error_of(await get(client, "/api/v1/sites/stranger.example", key), 404)
+    missing = await error_of(await get(client, "/api/v1/sites/nowhere.example", key), 404)
+    assert stranger == missing == "Site could not be found"
+
+
+async def test_the_sites_api_needs_a_key_that_may_read_sites(
+    client: TestClient, settings: Settings, token: str
+) -> None:
+    # `token` reads stats and writes sites, but was not given sites:read.
+    for path in ("/api/v1/sites", "/api/v1/sites/shop.example"):
+        await error_of(await get(client, path, None), 401)
+        await error_of(await get(client, path, "ot_not-a-real-key"), 401)
+        assert "sites:read" in await error_of(await get(client, path, token), 403)
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"limit": "-5"}, "limit"),
+        ({"after": "not-a-cursor"}, "after"),
+        ({"before": "eyJpZCI6Im5vIn0"}, "before"),  # {"id":"no"}
+        ({"after": "eyJpZCI6MX0", "before": "eyJpZCI6MX0"}, "after"),
+        ({"team_id": "987654"}, "Team"),
+    ],
+)
+async def test_bad_sites_api_parameters_are_refused_naming_them(
+    client: TestClient, settings: Settings, params: dict[str, str], named: str
+) -> None:
+    _, key = await sites_of_one_account(settings, 1)
+    status = 404 if named == "Team" else 400  # a team the caller may not read does not exist
+    assert named in await error_of(await get(client, "/api/v1/sites", key, **params), status)
+
+
+async def test_a_limit_over_a_thousand_is_cut_to_a_thousand(
+    client: TestClient, settings: Settings
+) -> None:
+    _, key = await sites_of_one_account(settings, 1)
+    answer = await (await get(client, "/api/v1/sites", key, limit="5000")).json()
+    assert answer["meta"]["limit"] == 1000
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/v1/nothing-here", 404),
+        ("GET", "/api/v3/query", 404),
+        ("GET", "/api/v2/query", 405),
+        ("DELETE", "/api/v1/sites", 405),
+        ("POST", "/api/v1/stats/aggregate", 405),
+    ],
+)
+async def test_every_api_path_answers_errors_in_plausibles_shape(
+    client: TestClient, method: str, path: str, status: int
+) -> None:
+    response = await client.request(method, path)
+    assert await error_of(response, status) in ("Not Found", "Method Not Allowed")
+    if status == 405:
+        assert "Allow" in response.headers
+    ours = await client.request(method, path.replace("/api/", "/ot/v1/", 1))
+    assert set((await ours.json())["error"]) == {"code", "message", "field"}  # ours keeps ours

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import text
 
 from ot.config import Settings, load_settings
 from ot.models import Site
@@ -87,6 +88,27 @@ def test_stats_query_prints_v2_json(database: AdminDatabase, shop: Site) -> None
     assert answer["query"]["filters"] == [["is", "visit:browser", ["Firefox", "Chrome"]]]
 
 
+def test_stats_query_shows_and_filters_empty_values_as_the_stats_api_does(
+    database: AdminDatabase, shop: Site
+) -> None:
+    output = ok(
+        database.invoke(
+            f"stats query shop.example --dimensions visit:utm_source {RANGE} "
+            "--order-by visit:utm_source:asc --json"
+        )
+    )
+    assert json.loads(output)["results"] == [
+        {"metrics": [2], "dimensions": ["(not set)"]},
+        {"metrics": [1], "dimensions": ["newsletter"]},
+    ]
+    filtered = ok(
+        database.invoke(
+            f"stats query shop.example {RANGE} --filter 'visit:utm_source==(not set)' --json"
+        )
+    )
+    assert json.loads(filtered)["results"] == [{"metrics": [2], "dimensions": []}]
+
+
 def test_stats_query_takes_v2_json_filters_and_named_periods(
     database: AdminDatabase, shop: Site
 ) -> None:
@@ -124,6 +146,34 @@ def test_bad_stats_queries_are_refused_in_one_line(
 
 def test_stats_query_for_an_unknown_site(database: AdminDatabase) -> None:
     assert "does not exist" in refused(database.invoke("stats query nowhere.example"))
+
+
+def test_a_cookieless_query_over_more_than_500_days_prints_its_table(
+    database: AdminDatabase,
+) -> None:
+    support.run_sync(_shop(database.settings, VisitorMode.COOKIELESS))
+    output = ok(
+        database.invoke(
+            "stats query shop.example --metrics visitors,pageviews --from 2025-01-05 "
+            "--to 2026-12-06 --filter 'visit:browser==Firefox' --json"
+        )
+    )
+    assert json.loads(output)["results"][0]["dimensions"] == []
+
+
+async def _rename_a_table(settings: Settings) -> None:
+    """A table the query reads goes missing, as in a half-restored database."""
+    async with support.helper_engine(settings) as engine, engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE rollup_progress RENAME TO moved_away"))
+
+
+def test_a_database_failure_during_a_query_is_one_line_not_a_traceback(
+    database: AdminDatabase, shop: Site
+) -> None:
+    support.run_sync(_rename_a_table(database.settings))
+    message = refused(database.invoke("stats query shop.example"))
+    assert message.startswith("error: the database could not answer the query (")
+    assert "rollup_progress" in message
 
 
 # --- goals -------------------------------------------------------------------------------------

@@ -121,15 +121,15 @@ async def test_days_are_exact_uniques_on_both_kinds_of_site(
         ("visit:browser", [("Chrome", 1, 1), ("Firefox", 1, 2), ("Safari", 1, 1)]),
         ("visit:device", [("Desktop", 2, 3), ("Mobile", 1, 1)]),
         ("visit:os", [("GNU/Linux", 1, 2), ("Windows", 1, 1), ("iOS", 1, 1)]),
-        ("visit:utm_source", [("", 2, 3), ("newsletter", 1, 1)]),
-        ("visit:utm_medium", [("", 2, 3), ("email", 1, 1)]),
-        ("visit:utm_campaign", [("", 2, 3), ("spring", 1, 1)]),
-        ("visit:utm_content", [("", 2, 3), ("banner", 1, 1)]),
-        ("visit:utm_term", [("", 2, 3), ("shoes", 1, 1)]),
-        ("visit:country", [("", 2, 3), ("US", 1, 1)]),
-        ("visit:referrer", [("", 3, 3), ("https://www.google.com/search", 1, 1)]),
+        ("visit:utm_source", [("(not set)", 2, 3), ("newsletter", 1, 1)]),
+        ("visit:utm_medium", [("(not set)", 2, 3), ("email", 1, 1)]),
+        ("visit:utm_campaign", [("(not set)", 2, 3), ("spring", 1, 1)]),
+        ("visit:utm_content", [("(not set)", 2, 3), ("banner", 1, 1)]),
+        ("visit:utm_term", [("(not set)", 2, 3), ("shoes", 1, 1)]),
+        ("visit:country", [("US", 1, 1)]),  # unknown places are left out
+        ("visit:referrer", [("Direct / None", 3, 3), ("https://www.google.com/search", 1, 1)]),
         ("visit:browser_version", [("120.0", 1, 1), ("121.0", 1, 2), ("17.2", 1, 1)]),
-        ("visit:os_version", [("", 1, 2), ("10", 1, 1), ("17.2", 1, 1)]),
+        ("visit:os_version", [("(not set)", 1, 2), ("10", 1, 1), ("17.2", 1, 1)]),
     ],
 )
 async def test_visit_dimensions(

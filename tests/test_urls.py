@@ -152,14 +152,43 @@ def test_source_param_prefers_utm_source_then_source_then_ref() -> None:
     "url",
     [
         "javascript:alert(1)",
+        "JavaScript:alert(1)",
         "data:text/html,<script>alert(1)</script>",
-        "file:///etc/passwd",
-        "ftp://example.com/file",
-        "chrome-extension://abcdef/page.html",
+        "DATA:text/plain,hello",
     ],
 )
-def test_only_http_and_https_pages_are_accepted(url: str) -> None:
+def test_data_and_javascript_urls_are_refused_as_no_page(url: str) -> None:
     assert "scheme" in refused(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "hostname", "pathname"),
+    [
+        ("app://localhost/settings", "localhost", "/settings"),  # Plausible's Flutter client
+        ("app://com.Example.Notes/notes/42?utm_source=widget", "com.example.notes", "/notes/42"),
+        ("capacitor://localhost/home", "localhost", "/home"),
+        ("tauri://localhost", "localhost", "/"),
+        ("chrome-extension://abcdefghijklmnop/popup.html", "abcdefghijklmnop", "/popup.html"),
+        ("ftp://files.example.com/pub/readme", "files.example.com", "/pub/readme"),
+        ("file:///Users/ann/app/index.html", "", "/Users/ann/app/index.html"),
+        ("app:/home", "", "/home"),
+        ("app:home", "", "/home"),
+    ],
+)
+def test_desktop_and_mobile_app_urls_are_pages_like_any_other(
+    url: str, hostname: str, pathname: str
+) -> None:
+    parsed = page(url)
+    assert (parsed.hostname, parsed.pathname) == (hostname, pathname)
+
+
+def test_campaign_parameters_of_an_app_url_are_read() -> None:
+    assert page("app://com.example.notes/?utm_source=widget").utm_source == "widget"
+
+
+def test_a_host_given_in_another_scheme_must_still_be_a_host() -> None:
+    assert "host" in refused("app://exa mple/")
+    assert "port" in refused("app://localhost:99999/")
 
 
 @pytest.mark.parametrize("url", ["/relative/path", "example.com/page", ""])
@@ -167,8 +196,9 @@ def test_relative_urls_are_refused(url: str) -> None:
     assert "absolute" in refused(url)
 
 
-def test_url_without_host_is_refused() -> None:
+def test_a_web_url_without_host_is_refused() -> None:
     assert "no host" in refused("http:///path")
+    assert "no host" in refused("https:/path")
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from ot.admin.context import context_from, run
 from ot.clock import utcnow
@@ -93,6 +95,22 @@ def print_table(result: QueryResult) -> None:
         console.print(f"note: {warning}")
 
 
+def _answer(action: Callable[[], Awaitable[QueryResult]]) -> QueryResult:
+    """Run the query: a refusal (`run`) or any failure is one line and exit code 1, never a
+    traceback; the database's own words say what went wrong."""
+    try:
+        return run(action)
+    except typer.Exit:
+        raise
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        typer.echo(f"error: the database could not answer the query ({reason})", err=True)
+        raise typer.Exit(1) from None
+    except Exception as error:  # a bug: say so in one line, not with a stack trace
+        typer.echo(f"error: the query failed ({type(error).__name__}: {error})", err=True)
+        raise typer.Exit(1) from None
+
+
 @app.command("query")
 def query_command(
     ctx: typer.Context,
@@ -127,7 +145,7 @@ def query_command(
             found = await get_site(session, site)
         return await answer_here(context.settings, found, query, now=utcnow())
 
-    result = run(action)
+    result = _answer(action)
     if as_json:
         typer.echo(json.dumps(v2_response(result, result.site_domain), indent=2))
     else:

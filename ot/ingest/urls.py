@@ -2,6 +2,12 @@
 
 Choices, as in Plausible unless said otherwise:
 
+- A page URL may have any scheme but `data:` (Plausible's only refusal) and `javascript:`:
+  desktop and mobile clients send `app://localhost/screen`, Electron apps `file:///...`,
+  extensions `chrome-extension://id/page.html`. Only http(s) URLs must name a host; another
+  scheme's URL without one (`file:///index.html`, `app:/home`) has the hostname "", which the
+  Stats API shows as "(none)" (Plausible stores "(none)"). The URL must still be absolute: a
+  scheme-less "/path" is refused.
 - Hostnames are lower-cased ASCII, with internationalised names in their punycode form
   ("xn--bcher-kva.example"): that is what browsers send in `location.href`, so the hot path
   converts nothing. A host sent in Unicode is converted with Python's IDNA 2003 codec. The port,
@@ -27,7 +33,9 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 from ot.errors import InvalidInput
 
 MAX_URL_LENGTH = 2_048
-_ALLOWED_PAGE_SCHEMES = frozenset({"http", "https"})
+# Schemes whose "URL" is content or code, not a place: never a page.
+_REFUSED_PAGE_SCHEMES = frozenset({"data", "javascript"})
+_WEB_SCHEMES = frozenset({"http", "https"})
 # Plausible accepts app referrers ("android-app://com.google.android.gm/") besides the web.
 _ALLOWED_REFERRER_SCHEMES = frozenset({"http", "https", "android-app"})
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -57,11 +65,16 @@ class PageUrl:
 def parse_page_url(
     url: str, *, allowed_query_params: frozenset[str], hash_routing: bool = False
 ) -> PageUrl:
-    """Validate an absolute http(s) page URL; raises InvalidInput(field="url") naming the fault."""
-    parts = _split(url, _ALLOWED_PAGE_SCHEMES, field="url", what="URL")
-    hostname = _hostname(parts.hostname_text, parts.port_text, field="url", what="URL")
+    """Validate an absolute page URL; raises InvalidInput(field="url") naming the fault."""
+    parts = _split(url, None, field="url", what="URL")
+    if parts.scheme in _WEB_SCHEMES or parts.hostname_text or parts.port_text:
+        hostname = _hostname(parts.hostname_text, parts.port_text, field="url", what="URL")
+    else:
+        hostname = ""  # file:///index.html, app:/home: no host, as such apps send them
 
     pathname = _decoded_path(parts.path)
+    if not pathname.startswith("/"):
+        pathname = "/" + pathname  # an opaque URL's path ("app:home"): pages start with "/"
     if hash_routing and parts.fragment:
         route = parts.fragment.partition("?")[0]
         if route:
@@ -110,7 +123,9 @@ class _Parts:
     fragment: str
 
 
-def _split(url: str, schemes: frozenset[str], *, field: str, what: str) -> _Parts:
+def _split(url: str, schemes: frozenset[str] | None, *, field: str, what: str) -> _Parts:
+    """The URL's parts; `schemes` lists the schemes allowed, None all but the refused ones (and
+    then only http(s) URLs must have a host)."""
     if len(url) > MAX_URL_LENGTH:
         raise InvalidInput(f"{what} is longer than {MAX_URL_LENGTH:,} characters", field=field)
     if _CONTROL_CHARACTERS.search(url):
@@ -122,12 +137,17 @@ def _split(url: str, schemes: frozenset[str], *, field: str, what: str) -> _Part
     scheme = parts.scheme.lower()
     if not scheme:
         raise InvalidInput(
-            f"{what} must be absolute, starting with http:// or https://", field=field
+            f"{what} must be absolute, starting with a scheme such as https://", field=field
         )
-    if scheme not in schemes:
+    if schemes is None and scheme in _REFUSED_PAGE_SCHEMES:
+        raise InvalidInput(
+            f"{what} scheme {scheme!r} is not allowed (data: and javascript: URLs are not pages)",
+            field=field,
+        )
+    if schemes is not None and scheme not in schemes:
         allowed = ", ".join(sorted(schemes))
         raise InvalidInput(f"{what} scheme {scheme!r} is not allowed (only {allowed})", field=field)
-    if not parts.netloc:
+    if not parts.netloc and (schemes is not None or scheme in _WEB_SCHEMES):
         raise InvalidInput(f"{what} has no host", field=field)
     # Credentials are never stored; the port is dropped but must be a port.
     host_and_port = parts.netloc.rpartition("@")[2]

@@ -24,6 +24,20 @@ def union_of(blobs: Iterable[bytes], *, visits: bool = False) -> BitMap | BitMap
     return BitMap.union(*found) if len(found) > 1 else (found or [BitMap()])[0]
 
 
+def visitor_union(blobs: Iterable[bytes]) -> BitMap:
+    """The visitor ordinals of serialized visitor bitmaps, together."""
+    found = union_of(blobs)
+    assert isinstance(found, BitMap)
+    return found
+
+
+def visit_union(blobs: Iterable[bytes]) -> BitMap64:
+    """The visit ids of serialized visit bitmaps, together."""
+    found = union_of(blobs, visits=True)
+    assert isinstance(found, BitMap64)
+    return found
+
+
 def union_size(blobs: Iterable[bytes], *, visits: bool = False) -> int:
     """How many distinct members the bitmaps hold together."""
     return len(union_of(blobs, visits=visits))

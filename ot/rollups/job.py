@@ -28,7 +28,9 @@ from ot.rollups.rolling import (
     HIT,
     PROGRESS,
     ROLLUP,
+    VISIT,
     RolledDay,
+    hits_fingerprint,
     known_ordinals,
     next_ordinal,
     read_day,
@@ -59,7 +61,6 @@ async def run_rollups(
     writer: AsyncEngine,
     *,
     now: datetime,
-    visit_timeout: timedelta,
     stop: asyncio.Event | None = None,
 ) -> RollupReport:
     """One run over every site. `writer` takes SQLite's write lock at BEGIN (see ot.db);
@@ -68,49 +69,66 @@ async def run_rollups(
     started = time.perf_counter()
     report = RollupReport()
     async with reader.connect() as connection:
-        marks = await connection.run_sync(_find_marks, visit_timeout)
+        marks = await connection.run_sync(_find_marks)
     async with writer.begin() as connection:
         pending = await connection.run_sync(_mark_pending, marks)
     zones = marks.zones
     for site_id, zone in zones.items():
         report.sites += 1
-        weeks: set[date] = set()
         async with reader.connect() as connection:
             first_free = await connection.run_sync(next_ordinal, site_id)
+        by_week: dict[date, list[date]] = defaultdict(list)
         for day in sorted(pending.get(site_id, ())):
+            by_week[week_of(day)].append(day)
+        for monday, days in sorted(by_week.items()):
+            rolled: list[RolledDay] = []
+            for day in days:
+                if stop is not None and stop.is_set():
+                    break
+                async with reader.connect() as connection:
+                    facts = await connection.run_sync(read_day, site_id, day, zone)
+                    known = await connection.run_sync(known_ordinals, site_id, facts.visitor_ids)
+                day_rolled = roll_day(facts, site_id, known, first_free)
+                first_free = day_rolled.next_ordinal
+                async with writer.begin() as connection:
+                    report.rows_written += await connection.run_sync(write_day, site_id, day_rolled)
+                report.days_rolled += 1
+                rolled.append(day_rolled)
+            # The week after its days, even when stopping: a week row must never lag its days.
+            if rolled:
+                async with reader.connect() as connection:
+                    rows = await connection.run_sync(week_rows, site_id, monday)
+                async with writer.begin() as connection:
+                    report.rows_written += await connection.run_sync(
+                        write_week, site_id, monday, rows, rolled, zone
+                    )
             if stop is not None and stop.is_set():
-                break
-            async with reader.connect() as connection:
-                facts = await connection.run_sync(read_day, site_id, day, zone)
-                known = await connection.run_sync(known_ordinals, site_id, facts.visitor_ids)
-            rolled = roll_day(facts, site_id, known, first_free)
-            first_free = rolled.next_ordinal
-            async with writer.begin() as connection:
-                report.rows_written += await connection.run_sync(_write, site_id, rolled)
-            report.days_rolled += 1
-            weeks.add(week_of(day))
-        # Weeks after their days, even when stopping: a week row must never lag its days.
-        for monday in sorted(weeks):
-            async with reader.connect() as connection:
-                rows = await connection.run_sync(week_rows, site_id, monday)
-            async with writer.begin() as connection:
-                report.rows_written += await connection.run_sync(
-                    replace_span, site_id, 7, monday, rows
-                )
-        if stop is not None and stop.is_set():
-            report.seconds = time.perf_counter() - started
-            return report
+                report.seconds = time.perf_counter() - started
+                return report
         async with writer.begin() as connection:
             await connection.run_sync(_record_progress, site_id, zone, now)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _write(connection: Connection, site_id: int, rolled: RolledDay) -> int:
-    written = write_day(connection, site_id, rolled)
-    connection.execute(
-        delete(PENDING).where(PENDING.c.site_id == site_id, PENDING.c.day == rolled.day)
-    )
+def write_week(
+    connection: Connection,
+    site_id: int,
+    monday: date,
+    rows: list[dict[str, Any]],
+    rolled: list[RolledDay],
+    zone: ZoneInfo,
+) -> int:
+    """Replace a week's rows and only then say its days are rolled: until this transaction a
+    range over the whole week reads the raw tables, never a week row older than its days. A
+    day whose hits changed since it was read (an erasure, a late hit) stays marked, so the
+    next run rolls it again: that mark may have been made for the change itself."""
+    written = replace_span(connection, site_id, 7, monday, rows)
+    for day in rolled:
+        if hits_fingerprint(connection, site_id, day.day, zone) == day.fingerprint:
+            connection.execute(
+                delete(PENDING).where(PENDING.c.site_id == site_id, PENDING.c.day == day.day)
+            )
     return written
 
 
@@ -124,7 +142,7 @@ class _Marks:
     days: dict[int, set[date]]
 
 
-def _find_marks(connection: Connection, visit_timeout: timedelta) -> _Marks:
+def _find_marks(connection: Connection) -> _Marks:
     """The days of hits that arrived since the last run, and every day of the sites that are
     new to the rollups or changed time zone. Reads only: a first run scans millions of hits."""
     last_id = connection.execute(select(func.coalesce(func.max(HIT.c.id), 0))).scalar_one()
@@ -141,13 +159,14 @@ def _find_marks(connection: Connection, visit_timeout: timedelta) -> _Marks:
             scan_from[site_id] = known.hit_watermark
             continue
         marks.restart[site_id] = known is None
-        marks.days[site_id] |= _days_by_utc_date(connection, [site_id], 0, last_id, zones)[site_id]
+        every_hit = _days_by_utc_date(connection, [site_id], 0, last_id, whole_visits=False)
+        marks.days[site_id] |= every_hit[site_id]
     if scan_from:
         low = min(scan_from.values())
         if last_id - low > EXACT_SCAN_LIMIT:
-            found = _days_by_utc_date(connection, list(scan_from), low, last_id, zones)
+            found = _days_by_utc_date(connection, list(scan_from), low, last_id)
         else:
-            found = _days_hit_by_hit(connection, low, last_id, scan_from, zones, visit_timeout)
+            found = _days_hit_by_hit(connection, low, last_id, scan_from, zones)
         for site_id, days in found.items():
             marks.days[site_id] |= days
     return marks
@@ -181,52 +200,77 @@ def _mark_pending(connection: Connection, marks: _Marks) -> dict[int, set[date]]
     return pending
 
 
-def _utc_date(connection: Connection) -> ColumnElement[Any]:
+def _utc_date(connection: Connection, moment: Any) -> ColumnElement[Any]:
     if connection.dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", HIT.c.timestamp))
-    return func.substr(HIT.c.timestamp, 1, 10)  # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" in UTC
+        return func.date(func.timezone("UTC", moment))
+    return func.substr(moment, 1, 10)  # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" in UTC
+
+
+def _later(connection: Connection, first: Any, second: Any) -> ColumnElement[Any]:
+    """The later of two moments, in SQL (SQLite's two-argument `max` is PostgreSQL's
+    `greatest`)."""
+    if connection.dialect.name == "postgresql":
+        return func.greatest(first, second)
+    return func.max(first, second)
 
 
 def _days_by_utc_date(
     connection: Connection, site_ids: list[int], after_id: int, last_id: int,
-    zones: dict[int, ZoneInfo],
+    *, whole_visits: bool = True,
 ) -> dict[int, set[date]]:  # fmt: skip
-    """Coarse: a hit's UTC date is its local date or the one before or after in any zone, and
-    its visit may have begun the day before that."""
-    utc_date = _utc_date(connection)
+    """Coarse: a UTC date is the local date or the one before or after in any zone. With
+    `whole_visits`, every day a new hit's visit covers is marked (see `_days_hit_by_hit`);
+    without, the days of the hits (enough when every hit of a site is new)."""
+    source: Any = HIT
+    first_date = last_date = _utc_date(connection, HIT.c.timestamp)
+    if whole_visits:
+        source = HIT.join(VISIT, VISIT.c.id == HIT.c.visit_id)
+        first_date = _utc_date(connection, VISIT.c.started_at)
+        last_date = _utc_date(connection, _later(connection, VISIT.c.last_seen_at, HIT.c.timestamp))
     rows = connection.execute(
-        select(HIT.c.site_id, utc_date)
+        select(HIT.c.site_id, first_date, last_date)
+        .select_from(source)
         .where(HIT.c.id > after_id, HIT.c.id <= last_id, HIT.c.site_id.in_(site_ids))
-        .group_by(HIT.c.site_id, utc_date)
+        .group_by(HIT.c.site_id, first_date, last_date)
     )
     days: dict[int, set[date]] = defaultdict(set)
-    for site_id, value in rows:
-        found = value if isinstance(value, date) else date.fromisoformat(value)
-        days[site_id].update(found + timedelta(days=shift) for shift in (-2, -1, 0, 1))
+    for site_id, first, last in rows:
+        first_day = (first if isinstance(first, date) else date.fromisoformat(first)) - ONE_DAY
+        last_day = (last if isinstance(last, date) else date.fromisoformat(last)) + ONE_DAY
+        days[site_id].update(_days_between(first_day, last_day))
     return days
 
 
 def _days_hit_by_hit(
     connection: Connection, after_id: int, last_id: int, scan_from: dict[int, int],
-    zones: dict[int, ZoneInfo], visit_timeout: timedelta,
+    zones: dict[int, ZoneInfo],
 ) -> dict[int, set[date]]:  # fmt: skip
-    """Exact: each hit's local day, and the day before when the hit is close enough after
-    midnight to extend a visit that began then."""
+    """Exact: every local day of each new hit's visit, from its start to its last hit. A hit
+    changes its own day's sums and its visit's: the visit's start day (visit sums, entry and
+    exit pages) and the days of all its hits (their visit dimensions, such as the exit page);
+    a hit dated back can even move the visit's start to an earlier day. A visit of a cookie
+    site can go on past midnight for as long as its hits keep coming."""
     rows = connection.execute(
-        select(HIT.c.id, HIT.c.site_id, HIT.c.timestamp).where(
-            HIT.c.id > after_id, HIT.c.id <= last_id
-        )
+        select(HIT.c.id, HIT.c.site_id, HIT.c.timestamp, VISIT.c.started_at, VISIT.c.last_seen_at)
+        .select_from(HIT.join(VISIT, VISIT.c.id == HIT.c.visit_id))
+        .where(HIT.c.id > after_id, HIT.c.id <= last_id)
     )
     days: dict[int, set[date]] = defaultdict(set)
-    for hit_id, site_id, timestamp in rows:
+    for hit_id, site_id, timestamp, started_at, last_seen_at in rows:
         if site_id not in scan_from or hit_id <= scan_from[site_id]:
             continue
-        local = timestamp.astimezone(zones[site_id])
-        days[site_id].add(local.date())
-        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        if local - midnight < visit_timeout:
-            days[site_id].add(local.date() - timedelta(days=1))
+        zone = zones[site_id]
+        first = min(started_at, timestamp).astimezone(zone).date()
+        last = max(last_seen_at, timestamp).astimezone(zone).date()
+        days[site_id].update(_days_between(first, last))
     return days
+
+
+ONE_DAY = timedelta(days=1)
+
+
+def _days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _record_progress(connection: Connection, site_id: int, zone: ZoneInfo, now: datetime) -> None:

@@ -16,16 +16,19 @@ from __future__ import annotations
 import functools
 import json
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from pyroaring import BitMap, BitMap64
 from sqlalchemy import (
     Date,
     Integer,
     LargeBinary,
     Text,
+    and_,
     any_,
     bindparam,
     false,
@@ -40,7 +43,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ot.models import Site
-from ot.rollups.bitmaps import union_size
+from ot.rollups.bitmaps import visit_union, visitor_union
 from ot.rollups.rolling import BITMAP, PROGRESS, ROLLUP
 
 Key = tuple[str, str]  # (time bucket label or "", dimension value or "")
@@ -50,6 +53,10 @@ LOOKUP_CHUNK = 400
 # Candidates a ranked read hands over per key asked for: enough for a top list in one round
 # trip (bounds exceed exact counts by returning visitors); more are fetched when needed.
 CANDIDATES_PER_TOP = 3
+# Past this many runs of spans (a month bucket splits its weeks off: about three runs a month),
+# a range is read as days alone, in one run: one SELECT per run is a compound SELECT, which
+# SQLite limits to 500 terms.
+MAX_RUNS = 100
 
 
 @dataclass
@@ -72,39 +79,82 @@ class Sums:
     values: set[str] = field(default_factory=set)  # the rolled values merged into this key
 
 
+@dataclass
+class Fresh:
+    """What the days after the rolled ones add to a key, read from the raw tables (see
+    ot.stats.aggregates): sums to add, and who its visitors and visits were, so that they are
+    united with the rolled days' bitmaps rather than added to them. `ordinals` holds those of
+    its visitors that have one; `newcomers` counts the others, who cannot be in any rolled day
+    (every visitor of a rolled day has an ordinal). None means its visitors (or visits) are
+    none of the rolled days' for certain (the key is a day after them), so they are added."""
+
+    sums: Sums
+    ordinals: BitMap | None = None
+    newcomers: int = 0
+    visit_ids: BitMap64 | None = None
+
+
 @dataclass(frozen=True)
 class Spans:
-    """A range of local days as whole weeks and single days, each in one time bucket."""
+    """A range of local days as whole weeks and single days, each in one time bucket, kept as
+    runs of consecutive spans: (span days, first start, last start)."""
 
-    days: tuple[date, ...]
-    weeks: tuple[date, ...]  # Mondays
+    runs: tuple[tuple[int, date, date], ...]
 
     @classmethod
     def of(cls, first_day: date, last_day: date, bucket_of: Callable[[date], str] | None) -> Spans:
+        if first_day > last_day:
+            return cls(())
+        if bucket_of is None:
+            return cls._weeks_between_days(first_day, last_day)
         days: list[date] = []
         weeks: list[date] = []
         day = first_day
         while day <= last_day:
             sunday = day + timedelta(days=6)
             whole_week = day.weekday() == 0 and sunday <= last_day
-            if whole_week and (bucket_of is None or bucket_of(day) == bucket_of(sunday)):
+            if whole_week and bucket_of(day) == bucket_of(sunday):
                 weeks.append(day)
                 day += timedelta(days=7)
             else:
                 days.append(day)
                 day += timedelta(days=1)
-        return cls(tuple(days), tuple(weeks))
+        runs = _runs(1, days) + _runs(7, weeks)
+        if len(runs) > MAX_RUNS:
+            return cls.every_day(first_day, last_day)
+        return cls(runs)
 
-    def runs(self) -> tuple[tuple[int, date, date], ...]:
-        """(span days, first start, last start) of each run of consecutive spans."""
-        found: list[tuple[int, date, date]] = []
-        for span, starts in ((1, self.days), (7, self.weeks)):
-            for start in starts:
-                if found and found[-1][0] == span and found[-1][2] + timedelta(span) == start:
-                    found[-1] = (span, found[-1][1], start)
-                else:
-                    found.append((span, start, start))
-        return tuple(found)
+    @classmethod
+    def every_day(cls, first_day: date, last_day: date) -> Spans:
+        return cls(((1, first_day, last_day),) if first_day <= last_day else ())
+
+    @classmethod
+    def _weeks_between_days(cls, first_day: date, last_day: date) -> Spans:
+        """Days up to the first Monday, whole weeks, days after the last whole week: computed,
+        not counted out, since a range may span centuries."""
+        monday = first_day + timedelta(days=-first_day.weekday() % 7)
+        weeks = ((last_day - monday).days + 1) // 7 if monday <= last_day else 0
+        if weeks == 0:
+            return cls.every_day(first_day, last_day)
+        after = monday + timedelta(days=7 * weeks)
+        runs: list[tuple[int, date, date]] = []
+        if first_day < monday:
+            runs.append((1, first_day, monday - timedelta(days=1)))
+        if after <= last_day:
+            runs.append((1, after, last_day))
+        runs.append((7, monday, after - timedelta(days=7)))
+        return cls(tuple(runs))
+
+
+def _runs(span: int, starts: Sequence[date]) -> tuple[tuple[int, date, date], ...]:
+    """Consecutive spans of `span` days as runs."""
+    found: list[tuple[int, date, date]] = []
+    for start in starts:
+        if found and found[-1][2] + timedelta(span) == start:
+            found[-1] = (span, found[-1][1], start)
+        else:
+            found.append((span, start, start))
+    return tuple(found)
 
 
 async def complete_through(connection: AsyncConnection, site: Site) -> date | None:
@@ -125,6 +175,34 @@ def usable_through(complete: date | None, timezone: str, site: Site) -> date | N
     return complete if timezone == site.timezone else None
 
 
+def current_through(
+    complete: date | None,
+    *,
+    first_pending: date | None,
+    first_changed: datetime | None,
+    zone: ZoneInfo,
+    today: date,
+) -> date | None:
+    """The last local day whose rollups hold exactly what the raw tables hold now, or None.
+
+    `complete` is the rollup job's `complete_through` (see `usable_through`), `first_pending`
+    the first day it has marked to roll again, `first_changed` the earliest start of a visit
+    with a hit that arrived after the job's last look (`hit_watermark`): that hit changed its
+    own day's sums and its visit's (the visit's start day, and every day of its hits). Days
+    from the first of those on are not rolled yet, whatever `complete_through` says: the job
+    sets it to today, and hits keep arriving after it ran. A range reaching past today has no
+    hits there (no hit is dated ahead by more than minutes, and those would be changes too).
+    """
+    if complete is None:
+        return None
+    through = date.max if complete >= today else complete
+    if first_pending is not None:
+        through = min(through, first_pending - timedelta(days=1))
+    if first_changed is not None:
+        through = min(through, first_changed.astimezone(zone).date() - timedelta(days=1))
+    return through
+
+
 async def read_sums(
     connection: AsyncConnection,
     site_id: int,
@@ -140,6 +218,7 @@ async def read_sums(
     exact_visits: bool = False,
     top: int | None = None,
     keep: Keep | None = None,
+    fresh: Mapping[Key, Fresh] | None = None,
 ) -> tuple[dict[Key, Sums], int]:
     """Sums per (bucket, value) of one rolled dimension, and how many keys there are.
 
@@ -153,12 +232,14 @@ async def read_sums(
     daily uniques); `exact_visits` does the same for visit ids. With `top`, only the keys that
     can rank among the first `top` by visitors are returned, each exact: the others are never
     unioned.
+    `fresh` adds what the days after `last_day` hold, per key (see Fresh), from the raw tables.
     """
     spans = Spans.of(first_day, last_day, bucket_of)
-    if not spans.runs():
+    if not spans.runs:
         return {}, 0
     keep = keep or Keep()
-    if top is not None and exact_visitors and keys_of is None and bucket_of is None:
+    fresh = fresh or {}
+    if top is not None and exact_visitors and keys_of is None and bucket_of is None and not fresh:
         return await _ranked(connection, site_id, dimension, spans, values, exact_visits, top, keep)
     dialect = connection.dialect.name
     statement = _sums_statement(
@@ -177,6 +258,8 @@ async def read_sums(
         for name in keys_of(value) if keys_of is not None else (value,):
             target = sums.setdefault((bucket, name), Sums())
             _add(target, value, numbers)
+    for key, extra in fresh.items():
+        _add_fresh(sums.setdefault(key, Sums()), extra.sums)
     for target in sums.values():
         target.visitors = target.daily_visitors
     total = len(sums)
@@ -185,28 +268,46 @@ async def read_sums(
         # Daily uniques of merged values: a visitor who saw two of them on one day is one.
         await _merged_daily_visitors(connection, site_id, dimension, first_day, last_day,
                                      bucket_of, merged)  # fmt: skip
+        for key, target in merged.items():
+            if key in fresh:
+                target.visitors += fresh[key].sums.visitors  # its days are other days
     if not sums or not (exact_visitors or exact_visits):
         return sums, total
     if top is None or not exact_visitors:
         await _exact_uniques(connection, site_id, dimension, spans, bucket_of, sums,
-                             exact_visitors, exact_visits)  # fmt: skip
+                             exact_visitors, exact_visits, fresh=fresh)  # fmt: skip
         return sums, total
     ranked = sorted(sums, key=lambda key: (-sums[key].visitor_bound, key))
     resolved = await _resolve_top(
         connection, site_id, dimension, spans, bucket_of, [(key, sums[key]) for key in ranked],
-        exact_visits, top,
+        exact_visits, top, fresh=fresh,
     )  # fmt: skip
     return dict(resolved), total
+
+
+def _add_fresh(target: Sums, found: Sums) -> None:
+    """The raw tables' sums of days after the rolled ones: additive ones are added; its
+    visitors raise the bound (and are the daily uniques of its days)."""
+    target.pageviews += found.pageviews
+    target.events += found.events
+    target.visits += found.visits
+    target.visit_pageviews += found.visit_pageviews
+    target.bounces += found.bounces
+    target.duration += found.duration
+    target.daily_visitors += found.visitors
+    target.visitor_bound += found.visitors
 
 
 @dataclass(frozen=True)
 class Keep:
     """Which keys a query's raw tables would give a row: those with hits (`hits`), with visits
     that started in the range (`visits`), or either. A rollup row has one or the other, so a
-    value of no kept row adds nothing to any sum or bitmap and is dropped in SQL."""
+    value of no kept row adds nothing to any sum or bitmap and is dropped in SQL. `empty`:
+    whether the empty value is a key (an unknown country is left out of every answer)."""
 
     hits: bool = True
     visits: bool = True
+    empty: bool = True
 
 
 def _add(target: Sums, value: str, numbers: Sequence[Any]) -> None:
@@ -301,6 +402,7 @@ async def _resolve_top(
     *,
     fetch_more: Callable[[], Awaitable[bool]] | None = None,
     prefetched: dict[str, list[Any]] | None = None,
+    fresh: Mapping[Key, Fresh] | None = None,
 ) -> list[tuple[Key, Sums]]:
     """Exact visitors for keys in order of their bound until the `top`-th exact count is above
     the bound of every key left (a key's exact visitors never exceed the sum of its spans'
@@ -317,7 +419,7 @@ async def _resolve_top(
         if not batch:
             return resolved
         await _exact_uniques(connection, site_id, dimension, spans, bucket_of, dict(batch),
-                             True, exact_visits, prefetched)  # fmt: skip
+                             True, exact_visits, prefetched, fresh)  # fmt: skip
         resolved.extend(batch)
         if len(resolved) >= top and len(resolved) < len(ranked):
             kth = sorted((sums.visitors for _, sums in resolved), reverse=True)[top - 1]
@@ -328,7 +430,7 @@ async def _resolve_top(
 
 def spans_shape(spans: Spans) -> tuple[int, ...]:
     """The kind of span of each run: statements are built once per shape."""
-    return tuple(span for span, _, _ in spans.runs())
+    return tuple(span for span, _, _ in spans.runs)
 
 
 def span_parameters(
@@ -339,7 +441,7 @@ def span_parameters(
     values: Collection[str] | None = None,
 ) -> dict[str, Any]:
     parameters: dict[str, Any] = {"site_id": site_id, "dimension": dimension}
-    for index, (_, first, last) in enumerate(spans.runs()):
+    for index, (_, first, last) in enumerate(spans.runs):
         parameters[f"first_{index}"] = first
         parameters[f"last_{index}"] = last
     if values is not None:
@@ -417,7 +519,8 @@ def _summed(
         )
         if wanted
     ]
-    return rows, totals, or_(*kept) if kept else false()
+    having = or_(*kept) if kept else false()
+    return rows, totals, having if keep.empty else and_(having, rows.c.value != "")
 
 
 @functools.cache
@@ -504,15 +607,19 @@ async def _exact_uniques(
     visitors: bool,
     visits: bool,
     prefetched: dict[str, list[Any]] | None = None,
+    fresh: Mapping[Key, Fresh] | None = None,
 ) -> None:
     """Exact visitors (and visits) of `targets` from the union of their rows' bitmaps, read
-    here unless `prefetched` holds every (day, visitor bitmap, visit bitmap) of a value."""
+    here unless `prefetched` holds every (day, visitor bitmap, visit bitmap) of a value, and
+    of the visitors and visits `fresh` adds to them."""
+    fresh = fresh or {}
     if visitors and not visits:
         # From one row, the row's own uniques are exact: no bitmap to read (a daily series).
-        for target in targets.values():
-            if target.span_rows == 1:
-                target.visitors = target.visitor_bound
-        targets = {key: target for key, target in targets.items() if target.span_rows != 1}
+        alone = {key for key, target in targets.items() if target.span_rows == 1}
+        alone -= fresh.keys()
+        for key in alone:
+            targets[key].visitors = targets[key].visitor_bound
+        targets = {key: target for key, target in targets.items() if key not in alone}
         if not targets:
             return
     by_value: dict[str, list[Key]] = defaultdict(list)
@@ -547,10 +654,23 @@ async def _exact_uniques(
         ):
             add(value, day, visitor_bitmap, visit_bitmap)
     for key, target in targets.items():
+        extra = fresh.get(key)
         if visitors:
-            target.visitors = union_size(visitor_blobs[key])
+            people = visitor_union(visitor_blobs[key])
+            if extra is None:
+                target.visitors = len(people)
+            elif extra.ordinals is None:
+                target.visitors = len(people) + extra.sums.visitors
+            else:
+                target.visitors = len(people | extra.ordinals) + extra.newcomers
         if visits:
-            target.hit_visits = union_size(visit_blobs[key], visits=True)
+            visit_ids = visit_union(visit_blobs[key])
+            if extra is None:
+                target.hit_visits = len(visit_ids)
+            elif extra.visit_ids is None:
+                target.hit_visits = len(visit_ids) + extra.sums.hit_visits
+            else:
+                target.hit_visits = len(visit_ids | extra.visit_ids)
 
 
 async def _merged_daily_visitors(
@@ -564,9 +684,7 @@ async def _merged_daily_visitors(
 ) -> None:
     """Visitors as the sum over days of each day's union of the merged values' bitmaps (from
     the day rows: a week's union would count a visitor of two days once)."""
-    days = Spans(
-        tuple(first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)), ()
-    )
+    days = Spans.every_day(first_day, last_day)
     dialect = connection.dialect.name
     statement = _bitmaps_statement(dialect, spans_shape(days))
     parameters = span_parameters(dialect, site_id, dimension, days)
@@ -579,4 +697,4 @@ async def _merged_daily_visitors(
             for _, day, bitmap, _ in rows:
                 if bucket_of is None or bucket_of(day) == key[0]:
                     by_day[day].append(bitmap)
-        target.visitors = sum(union_size(blobs) for blobs in by_day.values())
+        target.visitors = sum(len(visitor_union(blobs)) for blobs in by_day.values())

@@ -45,11 +45,13 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 @dataclass
 class DayFacts:
-    """The columns of one day's hits (with their visits' values) and of its new visits."""
+    """The columns of one day's hits (with their visits' values) and of its new visits, and
+    the day's hits' fingerprint when they were read (see `hits_fingerprint`)."""
 
     day: date
     hits: dict[str, list[Any]]
     visits: dict[str, list[Any]]
+    fingerprint: tuple[int, int] = (0, 0)
 
     @property
     def visitor_ids(self) -> list[int]:
@@ -62,7 +64,7 @@ def read_day(connection: Connection, site_id: int, day: date, zone: ZoneInfo) ->
     hit_fields = [HIT.c.visitor_id, HIT.c.visit_id, HIT.c.name]
     hit_fields += [HIT.c[column] for column in HIT_COLUMNS.values()]
     rows = connection.execute(
-        select(*hit_fields, *_VISIT_FIELDS)
+        select(*hit_fields, *_VISIT_FIELDS, HIT.c.id)
         .select_from(HIT.join(VISIT, VISIT.c.id == HIT.c.visit_id))
         .where(HIT.c.site_id == site_id, HIT.c.timestamp >= start, HIT.c.timestamp < end)
         .order_by(HIT.c.timestamp)
@@ -74,7 +76,27 @@ def read_day(connection: Connection, site_id: int, day: date, zone: ZoneInfo) ->
         ).where(VISIT.c.site_id == site_id, VISIT.c.started_at >= start, VISIT.c.started_at < end)
     ).all()
     visit_names = [*_VISIT_NAMES, "pageviews", "is_bounce", "duration_seconds"]
-    return DayFacts(day, _columns(hit_names, rows), _columns(visit_names, visit_rows))
+    hit_ids = [row[-1] for row in rows]
+    return DayFacts(
+        day,
+        _columns(hit_names, [row[:-1] for row in rows]),
+        _columns(visit_names, visit_rows),
+        (len(hit_ids), sum(hit_ids)),
+    )
+
+
+def hits_fingerprint(
+    connection: Connection, site_id: int, day: date, zone: ZoneInfo
+) -> tuple[int, int]:
+    """How many hits the day has and the sum of their ids: hits only ever get new, higher ids,
+    so any hit added or deleted since the day was read changes it (whatever else changed)."""
+    start, end = day_bounds(day, zone)
+    found = connection.execute(
+        select(func.count(), func.coalesce(func.sum(HIT.c.id), 0)).where(
+            HIT.c.site_id == site_id, HIT.c.timestamp >= start, HIT.c.timestamp < end
+        )
+    ).one()
+    return int(found[0]), int(found[1])
 
 
 def _columns(names: Sequence[str], rows: Sequence[Any]) -> dict[str, list[Any]]:
@@ -116,13 +138,14 @@ class RolledDay:
     rows: list[dict[str, Any]]
     new_ordinals: dict[int, int]
     next_ordinal: int
+    fingerprint: tuple[int, int] = (0, 0)  # of the hits it was rolled from
 
 
 def roll_day(facts: DayFacts, site_id: int, known: dict[int, int], first_free: int) -> RolledDay:
     new = [visitor for visitor in facts.visitor_ids if visitor not in known]
     numbered = {visitor: first_free + offset for offset, visitor in enumerate(new)}
     rows = day_rows(site_id, facts, {**known, **numbered})
-    return RolledDay(facts.day, rows, numbered, first_free + len(new))
+    return RolledDay(facts.day, rows, numbered, first_free + len(new), facts.fingerprint)
 
 
 def day_rows(site_id: int, facts: DayFacts, ordinals: dict[int, int]) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ import fcntl
 import logging
 import os
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -60,7 +59,6 @@ async def run_once(
             reader,
             writer,
             now=utcnow(),
-            visit_timeout=timedelta(minutes=settings.collector.visit_timeout_minutes),
             stop=stop,
         )
     if report.days_rolled:

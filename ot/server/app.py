@@ -20,7 +20,7 @@ from ot.ingest.writer import HitWriter
 from ot.mailer import Mailer
 from ot.schema import ensure_schema
 from ot.secrets import load_secrets_of
-from ot.server import middlewares
+from ot.server import middlewares, stats_api
 from ot.server.access_log import hide_request_details_from_aiohttp_logs
 from ot.server.auth import authorise
 from ot.server.keys import (
@@ -51,6 +51,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> web.Applic
         client_max_size=settings.server.max_body_bytes,
         middlewares=[
             middlewares.headers,
+            stats_api.plausible_errors,
             middlewares.errors,
             middlewares.api_limits(settings.api, clock),
             authorise,

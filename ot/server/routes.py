@@ -34,6 +34,9 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/api/v1/stats/timeseries", stats_api.timeseries_v1)
     router.add_get("/api/v1/stats/breakdown", stats_api.breakdown_v1)
     router.add_get("/api/v1/stats/realtime/visitors", stats_api.realtime_v1)
+    # Plausible's Sites API (read side): a session or a key with sites:read.
+    router.add_get("/api/v1/sites", stats_api.list_sites_v1)
+    router.add_get("/api/v1/sites/{site_id}", stats_api.get_site_v1)
     # Our own API: registration and log-in (public).
     router.add_post("/ot/v1/accounts", accounts_api.register_account)
     router.add_post("/ot/v1/accounts/verify", accounts_api.verify_email)

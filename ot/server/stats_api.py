@@ -1,25 +1,32 @@
-"""The Stats API handlers: Plausible's v2 `POST /api/v2/query` (JSON or CSV) and v1 `GET
-/api/v1/stats/...`, answering Plausible's error shape `{"error": "..."}`.
+"""The Plausible-compatible API's handlers: the Stats API's v2 `POST /api/v2/query` (JSON or
+CSV) and v1 `GET /api/v1/stats/...`, and the Sites API's `GET /api/v1/sites` and
+`GET /api/v1/sites/{site_id}`; every error under `/api/` in Plausible's shape `{"error": "..."}`
+(`plausible_errors`), including unknown paths and methods.
 
-Each checks the bearer token, finds the site the token's account owns, and hands the query to
-the engine."""
+The Stats API handlers check the bearer token, find the site the token's account owns, and hand
+the query to the engine; the Sites API takes a session or a key with `sites:read`."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ot.access import Scope
 from ot.clock import utcnow
 from ot.errors import NotFound, OtError
 from ot.grants.reads import read_through_grant_in_query_process, shared_response
 from ot.ingest._fields import json_object_body
 from ot.models import Site
-from ot.server.auth import Access, endpoint
+from ot.server.auth import PRINCIPAL, Access, endpoint
 from ot.server.bodies import read_body
 from ot.server.errors import status_of
 from ot.server.keys import ENGINE, LIMITS, QUERIES, SETTINGS, WRITE_ENGINE
+from ot.server.middlewares import COLLECTOR_PATHS
+from ot.site_pages import list_site_page, parse_limit, readable_site_by_domain
 from ot.stats import v1
 from ot.stats.access import (
     SITE_NOT_FOUND,
@@ -35,11 +42,42 @@ from ot.stats.query import Query, parse_query
 from ot.stats.render import to_csv, v2_response
 
 NO_STORE = {"Cache-Control": "no-store"}
+PLAUSIBLE_PREFIX = "/api/"
 
 
 def plausible_error(error: OtError) -> web.Response:
-    headers = {**NO_STORE, "Retry-After": str(error.retry_after)} if error.retry_after else NO_STORE
+    headers = {**NO_STORE, **({"Retry-After": str(error.retry_after)} if error.retry_after else {})}
     return web.json_response({"error": error.message}, status=status_of(error), headers=headers)
+
+
+@web.middleware
+async def plausible_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Under `/api/` every error answers Plausible's `{"error": "..."}`, whatever raised it (a
+    refused credential, an unknown path or method, a bug). It wraps the middleware that maps
+    failures to our shape and only reshapes that answer, so status and headers (`Allow`,
+    `Retry-After`) stay what the mapping decided. The collector's endpoints answer their own
+    errors (both shapes, see `ot.server.collect`); `/ot/v1` keeps ours."""
+    response = await handler(request)
+    if (
+        response.status < 400
+        or not request.path.startswith(PLAUSIBLE_PREFIX)
+        or request.path in COLLECTOR_PATHS
+        or not isinstance(response, web.Response)
+        or response.content_type != "application/json"
+        or not isinstance(response.body, bytes)
+    ):
+        return response
+    try:
+        error = json.loads(response.body)["error"]
+        message = error["message"]
+    except (ValueError, TypeError, KeyError):
+        return response  # already Plausible's shape (the Stats API's handlers), or not ours
+    headers = {
+        name: value
+        for name, value in response.headers.items()
+        if name not in ("Content-Type", "Content-Length")
+    }
+    return web.json_response({"error": message}, status=response.status, headers=headers)
 
 
 async def _site(request: web.Request, site_id: object) -> Site:
@@ -137,3 +175,41 @@ async def breakdown_v1(request: web.Request) -> web.StreamResponse:
 async def realtime_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/realtime/visitors"""
     return await _v1(request, "realtime")
+
+
+def _site_json(site: Site) -> dict[str, Any]:
+    return {"domain": site.domain, "timezone": site.timezone}
+
+
+@endpoint(Access.ACCOUNT, scope=Scope.SITES_READ, summary="List my sites (Plausible Sites API)")
+async def list_sites_v1(request: web.Request) -> web.Response:
+    """GET /api/v1/sites — newest first; `limit` (100, at most 1,000), `after`/`before` cursors
+    from `meta`, `team_id` for one team's sites."""
+    params = request.query
+    async with AsyncSession(request.app[ENGINE]) as session:
+        page = await list_site_page(
+            session,
+            request[PRINCIPAL],
+            after=params.get("after") or None,
+            before=params.get("before") or None,
+            limit=parse_limit(params.get("limit")),
+            team_id=params.get("team_id") or None,
+        )
+    return web.json_response(
+        {
+            "sites": [_site_json(site) for site in page.sites],
+            "meta": {"after": page.after, "before": page.before, "limit": page.limit},
+        },
+        headers=NO_STORE,
+    )
+
+
+@endpoint(Access.ACCOUNT, scope=Scope.SITES_READ, summary="One site (Plausible Sites API)")
+async def get_site_v1(request: web.Request) -> web.Response:
+    """GET /api/v1/sites/{site_id} — `site_id` is the domain, as in Plausible."""
+    async with AsyncSession(request.app[ENGINE]) as session:
+        site = await readable_site_by_domain(
+            session, request[PRINCIPAL], request.match_info["site_id"]
+        )
+    # Plausible lists the custom properties allowed on the site; every property is allowed here.
+    return web.json_response({**_site_json(site), "custom_properties": []}, headers=NO_STORE)

@@ -22,6 +22,7 @@ from ot.stats.aggregates import Key, Sums, first_day_with_data, sums
 from ot.stats.dates import TimeRange, buckets, previous_period, resolve_range, unit_of
 from ot.stats.facts import read_site_facts
 from ot.stats.filters import Scope
+from ot.stats.labels import UNKNOWN_PLACES, shown
 from ot.stats.query import GOAL, TIME_DIMENSIONS, Condition, Query, dimension_level
 
 Number = int | float
@@ -76,8 +77,9 @@ async def run_query(
     now: datetime,
     use_rollups: bool = True,
 ) -> QueryResult:
-    """Answer `query` for `site`. Multi-day queries come from rollups where they are complete
-    (see ot.stats.rolled); `use_rollups=False` reads the raw tables only."""
+    """Answer `query` for `site`. Queries over whole days come from rollups for the days they
+    hold exactly and from the raw tables for the days after (see ot.stats.rolled);
+    `use_rollups=False` reads the raw tables only."""
     try:
         return await _answer(connection, site, query, now=now, use_rollups=use_rollups)
     except DBAPIError as error:
@@ -104,16 +106,16 @@ async def _answer(
         query.date_range, zone, now=now, relative_date=query.relative_date,
         first_day_with_data=first_day,
     )  # fmt: skip
-    facts = await read_site_facts(connection, site)
+    facts = await read_site_facts(connection, site, now)
     goals = facts.goals
     cookieless = site.visitor_mode == VisitorMode.COOKIELESS
     rolled_through = facts.rolled_through if use_rollups else None
-    if rolled_through is not None and rolled_through >= now.astimezone(zone).date():
-        # Complete through today: the days after it have no hits yet ("month" reaches ahead).
-        rolled_through = date.max
+    # Rows of an unknown place are left out, as Plausible leaves them out (ot.stats.labels).
+    unknown = frozenset(d for d in query.dimensions if d in UNKNOWN_PLACES)
     rows, totals, daily_sums, total_rows = await _compute(
         connection, site.id, query, time_range, goals, cookieless, rolled_through,
         top=query.offset + query.limit if _ranks_by_visitors(query) else None,
+        without_empty=unknown,
     )  # fmt: skip
     keys = _ordered(rows, query)
     page = keys[query.offset : query.offset + query.limit]
@@ -124,12 +126,12 @@ async def _answer(
         comparison_range = previous_period(time_range)
         previous, _, _, _ = await _compute(
             connection, site.id, query, comparison_range, goals, cookieless, rolled_through,
-            only=_values_of(query, page),
+            only=_values_of(query, page), without_empty=unknown,
         )  # fmt: skip
         label_map = _matching_time_labels(query, time_range, comparison_range)
     result_rows = []
     for key in page:
-        row = ResultRow(list(key), rows[key])
+        row = ResultRow(_shown(query, key), rows[key])
         if comparison_range is not None:
             row.comparison = _compare(query, key, rows[key], previous, label_map)
         result_rows.append(row)
@@ -171,6 +173,7 @@ async def _compute(
     *,
     top: int | None = None,
     only: frozenset[str] | None = None,
+    without_empty: frozenset[str] = frozenset(),
 ) -> tuple[dict[Key, list[Number]], list[Number], bool, int]:
     """Every row's metrics (in query order), the totals, whether visitors are daily sums, and
     how many rows there are. With `top`, only the rows that can rank among the first `top` by
@@ -179,7 +182,7 @@ async def _compute(
     dialect = connection.dialect.name
     raw, daily, total_rows = await sums(
         connection, scope, dialect, query, query.dimensions, time_range, cookieless,
-        top=top, only=only,
+        top=top, only=only, without_empty=without_empty,
     )  # fmt: skip
     total_daily = False
     if not query.dimensions:
@@ -280,14 +283,19 @@ def _ordered(rows: dict[Key, list[Number]], query: Query) -> list[Key]:
     for name, direction in reversed(order):
         descending = direction == "desc"
         if name in query.dimensions:
-            keys.sort(key=_by_dimension(query.dimensions.index(name)), reverse=descending)
+            keys.sort(key=_by_dimension(name, query.dimensions.index(name)), reverse=descending)
         else:
             keys.sort(key=_by_metric(rows, query.metrics.index(name)), reverse=descending)
     return keys
 
 
-def _by_dimension(index: int) -> Callable[[Key], str]:
-    return lambda key: key[index]
+def _by_dimension(name: str, index: int) -> Callable[[Key], str]:
+    return lambda key: shown(name, key[index])
+
+
+def _shown(query: Query, key: Key) -> list[str]:
+    """A row's dimension values as answers show them ("Direct / None" for an empty source)."""
+    return [shown(name, value) for name, value in zip(query.dimensions, key, strict=True)]
 
 
 def _by_metric(rows: dict[Key, list[Number]], index: int) -> Callable[[Key], Number]:
@@ -328,4 +336,4 @@ def _compare(
     change = [
         _change(name, now, was) for name, now, was in zip(query.metrics, metrics, then, strict=True)
     ]
-    return Comparison(then_key, then, change)
+    return Comparison(_shown(query, tuple(then_key)), then, change)

@@ -1,23 +1,27 @@
 """What every query of a site reads before its figures: the site's goals and through which day
-its rollups are complete, in one statement (on this path a round trip costs more than rows)."""
+its rollups hold exactly what the raw tables hold, in one statement (on this path a round trip
+costs more than rows)."""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ot.models import Goal, Site
-from ot.rollups.read import usable_through
-from ot.rollups.rolling import PROGRESS
+from ot.models import Goal, RollupPendingDay, Site
+from ot.rollups.read import current_through, usable_through
+from ot.rollups.rolling import HIT, PROGRESS, VISIT
 from ot.stats.goals import GOAL
 
 SITE = Site.__table__  # type: ignore[attr-defined]
+PENDING = RollupPendingDay.__table__  # type: ignore[attr-defined]
 GOAL_COLUMNS = [column.name for column in GOAL.c]
+FIRST_GOAL_COLUMN = 4
 
 
 @dataclass(frozen=True)
@@ -26,15 +30,25 @@ class SiteFacts:
     rolled_through: date | None  # None: answer from the raw tables
 
 
-async def read_site_facts(connection: AsyncConnection, site: Site) -> SiteFacts:
-    """Read afresh for every query: goals change through the API and the rollup job moves
-    `complete_through` from another process, and neither may be seen late."""
+async def read_site_facts(connection: AsyncConnection, site: Site, now: datetime) -> SiteFacts:
+    """Read afresh for every query: goals change through the API, the rollup job moves
+    `complete_through` from another process and hits arrive all the time, and none of them
+    may be seen late."""
     rows = (await connection.execute(_statement(), {"site_id": site.id})).all()
-    goals = tuple(_goal(tuple(row[2:])) for row in rows if row[2] is not None)
+    goals = tuple(
+        _goal(tuple(row[FIRST_GOAL_COLUMN:])) for row in rows if row[FIRST_GOAL_COLUMN] is not None
+    )
     first = rows[0] if rows else None
     through = None
     if first is not None:
-        through = usable_through(first.complete_through, first.timezone, site)
+        zone = ZoneInfo(site.timezone)
+        through = current_through(
+            usable_through(first.complete_through, first.timezone, site),
+            first_pending=first.first_pending,
+            first_changed=first.first_changed,
+            zone=zone,
+            today=now.astimezone(zone).date(),
+        )
     return SiteFacts(goals, through)
 
 
@@ -47,11 +61,31 @@ def _goal(values: tuple[Any, ...]) -> Goal:
 
 @functools.cache
 def _statement() -> Any:
-    """The site's row joined to its progress (if any) and to each of its goals (if any)."""
+    """The site's row joined to its progress (if any) and to each of its goals (if any), with
+    the first day marked to roll again and the start of the earliest visit that a hit newer
+    than the rollup job's last look belongs to (see `ot.rollups.read.current_through`). The
+    subqueries refer to no outer row, so each runs once, not once per goal."""
+    site_id: Any = bindparam("site_id")
+    watermark = (
+        select(PROGRESS.c.hit_watermark).where(PROGRESS.c.site_id == site_id).scalar_subquery()
+    )
+    # `site_id + 0`: an expression no index serves, so that the few new hits are found by id
+    # (SQLite would otherwise read every hit of the site through its site index).
+    first_changed = (
+        select(func.min(VISIT.c.started_at))
+        .select_from(HIT.join(VISIT, VISIT.c.id == HIT.c.visit_id))
+        .where(HIT.c.site_id + 0 == site_id, HIT.c.id > watermark)
+        .scalar_subquery()
+    )
+    first_pending = (
+        select(func.min(PENDING.c.day)).where(PENDING.c.site_id == site_id).scalar_subquery()
+    )
     return (
         select(
             PROGRESS.c.complete_through,
             PROGRESS.c.timezone,
+            first_pending.label("first_pending"),
+            first_changed.label("first_changed"),
             *GOAL.c,
         )
         .select_from(
@@ -59,6 +93,6 @@ def _statement() -> Any:
                 GOAL, GOAL.c.site_id == SITE.c.id
             )
         )
-        .where(SITE.c.id == bindparam("site_id"))
+        .where(SITE.c.id == site_id)
         .order_by(GOAL.c.id)
     )

@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ot.models import Goal, Hit, Visit
 from ot.stats.goals import any_goal_condition
+from ot.stats.labels import NO_VALUE, stored_values
 from ot.stats.query import (
     GOAL,
     PROPS_PREFIX,
@@ -30,7 +31,6 @@ from ot.stats.query import (
 
 HIT = Hit.__table__  # type: ignore[attr-defined]
 VISIT = Visit.__table__  # type: ignore[attr-defined]
-NO_VALUE = "(none)"  # Plausible's label for an event without the property
 
 EVENT_COLUMNS = {"event:page": "pathname", "event:name": "name", "event:hostname": "hostname"}
 # Visit dimensions are the visit's columns of the same name, but for Plausible's "source".
@@ -81,6 +81,13 @@ def _match(
     condition: Condition, expression: ColumnElement[Any], dialect: str
 ) -> ColumnElement[bool]:
     values = list(condition.values)
+    if condition.operator == "is":
+        # A label shown for the empty value ("Direct / None", "(not set)") matches it.
+        values = list(
+            stored_values(
+                condition.dimension, tuple(values), case_sensitive=condition.case_sensitive
+            )
+        )
     if condition.operator == "matches":
         # Both SQLite (Python's re) and PostgreSQL read an embedded (?i).
         prefix = "" if condition.case_sensitive else "(?i)"

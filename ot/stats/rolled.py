@@ -1,48 +1,67 @@
 """The engine's sums from rollups (ot.rollups) instead of raw hits, where a query allows it.
 
-A query is answered from rollups when it has no filters, covers whole local days that the
-rollups are complete for, and groups by at most one rolled dimension (or goals) and at most one
-time dimension by day, week or month. Everything else reads `hit` and `visit`, as before. Both
-ways give the same numbers (tests/test_stats_rollups.py holds them to it).
+A query is answered from rollups when it has no filters, covers whole local days, and groups by
+at most one rolled dimension (or goals) and at most one time dimension by day, week or month.
+Its days up to the last one the rollups hold exactly (see `ot.rollups.read.current_through`)
+come from rollups, the days after it (today, whatever arrived since the last rollup run) from
+`hit` and `visit`, united with them (`Fresh`). Everything else reads `hit` and `visit` alone.
+All ways give the same numbers (tests/test_stats_rollups.py holds them to it).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ot.models import Goal, GoalKind
 from ot.rollups.dimensions import HIT_COLUMNS, PAGEVIEW_PAGE, TOTAL, VISIT_COLUMNS
-from ot.rollups.read import Keep, Sums, read_sums
+from ot.rollups.read import Fresh, Keep, Sums, read_sums
 from ot.stats.dates import TimeRange, buckets, day_start, unit_of
 from ot.stats.goals import literal_starts, page_pattern_regex
-from ot.stats.query import GOAL, TIME_DIMENSIONS, Query
+from ot.stats.query import GOAL, TIME_DIMENSIONS, Condition, Filter, Not, Query
 
 Key = tuple[str, ...]
 ROLLED_DIMENSIONS = frozenset({*HIT_COLUMNS, *VISIT_COLUMNS, GOAL})
 ROLLED_UNITS = frozenset({"day", "week", "month"})
 
 
-def can_use_rollups(
+def last_rolled_day(
     query: Query, dimensions: tuple[str, ...], time_range: TimeRange, rolled_through: date | None
-) -> bool:
-    if rolled_through is None or query.filters or time_range.last_day > rolled_through:
-        return False
+) -> date | None:
+    """The last day of the range to read from rollups (the days after it are read from the raw
+    tables), or None when the query cannot use rollups at all."""
+    if rolled_through is None or rolled_through < time_range.first_day:
+        return None
     whole_days = time_range.start == day_start(
         time_range.first_day, time_range.zone
     ) and time_range.end == day_start(time_range.last_day + timedelta(days=1), time_range.zone)
     if not whole_days:
-        return False
+        return None
     times = [d for d in dimensions if d in TIME_DIMENSIONS]
     others = [d for d in dimensions if d not in TIME_DIMENSIONS]
     if len(times) > 1 or len(others) > 1:
-        return False
+        return None
     if times and unit_of(times[0], time_range) not in ROLLED_UNITS:
-        return False
-    return all(d in ROLLED_DIMENSIONS for d in others)
+        return None
+    if not all(d in ROLLED_DIMENSIONS for d in others):
+        return None
+    # The one filter rollups apply: leaving the grouped dimension's empty value out.
+    allowed = leaving_out_empty(others[0]) if others else None
+    if any(item != allowed for item in query.filters):
+        return None
+    return min(rolled_through, time_range.last_day)
+
+
+def leaving_out_empty(dimension: str) -> Filter:
+    """The filter that leaves a dimension's empty value out (see ot.stats.labels)."""
+    return Not(Condition("is", dimension, ("",)))
+
+
+def leaves_out_empty(query: Query, dimension: str | None) -> bool:
+    return dimension is not None and leaving_out_empty(dimension) in query.filters
 
 
 async def sums_from_rollups(
@@ -52,34 +71,48 @@ async def sums_from_rollups(
     time_range: TimeRange,
     goals: tuple[Goal, ...],
     *,
+    through: date,
     needs_hits: bool,
     needs_visits: bool,
     daily_visitors: bool,
     exact_visits: bool,
     top: int | None = None,
     only: Collection[str] | None = None,
+    fresh: Mapping[Key, Fresh] | None = None,
+    keep_empty: bool = True,
 ) -> tuple[dict[Key, Sums], int]:
-    """Sums per key (values in the order of `dimensions`) and the number of keys. `top` asks
-    for the keys that can rank among the first `top` by visitors; `only` for those values of
-    the dimension (a comparison's previous period)."""
+    """Sums per key (values in the order of `dimensions`) and the number of keys, from the
+    rollups of the range's days up to `through` and the raw tables' `fresh` sums of the days
+    after it (keyed like the answer). `top` asks for the keys that can rank among the first
+    `top` by visitors; `only` for those values of the dimension (a comparison's previous
+    period)."""
     time_dimension = next((d for d in dimensions if d in TIME_DIMENSIONS), None)
     dimension = next((d for d in dimensions if d not in TIME_DIMENSIONS), None)
     bucket_of = _bucket_labels(time_dimension, time_range) if time_dimension else None
+    # The fresh sums keyed as the rollups are: (time bucket or "", value or "").
+    pending: dict[tuple[str, str], Fresh] = {}
+    for key, extra in (fresh or {}).items():
+        named = dict(zip(dimensions, key, strict=True))
+        value = named.get(dimension, "") if dimension else ""
+        if only is None or value in only:
+            pending[(named.get(time_dimension, "") if time_dimension else "", value)] = extra
 
     # The raw tables give a row only where a source the metrics need has something.
-    keep = Keep(hits=needs_hits, visits=needs_visits)
+    keep = Keep(hits=needs_hits, visits=needs_visits, empty=keep_empty)
 
     async def read(
         rolled: str,
         keys_of: Callable[[str], Sequence[str]] | None = None,
         values: Collection[str] | None = None,
         prefixes: Sequence[str] | None = None,
+        names: Collection[str] | None = None,
     ) -> tuple[dict[tuple[str, str], Sums], int]:
+        extra = {k: v for k, v in pending.items() if names is None or k[1] in names}
         return await read_sums(
-            connection, site_id, rolled, time_range.first_day, time_range.last_day,
+            connection, site_id, rolled, time_range.first_day, through,
             bucket_of=bucket_of, keys_of=keys_of, values=values, prefixes=prefixes,
             exact_visitors=not daily_visitors, exact_visits=exact_visits,
-            top=None if daily_visitors else top, keep=keep,
+            top=None if daily_visitors else top, keep=keep, fresh=extra,
         )  # fmt: skip
 
     found: dict[tuple[str, str], Sums] = {}
@@ -98,6 +131,7 @@ async def sums_from_rollups(
                 prefixes=literal_starts(
                     goal.target for goal in chosen if goal.kind == GoalKind.PAGE
                 ),
+                names={name for name, _ in page_goals},
             )
             found.update(pages)
         if event_goals:
@@ -105,6 +139,7 @@ async def sums_from_rollups(
                 "event:name",
                 lambda value: [g.display_name for g in event_goals if g.target == value],
                 values={goal.target for goal in event_goals},
+                names={goal.display_name for goal in event_goals},
             )
             found.update(events)
         total = len(found)

@@ -10,6 +10,7 @@ from typing import Any
 from ot.errors import InvalidInput
 from ot.stats.engine import QueryResult
 from ot.stats.goals import page_pattern_regex
+from ot.stats.labels import LEFT_OUT_OF_V1_BREAKDOWNS
 from ot.stats.query import METRICS, Query, is_known_dimension, parse_query
 
 PERIODS = ("day", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year", "all", "custom")
@@ -131,6 +132,9 @@ def to_query(endpoint: str, params: Mapping[str, str]) -> Query:
         page = _whole_number(params, "page", 1, 1_000_000)
         body["dimensions"] = [prop]
         body["pagination"] = {"limit": limit, "offset": (page - 1) * limit}
+        if prop in LEFT_OUT_OF_V1_BREAKDOWNS:
+            # Plausible's v1 breakdown leaves rows without a value out (ot.stats.labels).
+            body["filters"].append(["is_not", prop, [""]])
     return parse_query(body)
 
 

@@ -204,9 +204,7 @@ async def existing_site(settings: Settings) -> Site | None:
 async def roll(settings: Settings, report: SizeReport) -> None:
     reader, writer = create_engine(settings), create_engine(settings, for_writes=True)
     try:
-        rolled = await run_rollups(
-            reader, writer, now=datetime.now(UTC), visit_timeout=dataset.VISIT_TIMEOUT
-        )
+        rolled = await run_rollups(reader, writer, now=datetime.now(UTC))
     finally:
         await reader.dispose()
         await writer.dispose()
