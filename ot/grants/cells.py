@@ -37,9 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ot.errors import Forbidden, InvalidInput
 from ot.grants.combine import Cell, answer_from
 from ot.models import Grant, Site
-from ot.stats.aggregates import first_day_with_data
 from ot.stats.dates import TimeRange, day_start, resolve_range, unit_of
-from ot.stats.engine import QueryResult, run_query
+from ot.stats.engine import QueryResult, query_range, run_query
 from ot.stats.query import GOAL, MAX_LIMIT, VISIT_METRICS, Condition, Query, dimension_level
 
 TIME_UNITS = ("day", "week", "month")  # finest first
@@ -312,13 +311,7 @@ async def answer_in_cells(
     shape = cell_shape(grant.dimensions)
     _check_query(shape, query)
     zone = ZoneInfo(site.timezone)
-    first_day = (
-        await first_day_with_data(connection, site.id, zone) if query.date_range == "all" else None
-    )
-    asked = resolve_range(
-        query.date_range, zone, now=now, relative_date=query.relative_date,
-        first_day_with_data=first_day,
-    )  # fmt: skip
+    asked = await query_range(connection, site, query, now=now)
     days = covered_days(grant, shape.unit, asked, now)
     if days is None:
         raise Forbidden(

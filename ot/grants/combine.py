@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from ot.stats.dates import TimeRange, buckets, unit_of
-from ot.stats.engine import Comparison, Number, QueryResult, ResultRow
+from ot.stats.engine import Comparison, Number, QueryResult, ResultRow, period_change
 from ot.stats.query import Query
 
 Key = tuple[str, ...]
@@ -119,14 +119,6 @@ def _by_metric(rows: dict[Key, list[Number]], index: int) -> Callable[[Key], Num
     return lambda key: rows[key][index]
 
 
-def _change(name: str, now: Number, then: Number) -> Number | None:
-    if name == "bounce_rate":
-        return now - then  # percentage points, as Plausible reports it
-    if then == 0:
-        return 100 if now else 0
-    return round(100 * (now - then) / then)
-
-
 def _time_labels(query: Query, period: TimeRange) -> list[str] | None:
     if query.time_dimension is None:
         return None
@@ -167,7 +159,7 @@ def answer_from(
                 else [0 for _ in query.metrics]
             )
             change = [
-                _change(name, now, was)
+                period_change(name, now, was)
                 for name, now, was in zip(query.metrics, row.metrics, then, strict=True)
             ]
             row.comparison = Comparison(then_key, then, change)

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ot.errors import Forbidden
 from ot.models import Grant, Site
-from ot.stats.aggregates import first_day_with_data
-from ot.stats.dates import TimeRange, day_start, previous_period, resolve_range
+from ot.stats.dates import TimeRange, day_start, previous_period
+from ot.stats.engine import query_range
 from ot.stats.query import DateRange, Query, conditions
 
 CLIPPED_WARNING = "The date range was clipped to the days this grant covers."
@@ -82,13 +82,7 @@ async def clip_to_window(
         return query, False
     assert site.id is not None
     zone = ZoneInfo(site.timezone)
-    first_day = (
-        await first_day_with_data(connection, site.id, zone) if query.date_range == "all" else None
-    )
-    asked = resolve_range(
-        query.date_range, zone, now=now, relative_date=query.relative_date,
-        first_day_with_data=first_day,
-    )  # fmt: skip
+    asked = await query_range(connection, site, query, now=now)
     window_start, window_end = _window(grant, zone, asked)
     start, end = max(asked.start, window_start), min(asked.end, window_end)
     if start >= end:

@@ -94,18 +94,27 @@ async def run_query(
         ) from None
 
 
-async def _answer(
-    connection: AsyncConnection, site: Site, query: Query, *, now: datetime, use_rollups: bool
-) -> QueryResult:
+async def query_range(
+    connection: AsyncConnection, site: Site, query: Query, *, now: datetime
+) -> TimeRange:
+    """The moments a query's date range covers in the site's zone ("all" starts on the site's
+    first day with data)."""
     assert site.id is not None
     zone = ZoneInfo(site.timezone)
     first_day = (
         await first_day_with_data(connection, site.id, zone) if query.date_range == "all" else None
     )
-    time_range = resolve_range(
+    return resolve_range(
         query.date_range, zone, now=now, relative_date=query.relative_date,
         first_day_with_data=first_day,
     )  # fmt: skip
+
+
+async def _answer(
+    connection: AsyncConnection, site: Site, query: Query, *, now: datetime, use_rollups: bool
+) -> QueryResult:
+    assert site.id is not None
+    time_range = await query_range(connection, site, query, now=now)
     facts = await read_site_facts(connection, site, now)
     goals = facts.goals
     cookieless = site.visitor_mode == VisitorMode.COOKIELESS
@@ -313,7 +322,8 @@ def _matching_time_labels(query: Query, current: TimeRange, previous: TimeRange)
     return dict(zip(now_labels, then_labels, strict=False))
 
 
-def _change(name: str, now: Number, then: Number) -> Number | None:
+def period_change(name: str, now: Number, then: Number) -> Number | None:
+    """How a metric changed from the previous period, as Plausible reports it."""
     if name == "bounce_rate":
         return now - then  # percentage points, as Plausible reports it
     if then == 0:
@@ -334,6 +344,7 @@ def _compare(
         then_key[index] = label_map.get(key[index], "")
     then = previous.get(tuple(then_key), [0 for _ in query.metrics])
     change = [
-        _change(name, now, was) for name, now, was in zip(query.metrics, metrics, then, strict=True)
+        period_change(name, now, was)
+        for name, now, was in zip(query.metrics, metrics, then, strict=True)
     ]
     return Comparison(_shown(query, tuple(then_key)), then, change)
