@@ -379,8 +379,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--data-dir", type=Path, help="Default: a new temporary folder.")
-    parser.add_argument("--database-url", default="", help="An empty PostgreSQL database "
-                        "(postgresql+asyncpg://...) instead of SQLite in the data folder.")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="An empty PostgreSQL database "
+        "(postgresql+asyncpg://...) instead of SQLite in the data folder.",
+    )
     args = parser.parse_args(argv)
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="ot-dataset-"))
     settings = settings_for(data_dir, args.database_url)

@@ -328,8 +328,8 @@ async def run(sizes: list[int], args: argparse.Namespace, folder: Path) -> list[
         # The live answers against the raw tables' of the same moment (one bundle, untimed).
         _check_same(live[0], await _time_raw(prepared[0], 1, kept=False), "live")
     if args.postgres_url and not args.reuse:
-        for size in sizes:
-            await _drop_postgres(args.postgres_url, _database_name(size))
+        for events in sizes:
+            await _drop_postgres(args.postgres_url, _database_name(events))
     return [size.report for size in prepared]
 
 
