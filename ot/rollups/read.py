@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from pyroaring import BitMap, BitMap64
 from sqlalchemy import (
+    BigInteger,
     Date,
     Integer,
     LargeBinary,
@@ -655,7 +656,7 @@ def _fresh_rows(dialect: str) -> Any:
     if dialect == "postgresql":
         names = ["value", "visitors", *FRESH_SUMS]
         arrays = [bindparam("fresh_0", type_=postgresql.ARRAY(Text))] + [
-            bindparam(f"fresh_{index}", type_=postgresql.ARRAY(Integer))
+            bindparam(f"fresh_{index}", type_=postgresql.ARRAY(BigInteger))
             for index in range(1, len(names))
         ]
         table = func.unnest(*arrays).table_valued(*names).render_derived(name="fresh")
