@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from pyroaring import BitMap, BitMap64
 from sqlalchemy import (
+    BigInteger,
     Date,
     Integer,
     LargeBinary,
@@ -92,6 +93,12 @@ class Fresh:
     ordinals: BitMap | None = None
     newcomers: int = 0
     visit_ids: BitMap64 | None = None
+
+
+# Fills in who the visitors (and visits) of these keys of the fresh days were (`Fresh.ordinals`,
+# `newcomers`, `visit_ids`): made only for the keys whose exact uniques are needed, since a top
+# list resolves a handful of the keys the fresh days hold.
+FreshSets = Callable[[Collection[Key]], None]
 
 
 @dataclass(frozen=True)
@@ -219,6 +226,7 @@ async def read_sums(
     top: int | None = None,
     keep: Keep | None = None,
     fresh: Mapping[Key, Fresh] | None = None,
+    fresh_sets: FreshSets | None = None,
 ) -> tuple[dict[Key, Sums], int]:
     """Sums per (bucket, value) of one rolled dimension, and how many keys there are.
 
@@ -232,15 +240,20 @@ async def read_sums(
     daily uniques); `exact_visits` does the same for visit ids. With `top`, only the keys that
     can rank among the first `top` by visitors are returned, each exact: the others are never
     unioned.
-    `fresh` adds what the days after `last_day` hold, per key (see Fresh), from the raw tables.
+    `fresh` adds what the days after `last_day` hold, per key (see Fresh), from the raw tables;
+    `fresh_sets`, when given, fills in their visitors and visits for the keys that need them.
+    A top list ranks its values with their fresh sums in SQL, like the rolled ones.
     """
     spans = Spans.of(first_day, last_day, bucket_of)
     if not spans.runs:
         return {}, 0
     keep = keep or Keep()
     fresh = fresh or {}
-    if top is not None and exact_visitors and keys_of is None and bucket_of is None and not fresh:
-        return await _ranked(connection, site_id, dimension, spans, values, exact_visits, top, keep)
+    if top is not None and exact_visitors and keys_of is None and bucket_of is None:
+        return await _ranked(
+            connection, site_id, dimension, spans, values, exact_visits, top, keep, fresh,
+            fresh_sets,
+        )  # fmt: skip
     dialect = connection.dialect.name
     statement = _sums_statement(
         dialect, spans_shape(spans), bucket_of is not None, values is not None, keep,
@@ -275,12 +288,13 @@ async def read_sums(
         return sums, total
     if top is None or not exact_visitors:
         await _exact_uniques(connection, site_id, dimension, spans, bucket_of, sums,
-                             exact_visitors, exact_visits, fresh=fresh)  # fmt: skip
+                             exact_visitors, exact_visits, fresh=fresh,
+                             fresh_sets=fresh_sets)  # fmt: skip
         return sums, total
     ranked = sorted(sums, key=lambda key: (-sums[key].visitor_bound, key))
     resolved = await _resolve_top(
         connection, site_id, dimension, spans, bucket_of, [(key, sums[key]) for key in ranked],
-        exact_visits, top, fresh=fresh,
+        exact_visits, top, fresh=fresh, fresh_sets=fresh_sets,
     )  # fmt: skip
     return dict(resolved), total
 
@@ -333,13 +347,19 @@ async def _ranked(
     exact_visits: bool,
     top: int,
     keep: Keep,
+    fresh: Mapping[Key, Fresh],
+    fresh_sets: FreshSets | None,
 ) -> tuple[dict[Key, Sums], int]:
     """The top keys of a plain dimension: the database ranks the values by their bound and
     counts them, so only the candidates are handed over (a page-like dimension has hundreds
-    of values, a dashboard shows ten)."""
+    of values, a dashboard shows ten). The fresh days' sums are sent along as rows of their
+    own, so that a value is ranked by its whole bound, the fresh days' visitors included."""
     shape = spans_shape(spans)
     dialect = connection.dialect.name
     parameters = span_parameters(dialect, site_id, dimension, spans, values)
+    with_fresh = bool(fresh)
+    if with_fresh:
+        parameters.update(_fresh_parameters(dialect, fresh))
     page = CANDIDATES_PER_TOP * top + 1  # one more: the bound of the first key left out
     first_batch = max(top, 10)
     candidates: list[tuple[Key, Sums]] = []
@@ -359,7 +379,7 @@ async def _ranked(
     # The first page of candidates comes with the bitmaps of the first batch to resolve: one
     # round trip where there were two.
     rows = await connection.execute(
-        _ranked_with_bitmaps_statement(dialect, shape, values is not None, keep),
+        _ranked_with_bitmaps_statement(dialect, shape, values is not None, keep, with_fresh),
         {**parameters, "limit": page, "offset": 0, "first": first_batch},
     )
     found = 0
@@ -367,11 +387,15 @@ async def _ranked(
         if row[12] is None:
             add_candidate(row)
             found += 1
+            if ranks[row[0]] <= first_batch:
+                # Its bitmaps came with it, if it has any: a value of the fresh days alone
+                # has none to read.
+                prefetched.setdefault(row[0], [])
         else:
             prefetched[row[0]].append(row[12:])
     # The database gives a union's rows in no promised order.
     candidates.sort(key=lambda item: (-item[1].visitor_bound, ranks[item[0][1]]))
-    statement = _ranked_statement(dialect, shape, values is not None, keep)
+    statement = _ranked_statement(dialect, shape, values is not None, keep, with_fresh)
 
     async def fetch_more() -> bool:
         rows = (
@@ -385,7 +409,8 @@ async def _ranked(
 
     resolved = await _resolve_top(
         connection, site_id, dimension, spans, None, candidates, exact_visits, top,
-        fetch_more=fetch_more if found == page else None, prefetched=prefetched,
+        fetch_more=fetch_more if found == page else None, prefetched=prefetched, fresh=fresh,
+        fresh_sets=fresh_sets,
     )  # fmt: skip
     return dict(resolved), total
 
@@ -403,6 +428,7 @@ async def _resolve_top(
     fetch_more: Callable[[], Awaitable[bool]] | None = None,
     prefetched: dict[str, list[Any]] | None = None,
     fresh: Mapping[Key, Fresh] | None = None,
+    fresh_sets: FreshSets | None = None,
 ) -> list[tuple[Key, Sums]]:
     """Exact visitors for keys in order of their bound until the `top`-th exact count is above
     the bound of every key left (a key's exact visitors never exceed the sum of its spans'
@@ -419,7 +445,7 @@ async def _resolve_top(
         if not batch:
             return resolved
         await _exact_uniques(connection, site_id, dimension, spans, bucket_of, dict(batch),
-                             True, exact_visits, prefetched, fresh)  # fmt: skip
+                             True, exact_visits, prefetched, fresh, fresh_sets)  # fmt: skip
         resolved.extend(batch)
         if len(resolved) >= top and len(resolved) < len(ranked):
             kth = sorted((sums.visitors for _, sums in resolved), reverse=True)[top - 1]
@@ -473,12 +499,14 @@ def _spans_select(
     by_value: bool,
     among: Any = None,
     prefixes: int = 0,
+    extra: Sequence[Any] = (),
 ) -> Any:
     """The rows of a dimension's spans, one SELECT per run of spans joined by UNION ALL: each
     is one range of the primary key, which one SELECT with OR would not be (SQLite then reads
     every day). Bound by `site_id`, `dimension`, `first_<n>` and `last_<n>` (and `values`,
     and, for values that start with one of `prefixes` texts, `prefix_<n>` and
-    `prefix_length_<n>`); `among` is a SELECT of the values wanted."""
+    `prefix_length_<n>`); `among` is a SELECT of the values wanted. `extra` SELECTs of the
+    same columns are joined to them (SQLite cannot nest a compound SELECT in another)."""
     # Compared as text of the same length, not as a range: a range of values would follow
     # PostgreSQL's collation, which may not order by character.
     starts = [
@@ -499,17 +527,25 @@ def _spans_select(
         )
         for index, span in enumerate(shape)
     ]
+    selects += extra
     return selects[0] if len(selects) == 1 else union_all(*selects)
 
 
 def _summed(
-    dialect: str, shape: tuple[int, ...], by_value: bool, keep: Keep, prefixes: int = 0
+    dialect: str,
+    shape: tuple[int, ...],
+    by_value: bool,
+    keep: Keep,
+    prefixes: int = 0,
+    fresh: bool = False,
 ) -> tuple[Any, list[Any], Any]:
-    """The spans' rows as a subquery, the sums of a group of them, and the HAVING of `keep`."""
+    """The spans' rows as a subquery, the sums of a group of them, and the HAVING of `keep`.
+    With `fresh`, the fresh days' rows (`_fresh_rows`) are among them."""
     columns = [ROLLUP.c.value, ROLLUP.c.day, *(ROLLUP.c[name] for name in SUMMED)]
-    rows = _spans_select(dialect, ROLLUP, columns, shape, by_value, prefixes=prefixes).subquery(
-        "spans"
-    )
+    extra = [_fresh_rows(dialect)] if fresh else []
+    rows = _spans_select(
+        dialect, ROLLUP, columns, shape, by_value, prefixes=prefixes, extra=extra
+    ).subquery("spans")
     totals = [func.sum(rows.c[name]) for name in SUMMED] + [func.count()]
     kept = [
         condition
@@ -541,10 +577,12 @@ def _sums_statement(
 
 
 @functools.cache
-def _ranked_statement(dialect: str, shape: tuple[int, ...], by_value: bool, keep: Keep) -> Any:
+def _ranked_statement(
+    dialect: str, shape: tuple[int, ...], by_value: bool, keep: Keep, fresh: bool = False
+) -> Any:
     """Values by their bound, most first (ties by value), a page of them at a time: value, the
     nine sums of `_add`, the rank, and the number of values kept."""
-    rows, totals, kept = _summed(dialect, shape, by_value, keep)
+    rows, totals, kept = _summed(dialect, shape, by_value, keep, fresh=fresh)
     order = (totals[0].desc(), rows.c.value)
     return (
         select(
@@ -563,11 +601,11 @@ def _ranked_statement(dialect: str, shape: tuple[int, ...], by_value: bool, keep
 
 @functools.cache
 def _ranked_with_bitmaps_statement(
-    dialect: str, shape: tuple[int, ...], by_value: bool, keep: Keep
+    dialect: str, shape: tuple[int, ...], by_value: bool, keep: Keep, fresh: bool = False
 ) -> Any:
     """`_ranked_statement`'s rows, then the bitmap rows (value, nulls, day and the two bitmaps)
     of the values ranked up to `first`."""
-    ranked = _ranked_statement(dialect, shape, by_value, keep).cte("ranked")
+    ranked = _ranked_statement(dialect, shape, by_value, keep, fresh).cte("ranked")
     firsts = select(ranked.c.value).where(ranked.c.rank <= bindparam("first"))
     columns = [BITMAP.c.value, BITMAP.c.day, BITMAP.c.visitor_bitmap, BITMAP.c.visit_bitmap]
     bitmaps = _spans_select(dialect, BITMAP, columns, shape, by_value=False, among=firsts)
@@ -591,6 +629,48 @@ def _ranked_with_bitmaps_statement(
     )
 
 
+# The sums a fresh row carries, in the order of SUMMED after "visitors" and "daily_visitors"
+# (both are the fresh days' visitors: a bound, and the fresh days' daily uniques).
+FRESH_SUMS = ("pageviews", "events", "visits", "visit_pageviews", "bounces", "duration")
+
+
+def _fresh_parameters(dialect: str, fresh: Mapping[Key, Fresh]) -> dict[str, Any]:
+    """The fresh days' sums of each value, bound as `_fresh_rows` reads them."""
+    rows = [
+        [key[1], extra.sums.visitors, *(getattr(extra.sums, name) for name in FRESH_SUMS)]
+        for key, extra in fresh.items()
+    ]
+    if dialect == "postgresql":
+        columns = [[row[index] for row in rows] for index in range(2 + len(FRESH_SUMS))]
+        return {f"fresh_{index}": column for index, column in enumerate(columns)}
+    return {"fresh": json.dumps(rows)}
+
+
+@functools.cache
+def _fresh_rows(dialect: str) -> Any:
+    """The fresh days' sums as rows like a rollup row (value, day, SUMMED), from one bound
+    parameter: a JSON array of arrays read by json_each on SQLite, arrays unnested side by side
+    on PostgreSQL. Their day is none: they are no span, and no bitmap is read for them."""
+    value: Any
+    numbers: list[Any]
+    if dialect == "postgresql":
+        names = ["value", "visitors", *FRESH_SUMS]
+        arrays = [bindparam("fresh_0", type_=postgresql.ARRAY(Text))] + [
+            bindparam(f"fresh_{index}", type_=postgresql.ARRAY(BigInteger))
+            for index in range(1, len(names))
+        ]
+        table = func.unnest(*arrays).table_valued(*names).render_derived(name="fresh")
+        value, numbers = table.c.value, [table.c[name] for name in names[1:]]
+    else:
+        table = func.json_each(bindparam("fresh", type_=Text)).table_valued("value")
+        fields = [
+            func.json_extract(table.c.value, f"$[{index}]") for index in range(2 + len(FRESH_SUMS))
+        ]
+        value, numbers = fields[0], fields[1:]
+    visitors, others = numbers[0], numbers[1:]
+    return select(value, type_coerce(null(), Date), visitors, visitors, *others).select_from(table)
+
+
 @functools.cache
 def _bitmaps_statement(dialect: str, shape: tuple[int, ...]) -> Any:
     columns = [BITMAP.c.value, BITMAP.c.day, BITMAP.c.visitor_bitmap, BITMAP.c.visit_bitmap]
@@ -608,10 +688,11 @@ async def _exact_uniques(
     visits: bool,
     prefetched: dict[str, list[Any]] | None = None,
     fresh: Mapping[Key, Fresh] | None = None,
+    fresh_sets: FreshSets | None = None,
 ) -> None:
     """Exact visitors (and visits) of `targets` from the union of their rows' bitmaps, read
     here unless `prefetched` holds every (day, visitor bitmap, visit bitmap) of a value, and
-    of the visitors and visits `fresh` adds to them."""
+    of the visitors and visits `fresh` adds to them (filled in by `fresh_sets` first)."""
     fresh = fresh or {}
     if visitors and not visits:
         # From one row, the row's own uniques are exact: no bitmap to read (a daily series).
@@ -622,6 +703,8 @@ async def _exact_uniques(
         targets = {key: target for key, target in targets.items() if key not in alone}
         if not targets:
             return
+    if fresh_sets is not None:
+        fresh_sets([key for key in targets if key in fresh])
     by_value: dict[str, list[Key]] = defaultdict(list)
     for key, target in targets.items():
         for value in target.values:

@@ -17,14 +17,25 @@ import bisect
 import functools
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pyroaring import BitMap, BitMap64
-from sqlalchemy import DateTime, Text, and_, bindparam, case, column, func, select
+from sqlalchemy import (
+    DateTime,
+    Text,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -46,9 +57,10 @@ from ot.stats.filters import (
     visit_condition,
     visit_expression,
 )
+from ot.stats.fresh import collected, fresh_sums, members, reads_fresh_alone
 from ot.stats.goals import goal_condition
 from ot.stats.query import GOAL, TIME_DIMENSIONS, VISIT_METRICS, Query, dimension_level
-from ot.stats.rolled import last_rolled_day, leaves_out_empty, sums_from_rollups
+from ot.stats.rolled import FreshSets, last_rolled_day, leaves_out_empty, sums_from_rollups
 
 Key = tuple[str, ...]
 HIT_METRICS = frozenset({"visitors", "pageviews", "events", "percentage", "conversion_rate"})
@@ -103,23 +115,33 @@ async def sums(
         kept = {key: value for key, value in raw.items() if all(key[i] for i in unknown)}
         return kept, daily and needs_hits, len(kept)
     fresh: dict[Key, Fresh] = {}
+    fresh_sets = None
     if through < time_range.last_day:
         after = replace(scope, start=day_start(through + timedelta(days=1), time_range.zone))
         # A key of a later day than the rolled ones shares no visitor or visit with them.
         overlapping = unit not in ("day", "hour")
-        fresh = await reader.fresh(
-            after,
-            hits=needs_hits,
-            visits=needs_visits,
-            visitor_sets=overlapping and not daily,
-            visit_sets=overlapping and exact_visits,
-        )
+        sets = {
+            "visitor_sets": overlapping and not daily,
+            "visit_sets": overlapping and exact_visits,
+        }
+        if reads_fresh_alone(dimensions, daily):
+            fresh, fresh_sets = await fresh_sums(
+                connection, scope.site_id, dimensions, after.start, after.end, hits=needs_hits,
+                visits=needs_visits, **sets,
+            )  # fmt: skip
+            if leaves_out_empty(query, dimensions[0] if dimensions else None):
+                # The one filter a rolled query may have, which that statement does not apply.
+                fresh = {key: value for key, value in fresh.items() if key[0]}
+        else:
+            fresh, fresh_sets = await reader.fresh(
+                after, hits=needs_hits, visits=needs_visits, **sets
+            )
         fresh = {key: value for key, value in fresh.items() if all(key[i] for i in unknown)}
     grouped = next((d for d in dimensions if d not in TIME_DIMENSIONS), None)
     found, total_rows = await sums_from_rollups(
         connection, scope.site_id, dimensions, time_range, scope.goals, through=through,
         needs_hits=needs_hits, needs_visits=needs_visits, daily_visitors=daily,
-        exact_visits=exact_visits, top=top, only=only, fresh=fresh,
+        exact_visits=exact_visits, top=top, only=only, fresh=fresh, fresh_sets=fresh_sets,
         keep_empty=grouped not in without_empty and not leaves_out_empty(query, grouped),
     )  # fmt: skip
     raw.update(found)
@@ -212,6 +234,17 @@ class _Grouping:
 
 
 @dataclass
+class _Listed:
+    """Who a key's visitors and visits in a window were, as the database lists them (see
+    `ot.stats.fresh.collected`): the ordinals of the visitors the rollups know, how many others
+    there were, and the visit ids."""
+
+    ordinals: Any = None
+    newcomers: int = 0
+    visit_ids: Any = None
+
+
+@dataclass
 class _RawReader:
     """Sums from `hit` and `visit` over a window of the range (a Scope's start and end): all of
     it, or the days after the rolled ones. Time buckets are the range's, cut to the window."""
@@ -224,29 +257,54 @@ class _RawReader:
     dialect: str
 
     async def read(
-        self, scope: Scope, raw: dict[Key, Sums], *, hits: bool, visits: bool
-    ) -> list[_Grouping]:
-        groupings = await self._hit_groupings(scope) if hits else []
-        for grouping in groupings:
-            await self._hit_sums(grouping, raw)
+        self,
+        scope: Scope,
+        raw: dict[Key, Sums],
+        *,
+        hits: bool,
+        visits: bool,
+        listed: dict[Key, _Listed] | None = None,
+        list_visits: bool = False,
+    ) -> None:
+        """Add the window's sums to `raw`; with `listed`, list each key's visitors (and, with
+        `list_visits`, visit ids) there too (see `_Listed`)."""
+        for grouping in await self._hit_groupings(scope) if hits else []:
+            await self._hit_sums(scope, grouping, raw, listed, list_visits)
         if visits:
             await self._visit_sums(scope, raw)
-        return groupings
 
     async def fresh(
         self, scope: Scope, *, hits: bool, visits: bool, visitor_sets: bool, visit_sets: bool
-    ) -> dict[Key, Fresh]:
-        """The window's sums per key, with its visitors' ordinals (`visitor_ordinal`) and its
-        visit ids where they must be united with the rolled days' bitmaps."""
+    ) -> tuple[dict[Key, Fresh], FreshSets | None]:
+        """The window's sums per key, and (where they must be united with the rolled days'
+        bitmaps) what fills in the visitors' ordinals (`visitor_ordinal`) and the visit ids of
+        the keys that need them: they are read with the sums, in one list per key, and made
+        into sets only for those keys (a top list needs a handful of a dimension's keys)."""
         raw: dict[Key, Sums] = defaultdict(Sums)
-        groupings = await self.read(scope, raw, hits=hits, visits=visits)
+        wanted = hits and (visitor_sets or visit_sets)
+        listed: dict[Key, _Listed] = {}
+        await self.read(
+            scope, raw, hits=hits, visits=visits, listed=listed if wanted else None,
+            list_visits=visit_sets,
+        )  # fmt: skip
         found = {key: Fresh(sums) for key, sums in raw.items()}
-        for grouping in groupings:
-            if visitor_sets:
-                await self._visitor_sets(scope, grouping, found)
-            if visit_sets:
-                await self._visit_sets(grouping, found)
-        return found
+        if not wanted:
+            return found, None
+        done: set[Key] = set()
+
+        def fill(keys: Collection[Key]) -> None:
+            for key in keys:
+                if key in done:
+                    continue
+                done.add(key)
+                listing, target = listed.get(key, _Listed()), found[key]
+                if visitor_sets:
+                    target.ordinals = BitMap(members(listing.ordinals))
+                    target.newcomers = listing.newcomers
+                if visit_sets:
+                    target.visit_ids = BitMap64(members(listing.visit_ids))
+
+        return found, fill
 
     def _buckets(self, unit: str, scope: Scope) -> list[Bucket]:
         """The range's buckets of `unit` that meet the window, cut to it."""
@@ -258,95 +316,137 @@ class _RawReader:
 
     async def _hit_groupings(self, scope: Scope) -> list[_Grouping]:
         dimensions, query = self.dimensions, self.query
-        # A hit may complete several goals, so each goal is its own grouping.
-        goal_runs: list[tuple[str | None, ColumnElement[bool] | None]] = [(None, None)]
-        if GOAL in dimensions:
-            goal_runs = [(goal.display_name, goal_condition(goal)) for goal in scope.goals]
         plain = tuple(d for d in dimensions if d != GOAL)
         dialect = self.connection.dialect
         days = (
             await _day_buckets(self.connection, scope, self.time_range.zone) if self.daily else []
         )
-        found = []
-        for goal_name, extra in goal_runs:
-            source = HIT
-            if uses_visits(query.filters, plain):
-                source = source.join(VISIT, VISIT.c.id == HIT.c.visit_id)
-            columns: list[Any] = []
-            day_table = None
-            if self.daily:
-                # Days of a coarser time dimension carry its label: one table to join, not two
-                # (SQLite scanned the second for every hit).
-                times = [d for d in plain if d in TIME_DIMENSIONS]
-                outer = None
-                if times:
-                    unit = unit_of(times[0], self.time_range)
-                    outer = _outer_labels(days, self._buckets(unit, scope))
-                day_table = _bucket_table(dialect, "day_bucket", days, outer)
+        source = HIT
+        if uses_visits(query.filters, plain):
+            source = source.join(VISIT, VISIT.c.id == HIT.c.visit_id)
+        columns: list[Any] = []
+        day_table = None
+        if self.daily:
+            # Days of a coarser time dimension carry its label: one table to join, not two
+            # (SQLite scanned the second for every hit).
+            times = [d for d in plain if d in TIME_DIMENSIONS]
+            outer = None
+            if times:
+                unit = unit_of(times[0], self.time_range)
+                outer = _outer_labels(days, self._buckets(unit, scope))
+            day_table = _bucket_table(dialect, "day_bucket", days, outer)
+            source = source.join(
+                day_table,
+                and_(HIT.c.timestamp >= day_table.c.start, HIT.c.timestamp < day_table.c.end),
+            )
+        for index, dimension in enumerate(plain):
+            level = dimension_level(dimension)
+            if level == "time" and day_table is not None:
+                expression = day_table.c.outer
+            elif level == "time":
+                unit = unit_of(dimension, self.time_range)
+                table = _bucket_table(dialect, "time_bucket", self._buckets(unit, scope))
                 source = source.join(
-                    day_table,
-                    and_(HIT.c.timestamp >= day_table.c.start, HIT.c.timestamp < day_table.c.end),
+                    table, and_(HIT.c.timestamp >= table.c.start, HIT.c.timestamp < table.c.end)
                 )
-            for index, dimension in enumerate(plain):
-                level = dimension_level(dimension)
-                if level == "time" and day_table is not None:
-                    expression = day_table.c.outer
-                elif level == "time":
-                    unit = unit_of(dimension, self.time_range)
-                    table = _bucket_table(dialect, "time_bucket", self._buckets(unit, scope))
-                    source = source.join(
-                        table, and_(HIT.c.timestamp >= table.c.start, HIT.c.timestamp < table.c.end)
-                    )
-                    expression = table.c.label
-                else:
-                    expression = (
-                        event_expression(dimension)
-                        if level == "event"
-                        else visit_expression(dimension)
-                    )
-                columns.append(expression.label(f"d{index}"))
-            if day_table is not None:
-                columns.append(day_table.c.label.label("day"))
-            bucketed = day_table is not None or any(d in TIME_DIMENSIONS for d in plain)
-            conditions = [
-                HIT.c.site_id == scope.site_id,
-                *_window(HIT.c.timestamp, scope, bucketed),
-                *(hit_condition(item, scope, self.dialect) for item in query.filters),
-            ]
-            if extra is not None:
-                conditions.append(extra)
+                expression = table.c.label
+            else:
+                expression = (
+                    event_expression(dimension) if level == "event" else visit_expression(dimension)
+                )
+            columns.append(expression.label(f"d{index}"))
+        if day_table is not None:
+            columns.append(day_table.c.label.label("day"))
+        bucketed = day_table is not None or any(d in TIME_DIMENSIONS for d in plain)
+        conditions = [
+            HIT.c.site_id == scope.site_id,
+            *_window(HIT.c.timestamp, scope, bucketed),
+            *(hit_condition(item, scope, self.dialect) for item in query.filters),
+        ]
+        facts_columns = [*columns, HIT.c.visitor_id, HIT.c.visit_id, HIT.c.name]
+        if GOAL not in dimensions:
             facts = (
-                select(*columns, HIT.c.visitor_id, HIT.c.visit_id, HIT.c.name)
+                select(*facts_columns)
                 .select_from(source)
                 .where(all_of(conditions))
                 .subquery("facts")
             )
 
-            def key_of(row: Any, goal_name: str | None = goal_name) -> Key:
-                values = [str(value) for value in row[: len(plain)]]
-                if goal_name is not None:
-                    values.insert(dimensions.index(GOAL), goal_name)
-                return tuple(values)
+            def key_of(row: Any) -> Key:
+                return tuple(str(value) for value in row[: len(plain)])
 
             group = [facts.c[f"d{index}"] for index in range(len(plain))]
-            found.append(_Grouping(facts, group, key_of))
-        return found
+            return [_Grouping(facts, group, key_of)]
+        # A hit may complete several goals, so each goal has rows of its own (with its name),
+        # all in one statement.
+        goals = [
+            select(literal(goal.display_name, Text).label("goal"), *facts_columns)
+            .select_from(source)
+            .where(all_of([*conditions, goal_condition(goal)]))
+            for goal in scope.goals
+        ]
+        if not goals:
+            return []
+        goal_facts = (goals[0] if len(goals) == 1 else union_all(*goals)).subquery("facts")
+        goal_at = dimensions.index(GOAL)
 
-    async def _hit_sums(self, grouping: _Grouping, raw: dict[Key, Sums]) -> None:
+        def goal_key_of(row: Any) -> Key:
+            values = [str(value) for value in row[1 : 1 + len(plain)]]
+            values.insert(goal_at, row[0])
+            return tuple(values)
+
+        group = [goal_facts.c.goal, *(goal_facts.c[f"d{index}"] for index in range(len(plain)))]
+        return [_Grouping(goal_facts, group, goal_key_of)]
+
+    async def _hit_sums(
+        self,
+        scope: Scope,
+        grouping: _Grouping,
+        raw: dict[Key, Sums],
+        listed: dict[Key, _Listed] | None = None,
+        list_visits: bool = False,
+    ) -> None:
         facts, group, key_of = grouping.facts, grouping.group, grouping.key_of
-        statement = select(
-            *group,
-            func.count(func.distinct(facts.c.visitor_id)),
-            func.count(func.distinct(facts.c.visit_id)),
-            func.coalesce(func.sum(case((facts.c.name == PAGEVIEW, 1), else_=0)), 0),
-            func.count(),
-        ).group_by(*group)
+        source = facts
+        lists: list[Any] = []
+        if listed is not None:
+            # Each visitor's ordinal, where the rollups gave it one (at most one row).
+            source = facts.outerjoin(
+                ORDINAL,
+                and_(
+                    ORDINAL.c.site_id == scope.site_id,
+                    ORDINAL.c.visitor_id == facts.c.visitor_id,
+                ),
+            )
+            newcomer = case((ORDINAL.c.ordinal.is_(None), facts.c.visitor_id))
+            lists = [
+                collected(ORDINAL.c.ordinal, self.dialect),
+                func.count(func.distinct(newcomer)),
+                *([collected(facts.c.visit_id, self.dialect)] if list_visits else []),
+            ]
+        statement = (
+            select(
+                *group,
+                func.count(func.distinct(facts.c.visitor_id)),
+                func.count(func.distinct(facts.c.visit_id)),
+                func.coalesce(func.sum(case((facts.c.name == PAGEVIEW, 1), else_=0)), 0),
+                func.count(),
+                *lists,
+            )
+            .select_from(source)
+            .group_by(*group)
+        )
+        sums_at = len(group)
         for row in await self.connection.execute(statement):
-            if row[-1] == 0:
+            visitors, hit_visits, pageviews, events = row[sums_at : sums_at + 4]
+            if events == 0:
                 continue
-            values = raw[key_of(row)]
-            values.visitors, values.hit_visits = row[-4], row[-3]
-            values.pageviews, values.events = int(row[-2]), row[-1]
+            key = key_of(row)
+            values = raw[key]
+            values.visitors, values.hit_visits = visitors, hit_visits
+            values.pageviews, values.events = int(pageviews), events
+            if listed is not None:
+                listed[key] = _Listed(*row[sums_at + 4 :])
         if self.daily:
             # Sum of each day's uniques: the figure a cookieless site can honestly give.
             per_day = select(
@@ -357,45 +457,6 @@ class _RawReader:
                 daily_sums[key_of(row)] += row[-1]
             for key, total in daily_sums.items():
                 raw[key].visitors = total
-
-    async def _visitor_sets(
-        self, scope: Scope, grouping: _Grouping, found: dict[Key, Fresh]
-    ) -> None:
-        """Each key's visitors: the ordinals of those the rollups know, and how many others."""
-        facts, group, key_of = grouping.facts, grouping.group, grouping.key_of
-        statement = (
-            select(*group, facts.c.visitor_id, ORDINAL.c.ordinal)
-            .select_from(
-                facts.outerjoin(
-                    ORDINAL,
-                    and_(
-                        ORDINAL.c.site_id == scope.site_id,
-                        ORDINAL.c.visitor_id == facts.c.visitor_id,
-                    ),
-                )
-            )
-            .distinct()
-        )
-        newcomers: dict[Key, set[int]] = defaultdict(set)
-        for row in await self.connection.execute(statement):
-            target = found.setdefault(key_of(row), Fresh(Sums()))
-            if target.ordinals is None:
-                target.ordinals = BitMap()
-            if row[-1] is None:
-                newcomers[key_of(row)].add(row[-2])
-            else:
-                target.ordinals.add(row[-1])
-        for key, visitors in newcomers.items():
-            found[key].newcomers = len(visitors)
-
-    async def _visit_sets(self, grouping: _Grouping, found: dict[Key, Fresh]) -> None:
-        facts, group, key_of = grouping.facts, grouping.group, grouping.key_of
-        statement = select(*group, facts.c.visit_id).distinct()
-        for row in await self.connection.execute(statement):
-            target = found.setdefault(key_of(row), Fresh(Sums()))
-            if target.visit_ids is None:
-                target.visit_ids = BitMap64()
-            target.visit_ids.add(row[-1])
 
     async def _visit_sums(self, scope: Scope, raw: dict[Key, Sums]) -> None:
         dimensions = self.dimensions

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import and_, false, or_
+from sqlalchemy import and_, false, func, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -45,11 +45,18 @@ def literal_starts(patterns: Iterable[str]) -> list[str]:
 
 
 def goal_condition(goal: Goal, hit: object = HIT) -> ColumnElement[bool]:
-    """The hits that complete a goal."""
+    """The hits that complete a goal. A page pattern's literal start is compared before the
+    pattern is matched, and a pattern without wildcards is one page, compared: on SQLite each
+    match calls Python (ot.regex) for the row."""
     columns = hit.c  # type: ignore[attr-defined]
     if goal.kind == GoalKind.PAGE:
+        if "*" not in goal.target:
+            return and_(columns.name == PAGEVIEW, columns.pathname == goal.target)
+        start = literal_starts([goal.target])[0]
         return and_(
-            columns.name == PAGEVIEW, columns.pathname.regexp_match(page_pattern_regex(goal.target))
+            columns.name == PAGEVIEW,
+            func.substr(columns.pathname, 1, len(start)) == start,
+            columns.pathname.regexp_match(page_pattern_regex(goal.target)),
         )
     return columns.name == goal.target
 

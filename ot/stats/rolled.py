@@ -24,6 +24,9 @@ from ot.stats.goals import literal_starts, page_pattern_regex
 from ot.stats.query import GOAL, TIME_DIMENSIONS, Condition, Filter, Not, Query
 
 Key = tuple[str, ...]
+# Fills in the visitors and visits of these keys of the fresh days (see ot.rollups.read.FreshSets),
+# keyed like the answer.
+FreshSets = Callable[[Collection[Key]], None]
 ROLLED_DIMENSIONS = frozenset({*HIT_COLUMNS, *VISIT_COLUMNS, GOAL})
 ROLLED_UNITS = frozenset({"day", "week", "month"})
 
@@ -79,23 +82,33 @@ async def sums_from_rollups(
     top: int | None = None,
     only: Collection[str] | None = None,
     fresh: Mapping[Key, Fresh] | None = None,
+    fresh_sets: FreshSets | None = None,
     keep_empty: bool = True,
 ) -> tuple[dict[Key, Sums], int]:
     """Sums per key (values in the order of `dimensions`) and the number of keys, from the
     rollups of the range's days up to `through` and the raw tables' `fresh` sums of the days
-    after it (keyed like the answer). `top` asks for the keys that can rank among the first
-    `top` by visitors; `only` for those values of the dimension (a comparison's previous
-    period)."""
+    after it (keyed like the answer; `fresh_sets` fills in their visitors and visits). `top`
+    asks for the keys that can rank among the first `top` by visitors; `only` for those values
+    of the dimension (a comparison's previous period)."""
     time_dimension = next((d for d in dimensions if d in TIME_DIMENSIONS), None)
     dimension = next((d for d in dimensions if d not in TIME_DIMENSIONS), None)
     bucket_of = _bucket_labels(time_dimension, time_range) if time_dimension else None
     # The fresh sums keyed as the rollups are: (time bucket or "", value or "").
     pending: dict[tuple[str, str], Fresh] = {}
+    answer_keys: dict[tuple[str, str], Key] = {}
     for key, extra in (fresh or {}).items():
         named = dict(zip(dimensions, key, strict=True))
         value = named.get(dimension, "") if dimension else ""
         if only is None or value in only:
-            pending[(named.get(time_dimension, "") if time_dimension else "", value)] = extra
+            rolled_key = (named.get(time_dimension, "") if time_dimension else "", value)
+            pending[rolled_key] = extra
+            answer_keys[rolled_key] = key
+    pending_sets = None
+    if fresh_sets is not None:
+        answer_sets = fresh_sets
+
+        def pending_sets(keys: Collection[tuple[str, str]]) -> None:
+            answer_sets([answer_keys[key] for key in keys])
 
     # The raw tables give a row only where a source the metrics need has something.
     keep = Keep(hits=needs_hits, visits=needs_visits, empty=keep_empty)
@@ -112,7 +125,7 @@ async def sums_from_rollups(
             connection, site_id, rolled, time_range.first_day, through,
             bucket_of=bucket_of, keys_of=keys_of, values=values, prefixes=prefixes,
             exact_visitors=not daily_visitors, exact_visits=exact_visits,
-            top=None if daily_visitors else top, keep=keep, fresh=extra,
+            top=None if daily_visitors else top, keep=keep, fresh=extra, fresh_sets=pending_sets,
         )  # fmt: skip
 
     found: dict[tuple[str, str], Sums] = {}

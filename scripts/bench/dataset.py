@@ -11,6 +11,9 @@ apart at most, so the writer joins them into visits), a share of returning visit
 page popularity, entry pages, referrer sources, UTM campaigns, countries, browsers, OSes,
 devices, and custom events that goals can count (signups, purchases with revenue, outbound
 links, downloads). A fixed seed makes two runs load the same hits.
+
+`live_hits` draws today's hits so far the same way (the live site a dashboard meets: hits the
+rollup job has not seen yet), for `scripts/bench/query.py` to store after rolling.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import dataclasses
 import itertools
 import math
 import random
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,7 +47,7 @@ from ot.db import checkpoint_wal, create_engine, create_sqlite_writer_engine
 from ot.ingest.hit import PAGEVIEW, EnrichedHit
 from ot.ingest.referrer import classify_referrer
 from ot.ingest.store import store_batch
-from ot.models import Site
+from ot.models import Hit, Site
 from ot.privacy import VisitorMode
 from ot.schema import upgrade
 from ot.secrets import load_or_create_secrets
@@ -54,6 +59,9 @@ VISIT_TIMEOUT = timedelta(minutes=30)
 BATCH_HITS = 5000
 MEAN_PAGEVIEWS_PER_VISIT = 3.0
 RETURNING_SHARE = 0.35
+# The latest hits whose visitors may come back in the live trickle (`visitors_before`).
+RECENT_HITS = 200_000
+HIT = Hit.__table__  # type: ignore[attr-defined]
 
 T = TypeVar("T")
 
@@ -265,8 +273,18 @@ async def load(
 ) -> LoadReport:
     """Store `events` hits through `store_batch`, in transactions of about BATCH_HITS hits."""
     started = time.perf_counter()
+    stored = await store(settings, generate(site_id, events, end=end), events, progress)
+    return LoadReport(stored, time.perf_counter() - started)
+
+
+async def store(
+    settings: Settings, days: Iterable[Sequence[EnrichedHit]], expected: int = 0,
+    progress: bool = False,
+) -> int:  # fmt: skip
+    """Store each day's hits through `store_batch`, in transactions of about BATCH_HITS hits,
+    as the writer of each database stores them; returns how many hits were handed over."""
+    started = time.perf_counter()
     stored = 0
-    days = generate(site_id, events, end=end)
     if settings.database_url:
         engine = create_engine(settings, for_writes=True)
         try:
@@ -275,7 +293,7 @@ async def load(
                     async with engine.begin() as connection:
                         await connection.run_sync(_store, batch)
                 stored += len(hits)
-                _progress(progress, stored, events, started)
+                _progress(progress, stored, expected, started)
         finally:
             await engine.dispose()
     else:
@@ -288,12 +306,50 @@ async def load(
                 # The writer's engine leaves checkpoints to its caller (see ot.db).
                 checkpoint_wal(sqlite)
                 stored += len(hits)
-                _progress(progress, stored, events, started)
+                _progress(progress, stored, expected, started)
         finally:
             sqlite.dispose()
     if progress and sys.stderr.isatty():
         print(file=sys.stderr)
-    return LoadReport(stored, time.perf_counter() - started)
+    return stored
+
+
+def live_hits(
+    site_id: int, events: int, now: datetime, known_visitors: list[int], *, seed: int = 7
+) -> list[EnrichedHit]:
+    """Today's hits up to `now` (local day of the site): the traffic of the same weekday a week
+    earlier, drawn as `generate` draws a day, its visitors returning from `known_visitors`
+    (oldest first). The same day, visitors and seed give the same hits, each with an event id
+    made of its day and place, so storing them again at a later moment adds only those whose
+    time has come since (the writer drops hits whose event id it has stored)."""
+    zone = ZoneInfo(TIMEZONE)
+    today = now.astimezone(zone).date()
+    volume = day_volumes(events, 365, random.Random(seed))[-7]
+    rng = random.Random(f"{seed}-live-{today.isoformat()}")
+    drawn = day_hits(site_id, today, volume, zone, Visitors(rng, list(known_visitors)), rng)
+    return [
+        dataclasses.replace(hit, event_id=f"live-{today.isoformat()}-{number}")
+        for number, hit in enumerate(drawn)
+        if hit.timestamp <= now
+    ]
+
+
+async def visitors_before(settings: Settings, site_id: int, moment: datetime) -> list[int]:
+    """The visitors of the site's latest hits before `moment`, most recent last (what
+    `Visitors.known` holds after `generate`): whom today's visitors may be."""
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(HIT.c.visitor_id)
+                .where(HIT.c.site_id == site_id, HIT.c.timestamp < moment)
+                .order_by(HIT.c.timestamp.desc())
+                .limit(RECENT_HITS)
+            )
+            latest_first = list(dict.fromkeys(row[0] for row in rows))
+    finally:
+        await engine.dispose()
+    return latest_first[::-1]
 
 
 def _batches(hits: Sequence[EnrichedHit]) -> Iterator[Sequence[EnrichedHit]]:
@@ -323,8 +379,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--data-dir", type=Path, help="Default: a new temporary folder.")
-    parser.add_argument("--database-url", default="", help="An empty PostgreSQL database "
-                        "(postgresql+asyncpg://...) instead of SQLite in the data folder.")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="An empty PostgreSQL database "
+        "(postgresql+asyncpg://...) instead of SQLite in the data folder.",
+    )
     args = parser.parse_args(argv)
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="ot-dataset-"))
     settings = settings_for(data_dir, args.database_url)

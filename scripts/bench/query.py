@@ -8,23 +8,33 @@ Usage:
 For each size it builds a site with a year of realistic traffic through the real write path
 (`scripts/bench/dataset.py`: `ot.ingest.store.store_batch`, the collector writer's function),
 brings the rollups up to date (`ot.rollups.job.run_rollups`, what `ot serve` runs), defines four
-goals, and then times the bundle a dashboard asks for over the last 30 days, in-process through
-`ot.stats.engine.run_query` (what the Stats API and `ot-admin stats query` call):
+goals, and then times the bundle a dashboard asks for over the last 30 days (ending on the
+site's today), in-process through `ot.stats.engine.run_query` (what the Stats API and
+`ot-admin stats query` call):
 
   overview metrics with the previous period, the daily time series, and ten top-10 breakdowns
   (pages, entry pages, exit pages, sources, UTM campaigns, countries, browsers, OSes, devices,
   goals).
 
+It times the bundle twice per size: first *rolled* (every hit rolled up), then *live*: after
+storing today's traffic so far through the same write path (`dataset.live_hits`: as many hits
+as the same weekday a week earlier held by this time of day) without running the rollup job
+again, as a dashboard meets a live site between two runs, when today is read from the raw
+tables and united with the rolled days.
+
 The sizes' bundles are timed in turns (one bundle of each size per round), each on a connection
 warmed up with two bundles, with the garbage collector set as `ot serve` sets it.
-It reports each size's load and rollup times and the bundle's p50/p95 over --rounds rounds, and
-the same bundle answered from the raw tables (rollups ignored) at the smallest size, so that
-every figure has a reference measured in the same run. With --postgres-url it creates (and
+It reports each size's load and rollup times and the bundle's p50/p95 over --rounds rounds,
+rolled and live, and the same bundle answered from the raw tables (rollups ignored) at the
+smallest size, so that every figure has a reference measured in the same run; the rolled and
+the live answers must equal the raw tables' (else it stops). With --postgres-url it creates (and
 drops afterwards) one database per size on that server; otherwise SQLite in temporary folders.
 
 Loading 10 million events takes a quarter of an hour or more, so --reuse keeps what a size
 loaded (SQLite under --folder, PostgreSQL's database `ot_bench_<events>`) and, when it is there
-already, only migrates it, brings the rollups up to date and times the bundle again.
+already, only migrates it, brings the rollups up to date (rolling the live hits of an earlier
+run too) and times the bundle again; the live hits it then stores are those of today whose time
+has come since (at least one is needed: run it again a minute later if none is).
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from sqlalchemy import text
@@ -113,6 +124,12 @@ class SizeReport:
     bundle_cpu_ms: list[float] = field(default_factory=list)
     raw_bundle_ms: list[float] = field(default_factory=list)
     load_average: tuple[float, float] = (0.0, 0.0)  # while the bundle was timed: before, after
+    # The live case: today's hits stored after the rollup run (`new_hits` of them by this run).
+    today_hits: int = 0
+    new_hits: int = 0
+    live_bundle_ms: list[float] = field(default_factory=list)
+    live_bundle_cpu_ms: list[float] = field(default_factory=list)
+    live_load_average: tuple[float, float] = (0.0, 0.0)
 
     def p(self, which: str, quantile: float) -> float:
         values = sorted(getattr(self, which))
@@ -211,10 +228,10 @@ async def roll(settings: Settings, report: SizeReport) -> None:
     report.rollup_seconds, report.rollup_days = rolled.seconds, rolled.days_rolled
 
 
-async def build(settings: Settings, report: SizeReport, today: date) -> Site:
+async def build(settings: Settings, report: SizeReport) -> Site:
     site = await dataset.create_site(settings)
     assert site.id is not None
-    loaded = await dataset.load(settings, site.id, report.events, end=today)
+    loaded = await dataset.load(settings, site.id, report.events, end=datetime.now(UTC).date())
     report.hits, report.load_seconds = loaded.hits, loaded.seconds
     engine = create_engine(settings)
     try:
@@ -240,7 +257,6 @@ class Prepared:
 async def prepare_size(events: int, args: argparse.Namespace, folder: Path) -> Prepared:
     """A size's database, loaded now or (--reuse) earlier, with its rollups up to date."""
     report = SizeReport(events)
-    today = datetime.now(UTC).date()
     data_dir = folder / f"data-{events}"
     database_url = ""
     site = None
@@ -253,7 +269,7 @@ async def prepare_size(events: int, args: argparse.Namespace, folder: Path) -> P
         site = await existing_site(settings)
     if site is None:
         print(f"{events:,} events: loading", flush=True)
-        site = await build(settings, report, today)
+        site = await build(settings, report)
         print(
             f"  {report.hits:,} hits loaded in {report.load_seconds:.0f} s, "
             f"{report.rollup_days} days rolled up in {report.rollup_seconds:.0f} s",
@@ -265,7 +281,32 @@ async def prepare_size(events: int, args: argparse.Namespace, folder: Path) -> P
         print(f"{events:,} events: reusing {report.hits:,} hits loaded earlier; "
               f"{report.rollup_days} days rolled up in {report.rollup_seconds:.0f} s",
               flush=True)  # fmt: skip
+    # The site's today, which the live hits are stored into.
+    today = datetime.now(ZoneInfo(dataset.TIMEZONE)).date()
     return Prepared(report, settings, site, bundle(site.domain, today))
+
+
+async def go_live(size: Prepared) -> None:
+    """Store today's hits so far without rolling them up: a live site between two runs of the
+    rollup job. Fails unless at least one of them is new, since otherwise today is rolled."""
+    assert size.site.id is not None
+    now = datetime.now(UTC)
+    zone = ZoneInfo(dataset.TIMEZONE)
+    today = now.astimezone(zone).date()
+    midnight = datetime(today.year, today.month, today.day, tzinfo=zone)
+    known = await dataset.visitors_before(size.settings, size.site.id, midnight)
+    hits = dataset.live_hits(size.site.id, size.report.events, now, known)
+    before = await _count_hits(size.settings)
+    await dataset.store(size.settings, [hits])
+    report = size.report
+    report.new_hits = await _count_hits(size.settings) - before
+    report.today_hits = len(hits)
+    print(f"{report.events:,} events: live: today holds {report.today_hits:,} hits until "
+          f"{now.astimezone(zone):%H:%M} (site's time), {report.new_hits:,} of them stored "
+          f"after the rollup run", flush=True)  # fmt: skip
+    if report.new_hits == 0:
+        raise SystemExit("no hit of today was new since the last run (--reuse a minute ago?): "
+                         "the live case would be rolled; run again in a minute")  # fmt: skip
 
 
 def _database_name(events: int) -> str:
@@ -275,6 +316,26 @@ def _database_name(events: int) -> str:
 async def run(sizes: list[int], args: argparse.Namespace, folder: Path) -> list[SizeReport]:
     prepared = [await prepare_size(size, args, folder) for size in sizes]
     settle_garbage_collector()  # as `ot serve` does once it has started
+    raw_rounds = max(3, args.rounds // 5) if args.raw_rounds is None else args.raw_rounds
+    rolled = await _time_bundles(prepared, args.rounds, live=False)
+    if raw_rounds > 0:
+        raw = await _time_raw(prepared[0], raw_rounds, kept=True)
+        _check_same(rolled[0], raw, "rolled")
+    for size in prepared:
+        await go_live(size)
+    live = await _time_bundles(prepared, args.rounds, live=True)
+    if raw_rounds > 0:
+        # The live answers against the raw tables' of the same moment (one bundle, untimed).
+        _check_same(live[0], await _time_raw(prepared[0], 1, kept=False), "live")
+    if args.postgres_url and not args.reuse:
+        for events in sizes:
+            await _drop_postgres(args.postgres_url, _database_name(events))
+    return [size.report for size in prepared]
+
+
+async def _time_bundles(prepared: list[Prepared], rounds: int, *, live: bool) -> list[list[Any]]:
+    """Each size's bundle from rollups, `rounds` times, the sizes taking turns; the answers of
+    the last round."""
     # The sizes' bundles take turns, round after round, so that the machine's load of the
     # moment (other people's jobs) falls on every size alike and their ratio stays fair.
     engines = [create_engine(size.settings) for size in prepared]
@@ -289,7 +350,7 @@ async def run(sizes: list[int], args: argparse.Namespace, folder: Path) -> list[
                 await timer.start(warm_up=2)
                 timers.append(timer)
             load_before = os.getloadavg()[0]
-            for _ in range(args.rounds):
+            for _ in range(rounds):
                 for index, timer in enumerate(timers):
                     last[index] = await timer.time_one(timings[index])
             load_after = os.getloadavg()[0]
@@ -298,40 +359,45 @@ async def run(sizes: list[int], args: argparse.Namespace, folder: Path) -> list[
             await engine.dispose()
     for size, timed in zip(prepared, timings, strict=True):
         report = size.report
-        report.load_average = (load_before, load_after)
-        report.bundle_ms, report.bundle_cpu_ms = timed.wall_ms, timed.cpu_ms
-        print(f"{report.events:,} events: {_summary(report)} (load {load_before:.1f} to "
+        if live:
+            report.live_load_average = (load_before, load_after)
+            report.live_bundle_ms, report.live_bundle_cpu_ms = timed.wall_ms, timed.cpu_ms
+        else:
+            report.load_average = (load_before, load_after)
+            report.bundle_ms, report.bundle_cpu_ms = timed.wall_ms, timed.cpu_ms
+        print(f"{report.events:,} events: {_summary(report, live)} (load {load_before:.1f} to "
               f"{load_after:.1f})", flush=True)  # fmt: skip
-    raw_rounds = max(3, args.rounds // 5) if args.raw_rounds is None else args.raw_rounds
-    if raw_rounds > 0:
-        smallest = prepared[0]
-        engine = create_engine(smallest.settings)
-        raw_timings = Timings()
-        try:
-            async with engine.connect() as connection:
-                timer = BundleTimer(connection, smallest.site, smallest.queries, raw=True)
-                await timer.start(warm_up=0)
-                for _ in range(raw_rounds):
-                    raw = await timer.time_one(raw_timings)
-        finally:
-            await engine.dispose()
-        report = smallest.report
+    return last
+
+
+async def _time_raw(size: Prepared, rounds: int, *, kept: bool) -> list[Any]:
+    """The bundle from the raw tables alone, `rounds` times (their times kept in the report
+    when `kept`); the answers of the last one."""
+    engine = create_engine(size.settings)
+    raw_timings = Timings()
+    try:
+        async with engine.connect() as connection:
+            timer = BundleTimer(connection, size.site, size.queries, raw=True)
+            await timer.start(warm_up=0)
+            for _ in range(rounds):
+                raw = await timer.time_one(raw_timings)
+    finally:
+        await engine.dispose()
+    if kept:
+        report = size.report
         report.raw_bundle_ms = raw_timings.wall_ms
         slowest = max(report.raw_bundle_ms)
         print(f"{report.events:,} events: bundle from raw tables: p50 "
               f"{report.p('raw_bundle_ms', 0.5):.1f} ms, slowest {slowest:.1f} ms")  # fmt: skip
-        _check_same(last[0], raw)
-    if args.postgres_url and not args.reuse:
-        for size in sizes:
-            await _drop_postgres(args.postgres_url, _database_name(size))
-    return [size.report for size in prepared]
+    return raw
 
 
-def _summary(report: SizeReport) -> str:
-    wall, cpu = "bundle_ms", "bundle_cpu_ms"
+def _summary(report: SizeReport, live: bool) -> str:
+    wall, cpu = ("live_bundle_ms", "live_bundle_cpu_ms") if live else ("bundle_ms", "bundle_cpu_ms")
     return (
-        f"bundle from rollups: p50 {report.p(wall, 0.5):.1f} ms, p95 {report.p(wall, 0.95):.1f} "
-        f"ms; CPU p50 {report.p(cpu, 0.5):.1f} ms, p95 {report.p(cpu, 0.95):.1f} ms"
+        f"{'live' if live else 'rolled'} bundle: p50 {report.p(wall, 0.5):.1f} ms, p95 "
+        f"{report.p(wall, 0.95):.1f} ms; CPU p50 {report.p(cpu, 0.5):.1f} ms, p95 "
+        f"{report.p(cpu, 0.95):.1f} ms"
     )
 
 
@@ -344,14 +410,15 @@ async def _count_hits(settings: Settings) -> int:
         await engine.dispose()
 
 
-def _check_same(rolled: list[Any], raw: list[Any]) -> None:
+def _check_same(rolled: list[Any], raw: list[Any], case: str) -> None:
     """The rollups must give the raw tables' answer: a benchmark of wrong numbers is worthless."""
     for fast, slow in zip(rolled, raw, strict=True):
-        fast_rows = [(r.dimensions, r.metrics) for r in fast.rows]
-        slow_rows = [(r.dimensions, r.metrics) for r in slow.rows]
+        fast_rows = [(r.dimensions, r.metrics, r.comparison) for r in fast.rows]
+        slow_rows = [(r.dimensions, r.metrics, r.comparison) for r in slow.rows]
         if fast_rows != slow_rows or fast.totals != slow.totals:
-            raise SystemExit(f"rollups and raw tables disagree on {fast.query}:\n"
+            raise SystemExit(f"{case}: rollups and raw tables disagree on {fast.query}:\n"
                              f"{fast_rows[:5]}\n{slow_rows[:5]}")  # fmt: skip
+    print(f"{case} answers: the same as the raw tables'", flush=True)
 
 
 async def _postgres(server_url: str, name: str, *, fresh: bool) -> str:
@@ -382,9 +449,10 @@ async def _drop_postgres(server_url: str, name: str) -> None:
 def markdown(reports: list[SizeReport], args: argparse.Namespace) -> str:
     backend = "PostgreSQL" if args.postgres_url else "SQLite"
     lines = [
-        f"| {backend} | hits | load | rollups | bundle p50 | bundle p95 | CPU p50 / p95 "
-        "| load average | raw bundle p50 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| {backend} | hits | load | rollups | rolled p50 / p95 | CPU p50 / p95 | load average "
+        "| today's hits (new) | live p50 / p95 | live CPU p50 / p95 | load average "
+        "| raw bundle p50 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in reports:
         raw = f"{r.p('raw_bundle_ms', 0.5):.0f} ms" if r.raw_bundle_ms else "-"
@@ -393,29 +461,38 @@ def markdown(reports: list[SizeReport], args: argparse.Namespace) -> str:
             loaded = f"{r.load_seconds:.0f} s ({r.hits / r.load_seconds:,.0f}/s)"
         lines.append(
             f"| {r.events:,} events | {r.hits:,} | {loaded} | {r.rollup_seconds:.0f} s | "
-            f"{r.p('bundle_ms', 0.5):.1f} ms | {r.p('bundle_ms', 0.95):.1f} ms | "
-            f"{r.p('bundle_cpu_ms', 0.5):.1f} / {r.p('bundle_cpu_ms', 0.95):.1f} ms | "
-            f"{r.load_average[0]:.1f} to {r.load_average[1]:.1f} | {raw} |"
+            f"{_pair(r, 'bundle_ms')} | {_pair(r, 'bundle_cpu_ms')} | "
+            f"{r.load_average[0]:.1f} to {r.load_average[1]:.1f} | "
+            f"{r.today_hits:,} ({r.new_hits:,}) | {_pair(r, 'live_bundle_ms')} | "
+            f"{_pair(r, 'live_bundle_cpu_ms')} | "
+            f"{r.live_load_average[0]:.1f} to {r.live_load_average[1]:.1f} | {raw} |"
         )
     return "\n".join(lines)
+
+
+def _pair(report: SizeReport, which: str) -> str:
+    return f"{report.p(which, 0.5):.1f} / {report.p(which, 0.95):.1f} ms"
 
 
 def verdicts(reports: list[SizeReport]) -> list[str]:
     lines = []
     for r in reports:
-        p95 = r.p("bundle_ms", 0.95)
-        lines.append(f"{r.events:,} events: bundle p95 {p95:.1f} ms (target < 150 ms): "
-                     + ("met" if p95 < 150 else "NOT met"))  # fmt: skip
+        for case, which in (("rolled", "bundle_ms"), ("live", "live_bundle_ms")):
+            p95 = r.p(which, 0.95)
+            lines.append(f"{r.events:,} events: {case} bundle p95 {p95:.1f} ms (target < 150 ms): "
+                         + ("met" if p95 < 150 else "NOT met"))  # fmt: skip
         if r.raw_bundle_ms:
             lines.append(f"  rollups answer {r.p('raw_bundle_ms', 0.5) / r.p('bundle_ms', 0.5):.0f}"
                          f" x faster than the raw tables (p50), with the same numbers")  # fmt: skip
     if len(reports) >= 2:
         small, large = reports[0], reports[-1]
-        growth = large.p("bundle_ms", 0.95) / small.p("bundle_ms", 0.95)
-        lines.append(f"bundle p95 at {large.events:,} / at {small.events:,}: {growth:.2f} "
-                     f"(target <= 2): " + ("met" if growth <= 2 else "NOT met"))  # fmt: skip
+        for case, which in (("rolled", "bundle_ms"), ("live", "live_bundle_ms")):
+            growth = large.p(which, 0.95) / small.p(which, 0.95)
+            verdict = "met" if growth <= 2 else "NOT met"
+            lines.append(f"{case} bundle p95 at {large.events:,} / at {small.events:,}: "
+                         f"{growth:.2f} (target <= 2): {verdict}")  # fmt: skip
         cpu_growth = large.p("bundle_cpu_ms", 0.5) / small.p("bundle_cpu_ms", 0.5)
-        lines.append(f"  bundle CPU p50 at {large.events:,} / at {small.events:,}: "
+        lines.append(f"  rolled bundle CPU p50 at {large.events:,} / at {small.events:,}: "
                      f"{cpu_growth:.2f}")  # fmt: skip
     return lines
 
