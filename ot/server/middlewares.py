@@ -15,7 +15,11 @@ from ot.errors import OtError, StorageUnavailable
 from ot.ingest.ips import ip_in_networks
 from ot.ratelimit import TokenBuckets
 from ot.server.auth import SESSION_COOKIE
-from ot.server.bodies import body_was_unreadable, unreadable_body
+from ot.server.bodies import (
+    body_was_unreadable,
+    finish_compressed_body,
+    unreadable_body,
+)
 from ot.server.clients import client_ip_of
 from ot.server.errors import domain_error_response, error_response
 from ot.server.keys import SETTINGS, STORAGE_HEALTH, TRUSTED_PROXIES
@@ -107,7 +111,7 @@ async def finish_headers(request: web.Request, response: web.StreamResponse) -> 
         response.headers.setdefault(
             "Strict-Transport-Security", f"max-age={max_age}; includeSubDomains"
         )
-    if body_was_unreadable(request):
+    if await finish_compressed_body(request) or body_was_unreadable(request):
         response.force_close()
         response.headers["Connection"] = "close"  # already computed from keep-alive: say it
     if request.path.startswith(API_PREFIX):
