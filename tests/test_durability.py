@@ -176,6 +176,33 @@ async def test_a_full_queue_answers_503_with_retry_after_and_keeps_what_it_took(
     assert stored == {"warm-up", *(f"queued-{n}" for n in range(5))}
 
 
+async def test_the_queue_depth_gauge_counts_every_hit_waiting_behind_a_stuck_writer(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    """An operator sees the queue grow while the database is stuck (and the tests above wait
+    on it): the gauge follows every hit queued, not only those the writer has taken."""
+    await store_hits(client, [event(eid="warm-up")])  # site and salt cached: only the writer waits
+
+    async def send_in_process(event_id: str) -> int:
+        response = await client.post("/api/event", json=event(eid=event_id), headers=HEADERS)
+        return response.status
+
+    def queued(count: int) -> Callable[[], Awaitable[bool]]:
+        async def holds() -> bool:
+            body = await (await client.get("/metrics")).text()
+            return metric(body, "ot_write_queue_hits") == count
+
+        return holds
+
+    async with writer_blocked(settings):
+        first = asyncio.create_task(send_in_process("first"))
+        await eventually(queued(1), "the first hit queued")  # the writer took it, and waits
+        second = asyncio.create_task(send_in_process("second"))
+        await eventually(queued(2), "the second hit queued behind it")
+    assert await asyncio.gather(first, second) == [202, 202]
+    await eventually(queued(0), "the queue emptied once committed")
+
+
 async def test_sigterm_commits_every_queued_hit_before_exiting(
     settings: Settings, tmp_path: Path
 ) -> None:
