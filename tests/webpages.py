@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,7 +102,8 @@ class CollectorProxy:
     """Forwards POST /api/event to the collector, answering the first `fail_first` itself.
 
     `failure` is the status those get (503 with `retry_after` by default); every body that
-    arrives is kept in `bodies`, in order, parsed.
+    arrives is kept in `bodies`, in order, parsed, and when it arrived (`time.monotonic()`) in
+    `arrived`.
     """
 
     collector: str
@@ -109,6 +111,7 @@ class CollectorProxy:
     failure: int = 503
     retry_after: str = "1"
     bodies: list[dict[str, Any]] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)
     port: int = 0
     _runner: web.AppRunner | None = None
     _session: ClientSession | None = None
@@ -134,6 +137,7 @@ class CollectorProxy:
 
     async def _event(self, request: web.Request) -> web.Response:
         body = await request.read()
+        self.arrived.append(time.monotonic())
         self.bodies.append(json.loads(body))
         if len(self.bodies) <= self.fail_first:
             headers = dict(CORS_HEADERS, **{"Retry-After": self.retry_after})

@@ -102,6 +102,9 @@ class HitWriter:
         done: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(hits, done))
         self._queued_hits += len(hits)
+        # Set on every enqueue, not once per batch: a writer stuck on a busy database shows its
+        # growing queue in /metrics, and a test can see that the server holds its requests.
+        metrics.queue_depth.set(self._queued_hits)
         self._wakeup.set()
         # A handler cancelled here (its client hung up) cancels only `done`: the hits stay queued
         # and are written, and the writer skips answering a future nobody waits for.
@@ -165,7 +168,6 @@ class HitWriter:
     async def _commit_next_batch(self) -> bool:
         """Commit the next batch and answer its requests; False when the batch failed."""
         committed = True
-        metrics.queue_depth.set(self._queued_hits)  # once per batch: cheaper than per hit
         batch = self._take_batch()
         dropped, self._dropped = self._dropped, Counter()
         try:
