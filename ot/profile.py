@@ -39,7 +39,7 @@ from ot.login import Proof, confirm_identity
 from ot.mailer import Mail
 from ot.models import PROFILE_OLD_VALUES, Account, Consent, EmailVerification, ProfileChange
 from ot.passwords import check_new_password, hash_password_in_thread
-from ot.second_factor import disable, ensure_on
+from ot.second_factor import confirm_enrolment, disable, ensure_on
 from ot.sessions import revoke_all_sessions
 from ot.verification import Purpose, issue_verification, verification_link
 
@@ -426,6 +426,55 @@ async def change_password(
         )
     await session.flush()
     return ended
+
+
+async def turn_on_second_factor(
+    session: AsyncSession,
+    cipher: Cipher,
+    account: Account,
+    password: str,
+    code: str,
+    ip: str,
+    settings: AccountSettings,
+    *,
+    actor: str,
+    mails: list[Mail],
+    clock: Clock = SYSTEM_CLOCK,
+) -> list[str]:
+    """Turn the second factor on with the first `code` from the app, once the current password
+    shows it is the account's owner; answers the recovery codes. Whoever found a session open
+    must not tie the account to an app of theirs: its owner could no longer log in. Runs in a
+    transaction begun by `start_writing`."""
+    if account.totp_enabled_at is not None:
+        raise Conflict("the second factor is already on", field="second_factor")
+    await confirm_identity(
+        session,
+        cipher,
+        account,
+        Proof(password),
+        ip,
+        settings,
+        refused_action="second_factor.enable_refused",
+        actor=actor,
+        mails=mails,
+        field="password",
+        clock=clock,
+    )
+    codes = await confirm_enrolment(session, cipher, account, code, actor=actor)
+    email = account_email(account, cipher)
+    if email:
+        mails.append(
+            Mail(
+                to=email,
+                subject="Your opentracker account now asks for a second factor",
+                text=(
+                    "Logging in to your opentracker account now asks for a code from an "
+                    "authenticator app as well as the password.\n\n"
+                    "If you did not do this, contact us through the website right away.\n"
+                ),
+            )
+        )
+    return codes
 
 
 async def turn_off_second_factor(

@@ -118,7 +118,9 @@ async def enrolled(client: TestClient, headers: dict[str, str]) -> tuple[str, li
     assert begun.status == 200, await begun.text()
     secret = (await begun.json())["secret"]
     confirmed = await client.post(
-        "/ot/v1/account/second-factor/confirm", json={"code": totp_code(secret)}, headers=headers
+        "/ot/v1/account/second-factor/confirm",
+        json={"password": PASSWORD, "code": totp_code(secret)},
+        headers=headers,
     )
     assert confirmed.status == 200, await confirmed.text()
     return secret, (await confirmed.json())["recovery_codes"]

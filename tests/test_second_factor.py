@@ -38,10 +38,38 @@ async def test_enrolment_waits_for_a_first_code_before_the_second_factor_is_on(
     assert (await log_in(client)).status == 200  # not on yet: no code needed
 
     wrong = await client.post(
-        "/ot/v1/account/second-factor/confirm", json={"code": "000000"}, headers=headers
+        "/ot/v1/account/second-factor/confirm",
+        json={"password": PASSWORD, "code": "000000"},
+        headers=headers,
     )
     assert (await error_of(wrong, 400))["field"] == "code"
     assert (await account_row(settings))["totp_enabled_at"] is None
+
+
+async def test_a_session_alone_cannot_turn_on_the_second_factor(
+    client: TestClient, settings: Settings
+) -> None:
+    """Whoever finds a session open must not tie the account to an app of theirs: its owner
+    could no longer log in. Turning the second factor on needs the password too."""
+    account_id = await registered(client, settings)
+    headers = await session_headers(client)
+    begun = await (await client.post("/ot/v1/account/second-factor", headers=headers)).json()
+    first_code = code(begun["secret"])
+    path = "/ot/v1/account/second-factor/confirm"
+
+    without = await client.post(path, json={"code": first_code}, headers=headers)
+    wrong = await client.post(
+        path, json={"password": "a guess", "code": first_code}, headers=headers
+    )
+
+    assert (await error_of(without, 400))["field"] == "password"
+    error = await error_of(wrong, 403)
+    assert error["field"] == "password" and "password" in error["message"]
+    assert (await account_row(settings))["totp_enabled_at"] is None
+    assert (await log_in(client)).status == 200  # still no code needed
+    actions = await audit_actions(settings, account_id)
+    assert actions.count("second_factor.enable_refused") == 1
+    assert "second_factor.enabled" not in actions
 
 
 async def test_confirming_turns_it_on_and_shows_the_recovery_codes_once(
@@ -137,9 +165,15 @@ async def test_confirming_without_starting_is_refused(
     await registered(client, settings)
     headers = await session_headers(client)
     response = await client.post(
-        "/ot/v1/account/second-factor/confirm", json={"code": "123456"}, headers=headers
+        "/ot/v1/account/second-factor/confirm",
+        json={"password": PASSWORD, "code": "123456"},
+        headers=headers,
     )
     assert (await error_of(response, 400))["field"] == "second_factor"
-    for body in ({}, {"code": 123456}, {"code": "1" * 100}):
+    for body in (
+        {"password": PASSWORD},
+        {"password": PASSWORD, "code": 123456},
+        {"password": PASSWORD, "code": "1" * 100},
+    ):
         bad = await client.post("/ot/v1/account/second-factor/confirm", json=body, headers=headers)
         assert (await error_of(bad, 400))["field"] == "code"

@@ -39,10 +39,11 @@ from ot.profile import (
     profile_of,
     request_email_change,
     turn_off_second_factor,
+    turn_on_second_factor,
     update_profile,
 )
 from ot.registration import Registration, confirm_email, register
-from ot.second_factor import begin_enrolment, confirm_enrolment
+from ot.second_factor import begin_enrolment
 from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
 from ot.server.clients import client_ip_of
 from ot.server.database import engine_for
@@ -455,7 +456,8 @@ class EnrolmentOut(BaseModel):
     provisioning_uri: str
 
 
-class CodeIn(Strict):
+class EnableIn(Strict):
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
     code: str = Field(min_length=1, max_length=64)
 
 
@@ -492,18 +494,30 @@ async def begin_second_factor(request: web.Request) -> web.Response:
 @endpoint(
     Access.SESSION,
     scope=Scope.ACCOUNT_WRITE,
-    summary="Turn on the second factor with a code from the app; answers the recovery codes once",
-    body=CodeIn,
+    summary=(
+        "Turn on the second factor with the password and a code from the app; answers the "
+        "recovery codes once"
+    ),
+    body=EnableIn,
     answers=RecoveryCodes,
 )
 async def confirm_second_factor(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
-    assert isinstance(body, CodeIn)
-    async with transaction(request) as session:
+    assert isinstance(body, EnableIn)
+    async with mailing(request) as mails, transaction(request) as session:
         account = await get_account(session, principal.account_id)
-        codes = await confirm_enrolment(
-            session, request.app[CIPHER], account, body.code, actor=principal.actor
+        codes = await turn_on_second_factor(
+            session,
+            request.app[CIPHER],
+            account,
+            body.password,
+            body.code,
+            client_ip_of(request),
+            request.app[SETTINGS].accounts,
+            actor=principal.actor,
+            mails=mails,
+            clock=request.app[CLOCK],
         )
     return json_answer(RecoveryCodes(recovery_codes=codes))
 
