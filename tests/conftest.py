@@ -71,6 +71,7 @@ async def settings(
         api={"rate_per_minute": 0},
         accounts=TEST_PASSWORD_HASHING,
     )
+    support.installed(settings)  # the keys too, so that ot-admin finds the installation
     async with support.sharing_engines(settings):
         yield settings
     if database_url:

@@ -29,7 +29,7 @@ from ot.crypto import Cipher
 from ot.db import create_engine
 from ot.models import Site
 from ot.schema import upgrade
-from ot.secrets import load_or_create_secrets
+from ot.secrets import load_or_create_secrets, load_secrets_of
 from ot.sessions import StartedSession, start_session
 from ot.sites import add_site
 
@@ -283,3 +283,10 @@ async def logged_in(settings: Settings, account_id: int) -> StartedSession:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def installed(settings: Settings) -> Settings:
+    """These settings' whole installation, as `ot serve` or `ot-admin db upgrade --create`
+    leaves it: the database (made by the caller) and the keys, so that ot-admin finds it."""
+    load_secrets_of(settings)
+    return settings

@@ -25,6 +25,7 @@ import ot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from ot.admin.cli import app
 from ot.config import Settings, load_settings
 from ot.schema import UPGRADE_COMMAND, head_revision
+from ot.secrets import load_secrets_of
 from tests import support
 
 ACCOUNT_NAME = "Jane Doe Consulting"
@@ -79,9 +80,10 @@ def ok(result: Result) -> str:
     return result.stdout
 
 
-def refused(result: Result) -> str:
+def refused(result: Result, exit_code: int | None = None) -> str:
     """The one line of a refusal on stderr, after checking nothing else was said."""
     assert result.exit_code != 0, result.output
+    assert exit_code is None or result.exit_code == exit_code, result.output
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, f"expected one line on stderr, got:\n{result.stderr}"
@@ -110,7 +112,9 @@ def database(
     else:
         _postgres_or_skip()
         database_url = support.run_sync(databases.postgres())
-    yield AdminDatabase(load_settings(data_dir=data_dir, database_url=database_url))
+    yield AdminDatabase(
+        support.installed(load_settings(data_dir=data_dir, database_url=database_url))
+    )
     if database_url:
         support.run_sync(databases.drop_postgres(database_url))
 
@@ -343,12 +347,14 @@ def test_token_list_shows_only_the_prefix(database: AdminDatabase, account_id: i
 
 
 def test_db_upgrade_creates_the_schema_and_db_status_tells(empty_database: AdminDatabase) -> None:
-    before = empty_database.invoke("db status")
-    assert before.exit_code == 1, before.output
-    assert "current: none" in before.stdout
-    assert f"expected: {head_revision()}" in before.stdout
+    load_secrets_of(empty_database.settings)  # the keys are there, the schema is not
+    if not empty_database.settings.is_embedded_database:
+        before = empty_database.invoke("db status")
+        assert before.exit_code == 1, before.output
+        assert "current: none" in before.stdout
+        assert f"expected: {head_revision()}" in before.stdout
 
-    assert head_revision() in ok(empty_database.invoke("db upgrade"))
+    assert head_revision() in ok(empty_database.invoke("db upgrade --create"))
     tables = empty_database.snapshot()  # reads every table: fails if one is missing
     assert all(rows == [] for name, rows in tables.items() if name != "alembic_version")
     assert empty_database.rows("SELECT version_num FROM alembic_version") == [
@@ -356,18 +362,60 @@ def test_db_upgrade_creates_the_schema_and_db_status_tells(empty_database: Admin
     ]
     assert f"current: {head_revision()}" in ok(empty_database.invoke("db status"))
 
-    ok(empty_database.invoke("db upgrade"))  # again: nothing to do
+    ok(empty_database.invoke("db upgrade"))  # again: nothing to do, and nothing to create
     ok(empty_database.invoke("db status"))
+
+
+@pytest.mark.parametrize(
+    "command_line", ["account create Ada", "site list", "db status", "db upgrade", "keys status"]
+)
+def test_without_an_installation_commands_refuse_naming_where_they_looked(
+    empty_database: AdminDatabase, command_line: str
+) -> None:
+    """Run from another folder, or without the server's settings, ot-admin must not make a
+    fresh empty installation with new keys beside the real one."""
+    settings = empty_database.settings
+    result = empty_database.invoke(command_line)
+
+    line = refused(result, exit_code=2)
+    assert str(settings.data_dir.resolve()) in line and "set by OT_DATA_DIR" in line
+    assert re.search(r"secrets\.json (does|do) not exist", line), line
+    assert "ot-admin db upgrade --create" in line
+    assert not settings.data_dir.exists(), "nothing made"
+    if not settings.is_embedded_database:
+        tables = "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'"
+        assert empty_database.rows(tables) == [{"n": 0}], "no table made"
+
+
+def test_the_default_data_folder_is_named_with_the_folder_it_was_looked_for_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    environment: dict[str, str | None] = {
+        name: None for name in os.environ if name.startswith("OT_")
+    }
+    line = refused(CliRunner().invoke(app, ["site", "list"], env=environment), exit_code=2)
+    assert f"the default ./ot-data of the current folder {tmp_path}" in line
+    assert not (tmp_path / "ot-data").exists()
+
+
+def test_db_upgrade_create_makes_a_new_installation_that_later_commands_find(
+    empty_database: AdminDatabase,
+) -> None:
+    ok(empty_database.invoke("db upgrade --create"))
+    assert (empty_database.settings.data_dir / "secrets.json").exists()
+    assert ok(empty_database.invoke(f"account create '{ACCOUNT_NAME}'")) == "account 1 created\n"
 
 
 def test_commands_on_a_server_database_without_schema_ask_for_db_upgrade(
     empty_database: AdminDatabase,
 ) -> None:
-    result = empty_database.invoke(f"account create '{ACCOUNT_NAME}'")
+    load_secrets_of(empty_database.settings)
     if empty_database.settings.is_embedded_database:
-        ok(result)  # the embedded database makes itself on first use
+        # The embedded database is the file: without it, there is no installation.
+        refused(empty_database.invoke(f"account create '{ACCOUNT_NAME}'"), exit_code=2)
         return
-    line = refused(result)
+    line = refused(empty_database.invoke(f"account create '{ACCOUNT_NAME}'"))
     assert UPGRADE_COMMAND in line
     assert empty_database.invoke("db status").exit_code == 1, "nothing was migrated"
 

@@ -113,7 +113,7 @@ def test_ot_admin_db_upgrade_creates_a_database_its_owner_alone_can_read(
 ) -> None:
     data_dir = tmp_path / "fresh"
     admin = AdminDatabase(load_settings(data_dir=data_dir, database_url=""))
-    ok(admin.invoke("db upgrade"))
+    ok(admin.invoke("db upgrade --create"))
     assert mode(data_dir) == 0o700
     assert mode(data_dir / paths.SQLITE_FILE) == 0o600
     assert open_to_others(data_dir) == {}
@@ -178,5 +178,5 @@ def test_a_data_folder_that_cannot_be_made_is_refused_in_one_line(tmp_path: Path
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     admin = AdminDatabase(load_settings(data_dir=blocker / "data", database_url=""))
-    line = refused(admin.invoke("site list"))
+    line = refused(admin.invoke("db upgrade --create"))
     assert line == f"error: cannot use the data folder {blocker / 'data'}: Not a directory"

@@ -45,7 +45,9 @@ def database(
         if support.postgres_url() is None:
             pytest.skip(f"PostgreSQL tests need {support.POSTGRES_URL_VARIABLE}")
         database_url = support.run_sync(databases.postgres())
-    yield AdminDatabase(load_settings(data_dir=data_dir, database_url=database_url))
+    yield AdminDatabase(
+        support.installed(load_settings(data_dir=data_dir, database_url=database_url))
+    )
     if database_url:
         support.run_sync(databases.drop_postgres(database_url))
 

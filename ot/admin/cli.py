@@ -20,8 +20,7 @@ from ot.admin import (
     stats,
     tokens,
 )
-from ot.admin.context import make_context
-from ot.private_files import secure_data_dir
+from ot.admin.context import make_context, secure_data_folder
 from ot.storage import storage_problem
 
 app = typer.Typer(
@@ -51,12 +50,8 @@ def _root(
     config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
 ) -> None:
     ctx.obj = make_context(config)
-    try:
-        secure_data_dir(ctx.obj.settings.data_dir)
-    except OSError as error:
-        data_dir = ctx.obj.settings.data_dir
-        typer.echo(f"error: cannot use the data folder {data_dir}: {error.strerror}", err=True)
-        raise typer.Exit(2) from None
+    if ctx.obj.settings.data_dir.exists():  # else made only by `db upgrade --create`
+        secure_data_folder(ctx.obj.settings.data_dir)
 
 
 def main() -> None:

@@ -15,12 +15,13 @@ import typer
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
+from ot import audit, paths
 from ot.audit_checkpoints import sign_checkpoint
 from ot.config import Settings, describe_settings_error, load_settings
 from ot.crypto import Cipher
 from ot.db import create_engine
 from ot.errors import OtError
+from ot.private_files import secure_data_dir
 from ot.schema import ensure_schema
 from ot.secrets import load_secrets_of
 
@@ -85,10 +86,54 @@ async def _checkpoint_if_due(engine: Any, settings: Settings) -> None:
         typer.echo(f"warning: audit checkpoint not signed ({error})", err=True)
 
 
-def context_from(ctx: typer.Context) -> AdminContext:
+def context_from(ctx: typer.Context, *, creating: bool = False) -> AdminContext:
+    """The command's context, once its data is known to be there: a command run from another
+    folder, or without the server's settings, must not make a fresh empty installation with
+    new keys beside the real one. Only `creating` commands (`db upgrade --create`) may."""
     if not isinstance(ctx.obj, AdminContext):
         raise RuntimeError("ot-admin was not initialised")
+    if not creating:
+        missing = missing_installation(ctx.obj.settings)
+        if missing:
+            typer.echo(f"error: {missing}", err=True)
+            raise typer.Exit(2)
     return ctx.obj
+
+
+def secure_data_folder(data_dir: Path) -> None:
+    """Make the data folder if need be and keep it and our files in it private; a folder that
+    cannot be made or read ends the command in one line."""
+    try:
+        secure_data_dir(data_dir)
+    except OSError as error:
+        typer.echo(f"error: cannot use the data folder {data_dir}: {error.strerror}", err=True)
+        raise typer.Exit(2) from None
+
+
+def missing_installation(settings: Settings) -> str | None:
+    """What is missing of the installation these settings name, in words saying where
+    ot-admin looked and how to point it elsewhere; None when it is all there."""
+    secrets = settings.secrets_file or paths.secrets_path(settings.data_dir)
+    expected = [secrets]
+    if settings.is_embedded_database:
+        expected.insert(0, paths.sqlite_path(settings.data_dir))
+    absent = [path.resolve() for path in expected if not path.exists()]
+    if not absent:
+        return None
+    data_dir = settings.data_dir.resolve()
+    if "OT_DATA_DIR" in os.environ:
+        source = "set by OT_DATA_DIR"
+    elif settings.model_fields_set & {"data_dir"}:
+        source = "set by the settings"
+    else:
+        source = f"the default ./ot-data of the current folder {Path.cwd()}"
+    return (
+        f"no opentracker installation found: {' and '.join(map(str, absent))} "
+        f"{'does' if len(absent) == 1 else 'do'} not exist (data folder {data_dir}, {source}). "
+        "Run ot-admin with the settings `ot serve` runs with: from the same folder, with the "
+        "same OT_DATA_DIR (and OT_DATABASE_URL, OT_SECRETS_FILE), or --config FILE. "
+        "To make a new, empty installation there: ot-admin db upgrade --create"
+    )
 
 
 def make_context(config: Path | None) -> AdminContext:

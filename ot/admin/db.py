@@ -6,19 +6,27 @@ import asyncio
 
 import typer
 
-from ot.admin.context import context_from
+from ot.admin.context import context_from, secure_data_folder
 from ot.db import create_engine
-from ot.private_files import ensure_private_dir
 from ot.schema import current_revision, head_revision, upgrade
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
 
 @app.command("upgrade")
-def upgrade_command(ctx: typer.Context) -> None:
+def upgrade_command(
+    ctx: typer.Context,
+    create: bool = typer.Option(
+        False,
+        "--create",
+        help="Make a new, empty installation (database and keys) if there is none.",
+    ),
+) -> None:
     """Apply every pending migration."""
-    settings = context_from(ctx).settings
-    ensure_private_dir(settings.data_dir)
+    context = context_from(ctx, creating=create)
+    settings = context.settings
+    secure_data_folder(settings.data_dir)
+    context.cipher()  # the keys, made with the installation (never later, beside its data)
     upgrade(settings.effective_database_url)
     typer.echo(f"database schema is at {head_revision()}")
 

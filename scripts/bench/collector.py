@@ -895,7 +895,7 @@ def setup_database(env: dict[str, str], folder: Path) -> None:
                                f"{done.stderr}")
         return done.stdout
 
-    admin("db", "upgrade")
+    admin("db", "upgrade", "--create")
     sites = json.loads(admin("site", "list", "--json"))
     if any(site.get("domain") == SITE_DOMAIN for site in sites):
         print(f"  site {SITE_DOMAIN} exists already: reusing it")

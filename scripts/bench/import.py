@@ -122,7 +122,10 @@ def time_import(
     try:
         if database_url:
             subprocess.run(
-                [admin, "db", "upgrade"], env=environment, check=True, capture_output=True
+                [admin, "db", "upgrade", "--create"],
+                env=environment,
+                check=True,
+                capture_output=True,
             )
         for command in (
             ["account", "create", "Bench B.V."],
