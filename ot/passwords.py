@@ -1,7 +1,10 @@
 """Passwords: hashing (argon2id through passlib's CryptContext) and the rules a new one must meet.
 
-The rules are a minimum length and "not a common password"; there are no composition rules
-(NIST SP 800-63B): they push people to `Password1!`, which the list refuses anyway.
+The one password module: accounts' passwords and share links' passwords (`ot.grants.store`) are
+hashed and checked here, off the event loop (`*_in_thread`). An account password's rules are a
+minimum length and "not a common password"; there are no composition rules (NIST SP 800-63B):
+they push people to `Password1!`, which the list refuses anyway. A link password only has a
+length (`LINK_PASSWORD_MIN_LENGTH` to `LINK_PASSWORD_MAX_LENGTH`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ ARGON2_PARALLELISM = 1
 
 # Passwords longer than this are refused: hashing megabytes would be a denial of service.
 MAX_PASSWORD_LENGTH = 1024
+
+# A share link's password (`link_password` of a grant): chosen by the customer for a third party,
+# so only its length is checked; the same bound on hashing work holds.
+LINK_PASSWORD_MIN_LENGTH = 8
+LINK_PASSWORD_MAX_LENGTH = 1000
 
 
 @cache

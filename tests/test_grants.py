@@ -4,6 +4,7 @@ grant names, for as long as it lives, every read logged for the customer to see.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,9 +12,11 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
+from passlib.context import CryptContext
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ot import passwords
 from ot.config import Settings
 from ot.db import create_engine
 from ot.models import Grant, Site
@@ -388,6 +391,87 @@ async def test_a_share_link_with_a_password_needs_the_password(
     assert actions.count((f"grant:{grant['id']}", "grant.password_refused")) == 2
     stored = await support.rows(settings, "SELECT link_password_hash FROM access_grant")
     assert stored[0]["link_password_hash"].startswith("$argon2id$")
+    # Hashed like an account password, with the settings' parameters (the tests' cheap ones).
+    hashing = settings.accounts
+    parameters = f"$m={hashing.password_hash_memory_kib},t={hashing.password_hash_passes},p=1$"
+    assert parameters in stored[0]["link_password_hash"]
+
+
+async def _store_link_password_hash(settings: Settings, grant_id: int, stored: str) -> None:
+    async with support.helper_engine(settings) as engine, engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE access_grant SET link_password_hash = :stored WHERE id = :id"),
+            {"stored": stored, "id": grant_id},
+        )
+
+
+# How `ot/grants/passwords.py` hashed link passwords until it was deleted (2026-12-06): fixed
+# parameters, whatever the settings said.
+OLD_LINK_PASSWORDS = CryptContext(
+    schemes=["argon2"],
+    argon2__type="ID",
+    argon2__memory_cost=19 * 1024,
+    argon2__rounds=2,
+    argon2__parallelism=1,
+)
+
+
+async def test_a_link_password_hashed_with_the_old_fixed_parameters_still_opens_the_link(
+    settings: Settings, client: TestClient, shop: Shop
+) -> None:
+    grant = await make_grant(client, shop, share_link=True, link_password="correct horse")
+    old = OLD_LINK_PASSWORDS.hash("correct horse")
+    assert "$m=19456,t=2,p=1$" in old
+    hashing = settings.accounts  # not the old parameters: the hash must name its own
+    assert (hashing.password_hash_memory_kib, hashing.password_hash_passes) != (19 * 1024, 2)
+    await _store_link_password_hash(settings, grant["id"], old)
+    link = grant["link_token"]
+    right = await shared(client, link, query(), **{"X-Share-Password": "correct horse"})
+    assert await results(right) == [(3,)]
+    wrong = await shared(client, link, query(), **{"X-Share-Password": "wrong horse"})
+    assert (await error_of(wrong, 401))["field"] == "password"
+
+
+async def test_a_stored_link_password_that_is_no_hash_opens_nothing_and_raises_nothing(
+    settings: Settings, client: TestClient, shop: Shop
+) -> None:
+    grant = await make_grant(client, shop, share_link=True, link_password="correct horse")
+    link = grant["link_token"]
+    for stored in ("correct horse", "", "$argon2id$v=19$m=65536,t=3,p=4$garbled"):
+        await _store_link_password_hash(settings, grant["id"], stored)
+        for password in ("correct horse", "wrong horse", "$argon2id$v=19$m=65536,t=3,p=4$garbled"):
+            answer = await shared(client, link, query(), **{"X-Share-Password": password})
+            assert (await error_of(answer, 401))["field"] == "password", (stored, password)
+
+
+async def test_link_passwords_are_hashed_and_checked_off_the_event_loop(
+    client: TestClient, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argon2 costs tens of milliseconds of CPU, which the collector must not wait behind. The
+    test, the in-process server and its handlers share this thread's event loop; the hashing
+    and checking functions record the thread they run in."""
+    threads: dict[str, list[int]] = {"hash": [], "check": []}
+    real_hash, real_matches = passwords.hash_password, passwords.password_matches
+
+    def hash_password(password: str, settings: Any) -> str:
+        threads["hash"].append(threading.get_ident())
+        return real_hash(password, settings)
+
+    def password_matches(password: str, stored: str) -> bool:
+        threads["check"].append(threading.get_ident())
+        return real_matches(password, stored)
+
+    monkeypatch.setattr(passwords, "hash_password", hash_password)
+    monkeypatch.setattr(passwords, "password_matches", password_matches)
+    grant = await make_grant(client, shop, share_link=True, link_password="correct horse")
+    link = grant["link_token"]
+    right = await shared(client, link, query(), **{"X-Share-Password": "correct horse"})
+    assert await results(right) == [(3,)]
+    wrong = await shared(client, link, query(), **{"X-Share-Password": "wrong horse"})
+    assert (await error_of(wrong, 401))["field"] == "password"
+    assert len(threads["hash"]) == 1 and len(threads["check"]) == 2
+    event_loop_thread = threading.get_ident()
+    assert event_loop_thread not in threads["hash"] + threads["check"]
 
 
 async def test_the_plausible_query_api_reads_through_a_grant_within_its_limits(

@@ -44,7 +44,7 @@ async def _grant(settings: Settings, site: Site) -> IssuedGrant:
             share_link=True,
         )
         owner = Principal(PrincipalKind.SESSION, site.account_id)
-        issued = await create_grant(session, cipher_of(settings), owner, terms)
+        issued = await create_grant(session, cipher_of(settings), owner, terms, settings.accounts)
         await session.commit()
         return issued
 

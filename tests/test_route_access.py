@@ -153,7 +153,7 @@ async def _grant(settings: Settings, site: Site) -> IssuedGrant:
             expires_at=datetime.now(UTC) + timedelta(days=1),
         )
         cipher = Cipher(load_or_create_secrets(settings.data_dir))
-        issued = await create_grant(session, cipher, owner, terms)
+        issued = await create_grant(session, cipher, owner, terms, settings.accounts)
         await session.commit()
         return issued
 

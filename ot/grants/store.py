@@ -25,13 +25,17 @@ from ot.access import (
     role_in,
 )
 from ot.clock import as_utc, utcnow
+from ot.config import AccountSettings
 from ot.crypto import Cipher
 from ot.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from ot.grants.cells import check_terms as check_threshold_terms
-from ot.grants.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
-from ot.grants.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
-from ot.grants.passwords import hash_password, password_matches
 from ot.models import GRANT_GRANTEE, GRANT_PURPOSE, AccountDeletion, Grant, GrantRead, MemberRole
+from ot.passwords import (
+    LINK_PASSWORD_MAX_LENGTH,
+    LINK_PASSWORD_MIN_LENGTH,
+    hash_password_in_thread,
+    password_matches_in_thread,
+)
 from ot.stats.query import METRICS, is_known_dimension
 
 GRANT_KEY_PREFIX = "otg_"
@@ -143,19 +147,24 @@ def _check_terms(terms: GrantTerms, now: datetime) -> None:
     if terms.link_password is not None:
         if not terms.share_link:
             raise InvalidInput("a password protects a share link: ask for one", field="share_link")
-        if not MIN_PASSWORD_LENGTH <= len(terms.link_password) <= MAX_PASSWORD_LENGTH:
+        if not LINK_PASSWORD_MIN_LENGTH <= len(terms.link_password) <= LINK_PASSWORD_MAX_LENGTH:
             raise InvalidInput(
-                f"the link password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} "
-                "characters",
+                f"the link password must be {LINK_PASSWORD_MIN_LENGTH} to "
+                f"{LINK_PASSWORD_MAX_LENGTH} characters",
                 field="link_password",
             )
 
 
 async def create_grant(
-    session: AsyncSession, cipher: Cipher, principal: Principal, terms: GrantTerms
+    session: AsyncSession,
+    cipher: Cipher,
+    principal: Principal,
+    terms: GrantTerms,
+    password_hashing: AccountSettings,
 ) -> IssuedGrant:
     """Grant a third party what `terms` say. The caller must be allowed to manage grants on
-    every named site; all of them must belong to one account."""
+    every named site; all of them must belong to one account. A link password is hashed like an
+    account's, with `password_hashing`'s parameters."""
     now = utcnow()
     _check_terms(terms, now)
     grantee = _text(terms.grantee, "grantee", 200)
@@ -173,6 +182,11 @@ async def create_grant(
     await _refuse_while_deletion_is_pending(session, next(iter(owners)))
     key = GRANT_KEY_PREFIX + secrets.token_urlsafe(32)
     link_token = LINK_TOKEN_PREFIX + secrets.token_urlsafe(32) if terms.share_link else None
+    link_password_hash = (
+        await hash_password_in_thread(terms.link_password, password_hashing)
+        if terms.link_password
+        else None
+    )
     grant = Grant(
         account_id=owners.pop(),
         created_by_account_id=principal.account_id,
@@ -187,7 +201,7 @@ async def create_grant(
         key_hash=_digest(key),
         key_prefix=key[:PREFIX_SHOWN],
         link_token_hash=_digest(link_token) if link_token else None,
-        link_password_hash=hash_password(terms.link_password) if terms.link_password else None,
+        link_password_hash=link_password_hash,
         created_at=now,
         expires_at=terms.expires_at,
     )
@@ -344,7 +358,7 @@ async def authenticate_grant(
     if not await _readable(session, grant):
         raise refused
     needs_password = by_link and grant.link_password_hash is not None
-    if needs_password and not _password_ok(password, grant):
+    if needs_password and not await _password_ok(password, grant):
         await audit.record(
             session,
             "grant.password_refused",
@@ -373,9 +387,13 @@ async def _readable(session: AsyncSession, grant: Grant) -> bool:
     return await session.get(AccountDeletion, grant.account_id) is None
 
 
-def _password_ok(password: str | None, grant: Grant) -> bool:
+async def _password_ok(password: str | None, grant: Grant) -> bool:
+    """Whether `password` opens the grant's link, checked off the event loop. The stored hash
+    names its own argon2 parameters; a value that is no hash matches nothing."""
     stored = grant.link_password_hash
-    return bool(password) and stored is not None and password_matches(password or "", stored)
+    if not password or stored is None or len(password) > LINK_PASSWORD_MAX_LENGTH:
+        return False
+    return await password_matches_in_thread(password, stored)
 
 
 def principal_of_grant(grant: Grant) -> Principal:

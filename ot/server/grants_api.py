@@ -28,9 +28,10 @@ from ot.grants.store import (
 )
 from ot.grants.store import create_grant as create_grant_in
 from ot.models import Grant, GrantRead
+from ot.passwords import LINK_PASSWORD_MAX_LENGTH
 from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
 from ot.server.database import engine_for
-from ot.server.keys import CIPHER
+from ot.server.keys import CIPHER, SETTINGS
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 SiteId = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -52,7 +53,7 @@ class NewGrant(BaseModel):
         default=None, ge=0, le=1_000_000, description="hide rows with fewer visitors; 0: off"
     )
     share_link: bool = False
-    link_password: str | None = Field(default=None, max_length=1000)
+    link_password: str | None = Field(default=None, max_length=LINK_PASSWORD_MAX_LENGTH)
 
 
 class GrantOut(BaseModel):
@@ -199,7 +200,9 @@ async def create_grant(request: web.Request) -> web.Response:
         link_password=body.link_password,
     )
     async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
-        issued = await create_grant_in(session, request.app[CIPHER], principal, terms)
+        issued = await create_grant_in(
+            session, request.app[CIPHER], principal, terms, request.app[SETTINGS].accounts
+        )
         await session.commit()
     out = _out(request, issued.grant)
     answer = IssuedGrantOut(**out.model_dump(), key=issued.key, link_token=issued.link_token)
