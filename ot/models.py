@@ -11,7 +11,7 @@ from sqlalchemy import JSON, BigInteger, Column, Enum, Index, Integer, Numeric, 
 from sqlmodel import Field, SQLModel
 
 from ot.crypto import Encrypted
-from ot.privacy import IpPolicy, VisitorMode
+from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real 64-bit key.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -78,16 +78,17 @@ class Site(SQLModel, table=True):
     account_id: int = Field(foreign_key="account.id", index=True)
     domain: str = Field(unique=True, max_length=253)
     timezone: str = "UTC"
+    # The privacy defaults are `ot.privacy.DEFAULT_PRIVACY`'s, as everywhere a site is added.
     visitor_mode: VisitorMode = Field(
-        default=VisitorMode.COOKIELESS, sa_column=_enum_column(VisitorMode)
+        default=DEFAULT_PRIVACY.visitor_mode, sa_column=_enum_column(VisitorMode)
     )
-    ip_policy: IpPolicy = Field(default=IpPolicy.TRUNCATED, sa_column=_enum_column(IpPolicy))
+    ip_policy: IpPolicy = Field(default=DEFAULT_PRIVACY.ip_policy, sa_column=_enum_column(IpPolicy))
     excluded_ips: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     excluded_paths: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     hash_routing: bool = False
-    respect_do_not_track: bool = True
+    respect_do_not_track: bool = DEFAULT_PRIVACY.respect_do_not_track
     # Hits older than this many days are deleted by the retention job; None keeps them all.
-    retention_days: int | None = None
+    retention_days: int | None = DEFAULT_PRIVACY.retention_days
     created_at: datetime
     # Control of the domain, shown by a DNS TXT record or a file holding the token.
     verification_token: str | None = None

@@ -1,7 +1,10 @@
-"""The per-site privacy choices a customer makes about their visitors, and what they mean."""
+"""The per-site privacy choices a customer makes about their visitors, what they mean, and
+the one place a new site's defaults are decided (`DEFAULT_PRIVACY`). Standard library only:
+every layer reads it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -22,3 +25,28 @@ class IpPolicy(StrEnum):
     FULL = "full"
     TRUNCATED = "truncated"  # IPv4 /24, IPv6 /48
     NONE = "none"
+
+
+@dataclass(frozen=True)
+class SitePrivacy:
+    """A site's privacy choices: how its visitors are told apart, what is kept of their IP
+    addresses, whether a browser's request not to be tracked is honoured, and how long hits are
+    kept."""
+
+    visitor_mode: VisitorMode
+    ip_policy: IpPolicy
+    respect_do_not_track: bool
+    """Drop hits of browsers sending Do-Not-Track or Global Privacy Control."""
+    retention_days: int | None
+    """Hits older than this many days are deleted; None keeps them until the site is removed."""
+
+
+DEFAULT_PRIVACY = SitePrivacy(
+    visitor_mode=VisitorMode.COOKIELESS,
+    ip_policy=IpPolicy.TRUNCATED,
+    respect_do_not_track=True,
+    retention_days=None,
+)
+"""What a new site starts with, however it is added (the model, `ot.sites`, the API and its
+OpenAPI document, `ot-admin site add`): nothing kept on the device, no full IP address,
+Do-Not-Track respected, and hits kept until the site is removed."""

@@ -22,7 +22,7 @@ from ot.clock import utcnow
 from ot.errors import Conflict, InvalidInput, NotFound
 from ot.ingest.ips import Network, parse_networks
 from ot.models import Site
-from ot.privacy import IpPolicy, VisitorMode
+from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
 MAX_EXCLUDED_PATHS = 100
@@ -107,7 +107,7 @@ def check_new_site(
     timezone: str = "UTC",
     excluded_ips: Iterable[str] = (),
     excluded_paths: Iterable[str] = (),
-    retention_days: int | None = None,
+    retention_days: int | None = DEFAULT_PRIVACY.retention_days,
 ) -> str:
     """Refuse a new site's bad settings before anything else is done (a claim checks them
     before asking the domain for its proof); returns the normalised domain."""
@@ -129,13 +129,13 @@ async def add_site(
     domain: str,
     *,
     timezone: str = "UTC",
-    visitor_mode: VisitorMode = VisitorMode.COOKIELESS,
-    ip_policy: IpPolicy = IpPolicy.TRUNCATED,
+    visitor_mode: VisitorMode = DEFAULT_PRIVACY.visitor_mode,
+    ip_policy: IpPolicy = DEFAULT_PRIVACY.ip_policy,
     excluded_ips: Iterable[str] = (),
     excluded_paths: Iterable[str] = (),
     hash_routing: bool = False,
-    respect_do_not_track: bool = True,
-    retention_days: int | None = None,
+    respect_do_not_track: bool = DEFAULT_PRIVACY.respect_do_not_track,
+    retention_days: int | None = DEFAULT_PRIVACY.retention_days,
 ) -> Site:
     await get_account(session, account_id)
     domain = normalise_domain(domain)

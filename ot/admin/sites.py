@@ -10,7 +10,7 @@ import typer
 from ot.admin.context import context_from, record_operator_action, run
 from ot.clock import utcnow
 from ot.models import Site
-from ot.privacy import IpPolicy, VisitorMode
+from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
 from ot.sites import add_site, delete_site, get_site, list_sites
 from ot.snippets import tracking_snippet
 from ot.summary import SiteSummary, summarise_site
@@ -24,16 +24,20 @@ def add_command(
     account: int = typer.Option(..., "--account", help="Id of the owning account."),
     domain: str = typer.Argument(..., help="The site's domain, e.g. example.com."),
     timezone: str = typer.Option("UTC", help="IANA time zone of the site's reports."),
-    visitor_mode: VisitorMode = typer.Option(VisitorMode.COOKIELESS, help="cookie | cookieless."),
-    ip_policy: IpPolicy = typer.Option(IpPolicy.TRUNCATED, help="full | truncated | none."),
+    visitor_mode: VisitorMode = typer.Option(
+        DEFAULT_PRIVACY.visitor_mode, help="cookie | cookieless."
+    ),
+    ip_policy: IpPolicy = typer.Option(DEFAULT_PRIVACY.ip_policy, help="full | truncated | none."),
     exclude_ip: list[str] = typer.Option([], help="IP or network never counted (repeatable)."),
     exclude_path: list[str] = typer.Option([], help="Path pattern never counted, e.g. /admin/*."),
     hash_routing: bool = typer.Option(False, help="Count URL fragments as pages (#/route)."),
     respect_do_not_track: bool = typer.Option(
-        True, help="Drop hits of browsers sending Do-Not-Track or Global Privacy Control."
+        DEFAULT_PRIVACY.respect_do_not_track,
+        help="Drop hits of browsers sending Do-Not-Track or Global Privacy Control.",
     ),
     retention_days: int | None = typer.Option(
-        None, help="Delete hits older than this many days (default: keep them)."
+        DEFAULT_PRIVACY.retention_days,
+        help="Delete hits older than this many days (default: keep them).",
     ),
 ) -> None:
     """Add a site and print its tracking snippet."""

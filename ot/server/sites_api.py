@@ -19,7 +19,7 @@ from ot.access import Principal, Scope, reachable_site, reachable_team_ids
 from ot.clock import as_utc
 from ot.errors import Forbidden, NotFound
 from ot.models import Site
-from ot.privacy import IpPolicy, VisitorMode
+from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
 from ot.server.accounts_api import send_mails
 from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
 from ot.server.database import engine_for
@@ -63,18 +63,20 @@ RetentionDays = Annotated[StrictInt, Field(ge=1, le=MAX_RETENTION_DAYS)]
 
 
 class SiteSettingsIn(BaseModel):
-    """What a site's owner configures; in a change, only the fields sent are changed."""
+    """What a site's owner configures; in a change, only the fields sent are changed. A new
+    site's privacy defaults are `ot.privacy.DEFAULT_PRIVACY`'s (and so `openapi.json`'s)."""
 
     model_config = ConfigDict(extra="forbid")
 
     timezone: str = Field(default="UTC", max_length=64)
-    visitor_mode: VisitorMode = VisitorMode.COOKIELESS
-    ip_policy: IpPolicy = IpPolicy.TRUNCATED
+    visitor_mode: VisitorMode = DEFAULT_PRIVACY.visitor_mode
+    ip_policy: IpPolicy = DEFAULT_PRIVACY.ip_policy
     excluded_ips: list[IpText] = Field(default_factory=list, max_length=MAX_EXCLUDED_IPS)
     excluded_paths: list[PathPattern] = Field(default_factory=list, max_length=MAX_EXCLUDED_PATHS)
     hash_routing: StrictBool = False
-    respect_do_not_track: StrictBool = True
-    retention_days: RetentionDays | None = None  # null keeps hits until the site is removed
+    respect_do_not_track: StrictBool = DEFAULT_PRIVACY.respect_do_not_track
+    # null keeps hits until the site is removed
+    retention_days: RetentionDays | None = DEFAULT_PRIVACY.retention_days
 
 
 class NewSite(SiteSettingsIn):
