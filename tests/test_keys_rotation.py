@@ -179,6 +179,7 @@ async def test_keys_can_come_from_a_file_outside_the_data_folder(
     tmp_path: Path, settings: Settings, engine: AsyncEngine
 ) -> None:
     elsewhere = tmp_path / "mounted-secret" / "opentracker-keys.json"
+    paths.secrets_path(settings.data_dir).unlink()  # this installation keeps its keys elsewhere
     moved = settings.model_copy(update={"secrets_file": elsewhere})
     found = load_secrets_of(moved)
     assert elsewhere.is_file() and found.source == elsewhere
@@ -191,6 +192,10 @@ def test_ot_secrets_file_in_the_environment_is_where_keys_are_kept(
     database: AdminDatabase, tmp_path: Path
 ) -> None:
     elsewhere = tmp_path / "keys.json"
+    paths.secrets_path(database.settings.data_dir).unlink()  # its keys are kept elsewhere
+    missing = database.invoke("account create Someone", OT_SECRETS_FILE=str(elsewhere))
+    assert missing.exit_code == 2 and str(elsewhere) in missing.stderr, "keys are never made later"
+    ok(database.invoke("db upgrade --create", OT_SECRETS_FILE=str(elsewhere)))
     ok(database.invoke("account create Someone", OT_SECRETS_FILE=str(elsewhere)))
     assert elsewhere.is_file()
     assert not paths.secrets_path(database.settings.data_dir).exists()
