@@ -31,7 +31,8 @@ from ot.retention import HIT, PENDING, VISIT, local_days
 
 ORDINAL: Table = VisitorOrdinal.__table__  # type: ignore[attr-defined]
 _SCAN_BATCH = 2000
-# Where a column keeps its encryption declaration, when the model declares one (`ot.crypto`).
+# Where a column keeps its encryption declaration, when the model declares one
+# (`ot.models.columns`).
 ENCRYPTED_INFO = "ot_encrypted"
 LEGACY_IP_CONTEXT = "hit.ip"
 
