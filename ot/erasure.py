@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot import audit
 from ot.crypto import Cipher
 from ot.errors import InvalidInput
-from ot.ingest.ips import truncate_ip
+from ot.ips import truncate_ip
 from ot.models import Site, VisitorOrdinal
 from ot.privacy import IpPolicy, VisitorMode
 from ot.retention import HIT, PENDING, VISIT, local_days
