@@ -5,9 +5,9 @@ keys can be rotated while old values stay readable. Each value is bound to where
 the context given to AES-GCM as associated data: a value altered, or copied to another column or
 (for columns bound to their row) another row, fails to decrypt.
 
-Every encrypted column declares itself with `Encrypted(...).column_info()` on its model field, so
-that key rotation and the plaintext checks find it without a list to keep up to date
-(`ot.keyrotation.encrypted_columns`).
+Every encrypted column declares itself with `Encrypted(...).column_info()` on its model field
+(`ot.models.columns.Encrypted`), so that key rotation and the plaintext checks find it without a
+list to keep up to date (`ot.keyrotation.encrypted_columns`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,6 @@ import hmac
 import os
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -28,38 +25,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ot.secrets import Secrets, read_secrets
 
 VERSION = "v1"
-# Where a model column keeps its `Encrypted` declaration (SQLAlchemy's `Column.info`).
-ENCRYPTED_INFO = "ot_encrypted"
 # How often a cipher looks at its secrets file for a key made current by `ot-admin keys rotate`.
 RELOAD_SECONDS = 2.0
 
 
 class DecryptionError(ValueError):
     """A stored value does not decrypt: altered, moved, or made with a key we do not hold."""
-
-
-@dataclass(frozen=True)
-class Encrypted:
-    """How the values of one column are encrypted: the context they are bound to and, for a
-    column bound to its row, the row's columns that are part of that context."""
-
-    context: str
-    bound_to: tuple[str, ...] = ()
-    # Contexts values were once written with: `ot-admin keys rotate` still reads those and
-    # writes them anew with the context of today.
-    former_contexts: tuple[str, ...] = ()
-
-    def context_for(self, row: Mapping[str, Any] | None = None) -> str:
-        """The context of the value stored in `row` (only the `bound_to` columns are read)."""
-        if not self.bound_to:
-            return self.context
-        if row is None:
-            raise TypeError(f"{self.context} is bound to {', '.join(self.bound_to)}")
-        return self.context + "".join(f"|{name}={row[name]}" for name in self.bound_to)
-
-    def column_info(self) -> dict[str, Any]:
-        """For `Field(sa_column_kwargs=...)`: marks the column as encrypted this way."""
-        return {"info": {ENCRYPTED_INFO: self}}
 
 
 class Cipher:

@@ -24,14 +24,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot import audit
 from ot.crypto import Cipher
 from ot.errors import InvalidInput
-from ot.ingest.ips import truncate_ip
+from ot.ips import truncate_ip
 from ot.models import Site, VisitorOrdinal
 from ot.privacy import IpPolicy, VisitorMode
 from ot.retention import HIT, PENDING, VISIT, local_days
 
 ORDINAL: Table = VisitorOrdinal.__table__  # type: ignore[attr-defined]
 _SCAN_BATCH = 2000
-# Where a column keeps its encryption declaration, when the model declares one (`ot.crypto`).
+# Where a column keeps its encryption declaration, when the model declares one
+# (`ot.models.columns`).
 ENCRYPTED_INFO = "ot_encrypted"
 LEGACY_IP_CONTEXT = "hit.ip"
 

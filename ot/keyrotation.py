@@ -1,8 +1,8 @@
 """Key rotation for encrypted columns: add a key, re-encrypt every stored value under it in small
 batches while the server keeps running, count values per key, and retire a key nothing uses.
 
-Encrypted columns are found by their `ot.crypto.Encrypted` marker on the model (not by a list kept
-here), so a column added later is rotated and checked without a change to this module.
+Encrypted columns are found by their `ot.models.columns.Encrypted` marker on the model (not by a
+list kept here), so a column added later is rotated and checked without a change to this module.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 import ot.models  # noqa: F401  (registers every table on SQLModel.metadata)
-from ot.crypto import ENCRYPTED_INFO, VERSION, Cipher, DecryptionError, Encrypted
+from ot.crypto import VERSION, Cipher, DecryptionError
 from ot.errors import Conflict, NotFound, OtError
+from ot.models.columns import ENCRYPTED_INFO, Encrypted
 from ot.secrets import add_encryption_key, read_secrets, remove_encryption_key
 
 BATCH_SIZE = 500

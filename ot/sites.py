@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.accounts import get_account
 from ot.clock import utcnow
 from ot.errors import Conflict, InvalidInput, NotFound
-from ot.ingest.ips import Network, parse_networks
+from ot.ips import Network, parse_networks
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
 

@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ot import crypto, paths
-from ot.crypto import Cipher, DecryptionError, Encrypted
+from ot.crypto import Cipher, DecryptionError
+from ot.models.columns import Encrypted
 from ot.secrets import Secrets, add_encryption_key, load_or_create_secrets
 
 

@@ -25,9 +25,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot import audit
 from ot.accounts import create_account
 from ot.config import Settings
-from ot.crypto import Cipher, DecryptionError, Encrypted
+from ot.crypto import Cipher, DecryptionError
 from ot.db import create_engine
 from ot.keyrotation import encrypted_columns
+from ot.models.columns import Encrypted
 from ot.privacy import IpPolicy
 from ot.registration import Registration, register
 from ot.secrets import load_secrets_of

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ot.errors import InvalidInput
-from ot.ingest.ips import client_ip, ip_in_networks, parse_networks, truncate_ip
+from ot.ips import client_ip, ip_in_networks, parse_networks, truncate_ip
 
 LOCAL_PROXIES = parse_networks(["127.0.0.1", "::1", "10.0.0.0/8"], field="trusted_proxies")
 

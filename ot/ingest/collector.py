@@ -21,11 +21,11 @@ from ot.crypto import Cipher
 from ot.errors import InvalidInput, NotFound, StorageUnavailable
 from ot.ingest.geo import GeoLocator
 from ot.ingest.hit import EnrichedHit, IncomingHit
-from ot.ingest.ips import ip_in_networks, truncate_ip
 from ot.ingest.referrer import classify_referrer
 from ot.ingest.urls import parse_page_url, parse_referrer_url
 from ot.ingest.useragent import parse_user_agent
 from ot.ingest.writer import HitWriter
+from ot.ips import ip_in_networks, truncate_ip
 from ot.models import HIT_IP
 from ot.privacy import IpPolicy
 from ot.sites import SiteConfig, SiteDirectory

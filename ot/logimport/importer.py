@@ -32,9 +32,9 @@ from ot.errors import InvalidInput, OtError
 from ot.ingest.collector import ip_context
 from ot.ingest.geo import GeoLocator, Location
 from ot.ingest.hit import PAGEVIEW
-from ot.ingest.ips import ip_in_networks, truncate_ip
 from ot.ingest.referrer import ReferrerInfo, classify_referrer
 from ot.ingest.urls import PageUrl, parse_page_url, parse_referrer_url
+from ot.ips import ip_in_networks, truncate_ip
 from ot.logimport import state
 from ot.logimport.classify import NOT_FOUND, client_of, is_crawler, is_static
 from ot.logimport.format_check import FIRST_LINES, MalformedAtFirst, check_format

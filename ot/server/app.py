@@ -15,8 +15,8 @@ from ot.db import create_engine, create_sqlite_writer_engine, is_sqlite
 from ot.ingest.collector import Collector
 from ot.ingest.geo import GeoLocator
 from ot.ingest.hit import PayloadLimits
-from ot.ingest.ips import parse_networks
 from ot.ingest.writer import HitWriter
+from ot.ips import parse_networks
 from ot.mailer import Mailer
 from ot.schema import ensure_schema
 from ot.secrets import load_secrets_of

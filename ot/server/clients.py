@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ot.ingest.ips import client_ip
+from ot.ips import client_ip
 from ot.server.keys import TRUSTED_PROXIES
 
 

@@ -10,7 +10,7 @@ from ot.config import Settings
 from ot.crypto import Cipher
 from ot.ingest.collector import Collector
 from ot.ingest.hit import PayloadLimits
-from ot.ingest.ips import Network
+from ot.ips import Network
 from ot.mailer import Mailer
 from ot.stats.processes import QueryProcesses
 from ot.storage import StorageHealth

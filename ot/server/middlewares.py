@@ -12,7 +12,7 @@ from aiohttp.typedefs import Handler, Middleware
 from ot.clock import Clock
 from ot.config import ApiSettings
 from ot.errors import OtError, StorageUnavailable
-from ot.ingest.ips import ip_in_networks
+from ot.ips import ip_in_networks
 from ot.ratelimit import TokenBuckets
 from ot.server.auth import SESSION_COOKIE
 from ot.server.bodies import (

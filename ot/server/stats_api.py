@@ -17,6 +17,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.access import Scope
 from ot.clock import utcnow
+from ot.credentials import (
+    SITE_NOT_FOUND,
+    authenticate,
+    authenticate_grant_key,
+    bearer_token,
+    is_grant_key,
+    readable_site,
+)
 from ot.errors import NotFound, OtError
 from ot.grants.reads import read_through_grant_in_query_process, shared_response
 from ot.ingest._fields import json_object_body
@@ -28,14 +36,6 @@ from ot.server.keys import ENGINE, LIMITS, QUERIES, SETTINGS, WRITE_ENGINE
 from ot.server.middlewares import COLLECTOR_PATHS
 from ot.site_pages import list_site_page, parse_limit, readable_site_by_domain
 from ot.stats import v1
-from ot.stats.access import (
-    SITE_NOT_FOUND,
-    authenticate,
-    authenticate_grant_key,
-    bearer_token,
-    is_grant_key,
-    readable_site,
-)
 from ot.stats.engine import QueryResult
 from ot.stats.processes import answer_query
 from ot.stats.query import Query, parse_query
