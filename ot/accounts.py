@@ -10,7 +10,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.clock import utcnow
 from ot.config import AccountSettings
-from ot.crypto import Cipher
 from ot.errors import InvalidInput, NotFound
 from ot.models import (
     ACCOUNT_ADDRESS,
@@ -23,6 +22,7 @@ from ot.models import (
     Consent,
 )
 from ot.passwords import password_matches_in_thread
+from ot.security.crypto import Cipher
 
 # Serialises changes of who holds which e-mail address on PostgreSQL (see `start_writing`).
 EMAIL_LOCK_ID = 727_004

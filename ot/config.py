@@ -214,7 +214,7 @@ class MailSettings(BaseModel):
 
 
 class AuditSettings(BaseModel):
-    """The audit trail's signed checkpoints (see `ot.audit_checkpoints`)."""
+    """The audit trail's signed checkpoints (see `ot.security.audit_checkpoints`)."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 

@@ -24,13 +24,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.accounts import get_account
 from ot.clock import as_utc
 from ot.errors import Conflict, NotFound
 from ot.grants.suspension import suspend_grants_for_deletion
 from ot.models import Account, AccountDeletion, ApiToken, AuditEntry, Site
 from ot.retention import HIT, VISIT, delete_in_batches
+from ot.security import audit
 from ot.sessions import revoke_all_sessions
 
 PURGE_ACTOR = "system:purge"

@@ -21,13 +21,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
-from ot.crypto import Cipher
 from ot.errors import InvalidInput
 from ot.ips import truncate_ip
 from ot.models import Site, VisitorOrdinal
 from ot.privacy import IpPolicy, VisitorMode
 from ot.retention import HIT, PENDING, VISIT, local_days
+from ot.security import audit
+from ot.security.crypto import Cipher
 
 ORDINAL: Table = VisitorOrdinal.__table__  # type: ignore[attr-defined]
 _SCAN_BATCH = 2000

@@ -26,7 +26,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts import get_account
 from ot.clock import as_utc, utcnow
-from ot.crypto import Cipher
 from ot.csv_cells import spreadsheet_safe_row
 from ot.erasure import ENCRYPTED_INFO, stored_ip
 from ot.models import (
@@ -40,14 +39,15 @@ from ot.models import (
     Site,
 )
 from ot.retention import HIT
+from ot.security.crypto import Cipher
 
 FORMAT = "opentracker-export/1"
 HIT_BATCH = 5000
 ACCOUNT: Table = Account.__table__  # type: ignore[attr-defined]
 
 # Every `<field>_encrypted` column of Account is exported decrypted as `<field>`, under the
-# context its column declares (`ot.crypto`), else "account.<field>", else the one given here
-# (one line per field encrypted otherwise: its column name and its context).
+# context its column declares (`ot.security.crypto`), else "account.<field>", else the one given
+# here (one line per field encrypted otherwise: its column name and its context).
 CONTEXT_OF: dict[str, str] = {}
 # Columns never exported, even hashed: they prove nothing to the customer and help an attacker
 # (password hashes, blind indexes of e-mail addresses, second-factor secrets).

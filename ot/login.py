@@ -16,11 +16,10 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit, throttle
+from ot import throttle
 from ot.accounts import account_email, find_account_by_email, normalise_email
 from ot.clock import SYSTEM_CLOCK, Clock
 from ot.config import AccountSettings
-from ot.crypto import Cipher
 from ot.errors import Forbidden, TooManyRequests, Unauthorized
 from ot.mailer import Mail
 from ot.models import Account
@@ -31,6 +30,8 @@ from ot.passwords import (
     verify_password_in_thread,
 )
 from ot.second_factor import check_totp, use_recovery_code
+from ot.security import audit
+from ot.security.crypto import Cipher
 from ot.sessions import StartedSession, start_session
 
 # One answer for every wrong log-in, so that none tells more than another: which part was wrong

@@ -17,13 +17,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.accounts import normalise_email
 from ot.clock import utcnow
 from ot.config import AccountSettings
-from ot.crypto import Cipher
 from ot.mailer import Mail
 from ot.models import MailQuota
+from ot.security import audit
+from ot.security.crypto import Cipher
 
 PERIOD = timedelta(hours=24)
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit, mail_quota
+from ot import mail_quota
 from ot.accounts import (
     CONTACT_CONTEXTS,
     EMAIL_CONTEXT,
@@ -33,13 +33,14 @@ from ot.accounts import (
 )
 from ot.clock import SYSTEM_CLOCK, Clock, utcnow
 from ot.config import AccountSettings
-from ot.crypto import Cipher
 from ot.errors import Conflict, InvalidInput
 from ot.login import Proof, confirm_identity
 from ot.mailer import Mail
 from ot.models import PROFILE_OLD_VALUES, Account, Consent, EmailVerification, ProfileChange
 from ot.passwords import check_new_password, hash_password_in_thread
 from ot.second_factor import confirm_enrolment, disable, ensure_on
+from ot.security import audit
+from ot.security.crypto import Cipher
 from ot.sessions import revoke_all_sessions
 from ot.verification import Purpose, issue_verification, verification_link
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit, mail_quota
+from ot import mail_quota
 from ot.accounts import (
     CONTACT_CONTEXTS,
     EMAIL_CONTEXT,
@@ -27,12 +27,13 @@ from ot.accounts import (
 )
 from ot.clock import utcnow
 from ot.config import AccountSettings
-from ot.crypto import Cipher
 from ot.errors import InvalidInput
 from ot.mailer import Mail
 from ot.models import Account
 from ot.passwords import check_new_password, hash_password_in_thread
 from ot.profile import apply_email_change
+from ot.security import audit
+from ot.security.crypto import Cipher
 from ot.verification import Purpose, consume_verification, issue_verification, verification_link
 
 

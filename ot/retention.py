@@ -20,9 +20,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.clock import as_utc
 from ot.models import Hit, RollupBitmap, RollupDay, RollupPendingDay, Site, Visit
+from ot.security import audit
 
 HIT: Table = Hit.__table__  # type: ignore[attr-defined]
 VISIT: Table = Visit.__table__  # type: ignore[attr-defined]

@@ -18,12 +18,12 @@ import pyotp
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.accounts import TOTP_SECRET_CONTEXT, account_email
 from ot.clock import utcnow
-from ot.crypto import Cipher
 from ot.errors import Conflict, InvalidInput
 from ot.models import Account, RecoveryCode
+from ot.security import audit
+from ot.security.crypto import Cipher
 
 ISSUER = "opentracker"
 RECOVERY_CODE_COUNT = 10

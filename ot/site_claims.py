@@ -19,13 +19,13 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.accounts import account_email, get_account
 from ot.clock import utcnow
-from ot.crypto import Cipher
 from ot.errors import Conflict
 from ot.mailer import Mail
 from ot.models import Site
+from ot.security import audit
+from ot.security.crypto import Cipher
 from ot.site_verification import VerificationMethod
 from ot.sites import add_site, new_verification_token
 

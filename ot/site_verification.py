@@ -31,7 +31,7 @@ import dns.exception
 import dns.rdatatype
 
 from ot.config import VerificationSettings
-from ot.crypto import Cipher
+from ot.security.crypto import Cipher
 
 # Fetches a URL's body as text, or None when it cannot (unreachable, refused, not 200, too big).
 Fetcher = Callable[[str], Awaitable[str | None]]

@@ -23,11 +23,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.access import Principal, PrincipalKind, Scope, may, role_in
 from ot.accounts import account_email, get_account, normalise_email
 from ot.clock import as_utc, utcnow
-from ot.crypto import Cipher
 from ot.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ot.grants.suspension import SuspensionReason, may_grant, suspend_grants_of_member
 from ot.mailer import Mail, quoted
 from ot.models import INVITATION_EMAIL, Invitation, MemberRole, Membership
+from ot.security.crypto import Cipher
 
 INVITATION_PREFIX = "oti_"
 ACCEPT_PATH = "/ot/v1/team/invitations/accept"

@@ -19,8 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.accounts import email_index
 from ot.clock import as_utc
 from ot.config import AccountSettings
-from ot.crypto import Cipher
 from ot.models import LoginThrottle
+from ot.security.crypto import Cipher
 
 
 def email_key(cipher: Cipher, email: str) -> str:

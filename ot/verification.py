@@ -11,11 +11,11 @@ from enum import StrEnum
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.clock import as_utc, utcnow
 from ot.config import AccountSettings
 from ot.errors import InvalidInput
 from ot.models import EmailVerification
+from ot.security import audit
 
 TOKEN_PREFIX = "otv_"
 VERIFY_PATH = "/ot/v1/accounts/verify"

@@ -25,11 +25,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts import create_account
 from ot.config import Settings
-from ot.crypto import Cipher
 from ot.db import create_engine
 from ot.models import Site
 from ot.schema import upgrade
-from ot.secrets import load_or_create_secrets, load_secrets_of
+from ot.security.crypto import Cipher
+from ot.security.secrets import load_or_create_secrets, load_secrets_of
 from ot.sessions import StartedSession, start_session
 from ot.sites import add_site
 

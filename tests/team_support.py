@@ -9,9 +9,9 @@ from ot.access import Principal, PrincipalKind
 from ot.accounts import EMAIL_CONTEXT, create_account, email_index, get_account
 from ot.clock import utcnow
 from ot.config import Settings
-from ot.crypto import Cipher
 from ot.models import MemberRole
-from ot.secrets import load_or_create_secrets
+from ot.security.crypto import Cipher
+from ot.security.secrets import load_or_create_secrets
 from ot.team import accept_invitation, invite
 from ot.tokens import create_token
 from tests.support import helper_engine

@@ -25,7 +25,7 @@ import ot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from ot.admin.cli import app
 from ot.config import Settings, load_settings
 from ot.schema import UPGRADE_COMMAND, head_revision
-from ot.secrets import load_secrets_of
+from ot.security.secrets import load_secrets_of
 from tests import support
 
 ACCOUNT_NAME = "Jane Doe Consulting"

@@ -1,5 +1,5 @@
-"""The audit trail (`ot.audit`): entries are chained by hash, and verification names the first
-entry that was altered or whose predecessor was removed."""
+"""The audit trail (`ot.security.audit`): entries are chained by hash, and verification names the
+first entry that was altered or whose predecessor was removed."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.config import Settings
 from ot.db import create_engine
+from ot.security import audit
 
 
 @pytest.fixture

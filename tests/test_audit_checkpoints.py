@@ -1,5 +1,5 @@
-"""Signed checkpoints of the audit trail (`ot.audit_checkpoints`): whoever can write the database
-but does not hold the signing key cannot alter, rewrite or cut the trail unnoticed."""
+"""Signed checkpoints of the audit trail (`ot.security.audit_checkpoints`): whoever can write the
+database but does not hold the signing key cannot alter, rewrite or cut the trail unnoticed."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit, audit_checkpoints, paths
-from ot.audit_checkpoints import TrailReport, public_key_text, sign_checkpoint, signed_text
+from ot import paths
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.db import create_engine
+from ot.security import audit, audit_checkpoints
+from ot.security.audit_checkpoints import TrailReport, public_key_text, sign_checkpoint, signed_text
 
 
 @pytest.fixture

@@ -194,9 +194,9 @@ async def test_ip_policy_decides_what_is_kept_and_it_is_encrypted(
     for domain in ("full.example", "cut.example"):
         assert kept[domain].startswith("v1.")
         assert "203.0.113" not in kept[domain]
-    from ot.crypto import Cipher
     from ot.ingest.collector import ip_context
-    from ot.secrets import load_or_create_secrets
+    from ot.security.crypto import Cipher
+    from ot.security.secrets import load_or_create_secrets
 
     cipher = Cipher(load_or_create_secrets(settings.data_dir))
     full, cut = (kept[d] for d in ("full.example", "cut.example"))
@@ -317,9 +317,9 @@ async def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(
     assert response.status == 202
     [hit] = await hits(settings)
     assert hit["country"] == ""  # located as the loopback peer it came from, not as 8.8.8.8
-    from ot.crypto import Cipher
     from ot.ingest.collector import ip_context
-    from ot.secrets import load_or_create_secrets
+    from ot.security.crypto import Cipher
+    from ot.security.secrets import load_or_create_secrets
 
     kept = Cipher(load_or_create_secrets(settings.data_dir)).decrypt(
         hit["ip_encrypted"], context=ip_context(hit["site_id"])

@@ -1,5 +1,5 @@
-"""Encryption of personal fields (`ot.crypto`): authenticated, bound to where a value is stored,
-readable across key rotation, and a blind index to look values up by equality."""
+"""Encryption of personal fields (`ot.security.crypto`): authenticated, bound to where a value is
+stored, readable across key rotation, and a blind index to look values up by equality."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ot import crypto, paths
-from ot.crypto import Cipher, DecryptionError
+from ot import paths
 from ot.models.columns import Encrypted
-from ot.secrets import Secrets, add_encryption_key, load_or_create_secrets
+from ot.security import crypto
+from ot.security.crypto import Cipher, DecryptionError
+from ot.security.secrets import Secrets, add_encryption_key, load_or_create_secrets
 
 
 def make_secrets(keys: dict[str, bytes] | None = None, current: str | None = None) -> Secrets:

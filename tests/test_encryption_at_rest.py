@@ -3,8 +3,8 @@ all personal information is encrypted."
 
 The raw database (SQLite's files, a `pg_dump` of PostgreSQL) holds no personal data in plain text,
 and a stored value that was altered or moved to another row does not decrypt. The checks walk the
-registry of encrypted columns (`ot.keyrotation.encrypted_columns`), so a column added later joins
-them by declaring itself encrypted.
+registry of encrypted columns (`ot.security.key_rotation.encrypted_columns`), so a column added
+later joins them by declaring itself encrypted.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.accounts import create_account
 from ot.config import Settings
-from ot.crypto import Cipher, DecryptionError
 from ot.db import create_engine
-from ot.keyrotation import encrypted_columns
 from ot.models.columns import Encrypted
 from ot.privacy import IpPolicy
 from ot.registration import Registration, register
-from ot.secrets import load_secrets_of
+from ot.security import audit
+from ot.security.crypto import Cipher, DecryptionError
+from ot.security.key_rotation import encrypted_columns
+from ot.security.secrets import load_secrets_of
 from ot.sites import add_site
 from tests.support import event, rows, store_hits
 

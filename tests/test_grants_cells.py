@@ -16,12 +16,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.credentials import authenticate_grant_key
-from ot.crypto import Cipher
 from ot.errors import InvalidInput
 from ot.grants.reads import read_through_grant, shared_response
 from ot.models import Site
 from ot.privacy import VisitorMode
-from ot.secrets import load_secrets_of
+from ot.security.crypto import Cipher
+from ot.security.secrets import load_secrets_of
 from ot.sites import add_site
 from tests import support
 from tests.grants_support import PLAUSIBLE, SHARED, answer_of, grant, in_days, read

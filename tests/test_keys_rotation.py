@@ -1,6 +1,6 @@
-"""Key rotation (`ot.keyrotation`, `ot-admin keys`): every encrypted value moves to a new key in
-batches while readers keep working, old keys stay readable until nothing uses them, and a key is
-retired only then."""
+"""Key rotation (`ot.security.key_rotation`, `ot-admin keys`): every encrypted value moves to a new
+key in batches while readers keep working, old keys stay readable until nothing uses them, and a
+key is retired only then."""
 
 from __future__ import annotations
 
@@ -16,14 +16,16 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ot import crypto, paths
+from ot import paths
 from ot.accounts import NAME_CONTEXT
 from ot.config import Settings
-from ot.crypto import Cipher, DecryptionError
 from ot.db import create_engine
 from ot.errors import Conflict, NotFound
 from ot.ingest.collector import ip_context
-from ot.keyrotation import (
+from ot.privacy import IpPolicy
+from ot.security import crypto
+from ot.security.crypto import Cipher, DecryptionError
+from ot.security.key_rotation import (
     RotationReport,
     encrypted_columns,
     key_usage,
@@ -32,8 +34,7 @@ from ot.keyrotation import (
     rotate,
     start_rotation,
 )
-from ot.privacy import IpPolicy
-from ot.secrets import load_secrets_of, read_secrets
+from ot.security.secrets import load_secrets_of, read_secrets
 from tests import support, test_admin_cli
 from tests.support import event, make_site, rows, store_hits
 from tests.test_admin_cli import AdminDatabase, ok

@@ -23,12 +23,12 @@ from typer.testing import CliRunner, Result
 
 from ot.admin.cli import app
 from ot.config import Settings
-from ot.crypto import Cipher
 from ot.db import create_engine
 from ot.ingest.collector import ip_context
 from ot.logimport.format_check import FIRST_LINES
 from ot.models import Site
-from ot.secrets import load_secrets_of
+from ot.security.crypto import Cipher
+from ot.security.secrets import load_secrets_of
 from tests import support
 from tests.access_logs import (
     CHROME,

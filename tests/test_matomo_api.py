@@ -15,12 +15,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.clock import utcnow
 from ot.config import Settings
-from ot.crypto import Cipher
 from ot.db import create_engine
 from ot.ingest.collector import ip_context
 from ot.models import Site
 from ot.privacy import IpPolicy, VisitorMode
-from ot.secrets import load_or_create_secrets
+from ot.security.crypto import Cipher
+from ot.security.secrets import load_or_create_secrets
 from ot.tokens import create_token
 from tests.support import CHROME_USER_AGENT, error_of, hits, make_site, rows
 

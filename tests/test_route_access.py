@@ -18,10 +18,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.access import Principal, PrincipalKind
 from ot.config import Settings, load_settings
-from ot.crypto import Cipher
 from ot.grants.store import GrantTerms, IssuedGrant, create_grant
 from ot.models import Site
-from ot.secrets import load_or_create_secrets
+from ot.security.crypto import Cipher
+from ot.security.secrets import load_or_create_secrets
 from ot.server.app import create_app
 from ot.server.auth import Access, declared
 from ot.sessions import StartedSession

@@ -1,5 +1,5 @@
-"""The secrets file (`ot.secrets`): made once with fresh keys, private to its owner, stable across
-starts, never echoed in errors, and never written to the server's logs."""
+"""The secrets file (`ot.security.secrets`): made once with fresh keys, private to its owner, stable
+across starts, never echoed in errors, and never written to the server's logs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from ot import paths
 from ot.config import Settings
 from ot.logs import JsonFormatter
-from ot.secrets import (
+from ot.security.secrets import (
     Secrets,
     add_encryption_key,
     load_or_create_secrets,

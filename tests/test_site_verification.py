@@ -18,12 +18,12 @@ from sqlalchemy import update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.db import create_engine
 from ot.models import Site
 from ot.schema import alembic_config
+from ot.security import audit
 from ot.server.app import create_app
 from ot.server.sites_api import VERIFICATION_FETCHER
 from ot.site_verification import fetch_text, txt_lookup

@@ -6,9 +6,12 @@ import json
 
 import typer
 
-from ot import audit
 from ot.admin.context import context_from, run
-from ot.audit_checkpoints import (
+from ot.clock import as_utc
+from ot.db import create_engine
+from ot.models import AuditCheckpoint, AuditEntry
+from ot.security import audit
+from ot.security.audit_checkpoints import (
     Checkpoint,
     TrailReport,
     latest_head,
@@ -18,9 +21,6 @@ from ot.audit_checkpoints import (
     signing_key_path,
     verify,
 )
-from ot.clock import as_utc
-from ot.db import create_engine
-from ot.models import AuditCheckpoint, AuditEntry
 
 app = typer.Typer(
     help="The audit trail: hash-chained, with signed checkpoints.", no_args_is_help=True

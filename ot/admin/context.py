@@ -15,15 +15,16 @@ import typer
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit, paths
-from ot.audit_checkpoints import sign_checkpoint
+from ot import paths
 from ot.config import Settings, describe_settings_error, load_settings
-from ot.crypto import Cipher
 from ot.db import create_engine
 from ot.errors import OtError
 from ot.private_files import secure_data_dir
 from ot.schema import ensure_schema
-from ot.secrets import load_secrets_of
+from ot.security import audit
+from ot.security.audit_checkpoints import sign_checkpoint
+from ot.security.crypto import Cipher
+from ot.security.secrets import load_secrets_of
 
 T = TypeVar("T")
 

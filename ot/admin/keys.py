@@ -9,8 +9,8 @@ import typer
 from ot import paths
 from ot.admin.context import AdminContext, context_from, run
 from ot.db import create_engine
-from ot.keyrotation import KeyUsage, RotationReport, key_usage, retire_key, rotate
-from ot.secrets import load_secrets_of
+from ot.security.key_rotation import KeyUsage, RotationReport, key_usage, retire_key, rotate
+from ot.security.secrets import load_secrets_of
 
 app = typer.Typer(help="Encryption keys of personal fields.", no_args_is_help=True)
 

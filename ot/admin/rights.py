@@ -9,7 +9,6 @@ from pathlib import Path
 import typer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.admin.context import context_from, run
 from ot.db import create_engine
 from ot.erasure import ErasureReport, erase_visitor
@@ -18,7 +17,8 @@ from ot.export import write_export
 from ot.private_files import open_private_for_writing
 from ot.rights import HousekeepingReport, run_housekeeping
 from ot.schema import ensure_schema
-from ot.secrets import load_or_create_secrets
+from ot.security import audit
+from ot.security.secrets import load_or_create_secrets
 from ot.sites import get_site
 from ot.visitors import visitor_id_from_client_id
 

@@ -14,17 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.access import Scope, reachable_site
 from ot.config import Settings
-from ot.crypto import Cipher
 from ot.errors import InvalidInput, NotFound, OtError
 from ot.grants.cells import answer_in_cells
 from ot.grants.fit import CLIPPED_WARNING, check_names, clip_to_window
 from ot.grants.quota import admit
 from ot.grants.store import live_grant, principal_of_grant
 from ot.models import GRANT_READ_QUERY, Grant, GrantRead, Site
-from ot.secrets import load_secrets_of
+from ot.security import audit
+from ot.security.crypto import Cipher
+from ot.security.secrets import load_secrets_of
 from ot.sites import normalise_domain
 from ot.stats.engine import QueryResult, run_query
 from ot.stats.query import Query, conditions, parse_query

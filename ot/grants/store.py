@@ -14,7 +14,6 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.access import (
     Principal,
     PrincipalKind,
@@ -26,7 +25,6 @@ from ot.access import (
 )
 from ot.clock import as_utc, utcnow
 from ot.config import AccountSettings
-from ot.crypto import Cipher
 from ot.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from ot.grants.cells import check_terms as check_threshold_terms
 from ot.models import GRANT_GRANTEE, GRANT_PURPOSE, AccountDeletion, Grant, GrantRead, MemberRole
@@ -36,6 +34,8 @@ from ot.passwords import (
     hash_password_in_thread,
     password_matches_in_thread,
 )
+from ot.security import audit
+from ot.security.crypto import Cipher
 from ot.stats.query import METRICS, is_known_dimension
 
 GRANT_KEY_PREFIX = "otg_"

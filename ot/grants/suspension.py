@@ -18,9 +18,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.access import ROLE_SCOPES, Scope
 from ot.models import Grant, MemberRole
+from ot.security import audit
 
 
 class SuspensionReason(StrEnum):

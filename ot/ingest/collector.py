@@ -17,7 +17,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ot import metrics
 from ot.config import CollectorSettings
-from ot.crypto import Cipher
 from ot.errors import InvalidInput, NotFound, StorageUnavailable
 from ot.ingest.geo import GeoLocator
 from ot.ingest.hit import EnrichedHit, IncomingHit
@@ -28,6 +27,7 @@ from ot.ingest.writer import HitWriter
 from ot.ips import ip_in_networks, truncate_ip
 from ot.models import HIT_IP
 from ot.privacy import IpPolicy
+from ot.security.crypto import Cipher
 from ot.sites import SiteConfig, SiteDirectory
 from ot.visitors import SaltKeeper, choose_visitor_id
 

@@ -46,7 +46,7 @@ from ot.logimport.sources import GZIP_ERRORS, LogSource, file_identity, file_siz
 from ot.logimport.writer import BatchWriter, Row, fewer_collections, microseconds
 from ot.models import Site
 from ot.privacy import IpPolicy
-from ot.secrets import load_secrets_of
+from ot.security.secrets import load_secrets_of
 from ot.sites import SiteConfig
 
 MAX_LINE_BYTES = 64 * 1024  # a longer "line" is not a log line (binary garbage, a lost newline)

@@ -37,13 +37,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot.clock import utcnow
 from ot.config import Settings
-from ot.crypto import Cipher
 from ot.db import checkpoint_wal, create_engine, create_sqlite_writer_engine
 from ot.errors import OtError
 from ot.ingest.hit import EnrichedHit
 from ot.ingest.store import store_batch
 from ot.logimport import legacy, state
-from ot.secrets import load_secrets_of
+from ot.security.crypto import Cipher
+from ot.security.secrets import load_secrets_of
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 class AuditEntry(SQLModel, table=True):
     """One security-relevant event. Append-only and hash-chained: each entry's hash covers its
-    content and the previous entry's hash (see `ot.audit`)."""
+    content and the previous entry's hash (see `ot.security.audit`)."""
 
     __tablename__ = "audit_entry"
 
@@ -28,8 +28,9 @@ class AuditEntry(SQLModel, table=True):
 
 class AuditCheckpoint(SQLModel, table=True):
     """The audit chain's head at one moment, signed (Ed25519) by a key kept outside the database,
-    so that a chain recomputed from scratch or cut short is caught (see `ot.audit_checkpoints`).
-    Each checkpoint is also appended to a file in the data folder."""
+    so that a chain recomputed from scratch or cut short is caught (see
+    `ot.security.audit_checkpoints`). Each checkpoint is also appended to a file in the data
+    folder."""
 
     __tablename__ = "audit_checkpoint"
 

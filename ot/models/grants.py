@@ -21,7 +21,7 @@ class Grant(SQLModel, table=True):
     """A customer's express permission for a named third party to read some of an account's
     statistics: which sites, metrics and dimensions, which days, until when. The read-only key
     and the share link's token are kept only as SHA-256 hashes, the link's password as an
-    argon2 hash, the grantee's name and the purpose encrypted (`ot.crypto`)."""
+    argon2 hash, the grantee's name and the purpose encrypted (`ot.security.crypto`)."""
 
     __tablename__ = "access_grant"  # `grant` is an SQL keyword
 

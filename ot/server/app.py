@@ -10,7 +10,6 @@ from aiohttp import web
 
 from ot.clock import SYSTEM_CLOCK, Clock
 from ot.config import Settings
-from ot.crypto import Cipher
 from ot.db import create_engine, create_sqlite_writer_engine, is_sqlite
 from ot.ingest.collector import Collector
 from ot.ingest.geo import GeoLocator
@@ -19,7 +18,8 @@ from ot.ingest.writer import HitWriter
 from ot.ips import parse_networks
 from ot.mailer import Mailer
 from ot.schema import ensure_schema
-from ot.secrets import load_secrets_of
+from ot.security.crypto import Cipher
+from ot.security.secrets import load_secrets_of
 from ot.server import middlewares, stats_api
 from ot.server.access_log import hide_request_details_from_aiohttp_logs
 from ot.server.auth import authorise

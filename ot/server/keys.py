@@ -7,11 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot.clock import Clock
 from ot.config import Settings
-from ot.crypto import Cipher
 from ot.ingest.collector import Collector
 from ot.ingest.hit import PayloadLimits
 from ot.ips import Network
 from ot.mailer import Mailer
+from ot.security.crypto import Cipher
 from ot.stats.processes import QueryProcesses
 from ot.storage import StorageHealth
 

@@ -10,11 +10,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.access import Scope
 from ot.clock import as_utc
 from ot.errors import NotFound
 from ot.models import ApiToken
+from ot.security import audit
 from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
 from ot.server.database import engine_for
 from ot.server.ids import path_id

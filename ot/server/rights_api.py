@@ -11,7 +11,6 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.access import Scope, reachable_site
 from ot.accounts import password_confirms
 from ot.clock import as_utc, utcnow
@@ -19,7 +18,8 @@ from ot.deletion import cancel_deletion, pending_deletion, request_deletion
 from ot.erasure import canonical_ip, erase_visitor
 from ot.errors import Forbidden, InvalidInput, NotFound
 from ot.export import write_export
-from ot.secrets import load_or_create_secrets
+from ot.security import audit
+from ot.security.secrets import load_or_create_secrets
 from ot.server.auth import BODY, PRINCIPAL, SESSION_COOKIE, Access, endpoint
 from ot.server.database import engine_for
 from ot.server.keys import CIPHER, ENGINE, SETTINGS

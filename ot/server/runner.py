@@ -18,7 +18,6 @@ from multiprocessing.process import BaseProcess
 from aiohttp import web
 
 from ot import paths
-from ot.audit_checkpoints import keep_checkpointing
 from ot.config import Settings
 from ot.db import create_engine
 from ot.errors import OtError
@@ -26,6 +25,7 @@ from ot.logs import configure_logging
 from ot.rights import keep_tidy
 from ot.rollups.schedule import keep_rolled_up
 from ot.schema import ensure_schema
+from ot.security.audit_checkpoints import keep_checkpointing
 from ot.server.access_log import AccessLogger
 from ot.server.app import create_app
 from ot.storage import storage_problem, unwritable_folder

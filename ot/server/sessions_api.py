@@ -10,10 +10,10 @@ from aiohttp import web
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.access import Scope
 from ot.clock import as_utc
 from ot.errors import InvalidInput, NotFound
+from ot.security import audit
 from ot.server.auth import PRINCIPAL, SESSION_COOKIE, Access, endpoint
 from ot.server.database import engine_for
 from ot.server.keys import SETTINGS

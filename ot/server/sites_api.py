@@ -14,12 +14,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit
 from ot.access import Principal, Scope, reachable_site, reachable_team_ids
 from ot.clock import as_utc
 from ot.errors import Forbidden, NotFound
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
+from ot.security import audit
 from ot.server.accounts_api import send_mails
 from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
 from ot.server.database import engine_for

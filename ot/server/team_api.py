@@ -15,13 +15,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import audit, mail_quota
+from ot import mail_quota
 from ot.access import Scope
 from ot.accounts import account_name, get_account
 from ot.clock import as_utc, utcnow
 from ot.errors import InvalidInput
 from ot.mailer import Mail
 from ot.models import Invitation, MemberRole, Membership
+from ot.security import audit
 from ot.server.accounts_api import send_mails
 from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
 from ot.server.database import engine_for

@@ -42,7 +42,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts import create_account
 from ot.config import Settings, load_settings
-from ot.crypto import Cipher
 from ot.db import checkpoint_wal, create_engine, create_sqlite_writer_engine
 from ot.ingest.hit import PAGEVIEW, EnrichedHit
 from ot.ingest.referrer import classify_referrer
@@ -50,7 +49,8 @@ from ot.ingest.store import store_batch
 from ot.models import Hit, Site
 from ot.privacy import VisitorMode
 from ot.schema import upgrade
-from ot.secrets import load_or_create_secrets
+from ot.security.crypto import Cipher
+from ot.security.secrets import load_or_create_secrets
 from ot.sites import add_site
 
 DOMAIN = "shop.example"

@@ -7,7 +7,7 @@ database and are dropped after two days (see `ot.visitors`).
 
 The file may live elsewhere (setting `secrets_file`, `OT_SECRETS_FILE`), e.g. on a mounted secret
 volume kept out of the data folder's backups. `ot-admin keys rotate` adds keys to it and
-`ot-admin keys retire` removes them (see `ot.keyrotation`).
+`ot-admin keys retire` removes them (see `ot.security.key_rotation`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each entry's hash covers its own content and the previous entry's hash, so alter
 an entry breaks every link after it. `verify_chain` recomputes the chain and names the first
 broken link. Signed checkpoints of the chain head, which also catch a chain recomputed from
 scratch or a cut-off tail, build on this: `verify_chain` checks the heads it is given, and
-`ot.audit_checkpoints` signs, stores and reads them.
+`ot.security.audit_checkpoints` signs, stores and reads them.
 
 Details hold ids, counts and reasons only: never personal data in plaintext.
 """

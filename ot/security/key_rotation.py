@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 import ot.models  # noqa: F401  (registers every table on SQLModel.metadata)
-from ot.crypto import VERSION, Cipher, DecryptionError
 from ot.errors import Conflict, NotFound, OtError
 from ot.models.columns import ENCRYPTED_INFO, Encrypted
-from ot.secrets import add_encryption_key, read_secrets, remove_encryption_key
+from ot.security.crypto import VERSION, Cipher, DecryptionError
+from ot.security.secrets import add_encryption_key, read_secrets, remove_encryption_key
 
 BATCH_SIZE = 500
 

@@ -1,7 +1,7 @@
 """Signed checkpoints of the audit trail's head, so that a forger with the database alone is caught.
 
-The hash chain (`ot.audit`) catches an altered or removed entry, but not a chain recomputed from
-scratch after an alteration, nor a tail cut off. So every so often (`audit.checkpoint_every_*`
+The hash chain (`ot.security.audit`) catches an altered or removed entry, but not a chain recomputed
+from scratch after an alteration, nor a tail cut off. So every so often (`audit.checkpoint_every_*`
 settings) the head entry's id, hash and the number of entries are signed with an Ed25519 key kept
 outside the database (`audit-signing.key` in the data folder, or `audit.signing_key_file`). Each
 checkpoint is stored in the `audit_checkpoint` table and appended to `audit-checkpoints.jsonl` in
@@ -42,13 +42,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot import paths
-from ot.audit import AUDIT_LOCK_ID, ChainReport, SignedHead, moment_text, verify_chain
 from ot.clock import as_utc, utcnow
 from ot.config import AuditSettings, Settings
 from ot.db import create_engine
 from ot.models import AuditCheckpoint, AuditEntry
 from ot.private_files import ensure_private_dir
-from ot.secrets import create_secret_file
+from ot.security.audit import AUDIT_LOCK_ID, ChainReport, SignedHead, moment_text, verify_chain
+from ot.security.secrets import create_secret_file
 
 logger = logging.getLogger(__name__)
 

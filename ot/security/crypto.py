@@ -7,7 +7,7 @@ the context given to AES-GCM as associated data: a value altered, or copied to a
 
 Every encrypted column declares itself with `Encrypted(...).column_info()` on its model field
 (`ot.models.columns.Encrypted`), so that key rotation and the plaintext checks find it without a
-list to keep up to date (`ot.keyrotation.encrypted_columns`).
+list to keep up to date (`ot.security.key_rotation.encrypted_columns`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import time
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ot.secrets import Secrets, read_secrets
+from ot.security.secrets import Secrets, read_secrets
 
 VERSION = "v1"
 # How often a cipher looks at its secrets file for a key made current by `ot-admin keys rotate`.
