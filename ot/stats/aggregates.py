@@ -17,13 +17,12 @@ import bisect
 import functools
 import json
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pyroaring import BitMap, BitMap64
 from sqlalchemy import (
     DateTime,
     Text,
@@ -57,7 +56,7 @@ from ot.stats.filters import (
     visit_condition,
     visit_expression,
 )
-from ot.stats.fresh import collected, fresh_sums, members, reads_fresh_alone
+from ot.stats.fresh import Listed, collected, fresh_sums, reads_fresh_alone, set_filler
 from ot.stats.goals import goal_condition
 from ot.stats.query import GOAL, TIME_DIMENSIONS, VISIT_METRICS, Query, dimension_level
 from ot.stats.rolled import FreshSets, last_rolled_day, leaves_out_empty, sums_from_rollups
@@ -234,17 +233,6 @@ class _Grouping:
 
 
 @dataclass
-class _Listed:
-    """Who a key's visitors and visits in a window were, as the database lists them (see
-    `ot.stats.fresh.collected`): the ordinals of the visitors the rollups know, how many others
-    there were, and the visit ids."""
-
-    ordinals: Any = None
-    newcomers: int = 0
-    visit_ids: Any = None
-
-
-@dataclass
 class _RawReader:
     """Sums from `hit` and `visit` over a window of the range (a Scope's start and end): all of
     it, or the days after the rolled ones. Time buckets are the range's, cut to the window."""
@@ -263,11 +251,11 @@ class _RawReader:
         *,
         hits: bool,
         visits: bool,
-        listed: dict[Key, _Listed] | None = None,
+        listed: dict[Key, Listed] | None = None,
         list_visits: bool = False,
     ) -> None:
         """Add the window's sums to `raw`; with `listed`, list each key's visitors (and, with
-        `list_visits`, visit ids) there too (see `_Listed`)."""
+        `list_visits`, visit ids) there too (see `Listed`)."""
         for grouping in await self._hit_groupings(scope) if hits else []:
             await self._hit_sums(scope, grouping, raw, listed, list_visits)
         if visits:
@@ -282,7 +270,7 @@ class _RawReader:
         into sets only for those keys (a top list needs a handful of a dimension's keys)."""
         raw: dict[Key, Sums] = defaultdict(Sums)
         wanted = hits and (visitor_sets or visit_sets)
-        listed: dict[Key, _Listed] = {}
+        listed: dict[Key, Listed] = {}
         await self.read(
             scope, raw, hits=hits, visits=visits, listed=listed if wanted else None,
             list_visits=visit_sets,
@@ -290,21 +278,7 @@ class _RawReader:
         found = {key: Fresh(sums) for key, sums in raw.items()}
         if not wanted:
             return found, None
-        done: set[Key] = set()
-
-        def fill(keys: Collection[Key]) -> None:
-            for key in keys:
-                if key in done:
-                    continue
-                done.add(key)
-                listing, target = listed.get(key, _Listed()), found[key]
-                if visitor_sets:
-                    target.ordinals = BitMap(members(listing.ordinals))
-                    target.newcomers = listing.newcomers
-                if visit_sets:
-                    target.visit_ids = BitMap64(members(listing.visit_ids))
-
-        return found, fill
+        return found, set_filler(found, listed, visitor_sets=visitor_sets, visit_sets=visit_sets)
 
     def _buckets(self, unit: str, scope: Scope) -> list[Bucket]:
         """The range's buckets of `unit` that meet the window, cut to it."""
@@ -403,7 +377,7 @@ class _RawReader:
         scope: Scope,
         grouping: _Grouping,
         raw: dict[Key, Sums],
-        listed: dict[Key, _Listed] | None = None,
+        listed: dict[Key, Listed] | None = None,
         list_visits: bool = False,
     ) -> None:
         facts, group, key_of = grouping.facts, grouping.group, grouping.key_of
@@ -446,7 +420,7 @@ class _RawReader:
             values.visitors, values.hit_visits = visitors, hit_visits
             values.pageviews, values.events = int(pageviews), events
             if listed is not None:
-                listed[key] = _Listed(*row[sums_at + 4 :])
+                listed[key] = Listed(*row[sums_at + 4 :])
         if self.daily:
             # Sum of each day's uniques: the figure a cookieless site can honestly give.
             per_day = select(

@@ -39,12 +39,36 @@ def reads_fresh_alone(dimensions: tuple[str, ...], daily: bool) -> bool:
 
 
 @dataclass
-class _Listed:
-    """A value's visitors and visits as the statement lists them (see `collected`)."""
+class Listed:
+    """Who a key's visitors and visits in a window were, as the database lists them (see
+    `collected`): the ordinals of the visitors the rollups know, how many others there were,
+    and the visit ids."""
 
     ordinals: Any = None
     newcomers: int = 0
     visit_ids: Any = None
+
+
+def set_filler(
+    found: dict[Key, Fresh], listed: dict[Key, Listed], *, visitor_sets: bool, visit_sets: bool
+) -> FreshSets:
+    """What makes the listed visitors and visits of the keys asked for into the sets of their
+    `Fresh` (each key once): a top list needs the sets of a handful of a dimension's keys."""
+    done: set[Key] = set()
+
+    def fill(keys: Collection[Key]) -> None:
+        for key in keys:
+            if key in done:
+                continue
+            done.add(key)
+            listing, target = listed.get(key, Listed()), found[key]
+            if visitor_sets:
+                target.ordinals = BitMap(members(listing.ordinals))
+                target.newcomers = listing.newcomers
+            if visit_sets:
+                target.visit_ids = BitMap64(members(listing.visit_ids))
+
+    return fill
 
 
 async def fresh_sums(
@@ -67,7 +91,7 @@ async def fresh_sums(
     lists = hits and (visitor_sets or visit_sets)
     statement = _statement(dialect, dimension, hits, visits, lists, lists and visit_sets)
     found: dict[Key, Fresh] = {}
-    listed: dict[Key, _Listed] = {}
+    listed: dict[Key, Listed] = {}
     parameters = {"site_id": site_id, "start": start, "end": end}
     for row in await connection.execute(statement, parameters):
         if row[2] == 0:
@@ -77,28 +101,14 @@ async def fresh_sums(
         if row[0] == HITS:
             sums.visitors, sums.hit_visits, sums.pageviews, sums.events = (int(n) for n in row[2:6])
             if lists:
-                listed[key] = _Listed(*row[6:])
+                listed[key] = Listed(*row[6:])
         else:
             sums.visits, sums.visit_pageviews, sums.bounces, sums.duration = (
                 int(n) for n in row[2:6]
             )
     if not lists:
         return found, None
-    done: set[Key] = set()
-
-    def fill(keys: Collection[Key]) -> None:
-        for key in keys:
-            if key in done:
-                continue
-            done.add(key)
-            listing, target = listed.get(key, _Listed()), found[key]
-            if visitor_sets:
-                target.ordinals = BitMap(members(listing.ordinals))
-                target.newcomers = listing.newcomers
-            if visit_sets:
-                target.visit_ids = BitMap64(members(listing.visit_ids))
-
-    return found, fill
+    return found, set_filler(found, listed, visitor_sets=visitor_sets, visit_sets=visit_sets)
 
 
 @functools.cache
