@@ -234,7 +234,7 @@ class AuditSettings(BaseModel):
 
 class VerificationSettings(BaseModel):
     """How a site's owner proves control of its domain: a DNS TXT record or a file on its web
-    server (see `ot.site_verification`)."""
+    server (see `ot.sites.verification`)."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 

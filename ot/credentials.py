@@ -6,12 +6,12 @@ from __future__ import annotations
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Scope, may
+from ot.accounts.api_keys import find_token, principal_of_key, record_use
+from ot.accounts.permissions import Scope, may
 from ot.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from ot.grants.store import GRANT_KEY_PREFIX, authenticate_grant
 from ot.models import ApiToken, Grant, Site
-from ot.sites import normalise_domain
-from ot.tokens import find_token, principal_of_key, record_use
+from ot.sites.store import normalise_domain
 
 READ = Scope.STATS_READ
 SITE_NOT_FOUND = "Site does not exist or user does not have access to it."
@@ -50,8 +50,8 @@ async def authenticate(session: AsyncSession, plaintext: str) -> ApiToken:
 
 async def readable_site(session: AsyncSession, token: ApiToken, site_id: object) -> Site:
     """The site a token asked for by domain (Plausible's `site_id`): one of its account's own, or
-    of a team the account belongs to with a role that reads stats (`ot.access`). Another
-    account's site, an unknown one and a malformed name all raise the same NotFound."""
+    of a team the account belongs to with a role that reads stats (`ot.accounts.permissions`).
+    Another account's site, an unknown one and a malformed name all raise the same NotFound."""
     if not isinstance(site_id, str):
         raise NotFound(SITE_NOT_FOUND, field="site_id")
     try:

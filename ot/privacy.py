@@ -47,6 +47,6 @@ DEFAULT_PRIVACY = SitePrivacy(
     respect_do_not_track=True,
     retention_days=None,
 )
-"""What a new site starts with, however it is added (the model, `ot.sites`, the API and its
+"""What a new site starts with, however it is added (the model, `ot.sites.store`, the API and its
 OpenAPI document, `ot-admin site add`): nothing kept on the device, no full IP address,
 Do-Not-Track respected, and hits kept until the site is removed."""

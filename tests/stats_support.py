@@ -11,12 +11,12 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ot.accounts.api_keys import create_token
 from ot.config import Settings
 from ot.models import Site
 from ot.stats.engine import QueryResult, run_query
 from ot.stats.goals import add_goal
 from ot.stats.query import parse_query
-from ot.tokens import create_token
 from tests.support import helper_engine
 
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"

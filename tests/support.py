@@ -23,15 +23,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts import create_account
+from ot.accounts.sessions import StartedSession, start_session
+from ot.accounts.store import create_account
 from ot.config import Settings
 from ot.db import create_engine
 from ot.models import Site
 from ot.schema import upgrade
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_or_create_secrets, load_secrets_of
-from ot.sessions import StartedSession, start_session
-from ot.sites import add_site
+from ot.sites.store import add_site
 
 POSTGRES_URL_VARIABLE = "OPENTRACKER_TEST_POSTGRES_URL"
 # Per process: several test runs may share one PostgreSQL server.

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Principal, PrincipalKind
-from ot.accounts import EMAIL_CONTEXT, create_account, email_index, get_account
+from ot.accounts.api_keys import create_token
+from ot.accounts.permissions import Principal, PrincipalKind
+from ot.accounts.store import EMAIL_CONTEXT, create_account, email_index, get_account
+from ot.accounts.team import accept_invitation, invite
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.models import MemberRole
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_or_create_secrets
-from ot.team import accept_invitation, invite
-from ot.tokens import create_token
 from tests.support import helper_engine
 
 

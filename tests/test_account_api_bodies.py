@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from ot.sessions import StartedSession
+from ot.accounts.sessions import StartedSession
 from tests.support import bearer, logged_in
 from tests.test_fuzz_endpoints import FUZZ, JSON_SCALARS, JSON_VALUES, SITE_ID, Collector
 from tests.test_fuzz_endpoints import collector as collector  # the fixture, re-exported

@@ -11,12 +11,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ot.accounts.passwords import hash_password
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.db import create_engine
-from ot.deletion import purge_due_accounts, request_deletion
 from ot.models import Account, MemberRole, Membership, Site
-from ot.passwords import hash_password
+from ot.rights.account_deletion import purge_due_accounts, request_deletion
 from ot.security.audit import verify_chain
 from tests import support
 from tests.generated_hits import Engines, roll

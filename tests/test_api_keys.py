@@ -1,6 +1,6 @@
-"""API keys (`ot.tokens`, `/ot/v1/keys`, `ot-admin token create --scope`): made by a logged-in
-session, shown once, stored as hashes, limited to their scopes and to what their creator may do,
-revoked at once, and their last use recorded."""
+"""API keys (`ot.accounts.api_keys`, `/ot/v1/keys`, `ot-admin token create --scope`): made by a
+logged-in session, shown once, stored as hashes, limited to their scopes and to what their creator
+may do, revoked at once, and their last use recorded."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from ot.config import Settings, load_settings
 from ot.json_input import MAX_DEPTH
 from ot.models import Site
 from ot.server.app import create_app
-from ot.server.auth import Access, declared
+from ot.server.auth import RouteNeeds, declared
 from tests.stats_support import token_for
 from tests.support import CHROME_USER_AGENT, bearer, event, logged_in
 from tests.test_route_access import _grant
@@ -38,7 +38,7 @@ PLAUSIBLE_EVENTS_API = ("POST", "/api/event")
 STATS_API = ("POST", "/api/v2/query")
 
 
-def body_reading_routes() -> list[tuple[str, str, Access]]:
+def body_reading_routes() -> list[tuple[str, str, RouteNeeds]]:
     """(method, path, access) of every route that reads a request body."""
     app = create_app(load_settings(data_dir="/nonexistent-ot-data-for-route-listing"))
     found = []
@@ -64,10 +64,10 @@ class Callers:
     api_key: str
     grant_key: str
 
-    def headers_for(self, access: Access) -> dict[str, str]:
-        if access in (Access.PUBLIC, Access.COLLECTOR):
+    def headers_for(self, access: RouteNeeds) -> dict[str, str]:
+        if access in (RouteNeeds.PUBLIC, RouteNeeds.COLLECTOR):
             return {"User-Agent": CHROME_USER_AGENT}
-        token = {Access.STATS_API: self.api_key, Access.GRANT: self.grant_key}.get(
+        token = {RouteNeeds.STATS_API: self.api_key, RouteNeeds.GRANT: self.grant_key}.get(
             access, self.session
         )
         return bearer(token)

@@ -22,17 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts import create_account
+from ot.accounts.registration import Registration, register
+from ot.accounts.store import create_account
 from ot.config import Settings
 from ot.db import create_engine
 from ot.models.columns import Encrypted
 from ot.privacy import IpPolicy
-from ot.registration import Registration, register
 from ot.security import audit
 from ot.security.crypto import Cipher, DecryptionError
 from ot.security.key_rotation import encrypted_columns
 from ot.security.secrets import load_secrets_of
-from ot.sites import add_site
+from ot.sites.store import add_site
 from tests.support import event, rows, store_hits
 
 CUSTOMER_NAME = "Marjolein Zwanenburg-Okonkwo"

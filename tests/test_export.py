@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from ot import export
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.models import Site
 from ot.privacy import IpPolicy
+from ot.rights import export
 from tests import support
 from tests.rights_support import ALICE, BOB, admin, audit_actions, visit
 from tests.stats_support import goal, token_for

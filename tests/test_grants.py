@@ -16,7 +16,7 @@ from passlib.context import CryptContext
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import passwords
+from ot.accounts import passwords
 from ot.config import Settings
 from ot.db import create_engine
 from ot.models import Grant, Site
@@ -63,7 +63,7 @@ async def shop(settings: Settings, client: TestClient) -> Shop:
 
 
 async def _second_site(settings: Settings, account_id: int, domain: str) -> Site:
-    from ot.sites import add_site
+    from ot.sites.store import add_site
 
     engine = create_engine(settings)
     try:

@@ -22,7 +22,7 @@ from ot.models import Site
 from ot.privacy import VisitorMode
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_secrets_of
-from ot.sites import add_site
+from ot.sites.store import add_site
 from tests import support
 from tests.grants_support import PLAUSIBLE, SHARED, answer_of, grant, in_days, read
 from tests.stats_support import (

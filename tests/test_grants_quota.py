@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Principal, PrincipalKind
+from ot.accounts.permissions import Principal, PrincipalKind
 from ot.config import GrantSettings, Settings
 from ot.errors import TooManyRequests
 from ot.grants.reads import read_through_grant

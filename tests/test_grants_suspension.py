@@ -1,4 +1,4 @@
-"""Grants never outlive the people and the account behind them (`ot.grants.suspension`): a
+"""Grants never outlive the people and the account behind them (`ot.accounts.grant_suspension`): a
 grant stops the moment the member it answers to leaves the team, is removed or may no longer
 grant, and every grant and share link stops the moment the account asks to be deleted. Only an
 owner of the team lets a suspended grant read again; every step is audited with its actor."""
@@ -14,12 +14,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ot.accounts.passwords import hash_password
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.db import create_engine
-from ot.deletion import purge_due_accounts
 from ot.models import Account, AccountDeletion, MemberRole, Site
-from ot.passwords import hash_password
+from ot.rights.account_deletion import purge_due_accounts
 from tests import support
 from tests.grants_support import grant, read
 from tests.support import bearer, error_of, helper_engine, logged_in

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot import paths
-from ot.accounts import NAME_CONTEXT
+from ot.accounts.store import NAME_CONTEXT
 from ot.config import Settings
 from ot.db import create_engine
 from ot.errors import Conflict, NotFound

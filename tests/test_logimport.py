@@ -904,7 +904,7 @@ async def test_follow_imports_appended_lines_until_sigterm(
         await wait_for_hits(settings, 4)
     finally:
         process.send_signal(signal.SIGTERM)
-        stdout, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+        stdout, stderr = await asyncio.to_thread(process.communicate, timeout=300)
     assert process.returncode == 0, stderr.decode()
     summary = json.loads(stdout)
     assert (summary["imported"], summary["stopped"]) == (4, True)
@@ -940,7 +940,7 @@ async def test_follow_moves_on_to_the_new_log_when_the_old_one_is_rotated(
         await wait_for_hits(settings, 4)
     finally:
         process.send_signal(signal.SIGTERM)
-        stdout, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+        stdout, stderr = await asyncio.to_thread(process.communicate, timeout=300)
     assert process.returncode == 0, stderr.decode()
     assert [file["lines_read"] for file in json.loads(stdout)["files"]] == [2, 2]
     assert sorted(hit["pathname"] for hit in await stored_hits(settings)) == [
@@ -951,7 +951,7 @@ async def test_follow_moves_on_to_the_new_log_when_the_old_one_is_rotated(
     ]
 
 
-async def wait_for_hits(settings: Settings, count: int, timeout: float = 30.0) -> None:
+async def wait_for_hits(settings: Settings, count: int, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while len(await stored_hits(settings)) < count:
         assert time.monotonic() < deadline, f"fewer than {count} hits after {timeout} s"

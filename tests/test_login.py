@@ -14,12 +14,12 @@ from multidict import CIMultiDict
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import login as login_module
+from ot.accounts import login as login_module
+from ot.accounts.passwords import crypt_context
 from ot.clock import ManualClock, as_utc
 from ot.config import Settings
 from ot.db import create_engine
 from ot.models import LoginThrottle
-from ot.passwords import crypt_context
 from ot.server.app import create_app
 from tests.account_support import (
     EMAIL,

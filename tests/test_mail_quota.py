@@ -1,4 +1,4 @@
-"""The cap on mails anyone can make us send to an address (`ot.mail_quota`): registrations,
+"""The cap on mails anyone can make us send to an address (`ot.accounts.mail_quota`): registrations,
 new-address links and invitations stop reaching an address after its daily share, while every
 answer stays as it would have been; the account's own security notices always go out."""
 

@@ -13,6 +13,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ot.accounts.api_keys import create_token
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.db import create_engine
@@ -21,7 +22,6 @@ from ot.models import Site
 from ot.privacy import IpPolicy, VisitorMode
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_or_create_secrets
-from ot.tokens import create_token
 from tests.support import CHROME_USER_AGENT, error_of, hits, make_site, rows
 
 FIREFOX_USER_AGENT = (

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from ot.config import load_settings
 from ot.server.app import create_app
-from ot.server.auth import Access, declared
+from ot.server.auth import RouteNeeds, declared
 from ot.server.openapi import build_openapi, router_operations
 
 APP = create_app(load_settings(data_dir="/nonexistent-ot-data-for-route-listing"))
@@ -82,13 +82,13 @@ def test_each_operation_says_what_its_handler_declares(
     operation = DOCUMENT["paths"][path][method.lower()]
     assert operation["summary"] == declaration.summary
     schemes = {name for requirement in operation["security"] for name in requirement}
-    if declaration.access is Access.SESSION:
+    if declaration.access is RouteNeeds.SESSION:
         assert operation["security"] == [{"session": []}]
-    elif declaration.access is Access.ACCOUNT:
+    elif declaration.access is RouteNeeds.ACCOUNT:
         assert declaration.scope is not None
         assert {"apiKey": [declaration.scope.value]} in operation["security"]
         assert schemes == {"session", "apiKey"}
-    elif declaration.access in (Access.PUBLIC, Access.COLLECTOR):
+    elif declaration.access in (RouteNeeds.PUBLIC, RouteNeeds.COLLECTOR):
         assert operation["security"] == []
     success = operation["responses"][str(declaration.status)]
     if declaration.answers is not None:

@@ -7,9 +7,7 @@ import hypothesis
 import pytest
 from hypothesis import strategies as st
 
-from ot.config import AccountSettings
-from ot.errors import InvalidInput
-from ot.passwords import (
+from ot.accounts.passwords import (
     ARGON2_MEMORY_KIB,
     ARGON2_PARALLELISM,
     ARGON2_TIME_COST,
@@ -21,6 +19,8 @@ from ot.passwords import (
     password_matches,
     verify_password,
 )
+from ot.config import AccountSettings
+from ot.errors import InvalidInput
 
 SETTINGS = AccountSettings()
 

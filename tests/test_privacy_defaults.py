@@ -1,5 +1,5 @@
 """A new site's privacy defaults are decided in one place, `ot.privacy.DEFAULT_PRIVACY`: the
-table's defaults, `ot.sites`, the API and its OpenAPI document, and `ot-admin site add` all
+table's defaults, `ot.sites.store`, the API and its OpenAPI document, and `ot-admin site add` all
 start a site from them."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ot.clock import utcnow
 from ot.config import Settings
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, SitePrivacy
-from ot.sites import add_site, check_new_site
+from ot.sites.store import add_site, check_new_site
 from tests.support import bearer, logged_in, rows
 from tests.team_support import new_account
 

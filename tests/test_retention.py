@@ -16,7 +16,7 @@ from ot.clock import utcnow
 from ot.config import Settings, load_settings
 from ot.db import create_engine
 from ot.models import Site
-from ot.rights import run_housekeeping
+from ot.rights.housekeeping import run_housekeeping
 from tests import support
 from tests.conftest import start_server, stop_server
 from tests.generated_hits import Engines, hit, roll, store

@@ -16,15 +16,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Principal, PrincipalKind
+from ot.accounts.permissions import Principal, PrincipalKind
+from ot.accounts.sessions import StartedSession
 from ot.config import Settings, load_settings
 from ot.grants.store import GrantTerms, IssuedGrant, create_grant
 from ot.models import Site
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_or_create_secrets
 from ot.server.app import create_app
-from ot.server.auth import Access, declared
-from ot.sessions import StartedSession
+from ot.server.auth import RouteNeeds, declared
 from ot.stats.query import METRICS
 from tests import support
 from tests.stats_support import token_for
@@ -97,7 +97,7 @@ GUARDED = [(m, p, h) for m, p, h in ROUTES if (m, p) not in OPEN_ROUTES]
 # Routes a third party reads through with a grant's key: besides the GRANT routes, the Stats
 # API's v2 query (Plausible's clients hold a key, not a session).
 GRANT_READABLE = {("POST", "/api/v2/query")} | {
-    (m, p) for m, p, h in ROUTES if (d := declared(h)) is not None and d.access is Access.GRANT
+    (m, p) for m, p, h in ROUTES if (d := declared(h)) is not None and d.access is RouteNeeds.GRANT
 }
 
 
@@ -110,7 +110,7 @@ def test_only_the_listed_routes_are_open_to_anyone() -> None:
     open_by_declaration = {
         (m, p)
         for m, p, h in ROUTES
-        if (d := declared(h)) is not None and d.access in (Access.COLLECTOR, Access.PUBLIC)
+        if (d := declared(h)) is not None and d.access in (RouteNeeds.COLLECTOR, RouteNeeds.PUBLIC)
     }
     assert open_by_declaration <= OPEN_ROUTES
     assert {(m, p) for m, p, _ in ROUTES} >= OPEN_ROUTES
@@ -172,9 +172,9 @@ async def _call(
 ) -> web.Response | Any:
     declaration = declared(handler)
     body: dict[str, Any] | None = None
-    if declaration is not None and declaration.access in (Access.STATS_API, Access.GRANT):
+    if declaration is not None and declaration.access in (RouteNeeds.STATS_API, RouteNeeds.GRANT):
         body = {"site_id": site_domain, "metrics": ["visitors"], "date_range": "7d"}
-        if declaration.access is Access.STATS_API:
+        if declaration.access is RouteNeeds.STATS_API:
             path = path + f"?site_id={site_domain}&metrics=visitors"
     elif method in ("POST", "PUT", "PATCH"):
         body = {}
@@ -219,7 +219,7 @@ async def test_a_stranger_gets_the_victims_objects_answered_as_missing(
         assert victims.status == missing.status == 404
         victims_id = VICTIM_OBJECTS[re.findall(r"\{(\w+)", path)[0]](world)
         assert text.replace(victims_id, "ID") == (await missing.text()).replace(MISSING_ID, "ID")
-    elif declaration.access in (Access.STATS_API, Access.GRANT):
+    elif declaration.access in (RouteNeeds.STATS_API, RouteNeeds.GRANT):
         assert victims.status == 404
     else:
         assert victims.status < 500
@@ -248,11 +248,11 @@ async def test_a_grant_for_another_site_reads_nothing_of_the_victims(
     assert own.status == 200, await own.text()
 
 
-def _strangers_credential(world: World, access: Access) -> str:
+def _strangers_credential(world: World, access: RouteNeeds) -> str:
     """The stranger's key for the kind of credential a route takes."""
     return {
-        Access.STATS_API: world.stranger_key,
-        Access.GRANT: world.stranger_grant_key,
+        RouteNeeds.STATS_API: world.stranger_key,
+        RouteNeeds.GRANT: world.stranger_grant_key,
     }.get(access, world.stranger_session.token)
 
 

@@ -1,5 +1,5 @@
-"""Log-in sessions (`ot.sessions`, `/ot/v1/sessions`): listed, ended one by one or all at once,
-expired when idle or old, and never managed with an API key or from another account."""
+"""Log-in sessions (`ot.accounts.sessions`, `/ot/v1/sessions`): listed, ended one by one or all at
+once, expired when idle or old, and never managed with an API key or from another account."""
 
 from __future__ import annotations
 

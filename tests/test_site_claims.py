@@ -1,4 +1,4 @@
-"""Claiming a domain (`ot.site_claims`, `POST /ot/v1/sites/claims`): a team that proves control
+"""Claiming a domain (`ot.sites.claims`, `POST /ot/v1/sites/claims`): a team that proves control
 of a domain (DNS TXT record on a DNS server the test runs on loopback, or a file on the domain's
 web server) gets a verified site for it, taking the domain from another account's *unverified*
 site. That site keeps its data under another name, and its owner is told by mail and in its
@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from ot.config import Settings
 from ot.server.app import create_app
-from ot.site_claims import released_domain
+from ot.sites.claims import released_domain
 from tests.account_support import mails_to, registered, text_of
 from tests.dns_server import LoopbackDns, dns
 from tests.support import bearer, error_of, event, logged_in, rows, store_hits

@@ -1,4 +1,4 @@
-"""Site verification (`ot.site_verification`, `POST /ot/v1/sites/{id}/verify`): a site is
+"""Site verification (`ot.sites.verification`, `POST /ot/v1/sites/{id}/verify`): a site is
 verified only when its domain publishes the site's token, as a DNS TXT record (asked of a DNS
 server the test runs on loopback) or as a file on its web server (served by a local server on
 loopback, reached through the fetcher the app is given). A hit proves nothing: anyone can send
@@ -26,7 +26,7 @@ from ot.schema import alembic_config
 from ot.security import audit
 from ot.server.app import create_app
 from ot.server.sites_api import VERIFICATION_FETCHER
-from ot.site_verification import fetch_text, txt_lookup
+from ot.sites.verification import fetch_text, txt_lookup
 from tests.dns_server import LoopbackDns, dns
 from tests.support import bearer, error_of, event, logged_in, make_site, rows, store_hits
 

@@ -1,4 +1,4 @@
-"""Sites through `/ot/v1/sites` (`ot.sites`): added, read, configured and removed only by a
+"""Sites through `/ot/v1/sites` (`ot.sites.store`): added, read, configured and removed only by a
 logged-in caller or a key a session made, within the caller's role, every change audited, and a
 removed site's data gone with it."""
 

@@ -19,7 +19,7 @@ from ot.db import create_engine
 from ot.models import Site
 from ot.privacy import VisitorMode
 from ot.server.app import create_app
-from ot.sites import add_site
+from ot.sites.store import add_site
 from ot.stats.engine import DAILY_SUM_WARNING
 from tests import support
 from tests.stats_support import token_for

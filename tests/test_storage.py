@@ -34,7 +34,7 @@ from sqlalchemy.exc import OperationalError
 from ot import paths
 from ot.config import Settings, load_settings
 from ot.server.app import create_app
-from ot.server.keys import STORAGE_HEALTH
+from ot.server.app_keys import STORAGE_HEALTH
 from ot.storage import (
     DISK_FULL,
     LOG_INTERVAL_SECONDS,

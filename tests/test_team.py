@@ -1,5 +1,5 @@
-"""Teams (`ot.team`, `/ot/v1/team/...`): members with roles owner, admin and viewer, who join by
-a mailed one-time invitation; roles bound what members (and their keys) may do, and a member
+"""Teams (`ot.accounts.team`, `/ot/v1/team/...`): members with roles owner, admin and viewer, who
+join by a mailed one-time invitation; roles bound what members (and their keys) may do, and a member
 removed loses access at once."""
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
-from ot.access import ROLE_SCOPES, Scope
-from ot.accounts import EMAIL_CONTEXT, email_index
+from ot.accounts.permissions import ROLE_SCOPES, Scope
+from ot.accounts.sessions import StartedSession
+from ot.accounts.store import EMAIL_CONTEXT, email_index
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.db import create_engine
 from ot.mailer import QUOTED_MAX_LENGTH, outbox
 from ot.models import MemberRole, Site
-from ot.sessions import StartedSession
 from tests.account_support import execute as execute_sql
 from tests.stats_support import token_for
 from tests.support import bearer, error_of, logged_in, rows

@@ -57,6 +57,6 @@ def test_every_snippet_attribute_is_one_the_script_reads():
     script = SCRIPT.read_text()
 
     attributes = set(re.findall(r"data-([a-z-]+)", snippet_source))
-    assert attributes, "no data-* attribute found in ot/snippets.py"
+    assert attributes, "no data-* attribute found in ot/sites/snippet.py"
     unread = sorted(name for name in attributes if f"attr('{name}')" not in script)
     assert unread == []

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from ot.config import Settings
 from ot.db import create_engine
+from ot.ingest.visitors import SaltKeeper, choose_visitor_id
 from ot.privacy import VisitorMode
-from ot.visitors import SaltKeeper, choose_visitor_id
 from tests.support import rows
 
 DAY_1 = datetime(2026, 3, 1, 12, tzinfo=UTC)

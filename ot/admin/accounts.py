@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ot.accounts import account_name, create_account, list_accounts
+from ot.accounts.store import account_name, create_account, list_accounts
 from ot.admin.context import context_from, record_operator_action, run
 
 app = typer.Typer(help="Customer accounts.", no_args_is_help=True)

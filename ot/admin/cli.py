@@ -9,16 +9,16 @@ import typer
 
 from ot.admin import (
     accounts,
+    api_keys,
     audit,
     db,
+    encryption_keys,
     goals,
-    keys,
     logimport,
     rights,
     rollups,
     sites,
     stats,
-    tokens,
 )
 from ot.admin.context import make_context, secure_data_folder
 from ot.storage import storage_problem
@@ -32,12 +32,12 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(accounts.app, name="account")
 app.add_typer(sites.app, name="site")
-app.add_typer(tokens.app, name="token")
+app.add_typer(api_keys.app, name="token")
 app.add_typer(goals.app, name="goal")
 app.add_typer(stats.app, name="stats")
 app.add_typer(rollups.app, name="rollups")
 app.add_typer(audit.app, name="audit")
-app.add_typer(keys.app, name="keys")
+app.add_typer(encryption_keys.app, name="keys")
 app.command("import-log")(logimport.import_log_command)
 accounts.app.command("export")(rights.export_command)
 app.command("erase")(rights.erase_command)

@@ -8,7 +8,7 @@ import typer
 
 from ot.admin.context import context_from, record_operator_action, run
 from ot.models import Goal
-from ot.sites import get_site
+from ot.sites.store import get_site
 from ot.stats.goals import add_goal, list_goals, remove_goal
 
 app = typer.Typer(

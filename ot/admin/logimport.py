@@ -27,7 +27,7 @@ from ot.logimport.importer import ImportOptions, LogImporter
 from ot.logimport.report import ImportReport
 from ot.logimport.sources import identity_of
 from ot.models import Site
-from ot.sites import get_site
+from ot.sites.store import get_site
 
 DEFAULT_FORMAT = "combined"
 PROGRESS_REDRAW_SECONDS = 0.1

@@ -11,16 +11,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.admin.context import context_from, run
 from ot.db import create_engine
-from ot.erasure import ErasureReport, erase_visitor
 from ot.errors import InvalidInput
-from ot.export import write_export
+from ot.ingest.visitors import visitor_id_from_client_id
 from ot.private_files import open_private_for_writing
-from ot.rights import HousekeepingReport, run_housekeeping
+from ot.rights.erasure import ErasureReport, erase_visitor
+from ot.rights.export import write_export
+from ot.rights.housekeeping import HousekeepingReport, run_housekeeping
 from ot.schema import ensure_schema
 from ot.security import audit
 from ot.security.secrets import load_or_create_secrets
-from ot.sites import get_site
-from ot.visitors import visitor_id_from_client_id
+from ot.sites.store import get_site
 
 retention_app = typer.Typer(help="Per-site retention of hits.", no_args_is_help=True)
 

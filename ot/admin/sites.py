@@ -11,9 +11,9 @@ from ot.admin.context import context_from, record_operator_action, run
 from ot.clock import utcnow
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
-from ot.sites import add_site, delete_site, get_site, list_sites
-from ot.snippets import tracking_snippet
-from ot.summary import SiteSummary, summarise_site
+from ot.sites.snippet import tracking_snippet
+from ot.sites.store import add_site, delete_site, get_site, list_sites
+from ot.stats.summary import SiteSummary, summarise_site
 
 app = typer.Typer(help="Sites.", no_args_is_help=True)
 

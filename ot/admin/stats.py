@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ot.admin.context import context_from, run
 from ot.clock import utcnow
 from ot.errors import InvalidInput
-from ot.sites import get_site
+from ot.sites.store import get_site
 from ot.stats.engine import QueryResult
 from ot.stats.processes import answer_here
 from ot.stats.query import parse_query

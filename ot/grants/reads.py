@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Scope, reachable_site
+from ot.accounts.permissions import Scope, reachable_site
 from ot.config import Settings
 from ot.errors import InvalidInput, NotFound, OtError
 from ot.grants.cells import answer_in_cells
@@ -25,7 +25,7 @@ from ot.models import GRANT_READ_QUERY, Grant, GrantRead, Site
 from ot.security import audit
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_secrets_of
-from ot.sites import normalise_domain
+from ot.sites.store import normalise_domain
 from ot.stats.engine import QueryResult, run_query
 from ot.stats.query import Query, conditions, parse_query
 from ot.stats.render import v2_response

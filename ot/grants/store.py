@@ -1,6 +1,6 @@
 """Grants: made by a customer, listed, revoked, confirmed after a suspension
-(`ot.grants.suspension`), and found again from the key or link a third party presents. Keys and
-link tokens are random, shown once and kept only as SHA-256 hashes."""
+(`ot.accounts.grant_suspension`), and found again from the key or link a third party presents. Keys
+and link tokens are random, shown once and kept only as SHA-256 hashes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import (
+from ot.accounts.passwords import (
+    LINK_PASSWORD_MAX_LENGTH,
+    LINK_PASSWORD_MIN_LENGTH,
+    hash_password_in_thread,
+    password_matches_in_thread,
+)
+from ot.accounts.permissions import (
     Principal,
     PrincipalKind,
     Scope,
@@ -28,12 +34,6 @@ from ot.config import AccountSettings
 from ot.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from ot.grants.cells import check_terms as check_threshold_terms
 from ot.models import GRANT_GRANTEE, GRANT_PURPOSE, AccountDeletion, Grant, GrantRead, MemberRole
-from ot.passwords import (
-    LINK_PASSWORD_MAX_LENGTH,
-    LINK_PASSWORD_MIN_LENGTH,
-    hash_password_in_thread,
-    password_matches_in_thread,
-)
 from ot.security import audit
 from ot.security.crypto import Cipher
 from ot.stats.query import METRICS, is_known_dimension

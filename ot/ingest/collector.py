@@ -23,13 +23,13 @@ from ot.ingest.hit import EnrichedHit, IncomingHit
 from ot.ingest.referrer import classify_referrer
 from ot.ingest.urls import parse_page_url, parse_referrer_url
 from ot.ingest.useragent import parse_user_agent
+from ot.ingest.visitors import SaltKeeper, choose_visitor_id
 from ot.ingest.writer import HitWriter
 from ot.ips import ip_in_networks, truncate_ip
 from ot.models import HIT_IP
 from ot.privacy import IpPolicy
 from ot.security.crypto import Cipher
-from ot.sites import SiteConfig, SiteDirectory
-from ot.visitors import SaltKeeper, choose_visitor_id
+from ot.sites.store import SiteConfig, SiteDirectory
 
 
 def ip_context(site_id: int) -> str:

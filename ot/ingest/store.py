@@ -20,8 +20,8 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from ot.db import WRITER_LOCK_ID
 from ot.ingest.hit import EnrichedHit
+from ot.ingest.visits import VisitState, assign_visits
 from ot.models import DroppedHits, Hit, Visit
-from ot.visits import VisitState, assign_visits
 
 HIT_TABLE = Hit.__table__  # type: ignore[attr-defined]
 VISIT_TABLE = Visit.__table__  # type: ignore[attr-defined]

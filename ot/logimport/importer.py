@@ -47,7 +47,7 @@ from ot.logimport.writer import BatchWriter, Row, fewer_collections, microsecond
 from ot.models import Site
 from ot.privacy import IpPolicy
 from ot.security.secrets import load_secrets_of
-from ot.sites import SiteConfig
+from ot.sites.store import SiteConfig
 
 MAX_LINE_BYTES = 64 * 1024  # a longer "line" is not a log line (binary garbage, a lost newline)
 PROGRESS_EVERY_LINES = 4096

@@ -1,5 +1,5 @@
-"""The database tables, one module per noun. Queries live with their noun (`ot.sites`,
-`ot.visits`, ...), not here.
+"""The database tables, one module per noun. Queries live with their noun (`ot.sites.store`,
+`ot.ingest.visits`, ...), not here.
 
 Every table is re-exported here, so `from ot.models import Site` works and `import ot.models`
 registers every table on `SQLModel.metadata` (Alembic's `env.py` and key rotation rely on it).

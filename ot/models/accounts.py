@@ -27,8 +27,9 @@ class Account(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name_encrypted: str = Field(sa_column_kwargs=ACCOUNT_NAME.column_info())
     created_at: datetime
-    # Registration and profile (`ot.registration`, `ot.profile`); empty for accounts an operator
-    # made with `ot-admin account create`. Personal fields only as `ot.security.crypto` ciphertexts.
+    # Registration and profile (`ot.accounts.registration`, `ot.accounts.profile`); empty for
+    # accounts an operator made with `ot-admin account create`. Personal fields only as
+    # `ot.security.crypto` ciphertexts.
     email_encrypted: str | None = Field(default=None, sa_column_kwargs=ACCOUNT_EMAIL.column_info())
     email_index: str | None = Field(default=None, unique=True, index=True)  # blind index
     email_verified_at: datetime | None = None
@@ -39,9 +40,10 @@ class Account(SQLModel, table=True):
         default=None, sa_column_kwargs=ACCOUNT_ADDRESS.column_info()
     )
     phone_encrypted: str | None = Field(default=None, sa_column_kwargs=ACCOUNT_PHONE.column_info())
-    region: str | None = Field(default=None, max_length=2)  # "nl" or "us" (`ot.registration`)
+    region: str | None = Field(default=None, max_length=2)  # "nl" or "us" (registration)
     password_hash: str | None = None
-    # Second factor (`ot.second_factor`): a secret set but not enabled awaits its first code.
+    # Second factor (`ot.accounts.second_factor`): a secret set but not enabled awaits its first
+    # code.
     totp_secret_encrypted: str | None = Field(
         default=None, sa_column_kwargs=ACCOUNT_TOTP_SECRET.column_info()
     )
@@ -59,7 +61,8 @@ class ApiToken(SQLModel, table=True):
     name: str
     token_hash: str = Field(unique=True)
     prefix: str  # the first characters, to recognise a token in listings
-    # What the key may do (`ot.access.Scope` values); keys made before scopes read stats only.
+    # What the key may do (`ot.accounts.permissions.Scope` values); keys made before scopes read
+    # stats only.
     scopes: list[str] = Field(
         default_factory=lambda: ["stats:read"], sa_column=Column(JSON, nullable=False)
     )
@@ -127,8 +130,8 @@ class LoginThrottle(SQLModel, table=True):
 
 class MailQuota(SQLModel, table=True):
     """Mails that anyone could make us send to one address in the current period
-    (`ot.mail_quota`), counted to cap them; the address only as a blind index. Rows of periods
-    that are over are deleted."""
+    (`ot.accounts.mail_quota`), counted to cap them; the address only as a blind index. Rows of
+    periods that are over are deleted."""
 
     __tablename__ = "mail_quota"
 
@@ -166,7 +169,7 @@ class ProfileChange(SQLModel, table=True):
     )
 
 
-# The customer's own rights (ot.deletion)
+# The customer's own rights (ot.rights.account_deletion)
 
 
 class AccountDeletion(SQLModel, table=True):

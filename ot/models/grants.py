@@ -46,7 +46,7 @@ class Grant(SQLModel, table=True):
     revoked_at: datetime | None = None
     # A suspended grant reads nothing until an owner of the account confirms or revokes it: the
     # account answerable for it (`created_by_account_id`) left the team or lost the role to
-    # grant, or the account asked to be deleted (`ot.grants.suspension`).
+    # grant, or the account asked to be deleted (`ot.accounts.grant_suspension`).
     suspended_at: datetime | None = None
     suspended_reason: str | None = None
 

@@ -16,7 +16,8 @@ INVITATION_EMAIL = Encrypted("invitation.email")
 
 
 class MemberRole(StrEnum):
-    """What a team member may do with the account's sites (see `ot.access.ROLE_SCOPES`)."""
+    """What a team member may do with the account's sites (see
+    `ot.accounts.permissions.ROLE_SCOPES`)."""
 
     OWNER = "owner"
     ADMIN = "admin"

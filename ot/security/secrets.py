@@ -3,7 +3,7 @@
 The file holds the encryption keys for personal fields (by key id, so keys can rotate), the key of
 the blind index used to look up encrypted values, and the key that turns client-made visitor ids
 into stored ones. Cookieless daily salts are not here: they must be deletable, so they live in the
-database and are dropped after two days (see `ot.visitors`).
+database and are dropped after two days (see `ot.ingest.visitors`).
 
 The file may live elsewhere (setting `secrets_file`, `OT_SECRETS_FILE`), e.g. on a mounted secret
 volume kept out of the data folder's backups. `ot-admin keys rotate` adds keys to it and

@@ -1,7 +1,7 @@
 """`/ot/v1/accounts` (registration, e-mail verification) and `/ot/v1/account` (the caller's
 profile, its history, and how it logs in: e-mail address, password and second factor). The
-rules live in `ot.registration`, `ot.profile`, `ot.login` and `ot.second_factor`; these
-handlers only translate."""
+rules live in `ot.accounts.registration`, `ot.accounts.profile`, `ot.accounts.login` and
+`ot.accounts.second_factor`; these handlers only translate."""
 
 from __future__ import annotations
 
@@ -18,21 +18,10 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Scope
-from ot.accounts import (
-    CONTACT_LIMITS,
-    MAX_EMAIL_LENGTH,
-    MAX_NAME_LENGTH,
-    get_account,
-    normalise_email,
-    start_writing,
-)
-from ot.clock import as_utc
-from ot.errors import InvalidInput, OtError
-from ot.login import Proof
-from ot.mailer import Mail
-from ot.passwords import MAX_PASSWORD_LENGTH
-from ot.profile import (
+from ot.accounts.login import Proof
+from ot.accounts.passwords import MAX_PASSWORD_LENGTH
+from ot.accounts.permissions import Scope
+from ot.accounts.profile import (
     ProfileUpdate,
     change_password,
     history_of,
@@ -42,13 +31,24 @@ from ot.profile import (
     turn_on_second_factor,
     update_profile,
 )
-from ot.registration import Registration, confirm_email, register
-from ot.second_factor import begin_enrolment
-from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
+from ot.accounts.registration import Registration, confirm_email, register
+from ot.accounts.second_factor import begin_enrolment
+from ot.accounts.store import (
+    CONTACT_LIMITS,
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
+    get_account,
+    normalise_email,
+    start_writing,
+)
+from ot.clock import as_utc
+from ot.errors import InvalidInput, OtError
+from ot.mailer import Mail
+from ot.server.app_keys import CIPHER, CLOCK, MAILER, SETTINGS
+from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.clients import client_ip_of
 from ot.server.database import engine_for
-from ot.server.keys import CIPHER, CLOCK, MAILER, SETTINGS
-from ot.snippets import collector_url
+from ot.sites.snippet import collector_url
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class Verified(BaseModel):
 
 
 @endpoint(
-    Access.PUBLIC,
+    RouteNeeds.PUBLIC,
     summary="Register an account; a verification link is mailed to the address",
     body=NewAccount,
     answers=Accepted,
@@ -173,7 +173,7 @@ async def _verify(request: web.Request, token: str) -> web.Response:
 
 
 @endpoint(
-    Access.PUBLIC,
+    RouteNeeds.PUBLIC,
     summary="Confirm an e-mail address with the token of its one-time link",
     body=VerificationIn,
     answers=Verified,
@@ -185,7 +185,7 @@ async def verify_email(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.PUBLIC,
+    RouteNeeds.PUBLIC,
     summary="Confirm an e-mail address by opening its one-time link (`?token=`)",
     answers=Verified,
 )
@@ -318,7 +318,7 @@ def _profile_out(profile: Any) -> ProfileOut:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.ACCOUNT_READ,
     summary="Everything my account holds about me, decrypted",
     answers=ProfileOut,
@@ -332,7 +332,7 @@ async def get_profile(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.ACCOUNT_WRITE,
     summary="Correct my profile: name, contact details, region (not how I log in)",
     body=ProfileIn,
@@ -359,7 +359,7 @@ async def patch_profile(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.SESSION,
+    RouteNeeds.SESSION,
     scope=Scope.ACCOUNT_WRITE,
     summary="Change my login e-mail address (needs the current password, and a code when the "
     "second factor is on); it takes effect once the link mailed to it is used",
@@ -399,7 +399,7 @@ async def change_my_email(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.ACCOUNT_READ,
     summary="The history of my profile: who changed which fields when, with the old values",
     answers=History,
@@ -419,7 +419,7 @@ async def profile_history(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.SESSION,
+    RouteNeeds.SESSION,
     scope=Scope.ACCOUNT_WRITE,
     summary="Change my password (needs the current one, and a code when the second factor is "
     "on; ends my other sessions)",
@@ -475,7 +475,7 @@ class SecondFactorState(BaseModel):
 
 
 @endpoint(
-    Access.SESSION,
+    RouteNeeds.SESSION,
     scope=Scope.ACCOUNT_WRITE,
     summary="Start turning on the second factor: a TOTP secret for the authenticator app",
     answers=EnrolmentOut,
@@ -492,7 +492,7 @@ async def begin_second_factor(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.SESSION,
+    RouteNeeds.SESSION,
     scope=Scope.ACCOUNT_WRITE,
     summary=(
         "Turn on the second factor with the password and a code from the app; answers the "
@@ -523,7 +523,7 @@ async def confirm_second_factor(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.SESSION,
+    RouteNeeds.SESSION,
     scope=Scope.ACCOUNT_WRITE,
     summary="Turn off the second factor (needs the password and a code)",
     body=DisableIn,

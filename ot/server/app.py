@@ -14,6 +14,7 @@ from ot.db import create_engine, create_sqlite_writer_engine, is_sqlite
 from ot.ingest.collector import Collector
 from ot.ingest.geo import GeoLocator
 from ot.ingest.hit import PayloadLimits
+from ot.ingest.visitors import SaltKeeper
 from ot.ingest.writer import HitWriter
 from ot.ips import parse_networks
 from ot.mailer import Mailer
@@ -22,8 +23,7 @@ from ot.security.crypto import Cipher
 from ot.security.secrets import load_secrets_of
 from ot.server import middlewares, stats_api
 from ot.server.access_log import hide_request_details_from_aiohttp_logs
-from ot.server.auth import authorise
-from ot.server.keys import (
+from ot.server.app_keys import (
     CIPHER,
     CLOCK,
     COLLECTOR,
@@ -37,11 +37,11 @@ from ot.server.keys import (
     TRUSTED_PROXIES,
     WRITE_ENGINE,
 )
+from ot.server.auth import authorise
 from ot.server.routes import setup_routes
-from ot.sites import SiteDirectory
+from ot.sites.store import SiteDirectory
 from ot.stats.processes import QueryProcesses
 from ot.storage import StorageHealth
-from ot.visitors import SaltKeeper
 
 
 def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> web.Application:

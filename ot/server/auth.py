@@ -1,7 +1,7 @@
 """Authorisation in one place: every handler declares what a caller needs, and one middleware
 enforces it before the handler runs.
 
-    @endpoint(Access.ACCOUNT, scope=Scope.SITES_WRITE, body=NewSite, summary="Add a site")
+    @endpoint(RouteNeeds.ACCOUNT, scope=Scope.SITES_WRITE, body=NewSite, summary="Add a site")
     async def add_site(request: web.Request) -> web.Response:
         principal = request[PRINCIPAL]
         body = request[BODY]  # a validated NewSite
@@ -16,7 +16,7 @@ Credentials, in the order they are tried:
   header to match the session's CSRF token (double submit: another site can make the browser
   send the cookie, but cannot read the token to send it back).
 
-Routes for third parties (`Access.GRANT`) take only a grant's credentials:
+Routes for third parties (`RouteNeeds.GRANT`) take only a grant's credentials:
 `Authorization: Bearer otg_...` (the grant's read-only key) or `Bearer otl_...` (its share
 link's token, with `X-Share-Password` when the link has a password).
 """
@@ -34,15 +34,15 @@ from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import ALL_SCOPES, Principal, PrincipalKind, Scope
+from ot.accounts.api_keys import TOKEN_PREFIX, find_token, principal_of_key, record_use
+from ot.accounts.permissions import ALL_SCOPES, Principal, PrincipalKind, Scope
+from ot.accounts.sessions import SESSION_PREFIX, csrf_matches, find_session
 from ot.errors import Forbidden, InvalidInput, Unauthorized
 from ot.grants.store import authenticate_grant, is_grant_credential, principal_of_grant
 from ot.json_input import parse_json
+from ot.server.app_keys import SETTINGS, WRITE_ENGINE
 from ot.server.bodies import read_body
 from ot.server.errors import error_response
-from ot.server.keys import SETTINGS, WRITE_ENGINE
-from ot.sessions import SESSION_PREFIX, csrf_matches, find_session
-from ot.tokens import TOKEN_PREFIX, find_token, principal_of_key, record_use
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 BODY = web.RequestKey("body", BaseModel)
 
 
-class Access(StrEnum):
+class RouteNeeds(StrEnum):
     """Who may call a route at all."""
 
     COLLECTOR = "collector"  # visitors' browsers on customers' sites: public, CORS-open
@@ -71,7 +71,7 @@ class Endpoint:
     """What a handler declares: its access, the scope it needs, and what it takes and answers
     (the OpenAPI document is built from these)."""
 
-    access: Access
+    access: RouteNeeds
     scope: Scope | None
     summary: str
     body: type[BaseModel] | None = None
@@ -84,7 +84,7 @@ _ATTRIBUTE = "__ot_endpoint__"
 
 
 def endpoint(
-    access: Access,
+    access: RouteNeeds,
     *,
     summary: str,
     scope: Scope | None = None,
@@ -92,7 +92,7 @@ def endpoint(
     answers: type[BaseModel] | None = None,
     status: int = 200,
 ) -> Callable[[H], H]:
-    if access in (Access.ACCOUNT, Access.SESSION, Access.GRANT) and scope is None:
+    if access in (RouteNeeds.ACCOUNT, RouteNeeds.SESSION, RouteNeeds.GRANT) and scope is None:
         raise ValueError(f"an {access.value} endpoint must name the scope it needs")
 
     def declare(handler: H) -> H:
@@ -116,12 +116,14 @@ async def authorise(request: web.Request, handler: Handler) -> web.StreamRespons
     if declaration is None:
         log.error("route without an access declaration refused", extra={"path": request.path})
         return error_response(500, "internal_error", "something went wrong on our side")
-    if declaration.access in (Access.ACCOUNT, Access.SESSION):
+    if declaration.access in (RouteNeeds.ACCOUNT, RouteNeeds.SESSION):
         assert declaration.scope is not None
-        principal = await _authenticate(request, sessions_only=declaration.access is Access.SESSION)
+        principal = await _authenticate(
+            request, sessions_only=declaration.access is RouteNeeds.SESSION
+        )
         principal.require(declaration.scope)
         request[PRINCIPAL] = principal
-    elif declaration.access is Access.GRANT:
+    elif declaration.access is RouteNeeds.GRANT:
         assert declaration.scope is not None
         principal = await _grant_principal(request)
         principal.require(declaration.scope)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ot.ips import client_ip
-from ot.server.keys import TRUSTED_PROXIES
+from ot.server.app_keys import TRUSTED_PROXIES
 
 
 def header_text(request: web.Request, name: str) -> str:

@@ -12,17 +12,17 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ot import metrics
+from ot.accounts.api_keys import token_may_track
 from ot.clock import utcnow
 from ot.errors import InvalidInput, OtError
 from ot.ingest import matomo, pixel, plausible
 from ot.ingest.collector import DropReason, Prepared
 from ot.ingest.hit import IncomingHit, Revenue
-from ot.server.auth import Access, endpoint
+from ot.server.app_keys import COLLECTOR, ENGINE, LIMITS, TRACKER_SCRIPT
+from ot.server.auth import RouteNeeds, endpoint
 from ot.server.bodies import read_body
 from ot.server.clients import client_ip_of, header_text
 from ot.server.errors import domain_error_response
-from ot.server.keys import COLLECTOR, ENGINE, LIMITS, TRACKER_SCRIPT
-from ot.tokens import token_may_track
 
 # The smallest transparent GIF, as image beacons return.
 TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -67,7 +67,7 @@ def plausible_error(error: OtError) -> web.Response:
     return response
 
 
-@endpoint(Access.COLLECTOR, summary="Record a pageview or custom event (Plausible Events API)")
+@endpoint(RouteNeeds.COLLECTOR, summary="Record a pageview or custom event (Plausible Events API)")
 async def plausible_event(request: web.Request) -> web.StreamResponse:
     """POST /api/event — the Plausible Events API."""
     ip, user_agent, do_not_track = _client(request)
@@ -92,7 +92,7 @@ async def plausible_event(request: web.Request) -> web.StreamResponse:
     return web.Response(status=202, text="ok", headers=NO_STORE)
 
 
-@endpoint(Access.COLLECTOR, summary="Record a pageview from a tracking pixel")
+@endpoint(RouteNeeds.COLLECTOR, summary="Record a pageview from a tracking pixel")
 async def pixel_gif(request: web.Request) -> web.StreamResponse:
     """GET /pixel.gif — the image beacon for pages and e-mails without JavaScript."""
     ip, user_agent, do_not_track = _client(request)
@@ -134,7 +134,7 @@ async def _matomo_params(request: web.Request) -> tuple[list[dict[str, str]], st
     return [params], None, False
 
 
-@endpoint(Access.COLLECTOR, summary="Record hits (Matomo Tracking API, single or bulk)")
+@endpoint(RouteNeeds.COLLECTOR, summary="Record hits (Matomo Tracking API, single or bulk)")
 async def matomo_tracking(request: web.Request) -> web.StreamResponse:
     """GET|POST /matomo.php (and /piwik.php) — the Matomo Tracking HTTP API, incl. bulk."""
     ip, user_agent, do_not_track = _client(request)
@@ -196,7 +196,7 @@ async def matomo_tracking(request: web.Request) -> web.StreamResponse:
     return web.Response(body=TRANSPARENT_GIF, content_type="image/gif", headers=NO_STORE)
 
 
-@endpoint(Access.COLLECTOR, summary="The tracker script")
+@endpoint(RouteNeeds.COLLECTOR, summary="The tracker script")
 async def tracker_script(request: web.Request) -> web.StreamResponse:
     """GET /js/ot.js — our tracker, cached by browsers and revalidated by its ETag."""
     script = request.app[TRACKER_SCRIPT]

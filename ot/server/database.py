@@ -12,8 +12,8 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ot.server.app_keys import ENGINE, WRITE_ENGINE
 from ot.server.auth import SAFE_METHODS
-from ot.server.keys import ENGINE, WRITE_ENGINE
 
 
 def engine_for(request: web.Request) -> AsyncEngine:

@@ -11,7 +11,8 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Scope
+from ot.accounts.passwords import LINK_PASSWORD_MAX_LENGTH
+from ot.accounts.permissions import Scope
 from ot.clock import as_utc, utcnow
 from ot.errors import InvalidInput, NotFound
 from ot.grants.reads import query_text
@@ -28,10 +29,9 @@ from ot.grants.store import (
 )
 from ot.grants.store import create_grant as create_grant_in
 from ot.models import Grant, GrantRead
-from ot.passwords import LINK_PASSWORD_MAX_LENGTH
-from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
+from ot.server.app_keys import CIPHER, SETTINGS
+from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.database import engine_for
-from ot.server.keys import CIPHER, SETTINGS
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 SiteId = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -175,7 +175,7 @@ def _grant_id(request: web.Request) -> int:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.GRANTS_WRITE,
     summary="Grant a third party read access to some statistics (the key is shown once)",
     body=NewGrant,
@@ -210,7 +210,7 @@ async def create_grant(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.GRANTS_READ,
     summary="List the grants I may see (?status=active|suspended|expired|revoked)",
     answers=GrantList,
@@ -221,7 +221,7 @@ async def list_my_grants(request: web.Request) -> web.Response:
     return _json(GrantList(grants=[_out(request, grant) for grant in grants]))
 
 
-@endpoint(Access.ACCOUNT, scope=Scope.GRANTS_READ, summary="Read one grant", answers=GrantOut)
+@endpoint(RouteNeeds.ACCOUNT, scope=Scope.GRANTS_READ, summary="Read one grant", answers=GrantOut)
 async def get_grant(request: web.Request) -> web.Response:
     grant_id = _grant_id(request)
     async with AsyncSession(engine_for(request)) as session:
@@ -230,7 +230,7 @@ async def get_grant(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.GRANTS_WRITE,
     summary="Revoke a grant: its key and link stop working at once",
     answers=GrantOut,
@@ -244,7 +244,7 @@ async def revoke(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.GRANTS_WRITE,
     summary="Confirm a suspended grant (owners only): its key and link read again",
     answers=GrantOut,
@@ -258,7 +258,7 @@ async def confirm(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.GRANTS_READ,
     summary="Every read made through a grant, newest first, with its whole query (?limit=, "
     "?before_id=)",

@@ -9,14 +9,14 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from ot.accounts import MAX_EMAIL_LENGTH
+from ot.accounts.login import Credentials, log_in
+from ot.accounts.passwords import MAX_PASSWORD_LENGTH
+from ot.accounts.store import MAX_EMAIL_LENGTH
 from ot.clock import as_utc
-from ot.login import Credentials, log_in
-from ot.passwords import MAX_PASSWORD_LENGTH
 from ot.server.accounts_api import Strict, json_answer, mailing, transaction
-from ot.server.auth import BODY, SESSION_COOKIE, Access, endpoint
+from ot.server.app_keys import CIPHER, CLOCK, SETTINGS
+from ot.server.auth import BODY, SESSION_COOKIE, RouteNeeds, endpoint
 from ot.server.clients import client_ip_of
-from ot.server.keys import CIPHER, CLOCK, SETTINGS
 
 
 class LoginIn(Strict):
@@ -34,7 +34,7 @@ class LoggedIn(BaseModel):
 
 
 @endpoint(
-    Access.PUBLIC,
+    RouteNeeds.PUBLIC,
     summary="Log in: a new session token (also set as the ot_session cookie) and its CSRF token",
     body=LoginIn,
     answers=LoggedIn,
@@ -46,7 +46,7 @@ async def login(request: web.Request) -> web.Response:
     ip = client_ip_of(request)
     async with (
         mailing(request) as mails,  # a throttling notice goes out with the refusal
-        transaction(request, locked=False) as session,  # ot.login locks
+        transaction(request, locked=False) as session,  # ot.accounts.login locks
     ):
         started = await log_in(
             session,

@@ -14,6 +14,7 @@ from ot.config import ApiSettings
 from ot.errors import OtError, StorageUnavailable
 from ot.ips import ip_in_networks
 from ot.ratelimit import TokenBuckets
+from ot.server.app_keys import SETTINGS, STORAGE_HEALTH, TRUSTED_PROXIES
 from ot.server.auth import SESSION_COOKIE
 from ot.server.bodies import (
     body_was_unreadable,
@@ -22,7 +23,6 @@ from ot.server.bodies import (
 )
 from ot.server.clients import client_ip_of
 from ot.server.errors import domain_error_response, error_response
-from ot.server.keys import SETTINGS, STORAGE_HEALTH, TRUSTED_PROXIES
 from ot.storage import storage_problem
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from ot import __version__
-from ot.server.auth import Access, Endpoint, declared, endpoint
+from ot.server.auth import Endpoint, RouteNeeds, declared, endpoint
 from ot.server.middlewares import COLLECTOR_PATHS
 
 H = TypeVar("H", bound=Callable[..., Any])
@@ -162,11 +162,11 @@ def _tag(path: str) -> str:
 
 def _security(declaration: Endpoint) -> list[dict[str, list[str]]]:
     scope = declaration.scope.value if declaration.scope is not None else None
-    if declaration.access is Access.SESSION:
+    if declaration.access is RouteNeeds.SESSION:
         return [{"session": []}]
-    if declaration.access is Access.ACCOUNT:
+    if declaration.access is RouteNeeds.ACCOUNT:
         return [{"session": []}, {"apiKey": [scope] if scope else []}]
-    if declaration.access is Access.STATS_API:
+    if declaration.access is RouteNeeds.STATS_API:
         return [{"apiKey": ["stats:read"]}]
     if declaration.access.value == "grant":  # third parties (`ot.grants`), where present
         return [{"grantKey": []}]
@@ -197,7 +197,7 @@ def _schema(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
     return {"$ref": REF.format(model=model.__name__)}
 
 
-@endpoint(Access.PUBLIC, summary="This OpenAPI document")
+@endpoint(RouteNeeds.PUBLIC, summary="This OpenAPI document")
 async def openapi_document(request: web.Request) -> web.Response:
     """The OpenAPI 3.1 description of every route of this server."""
     return web.json_response(build_openapi(request.app))

@@ -10,19 +10,19 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 
 from ot.schema import schema_is_current
-from ot.server.auth import Access, endpoint
-from ot.server.keys import ENGINE, STORAGE_HEALTH, WRITE_ENGINE
+from ot.server.app_keys import ENGINE, STORAGE_HEALTH, WRITE_ENGINE
+from ot.server.auth import RouteNeeds, endpoint
 from ot.storage import probe_write, storage_problem
 
 
-@endpoint(Access.PUBLIC, summary="Liveness")
+@endpoint(RouteNeeds.PUBLIC, summary="Liveness")
 async def healthz(request: web.Request) -> web.Response:
     """The process is up and its event loop answers."""
     return web.json_response({"status": "ok"})
 
 
 @endpoint(
-    Access.PUBLIC,
+    RouteNeeds.PUBLIC,
     summary="Readiness: the database answers with the expected schema and takes writes",
 )
 async def readyz(request: web.Request) -> web.Response:
@@ -63,7 +63,8 @@ def _unavailable(reason: str) -> web.Response:
 
 
 @endpoint(
-    Access.PUBLIC, summary="Prometheus metrics (process and collector counters; no customer data)"
+    RouteNeeds.PUBLIC,
+    summary="Prometheus metrics (process and collector counters; no customer data)",
 )
 async def prometheus_metrics(request: web.Request) -> web.Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -11,28 +11,28 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Scope, reachable_site
-from ot.accounts import password_confirms
+from ot.accounts.permissions import Scope, reachable_site
+from ot.accounts.store import password_confirms
 from ot.clock import as_utc, utcnow
-from ot.deletion import cancel_deletion, pending_deletion, request_deletion
-from ot.erasure import canonical_ip, erase_visitor
 from ot.errors import Forbidden, InvalidInput, NotFound
-from ot.export import write_export
+from ot.ingest.visitors import visitor_id_from_client_id
+from ot.rights.account_deletion import cancel_deletion, pending_deletion, request_deletion
+from ot.rights.erasure import canonical_ip, erase_visitor
+from ot.rights.export import write_export
 from ot.security import audit
 from ot.security.secrets import load_or_create_secrets
-from ot.server.auth import BODY, PRINCIPAL, SESSION_COOKIE, Access, endpoint
+from ot.server.app_keys import CIPHER, ENGINE, SETTINGS
+from ot.server.auth import BODY, PRINCIPAL, SESSION_COOKIE, RouteNeeds, endpoint
 from ot.server.database import engine_for
-from ot.server.keys import CIPHER, ENGINE, SETTINGS
 from ot.server.openapi import produces
-from ot.visitors import visitor_id_from_client_id
 
 _CHUNK = 64 * 1024
-# Visitor ids are signed 64-bit integers (see ot.visitors).
+# Visitor ids are signed 64-bit integers (see ot.ingest.visitors).
 _INT64 = 2**63
 
 
 @endpoint(
-    Access.SESSION,
+    RouteNeeds.SESSION,
     scope=Scope.ACCOUNT_READ,
     summary="Export everything we hold about my account: a zip of account.json and one CSV of "
     "raw hits per site",
@@ -99,7 +99,7 @@ async def _status(session: AsyncSession, account_id: int) -> DeletionStatus:
 
 
 @endpoint(
-    Access.SESSION,
+    RouteNeeds.SESSION,
     scope=Scope.ACCOUNT_READ,
     summary="Whether my account's deletion is scheduled, and when its data will be purged",
     answers=DeletionStatus,
@@ -111,7 +111,7 @@ async def deletion_status(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.SESSION,
+    RouteNeeds.SESSION,
     scope=Scope.ACCOUNT_WRITE,
     summary="Delete my account: every session and key ends now, all data is purged after the "
     "grace period (log in again to cancel)",
@@ -149,7 +149,7 @@ async def request_account_deletion(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.SESSION,
+    RouteNeeds.SESSION,
     scope=Scope.ACCOUNT_WRITE,
     summary="Cancel my account's scheduled deletion during its grace period",
     answers=DeletionStatus,
@@ -210,7 +210,7 @@ def _site_id(request: web.Request) -> int:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.SITES_WRITE,
     summary="Erase one visitor's hits (by visitor id, tracker id or IP); the rollups of the "
     "days concerned are rolled again",

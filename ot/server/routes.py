@@ -4,9 +4,9 @@ from aiohttp import web
 
 from ot.server import (
     accounts_api,
+    api_keys_api,
     collect,
     grants_api,
-    keys_api,
     login_api,
     openapi,
     ops,
@@ -63,9 +63,9 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/ot/v1/grants/{grant_id}/reads", grants_api.list_reads)
     router.add_post("/ot/v1/shared/query", shared_api.shared_query)
     # Our own API: the account's API keys.
-    router.add_get("/ot/v1/keys", keys_api.list_keys)
-    router.add_post("/ot/v1/keys", keys_api.create_key)
-    router.add_delete("/ot/v1/keys/{key_id}", keys_api.revoke_key)
+    router.add_get("/ot/v1/keys", api_keys_api.list_keys)
+    router.add_post("/ot/v1/keys", api_keys_api.create_key)
+    router.add_delete("/ot/v1/keys/{key_id}", api_keys_api.revoke_key)
     # Our own API: the sites and teams the caller works on.
     router.add_get("/ot/v1/sites", sites_api.list_sites)
     router.add_post("/ot/v1/sites", sites_api.create_site)

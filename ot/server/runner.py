@@ -22,7 +22,7 @@ from ot.config import Settings
 from ot.db import create_engine
 from ot.errors import OtError
 from ot.logs import configure_logging
-from ot.rights import keep_tidy
+from ot.rights.housekeeping import keep_tidy
 from ot.rollups.schedule import keep_rolled_up
 from ot.schema import ensure_schema
 from ot.security.audit_checkpoints import keep_checkpointing

@@ -10,14 +10,14 @@ from aiohttp import web
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Scope
+from ot.accounts.permissions import Scope
+from ot.accounts.sessions import list_sessions, revoke_all_sessions, revoke_session
 from ot.clock import as_utc
 from ot.errors import InvalidInput, NotFound
 from ot.security import audit
-from ot.server.auth import PRINCIPAL, SESSION_COOKIE, Access, endpoint
+from ot.server.app_keys import SETTINGS
+from ot.server.auth import PRINCIPAL, SESSION_COOKIE, RouteNeeds, endpoint
 from ot.server.database import engine_for
-from ot.server.keys import SETTINGS
-from ot.sessions import list_sessions, revoke_all_sessions, revoke_session
 
 
 class SessionOut(BaseModel):
@@ -37,7 +37,10 @@ class Ended(BaseModel):
 
 
 @endpoint(
-    Access.SESSION, scope=Scope.ACCOUNT_READ, summary="List my live sessions", answers=SessionList
+    RouteNeeds.SESSION,
+    scope=Scope.ACCOUNT_READ,
+    summary="List my live sessions",
+    answers=SessionList,
 )
 async def list_my_sessions(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
@@ -69,7 +72,7 @@ def _session_id(request: web.Request) -> int | None:
 
 
 @endpoint(
-    Access.SESSION, scope=Scope.ACCOUNT_WRITE, summary="End one of my sessions", answers=Ended
+    RouteNeeds.SESSION, scope=Scope.ACCOUNT_WRITE, summary="End one of my sessions", answers=Ended
 )
 async def end_session(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
@@ -94,7 +97,7 @@ async def end_session(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.SESSION,
+    RouteNeeds.SESSION,
     scope=Scope.ACCOUNT_WRITE,
     summary="Log out everywhere: end every session of my account, this one included",
     answers=Ended,

@@ -6,20 +6,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ot.access import Scope
+from ot.accounts.permissions import Scope
 from ot.clock import utcnow
 from ot.grants.reads import read_through_grant_in_query_process, shared_response
 from ot.grants.store import via_of
 from ot.ingest._fields import json_object_body
-from ot.server.auth import PRINCIPAL, Access, endpoint
+from ot.server.app_keys import LIMITS, QUERIES, SETTINGS
+from ot.server.auth import PRINCIPAL, RouteNeeds, endpoint
 from ot.server.bodies import read_body
-from ot.server.keys import LIMITS, QUERIES, SETTINGS
 
 NO_STORE = {"Cache-Control": "no-store"}
 
 
 @endpoint(
-    Access.GRANT,
+    RouteNeeds.GRANT,
     scope=Scope.STATS_READ,
     summary="Query statistics shared through a grant (a Plausible v2 query body)",
 )

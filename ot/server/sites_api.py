@@ -14,34 +14,27 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Principal, Scope, reachable_site, reachable_team_ids
+from ot.accounts.permissions import Principal, Scope, reachable_site, reachable_team_ids
+from ot.accounts.team import team_for
 from ot.clock import as_utc
 from ot.errors import Forbidden, NotFound
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
 from ot.security import audit
 from ot.server.accounts_api import send_mails
-from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
+from ot.server.app_keys import CIPHER, ENGINE, SETTINGS
+from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.database import engine_for
 from ot.server.ids import MAX_ID, path_id
-from ot.server.keys import CIPHER, ENGINE, SETTINGS
-from ot.site_claims import (
+from ot.sites.claims import (
     claimable_holder,
     ensure_token,
     mark_verified,
     release_notice,
     take_domain,
 )
-from ot.site_verification import (
-    Fetcher,
-    Proof,
-    VerificationMethod,
-    claim_token,
-    fetch_text,
-    prove_control,
-    txt_lookup,
-)
-from ot.sites import (
+from ot.sites.snippet import tracking_snippet
+from ot.sites.store import (
     MAX_EXCLUDED_IPS,
     MAX_EXCLUDED_PATHS,
     MAX_RETENTION_DAYS,
@@ -51,8 +44,15 @@ from ot.sites import (
     sites_of_teams,
     update_site,
 )
-from ot.snippets import tracking_snippet
-from ot.team import team_for
+from ot.sites.verification import (
+    Fetcher,
+    Proof,
+    VerificationMethod,
+    claim_token,
+    fetch_text,
+    prove_control,
+    txt_lookup,
+)
 
 # Tests hand the server a fetcher that serves the verification file from loopback.
 VERIFICATION_FETCHER: web.AppKey[Fetcher] = web.AppKey("verification_fetcher")
@@ -182,7 +182,7 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.SITES_READ,
     summary="List the sites of my teams",
     answers=SiteList,
@@ -196,7 +196,7 @@ async def list_sites(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.SITES_WRITE,
     summary="Add a site to my account (or to a team I may add sites to)",
     body=NewSite,
@@ -233,7 +233,7 @@ async def create_site(request: web.Request) -> web.Response:
     return _json(_out(request, site), status=201)
 
 
-@endpoint(Access.ACCOUNT, scope=Scope.SITES_READ, summary="Read a site", answers=SiteOut)
+@endpoint(RouteNeeds.ACCOUNT, scope=Scope.SITES_READ, summary="Read a site", answers=SiteOut)
 async def get_site(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     site_id = path_id(request, "site_id")
@@ -243,7 +243,7 @@ async def get_site(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.SITES_WRITE,
     summary="Configure a site: time zone, visitor mode, IP policy, exclusions, retention, DNT",
     body=SiteSettingsIn,
@@ -270,7 +270,7 @@ async def change_site(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.SITES_WRITE,
     summary="Remove a site and every hit, visit, rollup and goal stored for it",
     answers=Removed,
@@ -305,7 +305,7 @@ async def _proof_of_control(
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.SITES_WRITE,
     summary="Verify a site: its domain publishes the site's token (DNS TXT record or a file)",
     answers=VerifyOut,
@@ -342,7 +342,7 @@ async def verify(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.SITES_WRITE,
     summary="Claim a domain by proving control of it: a verified site for my team, taking the "
     "domain from another account's unverified site if one holds it",

@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Scope
+from ot.accounts.permissions import Scope
 from ot.clock import utcnow
 from ot.credentials import (
     SITE_NOT_FOUND,
@@ -29,12 +29,12 @@ from ot.errors import NotFound, OtError
 from ot.grants.reads import read_through_grant_in_query_process, shared_response
 from ot.ingest._fields import json_object_body
 from ot.models import Site
-from ot.server.auth import PRINCIPAL, Access, endpoint
+from ot.server.app_keys import ENGINE, LIMITS, QUERIES, SETTINGS, WRITE_ENGINE
+from ot.server.auth import PRINCIPAL, RouteNeeds, endpoint
 from ot.server.bodies import read_body
 from ot.server.errors import status_of
-from ot.server.keys import ENGINE, LIMITS, QUERIES, SETTINGS, WRITE_ENGINE
 from ot.server.middlewares import COLLECTOR_PATHS
-from ot.site_pages import list_site_page, parse_limit, readable_site_by_domain
+from ot.sites.listing import list_site_page, parse_limit, readable_site_by_domain
 from ot.stats import v1
 from ot.stats.engine import QueryResult
 from ot.stats.processes import answer_query
@@ -93,7 +93,7 @@ async def _run(request: web.Request, site: Site, query: Query) -> QueryResult:
     return await request.app[QUERIES].call(answer_query, site, query, now=utcnow())
 
 
-@endpoint(Access.STATS_API, summary="Query stats (Plausible Stats API v2)")
+@endpoint(RouteNeeds.STATS_API, summary="Query stats (Plausible Stats API v2)")
 async def query_v2(request: web.Request) -> web.StreamResponse:
     """POST /api/v2/query — Plausible's Stats API v2."""
     try:
@@ -153,25 +153,25 @@ async def _v1(request: web.Request, endpoint: str) -> web.StreamResponse:
     return web.json_response(answer, headers=NO_STORE)
 
 
-@endpoint(Access.STATS_API, summary="Aggregate stats (Plausible Stats API v1)")
+@endpoint(RouteNeeds.STATS_API, summary="Aggregate stats (Plausible Stats API v1)")
 async def aggregate_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/aggregate"""
     return await _v1(request, "aggregate")
 
 
-@endpoint(Access.STATS_API, summary="Time series (Plausible Stats API v1)")
+@endpoint(RouteNeeds.STATS_API, summary="Time series (Plausible Stats API v1)")
 async def timeseries_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/timeseries"""
     return await _v1(request, "timeseries")
 
 
-@endpoint(Access.STATS_API, summary="Breakdown (Plausible Stats API v1)")
+@endpoint(RouteNeeds.STATS_API, summary="Breakdown (Plausible Stats API v1)")
 async def breakdown_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/breakdown"""
     return await _v1(request, "breakdown")
 
 
-@endpoint(Access.STATS_API, summary="Visitors in the last 5 minutes (Plausible Stats API v1)")
+@endpoint(RouteNeeds.STATS_API, summary="Visitors in the last 5 minutes (Plausible Stats API v1)")
 async def realtime_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/realtime/visitors"""
     return await _v1(request, "realtime")
@@ -181,7 +181,7 @@ def _site_json(site: Site) -> dict[str, Any]:
     return {"domain": site.domain, "timezone": site.timezone}
 
 
-@endpoint(Access.ACCOUNT, scope=Scope.SITES_READ, summary="List my sites (Plausible Sites API)")
+@endpoint(RouteNeeds.ACCOUNT, scope=Scope.SITES_READ, summary="List my sites (Plausible Sites API)")
 async def list_sites_v1(request: web.Request) -> web.Response:
     """GET /api/v1/sites — newest first; `limit` (100, at most 1,000), `after`/`before` cursors
     from `meta`, `team_id` for one team's sites."""
@@ -204,7 +204,7 @@ async def list_sites_v1(request: web.Request) -> web.Response:
     )
 
 
-@endpoint(Access.ACCOUNT, scope=Scope.SITES_READ, summary="One site (Plausible Sites API)")
+@endpoint(RouteNeeds.ACCOUNT, scope=Scope.SITES_READ, summary="One site (Plausible Sites API)")
 async def get_site_v1(request: web.Request) -> web.Response:
     """GET /api/v1/sites/{site_id} — `site_id` is the domain, as in Plausible."""
     async with AsyncSession(request.app[ENGINE]) as session:

@@ -15,21 +15,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import mail_quota
-from ot.access import Scope
-from ot.accounts import account_name, get_account
-from ot.clock import as_utc, utcnow
-from ot.errors import InvalidInput
-from ot.mailer import Mail
-from ot.models import Invitation, MemberRole, Membership
-from ot.security import audit
-from ot.server.accounts_api import send_mails
-from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
-from ot.server.database import engine_for
-from ot.server.ids import MAX_ID, path_id, query_id
-from ot.server.keys import CIPHER, SETTINGS
-from ot.snippets import collector_url
-from ot.team import (
+from ot.accounts import mail_quota
+from ot.accounts.permissions import Scope
+from ot.accounts.store import account_name, get_account
+from ot.accounts.team import (
     ACCEPT_PATH,
     MAX_EMAIL_LENGTH,
     InvitedElsewhere,
@@ -46,6 +35,17 @@ from ot.team import (
     remove_member,
     withdraw_invitation,
 )
+from ot.clock import as_utc, utcnow
+from ot.errors import InvalidInput
+from ot.mailer import Mail
+from ot.models import Invitation, MemberRole, Membership
+from ot.security import audit
+from ot.server.accounts_api import send_mails
+from ot.server.app_keys import CIPHER, SETTINGS
+from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
+from ot.server.database import engine_for
+from ot.server.ids import MAX_ID, path_id, query_id
+from ot.sites.snippet import collector_url
 
 
 class InvitationIn(BaseModel):
@@ -150,7 +150,7 @@ async def _member_out(
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.TEAM_WRITE,
     summary="Invite someone to my team by e-mail, with a role",
     body=InvitationIn,
@@ -192,7 +192,7 @@ async def create_invitation(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.TEAM_READ,
     summary="List my team's open invitations",
     answers=InvitationList,
@@ -205,7 +205,7 @@ async def list_invitations(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.TEAM_WRITE,
     summary="Withdraw an invitation: its token no longer works",
     answers=Withdrawn,
@@ -227,7 +227,7 @@ async def delete_invitation(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.SESSION,
+    RouteNeeds.SESSION,
     scope=Scope.ACCOUNT_WRITE,
     summary="Accept an invitation with its token and join the team",
     body=Acceptance,
@@ -271,7 +271,7 @@ async def accept(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.PUBLIC,
+    RouteNeeds.PUBLIC,
     summary="The mailed invitation link (`?token=`): what the invitation is and how to accept "
     "it; opening it accepts nothing",
     answers=InvitationLink,
@@ -298,7 +298,7 @@ async def invitation_link(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.TEAM_READ,
     summary="List my team's members and their roles",
     answers=MemberList,
@@ -316,7 +316,7 @@ async def list_members(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.TEAM_READ,
     summary="List the other teams I belong to",
     answers=Memberships,
@@ -330,7 +330,7 @@ async def list_my_memberships(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.TEAM_WRITE,
     summary="Change a member's role",
     body=RoleChange,
@@ -356,7 +356,7 @@ async def patch_member(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.ACCOUNT,
+    RouteNeeds.ACCOUNT,
     scope=Scope.TEAM_WRITE,
     summary="Remove a member from a team (or leave it), effective at once",
     answers=Left,

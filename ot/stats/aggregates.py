@@ -48,7 +48,7 @@ from ot.stats.dates import Bucket, TimeRange, buckets, day_start, unit_of
 from ot.stats.filters import (
     HIT,
     VISIT,
-    Scope,
+    QueryScope,
     all_of,
     event_expression,
     hit_condition,
@@ -77,7 +77,7 @@ async def first_day_with_data(
 
 async def sums(
     connection: AsyncConnection,
-    scope: Scope,
+    scope: QueryScope,
     dialect: str,
     query: Query,
     dimensions: tuple[str, ...],
@@ -196,7 +196,9 @@ def _stored_time(dialect: Dialect) -> Callable[[datetime], str]:
     return process
 
 
-async def _day_buckets(connection: AsyncConnection, scope: Scope, zone: ZoneInfo) -> list[Bucket]:
+async def _day_buckets(
+    connection: AsyncConnection, scope: QueryScope, zone: ZoneInfo
+) -> list[Bucket]:
     """The local days of the window that hold hits of the site, as buckets (for the sum of each
     day's uniques). Only the days between its first and last hit: a range may span centuries,
     and its days need not fit the `time` dimension's limit on buckets."""
@@ -234,7 +236,7 @@ class _Grouping:
 
 @dataclass
 class _RawReader:
-    """Sums from `hit` and `visit` over a window of the range (a Scope's start and end): all of
+    """Sums from `hit` and `visit` over a window of the range (a QueryScope's start and end): all of
     it, or the days after the rolled ones. Time buckets are the range's, cut to the window."""
 
     connection: AsyncConnection
@@ -246,7 +248,7 @@ class _RawReader:
 
     async def read(
         self,
-        scope: Scope,
+        scope: QueryScope,
         raw: dict[Key, Sums],
         *,
         hits: bool,
@@ -262,7 +264,7 @@ class _RawReader:
             await self._visit_sums(scope, raw)
 
     async def fresh(
-        self, scope: Scope, *, hits: bool, visits: bool, visitor_sets: bool, visit_sets: bool
+        self, scope: QueryScope, *, hits: bool, visits: bool, visitor_sets: bool, visit_sets: bool
     ) -> tuple[dict[Key, Fresh], FreshSets | None]:
         """The window's sums per key, and (where they must be united with the rolled days'
         bitmaps) what fills in the visitors' ordinals (`visitor_ordinal`) and the visit ids of
@@ -280,7 +282,7 @@ class _RawReader:
             return found, None
         return found, set_filler(found, listed, visitor_sets=visitor_sets, visit_sets=visit_sets)
 
-    def _buckets(self, unit: str, scope: Scope) -> list[Bucket]:
+    def _buckets(self, unit: str, scope: QueryScope) -> list[Bucket]:
         """The range's buckets of `unit` that meet the window, cut to it."""
         return [
             Bucket(b.label, max(b.start, scope.start), min(b.end, scope.end))
@@ -288,7 +290,7 @@ class _RawReader:
             if b.end > scope.start and b.start < scope.end
         ]
 
-    async def _hit_groupings(self, scope: Scope) -> list[_Grouping]:
+    async def _hit_groupings(self, scope: QueryScope) -> list[_Grouping]:
         dimensions, query = self.dimensions, self.query
         plain = tuple(d for d in dimensions if d != GOAL)
         dialect = self.connection.dialect
@@ -374,7 +376,7 @@ class _RawReader:
 
     async def _hit_sums(
         self,
-        scope: Scope,
+        scope: QueryScope,
         grouping: _Grouping,
         raw: dict[Key, Sums],
         listed: dict[Key, Listed] | None = None,
@@ -432,7 +434,7 @@ class _RawReader:
             for key, total in daily_sums.items():
                 raw[key].visitors = total
 
-    async def _visit_sums(self, scope: Scope, raw: dict[Key, Sums]) -> None:
+    async def _visit_sums(self, scope: QueryScope, raw: dict[Key, Sums]) -> None:
         dimensions = self.dimensions
         source: Any = VISIT
         columns: list[Any] = []
@@ -477,7 +479,7 @@ class _RawReader:
             values.bounces, values.duration = int(row[-2]), int(row[-1])
 
 
-def _window(moment: Any, scope: Scope, bucketed: bool) -> list[ColumnElement[bool]]:
+def _window(moment: Any, scope: QueryScope, bucketed: bool) -> list[ColumnElement[bool]]:
     """The window's bounds on a timestamp column, unless a bucket table joined on it already
     keeps to them: SQLite then searches the index by the window for every bucket instead of by
     the bucket (a query over 90 days read 25 times too many rows)."""

@@ -21,7 +21,7 @@ from ot.privacy import VisitorMode
 from ot.stats.aggregates import Key, Sums, first_day_with_data, sums
 from ot.stats.dates import TimeRange, buckets, previous_period, resolve_range, unit_of
 from ot.stats.facts import read_site_facts
-from ot.stats.filters import Scope
+from ot.stats.filters import QueryScope
 from ot.stats.labels import UNKNOWN_PLACES, shown
 from ot.stats.query import GOAL, TIME_DIMENSIONS, Condition, Query, dimension_level
 
@@ -187,7 +187,7 @@ async def _compute(
     """Every row's metrics (in query order), the totals, whether visitors are daily sums, and
     how many rows there are. With `top`, only the rows that can rank among the first `top` by
     visitors need be there; with `only`, only those values of the non-time dimension."""
-    scope = Scope(site_id, time_range.start, time_range.end, goals, rolled_through)
+    scope = QueryScope(site_id, time_range.start, time_range.end, goals, rolled_through)
     dialect = connection.dialect.name
     raw, daily, total_rows = await sums(
         connection, scope, dialect, query, query.dimensions, time_range, cookieless,

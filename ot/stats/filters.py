@@ -41,7 +41,7 @@ VISIT_COLUMNS = {
 
 
 @dataclass(frozen=True)
-class Scope:
+class QueryScope:
     """What every condition of one query needs: the site, the hits' time window, its goals."""
 
     site_id: int
@@ -113,13 +113,13 @@ def _goals_named(condition: Condition, goals: tuple[Goal, ...]) -> list[Goal]:
     return [goal for goal in goals if matches(goal.display_name)]
 
 
-def _event_condition(condition: Condition, scope: Scope, dialect: str) -> ColumnElement[bool]:
+def _event_condition(condition: Condition, scope: QueryScope, dialect: str) -> ColumnElement[bool]:
     if condition.dimension == GOAL:
         return any_goal_condition(_goals_named(condition, scope.goals))
     return _match(condition, event_expression(condition.dimension), dialect)
 
 
-def hit_condition(item: Filter, scope: Scope, dialect: str) -> ColumnElement[bool]:
+def hit_condition(item: Filter, scope: QueryScope, dialect: str) -> ColumnElement[bool]:
     """Whether a hit (joined with its visit) matches the filter."""
     if isinstance(item, AnyOf):
         parts = [hit_condition(child, scope, dialect) for child in item.children]
@@ -131,7 +131,7 @@ def hit_condition(item: Filter, scope: Scope, dialect: str) -> ColumnElement[boo
     return _event_condition(item, scope, dialect)
 
 
-def visit_condition(item: Filter, scope: Scope, dialect: str) -> ColumnElement[bool]:
+def visit_condition(item: Filter, scope: QueryScope, dialect: str) -> ColumnElement[bool]:
     """Whether a visit matches the filter: for event conditions, whether any of its hits in the
     range does."""
     if isinstance(item, AnyOf):

@@ -40,7 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts import create_account
+from ot.accounts.store import create_account
 from ot.config import Settings, load_settings
 from ot.db import checkpoint_wal, create_engine, create_sqlite_writer_engine
 from ot.ingest.hit import PAGEVIEW, EnrichedHit
@@ -51,7 +51,7 @@ from ot.privacy import VisitorMode
 from ot.schema import upgrade
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_or_create_secrets
-from ot.sites import add_site
+from ot.sites.store import add_site
 
 DOMAIN = "shop.example"
 TIMEZONE = "Europe/Amsterdam"

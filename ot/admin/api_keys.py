@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from ot.access import Scope
+from ot.accounts.api_keys import create_token, list_tokens
+from ot.accounts.permissions import Scope
 from ot.admin.context import context_from, record_operator_action, run
-from ot.tokens import create_token, list_tokens
 
 app = typer.Typer(help="API tokens.", no_args_is_help=True)
 

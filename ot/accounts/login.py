@@ -4,9 +4,9 @@ proving it is you again (`confirm_identity`) before changing how an account logs
 Refusals never tell whether an address is registered, nor, with the second factor on, whether
 the password was right: an unknown address, a wrong password and a right password without the
 right code all get the same answer, and an unknown address, through a dummy hash, takes as long.
-Failures are throttled per address and per IP (`ot.throttle`), re-authentications with log-ins;
-when an account starts being throttled its owner is told by mail. Every attempt is in the audit
-trail (ids and reasons only).
+Failures are throttled per address and per IP (`ot.accounts.login_throttle`), re-authentications
+with log-ins; when an account starts being throttled its owner is told by mail. Every attempt is in
+the audit trail (ids and reasons only).
 """
 
 from __future__ import annotations
@@ -16,23 +16,23 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import throttle
-from ot.accounts import account_email, find_account_by_email, normalise_email
-from ot.clock import SYSTEM_CLOCK, Clock
-from ot.config import AccountSettings
-from ot.errors import Forbidden, TooManyRequests, Unauthorized
-from ot.mailer import Mail
-from ot.models import Account
-from ot.passwords import (
+from ot.accounts import login_throttle as throttle
+from ot.accounts.passwords import (
     MAX_PASSWORD_LENGTH,
     password_matches_in_thread,
     spend_verification_time,
     verify_password_in_thread,
 )
-from ot.second_factor import check_totp, use_recovery_code
+from ot.accounts.second_factor import check_totp, use_recovery_code
+from ot.accounts.sessions import StartedSession, start_session
+from ot.accounts.store import account_email, find_account_by_email, normalise_email
+from ot.clock import SYSTEM_CLOCK, Clock
+from ot.config import AccountSettings
+from ot.errors import Forbidden, TooManyRequests, Unauthorized
+from ot.mailer import Mail
+from ot.models import Account
 from ot.security import audit
 from ot.security.crypto import Cipher
-from ot.sessions import StartedSession, start_session
 
 # One answer for every wrong log-in, so that none tells more than another: which part was wrong
 # would tell a guesser that the password was right, or that the account has a second factor.

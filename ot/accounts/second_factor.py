@@ -18,7 +18,7 @@ import pyotp
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts import TOTP_SECRET_CONTEXT, account_email
+from ot.accounts.store import TOTP_SECRET_CONTEXT, account_email
 from ot.clock import utcnow
 from ot.errors import Conflict, InvalidInput
 from ot.models import Account, RecoveryCode
@@ -148,7 +148,7 @@ def ensure_on(account: Account) -> None:
 
 async def disable(session: AsyncSession, account: Account, *, actor: str) -> None:
     """Turn the second factor off. Only once the owner proved itself with the password and a
-    code (`ot.profile.turn_off_second_factor`)."""
+    code (`ot.accounts.profile.turn_off_second_factor`)."""
     assert account.id is not None
     ensure_on(account)
     account.totp_secret_encrypted = None

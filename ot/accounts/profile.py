@@ -1,8 +1,8 @@
 """The customer's profile: read everything they gave us, correct it, and read back every change.
 
 The log-in credentials are apart from the rest: a new e-mail address or password needs a
-logged-in session to prove itself again (`ot.login.confirm_identity`: the current password and,
-when on, the second factor), so an API key or a session found open cannot take the account
+logged-in session to prove itself again (`ot.accounts.login.confirm_identity`: the current password
+and, when on, the second factor), so an API key or a session found open cannot take the account
 over. A new address takes effect only once a link mailed to it is used; a new password ends the
 account's other sessions. Each change leaves a `ProfileChange` with who made it, when, which
 fields, and the old values encrypted.
@@ -17,8 +17,13 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import mail_quota
-from ot.accounts import (
+from ot.accounts import mail_quota
+from ot.accounts.email_verification import Purpose, issue_verification, verification_link
+from ot.accounts.login import Proof, confirm_identity
+from ot.accounts.passwords import check_new_password, hash_password_in_thread
+from ot.accounts.second_factor import confirm_enrolment, disable, ensure_on
+from ot.accounts.sessions import revoke_all_sessions
+from ot.accounts.store import (
     CONTACT_CONTEXTS,
     EMAIL_CONTEXT,
     NAME_CONTEXT,
@@ -34,15 +39,10 @@ from ot.accounts import (
 from ot.clock import SYSTEM_CLOCK, Clock, utcnow
 from ot.config import AccountSettings
 from ot.errors import Conflict, InvalidInput
-from ot.login import Proof, confirm_identity
 from ot.mailer import Mail
 from ot.models import PROFILE_OLD_VALUES, Account, Consent, EmailVerification, ProfileChange
-from ot.passwords import check_new_password, hash_password_in_thread
-from ot.second_factor import confirm_enrolment, disable, ensure_on
 from ot.security import audit
 from ot.security.crypto import Cipher
-from ot.sessions import revoke_all_sessions
-from ot.verification import Purpose, issue_verification, verification_link
 
 OLD_VALUES_CONTEXT = PROFILE_OLD_VALUES.context
 

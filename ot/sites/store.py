@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts import get_account
+from ot.accounts.store import get_account
 from ot.clock import utcnow
 from ot.errors import Conflict, InvalidInput, NotFound
 from ot.ips import Network, parse_networks

@@ -3,7 +3,7 @@ customer's express consent to hosting there; then the address is proven by a one
 
 Registering answers alike whether the address is new or taken, so nobody can find out who is a
 customer: for a taken address its owner gets a notice by mail instead of a link. Anyone can
-register with any address, so these mails are capped per address (`ot.mail_quota`).
+register with any address, so these mails are capped per address (`ot.accounts.mail_quota`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,16 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot import mail_quota
-from ot.accounts import (
+from ot.accounts import mail_quota
+from ot.accounts.email_verification import (
+    Purpose,
+    consume_verification,
+    issue_verification,
+    verification_link,
+)
+from ot.accounts.passwords import check_new_password, hash_password_in_thread
+from ot.accounts.profile import apply_email_change
+from ot.accounts.store import (
     CONTACT_CONTEXTS,
     EMAIL_CONTEXT,
     NAME_CONTEXT,
@@ -30,11 +38,8 @@ from ot.config import AccountSettings
 from ot.errors import InvalidInput
 from ot.mailer import Mail
 from ot.models import Account
-from ot.passwords import check_new_password, hash_password_in_thread
-from ot.profile import apply_email_change
 from ot.security import audit
 from ot.security.crypto import Cipher
-from ot.verification import Purpose, consume_verification, issue_verification, verification_link
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Principal, Scope, may, reachable_team_ids
+from ot.accounts.permissions import Principal, Scope, may, reachable_team_ids
 from ot.errors import InvalidInput, NotFound
 from ot.models import Site
-from ot.sites import normalise_domain
+from ot.sites.store import normalise_domain
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1_000  # larger limits are cut to this, as Plausible cuts them

@@ -7,7 +7,7 @@ held it stays in its account with every hit and rollup, renamed to
 `<domain>.released-<id>.invalid` (a name no browser sends), and its owner is told by mail and
 in its audit trail. A verified site's domain can never be claimed.
 
-The proof itself (`ot.site_verification`) is network I/O: callers check it outside any
+The proof itself (`ot.sites.verification`) is network I/O: callers check it outside any
 transaction, then call `mark_verified` or `take_domain`, which check again what they rely on.
 """
 
@@ -19,15 +19,15 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts import account_email, get_account
+from ot.accounts.store import account_email, get_account
 from ot.clock import utcnow
 from ot.errors import Conflict
 from ot.mailer import Mail
 from ot.models import Site
 from ot.security import audit
 from ot.security.crypto import Cipher
-from ot.site_verification import VerificationMethod
-from ot.sites import add_site, new_verification_token
+from ot.sites.store import add_site, new_verification_token
+from ot.sites.verification import VerificationMethod
 
 RELEASED_SUFFIX = "invalid"  # RFC 2606: never resolves, so no real page sends hits for it
 MAX_DOMAIN_LENGTH = 253

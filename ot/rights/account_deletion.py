@@ -2,8 +2,8 @@
 then purged.
 
 Asking ends every session and API key at once, and suspends every grant of the account's sites
-and every grant it made in other teams (`ot.grants.suspension`): third parties read nothing from
-that moment, and a cancelled deletion leaves the grants suspended until an owner confirms each.
+and every grant it made in other teams (`ot.accounts.grant_suspension`): third parties read nothing
+from that moment, and a cancelled deletion leaves the grants suspended until an owner confirms each.
 Once the grace period is over, the purge deletes the hits and visits of the account's sites (in
 batches), then every row of every table that refers to the account or to its sites (found through
 the foreign keys, so tables added later are purged too), and blanks the account row's personal
@@ -24,14 +24,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts import get_account
+from ot.accounts.grant_suspension import suspend_grants_for_deletion
+from ot.accounts.sessions import revoke_all_sessions
+from ot.accounts.store import get_account
 from ot.clock import as_utc
 from ot.errors import Conflict, NotFound
-from ot.grants.suspension import suspend_grants_for_deletion
 from ot.models import Account, AccountDeletion, ApiToken, AuditEntry, Site
-from ot.retention import HIT, VISIT, delete_in_batches
+from ot.rights.retention import HIT, VISIT, delete_in_batches
 from ot.security import audit
-from ot.sessions import revoke_all_sessions
 
 PURGE_ACTOR = "system:purge"
 ACCOUNT: Table = Account.__table__  # type: ignore[attr-defined]

@@ -10,15 +10,15 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Scope
+from ot.accounts.api_keys import MAX_NAME_LENGTH, create_token, list_tokens, revoke_token
+from ot.accounts.permissions import Scope
 from ot.clock import as_utc
 from ot.errors import NotFound
 from ot.models import ApiToken
 from ot.security import audit
-from ot.server.auth import BODY, PRINCIPAL, Access, endpoint
+from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.database import engine_for
 from ot.server.ids import path_id
-from ot.tokens import MAX_NAME_LENGTH, create_token, list_tokens, revoke_token
 
 
 class NewKey(BaseModel):
@@ -63,7 +63,7 @@ def _out(token: ApiToken) -> dict[str, object]:
 
 
 @endpoint(
-    Access.SESSION,
+    RouteNeeds.SESSION,
     scope=Scope.ACCOUNT_WRITE,
     summary="Make an API key with scopes; the key is shown in this answer only",
     body=NewKey,
@@ -93,7 +93,7 @@ async def create_key(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.SESSION,
+    RouteNeeds.SESSION,
     scope=Scope.ACCOUNT_READ,
     summary="List my API keys (their first characters only)",
     answers=KeyList,
@@ -107,7 +107,7 @@ async def list_keys(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    Access.SESSION,
+    RouteNeeds.SESSION,
     scope=Scope.ACCOUNT_WRITE,
     summary="Revoke one of my API keys, effective at once",
     answers=Revoked,

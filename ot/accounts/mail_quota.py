@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts import normalise_email
+from ot.accounts.store import normalise_email
 from ot.clock import utcnow
 from ot.config import AccountSettings
 from ot.mailer import Mail

@@ -20,11 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Principal, PrincipalKind, Scope, may, role_in
-from ot.accounts import account_email, get_account, normalise_email
+from ot.accounts.grant_suspension import SuspensionReason, may_grant, suspend_grants_of_member
+from ot.accounts.permissions import Principal, PrincipalKind, Scope, may, role_in
+from ot.accounts.store import account_email, get_account, normalise_email
 from ot.clock import as_utc, utcnow
 from ot.errors import Conflict, Forbidden, InvalidInput, NotFound
-from ot.grants.suspension import SuspensionReason, may_grant, suspend_grants_of_member
 from ot.mailer import Mail, quoted
 from ot.models import INVITATION_EMAIL, Invitation, MemberRole, Membership
 from ot.security.crypto import Cipher
@@ -328,7 +328,7 @@ async def remove_member(
     session: AsyncSession, principal: Principal, member_id: int
 ) -> tuple[Membership, bool]:
     """Remove a member from a team, effective at once; returns it and whether it left by
-    itself. The grants that answer to it are suspended (`ot.grants.suspension`)."""
+    itself. The grants that answer to it are suspended (`ot.accounts.grant_suspension`)."""
     membership = await _membership(session, principal, member_id)
     leaving = membership.member_account_id == principal.account_id
     if not leaving:

@@ -1,6 +1,7 @@
 """Customer accounts: what owns sites, and the helpers every account module shares (the
 encryption context of each personal field, e-mail normalisation and lookup by blind index).
-Registration is in `ot.registration`, log-in in `ot.login`, the profile in `ot.profile`."""
+Registration is in `ot.accounts.registration`, log-in in `ot.accounts.login`, the profile in
+`ot.accounts.profile`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import text
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ot.accounts.passwords import password_matches_in_thread
 from ot.clock import utcnow
 from ot.config import AccountSettings
 from ot.errors import InvalidInput, NotFound
@@ -21,7 +23,6 @@ from ot.models import (
     Account,
     Consent,
 )
-from ot.passwords import password_matches_in_thread
 from ot.security.crypto import Cipher
 
 # Serialises changes of who holds which e-mail address on PostgreSQL (see `start_writing`).

@@ -2,7 +2,7 @@
 
 A key acts for the account that made it (its creator) and carries a subset of what the creator
 may do: its scopes bound it everywhere, and in other accounts' teams the creator's role bounds it
-further (`ot.access.may`), so a key never does more than the person behind it.
+further (`ot.accounts.permissions.may`), so a key never does more than the person behind it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import Principal, PrincipalKind, Scope, may, parse_scopes
-from ot.accounts import get_account
+from ot.accounts.permissions import Principal, PrincipalKind, Scope, may, parse_scopes
+from ot.accounts.store import get_account
 from ot.clock import as_utc, utcnow
 from ot.errors import Conflict, Forbidden, InvalidInput
 from ot.models import ApiToken, Site

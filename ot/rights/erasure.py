@@ -25,7 +25,7 @@ from ot.errors import InvalidInput
 from ot.ips import truncate_ip
 from ot.models import Site, VisitorOrdinal
 from ot.privacy import IpPolicy, VisitorMode
-from ot.retention import HIT, PENDING, VISIT, local_days
+from ot.rights.retention import HIT, PENDING, VISIT, local_days
 from ot.security import audit
 from ot.security.crypto import Cipher
 

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts import email_index
+from ot.accounts.store import email_index
 from ot.clock import as_utc
 from ot.config import AccountSettings
 from ot.models import LoginThrottle

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.db import create_engine
-from ot.deletion import purge_due_accounts
-from ot.retention import RetentionReport, run_retention
+from ot.rights.account_deletion import purge_due_accounts
+from ot.rights.retention import RetentionReport, run_retention
 from ot.storage import storage_problem
 
 log = logging.getLogger("ot.rights")

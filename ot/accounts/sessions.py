@@ -2,8 +2,8 @@
 
 A session token authenticates the TUI and API clients (`Authorization: Bearer ots_...`) and
 browsers (the `ot_session` cookie, which also needs the CSRF token on unsafe requests).
-Log-in itself (passwords, throttling, second factor) lives in `ot.login`; this module only keeps
-the sessions that a successful log-in starts.
+Log-in itself (passwords, throttling, second factor) lives in `ot.accounts.login`; this module only
+keeps the sessions that a successful log-in starts.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.access import ROLE_SCOPES, Scope
+from ot.accounts.permissions import ROLE_SCOPES, Scope
 from ot.models import Grant, MemberRole
 from ot.security import audit
 

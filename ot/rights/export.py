@@ -24,10 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts import get_account
+from ot.accounts.store import get_account
 from ot.clock import as_utc, utcnow
 from ot.csv_cells import spreadsheet_safe_row
-from ot.erasure import ENCRYPTED_INFO, stored_ip
 from ot.models import (
     Account,
     AccountDeletion,
@@ -38,7 +37,8 @@ from ot.models import (
     Membership,
     Site,
 )
-from ot.retention import HIT
+from ot.rights.erasure import ENCRYPTED_INFO, stored_ip
+from ot.rights.retention import HIT
 from ot.security.crypto import Cipher
 
 FORMAT = "opentracker-export/1"
