@@ -1,4 +1,5 @@
-"""Print the Markdown table of every setting, for the README.
+"""Print the Markdown table of every setting, for docs/operations.md (`tests/test_config.py`
+checks that the table there is this one).
 
 Usage: python scripts/settings_table.py
 """

@@ -1,8 +1,9 @@
 """The settings (`ot.config`): defaults that need nothing, `OT_*` variables, a TOML file, their
-order of precedence, refusal of what is unknown or wrong, and a README that documents it all."""
+order of precedence, refusal of what is unknown or wrong, and docs that document it all."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Iterator
@@ -14,8 +15,18 @@ from pydantic import BaseModel, ValidationError
 from ot import paths
 from ot.config import CollectorSettings, Settings, load_settings
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-# Variables the README may name that are not settings of the product.
+ROOT = Path(__file__).resolve().parent.parent
+# The one settings table, made by scripts/settings_table.py.
+SETTINGS_DOC = ROOT / "docs" / "operations.md"
+# What a user reads: none may name a setting that does not exist.
+USER_DOCS = [
+    ROOT / "README.md",
+    *(
+        ROOT / "docs" / name
+        for name in ("api.md", "compatibility.md", "operations.md", "privacy.md")
+    ),
+]
+# Variables the docs may name that are not settings of the product.
 NOT_SETTINGS = {"OPENTRACKER_TEST_POSTGRES_URL"}
 
 
@@ -245,13 +256,31 @@ def test_every_setting_has_a_description(variable: str, description: str | None)
 
 
 @pytest.mark.parametrize("variable", [v for v, _, is_section in SETTINGS if not is_section])
-def test_every_setting_is_in_the_readme(variable: str) -> None:
-    assert README.is_file(), "README.md does not exist"
-    assert re.search(rf"\b{variable}\b", README.read_text()), f"{variable} is not in README.md"
+def test_every_setting_is_documented(variable: str) -> None:
+    assert SETTINGS_DOC.is_file(), f"{SETTINGS_DOC} does not exist"
+    assert re.search(rf"\b{variable}\b", SETTINGS_DOC.read_text()), (
+        f"{variable} is not in {SETTINGS_DOC.name}"
+    )
 
 
-def test_the_readme_names_no_setting_that_does_not_exist() -> None:
-    assert README.is_file(), "README.md does not exist"
+@pytest.mark.parametrize("document", USER_DOCS, ids=lambda path: path.name)
+def test_the_docs_name_no_setting_that_does_not_exist(document: Path) -> None:
+    assert document.is_file(), f"{document} does not exist"
     known = {variable for variable, _, is_section in SETTINGS if not is_section} | NOT_SETTINGS
-    named = set(re.findall(r"\bOT_[A-Z0-9_]*[A-Z0-9]\b", README.read_text()))
+    named = set(re.findall(r"\bOT_[A-Z0-9_]*[A-Z0-9]\b", document.read_text()))
     assert named - known == set()
+
+
+def test_the_settings_table_is_the_one_the_script_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The docs' table is pasted from `scripts/settings_table.py`: paste it again after a change."""
+    spec = importlib.util.spec_from_file_location(
+        "settings_table", ROOT / "scripts" / "settings_table.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.main()
+    printed = capsys.readouterr().out
+    assert printed in SETTINGS_DOC.read_text()

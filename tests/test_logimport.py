@@ -353,8 +353,9 @@ async def test_a_lost_import_position_still_never_stores_a_line_twice(
 async def test_a_log_imported_in_halves_and_again_concatenated_stores_each_line_once(
     settings: Settings, site: Site, tmp_path: Path
 ) -> None:
-    """The README's `zcat old/*.gz | ot-admin import-log ... -` after the files themselves were
-    imported, and the other way round: a line is what it says, wherever it is read from."""
+    """The `zcat old/*.gz | ot-admin import-log ... -` of docs/compatibility.md after the files
+    themselves were imported, and the other way round: a line is what it says, wherever it is
+    read from."""
     whole = generated_log(1_500)
     middle = whole.index("\n", len(whole) // 2) + 1
     older = write_log(tmp_path / "access.log.2", whole[:middle])
