@@ -1,7 +1,8 @@
 """The one settings object: environment variables `OT_*`, an optional TOML file, then defaults.
 
 Nested sections use a double underscore in the environment: `OT_COLLECTOR__BATCH_SIZE=500`.
-Every field carries a docstring; `tests/test_config.py` checks each one is documented in the README.
+Every field carries a docstring; `tests/test_config.py` checks each one is documented in
+`docs/operations.md`.
 """
 
 from __future__ import annotations
