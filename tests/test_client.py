@@ -5,7 +5,9 @@ Also: every route's declared body and answer is a model of `ot.api`, not of a ha
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import stat
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -13,7 +15,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
+from pydantic import BaseModel, RootModel
 
+from ot import api as contract
 from ot.accounts import api_keys as core_api_keys
 from ot.accounts import passwords as core_passwords
 from ot.accounts import store as core_accounts
@@ -397,6 +401,32 @@ def test_every_declared_body_and_answer_is_a_model_of_the_contract(
     for model in (declaration.body, declaration.answers):
         if model is not None:
             assert model.__module__.startswith("ot.api."), (model, model.__module__)
+
+
+def _contract_models() -> list[type[BaseModel]]:
+    found = []
+    for module_info in pkgutil.iter_modules(contract.__path__):
+        module = importlib.import_module(f"ot.api.{module_info.name}")
+        found += [
+            value
+            for value in vars(module).values()
+            if isinstance(value, type)
+            and issubclass(value, BaseModel)
+            and value.__module__ == module.__name__
+        ]
+    return found
+
+
+def test_every_field_of_the_contract_is_described() -> None:
+    """The descriptions are what `openapi.json` tells the API's users about each field."""
+    undescribed = [
+        f"{model.__module__}.{model.__name__}.{name}"
+        for model in _contract_models()
+        if not issubclass(model, RootModel)
+        for name, field in model.model_fields.items()
+        if not field.description
+    ]
+    assert undescribed == []
 
 
 def test_the_contracts_limits_are_the_cores() -> None:

@@ -98,8 +98,11 @@ class ProfileIn(Strict):
     name: str | None = Field(
         default=None, max_length=MAX_NAME_LENGTH, description="A new name; absent: unchanged."
     )
-    email: SkipJsonSchema[Any] = None
-    password: SkipJsonSchema[Any] = None
+    # Refused, naming the route that changes them (left out of the document).
+    email: SkipJsonSchema[Any] = Field(default=None, description="Refused: see CREDENTIAL_ROUTES.")
+    password: SkipJsonSchema[Any] = Field(
+        default=None, description="Refused: see CREDENTIAL_ROUTES."
+    )
     company: str | None = Field(
         default=None, max_length=CONTACT_LIMITS["company"], description="A new company."
     )
