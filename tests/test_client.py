@@ -204,11 +204,14 @@ async def test_the_profile_is_read_and_corrected(ot: OtClient, account_id: int) 
     assert (await ot.profile()).name == "Ada King"
 
 
-async def test_a_field_the_route_refuses_is_invalid_naming_it(ot: OtClient) -> None:
+async def test_a_body_its_model_refuses_is_invalid_before_it_is_sent(ot: OtClient) -> None:
+    """The client checks a body with the route's own `ot.api` model, naming the field as the
+    server would."""
     with pytest.raises(Invalid) as refused:
         await ot.update_profile(password="new one")  # changed elsewhere, with the old one
 
-    assert refused.value.field == "password"
+    assert (refused.value.field, refused.value.status) == ("password", 0)
+    assert "POST /ot/v1/account/password" in refused.value.message
 
 
 async def test_sessions_are_listed_and_ended(

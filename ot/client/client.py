@@ -322,7 +322,7 @@ def _body(model: type[BaseModel], **values: Any) -> dict[str, Any]:
     except ValidationError as error:
         problem = error.errors()[0]
         field = ".".join(str(part) for part in problem["loc"]) or None
-        raise Invalid(field, problem["msg"]) from None
+        raise Invalid(field, problem["msg"], status=0) from None  # status 0: never sent
     return checked.model_dump(mode="json", exclude_unset=True)
 
 
