@@ -71,6 +71,16 @@ def client_ip(peer: str, forwarded_for: str | None, trusted_proxies: Sequence[Ne
     return str(address)
 
 
+def canonical_ip(value: str) -> str:
+    """The address as stored (IPv4-mapped IPv6 unwrapped); ValueError when it is none."""
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
+
+
 def truncate_ip(ip: str) -> str:
     """The /24 (IPv4) or /48 (IPv6) network address of `ip`; "" when `ip` is not an address.
 

@@ -11,7 +11,6 @@ them are marked for rolling again, so the figures stop including the visitor.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -22,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.errors import InvalidInput
-from ot.ips import truncate_ip
+from ot.ips import canonical_ip, truncate_ip
 from ot.models import Site, VisitorOrdinal
 from ot.privacy import IpPolicy, VisitorMode
 from ot.rights.retention import HIT, PENDING, VISIT, local_days
@@ -65,16 +64,6 @@ class ErasureReport:
     days_to_roll_again: int = 0
     matched_by_network: int = 0  # hits whose kept IP was only the network of the one asked for
     notes: list[str] = field(default_factory=list)
-
-
-def canonical_ip(value: str) -> str:
-    """The address as stored (IPv4-mapped IPv6 unwrapped); ValueError when it is none."""
-    try:
-        address = ipaddress.ip_address(value.strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IP address") from None
-    mapped = getattr(address, "ipv4_mapped", None)
-    return str(mapped or address)
 
 
 async def visit_ids_of_ip(

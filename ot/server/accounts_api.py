@@ -9,17 +9,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
-from pydantic.json_schema import SkipJsonSchema
-from pydantic_core import PydanticCustomError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.login import Proof
-from ot.accounts.passwords import MAX_PASSWORD_LENGTH
 from ot.accounts.permissions import Scope
 from ot.accounts.profile import (
     ProfileUpdate,
@@ -33,17 +28,33 @@ from ot.accounts.profile import (
 )
 from ot.accounts.registration import Registration, confirm_email, register
 from ot.accounts.second_factor import begin_enrolment
-from ot.accounts.store import (
-    CONTACT_LIMITS,
-    MAX_EMAIL_LENGTH,
-    MAX_NAME_LENGTH,
-    get_account,
-    normalise_email,
-    start_writing,
+from ot.accounts.store import get_account, normalise_email, start_writing
+from ot.api.accounts import (
+    CREDENTIAL_ROUTES,
+    Accepted,
+    ChangeOut,
+    ConsentOut,
+    DisableIn,
+    EmailChangeIn,
+    EmailChangeRequested,
+    EnableIn,
+    EnrolmentOut,
+    History,
+    NewAccount,
+    PasswordChanged,
+    PasswordIn,
+    ProfileIn,
+    ProfileOut,
+    ProfileUpdated,
+    RecoveryCodes,
+    SecondFactorState,
+    VerificationIn,
+    Verified,
 )
 from ot.clock import as_utc
 from ot.errors import InvalidInput, OtError
 from ot.mailer import Mail
+from ot.server.answers import json_answer
 from ot.server.app_keys import CIPHER, CLOCK, MAILER, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.clients import client_ip_of
@@ -101,41 +112,7 @@ def link_base(request: web.Request) -> str:
     return collector_url(request.app[SETTINGS])
 
 
-def json_answer(model: BaseModel, status: int = 200) -> web.Response:
-    return web.json_response(text=model.model_dump_json(), status=status)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 # --- registration -------------------------------------------------------------------------
-
-
-class NewAccount(Strict):
-    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
-    email: str = Field(min_length=3, max_length=MAX_EMAIL_LENGTH)
-    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
-    company: str = Field(default="", max_length=CONTACT_LIMITS["company"])
-    address: str = Field(default="", max_length=CONTACT_LIMITS["address"])
-    phone: str = Field(default="", max_length=CONTACT_LIMITS["phone"])
-    region: Literal["nl", "us"]
-    consent: StrictBool = Field(
-        description="Express consent to hosting and transfer of the account's data in `region`"
-    )
-
-
-class Accepted(BaseModel):
-    message: str
-
-
-class VerificationIn(Strict):
-    token: str = Field(min_length=1, max_length=200)
-
-
-class Verified(BaseModel):
-    verified: bool = True
-    account_id: int
 
 
 @endpoint(
@@ -197,102 +174,6 @@ async def verify_email_link(request: web.Request) -> web.Response:
 
 
 # --- profile ------------------------------------------------------------------------------
-
-
-class ConsentOut(BaseModel):
-    region: str
-    statement_version: str
-    given_at: datetime
-
-
-class ProfileOut(BaseModel):
-    id: int
-    name: str
-    email: str | None
-    email_verified: bool
-    pending_email: str | None
-    company: str
-    address: str
-    phone: str
-    region: str | None
-    second_factor: bool
-    created_at: datetime
-    consents: list[ConsentOut]
-
-
-# How the account logs in is changed only with a session that proves itself again, never here
-# (where an API key with account:write may write): these fields are refused naming the route.
-CREDENTIAL_ROUTES = {
-    "email": "POST /ot/v1/account/email",
-    "password": "POST /ot/v1/account/password",
-}
-
-
-class ProfileIn(Strict):
-    name: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
-    email: SkipJsonSchema[Any] = None
-    password: SkipJsonSchema[Any] = None
-    company: str | None = Field(default=None, max_length=CONTACT_LIMITS["company"])
-    address: str | None = Field(default=None, max_length=CONTACT_LIMITS["address"])
-    phone: str | None = Field(default=None, max_length=CONTACT_LIMITS["phone"])
-    region: Literal["nl", "us"] | None = None
-    consent: StrictBool | None = Field(
-        default=None, description="Needed with a new region: consent to hosting there"
-    )
-
-    @field_validator("email", "password", mode="before")
-    @classmethod
-    def _credentials_elsewhere(cls, value: Any, info: Any) -> None:
-        raise PydanticCustomError(
-            "credential_elsewhere",
-            "the login {field} is changed with {route}, by a logged-in session with the current "
-            "password (and the second factor when it is on)",
-            {"field": info.field_name, "route": CREDENTIAL_ROUTES[info.field_name]},
-        )
-
-
-class ProfileUpdated(BaseModel):
-    changed: list[str]
-    profile: ProfileOut
-
-
-CODE_DESCRIPTION = "With the second factor on: a code from the authenticator app or a recovery code"
-
-
-class PasswordIn(Strict):
-    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
-    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
-    code: str | None = Field(
-        default=None, min_length=1, max_length=64, description=CODE_DESCRIPTION
-    )
-
-
-class EmailChangeIn(Strict):
-    email: str = Field(min_length=3, max_length=MAX_EMAIL_LENGTH)
-    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
-    code: str | None = Field(
-        default=None, min_length=1, max_length=64, description=CODE_DESCRIPTION
-    )
-
-
-class EmailChangeRequested(BaseModel):
-    pending_email: str | None  # None: the address already was the account's
-    message: str
-
-
-class PasswordChanged(BaseModel):
-    other_sessions_ended: int
-
-
-class ChangeOut(BaseModel):
-    at: datetime
-    actor: str
-    fields: list[str]
-    old_values: dict[str, str | None]
-
-
-class History(BaseModel):
-    changes: list[ChangeOut]
 
 
 def _profile_out(profile: Any) -> ProfileOut:
@@ -449,29 +330,6 @@ async def change_my_password(request: web.Request) -> web.Response:
 
 
 # --- second factor ------------------------------------------------------------------------
-
-
-class EnrolmentOut(BaseModel):
-    secret: str
-    provisioning_uri: str
-
-
-class EnableIn(Strict):
-    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
-    code: str = Field(min_length=1, max_length=64)
-
-
-class RecoveryCodes(BaseModel):
-    recovery_codes: list[str]
-
-
-class DisableIn(Strict):
-    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
-    code: str = Field(min_length=1, max_length=64)
-
-
-class SecondFactorState(BaseModel):
-    second_factor: bool
 
 
 @endpoint(

@@ -4,50 +4,20 @@ Only a logged-in session manages keys (never a key), and only its own account's.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts.api_keys import MAX_NAME_LENGTH, create_token, list_tokens, revoke_token
+from ot.accounts.api_keys import create_token, list_tokens, revoke_token
 from ot.accounts.permissions import Scope
+from ot.api.api_keys import CreatedKey, KeyList, KeyOut, NewKey, Revoked
 from ot.clock import as_utc
 from ot.errors import NotFound
 from ot.models import ApiToken
 from ot.security import audit
+from ot.server.answers import NO_STORE, json_answer
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.database import engine_for
 from ot.server.ids import path_id
-
-
-class NewKey(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
-    scopes: list[str] = Field(min_length=1, max_length=len(Scope))
-
-
-class KeyOut(BaseModel):
-    id: int
-    name: str
-    prefix: str
-    scopes: list[str]
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-
-class CreatedKey(KeyOut):
-    key: str  # the plaintext: in this answer only, never again
-
-
-class KeyList(BaseModel):
-    keys: list[KeyOut]
-
-
-class Revoked(BaseModel):
-    revoked: int
 
 
 def _out(token: ApiToken) -> dict[str, object]:
@@ -87,9 +57,7 @@ async def create_key(request: web.Request) -> web.Response:
         )
         await session.commit()
     created = CreatedKey.model_validate({**_out(token), "key": plaintext})
-    return web.json_response(
-        text=created.model_dump_json(), status=201, headers={"Cache-Control": "no-store"}
-    )
+    return json_answer(created, status=201, headers=NO_STORE)
 
 
 @endpoint(
@@ -103,7 +71,7 @@ async def list_keys(request: web.Request) -> web.Response:
     async with AsyncSession(engine_for(request)) as session:
         tokens = await list_tokens(session, principal.account_id)
         listing = KeyList(keys=[KeyOut.model_validate(_out(token)) for token in tokens])
-    return web.json_response(text=listing.model_dump_json())
+    return json_answer(listing)
 
 
 @endpoint(
@@ -126,4 +94,4 @@ async def revoke_key(request: web.Request) -> web.Response:
             details={"key_id": key_id},
         )
         await session.commit()
-    return web.json_response(text=Revoked(revoked=1).model_dump_json())
+    return json_answer(Revoked(revoked=1))

@@ -18,6 +18,7 @@ from ot.errors import InvalidInput, OtError
 from ot.ingest import matomo, pixel, plausible
 from ot.ingest.collector import DropReason, Prepared
 from ot.ingest.hit import IncomingHit, Revenue
+from ot.server.answers import NO_STORE, json_answer
 from ot.server.app_keys import COLLECTOR, ENGINE, LIMITS, TRACKER_SCRIPT
 from ot.server.auth import RouteNeeds, endpoint
 from ot.server.bodies import read_body
@@ -26,7 +27,6 @@ from ot.server.errors import domain_error_response
 
 # The smallest transparent GIF, as image beacons return.
 TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _client(request: web.Request) -> tuple[str, str, bool]:
@@ -63,7 +63,7 @@ def plausible_error(error: OtError) -> web.Response:
             "errors": {key: [error.message]},
             "error": {"code": error.code, "message": error.message, "field": error.field},
         }
-        response = web.json_response(body, status=400)
+        response = json_answer(body, status=400)
     return response
 
 
@@ -182,7 +182,7 @@ async def matomo_tracking(request: web.Request) -> web.StreamResponse:
             invalid.append(index)
     await collector.store(prepared, endpoint="matomo", now=now)
     if is_bulk:
-        return web.json_response(
+        return json_answer(
             {
                 "status": "success",
                 "tracked": len(requests) - len(invalid),

@@ -4,20 +4,22 @@ query). The rules are in `ot.grants`."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any
-
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts.passwords import LINK_PASSWORD_MAX_LENGTH
 from ot.accounts.permissions import Scope
+from ot.api.grants import (
+    GrantList,
+    GrantOut,
+    GrantReadList,
+    GrantReadOut,
+    IssuedGrantOut,
+    NewGrant,
+)
 from ot.clock import as_utc, utcnow
 from ot.errors import InvalidInput, NotFound
 from ot.grants.reads import query_text
 from ot.grants.store import (
-    MAX_GRANT_DAYS,
     GrantTerms,
     confirm_grant,
     grant_of,
@@ -29,86 +31,11 @@ from ot.grants.store import (
 )
 from ot.grants.store import create_grant as create_grant_in
 from ot.models import Grant, GrantRead
+from ot.server.answers import json_answer
 from ot.server.app_keys import CIPHER, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.database import engine_for
-
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
-SiteId = Annotated[int, Field(ge=1, le=MAX_ID)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class NewGrant(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    grantee: str = Field(min_length=1, max_length=200, description="who is granted access")
-    purpose: str = Field(min_length=1, max_length=2000, description="what for")
-    site_ids: list[SiteId] = Field(min_length=1, max_length=100)
-    metrics: list[Name] = Field(min_length=1, max_length=100)
-    dimensions: list[Name] = Field(default_factory=list, max_length=100)
-    date_from: date | None = Field(default=None, description="first readable day (inclusive)")
-    date_to: date | None = Field(default=None, description="last readable day (inclusive)")
-    expires_at: AwareDatetime = Field(description=f"at most {MAX_GRANT_DAYS} days ahead")
-    min_visitors: int | None = Field(
-        default=None, ge=0, le=1_000_000, description="hide rows with fewer visitors; 0: off"
-    )
-    share_link: bool = False
-    link_password: str | None = Field(default=None, max_length=LINK_PASSWORD_MAX_LENGTH)
-
-
-class GrantOut(BaseModel):
-    id: int
-    status: str  # active, suspended, expired or revoked
-    grantee: str
-    purpose: str
-    site_ids: list[int]
-    metrics: list[str]
-    dimensions: list[str]
-    date_from: date | None
-    date_to: date | None
-    min_visitors: int | None
-    key_prefix: str
-    share_link: bool
-    password_protected: bool
-    # The account the grant answers to: its maker, or the owner who confirmed it.
-    created_by_account_id: int
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-    suspended_at: datetime | None
-    # member_removed, member_left, role_lowered, account_deletion_requested or
-    # creator_deletion_requested
-    suspended_reason: str | None
-
-
-class IssuedGrantOut(GrantOut):
-    key: str  # shown this once
-    link_token: str | None  # shown this once
-
-
-class GrantList(BaseModel):
-    grants: list[GrantOut]
-
-
-class GrantReadOut(BaseModel):
-    id: int
-    at: datetime
-    via: str
-    query: dict[str, Any] | None = Field(description="the whole query, as the third party sent it")
-    site_id: int | None
-    outcome: str
-    reason: str
-    metrics: list[str]
-    dimensions: list[str]
-    filtered_dimensions: list[str]
-    first_day: date | None
-    last_day: date | None
-    rows_returned: int
-    rows_hidden: int
-
-
-class GrantReadList(BaseModel):
-    reads: list[GrantReadOut]
+from ot.server.ids import MAX_ID
 
 
 def _out(request: web.Request, grant: Grant) -> GrantOut:
@@ -157,10 +84,6 @@ def _read_out(request: web.Request, read: GrantRead) -> GrantReadOut:
     )
 
 
-def _json(model: BaseModel, status: int = 200) -> web.Response:
-    return web.json_response(text=model.model_dump_json(), status=status)
-
-
 def _number(raw: str, field: str) -> int:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise InvalidInput(f"{field} must be a whole number", field=field)
@@ -206,7 +129,7 @@ async def create_grant(request: web.Request) -> web.Response:
         await session.commit()
     out = _out(request, issued.grant)
     answer = IssuedGrantOut(**out.model_dump(), key=issued.key, link_token=issued.link_token)
-    return _json(answer, status=201)
+    return json_answer(answer, status=201)
 
 
 @endpoint(
@@ -218,7 +141,7 @@ async def create_grant(request: web.Request) -> web.Response:
 async def list_my_grants(request: web.Request) -> web.Response:
     async with AsyncSession(engine_for(request)) as session:
         grants = await list_grants(session, request[PRINCIPAL], request.query.get("status"))
-    return _json(GrantList(grants=[_out(request, grant) for grant in grants]))
+    return json_answer(GrantList(grants=[_out(request, grant) for grant in grants]))
 
 
 @endpoint(RouteNeeds.ACCOUNT, scope=Scope.GRANTS_READ, summary="Read one grant", answers=GrantOut)
@@ -226,7 +149,7 @@ async def get_grant(request: web.Request) -> web.Response:
     grant_id = _grant_id(request)
     async with AsyncSession(engine_for(request)) as session:
         grant = await grant_of(session, request[PRINCIPAL], grant_id, Scope.GRANTS_READ)
-    return _json(_out(request, grant))
+    return json_answer(_out(request, grant))
 
 
 @endpoint(
@@ -240,7 +163,7 @@ async def revoke(request: web.Request) -> web.Response:
     async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         grant = await revoke_grant(session, request[PRINCIPAL], grant_id)
         await session.commit()
-    return _json(_out(request, grant))
+    return json_answer(_out(request, grant))
 
 
 @endpoint(
@@ -254,7 +177,7 @@ async def confirm(request: web.Request) -> web.Response:
     async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         grant = await confirm_grant(session, request[PRINCIPAL], grant_id)
         await session.commit()
-    return _json(_out(request, grant))
+    return json_answer(_out(request, grant))
 
 
 @endpoint(
@@ -277,4 +200,4 @@ async def list_reads(request: web.Request) -> web.Response:
         reads = await reads_of(
             session, request[PRINCIPAL], grant_id, limit=limit, before_id=before_id
         )
-    return _json(GrantReadList(reads=[_read_out(request, read) for read in reads]))
+    return json_answer(GrantReadList(reads=[_read_out(request, read) for read in reads]))

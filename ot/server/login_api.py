@@ -4,33 +4,16 @@ cookie (for browsers, which then send the CSRF token from the JSON in `X-CSRF-To
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
-from pydantic import BaseModel, Field
 
 from ot.accounts.login import Credentials, log_in
-from ot.accounts.passwords import MAX_PASSWORD_LENGTH
-from ot.accounts.store import MAX_EMAIL_LENGTH
+from ot.api.login import LoggedIn, LoginIn
 from ot.clock import as_utc
-from ot.server.accounts_api import Strict, json_answer, mailing, transaction
+from ot.server.accounts_api import mailing, transaction
+from ot.server.answers import json_answer
 from ot.server.app_keys import CIPHER, CLOCK, SETTINGS
 from ot.server.auth import BODY, SESSION_COOKIE, RouteNeeds, endpoint
 from ot.server.clients import client_ip_of
-
-
-class LoginIn(Strict):
-    email: str = Field(max_length=MAX_EMAIL_LENGTH)
-    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
-    totp_code: str | None = Field(default=None, max_length=16)
-    recovery_code: str | None = Field(default=None, max_length=64)
-
-
-class LoggedIn(BaseModel):
-    account_id: int
-    token: str
-    csrf_token: str
-    expires_at: datetime
 
 
 @endpoint(

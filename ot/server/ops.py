@@ -10,6 +10,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 
 from ot.schema import schema_is_current
+from ot.server.answers import json_answer
 from ot.server.app_keys import ENGINE, STORAGE_HEALTH, WRITE_ENGINE
 from ot.server.auth import RouteNeeds, endpoint
 from ot.storage import probe_write, storage_problem
@@ -18,7 +19,7 @@ from ot.storage import probe_write, storage_problem
 @endpoint(RouteNeeds.PUBLIC, summary="Liveness")
 async def healthz(request: web.Request) -> web.Response:
     """The process is up and its event loop answers."""
-    return web.json_response({"status": "ok"})
+    return json_answer({"status": "ok"})
 
 
 @endpoint(
@@ -53,11 +54,11 @@ async def readyz(request: web.Request) -> web.Response:
             health.failed(problem)
             return _unavailable(f"writes fail: {problem}")
         health.succeeded()
-    return web.json_response({"status": "ready"})
+    return json_answer({"status": "ready"})
 
 
 def _unavailable(reason: str) -> web.Response:
-    return web.json_response(
+    return json_answer(
         {"status": "unavailable", "reason": reason}, status=503, headers={"Retry-After": "5"}
     )
 

@@ -4,31 +4,28 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime
-from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.permissions import Scope, reachable_site
 from ot.accounts.store import password_confirms
+from ot.api.rights import DeletionRequest, DeletionStatus, ErasureDone, ErasureRequest
 from ot.clock import as_utc, utcnow
 from ot.errors import Forbidden, InvalidInput, NotFound
 from ot.ingest.visitors import visitor_id_from_client_id
 from ot.rights.account_deletion import cancel_deletion, pending_deletion, request_deletion
-from ot.rights.erasure import canonical_ip, erase_visitor
+from ot.rights.erasure import erase_visitor
 from ot.rights.export import write_export
 from ot.security import audit
 from ot.security.secrets import load_or_create_secrets
+from ot.server.answers import json_answer
 from ot.server.app_keys import CIPHER, ENGINE, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, SESSION_COOKIE, RouteNeeds, endpoint
 from ot.server.database import engine_for
 from ot.server.openapi import produces
 
 _CHUNK = 64 * 1024
-# Visitor ids are signed 64-bit integers (see ot.ingest.visitors).
-_INT64 = 2**63
 
 
 @endpoint(
@@ -72,21 +69,6 @@ async def export_account(request: web.Request) -> web.StreamResponse:
     return response
 
 
-class DeletionRequest(BaseModel):
-    """Asking for the account's deletion."""
-
-    confirm: Literal[True] = Field(description="Must be true: the account and all its data go.")
-    password: str = Field(
-        min_length=1, max_length=1024, description="The account's password, entered again."
-    )
-
-
-class DeletionStatus(BaseModel):
-    scheduled: bool
-    requested_at: datetime | None = None
-    purge_after: datetime | None = None
-
-
 async def _status(session: AsyncSession, account_id: int) -> DeletionStatus:
     request = await pending_deletion(session, account_id)
     if request is None:
@@ -107,7 +89,7 @@ async def _status(session: AsyncSession, account_id: int) -> DeletionStatus:
 async def deletion_status(request: web.Request) -> web.Response:
     async with AsyncSession(engine_for(request)) as session:
         status = await _status(session, request[PRINCIPAL].account_id)
-    return web.json_response(text=status.model_dump_json())
+    return json_answer(status)
 
 
 @endpoint(
@@ -143,7 +125,7 @@ async def request_account_deletion(request: web.Request) -> web.Response:
         )
         status = await _status(session, principal.account_id)
         await session.commit()
-    response = web.json_response(text=status.model_dump_json(), status=202)
+    response = json_answer(status, status=202)
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -159,47 +141,7 @@ async def cancel_account_deletion(request: web.Request) -> web.Response:
     async with AsyncSession(engine_for(request)) as session:
         await cancel_deletion(session, principal.account_id, actor=principal.actor)
         await session.commit()
-    return web.json_response(text=DeletionStatus(scheduled=False).model_dump_json())
-
-
-def _one_identifier(schema: dict[str, Any]) -> None:
-    """The document says what the handler enforces: exactly one identifier, an IP that is an
-    address, and no nulls."""
-    properties = schema["properties"]
-    properties["visitor_id"] = {"type": "integer", "minimum": -_INT64, "maximum": _INT64 - 1}
-    properties["client_id"] = {"type": "string", "minLength": 1, "maxLength": 200}
-    properties["ip"] = {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
-    schema["oneOf"] = [{"required": [name]} for name in ("visitor_id", "client_id", "ip")]
-
-
-class ErasureRequest(BaseModel):
-    """Name the visitor in exactly one way."""
-
-    model_config = ConfigDict(json_schema_extra=_one_identifier)
-
-    visitor_id: int | None = Field(
-        default=None, ge=-_INT64, lt=_INT64, description="The visitor id an export shows."
-    )
-    client_id: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=200,
-        description="The tracker's first-party id (cookie sites).",
-    )
-    ip: str | None = Field(default=None, min_length=1, max_length=100, description="An IP address.")
-
-    @field_validator("ip")
-    @classmethod
-    def _an_address(cls, value: str | None) -> str | None:
-        return None if value is None else canonical_ip(value)
-
-
-class ErasureDone(BaseModel):
-    hits: int
-    visits: int
-    days_to_roll_again: int
-    matched_by_network: int
-    notes: list[str]
+    return json_answer(DeletionStatus(scheduled=False))
 
 
 def _site_id(request: web.Request) -> int:
@@ -252,4 +194,4 @@ async def erase_site_visitor(request: web.Request) -> web.Response:
         matched_by_network=report.matched_by_network,
         notes=report.notes,
     )
-    return web.json_response(text=done.model_dump_json())
+    return json_answer(done)

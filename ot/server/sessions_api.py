@@ -4,36 +4,19 @@ Only a logged-in session may manage sessions (never an API key), and only its ow
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
-from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.permissions import Scope
 from ot.accounts.sessions import list_sessions, revoke_all_sessions, revoke_session
+from ot.api.sessions import Ended, SessionList, SessionOut
 from ot.clock import as_utc
 from ot.errors import InvalidInput, NotFound
 from ot.security import audit
+from ot.server.answers import json_answer
 from ot.server.app_keys import SETTINGS
 from ot.server.auth import PRINCIPAL, SESSION_COOKIE, RouteNeeds, endpoint
 from ot.server.database import engine_for
-
-
-class SessionOut(BaseModel):
-    id: int
-    current: bool
-    created_at: datetime
-    last_seen_at: datetime
-    expires_at: datetime
-
-
-class SessionList(BaseModel):
-    sessions: list[SessionOut]
-
-
-class Ended(BaseModel):
-    ended: int
 
 
 @endpoint(
@@ -58,7 +41,7 @@ async def list_my_sessions(request: web.Request) -> web.Response:
             for row in rows
         ]
     )
-    return web.json_response(text=listing.model_dump_json())
+    return json_answer(listing)
 
 
 def _session_id(request: web.Request) -> int | None:
@@ -90,7 +73,7 @@ async def end_session(request: web.Request) -> web.Response:
             details={"session_id": session_id},
         )
         await session.commit()
-    response = web.json_response(text=Ended(ended=1).model_dump_json())
+    response = json_answer(Ended(ended=1))
     if session_id == principal.session_id:
         response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -114,6 +97,6 @@ async def end_all_sessions(request: web.Request) -> web.Response:
             details={"ended": ended},
         )
         await session.commit()
-    response = web.json_response(text=Ended(ended=ended).model_dump_json())
+    response = json_answer(Ended(ended=ended))
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

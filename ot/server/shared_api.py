@@ -11,11 +11,10 @@ from ot.clock import utcnow
 from ot.grants.reads import read_through_grant_in_query_process, shared_response
 from ot.grants.store import via_of
 from ot.ingest._fields import json_object_body
+from ot.server.answers import NO_STORE, json_answer
 from ot.server.app_keys import LIMITS, QUERIES, SETTINGS
 from ot.server.auth import PRINCIPAL, RouteNeeds, endpoint
 from ot.server.bodies import read_body
-
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 @endpoint(
@@ -37,4 +36,4 @@ async def shared_query(request: web.Request) -> web.Response:
         body,
         now=utcnow(),
     )
-    return web.json_response(shared_response(answer), headers=NO_STORE)
+    return json_answer(shared_response(answer), headers=NO_STORE)

@@ -7,25 +7,31 @@ Verifying and claiming ask the domain for its proof (DNS, HTTP) outside any tran
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.permissions import Principal, Scope, reachable_site, reachable_team_ids
 from ot.accounts.team import team_for
+from ot.api.sites import (
+    ClaimOut,
+    NewSite,
+    Removed,
+    SiteList,
+    SiteOut,
+    SiteSettingsIn,
+    Verification,
+    VerifyOut,
+)
 from ot.clock import as_utc
 from ot.errors import Forbidden, NotFound
 from ot.models import Site
-from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
 from ot.security import audit
 from ot.server.accounts_api import send_mails
+from ot.server.answers import json_answer
 from ot.server.app_keys import CIPHER, ENGINE, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.database import engine_for
-from ot.server.ids import MAX_ID, path_id
+from ot.server.ids import path_id
 from ot.sites.claims import (
     claimable_holder,
     ensure_token,
@@ -35,9 +41,6 @@ from ot.sites.claims import (
 )
 from ot.sites.snippet import tracking_snippet
 from ot.sites.store import (
-    MAX_EXCLUDED_IPS,
-    MAX_EXCLUDED_PATHS,
-    MAX_RETENTION_DAYS,
     add_site,
     check_new_site,
     delete_site,
@@ -56,81 +59,6 @@ from ot.sites.verification import (
 
 # Tests hand the server a fetcher that serves the verification file from loopback.
 VERIFICATION_FETCHER: web.AppKey[Fetcher] = web.AppKey("verification_fetcher")
-
-IpText = Annotated[str, StringConstraints(max_length=64)]
-PathPattern = Annotated[str, StringConstraints(max_length=500)]
-RetentionDays = Annotated[StrictInt, Field(ge=1, le=MAX_RETENTION_DAYS)]
-
-
-class SiteSettingsIn(BaseModel):
-    """What a site's owner configures; in a change, only the fields sent are changed. A new
-    site's privacy defaults are `ot.privacy.DEFAULT_PRIVACY`'s (and so `openapi.json`'s)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    timezone: str = Field(default="UTC", max_length=64)
-    visitor_mode: VisitorMode = DEFAULT_PRIVACY.visitor_mode
-    ip_policy: IpPolicy = DEFAULT_PRIVACY.ip_policy
-    excluded_ips: list[IpText] = Field(default_factory=list, max_length=MAX_EXCLUDED_IPS)
-    excluded_paths: list[PathPattern] = Field(default_factory=list, max_length=MAX_EXCLUDED_PATHS)
-    hash_routing: StrictBool = False
-    respect_do_not_track: StrictBool = DEFAULT_PRIVACY.respect_do_not_track
-    # null keeps hits until the site is removed
-    retention_days: RetentionDays | None = DEFAULT_PRIVACY.retention_days
-
-
-class NewSite(SiteSettingsIn):
-    domain: str = Field(min_length=1, max_length=253)
-    team_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None  # default: my account
-
-
-class Verification(BaseModel):
-    """Where to publish the token that proves control of the domain: either place will do."""
-
-    token: str
-    file_url: str  # serve the token as plain text here
-    dns_name: str  # or publish a TXT record here (or at the domain itself)
-    dns_value: str  # holding this
-
-
-class SiteOut(BaseModel):
-    id: int
-    account_id: int
-    domain: str
-    timezone: str
-    visitor_mode: VisitorMode
-    ip_policy: IpPolicy
-    excluded_ips: list[str]
-    excluded_paths: list[str]
-    hash_routing: bool
-    respect_do_not_track: bool
-    retention_days: int | None
-    created_at: datetime
-    verified_at: datetime | None
-    verification: Verification | None
-    snippet: str
-
-
-class SiteList(BaseModel):
-    sites: list[SiteOut]
-
-
-class VerifyOut(BaseModel):
-    verified: bool
-    method: str | None  # how it was verified now: dns_txt or html_file
-    verified_at: datetime | None
-    hint: str
-
-
-class ClaimOut(BaseModel):
-    claimed: bool
-    site: SiteOut | None  # the team's new, verified site, once claimed
-    proof: Verification  # where to publish the claim's token
-    hint: str
-
-
-class Removed(BaseModel):
-    removed: dict[str, int]  # rows deleted per table
 
 
 def _proof_out(proof: Proof) -> Verification:
@@ -177,10 +105,6 @@ async def _writable_site(session: AsyncSession, principal: Principal, site_id: i
         raise Forbidden("your role or key may read this site but not change it") from None
 
 
-def _json(model: BaseModel, status: int = 200) -> web.Response:
-    return web.json_response(text=model.model_dump_json(), status=status)
-
-
 @endpoint(
     RouteNeeds.ACCOUNT,
     scope=Scope.SITES_READ,
@@ -192,7 +116,7 @@ async def list_sites(request: web.Request) -> web.Response:
     async with AsyncSession(engine_for(request)) as session:
         teams = await reachable_team_ids(session, principal, Scope.SITES_READ)
         sites = await sites_of_teams(session, teams)
-        return _json(SiteList(sites=[_out(request, site) for site in sites]))
+        return json_answer(SiteList(sites=[_out(request, site) for site in sites]))
 
 
 @endpoint(
@@ -230,7 +154,7 @@ async def create_site(request: web.Request) -> web.Response:
             details={"site_id": site.id},
         )
         await session.commit()
-    return _json(_out(request, site), status=201)
+    return json_answer(_out(request, site), status=201)
 
 
 @endpoint(RouteNeeds.ACCOUNT, scope=Scope.SITES_READ, summary="Read a site", answers=SiteOut)
@@ -239,7 +163,7 @@ async def get_site(request: web.Request) -> web.Response:
     site_id = path_id(request, "site_id")
     async with AsyncSession(engine_for(request)) as session:
         site = await reachable_site(session, principal, site_id, Scope.SITES_READ)
-        return _json(_out(request, site))
+        return json_answer(_out(request, site))
 
 
 @endpoint(
@@ -266,7 +190,7 @@ async def change_site(request: web.Request) -> web.Response:
                 details={"site_id": site_id, "fields": changed},
             )
         await session.commit()
-    return _json(_out(request, site))
+    return json_answer(_out(request, site))
 
 
 @endpoint(
@@ -290,7 +214,7 @@ async def remove_site(request: web.Request) -> web.Response:
             details={"site_id": site_id, "removed": removed},
         )
         await session.commit()
-    return _json(Removed(removed=removed))
+    return json_answer(Removed(removed=removed))
 
 
 async def _proof_of_control(
@@ -338,7 +262,7 @@ async def verify(request: web.Request) -> web.Response:
         verified_at=as_utc(site.verified_at) if site.verified_at else None,
         hint=hint,
     )
-    return _json(answer)
+    return json_answer(answer)
 
 
 @endpoint(
@@ -370,7 +294,7 @@ async def claim_site(request: web.Request) -> web.Response:
     if method is None:
         hint = f"not claimed yet: to prove you control {domain}, {proof.instructions()}, then ask "
         hint += "again"
-        return _json(ClaimOut(claimed=False, site=None, proof=_proof_out(proof), hint=hint))
+        return json_answer(ClaimOut(claimed=False, site=None, proof=_proof_out(proof), hint=hint))
     async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         claimed = await take_domain(
             session,
@@ -393,4 +317,4 @@ async def claim_site(request: web.Request) -> web.Response:
         proof=_proof_out(proof),
         hint=f"claimed: {domain} is a verified site of your team now",
     )
-    return _json(answer)
+    return json_answer(answer)

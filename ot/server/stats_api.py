@@ -16,6 +16,14 @@ from aiohttp.typedefs import Handler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.permissions import Scope
+from ot.api.stats import (
+    AggregateAnswer,
+    PlausibleSiteDetail,
+    PlausibleSiteList,
+    QueryAnswer,
+    RealtimeVisitors,
+    SeriesAnswer,
+)
 from ot.clock import utcnow
 from ot.credentials import (
     SITE_NOT_FOUND,
@@ -29,6 +37,7 @@ from ot.errors import NotFound, OtError
 from ot.grants.reads import read_through_grant_in_query_process, shared_response
 from ot.ingest._fields import json_object_body
 from ot.models import Site
+from ot.server.answers import NO_STORE, json_answer
 from ot.server.app_keys import ENGINE, LIMITS, QUERIES, SETTINGS, WRITE_ENGINE
 from ot.server.auth import PRINCIPAL, RouteNeeds, endpoint
 from ot.server.bodies import read_body
@@ -41,13 +50,12 @@ from ot.stats.processes import answer_query
 from ot.stats.query import Query, parse_query
 from ot.stats.render import to_csv, v2_response
 
-NO_STORE = {"Cache-Control": "no-store"}
 PLAUSIBLE_PREFIX = "/api/"
 
 
 def plausible_error(error: OtError) -> web.Response:
     headers = {**NO_STORE, **({"Retry-After": str(error.retry_after)} if error.retry_after else {})}
-    return web.json_response({"error": error.message}, status=status_of(error), headers=headers)
+    return json_answer({"error": error.message}, status=status_of(error), headers=headers)
 
 
 @web.middleware
@@ -77,7 +85,7 @@ async def plausible_errors(request: web.Request, handler: Handler) -> web.Stream
         for name, value in response.headers.items()
         if name not in ("Content-Type", "Content-Length")
     }
-    return web.json_response({"error": message}, status=response.status, headers=headers)
+    return json_answer({"error": message}, status=response.status, headers=headers)
 
 
 async def _site(request: web.Request, site_id: object) -> Site:
@@ -93,7 +101,7 @@ async def _run(request: web.Request, site: Site, query: Query) -> QueryResult:
     return await request.app[QUERIES].call(answer_query, site, query, now=utcnow())
 
 
-@endpoint(RouteNeeds.STATS_API, summary="Query stats (Plausible Stats API v2)")
+@endpoint(RouteNeeds.STATS_API, summary="Query stats (Plausible Stats API v2)", answers=QueryAnswer)
 async def query_v2(request: web.Request) -> web.StreamResponse:
     """POST /api/v2/query — Plausible's Stats API v2."""
     try:
@@ -110,7 +118,7 @@ async def query_v2(request: web.Request) -> web.StreamResponse:
         return web.Response(
             text=to_csv(result), content_type="text/csv", charset="utf-8", headers=NO_STORE
         )
-    return web.json_response(v2_response(result, site.domain), headers=NO_STORE)
+    return json_answer(v2_response(result, site.domain), headers=NO_STORE)
 
 
 async def _query_v2_through_grant(
@@ -135,7 +143,7 @@ async def _query_v2_through_grant(
         return web.Response(
             text=to_csv(answer.result), content_type="text/csv", charset="utf-8", headers=NO_STORE
         )
-    return web.json_response(shared_response(answer), headers=NO_STORE)
+    return json_answer(shared_response(answer), headers=NO_STORE)
 
 
 async def _v1(request: web.Request, endpoint: str) -> web.StreamResponse:
@@ -144,34 +152,44 @@ async def _v1(request: web.Request, endpoint: str) -> web.StreamResponse:
         site = await _site(request, params.get("site_id"))
         if endpoint == "realtime":
             result = await _run(request, site, v1.realtime_query())
-            return web.json_response(v1.realtime_response(result), headers=NO_STORE)
+            return json_answer(RealtimeVisitors(v1.realtime_response(result)), headers=NO_STORE)
         query = v1.to_query(endpoint, params)
         result = await _run(request, site, query)
     except OtError as error:
         return plausible_error(error)
     answer: Any = v1.response(endpoint, params, result)
-    return web.json_response(answer, headers=NO_STORE)
+    return json_answer(answer, headers=NO_STORE)
 
 
-@endpoint(RouteNeeds.STATS_API, summary="Aggregate stats (Plausible Stats API v1)")
+@endpoint(
+    RouteNeeds.STATS_API,
+    summary="Aggregate stats (Plausible Stats API v1)",
+    answers=AggregateAnswer,
+)
 async def aggregate_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/aggregate"""
     return await _v1(request, "aggregate")
 
 
-@endpoint(RouteNeeds.STATS_API, summary="Time series (Plausible Stats API v1)")
+@endpoint(
+    RouteNeeds.STATS_API, summary="Time series (Plausible Stats API v1)", answers=SeriesAnswer
+)
 async def timeseries_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/timeseries"""
     return await _v1(request, "timeseries")
 
 
-@endpoint(RouteNeeds.STATS_API, summary="Breakdown (Plausible Stats API v1)")
+@endpoint(RouteNeeds.STATS_API, summary="Breakdown (Plausible Stats API v1)", answers=SeriesAnswer)
 async def breakdown_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/breakdown"""
     return await _v1(request, "breakdown")
 
 
-@endpoint(RouteNeeds.STATS_API, summary="Visitors in the last 5 minutes (Plausible Stats API v1)")
+@endpoint(
+    RouteNeeds.STATS_API,
+    summary="Visitors in the last 5 minutes (Plausible Stats API v1)",
+    answers=RealtimeVisitors,
+)
 async def realtime_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/realtime/visitors"""
     return await _v1(request, "realtime")
@@ -181,7 +199,12 @@ def _site_json(site: Site) -> dict[str, Any]:
     return {"domain": site.domain, "timezone": site.timezone}
 
 
-@endpoint(RouteNeeds.ACCOUNT, scope=Scope.SITES_READ, summary="List my sites (Plausible Sites API)")
+@endpoint(
+    RouteNeeds.ACCOUNT,
+    scope=Scope.SITES_READ,
+    summary="List my sites (Plausible Sites API)",
+    answers=PlausibleSiteList,
+)
 async def list_sites_v1(request: web.Request) -> web.Response:
     """GET /api/v1/sites — newest first; `limit` (100, at most 1,000), `after`/`before` cursors
     from `meta`, `team_id` for one team's sites."""
@@ -195,7 +218,7 @@ async def list_sites_v1(request: web.Request) -> web.Response:
             limit=parse_limit(params.get("limit")),
             team_id=params.get("team_id") or None,
         )
-    return web.json_response(
+    return json_answer(
         {
             "sites": [_site_json(site) for site in page.sites],
             "meta": {"after": page.after, "before": page.before, "limit": page.limit},
@@ -204,7 +227,12 @@ async def list_sites_v1(request: web.Request) -> web.Response:
     )
 
 
-@endpoint(RouteNeeds.ACCOUNT, scope=Scope.SITES_READ, summary="One site (Plausible Sites API)")
+@endpoint(
+    RouteNeeds.ACCOUNT,
+    scope=Scope.SITES_READ,
+    summary="One site (Plausible Sites API)",
+    answers=PlausibleSiteDetail,
+)
 async def get_site_v1(request: web.Request) -> web.Response:
     """GET /api/v1/sites/{site_id} — `site_id` is the domain, as in Plausible."""
     async with AsyncSession(request.app[ENGINE]) as session:
@@ -212,4 +240,4 @@ async def get_site_v1(request: web.Request) -> web.Response:
             session, request[PRINCIPAL], request.match_info["site_id"]
         )
     # Plausible lists the custom properties allowed on the site; every property is allowed here.
-    return web.json_response({**_site_json(site), "custom_properties": []}, headers=NO_STORE)
+    return json_answer({**_site_json(site), "custom_properties": []}, headers=NO_STORE)

@@ -8,11 +8,7 @@ link itself (a GET) only says what the invitation is and how to accept it."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts import mail_quota
@@ -20,7 +16,6 @@ from ot.accounts.permissions import Scope
 from ot.accounts.store import account_name, get_account
 from ot.accounts.team import (
     ACCEPT_PATH,
-    MAX_EMAIL_LENGTH,
     InvitedElsewhere,
     accept_invitation,
     change_role,
@@ -35,92 +30,31 @@ from ot.accounts.team import (
     remove_member,
     withdraw_invitation,
 )
+from ot.api.team import (
+    Acceptance,
+    InvitationIn,
+    InvitationLink,
+    InvitationList,
+    InvitationOut,
+    Left,
+    MemberList,
+    MemberOut,
+    Memberships,
+    RoleChange,
+    Withdrawn,
+)
 from ot.clock import as_utc, utcnow
 from ot.errors import InvalidInput
 from ot.mailer import Mail
 from ot.models import Invitation, MemberRole, Membership
 from ot.security import audit
 from ot.server.accounts_api import send_mails
+from ot.server.answers import json_answer
 from ot.server.app_keys import CIPHER, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.database import engine_for
-from ot.server.ids import MAX_ID, path_id, query_id
+from ot.server.ids import path_id, query_id
 from ot.sites.snippet import collector_url
-
-
-class InvitationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    email: str = Field(min_length=3, max_length=MAX_EMAIL_LENGTH)
-    role: MemberRole
-    team_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None  # default: my account
-
-
-class InvitationOut(BaseModel):
-    id: int
-    team_id: int
-    email: str
-    role: MemberRole
-    created_at: datetime
-    expires_at: datetime
-    expired: bool
-
-
-class InvitationList(BaseModel):
-    invitations: list[InvitationOut]
-
-
-class Acceptance(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    token: str = Field(min_length=1, max_length=200)
-
-
-class InvitationLink(BaseModel):
-    team_id: int
-    role: MemberRole
-    expires_at: datetime
-    how_to_accept: str
-
-
-class MemberOut(BaseModel):
-    id: int  # the membership's id: what PATCH and DELETE name
-    team_id: int
-    account_id: int
-    name: str
-    role: MemberRole
-    created_at: datetime
-
-
-class MemberList(BaseModel):
-    team_id: int
-    owner_account_id: int  # the account itself, owner of its team without a membership
-    members: list[MemberOut]
-
-
-class Memberships(BaseModel):
-    memberships: list[MemberOut]
-
-
-class RoleChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    # Required, but checked after the member is found: a stranger's request for another team's
-    # member answers as missing whatever its body.
-    role: MemberRole | None = None
-
-
-class Withdrawn(BaseModel):
-    withdrawn: int
-
-
-class Left(BaseModel):
-    removed: int
-    left: bool  # the caller removed itself
-
-
-def _json(model: BaseModel, status: int = 200) -> web.Response:
-    return web.json_response(text=model.model_dump_json(), status=status)
 
 
 def _invitation_out(request: web.Request, invitation: Invitation) -> InvitationOut:
@@ -165,7 +99,8 @@ async def create_invitation(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     mails: list[Mail] = []
     async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
-        new = await invite(session, cipher, principal, body.email, body.role, body.team_id)
+        role = MemberRole(body.role.value)  # the contract's role, as the core's
+        new = await invite(session, cipher, principal, body.email, role, body.team_id)
         team = new.invitation.account_id
         team_name = account_name(await get_account(session, team), cipher)
         await audit.record(
@@ -188,7 +123,7 @@ async def create_invitation(request: web.Request) -> web.Response:
         )
         await session.commit()
     await send_mails(request, mails)
-    return _json(_invitation_out(request, new.invitation), status=201)
+    return json_answer(_invitation_out(request, new.invitation), status=201)
 
 
 @endpoint(
@@ -201,7 +136,7 @@ async def list_invitations(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     async with AsyncSession(engine_for(request)) as session:
         rows = await open_invitations(session, principal, query_id(request, "team_id"))
-        return _json(InvitationList(invitations=[_invitation_out(request, i) for i in rows]))
+        return json_answer(InvitationList(invitations=[_invitation_out(request, i) for i in rows]))
 
 
 @endpoint(
@@ -223,7 +158,7 @@ async def delete_invitation(request: web.Request) -> web.Response:
             details={"invitation_id": invitation_id},
         )
         await session.commit()
-    return _json(Withdrawn(withdrawn=1))
+    return json_answer(Withdrawn(withdrawn=1))
 
 
 @endpoint(
@@ -267,7 +202,7 @@ async def accept(request: web.Request) -> web.Response:
             )
             await session.commit()
         raise
-    return _json(answer, status=201)
+    return json_answer(answer, status=201)
 
 
 @endpoint(
@@ -283,7 +218,7 @@ async def invitation_link(request: web.Request) -> web.Response:
     token = request.query.get("token", "")
     async with AsyncSession(engine_for(request)) as session:
         invitation = await live_invitation(session, token)
-    return _json(
+    return json_answer(
         InvitationLink(
             team_id=invitation.account_id,
             role=invitation.role,
@@ -312,7 +247,7 @@ async def list_members(request: web.Request) -> web.Response:
             owner_account_id=team,
             members=[await _member_out(request, session, row) for row in rows],
         )
-    return _json(listing)
+    return json_answer(listing)
 
 
 @endpoint(
@@ -326,7 +261,7 @@ async def list_my_memberships(request: web.Request) -> web.Response:
     async with AsyncSession(engine_for(request)) as session:
         rows = await my_memberships(session, principal)
         listing = Memberships(memberships=[await _member_out(request, session, r) for r in rows])
-    return _json(listing)
+    return json_answer(listing)
 
 
 @endpoint(
@@ -342,7 +277,8 @@ async def patch_member(request: web.Request) -> web.Response:
     assert isinstance(body, RoleChange)
     member_id = path_id(request, "member_id")
     async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
-        membership, former = await change_role(session, principal, member_id, body.role)
+        role = MemberRole(body.role.value) if body.role is not None else None
+        membership, former = await change_role(session, principal, member_id, role)
         await audit.record(
             session,
             "team.role_changed",
@@ -352,7 +288,7 @@ async def patch_member(request: web.Request) -> web.Response:
         )
         await session.commit()
         answer = await _member_out(request, session, membership)
-    return _json(answer)
+    return json_answer(answer)
 
 
 @endpoint(
@@ -374,4 +310,4 @@ async def delete_member(request: web.Request) -> web.Response:
             details={"member_id": member_id, "member_account_id": membership.member_account_id},
         )
         await session.commit()
-    return _json(Left(removed=1, left=leaving))
+    return json_answer(Left(removed=1, left=leaving))

@@ -1,0 +1,23 @@
+"""`/ot/v1/sessions`: the caller's own log-in sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class SessionOut(BaseModel):
+    id: int = Field(description="The session's id, for ending it.")
+    current: bool = Field(description="Whether this is the session making the request.")
+    created_at: datetime = Field(description="When it logged in.")
+    last_seen_at: datetime = Field(description="When it was last used.")
+    expires_at: datetime = Field(description="When it ends unless ended sooner.")
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut] = Field(description="The account's live sessions.")
+
+
+class Ended(BaseModel):
+    ended: int = Field(description="How many sessions were ended.")

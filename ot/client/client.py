@@ -1,0 +1,371 @@
+"""`OtClient`: one method per route the terminal UI and scripts need, each answering the
+route's `ot.api` model, and each refusal raised as one of `ot.client.errors`.
+
+    async with OtClient("https://ot.example") as client:  # the stored credential, if any
+        await client.log_in("me@example.org", password)
+        sites = await client.list_sites()
+
+A session token (from `log_in`) and an API key are both sent as `Authorization: Bearer`, never
+as a cookie: the cookie is for browsers and needs a CSRF token besides."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+import aiohttp
+from pydantic import BaseModel, ValidationError
+
+from ot.api.accounts import ProfileIn, ProfileOut, ProfileUpdated
+from ot.api.api_keys import CreatedKey, KeyList, NewKey, Revoked
+from ot.api.grants import GrantList, GrantOut, IssuedGrantOut, NewGrant
+from ot.api.login import LoggedIn, LoginIn
+from ot.api.rights import DeletionRequest, DeletionStatus
+from ot.api.sessions import Ended, SessionList
+from ot.api.sites import NewSite, Removed, SiteList, SiteOut, SiteSettingsIn, VerifyOut
+from ot.api.stats import QueryAnswer, StatsQuery
+from ot.api.team import InvitationIn, InvitationList, InvitationOut, MemberList, MemberRole
+from ot.client.credentials import CredentialStore, StoredCredential, server_key
+from ot.client.errors import (
+    ClientError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    NotLoggedIn,
+    Throttled,
+    Unavailable,
+)
+
+Answer = TypeVar("Answer", bound=BaseModel)
+DEFAULT_TIMEOUT_SECONDS = 30.0
+# What a session token starts with (`ot.accounts.sessions.SESSION_PREFIX`, which the client may
+# not import; tests/test_client.py checks they agree). Anything else is an API key.
+SESSION_TOKEN_PREFIX = "ots_"
+
+
+class OtClient:
+    """A typed client of one opentracker server.
+
+    The credential is, in this order: `credential` (a session token or an API key), `api_key`,
+    or the one stored for `base_url` in `credentials` (the user's config folder by default).
+    `log_in` stores the new session's token there; `log_out` ends the session and forgets it."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credential: str | None = None,
+        *,
+        api_key: str | None = None,
+        credentials: CredentialStore | None = None,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
+        self.base_url = server_key(base_url)
+        self.credentials = credentials if credentials is not None else CredentialStore()
+        self.token: str | None = credential or api_key
+        if self.token is None:
+            stored = self.credentials.load(self.base_url)
+            self.token = stored.token if stored is not None else None
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> OtClient:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # --- logging in and out ---------------------------------------------------------------
+
+    async def log_in(
+        self,
+        email: str,
+        password: str,
+        *,
+        totp_code: str | None = None,
+        recovery_code: str | None = None,
+    ) -> LoggedIn:
+        """A new session, whose token is used from now on and stored for the next run."""
+        body = _body(
+            LoginIn,
+            email=email,
+            password=password,
+            totp_code=totp_code,
+            recovery_code=recovery_code,
+        )
+        logged_in = await self._call("POST", "/ot/v1/login", LoggedIn, body=body, anonymous=True)
+        self.token = logged_in.token
+        self.credentials.save(self.base_url, StoredCredential("session", logged_in.token))
+        return logged_in
+
+    async def log_out(self) -> None:
+        """End this session on the server and forget it here. It is forgotten even when the
+        server cannot be told (it ends by itself when it expires); an API key is only
+        forgotten here (revoke it with `revoke_key`)."""
+        try:
+            if self.token is not None and not _is_api_key(self.token):
+                await self._call("DELETE", "/ot/v1/sessions/current", Ended)
+        except NotLoggedIn:
+            pass  # already ended or expired: nothing to end
+        finally:
+            self.token = None
+            self.credentials.delete(self.base_url)
+
+    # --- the account ----------------------------------------------------------------------
+
+    async def profile(self) -> ProfileOut:
+        """Who is logged in: the account's profile."""
+        return await self._call("GET", "/ot/v1/account", ProfileOut)
+
+    async def update_profile(self, **changes: Any) -> ProfileUpdated:
+        """Change the fields given (name, company, address, phone, region with consent)."""
+        body = _body(ProfileIn, **changes)
+        return await self._call("PATCH", "/ot/v1/account", ProfileUpdated, body=body)
+
+    # --- sessions and API keys ------------------------------------------------------------
+
+    async def list_sessions(self) -> SessionList:
+        return await self._call("GET", "/ot/v1/sessions", SessionList)
+
+    async def end_session(self, session_id: int | Literal["current"]) -> Ended:
+        return await self._call("DELETE", f"/ot/v1/sessions/{session_id}", Ended)
+
+    async def list_keys(self) -> KeyList:
+        return await self._call("GET", "/ot/v1/keys", KeyList)
+
+    async def create_key(self, name: str, scopes: list[str]) -> CreatedKey:
+        """A new API key; its `key` is in this answer only."""
+        body = _body(NewKey, name=name, scopes=scopes)
+        return await self._call("POST", "/ot/v1/keys", CreatedKey, body=body)
+
+    async def revoke_key(self, key_id: int) -> Revoked:
+        return await self._call("DELETE", f"/ot/v1/keys/{key_id}", Revoked)
+
+    # --- sites ----------------------------------------------------------------------------
+
+    async def list_sites(self) -> SiteList:
+        return await self._call("GET", "/ot/v1/sites", SiteList)
+
+    async def add_site(self, domain: str, **settings: Any) -> SiteOut:
+        """A new site; `settings` are `SiteSettingsIn`'s fields (and `team_id`)."""
+        body = _body(NewSite, domain=domain, **settings)
+        return await self._call("POST", "/ot/v1/sites", SiteOut, body=body)
+
+    async def site(self, site_id: int) -> SiteOut:
+        return await self._call("GET", f"/ot/v1/sites/{site_id}", SiteOut)
+
+    async def update_site(self, site_id: int, **settings: Any) -> SiteOut:
+        """Change the settings given; the others stay as they are."""
+        body = _body(SiteSettingsIn, **settings)
+        return await self._call("PATCH", f"/ot/v1/sites/{site_id}", SiteOut, body=body)
+
+    async def remove_site(self, site_id: int) -> Removed:
+        """Remove a site and everything stored for it."""
+        return await self._call("DELETE", f"/ot/v1/sites/{site_id}", Removed)
+
+    async def verify_site(self, site_id: int) -> VerifyOut:
+        return await self._call("POST", f"/ot/v1/sites/{site_id}/verify", VerifyOut)
+
+    # --- statistics -----------------------------------------------------------------------
+
+    async def query(self, query: StatsQuery) -> QueryAnswer:
+        """A Stats API v2 query (`POST /api/v2/query`)."""
+        body = query.model_dump(mode="json", exclude_none=True)
+        return await self._call("POST", "/api/v2/query", QueryAnswer, body=body)
+
+    # --- team -----------------------------------------------------------------------------
+
+    async def list_members(self, team_id: int | None = None) -> MemberList:
+        return await self._call("GET", "/ot/v1/team/members", MemberList, params=_team(team_id))
+
+    async def list_invitations(self, team_id: int | None = None) -> InvitationList:
+        return await self._call(
+            "GET", "/ot/v1/team/invitations", InvitationList, params=_team(team_id)
+        )
+
+    async def invite(
+        self, email: str, role: MemberRole, team_id: int | None = None
+    ) -> InvitationOut:
+        body = _body(InvitationIn, email=email, role=role, team_id=team_id)
+        return await self._call("POST", "/ot/v1/team/invitations", InvitationOut, body=body)
+
+    # --- grants ---------------------------------------------------------------------------
+
+    async def list_grants(self, status: str | None = None) -> GrantList:
+        params = {"status": status} if status is not None else None
+        return await self._call("GET", "/ot/v1/grants", GrantList, params=params)
+
+    async def create_grant(
+        self,
+        grantee: str,
+        purpose: str,
+        site_ids: list[int],
+        metrics: list[str],
+        expires_at: datetime,
+        **terms: Any,
+    ) -> IssuedGrantOut:
+        """A grant for a third party; its `key` (and `link_token`) are in this answer only.
+        `terms` are `NewGrant`'s other fields."""
+        body = _body(
+            NewGrant,
+            grantee=grantee,
+            purpose=purpose,
+            site_ids=site_ids,
+            metrics=metrics,
+            expires_at=expires_at,
+            **terms,
+        )
+        return await self._call("POST", "/ot/v1/grants", IssuedGrantOut, body=body)
+
+    async def grant(self, grant_id: int) -> GrantOut:
+        return await self._call("GET", f"/ot/v1/grants/{grant_id}", GrantOut)
+
+    async def revoke_grant(self, grant_id: int) -> GrantOut:
+        return await self._call("DELETE", f"/ot/v1/grants/{grant_id}", GrantOut)
+
+    # --- the account holder's rights ------------------------------------------------------
+
+    async def export_account(self) -> bytes:
+        """Everything held about the account: a zip of account.json and a CSV per site."""
+        return await self._request("POST", "/ot/v1/account/export", None, None, anonymous=False)
+
+    async def deletion_status(self) -> DeletionStatus:
+        return await self._call("GET", "/ot/v1/account/deletion", DeletionStatus)
+
+    async def request_deletion(self, password: str) -> DeletionStatus:
+        """Delete the account after the grace period. Every session ends now, this one too,
+        so its stored token is forgotten."""
+        body = _body(DeletionRequest, confirm=True, password=password)
+        status = await self._call("POST", "/ot/v1/account/deletion", DeletionStatus, body=body)
+        if self.token is not None and not _is_api_key(self.token):
+            self.token = None
+            self.credentials.delete(self.base_url)
+        return status
+
+    async def cancel_deletion(self) -> DeletionStatus:
+        return await self._call("DELETE", "/ot/v1/account/deletion", DeletionStatus)
+
+    # --- HTTP -----------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        answer: type[Answer],
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        anonymous: bool = False,
+    ) -> Answer:
+        raw = await self._request(method, path, body, params, anonymous=anonymous)
+        try:
+            return answer.model_validate_json(raw)
+        except ValidationError as error:
+            # The server answered something its contract does not describe.
+            raise ClientError(f"unexpected answer from {method} {path}: {error}") from None
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        params: dict[str, str] | None,
+        *,
+        anonymous: bool,
+    ) -> bytes:
+        headers = {"Accept": "application/json"}
+        if not anonymous:
+            if self.token is None:
+                raise NotLoggedIn("log in first: no session or API key is known", status=0)
+            headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            async with self._http().request(
+                method, self.base_url + path, json=body, params=params, headers=headers
+            ) as response:
+                raw = await response.read()
+                if response.status >= 400:
+                    raise _error_of(response.status, raw, response.headers.get("Retry-After"))
+                return raw
+        except aiohttp.ClientError as error:
+            raise Unavailable(f"cannot reach {self.base_url}: {error}") from None
+        except TimeoutError:
+            raise Unavailable(f"{self.base_url} did not answer in time") from None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            # No cookie jar: credentials go in the Authorization header only (the session
+            # cookie the log-in also sets is for browsers).
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return self._session
+
+
+def _body(model: type[BaseModel], **values: Any) -> dict[str, Any]:
+    """The request body, checked against the route's model before it is sent (an error names
+    the field, as the server's would). Unset fields are left out: on PATCH they stay as
+    they are."""
+    try:
+        checked = model.model_validate(values)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        field = ".".join(str(part) for part in problem["loc"]) or None
+        raise Invalid(field, problem["msg"], status=0) from None  # status 0: never sent
+    return checked.model_dump(mode="json", exclude_unset=True)
+
+
+def _is_api_key(token: str) -> bool:
+    return not token.startswith(SESSION_TOKEN_PREFIX)
+
+
+def _team(team_id: int | None) -> dict[str, str] | None:
+    return {"team_id": str(team_id)} if team_id is not None else None
+
+
+def _error_of(status: int, raw: bytes, retry_after_header: str | None) -> ClientError:
+    """The typed error of a refusal, from our error shape or Plausible's."""
+    code: str | None = None
+    field: str | None = None
+    message = raw.decode("utf-8", errors="replace")[:500] or f"HTTP {status}"
+    try:
+        error = json.loads(raw)["error"]
+    except (ValueError, TypeError, KeyError):
+        error = None
+    if isinstance(error, dict):
+        code = error.get("code") if isinstance(error.get("code"), str) else None
+        message = str(error.get("message", message))
+        field = error.get("field") if isinstance(error.get("field"), str) else None
+    elif isinstance(error, str):
+        message = error
+    retry_after = (
+        int(retry_after_header)
+        if retry_after_header is not None and retry_after_header.strip().isdigit()
+        else None
+    )
+    if status == 401:
+        return NotLoggedIn(message, status=status, code=code)
+    if status == 403:
+        return Forbidden(message, status=status, code=code)
+    if status == 404:
+        return NotFound(message, status=status, code=code)
+    if status == 409:
+        return Conflict(message, status=status, code=code)
+    if status == 429:
+        return Throttled(message, retry_after=retry_after, status=status, code=code)
+    if status >= 500:
+        return Unavailable(message, retry_after=retry_after, status=status, code=code)
+    if status in (400, 413, 422):
+        return Invalid(field, message, status=status, code=code)
+    return ClientError(message, status=status, code=code)
