@@ -39,7 +39,6 @@ from ot.accounts.store import (
     MAX_NAME_LENGTH,
     get_account,
     normalise_email,
-    start_writing,
 )
 from ot.clock import as_utc
 from ot.errors import InvalidInput, OtError
@@ -47,28 +46,12 @@ from ot.mailer import Mail
 from ot.server.app_keys import CIPHER, CLOCK, MAILER, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.clients import client_ip_of
-from ot.server.database import engine_for
+from ot.server.database import engine_for, transaction
 from ot.sites.snippet import collector_url
 
 log = logging.getLogger(__name__)
 
 # --- shared by the account handlers -------------------------------------------------------
-
-
-@asynccontextmanager
-async def transaction(request: web.Request, *, locked: bool = True) -> AsyncIterator[AsyncSession]:
-    """A session for a change, committed when the block ends, also when it ends with a refusal
-    (`OtError`): the core records failures and their audit entries before refusing, and those
-    must be kept. Anything else rolls back. `locked` starts it with `start_writing`."""
-    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
-        try:
-            if locked:
-                await start_writing(session)
-            yield session
-        except OtError:
-            await session.commit()
-            raise
-        await session.commit()
 
 
 async def send_mails(request: web.Request, mails: Sequence[Mail]) -> None:

@@ -13,10 +13,11 @@ from ot.accounts.login import Credentials, log_in
 from ot.accounts.passwords import MAX_PASSWORD_LENGTH
 from ot.accounts.store import MAX_EMAIL_LENGTH
 from ot.clock import as_utc
-from ot.server.accounts_api import Strict, json_answer, mailing, transaction
+from ot.server.accounts_api import Strict, json_answer, mailing
 from ot.server.app_keys import CIPHER, CLOCK, SETTINGS
 from ot.server.auth import BODY, SESSION_COOKIE, RouteNeeds, endpoint
 from ot.server.clients import client_ip_of
+from ot.server.database import transaction
 
 
 class LoginIn(Strict):
