@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, make_url
+from sqlalchemy import Engine, event, make_url, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot import paths
 from ot.config import Settings
+from ot.errors import OtError
 from ot.private_files import create_private_file, ensure_private_dir, tighten_file
 from ot.regex import sqlite_regexp
 
@@ -18,6 +22,47 @@ from ot.regex import sqlite_regexp
 # write lock does: the writer reads open visits and then updates them, which must not interleave.
 WRITER_LOCK_ID = 727_001
 ROLLUP_LOCK_ID = 727_002  # one rollup job at a time across hosts sharing a PostgreSQL database
+# Serialises changes of accounts (e-mail addresses above all) on PostgreSQL: two registrations of
+# one address must not both find it free.
+ACCOUNTS_LOCK_ID = 727_004
+
+
+async def start_writing(session: AsyncSession) -> None:
+    """Begin a transaction that will read and then write. On SQLite it takes the write lock
+    first: a transaction that has read cannot wait for the lock later (it fails at once when
+    another connection committed meanwhile), one that starts by writing can. On PostgreSQL it
+    serialises account changes (`ACCOUNTS_LOCK_ID`)."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await connection.execute(
+            text("SELECT pg_advisory_xact_lock(:id)"), {"id": ACCOUNTS_LOCK_ID}
+        )
+    else:
+        # A write statement that changes nothing still takes SQLite's write lock.
+        await connection.execute(text("UPDATE account SET id = id WHERE 0 = 1"))
+
+
+@asynccontextmanager
+async def transaction(
+    engine: AsyncEngine, *, locked: bool = True, keep_refusals: bool = True
+) -> AsyncIterator[AsyncSession]:
+    """One unit of work: a session committed when the block ends; anything unexpected rolls it
+    back. `locked` starts it with `start_writing`.
+
+    `keep_refusals` decides what a refusal (`OtError`) keeps. Requests keep it (the default):
+    the core records failed log-ins, throttling counters and their audit entries before
+    refusing, and a refusal must not erase them. Operators' commands pass False: a refused
+    command changes nothing, so an operator can correct the command and run it again."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        try:
+            if locked:
+                await start_writing(session)
+            yield session
+        except OtError:
+            if keep_refusals:
+                await session.commit()
+            raise
+        await session.commit()
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

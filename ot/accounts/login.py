@@ -199,7 +199,7 @@ async def confirm_identity(
     Wrong proofs count as failed log-ins of the account's address and of the IP, so guesses
     made here and at log-in share one budget, and are throttled alike (429). Each refusal is
     audited as `refused_action` with its reason. The caller's transaction began with
-    `start_writing`; it must commit refusals too."""
+    `ot.db.start_writing`; it must commit refusals too."""
     assert account.id is not None
     email = account_email(account, cipher)
     address_key = throttle.email_key(cipher, email) if email else f"account:{account.id}"

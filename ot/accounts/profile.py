@@ -261,7 +261,7 @@ async def request_email_change(
 ) -> bool:
     """Once `proof` shows it is the account's owner, mail a link to the new address (or, when
     another account has it, a notice that says so to that address only). False when the
-    address is already the account's. Runs in a transaction begun by `start_writing`."""
+    address is already the account's. Runs in a transaction begun by `ot.db.start_writing`."""
     assert account.id is not None
     email = check_email(new_email)
     await confirm_identity(
@@ -385,7 +385,7 @@ async def change_password(
 ) -> int:
     """Set a new password once `proof` shows it is the account's owner; ends every other
     session of the account and returns how many ended. Runs in a transaction begun by
-    `start_writing`."""
+    `ot.db.start_writing`."""
     assert account.id is not None
     # A refused new password must not spend the proof's one-time code.
     check_new_password(new_password, settings, email=account_email(account, cipher) or "")
@@ -445,7 +445,7 @@ async def turn_on_second_factor(
     """Turn the second factor on with the first `code` from the app, once the current password
     shows it is the account's owner; answers the recovery codes. Whoever found a session open
     must not tie the account to an app of theirs: its owner could no longer log in. Runs in a
-    transaction begun by `start_writing`."""
+    transaction begun by `ot.db.start_writing`."""
     if account.totp_enabled_at is not None:
         raise Conflict("the second factor is already on", field="second_factor")
     await confirm_identity(
@@ -492,7 +492,7 @@ async def turn_off_second_factor(
 ) -> None:
     """Turn the second factor off once `proof` (the password and a code from the app or a
     recovery code) shows it is the account's owner. Runs in a transaction begun by
-    `start_writing`."""
+    `ot.db.start_writing`."""
     ensure_on(account)
     await confirm_identity(
         session,

@@ -5,7 +5,6 @@ Registration is in `ot.accounts.registration`, log-in in `ot.accounts.login`, th
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,9 +23,6 @@ from ot.models import (
     Consent,
 )
 from ot.security.crypto import Cipher
-
-# Serialises changes of who holds which e-mail address on PostgreSQL (see `start_writing`).
-EMAIL_LOCK_ID = 727_004
 
 NAME_CONTEXT = ACCOUNT_NAME.context
 EMAIL_CONTEXT = ACCOUNT_EMAIL.context
@@ -148,20 +144,6 @@ async def record_consent(
     session.add(consent)
     await session.flush()
     return consent
-
-
-async def start_writing(session: AsyncSession) -> None:
-    """Begin a transaction that will read and then write accounts. On SQLite it takes the write
-    lock first: a transaction that has read cannot wait for the lock later (it fails at once when
-    another connection committed meanwhile), one that starts by writing can. On PostgreSQL it
-    serialises changes of e-mail addresses, so two registrations of one address cannot both
-    find it free."""
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": EMAIL_LOCK_ID})
-    else:
-        # A write statement that changes nothing still takes SQLite's write lock.
-        await connection.execute(text("UPDATE account SET id = id WHERE 0 = 1"))
 
 
 async def password_confirms(session: AsyncSession, account_id: int, password: str) -> bool:

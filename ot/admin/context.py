@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot import paths
 from ot.config import Settings, describe_settings_error, load_settings
-from ot.db import create_engine
+from ot.db import create_engine, transaction
 from ot.errors import OtError
 from ot.private_files import secure_data_dir
 from ot.schema import ensure_schema
@@ -35,14 +35,14 @@ class AdminContext:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session committed when the command succeeds; then the audit trail's head is signed
-        if a checkpoint is due."""
+        """The command's unit of work (`ot.db.transaction`): committed when the command
+        succeeds, rolled back when it is refused or fails, so a refused command changes nothing;
+        then the audit trail's head is signed if a checkpoint is due."""
         engine = create_engine(self.settings)
         try:
             await ensure_schema(engine, migrate_if_new=self.settings.is_embedded_database)
-            async with AsyncSession(engine, expire_on_commit=False) as session:
+            async with transaction(engine, locked=False, keep_refusals=False) as session:
                 yield session
-                await session.commit()
             await _checkpoint_if_due(engine, self.settings)
         finally:
             await engine.dispose()

@@ -28,6 +28,7 @@ from ot.accounts.profile import (
 )
 from ot.accounts.registration import Registration, confirm_email, register
 from ot.accounts.second_factor import begin_enrolment
+<<<<<<< HEAD
 from ot.accounts.store import get_account, normalise_email, start_writing
 from ot.api.accounts import (
     CREDENTIAL_ROUTES,
@@ -50,6 +51,14 @@ from ot.api.accounts import (
     SecondFactorState,
     VerificationIn,
     Verified,
+=======
+from ot.accounts.store import (
+    CONTACT_LIMITS,
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
+    get_account,
+    normalise_email,
+>>>>>>> one-transaction
 )
 from ot.clock import as_utc
 from ot.errors import InvalidInput, OtError
@@ -58,28 +67,12 @@ from ot.server.answers import json_answer
 from ot.server.app_keys import CIPHER, CLOCK, MAILER, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.clients import client_ip_of
-from ot.server.database import engine_for
+from ot.server.database import engine_for, transaction
 from ot.sites.snippet import collector_url
 
 log = logging.getLogger(__name__)
 
 # --- shared by the account handlers -------------------------------------------------------
-
-
-@asynccontextmanager
-async def transaction(request: web.Request, *, locked: bool = True) -> AsyncIterator[AsyncSession]:
-    """A session for a change, committed when the block ends, also when it ends with a refusal
-    (`OtError`): the core records failures and their audit entries before refusing, and those
-    must be kept. Anything else rolls back. `locked` starts it with `start_writing`."""
-    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
-        try:
-            if locked:
-                await start_writing(session)
-            yield session
-        except OtError:
-            await session.commit()
-            raise
-        await session.commit()
 
 
 async def send_mails(request: web.Request, mails: Sequence[Mail]) -> None:

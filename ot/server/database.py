@@ -9,9 +9,14 @@ On PostgreSQL both engines behave alike.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ot import db
 from ot.server.app_keys import ENGINE, WRITE_ENGINE
 from ot.server.auth import SAFE_METHODS
 
@@ -21,3 +26,11 @@ def engine_for(request: web.Request) -> AsyncEngine:
     if request.method in SAFE_METHODS:
         return request.app[ENGINE]
     return request.app[WRITE_ENGINE]
+
+
+@asynccontextmanager
+async def transaction(request: web.Request, *, locked: bool = True) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work (`ot.db.transaction` on `engine_for(request)`): committed when
+    the block ends, refusals included, so what the core recorded before refusing is kept."""
+    async with db.transaction(engine_for(request), locked=locked) as session:
+        yield session

@@ -9,11 +9,12 @@ from aiohttp import web
 from ot.accounts.login import Credentials, log_in
 from ot.api.login import LoggedIn, LoginIn
 from ot.clock import as_utc
-from ot.server.accounts_api import mailing, transaction
+from ot.server.accounts_api import mailing
 from ot.server.answers import json_answer
 from ot.server.app_keys import CIPHER, CLOCK, SETTINGS
 from ot.server.auth import BODY, SESSION_COOKIE, RouteNeeds, endpoint
 from ot.server.clients import client_ip_of
+from ot.server.database import transaction
 
 
 @endpoint(
