@@ -28,8 +28,7 @@ from ot.accounts.profile import (
 )
 from ot.accounts.registration import Registration, confirm_email, register
 from ot.accounts.second_factor import begin_enrolment
-<<<<<<< HEAD
-from ot.accounts.store import get_account, normalise_email, start_writing
+from ot.accounts.store import get_account, normalise_email
 from ot.api.accounts import (
     CREDENTIAL_ROUTES,
     Accepted,
@@ -51,14 +50,6 @@ from ot.api.accounts import (
     SecondFactorState,
     VerificationIn,
     Verified,
-=======
-from ot.accounts.store import (
-    CONTACT_LIMITS,
-    MAX_EMAIL_LENGTH,
-    MAX_NAME_LENGTH,
-    get_account,
-    normalise_email,
->>>>>>> one-transaction
 )
 from ot.clock import as_utc
 from ot.errors import InvalidInput, OtError
