@@ -167,8 +167,9 @@ def _security(declaration: Endpoint) -> list[dict[str, list[str]]]:
     if declaration.access is RouteNeeds.ACCOUNT:
         return [{"session": []}, {"apiKey": [scope] if scope else []}]
     if declaration.access is RouteNeeds.STATS_API:
-        return [{"apiKey": ["stats:read"]}]
-    if declaration.access.value == "grant":  # third parties (`ot.grants`), where present
+        grant_key = [{"grantKey": []}] if declaration.takes_grant_key else []
+        return [{"session": []}, {"apiKey": [scope] if scope else []}, *grant_key]
+    if declaration.access is RouteNeeds.GRANT:
         return [{"grantKey": []}]
     return []
 
