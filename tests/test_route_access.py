@@ -5,14 +5,18 @@ it declares its access and, if it takes an object id, says how to name a victim'
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
+
+import ot
 from aiohttp.test_utils import TestClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -119,6 +123,41 @@ def test_only_the_listed_routes_are_open_to_anyone() -> None:
 def test_every_path_parameter_can_name_a_victims_object() -> None:
     names = {name for _, path, _ in GUARDED for name in re.findall(r"\{(\w+)", path)}
     assert names <= set(VICTIM_OBJECTS), "teach VICTIM_OBJECTS to name a victim's object"
+
+
+# The one module that reads credentials off a request (`ot.server.auth`); the HTTP client may
+# one day send them.
+CREDENTIAL_READERS = {"ot/server/auth.py"}
+CREDENTIAL_SENDERS = ("ot/client/",)
+
+
+def _reads_credentials(tree: ast.AST) -> bool:
+    """Whether a module names the Authorization header, reads a request's cookies or calls the
+    old `bearer_token` parser."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if node.value.strip().lower() == "authorization":
+                return True
+        if isinstance(node, ast.Attribute) and node.attr in ("cookies", "bearer_token"):
+            return True
+        if isinstance(node, ast.Name) and node.id == "bearer_token":
+            return True
+        if isinstance(node, ast.alias) and node.name == "bearer_token":
+            return True
+    return False
+
+
+def test_only_the_authorise_middleware_reads_credentials() -> None:
+    """One way in: no handler and no core module parses `Authorization` or the session cookie,
+    so no route can authenticate a caller differently from the others."""
+    root = Path(ot.__file__).parent.parent
+    readers = {
+        str(path.relative_to(root))
+        for path in (root / "ot").rglob("*.py")
+        if _reads_credentials(ast.parse(path.read_text(encoding="utf-8")))
+    }
+    readers = {path for path in readers if not path.startswith(CREDENTIAL_SENDERS)}
+    assert readers == CREDENTIAL_READERS
 
 
 @pytest.fixture
