@@ -15,9 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.clock import utcnow
 from ot.config import Settings
-from ot.grants.store import authenticate_grant
 from ot.errors import InvalidInput
 from ot.grants.reads import read_through_grant, shared_response
+from ot.grants.store import authenticate_grant
 from ot.models import Site
 from ot.privacy import VisitorMode
 from ot.security.crypto import Cipher
