@@ -167,8 +167,13 @@ def _security(declaration: Endpoint) -> list[dict[str, list[str]]]:
     if declaration.access is RouteNeeds.ACCOUNT:
         return [{"session": []}, {"apiKey": [scope] if scope else []}]
     if declaration.access is RouteNeeds.STATS_API:
-        grant_key = [{"grantKey": []}] if declaration.takes_grant_key else []
-        return [{"session": []}, {"apiKey": [scope] if scope else []}, *grant_key]
+        schemes: list[dict[str, list[str]]] = [
+            {"session": []},
+            {"apiKey": [scope] if scope else []},
+        ]
+        if declaration.takes_grant_key:
+            schemes.append({"grantKey": []})
+        return schemes
     if declaration.access is RouteNeeds.GRANT:
         return [{"grantKey": []}]
     return []
