@@ -243,3 +243,14 @@ async def test_the_admin_summary_counts_as_the_engine_does(
     assert printed["site"] == site.domain
     assert [printed[name] for name in HEADLINE] == [3, 4, 6, 50, 75]
     assert printed["date_range"][0] == MONDAY
+
+
+async def test_a_site_without_hits_summarises_as_zeros(
+    client: TestClient, site: Site, owner: dict[str, str]
+) -> None:
+    response = await client.get(f"/ot/v1/sites/{site.id}/summary", headers=owner)
+    assert response.status == 200, await response.text()
+    summary = await response.json()
+    assert [summary[name] for name in HEADLINE] == [0, 0, 0, 0, 0]
+    assert summary["period"] == "7d"
+    assert summary["top_pages"] == summary["top_sources"] == []
