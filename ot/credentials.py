@@ -1,82 +1,90 @@
-"""Who may read which site's stats: an API token with the `stats:read` scope reads the sites of
-its own account, and any other site answers exactly as one that does not exist."""
+"""From a credential to the caller it authenticates: a log-in session's token, an API key, a
+grant's key or its share link becomes a `Principal`. The one middleware that lets callers in
+(`ot.server.auth`) reads the credential off the request and asks here; nothing else does.
+
+Each function notes the use it sees (a session's last_seen_at, a key's last_used_at, a wrong
+link password in the audit trail) in the caller's transaction: the caller commits it."""
 
 from __future__ import annotations
 
-from sqlmodel import select
+from enum import StrEnum
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts.api_keys import find_token, principal_of_key, record_use
-from ot.accounts.permissions import Scope, may
-from ot.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from ot.grants.store import GRANT_KEY_PREFIX, authenticate_grant
-from ot.models import ApiToken, Grant, Site
-from ot.sites.store import normalise_domain
-
-READ = Scope.STATS_READ
-SITE_NOT_FOUND = "Site does not exist or user does not have access to it."
-
-
-def bearer_token(authorization: str | None) -> str:
-    """The token of an `Authorization: Bearer <token>` header."""
-    if not authorization or not authorization.strip():
-        raise Unauthorized(
-            "Missing API key. Please use a valid API key as a Bearer Token.", field="api_key"
-        )
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized(
-            "Invalid API key. Send it as 'Authorization: Bearer <key>'.", field="api_key"
-        )
-    return token.strip()
+from ot.accounts.api_keys import TOKEN_PREFIX, find_token, principal_of_key, record_use
+from ot.accounts.permissions import ALL_SCOPES, Principal, PrincipalKind
+from ot.accounts.sessions import SESSION_PREFIX, csrf_matches, find_session
+from ot.config import AccountSettings
+from ot.errors import Forbidden, Unauthorized
+from ot.grants.store import (
+    GRANT_KEY_PREFIX,
+    LINK_TOKEN_PREFIX,
+    authenticate_grant,
+    principal_of_grant,
+)
 
 
-async def authenticate(session: AsyncSession, plaintext: str) -> ApiToken:
-    """The live key of the request, which must carry `stats:read`; its use is recorded (and
-    committed: the session has done nothing else yet)."""
+class CredentialKind(StrEnum):
+    """What a caller presents, told apart by the credential's prefix."""
+
+    SESSION = "session"  # ots_...: a log-in session's token (or the session cookie)
+    API_KEY = "api_key"  # ot_...: an API key, limited to its scopes
+    GRANT_KEY = "grant_key"  # otg_...: a third party's read-only key of a grant
+    SHARE_LINK = "share_link"  # otl_...: a grant's share link, perhaps with a password
+
+
+_PREFIXES = {
+    SESSION_PREFIX: CredentialKind.SESSION,
+    GRANT_KEY_PREFIX: CredentialKind.GRANT_KEY,
+    LINK_TOKEN_PREFIX: CredentialKind.SHARE_LINK,
+    TOKEN_PREFIX: CredentialKind.API_KEY,
+}
+
+
+def kind_of(credential: str) -> CredentialKind | None:
+    """The kind of a credential by its prefix; None for one we never issue."""
+    for prefix, kind in _PREFIXES.items():
+        if credential.startswith(prefix):
+            return kind
+    return None
+
+
+def grant_via(kind: CredentialKind) -> str:
+    """How a third party came, as a grant's read log names it: with the key or the link."""
+    return "link" if kind is CredentialKind.SHARE_LINK else "key"
+
+
+async def session_principal(
+    session: AsyncSession,
+    token: str,
+    settings: AccountSettings,
+    *,
+    csrf_needed: bool = False,
+    csrf_token: str | None = None,
+) -> Principal:
+    """The account of a live log-in session. A browser's cookie comes by itself on any request,
+    so on unsafe methods it also needs the session's CSRF token (`csrf_needed`)."""
+    row = await find_session(session, token, settings)
+    if row is None:
+        raise Unauthorized("the session has expired or was ended: log in again", field="token")
+    if csrf_needed and not csrf_matches(row, csrf_token):
+        raise Forbidden("missing or wrong X-CSRF-Token header", field="X-CSRF-Token")
+    assert row.id is not None
+    return Principal(PrincipalKind.SESSION, row.account_id, ALL_SCOPES, session_id=row.id)
+
+
+async def key_principal(session: AsyncSession, plaintext: str) -> Principal:
+    """The account of a live API key, limited to the key's scopes; its use is noted."""
     token = await find_token(session, plaintext)
     if token is None:
-        raise Unauthorized(
-            "Invalid API key. Please make sure you're using a valid API key.", field="api_key"
-        )
-    if Scope.STATS_READ.value not in token.scopes:
-        raise Forbidden(
-            "This API key lacks the stats:read scope. Create a key with it.", field="api_key"
-        )
-    if await record_use(session, token):
-        await session.commit()
-    return token
+        raise Unauthorized("the API key is not valid or was revoked", field="token")
+    await record_use(session, token)
+    return principal_of_key(token)
 
 
-async def readable_site(session: AsyncSession, token: ApiToken, site_id: object) -> Site:
-    """The site a token asked for by domain (Plausible's `site_id`): one of its account's own, or
-    of a team the account belongs to with a role that reads stats (`ot.accounts.permissions`).
-    Another account's site, an unknown one and a malformed name all raise the same NotFound."""
-    if not isinstance(site_id, str):
-        raise NotFound(SITE_NOT_FOUND, field="site_id")
-    try:
-        domain = normalise_domain(site_id)
-    except InvalidInput:
-        raise NotFound(SITE_NOT_FOUND, field="site_id") from None
-    site = (await session.exec(select(Site).where(Site.domain == domain))).first()
-    if site is None or not await may(session, principal_of_key(token), site.account_id, READ):
-        raise NotFound(SITE_NOT_FOUND, field="site_id")
-    return site
-
-
-# A third party's grant key (`otg_...`, see `ot.grants`) also reads through the Stats API v2,
-# within its grant's limits.
-
-
-def is_grant_key(token: str) -> bool:
-    return token.startswith(GRANT_KEY_PREFIX)
-
-
-async def authenticate_grant_key(session: AsyncSession, plaintext: str) -> Grant:
-    """The live grant of a key; a revoked or expired one answers as an invalid key."""
-    try:
-        return await authenticate_grant(session, plaintext)
-    except Unauthorized:
-        raise Unauthorized(
-            "Invalid API key. Please make sure you're using a valid API key.", field="api_key"
-        ) from None
+async def grant_principal(
+    session: AsyncSession, credential: str, password: str | None = None
+) -> Principal:
+    """The third party of a live grant's key or share link: it reads the grant's sites' stats
+    and nothing else. A wrong link password is written to the audit trail."""
+    return principal_of_grant(await authenticate_grant(session, credential, password))

@@ -15,9 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.clock import utcnow
 from ot.config import Settings
-from ot.credentials import authenticate_grant_key
 from ot.errors import InvalidInput
 from ot.grants.reads import read_through_grant, shared_response
+from ot.grants.store import authenticate_grant
 from ot.models import Site
 from ot.privacy import VisitorMode
 from ot.security.crypto import Cipher
@@ -416,7 +416,7 @@ async def test_a_query_of_more_cells_than_can_be_read_at_once_is_refused(
             helper_engine(settings) as engine,
             AsyncSession(engine, expire_on_commit=False) as session,
         ):
-            grant_id = (await authenticate_grant_key(session, twins.key)).id
+            grant_id = (await authenticate_grant(session, twins.key)).id
             assert grant_id is not None
             cipher = Cipher(load_secrets_of(settings))
             answer = await read_through_grant(

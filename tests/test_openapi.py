@@ -84,10 +84,11 @@ def test_each_operation_says_what_its_handler_declares(
     schemes = {name for requirement in operation["security"] for name in requirement}
     if declaration.access is RouteNeeds.SESSION:
         assert operation["security"] == [{"session": []}]
-    elif declaration.access is RouteNeeds.ACCOUNT:
+    elif declaration.access in (RouteNeeds.ACCOUNT, RouteNeeds.STATS_API):
         assert declaration.scope is not None
         assert {"apiKey": [declaration.scope.value]} in operation["security"]
-        assert schemes == {"session", "apiKey"}
+        grant_key = {"grantKey"} if declaration.takes_grant_key else set()
+        assert schemes == {"session", "apiKey"} | grant_key
     elif declaration.access in (RouteNeeds.PUBLIC, RouteNeeds.COLLECTOR):
         assert operation["security"] == []
     success = operation["responses"][str(declaration.status)]

@@ -5,10 +5,12 @@ it declares its access and, if it takes an object id, says how to name a victim'
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,18 +18,20 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts.permissions import Principal, PrincipalKind
+import ot
+from ot.accounts.permissions import Principal, PrincipalKind, Scope
 from ot.accounts.sessions import StartedSession
 from ot.config import Settings, load_settings
+from ot.credentials import CredentialKind
 from ot.grants.store import GrantTerms, IssuedGrant, create_grant
 from ot.models import Site
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_or_create_secrets
 from ot.server.app import create_app
-from ot.server.auth import RouteNeeds, declared
+from ot.server.auth import CSRF_HEADER, SESSION_COOKIE, RouteNeeds, declared
 from ot.stats.query import METRICS
 from tests import support
-from tests.stats_support import token_for
+from tests.stats_support import goal, token_for
 from tests.support import bearer, helper_engine, logged_in
 from tests.team_support import team_objects
 
@@ -55,16 +59,22 @@ OPEN_ROUTES = {
 @dataclass
 class World:
     """A victim account with a site, a live session and a grant to a third party, and a
-    stranger with its own site, session, API key and a grant of its own site."""
+    stranger with its own site, session, API key (every scope) and a grant of its own site
+    with a share link."""
 
     victim_site: Site
     victim_session: StartedSession
     victim_grant: IssuedGrant
+    stranger_account_id: int
     stranger_session: StartedSession
     stranger_key: str
-    stranger_grant_key: str
-    # Ids of the victim's other objects (keys, invitations, team members), by path parameter.
+    stranger_grant: IssuedGrant
+    # Ids of the victim's other objects (keys, invitations, members, goals), by path parameter.
     victim_ids: dict[str, str]
+
+    @property
+    def stranger_grant_key(self) -> str:
+        return self.stranger_grant.key
 
 
 # How to name one of the victim's objects in a path parameter.
@@ -75,6 +85,7 @@ VICTIM_OBJECTS: dict[str, Callable[[World], str]] = {
     "key_id": lambda world: world.victim_ids["key_id"],
     "invitation_id": lambda world: world.victim_ids["invitation_id"],
     "member_id": lambda world: world.victim_ids["member_id"],
+    "goal_id": lambda world: world.victim_ids["goal_id"],
 }
 MISSING_ID = "987654"
 
@@ -121,22 +132,62 @@ def test_every_path_parameter_can_name_a_victims_object() -> None:
     assert names <= set(VICTIM_OBJECTS), "teach VICTIM_OBJECTS to name a victim's object"
 
 
+# The one module that reads credentials off a request (`ot.server.auth`); the HTTP client may
+# one day send them.
+CREDENTIAL_READERS = {"ot/server/auth.py"}
+CREDENTIAL_SENDERS = ("ot/client/",)
+
+
+def _reads_credentials(tree: ast.AST) -> bool:
+    """Whether a module names the Authorization header, reads a request's cookies or calls the
+    old `bearer_token` parser."""
+    for node in ast.walk(tree):
+        constant = isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if constant and node.value.strip().lower() == "authorization":
+            return True
+        if isinstance(node, ast.Attribute) and node.attr in ("cookies", "bearer_token"):
+            return True
+        if isinstance(node, ast.Name) and node.id == "bearer_token":
+            return True
+        if isinstance(node, ast.alias) and node.name == "bearer_token":
+            return True
+    return False
+
+
+def test_only_the_authorise_middleware_reads_credentials() -> None:
+    """One way in: no handler and no core module parses `Authorization` or the session cookie,
+    so no route can authenticate a caller differently from the others."""
+    root = Path(ot.__file__).parent.parent
+    readers = {
+        str(path.relative_to(root))
+        for path in (root / "ot").rglob("*.py")
+        if _reads_credentials(ast.parse(path.read_text(encoding="utf-8")))
+    }
+    readers = {path for path in readers if not path.startswith(CREDENTIAL_SENDERS)}
+    assert readers == CREDENTIAL_READERS
+
+
 @pytest.fixture
 async def world(settings: Settings, site: Site) -> World:
     """Two tenants: the victim (shop.example) and a stranger with no tie to it."""
     stranger_site = await support.make_site(settings, "stranger.example")
+    every_scope = tuple(scope.value for scope in Scope)
+    victim_ids = await team_objects(settings, site.account_id)
+    await goal(settings, site, page="/thanks")
+    [victims_goal] = await support.rows(settings, "SELECT id FROM goal")
     return World(
         victim_site=site,
         victim_session=await logged_in(settings, site.account_id),
         victim_grant=await _grant(settings, site),
+        stranger_account_id=stranger_site.account_id,
         stranger_session=await logged_in(settings, stranger_site.account_id),
-        stranger_key=await token_for(settings, stranger_site.account_id),
-        stranger_grant_key=(await _grant(settings, stranger_site)).key,
-        victim_ids=await team_objects(settings, site.account_id),
+        stranger_key=await token_for(settings, stranger_site.account_id, scopes=every_scope),
+        stranger_grant=await _grant(settings, stranger_site, share_link=True),
+        victim_ids={**victim_ids, "goal_id": str(victims_goal["id"])},
     )
 
 
-async def _grant(settings: Settings, site: Site) -> IssuedGrant:
+async def _grant(settings: Settings, site: Site, *, share_link: bool = False) -> IssuedGrant:
     """A grant of every metric of one site, made by its owner through the core."""
     assert site.id is not None
     async with (
@@ -151,6 +202,7 @@ async def _grant(settings: Settings, site: Site) -> IssuedGrant:
             metrics=METRICS,
             dimensions=(),
             expires_at=datetime.now(UTC) + timedelta(days=1),
+            share_link=share_link,
         )
         cipher = Cipher(load_or_create_secrets(settings.data_dir))
         issued = await create_grant(session, cipher, owner, terms, settings.accounts)
@@ -198,31 +250,107 @@ async def test_a_caller_without_credentials_is_refused(
     ("method", "path", "handler"), GUARDED, ids=[f"{m} {p}" for m, p, _ in GUARDED]
 )
 async def test_a_stranger_gets_the_victims_objects_answered_as_missing(
-    client: TestClient, world: World, method: str, path: str, handler: Any
+    settings: Settings, client: TestClient, world: World, method: str, path: str, handler: Any
 ) -> None:
+    """With every kind of credential the route takes: a session (bearer token, and the browser's
+    cookie with its CSRF token), an API key with every scope, a grant's key, its share link."""
     declaration = declared(handler)
     assert declaration is not None
-    token = _strangers_credential(world, declaration.access)
-    victims = await _call(
-        client,
-        method,
-        _path(path, lambda name: VICTIM_OBJECTS[name](world)),
-        bearer(token),
-        handler,
-    )
-    text = (await victims.read()).decode("utf-8", "replace")  # an export is a zip
-    assert "shop.example" not in text.replace('"site_id": "shop.example"', "")
-    if "{" in path:
-        missing = await _call(
-            client, method, _path(path, lambda _: MISSING_ID), bearer(token), handler
+    for way in STRANGERS_WAYS:
+        if way.kind not in declaration.credentials:
+            continue
+        victims = await way.call(
+            settings, client, world, method, _victims_path(path, world), handler
         )
-        assert victims.status == missing.status == 404
-        victims_id = VICTIM_OBJECTS[re.findall(r"\{(\w+)", path)[0]](world)
-        assert text.replace(victims_id, "ID") == (await missing.text()).replace(MISSING_ID, "ID")
-    elif declaration.access in (RouteNeeds.STATS_API, RouteNeeds.GRANT):
-        assert victims.status == 404
-    else:
-        assert victims.status < 500
+        text = (await victims.read()).decode("utf-8", "replace")  # an export is a zip
+        assert "shop.example" not in text.replace('"site_id": "shop.example"', ""), way.name
+        if "{" in path:
+            missing_path = _path(path, lambda _: MISSING_ID)
+            missing = await way.call(settings, client, world, method, missing_path, handler)
+            assert victims.status == missing.status == 404, (way.name, text)
+            victims_id = VICTIM_OBJECTS[re.findall(r"\{(\w+)", path)[0]](world)
+            assert text.replace(victims_id, "ID") == (await missing.text()).replace(
+                MISSING_ID, "ID"
+            ), way.name
+        elif declaration.access in (RouteNeeds.STATS_API, RouteNeeds.GRANT):
+            assert victims.status == 404, (way.name, text)
+        else:
+            assert victims.status < 500, (way.name, text)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "handler"), GUARDED, ids=[f"{m} {p}" for m, p, _ in GUARDED]
+)
+async def test_a_credential_of_a_kind_the_route_does_not_take_is_refused(
+    settings: Settings, client: TestClient, world: World, method: str, path: str, handler: Any
+) -> None:
+    """401, or 403 for an API key where a logged-in session is needed: never the handler."""
+    declaration = declared(handler)
+    assert declaration is not None
+    for way in STRANGERS_WAYS:
+        if way.kind in declaration.credentials:
+            continue
+        response = await way.call(
+            settings, client, world, method, _victims_path(path, world), handler
+        )
+        session_only = declaration.access is RouteNeeds.SESSION
+        refused = 403 if session_only and way.kind is CredentialKind.API_KEY else 401
+        assert response.status == refused, (way.name, await response.text())
+
+
+@dataclass(frozen=True)
+class Way:
+    """One way a stranger can present credentials: `call(settings, client, world, method,
+    path, handler)` makes the request."""
+
+    name: str
+    kind: CredentialKind
+    call: Callable[[Settings, TestClient, World, str, str, Any], Awaitable[Any]]
+
+
+def _victims_path(path: str, world: World) -> str:
+    return _path(path, lambda name: VICTIM_OBJECTS[name](world))
+
+
+def _bearer_of(secret: Callable[[World], str]) -> Callable[..., Awaitable[Any]]:
+    async def call(
+        settings: Settings, client: TestClient, world: World, method: str, path: str, handler: Any
+    ) -> Any:
+        return await _call(client, method, path, bearer(secret(world)), handler)
+
+    return call
+
+
+async def _by_session_token(
+    settings: Settings, client: TestClient, world: World, method: str, path: str, handler: Any
+) -> Any:
+    # A new session each time: a route may end every session of the account.
+    started = await logged_in(settings, world.stranger_account_id)
+    return await _call(client, method, path, bearer(started.token), handler)
+
+
+async def _by_cookie(
+    settings: Settings, client: TestClient, world: World, method: str, path: str, handler: Any
+) -> Any:
+    started = await logged_in(settings, world.stranger_account_id)
+    client.session.cookie_jar.update_cookies({SESSION_COOKIE: started.token})
+    try:
+        return await _call(client, method, path, {CSRF_HEADER: started.csrf_token}, handler)
+    finally:
+        client.session.cookie_jar.clear()
+
+
+STRANGERS_WAYS = [
+    Way("session token", CredentialKind.SESSION, _by_session_token),
+    Way("session cookie", CredentialKind.SESSION, _by_cookie),
+    Way("API key", CredentialKind.API_KEY, _bearer_of(lambda world: world.stranger_key)),
+    Way("grant key", CredentialKind.GRANT_KEY, _bearer_of(lambda world: world.stranger_grant.key)),
+    Way(
+        "share link",
+        CredentialKind.SHARE_LINK,
+        _bearer_of(lambda world: world.stranger_grant.link_token or ""),
+    ),
+]
 
 
 @pytest.mark.parametrize(

@@ -16,14 +16,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.config import Settings
 from ot.db import create_engine
-from ot.models import Site
+from ot.models import MemberRole, Site
 from ot.privacy import VisitorMode
 from ot.server.app import create_app
+from ot.server.auth import CSRF_HEADER, SESSION_COOKIE
 from ot.sites.store import add_site
 from ot.stats.engine import DAILY_SUM_WARNING
 from tests import support
 from tests.stats_support import token_for
-from tests.support import event, make_site, store_hits
+from tests.support import event, logged_in, make_site, store_hits
+from tests.team_support import add_member, new_account
 from tests.test_stats_engine import MONDAY, TUESDAY, TWO_DAYS, shop
 
 
@@ -183,6 +185,64 @@ async def test_another_accounts_site_a_missing_site_and_a_malformed_one_answer_a
         {"error": "Site does not exist or user does not have access to it."},
     )
     assert all(answer == answers[0] for answer in answers)
+
+
+async def test_a_logged_in_session_reads_its_own_sites_stats_as_its_key_does(
+    settings: Settings, client: TestClient, cookie_shop: Site, token: str
+) -> None:
+    started = await logged_in(settings, cookie_shop.account_id)
+    body = {"site_id": "shop.example", "metrics": ["visitors", "pageviews"], "date_range": TWO_DAYS}
+    by_key = await ask(client, body, token)
+    by_session_token = await ask(client, body, started.token)
+    client.session.cookie_jar.update_cookies({SESSION_COOKIE: started.token})
+    by_cookie = await ask(client, body, None, **{CSRF_HEADER: started.csrf_token})
+    answers = [await response.json() for response in (by_key, by_session_token, by_cookie)]
+    assert [r.status for r in (by_key, by_session_token, by_cookie)] == [200, 200, 200]
+    assert answers[0]["results"] == [{"metrics": [3, 6], "dimensions": []}]
+    assert answers[1] == answers[2] == answers[0]
+
+
+async def test_a_session_cookie_without_its_csrf_token_cannot_query(
+    settings: Settings, client: TestClient, cookie_shop: Site
+) -> None:
+    """A cookie comes with any request the browser makes, another site's included: as on every
+    other unsafe request of a session, the query also needs the X-CSRF-Token only our page
+    can read."""
+    started = await logged_in(settings, cookie_shop.account_id)
+    client.session.cookie_jar.update_cookies({SESSION_COOKIE: started.token})
+    body = {"site_id": "shop.example", "metrics": ["visitors"], "date_range": TWO_DAYS}
+    assert CSRF_HEADER in await error_of(await ask(client, body, None), 403)
+    wrong = await ask(client, body, None, **{CSRF_HEADER: "not-the-token"})
+    assert CSRF_HEADER in await error_of(wrong, 403)
+
+
+async def test_a_session_reads_its_teams_sites_but_not_another_accounts(
+    settings: Settings, client: TestClient, cookie_shop: Site, token: str
+) -> None:
+    """The same rules as a key with stats:read: a viewer of the owner's team reads the shop;
+    a stranger gets exactly the answer of a site that does not exist."""
+    viewer = await new_account(settings, "Viewer")
+    await add_member(settings, cookie_shop.account_id, viewer, MemberRole.VIEWER)
+    stranger = await make_site(settings, "stranger.example")
+    body = {"site_id": "shop.example", "metrics": ["pageviews"], "date_range": TWO_DAYS}
+    viewers = await ask(client, body, (await logged_in(settings, viewer)).token)
+    assert (await viewers.json())["results"] == [{"metrics": [6], "dimensions": []}]
+    strangers_token = (await logged_in(settings, stranger.account_id)).token
+    strangers = await ask(client, body, strangers_token)
+    missing = await ask(client, {**body, "site_id": "nowhere.example"}, strangers_token)
+    strangers_key = await ask(client, body, await token_for(settings, stranger.account_id))
+    expected = "Site does not exist or user does not have access to it."
+    for response in (strangers, missing, strangers_key):
+        assert await error_of(response, 404) == expected
+
+
+async def test_an_expired_or_unknown_session_answers_as_an_invalid_key(
+    settings: Settings, client: TestClient, cookie_shop: Site
+) -> None:
+    body = {"site_id": "shop.example", "metrics": ["visitors"], "date_range": "day"}
+    assert "Invalid API key" in await error_of(await ask(client, body, "ots_unknown"), 401)
+    client.session.cookie_jar.update_cookies({SESSION_COOKIE: "ots_unknown"})
+    assert "Invalid API key" in await error_of(await client.get("/api/v1/stats/aggregate"), 401)
 
 
 async def test_the_owner_reads_the_site_by_any_spelling_of_its_domain(

@@ -11,7 +11,9 @@ from aiohttp.test_utils import TestClient
 from ot.config import Settings
 from ot.models import Site
 from ot.privacy import VisitorMode
+from ot.server.auth import SESSION_COOKIE
 from tests.stats_support import ALICE, pageview, send, token_for
+from tests.support import bearer, logged_in, make_site
 from tests.test_stats_api import error_of
 from tests.test_stats_engine import MONDAY, TUESDAY, shop
 
@@ -169,6 +171,36 @@ async def test_v1_answers_401_and_404_as_v2_does(
             "/api/v1/stats/realtime/visitors",
             params={"site_id": site_id},
             headers={"Authorization": f"Bearer {token}"},
+        )
+        assert await error_of(response, 404) == (
+            "Site does not exist or user does not have access to it."
+        )
+
+
+async def test_a_logged_in_session_reads_v1_as_its_key_does(
+    settings: Settings, client: TestClient, cookie_shop: Site, token: str
+) -> None:
+    started = await logged_in(settings, cookie_shop.account_id)
+    params = {"metrics": "visitors,pageviews", **PERIOD}
+    by_key = await v1(client, "aggregate", token, **params)
+    by_session_token = await v1(client, "aggregate", started.token, **params)
+    client.session.cookie_jar.update_cookies({SESSION_COOKIE: started.token})
+    response = await client.get(
+        "/api/v1/stats/aggregate", params={"site_id": "shop.example", **params}
+    )
+    assert response.status == 200, await response.text()  # a GET needs no CSRF token
+    assert by_key == by_session_token == await response.json()
+    assert by_key["results"]["pageviews"] == {"value": 6}
+
+
+async def test_a_session_reads_nothing_of_another_accounts_site_on_v1(
+    settings: Settings, client: TestClient, cookie_shop: Site
+) -> None:
+    stranger = await make_site(settings, "stranger.example")
+    started = await logged_in(settings, stranger.account_id)
+    for site_id in ("shop.example", "nowhere.example"):
+        response = await client.get(
+            "/api/v1/stats/aggregate", params={"site_id": site_id}, headers=bearer(started.token)
         )
         assert await error_of(response, 404) == (
             "Site does not exist or user does not have access to it."

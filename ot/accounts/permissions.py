@@ -146,6 +146,18 @@ async def reachable_site(
     return site
 
 
+async def writable_site(
+    session: AsyncSession, principal: Principal, site_id: int, scope: Scope = Scope.SITES_WRITE
+) -> Site:
+    """The site, if the caller may change it (`scope`). A site it may only read refuses with
+    Forbidden (it knows the site exists); one it cannot see answers exactly as a missing one."""
+    try:
+        return await reachable_site(session, principal, site_id, scope)
+    except NotFound:
+        await reachable_site(session, principal, site_id, Scope.SITES_READ)
+        raise Forbidden("your role or key may read this site but not change it") from None
+
+
 async def reachable_team_ids(
     session: AsyncSession, principal: Principal, scope: Scope
 ) -> list[int]:

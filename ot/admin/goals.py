@@ -6,10 +6,10 @@ import json
 
 import typer
 
-from ot.admin.context import context_from, record_operator_action, run
+from ot.admin.context import context_from, operator_actor, run
 from ot.models import Goal
 from ot.sites.store import get_site
-from ot.stats.goals import add_goal, list_goals, remove_goal
+from ot.stats.goals import create_goal, delete_goal, goal_named, list_goals
 
 app = typer.Typer(
     help="Goals: pages or custom events whose conversions are counted.", no_args_is_help=True
@@ -32,15 +32,14 @@ def add_command(
     async def action() -> Goal:
         async with context.session() as session:
             found = await get_site(session, site)
-            assert found.id is not None
-            goal = await add_goal(session, found.id, page=page, event=event, display_name=name)
-            await record_operator_action(
+            return await create_goal(
                 session,
-                "goal.added",
-                account_id=found.account_id,
-                details={"site_id": found.id, "goal_id": goal.id},
+                found,
+                actor=operator_actor(),
+                page=page,
+                event=event,
+                display_name=name,
             )
-            return goal
 
     goal = run(action)
     typer.echo(f"goal '{goal.display_name}' added ({goal.kind} {goal.target})")
@@ -88,10 +87,8 @@ def remove_command(
         async with context.session() as session:
             found = await get_site(session, site)
             assert found.id is not None
-            await remove_goal(session, found.id, name)
-            await record_operator_action(
-                session, "goal.removed", account_id=found.account_id, details={"site_id": found.id}
-            )
+            goal = await goal_named(session, found.id, name)
+            await delete_goal(session, found, goal, actor=operator_actor())
 
     run(action)
     typer.echo(f"goal '{name}' removed")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import typer
 
@@ -13,7 +12,6 @@ from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
 from ot.sites.snippet import tracking_snippet
 from ot.sites.store import add_site, delete_site, get_site, list_sites
-from ot.stats.summary import SiteSummary, summarise_site
 
 app = typer.Typer(help="Sites.", no_args_is_help=True)
 
@@ -97,32 +95,54 @@ def list_command(
 def summary_command(
     ctx: typer.Context,
     site: str = typer.Argument(..., help="Site id or domain."),
-    days: int = typer.Option(1, min=1, max=3660, help="How many days back to summarise."),
+    period: str = typer.Option(
+        "day", help="A Stats API period: day, 7d, 28d, 30d, 91d, month, 6mo, 12mo, year, all."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Visitors, visits, pageviews, bounce rate, top pages and sources of the last days."""
+    """Visitors, visits, pageviews, bounce rate, top pages and sources of a period, as the
+    stats engine (and so /api/v2/query) counts them."""
+    from ot.stats.dashboard import SiteSummary, summarise_site
+
     context = context_from(ctx)
 
     async def action() -> tuple[Site, SiteSummary]:
         async with context.session() as session:
             found = await get_site(session, site)
-            assert found.id is not None
             connection = await session.connection()
-            since = utcnow() - timedelta(days=days)
-            return found, await summarise_site(connection, found.id, since)
+            return found, await summarise_site(connection, found, period, now=utcnow())
 
     found, summary = run(action)
-    typer.echo(f"{found.domain}, last {days} day(s):")
+    first, last = summary.time_range.first_day, summary.time_range.last_day
+    if as_json:
+        figures = {
+            name: getattr(summary, name)
+            for name in ("visitors", "visits", "pageviews", "bounce_rate", "visit_duration")
+        }
+        answer = {
+            "site": found.domain,
+            "period": period,
+            "date_range": [first.isoformat(), last.isoformat()],
+            **figures,
+            "events": summary.events,
+            "top_pages": [[page.name, page.visitors] for page in summary.top_pages],
+            "top_sources": [[source.name, source.visitors] for source in summary.top_sources],
+            "visitors_are_daily_sums": summary.visitors_are_daily_sums,
+        }
+        typer.echo(json.dumps(answer, indent=2))
+        return
+    typer.echo(f"{found.domain}, {period} ({first} to {last}):")
     typer.echo(
         f"  visitors {summary.visitors}   visits {summary.visits}   "
         f"pageviews {summary.pageviews}   events {summary.events}"
     )
-    typer.echo(
-        f"  bounce rate {summary.bounce_rate} %   average visit {summary.average_visit_seconds} s"
-    )
-    if found.visitor_mode == VisitorMode.COOKIELESS and days > 1:
+    typer.echo(f"  bounce rate {summary.bounce_rate} %   average visit {summary.visit_duration} s")
+    if summary.visitors_are_daily_sums:
         typer.echo("  (cookieless site: visitors are counted per day and summed)")
-    typer.echo("  top pages:   " + ", ".join(f"{p} ({n})" for p, n in summary.top_pages))
-    typer.echo("  top sources: " + ", ".join(f"{s} ({n})" for s, n in summary.top_sources))
+    typer.echo("  top pages:   " + ", ".join(f"{p.name} ({p.visitors})" for p in summary.top_pages))
+    typer.echo(
+        "  top sources: " + ", ".join(f"{s.name} ({s.visitors})" for s in summary.top_sources)
+    )
 
 
 @app.command("snippet")

@@ -1,5 +1,6 @@
 """Authorisation in one place: every handler declares what a caller needs, and one middleware
-enforces it before the handler runs.
+authenticates every kind of credential for every route and enforces the declaration before the
+handler runs. No handler reads credentials itself.
 
     @endpoint(RouteNeeds.ACCOUNT, scope=Scope.SITES_WRITE, body=NewSite, summary="Add a site")
     async def add_site(request: web.Request) -> web.Response:
@@ -9,16 +10,18 @@ enforces it before the handler runs.
 A route whose handler declares nothing is refused (fail closed), and
 `tests/test_route_access.py` walks the router so that no route is ever left undeclared.
 
-Credentials, in the order they are tried:
+Credentials (`ot.credentials` turns each into a `Principal`):
 - `Authorization: Bearer ots_...`: a session token (the TUI, scripts that logged in);
 - `Authorization: Bearer ot_...`: an API key, limited to its scopes;
 - the `ot_session` cookie (browsers), which on unsafe methods also needs the `X-CSRF-Token`
   header to match the session's CSRF token (double submit: another site can make the browser
-  send the cookie, but cannot read the token to send it back).
+  send the cookie, but cannot read the token to send it back; the cookie is SameSite=Strict too);
+- `Authorization: Bearer otg_...` (a grant's read-only key) or `Bearer otl_...` (its share
+  link's token, with `X-Share-Password` when the link has a password): third parties, on the
+  routes they read through only.
 
-Routes for third parties (`RouteNeeds.GRANT`) take only a grant's credentials:
-`Authorization: Bearer otg_...` (the grant's read-only key) or `Bearer otl_...` (its share
-link's token, with `X-Share-Password` when the link has a password).
+The Plausible-compatible Stats API (`RouteNeeds.STATS_API`) takes a session or an API key with
+`stats:read` (and a grant's key where the route says so), and refuses in Plausible's words.
 """
 
 from __future__ import annotations
@@ -34,11 +37,15 @@ from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts.api_keys import TOKEN_PREFIX, find_token, principal_of_key, record_use
-from ot.accounts.permissions import ALL_SCOPES, Principal, PrincipalKind, Scope
-from ot.accounts.sessions import SESSION_PREFIX, csrf_matches, find_session
+from ot.accounts.permissions import Principal, Scope
+from ot.credentials import (
+    CredentialKind,
+    grant_principal,
+    key_principal,
+    kind_of,
+    session_principal,
+)
 from ot.errors import Forbidden, InvalidInput, Unauthorized
-from ot.grants.store import authenticate_grant, is_grant_credential, principal_of_grant
 from ot.json_input import parse_json
 from ot.server.app_keys import SETTINGS, WRITE_ENGINE
 from ot.server.bodies import read_body
@@ -52,6 +59,8 @@ SHARE_PASSWORD_HEADER = "X-Share-Password"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 PRINCIPAL = web.RequestKey("principal", Principal)
+# How the caller came: a grant's reads are logged as made with its key or its share link.
+CREDENTIAL_KIND = web.RequestKey("credential_kind", CredentialKind)
 BODY = web.RequestKey("body", BaseModel)
 
 
@@ -60,7 +69,7 @@ class RouteNeeds(StrEnum):
 
     COLLECTOR = "collector"  # visitors' browsers on customers' sites: public, CORS-open
     PUBLIC = "public"  # anyone: health checks, registration, log-in, the OpenAPI document
-    STATS_API = "stats_api"  # Plausible-compatible: the handler checks the bearer key itself
+    STATS_API = "stats_api"  # Plausible-compatible: a session or a key, refused in its words
     ACCOUNT = "account"  # a session or an API key carrying the route's scope
     SESSION = "session"  # a logged-in session only (password, keys, sessions: never a key)
     GRANT = "grant"  # a third party holding a grant's key or share link (`ot.grants`)
@@ -77,7 +86,23 @@ class Endpoint:
     body: type[BaseModel] | None = None
     answers: type[BaseModel] | None = None
     status: int = 200
+    # A Stats API route that third parties may also read through with a grant's key.
+    takes_grant_key: bool = False
 
+    @property
+    def credentials(self) -> frozenset[CredentialKind]:
+        """The kinds of credential the route takes."""
+        if self.access is RouteNeeds.STATS_API and self.takes_grant_key:
+            return _TAKES[self.access] | {CredentialKind.GRANT_KEY}
+        return _TAKES.get(self.access, frozenset())
+
+
+_TAKES = {
+    RouteNeeds.ACCOUNT: frozenset({CredentialKind.SESSION, CredentialKind.API_KEY}),
+    RouteNeeds.SESSION: frozenset({CredentialKind.SESSION}),
+    RouteNeeds.STATS_API: frozenset({CredentialKind.SESSION, CredentialKind.API_KEY}),
+    RouteNeeds.GRANT: frozenset({CredentialKind.GRANT_KEY, CredentialKind.SHARE_LINK}),
+}
 
 H = TypeVar("H", bound=Callable[..., Any])
 _ATTRIBUTE = "__ot_endpoint__"
@@ -91,12 +116,16 @@ def endpoint(
     body: type[BaseModel] | None = None,
     answers: type[BaseModel] | None = None,
     status: int = 200,
+    takes_grant_key: bool = False,
 ) -> Callable[[H], H]:
-    if access in (RouteNeeds.ACCOUNT, RouteNeeds.SESSION, RouteNeeds.GRANT) and scope is None:
+    if access in _TAKES and scope is None:
         raise ValueError(f"an {access.value} endpoint must name the scope it needs")
+    if takes_grant_key and access is not RouteNeeds.STATS_API:
+        raise ValueError("only a Stats API endpoint says whether it takes a grant's key")
+    declaration = Endpoint(access, scope, summary, body, answers, status, takes_grant_key)
 
     def declare(handler: H) -> H:
-        setattr(handler, _ATTRIBUTE, Endpoint(access, scope, summary, body, answers, status))
+        setattr(handler, _ATTRIBUTE, declaration)
         return handler
 
     return declare
@@ -116,90 +145,124 @@ async def authorise(request: web.Request, handler: Handler) -> web.StreamRespons
     if declaration is None:
         log.error("route without an access declaration refused", extra={"path": request.path})
         return error_response(500, "internal_error", "something went wrong on our side")
-    if declaration.access in (RouteNeeds.ACCOUNT, RouteNeeds.SESSION):
-        assert declaration.scope is not None
-        principal = await _authenticate(
-            request, sessions_only=declaration.access is RouteNeeds.SESSION
-        )
-        principal.require(declaration.scope)
-        request[PRINCIPAL] = principal
-    elif declaration.access is RouteNeeds.GRANT:
-        assert declaration.scope is not None
-        principal = await _grant_principal(request)
-        principal.require(declaration.scope)
-        request[PRINCIPAL] = principal
+    if declaration.access is RouteNeeds.STATS_API:
+        await _admit_in_plausibles_words(request, declaration)
+    elif declaration.credentials:
+        await _admit(request, declaration)
     if declaration.body is not None:
         request[BODY] = await _validated_body(request, declaration.body)
     return await handler(request)
 
 
-async def _authenticate(request: web.Request, *, sessions_only: bool) -> Principal:
+def presented_credential(request: web.Request) -> str | None:
+    """The credential a request carries, as sent (for rate limits: one bucket per credential)."""
+    return request.headers.get("Authorization") or request.cookies.get(SESSION_COOKIE)
+
+
+@dataclass(frozen=True)
+class _Presented:
+    kind: CredentialKind | None  # None: no credential we ever issue
+    secret: str
+    by_cookie: bool
+
+
+def _presented(request: web.Request) -> _Presented | None:
+    """The credential of the request: `Authorization: Bearer ...` first, then the cookie."""
     authorization = request.headers.get("Authorization", "").strip()
-    cookie = request.cookies.get(SESSION_COOKIE)
     if authorization:
-        scheme, _, credential = authorization.partition(" ")
-        credential = credential.strip()
-        if scheme.lower() != "bearer" or not credential:
+        scheme, _, secret = authorization.partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret:
             raise Unauthorized("send credentials as 'Authorization: Bearer <token>'", field="token")
-        if credential.startswith(SESSION_PREFIX):
-            return await _session_principal(request, credential, csrf_needed=False)
-        if credential.startswith(TOKEN_PREFIX) and not sessions_only:
-            return await _key_principal(request, credential)
-        if credential.startswith(TOKEN_PREFIX):
+        return _Presented(kind_of(secret), secret, by_cookie=False)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return _Presented(CredentialKind.SESSION, cookie, by_cookie=True)
+    return None
+
+
+async def _admit(request: web.Request, declaration: Endpoint) -> None:
+    """Our own API: the caller's credential must be of a kind the route takes and carry its
+    scope."""
+    assert declaration.scope is not None
+    grants_only = declaration.access is RouteNeeds.GRANT
+    presented = _presented(request)
+    if presented is None or presented.kind not in declaration.credentials:
+        if grants_only:
+            raise Unauthorized(
+                "send a grant's key or share link as 'Authorization: Bearer otg_...' or 'otl_...'",
+                field="token",
+            )
+        if presented is None:
+            raise Unauthorized("log in first: no session or API key was sent", field="token")
+        if presented.kind is CredentialKind.API_KEY:
             raise Forbidden("this needs a logged-in session, not an API key", field="token")
         raise Unauthorized("the token is not valid", field="token")
-    if cookie:
-        return await _session_principal(
-            request, cookie, csrf_needed=request.method not in SAFE_METHODS
-        )
-    raise Unauthorized("log in first: no session or API key was sent", field="token")
+    principal = await _principal_of(request, presented)
+    principal.require(declaration.scope)
+    _keep(request, principal, presented)
+
+
+# Plausible's words, which its clients show their users (`ot.server.stats_api` answers every
+# error under /api/ in Plausible's shape).
+MISSING_API_KEY = "Missing API key. Please use a valid API key as a Bearer Token."
+MALFORMED_API_KEY = "Invalid API key. Send it as 'Authorization: Bearer <key>'."
+INVALID_API_KEY = "Invalid API key. Please make sure you're using a valid API key."
+LACKS_STATS_READ = "This API key lacks the stats:read scope. Create a key with it."
+
+
+async def _admit_in_plausibles_words(request: web.Request, declaration: Endpoint) -> None:
+    """The Stats API: a session or an API key (or a grant's key, where the route takes one),
+    which must carry the route's scope. Any refused credential is an invalid API key."""
+    assert declaration.scope is not None
+    try:
+        presented = _presented(request)
+    except Unauthorized:
+        raise Unauthorized(MALFORMED_API_KEY, field="api_key") from None
+    if presented is None:
+        raise Unauthorized(MISSING_API_KEY, field="api_key")
+    if presented.kind not in declaration.credentials:
+        raise Unauthorized(INVALID_API_KEY, field="api_key")
+    try:
+        principal = await _principal_of(request, presented)
+    except Unauthorized:
+        raise Unauthorized(INVALID_API_KEY, field="api_key") from None
+    if declaration.scope not in principal.scopes:
+        raise Forbidden(LACKS_STATS_READ, field="api_key")
+    _keep(request, principal, presented)
+
+
+def _keep(request: web.Request, principal: Principal, presented: _Presented) -> None:
+    assert presented.kind is not None
+    request[PRINCIPAL] = principal
+    request[CREDENTIAL_KIND] = presented.kind
 
 
 # Credentials are looked up on the write engine: the lookup may note the use (a session's
-# last_seen_at, a key's last_used_at), and on SQLite a read cannot turn into a write once the
-# collector has committed meanwhile (see `ot.server.database`). The transaction is tiny.
+# last_seen_at, a key's last_used_at, a wrong link password), and on SQLite a read cannot turn
+# into a write once the collector has committed meanwhile (see `ot.server.database`). The
+# transaction is tiny, and committed even when the credential is refused: it keeps the audit
+# entry of a wrong link password.
 
 
-async def _session_principal(request: web.Request, token: str, *, csrf_needed: bool) -> Principal:
-    settings = request.app[SETTINGS].accounts
-    async with AsyncSession(request.app[WRITE_ENGINE], expire_on_commit=False) as session:
-        row = await find_session(session, token, settings)
-        await session.commit()  # keeps the touched last_seen_at
-    if row is None:
-        raise Unauthorized("the session has expired or was ended: log in again", field="token")
-    if csrf_needed and not csrf_matches(row, request.headers.get(CSRF_HEADER)):
-        raise Forbidden(f"missing or wrong {CSRF_HEADER} header", field=CSRF_HEADER)
-    assert row.id is not None
-    return Principal(PrincipalKind.SESSION, row.account_id, ALL_SCOPES, session_id=row.id)
-
-
-async def _key_principal(request: web.Request, plaintext: str) -> Principal:
-    async with AsyncSession(request.app[WRITE_ENGINE], expire_on_commit=False) as session:
-        token = await find_token(session, plaintext)
-        if token is not None and await record_use(session, token):
-            await session.commit()  # keeps last_used_at (written at most once a minute)
-    if token is None:
-        raise Unauthorized("the API key is not valid or was revoked", field="token")
-    return principal_of_key(token)
-
-
-async def _grant_principal(request: web.Request) -> Principal:
-    authorization = request.headers.get("Authorization", "").strip()
-    scheme, _, credential = authorization.partition(" ")
-    credential = credential.strip()
-    if scheme.lower() != "bearer" or not is_grant_credential(credential):
-        raise Unauthorized(
-            "send a grant's key or share link as 'Authorization: Bearer otg_...' or 'otl_...'",
-            field="token",
-        )
+async def _principal_of(request: web.Request, presented: _Presented) -> Principal:
     async with AsyncSession(request.app[WRITE_ENGINE], expire_on_commit=False) as session:
         try:
-            grant = await authenticate_grant(
-                session, credential, request.headers.get(SHARE_PASSWORD_HEADER)
+            if presented.kind is CredentialKind.SESSION:
+                return await session_principal(
+                    session,
+                    presented.secret,
+                    request.app[SETTINGS].accounts,
+                    csrf_needed=presented.by_cookie and request.method not in SAFE_METHODS,
+                    csrf_token=request.headers.get(CSRF_HEADER),
+                )
+            if presented.kind is CredentialKind.API_KEY:
+                return await key_principal(session, presented.secret)
+            return await grant_principal(
+                session, presented.secret, request.headers.get(SHARE_PASSWORD_HEADER)
             )
         finally:
-            await session.commit()  # keeps the audit entry of a wrong link password
-    return principal_of_grant(grant)
+            await session.commit()
 
 
 async def _validated_body(request: web.Request, model: type[BaseModel]) -> BaseModel:

@@ -15,7 +15,7 @@ from ot.errors import OtError, StorageUnavailable
 from ot.ips import ip_in_networks
 from ot.ratelimit import TokenBuckets
 from ot.server.app_keys import SETTINGS, STORAGE_HEALTH, TRUSTED_PROXIES
-from ot.server.auth import SESSION_COOKIE
+from ot.server.auth import presented_credential
 from ot.server.bodies import (
     body_was_unreadable,
     finish_compressed_body,
@@ -164,7 +164,7 @@ def api_limits(settings: ApiSettings, clock: Clock) -> Middleware:
             return await handler(request)
         now = clock.monotonic()
         wait = per_ip.take(client_ip_of(request), now)
-        credential = request.headers.get("Authorization") or request.cookies.get(SESSION_COOKIE)
+        credential = presented_credential(request)
         if wait is None and credential:
             digest = hashlib.sha256(credential.encode()).hexdigest()
             wait = per_credential.take(digest, now)

@@ -167,8 +167,14 @@ def _security(declaration: Endpoint) -> list[dict[str, list[str]]]:
     if declaration.access is RouteNeeds.ACCOUNT:
         return [{"session": []}, {"apiKey": [scope] if scope else []}]
     if declaration.access is RouteNeeds.STATS_API:
-        return [{"apiKey": ["stats:read"]}]
-    if declaration.access.value == "grant":  # third parties (`ot.grants`), where present
+        schemes: list[dict[str, list[str]]] = [
+            {"session": []},
+            {"apiKey": [scope] if scope else []},
+        ]
+        if declaration.takes_grant_key:
+            schemes.append({"grantKey": []})
+        return schemes
+    if declaration.access is RouteNeeds.GRANT:
         return [{"grantKey": []}]
     return []
 

@@ -6,6 +6,7 @@ from ot.server import (
     accounts_api,
     api_keys_api,
     collect,
+    dashboard_api,
     grants_api,
     login_api,
     openapi,
@@ -74,6 +75,12 @@ def setup_routes(app: web.Application) -> None:
     router.add_patch("/ot/v1/sites/{site_id}", sites_api.change_site)
     router.add_delete("/ot/v1/sites/{site_id}", sites_api.remove_site)
     router.add_post("/ot/v1/sites/{site_id}/verify", sites_api.verify)
+    # Our own API: what a site's dashboard shows and sets up.
+    router.add_get("/ot/v1/sites/{site_id}/goals", dashboard_api.list_goals)
+    router.add_post("/ot/v1/sites/{site_id}/goals", dashboard_api.add_goal)
+    router.add_delete("/ot/v1/sites/{site_id}/goals/{goal_id}", dashboard_api.remove_goal)
+    router.add_get("/ot/v1/sites/{site_id}/snippet", dashboard_api.site_snippet)
+    router.add_get("/ot/v1/sites/{site_id}/summary", dashboard_api.site_summary)
     router.add_get("/ot/v1/team/members", team_api.list_members)
     router.add_patch("/ot/v1/team/members/{member_id}", team_api.patch_member)
     router.add_delete("/ot/v1/team/members/{member_id}", team_api.delete_member)

@@ -8,12 +8,12 @@ from aiohttp import web
 
 from ot.accounts.permissions import Scope
 from ot.clock import utcnow
+from ot.credentials import grant_via
 from ot.grants.reads import read_through_grant_in_query_process, shared_response
-from ot.grants.store import via_of
 from ot.ingest._fields import json_object_body
 from ot.server.answers import NO_STORE, json_answer
 from ot.server.app_keys import LIMITS, QUERIES, SETTINGS
-from ot.server.auth import PRINCIPAL, RouteNeeds, endpoint
+from ot.server.auth import CREDENTIAL_KIND, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.bodies import read_body
 
 
@@ -26,13 +26,12 @@ async def shared_query(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     assert principal.grant_id is not None
     body = json_object_body(await read_body(request), request.app[LIMITS], what="(the query)")
-    credential = request.headers.get("Authorization", "").partition(" ")[2].strip()
     # In a query process of its own, within the time budget (`ot.stats.processes`).
     answer = await request.app[QUERIES].call(
         read_through_grant_in_query_process,
         request.app[SETTINGS],
         principal.grant_id,
-        via_of(credential),
+        grant_via(request[CREDENTIAL_KIND]),
         body,
         now=utcnow(),
     )

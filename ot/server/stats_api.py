@@ -3,8 +3,9 @@ CSV) and v1 `GET /api/v1/stats/...`, and the Sites API's `GET /api/v1/sites` and
 `GET /api/v1/sites/{site_id}`; every error under `/api/` in Plausible's shape `{"error": "..."}`
 (`plausible_errors`), including unknown paths and methods.
 
-The Stats API handlers check the bearer token, find the site the token's account owns, and hand
-the query to the engine; the Sites API takes a session or a key with `sites:read`."""
+The Stats API handlers take the caller the authorise middleware let in (a session or a key with
+`stats:read`, or for v2 a grant's key), find the site it may read, and hand the query to the
+engine; the Sites API takes a session or a key with `sites:read`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts.permissions import Scope
+from ot.accounts.permissions import PrincipalKind, Scope
 from ot.api.stats import (
     AggregateAnswer,
     PlausibleSiteDetail,
@@ -25,20 +26,12 @@ from ot.api.stats import (
     SeriesAnswer,
 )
 from ot.clock import utcnow
-from ot.credentials import (
-    SITE_NOT_FOUND,
-    authenticate,
-    authenticate_grant_key,
-    bearer_token,
-    is_grant_key,
-    readable_site,
-)
 from ot.errors import NotFound, OtError
 from ot.grants.reads import read_through_grant_in_query_process, shared_response
 from ot.ingest._fields import json_object_body
 from ot.models import Site
 from ot.server.answers import NO_STORE, json_answer
-from ot.server.app_keys import ENGINE, LIMITS, QUERIES, SETTINGS, WRITE_ENGINE
+from ot.server.app_keys import ENGINE, LIMITS, QUERIES, SETTINGS
 from ot.server.auth import PRINCIPAL, RouteNeeds, endpoint
 from ot.server.bodies import read_body
 from ot.server.errors import status_of
@@ -51,6 +44,7 @@ from ot.stats.query import Query, parse_query
 from ot.stats.render import to_csv, v2_response
 
 PLAUSIBLE_PREFIX = "/api/"
+SITE_NOT_FOUND = "Site does not exist or user does not have access to it."
 
 
 def plausible_error(error: OtError) -> web.Response:
@@ -89,11 +83,15 @@ async def plausible_errors(request: web.Request, handler: Handler) -> web.Stream
 
 
 async def _site(request: web.Request, site_id: object) -> Site:
-    token_text = bearer_token(request.headers.get("Authorization"))
-    # The write engine: the key's use may be noted (see `ot.server.database`).
-    async with AsyncSession(request.app[WRITE_ENGINE], expire_on_commit=False) as session:
-        token = await authenticate(session, token_text)
-        return await readable_site(session, token, site_id)
+    """The site the caller asked for by domain (Plausible's `site_id`), if it may read its stats:
+    another account's site, an unknown one and a malformed name all answer alike."""
+    async with AsyncSession(request.app[ENGINE]) as session:
+        try:
+            return await readable_site_by_domain(
+                session, request[PRINCIPAL], site_id, Scope.STATS_READ
+            )
+        except NotFound:
+            raise NotFound(SITE_NOT_FOUND, field="site_id") from None
 
 
 async def _run(request: web.Request, site: Site, query: Query) -> QueryResult:
@@ -101,14 +99,21 @@ async def _run(request: web.Request, site: Site, query: Query) -> QueryResult:
     return await request.app[QUERIES].call(answer_query, site, query, now=utcnow())
 
 
-@endpoint(RouteNeeds.STATS_API, summary="Query stats (Plausible Stats API v2)", answers=QueryAnswer)
+@endpoint(
+    RouteNeeds.STATS_API,
+    scope=Scope.STATS_READ,
+    summary="Query stats (Plausible Stats API v2)",
+    answers=QueryAnswer,
+    takes_grant_key=True,
+)
 async def query_v2(request: web.Request) -> web.StreamResponse:
     """POST /api/v2/query — Plausible's Stats API v2."""
     try:
-        token_text = bearer_token(request.headers.get("Authorization"))  # missing: 401 first
         body = json_object_body(await read_body(request), request.app[LIMITS], what="(the query)")
-        if is_grant_key(token_text):
-            return await _query_v2_through_grant(request, token_text, body)
+        principal = request[PRINCIPAL]
+        if principal.kind is PrincipalKind.GRANT:
+            assert principal.grant_id is not None
+            return await _query_v2_through_grant(request, principal.grant_id, body)
         site = await _site(request, body.get("site_id"))
         query = parse_query(body)
         result = await _run(request, site, query)
@@ -122,17 +127,14 @@ async def query_v2(request: web.Request) -> web.StreamResponse:
 
 
 async def _query_v2_through_grant(
-    request: web.Request, token_text: str, body: dict[str, Any]
+    request: web.Request, grant_id: int, body: dict[str, Any]
 ) -> web.StreamResponse:
     """A third party's grant key: the same query, within the grant's limits (`ot.grants`)."""
-    async with AsyncSession(request.app[ENGINE], expire_on_commit=False) as session:
-        grant = await authenticate_grant_key(session, token_text)
-    assert grant.id is not None
     try:
         answer = await request.app[QUERIES].call(
             read_through_grant_in_query_process,
             request.app[SETTINGS],
-            grant.id,
+            grant_id,
             "key",
             body,
             now=utcnow(),
@@ -163,6 +165,7 @@ async def _v1(request: web.Request, endpoint: str) -> web.StreamResponse:
 
 @endpoint(
     RouteNeeds.STATS_API,
+    scope=Scope.STATS_READ,
     summary="Aggregate stats (Plausible Stats API v1)",
     answers=AggregateAnswer,
 )
@@ -172,14 +175,22 @@ async def aggregate_v1(request: web.Request) -> web.StreamResponse:
 
 
 @endpoint(
-    RouteNeeds.STATS_API, summary="Time series (Plausible Stats API v1)", answers=SeriesAnswer
+    RouteNeeds.STATS_API,
+    scope=Scope.STATS_READ,
+    summary="Time series (Plausible Stats API v1)",
+    answers=SeriesAnswer,
 )
 async def timeseries_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/timeseries"""
     return await _v1(request, "timeseries")
 
 
-@endpoint(RouteNeeds.STATS_API, summary="Breakdown (Plausible Stats API v1)", answers=SeriesAnswer)
+@endpoint(
+    RouteNeeds.STATS_API,
+    scope=Scope.STATS_READ,
+    summary="Breakdown (Plausible Stats API v1)",
+    answers=SeriesAnswer,
+)
 async def breakdown_v1(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/stats/breakdown"""
     return await _v1(request, "breakdown")
@@ -187,6 +198,7 @@ async def breakdown_v1(request: web.Request) -> web.StreamResponse:
 
 @endpoint(
     RouteNeeds.STATS_API,
+    scope=Scope.STATS_READ,
     summary="Visitors in the last 5 minutes (Plausible Stats API v1)",
     answers=RealtimeVisitors,
 )

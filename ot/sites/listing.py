@@ -103,13 +103,19 @@ async def list_site_page(
     )
 
 
-async def readable_site_by_domain(session: AsyncSession, principal: Principal, domain: str) -> Site:
-    """A site the caller may read, by its domain (Plausible's `site_id`)."""
+async def readable_site_by_domain(
+    session: AsyncSession, principal: Principal, domain: object, scope: Scope = Scope.SITES_READ
+) -> Site:
+    """A site the caller may do `scope` on (read it, or read its stats), by its domain
+    (Plausible's `site_id`, spelled any way). Another tenant's site, an unknown one and a
+    malformed name (or no name at all) raise the same NotFound."""
+    if not isinstance(domain, str):
+        raise NotFound(SITE_NOT_FOUND, field="site_id")
     try:
         name = normalise_domain(domain)
     except InvalidInput:
         raise NotFound(SITE_NOT_FOUND, field="site_id") from None
     site = (await session.exec(select(Site).where(Site.domain == name))).first()
-    if site is None or not await may(session, principal, site.account_id, Scope.SITES_READ):
+    if site is None or not await may(session, principal, site.account_id, scope):
         raise NotFound(SITE_NOT_FOUND, field="site_id")
     return site

@@ -3,6 +3,9 @@
 Outbound-link clicks ("Outbound Link: Click"), file downloads ("File Download") and 404 pages
 ("404", sent by `ot('404')` on the error page, as with Plausible) are custom events, so each
 can be a goal like any other.
+
+`create_goal` and `delete_goal` are the changes a person makes (a customer through the API, an
+operator through `ot-admin goal`): each writes its audit entry naming its actor.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.clock import utcnow
 from ot.errors import Conflict, InvalidInput, NotFound
 from ot.ingest.hit import PAGEVIEW
-from ot.models import Goal, GoalKind, Hit
+from ot.models import Goal, GoalKind, Hit, Site
+from ot.security import audit
 
 HIT = Hit.__table__  # type: ignore[attr-defined]
 GOAL = Goal.__table__  # type: ignore[attr-defined]
@@ -107,10 +111,55 @@ async def list_goals(session: AsyncSession, site_id: int) -> list[Goal]:
     return list((await session.exec(query)).all())
 
 
-async def remove_goal(session: AsyncSession, site_id: int, display_name: str) -> None:
+async def goal_of(session: AsyncSession, site_id: int, goal_id: int) -> Goal:
+    """One of the site's goals by its id; another site's goal answers as a missing one."""
+    goal = await session.get(Goal, goal_id)
+    if goal is None or goal.site_id != site_id:
+        raise NotFound(f"goal {goal_id} does not exist", field="goal_id")
+    return goal
+
+
+async def goal_named(session: AsyncSession, site_id: int, display_name: str) -> Goal:
+    """One of the site's goals by its display name (names are unique within a site)."""
     for goal in await list_goals(session, site_id):
         if goal.display_name == display_name:
-            await session.delete(goal)
-            await session.flush()
-            return
+            return goal
     raise NotFound(f"the site has no goal named '{display_name}'", field="name")
+
+
+async def create_goal(
+    session: AsyncSession,
+    site: Site,
+    *,
+    actor: str,
+    page: str | None = None,
+    event: str | None = None,
+    display_name: str | None = None,
+) -> Goal:
+    """A new goal of the site (see `add_goal` for the rules), written to the audit trail under
+    `actor` in the same transaction."""
+    assert site.id is not None
+    goal = await add_goal(session, site.id, page=page, event=event, display_name=display_name)
+    await audit.record(
+        session,
+        "goal.added",
+        actor=actor,
+        account_id=site.account_id,
+        details={"site_id": site.id, "goal_id": goal.id},
+    )
+    return goal
+
+
+async def delete_goal(session: AsyncSession, site: Site, goal: Goal, *, actor: str) -> None:
+    """Remove a goal of the site, written to the audit trail under `actor`. Its past hits stay:
+    they just no longer count as conversions."""
+    assert goal.site_id == site.id
+    await session.delete(goal)
+    await session.flush()
+    await audit.record(
+        session,
+        "goal.removed",
+        actor=actor,
+        account_id=site.account_id,
+        details={"site_id": site.id, "goal_id": goal.id},
+    )
