@@ -53,7 +53,7 @@ def test_script_recognises_every_documented_download_type():
 
 def test_every_snippet_attribute_is_one_the_script_reads():
     # The snippet the dashboard hands out and the script must not drift apart.
-    snippet_source = (ROOT / "ot" / "snippets.py").read_text()
+    snippet_source = (ROOT / "ot" / "sites" / "snippet.py").read_text()
     script = SCRIPT.read_text()
 
     attributes = set(re.findall(r"data-([a-z-]+)", snippet_source))
