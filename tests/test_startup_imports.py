@@ -7,8 +7,10 @@ hide or misdescribe a command."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import typer.main
 from typer._click import Context
@@ -17,6 +19,7 @@ from typer.testing import CliRunner
 
 from ot.admin.cli import COMMANDS, app
 from ot.admin.lazy import LazyCommands
+from ot.schema import alembic_head_revision, head_revision
 
 # Each costs from tens to hundreds of milliseconds to import; none is needed to print --help.
 HEAVY_MODULES = [
@@ -48,19 +51,33 @@ HEAVY_MODULES = [
 ]
 
 
-def modules_after(code: str) -> set[str]:
-    """The modules a fresh interpreter holds after running `code` (its stdout is discarded)."""
+def modules_after(
+    code: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> set[str]:
+    """The modules a fresh interpreter holds after running `code`, which must succeed (exit
+    with 0 or not at all; its output is discarded)."""
+    body = "".join(f"    {line}\n" for line in code.splitlines())
     script = (
         "import io, json, sys\n"
         "real_stdout, sys.stdout = sys.stdout, io.StringIO()\n"
-        "try:\n" + "".join(f"    {line}\n" for line in code.splitlines()) + "except SystemExit:\n"
-        "    pass\n"
-        "real_stdout.write(json.dumps(sorted(sys.modules)))\n"
+        "status = 0\n"
+        f"try:\n{body}"
+        "except SystemExit as exit:\n"
+        "    status = exit.code or 0\n"
+        "real_stdout.write(json.dumps({'status': status, 'modules': sorted(sys.modules)}))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
     )
-    return set(json.loads(done.stdout))
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["status"] == 0, done.stderr
+    return set(answer["modules"])
 
 
 def heavy_among(modules: set[str]) -> list[str]:
@@ -118,3 +135,26 @@ def test_admin_help_output_names_every_group() -> None:
     commands_section = result.output.split("Commands:", 1)[1]
     for command in COMMANDS:
         assert f"\n  {command.name} " in commands_section
+
+
+def test_the_schema_check_reads_the_head_revision_as_alembic_does() -> None:
+    """Every command checks the schema with `head_revision`, which reads the migration files'
+    revision lines instead of importing Alembic: it must name Alembic's head."""
+    assert head_revision() == alembic_head_revision()
+
+
+def test_a_simple_command_imports_only_what_it_needs(tmp_path: Path) -> None:
+    """`ot-admin site list` needs the settings and the tables, not Alembic (the schema check
+    reads the revision itself), the log importer, the stats engine or the server."""
+    env = dict(os.environ, OT_DATA_DIR=str(tmp_path / "ot-data"))
+    run_admin = "import sys\nfrom ot.admin.cli import main\nsys.argv = {argv!r}\nmain()"
+    modules_after(run_admin.format(argv=["ot-admin", "db", "upgrade", "--create"]), env, tmp_path)
+
+    modules = modules_after(run_admin.format(argv=["ot-admin", "site", "list"]), env, tmp_path)
+
+    assert "ot.models" in modules  # it did read the database
+    needed_elsewhere = [
+        "alembic", "aiohttp", "ua_parser", "geoip2fast", "maxminddb", "ot.ingest.useragent",
+        "ot.ingest.geo", "ot.logimport.importer", "ot.stats.engine", "ot.server",
+    ]  # fmt: skip
+    assert [module for module in needed_elsewhere if module in modules] == []
