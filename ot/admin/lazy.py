@@ -2,8 +2,8 @@
 command start fast.
 
 Each command group's module brings its own heavy imports (SQLAlchemy and the tables, the stats
-engine, the access-log importer with its User-Agent regexes and GeoIP data, ...). Importing all
-of them to run one command, or to print the list of commands, cost over a second. So the root
+engine, the access-log importer with its User-Agent parser, ...). Importing all of them to run
+one command, or to print the list of commands, cost over a second. So the root
 group knows each subcommand by its name and its one-line help alone, and imports its module the
 first time the subcommand is resolved (run, or asked for its own `--help`).
 """
@@ -83,8 +83,8 @@ class LazyCommands(MutableMapping[str, Command]):
 class LazyGroup(TyperGroup):
     """A Typer group whose subcommands in `lazy_commands` are imported only when resolved.
 
-    Typer builds the group (`Typer(cls=...)`) with no arguments of ours, so subclass it with
-    the list set: `type("AdminGroup", (LazyGroup,), {"lazy_commands": [...]})`, or a class body.
+    Typer builds the group itself (`Typer(cls=...)`), passing no arguments of ours, so the list
+    is a class attribute of a subclass (`ot.admin.cli.AdminGroup`).
     """
 
     lazy_commands: ClassVar[list[LazyCommand]] = []
