@@ -6,10 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from pydantic import ValidationError
-
-from ot.config import describe_settings_error, load_settings
-from ot.private_files import keep_files_private
 
 app = typer.Typer(
     help="opentracker: privacy-first web analytics.",
@@ -34,6 +30,11 @@ def serve(
     ),
 ) -> None:
     """Run the collector daemon until SIGTERM or Ctrl-C (queued hits are committed first)."""
+    # Imported here, not at the top: `ot --help` needs neither the server nor the settings.
+    from pydantic import ValidationError
+
+    from ot.config import describe_settings_error, load_settings
+    from ot.private_files import keep_files_private
     from ot.server.runner import serve as run_server
 
     server: dict[str, Any] = {}

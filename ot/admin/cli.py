@@ -1,47 +1,171 @@
-"""`ot-admin`: the operators' commands. Each group lives in its own module."""
+"""`ot-admin`: the operators' commands. Each group lives in its own module, imported only when
+the group is run or asked for its `--help` (see `ot.admin.lazy`): importing every module cost
+over a second before `ot-admin --help` or any simple command could start."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
+from typing import Any, ClassVar
 
 import typer
+from typer._click import Command
 
-from ot.admin import (
-    accounts,
-    api_keys,
-    audit,
-    db,
-    encryption_keys,
-    goals,
-    logimport,
-    rights,
-    rollups,
-    sites,
-    stats,
-)
-from ot.admin.context import make_context, secure_data_folder
-from ot.storage import storage_problem
+from ot.admin.lazy import LazyCommand, LazyGroup, typer_command
+
+# The root app's settings, which the subcommands are converted with too (see `typer_command`).
+ROOT_SETTINGS: dict[str, Any] = {
+    "rich_markup_mode": None,  # plain one-line errors that scripts and logs can read
+    "pretty_exceptions_enable": False,
+}
+
+
+@functools.cache
+def _import_log() -> Command:
+    from ot.admin import logimport
+
+    return typer_command(
+        "import-log",
+        lambda app: app.command("import-log")(logimport.import_log_command),
+        **ROOT_SETTINGS,
+    )
+
+
+@functools.cache
+def _erase() -> Command:
+    from ot.admin import rights
+
+    return typer_command(
+        "erase", lambda app: app.command("erase")(rights.erase_command), **ROOT_SETTINGS
+    )
+
+
+@functools.cache
+def _db() -> Command:
+    from ot.admin import db
+
+    return typer_command("db", lambda app: app.add_typer(db.app, name="db"), **ROOT_SETTINGS)
+
+
+@functools.cache
+def _account() -> Command:
+    from ot.admin import accounts, rights
+
+    accounts.app.command("export")(rights.export_command)  # once: this loader is cached
+    return typer_command(
+        "account", lambda app: app.add_typer(accounts.app, name="account"), **ROOT_SETTINGS
+    )
+
+
+@functools.cache
+def _site() -> Command:
+    from ot.admin import sites
+
+    return typer_command("site", lambda app: app.add_typer(sites.app, name="site"), **ROOT_SETTINGS)
+
+
+@functools.cache
+def _token() -> Command:
+    from ot.admin import api_keys
+
+    return typer_command(
+        "token", lambda app: app.add_typer(api_keys.app, name="token"), **ROOT_SETTINGS
+    )
+
+
+@functools.cache
+def _goal() -> Command:
+    from ot.admin import goals
+
+    return typer_command("goal", lambda app: app.add_typer(goals.app, name="goal"), **ROOT_SETTINGS)
+
+
+@functools.cache
+def _stats() -> Command:
+    from ot.admin import stats
+
+    return typer_command(
+        "stats", lambda app: app.add_typer(stats.app, name="stats"), **ROOT_SETTINGS
+    )
+
+
+@functools.cache
+def _rollups() -> Command:
+    from ot.admin import rollups
+
+    return typer_command(
+        "rollups", lambda app: app.add_typer(rollups.app, name="rollups"), **ROOT_SETTINGS
+    )
+
+
+@functools.cache
+def _audit() -> Command:
+    from ot.admin import audit
+
+    return typer_command(
+        "audit", lambda app: app.add_typer(audit.app, name="audit"), **ROOT_SETTINGS
+    )
+
+
+@functools.cache
+def _keys() -> Command:
+    from ot.admin import encryption_keys
+
+    return typer_command(
+        "keys", lambda app: app.add_typer(encryption_keys.app, name="keys"), **ROOT_SETTINGS
+    )
+
+
+@functools.cache
+def _retention() -> Command:
+    from ot.admin import rights
+
+    return typer_command(
+        "retention",
+        lambda app: app.add_typer(rights.retention_app, name="retention"),
+        **ROOT_SETTINGS,
+    )
+
+
+# In the order `ot-admin --help` lists them; each help is the first sentence of the command's
+# own (tests/test_startup_imports.py checks they agree).
+COMMANDS = [
+    LazyCommand(
+        "import-log",
+        "Import access logs; importing a log again adds only what was appended since.",
+        _import_log,
+    ),
+    LazyCommand(
+        "erase",
+        "Erase one visitor's hits and visits from a site (on the customer's request).",
+        _erase,
+    ),
+    LazyCommand("db", "Database schema.", _db),
+    LazyCommand("account", "Customer accounts.", _account),
+    LazyCommand("site", "Sites.", _site),
+    LazyCommand("token", "API tokens.", _token),
+    LazyCommand("goal", "Goals: pages or custom events whose conversions are counted.", _goal),
+    LazyCommand("stats", "Statistics.", _stats),
+    LazyCommand("rollups", "Per-day rollups for fast dashboards.", _rollups),
+    LazyCommand("audit", "The audit trail: hash-chained, with signed checkpoints.", _audit),
+    LazyCommand("keys", "Encryption keys of personal fields.", _keys),
+    LazyCommand("retention", "Per-site retention of hits.", _retention),
+]
+
+
+class AdminGroup(LazyGroup):
+    """The root group of `ot-admin`, its subcommands imported when resolved."""
+
+    lazy_commands: ClassVar[list[LazyCommand]] = COMMANDS
+
 
 app = typer.Typer(
+    cls=AdminGroup,
     help="opentracker operators' commands.",
     no_args_is_help=True,
-    rich_markup_mode=None,  # plain one-line errors that scripts and logs can read
-    pretty_exceptions_enable=False,
+    **ROOT_SETTINGS,
 )
-app.add_typer(db.app, name="db")
-app.add_typer(accounts.app, name="account")
-app.add_typer(sites.app, name="site")
-app.add_typer(api_keys.app, name="token")
-app.add_typer(goals.app, name="goal")
-app.add_typer(stats.app, name="stats")
-app.add_typer(rollups.app, name="rollups")
-app.add_typer(audit.app, name="audit")
-app.add_typer(encryption_keys.app, name="keys")
-app.command("import-log")(logimport.import_log_command)
-accounts.app.command("export")(rights.export_command)
-app.command("erase")(rights.erase_command)
-app.add_typer(rights.retention_app, name="retention")
 
 
 @app.callback()
@@ -49,6 +173,9 @@ def _root(
     ctx: typer.Context,
     config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
 ) -> None:
+    # Here rather than at the top: the settings (pydantic) are not needed to print `--help`.
+    from ot.admin.context import make_context, secure_data_folder
+
     ctx.obj = make_context(config)
     if ctx.obj.settings.data_dir.exists():  # else made only by `db upgrade --create`
         secure_data_folder(ctx.obj.settings.data_dir)
@@ -62,6 +189,8 @@ def main() -> None:
         app()
     except Exception as error:
         # A full disk or a read-only data folder is the operator's to fix: one line, no traceback.
+        from ot.storage import storage_problem  # SQLAlchemy's errors: imported only on failure
+
         if (problem := storage_problem(error)) is None:
             raise
         typer.echo(f"error: the database or the data folder cannot be used ({problem})", err=True)

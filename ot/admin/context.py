@@ -9,22 +9,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot import paths
 from ot.config import Settings, describe_settings_error, load_settings
-from ot.db import create_engine, transaction
 from ot.errors import OtError
 from ot.private_files import secure_data_dir
-from ot.schema import ensure_schema
-from ot.security import audit
-from ot.security.audit_checkpoints import sign_checkpoint
-from ot.security.crypto import Cipher
-from ot.security.secrets import load_secrets_of
+
+# The database, the audit trail and the keys are imported where they are used: `ot-admin`'s
+# root callback imports this module for every command, `--help` included, and SQLAlchemy with
+# the tables, Alembic and cryptography cost most of a second (scripts/bench/startup.py).
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from ot.security.crypto import Cipher
 
 T = TypeVar("T")
 
@@ -38,6 +39,9 @@ class AdminContext:
         """The command's unit of work (`ot.db.transaction`): committed when the command
         succeeds, rolled back when it is refused or fails, so a refused command changes nothing;
         then the audit trail's head is signed if a checkpoint is due."""
+        from ot.db import create_engine, transaction
+        from ot.schema import ensure_schema
+
         engine = create_engine(self.settings)
         try:
             await ensure_schema(engine, migrate_if_new=self.settings.is_embedded_database)
@@ -48,6 +52,9 @@ class AdminContext:
             await engine.dispose()
 
     def cipher(self) -> Cipher:
+        from ot.security.crypto import Cipher
+        from ot.security.secrets import load_secrets_of
+
         return Cipher(load_secrets_of(self.settings))
 
     async def record(
@@ -74,12 +81,16 @@ async def record_operator_action(
 ) -> None:
     """Write an operator action to the audit trail in the command's own transaction, so it is
     kept exactly when the change is. Details hold ids and counts, never personal data."""
+    from ot.security import audit
+
     await audit.record(
         session, action, actor=operator_actor(), account_id=account_id, details=details
     )
 
 
 async def _checkpoint_if_due(engine: Any, settings: Settings) -> None:
+    from ot.security.audit_checkpoints import sign_checkpoint
+
     try:
         await sign_checkpoint(engine, settings)
     except (OSError, RuntimeError) as error:
