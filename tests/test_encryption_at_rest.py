@@ -29,6 +29,7 @@ from ot.db import create_engine
 from ot.models.columns import Encrypted
 from ot.privacy import IpPolicy
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher, DecryptionError
 from ot.security.key_rotation import encrypted_columns
 from ot.security.secrets import load_secrets_of
@@ -74,14 +75,20 @@ async def store_personal_data(client: TestClient, settings: Settings, engine: As
         assert account is not None and account.id is not None
         site = await add_site(session, account.id, "shop.example", ip_policy=IpPolicy.FULL)
         await audit.record(
-            session, "account.created", actor=f"account:{account.id}", account_id=account.id
+            session,
+            AuditAction.ACCOUNT_CREATED,
+            actor=Actor.account(account.id),
+            account_id=account.id,
         )
         await session.commit()
     await store_hits(client, [event(url="https://shop.example/a")], ip=VISITOR_IP)
     await store_hits(client, [event(url="https://shop.example/b")], ip=VISITOR_IPV6)
     async with AsyncSession(engine) as session:
         await audit.record(
-            session, "site.added", actor=f"account:{account.id}", details={"site_id": site.id}
+            session,
+            AuditAction.SITE_ADDED,
+            actor=Actor.account(account.id),
+            details={"site_id": site.id},
         )
         await session.commit()
     assert site.id is not None

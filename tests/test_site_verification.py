@@ -24,6 +24,7 @@ from ot.db import create_engine
 from ot.models import Site
 from ot.schema import alembic_config
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.server.app import create_app
 from ot.server.sites_api import VERIFICATION_FETCHER
 from ot.sites.verification import fetch_text, txt_lookup
@@ -252,7 +253,9 @@ async def test_sites_verified_only_by_a_hit_are_unverified_by_the_upgrade(
                     update(Site).where(col(Site.id) == each.id).values(verified_at=utcnow())
                 )
                 details = {"site_id": each.id, "method": method}
-                await audit.record(session, "site.verified", actor="account:1", details=details)
+                await audit.record(
+                    session, AuditAction.SITE_VERIFIED, actor=Actor.account(1), details=details
+                )
             await session.commit()
     finally:
         await engine.dispose()

@@ -6,6 +6,7 @@ import typer
 
 from ot.accounts.store import account_name, create_account, list_accounts
 from ot.admin.context import context_from, record_operator_action, run
+from ot.security.audit import AuditAction
 
 app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
 
@@ -21,7 +22,9 @@ def create_command(
         async with context.session() as session:
             account = await create_account(session, context.cipher(), name)
             assert account.id is not None
-            await record_operator_action(session, "account.created", account_id=account.id)
+            await record_operator_action(
+                session, AuditAction.ACCOUNT_CREATED, account_id=account.id
+            )
             return account.id
 
     typer.echo(f"account {run(action)} created")

@@ -7,6 +7,7 @@ import typer
 from ot.accounts.api_keys import create_token, list_tokens
 from ot.accounts.permissions import Scope
 from ot.admin.context import context_from, record_operator_action, run
+from ot.security.audit import AuditAction
 
 app = typer.Typer(help="API tokens.", no_args_is_help=True)
 
@@ -29,7 +30,7 @@ def create_command(
         async with context.session() as session:
             token, plaintext = await create_token(session, account, name, scope)
             await record_operator_action(
-                session, "key.created", account_id=account, details={"token_id": token.id}
+                session, AuditAction.KEY_CREATED, account_id=account, details={"token_id": token.id}
             )
             return plaintext
 

@@ -22,6 +22,7 @@ from ot.errors import OtError
 from ot.private_files import secure_data_dir
 from ot.schema import ensure_schema
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.security.audit_checkpoints import sign_checkpoint
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_secrets_of
@@ -51,7 +52,11 @@ class AdminContext:
         return Cipher(load_secrets_of(self.settings))
 
     async def record(
-        self, action: str, *, account_id: int | None = None, details: dict[str, Any] | None = None
+        self,
+        action: AuditAction,
+        *,
+        account_id: int | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         """Write an operator action to the audit trail in a transaction of its own (for commands
         that do their work outside `session()`)."""
@@ -59,15 +64,15 @@ class AdminContext:
             await record_operator_action(session, action, account_id=account_id, details=details)
 
 
-def operator_actor() -> str:
+def operator_actor() -> Actor:
     """Who runs the command: the login behind sudo, else the login."""
     login = os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"
-    return f"operator:{login}"
+    return Actor.operator(login)
 
 
 async def record_operator_action(
     session: AsyncSession,
-    action: str,
+    action: AuditAction,
     *,
     account_id: int | None = None,
     details: dict[str, Any] | None = None,

@@ -9,6 +9,7 @@ import typer
 from ot import paths
 from ot.admin.context import AdminContext, context_from, run
 from ot.db import create_engine
+from ot.security.audit import AuditAction
 from ot.security.key_rotation import KeyUsage, RotationReport, key_usage, retire_key, rotate
 from ot.security.secrets import load_secrets_of
 
@@ -39,7 +40,7 @@ def rotate_command(
         finally:
             await engine.dispose()
         await context.record(
-            "keys.rotated",
+            AuditAction.KEYS_ROTATED,
             details={
                 "key_id": report.new_key_id,
                 "reencrypted": sum(report.reencrypted.values()),
@@ -103,7 +104,7 @@ def retire_command(
             await retire_key(engine, secrets_file, key_id)
         finally:
             await engine.dispose()
-        await context.record("keys.retired", details={"key_id": key_id})
+        await context.record(AuditAction.KEYS_RETIRED, details={"key_id": key_id})
 
     run(action)
     typer.echo(f"key {key_id} retired")

@@ -8,6 +8,7 @@ import typer
 
 from ot.admin.context import context_from, record_operator_action, run
 from ot.models import Goal
+from ot.security.audit import AuditAction
 from ot.sites.store import get_site
 from ot.stats.goals import add_goal, list_goals, remove_goal
 
@@ -36,7 +37,7 @@ def add_command(
             goal = await add_goal(session, found.id, page=page, event=event, display_name=name)
             await record_operator_action(
                 session,
-                "goal.added",
+                AuditAction.GOAL_ADDED,
                 account_id=found.account_id,
                 details={"site_id": found.id, "goal_id": goal.id},
             )
@@ -90,7 +91,10 @@ def remove_command(
             assert found.id is not None
             await remove_goal(session, found.id, name)
             await record_operator_action(
-                session, "goal.removed", account_id=found.account_id, details={"site_id": found.id}
+                session,
+                AuditAction.GOAL_REMOVED,
+                account_id=found.account_id,
+                details={"site_id": found.id},
             )
 
     run(action)

@@ -27,6 +27,7 @@ from ot.logimport.importer import ImportOptions, LogImporter
 from ot.logimport.report import ImportReport
 from ot.logimport.sources import identity_of
 from ot.models import Site
+from ot.security.audit import AuditAction
 from ot.sites.store import get_site
 
 DEFAULT_FORMAT = "combined"
@@ -103,7 +104,9 @@ def import_log_command(
             details = {"site_id": found.id, "imported": importer.report.imported}
             details |= {"stopped": importer.report.stopped, "failed": failed}
             run(
-                lambda: context.record("log.imported", account_id=found.account_id, details=details)
+                lambda: context.record(
+                    AuditAction.LOG_IMPORTED, account_id=found.account_id, details=details
+                )
             )
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
@@ -131,7 +134,7 @@ def _forget_positions(context: AdminContext, site: str, files: list[str], *, as_
             if count:
                 await record_operator_action(
                     session,
-                    "log.position_forgotten",
+                    AuditAction.LOG_POSITION_FORGOTTEN,
                     account_id=found.account_id,
                     details={"site_id": site_id, "forgotten": count},
                 )

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import typer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.admin.context import context_from, run
+from ot.admin.context import context_from, operator_actor, run
 from ot.db import create_engine
 from ot.errors import InvalidInput
 from ot.ingest.visitors import visitor_id_from_client_id
@@ -19,15 +18,11 @@ from ot.rights.export import write_export
 from ot.rights.housekeeping import HousekeepingReport, run_housekeeping
 from ot.schema import ensure_schema
 from ot.security import audit
+from ot.security.audit import AuditAction
 from ot.security.secrets import load_or_create_secrets
 from ot.sites.store import get_site
 
 retention_app = typer.Typer(help="Per-site retention of hits.", no_args_is_help=True)
-
-
-def operator() -> str:
-    """How the audit trail names the person running the command."""
-    return f"operator:{getpass.getuser()}"
 
 
 def export_command(
@@ -48,8 +43,8 @@ def export_command(
             async with AsyncSession(engine) as session:
                 await audit.record(
                     session,
-                    "account.exported",
-                    actor=operator(),
+                    AuditAction.ACCOUNT_EXPORTED,
+                    actor=operator_actor(),
                     account_id=account_id,
                     details=counts,
                 )
@@ -95,7 +90,7 @@ def erase_command(
                 found,
                 visitor_ids=visitor_ids,
                 ip=ip,
-                actor=operator(),
+                actor=operator_actor(),
                 by_client_id=client_id is not None,
             )
         finally:

@@ -9,6 +9,7 @@ from ot.db import create_engine
 from ot.rollups.job import RollupReport
 from ot.rollups.schedule import run_once
 from ot.schema import ensure_schema
+from ot.security.audit import AuditAction
 
 app = typer.Typer(help="Per-day rollups for fast dashboards.", no_args_is_help=True)
 
@@ -34,7 +35,7 @@ def run_command(ctx: typer.Context) -> None:
         raise typer.Exit(1)
     run(
         lambda: context.record(
-            "rollups.ran", details={"days": report.days_rolled, "sites": report.sites}
+            AuditAction.ROLLUPS_RAN, details={"days": report.days_rolled, "sites": report.sites}
         )
     )
     typer.echo(

@@ -11,6 +11,7 @@ from ot.admin.context import context_from, record_operator_action, run
 from ot.clock import utcnow
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
+from ot.security.audit import AuditAction
 from ot.sites.snippet import tracking_snippet
 from ot.sites.store import add_site, delete_site, get_site, list_sites
 from ot.stats.summary import SiteSummary, summarise_site
@@ -59,7 +60,7 @@ def add_command(
                 retention_days=retention_days,
             )
             await record_operator_action(
-                session, "site.added", account_id=account, details={"site_id": added.id}
+                session, AuditAction.SITE_ADDED, account_id=account, details={"site_id": added.id}
             )
             return added
 
@@ -157,7 +158,7 @@ def remove_command(
             removed = await delete_site(session, found)
             await record_operator_action(
                 session,
-                "site.removed",
+                AuditAction.SITE_REMOVED,
                 account_id=found.account_id,
                 details={"site_id": found.id, "removed": removed},
             )

@@ -32,8 +32,9 @@ from ot.errors import Conflict, NotFound
 from ot.models import Account, AccountDeletion, ApiToken, AuditEntry, Site
 from ot.rights.retention import HIT, VISIT, delete_in_batches
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 
-PURGE_ACTOR = "system:purge"
+PURGE_ACTOR = Actor.system("purge")
 ACCOUNT: Table = Account.__table__  # type: ignore[attr-defined]
 # Tables a purge keeps: the record of the purge itself and the audit trail (no personal data).
 KEPT_TABLES = frozenset({AccountDeletion.__tablename__, AuditEntry.__tablename__})
@@ -47,7 +48,7 @@ async def pending_deletion(session: AsyncSession, account_id: int) -> AccountDel
 
 
 async def request_deletion(
-    session: AsyncSession, account_id: int, *, now: datetime, grace_days: int, actor: str
+    session: AsyncSession, account_id: int, *, now: datetime, grace_days: int, actor: Actor
 ) -> AccountDeletion:
     """Schedule the purge `grace_days` from now; end every session and API key and suspend
     every grant at once."""
@@ -69,7 +70,7 @@ async def request_deletion(
     grants = await suspend_grants_for_deletion(session, account_id, actor=actor, now=now)
     await audit.record(
         session,
-        "account.deletion_requested",
+        AuditAction.ACCOUNT_DELETION_REQUESTED,
         actor=actor,
         account_id=account_id,
         details={
@@ -83,13 +84,15 @@ async def request_deletion(
     return request
 
 
-async def cancel_deletion(session: AsyncSession, account_id: int, *, actor: str) -> None:
+async def cancel_deletion(session: AsyncSession, account_id: int, *, actor: Actor) -> None:
     """Cancel a scheduled deletion during its grace period."""
     request = await pending_deletion(session, account_id)
     if request is None or request.purged_at is not None:
         raise NotFound("no deletion of this account is scheduled", field="account")
     await session.delete(request)
-    await audit.record(session, "account.deletion_cancelled", actor=actor, account_id=account_id)
+    await audit.record(
+        session, AuditAction.ACCOUNT_DELETION_CANCELLED, actor=actor, account_id=account_id
+    )
     await session.flush()
 
 
@@ -151,7 +154,7 @@ async def purge_account(
         session.add(request)
         await audit.record(
             session,
-            "account.purged",
+            AuditAction.ACCOUNT_PURGED,
             actor=PURGE_ACTOR,
             account_id=account_id,
             details={"hits": report.hits, "visits": report.visits, "rows": report.rows},

@@ -16,6 +16,7 @@ from ot.clock import as_utc
 from ot.errors import NotFound
 from ot.models import ApiToken
 from ot.security import audit
+from ot.security.audit import AuditAction
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.database import engine_for
 from ot.server.ids import path_id
@@ -80,7 +81,7 @@ async def create_key(request: web.Request) -> web.Response:
         )
         await audit.record(
             session,
-            "key.created",
+            AuditAction.KEY_CREATED,
             actor=principal.actor,
             account_id=principal.account_id,
             details={"key_id": token.id, "scopes": list(token.scopes)},
@@ -120,7 +121,7 @@ async def revoke_key(request: web.Request) -> web.Response:
             raise NotFound(f"key {key_id} does not exist", field="key_id")
         await audit.record(
             session,
-            "key.revoked",
+            AuditAction.KEY_REVOKED,
             actor=principal.actor,
             account_id=principal.account_id,
             details={"key_id": key_id},

@@ -20,6 +20,7 @@ from ot.rights.account_deletion import cancel_deletion, pending_deletion, reques
 from ot.rights.erasure import canonical_ip, erase_visitor
 from ot.rights.export import write_export
 from ot.security import audit
+from ot.security.audit import AuditAction
 from ot.security.secrets import load_or_create_secrets
 from ot.server.app_keys import CIPHER, ENGINE, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, SESSION_COOKIE, RouteNeeds, endpoint
@@ -49,7 +50,7 @@ async def export_account(request: web.Request) -> web.StreamResponse:
         async with AsyncSession(engine_for(request)) as session:
             await audit.record(
                 session,
-                "account.exported",
+                AuditAction.ACCOUNT_EXPORTED,
                 actor=principal.actor,
                 account_id=principal.account_id,
                 details=counts,
@@ -127,7 +128,7 @@ async def request_account_deletion(request: web.Request) -> web.Response:
         if not await password_confirms(session, principal.account_id, body.password):
             await audit.record(
                 session,
-                "account.deletion_refused",
+                AuditAction.ACCOUNT_DELETION_REFUSED,
                 actor=principal.actor,
                 account_id=principal.account_id,
                 details={"reason": "wrong_password"},

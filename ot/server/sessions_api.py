@@ -15,6 +15,7 @@ from ot.accounts.sessions import list_sessions, revoke_all_sessions, revoke_sess
 from ot.clock import as_utc
 from ot.errors import InvalidInput, NotFound
 from ot.security import audit
+from ot.security.audit import AuditAction
 from ot.server.app_keys import SETTINGS
 from ot.server.auth import PRINCIPAL, SESSION_COOKIE, RouteNeeds, endpoint
 from ot.server.database import engine_for
@@ -84,7 +85,7 @@ async def end_session(request: web.Request) -> web.Response:
             raise NotFound(f"session {session_id} does not exist", field="session_id")
         await audit.record(
             session,
-            "session.ended",
+            AuditAction.SESSION_ENDED,
             actor=principal.actor,
             account_id=principal.account_id,
             details={"session_id": session_id},
@@ -108,7 +109,7 @@ async def end_all_sessions(request: web.Request) -> web.Response:
         ended = await revoke_all_sessions(session, principal.account_id)
         await audit.record(
             session,
-            "session.ended_all",
+            AuditAction.SESSION_ENDED_ALL,
             actor=principal.actor,
             account_id=principal.account_id,
             details={"ended": ended},

@@ -21,6 +21,7 @@ from ot.errors import Forbidden, NotFound
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
 from ot.security import audit
+from ot.security.audit import AuditAction
 from ot.server.accounts_api import send_mails
 from ot.server.app_keys import CIPHER, ENGINE, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
@@ -224,7 +225,7 @@ async def create_site(request: web.Request) -> web.Response:
         )
         await audit.record(
             session,
-            "site.added",
+            AuditAction.SITE_ADDED,
             actor=principal.actor,
             account_id=team,
             details={"site_id": site.id},
@@ -260,7 +261,7 @@ async def change_site(request: web.Request) -> web.Response:
         if changed:
             await audit.record(
                 session,
-                "site.changed",
+                AuditAction.SITE_CHANGED,
                 actor=principal.actor,
                 account_id=site.account_id,
                 details={"site_id": site_id, "fields": changed},
@@ -284,7 +285,7 @@ async def remove_site(request: web.Request) -> web.Response:
         removed = await delete_site(session, site)
         await audit.record(
             session,
-            "site.removed",
+            AuditAction.SITE_REMOVED,
             actor=principal.actor,
             account_id=team,
             details={"site_id": site_id, "removed": removed},

@@ -40,6 +40,7 @@ from ot.errors import InvalidInput
 from ot.mailer import Mail
 from ot.models import Invitation, MemberRole, Membership
 from ot.security import audit
+from ot.security.audit import AuditAction
 from ot.server.accounts_api import send_mails
 from ot.server.app_keys import CIPHER, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
@@ -170,7 +171,7 @@ async def create_invitation(request: web.Request) -> web.Response:
         team_name = account_name(await get_account(session, team), cipher)
         await audit.record(
             session,
-            "team.invited",
+            AuditAction.TEAM_INVITED,
             actor=principal.actor,
             account_id=team,
             details={"invitation_id": new.invitation.id, "role": body.role.value},
@@ -217,7 +218,7 @@ async def delete_invitation(request: web.Request) -> web.Response:
         invitation = await withdraw_invitation(session, principal, invitation_id)
         await audit.record(
             session,
-            "team.invitation_withdrawn",
+            AuditAction.TEAM_INVITATION_WITHDRAWN,
             actor=principal.actor,
             account_id=invitation.account_id,
             details={"invitation_id": invitation_id},
@@ -246,7 +247,7 @@ async def accept(request: web.Request) -> web.Response:
             )
             await audit.record(
                 session,
-                "team.joined",
+                AuditAction.TEAM_JOINED,
                 actor=principal.actor,
                 account_id=membership.account_id,
                 details={"member_id": membership.id, "role": membership.role.value},
@@ -260,7 +261,7 @@ async def accept(request: web.Request) -> web.Response:
         async with AsyncSession(engine) as session:
             await audit.record(
                 session,
-                "team.invitation_refused",
+                AuditAction.TEAM_INVITATION_REFUSED,
                 actor=principal.actor,
                 account_id=principal.account_id,
                 details={"reason": reason},
@@ -345,7 +346,7 @@ async def patch_member(request: web.Request) -> web.Response:
         membership, former = await change_role(session, principal, member_id, body.role)
         await audit.record(
             session,
-            "team.role_changed",
+            AuditAction.TEAM_ROLE_CHANGED,
             actor=principal.actor,
             account_id=membership.account_id,
             details={"member_id": member_id, "from": former.value, "to": membership.role.value},
@@ -368,7 +369,7 @@ async def delete_member(request: web.Request) -> web.Response:
         membership, leaving = await remove_member(session, principal, member_id)
         await audit.record(
             session,
-            "team.member_left" if leaving else "team.member_removed",
+            AuditAction.TEAM_MEMBER_LEFT if leaving else AuditAction.TEAM_MEMBER_REMOVED,
             actor=principal.actor,
             account_id=membership.account_id,
             details={"member_id": member_id, "member_account_id": membership.member_account_id},
