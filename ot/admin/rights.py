@@ -17,8 +17,6 @@ from ot.rights.erasure import ErasureReport, erase_visitor
 from ot.rights.export import write_export
 from ot.rights.housekeeping import HousekeepingReport, run_housekeeping
 from ot.schema import ensure_schema
-from ot.security import audit
-from ot.security.audit import AuditAction
 from ot.security.secrets import load_or_create_secrets
 from ot.sites.store import get_site
 
@@ -39,17 +37,9 @@ def export_command(
         try:
             await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
             with open_private_for_writing(out) as archive:
-                counts = await write_export(engine, context.cipher(), account_id, archive)
-            async with AsyncSession(engine) as session:
-                await audit.record(
-                    session,
-                    AuditAction.ACCOUNT_EXPORTED,
-                    actor=operator_actor(),
-                    account_id=account_id,
-                    details=counts,
+                return await write_export(
+                    engine, context.cipher(), account_id, archive, actor=operator_actor()
                 )
-                await session.commit()
-            return counts
         except BaseException:
             out.unlink(missing_ok=True)  # never leave half an export behind
             raise

@@ -7,11 +7,10 @@ from datetime import timedelta
 
 import typer
 
-from ot.admin.context import context_from, record_operator_action, run
+from ot.admin.context import context_from, operator_actor, run
 from ot.clock import utcnow
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
-from ot.security.audit import AuditAction
 from ot.sites.snippet import tracking_snippet
 from ot.sites.store import add_site, delete_site, get_site, list_sites
 from ot.stats.summary import SiteSummary, summarise_site
@@ -58,9 +57,7 @@ def add_command(
                 hash_routing=hash_routing,
                 respect_do_not_track=respect_do_not_track,
                 retention_days=retention_days,
-            )
-            await record_operator_action(
-                session, AuditAction.SITE_ADDED, account_id=account, details={"site_id": added.id}
+                actor=operator_actor(),
             )
             return added
 
@@ -155,13 +152,7 @@ def remove_command(
     async def action() -> tuple[Site, dict[str, int]]:
         async with context.session() as session:
             found = await get_site(session, site)
-            removed = await delete_site(session, found)
-            await record_operator_action(
-                session,
-                AuditAction.SITE_REMOVED,
-                account_id=found.account_id,
-                details={"site_id": found.id, "removed": removed},
-            )
+            removed = await delete_site(session, found, actor=operator_actor())
             return found, removed
 
     found, removed = run(action)

@@ -26,9 +26,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.grant_suspension import suspend_grants_for_deletion
 from ot.accounts.sessions import revoke_all_sessions
-from ot.accounts.store import get_account
+from ot.accounts.store import get_account, password_confirms
 from ot.clock import as_utc
-from ot.errors import Conflict, NotFound
+from ot.errors import Conflict, Forbidden, NotFound
 from ot.models import Account, AccountDeletion, ApiToken, AuditEntry, Site
 from ot.rights.retention import HIT, VISIT, delete_in_batches
 from ot.security import audit
@@ -82,6 +82,30 @@ async def request_deletion(
     )
     await session.flush()
     return request
+
+
+async def request_deletion_by_owner(
+    session: AsyncSession,
+    account_id: int,
+    password: str,
+    *,
+    now: datetime,
+    grace_days: int,
+    actor: Actor,
+) -> AccountDeletion:
+    """The owner's own request, with its password asked again, as the act cannot be undone
+    once purged. A wrong password is refused and kept in the trail: the caller commits refusals
+    (`OtError`) too."""
+    if not await password_confirms(session, account_id, password):
+        await audit.record(
+            session,
+            AuditAction.ACCOUNT_DELETION_REFUSED,
+            actor=actor,
+            account_id=account_id,
+            details={"reason": "wrong_password"},
+        )
+        raise Forbidden("the password is not right", field="password")
+    return await request_deletion(session, account_id, now=now, grace_days=grace_days, actor=actor)
 
 
 async def cancel_deletion(session: AsyncSession, account_id: int, *, actor: Actor) -> None:

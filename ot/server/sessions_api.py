@@ -11,11 +11,9 @@ from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.permissions import Scope
-from ot.accounts.sessions import list_sessions, revoke_all_sessions, revoke_session
+from ot.accounts.sessions import end_every_session, list_sessions, revoke_session
 from ot.clock import as_utc
 from ot.errors import InvalidInput, NotFound
-from ot.security import audit
-from ot.security.audit import AuditAction
 from ot.server.app_keys import SETTINGS
 from ot.server.auth import PRINCIPAL, SESSION_COOKIE, RouteNeeds, endpoint
 from ot.server.database import engine_for
@@ -80,16 +78,9 @@ async def end_session(request: web.Request) -> web.Response:
     session_id = _session_id(request)
     async with AsyncSession(engine_for(request)) as session:
         if session_id is None or not await revoke_session(
-            session, principal.account_id, session_id
+            session, principal.account_id, session_id, actor=principal.actor
         ):
             raise NotFound(f"session {session_id} does not exist", field="session_id")
-        await audit.record(
-            session,
-            AuditAction.SESSION_ENDED,
-            actor=principal.actor,
-            account_id=principal.account_id,
-            details={"session_id": session_id},
-        )
         await session.commit()
     response = web.json_response(text=Ended(ended=1).model_dump_json())
     if session_id == principal.session_id:
@@ -106,14 +97,7 @@ async def end_session(request: web.Request) -> web.Response:
 async def end_all_sessions(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     async with AsyncSession(engine_for(request)) as session:
-        ended = await revoke_all_sessions(session, principal.account_id)
-        await audit.record(
-            session,
-            AuditAction.SESSION_ENDED_ALL,
-            actor=principal.actor,
-            account_id=principal.account_id,
-            details={"ended": ended},
-        )
+        ended = await end_every_session(session, principal.account_id, actor=principal.actor)
         await session.commit()
     response = web.json_response(text=Ended(ended=ended).model_dump_json())
     response.del_cookie(SESSION_COOKIE, path="/")

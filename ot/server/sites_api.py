@@ -20,8 +20,6 @@ from ot.clock import as_utc
 from ot.errors import Forbidden, NotFound
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
-from ot.security import audit
-from ot.security.audit import AuditAction
 from ot.server.accounts_api import send_mails
 from ot.server.app_keys import CIPHER, ENGINE, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
@@ -222,13 +220,7 @@ async def create_site(request: web.Request) -> web.Response:
             hash_routing=body.hash_routing,
             respect_do_not_track=body.respect_do_not_track,
             retention_days=body.retention_days,
-        )
-        await audit.record(
-            session,
-            AuditAction.SITE_ADDED,
             actor=principal.actor,
-            account_id=team,
-            details={"site_id": site.id},
         )
         await session.commit()
     return _json(_out(request, site), status=201)
@@ -257,15 +249,8 @@ async def change_site(request: web.Request) -> web.Response:
     site_id = path_id(request, "site_id")
     async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         site = await _writable_site(session, principal, site_id)
-        changed = await update_site(session, site, body.model_dump(include=body.model_fields_set))
-        if changed:
-            await audit.record(
-                session,
-                AuditAction.SITE_CHANGED,
-                actor=principal.actor,
-                account_id=site.account_id,
-                details={"site_id": site_id, "fields": changed},
-            )
+        changes = body.model_dump(include=body.model_fields_set)
+        await update_site(session, site, changes, actor=principal.actor)
         await session.commit()
     return _json(_out(request, site))
 
@@ -281,15 +266,7 @@ async def remove_site(request: web.Request) -> web.Response:
     site_id = path_id(request, "site_id")
     async with AsyncSession(engine_for(request)) as session:
         site = await _writable_site(session, principal, site_id)
-        team = site.account_id
-        removed = await delete_site(session, site)
-        await audit.record(
-            session,
-            AuditAction.SITE_REMOVED,
-            actor=principal.actor,
-            account_id=team,
-            details={"site_id": site_id, "removed": removed},
-        )
+        removed = await delete_site(session, site, actor=principal.actor)
         await session.commit()
     return _json(Removed(removed=removed))
 

@@ -21,7 +21,6 @@ from ot.accounts.store import account_name, get_account
 from ot.accounts.team import (
     ACCEPT_PATH,
     MAX_EMAIL_LENGTH,
-    InvitedElsewhere,
     accept_invitation,
     change_role,
     invitation_email,
@@ -36,12 +35,9 @@ from ot.accounts.team import (
     withdraw_invitation,
 )
 from ot.clock import as_utc, utcnow
-from ot.errors import InvalidInput
 from ot.mailer import Mail
 from ot.models import Invitation, MemberRole, Membership
-from ot.security import audit
-from ot.security.audit import AuditAction
-from ot.server.accounts_api import send_mails
+from ot.server.accounts_api import send_mails, transaction
 from ot.server.app_keys import CIPHER, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.database import engine_for
@@ -169,13 +165,6 @@ async def create_invitation(request: web.Request) -> web.Response:
         new = await invite(session, cipher, principal, body.email, body.role, body.team_id)
         team = new.invitation.account_id
         team_name = account_name(await get_account(session, team), cipher)
-        await audit.record(
-            session,
-            AuditAction.TEAM_INVITED,
-            actor=principal.actor,
-            account_id=team,
-            details={"invitation_id": new.invitation.id, "role": body.role.value},
-        )
         # Any address can be invited: past its daily share the invitation is made, not mailed.
         await mail_quota.queue(
             session,
@@ -215,14 +204,7 @@ async def delete_invitation(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     invitation_id = path_id(request, "invitation_id")
     async with AsyncSession(engine_for(request)) as session:
-        invitation = await withdraw_invitation(session, principal, invitation_id)
-        await audit.record(
-            session,
-            AuditAction.TEAM_INVITATION_WITHDRAWN,
-            actor=principal.actor,
-            account_id=invitation.account_id,
-            details={"invitation_id": invitation_id},
-        )
+        await withdraw_invitation(session, principal, invitation_id)
         await session.commit()
     return _json(Withdrawn(withdrawn=1))
 
@@ -239,35 +221,10 @@ async def accept(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, Acceptance)
-    engine = engine_for(request)
-    try:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            membership = await accept_invitation(
-                session, request.app[CIPHER], principal, body.token
-            )
-            await audit.record(
-                session,
-                AuditAction.TEAM_JOINED,
-                actor=principal.actor,
-                account_id=membership.account_id,
-                details={"member_id": membership.id, "role": membership.role.value},
-            )
-            await session.commit()
-            answer = await _member_out(request, session, membership)
-    except (InvalidInput, InvitedElsewhere) as refusal:
-        # A used, withdrawn, expired or made-up token, or one sent to another address: kept in
-        # the caller's own trail.
-        reason = "token not valid" if isinstance(refusal, InvalidInput) else "another address"
-        async with AsyncSession(engine) as session:
-            await audit.record(
-                session,
-                AuditAction.TEAM_INVITATION_REFUSED,
-                actor=principal.actor,
-                account_id=principal.account_id,
-                details={"reason": reason},
-            )
-            await session.commit()
-        raise
+    # A refused token is kept in the caller's trail: `transaction` commits refusals too.
+    async with transaction(request, locked=False) as session:
+        membership = await accept_invitation(session, request.app[CIPHER], principal, body.token)
+        answer = await _member_out(request, session, membership)
     return _json(answer, status=201)
 
 
@@ -343,14 +300,7 @@ async def patch_member(request: web.Request) -> web.Response:
     assert isinstance(body, RoleChange)
     member_id = path_id(request, "member_id")
     async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
-        membership, former = await change_role(session, principal, member_id, body.role)
-        await audit.record(
-            session,
-            AuditAction.TEAM_ROLE_CHANGED,
-            actor=principal.actor,
-            account_id=membership.account_id,
-            details={"member_id": member_id, "from": former.value, "to": membership.role.value},
-        )
+        membership, _ = await change_role(session, principal, member_id, body.role)
         await session.commit()
         answer = await _member_out(request, session, membership)
     return _json(answer)
@@ -366,13 +316,6 @@ async def delete_member(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     member_id = path_id(request, "member_id")
     async with AsyncSession(engine_for(request)) as session:
-        membership, leaving = await remove_member(session, principal, member_id)
-        await audit.record(
-            session,
-            AuditAction.TEAM_MEMBER_LEFT if leaving else AuditAction.TEAM_MEMBER_REMOVED,
-            actor=principal.actor,
-            account_id=membership.account_id,
-            details={"member_id": member_id, "member_account_id": membership.member_account_id},
-        )
+        _, leaving = await remove_member(session, principal, member_id)
         await session.commit()
     return _json(Left(removed=1, left=leaving))

@@ -27,7 +27,7 @@ from ot.models import Site
 from ot.security import audit
 from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
-from ot.sites.store import add_site, new_verification_token
+from ot.sites.store import insert_site, new_verification_token
 from ot.sites.verification import VerificationMethod
 
 RELEASED_SUFFIX = "invalid"  # RFC 2606: never resolves, so no real page sends hits for it
@@ -127,7 +127,7 @@ async def take_domain(
             account_id=holder.account_id,
             details={"site_id": holder.id, "reason": "claimed by a team that proved control"},
         )
-    site = await add_site(session, team_id, domain, **site_settings)
+    site = await insert_site(session, team_id, domain, **site_settings)
     site.verified_at = utcnow()
     session.add(site)
     await session.flush()
