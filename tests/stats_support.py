@@ -128,7 +128,7 @@ async def goal(settings: Settings, site: Site, **options: Any) -> None:
         AsyncSession(engine, expire_on_commit=False) as session,
     ):
         assert site.id is not None
-        await add_goal(session, site.id, **options)
+        await add_goal(session, site.id, actor=TEST_OPERATOR, **options)
         await session.commit()
 
 

@@ -36,6 +36,8 @@ from ot.sites.store import add_site
 
 # Who the trail names for what the tests' helpers set up through the core, as an operator would.
 TEST_OPERATOR = Actor.operator("tests")
+# Leaves the entries of that setup out of the trail a test reads (SQL, on `audit_entry`).
+NOT_SETUP = f"actor <> '{TEST_OPERATOR}'"
 POSTGRES_URL_VARIABLE = "OPENTRACKER_TEST_POSTGRES_URL"
 # Per process: several test runs may share one PostgreSQL server.
 TEMPLATE_DATABASE = f"ot_test_template_{os.getpid()}"

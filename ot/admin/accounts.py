@@ -19,9 +19,7 @@ def create_command(
 
     async def action() -> int:
         async with context.session() as session:
-            account = await create_account(
-                session, context.cipher(), name, actor=operator_actor()
-            )
+            account = await create_account(session, context.cipher(), name, actor=operator_actor())
             assert account.id is not None
             return account.id
 

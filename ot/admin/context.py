@@ -1,5 +1,6 @@
 """What every `ot-admin` command shares: the settings, a database session, error reporting, and
-the audit trail every operator action that changes data is written to."""
+the actor the audit trail names for the operator (the core functions a command calls write the
+entries of their acts)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,7 @@ from ot.db import create_engine
 from ot.errors import OtError
 from ot.private_files import secure_data_dir
 from ot.schema import ensure_schema
-from ot.security import audit
-from ot.security.audit import Actor, AuditAction
+from ot.security.audit import Actor
 from ot.security.audit_checkpoints import sign_checkpoint
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_secrets_of
@@ -51,37 +51,11 @@ class AdminContext:
     def cipher(self) -> Cipher:
         return Cipher(load_secrets_of(self.settings))
 
-    async def record(
-        self,
-        action: AuditAction,
-        *,
-        account_id: int | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        """Write an operator action to the audit trail in a transaction of its own (for commands
-        that do their work outside `session()`)."""
-        async with self.session() as session:
-            await record_operator_action(session, action, account_id=account_id, details=details)
-
 
 def operator_actor() -> Actor:
     """Who runs the command: the login behind sudo, else the login."""
     login = os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"
     return Actor.operator(login)
-
-
-async def record_operator_action(
-    session: AsyncSession,
-    action: AuditAction,
-    *,
-    account_id: int | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Write an operator action to the audit trail in the command's own transaction, so it is
-    kept exactly when the change is. Details hold ids and counts, never personal data."""
-    await audit.record(
-        session, action, actor=operator_actor(), account_id=account_id, details=details
-    )
 
 
 async def _checkpoint_if_due(engine: Any, settings: Settings) -> None:

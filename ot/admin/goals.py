@@ -6,9 +6,8 @@ import json
 
 import typer
 
-from ot.admin.context import context_from, record_operator_action, run
+from ot.admin.context import context_from, operator_actor, run
 from ot.models import Goal
-from ot.security.audit import AuditAction
 from ot.sites.store import get_site
 from ot.stats.goals import add_goal, list_goals, remove_goal
 
@@ -34,12 +33,13 @@ def add_command(
         async with context.session() as session:
             found = await get_site(session, site)
             assert found.id is not None
-            goal = await add_goal(session, found.id, page=page, event=event, display_name=name)
-            await record_operator_action(
+            goal = await add_goal(
                 session,
-                AuditAction.GOAL_ADDED,
-                account_id=found.account_id,
-                details={"site_id": found.id, "goal_id": goal.id},
+                found.id,
+                page=page,
+                event=event,
+                display_name=name,
+                actor=operator_actor(),
             )
             return goal
 
@@ -89,13 +89,7 @@ def remove_command(
         async with context.session() as session:
             found = await get_site(session, site)
             assert found.id is not None
-            await remove_goal(session, found.id, name)
-            await record_operator_action(
-                session,
-                AuditAction.GOAL_REMOVED,
-                account_id=found.account_id,
-                details={"site_id": found.id},
-            )
+            await remove_goal(session, found.id, name, actor=operator_actor())
 
     run(action)
     typer.echo(f"goal '{name}' removed")

@@ -18,7 +18,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.clock import utcnow
 from ot.errors import Conflict, InvalidInput, NotFound
 from ot.ingest.hit import PAGEVIEW
-from ot.models import Goal, GoalKind, Hit
+from ot.models import Goal, GoalKind, Hit, Site
+from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 
 HIT = Hit.__table__  # type: ignore[attr-defined]
 GOAL = Goal.__table__  # type: ignore[attr-defined]
@@ -72,6 +74,7 @@ async def add_goal(
     page: str | None = None,
     event: str | None = None,
     display_name: str | None = None,
+    actor: Actor,
 ) -> Goal:
     if (page is None) == (event is None):
         raise InvalidInput("a goal is either a page (path pattern) or an event name", field="kind")
@@ -99,7 +102,20 @@ async def add_goal(
     goal = Goal(site_id=site_id, kind=kind, target=target, display_name=name, created_at=utcnow())
     session.add(goal)
     await session.flush()
+    await audit.record(
+        session,
+        AuditAction.GOAL_ADDED,
+        actor=actor,
+        account_id=await _team_of(session, site_id),
+        details={"site_id": site_id, "goal_id": goal.id},
+    )
     return goal
+
+
+async def _team_of(session: AsyncSession, site_id: int) -> int | None:
+    """The account whose trail a goal's change belongs to: its site's."""
+    site = await session.get(Site, site_id)
+    return site.account_id if site is not None else None
 
 
 async def list_goals(session: AsyncSession, site_id: int) -> list[Goal]:
@@ -107,10 +123,19 @@ async def list_goals(session: AsyncSession, site_id: int) -> list[Goal]:
     return list((await session.exec(query)).all())
 
 
-async def remove_goal(session: AsyncSession, site_id: int, display_name: str) -> None:
+async def remove_goal(
+    session: AsyncSession, site_id: int, display_name: str, *, actor: Actor
+) -> None:
     for goal in await list_goals(session, site_id):
         if goal.display_name == display_name:
             await session.delete(goal)
             await session.flush()
+            await audit.record(
+                session,
+                AuditAction.GOAL_REMOVED,
+                actor=actor,
+                account_id=await _team_of(session, site_id),
+                details={"site_id": site_id},
+            )
             return
     raise NotFound(f"the site has no goal named '{display_name}'", field="name")
