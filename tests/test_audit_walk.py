@@ -1,4 +1,5 @@
-"""Every route of our API that changes data leaves an audit entry naming its caller.
+"""Every route of our API that changes data leaves an audit entry naming its caller, written by
+the core function doing the act.
 
 The routes are read from the router: a new changing route fails here until it is walked (a
 successful call, set up in `WALKS`) or exempted, with a reason, in `EXEMPT`. Each walk makes the
@@ -6,16 +7,20 @@ call and looks for a new entry whose actor is the caller (`ot.security.audit.Act
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+import ot
 from ot.config import Settings
 from ot.models import MemberRole
+from ot.security.audit import AuditAction
 from tests.account_support import (
     EMAIL,
     PASSWORD,
@@ -366,3 +371,45 @@ async def test_a_changing_route_leaves_an_entry_naming_its_caller(
         [newest] = await rows(settings, "SELECT MAX(id) AS id FROM account")
         actor = f"account:{newest['id']}"
     assert actor in [entry["actor"] for entry in entries], entries
+
+
+def _sources(*packages: str) -> list[Path]:
+    root = Path(ot.__file__).parent
+    return sorted(path for package in packages for path in (root / package).rglob("*.py"))
+
+
+def test_handlers_and_commands_never_write_the_trail_themselves() -> None:
+    """The core function that does an act writes its entry (with the actor it is given), so an
+    act reached from any door is audited alike."""
+    writers = []
+    for path in _sources("server", "admin"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "ot.security.audit"
+                and any(alias.name == "record" for alias in node.names)
+            ):
+                writers.append(f"{path.name}:{node.lineno}")
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "record"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "audit"
+            ):
+                writers.append(f"{path.name}:{node.lineno}")
+    assert writers == []
+
+
+def test_actions_are_named_by_the_enum_only() -> None:
+    """An action typed out as a string would slip past mypy: every one is an `AuditAction`."""
+    names = {action.value for action in AuditAction}
+    typed_out = [
+        f"{path.relative_to(Path(ot.__file__).parent)}:{node.lineno} {node.value}"
+        for path in _sources(".")
+        if path.name != "audit.py" or path.parent.name != "security"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and node.value in names
+    ]
+    assert typed_out == []
