@@ -126,10 +126,34 @@ def new_verification_token() -> str:
 
 
 async def add_site(
-    session: AsyncSession, account_id: int, domain: str, *, actor: Actor, **settings: Any
+    session: AsyncSession,
+    account_id: int,
+    domain: str,
+    *,
+    actor: Actor,
+    timezone: str = "UTC",
+    visitor_mode: VisitorMode = DEFAULT_PRIVACY.visitor_mode,
+    ip_policy: IpPolicy = DEFAULT_PRIVACY.ip_policy,
+    excluded_ips: Iterable[str] = (),
+    excluded_paths: Iterable[str] = (),
+    hash_routing: bool = False,
+    respect_do_not_track: bool = DEFAULT_PRIVACY.respect_do_not_track,
+    retention_days: int | None = DEFAULT_PRIVACY.retention_days,
 ) -> Site:
-    """Add a site to the account (a team), with the settings `insert_site` takes."""
-    site = await insert_site(session, account_id, domain, **settings)
+    """Add a site to the account (a team)."""
+    site = await insert_site(
+        session,
+        account_id,
+        domain,
+        timezone=timezone,
+        visitor_mode=visitor_mode,
+        ip_policy=ip_policy,
+        excluded_ips=excluded_ips,
+        excluded_paths=excluded_paths,
+        hash_routing=hash_routing,
+        respect_do_not_track=respect_do_not_track,
+        retention_days=retention_days,
+    )
     await audit.record(
         session,
         AuditAction.SITE_ADDED,
@@ -145,17 +169,18 @@ async def insert_site(
     account_id: int,
     domain: str,
     *,
-    timezone: str = "UTC",
-    visitor_mode: VisitorMode = DEFAULT_PRIVACY.visitor_mode,
-    ip_policy: IpPolicy = DEFAULT_PRIVACY.ip_policy,
-    excluded_ips: Iterable[str] = (),
-    excluded_paths: Iterable[str] = (),
-    hash_routing: bool = False,
-    respect_do_not_track: bool = DEFAULT_PRIVACY.respect_do_not_track,
-    retention_days: int | None = DEFAULT_PRIVACY.retention_days,
+    timezone: str,
+    visitor_mode: VisitorMode,
+    ip_policy: IpPolicy,
+    excluded_ips: Iterable[str],
+    excluded_paths: Iterable[str],
+    hash_routing: bool,
+    respect_do_not_track: bool,
+    retention_days: int | None,
 ) -> Site:
-    """Store a new site without an audit entry: for the acts that write their own (`add_site`,
-    a claim in `ot.sites.claims`)."""
+    """Store a new site without an audit entry, every setting given (the defaults are
+    `add_site`'s): for the acts that write their own entry (`add_site`, a claim in
+    `ot.sites.claims`)."""
     await get_account(session, account_id)
     domain = normalise_domain(domain)
     ips = validate_excluded_ips(excluded_ips)
