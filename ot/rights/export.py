@@ -167,10 +167,17 @@ HIT_COLUMNS = [column.name for column in HIT.columns if column.name != "ip_encry
 
 
 async def write_export(
-    engine: AsyncEngine, cipher: Cipher, account_id: int, out: IO[bytes], *, actor: Actor
+    engine: AsyncEngine,
+    cipher: Cipher,
+    account_id: int,
+    out: IO[bytes],
+    *,
+    actor: Actor,
+    writer: AsyncEngine | None = None,
 ) -> dict[str, int]:
     """Write the account's export as a zip to `out`, and keep it in the trail with its counts;
-    returns the counts (sites, hits)."""
+    returns the counts (sites, hits). Read on `engine`; the entry is written on `writer` (on
+    SQLite, the server's engine that takes the write lock first), else on `engine`."""
     async with AsyncSession(engine) as session:
         account = await get_account(session, account_id)
         document: dict[str, Any] = {
@@ -188,7 +195,7 @@ async def write_export(
             with archive.open(_hits_file(site), "w") as raw:
                 hits += await _write_hits(engine, cipher, site, raw)
     counts = {"sites": len(sites), "hits": hits}
-    async with AsyncSession(engine) as session:
+    async with AsyncSession(writer or engine) as session:
         await audit.record(
             session,
             AuditAction.ACCOUNT_EXPORTED,

@@ -52,6 +52,7 @@ async def export_account(request: web.Request) -> web.StreamResponse:
             principal.account_id,
             archive,
             actor=principal.actor,
+            writer=engine_for(request),
         )
         size = archive.tell()
         archive.seek(0)
