@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from ot.config import Settings
 from ot.mailer import outbox
-from tests.support import bearer, helper_engine, rows
+from tests.support import NOT_SETUP, bearer, helper_engine, rows
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "ada@example.com"
@@ -90,11 +90,13 @@ async def session_headers(
 async def audit_actions(settings: Settings, account_id: int | None = None) -> list[str]:
     """The actions in the audit trail, oldest first (of one account, when given)."""
     if account_id is None:
-        found = await rows(settings, "SELECT action FROM audit_entry ORDER BY id")
+        found = await rows(
+            settings, f"SELECT action FROM audit_entry WHERE {NOT_SETUP} ORDER BY id"
+        )
     else:
         found = await rows(
             settings,
-            "SELECT action FROM audit_entry WHERE account_id = :id ORDER BY id",
+            f"SELECT action FROM audit_entry WHERE {NOT_SETUP} AND account_id = :id ORDER BY id",
             id=account_id,
         )
     return [row["action"] for row in found]

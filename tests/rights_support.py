@@ -50,7 +50,9 @@ async def admin(settings: Settings, command_line: str) -> Result:
 
 
 async def audit_actions(settings: Settings) -> list[dict[str, Any]]:
-    return await support.rows(settings, "SELECT * FROM audit_entry ORDER BY id")
+    return await support.rows(
+        settings, f"SELECT * FROM audit_entry WHERE {support.NOT_SETUP} ORDER BY id"
+    )
 
 
 __all__ = ["ALICE", "BOB", "admin", "audit_actions", "count", "visit"]

@@ -17,7 +17,7 @@ from ot.models import Site
 from ot.stats.engine import QueryResult, run_query
 from ot.stats.goals import add_goal
 from ot.stats.query import parse_query
-from tests.support import helper_engine
+from tests.support import TEST_OPERATOR, helper_engine
 
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
 CHROME_WINDOWS = (
@@ -117,7 +117,7 @@ async def token_for(
         helper_engine(settings) as engine,
         AsyncSession(engine, expire_on_commit=False) as session,
     ):
-        _, plaintext = await create_token(session, account_id, name, scopes)
+        _, plaintext = await create_token(session, account_id, name, scopes, actor=TEST_OPERATOR)
         await session.commit()
         return plaintext
 
@@ -128,7 +128,7 @@ async def goal(settings: Settings, site: Site, **options: Any) -> None:
         AsyncSession(engine, expire_on_commit=False) as session,
     ):
         assert site.id is not None
-        await add_goal(session, site.id, **options)
+        await add_goal(session, site.id, actor=TEST_OPERATOR, **options)
         await session.commit()
 
 

@@ -29,10 +29,15 @@ from ot.config import Settings
 from ot.db import create_engine
 from ot.models import Site
 from ot.schema import upgrade
+from ot.security.audit import Actor
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_or_create_secrets, load_secrets_of
 from ot.sites.store import add_site
 
+# Who the trail names for what the tests' helpers set up through the core, as an operator would.
+TEST_OPERATOR = Actor.operator("tests")
+# Leaves the entries of that setup out of the trail a test reads (SQL, on `audit_entry`).
+NOT_SETUP = f"actor <> '{TEST_OPERATOR}'"
 POSTGRES_URL_VARIABLE = "OPENTRACKER_TEST_POSTGRES_URL"
 # Per process: several test runs may share one PostgreSQL server.
 TEMPLATE_DATABASE = f"ot_test_template_{os.getpid()}"
@@ -200,9 +205,9 @@ async def make_site(settings: Settings, domain: str = "shop.example", **options:
         AsyncSession(engine, expire_on_commit=False) as session,
     ):
         cipher = Cipher(load_or_create_secrets(settings.data_dir))
-        account = await create_account(session, cipher, "Test Shop B.V.")
+        account = await create_account(session, cipher, "Test Shop B.V.", actor=TEST_OPERATOR)
         assert account.id is not None
-        site = await add_site(session, account.id, domain, **options)
+        site = await add_site(session, account.id, domain, actor=TEST_OPERATOR, **options)
         await session.commit()
         return site
 

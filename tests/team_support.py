@@ -14,7 +14,7 @@ from ot.config import Settings
 from ot.models import MemberRole
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_or_create_secrets
-from tests.support import helper_engine
+from tests.support import TEST_OPERATOR, helper_engine
 
 
 def session_of(account_id: int) -> Principal:
@@ -29,7 +29,7 @@ async def new_account(settings: Settings, name: str = "Someone", email: str | No
         AsyncSession(engine, expire_on_commit=False) as session,
     ):
         cipher = cipher_of(settings)
-        account = await create_account(session, cipher, name)
+        account = await create_account(session, cipher, name, actor=TEST_OPERATOR)
         if email is not None:
             account.email_encrypted = cipher.encrypt(email, context=EMAIL_CONTEXT)
             account.email_index = email_index(cipher, email)
@@ -83,7 +83,7 @@ async def team_objects(settings: Settings, account_id: int) -> dict[str, str]:
         helper_engine(settings) as engine,
         AsyncSession(engine, expire_on_commit=False) as session,
     ):
-        key, _ = await create_token(session, account_id, "victim's key")
+        key, _ = await create_token(session, account_id, "victim's key", actor=TEST_OPERATOR)
         new = await invite(
             session,
             cipher_of(settings),

@@ -17,7 +17,7 @@ from ot.config import Settings
 from ot.db import create_engine
 from ot.models import Account, MemberRole, Membership, Site
 from ot.rights.account_deletion import purge_due_accounts, request_deletion
-from ot.security.audit import verify_chain
+from ot.security.audit import Actor, verify_chain
 from tests import support
 from tests.generated_hits import Engines, roll
 from tests.rights_support import ALICE, BOB, admin, audit_actions, count, visit
@@ -236,7 +236,7 @@ async def test_ot_admin_retention_run_purges_accounts_past_their_grace_period(
     try:
         async with AsyncSession(engine) as session:
             await request_deletion(
-                session, site.account_id, now=utcnow(), grace_days=0, actor="account:1"
+                session, site.account_id, now=utcnow(), grace_days=0, actor=Actor.account(1)
             )
             await session.commit()
     finally:

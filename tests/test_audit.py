@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.config import Settings
 from ot.db import create_engine
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 
 
 @pytest.fixture
@@ -29,8 +30,8 @@ async def append(engine: AsyncEngine, count: int) -> list[int]:
         async with AsyncSession(engine) as session:
             entry = await audit.record(
                 session,
-                "login.succeeded",
-                actor=f"account:{number}",
+                AuditAction.LOGIN_SUCCEEDED,
+                actor=Actor.account(number),
                 account_id=number,
                 details={"session_id": number},
             )
@@ -78,7 +79,7 @@ async def test_a_removed_entry_breaks_the_link_of_the_one_after_it(engine: Async
 async def test_an_entry_is_kept_only_with_the_act_it_records(engine: AsyncEngine) -> None:
     await append(engine, 1)
     async with AsyncSession(engine) as session:
-        await audit.record(session, "key.created", actor="account:1", account_id=1)
+        await audit.record(session, AuditAction.KEY_CREATED, actor=Actor.account(1), account_id=1)
         await session.rollback()
     await append(engine, 1)
     report = await verify(engine)

@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
+import pytest
+import typer.main
 from sqlalchemy import text, update
 from sqlmodel import col
 
 from ot import paths
+from ot.admin import cli
 from ot.clock import utcnow
 from ot.db import create_engine
 from ot.models import AuditEntry
+from ot.security.secrets import load_secrets_of
 from tests import support, test_admin_cli
 from tests.test_admin_cli import AdminDatabase, ok, refused
 from tests.test_audit_checkpoints import recompute_chain
@@ -198,3 +205,117 @@ def test_audit_head_prints_nothing_when_the_trail_does_not_verify(database: Admi
     result = database.invoke("audit head")
     assert result.exit_code == 1 and result.stdout == ""
     assert "does not verify" in result.stderr
+
+
+# --- every command that changes data -------------------------------------------------------
+# The commands are read from the Typer app: a new command fails the first test below until it is
+# walked (`COMMAND_WALKS`) or said to change no customer data, with a reason.
+
+# Commands that only read.
+READ_ONLY = {
+    "account list",
+    "audit head",
+    "audit public-key",
+    "audit show",
+    "audit verify",
+    "db status",
+    "goal list",
+    "keys status",
+    "site list",
+    "site snippet",
+    "site summary",
+    "stats query",
+    "token list",
+}
+# Commands that change something, but no customer data an entry would speak of.
+NOT_AUDITED = {
+    "db upgrade": "migrates the schema: no customer data, and it comes before any trail",
+    "audit checkpoint": "signs the trail's head: the signed checkpoint is its own record",
+    # Its acts name the system (system:retention, system:purge) as `ot serve`'s hourly run
+    # does, and happen only for data past its time (see test_retention, test_account_deletion).
+    "retention run": "runs the server's housekeeping by hand",
+}
+OPERATOR = "alice"
+
+
+def command_names() -> set[str]:
+    """Every command of `ot-admin`, as typed after it (`site add`)."""
+    root = typer.main.get_command(cli.app)
+    found: set[str] = set()
+
+    def walk(command: Any, context: Any, words: list[str]) -> None:
+        if not hasattr(command, "list_commands"):
+            found.add(" ".join(words))
+            return
+        for name in command.list_commands(context):
+            sub = command.get_command(context, name)
+            walk(sub, type(context)(sub, parent=context, info_name=name), [*words, name])
+
+    walk(root, root.make_context("ot-admin", [], resilient_parsing=True), [])
+    return found
+
+
+def _account(database: AdminDatabase) -> int:
+    created = ok(database.invoke("account create 'Jane Doe Consulting'"))
+    return int(re.findall(r"\d+", created)[0])
+
+
+def _site(database: AdminDatabase) -> str:
+    ok(database.invoke(f"site add --account {_account(database)} example.com"))
+    return "example.com"
+
+
+def _with_goal(database: AdminDatabase) -> str:
+    ok(database.invoke(f"goal add {_site(database)} --page /thanks --name Thanks"))
+    return "example.com"
+
+
+def _old_key(database: AdminDatabase) -> str:
+    """A key no value uses any more: the current one, once rotated away from."""
+    old = load_secrets_of(database.settings).current_key_id
+    ok(database.invoke("keys rotate"))
+    return old
+
+
+def _log(database: AdminDatabase, folder: Path) -> str:
+    log = folder / "access.log"
+    log.write_text(
+        '203.0.113.9 - - [01/Dec/2026:10:00:00 +0000] "GET /pricing HTTP/1.1" 200 512 "-" '
+        f'"{support.CHROME_USER_AGENT}"\n'
+    )
+    return str(log)
+
+
+# Each data-changing command, set up to succeed: the command line to run, after the setup.
+COMMAND_WALKS: dict[str, Callable[[AdminDatabase, Path], str]] = {
+    "account create": lambda db, folder: "account create Ada",
+    "account export": lambda db, folder: f"account export {_account(db)} --out {folder}/x.zip",
+    "erase": lambda db, folder: f"erase {_site(db)} --visitor-id 1",
+    "goal add": lambda db, folder: f"goal add {_site(db)} --event Signup",
+    "goal remove": lambda db, folder: f"goal remove {_with_goal(db)} Thanks",
+    "import-log": lambda db, folder: f"import-log {_site(db)} {_log(db, folder)}",
+    "keys retire": lambda db, folder: f"keys retire {_old_key(db)}",
+    "keys rotate": lambda db, folder: "keys rotate",
+    "rollups run": lambda db, folder: "rollups run",
+    "site add": lambda db, folder: f"site add --account {_account(db)} example.com",
+    "site remove": lambda db, folder: f"site remove {_site(db)} --yes",
+    "token create": lambda db, folder: f"token create --account {_account(db)}",
+}
+
+
+def test_every_command_is_walked_or_said_to_change_no_customer_data() -> None:
+    listed = [*COMMAND_WALKS, *READ_ONLY, *NOT_AUDITED]
+    assert len(listed) == len(set(listed)), "a command is listed twice"
+    assert set(listed) == command_names(), "walk the new command, or list it with a reason"
+
+
+@pytest.mark.parametrize("command", sorted(COMMAND_WALKS))
+def test_a_changing_command_leaves_an_entry_naming_the_operator(
+    database: AdminDatabase, tmp_path: Path, command: str
+) -> None:
+    command_line = COMMAND_WALKS[command](database, tmp_path)
+    assert command_line.startswith(command)
+    before = len(entries(database))
+    ok(database.invoke(command_line, SUDO_USER=OPERATOR))
+    added = entries(database)[before:]
+    assert f"operator:{OPERATOR}" in [entry["actor"] for entry in added], added

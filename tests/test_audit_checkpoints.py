@@ -21,6 +21,7 @@ from ot.clock import utcnow
 from ot.config import Settings
 from ot.db import create_engine
 from ot.security import audit, audit_checkpoints
+from ot.security.audit import Actor, AuditAction
 from ot.security.audit_checkpoints import TrailReport, public_key_text, sign_checkpoint, signed_text
 
 
@@ -38,8 +39,8 @@ async def append(engine: AsyncEngine, count: int) -> list[int]:
         async with AsyncSession(engine) as session:
             entry = await audit.record(
                 session,
-                "login.succeeded",
-                actor=f"account:{number}",
+                AuditAction.LOGIN_SUCCEEDED,
+                actor=Actor.account(number),
                 account_id=number,
                 details={"session_id": number},
             )

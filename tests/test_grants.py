@@ -23,7 +23,7 @@ from ot.models import Grant, Site
 from ot.privacy import VisitorMode
 from tests import support
 from tests.stats_support import ALICE, BOB, CAROL, at, pageview, send, token_for
-from tests.support import bearer, error_of, logged_in
+from tests.support import NOT_SETUP, bearer, error_of, logged_in
 
 MONDAY, TUESDAY = "2026-05-04", "2026-05-05"
 TWO_DAYS = [MONDAY, TUESDAY]
@@ -68,7 +68,7 @@ async def _second_site(settings: Settings, account_id: int, domain: str) -> Site
     engine = create_engine(settings)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session:
-            site = await add_site(session, account_id, domain)
+            site = await add_site(session, account_id, domain, actor=support.TEST_OPERATOR)
             await session.commit()
             return site
     finally:
@@ -127,7 +127,10 @@ async def results(response: ClientResponse) -> list[Any]:
 async def audit_actions(settings: Settings, account_id: int) -> list[tuple[str, str]]:
     found = await support.rows(
         settings,
-        "SELECT actor, action FROM audit_entry WHERE account_id = :account ORDER BY id",
+        (
+            "SELECT actor, action FROM audit_entry "
+            f"WHERE {NOT_SETUP} AND account_id = :account ORDER BY id"
+        ),
         account=account_id,
     )
     return [(row["actor"], row["action"]) for row in found]

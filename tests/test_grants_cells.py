@@ -83,7 +83,11 @@ async def twins(settings: Settings, client: TestClient) -> Twins:
         AsyncSession(engine, expire_on_commit=False) as session,
     ):
         twin = await add_site(
-            session, shop.account_id, "twin.example", visitor_mode=VisitorMode.COOKIE
+            session,
+            shop.account_id,
+            "twin.example",
+            actor=support.TEST_OPERATOR,
+            visitor_mode=VisitorMode.COOKIE,
         )
         await session.commit()
     importer = await token_for(settings, shop.account_id)

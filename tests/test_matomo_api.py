@@ -22,7 +22,7 @@ from ot.models import Site
 from ot.privacy import IpPolicy, VisitorMode
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_or_create_secrets
-from tests.support import CHROME_USER_AGENT, error_of, hits, make_site, rows
+from tests.support import CHROME_USER_AGENT, TEST_OPERATOR, error_of, hits, make_site, rows
 
 FIREFOX_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -70,7 +70,9 @@ async def api_token(settings: Settings, account_id: int) -> str:
     engine = create_engine(settings)
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session:
-            _, plaintext = await create_token(session, account_id, "matomo import", ["sites:write"])
+            _, plaintext = await create_token(
+                session, account_id, "matomo import", ["sites:write"], actor=TEST_OPERATOR
+            )
             await session.commit()
             return plaintext
     finally:

@@ -423,7 +423,14 @@ async def sites_of_one_account(settings: Settings, count: int) -> tuple[list[Sit
         AsyncSession(engine, expire_on_commit=False) as session,
     ):
         for number in range(1, count):
-            sites.append(await add_site(session, first.account_id, f"site-{number}.example"))
+            sites.append(
+                await add_site(
+                    session,
+                    first.account_id,
+                    f"site-{number}.example",
+                    actor=support.TEST_OPERATOR,
+                )
+            )
         await session.commit()
     return sites, await token_for(settings, first.account_id, "sites", scopes=("sites:read",))
 

@@ -72,7 +72,9 @@ async def _site(settings: Settings, domain: str, mode: VisitorMode) -> Site:
                 ("Blog", GoalKind.PAGE, "/blog/**"),
             ]:
                 where = {"page": target} if kind == GoalKind.PAGE else {"event": target}
-                await add_goal(session, site.id, display_name=name, **where)
+                await add_goal(
+                    session, site.id, display_name=name, actor=support.TEST_OPERATOR, **where
+                )
             await session.commit()
     finally:
         await engine.dispose()
@@ -157,7 +159,9 @@ async def test_goals_and_rollup_progress_are_read_afresh_for_every_query(
     engine = support.create_engine(settings)
     try:
         async with AsyncSession(engine) as session:
-            await add_goal(session, site.id or 0, display_name="Home", page="/")
+            await add_goal(
+                session, site.id or 0, display_name="Home", page="/", actor=support.TEST_OPERATOR
+            )
             await session.commit()
     finally:
         await engine.dispose()
@@ -193,7 +197,9 @@ async def test_page_goals_count_only_the_pages_their_patterns_match_not_all_that
                 ("Pricing", "/pricing"),
                 ("P anything", "/p**"),
             ]:
-                await add_goal(session, site.id or 0, display_name=name, page=page)
+                await add_goal(
+                    session, site.id or 0, display_name=name, page=page, actor=support.TEST_OPERATOR
+                )
             await session.commit()
     finally:
         await engine.dispose()

@@ -22,6 +22,8 @@ from ot.accounts.store import get_account
 from ot.clock import as_utc, utcnow
 from ot.errors import Conflict, Forbidden, InvalidInput
 from ot.models import ApiToken, Site
+from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 
 TOKEN_PREFIX = "ot_"
 PREFIX_SHOWN = 10
@@ -51,6 +53,7 @@ async def create_token(
     name: str,
     scopes: Iterable[Scope | str] = DEFAULT_SCOPES,
     *,
+    actor: Actor,
     creator: Principal | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a key of the account; the plaintext is returned once and never stored.
@@ -91,6 +94,13 @@ async def create_token(
     )
     session.add(token)
     await session.flush()
+    await audit.record(
+        session,
+        AuditAction.KEY_CREATED,
+        actor=actor,
+        account_id=account_id,
+        details={"key_id": token.id, "scopes": list(token.scopes)},
+    )
     return token, plaintext
 
 
@@ -136,7 +146,9 @@ async def list_tokens(session: AsyncSession, account_id: int) -> list[ApiToken]:
     return list((await session.exec(query)).all())
 
 
-async def revoke_token(session: AsyncSession, account_id: int, token_id: int) -> bool:
+async def revoke_token(
+    session: AsyncSession, account_id: int, token_id: int, *, actor: Actor
+) -> bool:
     """Revoke one of the account's live keys, at once; False when it has no such live key."""
     result = await session.exec(
         update(ApiToken)
@@ -147,7 +159,16 @@ async def revoke_token(session: AsyncSession, account_id: int, token_id: int) ->
         )
         .values(revoked_at=utcnow())
     )
-    return bool(result.rowcount)
+    if not result.rowcount:
+        return False
+    await audit.record(
+        session,
+        AuditAction.KEY_REVOKED,
+        actor=actor,
+        account_id=account_id,
+        details={"key_id": token_id},
+    )
+    return True
 
 
 async def token_may_track(engine: AsyncEngine, plaintext: str, site_id: int) -> bool:

@@ -16,6 +16,7 @@ from ot.config import AccountSettings
 from ot.errors import InvalidInput
 from ot.models import EmailVerification
 from ot.security import audit
+from ot.security.audit import ANONYMOUS, AuditAction
 
 TOKEN_PREFIX = "otv_"
 VERIFY_PATH = "/ot/v1/accounts/verify"
@@ -90,8 +91,8 @@ async def consume_verification(session: AsyncSession, token: str) -> EmailVerifi
     if row.used_at is not None or now >= as_utc(row.expires_at):
         await audit.record(
             session,
-            "email.verification_refused",
-            actor="anonymous",
+            AuditAction.EMAIL_VERIFICATION_REFUSED,
+            actor=ANONYMOUS,
             account_id=row.account_id,
             details={
                 "verification_id": row.id,

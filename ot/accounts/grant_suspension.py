@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.accounts.permissions import ROLE_SCOPES, Scope
 from ot.models import Grant, MemberRole
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 
 
 class SuspensionReason(StrEnum):
@@ -40,7 +41,7 @@ async def _suspend(
     which: ColumnElement[bool],
     reason: SuspensionReason,
     *,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> list[int]:
     """Suspend the live grants `which` selects; returns their ids."""
@@ -62,7 +63,7 @@ async def _suspend(
     for grant in grants:
         await audit.record(
             session,
-            "grant.suspended",
+            AuditAction.GRANT_SUSPENDED,
             actor=actor,
             account_id=grant.account_id,
             details={
@@ -80,7 +81,7 @@ async def suspend_grants_of_member(
     member_account_id: int,
     reason: SuspensionReason,
     *,
-    actor: str,
+    actor: Actor,
     now: datetime,
 ) -> list[int]:
     """A member left the team, was removed, or may no longer grant: the team's grants that
@@ -92,7 +93,7 @@ async def suspend_grants_of_member(
 
 
 async def suspend_grants_for_deletion(
-    session: AsyncSession, account_id: int, *, actor: str, now: datetime
+    session: AsyncSession, account_id: int, *, actor: Actor, now: datetime
 ) -> list[int]:
     """The account asked to be deleted: every grant of its sites stops, and so does every grant
     it made as a member of another team."""

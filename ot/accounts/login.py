@@ -32,6 +32,7 @@ from ot.errors import Forbidden, TooManyRequests, Unauthorized
 from ot.mailer import Mail
 from ot.models import Account
 from ot.security import audit
+from ot.security.audit import ANONYMOUS, Actor, AuditAction
 from ot.security.crypto import Cipher
 
 # One answer for every wrong log-in, so that none tells more than another: which part was wrong
@@ -40,7 +41,6 @@ WRONG_CREDENTIALS = (
     "the e-mail address, the password or the code is not right (with the second factor on, "
     "send the code from your authenticator app, or a recovery code, with the password)"
 )
-ANONYMOUS = "anonymous"
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ async def log_in(
     if wait:
         await audit.record(
             session,
-            "login.throttled",
+            AuditAction.LOGIN_THROTTLED,
             actor=ANONYMOUS,
             account_id=account_id,
             details={"retry_after": wait},
@@ -120,7 +120,7 @@ async def log_in(
     if account.email_verified_at is None:
         await audit.record(
             session,
-            "login.refused",
+            AuditAction.LOGIN_REFUSED,
             actor=ANONYMOUS,
             account_id=account.id,
             details={"reason": "email_not_verified"},
@@ -136,8 +136,8 @@ async def log_in(
     started = await start_session(session, account.id, settings)
     await audit.record(
         session,
-        "login.succeeded",
-        actor=f"account:{account.id}",
+        AuditAction.LOGIN_SUCCEEDED,
+        actor=Actor.account(account.id),
         account_id=account.id,
         details={
             "session_id": started.session.id,
@@ -162,8 +162,8 @@ async def second_factor_passes(
         return False
     await audit.record(
         session,
-        "second_factor.recovery_code_used",
-        actor=f"account:{account.id}",
+        AuditAction.SECOND_FACTOR_RECOVERY_CODE_USED,
+        actor=Actor.account(account.id),
         account_id=account.id,
     )
     return True
@@ -186,8 +186,8 @@ async def confirm_identity(
     ip: str,
     settings: AccountSettings,
     *,
-    refused_action: str,
-    actor: str,
+    refused_action: AuditAction,
+    actor: Actor,
     mails: list[Mail],
     field: str = "current_password",
     clock: Clock = SYSTEM_CLOCK,
@@ -272,8 +272,8 @@ async def _failed(
     mails: list[Mail],
     now: datetime,
     *,
-    action: str = "login.failed",
-    actor: str = ANONYMOUS,
+    action: AuditAction = AuditAction.LOGIN_FAILED,
+    actor: Actor = ANONYMOUS,
 ) -> None:
     account_id = account.id if account is not None else None
     started_throttling = await throttle.record_failure(

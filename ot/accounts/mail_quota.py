@@ -23,6 +23,7 @@ from ot.config import AccountSettings
 from ot.mailer import Mail
 from ot.models import MailQuota
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
 
 PERIOD = timedelta(hours=24)
@@ -68,7 +69,7 @@ async def queue(
     settings: AccountSettings,
     *,
     kind: str,
-    actor: str,
+    actor: Actor,
     account_id: int | None,
 ) -> bool:
     """Queue `mail` unless its address has had its share; a mail held back is audited (its kind
@@ -77,6 +78,10 @@ async def queue(
         mails.append(mail)
         return True
     await audit.record(
-        session, "mail.held_back", actor=actor, account_id=account_id, details={"kind": kind}
+        session,
+        AuditAction.MAIL_HELD_BACK,
+        actor=actor,
+        account_id=account_id,
+        details={"kind": kind},
     )
     return False

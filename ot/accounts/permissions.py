@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.errors import Forbidden, InvalidInput, NotFound
 from ot.models import MemberRole, Membership, Site
+from ot.security.audit import Actor
 
 
 class Scope(StrEnum):
@@ -72,13 +73,13 @@ class Principal:
     site_ids: frozenset[int] | None = field(default=None)
 
     @property
-    def actor(self) -> str:
+    def actor(self) -> Actor:
         """How the audit trail names this caller."""
         if self.kind is PrincipalKind.GRANT:
-            return f"grant:{self.grant_id}"
+            return Actor.grant(self.grant_id)
         if self.kind is PrincipalKind.API_KEY:
-            return f"account:{self.account_id}/key:{self.api_key_id}"
-        return f"account:{self.account_id}"
+            return Actor.account(self.account_id, api_key_id=self.api_key_id)
+        return Actor.account(self.account_id)
 
     def require(self, scope: Scope) -> None:
         """Refuse a caller whose credentials do not carry `scope` at all."""

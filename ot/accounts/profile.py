@@ -42,6 +42,7 @@ from ot.errors import Conflict, InvalidInput
 from ot.mailer import Mail
 from ot.models import PROFILE_OLD_VALUES, Account, Consent, EmailVerification, ProfileChange
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
 
 OLD_VALUES_CONTEXT = PROFILE_OLD_VALUES.context
@@ -91,7 +92,7 @@ class Change:
     """One entry of the history the customer reads."""
 
     at: datetime
-    actor: str
+    actor: str  # as the trail names it: `Actor.name`
     fields: list[str]
     old_values: dict[str, str | None]
 
@@ -144,14 +145,14 @@ async def record_change(
     session: AsyncSession,
     cipher: Cipher,
     account_id: int,
-    actor: str,
+    actor: Actor,
     old_values: dict[str, str | None],
 ) -> ProfileChange:
     """Keep one change in the history: the fields, and their old values encrypted together."""
     change = ProfileChange(
         account_id=account_id,
         at=utcnow(),
-        actor=actor,
+        actor=actor.name,
         fields=sorted(old_values),
         old_values_encrypted=cipher.encrypt(
             json.dumps(old_values, sort_keys=True), context=OLD_VALUES_CONTEXT
@@ -194,7 +195,7 @@ async def update_profile(
     update: ProfileUpdate,
     settings: AccountSettings,
     *,
-    actor: str,
+    actor: Actor,
 ) -> list[str]:
     """Apply the changes; returns the fields changed now."""
     assert account.id is not None
@@ -236,7 +237,7 @@ async def update_profile(
         await record_change(session, cipher, account.id, actor, old_values)
         await audit.record(
             session,
-            "profile.changed",
+            AuditAction.PROFILE_CHANGED,
             actor=actor,
             account_id=account.id,
             details={"fields": sorted(old_values)},
@@ -254,7 +255,7 @@ async def request_email_change(
     ip: str,
     settings: AccountSettings,
     *,
-    actor: str,
+    actor: Actor,
     link_base: str,
     mails: list[Mail],
     clock: Clock = SYSTEM_CLOCK,
@@ -271,7 +272,7 @@ async def request_email_change(
         proof,
         ip,
         settings,
-        refused_action="email.change_refused",
+        refused_action=AuditAction.EMAIL_CHANGE_REFUSED,
         actor=actor,
         mails=mails,
         clock=clock,
@@ -287,7 +288,9 @@ async def request_email_change(
         settings,
         email_encrypted=cipher.encrypt(email, context=EMAIL_CONTEXT),
     )
-    await audit.record(session, "email.change_requested", actor=actor, account_id=account.id)
+    await audit.record(
+        session, AuditAction.EMAIL_CHANGE_REQUESTED, actor=actor, account_id=account.id
+    )
     owner = await find_account_by_email(session, cipher, email)
     if owner is not None:
         mail = Mail(
@@ -344,11 +347,11 @@ async def apply_email_change(
     account.email_index = email_index(cipher, new_email)
     account.email_verified_at = utcnow()
     session.add(account)
-    actor = f"account:{account.id}"
+    actor = Actor.account(account.id)
     await record_change(session, cipher, account.id, actor, {"email": old_email})
     await audit.record(
         session,
-        "email.changed",
+        AuditAction.EMAIL_CHANGED,
         actor=actor,
         account_id=account.id,
         details={"verification_id": verification.id},
@@ -378,7 +381,7 @@ async def change_password(
     ip: str,
     settings: AccountSettings,
     *,
-    actor: str,
+    actor: Actor,
     keep_session_id: int | None,
     mails: list[Mail],
     clock: Clock = SYSTEM_CLOCK,
@@ -396,7 +399,7 @@ async def change_password(
         proof,
         ip,
         settings,
-        refused_action="password.change_refused",
+        refused_action=AuditAction.PASSWORD_CHANGE_REFUSED,
         actor=actor,
         mails=mails,
         clock=clock,
@@ -407,7 +410,7 @@ async def change_password(
     await record_change(session, cipher, account.id, actor, {"password": None})
     await audit.record(
         session,
-        "password.changed",
+        AuditAction.PASSWORD_CHANGED,
         actor=actor,
         account_id=account.id,
         details={"other_sessions_ended": ended},
@@ -438,7 +441,7 @@ async def turn_on_second_factor(
     ip: str,
     settings: AccountSettings,
     *,
-    actor: str,
+    actor: Actor,
     mails: list[Mail],
     clock: Clock = SYSTEM_CLOCK,
 ) -> list[str]:
@@ -455,7 +458,7 @@ async def turn_on_second_factor(
         Proof(password),
         ip,
         settings,
-        refused_action="second_factor.enable_refused",
+        refused_action=AuditAction.SECOND_FACTOR_ENABLE_REFUSED,
         actor=actor,
         mails=mails,
         field="password",
@@ -486,7 +489,7 @@ async def turn_off_second_factor(
     ip: str,
     settings: AccountSettings,
     *,
-    actor: str,
+    actor: Actor,
     mails: list[Mail],
     clock: Clock = SYSTEM_CLOCK,
 ) -> None:
@@ -501,7 +504,7 @@ async def turn_off_second_factor(
         proof,
         ip,
         settings,
-        refused_action="second_factor.disable_refused",
+        refused_action=AuditAction.SECOND_FACTOR_DISABLE_REFUSED,
         actor=actor,
         mails=mails,
         field="code",

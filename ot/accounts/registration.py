@@ -39,6 +39,7 @@ from ot.errors import InvalidInput
 from ot.mailer import Mail
 from ot.models import Account
 from ot.security import audit
+from ot.security.audit import ANONYMOUS, Actor, AuditAction
 from ot.security.crypto import Cipher
 
 
@@ -90,8 +91,8 @@ async def register(
     if existing is not None:
         await audit.record(
             session,
-            "account.registration_for_taken_email",
-            actor="anonymous",
+            AuditAction.ACCOUNT_REGISTRATION_FOR_TAKEN_EMAIL,
+            actor=ANONYMOUS,
             account_id=existing.id,
         )
         await mail_quota.queue(
@@ -101,7 +102,7 @@ async def register(
             taken_address_notice(email),
             settings,
             kind="taken_address_notice",
-            actor="anonymous",
+            actor=ANONYMOUS,
             account_id=existing.id,
         )
         return None
@@ -127,8 +128,8 @@ async def register(
     token = await issue_verification(session, account.id, Purpose.REGISTRATION, settings)
     await audit.record(
         session,
-        "account.registered",
-        actor=f"account:{account.id}",
+        AuditAction.ACCOUNT_REGISTERED,
+        actor=Actor.account(account.id),
         account_id=account.id,
         details={
             "region": region,
@@ -143,7 +144,7 @@ async def register(
         verification_mail(email, verification_link(link_base, token), settings),
         settings,
         kind="registration_link",
-        actor=f"account:{account.id}",
+        actor=Actor.account(account.id),
         account_id=account.id,
     )
     return account
@@ -165,8 +166,8 @@ async def confirm_email(
         session.add(account)
         await audit.record(
             session,
-            "account.verified",
-            actor=f"account:{account.id}",
+            AuditAction.ACCOUNT_VERIFIED,
+            actor=Actor.account(account.id),
             account_id=account.id,
             details={"verification_id": verification.id},
         )

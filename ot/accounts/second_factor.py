@@ -23,6 +23,7 @@ from ot.clock import utcnow
 from ot.errors import Conflict, InvalidInput
 from ot.models import Account, RecoveryCode
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
 
 ISSUER = "opentracker"
@@ -101,7 +102,7 @@ async def _replace_recovery_codes(session: AsyncSession, account_id: int) -> lis
 
 
 async def confirm_enrolment(
-    session: AsyncSession, cipher: Cipher, account: Account, code: str, *, actor: str
+    session: AsyncSession, cipher: Cipher, account: Account, code: str, *, actor: Actor
 ) -> list[str]:
     """Turn the second factor on with a first code from the app; returns the recovery codes."""
     assert account.id is not None
@@ -116,7 +117,9 @@ async def confirm_enrolment(
     account.totp_enabled_at = utcnow()
     session.add(account)
     codes = await _replace_recovery_codes(session, account.id)
-    await audit.record(session, "second_factor.enabled", actor=actor, account_id=account.id)
+    await audit.record(
+        session, AuditAction.SECOND_FACTOR_ENABLED, actor=actor, account_id=account.id
+    )
     return codes
 
 
@@ -146,7 +149,7 @@ def ensure_on(account: Account) -> None:
         raise Conflict("the second factor is not on", field="second_factor")
 
 
-async def disable(session: AsyncSession, account: Account, *, actor: str) -> None:
+async def disable(session: AsyncSession, account: Account, *, actor: Actor) -> None:
     """Turn the second factor off. Only once the owner proved itself with the password and a
     code (`ot.accounts.profile.turn_off_second_factor`)."""
     assert account.id is not None
@@ -156,5 +159,7 @@ async def disable(session: AsyncSession, account: Account, *, actor: str) -> Non
     account.totp_last_step = None
     session.add(account)
     await session.exec(delete(RecoveryCode).where(col(RecoveryCode.account_id) == account.id))
-    await audit.record(session, "second_factor.disabled", actor=actor, account_id=account.id)
+    await audit.record(
+        session, AuditAction.SECOND_FACTOR_DISABLED, actor=actor, account_id=account.id
+    )
     await session.flush()

@@ -20,6 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.clock import as_utc, utcnow
 from ot.config import AccountSettings
 from ot.models import LoginSession
+from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 
 SESSION_PREFIX = "ots_"
 # How stale `last_seen_at` may get before a request writes it again: saves a write per request.
@@ -107,7 +109,9 @@ async def list_sessions(
     return [row for row in rows if is_live(row, settings, now)]
 
 
-async def revoke_session(session: AsyncSession, account_id: int, session_id: int) -> bool:
+async def revoke_session(
+    session: AsyncSession, account_id: int, session_id: int, *, actor: Actor
+) -> bool:
     """End one of the account's sessions; False when it has no such live session."""
     result = await session.exec(
         update(LoginSession)
@@ -118,14 +122,37 @@ async def revoke_session(session: AsyncSession, account_id: int, session_id: int
         )
         .values(revoked_at=utcnow())
     )
-    return bool(result.rowcount)
+    if not result.rowcount:
+        return False
+    await audit.record(
+        session,
+        AuditAction.SESSION_ENDED,
+        actor=actor,
+        account_id=account_id,
+        details={"session_id": session_id},
+    )
+    return True
+
+
+async def end_every_session(session: AsyncSession, account_id: int, *, actor: Actor) -> int:
+    """Log out everywhere, on the owner's request: end every session of the account; returns how
+    many ended."""
+    ended = await revoke_all_sessions(session, account_id)
+    await audit.record(
+        session,
+        AuditAction.SESSION_ENDED_ALL,
+        actor=actor,
+        account_id=account_id,
+        details={"ended": ended},
+    )
+    return ended
 
 
 async def revoke_all_sessions(
     session: AsyncSession, account_id: int, *, except_session_id: int | None = None
 ) -> int:
-    """End every session of the account (log out everywhere, a password change); returns how
-    many ended."""
+    """End every session of the account, as part of an act that records its own entry (a
+    password change, a deletion); returns how many ended."""
     statement = update(LoginSession).where(
         col(LoginSession.account_id) == account_id, col(LoginSession.revoked_at).is_(None)
     )

@@ -22,6 +22,8 @@ from ot.models import (
     Account,
     Consent,
 )
+from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
 
 NAME_CONTEXT = ACCOUNT_NAME.context
@@ -44,13 +46,17 @@ CONTACT_LIMITS = {"company": 200, "address": 500, "phone": 40}
 REGIONS = ("nl", "us")
 
 
-async def create_account(session: AsyncSession, cipher: Cipher, name: str) -> Account:
+async def create_account(
+    session: AsyncSession, cipher: Cipher, name: str, *, actor: Actor
+) -> Account:
+    """An account made by an operator (customers register through `ot.accounts.registration`)."""
     name = check_name(name)
     account = Account(
         name_encrypted=cipher.encrypt(name, context=NAME_CONTEXT), created_at=utcnow()
     )
     session.add(account)
     await session.flush()
+    await audit.record(session, AuditAction.ACCOUNT_CREATED, actor=actor, account_id=account.id)
     return account
 
 

@@ -27,6 +27,8 @@ from ot.clock import as_utc, utcnow
 from ot.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ot.mailer import Mail, quoted
 from ot.models import INVITATION_EMAIL, Invitation, MemberRole, Membership
+from ot.security import audit
+from ot.security.audit import AuditAction
 from ot.security.crypto import Cipher
 
 INVITATION_PREFIX = "oti_"
@@ -127,6 +129,13 @@ async def invite(
     )
     session.add(invitation)
     await session.flush()
+    await audit.record(
+        session,
+        AuditAction.TEAM_INVITED,
+        actor=principal.actor,
+        account_id=team,
+        details={"invitation_id": invitation.id, "role": role.value},
+    )
     return NewInvitation(invitation, token)
 
 
@@ -190,6 +199,13 @@ async def withdraw_invitation(
     invitation.withdrawn_at = utcnow()
     session.add(invitation)
     await session.flush()
+    await audit.record(
+        session,
+        AuditAction.TEAM_INVITATION_WITHDRAWN,
+        actor=principal.actor,
+        account_id=invitation.account_id,
+        details={"invitation_id": invitation_id},
+    )
     return invitation
 
 
@@ -221,7 +237,35 @@ async def accept_invitation(
     session: AsyncSession, cipher: Cipher, principal: Principal, token: str
 ) -> Membership:
     """Join the team of a live invitation, once, as the account it was sent to: the caller's
-    confirmed address must be the invited one."""
+    confirmed address must be the invited one.
+
+    A used, withdrawn, expired or made-up token, or one sent to another address, is refused
+    and kept in the caller's own trail: the caller commits refusals (`OtError`) too."""
+    try:
+        membership = await _join(session, cipher, principal, token)
+    except (InvalidInput, InvitedElsewhere) as refusal:
+        reason = "token not valid" if isinstance(refusal, InvalidInput) else "another address"
+        await audit.record(
+            session,
+            AuditAction.TEAM_INVITATION_REFUSED,
+            actor=principal.actor,
+            account_id=principal.account_id,
+            details={"reason": reason},
+        )
+        raise
+    await audit.record(
+        session,
+        AuditAction.TEAM_JOINED,
+        actor=principal.actor,
+        account_id=membership.account_id,
+        details={"member_id": membership.id, "role": membership.role.value},
+    )
+    return membership
+
+
+async def _join(
+    session: AsyncSession, cipher: Cipher, principal: Principal, token: str
+) -> Membership:
     if principal.kind is not PrincipalKind.SESSION:
         raise Forbidden("log in to accept an invitation", field="token")
     invitation = await live_invitation(session, token)
@@ -262,7 +306,9 @@ async def accept_invitation(
     try:
         await session.flush()
     except IntegrityError:
-        # Another invitation to the same team was accepted by the same account meanwhile.
+        # Another invitation to the same team was accepted by the same account meanwhile. Undone
+        # here, so the caller may commit the refusal like any other.
+        await session.rollback()
         raise Conflict("you are already in this team", field="token") from None
     return membership
 
@@ -321,6 +367,13 @@ async def change_role(
             actor=principal.actor,
             now=utcnow(),
         )
+    await audit.record(
+        session,
+        AuditAction.TEAM_ROLE_CHANGED,
+        actor=principal.actor,
+        account_id=membership.account_id,
+        details={"member_id": member_id, "from": former.value, "to": role.value},
+    )
     return membership, former
 
 
@@ -343,6 +396,13 @@ async def remove_member(
         SuspensionReason.MEMBER_LEFT if leaving else SuspensionReason.MEMBER_REMOVED,
         actor=principal.actor,
         now=utcnow(),
+    )
+    await audit.record(
+        session,
+        AuditAction.TEAM_MEMBER_LEFT if leaving else AuditAction.TEAM_MEMBER_REMOVED,
+        actor=principal.actor,
+        account_id=membership.account_id,
+        details={"member_id": member_id, "member_account_id": membership.member_account_id},
     )
     return membership, leaving
 

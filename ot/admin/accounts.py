@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ot.accounts.store import account_name, create_account, list_accounts
-from ot.admin.context import context_from, record_operator_action, run
+from ot.admin.context import context_from, operator_actor, run
 
 app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
 
@@ -19,9 +19,8 @@ def create_command(
 
     async def action() -> int:
         async with context.session() as session:
-            account = await create_account(session, context.cipher(), name)
+            account = await create_account(session, context.cipher(), name, actor=operator_actor())
             assert account.id is not None
-            await record_operator_action(session, "account.created", account_id=account.id)
             return account.id
 
     typer.echo(f"account {run(action)} created")

@@ -6,7 +6,7 @@ import typer
 
 from ot.accounts.api_keys import create_token, list_tokens
 from ot.accounts.permissions import Scope
-from ot.admin.context import context_from, record_operator_action, run
+from ot.admin.context import context_from, operator_actor, run
 
 app = typer.Typer(help="API tokens.", no_args_is_help=True)
 
@@ -27,10 +27,7 @@ def create_command(
 
     async def action() -> str:
         async with context.session() as session:
-            token, plaintext = await create_token(session, account, name, scope)
-            await record_operator_action(
-                session, "key.created", account_id=account, details={"token_id": token.id}
-            )
+            _, plaintext = await create_token(session, account, name, scope, actor=operator_actor())
             return plaintext
 
     plaintext = run(action)

@@ -1,5 +1,6 @@
 """What every `ot-admin` command shares: the settings, a database session, error reporting, and
-the audit trail every operator action that changes data is written to."""
+the actor the audit trail names for the operator (the core functions a command calls write the
+entries of their acts)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from ot.private_files import secure_data_dir
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from ot.security.audit import Actor
     from ot.security.crypto import Cipher
 
 T = TypeVar("T")
@@ -57,35 +59,13 @@ class AdminContext:
 
         return Cipher(load_secrets_of(self.settings))
 
-    async def record(
-        self, action: str, *, account_id: int | None = None, details: dict[str, Any] | None = None
-    ) -> None:
-        """Write an operator action to the audit trail in a transaction of its own (for commands
-        that do their work outside `session()`)."""
-        async with self.session() as session:
-            await record_operator_action(session, action, account_id=account_id, details=details)
 
-
-def operator_actor() -> str:
+def operator_actor() -> Actor:
     """Who runs the command: the login behind sudo, else the login."""
     login = os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"
-    return f"operator:{login}"
+    from ot.security.audit import Actor
 
-
-async def record_operator_action(
-    session: AsyncSession,
-    action: str,
-    *,
-    account_id: int | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Write an operator action to the audit trail in the command's own transaction, so it is
-    kept exactly when the change is. Details hold ids and counts, never personal data."""
-    from ot.security import audit
-
-    await audit.record(
-        session, action, actor=operator_actor(), account_id=account_id, details=details
-    )
+    return Actor.operator(login)
 
 
 async def _checkpoint_if_due(engine: Any, settings: Settings) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ot import paths
-from ot.admin.context import AdminContext, context_from, run
+from ot.admin.context import AdminContext, context_from, operator_actor, run
 from ot.db import create_engine
 from ot.security.key_rotation import KeyUsage, RotationReport, key_usage, retire_key, rotate
 from ot.security.secrets import load_secrets_of
@@ -35,17 +35,11 @@ def rotate_command(
             pass  # the schema is current
         engine = create_engine(context.settings)
         try:
-            report = await rotate(engine, secrets_file, batch_size=batch_size)
+            report = await rotate(
+                engine, secrets_file, actor=operator_actor(), batch_size=batch_size
+            )
         finally:
             await engine.dispose()
-        await context.record(
-            "keys.rotated",
-            details={
-                "key_id": report.new_key_id,
-                "reencrypted": sum(report.reencrypted.values()),
-                "unreadable": sum(report.unreadable.values()),
-            },
-        )
         return report
 
     report = run(action)
@@ -100,10 +94,9 @@ def retire_command(
             pass  # the schema is current
         engine = create_engine(context.settings)
         try:
-            await retire_key(engine, secrets_file, key_id)
+            await retire_key(engine, secrets_file, key_id, actor=operator_actor())
         finally:
             await engine.dispose()
-        await context.record("keys.retired", details={"key_id": key_id})
 
     run(action)
     typer.echo(f"key {key_id} retired")

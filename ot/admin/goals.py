@@ -9,7 +9,7 @@ import typer
 from ot.admin.context import context_from, operator_actor, run
 from ot.models import Goal
 from ot.sites.store import get_site
-from ot.stats.goals import create_goal, delete_goal, goal_named, list_goals
+from ot.stats.goals import add_goal, delete_goal, goal_named, list_goals
 
 app = typer.Typer(
     help="Goals: pages or custom events whose conversions are counted.", no_args_is_help=True
@@ -32,13 +32,14 @@ def add_command(
     async def action() -> Goal:
         async with context.session() as session:
             found = await get_site(session, site)
-            return await create_goal(
+            assert found.id is not None
+            return await add_goal(
                 session,
-                found,
-                actor=operator_actor(),
+                found.id,
                 page=page,
                 event=event,
                 display_name=name,
+                actor=operator_actor(),
             )
 
     goal = run(action)

@@ -16,16 +16,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from ot.admin.context import AdminContext, context_from, record_operator_action, run
-from ot.clock import utcnow
+from ot.admin.context import AdminContext, context_from, operator_actor, run
 from ot.errors import InvalidInput
 from ot.logimport import state
 from ot.logimport.formats import LogFormat, apache_format, goaccess_format
 from ot.logimport.importer import ImportOptions, LogImporter
 from ot.logimport.report import ImportReport
-from ot.logimport.sources import identity_of
 from ot.models import Site
 from ot.sites.store import get_site
 
@@ -90,21 +87,17 @@ def import_log_command(
 
     found = run(find_site)
     stop = threading.Event()
-    failed = True
     with _stop_on_signals(stop), _progress_display(enabled=sys.stderr.isatty()) as progress:
         importer = LogImporter(
-            context.settings, found, log_format, options, stop=stop, progress=progress
+            context.settings,
+            found,
+            log_format,
+            options,
+            actor=operator_actor(),
+            stop=stop,
+            progress=progress,
         )
-        try:
-            report = run(lambda: importer.run(files))
-            failed = False
-        finally:
-            # Also when the import failed: what it stored before is kept.
-            details = {"site_id": found.id, "imported": importer.report.imported}
-            details |= {"stopped": importer.report.stopped, "failed": failed}
-            run(
-                lambda: context.record("log.imported", account_id=found.account_id, details=details)
-            )
+        report = run(lambda: importer.run(files))
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -117,25 +110,9 @@ def _forget_positions(context: AdminContext, site: str, files: list[str], *, as_
     async def forget() -> tuple[Site, list[tuple[str, int | None]]]:
         async with context.session() as session:
             found = await get_site(session, site)
-            site_id = found.id
-            assert site_id is not None
-            # Every file is read before anything is forgotten: a missing one changes nothing.
-            identities = [(name, identity_of(site_id, name)) for name in files]
-            forgotten: list[tuple[str, int | None]] = []
-            for name, identity in identities:
-                lines_read = None
-                if identity is not None:
-                    lines_read = await session.run_sync(_forget_position, site_id, identity)
-                forgotten.append((name, lines_read))
-            count = sum(lines is not None for _, lines in forgotten)
-            if count:
-                await record_operator_action(
-                    session,
-                    "log.position_forgotten",
-                    account_id=found.account_id,
-                    details={"site_id": site_id, "forgotten": count},
-                )
-            return found, forgotten
+            return found, await state.forget_positions(
+                session, found, files, actor=operator_actor()
+            )
 
     found, forgotten = run(forget)
     if as_json:
@@ -153,10 +130,6 @@ def _forget_positions(context: AdminContext, site: str, files: list[str], *, as_
                 f"{name}: forgot that {lines:,} lines were imported: the next import reads it "
                 "from its start, and finds stored what it stored before"
             )
-
-
-def _forget_position(sync: Session, site_id: int, identity: str) -> int | None:
-    return state.forget(sync.connection(), site_id=site_id, identity=identity, now=utcnow())
 
 
 def _log_format(

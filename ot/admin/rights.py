@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import typer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.admin.context import context_from, run
+from ot.admin.context import context_from, operator_actor, run
 from ot.db import create_engine
 from ot.errors import InvalidInput
 from ot.ingest.visitors import visitor_id_from_client_id
@@ -18,16 +17,10 @@ from ot.rights.erasure import ErasureReport, erase_visitor
 from ot.rights.export import write_export
 from ot.rights.housekeeping import HousekeepingReport, run_housekeeping
 from ot.schema import ensure_schema
-from ot.security import audit
 from ot.security.secrets import load_or_create_secrets
 from ot.sites.store import get_site
 
 retention_app = typer.Typer(help="Per-site retention of hits.", no_args_is_help=True)
-
-
-def operator() -> str:
-    """How the audit trail names the person running the command."""
-    return f"operator:{getpass.getuser()}"
 
 
 def export_command(
@@ -44,17 +37,9 @@ def export_command(
         try:
             await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
             with open_private_for_writing(out) as archive:
-                counts = await write_export(engine, context.cipher(), account_id, archive)
-            async with AsyncSession(engine) as session:
-                await audit.record(
-                    session,
-                    "account.exported",
-                    actor=operator(),
-                    account_id=account_id,
-                    details=counts,
+                return await write_export(
+                    engine, context.cipher(), account_id, archive, actor=operator_actor()
                 )
-                await session.commit()
-            return counts
         except BaseException:
             out.unlink(missing_ok=True)  # never leave half an export behind
             raise
@@ -95,7 +80,7 @@ def erase_command(
                 found,
                 visitor_ids=visitor_ids,
                 ip=ip,
-                actor=operator(),
+                actor=operator_actor(),
                 by_client_id=client_id is not None,
             )
         finally:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from ot.admin.context import context_from, run
+from ot.admin.context import context_from, operator_actor, run
 from ot.db import create_engine
 from ot.rollups.job import RollupReport
-from ot.rollups.schedule import run_once
+from ot.rollups.schedule import run_by_hand
 from ot.schema import ensure_schema
 
 app = typer.Typer(help="Per-day rollups for fast dashboards.", no_args_is_help=True)
@@ -23,7 +23,7 @@ def run_command(ctx: typer.Context) -> None:
         reader, writer = create_engine(settings), create_engine(settings, for_writes=True)
         try:
             await ensure_schema(reader, migrate_if_new=settings.is_embedded_database)
-            return await run_once(settings, reader, writer)
+            return await run_by_hand(settings, reader, writer, actor=operator_actor())
         finally:
             await reader.dispose()
             await writer.dispose()
@@ -32,11 +32,6 @@ def run_command(ctx: typer.Context) -> None:
     if report is None:
         typer.echo("another process is rolling up right now; nothing done")
         raise typer.Exit(1)
-    run(
-        lambda: context.record(
-            "rollups.ran", details={"days": report.days_rolled, "sites": report.sites}
-        )
-    )
     typer.echo(
         f"rolled up {report.days_rolled} days of {report.sites} sites "
         f"({report.rows_written} rows) in {report.seconds:.1f} s"

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from ot.admin.context import context_from, record_operator_action, run
+from ot.admin.context import context_from, operator_actor, run
 from ot.clock import utcnow
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
@@ -55,9 +55,7 @@ def add_command(
                 hash_routing=hash_routing,
                 respect_do_not_track=respect_do_not_track,
                 retention_days=retention_days,
-            )
-            await record_operator_action(
-                session, "site.added", account_id=account, details={"site_id": added.id}
+                actor=operator_actor(),
             )
             return added
 
@@ -174,13 +172,7 @@ def remove_command(
     async def action() -> tuple[Site, dict[str, int]]:
         async with context.session() as session:
             found = await get_site(session, site)
-            removed = await delete_site(session, found)
-            await record_operator_action(
-                session,
-                "site.removed",
-                account_id=found.account_id,
-                details={"site_id": found.id, "removed": removed},
-            )
+            removed = await delete_site(session, found, actor=operator_actor())
             return found, removed
 
     found, removed = run(action)

@@ -23,6 +23,7 @@ from ot.grants.quota import admit
 from ot.grants.store import live_grant, principal_of_grant
 from ot.models import GRANT_READ_QUERY, Grant, GrantRead, Site
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_secrets_of
 from ot.sites.store import normalise_domain
@@ -191,8 +192,8 @@ async def _log(session: AsyncSession, grant: Grant, read: GrantRead, shape: dict
     await session.exec(update(GrantRead).where(col(GrantRead.id) == read.id).values(**shape))
     await audit.record(
         session,
-        "grant.read",
-        actor=f"grant:{grant.id}",
+        AuditAction.GRANT_READ,
+        actor=Actor.grant(grant.id),
         account_id=grant.account_id,
         details={
             "grant_id": grant.id,

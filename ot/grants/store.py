@@ -35,6 +35,7 @@ from ot.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from ot.grants.cells import check_terms as check_threshold_terms
 from ot.models import GRANT_GRANTEE, GRANT_PURPOSE, AccountDeletion, Grant, GrantRead, MemberRole
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
 from ot.stats.query import METRICS, is_known_dimension
 
@@ -209,7 +210,7 @@ async def create_grant(
     await session.flush()
     await audit.record(
         session,
-        "grant.created",
+        AuditAction.GRANT_CREATED,
         actor=principal.actor,
         account_id=grant.account_id,
         details={
@@ -274,7 +275,7 @@ async def revoke_grant(session: AsyncSession, principal: Principal, grant_id: in
         await session.flush()
         await audit.record(
             session,
-            "grant.revoked",
+            AuditAction.GRANT_REVOKED,
             actor=principal.actor,
             account_id=grant.account_id,
             details={"grant_id": grant.id},
@@ -302,7 +303,7 @@ async def confirm_grant(session: AsyncSession, principal: Principal, grant_id: i
     await session.flush()
     await audit.record(
         session,
-        "grant.confirmed",
+        AuditAction.GRANT_CONFIRMED,
         actor=principal.actor,
         account_id=grant.account_id,
         details={
@@ -361,8 +362,8 @@ async def authenticate_grant(
     if needs_password and not await _password_ok(password, grant):
         await audit.record(
             session,
-            "grant.password_refused",
-            actor=f"grant:{grant.id}",
+            AuditAction.GRANT_PASSWORD_REFUSED,
+            actor=Actor.grant(grant.id),
             account_id=grant.account_id,
             details={"grant_id": grant.id},
         )

@@ -26,8 +26,11 @@ from functools import lru_cache
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from ot.clock import utcnow
 from ot.config import Settings
+from ot.db import create_engine
 from ot.errors import InvalidInput, OtError
 from ot.ingest.collector import ip_context
 from ot.ingest.geo import GeoLocator, Location
@@ -46,6 +49,8 @@ from ot.logimport.sources import GZIP_ERRORS, LogSource, file_identity, file_siz
 from ot.logimport.writer import BatchWriter, Row, fewer_collections, microseconds
 from ot.models import Site
 from ot.privacy import IpPolicy
+from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.security.secrets import load_secrets_of
 from ot.sites.store import SiteConfig
 
@@ -106,10 +111,13 @@ class LogImporter:
         log_format: LogFormat,
         options: ImportOptions,
         *,
+        actor: Actor,
         stop: threading.Event | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
         self._settings = settings
+        self._actor = actor
+        self._account_id = site.account_id
         self._site = SiteConfig.from_site(site)
         self._timezone = ZoneInfo(site.timezone)
         self._log_format = log_format
@@ -136,7 +144,34 @@ class LogImporter:
 
     async def run(self, names: list[str]) -> ImportReport:
         """Import the logs in order. Every file is opened before the first line is imported, so
-        a missing or unreadable one changes nothing."""
+        a missing or unreadable one changes nothing. The import is kept in the audit trail, also
+        when it failed: what it stored before is kept."""
+        failed = True
+        try:
+            report = await self._import_all(names)
+            failed = False
+            return report
+        finally:
+            await self._record(failed=failed)
+
+    async def _record(self, *, failed: bool) -> None:
+        details = {"site_id": self._site.id, "imported": self.report.imported}
+        details |= {"stopped": self.report.stopped, "failed": failed}
+        engine = create_engine(self._settings, for_writes=True)
+        try:
+            async with AsyncSession(engine) as session:
+                await audit.record(
+                    session,
+                    AuditAction.LOG_IMPORTED,
+                    actor=self._actor,
+                    account_id=self._account_id,
+                    details=details,
+                )
+                await session.commit()
+        finally:
+            await engine.dispose()
+
+    async def _import_all(self, names: list[str]) -> ImportReport:
         sources: list[LogSource] = []
         try:
             for name in names:

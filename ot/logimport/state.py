@@ -10,8 +10,14 @@ from datetime import datetime
 from sqlalchemy import exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.models import LogImport
+from ot.clock import utcnow
+from ot.logimport.sources import identity_of
+from ot.models import LogImport, Site
+from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 
 TABLE = LogImport.__table__  # type: ignore[attr-defined]
 
@@ -92,6 +98,37 @@ def forget(connection: Connection, *, site_id: int, identity: str, now: datetime
         .values(byte_offset=0, lines_read=0, line_counts=None, updated_at=now)
     )
     return int(row.lines_read)
+
+
+async def forget_positions(
+    session: AsyncSession, site: Site, names: list[str], *, actor: Actor
+) -> list[tuple[str, int | None]]:
+    """Forget how far each of these logs was imported (`forget`), in the caller's transaction;
+    answers each name with the lines that had been read. Every file is read before anything is
+    forgotten: a missing one changes nothing."""
+    site_id = site.id
+    assert site_id is not None
+    identities = [(name, identity_of(site_id, name)) for name in names]
+    forgotten: list[tuple[str, int | None]] = []
+    for name, identity in identities:
+        lines_read = None
+        if identity is not None:
+            lines_read = await session.run_sync(_forget_in, site_id, identity)
+        forgotten.append((name, lines_read))
+    count = sum(lines is not None for _, lines in forgotten)
+    if count:
+        await audit.record(
+            session,
+            AuditAction.LOG_POSITION_FORGOTTEN,
+            actor=actor,
+            account_id=site.account_id,
+            details={"site_id": site_id, "forgotten": count},
+        )
+    return forgotten
+
+
+def _forget_in(sync: Session, site_id: int, identity: str) -> int | None:
+    return forget(sync.connection(), site_id=site_id, identity=identity, now=utcnow())
 
 
 def has_position_based_ids(connection: Connection, site_id: int) -> bool:

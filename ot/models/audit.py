@@ -18,7 +18,7 @@ class AuditEntry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime
     actor: str  # "account:12", "operator:alice", "grant:3", "anonymous"
-    action: str  # "login.succeeded", "key.created", ...
+    action: str  # an `ot.security.audit.AuditAction`: "login.succeeded", "key.created", ...
     account_id: int | None = Field(default=None, index=True)  # whose trail it belongs to
     # Ids and reasons only: never personal data in plaintext.
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

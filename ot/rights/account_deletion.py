@@ -26,14 +26,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.grant_suspension import suspend_grants_for_deletion
 from ot.accounts.sessions import revoke_all_sessions
-from ot.accounts.store import get_account
+from ot.accounts.store import get_account, password_confirms
 from ot.clock import as_utc
-from ot.errors import Conflict, NotFound
+from ot.errors import Conflict, Forbidden, NotFound
 from ot.models import Account, AccountDeletion, ApiToken, AuditEntry, Site
 from ot.rights.retention import HIT, VISIT, delete_in_batches
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 
-PURGE_ACTOR = "system:purge"
+PURGE_ACTOR = Actor.system("purge")
 ACCOUNT: Table = Account.__table__  # type: ignore[attr-defined]
 # Tables a purge keeps: the record of the purge itself and the audit trail (no personal data).
 KEPT_TABLES = frozenset({AccountDeletion.__tablename__, AuditEntry.__tablename__})
@@ -47,7 +48,7 @@ async def pending_deletion(session: AsyncSession, account_id: int) -> AccountDel
 
 
 async def request_deletion(
-    session: AsyncSession, account_id: int, *, now: datetime, grace_days: int, actor: str
+    session: AsyncSession, account_id: int, *, now: datetime, grace_days: int, actor: Actor
 ) -> AccountDeletion:
     """Schedule the purge `grace_days` from now; end every session and API key and suspend
     every grant at once."""
@@ -69,7 +70,7 @@ async def request_deletion(
     grants = await suspend_grants_for_deletion(session, account_id, actor=actor, now=now)
     await audit.record(
         session,
-        "account.deletion_requested",
+        AuditAction.ACCOUNT_DELETION_REQUESTED,
         actor=actor,
         account_id=account_id,
         details={
@@ -83,13 +84,39 @@ async def request_deletion(
     return request
 
 
-async def cancel_deletion(session: AsyncSession, account_id: int, *, actor: str) -> None:
+async def request_deletion_by_owner(
+    session: AsyncSession,
+    account_id: int,
+    password: str,
+    *,
+    now: datetime,
+    grace_days: int,
+    actor: Actor,
+) -> AccountDeletion:
+    """The owner's own request, with its password asked again, as the act cannot be undone
+    once purged. A wrong password is refused and kept in the trail: the caller commits refusals
+    (`OtError`) too."""
+    if not await password_confirms(session, account_id, password):
+        await audit.record(
+            session,
+            AuditAction.ACCOUNT_DELETION_REFUSED,
+            actor=actor,
+            account_id=account_id,
+            details={"reason": "wrong_password"},
+        )
+        raise Forbidden("the password is not right", field="password")
+    return await request_deletion(session, account_id, now=now, grace_days=grace_days, actor=actor)
+
+
+async def cancel_deletion(session: AsyncSession, account_id: int, *, actor: Actor) -> None:
     """Cancel a scheduled deletion during its grace period."""
     request = await pending_deletion(session, account_id)
     if request is None or request.purged_at is not None:
         raise NotFound("no deletion of this account is scheduled", field="account")
     await session.delete(request)
-    await audit.record(session, "account.deletion_cancelled", actor=actor, account_id=account_id)
+    await audit.record(
+        session, AuditAction.ACCOUNT_DELETION_CANCELLED, actor=actor, account_id=account_id
+    )
     await session.flush()
 
 
@@ -151,7 +178,7 @@ async def purge_account(
         session.add(request)
         await audit.record(
             session,
-            "account.purged",
+            AuditAction.ACCOUNT_PURGED,
             actor=PURGE_ACTOR,
             account_id=account_id,
             details={"hits": report.hits, "visits": report.visits, "rows": report.rows},

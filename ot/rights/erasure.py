@@ -26,6 +26,7 @@ from ot.models import Site, VisitorOrdinal
 from ot.privacy import IpPolicy, VisitorMode
 from ot.rights.retention import HIT, PENDING, VISIT, local_days
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
 
 ORDINAL: Table = VisitorOrdinal.__table__  # type: ignore[attr-defined]
@@ -113,7 +114,7 @@ async def erase_visitor(
     *,
     visitor_ids: set[int] | None = None,
     ip: str | None = None,
-    actor: str,
+    actor: Actor,
     by_client_id: bool = False,
 ) -> ErasureReport:
     """Erase the visits (and their hits) of the named visitor ids, or of the visits with a hit
@@ -143,7 +144,7 @@ async def erase_visitor(
     async with AsyncSession(engine) as session:
         await audit.record(
             session,
-            "site.visitor_erased",
+            AuditAction.SITE_VISITOR_ERASED,
             actor=actor,
             account_id=site.account_id,
             details={

@@ -39,6 +39,8 @@ from ot.models import (
 )
 from ot.rights.erasure import ENCRYPTED_INFO, stored_ip
 from ot.rights.retention import HIT
+from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
 
 FORMAT = "opentracker-export/1"
@@ -165,10 +167,17 @@ HIT_COLUMNS = [column.name for column in HIT.columns if column.name != "ip_encry
 
 
 async def write_export(
-    engine: AsyncEngine, cipher: Cipher, account_id: int, out: IO[bytes]
+    engine: AsyncEngine,
+    cipher: Cipher,
+    account_id: int,
+    out: IO[bytes],
+    *,
+    actor: Actor,
+    writer: AsyncEngine | None = None,
 ) -> dict[str, int]:
-    """Write the account's export as a zip to `out`; returns counts (sites, hits) for the
-    audit trail."""
+    """Write the account's export as a zip to `out`, and keep it in the trail with its counts;
+    returns the counts (sites, hits). Read on `engine`; the entry is written on `writer` (on
+    SQLite, the server's engine that takes the write lock first), else on `engine`."""
     async with AsyncSession(engine) as session:
         account = await get_account(session, account_id)
         document: dict[str, Any] = {
@@ -185,7 +194,17 @@ async def write_export(
         for site in sites:
             with archive.open(_hits_file(site), "w") as raw:
                 hits += await _write_hits(engine, cipher, site, raw)
-    return {"sites": len(sites), "hits": hits}
+    counts = {"sites": len(sites), "hits": hits}
+    async with AsyncSession(writer or engine) as session:
+        await audit.record(
+            session,
+            AuditAction.ACCOUNT_EXPORTED,
+            actor=actor,
+            account_id=account_id,
+            details=counts,
+        )
+        await session.commit()
+    return counts
 
 
 async def _write_hits(engine: AsyncEngine, cipher: Cipher, site: Site, raw: IO[bytes]) -> int:

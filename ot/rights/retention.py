@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.clock import as_utc
 from ot.models import Hit, RollupBitmap, RollupDay, RollupPendingDay, Site, Visit
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 
 HIT: Table = Hit.__table__  # type: ignore[attr-defined]
 VISIT: Table = Visit.__table__  # type: ignore[attr-defined]
@@ -31,7 +32,7 @@ ROLLUP_TABLES: tuple[Table, ...] = (
     RollupBitmap.__table__,  # type: ignore[attr-defined]
 )
 PENDING: Table = RollupPendingDay.__table__  # type: ignore[attr-defined]
-RETENTION_ACTOR = "system:retention"
+RETENTION_ACTOR = Actor.system("retention")
 
 
 async def delete_in_batches(
@@ -126,7 +127,7 @@ async def run_retention(engine: AsyncEngine, now: datetime, batch_size: int) -> 
             async with AsyncSession(engine) as session:
                 await audit.record(
                     session,
-                    "site.retention_applied",
+                    AuditAction.SITE_RETENTION_APPLIED,
                     actor=RETENTION_ACTOR,
                     account_id=site.account_id,
                     details=_counts(done, site),

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot import paths
 from ot.clock import utcnow
@@ -19,6 +20,8 @@ from ot.config import Settings
 from ot.db import ROLLUP_LOCK_ID, create_engine, is_sqlite
 from ot.private_files import ensure_private_dir
 from ot.rollups.job import RollupReport, run_rollups
+from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.storage import storage_problem
 
 log = logging.getLogger("ot.rollups")
@@ -67,6 +70,25 @@ async def run_once(
             extra={"days": report.days_rolled, "rows": report.rows_written,
                    "seconds": round(report.seconds, 2)},
         )  # fmt: skip
+    return report
+
+
+async def run_by_hand(
+    settings: Settings, reader: AsyncEngine, writer: AsyncEngine, *, actor: Actor
+) -> RollupReport | None:
+    """One run asked for by an operator, kept in the audit trail (the server's runs every few
+    seconds are not: they would bury the acts of people); None when another process is running
+    one."""
+    report = await run_once(settings, reader, writer)
+    if report is not None:
+        async with AsyncSession(writer) as session:
+            await audit.record(
+                session,
+                AuditAction.ROLLUPS_RAN,
+                actor=actor,
+                details={"days": report.days_rolled, "sites": report.sites},
+            )
+            await session.commit()
     return report
 
 

@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import text
@@ -29,6 +30,107 @@ GENESIS_HASH = "0" * 64
 # Serialises appends on PostgreSQL, where ids from a sequence may commit out of order. SQLite
 # serialises writers itself.
 AUDIT_LOCK_ID = 727_003
+
+
+class AuditAction(StrEnum):
+    """Every act the trail knows. The values are the names written to the trail since it began:
+    entries already written, and `ot-admin audit` filters, keep their meaning."""
+
+    ACCOUNT_CREATED = "account.created"
+    ACCOUNT_DELETION_CANCELLED = "account.deletion_cancelled"
+    ACCOUNT_DELETION_REFUSED = "account.deletion_refused"
+    ACCOUNT_DELETION_REQUESTED = "account.deletion_requested"
+    ACCOUNT_EXPORTED = "account.exported"
+    ACCOUNT_PURGED = "account.purged"
+    ACCOUNT_REGISTERED = "account.registered"
+    ACCOUNT_REGISTRATION_FOR_TAKEN_EMAIL = "account.registration_for_taken_email"
+    ACCOUNT_VERIFIED = "account.verified"
+    EMAIL_CHANGE_REFUSED = "email.change_refused"
+    EMAIL_CHANGE_REQUESTED = "email.change_requested"
+    EMAIL_CHANGED = "email.changed"
+    EMAIL_VERIFICATION_REFUSED = "email.verification_refused"
+    GOAL_ADDED = "goal.added"
+    GOAL_REMOVED = "goal.removed"
+    GRANT_CONFIRMED = "grant.confirmed"
+    GRANT_CREATED = "grant.created"
+    GRANT_PASSWORD_REFUSED = "grant.password_refused"
+    GRANT_READ = "grant.read"
+    GRANT_REVOKED = "grant.revoked"
+    GRANT_SUSPENDED = "grant.suspended"
+    KEY_CREATED = "key.created"
+    KEY_REVOKED = "key.revoked"
+    KEYS_RETIRED = "keys.retired"
+    KEYS_ROTATED = "keys.rotated"
+    LOG_IMPORTED = "log.imported"
+    LOG_POSITION_FORGOTTEN = "log.position_forgotten"
+    LOGIN_FAILED = "login.failed"
+    LOGIN_REFUSED = "login.refused"
+    LOGIN_SUCCEEDED = "login.succeeded"
+    LOGIN_THROTTLED = "login.throttled"
+    MAIL_HELD_BACK = "mail.held_back"
+    PASSWORD_CHANGE_REFUSED = "password.change_refused"
+    PASSWORD_CHANGED = "password.changed"
+    PROFILE_CHANGED = "profile.changed"
+    ROLLUPS_RAN = "rollups.ran"
+    SECOND_FACTOR_DISABLE_REFUSED = "second_factor.disable_refused"
+    SECOND_FACTOR_DISABLED = "second_factor.disabled"
+    SECOND_FACTOR_ENABLE_REFUSED = "second_factor.enable_refused"
+    SECOND_FACTOR_ENABLED = "second_factor.enabled"
+    SECOND_FACTOR_RECOVERY_CODE_USED = "second_factor.recovery_code_used"
+    SESSION_ENDED = "session.ended"
+    SESSION_ENDED_ALL = "session.ended_all"
+    SITE_ADDED = "site.added"
+    SITE_CHANGED = "site.changed"
+    SITE_CLAIMED = "site.claimed"
+    SITE_DOMAIN_RELEASED = "site.domain_released"
+    SITE_REMOVED = "site.removed"
+    SITE_RETENTION_APPLIED = "site.retention_applied"
+    SITE_VERIFIED = "site.verified"
+    SITE_VISITOR_ERASED = "site.visitor_erased"
+    TEAM_INVITATION_REFUSED = "team.invitation_refused"
+    TEAM_INVITATION_WITHDRAWN = "team.invitation_withdrawn"
+    TEAM_INVITED = "team.invited"
+    TEAM_JOINED = "team.joined"
+    TEAM_MEMBER_LEFT = "team.member_left"
+    TEAM_MEMBER_REMOVED = "team.member_removed"
+    TEAM_ROLE_CHANGED = "team.role_changed"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did an act, as the trail names it. Built by the constructors below only, so that every
+    entry names its actor in one of a few known forms."""
+
+    name: str
+
+    @classmethod
+    def account(cls, account_id: int | None, *, api_key_id: int | None = None) -> Actor:
+        """A customer's account (`account:12`), or a key it made (`account:12/key:5`)."""
+        if api_key_id is not None:
+            return cls(f"account:{account_id}/key:{api_key_id}")
+        return cls(f"account:{account_id}")
+
+    @classmethod
+    def grant(cls, grant_id: int | None) -> Actor:
+        """A third party reading through a grant (`grant:3`)."""
+        return cls(f"grant:{grant_id}")
+
+    @classmethod
+    def operator(cls, login: str) -> Actor:
+        """A person running `ot-admin` on the server (`operator:alice`)."""
+        return cls(f"operator:{login}")
+
+    @classmethod
+    def system(cls, job: str) -> Actor:
+        """A job of the product itself, acting on a schedule (`system:retention`)."""
+        return cls(f"system:{job}")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# Someone not logged in: a registration, a failed log-in, a mailed link.
+ANONYMOUS = Actor("anonymous")
 
 
 def entry_hash(
@@ -52,9 +154,9 @@ def entry_hash(
 
 async def record(
     session: AsyncSession,
-    action: str,
+    action: AuditAction,
     *,
-    actor: str,
+    actor: Actor,
     account_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
@@ -66,8 +168,8 @@ async def record(
     # so the previous entry read next is the latest committed one.
     entry = AuditEntry(
         at=utcnow().replace(microsecond=0),
-        actor=actor,
-        action=action,
+        actor=actor.name,
+        action=action.value,
         account_id=account_id,
         details=dict(details or {}),
         previous_hash="",
@@ -86,7 +188,13 @@ async def record(
     ).first()
     entry.previous_hash = previous or GENESIS_HASH
     entry.entry_hash = entry_hash(
-        entry.previous_hash, entry.id, entry.at, actor, action, account_id, entry.details
+        entry.previous_hash,
+        entry.id,
+        entry.at,
+        entry.actor,
+        entry.action,
+        account_id,
+        entry.details,
     )
     session.add(entry)
     await session.flush()

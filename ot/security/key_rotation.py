@@ -14,10 +14,13 @@ from pathlib import Path
 from sqlalchemy import Column, MetaData, Table, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 import ot.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from ot.errors import Conflict, NotFound, OtError
 from ot.models.columns import ENCRYPTED_INFO, Encrypted
+from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import VERSION, Cipher, DecryptionError
 from ot.security.secrets import add_encryption_key, read_secrets, remove_encryption_key
 
@@ -204,15 +207,31 @@ def _decrypt(cipher: Cipher, value: str, context: str, encrypted: Encrypted) -> 
 
 
 async def rotate(
-    engine: AsyncEngine, secrets_file: Path, *, batch_size: int = BATCH_SIZE
+    engine: AsyncEngine, secrets_file: Path, *, actor: Actor, batch_size: int = BATCH_SIZE
 ) -> RotationReport:
     """Add a key, make it current, and re-encrypt everything under it."""
     report = RotationReport(start_rotation(secrets_file))
     await reencrypt(engine, secrets_file, report, batch_size=batch_size)
+    details = {
+        "key_id": report.new_key_id,
+        "reencrypted": sum(report.reencrypted.values()),
+        "unreadable": sum(report.unreadable.values()),
+    }
+    await _record(engine, AuditAction.KEYS_ROTATED, actor, details)
     return report
 
 
-async def retire_key(engine: AsyncEngine, secrets_file: Path, key_id: str) -> None:
+async def _record(
+    engine: AsyncEngine, action: AuditAction, actor: Actor, details: dict[str, object]
+) -> None:
+    """A key's change in a transaction of its own: the secrets file is no part of the
+    database's."""
+    async with AsyncSession(engine) as session:
+        await audit.record(session, action, actor=actor, details=details)
+        await session.commit()
+
+
+async def retire_key(engine: AsyncEngine, secrets_file: Path, key_id: str, *, actor: Actor) -> None:
     """Remove a key from the secrets file, only when no stored value uses it any more."""
     secrets = read_secrets(secrets_file)
     if key_id not in secrets.encryption_keys:
@@ -226,3 +245,4 @@ async def retire_key(engine: AsyncEngine, secrets_file: Path, key_id: str) -> No
             "run `ot-admin keys rotate` (or let it finish) first"
         )
     remove_encryption_key(secrets_file, key_id)
+    await _record(engine, AuditAction.KEYS_RETIRED, actor, {"key_id": key_id})

@@ -13,7 +13,6 @@ from ot.api.api_keys import CreatedKey, KeyList, KeyOut, NewKey, Revoked
 from ot.clock import as_utc
 from ot.errors import NotFound
 from ot.models import ApiToken
-from ot.security import audit
 from ot.server.answers import NO_STORE, json_answer
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
 from ot.server.database import engine_for
@@ -46,14 +45,12 @@ async def create_key(request: web.Request) -> web.Response:
     assert isinstance(body, NewKey)
     async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         token, plaintext = await create_token(
-            session, principal.account_id, body.name, body.scopes, creator=principal
-        )
-        await audit.record(
             session,
-            "key.created",
+            principal.account_id,
+            body.name,
+            body.scopes,
             actor=principal.actor,
-            account_id=principal.account_id,
-            details={"key_id": token.id, "scopes": list(token.scopes)},
+            creator=principal,
         )
         await session.commit()
     created = CreatedKey.model_validate({**_out(token), "key": plaintext})
@@ -84,14 +81,7 @@ async def revoke_key(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     key_id = path_id(request, "key_id")
     async with AsyncSession(engine_for(request)) as session:
-        if not await revoke_token(session, principal.account_id, key_id):
+        if not await revoke_token(session, principal.account_id, key_id, actor=principal.actor):
             raise NotFound(f"key {key_id} does not exist", field="key_id")
-        await audit.record(
-            session,
-            "key.revoked",
-            actor=principal.actor,
-            account_id=principal.account_id,
-            details={"key_id": key_id},
-        )
         await session.commit()
     return json_answer(Revoked(revoked=1))

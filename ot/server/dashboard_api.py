@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date
 
 from aiohttp import web
-from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.permissions import Scope, reachable_site, writable_site
@@ -19,16 +18,13 @@ from ot.api.goals import GoalList, GoalOut, NewGoal
 from ot.clock import utcnow
 from ot.errors import InvalidInput
 from ot.models import Goal, GoalKind, Site
+from ot.server.answers import json_answer
 from ot.server.app_keys import QUERIES, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
-from ot.server.database import engine_for
+from ot.server.database import engine_for, transaction
 from ot.server.ids import path_id
 from ot.sites.snippet import tracking_snippet
 from ot.stats import dashboard, goals
-
-
-def _json(model: BaseModel, status: int = 200) -> web.Response:
-    return web.json_response(text=model.model_dump_json(), status=status)
 
 
 async def _site(request: web.Request, scope: Scope) -> Site:
@@ -54,7 +50,7 @@ async def list_goals(request: web.Request) -> web.Response:
     async with AsyncSession(engine_for(request)) as session:
         await reachable_site(session, request[PRINCIPAL], site_id, Scope.SITES_READ)
         found = await goals.list_goals(session, site_id)
-    return _json(GoalList(goals=[_goal_out(goal) for goal in found]))
+    return json_answer(GoalList(goals=[_goal_out(goal) for goal in found]))
 
 
 @endpoint(
@@ -69,18 +65,18 @@ async def add_goal(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, NewGoal)
-    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+    async with transaction(request, locked=False) as session:
         site = await writable_site(session, principal, path_id(request, "site_id"))
-        goal = await goals.create_goal(
+        assert site.id is not None
+        goal = await goals.add_goal(
             session,
-            site,
-            actor=principal.actor,
+            site.id,
             page=body.page,
             event=body.event,
             display_name=body.name,
+            actor=principal.actor,
         )
-        await session.commit()
-    return _json(_goal_out(goal), status=201)
+    return json_answer(_goal_out(goal), status=201)
 
 
 @endpoint(
@@ -91,14 +87,13 @@ async def add_goal(request: web.Request) -> web.Response:
 )
 async def remove_goal(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+    async with transaction(request, locked=False) as session:
         site = await writable_site(session, principal, path_id(request, "site_id"))
         assert site.id is not None
         goal = await goals.goal_of(session, site.id, path_id(request, "goal_id"))
         removed = _goal_out(goal)
         await goals.delete_goal(session, site, goal, actor=principal.actor)
-        await session.commit()
-    return _json(removed)
+    return json_answer(removed)
 
 
 @endpoint(
@@ -111,7 +106,7 @@ async def site_snippet(request: web.Request) -> web.Response:
     site = await _site(request, Scope.SITES_READ)
     assert site.id is not None
     snippet = tracking_snippet(site, request.app[SETTINGS])
-    return _json(Snippet(site_id=site.id, domain=site.domain, snippet=snippet))
+    return json_answer(Snippet(site_id=site.id, domain=site.domain, snippet=snippet))
 
 
 @endpoint(
@@ -134,7 +129,7 @@ async def site_summary(request: web.Request) -> web.Response:
     summary = await request.app[QUERIES].call(
         dashboard.answer_summary, site, period, now=utcnow(), day=day
     )
-    return _json(
+    return json_answer(
         DashboardSummary(
             site_id=site.id,
             domain=site.domain,

@@ -9,20 +9,22 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.permissions import Scope, reachable_site
-from ot.accounts.store import password_confirms
 from ot.api.rights import DeletionRequest, DeletionStatus, ErasureDone, ErasureRequest
 from ot.clock import as_utc, utcnow
-from ot.errors import Forbidden, InvalidInput, NotFound
+from ot.errors import InvalidInput, NotFound
 from ot.ingest.visitors import visitor_id_from_client_id
-from ot.rights.account_deletion import cancel_deletion, pending_deletion, request_deletion
+from ot.rights.account_deletion import (
+    cancel_deletion,
+    pending_deletion,
+    request_deletion_by_owner,
+)
 from ot.rights.erasure import erase_visitor
 from ot.rights.export import write_export
-from ot.security import audit
 from ot.security.secrets import load_or_create_secrets
 from ot.server.answers import json_answer
 from ot.server.app_keys import CIPHER, ENGINE, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, SESSION_COOKIE, RouteNeeds, endpoint
-from ot.server.database import engine_for
+from ot.server.database import engine_for, transaction
 from ot.server.openapi import produces
 
 _CHUNK = 64 * 1024
@@ -40,18 +42,14 @@ async def export_account(request: web.Request) -> web.StreamResponse:
     # Built in a temporary file (memory stays bounded however many hits), then sent. Read on
     # the plain engine: holding SQLite's write lock that long would stall the collector.
     with tempfile.TemporaryFile() as archive:
-        counts = await write_export(
-            request.app[ENGINE], request.app[CIPHER], principal.account_id, archive
+        await write_export(
+            request.app[ENGINE],
+            request.app[CIPHER],
+            principal.account_id,
+            archive,
+            actor=principal.actor,
+            writer=engine_for(request),
         )
-        async with AsyncSession(engine_for(request)) as session:
-            await audit.record(
-                session,
-                "account.exported",
-                actor=principal.actor,
-                account_id=principal.account_id,
-                details=counts,
-            )
-            await session.commit()
         size = archive.tell()
         archive.seek(0)
         stamp = utcnow().strftime("%Y%m%d-%H%M%S")
@@ -105,26 +103,17 @@ async def request_account_deletion(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, DeletionRequest)
-    async with AsyncSession(engine_for(request)) as session:
-        if not await password_confirms(session, principal.account_id, body.password):
-            await audit.record(
-                session,
-                "account.deletion_refused",
-                actor=principal.actor,
-                account_id=principal.account_id,
-                details={"reason": "wrong_password"},
-            )
-            await session.commit()
-            raise Forbidden("the password is not right", field="password")
-        await request_deletion(
+    # A wrong password is kept in the trail: `transaction` commits refusals too.
+    async with transaction(request, locked=False) as session:
+        await request_deletion_by_owner(
             session,
             principal.account_id,
+            body.password,
             now=utcnow(),
             grace_days=request.app[SETTINGS].rights.deletion_grace_days,
             actor=principal.actor,
         )
         status = await _status(session, principal.account_id)
-        await session.commit()
     response = json_answer(status, status=202)
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

@@ -8,11 +8,10 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.permissions import Scope
-from ot.accounts.sessions import list_sessions, revoke_all_sessions, revoke_session
+from ot.accounts.sessions import end_every_session, list_sessions, revoke_session
 from ot.api.sessions import Ended, SessionList, SessionOut
 from ot.clock import as_utc
 from ot.errors import InvalidInput, NotFound
-from ot.security import audit
 from ot.server.answers import json_answer
 from ot.server.app_keys import SETTINGS
 from ot.server.auth import PRINCIPAL, SESSION_COOKIE, RouteNeeds, endpoint
@@ -62,16 +61,9 @@ async def end_session(request: web.Request) -> web.Response:
     session_id = _session_id(request)
     async with AsyncSession(engine_for(request)) as session:
         if session_id is None or not await revoke_session(
-            session, principal.account_id, session_id
+            session, principal.account_id, session_id, actor=principal.actor
         ):
             raise NotFound(f"session {session_id} does not exist", field="session_id")
-        await audit.record(
-            session,
-            "session.ended",
-            actor=principal.actor,
-            account_id=principal.account_id,
-            details={"session_id": session_id},
-        )
         await session.commit()
     response = json_answer(Ended(ended=1))
     if session_id == principal.session_id:
@@ -88,14 +80,7 @@ async def end_session(request: web.Request) -> web.Response:
 async def end_all_sessions(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     async with AsyncSession(engine_for(request)) as session:
-        ended = await revoke_all_sessions(session, principal.account_id)
-        await audit.record(
-            session,
-            "session.ended_all",
-            actor=principal.actor,
-            account_id=principal.account_id,
-            details={"ended": ended},
-        )
+        ended = await end_every_session(session, principal.account_id, actor=principal.actor)
         await session.commit()
     response = json_answer(Ended(ended=ended))
     response.del_cookie(SESSION_COOKIE, path="/")

@@ -25,7 +25,6 @@ from ot.api.sites import (
 from ot.clock import as_utc
 from ot.errors import Forbidden, NotFound
 from ot.models import Site
-from ot.security import audit
 from ot.server.accounts_api import send_mails
 from ot.server.answers import json_answer
 from ot.server.app_keys import CIPHER, ENGINE, SETTINGS
@@ -145,13 +144,7 @@ async def create_site(request: web.Request) -> web.Response:
             hash_routing=body.hash_routing,
             respect_do_not_track=body.respect_do_not_track,
             retention_days=body.retention_days,
-        )
-        await audit.record(
-            session,
-            "site.added",
             actor=principal.actor,
-            account_id=team,
-            details={"site_id": site.id},
         )
         await session.commit()
     return json_answer(_out(request, site), status=201)
@@ -180,15 +173,8 @@ async def change_site(request: web.Request) -> web.Response:
     site_id = path_id(request, "site_id")
     async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         site = await _writable_site(session, principal, site_id)
-        changed = await update_site(session, site, body.model_dump(include=body.model_fields_set))
-        if changed:
-            await audit.record(
-                session,
-                "site.changed",
-                actor=principal.actor,
-                account_id=site.account_id,
-                details={"site_id": site_id, "fields": changed},
-            )
+        changes = body.model_dump(include=body.model_fields_set)
+        await update_site(session, site, changes, actor=principal.actor)
         await session.commit()
     return json_answer(_out(request, site))
 
@@ -204,15 +190,7 @@ async def remove_site(request: web.Request) -> web.Response:
     site_id = path_id(request, "site_id")
     async with AsyncSession(engine_for(request)) as session:
         site = await _writable_site(session, principal, site_id)
-        team = site.account_id
-        removed = await delete_site(session, site)
-        await audit.record(
-            session,
-            "site.removed",
-            actor=principal.actor,
-            account_id=team,
-            details={"site_id": site_id, "removed": removed},
-        )
+        removed = await delete_site(session, site, actor=principal.actor)
         await session.commit()
     return json_answer(Removed(removed=removed))
 

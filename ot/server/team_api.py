@@ -16,7 +16,6 @@ from ot.accounts.permissions import Scope
 from ot.accounts.store import account_name, get_account
 from ot.accounts.team import (
     ACCEPT_PATH,
-    InvitedElsewhere,
     accept_invitation,
     change_role,
     invitation_email,
@@ -44,15 +43,13 @@ from ot.api.team import (
     Withdrawn,
 )
 from ot.clock import as_utc, utcnow
-from ot.errors import InvalidInput
 from ot.mailer import Mail
 from ot.models import Invitation, MemberRole, Membership
-from ot.security import audit
 from ot.server.accounts_api import send_mails
 from ot.server.answers import json_answer
 from ot.server.app_keys import CIPHER, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
-from ot.server.database import engine_for
+from ot.server.database import engine_for, transaction
 from ot.server.ids import path_id, query_id
 from ot.sites.snippet import collector_url
 
@@ -103,13 +100,6 @@ async def create_invitation(request: web.Request) -> web.Response:
         new = await invite(session, cipher, principal, body.email, role, body.team_id)
         team = new.invitation.account_id
         team_name = account_name(await get_account(session, team), cipher)
-        await audit.record(
-            session,
-            "team.invited",
-            actor=principal.actor,
-            account_id=team,
-            details={"invitation_id": new.invitation.id, "role": body.role.value},
-        )
         # Any address can be invited: past its daily share the invitation is made, not mailed.
         await mail_quota.queue(
             session,
@@ -149,14 +139,7 @@ async def delete_invitation(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     invitation_id = path_id(request, "invitation_id")
     async with AsyncSession(engine_for(request)) as session:
-        invitation = await withdraw_invitation(session, principal, invitation_id)
-        await audit.record(
-            session,
-            "team.invitation_withdrawn",
-            actor=principal.actor,
-            account_id=invitation.account_id,
-            details={"invitation_id": invitation_id},
-        )
+        await withdraw_invitation(session, principal, invitation_id)
         await session.commit()
     return json_answer(Withdrawn(withdrawn=1))
 
@@ -173,35 +156,10 @@ async def accept(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, Acceptance)
-    engine = engine_for(request)
-    try:
-        async with AsyncSession(engine, expire_on_commit=False) as session:
-            membership = await accept_invitation(
-                session, request.app[CIPHER], principal, body.token
-            )
-            await audit.record(
-                session,
-                "team.joined",
-                actor=principal.actor,
-                account_id=membership.account_id,
-                details={"member_id": membership.id, "role": membership.role.value},
-            )
-            await session.commit()
-            answer = await _member_out(request, session, membership)
-    except (InvalidInput, InvitedElsewhere) as refusal:
-        # A used, withdrawn, expired or made-up token, or one sent to another address: kept in
-        # the caller's own trail.
-        reason = "token not valid" if isinstance(refusal, InvalidInput) else "another address"
-        async with AsyncSession(engine) as session:
-            await audit.record(
-                session,
-                "team.invitation_refused",
-                actor=principal.actor,
-                account_id=principal.account_id,
-                details={"reason": reason},
-            )
-            await session.commit()
-        raise
+    # A refused token is kept in the caller's trail: `transaction` commits refusals too.
+    async with transaction(request, locked=False) as session:
+        membership = await accept_invitation(session, request.app[CIPHER], principal, body.token)
+        answer = await _member_out(request, session, membership)
     return json_answer(answer, status=201)
 
 
@@ -278,14 +236,7 @@ async def patch_member(request: web.Request) -> web.Response:
     member_id = path_id(request, "member_id")
     async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
         role = MemberRole(body.role.value) if body.role is not None else None
-        membership, former = await change_role(session, principal, member_id, role)
-        await audit.record(
-            session,
-            "team.role_changed",
-            actor=principal.actor,
-            account_id=membership.account_id,
-            details={"member_id": member_id, "from": former.value, "to": membership.role.value},
-        )
+        membership, _ = await change_role(session, principal, member_id, role)
         await session.commit()
         answer = await _member_out(request, session, membership)
     return json_answer(answer)
@@ -301,13 +252,6 @@ async def delete_member(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     member_id = path_id(request, "member_id")
     async with AsyncSession(engine_for(request)) as session:
-        membership, leaving = await remove_member(session, principal, member_id)
-        await audit.record(
-            session,
-            "team.member_left" if leaving else "team.member_removed",
-            actor=principal.actor,
-            account_id=membership.account_id,
-            details={"member_id": member_id, "member_account_id": membership.member_account_id},
-        )
+        _, leaving = await remove_member(session, principal, member_id)
         await session.commit()
     return json_answer(Left(removed=1, left=leaving))

@@ -25,8 +25,9 @@ from ot.errors import Conflict
 from ot.mailer import Mail
 from ot.models import Site
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
-from ot.sites.store import add_site, new_verification_token
+from ot.sites.store import insert_site, new_verification_token
 from ot.sites.verification import VerificationMethod
 
 RELEASED_SUFFIX = "invalid"  # RFC 2606: never resolves, so no real page sends hits for it
@@ -44,7 +45,7 @@ async def ensure_token(session: AsyncSession, site: Site) -> str:
 
 
 async def mark_verified(
-    session: AsyncSession, site: Site, method: VerificationMethod, *, domain: str, actor: str
+    session: AsyncSession, site: Site, method: VerificationMethod, *, domain: str, actor: Actor
 ) -> bool:
     """Record that `domain` showed the site's token, with an audit entry; False when the site
     was verified already (it stays so) or no longer holds that domain (a claim took it)."""
@@ -55,7 +56,7 @@ async def mark_verified(
     await session.flush()
     await audit.record(
         session,
-        "site.verified",
+        AuditAction.SITE_VERIFIED,
         actor=actor,
         account_id=site.account_id,
         details={"site_id": site.id, "method": method.value},
@@ -104,7 +105,7 @@ async def take_domain(
     domain: str,
     method: VerificationMethod,
     *,
-    actor: str,
+    actor: Actor,
     holder_id: int | None,
     site_settings: dict[str, Any],
 ) -> Claimed:
@@ -121,18 +122,18 @@ async def take_domain(
         await session.flush()  # the domain is free before the new site takes it
         await audit.record(
             session,
-            "site.domain_released",
+            AuditAction.SITE_DOMAIN_RELEASED,
             actor=actor,
             account_id=holder.account_id,
             details={"site_id": holder.id, "reason": "claimed by a team that proved control"},
         )
-    site = await add_site(session, team_id, domain, **site_settings)
+    site = await insert_site(session, team_id, domain, **site_settings)
     site.verified_at = utcnow()
     session.add(site)
     await session.flush()
     await audit.record(
         session,
-        "site.claimed",
+        AuditAction.SITE_CLAIMED,
         actor=actor,
         account_id=team_id,
         details={"site_id": site.id, "method": method.value, "released": holder is not None},

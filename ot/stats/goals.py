@@ -23,6 +23,7 @@ from ot.errors import Conflict, InvalidInput, NotFound
 from ot.ingest.hit import PAGEVIEW
 from ot.models import Goal, GoalKind, Hit, Site
 from ot.security import audit
+from ot.security.audit import Actor, AuditAction
 
 HIT = Hit.__table__  # type: ignore[attr-defined]
 GOAL = Goal.__table__  # type: ignore[attr-defined]
@@ -76,6 +77,7 @@ async def add_goal(
     page: str | None = None,
     event: str | None = None,
     display_name: str | None = None,
+    actor: Actor,
 ) -> Goal:
     if (page is None) == (event is None):
         raise InvalidInput("a goal is either a page (path pattern) or an event name", field="kind")
@@ -103,7 +105,20 @@ async def add_goal(
     goal = Goal(site_id=site_id, kind=kind, target=target, display_name=name, created_at=utcnow())
     session.add(goal)
     await session.flush()
+    await audit.record(
+        session,
+        AuditAction.GOAL_ADDED,
+        actor=actor,
+        account_id=await _team_of(session, site_id),
+        details={"site_id": site_id, "goal_id": goal.id},
+    )
     return goal
+
+
+async def _team_of(session: AsyncSession, site_id: int) -> int | None:
+    """The account whose trail a goal's change belongs to: its site's."""
+    site = await session.get(Site, site_id)
+    return site.account_id if site is not None else None
 
 
 async def list_goals(session: AsyncSession, site_id: int) -> list[Goal]:
@@ -127,30 +142,7 @@ async def goal_named(session: AsyncSession, site_id: int, display_name: str) -> 
     raise NotFound(f"the site has no goal named '{display_name}'", field="name")
 
 
-async def create_goal(
-    session: AsyncSession,
-    site: Site,
-    *,
-    actor: str,
-    page: str | None = None,
-    event: str | None = None,
-    display_name: str | None = None,
-) -> Goal:
-    """A new goal of the site (see `add_goal` for the rules), written to the audit trail under
-    `actor` in the same transaction."""
-    assert site.id is not None
-    goal = await add_goal(session, site.id, page=page, event=event, display_name=display_name)
-    await audit.record(
-        session,
-        "goal.added",
-        actor=actor,
-        account_id=site.account_id,
-        details={"site_id": site.id, "goal_id": goal.id},
-    )
-    return goal
-
-
-async def delete_goal(session: AsyncSession, site: Site, goal: Goal, *, actor: str) -> None:
+async def delete_goal(session: AsyncSession, site: Site, goal: Goal, *, actor: Actor) -> None:
     """Remove a goal of the site, written to the audit trail under `actor`. Its past hits stay:
     they just no longer count as conversions."""
     assert goal.site_id == site.id
@@ -158,7 +150,7 @@ async def delete_goal(session: AsyncSession, site: Site, goal: Goal, *, actor: s
     await session.flush()
     await audit.record(
         session,
-        "goal.removed",
+        AuditAction.GOAL_REMOVED,
         actor=actor,
         account_id=site.account_id,
         details={"site_id": site.id, "goal_id": goal.id},
