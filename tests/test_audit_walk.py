@@ -273,6 +273,19 @@ async def _site_verified(client: TestClient, settings: Settings) -> Act:
     return Act(ada.actor, ada.headers, ids={"site_id": str(ada.site_id)})
 
 
+@walks("POST", "/ot/v1/sites/{site_id}/goals")
+async def _goal_added(client: TestClient, settings: Settings) -> Act:
+    ada = await owner(client, settings)
+    return Act(ada.actor, ada.headers, {"event": "Signup"}, {"site_id": str(ada.site_id)})
+
+
+@walks("DELETE", "/ot/v1/sites/{site_id}/goals/{goal_id}")
+async def _goal_removed(client: TestClient, settings: Settings) -> Act:
+    ada = await owner(client, settings)
+    goal_id = await created(client, f"/ot/v1/sites/{ada.site_id}/goals", {"event": "Signup"}, ada)
+    return Act(ada.actor, ada.headers, ids={"site_id": str(ada.site_id), "goal_id": goal_id})
+
+
 @walks("POST", "/ot/v1/sites/{site_id}/erasures")
 async def _visitor_erased(client: TestClient, settings: Settings) -> Act:
     ada = await owner(client, settings)
