@@ -308,6 +308,57 @@ async def test_the_stats_query_answers_its_typed_shape(
     assert [row.metrics for row in answer.results] == [[1, 2]]
 
 
+async def test_a_logged_in_session_reads_its_own_stats(client: TestClient, ot: OtClient) -> None:
+    site = await ot.add_site("shop.example")
+    await store_hits(client, [event(), event(url="https://shop.example/about")])
+    query = StatsQuery(site_id=site.domain, metrics=["visitors", "pageviews"], date_range="day")
+
+    answer = await ot.query(query)  # the session from log_in: no API key needed
+
+    assert [row.metrics for row in answer.results] == [[1, 2]]
+
+
+async def test_the_dashboard_summary_agrees_with_the_stats_query(
+    client: TestClient, ot: OtClient
+) -> None:
+    site = await ot.add_site("shop.example")
+    await store_hits(client, [event(), event(url="https://shop.example/about")])
+
+    summary = await ot.summary(site.id, period="day")
+    [row] = (
+        await ot.query(
+            StatsQuery(site_id=site.domain, metrics=["visitors", "pageviews"], date_range="day")
+        )
+    ).results
+
+    assert (summary.visitors, summary.pageviews) == tuple(row.metrics) == (1, 2)
+    assert summary.domain == "shop.example"
+    with pytest.raises(Invalid) as refused:
+        await ot.summary(site.id, period="fortnight")
+    assert refused.value.field == "period"
+
+
+async def test_goals_are_added_listed_and_removed_and_the_snippet_read(ot: OtClient) -> None:
+    site = await ot.add_site("shop.example")
+
+    thanks = await ot.add_goal(site.id, page="/thanks")
+    signup = await ot.add_goal(site.id, event="Signup", name="Signed up")
+    assert [(goal.kind, goal.name) for goal in (await ot.list_goals(site.id)).goals] == [
+        ("page", "Visit /thanks"),
+        ("event", "Signed up"),
+    ]
+    assert (await ot.remove_goal(site.id, thanks.id)).id == thanks.id
+    assert [goal.id for goal in (await ot.list_goals(site.id)).goals] == [signup.id]
+    with pytest.raises(Invalid) as refused:
+        await ot.add_goal(site.id, page="thanks")  # not a path
+    assert refused.value.field == "page"
+    with pytest.raises(NotFound):
+        await ot.remove_goal(site.id, thanks.id)
+
+    snippet = await ot.snippet(site.id)
+    assert 'data-domain="shop.example"' in snippet.snippet
+
+
 # --- team, grants and rights --------------------------------------------------------------
 
 

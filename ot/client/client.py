@@ -20,6 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from ot.api.accounts import ProfileIn, ProfileOut, ProfileUpdated
 from ot.api.api_keys import CreatedKey, KeyList, NewKey, Revoked
+from ot.api.dashboard import DashboardSummary, Snippet
+from ot.api.goals import GoalList, GoalOut, NewGoal
 from ot.api.grants import GrantList, GrantOut, IssuedGrantOut, NewGrant
 from ot.api.login import LoggedIn, LoginIn
 from ot.api.rights import DeletionRequest, DeletionStatus
@@ -178,7 +180,42 @@ class OtClient:
     async def verify_site(self, site_id: int) -> VerifyOut:
         return await self._call("POST", f"/ot/v1/sites/{site_id}/verify", VerifyOut)
 
+    async def snippet(self, site_id: int) -> Snippet:
+        """The site's tracking snippet, to put in every page's `<head>`."""
+        return await self._call("GET", f"/ot/v1/sites/{site_id}/snippet", Snippet)
+
+    # --- goals ----------------------------------------------------------------------------
+
+    async def list_goals(self, site_id: int) -> GoalList:
+        return await self._call("GET", f"/ot/v1/sites/{site_id}/goals", GoalList)
+
+    async def add_goal(
+        self,
+        site_id: int,
+        *,
+        page: str | None = None,
+        event: str | None = None,
+        name: str | None = None,
+    ) -> GoalOut:
+        """A new goal: a page reached (`page`, a path pattern) or a custom event (`event`)."""
+        given = {"page": page, "event": event, "name": name}
+        body = _body(NewGoal, **{key: value for key, value in given.items() if value is not None})
+        return await self._call("POST", f"/ot/v1/sites/{site_id}/goals", GoalOut, body=body)
+
+    async def remove_goal(self, site_id: int, goal_id: int) -> GoalOut:
+        """Remove a goal (its past conversions are no longer counted); the goal removed."""
+        return await self._call("DELETE", f"/ot/v1/sites/{site_id}/goals/{goal_id}", GoalOut)
+
     # --- statistics -----------------------------------------------------------------------
+
+    async def summary(
+        self, site_id: int, period: str = "day", date: str | None = None
+    ) -> DashboardSummary:
+        """The dashboard's figures for a Stats API period (`day`, `7d`, `30d`, `month`, ...)
+        ending on `date` (an ISO day; today in the site's time zone by default)."""
+        params = {"period": period} | ({"date": date} if date is not None else {})
+        path = f"/ot/v1/sites/{site_id}/summary"
+        return await self._call("GET", path, DashboardSummary, params=params)
 
     async def query(self, query: StatsQuery) -> QueryAnswer:
         """A Stats API v2 query (`POST /api/v2/query`)."""
