@@ -15,7 +15,7 @@ from ot.errors import NotFound
 from ot.models import ApiToken
 from ot.server.answers import NO_STORE, json_answer
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
-from ot.server.database import engine_for
+from ot.server.database import engine_for, transaction
 from ot.server.ids import path_id
 
 
@@ -43,7 +43,7 @@ async def create_key(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, NewKey)
-    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+    async with transaction(request, locked=False) as session:
         token, plaintext = await create_token(
             session,
             principal.account_id,
@@ -52,7 +52,6 @@ async def create_key(request: web.Request) -> web.Response:
             actor=principal.actor,
             creator=principal,
         )
-        await session.commit()
     created = CreatedKey.model_validate({**_out(token), "key": plaintext})
     return json_answer(created, status=201, headers=NO_STORE)
 
@@ -80,8 +79,7 @@ async def list_keys(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     key_id = path_id(request, "key_id")
-    async with AsyncSession(engine_for(request)) as session:
+    async with transaction(request, locked=False) as session:
         if not await revoke_token(session, principal.account_id, key_id, actor=principal.actor):
             raise NotFound(f"key {key_id} does not exist", field="key_id")
-        await session.commit()
     return json_answer(Revoked(revoked=1))

@@ -35,8 +35,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ValidationError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ot import db
 from ot.accounts.permissions import Principal, Scope
 from ot.credentials import (
     CredentialKind,
@@ -246,23 +246,20 @@ def _keep(request: web.Request, principal: Principal, presented: _Presented) -> 
 
 
 async def _principal_of(request: web.Request, presented: _Presented) -> Principal:
-    async with AsyncSession(request.app[WRITE_ENGINE], expire_on_commit=False) as session:
-        try:
-            if presented.kind is CredentialKind.SESSION:
-                return await session_principal(
-                    session,
-                    presented.secret,
-                    request.app[SETTINGS].accounts,
-                    csrf_needed=presented.by_cookie and request.method not in SAFE_METHODS,
-                    csrf_token=request.headers.get(CSRF_HEADER),
-                )
-            if presented.kind is CredentialKind.API_KEY:
-                return await key_principal(session, presented.secret)
-            return await grant_principal(
-                session, presented.secret, request.headers.get(SHARE_PASSWORD_HEADER)
+    async with db.transaction(request.app[WRITE_ENGINE], locked=False) as session:
+        if presented.kind is CredentialKind.SESSION:
+            return await session_principal(
+                session,
+                presented.secret,
+                request.app[SETTINGS].accounts,
+                csrf_needed=presented.by_cookie and request.method not in SAFE_METHODS,
+                csrf_token=request.headers.get(CSRF_HEADER),
             )
-        finally:
-            await session.commit()
+        if presented.kind is CredentialKind.API_KEY:
+            return await key_principal(session, presented.secret)
+        return await grant_principal(
+            session, presented.secret, request.headers.get(SHARE_PASSWORD_HEADER)
+        )
 
 
 async def _validated_body(request: web.Request, model: type[BaseModel]) -> BaseModel:

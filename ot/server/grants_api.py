@@ -34,7 +34,7 @@ from ot.models import Grant, GrantRead
 from ot.server.answers import json_answer
 from ot.server.app_keys import CIPHER, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
-from ot.server.database import engine_for
+from ot.server.database import engine_for, transaction
 from ot.server.ids import MAX_ID
 
 
@@ -122,11 +122,10 @@ async def create_grant(request: web.Request) -> web.Response:
         share_link=body.share_link,
         link_password=body.link_password,
     )
-    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+    async with transaction(request, locked=False) as session:
         issued = await create_grant_in(
             session, request.app[CIPHER], principal, terms, request.app[SETTINGS].accounts
         )
-        await session.commit()
     out = _out(request, issued.grant)
     answer = IssuedGrantOut(**out.model_dump(), key=issued.key, link_token=issued.link_token)
     return json_answer(answer, status=201)
@@ -160,9 +159,8 @@ async def get_grant(request: web.Request) -> web.Response:
 )
 async def revoke(request: web.Request) -> web.Response:
     grant_id = _grant_id(request)
-    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+    async with transaction(request, locked=False) as session:
         grant = await revoke_grant(session, request[PRINCIPAL], grant_id)
-        await session.commit()
     return json_answer(_out(request, grant))
 
 
@@ -174,9 +172,8 @@ async def revoke(request: web.Request) -> web.Response:
 )
 async def confirm(request: web.Request) -> web.Response:
     grant_id = _grant_id(request)
-    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+    async with transaction(request, locked=False) as session:
         grant = await confirm_grant(session, request[PRINCIPAL], grant_id)
-        await session.commit()
     return json_answer(_out(request, grant))
 
 

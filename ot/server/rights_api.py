@@ -127,9 +127,8 @@ async def request_account_deletion(request: web.Request) -> web.Response:
 )
 async def cancel_account_deletion(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    async with AsyncSession(engine_for(request)) as session:
+    async with transaction(request, locked=False) as session:
         await cancel_deletion(session, principal.account_id, actor=principal.actor)
-        await session.commit()
     return json_answer(DeletionStatus(scheduled=False))
 
 

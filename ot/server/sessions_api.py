@@ -15,7 +15,7 @@ from ot.errors import InvalidInput, NotFound
 from ot.server.answers import json_answer
 from ot.server.app_keys import SETTINGS
 from ot.server.auth import PRINCIPAL, SESSION_COOKIE, RouteNeeds, endpoint
-from ot.server.database import engine_for
+from ot.server.database import engine_for, transaction
 
 
 @endpoint(
@@ -59,12 +59,11 @@ def _session_id(request: web.Request) -> int | None:
 async def end_session(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     session_id = _session_id(request)
-    async with AsyncSession(engine_for(request)) as session:
+    async with transaction(request, locked=False) as session:
         if session_id is None or not await revoke_session(
             session, principal.account_id, session_id, actor=principal.actor
         ):
             raise NotFound(f"session {session_id} does not exist", field="session_id")
-        await session.commit()
     response = json_answer(Ended(ended=1))
     if session_id == principal.session_id:
         response.del_cookie(SESSION_COOKIE, path="/")
@@ -79,9 +78,8 @@ async def end_session(request: web.Request) -> web.Response:
 )
 async def end_all_sessions(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
-    async with AsyncSession(engine_for(request)) as session:
+    async with transaction(request, locked=False) as session:
         ended = await end_every_session(session, principal.account_id, actor=principal.actor)
-        await session.commit()
     response = json_answer(Ended(ended=ended))
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

@@ -29,7 +29,7 @@ from ot.server.accounts_api import send_mails
 from ot.server.answers import json_answer
 from ot.server.app_keys import CIPHER, ENGINE, SETTINGS
 from ot.server.auth import BODY, PRINCIPAL, RouteNeeds, endpoint
-from ot.server.database import engine_for
+from ot.server.database import engine_for, transaction
 from ot.server.ids import path_id
 from ot.sites.claims import (
     claimable_holder,
@@ -130,7 +130,7 @@ async def create_site(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     body = request[BODY]
     assert isinstance(body, NewSite)
-    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+    async with transaction(request, locked=False) as session:
         team = await team_for(session, principal, body.team_id, Scope.SITES_WRITE)
         site = await add_site(
             session,
@@ -146,7 +146,6 @@ async def create_site(request: web.Request) -> web.Response:
             retention_days=body.retention_days,
             actor=principal.actor,
         )
-        await session.commit()
     return json_answer(_out(request, site), status=201)
 
 
@@ -171,11 +170,10 @@ async def change_site(request: web.Request) -> web.Response:
     body = request[BODY]
     assert isinstance(body, SiteSettingsIn)
     site_id = path_id(request, "site_id")
-    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+    async with transaction(request, locked=False) as session:
         site = await _writable_site(session, principal, site_id)
         changes = body.model_dump(include=body.model_fields_set)
         await update_site(session, site, changes, actor=principal.actor)
-        await session.commit()
     return json_answer(_out(request, site))
 
 
@@ -188,10 +186,9 @@ async def change_site(request: web.Request) -> web.Response:
 async def remove_site(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     site_id = path_id(request, "site_id")
-    async with AsyncSession(engine_for(request)) as session:
+    async with transaction(request, locked=False) as session:
         site = await _writable_site(session, principal, site_id)
         removed = await delete_site(session, site, actor=principal.actor)
-        await session.commit()
     return json_answer(Removed(removed=removed))
 
 
@@ -215,19 +212,17 @@ async def _proof_of_control(
 async def verify(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     site_id = path_id(request, "site_id")
-    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+    async with transaction(request, locked=False) as session:
         site = await _writable_site(session, principal, site_id)
         token = await ensure_token(session, site)
-        await session.commit()
     domain = site.domain
     method = None
     if site.verified_at is None:
         method = await _proof_of_control(request, domain, token)
     if method is not None:
-        async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+        async with transaction(request, locked=False) as session:
             site = await _writable_site(session, principal, site_id)
             await mark_verified(session, site, method, domain=domain, actor=principal.actor)
-            await session.commit()
     proof = Proof.of(domain, token)
     hint = (
         "verified"
@@ -273,7 +268,7 @@ async def claim_site(request: web.Request) -> web.Response:
         hint = f"not claimed yet: to prove you control {domain}, {proof.instructions()}, then ask "
         hint += "again"
         return json_answer(ClaimOut(claimed=False, site=None, proof=_proof_out(proof), hint=hint))
-    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+    async with transaction(request, locked=False) as session:
         claimed = await take_domain(
             session,
             team,
@@ -287,7 +282,6 @@ async def claim_site(request: web.Request) -> web.Response:
         if claimed.released is not None:
             notice = await release_notice(session, request.app[CIPHER], claimed.released, domain)
             mails = [notice] if notice is not None else []
-        await session.commit()
     await send_mails(request, mails)
     answer = ClaimOut(
         claimed=True,

@@ -95,7 +95,7 @@ async def create_invitation(request: web.Request) -> web.Response:
     cipher = request.app[CIPHER]
     settings = request.app[SETTINGS]
     mails: list[Mail] = []
-    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+    async with transaction(request, locked=False) as session:
         role = MemberRole(body.role.value)  # the contract's role, as the core's
         new = await invite(session, cipher, principal, body.email, role, body.team_id)
         team = new.invitation.account_id
@@ -111,7 +111,6 @@ async def create_invitation(request: web.Request) -> web.Response:
             actor=principal.actor,
             account_id=team,
         )
-        await session.commit()
     await send_mails(request, mails)
     return json_answer(_invitation_out(request, new.invitation), status=201)
 
@@ -138,9 +137,8 @@ async def list_invitations(request: web.Request) -> web.Response:
 async def delete_invitation(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     invitation_id = path_id(request, "invitation_id")
-    async with AsyncSession(engine_for(request)) as session:
+    async with transaction(request, locked=False) as session:
         await withdraw_invitation(session, principal, invitation_id)
-        await session.commit()
     return json_answer(Withdrawn(withdrawn=1))
 
 
@@ -234,10 +232,9 @@ async def patch_member(request: web.Request) -> web.Response:
     body = request[BODY]
     assert isinstance(body, RoleChange)
     member_id = path_id(request, "member_id")
-    async with AsyncSession(engine_for(request), expire_on_commit=False) as session:
+    async with transaction(request, locked=False) as session:
         role = MemberRole(body.role.value) if body.role is not None else None
         membership, _ = await change_role(session, principal, member_id, role)
-        await session.commit()
         answer = await _member_out(request, session, membership)
     return json_answer(answer)
 
@@ -251,7 +248,6 @@ async def patch_member(request: web.Request) -> web.Response:
 async def delete_member(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     member_id = path_id(request, "member_id")
-    async with AsyncSession(engine_for(request)) as session:
+    async with transaction(request, locked=False) as session:
         _, leaving = await remove_member(session, principal, member_id)
-        await session.commit()
     return json_answer(Left(removed=1, left=leaving))
