@@ -21,12 +21,14 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 from typer.testing import CliRunner, Result
 
-import ot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import ot.models
 from ot.admin.cli import app
 from ot.config import Settings, load_settings
 from ot.schema import UPGRADE_COMMAND, head_revision
 from ot.security.secrets import load_secrets_of
 from tests import support
+
+ot.models.every_table()  # registers every table on SQLModel.metadata
 
 ACCOUNT_NAME = "Jane Doe Consulting"
 

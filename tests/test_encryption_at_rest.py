@@ -19,13 +19,13 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import Column, Integer, MetaData, String, Table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.registration import Registration, register
 from ot.accounts.store import create_account
 from ot.config import Settings
 from ot.db import create_engine
+from ot.models import every_table
 from ot.models.columns import Encrypted
 from ot.privacy import IpPolicy
 from ot.security.audit import Actor
@@ -157,7 +157,7 @@ async def test_every_encrypted_column_declares_itself(engine: AsyncEngine) -> No
     registered = {each.name for each in encrypted_columns()}
     named = {
         f"{table.name}.{column.name}"
-        for table in SQLModel.metadata.sorted_tables
+        for table in every_table()
         for column in table.columns
         if column.name.endswith("_encrypted")
     }

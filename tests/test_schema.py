@@ -22,7 +22,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-import ot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import ot.models
 from ot.config import Settings, load_settings
 from ot.db import create_engine
 from ot.errors import SchemaOutdated
@@ -37,6 +37,8 @@ from ot.schema import (
     upgrade,
 )
 from tests import support
+
+ot.models.every_table()  # registers every table on SQLModel.metadata
 
 # A revision no migration has: what a database left behind by another version looks like.
 FOREIGN_REVISION = "0123456789ab"

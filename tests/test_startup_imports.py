@@ -144,8 +144,9 @@ def test_the_schema_check_reads_the_head_revision_as_alembic_does() -> None:
 
 
 def test_a_simple_command_imports_only_what_it_needs(tmp_path: Path) -> None:
-    """`ot-admin site list` needs the settings and the tables, not Alembic (the schema check
-    reads the revision itself), the log importer, the stats engine or the server."""
+    """`ot-admin site list` needs the settings and its own tables, not the other tables (hits,
+    grants, rollups), Alembic (the schema check reads the revision itself), the log importer,
+    the stats engine or the server."""
     env = dict(os.environ, OT_DATA_DIR=str(tmp_path / "ot-data"))
     run_admin = "import sys\nfrom ot.admin.cli import main\nsys.argv = {argv!r}\nmain()"
     modules_after(run_admin.format(argv=["ot-admin", "db", "upgrade", "--create"]), env, tmp_path)
@@ -156,5 +157,28 @@ def test_a_simple_command_imports_only_what_it_needs(tmp_path: Path) -> None:
     needed_elsewhere = [
         "alembic", "aiohttp", "ua_parser", "geoip2fast", "maxminddb", "ot.ingest.useragent",
         "ot.ingest.geo", "ot.logimport.importer", "ot.stats.engine", "ot.server",
+        "ot.models.hits", "ot.models.grants", "ot.models.rollups",
     ]  # fmt: skip
     assert [module for module in needed_elsewhere if module in modules] == []
+
+
+def test_code_that_needs_every_table_finds_every_table_in_a_fresh_process() -> None:
+    """`ot.models` imports a table's module only when it is asked for. Removing a site or an
+    account walks every table, so it must see the hit, grant and rollup tables even in a process
+    (an `ot-admin` command) that never imported them."""
+    script = (
+        "import json\n"
+        "from ot.sites.store import _columns_naming_a_site\n"
+        "from ot.security.key_rotation import encrypted_columns\n"
+        "print(json.dumps({'site': [f'{c.table.name}.{c.name}' for c in _columns_naming_a_site()],"
+        " 'encrypted': [c.name for c in encrypted_columns()]}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert {"hit.site_id", "visit.site_id", "rollup_day.site_id", "log_import.site_id"} <= set(
+        found["site"]
+    )
+    assert {"hit.ip_encrypted", "access_grant.grantee_encrypted"} <= set(found["encrypted"])

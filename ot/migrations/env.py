@@ -8,8 +8,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import ot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import ot.models
 
+ot.models.every_table()  # registers every table on SQLModel.metadata
 target_metadata = SQLModel.metadata
 
 

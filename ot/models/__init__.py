@@ -1,36 +1,110 @@
 """The database tables, one module per noun. Queries live with their noun (`ot.sites.store`,
 `ot.ingest.visits`, ...), not here.
 
-Every table is re-exported here, so `from ot.models import Site` works and `import ot.models`
-registers every table on `SQLModel.metadata` (Alembic's `env.py` and key rotation rely on it).
+`from ot.models import Site` works for every table, but imports only the module that defines it
+(and, through it, the tables its foreign keys point to): building the table classes is most of
+what a simple `ot-admin` command costs, and `site list` needs no hit, grant or rollup table.
+Code that needs *every* table (Alembic's `env.py`, key rotation, removing everything stored for a
+site or an account) calls `every_table()` first, so no table is missed because nothing had
+imported its module yet.
 """
 
-from ot.models.accounts import (
-    ACCOUNT_ADDRESS,
-    ACCOUNT_COMPANY,
-    ACCOUNT_EMAIL,
-    ACCOUNT_NAME,
-    ACCOUNT_PHONE,
-    ACCOUNT_TOTP_SECRET,
-    PROFILE_OLD_VALUES,
-    Account,
-    AccountDeletion,
-    ApiToken,
-    Consent,
-    EmailVerification,
-    LoginSession,
-    LoginThrottle,
-    MailQuota,
-    ProfileChange,
-    RecoveryCode,
-)
-from ot.models.audit import AuditCheckpoint, AuditEntry
-from ot.models.grants import GRANT_GRANTEE, GRANT_PURPOSE, GRANT_READ_QUERY, Grant, GrantRead
-from ot.models.hits import HIT_IP, DroppedHits, Hit, Visit, VisitorOrdinal, VisitorSalt
-from ot.models.imports import LogImport
-from ot.models.rollups import RollupBitmap, RollupDay, RollupPendingDay, RollupProgress
-from ot.models.sites import Goal, GoalKind, Site
-from ot.models.teams import INVITATION_EMAIL, Invitation, MemberRole, Membership
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table
+from sqlmodel import SQLModel
+
+if TYPE_CHECKING:
+    from ot.models.accounts import (
+        ACCOUNT_ADDRESS,
+        ACCOUNT_COMPANY,
+        ACCOUNT_EMAIL,
+        ACCOUNT_NAME,
+        ACCOUNT_PHONE,
+        ACCOUNT_TOTP_SECRET,
+        PROFILE_OLD_VALUES,
+        Account,
+        AccountDeletion,
+        ApiToken,
+        Consent,
+        EmailVerification,
+        LoginSession,
+        LoginThrottle,
+        MailQuota,
+        ProfileChange,
+        RecoveryCode,
+    )
+    from ot.models.audit import AuditCheckpoint, AuditEntry
+    from ot.models.grants import GRANT_GRANTEE, GRANT_PURPOSE, GRANT_READ_QUERY, Grant, GrantRead
+    from ot.models.hits import HIT_IP, DroppedHits, Hit, Visit, VisitorOrdinal, VisitorSalt
+    from ot.models.imports import LogImport
+    from ot.models.rollups import RollupBitmap, RollupDay, RollupPendingDay, RollupProgress
+    from ot.models.sites import Goal, GoalKind, Site
+    from ot.models.teams import INVITATION_EMAIL, Invitation, MemberRole, Membership
+
+# Each name, and the module of `ot.models` that defines it.
+_HOME = {
+    "ACCOUNT_ADDRESS": "accounts",
+    "ACCOUNT_COMPANY": "accounts",
+    "ACCOUNT_EMAIL": "accounts",
+    "ACCOUNT_NAME": "accounts",
+    "ACCOUNT_PHONE": "accounts",
+    "ACCOUNT_TOTP_SECRET": "accounts",
+    "Account": "accounts",
+    "AccountDeletion": "accounts",
+    "ApiToken": "accounts",
+    "AuditCheckpoint": "audit",
+    "AuditEntry": "audit",
+    "Consent": "accounts",
+    "DroppedHits": "hits",
+    "EmailVerification": "accounts",
+    "GRANT_GRANTEE": "grants",
+    "GRANT_PURPOSE": "grants",
+    "GRANT_READ_QUERY": "grants",
+    "Goal": "sites",
+    "GoalKind": "sites",
+    "Grant": "grants",
+    "GrantRead": "grants",
+    "HIT_IP": "hits",
+    "Hit": "hits",
+    "INVITATION_EMAIL": "teams",
+    "Invitation": "teams",
+    "LogImport": "imports",
+    "LoginSession": "accounts",
+    "LoginThrottle": "accounts",
+    "MailQuota": "accounts",
+    "MemberRole": "teams",
+    "Membership": "teams",
+    "PROFILE_OLD_VALUES": "accounts",
+    "ProfileChange": "accounts",
+    "RecoveryCode": "accounts",
+    "RollupBitmap": "rollups",
+    "RollupDay": "rollups",
+    "RollupPendingDay": "rollups",
+    "RollupProgress": "rollups",
+    "Site": "sites",
+    "Visit": "hits",
+    "VisitorOrdinal": "hits",
+    "VisitorSalt": "hits",
+}
+_MODULES = sorted(set(_HOME.values()))
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'ot.models' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"ot.models.{_HOME[name]}"), name)
+
+
+def every_table() -> list[Table]:
+    """Every table, parents before children, after importing every module that defines one."""
+    for module in _MODULES:
+        importlib.import_module(f"ot.models.{module}")
+    return list(SQLModel.metadata.sorted_tables)
+
 
 __all__ = [
     "ACCOUNT_ADDRESS",

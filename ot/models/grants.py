@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
+import ot.models.accounts  # noqa: F401  (the table its foreign keys point to)
 from ot.models.columns import Encrypted
 
 # Encrypted columns (see `ot.models.columns.Encrypted`): key rotation and the plaintext checks

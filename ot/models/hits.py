@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Numeric
 from sqlmodel import Field, SQLModel
 
+import ot.models.sites  # noqa: F401  (the table its foreign keys point to)
 from ot.models.columns import Encrypted
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real 64-bit key.

@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
+import ot.models.sites  # noqa: F401  (the table its foreign keys point to)
+
 
 class LogImport(SQLModel, table=True):
     """How far an access log has been imported into a site: the file is recognised by a hash of

@@ -7,6 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
+import ot.models.sites  # noqa: F401  (the table its foreign keys point to)
+
 
 class RollupDay(SQLModel, table=True):
     """One local day (span 1) or one week from Monday (span 7) of one site, summed per value

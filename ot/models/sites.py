@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+import ot.models.accounts  # noqa: F401  (the table its foreign keys point to)
 from ot.models.columns import enum_column
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
 

@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+import ot.models.accounts  # noqa: F401  (the table its foreign keys point to)
 from ot.models.columns import Encrypted, enum_column
 
 # Encrypted columns (see `ot.models.columns.Encrypted`): key rotation and the plaintext checks

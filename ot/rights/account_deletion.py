@@ -21,7 +21,7 @@ from sqlalchemy import Column, String, Table, delete, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.grant_suspension import suspend_grants_for_deletion
@@ -29,7 +29,7 @@ from ot.accounts.sessions import revoke_all_sessions
 from ot.accounts.store import get_account, password_confirms
 from ot.clock import as_utc
 from ot.errors import Conflict, Forbidden, NotFound
-from ot.models import Account, AccountDeletion, ApiToken, AuditEntry, Site
+from ot.models import Account, AccountDeletion, ApiToken, AuditEntry, Site, every_table
 from ot.rights.retention import HIT, VISIT, delete_in_batches
 from ot.security import audit
 from ot.security.audit import Actor, AuditAction
@@ -160,7 +160,7 @@ async def purge_account(
             engine, VISIT, VISIT.c.site_id == site_id, batch_size
         )
     async with engine.begin() as connection:
-        for table in reversed(SQLModel.metadata.sorted_tables):
+        for table in reversed(every_table()):
             condition = _belongs_to_account(table, account_id, {})
             if table.name in KEPT_TABLES or table is ACCOUNT or condition is None:
                 continue

@@ -13,11 +13,10 @@ from pathlib import Path
 
 from sqlalchemy import Column, MetaData, Table, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-import ot.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from ot.errors import Conflict, NotFound, OtError
+from ot.models import every_table
 from ot.models.columns import ENCRYPTED_INFO, Encrypted
 from ot.security import audit
 from ot.security.audit import Actor, AuditAction
@@ -45,10 +44,11 @@ class EncryptedColumn:
         return primary_key
 
 
-def encrypted_columns(metadata: MetaData = SQLModel.metadata) -> list[EncryptedColumn]:
-    """Every column of every table marked with an `Encrypted`."""
+def encrypted_columns(metadata: MetaData | None = None) -> list[EncryptedColumn]:
+    """Every column of every table marked with an `Encrypted` (of every table of `ot.models`
+    unless `metadata` is given)."""
     found = []
-    for table in metadata.sorted_tables:
+    for table in every_table() if metadata is None else metadata.sorted_tables:
         for column in table.columns:
             encrypted = column.info.get(ENCRYPTED_INFO)
             if isinstance(encrypted, Encrypted):

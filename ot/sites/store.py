@@ -14,14 +14,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import Column, delete
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.store import get_account
 from ot.clock import utcnow
 from ot.errors import Conflict, InvalidInput, NotFound
 from ot.ips import Network, parse_networks
-from ot.models import Site
+from ot.models import Site, every_table
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
 from ot.security import audit
 from ot.security.audit import Actor, AuditAction
@@ -263,7 +263,7 @@ def _columns_naming_a_site() -> list[Column[Any]]:
     Read from the metadata, so tables added later are removed with their site too."""
     columns = [
         key.parent
-        for table in SQLModel.metadata.sorted_tables
+        for table in every_table()
         for key in table.foreign_keys
         if key.column.table.name == "site" and table.name != "site"
     ]
