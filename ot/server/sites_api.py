@@ -10,7 +10,12 @@ from __future__ import annotations
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.accounts.permissions import Principal, Scope, reachable_site, reachable_team_ids
+from ot.accounts.permissions import (
+    Scope,
+    reachable_site,
+    reachable_team_ids,
+    writable_site,
+)
 from ot.accounts.team import team_for
 from ot.api.sites import (
     ClaimOut,
@@ -23,7 +28,6 @@ from ot.api.sites import (
     VerifyOut,
 )
 from ot.clock import as_utc
-from ot.errors import Forbidden, NotFound
 from ot.models import Site
 from ot.server.accounts_api import send_mails
 from ot.server.answers import json_answer
@@ -94,16 +98,6 @@ def _out(request: web.Request, site: Site) -> SiteOut:
     )
 
 
-async def _writable_site(session: AsyncSession, principal: Principal, site_id: int) -> Site:
-    """The site if the caller may change it; a site it may only read refuses with 403, one it
-    cannot see answers as missing."""
-    try:
-        return await reachable_site(session, principal, site_id, Scope.SITES_WRITE)
-    except NotFound:
-        await reachable_site(session, principal, site_id, Scope.SITES_READ)
-        raise Forbidden("your role or key may read this site but not change it") from None
-
-
 @endpoint(
     RouteNeeds.ACCOUNT,
     scope=Scope.SITES_READ,
@@ -171,7 +165,7 @@ async def change_site(request: web.Request) -> web.Response:
     assert isinstance(body, SiteSettingsIn)
     site_id = path_id(request, "site_id")
     async with transaction(request, locked=False) as session:
-        site = await _writable_site(session, principal, site_id)
+        site = await writable_site(session, principal, site_id)
         changes = body.model_dump(include=body.model_fields_set)
         await update_site(session, site, changes, actor=principal.actor)
     return json_answer(_out(request, site))
@@ -187,7 +181,7 @@ async def remove_site(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     site_id = path_id(request, "site_id")
     async with transaction(request, locked=False) as session:
-        site = await _writable_site(session, principal, site_id)
+        site = await writable_site(session, principal, site_id)
         removed = await delete_site(session, site, actor=principal.actor)
     return json_answer(Removed(removed=removed))
 
@@ -213,7 +207,7 @@ async def verify(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     site_id = path_id(request, "site_id")
     async with transaction(request, locked=False) as session:
-        site = await _writable_site(session, principal, site_id)
+        site = await writable_site(session, principal, site_id)
         token = await ensure_token(session, site)
     domain = site.domain
     method = None
@@ -221,7 +215,7 @@ async def verify(request: web.Request) -> web.Response:
         method = await _proof_of_control(request, domain, token)
     if method is not None:
         async with transaction(request, locked=False) as session:
-            site = await _writable_site(session, principal, site_id)
+            site = await writable_site(session, principal, site_id)
             await mark_verified(session, site, method, domain=domain, actor=principal.actor)
     proof = Proof.of(domain, token)
     hint = (
