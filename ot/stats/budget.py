@@ -73,7 +73,10 @@ async def budget(deadline: Deadline, seconds: float) -> AsyncIterator[None]:
     try:
         yield
     except DBAPIError as error:
-        if _stopped_by_deadline(error):
+        # Past the deadline, whatever the database said is the budget's doing: a cancelled
+        # statement may also leave its connection invalidated, which must not read as a
+        # database that cannot be reached (that would refuse the collector's writes).
+        if _stopped_by_deadline(error) or deadline.passed():
             raise too_slow(seconds) from None
         raise
     finally:
