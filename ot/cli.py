@@ -1,4 +1,4 @@
-"""The `ot` command: `ot serve` runs the collector daemon (and later `ot tui` the dashboard)."""
+"""The `ot` command: `ot serve` runs the collector daemon, `ot tui` the customer's terminal."""
 
 from __future__ import annotations
 
@@ -57,6 +57,37 @@ def serve(
         )
         raise typer.Exit(2) from None
     raise typer.Exit(run_server(settings))
+
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+
+@app.command()
+def tui(
+    server: str = typer.Option(
+        DEFAULT_SERVER,
+        "--server",
+        envvar="OT_URL",
+        help="The opentracker server's address (OT_URL).",
+    ),
+    api_key: str | None = typer.Option(
+        None,
+        "--api-key",
+        envvar="OT_API_KEY",
+        help="Use this API key instead of logging in (OT_API_KEY); it is not stored.",
+    ),
+) -> None:
+    """Browse your statistics, profile and sharing in the terminal (it talks to the server's
+    HTTP API only, so it works the same on this machine, against a remote server and over SSH).
+    """
+    # Imported here: `ot serve` and `ot --help` need no Textual.
+    from ot.client import OtClient
+    from ot.tui.app import OtApp
+
+    if not server.startswith(("http://", "https://")):
+        typer.echo(f"error: --server must be an http:// or https:// address: {server!r}", err=True)
+        raise typer.Exit(2)
+    OtApp(OtClient(server, api_key=api_key)).run()
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
+from ot.client import CredentialStore
 from ot.clock import ManualClock
 from ot.config import Settings, load_settings
 from ot.db import create_engine
@@ -26,6 +27,7 @@ from ot.models import Site
 from ot.privacy import VisitorMode
 from ot.server import create_app
 from tests import support
+from tests.account_support import registered
 from tests.generated_hits import ZONE, Engines
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -47,6 +49,22 @@ def _require_postgres() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{support.POSTGRES_URL_VARIABLE} is not set: CI must test PostgreSQL")
         pytest.skip(f"PostgreSQL tests need {support.POSTGRES_URL_VARIABLE}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`@pytest.mark.sqlite_only`: tests of a front door whose database work is the API's,
+    already tested on both databases (the TUI's), run once, on SQLite."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("settings") == "postgresql"
+        if on_postgres and item.get_closest_marker("sqlite_only"):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(params=BACKENDS)
@@ -288,3 +306,16 @@ async def engines(settings: Settings) -> AsyncIterator[Engines]:
 async def cookie_site(settings: Settings) -> Site:
     """A cookie-mode site in Europe/Amsterdam, for tests of hits made in code."""
     return await support.make_site(settings, timezone=ZONE, visitor_mode=VisitorMode.COOKIE)
+
+
+@pytest.fixture
+def tui_credentials(tmp_path: Path) -> CredentialStore:
+    """The TUI's config folder, the test's own: no test reads or writes the user's real one."""
+    return CredentialStore(tmp_path / "config" / "opentracker")
+
+
+@pytest.fixture
+async def ada(client: TestClient, settings: Settings) -> int:
+    """Ada's account, registered and verified through the API (tests.account_support's EMAIL
+    and PASSWORD log her in)."""
+    return await registered(client, settings)

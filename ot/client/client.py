@@ -18,17 +18,46 @@ from typing import Any, Literal, TypeVar
 import aiohttp
 from pydantic import BaseModel, ValidationError
 
-from ot.api.accounts import ProfileIn, ProfileOut, ProfileUpdated
+from ot.api.accounts import (
+    Accepted,
+    DisableIn,
+    EmailChangeIn,
+    EmailChangeRequested,
+    EnableIn,
+    EnrolmentOut,
+    History,
+    NewAccount,
+    PasswordChanged,
+    PasswordIn,
+    ProfileIn,
+    ProfileOut,
+    ProfileUpdated,
+    RecoveryCodes,
+    SecondFactorState,
+    VerificationIn,
+    Verified,
+)
 from ot.api.api_keys import CreatedKey, KeyList, NewKey, Revoked
 from ot.api.dashboard import DashboardSummary, Snippet
 from ot.api.goals import GoalList, GoalOut, NewGoal
-from ot.api.grants import GrantList, GrantOut, IssuedGrantOut, NewGrant
+from ot.api.grants import GrantList, GrantOut, GrantReadList, IssuedGrantOut, NewGrant
 from ot.api.login import LoggedIn, LoginIn
 from ot.api.rights import DeletionRequest, DeletionStatus
 from ot.api.sessions import Ended, SessionList
 from ot.api.sites import NewSite, Removed, SiteList, SiteOut, SiteSettingsIn, VerifyOut
-from ot.api.stats import QueryAnswer, StatsQuery
-from ot.api.team import InvitationIn, InvitationList, InvitationOut, MemberList, MemberRole
+from ot.api.stats import QueryAnswer, RealtimeVisitors, StatsQuery
+from ot.api.team import (
+    InvitationIn,
+    InvitationList,
+    InvitationOut,
+    Left,
+    MemberList,
+    MemberOut,
+    MemberRole,
+    Memberships,
+    RoleChange,
+    Withdrawn,
+)
 from ot.client.credentials import CredentialStore, StoredCredential, server_key
 from ot.client.errors import (
     ClientError,
@@ -89,6 +118,38 @@ class OtClient:
             await self._session.close()
             self._session = None
 
+    # --- registering ---------------------------------------------------------------------
+
+    async def register(
+        self,
+        name: str,
+        email: str,
+        password: str,
+        *,
+        region: Literal["nl", "us"],
+        consent: bool,
+        **contact: str,
+    ) -> Accepted:
+        """A new account, hosted in `region` with the holder's `consent`; `contact` is company,
+        address and phone. Its address is confirmed with the mailed token (`verify_email`)."""
+        body = _body(
+            NewAccount,
+            name=name,
+            email=email,
+            password=password,
+            region=region,
+            consent=consent,
+            **contact,
+        )
+        return await self._call("POST", "/ot/v1/accounts", Accepted, body=body, anonymous=True)
+
+    async def verify_email(self, token: str) -> Verified:
+        """Confirm an address with the token of the mailed link (the link's `token=` part)."""
+        body = _body(VerificationIn, token=token)
+        return await self._call(
+            "POST", "/ot/v1/accounts/verify", Verified, body=body, anonymous=True
+        )
+
     # --- logging in and out ---------------------------------------------------------------
 
     async def log_in(
@@ -136,6 +197,42 @@ class OtClient:
         body = _body(ProfileIn, **changes)
         return await self._call("PATCH", "/ot/v1/account", ProfileUpdated, body=body)
 
+    async def profile_history(self) -> History:
+        """Every change of the profile: when, by whom, and the former values."""
+        return await self._call("GET", "/ot/v1/account/history", History)
+
+    async def change_password(
+        self, current_password: str, new_password: str, *, code: str | None = None
+    ) -> PasswordChanged:
+        """A new password (a session only; `code` when the second factor is on). The
+        account's other sessions end."""
+        body = _body(
+            PasswordIn, current_password=current_password, new_password=new_password, code=code
+        )
+        return await self._call("POST", "/ot/v1/account/password", PasswordChanged, body=body)
+
+    async def change_email(
+        self, email: str, current_password: str, *, code: str | None = None
+    ) -> EmailChangeRequested:
+        """A new login address, in use once confirmed through the link mailed to it."""
+        body = _body(EmailChangeIn, email=email, current_password=current_password, code=code)
+        return await self._call("POST", "/ot/v1/account/email", EmailChangeRequested, body=body)
+
+    async def begin_second_factor(self) -> EnrolmentOut:
+        """A new TOTP secret for the authenticator app; on once confirmed with a code."""
+        return await self._call("POST", "/ot/v1/account/second-factor", EnrolmentOut)
+
+    async def confirm_second_factor(self, password: str, code: str) -> RecoveryCodes:
+        """Turn the second factor on; the answer's recovery codes are shown this once."""
+        body = _body(EnableIn, password=password, code=code)
+        path = "/ot/v1/account/second-factor/confirm"
+        return await self._call("POST", path, RecoveryCodes, body=body)
+
+    async def disable_second_factor(self, password: str, code: str) -> SecondFactorState:
+        body = _body(DisableIn, password=password, code=code)
+        path = "/ot/v1/account/second-factor/disable"
+        return await self._call("POST", path, SecondFactorState, body=body)
+
     # --- sessions and API keys ------------------------------------------------------------
 
     async def list_sessions(self) -> SessionList:
@@ -143,6 +240,10 @@ class OtClient:
 
     async def end_session(self, session_id: int | Literal["current"]) -> Ended:
         return await self._call("DELETE", f"/ot/v1/sessions/{session_id}", Ended)
+
+    async def end_other_sessions(self) -> Ended:
+        """End every session of the account but this one."""
+        return await self._call("DELETE", "/ot/v1/sessions", Ended)
 
     async def list_keys(self) -> KeyList:
         return await self._call("GET", "/ot/v1/keys", KeyList)
@@ -217,6 +318,12 @@ class OtClient:
         path = f"/ot/v1/sites/{site_id}/summary"
         return await self._call("GET", path, DashboardSummary, params=params)
 
+    async def realtime_visitors(self, domain: str) -> int:
+        """Visitors on the site in the last five minutes (Plausible's realtime figure)."""
+        params = {"site_id": domain}
+        path = "/api/v1/stats/realtime/visitors"
+        return (await self._call("GET", path, RealtimeVisitors, params=params)).root
+
     async def query(self, query: StatsQuery) -> QueryAnswer:
         """A Stats API v2 query (`POST /api/v2/query`)."""
         body = query.model_dump(mode="json", exclude_none=True)
@@ -237,6 +344,23 @@ class OtClient:
     ) -> InvitationOut:
         body = _body(InvitationIn, email=email, role=role, team_id=team_id)
         return await self._call("POST", "/ot/v1/team/invitations", InvitationOut, body=body)
+
+    async def withdraw_invitation(self, invitation_id: int) -> Withdrawn:
+        path = f"/ot/v1/team/invitations/{invitation_id}"
+        return await self._call("DELETE", path, Withdrawn)
+
+    async def list_memberships(self) -> Memberships:
+        """The other teams this account belongs to, with its role in each."""
+        return await self._call("GET", "/ot/v1/team/memberships", Memberships)
+
+    async def change_member_role(self, member_id: int, role: MemberRole) -> MemberOut:
+        body = _body(RoleChange, role=role)
+        path = f"/ot/v1/team/members/{member_id}"
+        return await self._call("PATCH", path, MemberOut, body=body)
+
+    async def remove_member(self, member_id: int) -> Left:
+        """Remove a member from the team (or, with one's own membership, leave it)."""
+        return await self._call("DELETE", f"/ot/v1/team/members/{member_id}", Left)
 
     # --- grants ---------------------------------------------------------------------------
 
@@ -271,6 +395,17 @@ class OtClient:
 
     async def revoke_grant(self, grant_id: int) -> GrantOut:
         return await self._call("DELETE", f"/ot/v1/grants/{grant_id}", GrantOut)
+
+    async def resume_grant(self, grant_id: int) -> GrantOut:
+        """Confirm a grant suspended for unusual reading, so it answers again."""
+        return await self._call("POST", f"/ot/v1/grants/{grant_id}/confirm", GrantOut)
+
+    async def grant_reads(self, grant_id: int, before_id: int | None = None) -> GrantReadList:
+        """What the third party read through the grant, newest first (older pages with
+        `before_id`, the last read's id)."""
+        params = {"before_id": str(before_id)} if before_id is not None else None
+        path = f"/ot/v1/grants/{grant_id}/reads"
+        return await self._call("GET", path, GrantReadList, params=params)
 
     # --- the account holder's rights ------------------------------------------------------
 

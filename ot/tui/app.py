@@ -1,0 +1,119 @@
+"""`OtApp`: the customer's terminal. It is handed an `OtClient` (tests hand it one on their own
+server) and starts on the sites list when the stored credential still works, else on the log-in
+screen. Screens are imported when first opened, so `ot tui` paints its first screen fast."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from ot.client import ClientError, NotLoggedIn, OtClient
+from ot.tui.explain import explain
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OtApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "opentracker"
+    BINDINGS = [
+        # F1 too: in a form, `?` is typed into the field.
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("ctrl+t", "toggle_theme", "Theme", show=False),
+    ]
+
+    def __init__(self, client: OtClient, *, now: Callable[[], datetime] = utc_now) -> None:
+        super().__init__()
+        self.client = client
+        # Every "today" the screens work out comes from here, so tests can fix the date.
+        self.now = now
+
+    @property
+    def server(self) -> str:
+        return self.client.base_url
+
+    def on_mount(self) -> None:
+        self.sub_title = self.server
+        self.start()
+
+    async def on_unmount(self) -> None:
+        await self.client.close()  # the app owns the client's connections for its lifetime
+
+    @work(exclusive=True, group="start")
+    async def start(self) -> None:
+        """Straight to the sites when the stored credential is still good, else log in."""
+        if self.client.token is not None:
+            try:
+                await self.client.profile()
+            except NotLoggedIn:
+                pass  # expired or ended: log in again, without an error message
+            except ClientError as error:
+                self.report(error)
+                if self.client.token is not None:
+                    self.show_sites()  # the sites screen retries when the server is back
+                    return
+            else:
+                self.show_sites()
+                return
+        self.show_login()
+
+    # --- where the user goes ---------------------------------------------------------------
+
+    def show_login(self) -> None:
+        from ot.tui.screens.login import LoginScreen
+
+        self._switch_to(LoginScreen())
+
+    def show_sites(self) -> None:
+        from ot.tui.screens.sites import SitesScreen
+
+        self._switch_to(SitesScreen())
+
+    def _switch_to(self, screen: Screen[None]) -> None:
+        """Make `screen` the bottom of the stack: nothing is left to go back to."""
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if len(self.screen_stack) == 2:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    # --- refusals, told in words ----------------------------------------------------------
+
+    def report(self, error: ClientError) -> None:
+        """Tell the user what went wrong; an expired session asks them to log in again."""
+        told = explain(error, self.server)
+        self.notify(told.message, title=told.title, severity=told.severity, timeout=8)
+        if isinstance(error, NotLoggedIn):
+            self.session_expired()
+
+    def session_expired(self) -> None:
+        from ot.tui.screens.login import LoginScreen
+
+        if not isinstance(self.screen, LoginScreen):
+            self.show_login()
+
+    # --- actions every screen has ---------------------------------------------------------
+
+    def action_help(self) -> None:
+        from ot.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "The keys of this screen", self.action_help)
+        yield SystemCommand("Toggle light / dark", "Switch the theme", self.action_toggle_theme)
+        if self.client.token is not None:
+            yield SystemCommand("Sites", "Your sites and those shared with you", self.show_sites)

@@ -1,0 +1,1 @@
+"""One screen per module. A screen's `HELP` (markdown) is what `?` shows above its keys."""

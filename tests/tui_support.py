@@ -1,0 +1,73 @@
+"""Helpers of the TUI tests: the app on a real server (in-process, on a loopback port, SQLite),
+driven by Textual's Pilot, waiting for conditions and never for durations. Their fixtures, `ada`
+and `tui_credentials`, are in conftest.py.
+
+Test modules opt in with `pytestmark = TUI` (the server's database behaviour is covered by the
+API tests on both databases; the TUI's, through HTTP, is the same on both)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from aiohttp.test_utils import TestClient
+from textual.pilot import Pilot
+from textual.screen import Screen
+
+from ot.client import CredentialStore, OtClient
+from ot.clock import ManualClock
+from ot.tui.app import OtApp
+
+TUI = pytest.mark.sqlite_only
+SMALL = (80, 24)
+LARGE = (160, 48)
+# A safety net for a hung test, not a timing: every wait ends as soon as its condition holds.
+WAIT_LIMIT_SECONDS = 60.0
+
+
+def base_url_of(client: TestClient) -> str:
+    return str(client.make_url("/")).rstrip("/")
+
+
+def tui_app(
+    client: TestClient,
+    credentials: CredentialStore,
+    clock: ManualClock,
+    *,
+    token: str | None = None,
+) -> OtApp:
+    """The app on the test's server, with the server's clock as its own."""
+    ot_client = OtClient(base_url_of(client), token, credentials=credentials)
+    return OtApp(ot_client, now=clock.now)
+
+
+async def wait_for(pilot: Pilot[None], condition: Callable[[], object], what: str) -> None:
+    """Let the app run until `condition()` holds (workers answering, screens changing)."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while not condition():
+        await pilot.pause(0.02)
+        if loop.time() - start > WAIT_LIMIT_SECONDS:
+            raise AssertionError(f"waited {WAIT_LIMIT_SECONDS:.0f} s for: {what}")
+
+
+async def wait_for_screen(pilot: Pilot[None], kind: type[Screen[object]]) -> None:
+    """Wait until `kind` is the top screen and has painted (so the test sees what it shows)."""
+    await wait_for(
+        pilot,
+        lambda: isinstance(pilot.app.screen, kind) and pilot.app.screen.is_mounted,
+        f"the {kind.__name__}",
+    )
+    await pilot.pause()  # its widgets' first refresh (a Header sets its title then)
+
+
+def notifications(app: OtApp) -> list[str]:
+    """Every notification shown so far, as 'title: message'."""
+    return [f"{note.title}: {note.message}" for note in app._notifications]
+
+
+def screen_text(app: OtApp) -> str:
+    """What the top screen shows, as plain text, line by line (as a person would read it)."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join(strip.text.rstrip() for strip in strips)
