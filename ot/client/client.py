@@ -186,6 +186,27 @@ class OtClient:
             self.token = None
             self.credentials.delete(self.base_url)
 
+    async def use_api_key(self, key: str) -> SiteList:
+        """Use an API key from now on, and store it for the next run, once the server has
+        answered to it: it lists the sites, which is what a key for the terminal must do
+        (scope `sites:read`). A key refused (`NotLoggedIn`, `Forbidden`) leaves the credential
+        as it was."""
+        key = key.strip()
+        if key.startswith(SESSION_TOKEN_PREFIX):
+            raise Invalid("key", "this is a session token, not an API key", status=0)
+        previous, self.token = self.token, key
+        try:
+            sites = await self.list_sites()
+        except ClientError:
+            self.token = previous
+            raise
+        self.credentials.save(self.base_url, StoredCredential("api_key", key))
+        return sites
+
+    @property
+    def uses_api_key(self) -> bool:
+        return self.token is not None and _is_api_key(self.token)
+
     # --- the account ----------------------------------------------------------------------
 
     async def profile(self) -> ProfileOut:
