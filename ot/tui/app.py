@@ -27,6 +27,7 @@ class OtApp(App[None]):
         # F1 too: in a form, `?` is typed into the field.
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("ctrl+t", "toggle_theme", "Theme", show=False),
+        Binding("ctrl+l", "log_out", "Log out", show=False),
     ]
 
     def __init__(self, client: OtClient, *, now: Callable[[], datetime] = utc_now) -> None:
@@ -51,7 +52,11 @@ class OtApp(App[None]):
         """Straight to the sites when the stored credential is still good, else log in."""
         if self.client.token is not None:
             try:
-                await self.client.profile()
+                # A key for the terminal may lack the scope to read the profile; it can list
+                # the sites (`OtClient.use_api_key` made sure).
+                await (
+                    self.client.list_sites() if self.client.uses_api_key else self.client.profile()
+                )
             except NotLoggedIn:
                 pass  # expired or ended: log in again, without an error message
             except ClientError as error:
@@ -66,10 +71,10 @@ class OtApp(App[None]):
 
     # --- where the user goes ---------------------------------------------------------------
 
-    def show_login(self) -> None:
+    def show_login(self, email: str = "", *, notice: str = "") -> None:
         from ot.tui.screens.login import LoginScreen
 
-        self._switch_to(LoginScreen())
+        self._switch_to(LoginScreen(email, notice=notice))
 
     def show_sites(self) -> None:
         from ot.tui.screens.sites import SitesScreen
@@ -98,7 +103,23 @@ class OtApp(App[None]):
         from ot.tui.screens.login import LoginScreen
 
         if not isinstance(self.screen, LoginScreen):
-            self.show_login()
+            # Logging in again leads to the sites list (where the user was is not kept).
+            self.show_login(
+                notice="Your session ended (it expired, or was ended elsewhere): log in again."
+            )
+
+    def action_log_out(self) -> None:
+        self.log_out()
+
+    @work(exclusive=True, group="log-out")
+    async def log_out(self) -> None:
+        """End the session and forget the credential, then back to the log-in screen. The
+        credential is forgotten here even when the server cannot be told."""
+        try:
+            await self.client.log_out()
+        except ClientError as error:
+            self.report(error)
+        self.show_login(notice="You have logged out.")
 
     # --- actions every screen has ---------------------------------------------------------
 
@@ -117,3 +138,4 @@ class OtApp(App[None]):
         yield SystemCommand("Toggle light / dark", "Switch the theme", self.action_toggle_theme)
         if self.client.token is not None:
             yield SystemCommand("Sites", "Your sites and those shared with you", self.show_sites)
+            yield SystemCommand("Log out", "End this session and forget it", self.log_out)
