@@ -1,39 +1,256 @@
-"""Log in with e-mail and password (placeholder until the log-in issue part lands)."""
+"""Log in: e-mail and password (and, with the second factor on, the authenticator app's code or a
+recovery code), or an API key. Every refusal is said on the form and the form stays usable:
+a wrong password is cleared for the next try, a throttled log-in says how long to wait."""
 
 from __future__ import annotations
 
-from textual import work
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label
+import re
 
-from ot.tui.calls import app_of, attempt, client_of
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label, Static, TabbedContent, TabPane
+
+from ot.client import ClientError, Forbidden, NotLoggedIn, Throttled, Unavailable
+from ot.tui.calls import app_of, client_of
+
+# Enough to catch a slip (a missing @, a space) before asking the server; the server decides
+# whether the address is known.
+EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+PASSWORD_TAB = "with-password"
+API_KEY_TAB = "with-api-key"
+SECOND_FACTOR_LABEL = "Second factor: the code from your authenticator app, or a recovery code"
+
+
+def looks_like_an_email(text: str) -> bool:
+    return EMAIL_SHAPE.fullmatch(text.strip()) is not None
+
+
+def wait_in_words(seconds: int | None) -> str:
+    if seconds is None:
+        return "a moment"
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{(seconds + 59) // 60} minutes"
 
 
 class LoginScreen(Screen[None]):
-    HELP = "# Log in\n\nLog in with your e-mail address and password."
+    HELP = """# Log in
+
+Log in with your e-mail address and password. When your account has the second factor on, the
+form asks for the code from your authenticator app too (a recovery code works instead).
+
+Or log in with an **API key** (`F3`): the key needs the `sites:read` scope. It is kept in your
+config folder, readable by you alone, until you log out (`ctrl+l`).
+
+No account yet? `F2` registers one. Registered but not confirmed yet? `F4` takes the link from
+the mail we sent you.
+"""
+    DEFAULT_CSS = """
+    LoginScreen .form {
+        padding: 0 1;
+    }
+    LoginScreen .form Label {
+        padding: 0;
+    }
+    LoginScreen TabbedContent {
+        height: auto;
+    }
+    LoginScreen TabPane {
+        padding: 0 1;
+    }
+    LoginScreen #second-factor {
+        display: none;
+        height: auto;
+    }
+    LoginScreen #second-factor.shown {
+        display: block;
+    }
+    LoginScreen #problem {
+        padding: 0 1;
+        min-height: 1;
+    }
+    LoginScreen #problem.notice {
+        color: $warning;
+    }
+    LoginScreen .buttons {
+        padding: 0;
+    }
+    """
+    BINDINGS = [
+        Binding("f2", "register", "Register"),
+        Binding("f3", "switch_tab", "Password / API key"),
+        Binding("f4", "confirm_address", "Confirm address"),
+    ]
+
+    def __init__(self, email: str = "", *, notice: str = "") -> None:
+        super().__init__()
+        self.email = email
+        self.notice = notice
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Vertical(classes="form"):
-            yield Label("E-mail")
-            yield Input(id="email")
-            yield Label("Password")
-            yield Input(id="password", password=True)
-            yield Button("Log in", id="log-in", variant="primary")
+        with VerticalScroll(classes="form"):
+            # The words first: on a small terminal anything below the form would be out of sight.
+            yield Static(self.notice, id="problem", classes="notice" if self.notice else "")
+            with TabbedContent(initial=PASSWORD_TAB):
+                with TabPane("E-mail and password", id=PASSWORD_TAB):
+                    yield Label("E-mail")
+                    yield Input(self.email, id="email", placeholder="you@example.org")
+                    yield Label("Password")
+                    yield Input(id="password", password=True)
+                    with Vertical(id="second-factor"):
+                        yield Label(SECOND_FACTOR_LABEL)
+                        yield Input(id="code", placeholder="123456 or abcd-efgh-ijkl-mnop")
+                with TabPane("API key", id=API_KEY_TAB):
+                    yield Label("API key (with the sites:read scope)")
+                    yield Input(id="api-key", password=True, placeholder="ot_...")
+            with Horizontal(classes="buttons"):
+                yield Button("Log in", id="log-in", variant="primary")
+                yield Button("Register (F2)", id="register")
+                yield Button("Confirm address (F4)", id="confirm-address")
         yield Footer()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.log_in()
+    def on_mount(self) -> None:
+        self.query_one("#password" if self.email else "#email", Input).focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.log_in()
+    def fill(self, email: str, notice: str = "") -> None:
+        """Back from registering or confirming: the address given there, and what happened."""
+        if email:
+            self.query_one("#email", Input).value = email
+        self.query_one(TabbedContent).active = PASSWORD_TAB
+        self.say(notice, notice=True)
+        self.query_one("#password" if email else "#email", Input).focus()
+
+    # --- what the user does --------------------------------------------------------------
+
+    @on(Button.Pressed, "#log-in")
+    @on(Input.Submitted)
+    def submit(self) -> None:
+        if self.query_one(TabbedContent).active == API_KEY_TAB:
+            self.log_in_with_key()
+        else:
+            self.log_in()
+
+    @on(Button.Pressed, "#register")
+    def action_register(self) -> None:
+        from ot.tui.screens.register import RegisterScreen
+
+        self.app.push_screen(RegisterScreen(self.query_one("#email", Input).value.strip()))
+
+    @on(Button.Pressed, "#confirm-address")
+    def action_confirm_address(self) -> None:
+        from ot.tui.screens.verify import VerifyScreen
+
+        self.app.push_screen(VerifyScreen(self.query_one("#email", Input).value.strip()))
+
+    def action_switch_tab(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = PASSWORD_TAB if tabs.active == API_KEY_TAB else API_KEY_TAB
+        self.query_one("#api-key" if tabs.active == API_KEY_TAB else "#email", Input).focus()
+
+    # --- talking to the server ------------------------------------------------------------
 
     @work(exclusive=True, group="log-in")
     async def log_in(self) -> None:
-        email = self.query_one("#email", Input).value
-        password = self.query_one("#password", Input).value
-        logged_in = await attempt(self, client_of(self).log_in(email, password))
-        if logged_in is not None:
+        email_field = self.query_one("#email", Input)
+        password_field = self.query_one("#password", Input)
+        code_field = self.query_one("#code", Input)
+        email, password = email_field.value.strip(), password_field.value
+        if not looks_like_an_email(email):
+            self.say(
+                "Type your e-mail address."
+                if not email
+                else f"“{email}” is not an e-mail address: it looks like name@example.org."
+            )
+            email_field.focus()
+            return
+        if not password:
+            self.say("Type your password.")
+            password_field.focus()
+            return
+        code = "".join(code_field.value.split()) or None
+        # The app's codes are six digits; anything else is taken for a recovery code.
+        totp_code = code if code is not None and code.isdigit() else None
+        recovery_code = code if code is not None and totp_code is None else None
+        self.say("Logging in…", notice=True)
+        try:
+            await client_of(self).log_in(
+                email, password, totp_code=totp_code, recovery_code=recovery_code
+            )
+        except NotLoggedIn:
+            # The server gives one answer for a wrong address, password or code (it does not
+            # tell a guesser which), so the code field shows up after any refusal.
+            self.query_one("#second-factor").add_class("shown")
+            password_field.value = ""
+            code_field.value = ""
+            self.say(
+                "The e-mail address or the password is not right (or, with the second factor "
+                "on, the code): type them again."
+            )
+            password_field.focus()
+        except Throttled as error:
+            password_field.value = ""
+            self.say(
+                f"Too many failed log-ins: wait {wait_in_words(error.retry_after)}, then try again."
+            )
+            password_field.focus()
+        except Forbidden as error:
+            self.say(f"{error.message}. Press F4 to paste the link from the mail.")
+        except Unavailable as error:
+            self.say_unreachable(error)
+        except ClientError as error:
+            self.say("")
+            app_of(self).report(error)
+        else:
             app_of(self).show_sites()
+
+    @work(exclusive=True, group="log-in")
+    async def log_in_with_key(self) -> None:
+        key_field = self.query_one("#api-key", Input)
+        key = key_field.value.strip()
+        if not key:
+            self.say("Paste your API key.")
+            key_field.focus()
+            return
+        self.say("Checking the key…", notice=True)
+        try:
+            await client_of(self).use_api_key(key)
+        except NotLoggedIn:
+            key_field.value = ""
+            self.say("This server knows no such key (it may have been revoked).")
+            key_field.focus()
+        except Forbidden:
+            self.say(
+                "This key may not list your sites: the terminal needs a key with the "
+                "sites:read scope."
+            )
+            key_field.focus()
+        except Unavailable as error:
+            self.say_unreachable(error)
+        except ClientError as error:
+            self.say(str(error))
+            key_field.focus()
+        else:
+            app_of(self).show_sites()
+
+    # --- telling the user -----------------------------------------------------------------
+
+    def say(self, words: str, *, notice: bool = False) -> None:
+        """Words under the form, where the eye is (a notification would fade away)."""
+        problem = self.query_one("#problem", Static)
+        problem.update(words)
+        problem.set_class(notice, "notice")
+        problem.set_class(not notice and bool(words), "error-text")
+
+    def say_unreachable(self, error: Unavailable) -> None:
+        if error.status == 0:
+            self.say(
+                f"{client_of(self).base_url} does not answer. Check that the server runs and "
+                "the address is right, then press Enter to try again."
+            )
+        else:
+            self.say("")
+        app_of(self).report(error)
