@@ -10,6 +10,7 @@ as a cookie: the cookie is for browsers and needs a CSRF token besides."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 from types import TracebackType
@@ -263,8 +264,23 @@ class OtClient:
         return await self._call("DELETE", f"/ot/v1/sessions/{session_id}", Ended)
 
     async def end_other_sessions(self) -> Ended:
-        """End every session of the account but this one."""
-        return await self._call("DELETE", "/ot/v1/sessions", Ended)
+        """End every session of the account but this one (one by one: the server's
+        `DELETE /ot/v1/sessions` ends this one too, see `end_every_session`)."""
+        ended = 0
+        for other in (await self.list_sessions()).sessions:
+            if not other.current:
+                with contextlib.suppress(NotFound):  # it ended meanwhile (or expired)
+                    ended += (await self.end_session(other.id)).ended
+        return Ended(ended=ended)
+
+    async def end_every_session(self) -> Ended:
+        """Log out everywhere: every session of the account ends, this one too, so its token
+        is forgotten here."""
+        ended = await self._call("DELETE", "/ot/v1/sessions", Ended)
+        if self.token is not None and not _is_api_key(self.token):
+            self.token = None
+            self.credentials.delete(self.base_url)
+        return ended
 
     async def list_keys(self) -> KeyList:
         return await self._call("GET", "/ot/v1/keys", KeyList)
