@@ -54,30 +54,57 @@ CANDIDATE_PROP_KEYS = (
     "logged_in", "amount", "currency", "form", "button",
 )  # fmt: skip
 NO_PROPERTY = "(none)"
+NOT_SET = "(not set)"
 
 
 def event_is(name: str) -> tuple[Any, ...]:
     return ("is", "event:name", [name])
 
 
+def tagged(dimension: str) -> tuple[Any, ...]:
+    """Only visits that carry the UTM tag (as Plausible's campaign panels show them)."""
+    return ("is_not", dimension, [NOT_SET])
+
+
 PANELS = [
-    PanelSpec("pages", "Top pages", "event:page"),
-    PanelSpec("entry", "Entry pages", "visit:entry_page"),
-    PanelSpec("exit", "Exit pages", "visit:exit_page"),
-    PanelSpec("sources", "Sources", "visit:source"),
-    PanelSpec("referrers", "Referrers", "visit:referrer"),
-    PanelSpec("campaigns", "UTM campaigns", "visit:utm_campaign"),
-    PanelSpec("mediums", "UTM mediums", "visit:utm_medium"),
-    PanelSpec("utm-sources", "UTM sources", "visit:utm_source"),
-    PanelSpec("countries", "Countries", "visit:country", names=country_name),
-    PanelSpec("browsers", "Browsers", "visit:browser"),
-    PanelSpec("os", "Operating systems", "visit:os"),
-    PanelSpec("devices", "Devices", "visit:device"),
-    PanelSpec("goals", "Goals", "event:goal", metrics=("visitors", "events", "conversion_rate")),
+    PanelSpec("pages", "Top pages", "event:page", "Page"),
+    PanelSpec("entry", "Entry pages", "visit:entry_page", "Page"),
+    PanelSpec("exit", "Exit pages", "visit:exit_page", "Page"),
+    PanelSpec("sources", "Sources", "visit:source", "Source"),
+    PanelSpec("referrers", "Referrers", "visit:referrer", "Referrer"),
+    PanelSpec(
+        "campaigns",
+        "UTM campaigns",
+        "visit:utm_campaign",
+        "Campaign",
+        extra_filters=(tagged("visit:utm_campaign"),),
+    ),
+    PanelSpec(
+        "mediums",
+        "UTM mediums",
+        "visit:utm_medium",
+        "Medium",
+        extra_filters=(tagged("visit:utm_medium"),),
+    ),
+    PanelSpec(
+        "utm-sources",
+        "UTM sources",
+        "visit:utm_source",
+        "Source",
+        extra_filters=(tagged("visit:utm_source"),),
+    ),
+    PanelSpec("countries", "Countries", "visit:country", "Country", names=country_name),
+    PanelSpec("browsers", "Browsers", "visit:browser", "Browser"),
+    PanelSpec("os", "Operating systems", "visit:os", "System"),
+    PanelSpec("devices", "Devices", "visit:device", "Device"),
+    PanelSpec(
+        "goals", "Goals", "event:goal", "Goal", metrics=("visitors", "events", "conversion_rate")
+    ),
     PanelSpec(
         "events",
         "Custom events",
         "event:name",
+        "Event",
         metrics=("visitors", "events"),
         extra_filters=(("is_not", "event:name", BUILT_IN_EVENTS),),
     ),
@@ -85,6 +112,7 @@ PANELS = [
         "outbound",
         "Outbound links",
         "event:props:url",
+        "URL",
         metrics=("visitors", "events"),
         extra_filters=(event_is(OUTBOUND_LINK),),
     ),
@@ -92,6 +120,7 @@ PANELS = [
         "downloads",
         "File downloads",
         "event:props:url",
+        "File",
         metrics=("visitors", "events"),
         extra_filters=(event_is(FILE_DOWNLOAD),),
     ),
@@ -99,6 +128,7 @@ PANELS = [
         "not-found",
         "404 pages",
         "event:props:path",
+        "Path",
         metrics=("visitors", "events"),
         extra_filters=(event_is(NOT_FOUND),),
     ),
@@ -109,11 +139,12 @@ def props_spec(event: str | None, key: str | None) -> PanelSpec:
     """The properties panel for one event and one of its property keys."""
     if event is None or key is None:
         title = f"Properties of {event}" if event else "Event properties"
-        return PanelSpec("props", title, "event:props:", metrics=("visitors", "events"))
+        return PanelSpec("props", title, "event:props:", "Value", metrics=("visitors", "events"))
     return PanelSpec(
         "props",
         f"{event} · {key}",
         f"event:props:{key}",
+        key,
         metrics=("visitors", "events"),
         extra_filters=(event_is(event),),
     )
@@ -165,6 +196,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         self.view = view
         self.realtime: int | None = None
         self.kpi_answer: QueryAnswer | None = None
+        self.shown_view: DashboardView | None = None  # the view the headline figures show
         self.props_event: str | None = None
         self.props_keys: dict[str, list[str]] = {}
         self.props_key: str | None = None
@@ -241,6 +273,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         row = answer.results[0]
         changes = row.comparison.change if row.comparison is not None else None
         strip.show(row.metrics, changes, visitors_are_daily_sums=view.visitors_are_daily_sums)
+        self.shown_view = view
 
     @work(exclusive=True, group="chart")
     async def load_chart(self, view: DashboardView) -> None:
@@ -282,7 +315,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         )
         if event is None:
             panel.set_spec(props_spec(None, None))
-            panel.load(view)  # an empty answer: "Nothing in this period"
+            panel.show_nothing(view, "No custom events in this period.")
             return
         if event not in self.props_keys:
             self.props_keys[event] = await self._prop_keys(view, event)
@@ -290,7 +323,10 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         if self.props_key not in keys:
             self.props_key = keys[0] if keys else None
         panel.set_spec(props_spec(event, self.props_key))
-        panel.load(view)
+        if self.props_key is None:
+            panel.show_nothing(view, f"{event} has no properties we know of.")
+        else:
+            panel.load(view)
 
     async def _prop_keys(self, view: DashboardView, event: str) -> list[str]:
         client = client_of(self)

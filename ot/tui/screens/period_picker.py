@@ -40,7 +40,7 @@ two days (first and last, included) written as `2026-05-31`."""
     DEFAULT_CSS = """
     PeriodPickerScreen { align: center middle; }
     PeriodPickerScreen > Vertical {
-        width: 60;
+        width: 74;
         max-width: 100%;
         height: auto;
         max-height: 100%;

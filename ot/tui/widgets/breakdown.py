@@ -28,6 +28,9 @@ from ot.tui.view import (
 )
 
 ROWS_SHOWN = 10
+NOTHING = "Nothing in this period."
+LAST_WIDTH = 8  # "▲ 100 %"
+MIN_NAME_WIDTH = 12
 BAR_WIDTH = 10
 EIGHTHS = " ▏▎▍▌▋▊▉"
 SHORT_METRIC_NAMES = {
@@ -55,6 +58,7 @@ class PanelSpec:
     key: str
     title: str
     dimension: str
+    column: str = "Name"  # the header of the values' column
     metrics: tuple[str, ...] = ("visitors", "percentage")
     extra_filters: tuple[tuple[Any, ...], ...] = ()
     names: Callable[[str], str] | None = field(default=None, compare=False)
@@ -132,11 +136,12 @@ class Breakdown(Vertical, can_focus=False):
         self.spec = spec
         self.border_title = spec.title
         self.rows: list[ResultRow] = []
+        self.answer: QueryAnswer | None = None
         self.loaded_view: DashboardView | None = None
 
     def compose(self) -> ComposeResult:
         yield PanelTable(cursor_type="row", zebra_stripes=False, show_cursor=True)
-        yield Static("Nothing in this period.", classes="empty")
+        yield Static(NOTHING, classes="empty")
 
     @property
     def table(self) -> PanelTable:
@@ -161,24 +166,48 @@ class Breakdown(Vertical, can_focus=False):
         if answer is not None:
             self.show(view, answer)
 
-    def show(self, view: DashboardView, answer: QueryAnswer) -> None:
+    def show_nothing(self, view: DashboardView, why: str) -> None:
+        """No query to make (an event without properties, say): say why instead of rows."""
+        self.workers.cancel_group(self, "load")
+        self.rows, self.answer = [], None
+        self.loaded_view = view
+        self.query_one(".empty", Static).update(why)
+        self.set_class(True, "-empty")
+        self.border_subtitle = ""
+        self.post_message(self.Loaded(self))
+
+    def on_resize(self) -> None:
+        # The name column takes the panel's width: lay the rows out again for the new one.
+        if self.answer is not None and self.loaded_view is not None:
+            row = self.table.cursor_row
+            self.show(self.loaded_view, self.answer, announce=False)
+            self.table.move_cursor(row=row, animate=False)
+
+    def show(self, view: DashboardView, answer: QueryAnswer, *, announce: bool = True) -> None:
+        self.answer = answer
+        self.query_one(".empty", Static).update(NOTHING)
         self.rows = answer.results
         self.loaded_view = view
         comparing = view.comparison is not Comparison.NONE
         table = self.table
         table.clear(columns=True)
-        table.add_column(self.spec.title.split(" ·")[0], key="name")
-        for metric in self.spec.metrics:
-            if metric != "percentage":
-                table.add_column(SHORT_METRIC_NAMES.get(metric, metric), key=metric)
+        numbers = [metric for metric in self.spec.metrics if metric != "percentage"]
+        widths = [max(len(SHORT_METRIC_NAMES.get(metric, metric)), 6) for metric in numbers]
+        # The name takes what the figures leave: long URLs are cut, never the figures.
+        fixed = sum(widths) + BAR_WIDTH + LAST_WIDTH + 2 * (len(widths) + 3) + 4
+        table.add_column(
+            self.spec.column, key="name", width=max(MIN_NAME_WIDTH, self.size.width - fixed)
+        )
+        for metric, width in zip(numbers, widths, strict=True):
+            table.add_column(SHORT_METRIC_NAMES.get(metric, metric), key=metric, width=width)
         table.add_column("", key="bar", width=BAR_WIDTH)
-        table.add_column("Change" if comparing else "Share", key="last")
+        table.add_column("Change" if comparing else "Share", key="last", width=LAST_WIDTH)
         ranked = self.spec.metrics[0]
         top = max((_number(row.metrics[0]) for row in self.rows), default=0) or 1
         for row in self.rows:
             value = str(row.dimensions[0])
             metrics = dict(zip(self.spec.metrics, row.metrics, strict=False))
-            cells: list[object] = [Text(self.spec.shown(value), overflow="ellipsis")]
+            cells: list[object] = [Text(self.spec.shown(value), overflow="ellipsis", no_wrap=True)]
             for metric in self.spec.metrics:
                 if metric != "percentage":
                     cells.append(Text(format_metric(metric, metrics[metric]), justify="right"))
@@ -187,7 +216,8 @@ class Breakdown(Vertical, can_focus=False):
             table.add_row(*cells, key=value)
         self.set_class(not self.rows, "-empty")
         self.border_subtitle = f"{len(self.rows)} shown" if self.rows else ""
-        self.post_message(self.Loaded(self))
+        if announce:
+            self.post_message(self.Loaded(self))
 
     def _last_cell(
         self, ranked: str, row: ResultRow, metrics: dict[str, Any], comparing: bool
