@@ -251,23 +251,22 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
     def show_topbar(self) -> None:
         period = self.view.period
         days = f"{period.first_day.isoformat()} to {period.last_day.isoformat()}"
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")
         text.append(self.view.domain, style="bold")
-        text.append(f"  {period.label}", style="bold")
+        if self.realtime is not None:  # before the dates: still seen at 80 columns
+            text.append("  ●", style="green")
+            text.append(f" {self.realtime} current visitor{'s' if self.realtime != 1 else ''}")
+        text.append(f"  ·  {period.label}", style="bold")
         if period.days > 1:
             text.append(f" ({days})", style="dim")
         text.append(f"  ·  {COMPARISON_LABELS[self.view.comparison]}", style="dim")
-        if self.realtime is not None:
-            text.append("  ·  ")
-            text.append("● ", style="green")
-            text.append(f"{self.realtime} current visitor{'s' if self.realtime != 1 else ''}")
         self.query_one("#topbar", Static).update(text)
 
     @work(exclusive=True, group="kpis")
     async def load_kpis(self, view: DashboardView) -> None:
         strip = self.query_one(KpiStrip)
         answer = await attempt(self, client_of(self).query(view.query(KPI_METRICS)), busy=strip)
-        if answer is None or not answer.results:
+        if answer is None or not answer.results or not self.is_attached:
             return
         self.kpi_answer = answer
         row = answer.results[0]
@@ -281,7 +280,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         time_dimension = view.period.time_dimension
         query = view.query(["visitors", "pageviews"], [time_dimension], time_labels=True)
         answer = await attempt(self, client_of(self).query(query), busy=chart)
-        if answer is None:
+        if answer is None or not self.is_attached:
             return
         labels = [str(label) for label in answer.meta.get("time_labels") or []]
         by_label = {str(row.dimensions[0]): row for row in answer.results}
@@ -303,7 +302,8 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
             self.realtime = await client_of(self).realtime_visitors(self.view.domain)
         except ClientError:  # the figure is a nicety: the panels say what failed
             return
-        self.show_topbar()
+        if self.is_attached:
+            self.show_topbar()
 
     @work(exclusive=True, group="props")
     async def load_props(self, view: DashboardView) -> None:
@@ -319,6 +319,8 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
             return
         if event not in self.props_keys:
             self.props_keys[event] = await self._prop_keys(view, event)
+        if not self.is_attached:
+            return
         keys = self.props_keys[event]
         if self.props_key not in keys:
             self.props_key = keys[0] if keys else None

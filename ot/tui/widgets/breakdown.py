@@ -163,7 +163,7 @@ class Breakdown(Vertical, can_focus=False):
     @work(exclusive=True, group="load")
     async def load(self, view: DashboardView) -> None:
         answer = await attempt(self, client_of(self).query(self.query_for(view)), busy=self.table)
-        if answer is not None:
+        if answer is not None and self.is_attached:  # the dashboard may have closed meanwhile
             self.show(view, answer)
 
     def show_nothing(self, view: DashboardView, why: str) -> None:

@@ -25,8 +25,8 @@ SHORT_LABELS = {
     "visitors": "Visitors",
     "visits": "Visits",
     "pageviews": "Pageviews",
-    "views_per_visit": "Views/visit",
-    "bounce_rate": "Bounce rate",
+    "views_per_visit": "Per visit",
+    "bounce_rate": "Bounce",
     "visit_duration": "Duration",
 }
 DAILY_SUMS_LABEL = "sum of daily visitors"
@@ -68,10 +68,13 @@ class Kpi(Static):
         self.refresh_text()
 
     def refresh_text(self) -> None:
-        label = self.label if self.size.width >= len(self.label) + 2 else SHORT_LABELS[self.metric]
-        if self.label == DAILY_SUMS_LABEL and self.size.width < len(self.label) + 2:
+        room = self.content_size.width
+        label = self.label if room >= len(self.label) else SHORT_LABELS[self.metric]
+        if self.label == DAILY_SUMS_LABEL and room < len(self.label):
             label = "Σ daily vis."  # still says it is a sum, in 12 columns
-        text = Text(label, style="dim", overflow="ellipsis", no_wrap=True)
+        if room and len(label) > room:
+            label = label[: max(1, room - 1)] + "…"  # one line per part, whatever the width
+        text = Text(label, style="dim")
         text.append("\n")
         text.append(format_metric(self.metric, self.value), style="bold")
         change = format_change(self.metric, self.change)
