@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ot.api.sites import SiteOut
 from ot.api.stats import StatsQuery
 
 
@@ -116,6 +117,14 @@ class Comparison(StrEnum):
     YEAR_OVER_YEAR = "year_over_year"
 
 
+# The order `c` cycles through.
+COMPARISON_CYCLE = (Comparison.NONE, Comparison.PREVIOUS_PERIOD, Comparison.YEAR_OVER_YEAR)
+
+
+def next_comparison(current: Comparison) -> Comparison:
+    return COMPARISON_CYCLE[(COMPARISON_CYCLE.index(current) + 1) % len(COMPARISON_CYCLE)]
+
+
 COMPARISON_LABELS = {
     Comparison.NONE: "no comparison",
     Comparison.PREVIOUS_PERIOD: "vs previous period",
@@ -162,6 +171,9 @@ class DashboardView:
     def without_filter(self, old: Filter) -> DashboardView:
         return replace(self, filters=tuple(kept for kept in self.filters if kept != old))
 
+    def without_filters(self) -> DashboardView:
+        return replace(self, filters=())
+
     @property
     def visitors_are_daily_sums(self) -> bool:
         return self.cookieless and self.period.days > 1
@@ -197,3 +209,92 @@ class DashboardView:
             include=include or None,
             pagination=pagination,
         )
+
+
+def view_of_site(
+    site: SiteOut, today: date, kind: PeriodKind = PeriodKind.LAST_30_DAYS
+) -> DashboardView:
+    """A site's dashboard as it opens: the last 30 days against the 30 before, unfiltered."""
+    return DashboardView(
+        site_id=site.id,
+        domain=site.domain,
+        timezone=site.timezone,
+        period=period_of(kind, today),
+        # `ot.privacy.VisitorMode.COOKIELESS` (the TUI may not import the core).
+        cookieless=str(site.visitor_mode) == "cookieless",
+    )
+
+
+# --- how figures read --------------------------------------------------------------------------
+
+METRIC_LABELS = {
+    "visitors": "Unique visitors",
+    "visits": "Total visits",
+    "pageviews": "Total pageviews",
+    "views_per_visit": "Views per visit",
+    "bounce_rate": "Bounce rate",
+    "visit_duration": "Visit duration",
+    "events": "Total events",
+    "conversion_rate": "Conversion rate",
+    "percentage": "Share",
+}
+# Metrics whose rise is bad news: their change is coloured the other way round.
+LOWER_IS_BETTER = frozenset({"bounce_rate"})
+PERCENT_METRICS = frozenset({"bounce_rate", "conversion_rate", "percentage"})
+
+
+def format_count(value: float) -> str:
+    """1234 → 1.2k, 1_500_000 → 1.5M (as Plausible shortens its figures)."""
+    size = abs(value)
+    for limit, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if size >= limit:
+            shortened = f"{value / limit:.1f}".removesuffix(".0")
+            return f"{shortened}{suffix}"
+    return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+
+
+def format_duration(seconds: float) -> str:
+    """75 → 1m 15s; 3725 → 1h 02m; 42 → 42s."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def format_metric(metric: str, value: object) -> str:
+    """A metric's value as the dashboard shows it, with its unit."""
+    if value is None:
+        return "-"
+    if not isinstance(value, int | float):
+        return str(value)
+    if metric == "visit_duration":
+        return format_duration(value)
+    if metric in PERCENT_METRICS:
+        return f"{format_count(round(value, 1))} %"
+    if metric == "views_per_visit":
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    return format_count(value)
+
+
+def change_direction(metric: str, change: object) -> int:
+    """+1 good news, -1 bad news, 0 no change or nothing to compare."""
+    if not isinstance(change, int | float) or change == 0:
+        return 0
+    better = change > 0
+    if metric in LOWER_IS_BETTER:
+        better = not better
+    return 1 if better else -1
+
+
+def format_change(metric: str, change: object) -> str:
+    """▲ 12 % / ▼ 3 pt / = 0 %: the arrow says the direction without colour. Bounce rate
+    changes in percentage points, every other metric in percent (as the API answers)."""
+    if not isinstance(change, int | float):
+        return ""
+    unit = "pt" if metric in LOWER_IS_BETTER else "%"
+    arrow = "▲" if change > 0 else "▼" if change < 0 else "="
+    return f"{arrow} {format_count(abs(round(change, 1)))} {unit}"

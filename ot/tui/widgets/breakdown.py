@@ -1,0 +1,267 @@
+"""One panel of the dashboard (GoAccess's and Plausible's): the top values of one dimension with
+their visitors, a bar, and their share (or their change against the compared period). Enter on a
+row filters the whole dashboard by it; the panel loads itself in a worker of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from ot.api.stats import QueryAnswer, ResultRow
+from ot.tui.calls import attempt, client_of
+from ot.tui.view import (
+    Comparison,
+    DashboardView,
+    Filter,
+    change_direction,
+    format_change,
+    format_metric,
+)
+
+ROWS_SHOWN = 10
+NOTHING = "Nothing in this period."
+LAST_WIDTH = 8  # "▲ 100 %"
+MIN_NAME_WIDTH = 12
+BAR_WIDTH = 10
+EIGHTHS = " ▏▎▍▌▋▊▉"
+SHORT_METRIC_NAMES = {
+    "visitors": "Visitors",
+    "events": "Events",
+    "pageviews": "Views",
+    "conversion_rate": "CR",
+    "percentage": "Share",
+    "visits": "Visits",
+}
+
+
+def bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    """A bar of `fraction` (0 to 1) of `width` cells, in eighths of a cell."""
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, part = divmod(eighths, 8)
+    return ("█" * full + (EIGHTHS[part] if part else "")).ljust(width)
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """What a panel shows: `dimension`'s values by `metrics` (the first one ranks them), under
+    `extra_filters` (e.g. only outbound-link clicks); `names` turns a value into what is shown."""
+
+    key: str
+    title: str
+    dimension: str
+    column: str = "Name"  # the header of the values' column
+    metrics: tuple[str, ...] = ("visitors", "percentage")
+    extra_filters: tuple[tuple[Any, ...], ...] = ()
+    names: Callable[[str], str] | None = field(default=None, compare=False)
+    # Filter the dashboard by this dimension when a row is picked (a prop's value, a goal, ...).
+    filter_dimension: str | None = None
+
+    def filters(self) -> list[list[Any]]:
+        return [list(extra) for extra in self.extra_filters]
+
+    def shown(self, value: str) -> str:
+        return self.names(value) if self.names is not None else value
+
+
+class PanelTable(DataTable[object]):
+    """A panel's rows; left and right move to the neighbouring panels."""
+
+    BINDINGS = [
+        Binding("right", "app.focus_next", "Next panel", show=False),
+        Binding("left", "app.focus_previous", "Previous panel", show=False),
+    ]
+
+
+class Breakdown(Vertical, can_focus=False):
+    """A dashboard panel; `load(view)` fills it (and cancels a load still under way)."""
+
+    DEFAULT_CSS = """
+    Breakdown {
+        height: auto;
+        border: round $panel;
+        border-title-color: $text-muted;
+        border-subtitle-color: $text-muted;
+        padding: 0 1 0 0;
+    }
+    Breakdown:focus-within {
+        border: round $accent;
+        border-title-color: $text;
+    }
+    Breakdown PanelTable {
+        height: auto;
+        max-height: 12;
+        background: $surface;
+    }
+    Breakdown .empty {
+        color: $text-muted;
+        padding: 0 1;
+        display: none;
+    }
+    Breakdown.-empty .empty { display: block; }
+    Breakdown.-empty PanelTable { display: none; }
+    """
+
+    class Picked(Message):
+        """A row was chosen: filter the dashboard by it."""
+
+        def __init__(self, breakdown: Breakdown, picked: Filter) -> None:
+            super().__init__()
+            self.breakdown = breakdown
+            self.filter = picked
+
+    class Highlighted(Message):
+        """The cursor moved to a row (the event-properties panel follows the events')."""
+
+        def __init__(self, breakdown: Breakdown, value: str) -> None:
+            super().__init__()
+            self.breakdown = breakdown
+            self.value = value
+
+    class Loaded(Message):
+        def __init__(self, breakdown: Breakdown) -> None:
+            super().__init__()
+            self.breakdown = breakdown
+
+    def __init__(self, spec: PanelSpec) -> None:
+        super().__init__(id=f"panel-{spec.key}")
+        self.spec = spec
+        self.border_title = spec.title
+        self.rows: list[ResultRow] = []
+        self.answer: QueryAnswer | None = None
+        self.loaded_view: DashboardView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield PanelTable(cursor_type="row", zebra_stripes=False, show_cursor=True)
+        yield Static(NOTHING, classes="empty")
+
+    @property
+    def table(self) -> PanelTable:
+        return self.query_one(PanelTable)
+
+    def set_spec(self, spec: PanelSpec) -> None:
+        self.spec = spec
+        self.border_title = spec.title
+
+    def query_for(self, view: DashboardView, *, limit: int = ROWS_SHOWN) -> Any:
+        return view.query(
+            list(self.spec.metrics),
+            [self.spec.dimension],
+            extra_filters=self.spec.filters(),
+            order_by=[[self.spec.metrics[0], "desc"]],
+            limit=limit,
+        )
+
+    @work(exclusive=True, group="load")
+    async def load(self, view: DashboardView) -> None:
+        answer = await attempt(self, client_of(self).query(self.query_for(view)), busy=self.table)
+        if answer is not None and self.is_attached:  # the dashboard may have closed meanwhile
+            self.show(view, answer)
+
+    def show_nothing(self, view: DashboardView, why: str) -> None:
+        """No query to make (an event without properties, say): say why instead of rows."""
+        self.workers.cancel_group(self, "load")
+        self.rows, self.answer = [], None
+        self.loaded_view = view
+        self.query_one(".empty", Static).update(why)
+        self.set_class(True, "-empty")
+        self.border_subtitle = ""
+        self.post_message(self.Loaded(self))
+
+    def on_resize(self) -> None:
+        # The name column takes the panel's width: lay the rows out again for the new one.
+        if self.answer is not None and self.loaded_view is not None:
+            row = self.table.cursor_row
+            self.show(self.loaded_view, self.answer, announce=False)
+            self.table.move_cursor(row=row, animate=False)
+
+    def show(self, view: DashboardView, answer: QueryAnswer, *, announce: bool = True) -> None:
+        self.answer = answer
+        self.query_one(".empty", Static).update(NOTHING)
+        self.rows = answer.results
+        self.loaded_view = view
+        comparing = view.comparison is not Comparison.NONE
+        table = self.table
+        table.clear(columns=True)
+        numbers = [metric for metric in self.spec.metrics if metric != "percentage"]
+        widths = [max(len(SHORT_METRIC_NAMES.get(metric, metric)), 6) for metric in numbers]
+        # The name takes what the figures leave: long URLs are cut, never the figures.
+        fixed = sum(widths) + BAR_WIDTH + LAST_WIDTH + 2 * (len(widths) + 3) + 4
+        table.add_column(
+            self.spec.column, key="name", width=max(MIN_NAME_WIDTH, self.size.width - fixed)
+        )
+        for metric, width in zip(numbers, widths, strict=True):
+            table.add_column(SHORT_METRIC_NAMES.get(metric, metric), key=metric, width=width)
+        table.add_column("", key="bar", width=BAR_WIDTH)
+        table.add_column("Change" if comparing else "Share", key="last", width=LAST_WIDTH)
+        ranked = self.spec.metrics[0]
+        top = max((_number(row.metrics[0]) for row in self.rows), default=0) or 1
+        for row in self.rows:
+            value = str(row.dimensions[0])
+            metrics = dict(zip(self.spec.metrics, row.metrics, strict=False))
+            cells: list[object] = [Text(self.spec.shown(value), overflow="ellipsis", no_wrap=True)]
+            for metric in self.spec.metrics:
+                if metric != "percentage":
+                    cells.append(Text(format_metric(metric, metrics[metric]), justify="right"))
+            cells.append(Text(bar(_number(row.metrics[0]) / top), style="cyan"))
+            cells.append(self._last_cell(ranked, row, metrics, comparing))
+            table.add_row(*cells, key=value)
+        self.set_class(not self.rows, "-empty")
+        self.border_subtitle = f"{len(self.rows)} shown" if self.rows else ""
+        if announce:
+            self.post_message(self.Loaded(self))
+
+    def _last_cell(
+        self, ranked: str, row: ResultRow, metrics: dict[str, Any], comparing: bool
+    ) -> Text:
+        if comparing:
+            change = row.comparison.change[0] if row.comparison is not None else None
+            direction = change_direction(ranked, change)
+            style = "green" if direction > 0 else "red" if direction < 0 else "dim"
+            return Text(format_change(ranked, change), style=style, justify="right")
+        share = metrics.get("percentage")
+        return Text(
+            format_metric("percentage", share) if share is not None else "", justify="right"
+        )
+
+    def figures(self) -> list[tuple[str, str, object, object]]:
+        """(name, metric, value, change) of every row shown, for the export."""
+        out = []
+        for row in self.rows:
+            changes = row.comparison.change if row.comparison is not None else []
+            for index, metric in enumerate(self.spec.metrics):
+                change = changes[index] if index < len(changes) else None
+                out.append((str(row.dimensions[0]), metric, row.metrics[index], change))
+        return out
+
+    def highlighted_value(self) -> str | None:
+        table = self.table
+        if not self.rows or table.cursor_row < 0 or table.cursor_row >= len(self.rows):
+            return None
+        return str(self.rows[table.cursor_row].dimensions[0])
+
+    @on(DataTable.RowSelected)
+    def _picked(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        value = event.row_key.value
+        if value is not None:
+            dimension = self.spec.filter_dimension or self.spec.dimension
+            self.post_message(self.Picked(self, Filter(dimension, value)))
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.Highlighted(self, event.row_key.value))
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0

@@ -1,0 +1,67 @@
+"""The dashboard's time series: visitors and pageviews per bucket of the period (hours of a day,
+days, months), and the compared period's visitors as a dotted line when there is one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual_plotext import PlotextPlot
+
+TICKS = 6  # labels under the x axis: more would overlap at 80 columns
+
+
+def bucket_label(label: str, time_dimension: str) -> str:
+    """Short x-axis labels: '2026-05-04 10:00:00' → '10:00' (hours), '2026-05-04' → '05-04'
+    (days), '2026-05-01' → '2026-05' (months)."""
+    if time_dimension == "time:hour":
+        return label[11:16] or label
+    if time_dimension == "time:month":
+        return label[:7]
+    return label[5:10] or label
+
+
+class VisitorsChart(PlotextPlot):
+    """Visitors and pageviews over the period."""
+
+    DEFAULT_CSS = """
+    VisitorsChart {
+        height: 12;
+        width: 1fr;
+        border: round $panel;
+        border-title-color: $text-muted;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Visitors and pageviews"
+        self.labels: list[str] = []
+        self.series: dict[str, list[float]] = {}
+
+    def show(
+        self,
+        labels: Sequence[str],
+        time_dimension: str,
+        visitors: Sequence[float],
+        pageviews: Sequence[float],
+        compared_visitors: Sequence[float] | None = None,
+    ) -> None:
+        self.labels = [bucket_label(label, time_dimension) for label in labels]
+        self.series = {"Visitors": list(visitors), "Pageviews": list(pageviews)}
+        if compared_visitors is not None:
+            self.series["Visitors, compared period"] = list(compared_visitors)
+        plot = self.plt
+        plot.clear_data()
+        plot.clear_figure()
+        if not self.labels:
+            self.refresh()
+            return
+        positions: list[float] = [float(index) for index in range(len(self.labels))]
+        plot.plot(positions, list(pageviews), label="Pageviews", marker="braille")
+        plot.plot(positions, list(visitors), label="Visitors", marker="braille")
+        if compared_visitors is not None:
+            plot.plot(positions, list(compared_visitors), label="Compared", marker="dot")
+        step = max(1, len(positions) // TICKS)
+        plot.xticks(positions[::step], self.labels[::step])
+        plot.ylim(0, max([*visitors, *pageviews, *(compared_visitors or []), 1]) * 1.1)
+        self.refresh()
