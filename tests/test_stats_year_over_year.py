@@ -14,7 +14,11 @@ from ot.models import Site
 from ot.privacy import VisitorMode
 from ot.stats.dates import TimeRange, year_before
 from tests.stats_support import ALICE, BOB, CAROL, at, pageview, query, send, token_for
-from tests.support import make_site
+from tests.support import error_of, make_site
+from tests.test_grants import MONDAY, TUESDAY, Shop, make_grant, shared, shop
+from tests.test_grants import query as grant_query
+
+__all__ = ["shop"]  # the fixture, used by name
 
 THIS_YEAR = "2026-05-05"
 A_YEAR_EARLIER = "2025-05-05"
@@ -173,3 +177,29 @@ def test_a_range_of_date_times_moves_back_a_year_in_local_time() -> None:
     assert earlier.start == datetime(2025, 5, 5, 10, 0, tzinfo=zone)
     assert earlier.end == datetime(2025, 5, 5, 16, 0, tzinfo=zone)
     assert (earlier.first_day, earlier.last_day) == (date(2025, 5, 5), date(2025, 5, 5))
+
+
+# --- through a grant ---------------------------------------------------------------------------
+
+
+async def test_a_grant_compares_with_a_year_earlier_only_inside_its_window(
+    client: TestClient, shop: Shop
+) -> None:
+    key = (await make_grant(client, shop, date_from=TUESDAY))["key"]
+    comparing = grant_query(date_range=[TUESDAY, TUESDAY], include=YEAR_OVER_YEAR)
+    refused = await error_of(await shared(client, key, comparing), 403)
+    assert refused["field"] == "include" and "the year before lies outside" in refused["message"]
+
+
+async def test_a_grants_cells_are_compared_with_the_same_cells_a_year_earlier(
+    client: TestClient, shop: Shop
+) -> None:
+    key = (await make_grant(client, shop, min_visitors=2))["key"]
+    body = grant_query(metrics=["pageviews"], date_range=[MONDAY, MONDAY], include=YEAR_OVER_YEAR)
+    answer = await (await shared(client, key, body)).json()
+    # Monday's "/" cell (3 pageviews) counts; nothing was seen a year earlier.
+    assert answer["results"] == [
+        {"metrics": [3], "dimensions": [], "comparison": {"dimensions": [], "metrics": [0],
+                                                          "change": [100]}}
+    ]  # fmt: skip
+    assert answer["query"]["comparison_date_range"][0].startswith("2025-05-04")
