@@ -157,6 +157,27 @@ async def test_an_unknown_time_zone_is_refused_in_words_and_nothing_changes(
         assert (await api.site(shop.id)).timezone == "UTC"
 
 
+async def test_a_setting_the_server_refuses_is_said_at_its_field_and_nothing_changes(
+    client: TestClient, shop: SiteOut, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    app = tui_app(client, tui_credentials, clock)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_settings(app, pilot, shop)
+        await pilot.press("2")
+        await type_into(pilot, screen.query_one("#excluded_ips", Input), "203.0.113.7")
+        await type_into(pilot, screen.query_one("#excluded_paths", Input), "admin/**")
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmScreen)
+        await pilot.press("y")
+        said = screen.query_one("#excluded_paths-error", Static)
+        await wait_for(pilot, lambda: "must start with '/'" in str(said.render()), "the refusal")
+        assert screen.query_one("#excluded_paths", Input).value == "admin/**"  # kept as typed
+        assert app.is_running
+    async with OtClient(base_url_of(client), credentials=tui_credentials) as api:
+        site = await api.site(shop.id)
+    assert (site.excluded_ips, site.excluded_paths) == ([], [])
+
+
 async def test_saving_without_a_change_says_so(
     client: TestClient, shop: SiteOut, tui_credentials: CredentialStore, clock: ManualClock
 ) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -41,6 +42,7 @@ class PanelScreen(Screen[Filter | None]):
 Every row of one breakdown of the dashboard's period and filters, 50 to a page.
 
 - **enter** filters the dashboard on the row under the cursor and goes back to it.
+- **n** / **PgDn** and **p** / **PgUp** turn the pages.
 - **/** searches the whole breakdown (not only this page) for rows containing the text, in any
   case; an empty search shows every row again.
 - **e** writes every row (all pages) to a CSV file in the folder `ot tui` runs in.
@@ -66,13 +68,13 @@ Every row of one breakdown of the dashboard's period and filters, 50 to a page.
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("q", "back", "Back", show=False),
-        Binding("n", "next_page", "Next page", key_display="n/PgDn"),
-        Binding("p", "previous_page", "Previous page", key_display="p/PgUp"),
+        Binding("n", "next_page", "Next page"),
+        Binding("p", "previous_page", "Previous page"),
         # Over the table's own PgDn/PgUp (which scroll within the page): here they turn pages.
         Binding("pagedown", "next_page", "Next page", show=False, priority=True),
         Binding("pageup", "previous_page", "Previous page", show=False, priority=True),
         Binding("slash", "search", "Search", key_display="/"),
-        Binding("e", "export", "Export CSV"),
+        Binding("e", "export", "Export"),
     ]
 
     class Loaded(Message):
@@ -119,7 +121,7 @@ Every row of one breakdown of the dashboard's period and filters, 50 to a page.
         table = self.query_one(DataTable)
         table.add_column(self.panel_title, key="value")
         for metric in self.metrics:
-            table.add_column(metric_label(metric), key=metric)
+            table.add_column(Text(metric_label(metric), justify="right"), key=metric)
         table.add_column("", key="bar")
         self.load()
 
@@ -168,7 +170,10 @@ Every row of one breakdown of the dashboard's period and filters, 50 to a page.
         for index, (value, metrics) in enumerate(
             zip(message.page.values, message.page.metrics, strict=True)
         ):
-            cells = [formatted(name, v) for name, v in zip(self.metrics, metrics, strict=True)]
+            cells = [
+                Text(formatted(name, v), justify="right")
+                for name, v in zip(self.metrics, metrics, strict=True)
+            ]
             table.add_row(value, *cells, bar(metrics[0], largest), key=str(index))
         self.query_one("#panel-heading", Static).update(self._heading())
         self.query_one("#panel-status", Static).update(self._status())
