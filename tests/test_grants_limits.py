@@ -107,7 +107,11 @@ async def test_a_query_never_reads_a_day_outside_the_grants_window(
         date_from, date_to = date_to, date_from
     first, last = sorted(asked)
     grant = _grant(date_from=date_from, date_to=date_to)
-    query = Query(metrics=("visitors",), date_range=(first, last), compare_previous_period=compare)
+    query = Query(
+        metrics=("visitors",),
+        date_range=(first, last),
+        comparison="previous_period" if compare else None,
+    )
     try:
         fitted, clipped = await clip_to_window(NO_CONNECTION, grant, _site(zone), query, now=NOW)
     except Forbidden as error:

@@ -97,7 +97,7 @@ def test_filters_are_parsed_into_a_tree() -> None:
         ({"pagination": {"offset": 10**30}}, "#/pagination/offset: must be a whole number from 0"),
         ({"include": {"imports": "yes"}}, "#/include/imports: must be true or false"),
         ({"include": {"colours": True}}, '#/include: unknown key "colours"'),
-        ({"include": {"comparisons": {"mode": "year_over_year"}}}, "previous_period"),
+        ({"include": {"comparisons": {"mode": "custom"}}}, "year_over_year"),
         ({"include": {"time_labels": True}}, "#/include/time_labels: requires a time dimension"),
         ({"sort": "visitors"}, '#: unknown key "sort"'),
         ({"metrics": ["percentage"]}, 'metric "percentage" requires a non-empty "dimensions"'),

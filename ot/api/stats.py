@@ -31,7 +31,9 @@ class StatsQuery(BaseModel):
         default=None, description='Sort order, such as `[["visitors", "desc"]]`.'
     )
     include: dict[str, Any] | None = Field(
-        default=None, description="Extras: `time_labels`, `total_rows`, `totals`, `imports`."
+        default=None,
+        description="Extras: `time_labels`, `total_rows`, `totals`, `imports`, `comparisons` "
+        '(`{"mode": "previous_period"}` or `{"mode": "year_over_year"}`).',
     )
     pagination: dict[str, int] | None = Field(
         default=None, description="`limit` and `offset` of the rows answered."

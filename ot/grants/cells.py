@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ot.errors import Forbidden, InvalidInput
 from ot.grants.combine import Cell, answer_from
 from ot.models import Grant, Site
-from ot.stats.dates import TimeRange, day_start, resolve_range, unit_of
+from ot.stats.dates import TimeRange, day_start, resolve_range, unit_of, year_earlier
 from ot.stats.engine import QueryResult, query_range, run_query
 from ot.stats.query import GOAL, MAX_LIMIT, VISIT_METRICS, Condition, Query, dimension_level
 
@@ -246,6 +246,21 @@ def previous_days(grant: Grant, unit: str, first: date, last: date) -> tuple[dat
     return start, first - timedelta(days=1)
 
 
+def days_a_year_earlier(grant: Grant, unit: str, first: date, last: date) -> tuple[date, date]:
+    """The same whole cells a year earlier; refused for weeks (a year earlier they start on other
+    dates) and when they reach before the grant's window."""
+    if unit == "week":
+        raise Forbidden(
+            "this grant counts whole weeks, which do not line up a year earlier: compare with "
+            "the previous period",
+            field="include",
+        )
+    start, end = year_earlier(first), year_earlier(last)
+    if grant.date_from and start < grant.date_from:
+        raise Forbidden("the year before lies outside the days this grant covers", field="include")
+    return start, end
+
+
 def _describe(grant: Grant) -> str:
     first = grant.date_from.isoformat() if grant.date_from else "the first day"
     last = grant.date_to.isoformat() if grant.date_to else "yesterday"
@@ -332,8 +347,12 @@ async def answer_in_cells(
         connection, site, shape, query, days, threshold, now
     )
     previous: tuple[TimeRange, list[Cell]] | None = None
-    if query.compare_previous_period:
-        before = previous_days(grant, shape.unit, *days)
+    if query.comparison is not None:
+        before = (
+            previous_days(grant, shape.unit, *days)
+            if query.comparison == "previous_period"
+            else days_a_year_earlier(grant, shape.unit, *days)
+        )
         earlier, _, _ = await read_cells(connection, site, shape, query, before, threshold, now)
         previous = (resolve_range(before, zone, now=now), earlier)
     result = answer_from(query, site.domain, shape.dimensions, covered, cells, previous)

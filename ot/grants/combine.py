@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from ot.stats.dates import TimeRange, buckets, unit_of
-from ot.stats.engine import Comparison, Number, QueryResult, ResultRow, period_change
+from ot.stats.engine import (
+    Comparison,
+    Number,
+    QueryResult,
+    ResultRow,
+    matching_time_labels,
+    period_change,
+)
 from ot.stats.query import Query
 
 Key = tuple[str, ...]
@@ -134,7 +141,7 @@ def answer_from(
     previous: tuple[TimeRange, list[Cell]] | None,
 ) -> QueryResult:
     """The query's answer from the cells left in `period` (and, for a comparison, in the
-    previous period); `dimensions` are the cells' dimensions after their time unit."""
+    compared range); `dimensions` are the cells' dimensions after their time unit."""
     sums, everything = _sums(query, dimensions, period, cells)
     rows = {key: _metrics(query, figures, everything) for key, figures in sums.items()}
     keys = _ordered(rows, query)
@@ -145,8 +152,7 @@ def answer_from(
     if previous is not None:
         comparison_range, earlier_cells = previous
         earlier, earlier_everything = _sums(query, dimensions, comparison_range, earlier_cells)
-        earlier_labels = _time_labels(query, comparison_range) or []
-        label_map = dict(zip(labels or [], earlier_labels, strict=False))
+        label_map = matching_time_labels(query, period, comparison_range)
         time_index = query.dimensions.index(query.time_dimension) if query.time_dimension else None
         for row in result_rows:
             then_key = list(row.dimensions)

@@ -3,9 +3,9 @@ and only days inside the grant's window.
 
 A query naming anything outside the grant is refused (Forbidden, naming what is outside). A
 date range reaching past the window is clipped to it, and the answer says so in its warnings;
-one entirely outside the window is refused, and so is a comparison with a previous period that
-lies outside it. Clipping, not refusing, keeps named ranges ("7d", "12mo", "all") usable for a
-grant of a fixed window.
+one entirely outside the window is refused, and so is a comparison with a previous period (or
+the days a year earlier) that lies outside it. Clipping, not refusing, keeps named ranges ("7d",
+"12mo", "all") usable for a grant of a fixed window.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ot.errors import Forbidden
 from ot.models import Grant, Site
-from ot.stats.dates import TimeRange, day_start, previous_period
+from ot.stats.dates import TimeRange, compared_range, day_start
 from ot.stats.engine import query_range
 from ot.stats.query import DateRange, Query, conditions
 
@@ -92,10 +92,14 @@ async def clip_to_window(
         )
     clipped = (start, end) != (asked.start, asked.end)
     time_range, spec = _as_range(start, end, zone)
-    comparing = query.compare_previous_period and grant.date_from is not None
-    if comparing and previous_period(time_range).start < window_start:
+    if (
+        query.comparison is not None
+        and grant.date_from is not None
+        and compared_range(time_range, query.comparison).start < window_start
+    ):
+        compared = "previous period" if query.comparison == "previous_period" else "year before"
         raise Forbidden(
-            f"the previous period lies outside the days this grant covers ({_describe(grant)})",
+            f"the {compared} lies outside the days this grant covers ({_describe(grant)})",
             field="include",
         )
     if not clipped:

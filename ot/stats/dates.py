@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ot.errors import InvalidInput
-from ot.stats.query import DateRange
+from ot.stats.query import ComparisonMode, DateRange
 
 REALTIME = timedelta(minutes=5)
 MAX_BUCKETS = 5000
@@ -106,9 +106,7 @@ def resolve_range(
 
 def previous_period(current: TimeRange) -> TimeRange:
     """The range of equal length just before: as many days, or as long for date-times."""
-    if current.start == day_start(current.first_day, current.zone) and current.end == day_start(
-        current.last_day + timedelta(days=1), current.zone
-    ):
+    if _whole_days(current):
         last = current.first_day - timedelta(days=1)
         return _days(last - timedelta(days=current.days - 1), last, current.zone)
     length = current.end - current.start
@@ -119,6 +117,41 @@ def previous_period(current: TimeRange) -> TimeRange:
         start.astimezone(current.zone).date(),
         (current.start - timedelta(microseconds=1)).astimezone(current.zone).date(),
         current.zone,
+    )
+
+
+def year_earlier(day: date) -> date:
+    """The same day a year before; 29 February, which that year lacks, becomes the 28th."""
+    if day.month == 2 and day.day == 29:
+        return day.replace(year=day.year - 1, day=28)
+    return day.replace(year=day.year - 1)
+
+
+def _moment_a_year_earlier(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The same local wall-clock time a year before, as UTC."""
+    local = moment.astimezone(zone)
+    day = year_earlier(local.date())
+    return local_to_utc(datetime.combine(day, local.time()), zone)
+
+
+def year_before(current: TimeRange) -> TimeRange:
+    """The same days (or local times) one year earlier."""
+    first, last = year_earlier(current.first_day), year_earlier(current.last_day)
+    if _whole_days(current):
+        return _days(first, last, current.zone)
+    start = _moment_a_year_earlier(current.start, current.zone)
+    end = _moment_a_year_earlier(current.end, current.zone)
+    return TimeRange(start, max(end, start), first, last, current.zone)
+
+
+def compared_range(current: TimeRange, mode: ComparisonMode) -> TimeRange:
+    """The range a query's rows are compared with."""
+    return previous_period(current) if mode == "previous_period" else year_before(current)
+
+
+def _whole_days(current: TimeRange) -> bool:
+    return current.start == day_start(current.first_day, current.zone) and current.end == (
+        day_start(current.last_day + timedelta(days=1), current.zone)
     )
 
 

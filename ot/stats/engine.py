@@ -2,7 +2,8 @@
 totals and meta. The HTTP API (v1 and v2), `ot-admin stats query` and the TUI all come here.
 
 The tables are read in `ot.stats.aggregates` alone (see there for what each query reads); here
-its sums become metrics, rows are ordered and paged, and compared with the previous period.
+its sums become metrics, rows are ordered and paged, and compared with the previous period or
+the same days a year earlier.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from ot.errors import InvalidInput
 from ot.models import Goal, Site
 from ot.privacy import VisitorMode
 from ot.stats.aggregates import Key, Sums, first_day_with_data, sums
-from ot.stats.dates import TimeRange, buckets, previous_period, resolve_range, unit_of
+from ot.stats.dates import (
+    TimeRange,
+    buckets,
+    compared_range,
+    resolve_range,
+    unit_of,
+    year_earlier,
+)
 from ot.stats.facts import read_site_facts
 from ot.stats.filters import QueryScope
 from ot.stats.labels import UNKNOWN_PLACES, shown
@@ -131,13 +139,13 @@ async def _answer(
     comparison_range = None
     previous: dict[Key, list[Number]] = {}
     label_map: dict[str, str] = {}
-    if query.compare_previous_period:
-        comparison_range = previous_period(time_range)
+    if query.comparison is not None:
+        comparison_range = compared_range(time_range, query.comparison)
         previous, _, _, _ = await _compute(
             connection, site.id, query, comparison_range, goals, cookieless, rolled_through,
             only=_values_of(query, page), without_empty=unknown,
         )  # fmt: skip
-        label_map = _matching_time_labels(query, time_range, comparison_range)
+        label_map = matching_time_labels(query, time_range, comparison_range)
     result_rows = []
     for key in page:
         row = ResultRow(_shown(query, key), rows[key])
@@ -311,19 +319,29 @@ def _by_metric(rows: dict[Key, list[Number]], index: int) -> Callable[[Key], Num
     return lambda key: rows[key][index]
 
 
-def _matching_time_labels(query: Query, current: TimeRange, previous: TimeRange) -> dict[str, str]:
-    """Each time bucket's counterpart in the previous period, by position."""
+def matching_time_labels(query: Query, current: TimeRange, previous: TimeRange) -> dict[str, str]:
+    """Each time bucket's counterpart in the compared range: by position for the previous
+    period; a year earlier, the same date (hours, days and months keep their labels' dates,
+    so a leap year's extra day never shifts the rest; weeks, which start on other dates a
+    year earlier, go by position)."""
     time_dimension = query.time_dimension
     if time_dimension is None:
         return {}
     unit = unit_of(time_dimension, current)
     now_labels = [b.label for b in buckets(unit, current)]
+    if query.comparison == "year_over_year" and unit != "week":
+        return {label: _label_a_year_earlier(label) for label in now_labels}
     then_labels = [b.label for b in buckets(unit, previous)]
     return dict(zip(now_labels, then_labels, strict=False))
 
 
+def _label_a_year_earlier(label: str) -> str:
+    day = year_earlier(date.fromisoformat(label[:10]))
+    return day.isoformat() + label[10:]
+
+
 def period_change(name: str, now: Number, then: Number) -> Number | None:
-    """How a metric changed from the previous period, as Plausible reports it."""
+    """How a metric changed from the compared range, as Plausible reports it."""
     if name == "bounce_rate":
         return now - then  # percentage points, as Plausible reports it
     if then == 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from ot.errors import InvalidInput
 from ot.regex import InvalidPattern, compile_pattern
@@ -60,6 +60,10 @@ QUERY_KEYS = frozenset(
      "pagination"}
 )  # fmt: skip
 INCLUDE_KEYS = frozenset({"imports", "time_labels", "total_rows", "comparisons", "totals"})
+# What a query's rows may be compared with: the range of as many days just before, or the same
+# days a year earlier (Plausible's `include.comparisons.mode`).
+ComparisonMode = Literal["previous_period", "year_over_year"]
+COMPARISON_MODES: tuple[ComparisonMode, ...] = ("previous_period", "year_over_year")
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ class Query:
     limit: int = MAX_LIMIT
     offset: int = 0
     relative_date: date | None = None  # "today" for named ranges; None: today in the site's zone
-    compare_previous_period: bool = False
+    comparison: ComparisonMode | None = None
     include_total_rows: bool = False
     include_time_labels: bool = False
     include_totals: bool = False
@@ -188,7 +192,7 @@ def parse_query(body: Any) -> Query:
             raise _fail("#/include", f'unknown key "{key}"')
         if key != "comparisons" and not isinstance(value, bool):
             raise _fail(f"#/include/{key}", "must be true or false")
-    compare = _parse_comparisons(include.get("comparisons"))
+    comparison = _parse_comparisons(include.get("comparisons"))
     limit, offset = _parse_pagination(body.get("pagination", {}))
     query = Query(
         metrics=tuple(metrics),
@@ -199,7 +203,7 @@ def parse_query(body: Any) -> Query:
         limit=limit,
         offset=offset,
         relative_date=_parse_relative_date(body.get("date")),
-        compare_previous_period=compare,
+        comparison=comparison,
         include_total_rows=include.get("total_rows", False),
         include_time_labels=include.get("time_labels", False),
         include_totals=include.get("totals", False),
@@ -356,14 +360,15 @@ def _parse_relative_date(value: Any) -> date | None:
     return day
 
 
-def _parse_comparisons(value: Any) -> bool:
+def _parse_comparisons(value: Any) -> ComparisonMode | None:
     if value is None:
-        return False
-    if not isinstance(value, dict) or value.get("mode") != "previous_period" or len(value) != 1:
-        raise _fail(
-            "#/include/comparisons", 'the supported comparison is {"mode": "previous_period"}'
-        )
-    return True
+        return None
+    mode = value.get("mode") if isinstance(value, dict) and len(value) == 1 else None
+    for known in COMPARISON_MODES:
+        if mode == known:
+            return known
+    supported = " or ".join(f'{{"mode": "{known}"}}' for known in COMPARISON_MODES)
+    raise _fail("#/include/comparisons", f"the supported comparisons are {supported}")
 
 
 def _parse_pagination(value: Any) -> tuple[int, int]:
