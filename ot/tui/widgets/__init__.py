@@ -1,0 +1,1 @@
+"""One widget per module: the pieces screens share."""
