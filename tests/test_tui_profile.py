@@ -1,0 +1,374 @@
+"""The profile in the terminal: the customer sees everything they gave us, corrects it (checked
+before sending, confirmed old → new), changes the password, e-mail and second factor, ends
+sessions, reads the profile's history, exports their data and deletes the account."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from ot.client import CredentialStore, OtClient
+from ot.clock import ManualClock
+from ot.tui.app import OtApp
+from ot.tui.screens.account_deletion import AccountDeletionScreen
+from ot.tui.screens.confirm import ConfirmScreen
+from ot.tui.screens.login import LoginScreen
+from ot.tui.screens.profile import ProfileScreen
+from ot.tui.screens.profile_edit import ProfileEditScreen
+from ot.tui.screens.profile_email import EmailScreen
+from ot.tui.screens.profile_password import PasswordScreen
+from ot.tui.screens.profile_second_factor import SecondFactorScreen
+from ot.tui.screens.sites import SitesScreen
+from ot.tui.widgets.qr_code import QrCode, qr_text
+from tests.account_support import EMAIL, PASSWORD, totp_code
+from tests.tui_support import (
+    LARGE,
+    SMALL,
+    TUI,
+    base_url_of,
+    notifications,
+    screen_text,
+    tui_app,
+    wait_for,
+    wait_for_screen,
+)
+
+pytestmark = TUI
+
+NEW_PASSWORD = "a much longer passphrase of mine"
+
+
+async def log_in(
+    client: TestClient, credentials: CredentialStore, password: str = PASSWORD
+) -> OtClient:
+    """Ada logged in, her session's token kept in `credentials`."""
+    ot_client = OtClient(base_url_of(client), credentials=credentials)
+    await ot_client.log_in(EMAIL, password)
+    return ot_client
+
+
+def elsewhere(credentials: CredentialStore) -> CredentialStore:
+    """Another machine's config folder: a session of its own."""
+    return CredentialStore(credentials.folder.parent / "elsewhere")
+
+
+@asynccontextmanager
+async def on_the_profile(
+    client: TestClient,
+    credentials: CredentialStore,
+    clock: ManualClock,
+    size: tuple[int, int] = SMALL,
+) -> AsyncIterator[tuple[OtApp, Pilot[None], OtClient]]:
+    """The app started logged in as Ada (her session found in the config folder), on her
+    profile; and a client with a session of its own, to check the server with."""
+    await (await log_in(client, credentials)).close()
+    async with await log_in(client, elsewhere(credentials)) as checker:
+        app = tui_app(client, credentials, clock)
+        async with app.run_test(size=size) as pilot:
+            await wait_for_screen(pilot, SitesScreen)
+            app.push_screen(ProfileScreen())
+            await wait_for_screen(pilot, ProfileScreen)
+            await wait_for(pilot, lambda: "Ada Lovelace" in screen_text(app), "the profile")
+            yield app, pilot, checker
+
+
+async def type_into(pilot: Pilot[None], selector: str, text: str) -> None:
+    field = pilot.app.screen.query_one(selector, Input)
+    field.value = ""
+    field.focus()
+    await pilot.press(*text) if text else None
+
+
+async def test_the_profile_shows_everything_the_customer_gave_us(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, _, _):
+        shown = screen_text(app)
+        for given in (
+            "Ada Lovelace",
+            f"{EMAIL} (verified)",
+            "Analytical Engines B.V.",
+            "Keizersgracht 1, Amsterdam",
+            "+31 20 555 0100",
+            "the Netherlands (EU)",
+            "Consent",
+            "Second factor",
+            "Created",
+        ):
+            assert given in shown, given
+
+
+async def test_a_corrected_profile_is_confirmed_old_to_new_then_saved_on_the_server(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, checker):
+        await pilot.press("e")
+        await wait_for_screen(pilot, ProfileEditScreen)
+        await type_into(pilot, "#company", "Engines Ltd")
+        await type_into(pilot, "#phone", "+44 20 7946 0000")
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmScreen)
+        question = screen_text(app)
+        assert "Company: Analytical Engines B.V. → Engines Ltd" in question
+        assert "Phone: +31 20 555 0100 → +44 20 7946 0000" in question
+        assert "Name" not in question  # unchanged fields are not asked about
+        await pilot.press("y")
+        await wait_for_screen(pilot, ProfileScreen)
+        await wait_for(pilot, lambda: "Engines Ltd" in screen_text(app), "the saved profile")
+        assert any("Profile saved" in told for told in notifications(app))
+
+        profile = await checker.profile()
+        assert (profile.company, profile.phone) == ("Engines Ltd", "+44 20 7946 0000")
+        assert profile.name == "Ada Lovelace"
+
+
+async def test_an_empty_name_is_refused_in_words_and_nothing_is_sent(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, checker):
+        await pilot.press("e")
+        await wait_for_screen(pilot, ProfileEditScreen)
+        await type_into(pilot, "#name", "")
+        await type_into(pilot, "#company", "Engines Ltd")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "cannot be empty" in screen_text(app), "the refusal")
+        assert isinstance(app.screen, ProfileEditScreen)  # still there, to correct
+        assert (await checker.profile()).company == "Analytical Engines B.V."
+        assert (await checker.profile_history()).changes == []
+
+
+async def test_a_region_change_needs_explicit_consent_to_move_the_data(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock, LARGE) as (app, pilot, checker):
+        await pilot.press("e")
+        await wait_for_screen(pilot, ProfileEditScreen)
+        app.screen.query_one("#region").value = "us"  # type: ignore[attr-defined]
+        await wait_for(
+            pilot,
+            lambda: "moves to and is hosted in the United States" in screen_text(app),
+            "the consent asked for",
+        )
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "needs your consent" in screen_text(app), "the refusal")
+        assert (await checker.profile()).region == "nl"
+
+        await pilot.click("#consent")
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmScreen)
+        assert "Region: the Netherlands (EU) → the United States" in screen_text(app)
+        await pilot.press("y")
+        await wait_for_screen(pilot, ProfileScreen)
+        profile = await checker.profile()
+        assert profile.region == "us"
+        assert [consent.region for consent in profile.consents] == ["nl", "us"]
+
+
+async def test_the_password_changes_and_the_new_one_logs_in(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
+        await pilot.press("w")
+        await wait_for_screen(pilot, PasswordScreen)
+        await type_into(pilot, "#current", PASSWORD)
+        await type_into(pilot, "#new", NEW_PASSWORD)
+        await type_into(pilot, "#repeat", NEW_PASSWORD + "!")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "differ" in screen_text(app), "the mismatch said")
+
+        await type_into(pilot, "#repeat", NEW_PASSWORD)
+        await pilot.press("enter")
+        await wait_for_screen(pilot, ProfileScreen)
+        assert any("1 other session ended" in told for told in notifications(app))
+
+    await (await log_in(client, elsewhere(tui_credentials), NEW_PASSWORD)).close()
+
+
+async def test_an_invalid_e_mail_address_is_refused_in_words_and_nothing_changes(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, checker):
+        await pilot.press("m")
+        await wait_for_screen(pilot, EmailScreen)
+        await type_into(pilot, "#email", "ada at engines")
+        await type_into(pilot, "#password", PASSWORD)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "is not an e-mail address" in screen_text(app), "refusal")
+        assert (await checker.profile()).pending_email is None
+
+        await type_into(pilot, "#email", "ada@engines.example")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, ProfileScreen)
+        told = " ".join(notifications(app))
+        assert "Confirm through the link sent to ada@engines.example" in told
+        assert (await checker.profile()).pending_email == "ada@engines.example"
+
+
+async def test_the_second_factor_is_set_up_from_the_code_shown_a_wrong_code_is_refused(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, checker):
+        await pilot.press("f")
+        await wait_for_screen(pilot, SecondFactorScreen)
+        await wait_for(pilot, lambda: app.screen.query(QrCode), "the QR code")
+        shown = screen_text(app)
+        # The secret's groups of four are the only such words on the screen.
+        secret = "".join(re.findall(r"(?<![A-Za-z0-9])[A-Z2-7]{4}(?![A-Za-z0-9])", shown))
+        assert len(secret) >= 16
+        qr = app.screen.query_one(QrCode)
+        assert "secret=" + secret in qr.encoded
+        assert "▀" in shown and "█" in shown  # the code is drawn on the screen
+
+        await type_into(pilot, "#code", "000000")
+        await type_into(pilot, "#password", PASSWORD)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "Not turned on" in screen_text(app), "the refusal")
+        assert not (await checker.profile()).second_factor
+
+        await type_into(pilot, "#code", totp_code(secret))
+        await type_into(pilot, "#password", PASSWORD)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "Save these recovery codes now" in screen_text(app), "codes")
+        codes = app.screen.recovery_codes  # type: ignore[attr-defined]
+        assert codes and all(code in screen_text(app) for code in codes)
+        assert (await checker.profile()).second_factor
+
+        await pilot.press("c")
+        assert any("Copied" in told for told in notifications(app))
+        await pilot.press("escape")
+        await wait_for_screen(pilot, ProfileScreen)
+        await wait_for(
+            pilot,
+            lambda: re.search(r"Second factor +on", screen_text(app)),
+            "the factor shown on",
+        )
+
+
+async def test_a_session_is_revoked_after_a_confirmation(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, checker):
+        assert len((await checker.list_sessions()).sessions) == 2
+        await pilot.press("3")
+        await wait_for(pilot, lambda: "this one" in screen_text(app), "the sessions")
+        table = app.screen.query_one("#session-table")
+        table.focus()
+        # The other session (the checker's) is the row not marked as this one.
+        rows = [table.get_row_at(index) for index in range(table.row_count)]  # type: ignore[attr-defined]
+        other = next(index for index, row in enumerate(rows) if row[0] != "this one")
+        table.move_cursor(row=other)  # type: ignore[attr-defined]
+        await pilot.press("x")
+        await wait_for_screen(pilot, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any("Session ended" in t for t in notifications(app)), "done")
+        await wait_for(pilot, lambda: table.row_count == 1, "the list without it")  # type: ignore[attr-defined]
+    # the checker's session was the one ended
+    async with OtClient(base_url_of(client), credentials=tui_credentials) as app_session:
+        assert len((await app_session.list_sessions()).sessions) == 1
+
+
+async def test_the_history_lists_each_change_with_its_former_values(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock, LARGE) as (app, pilot, checker):
+        await checker.update_profile(company="Engines Ltd")
+        await pilot.press("r")
+        await pilot.press("4")
+        await wait_for(
+            pilot,
+            lambda: "Engines" in screen_text(app) and "company" in screen_text(app),
+            "the change",
+        )
+        assert "company: Analytical Engines B.V." in screen_text(app)
+        assert "you" in screen_text(app)  # her own change, said as hers
+
+
+async def test_my_data_is_exported_as_a_zip_in_the_current_folder(
+    client: TestClient,
+    ada: int,
+    tui_credentials: CredentialStore,
+    clock: ManualClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
+        await pilot.press("5")
+        expected = tmp_path / f"opentracker-export-{clock.now().date().isoformat()}.zip"
+        app.screen.query_one("#export-path", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("Export saved" in t for t in notifications(app)), "saved")
+        assert str(expected) in " ".join(notifications(app))
+        with zipfile.ZipFile(expected) as archive:
+            assert "account.json" in archive.namelist()
+
+
+async def test_deleting_the_account_shows_the_grace_period_and_lands_on_the_log_in_screen(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
+        await pilot.press("5")
+        await wait_for(pilot, lambda: "grace period" in screen_text(app), "the grace period")
+        await pilot.click("#delete-account")
+        await wait_for_screen(pilot, AccountDeletionScreen)
+        await type_into(pilot, "#password", PASSWORD)
+        await type_into(pilot, "#confirmation", "delete it")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "nothing has been deleted" in screen_text(app), "refusal")
+
+        await type_into(pilot, "#confirmation", "delete my account")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, LoginScreen)
+        told = " ".join(notifications(app))
+        assert "will be deleted on" in told and "in 30 days" in told
+        assert "Cancel deletion" in told
+        assert app.client.token is None
+
+    async with OtClient(base_url_of(client), credentials=tui_credentials) as again:
+        await again.log_in(EMAIL, PASSWORD)
+        assert (await again.deletion_status()).scheduled
+
+
+async def test_a_pending_deletion_is_shown_on_the_profile_with_a_way_to_cancel_it(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with await log_in(client, elsewhere(tui_credentials)) as before:
+        await before.request_deletion(PASSWORD)
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, checker):
+        await wait_for(pilot, lambda: "to be deleted on" in screen_text(app), "the warning")
+        await pilot.click("#cancel-deletion")
+        await wait_for(pilot, lambda: "to be deleted on" not in screen_text(app), "it gone")
+        assert any("deletion is cancelled" in told for told in notifications(app))
+        assert not (await checker.deletion_status()).scheduled
+
+
+async def test_a_wrong_current_password_is_refused_and_the_session_stays(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
+        await pilot.press("w")
+        await wait_for_screen(pilot, PasswordScreen)
+        await type_into(pilot, "#current", "not my password")
+        await type_into(pilot, "#new", NEW_PASSWORD)
+        await type_into(pilot, "#repeat", NEW_PASSWORD)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: notifications(app), "the refusal")
+        assert isinstance(app.screen, PasswordScreen)  # still there, to try again
+        assert app.client.token is not None
+    await (await log_in(client, elsewhere(tui_credentials), PASSWORD)).close()
+
+
+def test_the_qr_code_is_dark_on_light_with_a_quiet_zone() -> None:
+    drawn = qr_text("otpauth://totp/opentracker:ada?secret=JBSWY3DPEHPK3PXP")
+    lines = drawn.plain.splitlines()
+    assert lines[0].strip() == ""  # the quiet zone above
+    assert all(line.startswith("  ") and line.endswith("  ") for line in lines[1:-1])
+    assert str(drawn.style) == "black on white"
