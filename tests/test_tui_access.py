@@ -85,6 +85,10 @@ async def rows_showing(pilot: Pilot[None], table_id: str, text: str) -> None:
     )
 
 
+async def showing(pilot: Pilot[None], text: str) -> None:
+    await wait_for(pilot, lambda: text in screen_text(pilot.app), f"{text!r} on the screen")
+
+
 def fill(app: OtApp, **values: str) -> None:
     for field, value in values.items():
         app.screen.query_one(f"#{field}", Input).value = value
@@ -104,7 +108,7 @@ async def test_a_new_api_key_is_shown_once_works_as_a_bearer_and_is_refused_once
     app, _ = await ada_logged_in(client, tui_credentials, clock)
     async with app.run_test(size=SMALL) as pilot:
         await open_access(pilot, "2")
-        await rows_showing(pilot, "keys", "No keys yet")
+        await showing(pilot, "No keys yet")
         await pilot.press("n")
         await wait_for_screen(pilot, NewKeyScreen)
         await pilot.press(*"reports")  # the name field has the focus; stats:read is ticked
@@ -149,7 +153,7 @@ async def test_a_key_without_a_name_or_scopes_is_refused_at_the_field_and_not_ma
         assert "Choose at least one" in screen_text(app)
         await pilot.press("escape")
         await wait_for_screen(pilot, AccessScreen)
-        await rows_showing(pilot, "keys", "No keys yet")
+        await showing(pilot, "No keys yet")
 
 
 # --- third parties ----------------------------------------------------------------------------
@@ -157,7 +161,7 @@ async def test_a_key_without_a_name_or_scopes_is_refused_at_the_field_and_not_ma
 
 async def new_grant_form(pilot: Pilot[None]) -> NewGrantScreen:
     await open_access(pilot, "3")
-    await rows_showing(pilot, "grants", "No third party reads anything")
+    await showing(pilot, "No third party reads anything")
     await pilot.press("n")
     await wait_for_screen(pilot, NewGrantScreen)
     screen = pilot.app.screen
@@ -209,7 +213,7 @@ async def test_a_grant_made_in_the_form_reads_and_each_read_is_in_its_log_until_
         await wait_for_screen(pilot, GrantReadsScreen)
         await rows_showing(pilot, "reads", "refused")
         log = table_text(app, "reads")
-        assert "key | answered | visitors | event:page" in log
+        assert "key | answered" in log and "visitors | event:page" in log
         assert "refused" in log and "| visits |" in log
         assert "Benchmark of shop traffic" in screen_text(app)
         await pilot.press("enter")  # the newest read: the refused one
@@ -251,7 +255,7 @@ async def test_a_grant_form_without_sites_or_expiring_in_the_past_says_so_and_ma
         assert "Tick at least one site" in screen_text(app)  # scrolled into view at 80x24
         await pilot.press("escape")
         await wait_for_screen(pilot, AccessScreen)
-        await rows_showing(pilot, "grants", "No third party reads anything")
+        await showing(pilot, "No third party reads anything")
         assert app.is_running
     async with OtClient(base_url_of(client), credentials=tui_credentials) as ada_client:
         assert (await ada_client.list_grants()).grants == []
@@ -266,7 +270,7 @@ async def test_an_invitation_is_sent_listed_and_withdrawn(
     app, _ = await ada_logged_in(client, tui_credentials, clock)
     async with app.run_test(size=SMALL) as pilot:
         await open_access(pilot)
-        await rows_showing(pilot, "invitations", "None open")
+        await showing(pilot, "None open")
         await pilot.press("i")
         await wait_for_screen(pilot, InviteScreen)
         await pilot.press(*"grace")
@@ -279,7 +283,7 @@ async def test_an_invitation_is_sent_listed_and_withdrawn(
         app.screen.query_one("#invitations", DataTable).focus()
         await pilot.press("w")
         await confirm(pilot)
-        await rows_showing(pilot, "invitations", "None open")
+        await showing(pilot, "None open")
     async with OtClient(base_url_of(client), credentials=tui_credentials) as ada_client:
         assert (await ada_client.list_invitations()).invitations == []
 
@@ -320,7 +324,7 @@ async def test_members_roles_change_and_members_are_removed_after_a_confirmation
         app.screen.query_one("#memberships", DataTable).focus()
         await pilot.press("l")
         await confirm(pilot)
-        await rows_showing(pilot, "memberships", "None.")
+        await showing(pilot, "None.")
 
 
 async def test_removing_ones_own_row_is_refused_in_words_and_the_screen_keeps_working(

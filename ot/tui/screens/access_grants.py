@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 from ot.api.grants import GrantOut, IssuedGrantOut
 from ot.tui.calls import attempt, client_of
 from ot.tui.screens.access_secret import SecretScreen
-from ot.tui.screens.access_words import moment, selected_key
+from ot.tui.screens.access_words import filled, moment, refill, selected_key
 from ot.tui.screens.confirm import ConfirmScreen
 
 # Why a grant was suspended, in words (`GrantOut.suspended_reason`).
@@ -24,6 +24,7 @@ SUSPENDED_BECAUSE = {
     "account_deletion_requested": "the account is to be deleted",
     "creator_deletion_requested": "its maker's account is to be deleted",
 }
+COLUMNS = ("Third party", "Status", "Expires (UTC)", "Sites", "Purpose")
 
 
 def status_words(grant: GrantOut) -> str:
@@ -61,11 +62,9 @@ class GrantsPane(Vertical):
             classes="hint",
         )
         yield DataTable[str](id="grants", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="grants-empty", classes="hint")
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(
-            "Third party", "Status", "Expires", "Sites", "Purpose"
-        )
         self.load()
 
     def focus_table(self) -> None:
@@ -84,8 +83,8 @@ class GrantsPane(Vertical):
         sites = await attempt(self, client.list_sites())
         if sites is not None:
             self.domains = {site.id: site.domain for site in sites.sites}
-        cursor = table.cursor_row
-        table.clear()
+        empty = self.query_one("#grants-empty", Static)
+        cursor = refill(table, COLUMNS, empty, "No third party reads anything: press n to grant.")
         self.grants = {str(grant.id): grant for grant in answer.grants}
         # The ones still answering first, newest first.
         ordered = sorted(
@@ -101,9 +100,7 @@ class GrantsPane(Vertical):
                 grant.purpose,
                 key=str(grant.id),
             )
-        if not ordered:
-            table.add_row("No third party reads anything: press n to grant.", "", "", "", "")
-        table.move_cursor(row=min(cursor, table.row_count - 1))
+        filled(table, empty, cursor)
 
     def _selected(self) -> GrantOut | None:
         grant_id = selected_key(self.query_one(DataTable))
@@ -121,7 +118,7 @@ class GrantsPane(Vertical):
 
         grant = self._selected()
         if grant is not None:
-            self.app.push_screen(GrantReadsScreen(grant, site_names(grant, self.domains)))
+            self.app.push_screen(GrantReadsScreen(grant, self.domains))
 
     def action_new(self) -> None:
         from ot.tui.screens.grant_new import NewGrantScreen

@@ -12,9 +12,11 @@ from textual.widgets import DataTable, Static
 from ot.api.api_keys import CreatedKey, KeyOut
 from ot.tui.calls import attempt, client_of
 from ot.tui.screens.access_secret import SecretScreen
-from ot.tui.screens.access_words import moment, names, selected_key
+from ot.tui.screens.access_words import filled, moment, names, refill, selected_key
 from ot.tui.screens.confirm import ConfirmScreen
 from ot.tui.screens.key_new import NewKeyScreen
+
+COLUMNS = ("Name", "May", "Created", "Last used", "Starts with", "Revoked")
 
 
 class KeysPane(Vertical):
@@ -38,11 +40,9 @@ class KeysPane(Vertical):
             "Keys let scripts and other programs use your account (times UTC).", classes="hint"
         )
         yield DataTable[str](id="keys", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="keys-empty", classes="hint")
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(
-            "Name", "May", "Created", "Last used", "Starts with", "Revoked"
-        )
         self.load()
 
     def focus_table(self) -> None:
@@ -57,8 +57,8 @@ class KeysPane(Vertical):
         answer = await attempt(self, client_of(self).list_keys(), busy=table)
         if answer is None:
             return
-        cursor = table.cursor_row
-        table.clear()
+        empty = self.query_one("#keys-empty", Static)
+        cursor = refill(table, COLUMNS, empty, "No keys yet: press n to make one.")
         self.keys = {str(key.id): key for key in answer.keys}
         # Keys in use first, newest first: the revoked ones are history.
         ordered = sorted(
@@ -74,9 +74,7 @@ class KeysPane(Vertical):
                 moment(key.revoked_at, none=""),
                 key=str(key.id),
             )
-        if not ordered:
-            table.add_row("No keys yet: press n to make one.", "", "", "", "", "", key="none")
-        table.move_cursor(row=min(cursor, table.row_count - 1))
+        filled(table, empty, cursor)
 
     def action_new(self) -> None:
         self.app.push_screen(NewKeyScreen(), self._created)

@@ -10,16 +10,19 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Label
+from textual.widgets import DataTable, Label, Static
 
 from ot.api.team import InvitationOut, MemberOut, MemberRole
 from ot.tui.calls import attempt, client_of
-from ot.tui.screens.access_words import moment, selected_key
+from ot.tui.screens.access_words import filled, moment, refill, selected_key
 from ot.tui.screens.confirm import ConfirmScreen
 from ot.tui.screens.team_invite import InviteScreen
 from ot.tui.screens.team_role import ROLE_WORDS, RoleScreen
 
 OWNER_ROW = "owner"
+MEMBER_COLUMNS = ("Name", "Role", "Since (UTC)")
+INVITATION_COLUMNS = ("E-mail", "Role", "Sent (UTC)", "Expires")
+MEMBERSHIP_COLUMNS = ("Team", "My role", "Since (UTC)")
 # Which table each action works on: it is offered only while that table has the focus.
 ACTION_TABLES = {
     "role": "members",
@@ -38,6 +41,9 @@ class TeamPane(VerticalScroll):
     TeamPane Label {
         text-style: bold;
         padding: 1 1 0 1;
+    }
+    TeamPane .hint {
+        padding: 0 2;
     }
     TeamPane Label.first {
         padding: 0 1;
@@ -63,13 +69,13 @@ class TeamPane(VerticalScroll):
         yield DataTable[str](id="members", cursor_type="row")
         yield Label("Invitations not yet accepted")
         yield DataTable[str](id="invitations", cursor_type="row")
+        yield Static("", id="invitations-empty", classes="hint")
         yield Label("Other teams you belong to")
         yield DataTable[str](id="memberships", cursor_type="row")
+        yield Static("", id="memberships-empty", classes="hint")
 
     def on_mount(self) -> None:
-        self._table("members").add_columns("Name", "Role", "Since (UTC)")
-        self._table("invitations").add_columns("E-mail", "Role", "Sent", "Expires")
-        self._table("memberships").add_columns("Team", "My role", "Since (UTC)")
+        self._table("members").add_columns(*MEMBER_COLUMNS)
         self.load()
 
     def _table(self, name: str) -> DataTable[str]:
@@ -99,29 +105,35 @@ class TeamPane(VerticalScroll):
         if members is None:
             return
         table = self._table("members")
-        table.clear()
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        table.add_columns(*MEMBER_COLUMNS)
         table.add_row("You (the account holder)", MemberRole.OWNER.value, "", key=OWNER_ROW)
         self.members = {str(member.id): member for member in members.members}
         for member in members.members:
             table.add_row(
                 member.name, member.role.value, moment(member.created_at), key=str(member.id)
             )
+        table.move_cursor(row=min(cursor, table.row_count - 1))
         invitations = await attempt(self, client.list_invitations())
         if invitations is not None:
             table = self._table("invitations")
-            table.clear()
+            empty = self.query_one("#invitations-empty", Static)
+            cursor = refill(
+                table, INVITATION_COLUMNS, empty, "None open: press i to invite someone."
+            )
             self.invitations = {str(one.id): one for one in invitations.invitations}
             for one in invitations.invitations:
                 expires = "expired" if one.expired else moment(one.expires_at)
                 table.add_row(
                     one.email, one.role.value, moment(one.created_at), expires, key=str(one.id)
                 )
-            if not invitations.invitations:
-                table.add_row("None open: press i to invite someone.", "", "", "", key="none")
+            filled(table, empty, cursor)
         memberships = await attempt(self, client.list_memberships())
         if memberships is not None:
             table = self._table("memberships")
-            table.clear()
+            empty = self.query_one("#memberships-empty", Static)
+            cursor = refill(table, MEMBERSHIP_COLUMNS, empty, "None.")
             self.memberships = {str(mine.id): mine for mine in memberships.memberships}
             for mine in memberships.memberships:
                 table.add_row(
@@ -130,8 +142,7 @@ class TeamPane(VerticalScroll):
                     moment(mine.created_at),
                     key=str(mine.id),
                 )
-            if not memberships.memberships:
-                table.add_row("None.", "", "", key="none")
+            filled(table, empty, cursor)
 
     def _picked(self, table: str, rows: dict[str, Any]) -> Any:
         key = selected_key(self._table(table))

@@ -43,6 +43,24 @@ def selected_key(table: DataTable[Any]) -> str | None:
     return table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
 
 
+def refill(table: DataTable[Any], columns: tuple[str, ...], empty: Static, nothing: str) -> int:
+    """Empty `table` for new rows (its columns anew, so their widths fit the new rows), and
+    say `nothing` in `empty` until rows come. Returns the row the cursor was on."""
+    cursor = table.cursor_row
+    table.clear(columns=True)
+    table.add_columns(*columns)
+    empty.update(nothing)
+    return cursor
+
+
+def filled(table: DataTable[Any], empty: Static, cursor: int) -> None:
+    """Show the table, or the words saying it is empty; put the cursor back where it was."""
+    table.display = table.row_count > 0
+    empty.display = table.row_count == 0
+    if table.row_count:
+        table.move_cursor(row=min(max(cursor, 0), table.row_count - 1))
+
+
 def field_of(error: Invalid) -> str | None:
     """The form field a refusal names: `metrics.0` is the metrics field."""
     if error.field is None:

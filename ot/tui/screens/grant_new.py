@@ -211,7 +211,6 @@ until the grant expires or you revoke it. Every read they make is logged for you
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll():
-            yield Static("New third-party grant", classes="title")
             yield Label("Third party (who may read)")
             yield Input(id="grantee", max_length=200, placeholder="e.g. Example Research Ltd")
             yield error_label("grantee")
@@ -253,12 +252,14 @@ until the grant expires or you revoke it. Every read they make is logged for you
         yield Footer()
 
     def on_mount(self) -> None:
+        self.sub_title = "New third-party grant"
         today = app_of(self).now().date()
         self.query_one("#expires_at", Input).value = (
             today + timedelta(days=DEFAULT_DAYS)
         ).isoformat()
-        self.query_one("#grantee", Input).focus()
         self.load_sites()
+        # Focusing the first field scrolls the form past its label; back to the top.
+        self.call_after_refresh(self.query_one(VerticalScroll).scroll_home, animate=False)
 
     @work(exclusive=True, group="grant-sites")
     async def load_sites(self) -> None:

@@ -13,16 +13,19 @@ from textual.widgets import Static
 
 from ot.api.grants import GrantReadOut
 from ot.tui.screens.access_words import moment, names
+from ot.tui.screens.grant_reads import reason_words
 
 
-def read_words(read: GrantReadOut) -> str:
-    outcome = read.outcome + (f" — {read.reason}" if read.reason else "")
+def read_words(read: GrantReadOut, domains: dict[int, str]) -> str:
+    outcome = read.outcome + (
+        f" — {reason_words(read.reason)} [{read.reason}]" if read.reason else ""
+    )
     return "\n".join(
         [
             f"When:         {moment(read.at)} UTC",
             f"Via:          {read.via}",
             f"Outcome:      {outcome}",
-            f"Site:         {read.site_id if read.site_id is not None else '—'}",
+            f"Site:         {_site(read.site_id, domains)}",
             f"Metrics:      {names(read.metrics)}",
             f"Dimensions:   {names(read.dimensions)}",
             f"Filtered on:  {names(read.filtered_dimensions)}",
@@ -53,14 +56,15 @@ class GrantReadScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,q,enter", "dismiss", "Close", key_display="Esc")]
 
-    def __init__(self, read: GrantReadOut) -> None:
+    def __init__(self, read: GrantReadOut, domains: dict[int, str]) -> None:
         super().__init__()
         self.read = read
+        self.domains = domains
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(f"Read {self.read.id}", classes="title")
-            yield Static(read_words(self.read), markup=False)
+            yield Static(read_words(self.read, self.domains), markup=False)
             yield Static("The query, as sent:", classes="title")
             query = (
                 json.dumps(self.read.query, indent=2, ensure_ascii=False)
@@ -68,3 +72,9 @@ class GrantReadScreen(ModalScreen[None]):
                 else "(not kept: the body was not a query)"
             )
             yield Static(query, id="query", markup=False)
+
+
+def _site(site_id: int | None, domains: dict[int, str]) -> str:
+    if site_id is None:
+        return "— (none of the granted sites)"
+    return domains.get(site_id, f"site {site_id}")

@@ -15,12 +15,45 @@ from ot.tui.calls import attempt, client_of
 from ot.tui.screens.access_words import day, moment, names, selected_key
 
 MORE_ROW = "more"
+# The server's page of reads when no limit is asked (`GET /ot/v1/grants/{id}/reads`): a shorter
+# page is the last.
+PAGE = 100
+# The outcome and the rows first: at 80 columns the rest scrolls sideways (enter shows it all).
+COLUMNS = (
+    "When (UTC)",
+    "Via",
+    "Outcome",
+    "Rows",
+    "Days",
+    "Metrics",
+    "Dimensions",
+    "Filtered on",
+)
+
+
+# Why a read was refused: the server logs "code: field" (`ot.grants.reads`); the code in words.
+REFUSED_BECAUSE = {
+    "forbidden": "outside the grant",
+    "invalid_input": "not a valid query",
+    "not_found": "no such site in the grant",
+    "too_many_requests": "too many reads",
+    "query_timeout": "too slow",
+    "overloaded": "server busy",
+}
+
+
+def reason_words(reason: str) -> str:
+    code, _, part = reason.partition(": ")
+    words = REFUSED_BECAUSE.get(code)
+    if words is None:
+        return reason
+    return f"{words} ({part})" if part and part != "query" else words
 
 
 def outcome_words(read: GrantReadOut) -> str:
     if read.outcome == "answered" or not read.reason:
         return read.outcome
-    return f"{read.outcome}: {read.reason}"
+    return f"{read.outcome}: {reason_words(read.reason)}"
 
 
 def days_words(read: GrantReadOut) -> str:
@@ -71,6 +104,10 @@ many were hidden for having too few visitors). Enter shows the whole query.
     GrantReadsScreen DataTable {
         height: 1fr;
     }
+    GrantReadsScreen #reads-empty {
+        display: none;
+        padding: 1;
+    }
     """
     BINDINGS = [
         Binding("escape,q", "back", "Back"),
@@ -78,10 +115,11 @@ many were hidden for having too few visitors). Enter shows the whole query.
         Binding("r", "reload", "Reload"),
     ]
 
-    def __init__(self, grant: GrantOut, sites: str) -> None:
+    def __init__(self, grant: GrantOut, domains: dict[int, str]) -> None:
         super().__init__()
         self.grant = grant
-        self.sites = sites
+        self.domains = domains
+        self.sites = ", ".join(domains.get(site, f"site {site}") for site in grant.site_ids)
         self.reads: dict[str, GrantReadOut] = {}
         self.oldest_id: int | None = None
         self.complete = False
@@ -90,14 +128,13 @@ many were hidden for having too few visitors). Enter shows the whole query.
         yield Header()
         yield Static(grant_summary(self.grant, self.sites), id="summary")
         yield DataTable[str](id="reads", cursor_type="row", zebra_stripes=True)
+        yield Static("Nothing read yet.", id="reads-empty", classes="hint")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = f"Reads of the grant of {self.grant.grantee}"
         table = self.query_one(DataTable)
-        table.add_columns(
-            "When (UTC)", "Via", "Outcome", "Metrics", "Dimensions", "Filtered on", "Days", "Rows"
-        )
+        table.add_columns(*COLUMNS)
         table.focus()
         self.load_page()
 
@@ -108,7 +145,7 @@ many were hidden for having too few visitors). Enter shows the whole query.
         self.reads = {}
         self.oldest_id = None
         self.complete = False
-        self.query_one(DataTable).clear()
+        self.query_one(DataTable).clear(columns=True).add_columns(*COLUMNS)
         self.load_page()
 
     def action_more(self) -> None:
@@ -132,21 +169,20 @@ many were hidden for having too few visitors). Enter shows the whole query.
                 moment(read.at),
                 read.via,
                 outcome_words(read),
+                rows_words(read),
+                days_words(read),
                 names(read.metrics),
                 names(read.dimensions),
                 names(read.filtered_dimensions),
-                days_words(read),
-                rows_words(read),
                 key=str(read.id),
             )
         if page.reads:
             self.oldest_id = page.reads[-1].id
-        else:
-            self.complete = True
-        if not self.reads:
-            table.add_row("Nothing read yet.", "", "", "", "", "", "", "", key=MORE_ROW)
-            self.complete = True
-        elif not self.complete:
+        self.complete = len(page.reads) < PAGE
+        empty = self.query_one("#reads-empty", Static)
+        empty.display = not self.reads
+        table.display = bool(self.reads)
+        if self.reads and not self.complete:
             table.add_row("(m: older reads)", "", "", "", "", "", "", "", key=MORE_ROW)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -159,4 +195,4 @@ many were hidden for having too few visitors). Enter shows the whole query.
             return
         read = self.reads.get(read_id) if read_id is not None else None
         if read is not None:
-            self.app.push_screen(GrantReadScreen(read))
+            self.app.push_screen(GrantReadScreen(read, self.domains))
