@@ -1,0 +1,85 @@
+"""Who sees what: the people of the team, the API keys, and the third parties with a grant,
+each tab showing who may read and since when, with what they did (a grant's reads)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+
+from ot.tui.screens.access_grants import GrantsPane
+from ot.tui.screens.access_keys import KeysPane
+from ot.tui.screens.access_team import TeamPane
+
+TABS = ("team", "keys", "grants")
+
+
+class AccessScreen(Screen[None]):
+    HELP = """# Who sees what
+
+Everyone and everything that may see your statistics.
+
+- **Team**: the members of your team and their roles (e changes one, d removes one), the
+  invitations not yet accepted (i invites, w withdraws one), and the other teams you belong to
+  (l leaves one). Move between the tables with tab.
+- **API keys**: your keys, what each may do and when it was last used; n makes one (shown once),
+  d revokes one.
+- **Third parties**: the grants you gave, whether each still answers and until when; n grants
+  access, d revokes, u resumes a suspended one, and enter shows every read made through it.
+
+Switch tabs with 1, 2, 3 (or the arrow keys on the tab bar). Times are UTC.
+"""
+    DEFAULT_CSS = """
+    AccessScreen TabbedContent {
+        height: 1fr;
+    }
+    AccessScreen TabPane {
+        padding: 0;
+    }
+    """
+    BINDINGS = [
+        Binding("escape,q", "back", "Back"),
+        Binding("1", "tab('team')", "Team", show=False),
+        Binding("2", "tab('keys')", "Keys", show=False),
+        Binding("3", "tab('grants')", "Third parties", show=False),
+    ]
+
+    def __init__(self, tab: str = "team") -> None:
+        super().__init__()
+        self.first_tab = tab if tab in TABS else "team"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial=f"{self.first_tab}-tab"):
+            with TabPane("1 Team", id="team-tab"):
+                yield TeamPane()
+            with TabPane("2 API keys", id="keys-tab"):
+                yield KeysPane()
+            with TabPane("3 Third parties", id="grants-tab"):
+                yield GrantsPane()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Who sees what"
+        self._focus_pane(self.first_tab)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = f"{tab}-tab"
+        self._focus_pane(tab)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id is not None:
+            self._focus_pane(event.pane.id.removesuffix("-tab"))
+
+    def _focus_pane(self, tab: str) -> None:
+        """Into the tab's table, so its keys are in the footer and work at once."""
+        if tab == "team":
+            self.query_one(TeamPane).focus_table()
+        elif tab == "keys":
+            self.query_one(KeysPane).focus_table()
+        else:
+            self.query_one(GrantsPane).focus_table()
