@@ -1,6 +1,7 @@
 """The demo customer and six weeks of their site's traffic, for `scripts/up` and the TUI's tests.
 
 Usage: python scripts/demo_data.py [--config FILE] [--weeks 6] [--json]
+       python scripts/demo_data.py --log-in URL
 
 Settings come from OT_* variables like `ot serve`'s (run it with the server's data folder,
 after `ot-admin db upgrade --create`). It makes, once:
@@ -15,6 +16,10 @@ after `ot-admin db upgrade --create`). It makes, once:
   search engines, social networks, other sites, direct visits and UTM campaigns, returning
   visitors, bounces and visits of a dozen pages, signups with their plan, outbound links, file
   downloads and 404s.
+
+`--log-in URL` only logs the demo customer in to the server at URL through `ot.client`, which
+keeps the session in the user's config folder, where `ot tui --server URL` finds it; a session
+kept there that still works (the demo's or the user's own) is kept instead.
 
 The hits go through the collector's enrichment (`ot.ingest.collector.Collector.prepare`) and its
 writer, as tracked hits do, only with the time each hit happened. Running it again adds only
@@ -470,12 +475,30 @@ async def seed(settings: Settings, weeks: int, now: datetime) -> dict[str, objec
     }
 
 
+async def log_in(url: str) -> str:
+    """Whose session `ot tui --server URL` will use: the one kept, or the demo customer's."""
+    from ot.client import ClientError, OtClient
+
+    async with OtClient(url) as client:
+        if client.token is not None:
+            try:
+                return (await client.profile()).email or "the account kept"
+            except ClientError:
+                pass  # expired or ended: log in afresh
+        await client.log_in(DEMO_EMAIL, DEMO_PASSWORD)
+    return DEMO_EMAIL
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, help="TOML settings file.")
     parser.add_argument("--weeks", type=int, default=6, help="Weeks of history (default 6).")
     parser.add_argument("--json", action="store_true", help="Print what was made as JSON.")
+    parser.add_argument("--log-in", metavar="URL", help="Only log the demo customer in there.")
     arguments = parser.parse_args(argv)
+    if arguments.log_in:
+        print(f"logged in as {asyncio.run(log_in(arguments.log_in))}")
+        return 0
     started = time.perf_counter()
     settings = load_settings(arguments.config)
     made = asyncio.run(seed(settings, arguments.weeks, datetime.now(UTC)))
