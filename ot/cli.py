@@ -90,6 +90,12 @@ def tui(
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="With --web: the address to listen on."),
     port: int = typer.Option(8080, "--port", help="With --web: the port to listen on."),
+    public_url: str | None = typer.Option(
+        None,
+        "--public-url",
+        help="With --web: the address browsers reach it at, when not http://HOST:PORT "
+        "(behind a proxy).",
+    ),
 ) -> None:
     """Browse your statistics, profile and sharing in the terminal (it talks to the server's
     HTTP API only, so it works the same on this machine, against a remote server and over SSH).
@@ -107,7 +113,7 @@ def tui(
             raise typer.Exit(2)
         from ot.tui.web import serve_in_browser
 
-        serve_in_browser(server, host=host, port=port)
+        serve_in_browser(server, host=host, port=port, public_url=public_url)
         return
     _run_tui(server, api_key, forget_login=forget_login)
 

@@ -46,11 +46,20 @@ def session_command(server: str) -> str:
     return shlex.join([sys.executable, "-m", "ot", "tui", "--server", server, "--forget-login"])
 
 
-def serve_in_browser(server: str, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-    """Serve the app at http://host:port/ until Ctrl-C or SIGTERM."""
+def serve_in_browser(
+    server: str,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    public_url: str | None = None,
+) -> None:
+    """Serve the app at http://host:port/ until Ctrl-C or SIGTERM. The page tells browsers
+    where to connect its terminal: `public_url`, else http://host:port."""
     # Imported here: the terminal's `ot tui` needs no web server.
     from textual_serve.server import Server
 
     # textual-serve hands its own environment to every browser's process.
     os.environ.pop("OT_API_KEY", None)
-    Server(session_command(server), host=host, port=port, title=TITLE).serve()
+    Server(
+        session_command(server), host=host, port=port, title=TITLE, public_url=public_url
+    ).serve()
