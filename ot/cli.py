@@ -76,18 +76,76 @@ def tui(
         envvar="OT_API_KEY",
         help="Use this API key instead of logging in (OT_API_KEY); it is not stored.",
     ),
+    forget_login: bool = typer.Option(
+        False,
+        "--forget-login",
+        help="Keep the log-in in memory for this run only, and end its session on exit "
+        "(what each browser of --web runs).",
+    ),
+    web: bool = typer.Option(
+        False,
+        "--web",
+        help="Serve the app to browsers instead (textual-serve): each browser session logs in "
+        "on its own.",
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="With --web: the address to listen on."),
+    port: int = typer.Option(8080, "--port", help="With --web: the port to listen on."),
+    public_url: str | None = typer.Option(
+        None,
+        "--public-url",
+        help="With --web: the address browsers reach it at, when not http://HOST:PORT "
+        "(behind a proxy).",
+    ),
 ) -> None:
     """Browse your statistics, profile and sharing in the terminal (it talks to the server's
     HTTP API only, so it works the same on this machine, against a remote server and over SSH).
     """
-    # Imported here: `ot serve` and `ot --help` need no Textual.
-    from ot.client import OtClient
-    from ot.tui.app import OtApp
-
     if not server.startswith(("http://", "https://")):
         typer.echo(f"error: --server must be an http:// or https:// address: {server!r}", err=True)
         raise typer.Exit(2)
-    OtApp(OtClient(server, api_key=api_key)).run()
+    if web:
+        if api_key is not None:
+            typer.echo(
+                "error: --web serves whoever opens the page: each logs in on their own, so an "
+                "API key (--api-key or OT_API_KEY) is not handed to them",
+                err=True,
+            )
+            raise typer.Exit(2)
+        from ot.tui.web import serve_in_browser
+
+        serve_in_browser(server, host=host, port=port, public_url=public_url)
+        return
+    _run_tui(server, api_key, forget_login=forget_login)
+
+
+def _run_tui(server: str, api_key: str | None, *, forget_login: bool) -> None:
+    # Imported here: `ot serve` and `ot --help` need no Textual.
+    import asyncio
+
+    from ot.client import ClientError, OtClient
+    from ot.tui.app import OtApp
+
+    if not forget_login:
+        OtApp(OtClient(server, api_key=api_key)).run()
+        return
+    from ot.tui.web import MemoryCredentials
+
+    client = OtClient(server, api_key=api_key, credentials=MemoryCredentials())
+
+    async def end_session() -> None:
+        try:
+            await client.log_out()
+        except ClientError:
+            pass  # the server is gone: the session ends by itself when it expires
+        finally:
+            await client.close()
+
+    try:
+        OtApp(client).run()
+    finally:
+        if client.token is not None and api_key is None:
+            # Nothing keeps the session this run started: end it rather than leave it open.
+            asyncio.run(end_session())
 
 
 def main() -> None:

@@ -3,8 +3,9 @@
 Usage: python scripts/demo_traffic.py [--url http://127.0.0.1:8000] [--domain demo.example]
                                      [--visits 60]
 
-Each visit comes from its own (documentation-range) IP address and browser, lands from a search
-engine, a social network, a campaign or directly, views a few pages and sometimes signs up.
+Each visit comes from its own visitor as `scripts/demo_data.py` draws them (a real browser's user
+agent, an address in a real network of their country, their language and screen), lands from a
+search engine, a social network, a campaign or directly, views a few pages and sometimes signs up.
 """
 
 from __future__ import annotations
@@ -15,18 +16,8 @@ import random
 import secrets
 
 import aiohttp
+from demo_data import visitor
 
-USER_AGENTS = [
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.6 Safari/605.1.15",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
-    "Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Mobile Safari/537.36",
-]
 REFERRERS = [
     None,
     "https://www.google.com/",
@@ -40,12 +31,13 @@ CAMPAIGN = "?utm_source=newsletter&utm_medium=email&utm_campaign=launch"
 
 
 async def visit(session: aiohttp.ClientSession, url: str, domain: str, number: int) -> None:
+    who = visitor(f"live-{secrets.token_hex(8)}")
     headers = {
-        "User-Agent": random.choice(USER_AGENTS),
-        "X-Forwarded-For": f"198.51.100.{number % 250 + 1}",
+        "User-Agent": who.user_agent,
+        "X-Forwarded-For": who.ip,
+        "Accept-Language": who.language,
         "Content-Type": "text/plain",
     }
-    visitor = secrets.token_hex(8)
     referrer = random.choice(REFERRERS)
     pages = random.sample(PAGES, k=random.randint(1, 4))
     for index, page in enumerate(pages):
@@ -55,7 +47,7 @@ async def visit(session: aiohttp.ClientSession, url: str, domain: str, number: i
             "u": f"https://{domain}{page}{query}",
             "d": domain,
             "r": referrer if index == 0 else f"https://{domain}{pages[index - 1]}",
-            "vid": visitor,
+            "vid": who.client_id,
             "eid": secrets.token_hex(8),
         }
         async with session.post(f"{url}/api/event", json=body, headers=headers) as response:
@@ -66,7 +58,7 @@ async def visit(session: aiohttp.ClientSession, url: str, domain: str, number: i
             "u": f"https://{domain}/pricing",
             "d": domain,
             "p": {"plan": random.choice(["starter", "business"])},
-            "vid": visitor,
+            "vid": who.client_id,
             "eid": secrets.token_hex(8),
         }
         async with session.post(f"{url}/api/event", json=body, headers=headers) as response:
