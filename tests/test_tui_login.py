@@ -103,7 +103,7 @@ async def test_registering_with_consent_mails_a_link_that_pasted_confirms_the_ad
         )
         app.screen.query_one(Checkbox).focus()
         await pilot.press("space")  # the consent
-        await pilot.click("#register")
+        await pilot.press("tab", "enter")  # the Register button
 
         await wait_for_screen(pilot, VerifyScreen)
         assert "Check your mail" in screen_text(app)
