@@ -114,6 +114,7 @@ authenticator app or a recovery code); or with an API key with the `sites:read` 
         """Back from registering or confirming: the address given there, and what happened."""
         if email:
             self.query_one("#email", Input).value = email
+        self.query_one("#password", Input).value = ""  # typed before going elsewhere
         self.query_one(TabbedContent).active = PASSWORD_TAB
         self.say(notice, notice=True)
         self.query_one("#password" if email else "#email", Input).focus()
