@@ -27,8 +27,10 @@ from tests.account_support import (
     PASSWORD,
     enrolled,
     mails_to,
+    register,
     session_headers,
     text_of,
+    token_in,
     totp_code,
 )
 from tests.tui_support import (
@@ -63,7 +65,8 @@ async def fill(pilot: Pilot[None], name: str, text: str) -> None:
     input_field = field(pilot.app, name)  # type: ignore[arg-type]
     input_field.focus()
     input_field.value = ""
-    await pilot.press(*text) if text else None
+    if text:
+        await pilot.press(*text)
     await pilot.pause()
 
 
@@ -103,7 +106,7 @@ async def test_registering_with_consent_mails_a_link_that_pasted_confirms_the_ad
         )
         app.screen.query_one(Checkbox).focus()
         await pilot.press("space")  # the consent
-        await pilot.click("#register")
+        await pilot.press("tab", "enter")  # the Register button
 
         await wait_for_screen(pilot, VerifyScreen)
         assert "Check your mail" in screen_text(app)
@@ -159,6 +162,52 @@ async def test_a_link_that_does_not_work_is_said_and_another_can_be_pasted(
         await pilot.press("enter")
         await wait_for(pilot, lambda: "does not work" in said(app), "the refusal")
         assert isinstance(app.screen, VerifyScreen)
+
+
+async def test_a_password_the_server_refuses_is_said_and_the_form_kept(
+    client: TestClient, settings: Settings, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    app = tui_app(client, tui_credentials, clock)
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for_screen(pilot, LoginScreen)
+        await pilot.press("f2")
+        await wait_for_screen(pilot, RegisterScreen)
+        await fill(pilot, "name", "Grace Hopper")
+        await fill(pilot, "email", GRACE)
+        await fill(pilot, "password", "short")
+        await fill(pilot, "repeat", "short")
+        app.screen.query_one(Checkbox).value = True
+        await fill(pilot, "phone", "")
+        await pilot.press("enter")
+
+        await wait_for(
+            pilot, lambda: "at least" in " ".join(notifications(app)), "the server's refusal"
+        )
+        assert app.screen.focused is field(app, "password")
+        assert field(app, "name").value == "Grace Hopper"
+    assert mails_to(settings, GRACE) == []
+
+
+async def test_an_address_not_yet_confirmed_is_asked_for_its_link_then_logs_in(
+    client: TestClient, settings: Settings, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    assert (await register(client, email=GRACE)).status == 202
+    app = tui_app(client, tui_credentials, clock)
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for_screen(pilot, LoginScreen)
+        await fill(pilot, "email", GRACE)
+        await fill(pilot, "password", PASSWORD)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "confirm your e-mail address" in said(app), "the words")
+
+        await pilot.press("f4")
+        await wait_for_screen(pilot, VerifyScreen)
+        await fill(pilot, "link", token_in(mails_to(settings, GRACE)[-1]))  # the token alone
+        await pilot.press("enter")
+        await wait_for_screen(pilot, LoginScreen)
+        await wait_for(pilot, lambda: "address is confirmed" in said(app), "the confirmation")
+        await pilot.press(*PASSWORD, "enter")
+        await wait_for_screen(pilot, SitesScreen)
 
 
 def test_the_token_is_taken_from_the_whole_link_or_pasted_alone() -> None:

@@ -109,6 +109,9 @@ class OtApp(App[None]):
             )
 
     def action_log_out(self) -> None:
+        if self.client.token is None:
+            self.notify("You are not logged in.", title="Log out", severity="information")
+            return
         self.log_out()
 
     @work(exclusive=True, group="log-out")

@@ -39,14 +39,8 @@ def wait_in_words(seconds: int | None) -> str:
 class LoginScreen(Screen[None]):
     HELP = """# Log in
 
-Log in with your e-mail address and password. When your account has the second factor on, the
-form asks for the code from your authenticator app too (a recovery code works instead).
-
-Or log in with an **API key** (`F3`): the key needs the `sites:read` scope. It is kept in your
-config folder, readable by you alone, until you log out (`ctrl+l`).
-
-No account yet? `F2` registers one. Registered but not confirmed yet? `F4` takes the link from
-the mail we sent you.
+With your e-mail address and password (and, with the second factor on, the code from your
+authenticator app or a recovery code); or with an API key with the `sites:read` scope.
 """
     DEFAULT_CSS = """
     LoginScreen .form {
@@ -120,6 +114,7 @@ the mail we sent you.
         """Back from registering or confirming: the address given there, and what happened."""
         if email:
             self.query_one("#email", Input).value = email
+        self.query_one("#password", Input).value = ""  # typed before going elsewhere
         self.query_one(TabbedContent).active = PASSWORD_TAB
         self.say(notice, notice=True)
         self.query_one("#password" if email else "#email", Input).focus()
@@ -246,11 +241,18 @@ the mail we sent you.
         problem.set_class(not notice and bool(words), "error-text")
 
     def say_unreachable(self, error: Unavailable) -> None:
-        if error.status == 0:
-            self.say(
-                f"{client_of(self).base_url} does not answer. Check that the server runs and "
-                "the address is right, then press Enter to try again."
-            )
-        else:
-            self.say("")
-        app_of(self).report(error)
+        self.say(unavailable_words(self, error))
+
+
+def unavailable_words(screen: Screen[None], error: Unavailable) -> str:
+    """A form's words when the server did not answer: also told in a corner, but with Enter
+    to try again (the app's usual `r` would be typed into the field)."""
+    if error.status != 0:
+        app_of(screen).report(error)  # busy: the server said how long to wait
+        return ""
+    words = (
+        f"{client_of(screen).base_url} does not answer. Check that the server runs and the "
+        "address is right, then press Enter to try again."
+    )
+    screen.notify(words, title="Server unreachable", severity="error", timeout=8)
+    return words

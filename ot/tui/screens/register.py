@@ -23,15 +23,15 @@ from textual.widgets import (
 )
 
 from ot.client import ClientError, Invalid, Unavailable
-from ot.tui.calls import app_of, client_of
-from ot.tui.screens.login import looks_like_an_email
+from ot.tui.calls import client_of
+from ot.tui.screens.login import looks_like_an_email, unavailable_words
 
 Region = Literal["nl", "us"]
 REGIONS: dict[Region, str] = {"nl": "the Netherlands", "us": "the United States"}
 
 
 def consent_words(region: Region) -> str:
-    return f"I agree that my account's data is hosted in {REGIONS[region]} and transferred there."
+    return f"I agree that my data is hosted in {REGIONS[region]}"
 
 
 class RegisterScreen(Screen[None]):
@@ -47,9 +47,6 @@ your address; paste it on the next screen.
     DEFAULT_CSS = """
     RegisterScreen .form Label {
         padding: 0;
-    }
-    RegisterScreen .form Input, RegisterScreen .form RadioSet {
-        margin: 0 0 1 0;
     }
     RegisterScreen #problem {
         padding: 0 1;
@@ -83,6 +80,11 @@ your address; paste it on the next screen.
             with RadioSet(id="region"):
                 yield RadioButton("Netherlands", id="nl", value=True)
                 yield RadioButton("United States", id="us")
+            yield Static(
+                "Your profile, sites and statistics are kept and processed there, and only with "
+                "your consent.",
+                classes="hint",
+            )
             yield Checkbox(consent_words("nl"), id="consent")
             yield Static("", id="problem", classes="error-text")
             with Horizontal(classes="buttons"):
@@ -144,25 +146,26 @@ your address; paste it on the next screen.
         }
         self.say("Registering…")
         try:
-            accepted = await client_of(self).register(
+            await client_of(self).register(
                 name, email, values["password"], region=region, consent=True, **contact
             )
         except Invalid as error:
             self.refuse(f"{error.message}.", error.field)
             return
         except Unavailable as error:
-            self.say("")
-            app_of(self).report(error)
+            self.say(unavailable_words(self, error))
             return
         except ClientError as error:
             self.say(error.message)
             return
         from ot.tui.screens.verify import VerifyScreen
 
-        self.app.switch_screen(VerifyScreen(email, sent=accepted.message))
+        self.app.switch_screen(VerifyScreen(email))
 
     def refuse(self, words: str, field: str | None) -> None:
         self.say(words)
+        # Also in a corner: focusing the field may scroll the words under the form away.
+        self.notify(words, title="Please correct", severity="warning")
         if field:
             for widget in self.query(f"#{field}"):
                 widget.focus()

@@ -13,7 +13,8 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from ot.client import ClientError, Invalid, NotFound, Unavailable
-from ot.tui.calls import app_of, client_of
+from ot.tui.calls import client_of
+from ot.tui.screens.login import LoginScreen, unavailable_words
 
 
 def token_of(pasted: str) -> str:
@@ -35,14 +36,11 @@ class VerifyScreen(Screen[None]):
 We mailed a link to the address you registered with. Copy the link (or only the part after
 `token=`) and paste it here: your address is confirmed and you can log in.
 
-The link works once and for a limited time; registering again sends a new one.
+The link works once and for a limited time.
 """
     DEFAULT_CSS = """
     VerifyScreen .form Label {
         padding: 0;
-    }
-    VerifyScreen .form Input {
-        margin: 0 0 1 0;
     }
     VerifyScreen #problem {
         padding: 0 1;
@@ -50,10 +48,9 @@ The link works once and for a limited time; registering again sends a new one.
     """
     BINDINGS = [Binding("escape", "back", "Back to log-in")]
 
-    def __init__(self, email: str = "", *, sent: str = "") -> None:
+    def __init__(self, email: str = "") -> None:
         super().__init__()
         self.email = email
-        self.sent = sent
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -61,8 +58,8 @@ The link works once and for a limited time; registering again sends a new one.
             yield Static("Check your mail", classes="title")
             to = f" to {self.email}" if self.email else ""
             yield Static(
-                (self.sent + "\n" if self.sent else "")
-                + f"We sent a link{to}. Paste the link, or its token, here.",
+                f"We sent a link{to}: paste it here (or only its token) to confirm the "
+                "address. No mail? Look in the spam folder.",
                 classes="hint",
             )
             yield Label("Link or token")
@@ -82,8 +79,6 @@ The link works once and for a limited time; registering again sends a new one.
 
     def back_to_log_in(self, notice: str = "") -> None:
         """Back to the log-in screen this one was opened from, the address filled in."""
-        from ot.tui.screens.login import LoginScreen
-
         for screen in reversed(self.app.screen_stack[:-1]):
             if isinstance(screen, LoginScreen):
                 screen.fill(self.email, notice)
@@ -113,8 +108,7 @@ The link works once and for a limited time; registering again sends a new one.
             )
             field.focus()
         except Unavailable as error:
-            problem.update("")
-            app_of(self).report(error)
+            problem.update(unavailable_words(self, error))
         except ClientError as error:
             problem.update(error.message)
         else:
