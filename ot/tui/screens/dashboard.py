@@ -27,6 +27,7 @@ from ot.tui.export import Figure, export_view
 from ot.tui.screens.period_picker import NAMED_PERIODS, PeriodPickerScreen
 from ot.tui.view import (
     COMPARISON_LABELS,
+    PERIOD_LABELS,
     Comparison,
     DashboardView,
     Filter,
@@ -186,7 +187,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         Binding("r", "reload", "Reload", show=False),
         Binding("s", "settings", "Settings", show=False),
         *[
-            Binding(str(number), f"period({number})", kind.value, show=False)
+            Binding(str(number), f"period({number})", PERIOD_LABELS[kind], show=False)
             for number, kind in enumerate(NAMED_PERIODS, start=1)
         ],
     ]
@@ -197,6 +198,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         self.realtime: int | None = None
         self.kpi_answer: QueryAnswer | None = None
         self.shown_view: DashboardView | None = None  # the view the headline figures show
+        self.failure_told: DashboardView | None = None  # the view whose panels' refusal was told
         self.props_event: str | None = None
         self.props_keys: dict[str, list[str]] = {}
         self.props_key: str | None = None
@@ -341,10 +343,11 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
                 compare=False,
                 limit=2,
             )
-            answer = await attempt(self, client.query(query))
-            return answer is not None and any(
-                row.dimensions[0] != NO_PROPERTY for row in answer.results
-            )
+            try:
+                answer = await client.query(query)
+            except ClientError:  # quietly: the properties panel's own query says what failed
+                return False
+            return any(row.dimensions[0] != NO_PROPERTY for row in answer.results)
 
         found = await asyncio.gather(*(carries(key) for key in CANDIDATE_PROP_KEYS))
         return [key for key, has in zip(CANDIDATE_PROP_KEYS, found, strict=True) if has]
@@ -355,6 +358,13 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
             self.props_event = event.value
             self.props_key = None
             self.load_props(self.view)
+
+    @on(Breakdown.Failed)
+    def _panel_failed(self, event: Breakdown.Failed) -> None:
+        # Seventeen panels refused for one reason are one notification.
+        if event.view == self.view and self.failure_told is not self.view:
+            self.failure_told = self.view
+            app_of(self).report(event.error)
 
     @on(Breakdown.Picked)
     def _drill_down(self, event: Breakdown.Picked) -> None:

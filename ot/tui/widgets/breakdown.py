@@ -17,7 +17,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from ot.api.stats import QueryAnswer, ResultRow
-from ot.tui.calls import attempt, client_of
+from ot.client import ClientError
+from ot.tui.calls import client_of
 from ot.tui.view import (
     Comparison,
     DashboardView,
@@ -160,15 +161,34 @@ class Breakdown(Vertical, can_focus=False):
             limit=limit,
         )
 
+    class Failed(Message):
+        """The panel's query was refused: the dashboard tells the user once, not per panel."""
+
+        def __init__(self, breakdown: Breakdown, view: DashboardView, error: ClientError) -> None:
+            super().__init__()
+            self.breakdown = breakdown
+            self.view = view
+            self.error = error
+
     @work(exclusive=True, group="load")
     async def load(self, view: DashboardView) -> None:
-        answer = await attempt(self, client_of(self).query(self.query_for(view)), busy=self.table)
-        if answer is not None and self.is_attached:  # the dashboard may have closed meanwhile
+        table = self.table
+        table.loading = True
+        try:
+            answer = await client_of(self).query(self.query_for(view))
+        except ClientError as error:
+            if self.is_attached:
+                self.show_nothing(view, f"Could not load this panel: {error.message}")
+                self.post_message(self.Failed(self, view, error))
+            return
+        finally:
+            if table.is_attached:
+                table.loading = False
+        if self.is_attached:  # the dashboard may have closed meanwhile
             self.show(view, answer)
 
     def show_nothing(self, view: DashboardView, why: str) -> None:
         """No query to make (an event without properties, say): say why instead of rows."""
-        self.workers.cancel_group(self, "load")
         self.rows, self.answer = [], None
         self.loaded_view = view
         self.query_one(".empty", Static).update(why)
