@@ -175,6 +175,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         height: auto;
     }
     """
+    AUTO_FOCUS = "PanelTable"  # the top pages: arrows and Enter work at once
     BINDINGS = [
         Binding("escape,q", "back", "Sites"),
         Binding("d", "pick_period", "Period"),
@@ -223,7 +224,6 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         self.set_interval(REALTIME_SECONDS, self.load_realtime)
         self.load_realtime()
         self.reload()
-        self.call_after_refresh(self._focus_first_panel)
 
     def _focus_first_panel(self) -> None:
         first = self.query(Breakdown).first()
@@ -317,6 +317,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         )
         if event is None:
             panel.set_spec(props_spec(None, None))
+            panel.workers.cancel_group(panel, "load")  # an older event's answer must not land
             panel.show_nothing(view, "No custom events in this period.")
             return
         if event not in self.props_keys:
@@ -328,6 +329,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
             self.props_key = keys[0] if keys else None
         panel.set_spec(props_spec(event, self.props_key))
         if self.props_key is None:
+            panel.workers.cancel_group(panel, "load")
             panel.show_nothing(view, f"{event} has no properties we know of.")
         else:
             panel.load(view)

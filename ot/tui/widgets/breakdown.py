@@ -30,6 +30,8 @@ from ot.tui.view import (
 
 ROWS_SHOWN = 10
 NOTHING = "Nothing in this period."
+NARROW_BAR_WIDTH = 6
+WIDE_PANEL = 56  # panels narrower than this get the narrow bar
 LAST_WIDTH = 8  # "▲ 100 %"
 MIN_NAME_WIDTH = 12
 BAR_WIDTH = 10
@@ -91,13 +93,13 @@ class Breakdown(Vertical, can_focus=False):
         border: round $panel;
         border-title-color: $text-muted;
         border-subtitle-color: $text-muted;
-        padding: 0 1 0 0;
     }
     Breakdown:focus-within {
         border: round $accent;
         border-title-color: $text;
     }
     Breakdown PanelTable {
+        overflow-x: hidden;
         height: auto;
         max-height: 12;
         background: $surface;
@@ -214,13 +216,15 @@ class Breakdown(Vertical, can_focus=False):
         numbers = [metric for metric in self.spec.metrics if metric != "percentage"]
         widths = [max(len(SHORT_METRIC_NAMES.get(metric, metric)), 6) for metric in numbers]
         # The name takes what the figures leave: long URLs are cut, never the figures.
-        fixed = sum(widths) + BAR_WIDTH + LAST_WIDTH + 2 * (len(widths) + 3) + 4
+        bar_width = BAR_WIDTH if self.size.width >= WIDE_PANEL else NARROW_BAR_WIDTH
+        # Each column is padded by one cell each side; the border and a spare column besides.
+        fixed = sum(widths) + bar_width + LAST_WIDTH + 2 * (len(widths) + 3) + 3
         table.add_column(
             self.spec.column, key="name", width=max(MIN_NAME_WIDTH, self.size.width - fixed)
         )
         for metric, width in zip(numbers, widths, strict=True):
             table.add_column(SHORT_METRIC_NAMES.get(metric, metric), key=metric, width=width)
-        table.add_column("", key="bar", width=BAR_WIDTH)
+        table.add_column("", key="bar", width=bar_width)
         table.add_column("Change" if comparing else "Share", key="last", width=LAST_WIDTH)
         ranked = self.spec.metrics[0]
         top = max((_number(row.metrics[0]) for row in self.rows), default=0) or 1
@@ -231,7 +235,7 @@ class Breakdown(Vertical, can_focus=False):
             for metric in self.spec.metrics:
                 if metric != "percentage":
                     cells.append(Text(format_metric(metric, metrics[metric]), justify="right"))
-            cells.append(Text(bar(_number(row.metrics[0]) / top), style="cyan"))
+            cells.append(Text(bar(_number(row.metrics[0]) / top, bar_width), style="cyan"))
             cells.append(self._last_cell(ranked, row, metrics, comparing))
             table.add_row(*cells, key=value)
         self.set_class(not self.rows, "-empty")
