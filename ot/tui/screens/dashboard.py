@@ -55,6 +55,7 @@ CANDIDATE_PROP_KEYS = (
     "logged_in", "amount", "currency", "form", "button",
 )  # fmt: skip
 NO_PROPERTY = "(none)"
+PROBES_AT_ONCE = 4
 NOT_SET = "(not set)"
 
 
@@ -336,6 +337,8 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
 
     async def _prop_keys(self, view: DashboardView, event: str) -> list[str]:
         client = client_of(self)
+        # A few at a time: the panels' own queries come first in the server's query processes.
+        turns = asyncio.Semaphore(PROBES_AT_ONCE)
 
         async def carries(key: str) -> bool:
             query = view.query(
@@ -346,7 +349,8 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
                 limit=2,
             )
             try:
-                answer = await client.query(query)
+                async with turns:
+                    answer = await client.query(query)
             except ClientError:  # quietly: the properties panel's own query says what failed
                 return False
             return any(row.dimensions[0] != NO_PROPERTY for row in answer.results)
