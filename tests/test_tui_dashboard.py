@@ -368,3 +368,25 @@ async def test_a_cookieless_site_labels_its_visitors_a_sum_of_daily_visitors(
         await pilot.press("1")  # one day: unique visitors again
         await wait_for(pilot, lambda: settled(screen), "today's figures")
         assert "Unique visitors" in screen_text(app)
+
+
+async def test_z_opens_the_focused_panel_full_screen(
+    client: TestClient, shop_id: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    try:
+        from ot.tui.screens.panel import PanelScreen
+    except ImportError:  # until the full-screen panel lands: the dashboard says so and goes on
+        PanelScreen = None
+    app = tui_app(client, tui_credentials, clock)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_dashboard(pilot, app)
+        panel(screen, "pages").table.focus()
+        await pilot.press("z")
+        if PanelScreen is None:
+            await wait_for(pilot, lambda: notifications(app), "a word on the panel screen")
+            assert "not available yet" in notifications(app)[-1]
+        else:
+            await wait_for_screen(pilot, PanelScreen)
+            await pilot.press("escape")
+            await wait_for_screen(pilot, DashboardScreen)
+        assert app.screen is screen and screen.view.filters == ()

@@ -9,8 +9,11 @@ from aiohttp.test_utils import TestClient
 from ot.client import CredentialStore
 from ot.clock import ManualClock
 from ot.config import Settings
+from ot.models import MemberRole
 from ot.tui.screens.dashboard import DashboardScreen
 from ot.tui.screens.sites import SitesScreen, sparkline
+from tests.support import make_site
+from tests.team_support import add_member
 from tests.tui_dashboard_support import DOMAIN, logged_in_client, open_shop
 from tests.tui_support import (
     LARGE,
@@ -86,3 +89,21 @@ async def test_slash_filters_the_list_and_enter_opens_the_dashboard(
         await pilot.press("enter", "enter")
         await wait_for_screen(pilot, DashboardScreen)
         assert not [told for told in notifications(app) if "rror" in told]
+
+
+async def test_a_site_a_team_shares_is_marked_with_the_team_and_the_role(
+    client: TestClient,
+    settings: Settings,
+    ada: int,
+    tui_credentials: CredentialStore,
+    clock: ManualClock,
+) -> None:
+    team_site = await make_site(settings, "team.example")
+    await add_member(settings, team_site.account_id, ada, MemberRole.VIEWER)
+    await (await logged_in_client(client, tui_credentials)).close()
+    app = tui_app(client, tui_credentials, clock)
+    async with app.run_test(size=LARGE) as pilot:
+        await wait_for_screen(pilot, SitesScreen)
+        await wait_for(pilot, lambda: "team.example" in screen_text(app), "the team's site")
+        [row] = [line for line in screen_text(app).splitlines() if "team.example" in line]
+        assert f"team {team_site.account_id} · viewer" in row

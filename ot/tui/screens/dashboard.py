@@ -27,6 +27,7 @@ from ot.tui.export import Figure, export_view
 from ot.tui.screens.period_picker import NAMED_PERIODS, PeriodPickerScreen
 from ot.tui.view import (
     COMPARISON_LABELS,
+    PERIOD_LABELS,
     Comparison,
     DashboardView,
     Filter,
@@ -54,6 +55,7 @@ CANDIDATE_PROP_KEYS = (
     "logged_in", "amount", "currency", "form", "button",
 )  # fmt: skip
 NO_PROPERTY = "(none)"
+PROBES_AT_ONCE = 4
 NOT_SET = "(not set)"
 
 
@@ -174,6 +176,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         height: auto;
     }
     """
+    AUTO_FOCUS = "PanelTable"  # the top pages: arrows and Enter work at once
     BINDINGS = [
         Binding("escape,q", "back", "Sites"),
         Binding("d", "pick_period", "Period"),
@@ -186,7 +189,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         Binding("r", "reload", "Reload", show=False),
         Binding("s", "settings", "Settings", show=False),
         *[
-            Binding(str(number), f"period({number})", kind.value, show=False)
+            Binding(str(number), f"period({number})", PERIOD_LABELS[kind], show=False)
             for number, kind in enumerate(NAMED_PERIODS, start=1)
         ],
     ]
@@ -197,6 +200,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         self.realtime: int | None = None
         self.kpi_answer: QueryAnswer | None = None
         self.shown_view: DashboardView | None = None  # the view the headline figures show
+        self.failure_told: DashboardView | None = None  # the view whose panels' refusal was told
         self.props_event: str | None = None
         self.props_keys: dict[str, list[str]] = {}
         self.props_key: str | None = None
@@ -221,7 +225,6 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         self.set_interval(REALTIME_SECONDS, self.load_realtime)
         self.load_realtime()
         self.reload()
-        self.call_after_refresh(self._focus_first_panel)
 
     def _focus_first_panel(self) -> None:
         first = self.query(Breakdown).first()
@@ -315,6 +318,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         )
         if event is None:
             panel.set_spec(props_spec(None, None))
+            panel.workers.cancel_group(panel, "load")  # an older event's answer must not land
             panel.show_nothing(view, "No custom events in this period.")
             return
         if event not in self.props_keys:
@@ -326,12 +330,15 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
             self.props_key = keys[0] if keys else None
         panel.set_spec(props_spec(event, self.props_key))
         if self.props_key is None:
+            panel.workers.cancel_group(panel, "load")
             panel.show_nothing(view, f"{event} has no properties we know of.")
         else:
             panel.load(view)
 
     async def _prop_keys(self, view: DashboardView, event: str) -> list[str]:
         client = client_of(self)
+        # A few at a time: the panels' own queries come first in the server's query processes.
+        turns = asyncio.Semaphore(PROBES_AT_ONCE)
 
         async def carries(key: str) -> bool:
             query = view.query(
@@ -341,10 +348,12 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
                 compare=False,
                 limit=2,
             )
-            answer = await attempt(self, client.query(query))
-            return answer is not None and any(
-                row.dimensions[0] != NO_PROPERTY for row in answer.results
-            )
+            try:
+                async with turns:
+                    answer = await client.query(query)
+            except ClientError:  # quietly: the properties panel's own query says what failed
+                return False
+            return any(row.dimensions[0] != NO_PROPERTY for row in answer.results)
 
         found = await asyncio.gather(*(carries(key) for key in CANDIDATE_PROP_KEYS))
         return [key for key, has in zip(CANDIDATE_PROP_KEYS, found, strict=True) if has]
@@ -355,6 +364,13 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
             self.props_event = event.value
             self.props_key = None
             self.load_props(self.view)
+
+    @on(Breakdown.Failed)
+    def _panel_failed(self, event: Breakdown.Failed) -> None:
+        # Seventeen panels refused for one reason are one notification.
+        if event.view == self.view and self.failure_told is not self.view:
+            self.failure_told = self.view
+            app_of(self).report(event.error)
 
     @on(Breakdown.Picked)
     def _drill_down(self, event: Breakdown.Picked) -> None:

@@ -19,10 +19,12 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ot.api.sites import SiteOut
 from ot.api.stats import StatsQuery
+from ot.client import ClientError
 from ot.tui.calls import app_of, attempt, client_of
 from ot.tui.view import format_count, today_in, view_of_site
 
 SPARK_DAYS = 30
+SITES_AT_ONCE = 4
 BLOCKS = "▁▂▃▄▅▆▇█"
 
 
@@ -124,9 +126,15 @@ the site's dashboard; `/` filters the list by domain."""
             for site in self.sites
         }
         self.show_rows()
-        await asyncio.gather(*(self.load_traffic(site) for site in self.sites))
+        # A few sites at a time: a long list must not queue every query on the server at once.
+        turns = asyncio.Semaphore(SITES_AT_ONCE)
+        refused = await asyncio.gather(*(self.load_traffic(site, turns) for site in self.sites))
+        first = next((error for error in refused if error is not None), None)
+        if first is not None and self.is_attached:
+            app_of(self).report(first)  # once: a hundred sites refused alike are one message
 
-    async def load_traffic(self, site: SiteOut) -> None:
+    async def load_traffic(self, site: SiteOut, turns: asyncio.Semaphore) -> ClientError | None:
+        """Fill in the site's figures; the refusal, if any, for the caller to tell once."""
         today = today_in(site.timezone, app_of(self).now())
         first = today - timedelta(days=SPARK_DAYS - 1)
         query = StatsQuery(
@@ -136,9 +144,13 @@ the site's dashboard; `/` filters the list by domain."""
             dimensions=["time:day"],
             include={"time_labels": True},
         )
-        answer = await attempt(self, client_of(self).query(query))
-        if answer is None:
-            return
+        try:
+            async with turns:
+                answer = await client_of(self).query(query)
+        except ClientError as error:
+            return error
+        if not self.is_attached:
+            return None
         by_day = {str(row.dimensions[0])[:10]: row.metrics[0] for row in answer.results}
         days = [first + timedelta(days=offset) for offset in range(SPARK_DAYS)]
         series = [float(by_day.get(day.isoformat(), 0)) for day in days]
@@ -147,6 +159,7 @@ the site's dashboard; `/` filters the list by domain."""
         if str(site.id) in table.rows:
             table.update_cell(str(site.id), "today", self._today_cell(site))
             table.update_cell(str(site.id), "days", self._days_cell(site))
+        return None
 
     # --- showing ---------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from ot.api.stats import QueryAnswer, ResultRow
-from ot.tui.calls import attempt, client_of
+from ot.client import ClientError
+from ot.tui.calls import client_of
 from ot.tui.view import (
     Comparison,
     DashboardView,
@@ -29,6 +30,8 @@ from ot.tui.view import (
 
 ROWS_SHOWN = 10
 NOTHING = "Nothing in this period."
+NARROW_BAR_WIDTH = 6
+WIDE_PANEL = 56  # panels narrower than this get the narrow bar
 LAST_WIDTH = 8  # "▲ 100 %"
 MIN_NAME_WIDTH = 12
 BAR_WIDTH = 10
@@ -90,13 +93,13 @@ class Breakdown(Vertical, can_focus=False):
         border: round $panel;
         border-title-color: $text-muted;
         border-subtitle-color: $text-muted;
-        padding: 0 1 0 0;
     }
     Breakdown:focus-within {
         border: round $accent;
         border-title-color: $text;
     }
     Breakdown PanelTable {
+        overflow-x: hidden;
         height: auto;
         max-height: 12;
         background: $surface;
@@ -160,15 +163,34 @@ class Breakdown(Vertical, can_focus=False):
             limit=limit,
         )
 
+    class Failed(Message):
+        """The panel's query was refused: the dashboard tells the user once, not per panel."""
+
+        def __init__(self, breakdown: Breakdown, view: DashboardView, error: ClientError) -> None:
+            super().__init__()
+            self.breakdown = breakdown
+            self.view = view
+            self.error = error
+
     @work(exclusive=True, group="load")
     async def load(self, view: DashboardView) -> None:
-        answer = await attempt(self, client_of(self).query(self.query_for(view)), busy=self.table)
-        if answer is not None and self.is_attached:  # the dashboard may have closed meanwhile
+        table = self.table
+        table.loading = True
+        try:
+            answer = await client_of(self).query(self.query_for(view))
+        except ClientError as error:
+            if self.is_attached:
+                self.show_nothing(view, f"Could not load this panel: {error.message}")
+                self.post_message(self.Failed(self, view, error))
+            return
+        finally:
+            if table.is_attached:
+                table.loading = False
+        if self.is_attached:  # the dashboard may have closed meanwhile
             self.show(view, answer)
 
     def show_nothing(self, view: DashboardView, why: str) -> None:
         """No query to make (an event without properties, say): say why instead of rows."""
-        self.workers.cancel_group(self, "load")
         self.rows, self.answer = [], None
         self.loaded_view = view
         self.query_one(".empty", Static).update(why)
@@ -194,13 +216,15 @@ class Breakdown(Vertical, can_focus=False):
         numbers = [metric for metric in self.spec.metrics if metric != "percentage"]
         widths = [max(len(SHORT_METRIC_NAMES.get(metric, metric)), 6) for metric in numbers]
         # The name takes what the figures leave: long URLs are cut, never the figures.
-        fixed = sum(widths) + BAR_WIDTH + LAST_WIDTH + 2 * (len(widths) + 3) + 4
+        bar_width = BAR_WIDTH if self.size.width >= WIDE_PANEL else NARROW_BAR_WIDTH
+        # Each column is padded by one cell each side; the border and a spare column besides.
+        fixed = sum(widths) + bar_width + LAST_WIDTH + 2 * (len(widths) + 3) + 3
         table.add_column(
             self.spec.column, key="name", width=max(MIN_NAME_WIDTH, self.size.width - fixed)
         )
         for metric, width in zip(numbers, widths, strict=True):
             table.add_column(SHORT_METRIC_NAMES.get(metric, metric), key=metric, width=width)
-        table.add_column("", key="bar", width=BAR_WIDTH)
+        table.add_column("", key="bar", width=bar_width)
         table.add_column("Change" if comparing else "Share", key="last", width=LAST_WIDTH)
         ranked = self.spec.metrics[0]
         top = max((_number(row.metrics[0]) for row in self.rows), default=0) or 1
@@ -211,7 +235,7 @@ class Breakdown(Vertical, can_focus=False):
             for metric in self.spec.metrics:
                 if metric != "percentage":
                     cells.append(Text(format_metric(metric, metrics[metric]), justify="right"))
-            cells.append(Text(bar(_number(row.metrics[0]) / top), style="cyan"))
+            cells.append(Text(bar(_number(row.metrics[0]) / top, bar_width), style="cyan"))
             cells.append(self._last_cell(ranked, row, metrics, comparing))
             table.add_row(*cells, key=value)
         self.set_class(not self.rows, "-empty")

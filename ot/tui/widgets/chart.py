@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from textual_plotext import PlotextPlot
 
+from ot.tui.view import format_count
+
 TICKS = 6  # labels under the x axis: more would overlap at 80 columns
 
 
@@ -63,5 +65,9 @@ class VisitorsChart(PlotextPlot):
             plot.plot(positions, list(compared_visitors), label="Compared", marker="dot")
         step = max(1, len(positions) // TICKS)
         plot.xticks(positions[::step], self.labels[::step])
-        plot.ylim(0, max([*visitors, *pageviews, *(compared_visitors or []), 1]) * 1.1)
+        top = max([*visitors, *pageviews, *(compared_visitors or []), 1])
+        plot.ylim(0, top * 1.1)
+        # Whole numbers on the y axis: visitors and pageviews are counts.
+        ticks = sorted({round(top * step / 4) for step in range(5)})
+        plot.yticks([float(tick) for tick in ticks], [format_count(tick) for tick in ticks])
         self.refresh()

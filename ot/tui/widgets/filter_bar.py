@@ -44,7 +44,7 @@ def describe(active: Filter) -> str:
     return f"{name or active.dimension} is {value}"
 
 
-class FilterBar(Static, can_focus=True):
+class FilterBar(Static, can_focus=False):
     """The active filters; hidden when there are none."""
 
     DEFAULT_CSS = """
