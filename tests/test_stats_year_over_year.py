@@ -203,3 +203,13 @@ async def test_a_grants_cells_are_compared_with_the_same_cells_a_year_earlier(
                                                           "change": [100]}}
     ]  # fmt: skip
     assert answer["query"]["comparison_date_range"][0].startswith("2025-05-04")
+
+
+async def test_a_grant_counting_whole_weeks_refuses_a_year_over_year_comparison(
+    client: TestClient, shop: Shop
+) -> None:
+    key = await make_grant(client, shop, min_visitors=2, dimensions=["event:page", "time:week"])
+    body = grant_query(metrics=["pageviews"], date_range=[MONDAY, "2026-05-10"],
+                       include=YEAR_OVER_YEAR)  # fmt: skip
+    refused = await error_of(await shared(client, key["key"], body), 403)
+    assert refused["field"] == "include" and "previous period" in refused["message"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -31,7 +31,7 @@ stored on the visitor's device). All of these but the domain can be changed late
     NewSiteScreen {
         align: center middle;
     }
-    NewSiteScreen > Vertical {
+    NewSiteScreen > VerticalScroll {
         width: 76;
         max-width: 100%;
         height: auto;
@@ -46,12 +46,13 @@ stored on the visitor's device). All of these but the domain can be changed late
     NewSiteScreen .field-error {
         color: $error;
         height: auto;
+        display: none;
     }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with VerticalScroll():
             yield Static("Add a site", classes="title")
             yield Label("Domain")
             yield Input(id="domain", placeholder="shop.example")
@@ -79,7 +80,9 @@ stored on the visitor's device). All of these but the domain can be changed late
         self.add()
 
     def _error(self, field: str, message: str) -> None:
-        self.query_one(f"#{field}-error", Static).update(message)
+        error = self.query_one(f"#{field}-error", Static)
+        error.update(message)
+        error.display = bool(message)  # no empty line under every field
 
     @work(exclusive=True, group="new-site")
     async def add(self) -> None:
@@ -102,8 +105,11 @@ stored on the visitor's device). All of these but the domain can be changed late
         try:
             site = await client_of(self).add_site(domain, timezone=timezone, visitor_mode=mode)
         except Conflict as error:
-            self._error("domain", f"{error.message}: another site has it. If the domain is yours, "
-                        "ask its owner to share it, or verify it to claim it.")  # fmt: skip
+            self._error(
+                "domain",
+                f"{error.message}. If it is one of your sites, it is in your list already; if "
+                "it is someone else's, ask them to share it with you.",
+            )
             return
         except Invalid as error:
             if error.field in ("domain", "timezone", "visitor_mode"):
