@@ -214,6 +214,11 @@ async def test_an_invalid_e_mail_address_is_refused_in_words_and_nothing_changes
         told = " ".join(notifications(app))
         assert "Confirm through the link sent to ada@engines.example" in told
         assert (await checker.profile()).pending_email == "ada@engines.example"
+        await wait_for(
+            pilot,
+            lambda: "ada@engines.example waits for its confirmation link" in screen_text(app),
+            "the pending address shown",
+        )
 
 
 async def test_the_second_factor_is_set_up_from_the_code_shown_a_wrong_code_is_refused(
@@ -401,6 +406,60 @@ async def test_my_data_is_exported_as_a_zip_in_the_current_folder(
         assert str(expected) in " ".join(notifications(app))
         with zipfile.ZipFile(expected) as archive:
             assert "account.json" in archive.namelist()
+
+
+async def test_an_export_to_a_folder_that_does_not_exist_is_refused_in_words(
+    client: TestClient,
+    ada: int,
+    tui_credentials: CredentialStore,
+    clock: ManualClock,
+    tmp_path: Path,
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
+        await pilot.press("5")
+        await type_into(pilot, "#export-path", str(tmp_path / "missing" / "export.zip"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: notifications(app), "the refusal")
+        assert any("is not a folder" in told for told in notifications(app))
+        assert not (tmp_path / "missing").exists()
+        assert app.is_running
+
+
+async def test_an_existing_file_is_replaced_only_once_confirmed(
+    client: TestClient,
+    ada: int,
+    tui_credentials: CredentialStore,
+    clock: ManualClock,
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "mine.zip"
+    target.write_bytes(b"keep me")
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
+        await pilot.press("5")
+        await type_into(pilot, "#export-path", str(target))
+        await pilot.press("enter")
+        await wait_for_screen(pilot, ConfirmScreen)
+        await pilot.press("n")
+        await wait_for_screen(pilot, ProfileScreen)
+        assert target.read_bytes() == b"keep me"
+
+        app.screen.query_one("#export-path", Input).focus()
+        await pilot.press("enter")
+        await wait_for_screen(pilot, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any("Export saved" in t for t in notifications(app)), "saved")
+        assert zipfile.is_zipfile(target)
+
+
+async def test_a_session_ended_elsewhere_brings_up_the_log_in_screen_in_words(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, checker):
+        await checker.end_other_sessions()  # the app's session among them
+        await pilot.press("r")
+        await wait_for_screen(pilot, LoginScreen)
+        told = [told for told in notifications(app) if "Not logged in" in told]
+        assert len(told) == 1  # said once, not once per tab
 
 
 async def test_deleting_the_account_shows_the_grace_period_and_lands_on_the_log_in_screen(
