@@ -11,21 +11,24 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+import segno
 from aiohttp.test_utils import TestClient
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Checkbox, DataTable, Input, Select
 
 from ot.client import CredentialStore, OtClient
 from ot.clock import ManualClock
 from ot.tui.app import OtApp
 from ot.tui.screens.account_deletion import AccountDeletionScreen
 from ot.tui.screens.confirm import ConfirmScreen
+from ot.tui.screens.help import HelpScreen
 from ot.tui.screens.login import LoginScreen
 from ot.tui.screens.profile import ProfileScreen
 from ot.tui.screens.profile_edit import ProfileEditScreen
 from ot.tui.screens.profile_email import EmailScreen
 from ot.tui.screens.profile_password import PasswordScreen
 from ot.tui.screens.profile_second_factor import SecondFactorScreen
+from ot.tui.screens.profile_second_factor_off import SecondFactorOffScreen
 from ot.tui.screens.sites import SitesScreen
 from ot.tui.widgets.qr_code import QrCode, qr_text
 from tests.account_support import EMAIL, PASSWORD, totp_code
@@ -148,10 +151,10 @@ async def test_an_empty_name_is_refused_in_words_and_nothing_is_sent(
 async def test_a_region_change_needs_explicit_consent_to_move_the_data(
     client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
 ) -> None:
-    async with on_the_profile(client, tui_credentials, clock, LARGE) as (app, pilot, checker):
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, checker):
         await pilot.press("e")
         await wait_for_screen(pilot, ProfileEditScreen)
-        app.screen.query_one("#region").value = "us"  # type: ignore[attr-defined]
+        app.screen.query_one("#region", Select).value = "us"
         await wait_for(
             pilot,
             lambda: "moves to and is hosted in the United States" in screen_text(app),
@@ -161,7 +164,8 @@ async def test_a_region_change_needs_explicit_consent_to_move_the_data(
         await wait_for(pilot, lambda: "needs your consent" in screen_text(app), "the refusal")
         assert (await checker.profile()).region == "nl"
 
-        await pilot.click("#consent")
+        app.screen.query_one("#consent", Checkbox).focus()
+        await pilot.press("space")
         await pilot.press("ctrl+s")
         await wait_for_screen(pilot, ConfirmScreen)
         assert "Region: the Netherlands (EU) → the United States" in screen_text(app)
@@ -210,6 +214,11 @@ async def test_an_invalid_e_mail_address_is_refused_in_words_and_nothing_changes
         told = " ".join(notifications(app))
         assert "Confirm through the link sent to ada@engines.example" in told
         assert (await checker.profile()).pending_email == "ada@engines.example"
+        await wait_for(
+            pilot,
+            lambda: "ada@engines.example waits for its confirmation link" in screen_text(app),
+            "the pending address shown",
+        )
 
 
 async def test_the_second_factor_is_set_up_from_the_code_shown_a_wrong_code_is_refused(
@@ -237,7 +246,8 @@ async def test_the_second_factor_is_set_up_from_the_code_shown_a_wrong_code_is_r
         await type_into(pilot, "#password", PASSWORD)
         await pilot.press("enter")
         await wait_for(pilot, lambda: "Save these recovery codes now" in screen_text(app), "codes")
-        codes = app.screen.recovery_codes  # type: ignore[attr-defined]
+        assert isinstance(app.screen, SecondFactorScreen)
+        codes = app.screen.recovery_codes
         assert codes and all(code in screen_text(app) for code in codes)
         assert (await checker.profile()).second_factor
 
@@ -252,6 +262,93 @@ async def test_the_second_factor_is_set_up_from_the_code_shown_a_wrong_code_is_r
         )
 
 
+async def test_the_second_factor_is_turned_off_with_the_password_and_a_code(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, checker):
+        secret = (await checker.begin_second_factor()).secret
+        await checker.confirm_second_factor(PASSWORD, totp_code(secret))
+        await pilot.press("r")
+        await wait_for(pilot, lambda: re.search(r"Second factor +on", screen_text(app)), "on")
+        await pilot.press("f")
+        await wait_for_screen(pilot, SecondFactorOffScreen)
+        await type_into(pilot, "#password", PASSWORD)
+        await type_into(pilot, "#code", "000000")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: notifications(app), "the refusal")
+        assert isinstance(app.screen, SecondFactorOffScreen)
+        assert (await checker.profile()).second_factor
+
+        await type_into(pilot, "#code", totp_code(secret, 1))  # each code works once
+        await pilot.press("enter")
+        await wait_for_screen(pilot, ProfileScreen)
+        await wait_for(pilot, lambda: re.search(r"Second factor +off", screen_text(app)), "off")
+        assert not (await checker.profile()).second_factor
+
+
+async def test_with_the_second_factor_on_a_new_password_also_needs_a_code(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, checker):
+        secret = (await checker.begin_second_factor()).secret
+        await checker.confirm_second_factor(PASSWORD, totp_code(secret))
+        await pilot.press("r")
+        await wait_for(pilot, lambda: re.search(r"Second factor +on", screen_text(app)), "on")
+        await pilot.press("w")
+        await wait_for_screen(pilot, PasswordScreen)
+        await type_into(pilot, "#current", PASSWORD)
+        await type_into(pilot, "#new", NEW_PASSWORD)
+        await type_into(pilot, "#repeat", NEW_PASSWORD)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "Enter a code" in screen_text(app), "the code asked for")
+
+        await type_into(pilot, "#code", totp_code(secret, 1))
+        await pilot.press("enter")
+        await wait_for_screen(pilot, ProfileScreen)
+        assert any("Password changed" in told for told in notifications(app))
+
+
+async def test_ending_this_session_logs_out_to_the_log_in_screen(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
+        await pilot.press("3")
+        await wait_for(pilot, lambda: "this one" in screen_text(app), "the sessions")
+        table = app.screen.query_one("#session-table", DataTable)
+        table.focus()
+        current = next(
+            index for index in range(table.row_count) if table.get_row_at(index)[0] == "this one"
+        )
+        table.move_cursor(row=current)
+        await pilot.press("x")
+        await wait_for_screen(pilot, ConfirmScreen)
+        assert "You will be logged out here" in screen_text(app)
+        await pilot.press("y")
+        await wait_for_screen(pilot, LoginScreen)
+        assert app.client.token is None
+        assert tui_credentials.load(app.client.base_url) is None
+
+
+async def test_the_profile_reads_at_80_by_24_and_its_help_lists_its_keys(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
+        lines = screen_text(app).splitlines()
+        assert len(lines) == 24
+        assert "Esc Back" in lines[-1] and "e Edit" in lines[-1]
+        await pilot.press("f1")
+        await wait_for_screen(pilot, HelpScreen)
+        await wait_for(
+            pilot,
+            lambda: "Your profile" in screen_text(app),
+            "the help",
+        )
+        await pilot.press("escape")
+        await wait_for_screen(pilot, ProfileScreen)
+        await pilot.press("q")
+        await wait_for_screen(pilot, SitesScreen)
+
+
 async def test_a_session_is_revoked_after_a_confirmation(
     client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
 ) -> None:
@@ -259,17 +356,17 @@ async def test_a_session_is_revoked_after_a_confirmation(
         assert len((await checker.list_sessions()).sessions) == 2
         await pilot.press("3")
         await wait_for(pilot, lambda: "this one" in screen_text(app), "the sessions")
-        table = app.screen.query_one("#session-table")
+        table = app.screen.query_one("#session-table", DataTable)
         table.focus()
         # The other session (the checker's) is the row not marked as this one.
-        rows = [table.get_row_at(index) for index in range(table.row_count)]  # type: ignore[attr-defined]
+        rows = [table.get_row_at(index) for index in range(table.row_count)]
         other = next(index for index, row in enumerate(rows) if row[0] != "this one")
-        table.move_cursor(row=other)  # type: ignore[attr-defined]
+        table.move_cursor(row=other)
         await pilot.press("x")
         await wait_for_screen(pilot, ConfirmScreen)
         await pilot.press("y")
         await wait_for(pilot, lambda: any("Session ended" in t for t in notifications(app)), "done")
-        await wait_for(pilot, lambda: table.row_count == 1, "the list without it")  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: table.row_count == 1, "the list without it")
     # the checker's session was the one ended
     async with OtClient(base_url_of(client), credentials=tui_credentials) as app_session:
         assert len((await app_session.list_sessions()).sessions) == 1
@@ -309,6 +406,60 @@ async def test_my_data_is_exported_as_a_zip_in_the_current_folder(
         assert str(expected) in " ".join(notifications(app))
         with zipfile.ZipFile(expected) as archive:
             assert "account.json" in archive.namelist()
+
+
+async def test_an_export_to_a_folder_that_does_not_exist_is_refused_in_words(
+    client: TestClient,
+    ada: int,
+    tui_credentials: CredentialStore,
+    clock: ManualClock,
+    tmp_path: Path,
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
+        await pilot.press("5")
+        await type_into(pilot, "#export-path", str(tmp_path / "missing" / "export.zip"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: notifications(app), "the refusal")
+        assert any("is not a folder" in told for told in notifications(app))
+        assert not (tmp_path / "missing").exists()
+        assert app.is_running
+
+
+async def test_an_existing_file_is_replaced_only_once_confirmed(
+    client: TestClient,
+    ada: int,
+    tui_credentials: CredentialStore,
+    clock: ManualClock,
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "mine.zip"
+    target.write_bytes(b"keep me")
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
+        await pilot.press("5")
+        await type_into(pilot, "#export-path", str(target))
+        await pilot.press("enter")
+        await wait_for_screen(pilot, ConfirmScreen)
+        await pilot.press("n")
+        await wait_for_screen(pilot, ProfileScreen)
+        assert target.read_bytes() == b"keep me"
+
+        app.screen.query_one("#export-path", Input).focus()
+        await pilot.press("enter")
+        await wait_for_screen(pilot, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any("Export saved" in t for t in notifications(app)), "saved")
+        assert zipfile.is_zipfile(target)
+
+
+async def test_a_session_ended_elsewhere_brings_up_the_log_in_screen_in_words(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, checker):
+        await checker.end_other_sessions()  # the app's session among them
+        await pilot.press("r")
+        await wait_for_screen(pilot, LoginScreen)
+        told = [told for told in notifications(app) if "Not logged in" in told]
+        assert len(told) == 1  # said once, not once per tab
 
 
 async def test_deleting_the_account_shows_the_grace_period_and_lands_on_the_log_in_screen(
@@ -366,9 +517,18 @@ async def test_a_wrong_current_password_is_refused_and_the_session_stays(
     await (await log_in(client, elsewhere(tui_credentials), PASSWORD)).close()
 
 
-def test_the_qr_code_is_dark_on_light_with_a_quiet_zone() -> None:
-    drawn = qr_text("otpauth://totp/opentracker:ada?secret=JBSWY3DPEHPK3PXP")
-    lines = drawn.plain.splitlines()
-    assert lines[0].strip() == ""  # the quiet zone above
-    assert all(line.startswith("  ") and line.endswith("  ") for line in lines[1:-1])
-    assert str(drawn.style) == "black on white"
+def test_the_qr_code_draws_every_module_black_on_white_inside_a_quiet_zone() -> None:
+    uri = "otpauth://totp/opentracker:ada%40example.com?secret=JBSWY3DPEHPK3PXP&issuer=ot"
+    drawn = qr_text(uri)
+    assert str(drawn.style) == "#000000 on #ffffff"  # whatever the theme: phones read dark on light
+    # Read the modules back off the characters: the drawing is the code, module for module.
+    upper = {" ": False, "▄": False, "▀": True, "█": True}
+    lower = {" ": False, "▀": False, "▄": True, "█": True}
+    read = []
+    for line in drawn.plain.splitlines():
+        read.append([upper[char] for char in line])
+        read.append([lower[char] for char in line])
+    expected = [[bool(module) for module in row] for row in segno.make(uri).matrix_iter(border=2)]
+    assert read[: len(expected)] == expected
+    assert not any(any(row) for row in read[len(expected) :])  # padding is quiet zone too
+    assert not any(expected[0]) and not any(row[0] or row[1] for row in expected)

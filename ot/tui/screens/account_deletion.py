@@ -57,7 +57,7 @@ Enter your password and type the confirmation to go ahead; `Esc` leaves everythi
         padding: 0 1;
     }
     AccountDeletionScreen Label {
-        padding: 1 0 0 0;
+        padding: 1 1 0 1;
     }
     """
     BINDINGS = [Binding("escape", "dismiss", "Back", key_display="Esc")]
@@ -109,7 +109,10 @@ Enter your password and type the confirmation to go ahead; `Esc` leaves everythi
             self.delete()
 
     def refuse(self, problem: str) -> None:
-        self.query_one("#problem", Static).update(problem)
+        shown = self.query_one("#problem", Static)
+        shown.update(problem)
+        if problem:
+            shown.scroll_visible()
 
     @work(exclusive=True, group="delete-account")
     async def delete(self) -> None:

@@ -151,16 +151,16 @@ Everything you gave us, and what you can do with it:
         if profile is None:
             return
         self.show(profile)
+        # The tabs load once the profile did: a session that ended is told once, not per tab.
+        self.query_one(SessionsPane).load()
+        self.query_one(HistoryPane).load()
         deletion = await attempt(self, client_of(self).deletion_status())
         if deletion is not None:
             self.show_deletion(deletion)
 
     def show(self, profile: ProfileOut) -> None:
         self.profile = profile
-        history = self.query_one(HistoryPane)
-        if history.account_id is None:  # the first time: the history can say "you" now
-            history.account_id = profile.id
-            history.load()
+        self.query_one(HistoryPane).account_id = profile.id
         self.query_one("#details", Static).update(profile_table(profile))
         self.query_one("#security-details", Static).update(security_table(profile))
         factor = (
@@ -192,8 +192,6 @@ Everything you gave us, and what you can do with it:
 
     def action_reload(self) -> None:
         self.load()
-        self.query_one(SessionsPane).load()
-        self.query_one(HistoryPane).load()
 
     def action_edit(self) -> None:
         from ot.tui.screens.profile_edit import ProfileEditScreen

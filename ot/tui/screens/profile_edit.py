@@ -28,7 +28,7 @@ LIMITS = {"name": MAX_NAME_LENGTH, **CONTACT_LIMITS}
 
 
 def consent_wording(region: str) -> str:
-    return f"I agree that my account's data moves to and is hosted in {region_name(region)}"
+    return f"I consent: my account's data moves to and is hosted in {region_name(region)}"
 
 
 def changes_of(profile: ProfileOut, typed: dict[str, str]) -> dict[str, str]:
@@ -162,6 +162,8 @@ explicit consent. Your log-in e-mail and password are changed on the Security ta
         if isinstance(event.value, str):
             consent.label = consent_wording(event.value)
         consent.value = False  # consent is given to one region, never carried to another
+        if moving:
+            self.call_after_refresh(consent.scroll_visible)  # once it is displayed
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -191,6 +193,7 @@ explicit consent. Your log-in e-mail and password are changed on the Security ta
         problems = problems_with(changes, consent=consent)
         problems_shown.update("\n".join(problems))
         if problems:
+            problems_shown.scroll_visible()
             self.notify(" ".join(problems), title="Please correct", severity="warning")
             return
         if not await self.app.push_screen_wait(

@@ -74,7 +74,10 @@ you log in with the current one.
         self.change()
 
     def refuse(self, problem: str) -> None:
-        self.query_one("#problem", Static).update(problem)
+        shown = self.query_one("#problem", Static)
+        shown.update(problem)
+        if problem:
+            shown.scroll_visible()  # the form may be taller than the terminal
 
     @work(exclusive=True, group="change-email")
     async def change(self) -> None:

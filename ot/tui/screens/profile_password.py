@@ -28,8 +28,11 @@ FORM_CSS = """
     background: $surface;
     padding: 0 1;
 }}
+{screen} .title {{
+    padding: 0 0 1 0;
+}}
 {screen} Label {{
-    padding: 1 0 0 0;
+    padding: 0 1;
 }}
 {screen} .code {{
     display: none;
@@ -91,7 +94,10 @@ from your authenticator app (or a recovery code). Your other sessions end; this 
         self.change()
 
     def refuse(self, problem: str) -> None:
-        self.query_one("#problem", Static).update(problem)
+        shown = self.query_one("#problem", Static)
+        shown.update(problem)
+        if problem:
+            shown.scroll_visible()  # the form may be taller than the terminal
 
     @work(exclusive=True, group="change-password")
     async def change(self) -> None:

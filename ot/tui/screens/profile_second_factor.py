@@ -134,7 +134,10 @@ From then on, logging in asks for a code from the app.
             self.dismiss(True)
 
     def refuse(self, problem: str) -> None:
-        self.query_one("#problem", Static).update(problem)
+        shown = self.query_one("#problem", Static)
+        shown.update(problem)
+        if problem:
+            shown.scroll_visible()
 
     @work(exclusive=True, group="second-factor")
     async def confirm(self) -> None:

@@ -46,8 +46,7 @@ class SessionsPane(Vertical):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("", "Logged in", "Last used", "Ends")
-        self.load()
+        table.add_columns("", "Logged in", "Last used", "Ends")  # loaded by ProfileScreen.load
 
     @work(exclusive=True, group="sessions")
     async def load(self) -> None:

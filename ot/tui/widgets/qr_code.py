@@ -12,7 +12,7 @@ from textual.widgets import Static
 # and need the light margin to find the code's edges. Two modules is the least most phones take
 # and keeps a typical otpauth code inside 24 terminal rows.
 QUIET_ZONE = 2
-CODE_STYLE = Style(color="black", bgcolor="white")
+CODE_STYLE = Style(color="#000000", bgcolor="#ffffff")  # not ANSI white: themes make it grey
 # Upper module dark, lower module dark → the character drawing them in the foreground colour.
 HALF_BLOCKS = {(False, False): " ", (True, False): "▀", (False, True): "▄", (True, True): "█"}
 
