@@ -23,7 +23,7 @@ from ot.tui.screens.access_secret import SecretScreen
 from ot.tui.screens.confirm import ConfirmScreen
 from ot.tui.screens.grant_new import NewGrantScreen
 from ot.tui.screens.grant_read import GrantReadScreen
-from ot.tui.screens.grant_reads import GrantReadsScreen
+from ot.tui.screens.grant_reads import PAGE, GrantReadsScreen
 from ot.tui.screens.key_new import NewKeyScreen
 from ot.tui.screens.sites import SitesScreen
 from ot.tui.screens.team_invite import InviteScreen
@@ -261,6 +261,37 @@ async def test_a_grant_form_without_sites_or_expiring_in_the_past_says_so_and_ma
         assert app.is_running
     async with OtClient(base_url_of(client), credentials=tui_credentials) as ada_client:
         assert (await ada_client.list_grants()).grants == []
+
+
+async def test_a_long_read_log_comes_a_page_at_a_time_oldest_last(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    app, site_id = await ada_logged_in(client, tui_credentials, clock)
+    async with OtClient(base_url_of(client), credentials=tui_credentials) as ada_client:
+        ada_session = ada_client.token
+    assert ada_session is not None
+    granted = await grant(client, ada_session, [site_id])
+    first = {"site_id": DOMAIN, "metrics": ["visitors"], "date_range": "30d"}
+    assert (await read(client, granted["key"], first, SHARED)).status == 200
+    later = {**first, "date_range": "7d"}
+    for _ in range(PAGE):  # a whole page of newer reads
+        await read(client, granted["key"], later, SHARED)
+
+    async with app.run_test(size=SMALL) as pilot:
+        await open_access(pilot, "3")
+        await rows_showing(pilot, "grants", "Example Research Ltd")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, GrantReadsScreen)
+        await rows_showing(pilot, "reads", "(m: older reads)")
+        assert app.screen.query_one("#reads", DataTable).row_count == PAGE + 1
+        await pilot.press("m")
+        await wait_for(pilot, lambda: "m: older" not in table_text(app, "reads"), "the last page")
+        reads = app.screen.query_one("#reads", DataTable)
+        assert reads.row_count == PAGE + 1  # the oldest read, and no more
+        reads.move_cursor(row=PAGE)
+        await pilot.press("enter")
+        await wait_for_screen(pilot, GrantReadScreen)
+        assert '"date_range": "30d"' in screen_text(app)
 
 
 async def test_a_grant_the_server_refuses_is_shown_at_the_field_it_names(
