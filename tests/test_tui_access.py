@@ -24,6 +24,7 @@ from ot.tui.screens.confirm import ConfirmScreen
 from ot.tui.screens.grant_new import NewGrantScreen
 from ot.tui.screens.grant_read import GrantReadScreen
 from ot.tui.screens.grant_reads import PAGE, GrantReadsScreen
+from ot.tui.screens.help import HelpScreen
 from ot.tui.screens.key_new import NewKeyScreen
 from ot.tui.screens.sites import SitesScreen
 from ot.tui.screens.team_invite import InviteScreen
@@ -419,3 +420,27 @@ async def test_removing_ones_own_row_is_refused_in_words_and_the_screen_keeps_wo
         assert isinstance(app.screen, AccessScreen)
         await pilot.press("q")
         await wait_for_screen(pilot, SitesScreen)
+
+
+async def test_at_80x24_every_tab_shows_its_tables_and_its_keys_and_help_lists_them(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    app, _ = await ada_logged_in(client, tui_credentials, clock)
+    async with app.run_test(size=SMALL) as pilot:
+        await open_access(pilot)
+        await rows_showing(pilot, "members", "You (the account holder)")
+        await showing(pilot, "None open")
+        text = screen_text(app)
+        assert "1 Team  2 API keys  3 Third parties" in text
+        assert "Other teams you belong to" in text and "i Invite" in text and "esc Back" in text
+        await pilot.press("2")
+        await showing(pilot, "No keys yet")
+        assert "n New key" in screen_text(app) and "d Revoke" in screen_text(app)
+        await pilot.press("3")
+        await showing(pilot, "No third party reads anything")
+        assert "n New grant" in screen_text(app) and "u Resume" in screen_text(app)
+        await pilot.press("question_mark")
+        await wait_for_screen(pilot, HelpScreen)
+        await showing(pilot, "Who sees what")
+        await pilot.press("escape")
+        await wait_for_screen(pilot, AccessScreen)
