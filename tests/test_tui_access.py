@@ -23,13 +23,14 @@ from ot.tui.screens.access_secret import SecretScreen
 from ot.tui.screens.confirm import ConfirmScreen
 from ot.tui.screens.grant_new import NewGrantScreen
 from ot.tui.screens.grant_read import GrantReadScreen
-from ot.tui.screens.grant_reads import GrantReadsScreen
+from ot.tui.screens.grant_reads import PAGE, GrantReadsScreen
+from ot.tui.screens.help import HelpScreen
 from ot.tui.screens.key_new import NewKeyScreen
 from ot.tui.screens.sites import SitesScreen
 from ot.tui.screens.team_invite import InviteScreen
 from tests.account_support import EMAIL, PASSWORD
-from tests.grants_support import SHARED, read
-from tests.support import bearer
+from tests.grants_support import SHARED, grant, read
+from tests.support import bearer, logged_in
 from tests.team_support import add_member, new_account
 from tests.tui_support import (
     LARGE,
@@ -224,6 +225,8 @@ async def test_a_grant_made_in_the_form_reads_and_each_read_is_in_its_log_until_
         await wait_for_screen(pilot, GrantReadsScreen)
         await pilot.press("escape")
         await wait_for_screen(pilot, AccessScreen)
+        await pilot.press("r")
+        await rows_showing(pilot, "grants", "active | 2 (")  # two reads, the last one when
 
         await pilot.press("d")
         await wait_for_screen(pilot, ConfirmScreen)
@@ -259,6 +262,83 @@ async def test_a_grant_form_without_sites_or_expiring_in_the_past_says_so_and_ma
         assert app.is_running
     async with OtClient(base_url_of(client), credentials=tui_credentials) as ada_client:
         assert (await ada_client.list_grants()).grants == []
+
+
+async def test_a_long_read_log_comes_a_page_at_a_time_oldest_last(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    app, site_id = await ada_logged_in(client, tui_credentials, clock)
+    async with OtClient(base_url_of(client), credentials=tui_credentials) as ada_client:
+        ada_session = ada_client.token
+    assert ada_session is not None
+    granted = await grant(client, ada_session, [site_id])
+    first = {"site_id": DOMAIN, "metrics": ["visitors"], "date_range": "30d"}
+    assert (await read(client, granted["key"], first, SHARED)).status == 200
+    later = {**first, "date_range": "7d"}
+    for _ in range(PAGE):  # a whole page of newer reads
+        await read(client, granted["key"], later, SHARED)
+
+    async with app.run_test(size=SMALL) as pilot:
+        await open_access(pilot, "3")
+        await rows_showing(pilot, "grants", "Example Research Ltd")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, GrantReadsScreen)
+        await rows_showing(pilot, "reads", "(m: older reads)")
+        assert app.screen.query_one("#reads", DataTable).row_count == PAGE + 1
+        await pilot.press("m")
+        await wait_for(pilot, lambda: "m: older" not in table_text(app, "reads"), "the last page")
+        reads = app.screen.query_one("#reads", DataTable)
+        assert reads.row_count == PAGE + 1  # the oldest read, and no more
+        reads.move_cursor(row=PAGE)
+        await pilot.press("enter")
+        await wait_for_screen(pilot, GrantReadScreen)
+        assert '"date_range": "30d"' in screen_text(app)
+
+
+async def test_a_grant_the_server_refuses_is_shown_at_the_field_it_names(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    app, _ = await ada_logged_in(client, tui_credentials, clock)
+    async with app.run_test(size=SMALL) as pilot:
+        form = await new_grant_form(pilot)
+        fill(app, grantee="Example Research Ltd", purpose="Benchmark", metrics="visitorz")
+        form.query_one("#site_ids", SelectionList).focus()
+        await pilot.press("space", "ctrl+s")
+        await showing(pilot, 'unknown metric "visitorz"')
+        problem = form.query_one("#error-metrics")
+        assert problem.display and "visitorz" in str(problem.render())
+        assert isinstance(app.screen, NewGrantScreen)  # still there, to correct
+        fill(app, metrics="visitors")
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, SecretScreen)
+
+
+async def test_a_suspended_grant_says_why_and_answers_again_once_resumed(
+    client: TestClient,
+    settings: Settings,
+    ada: int,
+    tui_credentials: CredentialStore,
+    clock: ManualClock,
+) -> None:
+    app, site_id = await ada_logged_in(client, tui_credentials, clock)
+    grace = await new_account(settings, "Grace Hopper")
+    membership = await add_member(settings, ada, grace, MemberRole.ADMIN)
+    grace_session = (await logged_in(settings, grace)).token
+    granted = await grant(client, grace_session, [site_id])
+    async with OtClient(base_url_of(client), credentials=tui_credentials) as ada_client:
+        await ada_client.remove_member(membership)  # Grace's grant is suspended with her
+    query = {"site_id": DOMAIN, "metrics": ["visitors"], "date_range": "7d"}
+    assert (await read(client, granted["key"], query, SHARED)).status != 200
+
+    async with app.run_test(size=SMALL) as pilot:
+        await open_access(pilot, "3")
+        await rows_showing(pilot, "grants", "suspended: its maker left the team")
+        await pilot.press("u")
+        await wait_for_screen(pilot, ConfirmScreen)
+        assert "Resume the grant of Example Research Ltd?" in screen_text(app)
+        await pilot.press("y")
+        await rows_showing(pilot, "grants", "Example Research Ltd | active")
+    assert (await read(client, granted["key"], query, SHARED)).status == 200
 
 
 # --- team -------------------------------------------------------------------------------------
@@ -340,3 +420,27 @@ async def test_removing_ones_own_row_is_refused_in_words_and_the_screen_keeps_wo
         assert isinstance(app.screen, AccessScreen)
         await pilot.press("q")
         await wait_for_screen(pilot, SitesScreen)
+
+
+async def test_at_80x24_every_tab_shows_its_tables_and_its_keys_and_help_lists_them(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    app, _ = await ada_logged_in(client, tui_credentials, clock)
+    async with app.run_test(size=SMALL) as pilot:
+        await open_access(pilot)
+        await rows_showing(pilot, "members", "You (the account holder)")
+        await showing(pilot, "None open")
+        text = screen_text(app)
+        assert "1 Team  2 API keys  3 Third parties" in text
+        assert "Other teams you belong to" in text and "i Invite" in text and "esc Back" in text
+        await pilot.press("2")
+        await showing(pilot, "No keys yet")
+        assert "n New key" in screen_text(app) and "d Revoke" in screen_text(app)
+        await pilot.press("3")
+        await showing(pilot, "No third party reads anything")
+        assert "n New grant" in screen_text(app) and "u Resume" in screen_text(app)
+        await pilot.press("question_mark")
+        await wait_for_screen(pilot, HelpScreen)
+        await showing(pilot, "Who sees what")
+        await pilot.press("escape")
+        await wait_for_screen(pilot, AccessScreen)

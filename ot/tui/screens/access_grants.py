@@ -8,9 +8,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
 from ot.api.grants import GrantOut, IssuedGrantOut
+from ot.client import ClientError
 from ot.tui.calls import attempt, client_of
 from ot.tui.screens.access_secret import SecretScreen
 from ot.tui.screens.access_words import filled, moment, refill, selected_key
@@ -24,7 +26,10 @@ SUSPENDED_BECAUSE = {
     "account_deletion_requested": "the account is to be deleted",
     "creator_deletion_requested": "its maker's account is to be deleted",
 }
-COLUMNS = ("Third party", "Status", "Expires (UTC)", "Sites", "Purpose")
+COLUMNS = ("Third party", "Status", "Reads (last)", "Expires (UTC)", "Sites", "Purpose")
+READS_COLUMN = 2
+# A page of a grant's reads (the server's default): a full one counts as "100+".
+READS_PAGE = 100
 
 
 def status_words(grant: GrantOut) -> str:
@@ -95,12 +100,37 @@ class GrantsPane(Vertical):
             table.add_row(
                 grant.grantee,
                 status_words(grant),
+                "…",
                 moment(grant.expires_at),
                 site_names(grant, self.domains),
                 grant.purpose,
                 key=str(grant.id),
             )
         filled(table, empty, cursor)
+        self.count_reads([grant.id for grant in ordered])
+
+    @work(exclusive=True, group="grant-counts")
+    async def count_reads(self, grant_ids: list[int]) -> None:
+        """How often each third party read, and when last: filled in after the list, a call
+        per grant (the grant's answer does not say)."""
+        table = self.query_one(DataTable)
+        client = client_of(self)
+        for grant_id in grant_ids:
+            try:
+                page = await client.grant_reads(grant_id)
+            except ClientError:
+                # Only an extra: the list already told of any trouble, and the log itself
+                # (enter) says what went wrong.
+                return
+            if str(grant_id) not in table.rows:
+                return  # reloaded meanwhile
+            count = len(page.reads)
+            words = "none"
+            if page.reads:
+                more = "+" if count >= READS_PAGE else ""
+                words = f"{count}{more} ({moment(page.reads[0].at)})"
+            row = table.get_row_index(str(grant_id))
+            table.update_cell_at(Coordinate(row, READS_COLUMN), words, update_width=True)
 
     def _selected(self) -> GrantOut | None:
         grant_id = selected_key(self.query_one(DataTable))
