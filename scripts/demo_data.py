@@ -49,8 +49,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.email_verification import Purpose, issue_verification
+from ot.accounts.passwords import hash_password_in_thread
 from ot.accounts.registration import Registration, confirm_email, register
-from ot.accounts.store import find_account_by_email
+from ot.accounts.store import EMAIL_CONTEXT, email_index, find_account_by_email, record_consent
+from ot.clock import utcnow
 from ot.config import Settings, load_settings
 from ot.db import create_engine, create_sqlite_writer_engine, is_sqlite
 from ot.ingest.collector import Collector
@@ -58,7 +60,7 @@ from ot.ingest.geo import GeoLocator
 from ot.ingest.hit import PAGEVIEW, IncomingHit
 from ot.ingest.visitors import SaltKeeper
 from ot.ingest.writer import HitWriter
-from ot.models import Goal, Hit, Site
+from ot.models import Account, Goal, Hit, Site
 from ot.privacy import VisitorMode
 from ot.rollups.schedule import run_once
 from ot.security.audit import Actor
@@ -319,6 +321,8 @@ async def demo_customer(session: AsyncSession, cipher: Cipher, settings: Setting
     """The demo customer's account id: registered and verified as a customer does it."""
     account = await find_account_by_email(session, cipher, DEMO_EMAIL)
     if account is None:
+        account = await older_demo_account(session, cipher, settings)
+    if account is None:
         account = await register(
             session,
             cipher,
@@ -343,6 +347,30 @@ async def demo_customer(session: AsyncSession, cipher: Cipher, settings: Setting
         await confirm_email(session, cipher, token, mails=[])
     assert account.id is not None
     return account.id
+
+
+async def older_demo_account(
+    session: AsyncSession, cipher: Cipher, settings: Settings
+) -> Account | None:
+    """A data folder from an older scripts/up has demo.example on an account made by an
+    operator, without a log-in: it becomes the demo customer's (the log-in it lacked, given as
+    registering and confirming the address give it)."""
+    site = (await session.exec(select(Site).where(Site.domain == DOMAIN))).first()
+    if site is None:
+        return None
+    account = await session.get(Account, site.account_id)
+    if account is None or account.email_index is not None:
+        return None
+    account.email_encrypted = cipher.encrypt(DEMO_EMAIL, context=EMAIL_CONTEXT)
+    account.email_index = email_index(cipher, DEMO_EMAIL)
+    account.password_hash = await hash_password_in_thread(DEMO_PASSWORD, settings.accounts)
+    account.region = "nl"
+    account.email_verified_at = utcnow()
+    session.add(account)
+    assert account.id is not None
+    await record_consent(session, account.id, "nl", settings.accounts)
+    await session.flush()
+    return account
 
 
 async def demo_site(session: AsyncSession, account_id: int) -> Site:

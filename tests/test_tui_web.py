@@ -16,8 +16,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from ot.client import CredentialStore, OtClient
+from ot.config import Settings
 from tests.account_support import EMAIL, PASSWORD
 from tests.conftest import free_port
+from tests.support import rows
 from tests.test_tracker_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.tui_support import TUI, WAIT_LIMIT_SECONDS, base_url_of
 
@@ -222,6 +224,30 @@ async def test_each_browser_session_logs_in_on_its_own(
     second = await open_page(browser, web)
     shown = await wait_for_text(second, "Password")
     assert ada_site not in shown
+
+
+async def test_closing_the_page_ends_its_session_on_the_server(
+    web: str, browser: Any, ada_site: str, settings: Settings
+) -> None:
+    async def open_sessions() -> int:
+        found = await rows(
+            settings, "SELECT COUNT(*) AS n FROM login_session WHERE revoked_at IS NULL"
+        )
+        return int(found[0]["n"])
+
+    before = await open_sessions()  # the fixture's own, which added the site
+    page = await open_page(browser, web)
+    await wait_for_text(page, "Password")
+    await log_in(page, EMAIL, PASSWORD)
+    await wait_for_text(page, ada_site)
+    assert await open_sessions() == before + 1
+
+    await page.context.close()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_LIMIT_SECONDS
+    while await open_sessions() != before:
+        assert loop.time() < deadline, "the browser's session was left open"
+        await asyncio.sleep(0.1)
 
 
 def test_ot_tui_web_refuses_to_hand_an_api_key_to_whoever_opens_the_page() -> None:

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from ot.client import CredentialStore, OtClient
 from ot.config import Settings
 from ot.ingest.geo import GeoLocator
-from tests.support import rows
+from tests.support import make_site, rows
 from tests.tui_support import base_url_of
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -56,6 +56,21 @@ async def test_the_demo_customer_logs_in_with_the_printed_password_and_sees_the_
     assert profile.email_verified
     assert [site.domain for site in sites.sites] == ["demo.example"]
     assert {goal.name for goal in goals.goals} >= {"Signup", "404", "File Download"}
+
+
+async def test_a_data_folder_of_an_older_scripts_up_gets_the_demo_log_in_on_its_demo_account(
+    settings: Settings, client: TestClient, tmp_path: Path
+) -> None:
+    """The older scripts/up made demo.example on an operator's account without a log-in."""
+    older = await make_site(settings, "demo.example")
+    made = await demo_data.seed(settings, 1, NOW)
+    assert made["account_id"] == older.account_id and made["site_id"] == older.id
+    async with OtClient(
+        base_url_of(client), credentials=CredentialStore(tmp_path / "config")
+    ) as ot_client:
+        await ot_client.log_in(str(made["email"]), str(made["password"]))
+        sites = await ot_client.list_sites()
+    assert [site.domain for site in sites.sites] == ["demo.example"]
 
 
 async def test_six_weeks_of_traffic_look_real(settings: Settings) -> None:
