@@ -133,6 +133,28 @@ async def test_a_corrected_profile_is_confirmed_old_to_new_then_saved_on_the_ser
         assert profile.name == "Ada Lovelace"
 
 
+async def test_values_that_look_like_markup_are_shown_and_saved_as_typed(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    odd = "Engines [/] [b]Ltd[/b]"
+    async with on_the_profile(client, tui_credentials, clock, LARGE) as (app, pilot, checker):
+        await pilot.press("e")
+        await wait_for_screen(pilot, ProfileEditScreen)
+        await type_into(pilot, "#company", odd)
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ConfirmScreen)
+        assert f"Company: Analytical Engines B.V. → {odd}" in screen_text(app)
+        await pilot.press("y")
+        await wait_for_screen(pilot, ProfileScreen)
+        await wait_for(pilot, lambda: odd in screen_text(app), "the company as typed")
+        assert (await checker.profile()).company == odd
+        await pilot.press("4")
+        await wait_for(pilot, lambda: "company: Analytical" in screen_text(app), "the history")
+        await checker.update_profile(company="Engines Ltd")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: f"company: {odd}" in screen_text(app), "the odd value")
+
+
 async def test_an_empty_name_is_refused_in_words_and_nothing_is_sent(
     client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
 ) -> None:

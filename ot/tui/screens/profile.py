@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.table import Table
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -30,11 +31,12 @@ def profile_table(profile: ProfileOut) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    table.add_row("Name", profile.name)
+    # The customer's own words as Text: a "[" in them is text, never markup.
+    table.add_row("Name", Text(profile.name))
     table.add_row("E-mail", email_state(profile))
-    table.add_row("Company", profile.company or "—")
-    table.add_row("Address", profile.address or "—")
-    table.add_row("Phone", profile.phone or "—")
+    table.add_row("Company", Text(profile.company or "—"))
+    table.add_row("Address", Text(profile.address or "—"))
+    table.add_row("Phone", Text(profile.phone or "—"))
     table.add_row("Region", f"data hosted in {region_name(profile.region)}")
     for consent in reversed(profile.consents):  # the newest first: the one in force
         table.add_row(
@@ -47,11 +49,11 @@ def profile_table(profile: ProfileOut) -> Table:
     return table
 
 
-def email_state(profile: ProfileOut) -> str:
+def email_state(profile: ProfileOut) -> Text:
     state = f"{profile.email or '—'} ({'verified' if profile.email_verified else 'not verified'})"
     if profile.pending_email:
         state += f"\n{profile.pending_email} waits for its confirmation link"
-    return state
+    return Text(state)
 
 
 def security_table(profile: ProfileOut) -> Table:

@@ -8,6 +8,7 @@ from pathlib import Path
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.widgets import Button, Input, Label, Static
 
 from ot.api.rights import DeletionStatus
@@ -104,11 +105,13 @@ class YourDataPane(VerticalScroll):
             path = path / export_name(app_of(self).now().date().isoformat())
         if not path.parent.is_dir():
             self.notify(
-                f"{path.parent} is not a folder.", title="Please correct", severity="warning"
+                f"{escape(str(path.parent))} is not a folder.",
+                title="Please correct",
+                severity="warning",
             )
             return
         if path.exists():
-            question = f"{path} exists. Replace it?"
+            question = f"{escape(str(path))} exists. Replace it?"
             if not await self.app.push_screen_wait(ConfirmScreen(question, yes="Replace")):
                 return
         archive = await attempt(
@@ -120,7 +123,9 @@ class YourDataPane(VerticalScroll):
             path.write_bytes(archive)
         except OSError as error:
             self.notify(
-                f"Could not save {path}: {error.strerror}.", title="Not saved", severity="error"
+                f"Could not save {escape(str(path))}: {error.strerror}.",
+                title="Not saved",
+                severity="error",
             )
             return
-        self.notify(f"Saved to {path}", title="Export saved", timeout=10)
+        self.notify(f"Saved to {escape(str(path))}", title="Export saved", timeout=10)

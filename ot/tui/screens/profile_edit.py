@@ -9,6 +9,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
 
@@ -76,7 +77,8 @@ def confirmation(profile: ProfileOut, changes: dict[str, str]) -> str:
             old, new = region_name(profile.region), region_name(value)
         else:
             old, new = shown(current[field]), shown(value)
-        lines.append(f"{FIELD_LABELS[field]}: {old} → {new}")
+        # ConfirmScreen reads markup: the customer's "[" stays a bracket.
+        lines.append(f"{FIELD_LABELS[field]}: {escape(old)} → {escape(new)}")
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
@@ -26,7 +27,7 @@ def email_problem(address: str) -> str | None:
     if len(address) > MAX_EMAIL_LENGTH:
         return f"That address is too long: at most {MAX_EMAIL_LENGTH} characters."
     if not EMAIL_SHAPE.fullmatch(address):
-        return f"“{address}” is not an e-mail address (like name@example.org)."
+        return f"“{escape(address)}” is not an e-mail address (like name@example.org)."
     return None
 
 
@@ -102,11 +103,11 @@ you log in with the current one.
         if requested is None:
             return
         if requested.pending_email is None:
-            self.app.notify(f"{address} already is your log-in address.", title="No change")
+            self.app.notify(f"{escape(address)} already is your log-in address.", title="No change")
         else:
             self.app.notify(
-                f"Confirm through the link sent to {requested.pending_email}; until then you "
-                "log in with your current address.",
+                f"Confirm through the link sent to {escape(requested.pending_email)}; "
+                "until then you log in with your current address.",
                 title="Check your mail",
                 timeout=15,
             )

@@ -3,6 +3,7 @@ what they were before."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -56,9 +57,9 @@ class HistoryPane(Vertical):
         for change in changes:
             table.add_row(
                 moment(change.at),
-                who(change.actor, self.account_id),
+                Text(who(change.actor, self.account_id)),
                 ", ".join(change.fields),
-                former_values(change),
+                Text(former_values(change)),  # the customer's words: never markup
             )
         if not changes:
             table.add_row("—", "", "no changes yet", "")
