@@ -390,3 +390,24 @@ async def test_z_opens_the_focused_panel_full_screen(
             await pilot.press("escape")
             await wait_for_screen(pilot, DashboardScreen)
         assert app.screen is screen and screen.view.filters == ()
+
+
+async def test_a_goal_an_event_a_property_a_link_and_a_country_drill_down_without_a_refusal(
+    client: TestClient, shop_id: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    app = tui_app(client, tui_credentials, clock)
+    async with app.run_test(size=LARGE) as pilot:
+        screen = await open_dashboard(pilot, app)
+        unfiltered = screen.view
+        # The filters a page row's test does not cover: event-level ones and a visit's country.
+        for key in ("goals", "events", "props", "outbound", "countries"):
+            breakdown = panel(screen, key)
+            assert breakdown.rows, key
+            breakdown.table.focus()
+            breakdown.table.move_cursor(row=0)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: settled(screen), f"{breakdown.spec.title} drilled into")
+            assert len(screen.view.filters) == 1, breakdown.spec.title
+            assert not notifications(app), (breakdown.spec.title, notifications(app))
+            screen.set_view(unfiltered)
+            await wait_for(pilot, lambda: settled(screen), "the unfiltered dashboard")
