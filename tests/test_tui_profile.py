@@ -367,6 +367,13 @@ async def test_the_profile_reads_at_80_by_24_and_its_help_lists_its_keys(
         )
         await pilot.press("escape")
         await wait_for_screen(pilot, ProfileScreen)
+        await pilot.press("e")
+        await wait_for_screen(pilot, ProfileEditScreen)
+        await pilot.press("q")  # typed into the name field, not taken as "back"
+        assert isinstance(app.screen, ProfileEditScreen)
+        assert app.screen.query_one("#name", Input).value == "Ada Lovelaceq"
+        await pilot.press("escape")
+        await wait_for_screen(pilot, ProfileScreen)
         await pilot.press("q")
         await wait_for_screen(pilot, SitesScreen)
 
