@@ -351,7 +351,7 @@ async def test_ending_this_session_logs_out_to_the_log_in_screen(
         assert tui_credentials.load(app.client.base_url) is None
 
 
-async def test_the_profile_reads_at_80_by_24_and_its_help_lists_its_keys(
+async def test_the_profile_fits_80_by_24_with_its_help_and_q_going_back_outside_fields(
     client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
 ) -> None:
     async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
