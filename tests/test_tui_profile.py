@@ -351,7 +351,7 @@ async def test_ending_this_session_logs_out_to_the_log_in_screen(
         assert tui_credentials.load(app.client.base_url) is None
 
 
-async def test_the_profile_reads_at_80_by_24_and_its_help_lists_its_keys(
+async def test_the_profile_fits_80_by_24_with_its_help_and_q_going_back_outside_fields(
     client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
 ) -> None:
     async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
@@ -365,6 +365,13 @@ async def test_the_profile_reads_at_80_by_24_and_its_help_lists_its_keys(
             lambda: "Your profile" in screen_text(app),
             "the help",
         )
+        await pilot.press("escape")
+        await wait_for_screen(pilot, ProfileScreen)
+        await pilot.press("e")
+        await wait_for_screen(pilot, ProfileEditScreen)
+        await pilot.press("q")  # typed into the name field, not taken as "back"
+        assert isinstance(app.screen, ProfileEditScreen)
+        assert app.screen.query_one("#name", Input).value == "Ada Lovelaceq"
         await pilot.press("escape")
         await wait_for_screen(pilot, ProfileScreen)
         await pilot.press("q")

@@ -60,7 +60,7 @@ Enter your password and type the confirmation to go ahead; `Esc` leaves everythi
         padding: 1 1 0 1;
     }
     """
-    BINDINGS = [Binding("escape", "dismiss", "Back", key_display="Esc")]
+    BINDINGS = [Binding("escape,q", "dismiss", "Back", key_display="Esc")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():

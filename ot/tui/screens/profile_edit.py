@@ -111,7 +111,7 @@ explicit consent. Your log-in e-mail and password are changed on the Security ta
     }
     """
     BINDINGS = [
-        Binding("escape", "cancel", "Back", key_display="Esc"),
+        Binding("escape,q", "cancel", "Back", key_display="Esc"),
         Binding("ctrl+s", "save", "Save"),
     ]
 
@@ -131,7 +131,8 @@ explicit consent. Your log-in e-mail and password are changed on the Security ta
             ):
                 with Horizontal(classes="row"):
                     yield Label(FIELD_LABELS[field])
-                    yield Input(value, id=field, max_length=LIMITS[field])
+                    # Correcting, not replacing: the cursor lands after the value.
+                    yield Input(value, id=field, max_length=LIMITS[field], select_on_focus=False)
             with Horizontal(classes="row"):
                 yield Label("Region")
                 yield Select(

@@ -39,7 +39,7 @@ link to the new address; it becomes your log-in address once you open the link. 
 you log in with the current one.
 """
     DEFAULT_CSS = FORM_CSS.format(screen="EmailScreen")
-    BINDINGS = [Binding("escape", "dismiss(False)", "Back", key_display="Esc")]
+    BINDINGS = [Binding("escape,q", "dismiss(False)", "Back", key_display="Esc")]
 
     def __init__(self, second_factor: bool) -> None:
         super().__init__(classes="with-code" if second_factor else None)

@@ -56,7 +56,7 @@ Enter your current password, then the new one twice. With the second factor on, 
 from your authenticator app (or a recovery code). Your other sessions end; this one stays.
 """
     DEFAULT_CSS = FORM_CSS.format(screen="PasswordScreen")
-    BINDINGS = [Binding("escape", "dismiss(False)", "Back", key_display="Esc")]
+    BINDINGS = [Binding("escape,q", "dismiss(False)", "Back", key_display="Esc")]
 
     def __init__(self, second_factor: bool) -> None:
         super().__init__(classes="with-code" if second_factor else None)

@@ -57,7 +57,7 @@ From then on, logging in asks for a code from the app.
     }
     """
     BINDINGS = [
-        Binding("escape", "back", "Back", key_display="Esc"),
+        Binding("escape,q", "back", "Back", key_display="Esc"),
         Binding("c", "copy", "Copy codes"),
     ]
 

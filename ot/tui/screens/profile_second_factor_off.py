@@ -21,7 +21,7 @@ Enter your password and a code from your authenticator app (or a recovery code).
 logging in needs only your password, and the recovery codes no longer work.
 """
     DEFAULT_CSS = FORM_CSS.format(screen="SecondFactorOffScreen")
-    BINDINGS = [Binding("escape", "dismiss(False)", "Back", key_display="Esc")]
+    BINDINGS = [Binding("escape,q", "dismiss(False)", "Back", key_display="Esc")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
