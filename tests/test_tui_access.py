@@ -5,9 +5,11 @@ is wrong says so at the field and sends nothing."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, SelectionList
@@ -21,7 +23,7 @@ from ot.tui.app import OtApp
 from ot.tui.screens.access import AccessScreen
 from ot.tui.screens.access_secret import SecretScreen
 from ot.tui.screens.confirm import ConfirmScreen
-from ot.tui.screens.grant_new import NewGrantScreen
+from ot.tui.screens.grant_new import GrantForm, NewGrantScreen, check_grant_form
 from ot.tui.screens.grant_read import GrantReadScreen
 from ot.tui.screens.grant_reads import PAGE, GrantReadsScreen
 from ot.tui.screens.help import HelpScreen
@@ -444,3 +446,66 @@ async def test_at_80x24_every_tab_shows_its_tables_and_its_keys_and_help_lists_t
         await showing(pilot, "Who sees what")
         await pilot.press("escape")
         await wait_for_screen(pilot, AccessScreen)
+
+
+TODAY = date(2026, 12, 6)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"grantee": "  "}, "grantee", "Name the third party"),
+        ({"metrics": ""}, "metrics", "at least one metric"),
+        ({"metrics": "visitors, visitors"}, "metrics", "once"),
+        ({"date_from": "2026-02-30"}, "date_from", "is not a day"),
+        ({"date_from": "2026-06-01", "date_to": "2026-05-01"}, "date_from", "after the last"),
+        ({"expires_on": ""}, "expires_at", "a grant always ends"),
+        ({"expires_on": "2026-12-06"}, "expires_at", "not in the future"),
+        ({"expires_on": "2028-12-06"}, "expires_at", "at most 730 days"),
+        ({"min_visitors": "-1"}, "min_visitors", "From 0"),
+        ({"link_password": "a long passphrase"}, "link_password", "tick “Share link”"),
+        ({"share_link": True, "link_password": "short"}, "link_password", "8 to 1000"),
+    ],
+)
+def test_the_grant_form_says_what_is_wrong_before_anything_is_sent(
+    changes: dict[str, Any], field: str, words: str
+) -> None:
+    form = GrantForm(
+        grantee="Example Research Ltd",
+        purpose="Benchmark",
+        site_ids=[1],
+        metrics="visitors",
+        expires_on="2027-01-05",
+    )
+    errors, terms = check_grant_form(replace(form, **changes), TODAY)
+    assert list(errors) == [field] and words in errors[field]
+    assert terms == {}
+
+
+def test_a_right_grant_form_becomes_the_terms_sent_expiring_at_the_start_of_its_day() -> None:
+    form = GrantForm(
+        grantee=" Example Research Ltd ",
+        purpose="Benchmark",
+        site_ids=[1, 2],
+        metrics="visitors pageviews",
+        dimensions="event:page,time:day",
+        date_from="2026-01-01",
+        expires_on="2028-12-05",
+        min_visitors="5",
+        share_link=True,
+        link_password="a long passphrase",
+    )
+    errors, terms = check_grant_form(form, TODAY)
+    assert errors == {}
+    assert terms == {
+        "grantee": "Example Research Ltd",
+        "purpose": "Benchmark",
+        "site_ids": [1, 2],
+        "metrics": ["visitors", "pageviews"],
+        "dimensions": ["event:page", "time:day"],
+        "date_from": date(2026, 1, 1),
+        "expires_at": datetime(2028, 12, 5, tzinfo=UTC),
+        "min_visitors": 5,
+        "share_link": True,
+        "link_password": "a long passphrase",
+    }

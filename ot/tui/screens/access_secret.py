@@ -11,6 +11,11 @@ from textual.widgets import Button, Label, Static
 
 
 class SecretScreen(ModalScreen[None]):
+    HELP = """# A new secret
+
+Shown this once: the server keeps only its hash, so nobody can show it again. Copy it (c; l for
+a second one) or select it on screen, and keep it somewhere safe.
+"""
     DEFAULT_CSS = """
     SecretScreen {
         align: center middle;

@@ -196,7 +196,8 @@ class TeamPane(VerticalScroll):
                 return
             self._confirmed(
                 f"Make {member.name} {role.value} instead of {member.role.value}?\n\n"
-                f"A {role.value} may: {ROLE_WORDS[role]}.",
+                f"{'An' if role.value[0] in 'aeiou' else 'A'} {role.value} may: "
+                f"{ROLE_WORDS[role]}.",
                 "Change",
                 lambda: self.change(
                     lambda: client_of(self).change_member_role(member.id, role),

@@ -36,6 +36,10 @@ def read_words(read: GrantReadOut, domains: dict[int, str]) -> str:
 
 
 class GrantReadScreen(ModalScreen[None]):
+    HELP = """# One read
+
+What the third party asked for, word for word, and what came of it.
+"""
     DEFAULT_CSS = """
     GrantReadScreen {
         align: center middle;

@@ -43,6 +43,11 @@ def check_key_form(name: str, scopes: list[str]) -> dict[str, str]:
 
 
 class NewKeyScreen(ModalScreen[CreatedKey | None]):
+    HELP = """# New API key
+
+A key lets a script or another program use your account, only for what you tick. Its secret is
+shown once, next; revoke it in the keys tab when it is no longer needed.
+"""
     DEFAULT_CSS = """
     NewKeyScreen {
         align: center middle;

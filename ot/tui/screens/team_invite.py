@@ -30,6 +30,11 @@ def check_invitation(email: str) -> dict[str, str]:
 
 
 class InviteScreen(ModalScreen[InvitationOut | None]):
+    HELP = """# Invite to your team
+
+The address gets an e-mail with a link; once accepted, they see your sites as their role allows.
+Until then the invitation is listed in the team tab, where w withdraws it.
+"""
     DEFAULT_CSS = """
     InviteScreen {
         align: center middle;

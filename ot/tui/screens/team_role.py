@@ -20,6 +20,14 @@ ROLE_WORDS = {
 
 
 class RoleScreen(ModalScreen[MemberRole | None]):
+    HELP = """# A member's role
+
+- **owner**: everything, the team and its grants too.
+- **admin**: see and change the sites.
+- **viewer**: see the statistics only.
+
+You are asked to confirm before the role changes.
+"""
     DEFAULT_CSS = """
     RoleScreen {
         align: center middle;
