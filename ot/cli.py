@@ -67,14 +67,14 @@ def tui(
     server: str = typer.Option(
         DEFAULT_SERVER,
         "--server",
-        envvar="OT_URL",
-        help="The opentracker server's address (OT_URL).",
+        envvar="OPENTRACKER_URL",
+        help="The opentracker server's address (OPENTRACKER_URL).",
     ),
     api_key: str | None = typer.Option(
         None,
         "--api-key",
-        envvar="OT_API_KEY",
-        help="Use this API key instead of logging in (OT_API_KEY); it is not stored.",
+        envvar="OPENTRACKER_API_KEY",
+        help="Use this API key instead of logging in (OPENTRACKER_API_KEY); it is not stored.",
     ),
     forget_login: bool = typer.Option(
         False,
@@ -107,7 +107,7 @@ def tui(
         if api_key is not None:
             typer.echo(
                 "error: --web serves whoever opens the page: each logs in on their own, so an "
-                "API key (--api-key or OT_API_KEY) is not handed to them",
+                "API key (--api-key or OPENTRACKER_API_KEY) is not handed to them",
                 err=True,
             )
             raise typer.Exit(2)

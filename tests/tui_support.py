@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from multiprocessing import forkserver
 
 import pytest
 from aiohttp.test_utils import TestClient
 from textual.pilot import Pilot
 from textual.screen import Screen
 
+import ot.stats.processes  # noqa: F401 - sets what the fork server preloads
 from ot.client import CredentialStore, OtClient
 from ot.clock import ManualClock
 from ot.tui.app import OtApp
@@ -38,6 +40,10 @@ def tui_app(
     token: str | None = None,
 ) -> OtApp:
     """The app on the test's server, with the server's clock as its own."""
+    # The server answers stats queries in processes forked from a fork server, which starts
+    # with the first query and hands it the test's stderr; inside `run_test` stderr is
+    # Textual's capture, which has no file descriptor. Started here, it gets the real one.
+    forkserver.ensure_running()
     ot_client = OtClient(base_url_of(client), token, credentials=credentials)
     return OtApp(ot_client, now=clock.now)
 

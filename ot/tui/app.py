@@ -81,6 +81,18 @@ class OtApp(App[None]):
 
         self._switch_to(SitesScreen())
 
+    def show_profile(self) -> None:
+        from ot.tui.screens.profile import ProfileScreen
+
+        if not isinstance(self.screen, ProfileScreen):
+            self.push_screen(ProfileScreen())
+
+    def show_access(self) -> None:
+        from ot.tui.screens.access import AccessScreen
+
+        if not isinstance(self.screen, AccessScreen):
+            self.push_screen(AccessScreen())
+
     def _switch_to(self, screen: Screen[None]) -> None:
         """Make `screen` the bottom of the stack: nothing is left to go back to."""
         while len(self.screen_stack) > 2:
@@ -141,4 +153,10 @@ class OtApp(App[None]):
         yield SystemCommand("Toggle light / dark", "Switch the theme", self.action_toggle_theme)
         if self.client.token is not None:
             yield SystemCommand("Sites", "Your sites and those shared with you", self.show_sites)
+            yield SystemCommand(
+                "Profile", "Everything you gave us: see, correct, update", self.show_profile
+            )
+            yield SystemCommand(
+                "Who sees what", "Team, API keys, third parties and their reads", self.show_access
+            )
             yield SystemCommand("Log out", "End this session and forget it", self.log_out)

@@ -8,7 +8,7 @@ Each browser session logs in on its own, and keeps its log-in in that process's 
 whoever opened the page would act as that user, and one browser's log-in would be the next
 one's. The process ends the session on the server when it exits (the tab closed, or the app
 quit), so nothing is left behind that another browser could pick up. For the same reason no API
-key reaches the processes: `OT_API_KEY` is taken out of their environment.
+key reaches the processes: `OPENTRACKER_API_KEY` is taken out of their environment.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def serve_in_browser(
     from textual_serve.server import Server
 
     # textual-serve hands its own environment to every browser's process.
-    os.environ.pop("OT_API_KEY", None)
+    os.environ.pop("OPENTRACKER_API_KEY", None)
     Server(
         session_command(server), host=host, port=port, title=TITLE, public_url=public_url
     ).serve()

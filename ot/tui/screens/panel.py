@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ot.api.stats import QueryAnswer, StatsQuery
 from ot.tui.calls import attempt, client_of
+from ot.tui.export import save_csv
 from ot.tui.view import DashboardView, Filter
 from ot.tui.widgets.panel_cells import bar, formatted, metric_label
 
@@ -275,24 +276,3 @@ def _page_of(answer: QueryAnswer, offset: int) -> Page:
         total_rows=total if isinstance(total, int) else offset + len(values),
     )
 
-
-def save_csv(
-    header: list[str], rows: list[list[object]], *, name: str, folder: Path | None = None
-) -> Path:
-    # TODO(integration): use ot.tui.export.save_csv (same signature) once it is on this branch.
-    import csv
-    import re
-
-    def safe(cell: object) -> object:
-        if isinstance(cell, str) and cell.startswith(("=", "+", "-", "@", "\t", "\r", "\0")):
-            return "'" + cell
-        return cell
-
-    file_name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "export"
-    target = (folder if folder is not None else Path.cwd()) / f"{file_name}.csv"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", newline="", encoding="utf-8") as output:
-        writer = csv.writer(output)
-        writer.writerow([safe(cell) for cell in header])
-        writer.writerows([safe(cell) for cell in row] for row in rows)
-    return target

@@ -111,7 +111,7 @@ class YourDataPane(VerticalScroll):
             )
             return
         if path.exists():
-            question = f"{escape(str(path))} exists. Replace it?"
+            question = f"{path} exists. Replace it?"
             if not await self.app.push_screen_wait(ConfirmScreen(question, yes="Replace")):
                 return
         archive = await attempt(

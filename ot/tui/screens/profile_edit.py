@@ -9,7 +9,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
 
@@ -77,8 +76,7 @@ def confirmation(profile: ProfileOut, changes: dict[str, str]) -> str:
             old, new = region_name(profile.region), region_name(value)
         else:
             old, new = shown(current[field]), shown(value)
-        # ConfirmScreen reads markup: the customer's "[" stays a bracket.
-        lines.append(f"{FIELD_LABELS[field]}: {escape(old)} → {escape(new)}")
+        lines.append(f"{FIELD_LABELS[field]}: {old} → {new}")
     return "\n".join(lines)
 
 
