@@ -9,6 +9,7 @@ paint first and a change cancels what the previous view still had under way."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -155,13 +156,17 @@ def props_spec(event: str | None, key: str | None) -> PanelSpec:
 class DashboardScreen(Screen[None]):
     HELP = """# Dashboard
 
-One site's traffic over a period. The figures at the top compare with the previous period
-(or a year ago: `c`). Every panel is a list: move with the arrows, **Enter** filters the whole
+One site's traffic over a period: `1` today, `2` yesterday, `3` 7 days, `4` 30 days, `5` this
+month, `6` last month, `7` 6 months, `8` 12 months, or `d` to pick one (or two dates of your
+own). The figures at the top compare with the previous period (`c`: a year ago, or none).
+Every panel is a list: move with the arrows, **Enter** filters the whole
 dashboard by the row (drill down), `z` opens the panel full screen with paging and search.
 Filters show above the figures: `x` removes the last one, `X` all of them, or Tab to the filter
 bar and remove one with Delete. The properties panel shows the custom event under the cursor
 in *Custom events*; `k` shows its next property. On cookieless sites visitors over several days
-are the *sum of daily visitors* (visitors cannot be linked from one day to the next)."""
+are the *sum of daily visitors* (visitors cannot be linked from one day to the next).
+`e` writes the figures and every panel's rows to `<domain>-<first day>-<last day>.csv` in the
+folder `ot tui` was started from."""
     DEFAULT_CSS = """
     DashboardScreen #topbar {
         height: 1;
@@ -194,9 +199,10 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         ],
     ]
 
-    def __init__(self, view: DashboardView) -> None:
+    def __init__(self, view: DashboardView, *, export_folder: Path | None = None) -> None:
         super().__init__()
         self.view = view
+        self.export_folder = export_folder  # None: the working folder
         self.realtime: int | None = None
         self.kpi_answer: QueryAnswer | None = None
         self.shown_view: DashboardView | None = None  # the view the headline figures show
@@ -466,6 +472,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
                 period.first_day.isoformat(),
                 period.last_day.isoformat(),
                 figures,
+                folder=self.export_folder,
             )
         except OSError as problem:
             self.notify(f"Could not write the file: {problem}", title="Export", severity="error")
