@@ -18,11 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import ItemGrid, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
 
-from ot.api.stats import QueryAnswer
+from ot.api.stats import QueryAnswer, StatsQuery
 from ot.client import ClientError
-from ot.tui.calls import app_of, attempt, client_of
+from ot.tui.calls import app_of, client_of
 from ot.tui.countries import country_name
 from ot.tui.export import Figure, export_view
 from ot.tui.screens.period_picker import NAMED_PERIODS, PeriodPickerScreen
@@ -271,10 +272,29 @@ folder `ot tui` was started from."""
         text.append(f"  ·  {COMPARISON_LABELS[self.view.comparison]}", style="dim")
         self.query_one("#topbar", Static).update(text)
 
+    async def ask(self, view: DashboardView, query: StatsQuery, busy: Widget) -> QueryAnswer | None:
+        """The answer, or None when refused (told once per view, with the panels' refusals)."""
+        busy.loading = True
+        try:
+            return await client_of(self).query(query)
+        except ClientError as error:
+            self.tell_once(view, error)
+            return None
+        finally:
+            if busy.is_attached:
+                busy.loading = False
+
+    def tell_once(self, view: DashboardView, error: ClientError) -> None:
+        # Nineteen parts refused for one reason (a comparison the server does not know, an
+        # unreachable server) are one notification.
+        if view == self.view and self.failure_told is not self.view and self.is_attached:
+            self.failure_told = self.view
+            app_of(self).report(error)
+
     @work(exclusive=True, group="kpis")
     async def load_kpis(self, view: DashboardView) -> None:
         strip = self.query_one(KpiStrip)
-        answer = await attempt(self, client_of(self).query(view.query(KPI_METRICS)), busy=strip)
+        answer = await self.ask(view, view.query(KPI_METRICS), strip)
         if answer is None or not answer.results or not self.is_attached:
             return
         self.kpi_answer = answer
@@ -288,7 +308,7 @@ folder `ot tui` was started from."""
         chart = self.query_one(VisitorsChart)
         time_dimension = view.period.time_dimension
         query = view.query(["visitors", "pageviews"], [time_dimension], time_labels=True)
-        answer = await attempt(self, client_of(self).query(query), busy=chart)
+        answer = await self.ask(view, query, chart)
         if answer is None or not self.is_attached:
             return
         labels = [str(label) for label in answer.meta.get("time_labels") or []]
@@ -373,10 +393,7 @@ folder `ot tui` was started from."""
 
     @on(Breakdown.Failed)
     def _panel_failed(self, event: Breakdown.Failed) -> None:
-        # Seventeen panels refused for one reason are one notification.
-        if event.view == self.view and self.failure_told is not self.view:
-            self.failure_told = self.view
-            app_of(self).report(event.error)
+        self.tell_once(event.view, event.error)
 
     @on(Breakdown.Picked)
     def _drill_down(self, event: Breakdown.Picked) -> None:
