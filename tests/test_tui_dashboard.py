@@ -209,6 +209,13 @@ async def test_a_number_key_changes_the_period_and_c_cycles_the_comparison(
 
         await pilot.press("c")  # a year ago
         assert screen.view.comparison is Comparison.YEAR_OVER_YEAR
+        await wait_for(
+            pilot,
+            lambda: all(part.loaded_view == screen.view for part in screen.panels),
+            "the panels compared with a year ago",
+        )
+        # Whether the server compares with a year ago or refuses to, it is said at most once.
+        assert len(notifications(app)) <= 1
         await pilot.press("c")  # none
         await wait_for(pilot, lambda: settled(screen), "the figures without comparison")
         assert screen.view.comparison is Comparison.NONE

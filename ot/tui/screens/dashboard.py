@@ -9,6 +9,7 @@ paint first and a change cancels what the previous view still had under way."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -17,11 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import ItemGrid, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
 
-from ot.api.stats import QueryAnswer
+from ot.api.stats import QueryAnswer, StatsQuery
 from ot.client import ClientError
-from ot.tui.calls import app_of, attempt, client_of
+from ot.tui.calls import app_of, client_of
 from ot.tui.countries import country_name
 from ot.tui.export import Figure, export_view
 from ot.tui.screens.period_picker import NAMED_PERIODS, PeriodPickerScreen
@@ -155,13 +157,17 @@ def props_spec(event: str | None, key: str | None) -> PanelSpec:
 class DashboardScreen(Screen[None]):
     HELP = """# Dashboard
 
-One site's traffic over a period. The figures at the top compare with the previous period
-(or a year ago: `c`). Every panel is a list: move with the arrows, **Enter** filters the whole
+One site's traffic over a period: `1` today, `2` yesterday, `3` 7 days, `4` 30 days, `5` this
+month, `6` last month, `7` 6 months, `8` 12 months, or `d` to pick one (or two dates of your
+own). The figures at the top compare with the previous period (`c`: a year ago, or none).
+Every panel is a list: move with the arrows, **Enter** filters the whole
 dashboard by the row (drill down), `z` opens the panel full screen with paging and search.
 Filters show above the figures: `x` removes the last one, `X` all of them, or Tab to the filter
 bar and remove one with Delete. The properties panel shows the custom event under the cursor
 in *Custom events*; `k` shows its next property. On cookieless sites visitors over several days
-are the *sum of daily visitors* (visitors cannot be linked from one day to the next)."""
+are the *sum of daily visitors* (visitors cannot be linked from one day to the next).
+`e` writes the figures and every panel's rows to `<domain>-<first day>-<last day>.csv` in the
+folder `ot tui` was started from."""
     DEFAULT_CSS = """
     DashboardScreen #topbar {
         height: 1;
@@ -194,9 +200,10 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         ],
     ]
 
-    def __init__(self, view: DashboardView) -> None:
+    def __init__(self, view: DashboardView, *, export_folder: Path | None = None) -> None:
         super().__init__()
         self.view = view
+        self.export_folder = export_folder  # None: the working folder
         self.realtime: int | None = None
         self.kpi_answer: QueryAnswer | None = None
         self.shown_view: DashboardView | None = None  # the view the headline figures show
@@ -265,10 +272,29 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         text.append(f"  ·  {COMPARISON_LABELS[self.view.comparison]}", style="dim")
         self.query_one("#topbar", Static).update(text)
 
+    async def ask(self, view: DashboardView, query: StatsQuery, busy: Widget) -> QueryAnswer | None:
+        """The answer, or None when refused (told once per view, with the panels' refusals)."""
+        busy.loading = True
+        try:
+            return await client_of(self).query(query)
+        except ClientError as error:
+            self.tell_once(view, error)
+            return None
+        finally:
+            if busy.is_attached:
+                busy.loading = False
+
+    def tell_once(self, view: DashboardView, error: ClientError) -> None:
+        # Nineteen parts refused for one reason (a comparison the server does not know, an
+        # unreachable server) are one notification.
+        if view == self.view and self.failure_told is not self.view and self.is_attached:
+            self.failure_told = self.view
+            app_of(self).report(error)
+
     @work(exclusive=True, group="kpis")
     async def load_kpis(self, view: DashboardView) -> None:
         strip = self.query_one(KpiStrip)
-        answer = await attempt(self, client_of(self).query(view.query(KPI_METRICS)), busy=strip)
+        answer = await self.ask(view, view.query(KPI_METRICS), strip)
         if answer is None or not answer.results or not self.is_attached:
             return
         self.kpi_answer = answer
@@ -282,7 +308,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
         chart = self.query_one(VisitorsChart)
         time_dimension = view.period.time_dimension
         query = view.query(["visitors", "pageviews"], [time_dimension], time_labels=True)
-        answer = await attempt(self, client_of(self).query(query), busy=chart)
+        answer = await self.ask(view, query, chart)
         if answer is None or not self.is_attached:
             return
         labels = [str(label) for label in answer.meta.get("time_labels") or []]
@@ -367,10 +393,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
 
     @on(Breakdown.Failed)
     def _panel_failed(self, event: Breakdown.Failed) -> None:
-        # Seventeen panels refused for one reason are one notification.
-        if event.view == self.view and self.failure_told is not self.view:
-            self.failure_told = self.view
-            app_of(self).report(event.error)
+        self.tell_once(event.view, event.error)
 
     @on(Breakdown.Picked)
     def _drill_down(self, event: Breakdown.Picked) -> None:
@@ -466,6 +489,7 @@ are the *sum of daily visitors* (visitors cannot be linked from one day to the n
                 period.first_day.isoformat(),
                 period.last_day.isoformat(),
                 figures,
+                folder=self.export_folder,
             )
         except OSError as problem:
             self.notify(f"Could not write the file: {problem}", title="Export", severity="error")
