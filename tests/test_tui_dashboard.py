@@ -21,6 +21,7 @@ from ot.tui.app import OtApp
 from ot.tui.export import FORMULA_STARTS as TUI_FORMULA_STARTS
 from ot.tui.export import save_csv
 from ot.tui.screens.dashboard import DashboardScreen
+from ot.tui.screens.panel import PanelScreen
 from ot.tui.screens.period_picker import PeriodPickerScreen
 from ot.tui.screens.sites import SitesScreen
 from ot.tui.view import (
@@ -380,23 +381,17 @@ async def test_a_cookieless_site_labels_its_visitors_a_sum_of_daily_visitors(
 async def test_z_opens_the_focused_panel_full_screen(
     client: TestClient, shop_id: int, tui_credentials: CredentialStore, clock: ManualClock
 ) -> None:
-    try:
-        from ot.tui.screens.panel import PanelScreen
-    except ImportError:  # until the full-screen panel lands: the dashboard says so and goes on
-        PanelScreen = None
     app = tui_app(client, tui_credentials, clock)
     async with app.run_test(size=SMALL) as pilot:
         screen = await open_dashboard(pilot, app)
         panel(screen, "pages").table.focus()
         await pilot.press("z")
-        if PanelScreen is None:
-            await wait_for(pilot, lambda: notifications(app), "a word on the panel screen")
-            assert "not available yet" in notifications(app)[-1]
-        else:
-            await wait_for_screen(pilot, PanelScreen)
-            await pilot.press("escape")
-            await wait_for_screen(pilot, DashboardScreen)
-        assert app.screen is screen and screen.view.filters == ()
+        await wait_for_screen(pilot, PanelScreen)
+        await wait_for(pilot, lambda: "/" in screen_text(app), "the pages in the panel")
+        await pilot.press("enter")  # the first page picked: the dashboard is filtered by it
+        await wait_for_screen(pilot, DashboardScreen)
+        assert app.screen is screen
+        assert [active.dimension for active in screen.view.filters] == ["event:page"]
 
 
 async def test_a_goal_an_event_a_property_a_link_and_a_country_drill_down_without_a_refusal(

@@ -35,6 +35,10 @@ class ClientApp(Protocol):
 
     def show_sites(self) -> None: ...
 
+    def show_profile(self) -> None: ...
+
+    def show_access(self) -> None: ...
+
 
 def app_of(node: DOMNode) -> ClientApp:
     return cast(ClientApp, node.app)

@@ -449,11 +449,8 @@ folder `ot tui` was started from."""
         if panel is None:
             self.notify("Move to a panel first (Tab), then press z.", title="Full panel")
             return
-        try:
-            from ot.tui.screens.panel import PanelScreen
-        except ImportError:
-            self.notify("The full-screen panel is not available yet.", title="Full panel")
-            return
+        from ot.tui.screens.panel import PanelScreen
+
         spec = panel.spec
 
         def picked(chosen: Filter | None) -> None:
@@ -466,13 +463,8 @@ folder `ot tui` was started from."""
         self.app.push_screen(screen, picked)
 
     def action_settings(self) -> None:
-        try:
-            from ot.tui.screens.site_settings import (
-                SiteSettingsScreen,
-            )
-        except ImportError:
-            self.notify("Site settings are not available yet.", title="Settings")
-            return
+        from ot.tui.screens.site_settings import SiteSettingsScreen
+
         self.app.push_screen(SiteSettingsScreen(self.view.site_id))
 
     def action_export(self) -> None:

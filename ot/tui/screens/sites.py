@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from ot.api.sites import SiteOut
 from ot.api.stats import StatsQuery
-from ot.client import ClientError
+from ot.client import ClientError, Forbidden
 from ot.tui.calls import app_of, attempt, client_of
 from ot.tui.view import format_count, today_in, view_of_site
 
@@ -109,22 +109,11 @@ the site's dashboard; `/` filters the list by domain."""
     async def load(self) -> None:
         table = self.query_one("#sites", DataTable)
         client = client_of(self)
-        answers = await attempt(
-            self,
-            asyncio.gather(client.list_sites(), client.profile(), client.list_memberships()),
-            busy=table,
-        )
-        if answers is None:
+        listed = await attempt(self, client.list_sites(), busy=table)
+        if listed is None:
             return
-        listed, profile, memberships = answers
-        roles = {member.team_id: str(member.role) for member in memberships.memberships}
         self.sites = listed.sites
-        self.owners = {
-            site.id: "yours"
-            if site.account_id == profile.id
-            else f"team {site.account_id} · {roles.get(site.account_id, 'member')}"
-            for site in self.sites
-        }
+        self.owners = await self.owners_of(self.sites)
         self.show_rows()
         # A few sites at a time: a long list must not queue every query on the server at once.
         turns = asyncio.Semaphore(SITES_AT_ONCE)
@@ -132,6 +121,24 @@ the site's dashboard; `/` filters the list by domain."""
         first = next((error for error in refused if error is not None), None)
         if first is not None and self.is_attached:
             app_of(self).report(first)  # once: a hundred sites refused alike are one message
+
+    async def owners_of(self, sites: list[SiteOut]) -> dict[int, str]:
+        """Whose each site is: "yours", or the team's and the user's role in it. An API key may
+        lack the scopes this needs (account:read, team:read): its sites show their account."""
+        client = client_of(self)
+        try:
+            profile, memberships = await asyncio.gather(client.profile(), client.list_memberships())
+        except Forbidden:
+            return {site.id: f"account {site.account_id}" for site in sites}
+        except ClientError:
+            return {}  # the figures' refusal, if it is the same, is told below
+        roles = {member.team_id: str(member.role) for member in memberships.memberships}
+        return {
+            site.id: "yours"
+            if site.account_id == profile.id
+            else f"team {site.account_id} · {roles.get(site.account_id, 'member')}"
+            for site in sites
+        }
 
     async def load_traffic(self, site: SiteOut, turns: asyncio.Semaphore) -> ClientError | None:
         """Fill in the site's figures; the refusal, if any, for the caller to tell once."""
@@ -214,11 +221,7 @@ the site's dashboard; `/` filters the list by domain."""
         self.app.push_screen(DashboardScreen(view_of_site(site, today)))
 
     def action_new_site(self) -> None:
-        try:
-            from ot.tui.screens.new_site import NewSiteScreen
-        except ImportError:
-            self.notify("Adding a site is not available yet.", title="New site")
-            return
+        from ot.tui.screens.new_site import NewSiteScreen
 
         def added(site: SiteOut | None) -> None:
             if site is not None:
@@ -231,33 +234,18 @@ the site's dashboard; `/` filters the list by domain."""
         if site is None:
             self.notify("No site chosen: add one with n.", title="Settings")
             return
-        try:
-            from ot.tui.screens.site_settings import (
-                SiteSettingsScreen,
-            )
-        except ImportError:
-            self.notify("Site settings are not available yet.", title="Settings")
-            return
+        from ot.tui.screens.site_settings import SiteSettingsScreen
+
         self.app.push_screen(SiteSettingsScreen(site.id), self._reload_after)
 
     def _reload_after(self, _: object) -> None:
         self.load()
 
     def action_profile(self) -> None:
-        try:
-            from ot.tui.screens.profile import ProfileScreen
-        except ImportError:
-            self.notify("The profile is not available yet.", title="Profile")
-            return
-        self.app.push_screen(ProfileScreen())
+        app_of(self).show_profile()
 
     def action_access(self) -> None:
-        try:
-            from ot.tui.screens.access import AccessScreen
-        except ImportError:
-            self.notify("Who sees what is not available yet.", title="Access")
-            return
-        self.app.push_screen(AccessScreen())
+        app_of(self).show_access()
 
     def action_refresh(self) -> None:
         self.load()
