@@ -169,7 +169,9 @@ async def test_the_dashboard_shows_the_stats_apis_figures_and_every_panel(
         assert values(screen, "outbound") == ["https://partner.example/deal"]
         assert values(screen, "downloads") == ["https://shop.example/a.pdf"]
         assert values(screen, "not-found") == ["/missing"]
-        # The properties panel follows the custom event under the cursor: Signup's plans.
+        # The properties panel follows the custom event under the user's cursor: Signup's plans.
+        assert values(screen, "props") == []  # nothing asked before the user goes there
+        panel(screen, "events").table.focus()
         await wait_for(
             pilot,
             lambda: sorted(values(screen, "props")) == ["free", "pro"],

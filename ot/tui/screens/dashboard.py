@@ -345,7 +345,7 @@ folder `ot tui` was started from."""
         if event is None:
             panel.set_spec(props_spec(None, None))
             panel.workers.cancel_group(panel, "load")  # an older event's answer must not land
-            panel.show_nothing(view, "No custom events in this period.")
+            panel.show_nothing(view, "Move to Custom events: its event's properties show here.")
             return
         if event not in self.props_keys:
             self.props_keys[event] = await self._prop_keys(view, event)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -282,9 +282,17 @@ class Breakdown(Vertical, can_focus=False):
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        # Only the user's cursor counts: a table highlights its first row by itself when it
+        # fills, and following that would send queries nobody asked for.
         event.stop()
-        if event.row_key.value is not None:
+        if event.row_key.value is not None and self.table.has_focus:
             self.post_message(self.Highlighted(self, event.row_key.value))
+
+    @on(events.DescendantFocus)
+    def _focused(self, _: events.DescendantFocus) -> None:
+        value = self.highlighted_value()
+        if value is not None:
+            self.post_message(self.Highlighted(self, value))
 
 
 def _number(value: object) -> float:

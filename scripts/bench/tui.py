@@ -1,0 +1,270 @@
+"""Benchmark the terminal UI's own overhead on the stats benchmark's site.
+
+Usage:
+    python scripts/bench/tui.py [--events 1000000] [--folder DIR] [--reuse] [--rounds 5]
+        [--markdown]
+
+It prepares the site of `scripts/bench/query.py` (a year of realistic traffic, loaded now or, with
+--reuse, by an earlier run under --folder), makes an API key for its account with `ot-admin token
+create`, starts a real `ot serve` on a loopback port and then, in each round, drives `ot tui`'s
+app through Textual's test driver (160x48) against it:
+
+  open     from choosing the site on the sites list to the dashboard's first complete paint
+           (every panel, the KPIs and the chart answered, and the screen refreshed);
+  range    from pressing a period key (last 30 days, then last 7 days) to the repaint;
+  filter   from picking the first row of the pages panel (a drill-down) to the repaint;
+
+recording every call the app made to the server in each step. The reference of each step is the
+same calls made directly through `ot.client.OtClient` in the same round, concurrently (as the
+dashboard's workers make them) on a warmed-up client: the ratio is the UI's own cost.
+
+`first screen` times `ot tui` itself: a child process that imports the app and runs it headless
+until the sites list is painted, against a child that imports `ot.client` and lists the sites.
+
+The targets (issue 12) are absolute: first complete paint under 1 s, repaints under 0.5 s, the
+first screen under 1 s, on the 10-million-event site; the ratios say what of that is the UI's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import query as stats_bench
+
+from ot.client import CredentialStore, OtClient
+from ot.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SIZE = (160, 48)
+WAIT_LIMIT_SECONDS = 120.0
+
+
+@dataclass
+class Step:
+    name: str
+    ui_ms: list[float] = field(default_factory=list)
+    direct_ms: list[float] = field(default_factory=list)
+    calls: int = 0
+
+    def line(self) -> str:
+        ui, direct = statistics.median(self.ui_ms), statistics.median(self.direct_ms)
+        return (
+            f"| {self.name} | {ui:.0f} ms | {direct:.0f} ms | {ui / direct:.2f} | {self.calls} "
+            f"| {min(self.ui_ms):.0f} to {max(self.ui_ms):.0f} ms |"
+        )
+
+
+class Recorder:
+    """Wraps a client's calls so each step's calls can be replayed directly."""
+
+    def __init__(self, client: OtClient) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        for name in ("query", "realtime_visitors", "summary", "list_sites", "site", "list_goals"):
+            original = getattr(client, name)
+            setattr(client, name, self._recording(name, original))
+
+    def _recording(
+        self, name: str, original: Callable[..., Awaitable[Any]]
+    ) -> Callable[..., Awaitable[Any]]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append((name, args, kwargs))
+            return await original(*args, **kwargs)
+
+        return call
+
+    def take(self) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
+        taken, self.calls = self.calls, []
+        return taken
+
+
+async def replay(url: str, key: str, calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]],
+                 folder: Path) -> float:  # fmt: skip
+    """Milliseconds to make `calls` concurrently through a warmed-up client."""
+    async with OtClient(url, api_key=key, credentials=CredentialStore(folder)) as client:
+        await client.list_sites()  # a warm connection, as the app's
+        started = time.perf_counter()
+        await asyncio.gather(*(getattr(client, name)(*args, **kw) for name, args, kw in calls))
+        return (time.perf_counter() - started) * 1000
+
+
+async def idle(pilot: Any, done: Callable[[], bool]) -> None:
+    """Wait until `done()` holds and no worker runs, then for the screen's refresh."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    app = pilot.app
+    while not (done() and not any(worker.is_running for worker in app.workers)):
+        await pilot.pause(0.001)
+        if loop.time() - start > WAIT_LIMIT_SECONDS:
+            raise RuntimeError("the app did not settle")
+    await pilot.pause()
+
+
+async def one_round(url: str, key: str, domain: str, steps: dict[str, Step], folder: Path) -> None:
+    from ot.tui.app import OtApp
+    from ot.tui.screens.dashboard import DashboardScreen
+    from ot.tui.screens.sites import SitesScreen
+
+    client = OtClient(url, api_key=key, credentials=CredentialStore(folder))
+    recorder = Recorder(client)
+    app = OtApp(client)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, lambda: isinstance(app.screen, SitesScreen))
+        recorder.take()
+
+        async def timed(step: str, act: Callable[[], Awaitable[None]]) -> None:
+            started = time.perf_counter()
+            await act()
+            await idle(pilot, lambda: isinstance(app.screen, DashboardScreen))
+            steps[step].ui_ms.append((time.perf_counter() - started) * 1000)
+            calls = recorder.take()
+            steps[step].calls = len(calls)
+            steps[step].direct_ms.append(await replay(url, key, calls, folder))
+
+        await timed("open (30 days)", lambda: pilot.press("enter"))
+        await timed("range: last 7 days", lambda: pilot.press("3"))
+        await timed("range: last 30 days", lambda: pilot.press("4"))
+        await timed("filter: first page", lambda: pilot.press("enter"))
+
+
+def first_screen_ms(url: str, key: str, folder: Path, *, ui: bool) -> float:
+    """Wall time of a child process: `ot tui` to its painted sites list, or the reference."""
+    program = (
+        "import asyncio, sys\n"
+        "from ot.client import CredentialStore, OtClient\n"
+        f"client = OtClient({url!r}, api_key={key!r}, credentials=CredentialStore("
+        f"__import__('pathlib').Path({str(folder)!r})))\n"
+    )
+    if ui:
+        program += (
+            "from ot.tui.app import OtApp\n"
+            "from ot.tui.screens.sites import SitesScreen\n"
+            "app = OtApp(client)\n"
+            "async def main():\n"
+            "    async with app.run_test(size=(160, 48)) as pilot:\n"
+            "        while not (isinstance(app.screen, SitesScreen)\n"
+            "                   and not any(w.is_running for w in app.workers)):\n"
+            "            await pilot.pause(0.001)\n"
+            "        await pilot.pause()\n"
+            "asyncio.run(main())\n"
+        )
+    else:
+        program += (
+            "async def main():\n"
+            "    async with client:\n"
+            "        await client.list_sites()\n"
+            "asyncio.run(main())\n"
+        )
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", program], check=True, cwd=ROOT)
+    return (time.perf_counter() - started) * 1000
+
+
+def make_key(settings: Settings, account_id: int) -> str:
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("ot-admin")), "token", "create", "--account",
+         str(account_id), "--name", "tui bench", "--scope", "stats:read", "--scope",
+         "sites:read"],
+        check=True, capture_output=True, text=True, env=_environment(settings),
+    )  # fmt: skip
+    return result.stdout.strip().split()[-1]
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "OT_DATA_DIR": str(settings.data_dir),
+        "OT_DATABASE_URL": settings.database_url or "",
+        "OT_LOG__ACCESS_LOG": "false",
+    }
+
+
+@contextlib.contextmanager
+def running_server(settings: Settings, port: int) -> Iterator[str]:
+    url = f"http://127.0.0.1:{port}"
+    environment = _environment(settings) | {"OT_SERVER__PORT": str(port)}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("ot")), "serve"],
+        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        import urllib.request
+
+        deadline = time.monotonic() + WAIT_LIMIT_SECONDS
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/readyz", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("ot serve did not become ready") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def run(args: argparse.Namespace, folder: Path) -> tuple[dict[str, Step], Step, int]:
+    options = argparse.Namespace(postgres_url=None, reuse=args.reuse)
+    size = await stats_bench.prepare_size(args.events, options, folder)
+    assert size.site.account_id is not None
+    key = make_key(size.settings, size.site.account_id)
+    steps = {
+        name: Step(name)
+        for name in ("open (30 days)", "range: last 7 days", "range: last 30 days",
+                     "filter: first page")
+    }  # fmt: skip
+    first = Step("first screen (process)")
+    with running_server(size.settings, free_port()) as url, tempfile.TemporaryDirectory() as tmp:
+        for number in range(args.rounds):
+            print(f"round {number + 1}/{args.rounds}", flush=True)
+            await one_round(url, key, size.site.domain, steps, Path(tmp))
+            first.ui_ms.append(first_screen_ms(url, key, Path(tmp), ui=True))
+            first.direct_ms.append(first_screen_ms(url, key, Path(tmp), ui=False))
+    first.calls = 1
+    return steps, first, size.report.hits
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--folder", type=Path, default=None, help="Where datasets are kept.")
+    parser.add_argument("--reuse", action="store_true", help="Reuse a dataset loaded earlier.")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args(argv)
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="ot-bench-tui-"))
+    steps, first, hits = asyncio.run(run(args, folder))
+    load = os.getloadavg()
+    print(f"\n{hits:,} hits; {args.rounds} rounds; median (range); load average {load[0]:.1f}")
+    print("| step | ot tui | same calls via ot.client | ratio | calls | ot tui range |")
+    print("|---|---|---|---|---|---|")
+    for step in [*steps.values(), first]:
+        print(step.line())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
