@@ -140,6 +140,7 @@ class Breakdown(Vertical, can_focus=False):
         self.border_title = spec.title
         self.rows: list[ResultRow] = []
         self.answer: QueryAnswer | None = None
+        self.laid_out_width = -1  # the width the rows were last laid out for
         self.loaded_view: DashboardView | None = None
 
     def compose(self) -> ComposeResult:
@@ -199,7 +200,10 @@ class Breakdown(Vertical, can_focus=False):
         self.post_message(self.Loaded(self))
 
     def on_resize(self) -> None:
-        # The name column takes the panel's width: lay the rows out again for the new one.
+        # The name column takes the panel's width: lay the rows out again for a new width
+        # (only: filling the table changes the panel's height, which is a resize too).
+        if self.size.width == self.laid_out_width:
+            return
         if self.answer is not None and self.loaded_view is not None:
             row = self.table.cursor_row
             self.show(self.loaded_view, self.answer, announce=False)
@@ -213,6 +217,7 @@ class Breakdown(Vertical, can_focus=False):
         comparing = view.comparison is not Comparison.NONE
         table = self.table
         table.clear(columns=True)
+        self.laid_out_width = self.size.width
         numbers = [metric for metric in self.spec.metrics if metric != "percentage"]
         widths = [max(len(SHORT_METRIC_NAMES.get(metric, metric)), 6) for metric in numbers]
         # The name takes what the figures leave: long URLs are cut, never the figures.
