@@ -1,6 +1,6 @@
 """How the main screens of `ot tui` look, at 80x24 and at 160x48: each is compared with the
 picture kept in tests/__snapshots__/test_tui_snapshots/ (update them with `--snapshot-update`
-after a change meant to show, and look at the new pictures before committing them).
+after a change meant to show, without `-n`, and look at the new pictures before committing them).
 
 The app is handed a client with canned answers and a fixed clock (tests/tui_canned.py), so the
 pictures do not change with the day; what the screens do is tested on a real server in the
