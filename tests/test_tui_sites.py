@@ -51,7 +51,7 @@ async def test_the_sites_list_shows_todays_visitors_and_the_last_30_days(
         text = screen_text(app)
         [row] = [line for line in text.splitlines() if DOMAIN in line]
         # Carol and Dan today; Alice and Bob yesterday: two bars in the sparkline.
-        assert " 2 " in row and "yours" in row and "not verified" in row
+        assert " 2 " in row and "yours" in row and "✗" in row
         assert row.count("█") == 2 or "██" in row
         assert "·" in row
 

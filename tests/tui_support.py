@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from multiprocessing import forkserver
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -58,7 +59,7 @@ async def wait_for(pilot: Pilot[None], condition: Callable[[], object], what: st
             raise AssertionError(f"waited {WAIT_LIMIT_SECONDS:.0f} s for: {what}")
 
 
-async def wait_for_screen(pilot: Pilot[None], kind: type[Screen[object]]) -> None:
+async def wait_for_screen(pilot: Pilot[None], kind: type[Screen[Any]]) -> None:
     """Wait until `kind` is the top screen and has painted (so the test sees what it shows)."""
     await wait_for(
         pilot,

@@ -189,7 +189,7 @@ folder `ot tui` was started from."""
         Binding("c", "cycle_comparison", "Compare"),
         Binding("x", "remove_last_filter", "Unfilter"),
         Binding("X", "remove_all_filters", "Unfilter all", show=False),
-        Binding("e", "export", "Export CSV"),
+        Binding("e", "export", "Export", tooltip="Export the view to CSV"),
         Binding("z,shift+enter", "expand", "Full panel"),
         Binding("k", "next_property", "Next property", show=False),
         Binding("r", "reload", "Reload", show=False),

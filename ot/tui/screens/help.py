@@ -41,11 +41,13 @@ def help_text(screen: Screen[object]) -> str:
     about = getattr(screen, "HELP", None) or ""
     rows = ["| Key | Does |", "|---|---|"]
     seen: set[str] = set()
-    for _, binding, enabled, tooltip in screen.active_bindings.values():
+    for node, binding, enabled, tooltip in screen.active_bindings.values():
         if not binding.description or binding.description in seen or not enabled:
             continue
+        if not type(node).__module__.startswith("ot.tui"):
+            continue  # a table's cursor keys and the like: the same in every program
         seen.add(binding.description)
         key = binding.key_display or screen.app.get_key_display(binding)
         rows.append(f"| `{key}` | {tooltip or binding.description} |")
     rows.append("| `ctrl+p` | Command palette: every command, searchable |")
-    return f"{about}\n\n## Keys\n\n" + "\n".join(rows) + "\n"
+    return f"*Esc closes this help.*\n\n{about}\n\n## Keys\n\n" + "\n".join(rows) + "\n"

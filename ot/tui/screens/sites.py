@@ -49,7 +49,8 @@ class SitesScreen(Screen[None]):
     HELP = """# Sites
 
 Your sites and those your teams share with you (the *Owner* column says whose), with today's
-visitors, the last 30 days as a sparkline, and whether the domain is verified. **Enter** opens
+visitors, the last 30 days as a sparkline, and whether the domain is verified (✓ verified, ✗ not
+yet: press `s` to verify it). **Enter** opens
 the site's dashboard; `/` filters the list by domain."""
     DEFAULT_CSS = """
     SitesScreen #search { display: none; margin: 0 1; }
@@ -70,8 +71,8 @@ the site's dashboard; `/` filters the list by domain."""
         Binding("n", "new_site", "New site"),
         Binding("s", "settings", "Settings"),
         Binding("p", "profile", "Profile"),
-        Binding("w", "access", "Who sees what"),
-        Binding("r", "refresh", "Refresh"),
+        Binding("w", "access", "Access", tooltip="Who sees what: team, API keys, third parties"),
+        Binding("r", "refresh", "Refresh", show=False),
         Binding("slash", "search", "Filter", key_display="/"),
         Binding("escape", "clear_search", "Clear filter", show=False),
         Binding("q", "quit", "Quit"),
@@ -100,7 +101,7 @@ the site's dashboard; `/` filters the list by domain."""
         table.add_column("Owner", key="owner")
         table.add_column("Today", key="today")
         table.add_column("Last 30 days", key="days", width=SPARK_DAYS)
-        table.add_column("Domain verified", key="verified")
+        table.add_column("✓", key="verified")
         self.load()
 
     # --- loading ---------------------------------------------------------------------------
@@ -184,9 +185,8 @@ the site's dashboard; `/` filters the list by domain."""
                 Text(self.owners.get(site.id, ""), style="dim"),
                 self._today_cell(site),
                 self._days_cell(site),
-                Text("✓ verified", style="green")
-                if site.verified_at
-                else Text("✗ not verified", style="yellow"),
+                # One character: the row fits 80 columns beside a 30-day sparkline.
+                Text("✓", style="green") if site.verified_at else Text("✗", style="yellow"),
                 key=str(site.id),
             )
 

@@ -59,10 +59,11 @@ class VisitorsChart(PlotextPlot):
             self.refresh()
             return
         positions: list[float] = [float(index) for index in range(len(self.labels))]
-        plot.plot(positions, list(pageviews), label="Pageviews", marker="braille")
-        plot.plot(positions, list(visitors), label="Visitors", marker="braille")
+        # Drawn first, so that this period's lines are on top where they cross it.
         if compared_visitors is not None:
             plot.plot(positions, list(compared_visitors), label="Compared", marker="dot")
+        plot.plot(positions, list(pageviews), label="Pageviews", marker="braille")
+        plot.plot(positions, list(visitors), label="Visitors", marker="braille")
         step = max(1, len(positions) // TICKS)
         plot.xticks(positions[::step], self.labels[::step])
         top = max([*visitors, *pageviews, *(compared_visitors or []), 1])

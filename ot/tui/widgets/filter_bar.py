@@ -59,7 +59,7 @@ class FilterBar(Static, can_focus=False):
     BINDINGS = [
         Binding("left", "move(-1)", "Previous filter", show=False),
         Binding("right", "move(1)", "Next filter", show=False),
-        Binding("delete,backspace", "remove", "Remove filter"),
+        Binding("delete,backspace", "remove", "Remove filter", show=False),
     ]
 
     class Removed(Message):
