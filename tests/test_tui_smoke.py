@@ -12,9 +12,23 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "tui-smoke"
+STEP = "==> "
 
 
-def test_a_person_logs_in_in_a_terminal_and_sees_the_demo_site_then_quits() -> None:
+def screens_by_step(stdout: str) -> dict[str, str]:
+    """What the script printed under each of its steps (`==> step`), by the step's words."""
+    found: dict[str, str] = {}
+    name = None
+    for line in stdout.splitlines():
+        if line.startswith(STEP):
+            name = line.removeprefix(STEP)
+            found[name] = ""
+        elif name is not None:
+            found[name] += line + "\n"
+    return found
+
+
+def test_a_person_logs_in_browses_the_demo_site_and_their_account_then_quits() -> None:
     if shutil.which("tmux") is None:
         if os.environ.get("CI"):
             pytest.fail("tmux is missing: scripts/test installs it (apt-get install tmux)")
@@ -30,11 +44,23 @@ def test_a_person_logs_in_in_a_terminal_and_sees_the_demo_site_then_quits() -> N
         env=environment,
         capture_output=True,
         text=True,
-        timeout=600,  # a safety net for a hung step; each step has its own limit in the script
+        timeout=900,  # a safety net for a hung step; each step has its own limit in the script
     )
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     assert "==> tui-smoke passed" in done.stdout
-    # What the person saw: the log-in screen, then the sites list with the demo site.
-    login, sites = done.stdout.split('--- the screen shows "')[1:3]
+    seen = screens_by_step(done.stdout)
+    # What the person saw, step by step.
+    login = seen["the log-in screen"]
     assert "E-mail" in login and "Password" in login
-    assert "demo.example" in sites and "Europe/Amsterdam" in sites
+    sites = seen["log in as the demo customer"]
+    assert "demo.example" in sites and "Domain verified" in sites
+    dashboard = seen["Enter opens demo.example's dashboard"]
+    assert "Top pages" in dashboard and "Pageviews" in dashboard and "Last 30 days" in dashboard
+    assert "Last 7 days" in seen["3: the last 7 days"]
+    filtered = seen["Enter on the first of the top pages filters the dashboard by it"]
+    assert "Page is /" in filtered
+    unfiltered = seen["x removes the filter"].split("\n", 1)[1]  # the screen, under its heading
+    assert "Page is /" not in unfiltered and "Top pages" in unfiltered
+    assert "demo@opentracker.example" in seen["p: the profile"]
+    assert "Third parties" in seen["w: who sees what"]
+    assert "Sites" in seen["F1: the help of the sites list"]

@@ -172,14 +172,17 @@ async def screen_of(page: Any) -> str:
     return text
 
 
-async def wait_for_text(page: Any, text: str) -> str:
-    """The terminal's screen once it shows `text` (polled; the limit is only a safety net)."""
+async def wait_for_text(page: Any, *texts: str) -> str:
+    """The terminal's screen once it shows every one of `texts` (polled; the limit is only a
+    safety net)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT_LIMIT_SECONDS
-    while text not in (screen := await screen_of(page)):
-        assert loop.time() < deadline, f"the page never showed {text!r}; it shows:\n{screen}"
+    while True:
+        screen = await screen_of(page)
+        if all(text in screen for text in texts):
+            return screen
+        assert loop.time() < deadline, f"the page never showed {texts!r}; it shows:\n{screen}"
         await asyncio.sleep(0.1)
-    return screen
 
 
 async def log_in(page: Any, email: str, password: str) -> None:
@@ -211,6 +214,23 @@ async def test_a_browser_shows_the_log_in_screen_and_after_logging_in_the_sites(
 
     # The log-in stays in that browser's own process: nothing on the serving user's disk.
     assert list(web_config.rglob("*")) == []
+
+
+async def test_a_browser_opens_a_sites_dashboard_and_reads_its_figures_and_panels(
+    web: str, browser: Any, ada_site: str
+) -> None:
+    page = await open_page(browser, web)
+    await wait_for_text(page, "Password")
+    await log_in(page, EMAIL, PASSWORD)
+    await wait_for_text(page, ada_site)
+
+    await page.keyboard.press("Enter")  # the sites list has the focus: Enter opens the dashboard
+    # The headline figures once loaded, under their names (short ones on a narrow terminal), and
+    # the panels.
+    dashboard = await wait_for_text(page, "Bounce", "Top pages", "Countries")
+    assert "Unique visitors" in dashboard or "Visitors" in dashboard, dashboard
+    assert "pageviews" in dashboard.lower()
+    assert "Last 30 days" in dashboard  # the period the dashboard opens with
 
 
 async def test_each_browser_session_logs_in_on_its_own(
