@@ -151,6 +151,12 @@ class Breakdown(Vertical, can_focus=False):
     def table(self) -> PanelTable:
         return self.query_one(PanelTable)
 
+    @property
+    def standing(self) -> bool:
+        """Whether the panel and its parts are still there for an answer to land in: a closing
+        dashboard removes its panels' parts before the panels themselves."""
+        return self.is_attached and bool(self.query(".empty"))
+
     def set_spec(self, spec: PanelSpec) -> None:
         self.spec = spec
         self.border_title = spec.title
@@ -180,14 +186,14 @@ class Breakdown(Vertical, can_focus=False):
         try:
             answer = await client_of(self).query(self.query_for(view))
         except ClientError as error:
-            if self.is_attached:
+            if self.standing:
                 self.show_nothing(view, f"Could not load this panel: {error.message}")
                 self.post_message(self.Failed(self, view, error))
             return
         finally:
             if table.is_attached:
                 table.loading = False
-        if self.is_attached:  # the dashboard may have closed meanwhile
+        if self.standing:  # the dashboard may have closed meanwhile
             self.show(view, answer)
 
     def show_nothing(self, view: DashboardView, why: str) -> None:
