@@ -53,7 +53,7 @@ def test_a_person_logs_in_browses_the_demo_site_and_their_account_then_quits() -
     login = seen["the log-in screen"]
     assert "E-mail" in login and "Password" in login
     sites = seen["log in as the demo customer"]
-    assert "demo.example" in sites and "Domain verified" in sites
+    assert "demo.example" in sites and "Owner" in sites
     dashboard = seen["Enter opens demo.example's dashboard"]
     assert "Top pages" in dashboard and "Pageviews" in dashboard and "Last 30 days" in dashboard
     assert "Last 7 days" in seen["3: the last 7 days"]
