@@ -30,6 +30,7 @@ from ot.tui.screens.help import HelpScreen
 from ot.tui.screens.key_new import NewKeyScreen
 from ot.tui.screens.sites import SitesScreen
 from ot.tui.screens.team_invite import InviteScreen
+from ot.tui.screens.team_role import RoleScreen
 from tests.account_support import EMAIL, PASSWORD
 from tests.grants_support import SHARED, grant, read
 from tests.support import bearer, logged_in
@@ -126,7 +127,7 @@ async def test_a_new_api_key_is_shown_once_works_as_a_bearer_and_is_refused_once
         assert app.clipboard == key
         await pilot.press("enter")
         await wait_for_screen(pilot, AccessScreen)
-        await rows_showing(pilot, "keys", "reports | stats:read")
+        await rows_showing(pilot, "keys", "reports | in use | stats:read")
         assert key not in screen_text(app)  # never again
 
         query = {"site_id": DOMAIN, "metrics": ["visitors"], "date_range": "7d"}
@@ -391,6 +392,7 @@ async def test_members_roles_change_and_members_are_removed_after_a_confirmation
         members = app.screen.query_one("#members", DataTable)
         members.move_cursor(row=1)  # row 0 is Ada herself
         await pilot.press("e")
+        await wait_for_screen(pilot, RoleScreen)  # keys pressed before it opens would be lost
         await pilot.press("up", "enter")  # from viewer up to admin
         await wait_for_screen(pilot, ConfirmScreen)
         assert "Make Grace Hopper admin instead of viewer?" in screen_text(app)

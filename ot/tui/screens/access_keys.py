@@ -16,7 +16,9 @@ from ot.tui.screens.access_words import filled, moment, names, refill, selected_
 from ot.tui.screens.confirm import ConfirmScreen
 from ot.tui.screens.key_new import NewKeyScreen
 
-COLUMNS = ("Name", "May", "Created", "Last used", "Starts with", "Revoked")
+# The status next to the name: at 80 columns the last ones are off-screen, and a revoked key
+# must never look like one in use.
+COLUMNS = ("Name", "Status", "May", "Last used", "Created", "Starts with")
 
 
 class KeysPane(Vertical):
@@ -67,11 +69,11 @@ class KeysPane(Vertical):
         for key in ordered:
             table.add_row(
                 key.name,
+                "in use" if key.revoked_at is None else f"revoked {moment(key.revoked_at)}",
                 names(key.scopes),
-                moment(key.created_at),
                 moment(key.last_used_at, none="never"),
+                moment(key.created_at),
                 f"{key.prefix}…",
-                moment(key.revoked_at, none=""),
                 key=str(key.id),
             )
         filled(table, empty, cursor)

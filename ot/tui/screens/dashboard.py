@@ -17,6 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import ItemGrid, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
@@ -300,7 +301,10 @@ folder `ot tui` was started from."""
         self.kpi_answer = answer
         row = answer.results[0]
         changes = row.comparison.change if row.comparison is not None else None
-        strip.show(row.metrics, changes, visitors_are_daily_sums=view.visitors_are_daily_sums)
+        try:
+            strip.show(row.metrics, changes, visitors_are_daily_sums=view.visitors_are_daily_sums)
+        except NoMatches:
+            return  # the dashboard closed as the answer landed: its parts are gone
         self.shown_view = view
 
     @work(exclusive=True, group="chart")
@@ -322,7 +326,8 @@ folder `ot tui` was started from."""
             then = row.comparison if row is not None else None
             compared.append(then.metrics[0] if then is not None else 0)
         comparing = view.comparison is not Comparison.NONE
-        chart.show(labels, time_dimension, visitors, pageviews, compared if comparing else None)
+        if chart.is_attached:  # the dashboard may have closed as the answer landed
+            chart.show(labels, time_dimension, visitors, pageviews, compared if comparing else None)
 
     @work(exclusive=True, group="realtime")
     async def load_realtime(self) -> None:
