@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from textual.pilot import Pilot
 
+from ot.api.stats import QueryAnswer, StatsQuery
 from ot.client import CredentialStore
 from ot.clock import ManualClock
 from ot.config import Settings
@@ -179,6 +180,40 @@ async def test_the_dashboard_shows_the_stats_apis_figures_and_every_panel(
         )
         assert panel(screen, "props").spec.dimension == "event:props:plan"
         assert not [told for told in notifications(app) if "rror" in told]
+
+
+async def test_the_panels_on_screen_load_first_and_those_below_once_they_have_landed(
+    client: TestClient, shop_id: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    app = tui_app(client, tui_credentials, clock)
+    calls: list[tuple[str, str]] = []  # ("asked" or "answered", the panel's dimension)
+    ask = app.client.query
+
+    async def recorded(query: StatsQuery) -> QueryAnswer:
+        dimension = query.dimensions[0] if query.dimensions else ""
+        calls.append(("asked", dimension))
+        try:
+            return await ask(query)
+        finally:
+            calls.append(("answered", dimension))
+
+    app.client.query = recorded  # type: ignore[method-assign]
+    async with app.run_test(size=LARGE) as pilot:
+        screen = await open_dashboard(pilot, app)
+        on_screen = {panel.spec.dimension for panel in screen.panels_on_screen()}
+        below = {panel.spec.dimension for panel in screen.panels} - on_screen
+        # 160x48: three rows of three panels under the figures and the chart.
+        assert len(on_screen) == 9 and "event:page" in on_screen and "event:goal" in below
+        assert screen.painted
+    last_on_screen = max(
+        i for i, (what, dim) in enumerate(calls) if what == "answered" and dim in on_screen
+    )
+    first_below = min(i for i, (what, dim) in enumerate(calls) if what == "asked" and dim in below)
+    assert last_on_screen < first_below
+    # Every panel loaded (the properties panel asks nothing until the user picks an event).
+    assert {dim for what, dim in calls if what == "answered"} >= on_screen | below - {
+        "event:props:"
+    }
 
 
 async def test_the_realtime_figure_counts_todays_visitors_of_the_last_minutes(
@@ -394,6 +429,23 @@ async def test_z_opens_the_focused_panel_full_screen(
         await wait_for_screen(pilot, DashboardScreen)
         assert app.screen is screen
         assert [active.dimension for active in screen.view.filters] == ["event:page"]
+
+
+async def test_the_full_campaigns_panel_lists_tagged_visits_alone_as_the_dashboards_does(
+    client: TestClient, shop_id: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    app = tui_app(client, tui_credentials, clock)
+    async with app.run_test(size=LARGE) as pilot:
+        screen = await open_dashboard(pilot, app)
+        assert values(screen, "campaigns") == ["spring"]  # "(not set)" left out of the rows
+        panel(screen, "campaigns").table.focus()
+        await pilot.press("z")
+        await wait_for_screen(pilot, PanelScreen)
+        full = app.screen
+        assert isinstance(full, PanelScreen)
+        await wait_for(pilot, lambda: full.page is not None, "the campaigns")
+        assert full.page is not None
+        assert full.page.values == ["spring"] and full.page.total_rows == 1
 
 
 async def test_a_goal_an_event_a_property_a_link_and_a_country_drill_down_without_a_refusal(

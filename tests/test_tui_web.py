@@ -227,7 +227,7 @@ async def test_a_browser_opens_a_sites_dashboard_and_reads_its_figures_and_panel
     await page.keyboard.press("Enter")  # the sites list has the focus: Enter opens the dashboard
     # The headline figures once loaded, under their names (short ones on a narrow terminal), and
     # the panels.
-    dashboard = await wait_for_text(page, "Bounce", "Top pages", "Countries")
+    dashboard = await wait_for_text(page, "Bounce", "Top pages", "Sources")
     # Ada's site is cookieless: once counted, its visitors are named a sum of daily visitors.
     visitors = ("Unique visitors", "Visitors", "sum of daily visitors", "Σ daily vis.")
     assert any(label in dashboard for label in visitors), dashboard

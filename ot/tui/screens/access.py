@@ -6,11 +6,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Header, TabbedContent, TabPane
 
 from ot.tui.screens.access_grants import GrantsPane
 from ot.tui.screens.access_keys import KeysPane
 from ot.tui.screens.access_team import TeamPane
+from ot.tui.widgets.footer import KeyFooter
 
 TABS = ("team", "keys", "grants")
 
@@ -58,7 +59,7 @@ Switch tabs with 1, 2, 3 (or the arrow keys on the tab bar). Times are UTC.
                 yield KeysPane()
             with TabPane("3 Third parties", id="grants-tab"):
                 yield GrantsPane()
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Who sees what"

@@ -8,12 +8,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from ot.api.accounts import MAX_PASSWORD_LENGTH
 from ot.api.rights import DeletionStatus
 from ot.tui.calls import app_of, attempt, client_of
 from ot.tui.screens.profile_format import day, moment
+from ot.tui.widgets.footer import KeyFooter
 
 # Typed rather than a y/n key: deleting an account is the one step no stray key may take.
 CONFIRMATION = "delete my account"
@@ -79,7 +80,7 @@ Enter your password and type the confirmation to go ahead; `Esc` leaves everythi
             with Horizontal(classes="buttons"):
                 yield Button("Delete my account", id="delete", variant="error")
                 yield Button("Keep it (Esc)", id="keep")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#password", Input).focus()

@@ -20,7 +20,7 @@ from textual.containers import ItemGrid, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from ot.api.stats import QueryAnswer, StatsQuery
 from ot.client import ClientError
@@ -42,15 +42,22 @@ from ot.tui.view import (
 from ot.tui.widgets.breakdown import Breakdown, PanelSpec
 from ot.tui.widgets.chart import VisitorsChart
 from ot.tui.widgets.filter_bar import FilterBar
+from ot.tui.widgets.footer import KeyFooter
 from ot.tui.widgets.kpi import KPI_METRICS, KpiStrip
 
 REALTIME_SECONDS = 15.0
+# The parts of the screen besides its panels, and its first layout, that the panels below it
+# wait for.
+KPIS, CHART, LAYOUT = "kpis", "chart", "layout"
+PANEL_MIN_WIDTH = 48
+GUTTER = 1  # between two columns of panels
+FIRST_ROW = 2  # the lines of a panel above its first row: the border and the header
 PAGEVIEW = "pageview"
 OUTBOUND_LINK = "Outbound Link: Click"
 FILE_DOWNLOAD = "File Download"
 NOT_FOUND = "404"
 # Plausible's own events are shown in panels of their own, not among the custom events.
-BUILT_IN_EVENTS = [PAGEVIEW, OUTBOUND_LINK, FILE_DOWNLOAD, NOT_FOUND, "engagement"]
+BUILT_IN_EVENTS = (PAGEVIEW, OUTBOUND_LINK, FILE_DOWNLOAD, NOT_FOUND, "engagement")
 # The Stats API cannot list a site's property keys: the properties panel tries these (the
 # trackers' own and the most common custom ones) and shows those an event carries.
 CANDIDATE_PROP_KEYS = (
@@ -66,11 +73,6 @@ def event_is(name: str) -> tuple[Any, ...]:
     return ("is", "event:name", [name])
 
 
-def tagged(dimension: str) -> tuple[Any, ...]:
-    """Only visits that carry the UTM tag (as Plausible's campaign panels show them)."""
-    return ("is_not", dimension, [NOT_SET])
-
-
 PANELS = [
     PanelSpec("pages", "Top pages", "event:page", "Page"),
     PanelSpec("entry", "Entry pages", "visit:entry_page", "Page"),
@@ -82,21 +84,21 @@ PANELS = [
         "UTM campaigns",
         "visit:utm_campaign",
         "Campaign",
-        extra_filters=(tagged("visit:utm_campaign"),),
+        left_out=(NOT_SET,),  # only visits that carry the tag, as Plausible lists them
     ),
     PanelSpec(
         "mediums",
         "UTM mediums",
         "visit:utm_medium",
         "Medium",
-        extra_filters=(tagged("visit:utm_medium"),),
+        left_out=(NOT_SET,),  # only visits that carry the tag, as Plausible lists them
     ),
     PanelSpec(
         "utm-sources",
         "UTM sources",
         "visit:utm_source",
         "Source",
-        extra_filters=(tagged("visit:utm_source"),),
+        left_out=(NOT_SET,),  # only visits that carry the tag, as Plausible lists them
     ),
     PanelSpec("countries", "Countries", "visit:country", "Country", names=country_name),
     PanelSpec("browsers", "Browsers", "visit:browser", "Browser"),
@@ -111,7 +113,7 @@ PANELS = [
         "event:name",
         "Event",
         metrics=("visitors", "events"),
-        extra_filters=(("is_not", "event:name", BUILT_IN_EVENTS),),
+        left_out=BUILT_IN_EVENTS,
     ),
     PanelSpec(
         "outbound",
@@ -179,7 +181,8 @@ folder `ot tui` was started from."""
         height: 1fr;
     }
     DashboardScreen ItemGrid {
-        grid-gutter: 0 1;
+        grid-gutter: 0 1;  /* GUTTER */
+        grid-rows: 13;  /* a panel's height (see Breakdown) */
         height: auto;
     }
     """
@@ -212,6 +215,9 @@ folder `ot tui` was started from."""
         self.props_event: str | None = None
         self.props_keys: dict[str, list[str]] = {}
         self.props_key: str | None = None
+        # The parts on screen the view still waits for (the first reload sets the panels).
+        self.awaited: set[Breakdown | str] = {KPIS, CHART}
+        self.below: list[Breakdown] = []  # panels loaded once those on screen have landed
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -220,13 +226,13 @@ folder `ot tui` was started from."""
         yield KpiStrip(id="kpis")
         with VerticalScroll(id="body", can_focus=False):
             yield VisitorsChart(id="chart")
-            with ItemGrid(min_column_width=48, id="panels"):
+            with ItemGrid(min_column_width=PANEL_MIN_WIDTH, id="panels"):
                 for spec in PANELS[:14]:
                     yield Breakdown(spec)
                 yield Breakdown(props_spec(None, None))
                 for spec in PANELS[14:]:
                     yield Breakdown(spec)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = self.view.domain
@@ -249,15 +255,78 @@ folder `ot tui` was started from."""
         self.reload()
 
     def reload(self) -> None:
+        """Load the view: the headline figures, the chart and the panels on screen first, the
+        panels below them once those have landed (two cores answer eight queries sooner than
+        twenty, and the user sees the screen complete that much sooner)."""
         self.show_topbar()
         self.query_one(FilterBar).show(self.view.filters)
+        self.awaited = {KPIS, CHART}
+        self.below = self.panels
+        for panel in self.below:
+            panel.mark_loading()  # what they show is the previous view's until loaded
         self.load_kpis(self.view)
         self.load_chart(self.view)
-        for panel in self.panels:
-            if panel.spec.key == "props":
-                self.load_props(self.view)
-            else:
-                panel.load(self.view)
+        if self.query_one("#panels").region.area:
+            self._load_at_once(self.panels_on_screen())
+        else:
+            # Not laid out yet (the first load): the top two rows of panels are on screen at
+            # any size; which others are is known once laid out, a few hundred milliseconds
+            # the server spends on the first ones meanwhile.
+            self._load_at_once(self.panels[: 2 * self._columns()])
+            self.awaited.add(LAYOUT)
+            self.call_after_refresh(self._laid_out, self.view)
+
+    def _laid_out(self, view: DashboardView) -> None:
+        if view == self.view:
+            self._load_at_once(self.panels_on_screen())
+            self._landed(LAYOUT, view)
+
+    def _columns(self) -> int:
+        """The panels' columns at the app's width, as the grid lays them out."""
+        return max(1, (self.app.size.width + GUTTER) // (PANEL_MIN_WIDTH + GUTTER))
+
+    def panels_on_screen(self) -> list[Breakdown]:
+        """The panels of which a row of figures shows (below the border and the header)."""
+        shown = self.query_one("#body").region
+        return [
+            panel for panel in self.panels if panel.region.intersection(shown).height > FIRST_ROW
+        ]
+
+    def _load_at_once(self, panels: list[Breakdown]) -> None:
+        """Load these panels now (those not loading already), and wait for them before the
+        panels below."""
+        for panel in panels:
+            if panel in self.below:
+                self.below.remove(panel)
+                self.awaited.add(panel)
+                self._load_panel(panel)
+
+    def _load_panel(self, panel: Breakdown) -> None:
+        if panel.spec.key == "props":
+            self.load_props(self.view)
+        else:
+            panel.load(self.view)
+
+    def _landed(self, part: Breakdown | str, view: DashboardView) -> None:
+        """A part of the screen shows `view` (or why it cannot): once all have, the panels
+        below the screen load."""
+        if view != self.view or part not in self.awaited:
+            return
+        self.awaited.discard(part)
+        if not self.awaited:
+            below, self.below = self.below, []
+            for panel in below:
+                self._load_panel(panel)
+
+    @on(Breakdown.Loaded)
+    def _panel_loaded(self, event: Breakdown.Loaded) -> None:
+        self._landed(event.breakdown, event.view)
+
+    @property
+    def painted(self) -> bool:
+        """Whether every part on screen shows the view (or why it cannot): the headline
+        figures, the chart and the panels (those below the screen may still be loading)."""
+        return not self.awaited
 
     def show_topbar(self) -> None:
         period = self.view.period
@@ -294,6 +363,12 @@ folder `ot tui` was started from."""
 
     @work(exclusive=True, group="kpis")
     async def load_kpis(self, view: DashboardView) -> None:
+        try:
+            await self._show_kpis(view)
+        finally:  # answered, refused or cancelled by a newer view
+            self._landed(KPIS, view)
+
+    async def _show_kpis(self, view: DashboardView) -> None:
         strip = self.query_one(KpiStrip)
         answer = await self.ask(view, view.query(KPI_METRICS), strip)
         if answer is None or not answer.results or not self.is_attached:
@@ -309,6 +384,12 @@ folder `ot tui` was started from."""
 
     @work(exclusive=True, group="chart")
     async def load_chart(self, view: DashboardView) -> None:
+        try:
+            await self._show_chart(view)
+        finally:
+            self._landed(CHART, view)
+
+    async def _show_chart(self, view: DashboardView) -> None:
         chart = self.query_one(VisitorsChart)
         time_dimension = view.period.time_dimension
         query = view.query(["visitors", "pageviews"], [time_dimension], time_labels=True)
@@ -463,7 +544,7 @@ folder `ot tui` was started from."""
                 self.set_view(self.view.with_filter(chosen))
 
         screen = PanelScreen(
-            self.view, spec.dimension, spec.title, list(spec.metrics), spec.filters() or None
+            self.view, spec.dimension, spec.title, list(spec.metrics), spec.paged_filters() or None
         )
         self.app.push_screen(screen, picked)
 

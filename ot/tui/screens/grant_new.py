@@ -19,7 +19,6 @@ from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
-    Footer,
     Header,
     Input,
     Label,
@@ -31,6 +30,7 @@ from ot.api.grants import LINK_PASSWORD_MAX_LENGTH, MAX_GRANT_DAYS, IssuedGrantO
 from ot.client import Invalid
 from ot.tui.calls import app_of, attempt, client_of
 from ot.tui.screens.access_words import attempt_form, error_label, field_of, show_field_errors
+from ot.tui.widgets.footer import KeyFooter
 
 FIELDS = (
     "grantee",
@@ -249,7 +249,7 @@ until the grant expires or you revoke it. Every read they make is logged for you
             with Horizontal(classes="buttons"):
                 yield Button("Create grant (ctrl+s)", id="create", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "New third-party grant"

@@ -11,10 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, Static, TabbedContent, TabPane
+from textual.widgets import Button, Header, Input, Label, Static, TabbedContent, TabPane
 
 from ot.client import ClientError, Forbidden, NotLoggedIn, Throttled, Unavailable
 from ot.tui.calls import app_of, client_of
+from ot.tui.widgets.footer import KeyFooter
 
 # Enough to catch a slip (a missing @, a space) before asking the server; the server decides
 # whether the address is known.
@@ -105,7 +106,7 @@ authenticator app or a recovery code); or with an API key with the `sites:read` 
                 yield Button("Log in", id="log-in", variant="primary")
                 yield Button("Register (F2)", id="register")
                 yield Button("Confirm address (F4)", id="confirm-address")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#password" if self.email else "#email", Input).focus()

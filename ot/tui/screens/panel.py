@@ -14,12 +14,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from ot.api.stats import QueryAnswer, StatsQuery
 from ot.tui.calls import attempt, client_of
 from ot.tui.export import save_csv
 from ot.tui.view import DashboardView, Filter
+from ot.tui.widgets.footer import KeyFooter
 from ot.tui.widgets.panel_cells import bar, formatted, metric_label
 
 PAGE_SIZE = 50
@@ -115,7 +116,7 @@ Every row of one breakdown of the dashboard's period and filters, 50 to a page.
         yield Input(placeholder=f"Search {self.panel_title.lower()} (enter)", id="panel-search")
         yield DataTable(id="panel-rows", cursor_type="row", zebra_stripes=True)
         yield Static("", id="panel-status", classes="hint")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.view.domain} · {self.panel_title}"

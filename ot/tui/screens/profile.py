@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Button, Header, Static, TabbedContent, TabPane
 
 from ot.api.accounts import ProfileOut
 from ot.api.rights import DeletionStatus
@@ -22,6 +22,7 @@ from ot.tui.screens.profile_data import YourDataPane
 from ot.tui.screens.profile_format import day, moment, region_name
 from ot.tui.screens.profile_history import HistoryPane
 from ot.tui.screens.profile_sessions import SessionsPane
+from ot.tui.widgets.footer import KeyFooter
 
 TABS = ("profile", "security", "sessions", "history", "data")
 
@@ -140,7 +141,7 @@ Everything you gave us, and what you can do with it:
                 yield HistoryPane()
             with TabPane("Your data", id="data"):
                 yield YourDataPane()
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Your profile"

@@ -10,12 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Header, Input, Label, Select, Static
 
 from ot.api.accounts import CONTACT_LIMITS, MAX_NAME_LENGTH, ProfileOut
 from ot.tui.calls import attempt, client_of
 from ot.tui.screens.confirm import ConfirmScreen
 from ot.tui.screens.profile_format import REGIONS, region_name, shown
+from ot.tui.widgets.footer import KeyFooter
 
 FIELD_LABELS = {
     "name": "Name",
@@ -144,7 +145,7 @@ explicit consent. Your log-in e-mail and password are changed on the Security ta
             with Horizontal(classes="buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary")
                 yield Button("Cancel (Esc)", id="cancel")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Correct your profile"

@@ -11,11 +11,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from ot.api.accounts import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
 from ot.tui.calls import attempt, client_of
 from ot.tui.screens.profile_password import FORM_CSS
+from ot.tui.widgets.footer import KeyFooter
 
 # Enough to catch a slip of the keyboard; the link mailed to the address is the real check.
 EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
@@ -58,7 +59,7 @@ you log in with the current one.
             with Horizontal(classes="buttons"):
                 yield Button("Change e-mail", id="change", variant="primary")
                 yield Button("Cancel (Esc)", id="cancel")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#email", Input).focus()

@@ -8,10 +8,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from ot.api.accounts import MAX_PASSWORD_LENGTH
 from ot.tui.calls import attempt, client_of
+from ot.tui.widgets.footer import KeyFooter
 
 # The look of the profile's small forms over the profile (the password, e-mail and second-factor
 # forms share it, each under its own screen name).
@@ -77,7 +78,7 @@ from your authenticator app (or a recovery code). Your other sessions end; this 
             with Horizontal(classes="buttons"):
                 yield Button("Change password", id="change", variant="primary")
                 yield Button("Cancel (Esc)", id="cancel")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#current", Input).focus()

@@ -8,11 +8,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, Label, Static
+from textual.widgets import Button, ContentSwitcher, Header, Input, Label, Static
 
 from ot.api.accounts import MAX_PASSWORD_LENGTH, EnrolmentOut
 from ot.tui.calls import attempt, client_of
 from ot.tui.screens.profile_format import grouped
+from ot.tui.widgets.footer import KeyFooter
 from ot.tui.widgets.qr_code import QrCode
 
 
@@ -90,7 +91,7 @@ From then on, logging in asks for a code from the app.
                 with Horizontal(classes="buttons"):
                     yield Button("Copy (c)", id="copy")
                     yield Button("I have saved them", id="done", variant="primary")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Second factor"

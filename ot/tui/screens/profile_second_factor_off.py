@@ -7,11 +7,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from ot.api.accounts import MAX_PASSWORD_LENGTH
 from ot.tui.calls import attempt, client_of
 from ot.tui.screens.profile_password import FORM_CSS
+from ot.tui.widgets.footer import KeyFooter
 
 
 class SecondFactorOffScreen(ModalScreen[bool]):
@@ -34,7 +35,7 @@ logging in needs only your password, and the recovery codes no longer work.
             with Horizontal(classes="buttons"):
                 yield Button("Turn off", id="turn-off", variant="warning")
                 yield Button("Cancel (Esc)", id="cancel")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#password", Input).focus()

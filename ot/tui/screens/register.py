@@ -13,7 +13,6 @@ from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
-    Footer,
     Header,
     Input,
     Label,
@@ -25,6 +24,7 @@ from textual.widgets import (
 from ot.client import ClientError, Invalid, Unavailable
 from ot.tui.calls import client_of
 from ot.tui.screens.login import looks_like_an_email, unavailable_words
+from ot.tui.widgets.footer import KeyFooter
 
 Region = Literal["nl", "us"]
 REGIONS: dict[Region, str] = {"nl": "the Netherlands", "us": "the United States"}
@@ -90,7 +90,7 @@ your address; paste it on the next screen.
             with Horizontal(classes="buttons"):
                 yield Button("Register", id="register", variant="primary")
                 yield Button("Back (Esc)", id="back")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()

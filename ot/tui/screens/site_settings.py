@@ -13,7 +13,6 @@ from textual.screen import Screen
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
     Header,
     Input,
     Label,
@@ -30,6 +29,7 @@ from ot.api.sites import SiteOut, VerifyOut
 from ot.client import ClientError, Invalid
 from ot.tui.calls import app_of, attempt, client_of
 from ot.tui.screens.confirm import ConfirmScreen
+from ot.tui.widgets.footer import KeyFooter
 from ot.tui.widgets.settings_form import SettingsForm, shown_value
 
 TABS = ("tab-site", "tab-settings", "tab-goals", "tab-remove")
@@ -140,7 +140,7 @@ changes and saves it once you confirm.
                 yield Label("Type the site's domain to confirm:")
                 yield Input(id="confirm-domain")
                 yield Button("Remove the site", id="remove-site", variant="error", disabled=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#goals", DataTable).add_columns("Goal", "Counts", "Target")

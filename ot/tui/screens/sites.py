@@ -15,13 +15,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from ot.api.sites import SiteOut
 from ot.api.stats import StatsQuery
 from ot.client import ClientError, Forbidden
 from ot.tui.calls import app_of, attempt, client_of
 from ot.tui.view import format_count, today_in, view_of_site
+from ot.tui.widgets.footer import KeyFooter
 
 SPARK_DAYS = 30
 SITES_AT_ONCE = 4
@@ -93,7 +94,7 @@ the site's dashboard; `/` filters the list by domain."""
             "Once its pages carry the tracking snippet, its visitors show here.",
             id="empty",
         )
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#sites", DataTable)

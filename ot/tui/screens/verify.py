@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, Static
+from textual.widgets import Button, Header, Input, Label, Static
 
 from ot.client import ClientError, Invalid, NotFound, Unavailable
 from ot.tui.calls import client_of
 from ot.tui.screens.login import LoginScreen, unavailable_words
+from ot.tui.widgets.footer import KeyFooter
 
 
 def token_of(pasted: str) -> str:
@@ -68,7 +69,7 @@ The link works once and for a limited time.
             with Horizontal(classes="buttons"):
                 yield Button("Confirm", id="confirm", variant="primary")
                 yield Button("Back (Esc)", id="back")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#link", Input).focus()

@@ -56,7 +56,12 @@ def bar(fraction: float, width: int = BAR_WIDTH) -> str:
 @dataclass(frozen=True)
 class PanelSpec:
     """What a panel shows: `dimension`'s values by `metrics` (the first one ranks them), under
-    `extra_filters` (e.g. only outbound-link clicks); `names` turns a value into what is shown."""
+    `extra_filters` (e.g. only outbound-link clicks); `names` turns a value into what is shown.
+
+    `left_out` are values (as answers show them) the panel does not list, such as "(not set)"
+    among campaigns: the panel asks for that many rows more and drops them, since a filter
+    leaving them out would be answered from the raw tables instead of the rollups (the figures
+    of the other rows are the same either way; the full-screen panel, which pages, filters)."""
 
     key: str
     title: str
@@ -67,9 +72,20 @@ class PanelSpec:
     names: Callable[[str], str] | None = field(default=None, compare=False)
     # Filter the dashboard by this dimension when a row is picked (a prop's value, a goal, ...).
     filter_dimension: str | None = None
+    left_out: tuple[str, ...] = ()
 
     def filters(self) -> list[list[Any]]:
+        """The filters of the panel's own query (see `left_out`)."""
         return [list(extra) for extra in self.extra_filters]
+
+    def paged_filters(self) -> list[list[Any]]:
+        """The filters of a query that pages through every row: `left_out` filtered out."""
+        leave_out = [["is_not", self.dimension, list(self.left_out)]] if self.left_out else []
+        return self.filters() + leave_out
+
+    def listed(self, rows: list[ResultRow], limit: int) -> list[ResultRow]:
+        """The first `limit` rows that are not left out."""
+        return [row for row in rows if str(row.dimensions[0]) not in self.left_out][:limit]
 
     def shown(self, value: str) -> str:
         return self.names(value) if self.names is not None else value
@@ -89,7 +105,10 @@ class Breakdown(Vertical, can_focus=False):
 
     DEFAULT_CSS = """
     Breakdown {
-        height: auto;
+        /* As tall as its ten rows, loaded or not (the dashboard's grid rows are this tall
+           too): the dashboard does not jump as answers land, and which panels are on screen
+           is known before they load. */
+        height: 13;
         border: round $panel;
         border-title-color: $text-muted;
         border-subtitle-color: $text-muted;
@@ -100,8 +119,7 @@ class Breakdown(Vertical, can_focus=False):
     }
     Breakdown PanelTable {
         overflow-x: hidden;
-        height: auto;
-        max-height: 12;
+        height: 1fr;
         background: $surface;
     }
     Breakdown .empty {
@@ -130,9 +148,12 @@ class Breakdown(Vertical, can_focus=False):
             self.value = value
 
     class Loaded(Message):
-        def __init__(self, breakdown: Breakdown) -> None:
+        """The panel shows `view`'s rows (or why it has none)."""
+
+        def __init__(self, breakdown: Breakdown, view: DashboardView) -> None:
             super().__init__()
             self.breakdown = breakdown
+            self.view = view
 
     def __init__(self, spec: PanelSpec) -> None:
         super().__init__(id=f"panel-{spec.key}")
@@ -167,7 +188,7 @@ class Breakdown(Vertical, can_focus=False):
             [self.spec.dimension],
             extra_filters=self.spec.filters(),
             order_by=[[self.spec.metrics[0], "desc"]],
-            limit=limit,
+            limit=limit + len(self.spec.left_out),
         )
 
     class Failed(Message):
@@ -179,10 +200,15 @@ class Breakdown(Vertical, can_focus=False):
             self.view = view
             self.error = error
 
+    def mark_loading(self) -> None:
+        """Say that the rows shown are about to change: in the border, not with Textual's
+        loading indicator (mounting one in each of nineteen panels, and removing it, took a
+        good part of the dashboard's paint)."""
+        self.border_subtitle = "loading…"
+
     @work(exclusive=True, group="load")
     async def load(self, view: DashboardView) -> None:
-        table = self.table
-        table.loading = True
+        self.mark_loading()
         try:
             answer = await client_of(self).query(self.query_for(view))
         except ClientError as error:
@@ -190,9 +216,6 @@ class Breakdown(Vertical, can_focus=False):
                 self.show_nothing(view, f"Could not load this panel: {error.message}")
                 self.post_message(self.Failed(self, view, error))
             return
-        finally:
-            if table.is_attached:
-                table.loading = False
         if self.standing:  # the dashboard may have closed meanwhile
             self.show(view, answer)
 
@@ -203,7 +226,7 @@ class Breakdown(Vertical, can_focus=False):
         self.query_one(".empty", Static).update(why)
         self.set_class(True, "-empty")
         self.border_subtitle = ""
-        self.post_message(self.Loaded(self))
+        self.post_message(self.Loaded(self, view))
 
     def on_resize(self) -> None:
         # The name column takes the panel's width: lay the rows out again for a new width
@@ -218,7 +241,7 @@ class Breakdown(Vertical, can_focus=False):
     def show(self, view: DashboardView, answer: QueryAnswer, *, announce: bool = True) -> None:
         self.answer = answer
         self.query_one(".empty", Static).update(NOTHING)
-        self.rows = answer.results
+        self.rows = self.spec.listed(answer.results, ROWS_SHOWN)
         self.loaded_view = view
         comparing = view.comparison is not Comparison.NONE
         table = self.table
@@ -252,7 +275,7 @@ class Breakdown(Vertical, can_focus=False):
         self.set_class(not self.rows, "-empty")
         self.border_subtitle = f"{len(self.rows)} shown" if self.rows else ""
         if announce:
-            self.post_message(self.Loaded(self))
+            self.post_message(self.Loaded(self, view))
 
     def _last_cell(
         self, ranked: str, row: ResultRow, metrics: dict[str, Any], comparing: bool
