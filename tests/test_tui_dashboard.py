@@ -19,6 +19,7 @@ from ot.clock import ManualClock
 from ot.config import Settings
 from ot.csv_cells import FORMULA_STARTS
 from ot.tui.app import OtApp
+from ot.tui.calls import STATS_QUERIES_AT_ONCE
 from ot.tui.export import FORMULA_STARTS as TUI_FORMULA_STARTS
 from ot.tui.export import save_csv
 from ot.tui.screens.dashboard import DashboardScreen
@@ -214,6 +215,32 @@ async def test_the_panels_on_screen_load_first_and_those_below_once_they_have_la
     assert {dim for what, dim in calls if what == "answered"} >= on_screen | below - {
         "event:props:"
     }
+
+
+async def test_the_app_sends_a_few_stats_queries_at_a_time_so_the_server_never_refuses_them(
+    client: TestClient, shop_id: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    # A query waiting longer than the server's time budget for one of its query processes is
+    # refused (503): on a large site, twenty at once were.
+    app = tui_app(client, tui_credentials, clock)
+    in_flight, most = 0, 0
+    ask = app.client.query
+
+    async def counted(query: StatsQuery) -> QueryAnswer:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await ask(query)
+        finally:
+            in_flight -= 1
+
+    app.client.query = counted  # type: ignore[method-assign]
+    async with app.run_test(size=LARGE) as pilot:
+        screen = await open_dashboard(pilot, app)  # the sites' sparklines, then the dashboard
+        await pilot.press("enter")  # a filter: every panel again
+        await wait_for(pilot, lambda: settled(screen) and screen.view.filters, "the filter")
+    assert most == STATS_QUERIES_AT_ONCE
 
 
 async def test_the_realtime_figure_counts_todays_visitors_of_the_last_minutes(

@@ -4,6 +4,7 @@ screen. Screens are imported when first opened, so `ot tui` paints its first scr
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from ot.client import ClientError, NotLoggedIn, OtClient
+from ot.tui.calls import STATS_QUERIES_AT_ONCE
 from ot.tui.explain import explain
 
 
@@ -35,6 +37,7 @@ class OtApp(App[None]):
         self.client = client
         # Every "today" the screens work out comes from here, so tests can fix the date.
         self.now = now
+        self.stats_turns = asyncio.Semaphore(STATS_QUERIES_AT_ONCE)  # see ot.tui.calls
 
     @property
     def server(self) -> str:

@@ -11,6 +11,7 @@ notification (never a traceback). A screen's worker looks like this:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Protocol, TypeVar, cast
@@ -18,9 +19,14 @@ from typing import Protocol, TypeVar, cast
 from textual.dom import DOMNode
 from textual.widget import Widget
 
+from ot.api.stats import QueryAnswer, StatsQuery
 from ot.client import ClientError, OtClient
 
 Answer = TypeVar("Answer")
+# On a large site one stats query can keep one of the server's query processes busy for
+# seconds, and the server refuses (503) a query that waits for a process longer than its time
+# budget: the app sends this many at a time, and the others wait their turn here.
+STATS_QUERIES_AT_ONCE = 4
 
 
 class ClientApp(Protocol):
@@ -28,6 +34,7 @@ class ClientApp(Protocol):
 
     client: OtClient
     now: Callable[[], datetime]
+    stats_turns: asyncio.Semaphore  # STATS_QUERIES_AT_ONCE
 
     def report(self, error: ClientError) -> None: ...
 
@@ -46,6 +53,13 @@ def app_of(node: DOMNode) -> ClientApp:
 
 def client_of(node: DOMNode) -> OtClient:
     return app_of(node).client
+
+
+async def ask_stats(node: DOMNode, query: StatsQuery) -> QueryAnswer:
+    """The answer to a stats query, asked when one of the app's turns is free."""
+    app = app_of(node)
+    async with app.stats_turns:
+        return await app.client.query(query)
 
 
 async def attempt(

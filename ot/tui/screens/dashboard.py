@@ -24,7 +24,7 @@ from textual.widgets import Header, Static
 
 from ot.api.stats import QueryAnswer, StatsQuery
 from ot.client import ClientError
-from ot.tui.calls import app_of, client_of
+from ot.tui.calls import app_of, ask_stats, client_of
 from ot.tui.countries import country_name
 from ot.tui.export import Figure, export_view
 from ot.tui.screens.period_picker import NAMED_PERIODS, PeriodPickerScreen
@@ -65,7 +65,7 @@ CANDIDATE_PROP_KEYS = (
     "logged_in", "amount", "currency", "form", "button",
 )  # fmt: skip
 NO_PROPERTY = "(none)"
-PROBES_AT_ONCE = 4
+PROBES_AT_ONCE = 2
 NOT_SET = "(not set)"
 
 
@@ -346,7 +346,7 @@ folder `ot tui` was started from."""
         """The answer, or None when refused (told once per view, with the panels' refusals)."""
         busy.loading = True
         try:
-            return await client_of(self).query(query)
+            return await ask_stats(self, query)
         except ClientError as error:
             self.tell_once(view, error)
             return None
@@ -448,8 +448,7 @@ folder `ot tui` was started from."""
             panel.load(view)
 
     async def _prop_keys(self, view: DashboardView, event: str) -> list[str]:
-        client = client_of(self)
-        # A few at a time: the panels' own queries come first in the server's query processes.
+        # Fewer at a time than the app's turns: the panels' own queries come first.
         turns = asyncio.Semaphore(PROBES_AT_ONCE)
 
         async def carries(key: str) -> bool:
@@ -462,7 +461,7 @@ folder `ot tui` was started from."""
             )
             try:
                 async with turns:
-                    answer = await client.query(query)
+                    answer = await ask_stats(self, query)
             except ClientError:  # quietly: the properties panel's own query says what failed
                 return False
             return any(row.dimensions[0] != NO_PROPERTY for row in answer.results)

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
 from ot.api.stats import QueryAnswer, StatsQuery
-from ot.tui.calls import attempt, client_of
+from ot.tui.calls import ask_stats, attempt
 from ot.tui.export import save_csv
 from ot.tui.view import DashboardView, Filter
 from ot.tui.widgets.footer import KeyFooter
@@ -155,7 +155,7 @@ Every row of one breakdown of the dashboard's period and filters, 50 to a page.
     async def load(self) -> None:
         table = self.query_one(DataTable)
         answer = await attempt(
-            self, client_of(self).query(self._query(self.row_offset, PAGE_SIZE)), busy=table
+            self, ask_stats(self, self._query(self.row_offset, PAGE_SIZE)), busy=table
         )
         if answer is not None:
             self.post_message(self.Loaded(_page_of(answer, self.row_offset)))
@@ -243,7 +243,7 @@ Every row of one breakdown of the dashboard's period and filters, 50 to a page.
         offset = 0
         while True:
             query = self._query(offset, EXPORT_PAGE_SIZE)
-            answer = await attempt(self, client_of(self).query(query))
+            answer = await attempt(self, ask_stats(self, query))
             if answer is None:
                 return
             page = _page_of(answer, offset)

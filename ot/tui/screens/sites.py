@@ -20,12 +20,11 @@ from textual.widgets import DataTable, Header, Input, Static
 from ot.api.sites import SiteOut
 from ot.api.stats import StatsQuery
 from ot.client import ClientError, Forbidden
-from ot.tui.calls import app_of, attempt, client_of
+from ot.tui.calls import app_of, ask_stats, attempt, client_of
 from ot.tui.view import format_count, today_in, view_of_site
 from ot.tui.widgets.footer import KeyFooter
 
 SPARK_DAYS = 30
-SITES_AT_ONCE = 4
 BLOCKS = "▁▂▃▄▅▆▇█"
 
 
@@ -118,8 +117,7 @@ the site's dashboard; `/` filters the list by domain."""
         self.owners = await self.owners_of(self.sites)
         self.show_rows()
         # A few sites at a time: a long list must not queue every query on the server at once.
-        turns = asyncio.Semaphore(SITES_AT_ONCE)
-        refused = await asyncio.gather(*(self.load_traffic(site, turns) for site in self.sites))
+        refused = await asyncio.gather(*(self.load_traffic(site) for site in self.sites))
         first = next((error for error in refused if error is not None), None)
         if first is not None and self.is_attached:
             app_of(self).report(first)  # once: a hundred sites refused alike are one message
@@ -142,7 +140,7 @@ the site's dashboard; `/` filters the list by domain."""
             for site in sites
         }
 
-    async def load_traffic(self, site: SiteOut, turns: asyncio.Semaphore) -> ClientError | None:
+    async def load_traffic(self, site: SiteOut) -> ClientError | None:
         """Fill in the site's figures; the refusal, if any, for the caller to tell once."""
         today = today_in(site.timezone, app_of(self).now())
         first = today - timedelta(days=SPARK_DAYS - 1)
@@ -154,8 +152,7 @@ the site's dashboard; `/` filters the list by domain."""
             include={"time_labels": True},
         )
         try:
-            async with turns:
-                answer = await client_of(self).query(query)
+            answer = await ask_stats(self, query)
         except ClientError as error:
             return error
         if not self.is_attached:

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 
 from ot.api.stats import QueryAnswer, ResultRow
 from ot.client import ClientError
-from ot.tui.calls import client_of
+from ot.tui.calls import ask_stats
 from ot.tui.view import (
     Comparison,
     DashboardView,
@@ -210,7 +210,7 @@ class Breakdown(Vertical, can_focus=False):
     async def load(self, view: DashboardView) -> None:
         self.mark_loading()
         try:
-            answer = await client_of(self).query(self.query_for(view))
+            answer = await ask_stats(self, self.query_for(view))
         except ClientError as error:
             if self.standing:
                 self.show_nothing(view, f"Could not load this panel: {error.message}")
