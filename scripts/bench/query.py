@@ -238,7 +238,9 @@ async def build(settings: Settings, report: SizeReport) -> Site:
         async with AsyncSession(engine) as session:
             for name, kind, target in GOALS:
                 where = {"page": target} if kind == GoalKind.PAGE else {"event": target}
-                await add_goal(session, site.id, display_name=name, actor=dataset.BENCHMARK, **where)
+                await add_goal(
+                    session, site.id, display_name=name, actor=dataset.BENCHMARK, **where
+                )
             await session.commit()
     finally:
         await engine.dispose()
