@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import ot
 from ot.config import Settings
@@ -240,6 +242,25 @@ async def _key(client: TestClient, settings: Settings) -> Act:
 async def _key_revoked(client: TestClient, settings: Settings) -> Act:
     ada = await owner(client, settings)
     key_id = await created(client, "/ot/v1/keys", {"name": "ci", "scopes": ["stats:read"]}, ada)
+    return Act(ada.actor, ada.headers, ids={"key_id": key_id})
+
+
+def _ssh_key() -> dict[str, str]:
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return {"public_key": line.decode() + " ada@laptop"}
+
+
+@walks("POST", "/ot/v1/ssh-keys")
+async def _ssh_key_added(client: TestClient, settings: Settings) -> Act:
+    ada = await owner(client, settings)
+    return Act(ada.actor, ada.headers, _ssh_key())
+
+
+@walks("DELETE", "/ot/v1/ssh-keys/{key_id}")
+async def _ssh_key_removed(client: TestClient, settings: Settings) -> Act:
+    ada = await owner(client, settings)
+    key_id = await created(client, "/ot/v1/ssh-keys", _ssh_key(), ada)
     return Act(ada.actor, ada.headers, ids={"key_id": key_id})
 
 

@@ -46,6 +46,7 @@ from ot.api.login import LoggedIn, LoginIn
 from ot.api.rights import DeletionRequest, DeletionStatus
 from ot.api.sessions import Ended, SessionList
 from ot.api.sites import NewSite, Removed, SiteList, SiteOut, SiteSettingsIn, VerifyOut
+from ot.api.ssh_keys import NewSshKey, SshKeyList, SshKeyOut, SshKeyRemoved
 from ot.api.stats import QueryAnswer, RealtimeVisitors, StatsQuery
 from ot.api.team import (
     InvitationIn,
@@ -292,6 +293,20 @@ class OtClient:
 
     async def revoke_key(self, key_id: int) -> Revoked:
         return await self._call("DELETE", f"/ot/v1/keys/{key_id}", Revoked)
+
+    # --- SSH keys (they open the terminal UI over SSH) ----------------------------------------
+
+    async def list_ssh_keys(self) -> SshKeyList:
+        return await self._call("GET", "/ot/v1/ssh-keys", SshKeyList)
+
+    async def add_ssh_key(self, public_key: str, name: str | None = None) -> SshKeyOut:
+        """Register a public key (a line of `~/.ssh/id_ed25519.pub`); its comment names it
+        unless `name` does."""
+        body = _body(NewSshKey, public_key=public_key, name=name)
+        return await self._call("POST", "/ot/v1/ssh-keys", SshKeyOut, body=body)
+
+    async def remove_ssh_key(self, key_id: int) -> SshKeyRemoved:
+        return await self._call("DELETE", f"/ot/v1/ssh-keys/{key_id}", SshKeyRemoved)
 
     # --- sites ----------------------------------------------------------------------------
 

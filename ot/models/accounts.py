@@ -19,6 +19,8 @@ ACCOUNT_ADDRESS = Encrypted("account.address")
 ACCOUNT_PHONE = Encrypted("account.phone")
 ACCOUNT_TOTP_SECRET = Encrypted("account.totp_secret")
 PROFILE_OLD_VALUES = Encrypted("profile_change.old_values")
+SSH_KEY_PUBLIC_KEY = Encrypted("ssh_key.public_key")
+SSH_KEY_NAME = Encrypted("ssh_key.name")
 
 
 class Account(SQLModel, table=True):
@@ -69,6 +71,23 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class SshKey(SQLModel, table=True):
+    """A customer's SSH public key, which opens their `ot tui` over SSH (`ot.accounts.ssh_keys`).
+    The key and its name are what the customer gave us, so encrypted like the rest; the
+    fingerprint (OpenSSH's SHA256 form) finds a key when sshd asks whose it is."""
+
+    __tablename__ = "ssh_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    fingerprint: str = Field(unique=True)  # "SHA256:<base64>": one key, one account
+    key_type: str  # "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa", ...
+    public_key_encrypted: str = Field(sa_column_kwargs=SSH_KEY_PUBLIC_KEY.column_info())
+    name_encrypted: str = Field(sa_column_kwargs=SSH_KEY_NAME.column_info())
+    created_at: datetime
+    last_used_at: datetime | None = None
 
 
 class LoginSession(SQLModel, table=True):

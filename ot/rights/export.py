@@ -14,6 +14,7 @@ import io
 import json
 import zipfile
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ot.accounts.ssh_keys import list_ssh_keys
 from ot.accounts.store import get_account
 from ot.clock import as_utc, utcnow
 from ot.csv_cells import spreadsheet_safe_row
@@ -120,6 +122,12 @@ async def _api_keys(session: AsyncSession, account: Account, cipher: Cipher) -> 
     return [_row(key) for key in keys]
 
 
+async def _ssh_keys(session: AsyncSession, account: Account, cipher: Cipher) -> Any:
+    assert account.id is not None
+    keys = await list_ssh_keys(session, cipher, account.id)
+    return [{name: _plain(value) for name, value in asdict(key).items()} for key in keys]
+
+
 async def _sessions(session: AsyncSession, account: Account, cipher: Cipher) -> Any:
     rows = await session.exec(select(LoginSession).where(LoginSession.account_id == account.id))
     return [_row(row) for row in rows]
@@ -151,6 +159,7 @@ async def _audit_entries(session: AsyncSession, account: Account, cipher: Cipher
 SECTIONS: dict[str, Section] = {
     "sites": _sites,
     "api_keys": _api_keys,
+    "ssh_keys": _ssh_keys,
     "sessions": _sessions,
     "memberships": _memberships,
     "deletion": _deletion,

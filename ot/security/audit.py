@@ -87,6 +87,8 @@ class AuditAction(StrEnum):
     SITE_RETENTION_APPLIED = "site.retention_applied"
     SITE_VERIFIED = "site.verified"
     SITE_VISITOR_ERASED = "site.visitor_erased"
+    SSH_KEY_ADDED = "ssh_key.added"
+    SSH_KEY_REMOVED = "ssh_key.removed"
     TEAM_INVITATION_REFUSED = "team.invitation_refused"
     TEAM_INVITATION_WITHDRAWN = "team.invitation_withdrawn"
     TEAM_INVITED = "team.invited"

@@ -15,6 +15,7 @@ from ot.server import (
     sessions_api,
     shared_api,
     sites_api,
+    ssh_keys_api,
     stats_api,
     team_api,
 )
@@ -67,6 +68,10 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/ot/v1/keys", api_keys_api.list_keys)
     router.add_post("/ot/v1/keys", api_keys_api.create_key)
     router.add_delete("/ot/v1/keys/{key_id}", api_keys_api.revoke_key)
+    # Our own API: the SSH keys that open the account's terminal UI.
+    router.add_get("/ot/v1/ssh-keys", ssh_keys_api.list_keys)
+    router.add_post("/ot/v1/ssh-keys", ssh_keys_api.add_key)
+    router.add_delete("/ot/v1/ssh-keys/{key_id}", ssh_keys_api.remove_key)
     # Our own API: the sites and teams the caller works on.
     router.add_get("/ot/v1/sites", sites_api.list_sites)
     router.add_post("/ot/v1/sites", sites_api.create_site)
