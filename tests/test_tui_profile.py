@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import segno
 from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, DataTable, Input, Select
 
@@ -30,6 +32,7 @@ from ot.tui.screens.profile_password import PasswordScreen
 from ot.tui.screens.profile_second_factor import SecondFactorScreen
 from ot.tui.screens.profile_second_factor_off import SecondFactorOffScreen
 from ot.tui.screens.sites import SitesScreen
+from ot.tui.screens.ssh_key_new import NewSshKeyScreen
 from ot.tui.widgets.qr_code import QrCode, qr_text
 from tests.account_support import EMAIL, PASSWORD, totp_code
 from tests.tui_support import (
@@ -148,7 +151,7 @@ async def test_values_that_look_like_markup_are_shown_and_saved_as_typed(
         await wait_for_screen(pilot, ProfileScreen)
         await wait_for(pilot, lambda: odd in screen_text(app), "the company as typed")
         assert (await checker.profile()).company == odd
-        await pilot.press("4")
+        await pilot.press("5")
         await wait_for(pilot, lambda: "company: Analytical" in screen_text(app), "the history")
         await checker.update_profile(company="Engines Ltd")
         await pilot.press("r")
@@ -401,13 +404,51 @@ async def test_a_session_is_revoked_after_a_confirmation(
         assert len((await app_session.list_sessions()).sessions) == 1
 
 
+def ssh_public_key(comment: str) -> str:
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return f"{line.decode()} {comment}"
+
+
+async def test_an_ssh_key_is_added_by_pasting_its_line_and_removed_after_a_confirmation(
+    client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    async with on_the_profile(client, tui_credentials, clock, LARGE) as (app, pilot, checker):
+        await pilot.press("4")
+        await wait_for(pilot, lambda: "No SSH keys yet" in screen_text(app), "the empty list")
+        await pilot.press("a")
+        await wait_for_screen(pilot, NewSshKeyScreen)
+        # A private key pasted by mistake is refused before anything is sent.
+        app.screen.query_one("#public_key", Input).value = "-----BEGIN OPENSSH PRIVATE KEY-----"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "never share it" in screen_text(app), "the refusal")
+        # What the server cannot read is refused at the field, in its words.
+        app.screen.query_one("#public_key", Input).value = "ssh-ed25519 AAAA!"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "not a public key" in screen_text(app), "the server's")
+        assert (await checker.list_ssh_keys()).keys == []
+        line = ssh_public_key("ada@laptop")
+        app.screen.query_one("#public_key", Input).value = line
+        await pilot.press("ctrl+s")
+        await wait_for_screen(pilot, ProfileScreen)
+        [added] = (await checker.list_ssh_keys()).keys
+        await wait_for(pilot, lambda: added.fingerprint in screen_text(app), "the key listed")
+        assert "ada@laptop" in screen_text(app)
+        app.screen.query_one("#ssh-key-table", DataTable).focus()
+        await pilot.press("x")
+        await wait_for_screen(pilot, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "No SSH keys yet" in screen_text(app), "the list emptied")
+        assert (await checker.list_ssh_keys()).keys == []
+
+
 async def test_the_history_lists_each_change_with_its_former_values(
     client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
 ) -> None:
     async with on_the_profile(client, tui_credentials, clock, LARGE) as (app, pilot, checker):
         await checker.update_profile(company="Engines Ltd")
         await pilot.press("r")
-        await pilot.press("4")
+        await pilot.press("5")
         await wait_for(
             pilot,
             lambda: "Engines" in screen_text(app) and "company" in screen_text(app),
@@ -427,7 +468,7 @@ async def test_my_data_is_exported_as_a_zip_in_the_current_folder(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
-        await pilot.press("5")
+        await pilot.press("6")
         expected = tmp_path / f"opentracker-export-{clock.now().date().isoformat()}.zip"
         app.screen.query_one("#export-path", Input).focus()
         await pilot.press("enter")
@@ -445,7 +486,7 @@ async def test_an_export_to_a_folder_that_does_not_exist_is_refused_in_words(
     tmp_path: Path,
 ) -> None:
     async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
-        await pilot.press("5")
+        await pilot.press("6")
         await type_into(pilot, "#export-path", str(tmp_path / "missing" / "export.zip"))
         await pilot.press("enter")
         await wait_for(pilot, lambda: notifications(app), "the refusal")
@@ -464,7 +505,7 @@ async def test_an_existing_file_is_replaced_only_once_confirmed(
     target = tmp_path / "mine.zip"
     target.write_bytes(b"keep me")
     async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
-        await pilot.press("5")
+        await pilot.press("6")
         await type_into(pilot, "#export-path", str(target))
         await pilot.press("enter")
         await wait_for_screen(pilot, ConfirmScreen)
@@ -495,7 +536,7 @@ async def test_deleting_the_account_shows_the_grace_period_and_lands_on_the_log_
     client: TestClient, ada: int, tui_credentials: CredentialStore, clock: ManualClock
 ) -> None:
     async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
-        await pilot.press("5")
+        await pilot.press("6")
         await wait_for(pilot, lambda: "grace period" in screen_text(app), "the grace period")
         await pilot.click("#delete-account")
         await wait_for_screen(pilot, AccountDeletionScreen)

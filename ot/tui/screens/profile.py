@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Header, Static, TabbedContent, TabPane
 
 from ot.api.accounts import ProfileOut
@@ -22,9 +23,10 @@ from ot.tui.screens.profile_data import YourDataPane
 from ot.tui.screens.profile_format import day, moment, region_name
 from ot.tui.screens.profile_history import HistoryPane
 from ot.tui.screens.profile_sessions import SessionsPane
+from ot.tui.screens.profile_ssh_keys import SshKeysPane
 from ot.tui.widgets.footer import KeyFooter
 
-TABS = ("profile", "security", "sessions", "history", "data")
+TABS = ("profile", "security", "sessions", "ssh-keys", "history", "data")
 
 
 def profile_table(profile: ProfileOut) -> Table:
@@ -78,10 +80,12 @@ Everything you gave us, and what you can do with it:
 - **Security**: change your password (`w`) or log-in e-mail (`m`), turn the second factor
   on or off (`f`).
 - **Sessions**: where you are logged in; end one, or all but this one.
+- **SSH keys**: the public keys that open this terminal UI over SSH; add one (`a`), remove one
+  (`x`).
 - **History**: every change of your profile, with the former values.
 - **Your data**: export everything we hold about you, or delete your account.
 
-`1` to `5` switch between the tabs.
+`1` to `6` switch between the tabs.
 """
     DEFAULT_CSS = """
     ProfileScreen TabPane {
@@ -137,6 +141,8 @@ Everything you gave us, and what you can do with it:
                     yield Button("Second factor (f)", id="second-factor")
             with TabPane("Sessions", id="sessions"):
                 yield SessionsPane()
+            with TabPane("SSH keys", id="ssh-keys"):
+                yield SshKeysPane()
             with TabPane("History", id="history"):
                 yield HistoryPane()
             with TabPane("Your data", id="data"):
@@ -156,6 +162,7 @@ Everything you gave us, and what you can do with it:
         self.show(profile)
         # The tabs load once the profile did: a session that ended is told once, not per tab.
         self.query_one(SessionsPane).load()
+        self.query_one(SshKeysPane).load()
         self.query_one(HistoryPane).load()
         deletion = await attempt(self, client_of(self).deletion_status())
         if deletion is not None:
@@ -191,7 +198,15 @@ Everything you gave us, and what you can do with it:
         self.app.pop_screen()
 
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        tabs = self.query_one(TabbedContent)
+        tabs.active = tab
+        # Into the tab, so that its own keys (a, x, ...) work at once.
+        self.call_after_refresh(self._focus_into, tabs.get_pane(tab))
+
+    def _focus_into(self, pane: Widget) -> None:
+        inside = [widget for widget in self.focus_chain if pane in widget.ancestors]
+        if inside and not (self.focused and pane in self.focused.ancestors):
+            inside[0].focus()
 
     def action_reload(self) -> None:
         self.load()
