@@ -15,7 +15,8 @@ from ot.tui.screens.access_words import filled, moment, refill, selected_key
 from ot.tui.screens.confirm import ConfirmScreen
 from ot.tui.screens.ssh_key_new import NewSshKeyScreen
 
-COLUMNS = ("Name", "Kind", "Fingerprint", "Added", "Last used")
+# The fingerprint is long (50 characters): after the dates, so 80 columns show them whole.
+COLUMNS = ("Name", "Last used", "Added", "Fingerprint", "Kind")
 NO_KEYS = "No SSH keys yet: a adds one (the line of ~/.ssh/id_ed25519.pub)."
 
 
@@ -61,10 +62,10 @@ class SshKeysPane(Vertical):
         for key in answer.keys:
             table.add_row(
                 key.name,
-                key.key_type,
-                key.fingerprint,
-                moment(key.created_at),
                 moment(key.last_used_at, none="never"),
+                moment(key.created_at),
+                key.fingerprint,
+                key.key_type,
                 key=str(key.id),
             )
         filled(table, self.query_one("#no-ssh-keys", Static), cursor)
