@@ -11,6 +11,7 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -306,6 +307,50 @@ class GrantSettings(BaseModel):
     limit off."""
 
 
+class PayPalSettings(BaseModel):
+    """Payments through PayPal's REST API (`ot.billing.paypal`), with the credentials of a REST
+    app from PayPal's developer dashboard."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    client_id: str = ""
+    """The REST app's client id; empty means billing through PayPal is off."""
+
+    client_secret: str = ""
+    """The REST app's secret (prefer the environment or a file readable only by the service)."""
+
+    mode: Literal["sandbox", "live"] = "sandbox"
+    """`sandbox`: PayPal's test environment, where no real money moves; `live`: real payments."""
+
+    endpoint: str = ""
+    """PayPal's API base URL; empty means the mode's own (https://api.sandbox.paypal.com or
+    https://api.paypal.com). Plain http:// is taken for loopback addresses only (a test
+    server)."""
+
+    webhook_id: str = ""
+    """The id PayPal gave our webhook when it was registered; PayPal verifies each incoming
+    event's signature against it."""
+
+    request_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    """How long a request to PayPal waits to connect, and then for each part of the answer,
+    before it is tried again (as the same request, so nothing is charged twice)."""
+
+    @field_validator("endpoint")
+    @classmethod
+    def _https_unless_loopback(cls, endpoint: str) -> str:
+        if not endpoint:
+            return endpoint
+        # The client's id and secret go there: never in clear text over a network.
+        url = urlsplit(endpoint)
+        loopback = url.hostname in ("localhost", "127.0.0.1", "::1")
+        if url.hostname and (url.scheme == "https" or (url.scheme == "http" and loopback)):
+            return endpoint.rstrip("/")
+        raise ValueError(
+            "must be an https:// URL (http:// only to localhost, 127.0.0.1 or [::1]), "
+            "such as https://api.sandbox.paypal.com"
+        )
+
+
 class LogSettings(BaseModel):
     """Logging. Personal data, tokens and secrets are never logged."""
 
@@ -383,6 +428,9 @@ class Settings(BaseSettings):
 
     grants: GrantSettings = Field(default_factory=GrantSettings)
     """Limits of third parties' reads through grants."""
+
+    paypal: PayPalSettings = Field(default_factory=PayPalSettings)
+    """Payments through PayPal."""
 
     @field_validator("database_url")
     @classmethod

@@ -246,6 +246,7 @@ def test_the_walk_finds_every_section() -> None:
         "OT_API",
         "OT_VERIFICATION",
         "OT_GRANTS",
+        "OT_PAYPAL",
     }
     assert "OT_COLLECTOR__BATCH_SIZE" in {variable for variable, _, _ in SETTINGS}
 
