@@ -49,8 +49,9 @@ class AdminDatabase:
         environment["OT_DATABASE_URL"] = self.settings.database_url
         return environment
 
-    def invoke(self, command_line: str, **extra_environment: str) -> Result:
-        """Run `ot-admin <command_line>` (split as a shell would) on this database."""
+    def invoke(self, command_line: str, **extra_environment: str | None) -> Result:
+        """Run `ot-admin <command_line>` (split as a shell would) on this database; a
+        variable given as None is unset."""
         return CliRunner().invoke(
             app, shlex.split(command_line), env={**self.environment, **extra_environment}
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -61,11 +62,20 @@ class AdminContext:
 
 
 def operator_actor() -> Actor:
-    """Who runs the command: the login behind sudo, else the login."""
-    login = os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"
+    """Who runs the command, as every command's audit entries name them: the login behind
+    `sudo` (SUDO_USER), else the login of the process's user id. Not `$USER`: cron does not set
+    it, and anyone can set it to another name."""
     from ot.security.audit import Actor
 
-    return Actor.operator(login)
+    return Actor.operator(os.environ.get("SUDO_USER") or _login_of_this_process())
+
+
+def _login_of_this_process() -> str:
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a user id without a passwd entry (some containers): name it by number
+        return f"uid-{uid}"
 
 
 async def _checkpoint_if_due(engine: Any, settings: Settings) -> None:
