@@ -168,10 +168,27 @@ app = typer.Typer(
 )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"ot-admin {version('opentracker')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
-    config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
+    config: Path | None = typer.Option(
+        None, "--config", metavar="FILE", help="TOML settings file."
+    ),
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,  # before the settings are read: it needs none
+        callback=_print_version,
+        help="Print the version of opentracker and exit.",
+    ),
 ) -> None:
     # Here rather than at the top: the settings (pydantic) are not needed to print `--help`.
     from ot.admin.context import make_context, secure_data_folder
