@@ -202,13 +202,14 @@ def test_account_create_prints_the_id_and_stores_the_name_encrypted(
     assert row["name_encrypted"].startswith("v1.")
     assert not database.contains(ACCOUNT_NAME)
     assert not database.contains("Jane")
-    assert ok(database.invoke("account list")) == f"{row['id']}\t{ACCOUNT_NAME}\n"
+    assert ok(database.invoke("account list")) == f"id\tname\n{row['id']}\t{ACCOUNT_NAME}\n"
 
 
 def test_account_names_are_trimmed_and_listed_in_order(database: AdminDatabase) -> None:
     ok(database.invoke("account create '  First B.V.  '"))
     ok(database.invoke("account create 'Zweite GmbH, München'"))
-    listed = ok(database.invoke("account list")).splitlines()
+    header, *listed = ok(database.invoke("account list")).splitlines()
+    assert header == "id\tname"
     assert [line.split("\t")[1] for line in listed] == ["First B.V.", "Zweite GmbH, München"]
 
 
@@ -341,7 +342,18 @@ def test_token_list_shows_only_the_prefix(database: AdminDatabase, account_id: i
     plaintext = ok(database.invoke(f"token create --account {account_id}")).strip()
     [row] = database.rows("SELECT id, prefix FROM api_token")
     listed = ok(database.invoke(f"token list --account {account_id}"))
-    assert listed == f"{row['id']}\t{row['prefix']}…\tdefault\tactive\n"
+    header, line = listed.splitlines()
+    assert header.split("\t") == [
+        "id", "prefix", "name", "scopes", "state", "created_at", "last_used_at"
+    ]  # fmt: skip
+    assert line.split("\t")[:5] == [
+        str(row["id"]),
+        f"{row['prefix']}…",
+        "default",
+        "stats:read",
+        "active",
+    ]
+    assert line.split("\t")[6] == "-", "never used"
     assert plaintext not in listed
     assert plaintext[: len(row["prefix"]) + 1] not in listed
 

@@ -7,49 +7,79 @@ import typer
 from ot.accounts.api_keys import create_token, list_tokens
 from ot.accounts.permissions import Scope
 from ot.admin.context import context_from, operator_actor, run
+from ot.admin.output import json_option, print_json, print_listing
+from ot.clock import as_utc
+from ot.models import ApiToken
 
 app = typer.Typer(help="API tokens.", no_args_is_help=True)
+
+ACCOUNT_HELP = "Id of the owning account."
+TOKEN_COLUMNS = ["id", "prefix", "name", "scopes", "state", "created_at", "last_used_at"]
+
+
+def _described(token: ApiToken) -> dict[str, object]:
+    """What a listing shows of a token: never more than its first characters."""
+    return {
+        "id": token.id,
+        "prefix": token.prefix,
+        "name": token.name,
+        "scopes": list(token.scopes),
+        "state": "revoked" if token.revoked_at is not None else "active",
+        "created_at": as_utc(token.created_at).isoformat(),
+        "last_used_at": as_utc(token.last_used_at).isoformat() if token.last_used_at else None,
+    }
 
 
 @app.command("create")
 def create_command(
     ctx: typer.Context,
-    account: int = typer.Option(..., "--account", help="Id of the owning account."),
-    name: str = typer.Option("default", help="A name to recognise the token by."),
+    account: int = typer.Option(..., "--account", metavar="ACCOUNT_ID", help=ACCOUNT_HELP),
+    name: str = typer.Option("default", metavar="NAME", help="A name to recognise the token by."),
     scope: list[str] = typer.Option(
         [Scope.STATS_READ.value],
         "--scope",
+        metavar="SCOPE",
         help=f"What the token may do (repeatable): {', '.join(s.value for s in Scope)}.",
     ),
+    as_json: bool = json_option(),
 ) -> None:
-    """Create a token and print it: this is the only time it is shown."""
+    """Create a token and print it: this is the only time it is shown.
+
+    Example: ot-admin token create --account 3 --name ci --scope stats:read
+    """
     context = context_from(ctx)
 
-    async def action() -> str:
+    async def action() -> tuple[ApiToken, str]:
         async with context.session() as session:
-            _, plaintext = await create_token(session, account, name, scope, actor=operator_actor())
-            return plaintext
+            return await create_token(session, account, name, scope, actor=operator_actor())
 
-    plaintext = run(action)
-    typer.echo(plaintext)
+    token, plaintext = run(action)
+    if as_json:
+        print_json({**_described(token), "account_id": token.account_id, "token": plaintext})
+    else:
+        typer.echo(plaintext)
     typer.echo("Store it now: it cannot be shown again.", err=True)
 
 
 @app.command("list")
 def list_command(
     ctx: typer.Context,
-    account: int = typer.Option(..., "--account", help="Id of the owning account."),
+    account: int = typer.Option(..., "--account", metavar="ACCOUNT_ID", help=ACCOUNT_HELP),
+    as_json: bool = json_option(),
 ) -> None:
-    """List an account's tokens (their first characters only)."""
+    """List an account's tokens (their first characters only).
+
+    Example: ot-admin token list --account 3
+    """
     context = context_from(ctx)
 
-    async def action() -> list[tuple[int | None, str, str, bool]]:
+    async def action() -> list[dict[str, object]]:
         async with context.session() as session:
-            return [
-                (t.id, t.prefix, t.name, t.revoked_at is not None)
-                for t in await list_tokens(session, account)
-            ]
+            return [_described(token) for token in await list_tokens(session, account)]
 
-    for token_id, prefix, name, revoked in run(action):
-        state = "revoked" if revoked else "active"
-        typer.echo(f"{token_id}\t{prefix}…\t{name}\t{state}")
+    print_listing(
+        run(action),
+        TOKEN_COLUMNS,
+        as_json=as_json,
+        shown={"prefix": lambda prefix: f"{prefix}…", "scopes": ",".join},
+    )

@@ -7,6 +7,7 @@ import asyncio
 import typer
 
 from ot.admin.context import context_from, secure_data_folder
+from ot.admin.output import json_option, print_json
 from ot.db import create_engine
 from ot.schema import current_revision, head_revision, upgrade
 
@@ -32,8 +33,11 @@ def upgrade_command(
 
 
 @app.command("status")
-def status_command(ctx: typer.Context) -> None:
-    """Show the schema's revision and whether it is current (exit code 1 when not)."""
+def status_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
+    """Show the schema's revision and whether it is current (exit code 1 when not).
+
+    Example: ot-admin db status --json
+    """
     settings = context_from(ctx).settings
 
     async def read() -> str | None:
@@ -45,6 +49,9 @@ def status_command(ctx: typer.Context) -> None:
 
     current = asyncio.run(read())
     head = head_revision()
-    typer.echo(f"current: {current or 'none'}\nexpected: {head}")
+    if as_json:
+        print_json({"current": current, "expected": head, "up_to_date": current == head})
+    else:
+        typer.echo(f"current: {current or 'none'}\nexpected: {head}")
     if current != head:
         raise typer.Exit(1)

@@ -8,6 +8,7 @@ import typer
 
 from ot import paths
 from ot.admin.context import AdminContext, context_from, operator_actor, run
+from ot.admin.output import json_option, print_json, print_listing
 from ot.db import create_engine
 from ot.security.key_rotation import KeyUsage, RotationReport, key_usage, retire_key, rotate
 from ot.security.secrets import load_secrets_of
@@ -53,8 +54,11 @@ def rotate_command(
 
 
 @app.command("status")
-def status_command(ctx: typer.Context) -> None:
-    """Show each key and how many stored values it encrypts."""
+def status_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
+    """Show each key and how many stored values it encrypts.
+
+    Example: ot-admin keys status --json
+    """
     context = context_from(ctx)
     secrets = load_secrets_of(context.settings)
 
@@ -68,12 +72,33 @@ def status_command(ctx: typer.Context) -> None:
             await engine.dispose()
 
     usage = run(action)
-    typer.echo("key\tvalues\tstate")
-    for key_id in secrets.encryption_keys:
-        state = "current" if key_id == secrets.current_key_id else "old"
-        typer.echo(f"{key_id}\t{usage.by_key[key_id]}\t{state}")
+    keys = [
+        {
+            "key": key_id,
+            "values": usage.by_key[key_id],
+            "state": "current" if key_id == secrets.current_key_id else "old",
+        }
+        for key_id in secrets.encryption_keys
+    ]
+    if as_json:
+        print_json(
+            {
+                "keys": keys,
+                "unknown_key_values": usage.by_key["unknown"],
+                "by_column": {column: dict(counts) for column, counts in usage.by_column.items()},
+                "not_encrypted": dict(usage.not_encrypted),
+            }
+        )
+        return
     if usage.by_key["unknown"]:
-        typer.echo(f"unknown\t{usage.by_key['unknown']}\tnot in the secrets file")
+        keys.append(
+            {
+                "key": "unknown",
+                "values": usage.by_key["unknown"],
+                "state": "not in the secrets file",
+            }
+        )
+    print_listing(keys, ["key", "values", "state"], as_json=False)
     for column, counts in sorted(usage.by_column.items()):
         spread = ", ".join(f"{key_id} {count}" for key_id, count in sorted(counts.items()))
         typer.echo(f"  {column}: {spread or 'no values'}")

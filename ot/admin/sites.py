@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from ot.admin.context import context_from, operator_actor, run
+from ot.admin.output import json_option, print_json
 from ot.clock import utcnow
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
@@ -37,8 +36,12 @@ def add_command(
         DEFAULT_PRIVACY.retention_days,
         help="Delete hits older than this many days (default: keep them).",
     ),
+    as_json: bool = json_option(),
 ) -> None:
-    """Add a site and print its tracking snippet."""
+    """Add a site and print its tracking snippet.
+
+    Example: ot-admin site add --account 3 example.com --timezone Europe/Amsterdam
+    """
     context = context_from(ctx)
 
     async def action() -> Site:
@@ -60,15 +63,24 @@ def add_command(
             return added
 
     site = run(action)
+    snippet = tracking_snippet(site, context.settings)
+    if as_json:
+        print_json({**site_fields(site), "snippet": snippet})
+        return
     typer.echo(f"site {site.id} ({site.domain}) added. Put this in every page's <head>:\n")
-    typer.echo(tracking_snippet(site, context.settings))
+    typer.echo(snippet)
+
+
+def site_fields(site: Site) -> dict[str, object]:
+    """A site's settings as `--json` prints them."""
+    return site.model_dump(mode="json")
 
 
 @app.command("list")
 def list_command(
     ctx: typer.Context,
     account: int | None = typer.Option(None, "--account", help="Only this account's sites."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = json_option(),
 ) -> None:
     """List sites with their privacy settings."""
     context = context_from(ctx)
@@ -79,7 +91,7 @@ def list_command(
 
     sites = run(action)
     if as_json:
-        typer.echo(json.dumps([site.model_dump(mode="json") for site in sites], indent=2))
+        print_json([site_fields(site) for site in sites])
         return
     typer.echo("id\taccount\tdomain\ttimezone\tvisitors\tip")
     for site in sites:
@@ -96,7 +108,7 @@ def summary_command(
     period: str = typer.Option(
         "day", help="A Stats API period: day, 7d, 28d, 30d, 91d, month, 6mo, 12mo, year, all."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = json_option(),
 ) -> None:
     """Visitors, visits, pageviews, bounce rate, top pages and sources of a period, as the
     stats engine (and so /api/v2/query) counts them."""
@@ -127,7 +139,7 @@ def summary_command(
             "top_sources": [[source.name, source.visitors] for source in summary.top_sources],
             "visitors_are_daily_sums": summary.visitors_are_daily_sums,
         }
-        typer.echo(json.dumps(answer, indent=2))
+        print_json(answer)
         return
     typer.echo(f"{found.domain}, {period} ({first} to {last}):")
     typer.echo(

@@ -1,0 +1,44 @@
+"""How `ot-admin` commands print what they found: for people, a header line and tab-separated
+rows (which `cut` and `column -t` read too); for scripts (`--json`), one JSON document on
+standard output whose keys are the header's names and do not change."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import typer
+
+JSON_HELP = "Print one JSON document instead, for scripts."
+
+
+def json_option() -> Any:
+    """The `--json` option every command that prints something takes."""
+    return typer.Option(False, "--json", help=JSON_HELP)
+
+
+def print_json(document: object) -> None:
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def print_listing(
+    rows: Sequence[Mapping[str, object]],
+    columns: Sequence[str],
+    *,
+    as_json: bool,
+    shown: Mapping[str, Callable[[Any], str]] | None = None,
+) -> None:
+    """Rows as a JSON array of objects with these keys, or as a header line and one line per
+    row; `shown` says how a column's value is written in the text (default `str`, None as -)."""
+    if as_json:
+        print_json([{name: row[name] for name in columns} for row in rows])
+        return
+    shown = shown or {}
+    typer.echo("\t".join(columns))
+    for row in rows:
+        typer.echo("\t".join(shown.get(name, _text)(row[name]) for name in columns))
+
+
+def _text(value: object) -> str:
+    return "-" if value is None else str(value)
