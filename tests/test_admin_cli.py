@@ -519,7 +519,7 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(
 ) -> None:
     before = database.snapshot()
     result = database.invoke(command_line.format(account=account_id))
-    assert expected in refused(result)
+    assert expected in refused(result, exit_code=2)
     assert database.snapshot() == before
 
 
@@ -574,5 +574,4 @@ def test_listing_for_an_unknown_account_says_it_does_not_exist(
     database: AdminDatabase, command: str
 ) -> None:
     result = database.invoke(f"{command} --account 999")
-    assert result.exit_code == 1
-    assert "account 999 does not exist" in result.stderr
+    assert "account 999 does not exist" in refused(result, exit_code=2)

@@ -229,7 +229,7 @@ async def test_an_operator_must_name_the_visitor_exactly_once(settings: Settings
 
     result = await admin(settings, f"erase {site.domain}")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "exactly one" in result.stderr
 
 

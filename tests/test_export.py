@@ -191,6 +191,6 @@ async def test_an_operator_export_of_an_unknown_account_fails_and_leaves_no_file
 
     result = await admin(settings, f"account export 987654 --out {out}")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "account 987654 does not exist" in result.stderr
     assert not out.exists()

@@ -214,7 +214,7 @@ def test_keys_rotate_status_and_retire_through_ot_admin(database: AdminDatabase)
     assert f"{old_key}\t2\tcurrent" in ok(database.invoke("keys status"))
 
     refused = database.invoke(f"keys retire {old_key}")
-    assert refused.exit_code == 1 and "current key" in refused.stderr
+    assert refused.exit_code == 2 and "current key" in refused.stderr
 
     rotated = ok(database.invoke("keys rotate --batch-size 1"))
     new_key = re.findall(r"new current key (\w+)", rotated)[0]

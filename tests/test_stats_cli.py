@@ -143,11 +143,11 @@ def test_a_cookieless_site_is_said_to_sum_daily_uniques(database: AdminDatabase)
 def test_bad_stats_queries_are_refused_in_one_line(
     database: AdminDatabase, shop: Site, arguments: str, message: str
 ) -> None:
-    assert message in refused(database.invoke(f"stats query shop.example {arguments}"))
+    assert message in refused(database.invoke(f"stats query shop.example {arguments}"), 2)
 
 
 def test_stats_query_for_an_unknown_site(database: AdminDatabase) -> None:
-    assert "does not exist" in refused(database.invoke("stats query nowhere.example"))
+    assert "does not exist" in refused(database.invoke("stats query nowhere.example"), 2)
 
 
 def test_a_cookieless_query_over_more_than_500_days_prints_its_table(
@@ -173,7 +173,7 @@ def test_a_database_failure_during_a_query_is_one_line_not_a_traceback(
     database: AdminDatabase, shop: Site
 ) -> None:
     support.run_sync(_rename_a_table(database.settings))
-    message = refused(database.invoke("stats query shop.example"))
+    message = refused(database.invoke("stats query shop.example"), exit_code=1)  # failed
     assert message.startswith("error: the database could not answer the query (")
     assert "rollup_progress" in message
 
@@ -222,7 +222,7 @@ def test_bad_goals_are_refused_and_change_nothing(
     database: AdminDatabase, shop: Site, arguments: str, message: str
 ) -> None:
     before = database.snapshot()
-    assert message in refused(database.invoke(f"goal add shop.example {arguments}"))
+    assert message in refused(database.invoke(f"goal add shop.example {arguments}"), 2)
     assert database.snapshot() == before
 
 
@@ -248,6 +248,7 @@ def test_a_stats_query_past_its_time_budget_is_stopped_and_said_in_one_line(
             f"stats query shop.example --from {first} --to {last} --dimensions time:hour "
             """--filter '["contains", "event:page", ["/p/"]]'""",
             OT_STATS__QUERY_TIMEOUT_SECONDS="0.001",
-        )
+        ),
+        exit_code=1,
     )
     assert line.startswith("error: the query took longer than 0.001 s and was stopped")

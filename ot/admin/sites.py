@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ot.admin.context import context_from, operator_actor, run
+from ot.admin.context import context_from, operator_actor, refuse, run
 from ot.admin.output import json_option, print_json
 from ot.clock import utcnow
 from ot.models import Site
@@ -177,8 +177,7 @@ def remove_command(
 ) -> None:
     """Remove a site and everything stored for it (hits, visits, rollups, goals); audited."""
     if not yes:
-        typer.echo("error: removing a site deletes all its data: add --yes to confirm", err=True)
-        raise typer.Exit(1)
+        refuse("removing a site deletes all its data: add --yes to confirm")
     context = context_from(ctx)
 
     async def action() -> tuple[Site, dict[str, int]]:
