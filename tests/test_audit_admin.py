@@ -289,6 +289,13 @@ def _with_goal(database: AdminDatabase) -> str:
     return "example.com"
 
 
+def _token(database: AdminDatabase) -> str:
+    """`--account N ID` of a live token."""
+    account = _account(database)
+    created = json.loads(ok(database.invoke(f"token create --account {account} --json")))
+    return f"--account {account} {created['id']}"
+
+
 def _old_key(database: AdminDatabase) -> str:
     """A key no value uses any more: the current one, once rotated away from."""
     old = load_secrets_of(database.settings).current_key_id
@@ -318,7 +325,9 @@ COMMAND_WALKS: dict[str, Callable[[AdminDatabase, Path], str]] = {
     "rollups run": lambda db, folder: "rollups run",
     "site add": lambda db, folder: f"site add --account {_account(db)} example.com",
     "site remove": lambda db, folder: f"site remove {_site(db)} --yes",
+    "site update": lambda db, folder: f"site update {_site(db)} --timezone Europe/Amsterdam",
     "token create": lambda db, folder: f"token create --account {_account(db)}",
+    "token revoke": lambda db, folder: f"token revoke {_token(db)}",
 }
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from ot.accounts.api_keys import create_token, list_tokens
+from ot.accounts.api_keys import create_token, list_tokens, revoke_token
 from ot.accounts.permissions import Scope
 from ot.admin.context import context_from, operator_actor, run
 from ot.admin.output import json_option, print_json, print_listing
 from ot.clock import as_utc
+from ot.errors import Conflict, InvalidInput, NotFound
 from ot.models import ApiToken
 
 app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -83,3 +84,53 @@ def list_command(
         as_json=as_json,
         shown={"prefix": lambda prefix: f"{prefix}…", "scopes": ",".join},
     )
+
+
+@app.command("revoke")
+def revoke_command(
+    ctx: typer.Context,
+    token: str = typer.Argument(..., metavar="TOKEN", help="The token's id or name."),
+    account: int = typer.Option(..., "--account", metavar="ACCOUNT_ID", help=ACCOUNT_HELP),
+    as_json: bool = json_option(),
+) -> None:
+    """Revoke a token at once: requests carrying it are refused from now on; audited.
+
+    Example: ot-admin token revoke --account 3 ci
+    """
+    context = context_from(ctx)
+
+    async def action() -> ApiToken:
+        async with context.session() as session:
+            found = live_token(await list_tokens(session, account), token, account)
+            assert found.id is not None
+            await revoke_token(session, account, found.id, actor=operator_actor())
+            await session.refresh(found)  # the revocation is an UPDATE of its own
+            return found
+
+    revoked = run(action)
+    if as_json:
+        print_json(_described(revoked))
+    else:
+        typer.echo(f"token {revoked.id} ({revoked.name}, {revoked.prefix}…) revoked")
+
+
+def live_token(tokens: list[ApiToken], wanted: str, account_id: int) -> ApiToken:
+    """The one live token of the account named by `wanted`, an id or a name."""
+    if wanted.isdigit():
+        named = [token for token in tokens if token.id == int(wanted)]
+    else:
+        named = [token for token in tokens if token.name == wanted.strip()]
+    if not named:
+        raise NotFound(f"account {account_id} has no token {wanted!r}", field="token")
+    live = [token for token in named if token.revoked_at is None]
+    if not live:
+        ids = ", ".join(str(token.id) for token in named)
+        raise Conflict(f"token {wanted!r} is already revoked (id {ids})", field="token")
+    if len(live) > 1:
+        ids = ", ".join(str(token.id) for token in live)
+        raise InvalidInput(
+            f"account {account_id} has {len(live)} live tokens named {wanted!r} (ids {ids}): "
+            "give the id of the one to revoke",
+            field="token",
+        )
+    return live[0]

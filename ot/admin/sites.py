@@ -10,7 +10,14 @@ from ot.clock import utcnow
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
 from ot.sites.snippet import tracking_snippet
-from ot.sites.store import add_site, delete_site, get_site, list_sites
+from ot.sites.store import (
+    MAX_RETENTION_DAYS,
+    add_site,
+    delete_site,
+    get_site,
+    list_sites,
+    update_site,
+)
 
 app = typer.Typer(help="Sites.", no_args_is_help=True)
 
@@ -74,6 +81,100 @@ def add_command(
 def site_fields(site: Site) -> dict[str, object]:
     """A site's settings as `--json` prints them."""
     return site.model_dump(mode="json")
+
+
+@app.command("update")
+def update_command(
+    ctx: typer.Context,
+    site: str = typer.Argument(..., metavar="SITE", help="Site id or domain."),
+    timezone: str | None = typer.Option(
+        None, metavar="ZONE", help="IANA time zone of the site's reports, e.g. Europe/Amsterdam."
+    ),
+    visitor_mode: VisitorMode | None = typer.Option(None, help="How visitors are told apart."),
+    ip_policy: IpPolicy | None = typer.Option(None, help="What is kept of visitors' IPs."),
+    exclude_ip: list[str] | None = typer.Option(
+        None,
+        metavar="IP",
+        help="IP or network never counted (repeatable): replaces the site's list.",
+    ),
+    exclude_path: list[str] | None = typer.Option(
+        None,
+        metavar="PATTERN",
+        help="Path pattern never counted, e.g. /admin/* (repeatable): replaces the site's list.",
+    ),
+    clear_exclusions: bool = typer.Option(
+        False, "--clear-exclusions", help="Count every IP and path again."
+    ),
+    hash_routing: bool | None = typer.Option(
+        None, "--hash-routing/--no-hash-routing", help="Count URL fragments as pages (#/route)."
+    ),
+    respect_do_not_track: bool | None = typer.Option(
+        None,
+        "--respect-do-not-track/--ignore-do-not-track",
+        help="Drop hits of browsers sending Do-Not-Track or Global Privacy Control.",
+    ),
+    retention_days: int | None = typer.Option(
+        None,
+        min=1,
+        max=MAX_RETENTION_DAYS,
+        metavar="DAYS",
+        help="Delete hits older than this many days.",
+    ),
+    keep_hits: bool = typer.Option(
+        False, "--keep-hits", help="Keep every hit (no retention limit)."
+    ),
+    as_json: bool = json_option(),
+) -> None:
+    """Change a site's settings; the options not given stay as they are; audited.
+
+    Example: ot-admin site update example.com --timezone Europe/Amsterdam --retention-days 400
+    """
+    changes = site_changes(
+        timezone=timezone,
+        visitor_mode=visitor_mode,
+        ip_policy=ip_policy,
+        excluded_ips=[] if clear_exclusions else exclude_ip,
+        excluded_paths=[] if clear_exclusions else exclude_path,
+        hash_routing=hash_routing,
+        respect_do_not_track=respect_do_not_track,
+        retention_days=retention_days,
+    )
+    if clear_exclusions and (exclude_ip or exclude_path):
+        refuse("give --clear-exclusions or --exclude-ip/--exclude-path, not both")
+    if keep_hits:
+        if retention_days is not None:
+            refuse("give --retention-days or --keep-hits, not both")
+        changes["retention_days"] = None
+    if not changes:
+        refuse("nothing to change: give the settings to change (see ot-admin site update --help)")
+    context = context_from(ctx)
+
+    async def action() -> tuple[Site, list[str], str]:
+        async with context.session() as session:
+            found = await get_site(session, site)
+            snippet_before = tracking_snippet(found, context.settings)
+            changed = await update_site(session, found, changes, actor=operator_actor())
+            return found, changed, snippet_before
+
+    updated, changed, snippet_before = run(action)
+    snippet = tracking_snippet(updated, context.settings)
+    if as_json:
+        print_json({**site_fields(updated), "changed": changed, "snippet": snippet})
+        return
+    if not changed:
+        typer.echo(f"site {updated.id} ({updated.domain}): nothing changed, it was so already")
+        return
+    typer.echo(f"site {updated.id} ({updated.domain}) changed: {', '.join(changed)}")
+    if snippet != snippet_before:
+        typer.echo(
+            "The tracking snippet changed with it: put this in every page's <head> instead:\n"
+        )
+        typer.echo(snippet)
+
+
+def site_changes(**options: object) -> dict[str, object]:
+    """The settings given on the command line (an option left out is None)."""
+    return {field: value for field, value in options.items() if value is not None}
 
 
 @app.command("list")
