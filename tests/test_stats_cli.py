@@ -130,13 +130,67 @@ def test_a_cookieless_site_is_said_to_sum_daily_uniques(database: AdminDatabase)
     assert "note: This site is cookieless" in " ".join(output.split())
 
 
+def browsers(output: str) -> list[str]:
+    return [row["dimensions"][0] for row in json.loads(output)["results"]]
+
+
+def test_stats_query_orders_by_a_bare_metric_biggest_first(
+    database: AdminDatabase, shop: Site
+) -> None:
+    query = f"stats query shop.example --metrics pageviews --dimensions visit:browser {RANGE}"
+    by_default = browsers(ok(database.invoke(f"{query} --order-by pageviews --json")))
+    assert by_default == ["Firefox", "Safari", "Chrome"]  # 3, 2 and 1 pageviews
+    assert browsers(ok(database.invoke(f"{query} --order-by pageviews:desc --json"))) == (
+        by_default
+    )
+    assert browsers(ok(database.invoke(f"{query} --order-by pageviews:asc --json"))) == [
+        "Chrome",
+        "Safari",
+        "Firefox",
+    ]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ("--metrics clicks", 'invalid metric "clicks"'),
-        ("--period fortnight", 'invalid date range "fortnight"'),
+        (
+            "--metrics clicks",
+            '--metrics: unknown metric "clicks"; the metrics are visitors, visits, pageviews',
+        ),
+        ("--metrics vistors", '--metrics: unknown metric "vistors" (did you mean "visitors"?)'),
+        (
+            "--dimensions visit:sorce",
+            '--dimensions: unknown dimension "visit:sorce" (did you mean "visit:source"?)',
+        ),
+        ("--dimensions time:day,time:week", "--dimensions: only one time dimension can be used"),
+        (
+            "--period last_week",
+            '--period: unknown period "last_week"; the periods are realtime, day, 7d, 28d, 30d, '
+            "91d, month, 6mo, 12mo, year, all, or give --from and --to",
+        ),
+        ("--period monht", '--period: unknown period "monht" (did you mean "month"?)'),
         (f"--from {MONDAY}", "give both --from and --to"),
-        ("--filter 'visit:browser~x'", "Invalid filter"),
+        (
+            f"--from 2026-13-01 --to {TUESDAY}",
+            '--from: "2026-13-01" is not a day written YYYY-MM-DD',
+        ),
+        (
+            f"--from {TUESDAY} --to {MONDAY}",
+            f"--from {TUESDAY} is after --to {MONDAY}",
+        ),
+        ("--date yesterday", '--date: "yesterday" is not a day written YYYY-MM-DD'),
+        (
+            "--order-by visitors:down",
+            "--order-by: expected NAME:asc or NAME:desc (e.g. visitors:desc), or NAME alone for "
+            'desc, got "visitors:down"',
+        ),
+        (
+            "--order-by pageviews",
+            '--order-by: "pageviews" is neither a metric of --metrics nor a dimension of '
+            "--dimensions (those are: visitors)",
+        ),
+        ("--order-by vistors", '(did you mean "visitors"?)'),
+        ("--filter 'visit:browser~x'", "--filter: Invalid filter"),
         ("--filter '[\"is\", '", "is not valid JSON"),
     ],
 )

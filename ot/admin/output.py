@@ -4,8 +4,9 @@ standard output whose keys are the header's names and do not change."""
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import typer
@@ -42,3 +43,9 @@ def print_listing(
 
 def _text(value: object) -> str:
     return "-" if value is None else str(value)
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """` (did you mean "visitors"?)` for a near miss among the known names, else nothing."""
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f' (did you mean "{close[0]}"?)' if close else ""

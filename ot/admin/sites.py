@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ot.admin.context import context_from, operator_actor, refuse, run
-from ot.admin.output import json_option, print_json
+from ot.admin.output import did_you_mean, json_option, print_json
 from ot.clock import utcnow
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
@@ -213,8 +213,13 @@ def summary_command(
 ) -> None:
     """Visitors, visits, pageviews, bounce rate, top pages and sources of a period, as the
     stats engine (and so /api/v2/query) counts them."""
-    from ot.stats.dashboard import SiteSummary, summarise_site
+    from ot.stats.dashboard import PERIODS, SiteSummary, summarise_site
 
+    if period not in PERIODS:
+        refuse(
+            f'--period: unknown period "{period}"{did_you_mean(period, PERIODS)}; '
+            f"the periods are {', '.join(PERIODS)}"
+        )
     context = context_from(ctx)
 
     async def action() -> tuple[Site, SiteSummary]:
