@@ -174,7 +174,7 @@ async def test_an_operator_exports_an_account_to_a_file(
     result = await admin(settings, f"account export {site.account_id} --out {out}")
 
     assert result.exit_code == 0, result.output
-    assert "exported 1 sites and 1 hits" in result.stdout
+    assert "exported 1 site and 1 hit" in result.stdout
     document, hits = _unzip(out.read_bytes())
     assert document["account"]["name"] == "Test Shop B.V."
     assert len(hits[f"hits/site-{site.id}.csv"]) == 1

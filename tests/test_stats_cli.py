@@ -78,6 +78,35 @@ def test_stats_query_prints_a_table(database: AdminDatabase, shop: Site) -> None
     assert f"shop.example, {MONDAY} to {TUESDAY}" in output
 
 
+def table_cells(output: str) -> list[list[str]]:
+    # Rich draws the header between ┃ and the rows between │.
+    lines = [line.replace("┃", "│") for line in output.splitlines() if line and line[0] in "┃│"]
+    return [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
+
+
+def test_stats_query_prints_percentages_and_durations_with_their_units(
+    database: AdminDatabase, shop: Site
+) -> None:
+    output = ok(
+        database.invoke(
+            f"stats query shop.example --metrics visitors,bounce_rate,visit_duration {RANGE}"
+        )
+    )
+    # 3 people, 2 of 4 visits bounced, (180 + 0 + 120 + 0) / 4 s (see test_stats_engine).
+    assert table_cells(output) == [
+        ["visitors", "bounce_rate", "visit_duration"],
+        ["3", "50 %", "1m 15s"],
+    ]
+    assert output.splitlines()[0] == f"shop.example, {MONDAY} to {TUESDAY}"
+
+
+def test_site_summary_prints_units_and_plurals(database: AdminDatabase, shop: Site) -> None:
+    text = ok(database.invoke("site summary shop.example --period all"))
+    assert "bounce rate 50 %   average visit 1m 15s" in text
+    assert "/blog/one (2 visitors)" in text
+    assert "/pricing (1 visitor)" in text
+
+
 def test_stats_query_prints_v2_json(database: AdminDatabase, shop: Site) -> None:
     output = ok(
         database.invoke(

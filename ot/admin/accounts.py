@@ -6,9 +6,10 @@ import typer
 
 from ot.accounts.store import account_name, create_account, list_accounts
 from ot.admin.context import context_from, operator_actor, run
+from ot.admin.help import AdminTyper
 from ot.admin.output import json_option, print_json, print_listing
 
-app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
+app = AdminTyper(help="Customer accounts.", no_args_is_help=True)
 
 
 @app.command("create")
@@ -19,7 +20,9 @@ def create_command(
 ) -> None:
     """Create an account and print its id.
 
-    Example: ot-admin account create "Jane Doe Consulting"
+    \b
+    Example:
+      ot-admin account create "Jane Doe Consulting"
     """
     context = context_from(ctx)
 
@@ -41,7 +44,9 @@ def create_command(
 def list_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
     """List accounts: id and name.
 
-    Example: ot-admin account list --json
+    \b
+    Example:
+      ot-admin account list --json
     """
     context = context_from(ctx)
 

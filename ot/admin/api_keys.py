@@ -7,12 +7,13 @@ import typer
 from ot.accounts.api_keys import create_token, list_tokens, revoke_token
 from ot.accounts.permissions import Scope
 from ot.admin.context import context_from, operator_actor, run
+from ot.admin.help import AdminTyper
 from ot.admin.output import json_option, print_json, print_listing
 from ot.clock import as_utc
 from ot.errors import Conflict, InvalidInput, NotFound
 from ot.models import ApiToken
 
-app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app = AdminTyper(help="API tokens.", no_args_is_help=True)
 
 ACCOUNT_HELP = "Id of the owning account."
 TOKEN_COLUMNS = ["id", "prefix", "name", "scopes", "state", "created_at", "last_used_at"]
@@ -44,9 +45,13 @@ def create_command(
     ),
     as_json: bool = json_option(),
 ) -> None:
-    """Create a token and print it: this is the only time it is shown.
+    """Create a token and print it, the only time it is shown.
 
-    Example: ot-admin token create --account 3 --name ci --scope stats:read
+    Only its hash is stored.
+
+    \b
+    Example:
+      ot-admin token create --account 3 --name ci --scope stats:read
     """
     context = context_from(ctx)
 
@@ -70,7 +75,9 @@ def list_command(
 ) -> None:
     """List an account's tokens (their first characters only).
 
-    Example: ot-admin token list --account 3
+    \b
+    Example:
+      ot-admin token list --account 3
     """
     context = context_from(ctx)
 
@@ -93,9 +100,13 @@ def revoke_command(
     account: int = typer.Option(..., "--account", metavar="ACCOUNT_ID", help=ACCOUNT_HELP),
     as_json: bool = json_option(),
 ) -> None:
-    """Revoke a token at once: requests carrying it are refused from now on; audited.
+    """Revoke a token: requests carrying it are refused at once.
 
-    Example: ot-admin token revoke --account 3 ci
+    TOKEN is the token's id, or its name when one live token of the account has it. Audited.
+
+    \b
+    Example:
+      ot-admin token revoke --account 3 ci
     """
     context = context_from(ctx)
 

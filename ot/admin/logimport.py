@@ -65,7 +65,14 @@ def import_log_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Import access logs; importing a log again adds only what was appended since."""
+    """Import access logs into a site.
+
+    Importing a log again adds only what was appended since.
+
+    \b
+    Example:
+      ot-admin import-log example.com /var/log/nginx/access.log*
+    """
     context = context_from(ctx)
     if forget:
         _forget_positions(context, site, files, as_json=as_json)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from ot.admin.context import context_from, operator_actor, refuse, run
-from ot.admin.output import did_you_mean, json_option, print_json
+from ot.admin.help import AdminTyper
+from ot.admin.output import did_you_mean, json_option, metric_text, plural, print_json
 from ot.clock import utcnow
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
@@ -19,13 +22,18 @@ from ot.sites.store import (
     update_site,
 )
 
-app = typer.Typer(help="Sites.", no_args_is_help=True)
+if TYPE_CHECKING:  # the stats engine is imported by `site summary` alone (see its command)
+    from ot.stats.dashboard import Ranked
+
+app = AdminTyper(help="Sites.", no_args_is_help=True)
 
 
 @app.command("add")
 def add_command(
     ctx: typer.Context,
-    account: int = typer.Option(..., "--account", help="Id of the owning account."),
+    account: int = typer.Option(
+        ..., "--account", metavar="ACCOUNT_ID", help="Id of the owning account."
+    ),
     domain: str = typer.Argument(..., help="The site's domain, e.g. example.com."),
     timezone: str = typer.Option("UTC", help="IANA time zone of the site's reports."),
     visitor_mode: VisitorMode = typer.Option(
@@ -47,7 +55,9 @@ def add_command(
 ) -> None:
     """Add a site and print its tracking snippet.
 
-    Example: ot-admin site add --account 3 example.com --timezone Europe/Amsterdam
+    \b
+    Example:
+      ot-admin site add --account 3 example.com --timezone Europe/Amsterdam
     """
     context = context_from(ctx)
 
@@ -125,9 +135,13 @@ def update_command(
     ),
     as_json: bool = json_option(),
 ) -> None:
-    """Change a site's settings; the options not given stay as they are; audited.
+    """Change a site's settings; the others stay as they are.
 
-    Example: ot-admin site update example.com --timezone Europe/Amsterdam --retention-days 400
+    The domain stays: a new domain is a new site. Audited.
+
+    \b
+    Example:
+      ot-admin site update example.com --retention-days 400
     """
     changes = site_changes(
         timezone=timezone,
@@ -180,10 +194,17 @@ def site_changes(**options: object) -> dict[str, object]:
 @app.command("list")
 def list_command(
     ctx: typer.Context,
-    account: int | None = typer.Option(None, "--account", help="Only this account's sites."),
+    account: int | None = typer.Option(
+        None, "--account", metavar="ACCOUNT_ID", help="Only this account's sites."
+    ),
     as_json: bool = json_option(),
 ) -> None:
-    """List sites with their privacy settings."""
+    """List sites with their privacy settings.
+
+    \b
+    Example:
+      ot-admin site list --account 3
+    """
     context = context_from(ctx)
 
     async def action() -> list[Site]:
@@ -211,8 +232,14 @@ def summary_command(
     ),
     as_json: bool = json_option(),
 ) -> None:
-    """Visitors, visits, pageviews, bounce rate, top pages and sources of a period, as the
-    stats engine (and so /api/v2/query) counts them."""
+    """Print a site's visitors, visits, pageviews and top lists.
+
+    The figures of a period, as the stats engine (and so /api/v2/query) counts them.
+
+    \b
+    Example:
+      ot-admin site summary example.com --period 7d
+    """
     from ot.stats.dashboard import PERIODS, SiteSummary, summarise_site
 
     if period not in PERIODS:
@@ -252,20 +279,32 @@ def summary_command(
         f"  visitors {summary.visitors}   visits {summary.visits}   "
         f"pageviews {summary.pageviews}   events {summary.events}"
     )
-    typer.echo(f"  bounce rate {summary.bounce_rate} %   average visit {summary.visit_duration} s")
+    typer.echo(
+        f"  bounce rate {metric_text('bounce_rate', summary.bounce_rate)}   "
+        f"average visit {metric_text('visit_duration', summary.visit_duration)}"
+    )
     if summary.visitors_are_daily_sums:
         typer.echo("  (cookieless site: visitors are counted per day and summed)")
-    typer.echo("  top pages:   " + ", ".join(f"{p.name} ({p.visitors})" for p in summary.top_pages))
-    typer.echo(
-        "  top sources: " + ", ".join(f"{s.name} ({s.visitors})" for s in summary.top_sources)
-    )
+    typer.echo(f"  top pages:   {_ranked(summary.top_pages)}")
+    typer.echo(f"  top sources: {_ranked(summary.top_sources)}")
+
+
+def _ranked(ranked: list[Ranked]) -> str:
+    """`/pricing (2 visitors), / (1 visitor)`, or `none` for a period without any."""
+    counted = [f"{item.name} ({plural(int(item.visitors), 'visitor')})" for item in ranked]
+    return ", ".join(counted) or "none"
 
 
 @app.command("snippet")
 def snippet_command(
     ctx: typer.Context, site: str = typer.Argument(..., help="Site id or domain.")
 ) -> None:
-    """Print the tracking snippet of a site, matching its settings."""
+    """Print the tracking snippet of a site, matching its settings.
+
+    \b
+    Example:
+      ot-admin site snippet example.com
+    """
     context = context_from(ctx)
 
     async def action() -> Site:
@@ -281,7 +320,14 @@ def remove_command(
     site: str = typer.Argument(..., help="Site id or domain."),
     yes: bool = typer.Option(False, "--yes", help="Confirm: every hit of the site is deleted."),
 ) -> None:
-    """Remove a site and everything stored for it (hits, visits, rollups, goals); audited."""
+    """Remove a site and everything stored for it.
+
+    Its hits, visits, rollups and goals go too; audited.
+
+    \b
+    Example:
+      ot-admin site remove example.com --yes
+    """
     if not yes:
         refuse("removing a site deletes all its data: add --yes to confirm")
     context = context_from(ctx)
@@ -293,4 +339,5 @@ def remove_command(
             return found, removed
 
     found, removed = run(action)
-    typer.echo(f"site {found.id} ({found.domain}) removed, with {removed.get('hit', 0)} hits")
+    hits = plural(removed.get("hit", 0), "hit")
+    typer.echo(f"site {found.id} ({found.domain}) removed, with {hits}")

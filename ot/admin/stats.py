@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import date as date_cls
 from typing import Any
@@ -13,7 +14,8 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from ot.admin.context import context_from, refuse, run
-from ot.admin.output import did_you_mean
+from ot.admin.help import AdminTyper
+from ot.admin.output import did_you_mean, metric_text, plural
 from ot.clock import utcnow
 from ot.errors import InvalidInput
 from ot.sites.store import get_site
@@ -33,7 +35,7 @@ from ot.stats.query import (
 from ot.stats.render import v2_response
 from ot.stats.v1 import parse_filters
 
-app = typer.Typer(help="Statistics.", no_args_is_help=True)
+app = AdminTyper(help="Statistics.", no_args_is_help=True)
 
 
 # The query's parts as the command line names them, for the core's messages ("#/metrics/0: ...").
@@ -178,10 +180,10 @@ def in_command_line_words(error: InvalidInput) -> str:
 
 
 def print_table(result: QueryResult) -> None:
+    """The answer as a table, each metric with its unit, under a line naming site and days.
+    On a terminal the table fits its width; piped, it is never wrapped."""
     query = result.query
-    table = Table(
-        title=f"{result.site_domain}, {result.time_range.first_day} to {result.time_range.last_day}"
-    )
+    table = Table()
     for name in query.dimensions:
         table.add_column(name)
     for name in query.metrics:
@@ -190,16 +192,25 @@ def print_table(result: QueryResult) -> None:
         for name in query.metrics:
             table.add_column(f"{name} change", justify="right")
     for row in result.rows:
-        cells = [*row.dimensions, *(str(value) for value in row.metrics)]
+        cells = [
+            *row.dimensions,
+            *(
+                metric_text(name, value)
+                for name, value in zip(query.metrics, row.metrics, strict=True)
+            ),
+        ]
         if row.comparison is not None:
             cells += [
                 f"{change:+}" if change is not None else "" for change in row.comparison.change
             ]
         table.add_row(*cells)
-    console = Console(width=200)
+    console = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
+    console.print(
+        f"{result.site_domain}, {result.time_range.first_day} to {result.time_range.last_day}"
+    )
     console.print(table)
     if result.total_rows > len(result.rows):
-        console.print(f"{len(result.rows)} of {result.total_rows} rows")
+        console.print(f"{len(result.rows)} of {plural(result.total_rows, 'row')}")
     for warning in result.warnings:
         console.print(f"note: {warning}")
 
