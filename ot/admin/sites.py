@@ -9,7 +9,7 @@ import typer
 from ot.admin.context import context_from, operator_actor, refuse, run
 from ot.admin.help import AdminTyper
 from ot.admin.output import did_you_mean, json_option, metric_text, plural, print_json
-from ot.clock import utcnow
+from ot.clock import as_utc, utcnow
 from ot.models import Site
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
 from ot.sites.snippet import tracking_snippet
@@ -89,8 +89,12 @@ def add_command(
 
 
 def site_fields(site: Site) -> dict[str, object]:
-    """A site's settings as `--json` prints them."""
-    return site.model_dump(mode="json")
+    """A site's settings as `--json` prints them, its times in UTC whichever database read them."""
+    fields = site.model_dump(mode="json")
+    for name in ("created_at", "verified_at"):
+        moment = getattr(site, name)
+        fields[name] = as_utc(moment).isoformat() if moment is not None else None
+    return fields
 
 
 @app.command("update")
