@@ -245,7 +245,7 @@ async def test_ot_admin_retention_run_purges_accounts_past_their_grace_period(
     result = await admin(settings, "retention run")
 
     assert result.exit_code == 0, result.output
-    assert "purged 1 deleted accounts" in result.stdout
+    assert "purged 1 deleted account\n" in result.stdout
     assert await count(settings, "site", account_id=site.account_id) == 0
 
 

@@ -49,8 +49,9 @@ class AdminDatabase:
         environment["OT_DATABASE_URL"] = self.settings.database_url
         return environment
 
-    def invoke(self, command_line: str, **extra_environment: str) -> Result:
-        """Run `ot-admin <command_line>` (split as a shell would) on this database."""
+    def invoke(self, command_line: str, **extra_environment: str | None) -> Result:
+        """Run `ot-admin <command_line>` (split as a shell would) on this database; a
+        variable given as None is unset."""
         return CliRunner().invoke(
             app, shlex.split(command_line), env={**self.environment, **extra_environment}
         )
@@ -201,13 +202,14 @@ def test_account_create_prints_the_id_and_stores_the_name_encrypted(
     assert row["name_encrypted"].startswith("v1.")
     assert not database.contains(ACCOUNT_NAME)
     assert not database.contains("Jane")
-    assert ok(database.invoke("account list")) == f"{row['id']}\t{ACCOUNT_NAME}\n"
+    assert ok(database.invoke("account list")) == f"id\tname\n{row['id']}\t{ACCOUNT_NAME}\n"
 
 
 def test_account_names_are_trimmed_and_listed_in_order(database: AdminDatabase) -> None:
     ok(database.invoke("account create '  First B.V.  '"))
     ok(database.invoke("account create 'Zweite GmbH, München'"))
-    listed = ok(database.invoke("account list")).splitlines()
+    header, *listed = ok(database.invoke("account list")).splitlines()
+    assert header == "id\tname"
     assert [line.split("\t")[1] for line in listed] == ["First B.V.", "Zweite GmbH, München"]
 
 
@@ -340,7 +342,18 @@ def test_token_list_shows_only_the_prefix(database: AdminDatabase, account_id: i
     plaintext = ok(database.invoke(f"token create --account {account_id}")).strip()
     [row] = database.rows("SELECT id, prefix FROM api_token")
     listed = ok(database.invoke(f"token list --account {account_id}"))
-    assert listed == f"{row['id']}\t{row['prefix']}…\tdefault\tactive\n"
+    header, line = listed.splitlines()
+    assert header.split("\t") == [
+        "id", "prefix", "name", "scopes", "state", "created_at", "last_used_at"
+    ]  # fmt: skip
+    assert line.split("\t")[:5] == [
+        str(row["id"]),
+        f"{row['prefix']}…",
+        "default",
+        "stats:read",
+        "active",
+    ]
+    assert line.split("\t")[6] == "-", "never used"
     assert plaintext not in listed
     assert plaintext[: len(row["prefix"]) + 1] not in listed
 
@@ -506,7 +519,7 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(
 ) -> None:
     before = database.snapshot()
     result = database.invoke(command_line.format(account=account_id))
-    assert expected in refused(result)
+    assert expected in refused(result, exit_code=2)
     assert database.snapshot() == before
 
 
@@ -561,5 +574,4 @@ def test_listing_for_an_unknown_account_says_it_does_not_exist(
     database: AdminDatabase, command: str
 ) -> None:
     result = database.invoke(f"{command} --account 999")
-    assert result.exit_code == 1
-    assert "account 999 does not exist" in result.stderr
+    assert "account 999 does not exist" in refused(result, exit_code=2)

@@ -4,6 +4,8 @@ naming the operator, and `audit verify` says whether the trail holds and where i
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -56,9 +58,26 @@ def test_operator_actions_are_written_to_the_audit_trail(database: AdminDatabase
     assert "Jane Doe" not in repr(trail), "no personal data in the trail"
 
 
-def test_the_operator_is_the_login_when_not_behind_sudo(database: AdminDatabase) -> None:
-    ok(database.invoke("account create Someone", USER="bob", SUDO_USER=""))
-    assert entries(database)[-1]["actor"] == "operator:bob"
+def login_of_this_process() -> str:
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def test_the_operator_is_the_login_of_the_user_id_when_not_behind_sudo(
+    database: AdminDatabase,
+) -> None:
+    """As under cron, which sets no USER: the user id's login, never `operator:unknown`."""
+    ok(database.invoke("account create Someone", USER=None, SUDO_USER=None))
+    assert entries(database)[-1]["actor"] == f"operator:{login_of_this_process()}"
+
+
+def test_the_operator_is_not_taken_from_the_user_variable(database: AdminDatabase) -> None:
+    ok(database.invoke("account create Someone", USER="mallory", SUDO_USER=None))
+    assert entries(database)[-1]["actor"] == f"operator:{login_of_this_process()}"
+
+
+def test_the_operator_behind_sudo_is_the_login_that_ran_sudo(database: AdminDatabase) -> None:
+    ok(database.invoke("account create Someone", USER="root", SUDO_USER="alice"))
+    assert entries(database)[-1]["actor"] == "operator:alice"
 
 
 def test_a_refused_command_leaves_no_entry(database: AdminDatabase, account_id: int) -> None:
@@ -270,6 +289,13 @@ def _with_goal(database: AdminDatabase) -> str:
     return "example.com"
 
 
+def _token(database: AdminDatabase) -> str:
+    """`--account N ID` of a live token."""
+    account = _account(database)
+    created = json.loads(ok(database.invoke(f"token create --account {account} --json")))
+    return f"--account {account} {created['id']}"
+
+
 def _old_key(database: AdminDatabase) -> str:
     """A key no value uses any more: the current one, once rotated away from."""
     old = load_secrets_of(database.settings).current_key_id
@@ -299,7 +325,9 @@ COMMAND_WALKS: dict[str, Callable[[AdminDatabase, Path], str]] = {
     "rollups run": lambda db, folder: "rollups run",
     "site add": lambda db, folder: f"site add --account {_account(db)} example.com",
     "site remove": lambda db, folder: f"site remove {_site(db)} --yes",
+    "site update": lambda db, folder: f"site update {_site(db)} --timezone Europe/Amsterdam",
     "token create": lambda db, folder: f"token create --account {_account(db)}",
+    "token revoke": lambda db, folder: f"token revoke {_token(db)}",
 }
 
 
@@ -319,3 +347,16 @@ def test_a_changing_command_leaves_an_entry_naming_the_operator(
     ok(database.invoke(command_line, SUDO_USER=OPERATOR))
     added = entries(database)[before:]
     assert f"operator:{OPERATOR}" in [entry["actor"] for entry in added], added
+
+
+@pytest.mark.parametrize("command", sorted(COMMAND_WALKS))
+def test_without_sudo_every_changing_command_names_the_login_of_the_user_id(
+    database: AdminDatabase, tmp_path: Path, command: str
+) -> None:
+    """The same operator for every command, also under cron (no USER, no SUDO_USER)."""
+    command_line = COMMAND_WALKS[command](database, tmp_path)
+    before = len(entries(database))
+    ok(database.invoke(command_line, USER=None, SUDO_USER=None))
+    added = entries(database)[before:]
+    operators = {entry["actor"] for entry in added if str(entry["actor"]).startswith("operator:")}
+    assert operators == {f"operator:{login_of_this_process()}"}, added

@@ -218,7 +218,7 @@ async def test_an_operator_erases_a_visitor_by_ip(client: TestClient, settings: 
     result = await admin(settings, f"erase {site.domain} --ip {BOB.ip}")
 
     assert result.exit_code == 0, result.output
-    assert "erased 1 hits in 1 visits" in result.stdout
+    assert "erased 1 hit in 1 visit" in result.stdout
     assert await count(settings, "hit", site_id=site.id) == 2
     [entry] = [e for e in await audit_actions(settings) if e["action"] == "site.visitor_erased"]
     assert entry["actor"].startswith("operator:")
@@ -229,7 +229,7 @@ async def test_an_operator_must_name_the_visitor_exactly_once(settings: Settings
 
     result = await admin(settings, f"erase {site.domain}")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "exactly one" in result.stderr
 
 

@@ -174,7 +174,7 @@ async def test_an_operator_exports_an_account_to_a_file(
     result = await admin(settings, f"account export {site.account_id} --out {out}")
 
     assert result.exit_code == 0, result.output
-    assert "exported 1 sites and 1 hits" in result.stdout
+    assert "exported 1 site and 1 hit" in result.stdout
     document, hits = _unzip(out.read_bytes())
     assert document["account"]["name"] == "Test Shop B.V."
     assert len(hits[f"hits/site-{site.id}.csv"]) == 1
@@ -191,6 +191,6 @@ async def test_an_operator_export_of_an_unknown_account_fails_and_leaves_no_file
 
     result = await admin(settings, f"account export 987654 --out {out}")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "account 987654 does not exist" in result.stderr
     assert not out.exists()

@@ -214,7 +214,7 @@ def test_keys_rotate_status_and_retire_through_ot_admin(database: AdminDatabase)
     assert f"{old_key}\t2\tcurrent" in ok(database.invoke("keys status"))
 
     refused = database.invoke(f"keys retire {old_key}")
-    assert refused.exit_code == 1 and "current key" in refused.stderr
+    assert refused.exit_code == 2 and "current key" in refused.stderr
 
     rotated = ok(database.invoke("keys rotate --batch-size 1"))
     new_key = re.findall(r"new current key (\w+)", rotated)[0]
@@ -234,7 +234,7 @@ def test_keys_rotate_status_and_retire_through_ot_admin(database: AdminDatabase)
 def test_keys_status_names_values_that_are_not_encrypted(database: AdminDatabase) -> None:
     ok(database.invoke("account create Someone"))
     _execute(database, "UPDATE account SET name_encrypted = 'Someone in plain text'")
-    assert "account.name_encrypted: 1 values NOT encrypted" in ok(database.invoke("keys status"))
+    assert "account.name_encrypted: 1 value NOT encrypted" in ok(database.invoke("keys status"))
 
 
 def _execute(database: AdminDatabase, sql: str, **params: Any) -> None:

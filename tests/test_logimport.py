@@ -72,7 +72,7 @@ async def summary_of(settings: Settings, arguments: str) -> dict[str, Any]:
 
 def refusal(result: Result) -> str:
     """The one-line error of a refused import."""
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert result.stdout == ""
     [line] = result.stderr.splitlines()
     assert line.startswith("error: ")
@@ -686,7 +686,7 @@ async def test_a_log_read_in_the_wrong_format_is_refused_with_the_right_one_and_
     ]
     log = write_log(tmp_path / "access.log", *lines)
     result = await import_log(settings, f"shop.example {log} --log-format VCOMBINED --json")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     assert result.stdout == ""
     message = result.stderr
     assert message.startswith(

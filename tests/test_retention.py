@@ -159,7 +159,7 @@ async def test_ot_admin_retention_run_applies_every_sites_retention(
     result = await admin(settings, "retention run")
 
     assert result.exit_code == 0, result.output
-    assert f"site {site.id}: deleted 1 hits, 1 visits" in result.stdout
+    assert f"site {site.id}: deleted 1 hit, 1 visit" in result.stdout
     assert await count(settings, "hit", site_id=site.id) == 0
 
 

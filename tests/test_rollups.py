@@ -394,11 +394,11 @@ async def test_ot_admin_rollups_run_rolls_what_is_pending_and_then_nothing(
     environment = {"OT_DATA_DIR": str(settings.data_dir), "OT_DATABASE_URL": settings.database_url}
     first = await asyncio.to_thread(runner.invoke, admin, ["rollups", "run"], env=environment)
     assert first.exit_code == 0, first.output
-    assert re.match(r"rolled up \d+ days of 1 sites \(\d+ rows\)", first.output)
+    assert re.match(r"rolled up \d+ days? of 1 site \(\d+ rows?\)", first.output)
     assert "rolled up 0 days" not in first.output
     again = await asyncio.to_thread(runner.invoke, admin, ["rollups", "run"], env=environment)
     assert again.exit_code == 0, again.output
-    assert again.output.startswith("rolled up 0 days of 1 sites")
+    assert again.output.startswith("rolled up 0 days of 1 site")
 
 
 def test_ot_serve_keeps_the_rollups_up_to_date_in_a_process_of_its_own(

@@ -78,6 +78,35 @@ def test_stats_query_prints_a_table(database: AdminDatabase, shop: Site) -> None
     assert f"shop.example, {MONDAY} to {TUESDAY}" in output
 
 
+def table_cells(output: str) -> list[list[str]]:
+    # Rich draws the header between ┃ and the rows between │.
+    lines = [line.replace("┃", "│") for line in output.splitlines() if line and line[0] in "┃│"]
+    return [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
+
+
+def test_stats_query_prints_percentages_and_durations_with_their_units(
+    database: AdminDatabase, shop: Site
+) -> None:
+    output = ok(
+        database.invoke(
+            f"stats query shop.example --metrics visitors,bounce_rate,visit_duration {RANGE}"
+        )
+    )
+    # 3 people, 2 of 4 visits bounced, (180 + 0 + 120 + 0) / 4 s (see test_stats_engine).
+    assert table_cells(output) == [
+        ["visitors", "bounce_rate", "visit_duration"],
+        ["3", "50 %", "1m 15s"],
+    ]
+    assert output.splitlines()[0] == f"shop.example, {MONDAY} to {TUESDAY}"
+
+
+def test_site_summary_prints_units_and_plurals(database: AdminDatabase, shop: Site) -> None:
+    text = ok(database.invoke("site summary shop.example --period all"))
+    assert "bounce rate 50 %   average visit 1m 15s" in text
+    assert "/blog/one (2 visitors)" in text
+    assert "/pricing (1 visitor)" in text
+
+
 def test_stats_query_prints_v2_json(database: AdminDatabase, shop: Site) -> None:
     output = ok(
         database.invoke(
@@ -130,24 +159,78 @@ def test_a_cookieless_site_is_said_to_sum_daily_uniques(database: AdminDatabase)
     assert "note: This site is cookieless" in " ".join(output.split())
 
 
+def browsers(output: str) -> list[str]:
+    return [row["dimensions"][0] for row in json.loads(output)["results"]]
+
+
+def test_stats_query_orders_by_a_bare_metric_biggest_first(
+    database: AdminDatabase, shop: Site
+) -> None:
+    query = f"stats query shop.example --metrics pageviews --dimensions visit:browser {RANGE}"
+    by_default = browsers(ok(database.invoke(f"{query} --order-by pageviews --json")))
+    assert by_default == ["Firefox", "Safari", "Chrome"]  # 3, 2 and 1 pageviews
+    assert browsers(ok(database.invoke(f"{query} --order-by pageviews:desc --json"))) == (
+        by_default
+    )
+    assert browsers(ok(database.invoke(f"{query} --order-by pageviews:asc --json"))) == [
+        "Chrome",
+        "Safari",
+        "Firefox",
+    ]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ("--metrics clicks", 'invalid metric "clicks"'),
-        ("--period fortnight", 'invalid date range "fortnight"'),
+        (
+            "--metrics clicks",
+            '--metrics: unknown metric "clicks"; the metrics are visitors, visits, pageviews',
+        ),
+        ("--metrics vistors", '--metrics: unknown metric "vistors" (did you mean "visitors"?)'),
+        (
+            "--dimensions visit:sorce",
+            '--dimensions: unknown dimension "visit:sorce" (did you mean "visit:source"?)',
+        ),
+        ("--dimensions time:day,time:week", "--dimensions: only one time dimension can be used"),
+        (
+            "--period last_week",
+            '--period: unknown period "last_week"; the periods are realtime, day, 7d, 28d, 30d, '
+            "91d, month, 6mo, 12mo, year, all, or give --from and --to",
+        ),
+        ("--period monht", '--period: unknown period "monht" (did you mean "month"?)'),
         (f"--from {MONDAY}", "give both --from and --to"),
-        ("--filter 'visit:browser~x'", "Invalid filter"),
+        (
+            f"--from 2026-13-01 --to {TUESDAY}",
+            '--from: "2026-13-01" is not a day written YYYY-MM-DD',
+        ),
+        (
+            f"--from {TUESDAY} --to {MONDAY}",
+            f"--from {TUESDAY} is after --to {MONDAY}",
+        ),
+        ("--date yesterday", '--date: "yesterday" is not a day written YYYY-MM-DD'),
+        (
+            "--order-by visitors:down",
+            "--order-by: expected NAME:asc or NAME:desc (e.g. visitors:desc), or NAME alone for "
+            'desc, got "visitors:down"',
+        ),
+        (
+            "--order-by pageviews",
+            '--order-by: "pageviews" is neither a metric of --metrics nor a dimension of '
+            "--dimensions (those are: visitors)",
+        ),
+        ("--order-by vistors", '(did you mean "visitors"?)'),
+        ("--filter 'visit:browser~x'", "--filter: Invalid filter"),
         ("--filter '[\"is\", '", "is not valid JSON"),
     ],
 )
 def test_bad_stats_queries_are_refused_in_one_line(
     database: AdminDatabase, shop: Site, arguments: str, message: str
 ) -> None:
-    assert message in refused(database.invoke(f"stats query shop.example {arguments}"))
+    assert message in refused(database.invoke(f"stats query shop.example {arguments}"), 2)
 
 
 def test_stats_query_for_an_unknown_site(database: AdminDatabase) -> None:
-    assert "does not exist" in refused(database.invoke("stats query nowhere.example"))
+    assert "does not exist" in refused(database.invoke("stats query nowhere.example"), 2)
 
 
 def test_a_cookieless_query_over_more_than_500_days_prints_its_table(
@@ -173,7 +256,7 @@ def test_a_database_failure_during_a_query_is_one_line_not_a_traceback(
     database: AdminDatabase, shop: Site
 ) -> None:
     support.run_sync(_rename_a_table(database.settings))
-    message = refused(database.invoke("stats query shop.example"))
+    message = refused(database.invoke("stats query shop.example"), exit_code=1)  # failed
     assert message.startswith("error: the database could not answer the query (")
     assert "rollup_progress" in message
 
@@ -222,7 +305,7 @@ def test_bad_goals_are_refused_and_change_nothing(
     database: AdminDatabase, shop: Site, arguments: str, message: str
 ) -> None:
     before = database.snapshot()
-    assert message in refused(database.invoke(f"goal add shop.example {arguments}"))
+    assert message in refused(database.invoke(f"goal add shop.example {arguments}"), 2)
     assert database.snapshot() == before
 
 
@@ -248,6 +331,7 @@ def test_a_stats_query_past_its_time_budget_is_stopped_and_said_in_one_line(
             f"stats query shop.example --from {first} --to {last} --dimensions time:hour "
             """--filter '["contains", "event:page", ["/p/"]]'""",
             OT_STATS__QUERY_TIMEOUT_SECONDS="0.001",
-        )
+        ),
+        exit_code=1,
     )
     assert line.startswith("error: the query took longer than 0.001 s and was stopped")

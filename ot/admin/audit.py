@@ -7,6 +7,7 @@ import json
 import typer
 
 from ot.admin.context import context_from, run
+from ot.admin.help import AdminTyper
 from ot.clock import as_utc
 from ot.db import create_engine
 from ot.models import AuditCheckpoint, AuditEntry
@@ -22,7 +23,7 @@ from ot.security.audit_checkpoints import (
     verify,
 )
 
-app = typer.Typer(
+app = AdminTyper(
     help="The audit trail: hash-chained, with signed checkpoints.", no_args_is_help=True
 )
 
@@ -33,18 +34,27 @@ def verify_command(
     public_key: str | None = typer.Option(
         None,
         "--public-key",
+        metavar="KEY",
         help="Base64 Ed25519 public key to check checkpoints with (default: the signing key's).",
     ),
     expect_head: list[str] = typer.Option(
         [],
         "--expect-head",
+        metavar="HEAD",
         help="A head printed earlier by `ot-admin audit head` and kept off the host: it must "
         "still be in the trail (repeatable).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Recompute the chain and check it against the signed checkpoints and the heads given;
-    exit 1 when broken, or when entries older than the signing window are not signed."""
+    """Check that the audit trail is intact.
+
+    Recomputes the chain and checks it against the signed checkpoints and the heads given. Exit
+    code 1 when it is broken, or when entries older than the signing window are not signed.
+
+    \b
+    Example:
+      ot-admin audit verify --expect-head HEAD --json
+    """
     context = context_from(ctx)
 
     async def action() -> TrailReport:
@@ -70,12 +80,20 @@ def head_command(
     public_key: str | None = typer.Option(
         None,
         "--public-key",
+        metavar="KEY",
         help="Base64 Ed25519 public key to check checkpoints with (default: the signing key's).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the head as JSON."),
 ) -> None:
-    """Print the latest signed checkpoint's head, once the trail verifies: keep it off the host
-    and pass it to `audit verify --expect-head` later."""
+    """Print the latest signed checkpoint's head.
+
+    Only once the trail verifies. Keep it off the host and pass it to `ot-admin audit verify
+    --expect-head` later.
+
+    \b
+    Example:
+      ot-admin audit head | ssh audit@elsewhere 'cat >> heads.log'
+    """
     context = context_from(ctx)
 
     async def action() -> tuple[TrailReport, Checkpoint | None]:
@@ -118,11 +136,18 @@ def head_command(
 @app.command("show")
 def show_command(
     ctx: typer.Context,
-    account: int | None = typer.Option(None, "--account", help="Only this account's trail."),
+    account: int | None = typer.Option(
+        None, "--account", metavar="ACCOUNT_ID", help="Only this account's trail."
+    ),
     limit: int = typer.Option(50, min=1, max=10_000, help="How many entries, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines."),
 ) -> None:
-    """Show the latest entries of the trail."""
+    """Show the latest entries of the trail.
+
+    \b
+    Example:
+      ot-admin audit show --account 3 --limit 20
+    """
     context = context_from(ctx)
 
     async def action() -> list[AuditEntry]:
@@ -151,7 +176,14 @@ def show_command(
 
 @app.command("checkpoint")
 def checkpoint_command(ctx: typer.Context) -> None:
-    """Sign a checkpoint of the trail's head now (`ot serve` does it when one is due)."""
+    """Sign a checkpoint of the trail's head now.
+
+    `ot serve` does it when one is due.
+
+    \b
+    Example:
+      ot-admin audit checkpoint
+    """
     context = context_from(ctx)
 
     async def action() -> AuditCheckpoint | None:
@@ -172,6 +204,13 @@ def checkpoint_command(ctx: typer.Context) -> None:
 
 @app.command("public-key")
 def public_key_command(ctx: typer.Context) -> None:
-    """Print the public key that verifies the checkpoints: keep a copy apart from the server."""
+    """Print the public key that verifies the checkpoints.
+
+    Keep a copy apart from the server.
+
+    \b
+    Example:
+      ot-admin audit public-key > audit-public-key.txt
+    """
     settings = context_from(ctx).settings
     typer.echo(public_key_text(load_or_create_signing_key(signing_key_path(settings))))

@@ -24,10 +24,11 @@ ROOT_SETTINGS: dict[str, Any] = {
 @functools.cache
 def _import_log() -> Command:
     from ot.admin import logimport
+    from ot.admin.help import AdminCommand
 
     return typer_command(
         "import-log",
-        lambda app: app.command("import-log")(logimport.import_log_command),
+        lambda app: app.command("import-log", cls=AdminCommand)(logimport.import_log_command),
         **ROOT_SETTINGS,
     )
 
@@ -35,9 +36,12 @@ def _import_log() -> Command:
 @functools.cache
 def _erase() -> Command:
     from ot.admin import rights
+    from ot.admin.help import AdminCommand
 
     return typer_command(
-        "erase", lambda app: app.command("erase")(rights.erase_command), **ROOT_SETTINGS
+        "erase",
+        lambda app: app.command("erase", cls=AdminCommand)(rights.erase_command),
+        **ROOT_SETTINGS,
     )
 
 
@@ -133,12 +137,12 @@ def _retention() -> Command:
 COMMANDS = [
     LazyCommand(
         "import-log",
-        "Import access logs; importing a log again adds only what was appended since.",
+        "Import access logs into a site.",
         _import_log,
     ),
     LazyCommand(
         "erase",
-        "Erase one visitor's hits and visits from a site (on the customer's request).",
+        "Erase one visitor's hits and visits from a site.",
         _erase,
     ),
     LazyCommand("db", "Database schema.", _db),
@@ -168,10 +172,27 @@ app = typer.Typer(
 )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"ot-admin {version('opentracker')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
-    config: Path | None = typer.Option(None, "--config", help="TOML settings file."),
+    config: Path | None = typer.Option(
+        None, "--config", metavar="FILE", help="TOML settings file."
+    ),
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,  # before the settings are read: it needs none
+        callback=_print_version,
+        help="Print the version of opentracker and exit.",
+    ),
 ) -> None:
     # Here rather than at the top: the settings (pydantic) are not needed to print `--help`.
     from ot.admin.context import make_context, secure_data_folder

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 
 from ot import paths
 from ot.config import Settings, describe_settings_error, load_settings
-from ot.errors import OtError
+from ot.errors import Conflict, Forbidden, InvalidInput, NotFound, OtError, Unauthorized
 from ot.private_files import secure_data_dir
 
 # The database, the audit trail and the keys are imported where they are used: `ot-admin`'s
@@ -61,11 +62,20 @@ class AdminContext:
 
 
 def operator_actor() -> Actor:
-    """Who runs the command: the login behind sudo, else the login."""
-    login = os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"
+    """Who runs the command, as every command's audit entries name them: the login behind
+    `sudo` (SUDO_USER), else the login of the process's user id. Not `$USER`: cron does not set
+    it, and anyone can set it to another name."""
     from ot.security.audit import Actor
 
-    return Actor.operator(login)
+    return Actor.operator(os.environ.get("SUDO_USER") or _login_of_this_process())
+
+
+def _login_of_this_process() -> str:
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a user id without a passwd entry (some containers): name it by number
+        return f"uid-{uid}"
 
 
 async def _checkpoint_if_due(engine: Any, settings: Settings) -> None:
@@ -139,10 +149,29 @@ def make_context(config: Path | None) -> AdminContext:
         raise typer.Exit(2) from None
 
 
+# Exit codes of every command: 0 done, 1 failed, 2 refused (invalid or unknown input; nothing
+# was changed), as Click answers a misspelt option.
+FAILED = 1
+REFUSED = 2
+
+
+def exit_code_of(error: OtError) -> int:
+    """Refused for what the operator can correct in the command line; failed otherwise (the
+    database, the disk, a query too slow)."""
+    refusals = (InvalidInput, NotFound, Conflict, Forbidden, Unauthorized)
+    return REFUSED if isinstance(error, refusals) else FAILED
+
+
 def run(action: Callable[[], Awaitable[T]]) -> T:
-    """Run an async action; a domain error becomes a one-line message and exit code 1."""
+    """Run an async action; a domain error becomes a one-line message and its exit code."""
     try:
         return asyncio.run(action())  # type: ignore[arg-type]
     except OtError as error:
         typer.echo(f"error: {error.message}", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(exit_code_of(error)) from None
+
+
+def refuse(message: str) -> NoReturn:
+    """End the command as refused: one line naming the problem, exit code 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(REFUSED)

@@ -7,10 +7,12 @@ import asyncio
 import typer
 
 from ot.admin.context import context_from, secure_data_folder
+from ot.admin.help import AdminTyper
+from ot.admin.output import json_option, print_json
 from ot.db import create_engine
 from ot.schema import current_revision, head_revision, upgrade
 
-app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app = AdminTyper(help="Database schema.", no_args_is_help=True)
 
 
 @app.command("upgrade")
@@ -22,7 +24,12 @@ def upgrade_command(
         help="Make a new, empty installation (database and keys) if there is none.",
     ),
 ) -> None:
-    """Apply every pending migration."""
+    """Apply every pending migration.
+
+    \b
+    Example:
+      ot-admin db upgrade
+    """
     context = context_from(ctx, creating=create)
     settings = context.settings
     secure_data_folder(settings.data_dir)
@@ -32,8 +39,15 @@ def upgrade_command(
 
 
 @app.command("status")
-def status_command(ctx: typer.Context) -> None:
-    """Show the schema's revision and whether it is current (exit code 1 when not)."""
+def status_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
+    """Show the schema's revision and whether it is current.
+
+    Exit code 1 when it is not.
+
+    \b
+    Example:
+      ot-admin db status --json
+    """
     settings = context_from(ctx).settings
 
     async def read() -> str | None:
@@ -45,6 +59,9 @@ def status_command(ctx: typer.Context) -> None:
 
     current = asyncio.run(read())
     head = head_revision()
-    typer.echo(f"current: {current or 'none'}\nexpected: {head}")
+    if as_json:
+        print_json({"current": current, "expected": head, "up_to_date": current == head})
+    else:
+        typer.echo(f"current: {current or 'none'}\nexpected: {head}")
     if current != head:
         raise typer.Exit(1)

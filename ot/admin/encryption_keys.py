@@ -8,11 +8,13 @@ import typer
 
 from ot import paths
 from ot.admin.context import AdminContext, context_from, operator_actor, run
+from ot.admin.help import AdminTyper
+from ot.admin.output import json_option, plural, print_json, print_listing
 from ot.db import create_engine
 from ot.security.key_rotation import KeyUsage, RotationReport, key_usage, retire_key, rotate
 from ot.security.secrets import load_secrets_of
 
-app = typer.Typer(help="Encryption keys of personal fields.", no_args_is_help=True)
+app = AdminTyper(help="Encryption keys of personal fields.", no_args_is_help=True)
 
 
 def _secrets_file(context: AdminContext) -> Path:
@@ -25,8 +27,14 @@ def rotate_command(
     ctx: typer.Context,
     batch_size: int = typer.Option(500, min=1, max=100_000, help="Values per transaction."),
 ) -> None:
-    """Add a new key, make it current, and re-encrypt every stored value under it, in batches,
-    while the server keeps running (it reads both keys)."""
+    """Add a new current key and re-encrypt every value under it.
+
+    In batches, while the server keeps running (it reads both keys).
+
+    \b
+    Example:
+      ot-admin keys rotate --batch-size 1000
+    """
     context = context_from(ctx)
     secrets_file = _secrets_file(context)
 
@@ -45,16 +53,24 @@ def rotate_command(
     report = run(action)
     typer.echo(f"new current key {report.new_key_id}")
     for column, count in sorted(report.reencrypted.items()):
-        typer.echo(f"  {column}: {count} values re-encrypted")
+        typer.echo(f"  {column}: {plural(count, 'value')} re-encrypted")
     for column, count in sorted(report.unreadable.items()):
-        typer.echo(f"  {column}: {count} values cannot be decrypted and were left alone", err=True)
+        typer.echo(
+            f"  {column}: {plural(count, 'value')} cannot be decrypted and were left alone",
+            err=True,
+        )
     if report.unreadable:
         raise typer.Exit(1)
 
 
 @app.command("status")
-def status_command(ctx: typer.Context) -> None:
-    """Show each key and how many stored values it encrypts."""
+def status_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
+    """Show each key and how many stored values it encrypts.
+
+    \b
+    Example:
+      ot-admin keys status --json
+    """
     context = context_from(ctx)
     secrets = load_secrets_of(context.settings)
 
@@ -68,24 +84,52 @@ def status_command(ctx: typer.Context) -> None:
             await engine.dispose()
 
     usage = run(action)
-    typer.echo("key\tvalues\tstate")
-    for key_id in secrets.encryption_keys:
-        state = "current" if key_id == secrets.current_key_id else "old"
-        typer.echo(f"{key_id}\t{usage.by_key[key_id]}\t{state}")
+    keys = [
+        {
+            "key": key_id,
+            "values": usage.by_key[key_id],
+            "state": "current" if key_id == secrets.current_key_id else "old",
+        }
+        for key_id in secrets.encryption_keys
+    ]
+    if as_json:
+        print_json(
+            {
+                "keys": keys,
+                "unknown_key_values": usage.by_key["unknown"],
+                "by_column": {column: dict(counts) for column, counts in usage.by_column.items()},
+                "not_encrypted": dict(usage.not_encrypted),
+            }
+        )
+        return
     if usage.by_key["unknown"]:
-        typer.echo(f"unknown\t{usage.by_key['unknown']}\tnot in the secrets file")
+        keys.append(
+            {
+                "key": "unknown",
+                "values": usage.by_key["unknown"],
+                "state": "not in the secrets file",
+            }
+        )
+    print_listing(keys, ["key", "values", "state"], as_json=False)
     for column, counts in sorted(usage.by_column.items()):
         spread = ", ".join(f"{key_id} {count}" for key_id, count in sorted(counts.items()))
         typer.echo(f"  {column}: {spread or 'no values'}")
     for column, count in sorted(usage.not_encrypted.items()):
-        typer.echo(f"  {column}: {count} values NOT encrypted")
+        typer.echo(f"  {column}: {plural(count, 'value')} NOT encrypted")
 
 
 @app.command("retire")
 def retire_command(
     ctx: typer.Context, key_id: str = typer.Argument(..., help="The key id to remove.")
 ) -> None:
-    """Remove an old key from the secrets file; refused while any stored value uses it."""
+    """Remove an old key from the secrets file.
+
+    Refused while any stored value uses it.
+
+    \b
+    Example:
+      ot-admin keys retire k1
+    """
     context = context_from(ctx)
     secrets_file = _secrets_file(context)
 

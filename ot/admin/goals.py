@@ -7,11 +7,12 @@ import json
 import typer
 
 from ot.admin.context import context_from, operator_actor, run
+from ot.admin.help import AdminTyper
 from ot.models import Goal
 from ot.sites.store import get_site
 from ot.stats.goals import add_goal, delete_goal, goal_named, list_goals
 
-app = typer.Typer(
+app = AdminTyper(
     help="Goals: pages or custom events whose conversions are counted.", no_args_is_help=True
 )
 
@@ -26,7 +27,12 @@ def add_command(
     ),
     name: str | None = typer.Option(None, help="Display name (default: from the page or event)."),
 ) -> None:
-    """Add a goal to a site."""
+    """Add a goal to a site.
+
+    \b
+    Example:
+      ot-admin goal add example.com --page /thanks --name Thanks
+    """
     context = context_from(ctx)
 
     async def action() -> Goal:
@@ -52,7 +58,12 @@ def list_command(
     site: str = typer.Argument(..., help="Site id or domain."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """List a site's goals."""
+    """List a site's goals.
+
+    \b
+    Example:
+      ot-admin goal list example.com
+    """
     context = context_from(ctx)
 
     async def action() -> list[Goal]:
@@ -81,7 +92,14 @@ def remove_command(
     site: str = typer.Argument(..., help="Site id or domain."),
     name: str = typer.Argument(..., help="The goal's display name."),
 ) -> None:
-    """Remove a goal (its past hits stay; they just no longer count as conversions)."""
+    """Remove a goal from a site.
+
+    Its past hits stay; they just no longer count as conversions.
+
+    \b
+    Example:
+      ot-admin goal remove example.com Thanks
+    """
     context = context_from(ctx)
 
     async def action() -> None:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ot.admin.context import AdminContext, context_from, operator_actor, run
+from ot.admin.context import AdminContext, context_from, operator_actor, refuse, run
 from ot.errors import InvalidInput
 from ot.logimport import state
 from ot.logimport.formats import LogFormat, apache_format, goaccess_format
@@ -65,7 +65,14 @@ def import_log_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Import access logs; importing a log again adds only what was appended since."""
+    """Import access logs into a site.
+
+    Importing a log again adds only what was appended since.
+
+    \b
+    Example:
+      ot-admin import-log example.com /var/log/nginx/access.log*
+    """
     context = context_from(ctx)
     if forget:
         _forget_positions(context, site, files, as_json=as_json)
@@ -79,7 +86,7 @@ def import_log_command(
         batch_size=batch_size,
     )
     if follow and files[-1] == "-":
-        _fail("--follow needs a file to follow, not standard input")
+        refuse("--follow needs a file to follow, not standard input")
 
     async def find_site() -> Site:
         async with context.session() as session:
@@ -149,13 +156,7 @@ def _log_format(
             )
         return apache_format(name)
     except InvalidInput as error:
-        _fail(error.message)
-        raise  # unreachable: _fail exits
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+        refuse(error.message)
 
 
 @contextmanager

@@ -9,6 +9,8 @@ import typer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.admin.context import context_from, operator_actor, run
+from ot.admin.help import AdminTyper
+from ot.admin.output import plural
 from ot.db import create_engine
 from ot.errors import InvalidInput
 from ot.ingest.visitors import visitor_id_from_client_id
@@ -20,15 +22,22 @@ from ot.schema import ensure_schema
 from ot.security.secrets import load_or_create_secrets
 from ot.sites.store import get_site
 
-retention_app = typer.Typer(help="Per-site retention of hits.", no_args_is_help=True)
+retention_app = AdminTyper(help="Per-site retention of hits.", no_args_is_help=True)
 
 
 def export_command(
     ctx: typer.Context,
     account_id: int = typer.Argument(..., help="The account's id."),
-    out: Path = typer.Option(..., "--out", help="The zip file to write."),
+    out: Path = typer.Option(..., "--out", metavar="FILE", help="The zip file to write."),
 ) -> None:
-    """Export everything held about an account: a zip of account.json and hits CSVs."""
+    """Export everything held about an account, as a zip.
+
+    The zip holds account.json and the hits as CSV files.
+
+    \b
+    Example:
+      ot-admin account export 3 --out account-3.zip
+    """
     context = context_from(ctx)
     settings = context.settings
 
@@ -47,7 +56,8 @@ def export_command(
             await engine.dispose()
 
     counts = run(action)
-    typer.echo(f"exported {counts['sites']} sites and {counts['hits']} hits to {out}")
+    sites, hits = plural(counts["sites"], "site"), plural(counts["hits"], "hit")
+    typer.echo(f"exported {sites} and {hits} to {out}")
 
 
 def erase_command(
@@ -57,7 +67,14 @@ def erase_command(
     client_id: str | None = typer.Option(None, "--client-id", help="Tracker's first-party id."),
     ip: str | None = typer.Option(None, "--ip", help="The visitor's IP address."),
 ) -> None:
-    """Erase one visitor's hits and visits from a site (on the customer's request)."""
+    """Erase one visitor's hits and visits from a site.
+
+    On the customer's request; audited.
+
+    \b
+    Example:
+      ot-admin erase example.com --ip 203.0.113.9
+    """
     context = context_from(ctx)
     settings = context.settings
 
@@ -88,8 +105,8 @@ def erase_command(
 
     report = run(action)
     typer.echo(
-        f"erased {report.hits} hits in {report.visits} visits; "
-        f"{report.days_to_roll_again} days will be rolled up again"
+        f"erased {plural(report.hits, 'hit')} in {plural(report.visits, 'visit')}; "
+        f"{plural(report.days_to_roll_again, 'day')} will be rolled up again"
     )
     for note in report.notes:
         typer.echo(f"note: {note}")
@@ -97,8 +114,15 @@ def erase_command(
 
 @retention_app.command("run")
 def retention_run_command(ctx: typer.Context) -> None:
-    """Delete hits past each site's retention and purge the accounts whose deletion grace
-    period is over (`ot serve` does this every hour)."""
+    """Delete hits past retention and purge deleted accounts.
+
+    Hits past each site's retention, and the accounts whose deletion grace period is over (`ot
+    serve` does this every hour).
+
+    \b
+    Example:
+      ot-admin retention run
+    """
     settings = context_from(ctx).settings
 
     async def action() -> HousekeepingReport:
@@ -112,7 +136,8 @@ def retention_run_command(ctx: typer.Context) -> None:
     report = run(action)
     for site in report.retention.sites:
         typer.echo(
-            f"site {site.site_id}: deleted {site.hits} hits, {site.visits} visits, "
-            f"{site.rollup_rows} rollup rows past its retention"
+            f"site {site.site_id}: deleted {plural(site.hits, 'hit')}, "
+            f"{plural(site.visits, 'visit')}, {plural(site.rollup_rows, 'rollup row')} "
+            "past its retention"
         )
-    typer.echo(f"purged {len(report.purged_accounts)} deleted accounts")
+    typer.echo(f"purged {plural(len(report.purged_accounts), 'deleted account')}")

@@ -5,17 +5,26 @@ from __future__ import annotations
 import typer
 
 from ot.admin.context import context_from, operator_actor, run
+from ot.admin.help import AdminTyper
+from ot.admin.output import plural
 from ot.db import create_engine
 from ot.rollups.job import RollupReport
 from ot.rollups.schedule import run_by_hand
 from ot.schema import ensure_schema
 
-app = typer.Typer(help="Per-day rollups for fast dashboards.", no_args_is_help=True)
+app = AdminTyper(help="Per-day rollups for fast dashboards.", no_args_is_help=True)
 
 
 @app.command("run")
 def run_command(ctx: typer.Context) -> None:
-    """Roll up every day that new hits touched (`ot serve` does it every few seconds)."""
+    """Roll up every day that new hits touched.
+
+    `ot serve` does it every few seconds.
+
+    \b
+    Example:
+      ot-admin rollups run
+    """
     context = context_from(ctx)
     settings = context.settings
 
@@ -33,6 +42,6 @@ def run_command(ctx: typer.Context) -> None:
         typer.echo("another process is rolling up right now; nothing done")
         raise typer.Exit(1)
     typer.echo(
-        f"rolled up {report.days_rolled} days of {report.sites} sites "
-        f"({report.rows_written} rows) in {report.seconds:.1f} s"
+        f"rolled up {plural(report.days_rolled, 'day')} of {plural(report.sites, 'site')} "
+        f"({plural(report.rows_written, 'row')}) in {report.seconds:.1f} s"
     )

@@ -1,0 +1,83 @@
+"""How `ot-admin` commands print what they found: for people, a header line and tab-separated
+rows (which `cut` and `column -t` read too); for scripts (`--json`), one JSON document on
+standard output whose keys are the header's names and do not change."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import typer
+
+JSON_HELP = "Print one JSON document instead, for scripts."
+
+
+def json_option() -> Any:
+    """The `--json` option every command that prints something takes."""
+    return typer.Option(False, "--json", help=JSON_HELP)
+
+
+def print_json(document: object) -> None:
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def print_listing(
+    rows: Sequence[Mapping[str, object]],
+    columns: Sequence[str],
+    *,
+    as_json: bool,
+    shown: Mapping[str, Callable[[Any], str]] | None = None,
+) -> None:
+    """Rows as a JSON array of objects with these keys, or as a header line and one line per
+    row; `shown` says how a column's value is written in the text (default `str`, None as -)."""
+    if as_json:
+        print_json([{name: row[name] for name in columns} for row in rows])
+        return
+    shown = shown or {}
+    typer.echo("\t".join(columns))
+    for row in rows:
+        typer.echo("\t".join(shown.get(name, _text)(row[name]) for name in columns))
+
+
+def _text(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """` (did you mean "visitors"?)` for a near miss among the known names, else nothing."""
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`1 visit`, `2 visits`; `nouns` for a plural not made with -s (`2 entries`)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as people read it: `34s`, `2m 04s`, `1h 02m 03s`."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02}m {secs:02}s"
+    if minutes:
+        return f"{minutes}m {secs:02}s"
+    return f"{secs}s"
+
+
+# Metrics that are percentages, and the one that is a duration in seconds (as the engine answers).
+PERCENT_METRICS = frozenset({"bounce_rate", "conversion_rate", "percentage"})
+DURATION_METRICS = frozenset({"visit_duration"})
+
+
+def metric_text(name: str, value: object) -> str:
+    """A metric's value with its unit: `27 %`, `2m 34s`; others as they are."""
+    if value is None:
+        return ""
+    if name in PERCENT_METRICS:
+        return f"{value} %"
+    if name in DURATION_METRICS and isinstance(value, int | float):
+        return duration_text(value)
+    return str(value)
