@@ -41,9 +41,20 @@ if TYPE_CHECKING:
         SshKey,
     )
     from ot.models.audit import AuditCheckpoint, AuditEntry
+    from ot.models.disclosure import (
+        DISCLOSURE_AUTHORITY,
+        DISCLOSURE_DECISION_NOTE,
+        DISCLOSURE_LEGAL_BASIS,
+        DISCLOSURE_REFERENCE,
+        DataCategory,
+        DisclosureRequest,
+        DisclosureState,
+        Jurisdiction,
+    )
     from ot.models.grants import GRANT_GRANTEE, GRANT_PURPOSE, GRANT_READ_QUERY, Grant, GrantRead
     from ot.models.hits import HIT_IP, DroppedHits, Hit, Visit, VisitorOrdinal, VisitorSalt
     from ot.models.imports import LogImport
+    from ot.models.operators import OperatorAppointment, OperatorRole
     from ot.models.rollups import RollupBitmap, RollupDay, RollupPendingDay, RollupProgress
     from ot.models.sites import Goal, GoalKind, Site
     from ot.models.teams import INVITATION_EMAIL, Invitation, MemberRole, Membership
@@ -62,6 +73,13 @@ _HOME = {
     "AuditCheckpoint": "audit",
     "AuditEntry": "audit",
     "Consent": "accounts",
+    "DISCLOSURE_AUTHORITY": "disclosure",
+    "DISCLOSURE_DECISION_NOTE": "disclosure",
+    "DISCLOSURE_LEGAL_BASIS": "disclosure",
+    "DISCLOSURE_REFERENCE": "disclosure",
+    "DataCategory": "disclosure",
+    "DisclosureRequest": "disclosure",
+    "DisclosureState": "disclosure",
     "DroppedHits": "hits",
     "EmailVerification": "accounts",
     "GRANT_GRANTEE": "grants",
@@ -75,12 +93,15 @@ _HOME = {
     "Hit": "hits",
     "INVITATION_EMAIL": "teams",
     "Invitation": "teams",
+    "Jurisdiction": "disclosure",
     "LogImport": "imports",
     "LoginSession": "accounts",
     "LoginThrottle": "accounts",
     "MailQuota": "accounts",
     "MemberRole": "teams",
     "Membership": "teams",
+    "OperatorAppointment": "operators",
+    "OperatorRole": "operators",
     "PROFILE_OLD_VALUES": "accounts",
     "ProfileChange": "accounts",
     "RecoveryCode": "accounts",
@@ -119,6 +140,10 @@ __all__ = [
     "ACCOUNT_NAME",
     "ACCOUNT_PHONE",
     "ACCOUNT_TOTP_SECRET",
+    "DISCLOSURE_AUTHORITY",
+    "DISCLOSURE_DECISION_NOTE",
+    "DISCLOSURE_LEGAL_BASIS",
+    "DISCLOSURE_REFERENCE",
     "GRANT_GRANTEE",
     "GRANT_PURPOSE",
     "GRANT_READ_QUERY",
@@ -133,6 +158,9 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEntry",
     "Consent",
+    "DataCategory",
+    "DisclosureRequest",
+    "DisclosureState",
     "DroppedHits",
     "EmailVerification",
     "Goal",
@@ -141,12 +169,15 @@ __all__ = [
     "GrantRead",
     "Hit",
     "Invitation",
+    "Jurisdiction",
     "LogImport",
     "LoginSession",
     "LoginThrottle",
     "MailQuota",
     "MemberRole",
     "Membership",
+    "OperatorAppointment",
+    "OperatorRole",
     "ProfileChange",
     "RecoveryCode",
     "RollupBitmap",
