@@ -1,8 +1,8 @@
 """ssh keys: customers' SSH public keys, which open their terminal UI over SSH
 
 Revision ID: 5b8e2f1c4d07
-Revises: a3f9c1d27e58
-Create Date: 2026-12-06 18:30:00
+Revises: f47a1a8a5c6b
+Create Date: 2026-12-06 19:10:00
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5b8e2f1c4d07"
-down_revision: str | None = "a3f9c1d27e58"
+down_revision: str | None = "f47a1a8a5c6b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
