@@ -1,4 +1,4 @@
-"""`ot-admin db`: the database schema."""
+"""`ot-admin db`: the database schema (backups and restores: `ot.admin.backups`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ot.admin.context import context_from, secure_data_folder
 from ot.db import create_engine
 from ot.schema import current_revision, head_revision, upgrade
 
-app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app = typer.Typer(help="The database: its schema, backups and restores.", no_args_is_help=True)
 
 
 @app.command("upgrade")

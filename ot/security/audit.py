@@ -45,6 +45,8 @@ class AuditAction(StrEnum):
     ACCOUNT_REGISTERED = "account.registered"
     ACCOUNT_REGISTRATION_FOR_TAKEN_EMAIL = "account.registration_for_taken_email"
     ACCOUNT_VERIFIED = "account.verified"
+    DATABASE_BACKED_UP = "database.backed_up"
+    DATABASE_RESTORED = "database.restored"
     EMAIL_CHANGE_REFUSED = "email.change_refused"
     EMAIL_CHANGE_REQUESTED = "email.change_requested"
     EMAIL_CHANGED = "email.changed"
