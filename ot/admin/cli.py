@@ -47,8 +47,10 @@ def _erase() -> Command:
 
 @functools.cache
 def _db() -> Command:
-    from ot.admin import db
+    from ot.admin import backups, db
 
+    db.app.command("backup")(backups.backup_command)  # once: this loader is cached
+    db.app.command("restore")(backups.restore_command)
     return typer_command("db", lambda app: app.add_typer(db.app, name="db"), **ROOT_SETTINGS)
 
 
@@ -145,7 +147,7 @@ COMMANDS = [
         "Erase one visitor's hits and visits from a site.",
         _erase,
     ),
-    LazyCommand("db", "Database schema.", _db),
+    LazyCommand("db", "The database: its schema, backups and restores.", _db),
     LazyCommand("account", "Customer accounts.", _account),
     LazyCommand("site", "Sites.", _site),
     LazyCommand("token", "API tokens.", _token),

@@ -1,4 +1,4 @@
-"""`ot-admin db`: the database schema."""
+"""`ot-admin db`: the database schema (backups and restores: `ot.admin.backups`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ot.admin.output import json_option, print_json
 from ot.db import create_engine
 from ot.schema import current_revision, head_revision, upgrade
 
-app = AdminTyper(help="Database schema.", no_args_is_help=True)
+app = AdminTyper(help="The database: its schema, backups and restores.", no_args_is_help=True)
 
 
 @app.command("upgrade")

@@ -45,6 +45,8 @@ class AuditAction(StrEnum):
     ACCOUNT_REGISTERED = "account.registered"
     ACCOUNT_REGISTRATION_FOR_TAKEN_EMAIL = "account.registration_for_taken_email"
     ACCOUNT_VERIFIED = "account.verified"
+    DATABASE_BACKED_UP = "database.backed_up"
+    DATABASE_RESTORED = "database.restored"
     DISCLOSURE_APPROVED = "disclosure.approved"
     DISCLOSURE_OPENED = "disclosure.opened"
     DISCLOSURE_REFUSED = "disclosure.refused"

@@ -1,0 +1,55 @@
+"""`ot-admin db backup` and `ot-admin db restore` (see `ot.backups`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ot.admin.context import context_from, operator_actor, run
+
+
+def backup_command(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., metavar="FILE", help="The backup to write (a new file)."),
+) -> None:
+    """Back up the database while the server runs, and its keys beside it (FILE.keys).
+
+    Keep the two files apart: FILE holds only ciphertexts of customer information, FILE.keys
+    the keys that read them. Both are readable by you alone.
+
+    Example: ot-admin db backup /var/backups/opentracker-2026-12-06.db
+    """
+    from ot.backups import back_up
+
+    settings = context_from(ctx).settings
+    report = run(lambda: back_up(settings, file, actor=operator_actor()))
+    typer.echo(
+        f"backed up to {report.database_file} ({report.bytes:,} bytes, sha256 "
+        f"{report.database_sha256}); its keys: {report.keys_file}"
+    )
+
+
+def restore_command(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., metavar="FILE", help="A backup made by `db backup`."),
+    keys: Path | None = typer.Option(
+        None, "--keys", metavar="KEYS_FILE", help="Its keys file, if not FILE.keys."
+    ),
+    yes: bool = typer.Option(False, "--yes", help="Replace the installation without asking."),
+) -> None:
+    """Replace the installation's database and keys with a backup's. Stop the server first.
+
+    Example: ot-admin db restore /var/backups/opentracker-2026-12-06.db --yes
+    """
+    from ot.backups import restore
+
+    settings = context_from(ctx, creating=True).settings
+    if not yes:
+        typer.confirm(
+            "This replaces the database and the keys of this installation with the backup's. "
+            "Is the server stopped, and do you want to go on?",
+            abort=True,
+        )
+    run(lambda: restore(settings, file, keys, actor=operator_actor()))
+    typer.echo(f"restored from {file}; start the server again")
