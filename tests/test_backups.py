@@ -111,6 +111,6 @@ def test_what_is_not_a_backup_is_refused_and_the_installation_is_left_as_it_was(
 
 
 def test_pg_dump_gets_the_password_in_its_environment_never_on_its_command_line() -> None:
-    database, environment = libpq_target("postgresql+asyncpg://ot:s3cr%40t@db.internal:5433/ot")
-    assert database == "postgresql://ot@db.internal:5433/ot"
+    target, environment = libpq_target("postgresql+asyncpg://ot:s3cr%40t@db.internal:5433/ot")
+    assert target == "postgresql://ot@db.internal:5433/ot"
     assert environment["PGPASSWORD"] == "s3cr@t"
