@@ -13,12 +13,14 @@ def backup_command(
     ctx: typer.Context,
     file: Path = typer.Argument(..., metavar="FILE", help="The backup to write (a new file)."),
 ) -> None:
-    """Back up the database while the server runs, and its keys beside it (FILE.keys).
+    """Back up the database and its keys while the server runs.
 
-    Keep the two files apart: FILE holds only ciphertexts of customer information, FILE.keys
-    the keys that read them. Both are readable by you alone.
+    FILE gets the database, FILE.keys the keys that read it: keep the two apart. FILE holds
+    customer information only as ciphertexts. Both are readable by you alone.
 
-    Example: ot-admin db backup /var/backups/opentracker-2026-12-06.db
+    \b
+    Example:
+      ot-admin db backup /var/backups/opentracker-2026-12-06.db
     """
     from ot.backups import back_up
 
@@ -38,9 +40,13 @@ def restore_command(
     ),
     yes: bool = typer.Option(False, "--yes", help="Replace the installation without asking."),
 ) -> None:
-    """Replace the installation's database and keys with a backup's. Stop the server first.
+    """Put a backup in place of the database and keys.
 
-    Example: ot-admin db restore /var/backups/opentracker-2026-12-06.db --yes
+    Stop the server first: a running server keeps the database it opened.
+
+    \b
+    Example:
+      ot-admin db restore /var/backups/opentracker-2026-12-06.db --yes
     """
     from ot.backups import restore
 
