@@ -134,6 +134,7 @@ class PayPalGateway:
         self, *, payment_id: str, payer_id: str, request_id: str
     ) -> ExecutedPayment:
         _check_request_id(request_id)
+        _check_paypal_id(payment_id, "payment_id")
         payment = paypalrestsdk.Payment({"id": payment_id}, api=self._api)
         execution = _carrying(request_id, {"payer_id": payer_id}, self._api)
         await self._send("execute a payment", request_id, lambda: payment.execute(execution))
@@ -153,6 +154,7 @@ class PayPalGateway:
         self, *, sale_id: str, amount: Decimal, currency: str, request_id: str
     ) -> Refund:
         _check_request_id(request_id)
+        _check_paypal_id(sale_id, "sale_id")
         sale = paypalrestsdk.Sale({"id": sale_id}, api=self._api)
         asked = _carrying(request_id, {"amount": paypal_amount(amount, currency)}, self._api)
         refund = await self._send("refund a sale", request_id, lambda: sale.refund(asked))
@@ -212,6 +214,8 @@ class PayPalGateway:
                 problem = f"no answer within {self._timeout_seconds:g} seconds"
             except requests.exceptions.ConnectionError:
                 problem = f"cannot connect to {self._api.endpoint}"
+            except requests.exceptions.RequestException as error:  # an answer broken off
+                problem = f"the answer broke off ({type(error).__name__})"
             except sdk_errors.ClientError as error:
                 raise refusal(_answer_of(error), status=error.response.status_code) from None
             except sdk_errors.ConnectionError as error:  # a 5xx, or a status PayPal never sends
@@ -303,3 +307,10 @@ def _check_request_id(request_id: str) -> None:
             f"request_id must be 1 to {MAX_REQUEST_ID_LENGTH} printable ASCII characters",
             field="request_id",
         )
+
+
+def _check_paypal_id(value: str, field: str) -> None:
+    # The SDK pastes ids into the URL as they are, and a payment's id comes back to us in the
+    # payer's return URL: "PAY-1/../../sale/2/refund" must not reach another endpoint.
+    if not (0 < len(value) <= 128 and value.isascii() and value.replace("-", "").isalnum()):
+        raise InvalidInput(f"{field} is not a PayPal id (letters, digits and -)", field=field)
