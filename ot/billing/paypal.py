@@ -27,6 +27,7 @@ from ot.billing.gateway import (
     ExecutedPayment,
     GatewayRefused,
     GatewayUnavailable,
+    PaymentGateway,
     Refund,
 )
 from ot.config import PayPalSettings
@@ -69,8 +70,8 @@ class _TimedApi(paypalrestsdk.Api):
         return super().http_call(url, method, **kwargs)
 
 
-class PayPalGateway:
-    """`ot.billing.gateway.PaymentGateway` through PayPal. `attempts`: how often a request is
+class PayPalGateway(PaymentGateway):  # named, so that mypy checks it keeps the protocol
+    """The payment gateway through PayPal. `attempts`: how often a request is
     sent before PayPal counts as unavailable; `pause_seconds`: the wait before each retry
     (tests make it 0)."""
 
