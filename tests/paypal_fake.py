@@ -105,11 +105,11 @@ class FakePayPal:
         """The payer logs in at the approval URL and approves the payment."""
         self._approvals[payment_id] = {"payer_id": payer_id, "email": email}
 
-    def sign(self, event: dict[str, Any], *, transmission_id: str = "") -> dict[str, str]:
-        """The headers PayPal would send `event` to our webhook with."""
-        transmission_id = transmission_id or f"tr-{next(self._ids)}"
+    def sign(self, body: bytes) -> dict[str, str]:
+        """The headers PayPal would send the event `body` to our webhook with."""
+        transmission_id = f"tr-{next(self._ids)}"
         time = "2026-12-06T18:00:00Z"
-        signature = _signature(transmission_id, time, WEBHOOK_ID, event)
+        signature = _signature(transmission_id, time, WEBHOOK_ID, body)
         return {
             "PAYPAL-AUTH-ALGO": "SHA256withRSA",
             "PAYPAL-CERT-URL": "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-1",
@@ -342,11 +342,10 @@ class FakePayPal:
         if missing:
             details = [{"field": name, "issue": "Required field is missing"} for name in missing]
             return _error_answer(400, "VALIDATION_ERROR", "Invalid data provided", details)
+        # Like PayPal, the signature is checked over the event's bytes as they were signed.
+        event = _member_as_sent(await request.text(), "webhook_event").encode()
         expected = _signature(
-            body["transmission_id"],
-            body["transmission_time"],
-            body["webhook_id"],
-            body["webhook_event"],
+            body["transmission_id"], body["transmission_time"], body["webhook_id"], event
         )
         genuine = body["webhook_id"] == WEBHOOK_ID and hmac.compare_digest(
             expected, body["transmission_sig"]
@@ -354,11 +353,34 @@ class FakePayPal:
         return 200, {"verification_status": "SUCCESS" if genuine else "FAILURE"}
 
 
-def _signature(transmission_id: str, time: str, webhook_id: str, event: Any) -> str:
-    # The event as JSON in one agreed form: the gateway sends it parsed, not as the bytes signed.
-    crc = binascii.crc32(json.dumps(event, sort_keys=True, separators=(",", ":")).encode())
-    signed = f"{transmission_id}|{time}|{webhook_id}|{crc}".encode()
+def _signature(transmission_id: str, time: str, webhook_id: str, event: bytes) -> str:
+    signed = f"{transmission_id}|{time}|{webhook_id}|{binascii.crc32(event)}".encode()
     return base64.b64encode(hmac.new(_SIGNING_KEY, signed, hashlib.sha256).digest()).decode()
+
+
+def _member_as_sent(text: str, name: str) -> str:
+    """The text of member `name` of the JSON object `text`, as it stands there."""
+    decoder = json.JSONDecoder()
+    index = text.index("{") + 1
+    while True:
+        index = _after_space(text, index)
+        if text[index] == "}":
+            raise KeyError(name)
+        key, index = decoder.raw_decode(text, index)
+        index = _after_space(text, _after_space(text, index) + 1)  # past the colon
+        start = index
+        _, index = decoder.raw_decode(text, index)
+        if key == name:
+            return text[start:index]
+        index = _after_space(text, index)
+        if text[index] == ",":
+            index += 1
+
+
+def _after_space(text: str, index: int) -> int:
+    while text[index] in " \t\r\n":
+        index += 1
+    return index
 
 
 def _payment_problems(body: Any) -> list[dict[str, str]]:

@@ -47,7 +47,7 @@ SALE_COMPLETED = {
     "create_time": "2026-12-06T18:00:00.000Z",
     "resource_type": "sale",
     "event_type": "PAYMENT.SALE.COMPLETED",
-    "summary": "Payment completed for EUR 12.50",
+    "summary": "Payment completed for € 12.50 EUR",
     "resource": {
         "id": "SALE-FAKE000002",
         "state": "completed",
@@ -352,11 +352,20 @@ async def test_the_event_loop_keeps_running_while_paypal_is_slow(
 # Webhooks.
 
 
+def as_paypal_sends(event: dict[str, Any]) -> bytes:
+    """An event's body as PayPal sends it: compact, non-ASCII as UTF-8, not as Python writes
+    JSON (", " and ": ", \\u escapes)."""
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+SALE_COMPLETED_BODY = as_paypal_sends(SALE_COMPLETED)
+
+
 async def test_a_webhook_paypal_signed_is_verified_by_asking_paypal(
     paypal: FakePayPal, gateway: PaymentGateway
 ) -> None:
-    headers = paypal.sign(SALE_COMPLETED)
-    assert await gateway.verify_webhook(headers=headers, body=json.dumps(SALE_COMPLETED).encode())
+    headers = paypal.sign(SALE_COMPLETED_BODY)
+    assert await gateway.verify_webhook(headers=headers, body=SALE_COMPLETED_BODY)
 
     [question] = paypal.requests_to(VERIFY_PATH)
     assert question.body == {
@@ -368,15 +377,28 @@ async def test_a_webhook_paypal_signed_is_verified_by_asking_paypal(
         "webhook_id": WEBHOOK_ID,
         "webhook_event": SALE_COMPLETED,
     }
-    assert question.headers["Authorization"].startswith("Bearer ")
+    assert question.headers["Authorization"] == f"Bearer {paypal.tokens[0]}"
     assert question.headers["PayPal-Request-Id"]
+
+
+async def test_a_webhook_goes_back_to_paypal_in_the_bytes_it_was_signed_in(
+    paypal: FakePayPal, gateway: PaymentGateway
+) -> None:
+    """PayPal checks its signature over the event as it sent it, so the event is not parsed and
+    written again (here its € would become \\u20ac, and its spacing change)."""
+    assert "€".encode() in SALE_COMPLETED_BODY
+    assert await gateway.verify_webhook(
+        headers=paypal.sign(SALE_COMPLETED_BODY), body=SALE_COMPLETED_BODY
+    )
+    spaced = json.dumps(SALE_COMPLETED, indent=2).encode()
+    assert await gateway.verify_webhook(headers=paypal.sign(spaced), body=spaced)
 
 
 async def test_webhook_headers_are_read_in_any_case(
     paypal: FakePayPal, gateway: PaymentGateway
 ) -> None:
-    headers = {name.title(): value for name, value in paypal.sign(SALE_COMPLETED).items()}
-    assert await gateway.verify_webhook(headers=headers, body=json.dumps(SALE_COMPLETED).encode())
+    headers = {name.title(): value for name, value in paypal.sign(SALE_COMPLETED_BODY).items()}
+    assert await gateway.verify_webhook(headers=headers, body=SALE_COMPLETED_BODY)
 
 
 def altered(event: dict[str, Any]) -> dict[str, Any]:
@@ -388,13 +410,13 @@ def altered(event: dict[str, Any]) -> dict[str, Any]:
     ["a made-up signature", "an altered event", "signed for another webhook"],
 )
 async def test_a_forged_webhook_is_rejected_by_paypal(paypal: FakePayPal, forgery: str) -> None:
-    headers = paypal.sign(SALE_COMPLETED)
-    body = json.dumps(SALE_COMPLETED).encode()
+    headers = paypal.sign(SALE_COMPLETED_BODY)
+    body = SALE_COMPLETED_BODY
     gateway = gateway_to(paypal)
     if forgery == "a made-up signature":
         headers["PAYPAL-TRANSMISSION-SIG"] = base64.b64encode(b"x" * 32).decode()
     elif forgery == "an altered event":
-        body = json.dumps(altered(SALE_COMPLETED)).encode()
+        body = as_paypal_sends(altered(SALE_COMPLETED))
     else:
         gateway = gateway_to(paypal, webhook_id="WH-SOMEONE-ELSES")
     assert not await gateway.verify_webhook(headers=headers, body=body)
@@ -404,16 +426,16 @@ async def test_a_forged_webhook_is_rejected_by_paypal(paypal: FakePayPal, forger
 @pytest.mark.parametrize(
     ("headers", "body"),
     [
-        pytest.param({}, json.dumps(SALE_COMPLETED).encode(), id="unsigned"),
+        pytest.param({}, SALE_COMPLETED_BODY, id="unsigned"),
         pytest.param(None, b"{not json", id="not-json"),
         pytest.param(None, b'["an", "array"]', id="not-an-object"),
-        pytest.param(None, b"\xff\xfe", id="not-utf8"),
+        pytest.param(None, b'{"summary": "\xff"}', id="not-utf8"),
     ],
 )
 async def test_a_webhook_without_signature_or_event_is_rejected_without_asking_paypal(
     paypal: FakePayPal, gateway: PaymentGateway, headers: dict[str, str] | None, body: bytes
 ) -> None:
-    signed = paypal.sign(SALE_COMPLETED) if headers is None else headers
+    signed = paypal.sign(body) if headers is None else headers
     assert not await gateway.verify_webhook(headers=signed, body=body)
     assert paypal.requests == []
 
@@ -422,16 +444,15 @@ async def test_a_webhook_question_paypal_refuses_is_not_a_verification(
     paypal: FakePayPal, gateway: PaymentGateway
 ) -> None:
     paypal.fail_next(VERIFY_PATH, 400, "VALIDATION_ERROR", "Invalid data provided")
-    headers = paypal.sign(SALE_COMPLETED)
-    assert not await gateway.verify_webhook(
-        headers=headers, body=json.dumps(SALE_COMPLETED).encode()
-    )
+    headers = paypal.sign(SALE_COMPLETED_BODY)
+    assert not await gateway.verify_webhook(headers=headers, body=SALE_COMPLETED_BODY)
+    assert len(paypal.requests_to(VERIFY_PATH)) == 1
 
 
 async def test_verifying_webhooks_needs_the_webhook_id(paypal: FakePayPal) -> None:
     gateway = gateway_to(paypal, webhook_id="")
     with pytest.raises(ValueError, match="OT_PAYPAL__WEBHOOK_ID"):
-        await gateway.verify_webhook(headers=paypal.sign(SALE_COMPLETED), body=b"{}")
+        await gateway.verify_webhook(headers=paypal.sign(b"{}"), body=b"{}")
     assert paypal.requests == []
 
 
