@@ -468,6 +468,7 @@ async def test_verifying_webhooks_needs_the_webhook_id(paypal: FakePayPal) -> No
         pytest.param(Decimal("NaN"), "EUR", "must be more than 0", id="nan"),
         pytest.param(Decimal("12.345"), "EUR", "more decimals than EUR takes", id="fraction-cent"),
         pytest.param(Decimal("1250.5"), "JPY", "more decimals than JPY takes", id="fraction-yen"),
+        pytest.param(Decimal("1E+30"), "EUR", "is too large", id="too-large"),
         pytest.param(Decimal("12.50"), "eur", "ISO 4217 code such as EUR", id="lower-case"),
         pytest.param(Decimal("12.50"), "EURO", "ISO 4217 code such as EUR", id="not-a-code"),
     ],

@@ -16,7 +16,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import paypalrestsdk
@@ -269,7 +269,10 @@ def paypal_amount(amount: Decimal, currency: str) -> dict[str, str]:
     decimals = 0 if currency in WHOLE_UNIT_CURRENCIES else 2
     if not amount.is_finite() or amount <= 0:
         raise InvalidInput(f"amount must be more than 0, not {amount}", field="amount")
-    exact = amount.quantize(Decimal(1).scaleb(-decimals))
+    try:
+        exact = amount.quantize(Decimal(1).scaleb(-decimals))
+    except InvalidOperation:  # more digits than Decimal's context holds
+        raise InvalidInput(f"amount {amount} is too large", field="amount") from None
     if exact != amount:
         raise InvalidInput(
             f"amount {amount} has more decimals than {currency} takes ({decimals})", field="amount"
