@@ -6,15 +6,17 @@ never waits on PayPal. Each gateway has its own `Api` (never the SDK's global `c
 a timeout on every request, which the SDK itself does not set. Every POST carries the caller's
 `PayPal-Request-Id`; a request that timed out, could not connect or met a PayPal 5xx is sent
 again with the same id, so PayPal answers a retry of what it already did with its first answer.
+A webhook is verified by asking PayPal, the event sent back in the bytes PayPal signed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import paypalrestsdk
@@ -27,6 +29,7 @@ from ot.billing.gateway import (
     ExecutedPayment,
     GatewayRefused,
     GatewayUnavailable,
+    PaymentGateway,
     Refund,
 )
 from ot.config import PayPalSettings
@@ -69,8 +72,8 @@ class _TimedApi(paypalrestsdk.Api):
         return super().http_call(url, method, **kwargs)
 
 
-class PayPalGateway:
-    """`ot.billing.gateway.PaymentGateway` through PayPal. `attempts`: how often a request is
+class PayPalGateway(PaymentGateway):  # named, so that mypy checks it keeps the protocol
+    """The payment gateway through PayPal. `attempts`: how often a request is
     sent before PayPal counts as unavailable; `pause_seconds`: the wait before each retry
     (tests make it 0)."""
 
@@ -134,6 +137,7 @@ class PayPalGateway:
         self, *, payment_id: str, payer_id: str, request_id: str
     ) -> ExecutedPayment:
         _check_request_id(request_id)
+        _check_paypal_id(payment_id, "payment_id")
         payment = paypalrestsdk.Payment({"id": payment_id}, api=self._api)
         execution = _carrying(request_id, {"payer_id": payer_id}, self._api)
         await self._send("execute a payment", request_id, lambda: payment.execute(execution))
@@ -153,6 +157,7 @@ class PayPalGateway:
         self, *, sale_id: str, amount: Decimal, currency: str, request_id: str
     ) -> Refund:
         _check_request_id(request_id)
+        _check_paypal_id(sale_id, "sale_id")
         sale = paypalrestsdk.Sale({"id": sale_id}, api=self._api)
         asked = _carrying(request_id, {"amount": paypal_amount(amount, currency)}, self._api)
         refund = await self._send("refund a sale", request_id, lambda: sale.refund(asked))
@@ -170,34 +175,47 @@ class PayPalGateway:
         if any(header not in by_name for header in SIGNATURE_HEADERS.values()):
             return False  # not signed: nothing to ask PayPal
         try:
-            event = parse_json(body, field="webhook event")
-        except InvalidInput:
+            text = body.decode("utf-8")
+            event = parse_json(text, field="webhook event")
+        except (UnicodeDecodeError, InvalidInput):
             return False
         if not isinstance(event, dict):
             return False
-        question: dict[str, Any] = {
-            **{field: by_name[header] for field, header in SIGNATURE_HEADERS.items()},
-            "webhook_id": self._webhook_id,
-            "webhook_event": event,
-        }
+        fields = {field: by_name[header] for field, header in SIGNATURE_HEADERS.items()}
+        fields["webhook_id"] = self._webhook_id
+        # PayPal signed the event's bytes as it sent them; parsed and written again (other
+        # spacing, escapes or number forms) they may no longer match. So the event goes back
+        # as received, a checked JSON object spliced in whole (as PayPal's PHP SDK does).
+        question = json.dumps(fields)[:-1] + ', "webhook_event": ' + text + "}"
         # Asking charges nothing, but every POST to PayPal carries an id, kept across retries.
         request_id = str(uuid.uuid4())
         try:
             answer = await self._send(
                 "verify a webhook",
                 request_id,
-                lambda: self._api.post(
-                    VERIFY_WEBHOOK_PATH, question, {"PayPal-Request-Id": request_id}
-                ),
+                lambda: self._post_as_is(VERIFY_WEBHOOK_PATH, question, request_id),
             )
-            if "error" in answer:
-                raise refusal(answer["error"])
         except GatewayRefused as refused:
             # Headers made up by a forger can be malformed enough for PayPal to refuse the
             # question itself. Logged by name: wrong credentials or webhook id show here.
             log.warning("paypal refused to verify a webhook", extra={"paypal_error": refused.name})
             return False
         return bool(answer.get("verification_status") == "SUCCESS")
+
+    def _post_as_is(self, path: str, body: str, request_id: str) -> Any:
+        """POST `body` unchanged (`Api.post` would encode it again), authorised by the SDK's
+        token; a token PayPal no longer takes is replaced once, as `Api.request` does."""
+        url = f"{self._api.endpoint}/{path}"
+
+        def post() -> Any:
+            headers = {**self._api.headers(), "PayPal-Request-Id": request_id}
+            return self._api.http_call(url, "POST", data=body.encode(), headers=headers)
+
+        try:
+            return post()
+        except sdk_errors.UnauthorizedAccess:
+            self._api.token_hash = None
+            return post()
 
     async def _send(self, act: str, request_id: str, call: Callable[[], T]) -> T:
         """`call` (which sends `request_id` each time) in a thread, again after a timeout, a
@@ -212,6 +230,8 @@ class PayPalGateway:
                 problem = f"no answer within {self._timeout_seconds:g} seconds"
             except requests.exceptions.ConnectionError:
                 problem = f"cannot connect to {self._api.endpoint}"
+            except requests.exceptions.RequestException as error:  # an answer broken off
+                problem = f"the answer broke off ({type(error).__name__})"
             except sdk_errors.ClientError as error:
                 raise refusal(_answer_of(error), status=error.response.status_code) from None
             except sdk_errors.ConnectionError as error:  # a 5xx, or a status PayPal never sends
@@ -249,7 +269,10 @@ def paypal_amount(amount: Decimal, currency: str) -> dict[str, str]:
     decimals = 0 if currency in WHOLE_UNIT_CURRENCIES else 2
     if not amount.is_finite() or amount <= 0:
         raise InvalidInput(f"amount must be more than 0, not {amount}", field="amount")
-    exact = amount.quantize(Decimal(1).scaleb(-decimals))
+    try:
+        exact = amount.quantize(Decimal(1).scaleb(-decimals))
+    except InvalidOperation:  # more digits than Decimal's context holds
+        raise InvalidInput(f"amount {amount} is too large", field="amount") from None
     if exact != amount:
         raise InvalidInput(
             f"amount {amount} has more decimals than {currency} takes ({decimals})", field="amount"
@@ -303,3 +326,10 @@ def _check_request_id(request_id: str) -> None:
             f"request_id must be 1 to {MAX_REQUEST_ID_LENGTH} printable ASCII characters",
             field="request_id",
         )
+
+
+def _check_paypal_id(value: str, field: str) -> None:
+    # The SDK pastes ids into the URL as they are, and a payment's id comes back to us in the
+    # payer's return URL: "PAY-1/../../sale/2/refund" must not reach another endpoint.
+    if not (0 < len(value) <= 128 and value.isascii() and value.replace("-", "").isalnum()):
+        raise InvalidInput(f"{field} is not a PayPal id (letters, digits and -)", field=field)
