@@ -34,6 +34,7 @@ from ot.disclosure.requests import (
 )
 from ot.errors import InvalidInput, NotFound, OtError
 from ot.models import DataCategory, DisclosureRequest, DisclosureState, Jurisdiction, Site
+from ot.rights.account_deletion import purge_account
 from ot.schema import alembic_config, upgrade
 from ot.security.audit import entries_of
 from ot.security.crypto import Cipher
@@ -576,3 +577,16 @@ async def test_the_migration_adds_and_removes_both_tables(settings: Settings) ->
     assert not ours & await tables()
     await asyncio.to_thread(upgrade, url)
     assert ours <= await tables()
+
+
+async def test_a_request_outlives_the_purge_of_its_account(
+    settings: Settings, engine: AsyncEngine, cipher: Cipher, office: Office
+) -> None:
+    """The law keeps disclosure records after the customer's data is gone."""
+    request_id = await opened(engine, cipher, office)
+    await purge_account(engine, office.site.account_id, now=NOW, batch_size=100)
+
+    request = await stored(engine, request_id)
+    assert request.account_id == office.site.account_id
+    assert texts_of(request, cipher).reference == REFERENCE
+    assert await rows(settings, "SELECT id FROM site WHERE id = :id", id=office.site.id) == []
