@@ -33,7 +33,8 @@ from ot.disclosure.requests import (
     texts_of,
 )
 from ot.errors import InvalidInput, NotFound, OtError
-from ot.models import DataCategory, DisclosureRequest, DisclosureState, Site
+from ot.models import DataCategory, DisclosureRequest, DisclosureState, Jurisdiction, Site
+from ot.rights.account_deletion import purge_account
 from ot.schema import alembic_config, upgrade
 from ot.security.audit import entries_of
 from ot.security.crypto import Cipher
@@ -96,7 +97,8 @@ async def office(settings: Settings, engine: AsyncEngine) -> Office:
             for login in ("alice", "lena", "lars", "bill")
         ]
     [head] = await rows(settings, "SELECT max(id) AS id FROM audit_entry")
-    return Office(*found, site, second_site, stranger_site, trail_start=head["id"])
+    alice_, lena, lars, bill = found
+    return Office(alice_, lena, lars, bill, site, second_site, stranger_site, head["id"])
 
 
 def terms(office: Office, **changes: Any) -> DisclosureTerms:
@@ -201,6 +203,7 @@ async def test_a_request_naming_no_sites_covers_the_sites_the_account_has_when_o
 ) -> None:
     request_id = await opened(engine, cipher, office, site_ids=None)
     request = await stored(engine, request_id)
+    assert office.site.id is not None and office.second_site.id is not None
     assert request.site_ids == sorted([office.site.id, office.second_site.id])
 
 
@@ -539,7 +542,21 @@ async def test_the_customer_reads_nothing_of_a_request_in_their_own_trail(
 
 def test_the_customer_may_be_told_once_no_gag_holds() -> None:
     def request(gagged: bool, ends: datetime | None) -> DisclosureRequest:
-        return DisclosureRequest(gagged=gagged, gag_ends_at=ends)
+        return DisclosureRequest(
+            state=DisclosureState.OPENED,
+            jurisdiction=Jurisdiction.NL,
+            authority_encrypted="",
+            legal_basis_encrypted="",
+            reference_encrypted="",
+            account_id=1,
+            period_start=NOW - timedelta(days=2),
+            period_end=NOW - timedelta(days=1),
+            deadline=NOW,
+            gagged=gagged,
+            gag_ends_at=ends,
+            opened_by="lena",
+            opened_at=NOW,
+        )
 
     assert customer_may_be_told(request(False, None), NOW)
     assert not customer_may_be_told(request(True, None), NOW)  # until the authority lifts it
@@ -560,3 +577,16 @@ async def test_the_migration_adds_and_removes_both_tables(settings: Settings) ->
     assert not ours & await tables()
     await asyncio.to_thread(upgrade, url)
     assert ours <= await tables()
+
+
+async def test_a_request_outlives_the_purge_of_its_account(
+    settings: Settings, engine: AsyncEngine, cipher: Cipher, office: Office
+) -> None:
+    """The law keeps disclosure records after the customer's data is gone."""
+    request_id = await opened(engine, cipher, office)
+    await purge_account(engine, office.site.account_id, now=NOW, batch_size=100)
+
+    request = await stored(engine, request_id)
+    assert request.account_id == office.site.account_id
+    assert texts_of(request, cipher).reference == REFERENCE
+    assert await rows(settings, "SELECT id FROM site WHERE id = :id", id=office.site.id) == []
