@@ -61,7 +61,12 @@ def test_a_choice_lists_its_values() -> None:
 
 @pytest.mark.parametrize(
     ("count", "noun", "expected"),
-    [(0, "visit", "0 visits"), (1, "visit", "1 visit"), (2, "visit", "2 visits")],
+    [
+        (0, "visit", "0 visits"),
+        (1, "visit", "1 visit"),
+        (2, "visit", "2 visits"),
+        (1200, "visit", "1,200 visits"),
+    ],
 )
 def test_counts_are_said_with_the_right_plural(count: int, noun: str, expected: str) -> None:
     assert plural(count, noun) == expected

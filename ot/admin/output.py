@@ -52,8 +52,8 @@ def did_you_mean(word: str, known: Iterable[str]) -> str:
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
-    """`1 visit`, `2 visits`; `nouns` for a plural not made with -s (`2 entries`)."""
-    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+    """`1 visit`, `2 visits`, `1,200 visits`; `nouns` for a plural not made with -s."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def duration_text(seconds: float) -> str:
