@@ -29,7 +29,7 @@ REFUSALS = {
     "goal remove example.com Nope": "has no goal named 'Nope'",
     "stats query example.com --period last_week": "--period: unknown period",
     "erase example.com": "exactly one of --visitor-id, --client-id, --ip",
-    "import-log example.com {folder}/missing.log": "missing.log: no such file",
+    "import-log example.com {folder}/access.log --format apache": "unknown log format 'apache'",
     "keys retire no-such-key": "there is no key no-such-key",
     "audit verify --expect-head 1234": "not a head",
 }

@@ -4,13 +4,15 @@ example in every command's help. Its tables carry units and its counts say "1 vi
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 
 import pytest
 from typer.testing import CliRunner
 
 from ot.admin.cli import app
-from ot.admin.output import duration_text, metric_text, plural
+from ot.admin.output import duration_text, metric_text, plural, print_listing
 from tests.test_audit_admin import command_names
 
 COMMANDS = sorted(command_names())
@@ -61,7 +63,12 @@ def test_a_choice_lists_its_values() -> None:
 
 @pytest.mark.parametrize(
     ("count", "noun", "expected"),
-    [(0, "visit", "0 visits"), (1, "visit", "1 visit"), (2, "visit", "2 visits")],
+    [
+        (0, "visit", "0 visits"),
+        (1, "visit", "1 visit"),
+        (2, "visit", "2 visits"),
+        (1200, "visit", "1,200 visits"),
+    ],
 )
 def test_counts_are_said_with_the_right_plural(count: int, noun: str, expected: str) -> None:
     assert plural(count, noun) == expected
@@ -93,3 +100,28 @@ def test_durations_are_written_in_hours_minutes_and_seconds(seconds: float, expe
 )
 def test_metrics_are_printed_with_their_unit(metric: str, value: object, expected: str) -> None:
     assert metric_text(metric, value) == expected
+
+
+LISTED = [{"id": 1, "name": "Jane"}, {"id": 2, "name": None}]
+
+
+def test_a_listing_in_a_pipe_is_a_header_and_tab_separated_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    print_listing(LISTED, ["id", "name"], as_json=False)
+    assert capsys.readouterr().out == "id\tname\n1\tJane\n2\t-\n"
+
+
+def test_a_listing_on_a_terminal_is_a_table(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    print_listing(LISTED, ["id", "name"], as_json=False)
+    table = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)  # the terminal's styles
+    assert "┃ id ┃ name ┃" in table
+    assert "│ 1  │ Jane │" in table and "│ 2  │ -    │" in table
+
+
+def test_a_listing_as_json_keeps_the_values_typed(capsys: pytest.CaptureFixture[str]) -> None:
+    print_listing(LISTED, ["id", "name"], as_json=True)
+    assert json.loads(capsys.readouterr().out) == LISTED

@@ -67,7 +67,7 @@ def test_site_update_prints_the_new_snippet_when_it_changes(
 
 def test_site_update_replaces_and_clears_the_exclusions(database: AdminDatabase, site: str) -> None:
     ok(database.invoke(f"site update {site} --exclude-ip 192.0.2.0/24 --exclude-ip 10.0.0.9"))
-    assert _json(stored(database)["excluded_ips"]) == ["192.0.2.0/24", "10.0.0.9"]
+    assert _json(stored(database)["excluded_ips"]) == ["192.0.2.0/24", "10.0.0.9/32"]
     assert _json(stored(database)["excluded_paths"]) == ["/admin/*"]
     ok(database.invoke(f"site update {site} --clear-exclusions"))
     assert _json(stored(database)["excluded_ips"]) == []

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from ot.admin.context import context_from, operator_actor, run
 from ot.admin.help import AdminTyper
+from ot.admin.output import json_option, print_listing
 from ot.models import Goal
 from ot.sites.store import get_site
 from ot.stats.goals import add_goal, delete_goal, goal_named, list_goals
@@ -56,7 +55,7 @@ def add_command(
 def list_command(
     ctx: typer.Context,
     site: str = typer.Argument(..., help="Site id or domain."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = json_option(),
 ) -> None:
     """List a site's goals.
 
@@ -72,18 +71,11 @@ def list_command(
             assert found.id is not None
             return await list_goals(session, found.id)
 
-    goals = run(action)
-    if as_json:
-        typer.echo(
-            json.dumps(
-                [{"name": g.display_name, "kind": g.kind, "target": g.target} for g in goals],
-                indent=2,
-            )
-        )
-        return
-    typer.echo("name\tkind\ttarget")
-    for goal in goals:
-        typer.echo(f"{goal.display_name}\t{goal.kind}\t{goal.target}")
+    goals = [
+        {"name": goal.display_name, "kind": str(goal.kind), "target": goal.target}
+        for goal in run(action)
+    ]
+    print_listing(goals, ["name", "kind", "target"], as_json=as_json)
 
 
 @app.command("remove")

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from ot.admin.context import AdminContext, context_from, operator_actor, refuse, run
+from ot.admin.output import plural
 from ot.errors import InvalidInput
 from ot.logimport import state
 from ot.logimport.formats import LogFormat, apache_format, goaccess_format
@@ -239,7 +240,7 @@ def print_summary(report: ImportReport, console: Console) -> None:
     for file in summary["files"]:
         start = f" from line {file['started_at_line'] + 1:,}" if file["started_at_line"] else ""
         note = f" — {file['note']}" if file["note"] else ""
-        console.print(f"  {file['name']}: {file['lines_read']:,} lines read{start}{note}")
+        console.print(f"  {file['name']}: {plural(file['lines_read'], 'line')} read{start}{note}")
     counts = Table.grid(padding=(0, 2))
     counts.add_column(justify="left")
     counts.add_column(justify="right")
@@ -262,8 +263,8 @@ def print_summary(report: ImportReport, console: Console) -> None:
     # GoAccess counts skipped lines as it counts those its --ignore-* options leave out: among
     # the requests, not among the valid ones.
     console.print(
-        f"GoAccess's figures for the {figures['total_requests']:,} lines read (the lines skipped "
-        "count as lines GoAccess is told to ignore):"
+        f"GoAccess's figures for the {plural(figures['total_requests'], 'line')} read (the lines "
+        "skipped count as lines GoAccess is told to ignore):"
     )
     console.print(
         f"  total requests {figures['total_requests']:,} (every line read), "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,15 +31,30 @@ def print_listing(
     as_json: bool,
     shown: Mapping[str, Callable[[Any], str]] | None = None,
 ) -> None:
-    """Rows as a JSON array of objects with these keys, or as a header line and one line per
-    row; `shown` says how a column's value is written in the text (default `str`, None as -)."""
+    """Rows as a JSON array of objects with these keys; else a table on a terminal, or a header
+    line and one tab-separated line per row for a pipe. `shown` says how a column's value is
+    written in the text (default `str`, None as -)."""
     if as_json:
         print_json([{name: row[name] for name in columns} for row in rows])
         return
     shown = shown or {}
+    lines = [[shown.get(name, _text)(row[name]) for name in columns] for row in rows]
+    if sys.stdout.isatty():
+        _print_table(columns, lines)
+        return
     typer.echo("\t".join(columns))
-    for row in rows:
-        typer.echo("\t".join(shown.get(name, _text)(row[name]) for name in columns))
+    for line in lines:
+        typer.echo("\t".join(line))
+
+
+def _print_table(columns: Sequence[str], lines: list[list[str]]) -> None:
+    from rich.console import Console  # here: only a terminal needs it
+    from rich.table import Table
+
+    table = Table(*columns)
+    for line in lines:
+        table.add_row(*line)
+    Console(file=sys.stdout, highlight=False).print(table)
 
 
 def _text(value: object) -> str:
@@ -52,8 +68,8 @@ def did_you_mean(word: str, known: Iterable[str]) -> str:
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
-    """`1 visit`, `2 visits`; `nouns` for a plural not made with -s (`2 entries`)."""
-    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+    """`1 visit`, `2 visits`, `1,200 visits`; `nouns` for a plural not made with -s."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def duration_text(seconds: float) -> str:
