@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pwd
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -62,20 +61,13 @@ class AdminContext:
 
 
 def operator_actor() -> Actor:
-    """Who runs the command, as every command's audit entries name them: the login behind
-    `sudo` (SUDO_USER), else the login of the process's user id. Not `$USER`: cron does not set
-    it, and anyone can set it to another name."""
+    """Who runs the command, as every command's audit entries name them: the OS user
+    (`ot.security.operators.os_user`: the login behind `sudo`, else the login of the process's
+    user id; never `$USER`, which cron does not set and anyone can set)."""
     from ot.security.audit import Actor
+    from ot.security.operators import os_user
 
-    return Actor.operator(os.environ.get("SUDO_USER") or _login_of_this_process())
-
-
-def _login_of_this_process() -> str:
-    uid = os.getuid()
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:  # a user id without a passwd entry (some containers): name it by number
-        return f"uid-{uid}"
+    return Actor.operator(os_user().login)
 
 
 async def _checkpoint_if_due(engine: Any, settings: Settings) -> None:
