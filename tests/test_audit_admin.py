@@ -253,6 +253,9 @@ NOT_AUDITED = {
     # Its acts name the system (system:retention, system:purge) as `ot serve`'s hourly run
     # does, and happen only for data past its time (see test_retention, test_account_deletion).
     "retention run": "runs the server's housekeeping by hand",
+    # Audited, but not countable here: the trail becomes the backup's, with `database.restored`
+    # on top (tests/test_backups.py checks that entry and that the restored trail verifies).
+    "db restore": "replaces the whole trail with the backup's",
 }
 OPERATOR = "alice"
 
@@ -315,6 +318,7 @@ def _log(database: AdminDatabase, folder: Path) -> str:
 # Each data-changing command, set up to succeed: the command line to run, after the setup.
 COMMAND_WALKS: dict[str, Callable[[AdminDatabase, Path], str]] = {
     "account create": lambda db, folder: "account create Ada",
+    "db backup": lambda db, folder: f"db backup {folder}/ot.db",
     "account export": lambda db, folder: f"account export {_account(db)} --out {folder}/x.zip",
     "erase": lambda db, folder: f"erase {_site(db)} --visitor-id 1",
     "goal add": lambda db, folder: f"goal add {_site(db)} --event Signup",

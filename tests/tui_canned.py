@@ -20,6 +20,7 @@ from ot.api.grants import GrantList, GrantOut, GrantReadList, GrantReadOut
 from ot.api.rights import DeletionStatus
 from ot.api.sessions import SessionList, SessionOut
 from ot.api.sites import SiteList, SiteOut, Verification
+from ot.api.ssh_keys import SshKeyList, SshKeyOut
 from ot.api.stats import Comparison, QueryAnswer, QueryEcho, ResultRow, StatsQuery
 from ot.api.team import (
     InvitationList,
@@ -263,6 +264,20 @@ SESSIONS = SessionList(
         ),
     ]
 )
+SSH_KEYS = SshKeyList(
+    keys=[
+        SshKeyOut(
+            id=5,
+            name="ada@laptop",
+            key_type="ssh-ed25519",
+            fingerprint="SHA256:4bNWRshRyfUxD1cWZ+sb1bbgE9Q+0NaBRJb3W3GvtHs",
+            public_key="ssh-ed25519 "
+            "AAAAC3NzaC1lZDI1NTE5AAAAIHINOc74i+6D1TTMtXWvRC/7YdwrOWpJ0lpmfFHoitay",
+            created_at=ago(30),
+            last_used_at=ago(2),
+        )
+    ]
+)
 HISTORY = History(
     changes=[
         ChangeOut(
@@ -366,6 +381,9 @@ class CannedClient(OtClient):
 
     async def list_sessions(self) -> SessionList:
         return SESSIONS
+
+    async def list_ssh_keys(self) -> SshKeyList:
+        return SSH_KEYS
 
     async def deletion_status(self) -> DeletionStatus:
         return DeletionStatus(scheduled=False)
