@@ -92,7 +92,7 @@ def test_audit_verify_reports_the_length_and_intact(
 ) -> None:
     ok(database.invoke("audit checkpoint"))
     output = ok(database.invoke("audit verify"))
-    assert "1 entries checked" in output and "1 signed checkpoints" in output
+    assert "1 entry checked" in output and "1 signed checkpoint" in output
     assert output.strip().endswith("intact")
 
 

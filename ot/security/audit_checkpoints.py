@@ -320,7 +320,8 @@ class TrailReport:
     def describe(self) -> str:
         chain = self.chain
         lines = [
-            f"audit trail: {chain.entries} entries checked, {self.checkpoints} signed checkpoints"
+            f"audit trail: {_count(chain.entries, 'entry', 'entries')} checked, "
+            f"{_count(self.checkpoints, 'signed checkpoint', 'signed checkpoints')}"
         ]
         if chain.signed_through is not None:
             lines.append(
@@ -495,3 +496,7 @@ async def latest_head(
             session, paths.audit_checkpoints_path(settings.data_dir)
         )
     return report, (checkpoints[-1] if checkpoints else None)
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number:,} {one if number == 1 else many}"
