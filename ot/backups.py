@@ -81,18 +81,12 @@ async def back_up(settings: Settings, target: Path, *, actor: Actor) -> BackupRe
     create_secret_file(keys_target, json.dumps(_keys_of(settings), indent=2).encode())
     digest = _sha256(target)
     report = BackupReport(target, keys_target, digest, target.stat().st_size)
-    engine = create_engine(settings)
-    try:
-        async with AsyncSession(engine) as session:
-            await audit.record(
-                session,
-                AuditAction.DATABASE_BACKED_UP,
-                actor=actor,
-                details={"file": str(target), "sha256": digest, "bytes": report.bytes},
-            )
-            await session.commit()
-    finally:
-        await engine.dispose()
+    await _record(
+        settings,
+        AuditAction.DATABASE_BACKED_UP,
+        actor,
+        {"file": str(target), "sha256": digest, "bytes": report.bytes},
+    )
     return report
 
 
@@ -112,15 +106,22 @@ async def restore(
     else:
         await asyncio.to_thread(_pg_restore, settings.effective_database_url, source)
     _put_keys(settings, saved_keys)
+    await _record(
+        settings,
+        AuditAction.DATABASE_RESTORED,
+        actor,
+        {"file": str(source), "sha256": _sha256(source)},
+    )
+
+
+async def _record(
+    settings: Settings, action: AuditAction, actor: Actor, details: dict[str, object]
+) -> None:
+    """An entry of its own transaction: the act it records is done by then."""
     engine = create_engine(settings)
     try:
         async with AsyncSession(engine) as session:
-            await audit.record(
-                session,
-                AuditAction.DATABASE_RESTORED,
-                actor=actor,
-                details={"file": str(source), "sha256": _sha256(source)},
-            )
+            await audit.record(session, action, actor=actor, details=details)
             await session.commit()
     finally:
         await engine.dispose()
