@@ -336,6 +336,11 @@ async def test_a_suspended_grant_says_why_and_answers_again_once_resumed(
     async with app.run_test(size=SMALL) as pilot:
         await open_access(pilot, "3")
         await rows_showing(pilot, "grants", "suspended: its maker left the team")
+        # The tab moves the focus into its table; once, on a loaded machine, `u` still found
+        # it elsewhere (a 60 s wait for the dialog): the focus is put there and waited for.
+        table = app.screen.query_one("#grants", DataTable)
+        table.focus()
+        await wait_for(pilot, lambda: table.has_focus, "the focus on the grants")
         await pilot.press("u")
         await wait_for_screen(pilot, ConfirmScreen)
         assert "Resume the grant of Example Research Ltd?" in screen_text(app)

@@ -64,6 +64,8 @@ async def fill(pilot: Pilot[None], name: str, text: str) -> None:
     """Type into a field as the user would: focus it, then the keys."""
     input_field = field(pilot.app, name)  # type: ignore[arg-type]
     input_field.focus()
+    # The focus moves when the app handles it: keys sent before would go to the field before.
+    await wait_for(pilot, lambda: input_field.has_focus, f"the focus in {name}")
     input_field.value = ""
     if text:
         await pilot.press(*text)
