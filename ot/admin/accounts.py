@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ot.accounts.store import account_name, create_account, list_accounts
-from ot.admin.context import context_from, operator_actor, run
+from ot.admin.context import context_from, run
 from ot.admin.help import AdminTyper
 from ot.admin.output import json_option, print_json, print_listing
 
@@ -29,7 +29,7 @@ def create_command(
     async def action() -> tuple[int, str]:
         cipher = context.cipher()
         async with context.session() as session:
-            account = await create_account(session, cipher, name, actor=operator_actor())
+            account = await create_account(session, cipher, name, actor=context.actor)
             assert account.id is not None
             return account.id, account_name(account, cipher)
 

@@ -6,7 +6,7 @@ import typer
 
 from ot.accounts.api_keys import create_token, list_tokens, revoke_token
 from ot.accounts.permissions import Scope
-from ot.admin.context import context_from, operator_actor, run
+from ot.admin.context import context_from, run
 from ot.admin.help import AdminTyper
 from ot.admin.output import json_option, print_json, print_listing
 from ot.clock import as_utc
@@ -57,7 +57,7 @@ def create_command(
 
     async def action() -> tuple[ApiToken, str]:
         async with context.session() as session:
-            return await create_token(session, account, name, scope, actor=operator_actor())
+            return await create_token(session, account, name, scope, actor=context.actor)
 
     token, plaintext = run(action)
     if as_json:
@@ -114,7 +114,7 @@ def revoke_command(
         async with context.session() as session:
             found = live_token(await list_tokens(session, account), token, account)
             assert found.id is not None
-            await revoke_token(session, account, found.id, actor=operator_actor())
+            await revoke_token(session, account, found.id, actor=context.actor)
             await session.refresh(found)  # the revocation is an UPDATE of its own
             return found
 

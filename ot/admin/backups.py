@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ot.admin.context import context_from, operator_actor, run
+from ot.admin.context import context_from, run
 
 
 def backup_command(
@@ -24,8 +24,8 @@ def backup_command(
     """
     from ot.backups import back_up
 
-    settings = context_from(ctx).settings
-    report = run(lambda: back_up(settings, file, actor=operator_actor()))
+    context = context_from(ctx)
+    report = run(lambda: back_up(context.settings, file, actor=context.actor))
     typer.echo(
         f"backed up to {report.database_file} ({report.bytes:,} bytes, sha256 "
         f"{report.database_sha256}); its keys: {report.keys_file}"
@@ -50,12 +50,12 @@ def restore_command(
     """
     from ot.backups import restore
 
-    settings = context_from(ctx, creating=True).settings
+    context = context_from(ctx, creating=True)
     if not yes:
         typer.confirm(
             "This replaces the database and the keys of this installation with the backup's. "
             "Is the server stopped, and do you want to go on?",
             abort=True,
         )
-    run(lambda: restore(settings, file, keys, actor=operator_actor()))
+    run(lambda: restore(context.settings, file, keys, actor=context.actor))
     typer.echo(f"restored from {file}; start the server again")

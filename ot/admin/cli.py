@@ -134,6 +134,15 @@ def _retention() -> Command:
     )
 
 
+@functools.cache
+def _operators() -> Command:
+    from ot.admin import operators
+
+    return typer_command(
+        "operators", lambda app: app.add_typer(operators.app, name="operators"), **ROOT_SETTINGS
+    )
+
+
 # In the order `ot-admin --help` lists them; each help is the first sentence of the command's
 # own (tests/test_startup_imports.py checks they agree).
 COMMANDS = [
@@ -157,6 +166,9 @@ COMMANDS = [
     LazyCommand("audit", "The audit trail: hash-chained, with signed checkpoints.", _audit),
     LazyCommand("keys", "Encryption keys of personal fields.", _keys),
     LazyCommand("retention", "Per-site retention of hits.", _retention),
+    LazyCommand(
+        "operators", "Operators: the OS users who may run ot-admin, and their roles.", _operators
+    ),
 ]
 
 

@@ -24,10 +24,13 @@ from ot.private_files import secure_data_dir
 # root callback imports this module for every command, `--help` included, and SQLAlchemy with
 # the tables, Alembic and cryptography cost most of a second (scripts/bench/startup.py).
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from ot.admin.permissions import Permission
     from ot.security.audit import Actor
     from ot.security.crypto import Cipher
+    from ot.security.operators import Operator, OsUser
 
 T = TypeVar("T")
 
@@ -35,6 +38,18 @@ T = TypeVar("T")
 @dataclass
 class AdminContext:
     settings: Settings
+    # The operator running the command, once `context_from` has checked them.
+    operator: Operator | None = None
+    # A command that shows customer data: what to write to the trail (`operator.read`) in its
+    # first unit of work, so that the entry is kept exactly when the read happened.
+    read: dict[str, Any] | None = None
+
+    @property
+    def actor(self) -> Actor:
+        """Who the audit entries of the command's acts name: the operator checked."""
+        if self.operator is None:
+            raise RuntimeError("the operator was not checked: get the context with context_from")
+        return self.operator.actor
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -48,26 +63,24 @@ class AdminContext:
         try:
             await ensure_schema(engine, migrate_if_new=self.settings.is_embedded_database)
             async with transaction(engine, locked=False, keep_refusals=False) as session:
+                if self.read is not None:
+                    await self._record_read(session)
                 yield session
             await _checkpoint_if_due(engine, self.settings)
         finally:
             await engine.dispose()
+
+    async def _record_read(self, session: AsyncSession) -> None:
+        from ot.security.audit import AuditAction, record
+
+        await record(session, AuditAction.OPERATOR_READ, actor=self.actor, details=self.read)
+        self.read = None
 
     def cipher(self) -> Cipher:
         from ot.security.crypto import Cipher
         from ot.security.secrets import load_secrets_of
 
         return Cipher(load_secrets_of(self.settings))
-
-
-def operator_actor() -> Actor:
-    """Who runs the command, as every command's audit entries name them: the OS user
-    (`ot.security.operators.os_user`: the login behind `sudo`, else the login of the process's
-    user id; never `$USER`, which cron does not set and anyone can set)."""
-    from ot.security.audit import Actor
-    from ot.security.operators import os_user
-
-    return Actor.operator(os_user().login)
 
 
 async def _checkpoint_if_due(engine: Any, settings: Settings) -> None:
@@ -81,17 +94,103 @@ async def _checkpoint_if_due(engine: Any, settings: Settings) -> None:
 
 
 def context_from(ctx: typer.Context, *, creating: bool = False) -> AdminContext:
-    """The command's context, once its data is known to be there: a command run from another
-    folder, or without the server's settings, must not make a fresh empty installation with
-    new keys beside the real one. Only `creating` commands (`db upgrade --create`) may."""
+    """The command's context, once its data is known to be there and the OS user running it is
+    an operator allowed to (`ot.admin.permissions`); a refusal ends the command before it does
+    anything, written to the audit trail. A command run from another folder, or without the
+    server's settings, must not make a fresh empty installation with new keys beside the real
+    one: only `creating` commands (`db upgrade --create`) may."""
     if not isinstance(ctx.obj, AdminContext):
         raise RuntimeError("ot-admin was not initialised")
-    if not creating:
-        missing = missing_installation(ctx.obj.settings)
-        if missing:
-            typer.echo(f"error: {missing}", err=True)
-            raise typer.Exit(2)
+    missing = missing_installation(ctx.obj.settings)
+    if missing and not creating:
+        typer.echo(f"error: {missing}", err=True)
+        raise typer.Exit(2)
+    if ctx.obj.operator is None:
+        from ot.admin.permissions import permission_of
+
+        command = command_words(ctx)
+        arguments = {
+            name: str(value)
+            for name, value in ctx.params.items()
+            if value is not None and value is not False and name != "as_json"
+        }
+        settings = ctx.obj.settings
+        permission = permission_of(command)
+        ctx.obj.operator = run(
+            lambda: authorize(settings, command, permission, schema_expected=not missing)
+        )
+        if permission.reads_customer_data:
+            ctx.obj.read = {"command": command, "arguments": arguments}
     return ctx.obj
+
+
+def command_words(ctx: typer.Context) -> str:
+    """The command as typed after `ot-admin` ("site add"), without its arguments."""
+    words: list[str] = []
+    level: Any = ctx
+    while level.parent is not None:
+        words.append(level.info_name or "")
+        level = level.parent
+    return " ".join(reversed(words))
+
+
+def installation_user(settings: Settings) -> OsUser:
+    """The OS user running the command (`ot.security.operators.os_user`), the data folder's
+    owner being the installation's."""
+    from ot.security.operators import os_user
+
+    try:
+        owner_uid: int | None = settings.data_dir.stat().st_uid
+    except OSError:
+        owner_uid = None  # not made yet: only `db upgrade --create` gets here
+    return os_user(owner_uid=owner_uid)
+
+
+async def authorize(
+    settings: Settings,
+    command: str,
+    permission: Permission,
+    *,
+    schema_expected: bool = True,
+) -> Operator:
+    """The operator allowed to run `command`, checked in a transaction of its own that keeps
+    a refusal's audit entry."""
+    from ot.db import create_engine, transaction
+    from ot.models import OperatorRole
+    from ot.security.operators import Operator, OperatorRefused, acting_operator, require_role
+
+    user = installation_user(settings)
+    engine = create_engine(settings) if schema_expected else None
+    try:
+        if engine is None or not await _has_operators(engine):
+            # No schema yet (before the first `db upgrade`): nobody is appointed, so only the
+            # bootstrap applies, and there is no trail to write a refusal to.
+            if user.may_bootstrap and OperatorRole.ADMIN in permission.roles:
+                return Operator(user.login, frozenset({OperatorRole.ADMIN}), bootstrap=True)
+            raise OperatorRefused(
+                f"{user.login} may not {command}: the installation has no operators yet, and "
+                "only root or the owner of the data folder acts before the first is appointed",
+                login=user.login,
+                role=None,
+            )
+        async with transaction(engine, locked=False, keep_refusals=True) as session:
+            operator = await acting_operator(session, user, act=command)
+            await require_role(session, operator, permission.roles, act=command)
+        return operator
+    finally:
+        if engine is not None:
+            await engine.dispose()
+
+
+async def _has_operators(engine: AsyncEngine) -> bool:
+    from sqlalchemy import inspect
+
+    async with engine.connect() as connection:
+        return bool(
+            await connection.run_sync(
+                lambda sync: inspect(sync).has_table("operator_appointment")
+            )
+        )
 
 
 def secure_data_folder(data_dir: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ot import paths
-from ot.admin.context import AdminContext, context_from, operator_actor, run
+from ot.admin.context import AdminContext, context_from, run
 from ot.admin.help import AdminTyper
 from ot.admin.output import json_option, plural, print_json, print_listing
 from ot.db import create_engine
@@ -44,7 +44,7 @@ def rotate_command(
         engine = create_engine(context.settings)
         try:
             report = await rotate(
-                engine, secrets_file, actor=operator_actor(), batch_size=batch_size
+                engine, secrets_file, actor=context.actor, batch_size=batch_size
             )
         finally:
             await engine.dispose()
@@ -138,7 +138,7 @@ def retire_command(
             pass  # the schema is current
         engine = create_engine(context.settings)
         try:
-            await retire_key(engine, secrets_file, key_id, actor=operator_actor())
+            await retire_key(engine, secrets_file, key_id, actor=context.actor)
         finally:
             await engine.dispose()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ot.admin.context import context_from, operator_actor, run
+from ot.admin.context import context_from, run
 from ot.admin.help import AdminTyper
 from ot.admin.output import json_option, print_listing
 from ot.models import Goal
@@ -44,7 +44,7 @@ def add_command(
                 page=page,
                 event=event,
                 display_name=name,
-                actor=operator_actor(),
+                actor=context.actor,
             )
 
     goal = run(action)
@@ -99,7 +99,7 @@ def remove_command(
             found = await get_site(session, site)
             assert found.id is not None
             goal = await goal_named(session, found.id, name)
-            await delete_goal(session, found, goal, actor=operator_actor())
+            await delete_goal(session, found, goal, actor=context.actor)
 
     run(action)
     typer.echo(f"goal '{name}' removed")

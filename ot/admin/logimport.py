@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ot.admin.context import AdminContext, context_from, operator_actor, refuse, run
+from ot.admin.context import AdminContext, context_from, refuse, run
 from ot.admin.output import plural
 from ot.errors import InvalidInput
 from ot.logimport import state
@@ -101,7 +101,7 @@ def import_log_command(
             found,
             log_format,
             options,
-            actor=operator_actor(),
+            actor=context.actor,
             stop=stop,
             progress=progress,
         )
@@ -119,7 +119,7 @@ def _forget_positions(context: AdminContext, site: str, files: list[str], *, as_
         async with context.session() as session:
             found = await get_site(session, site)
             return found, await state.forget_positions(
-                session, found, files, actor=operator_actor()
+                session, found, files, actor=context.actor
             )
 
     found, forgotten = run(forget)

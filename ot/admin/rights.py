@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ot.admin.context import context_from, operator_actor, run
+from ot.admin.context import context_from, run
 from ot.admin.help import AdminTyper
 from ot.admin.output import plural
 from ot.db import create_engine
@@ -47,7 +47,7 @@ def export_command(
             await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
             with open_private_for_writing(out) as archive:
                 return await write_export(
-                    engine, context.cipher(), account_id, archive, actor=operator_actor()
+                    engine, context.cipher(), account_id, archive, actor=context.actor
                 )
         except BaseException:
             out.unlink(missing_ok=True)  # never leave half an export behind
@@ -97,7 +97,7 @@ def erase_command(
                 found,
                 visitor_ids=visitor_ids,
                 ip=ip,
-                actor=operator_actor(),
+                actor=context.actor,
                 by_client_id=client_id is not None,
             )
         finally:

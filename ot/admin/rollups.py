@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ot.admin.context import context_from, operator_actor, run
+from ot.admin.context import context_from, run
 from ot.admin.help import AdminTyper
 from ot.admin.output import plural
 from ot.db import create_engine
@@ -32,7 +32,7 @@ def run_command(ctx: typer.Context) -> None:
         reader, writer = create_engine(settings), create_engine(settings, for_writes=True)
         try:
             await ensure_schema(reader, migrate_if_new=settings.is_embedded_database)
-            return await run_by_hand(settings, reader, writer, actor=operator_actor())
+            return await run_by_hand(settings, reader, writer, actor=context.actor)
         finally:
             await reader.dispose()
             await writer.dispose()

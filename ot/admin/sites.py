@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ot.admin.context import context_from, operator_actor, refuse, run
+from ot.admin.context import context_from, refuse, run
 from ot.admin.help import AdminTyper
 from ot.admin.output import did_you_mean, json_option, metric_text, plural, print_json
 from ot.clock import as_utc, utcnow
@@ -75,7 +75,7 @@ def add_command(
                 hash_routing=hash_routing,
                 respect_do_not_track=respect_do_not_track,
                 retention_days=retention_days,
-                actor=operator_actor(),
+                actor=context.actor,
             )
             return added
 
@@ -171,7 +171,7 @@ def update_command(
         async with context.session() as session:
             found = await get_site(session, site)
             snippet_before = tracking_snippet(found, context.settings)
-            changed = await update_site(session, found, changes, actor=operator_actor())
+            changed = await update_site(session, found, changes, actor=context.actor)
             return found, changed, snippet_before
 
     updated, changed, snippet_before = run(action)
@@ -339,7 +339,7 @@ def remove_command(
     async def action() -> tuple[Site, dict[str, int]]:
         async with context.session() as session:
             found = await get_site(session, site)
-            removed = await delete_site(session, found, actor=operator_actor())
+            removed = await delete_site(session, found, actor=context.actor)
             return found, removed
 
     found, removed = run(action)

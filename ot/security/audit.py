@@ -76,6 +76,7 @@ class AuditAction(StrEnum):
     LOGIN_THROTTLED = "login.throttled"
     MAIL_HELD_BACK = "mail.held_back"
     OPERATOR_ADDED = "operator.added"
+    OPERATOR_READ = "operator.read"  # an operator's command showed customer data
     OPERATOR_REFUSED = "operator.refused"
     OPERATOR_REMOVED = "operator.removed"
     PASSWORD_CHANGE_REFUSED = "password.change_refused"

@@ -8,9 +8,11 @@ transaction must commit on a refusal (`ot.db.transaction(..., keep_refusals=True
 has changed by then.
 
 Bootstrap: while no `admin` is appointed (a new installation, or every admin's appointment ended
-by hand in the database), only a command running as uid 0 (root, or through sudo) may appoint,
+by hand in the database), whoever already holds the installation's keys — root, or the OS user
+who owns the data folder (`OsUser.may_bootstrap`) — acts as an admin, and only they may appoint,
 and only an `admin`: whoever controls the host starts the chain, and from then on only admins
-appoint. The last admin cannot be removed, so the chain does not break by mistake.
+appoint and every command is checked. The last admin cannot be removed, so the chain does not
+break by mistake.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from sqlmodel import col, select
@@ -53,34 +55,47 @@ class OsUser:
 
     login: str
     uid: int  # effective: 0 for root and for commands run through sudo
+    owns_installation: bool = False  # runs as the OS user who owns the data folder
 
     @property
     def is_root(self) -> bool:
         return self.uid == 0
 
+    @property
+    def may_bootstrap(self) -> bool:
+        """Whether this user holds the installation's keys already (root, or its owner): who
+        may act before any admin is appointed."""
+        return self.is_root or self.owns_installation
 
-def os_user(environ: Mapping[str, str] | None = None) -> OsUser:
+
+def os_user(environ: Mapping[str, str] | None = None, *, owner_uid: int | None = None) -> OsUser:
     """Who runs this process. Behind sudo, the login sudo names (`SUDO_USER`); otherwise the
     login of the real user id. Never `USER` or `LOGNAME`: anyone can set those, and cron
-    leaves them out. `SUDO_USER` is believed only when running as root, whom nothing binds."""
+    leaves them out. `SUDO_USER` is believed only when running as root or as the
+    installation's owner (`owner_uid`, the uid owning the data folder: operators run
+    `sudo -u <service user> ot-admin ...`): both hold the keys already, so nothing binds them,
+    and sudo, which resets the environment, is what sets the variable for anyone else."""
     environ = os.environ if environ is None else environ
     uid = os.geteuid()
+    owner = owner_uid is not None and uid == owner_uid
     sudo_user = environ.get("SUDO_USER")
-    if uid == 0 and sudo_user:
-        return OsUser(sudo_user, uid)
+    if (uid == 0 or owner) and sudo_user:
+        return OsUser(sudo_user, uid, owner)
     try:
         login = pwd.getpwuid(os.getuid()).pw_name
     except KeyError:  # a uid without a passwd entry (a container): name it by number
         login = f"uid{os.getuid()}"
-    return OsUser(login, uid)
+    return OsUser(login, uid, owner)
 
 
 @dataclass(frozen=True)
 class Operator:
-    """An operator as commands see them: the login and the roles held now."""
+    """An operator as commands see them: the login and the roles held now. `bootstrap`: no
+    admin is appointed yet, and this is root or the installation's owner acting as one."""
 
     login: str
     roles: frozenset[OperatorRole]
+    bootstrap: bool = False
 
     @property
     def actor(self) -> Actor:
@@ -150,18 +165,32 @@ async def operator_for(session: AsyncSession, login: str, *, act: str) -> Operat
     return Operator(login, frozenset(each.role for each in appointments))
 
 
+async def acting_operator(session: AsyncSession, user: OsUser, *, act: str) -> Operator:
+    """The operator `user` is (see `operator_for`), or, while no admin is appointed, root or
+    the installation's owner acting as an admin (the bootstrap)."""
+    if user.may_bootstrap and not await _current(session, role=OperatorRole.ADMIN):
+        return Operator(user.login, frozenset({OperatorRole.ADMIN}), bootstrap=True)
+    return await operator_for(session, user.login, act=act)
+
+
 async def require_role(
-    session: AsyncSession, operator: Operator, role: OperatorRole, *, act: str
+    session: AsyncSession,
+    operator: Operator,
+    role: OperatorRole | Collection[OperatorRole],
+    *,
+    act: str,
 ) -> None:
-    """Refuse (and record) an act by an operator without the role it needs."""
-    if role not in operator.roles:
+    """Refuse (and record) an act by an operator who holds none of the roles it allows."""
+    allowed = [role] if isinstance(role, OperatorRole) else sorted(role)
+    if operator.roles.isdisjoint(allowed):
         held = ", ".join(sorted(operator.roles)) or "none"
+        needed = " or ".join(each.value for each in allowed)
         raise await _refuse(
             session,
             operator.login,
-            role,
+            allowed[0] if len(allowed) == 1 else None,
             act,
-            f"{operator.login} may not {act}: that needs the {role.value} role "
+            f"{operator.login} may not {act}: that needs the {needed} role "
             f"({operator.login} holds: {held})",
         )
 
@@ -173,14 +202,14 @@ async def _appointer(session: AsyncSession, by: OsUser, act: str) -> tuple[Actor
         operator = await operator_for(session, by.login, act=act)
         await require_role(session, operator, OperatorRole.ADMIN, act=act)
         return operator.actor, False
-    if not by.is_root:
+    if not by.may_bootstrap:
         raise await _refuse(
             session,
             by.login,
             OperatorRole.ADMIN,
             act,
-            f"there is no admin yet: the first admin is added by root "
-            f"(`sudo ot-admin operators add LOGIN --role admin`), not by {by.login}",
+            f"there is no admin yet: the first admin is added by root or by the owner of the "
+            f"data folder (`sudo ot-admin operators add LOGIN --role admin`), not by {by.login}",
         )
     return Actor.operator(by.login), True
 

@@ -1,0 +1,80 @@
+"""Which operators may run which `ot-admin` command, and which commands show customer data.
+
+Every command is listed (tests/test_admin_permissions.py holds the table to the app's commands):
+`ot.admin.context.context_from` checks the OS user running it against its entry before the
+command does anything, and records the reads. Roles do not include one another (see
+`ot.models.OperatorRole`): a command open to several roles lists each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ot.models.operators import OperatorRole
+
+ADMIN = frozenset({OperatorRole.ADMIN})
+ANY_OPERATOR = frozenset(OperatorRole)
+# Billing and legal work starts from finding the account concerned.
+CASEWORK = frozenset({OperatorRole.ADMIN, OperatorRole.BILLING, OperatorRole.LEGAL})
+AUDITORS = frozenset({OperatorRole.ADMIN, OperatorRole.LEGAL})
+
+
+@dataclass(frozen=True)
+class Permission:
+    roles: frozenset[OperatorRole]
+    # Whether the command shows customer information or statistics: each run is then written
+    # to the audit trail (`operator.read`), as the privacy statement promises. Commands that
+    # change data are recorded by the acts they do.
+    reads_customer_data: bool = False
+
+
+def _admin(*, reads: bool = False) -> Permission:
+    return Permission(ADMIN, reads)
+
+
+PERMISSIONS: dict[str, Permission] = {
+    "account create": _admin(),
+    "account export": _admin(),  # recorded as account.exported
+    "account list": Permission(CASEWORK, reads_customer_data=True),
+    "audit checkpoint": _admin(),
+    "audit head": Permission(ANY_OPERATOR),
+    "audit public-key": Permission(ANY_OPERATOR),
+    "audit show": Permission(AUDITORS, reads_customer_data=True),
+    "audit verify": Permission(ANY_OPERATOR),
+    "db backup": _admin(),
+    "db restore": _admin(),
+    "db status": _admin(),
+    "db upgrade": _admin(),
+    "erase": _admin(),
+    "goal add": _admin(),
+    "goal list": _admin(reads=True),
+    "goal remove": _admin(),
+    "import-log": _admin(),
+    "keys retire": _admin(),
+    "keys rotate": _admin(),
+    "keys status": _admin(),
+    "operators add": _admin(),
+    "operators list": Permission(ANY_OPERATOR),
+    "operators remove": _admin(),
+    "retention run": _admin(),
+    "rollups run": _admin(),
+    "site add": _admin(),
+    "site list": _admin(reads=True),
+    "site remove": _admin(),
+    "site snippet": _admin(),
+    "site summary": _admin(reads=True),
+    "site update": _admin(),
+    "stats query": _admin(reads=True),
+    "token create": _admin(),
+    "token list": _admin(reads=True),
+    "token revoke": _admin(),
+}
+
+
+def permission_of(command: str) -> Permission:
+    """The entry of a command ("site add"); a command missing from the table is a bug, and
+    refused rather than let through."""
+    try:
+        return PERMISSIONS[command]
+    except KeyError:
+        raise LookupError(f"ot-admin {command} has no permission entry") from None
