@@ -8,8 +8,8 @@ is how the other tests of `ot-admin` run."""
 from __future__ import annotations
 
 import json
-import pwd
 import os
+import pwd
 from typing import Any
 
 import pytest
@@ -158,7 +158,12 @@ def test_removing_an_operator_ends_their_roles_and_keeps_the_history(
     assert bob[0]["ended_by"] == "alice" and bob[0]["ended_at"]
     current = ok(as_operator(appointed, "alice", "operators list")).splitlines()
     assert current[0].split("\t") == [
-        "login", "role", "appointed_by", "appointed_at", "ended_by", "ended_at"
+        "login",
+        "role",
+        "appointed_by",
+        "appointed_at",
+        "ended_by",
+        "ended_at",
     ]
     assert sorted(line.split("\t")[0] for line in current[1:]) == ["alice", "carol"]
 

@@ -261,6 +261,14 @@ NOT_AUDITED = {
     # on top (tests/test_backups.py checks that entry and that the restored trail verifies).
     "db restore": "replaces the whole trail with the backup's",
 }
+# Commands whose entries are checked by their own tests, which set up what they need.
+DISCLOSURE_COMMANDS = "approve due export lift-gag list notify open reject report show verify"
+WALKED_ELSEWHERE = {
+    # Two legal operators (four eyes), a request in the right state: test_disclosure_cli checks
+    # each act's entry (opened, reviewed, approved, refused, exported, notified, gag lifted).
+    f"disclosure {name}": "tests/test_disclosure_cli.py"
+    for name in DISCLOSURE_COMMANDS.split()
+}
 OPERATOR = "alice"
 
 
@@ -352,7 +360,7 @@ COMMAND_WALKS: dict[str, Callable[[AdminDatabase, Path], str]] = {
 
 
 def test_every_command_is_walked_or_said_to_change_no_customer_data() -> None:
-    listed = [*COMMAND_WALKS, *READ_ONLY, *NOT_AUDITED]
+    listed = [*COMMAND_WALKS, *READ_ONLY, *NOT_AUDITED, *WALKED_ELSEWHERE]
     assert len(listed) == len(set(listed)), "a command is listed twice"
     assert set(listed) == command_names(), "walk the new command, or list it with a reason"
 

@@ -334,7 +334,11 @@ async def test_another_legal_operator_approves_and_the_scope_is_released(
         "actor": "operator:lars",
         "action": "disclosure.approved",
         "account_id": None,
-        "details": {"request_id": request_id, "account_id": office.site.account_id},
+        "details": {
+            "request_id": request_id,
+            "account_id": office.site.account_id,
+            "partial": False,
+        },
     }
 
 

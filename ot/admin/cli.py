@@ -143,6 +143,17 @@ def _operators() -> Command:
     )
 
 
+@functools.cache
+def _disclosure() -> Command:
+    from ot.admin import disclosure
+
+    return typer_command(
+        "disclosure",
+        lambda app: app.add_typer(disclosure.app, name="disclosure"),
+        **ROOT_SETTINGS,
+    )
+
+
 # In the order `ot-admin --help` lists them; each help is the first sentence of the command's
 # own (tests/test_startup_imports.py checks they agree).
 COMMANDS = [
@@ -166,6 +177,11 @@ COMMANDS = [
     LazyCommand("audit", "The audit trail: hash-chained, with signed checkpoints.", _audit),
     LazyCommand("keys", "Encryption keys of personal fields.", _keys),
     LazyCommand("retention", "Per-site retention of hits.", _retention),
+    LazyCommand(
+        "disclosure",
+        "Lawful disclosure requests.",
+        _disclosure,
+    ),
     LazyCommand(
         "operators", "Operators: the OS users who may run ot-admin, and their roles.", _operators
     ),

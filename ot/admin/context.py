@@ -52,17 +52,18 @@ class AdminContext:
         return self.operator.actor
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self, *, keep_refusals: bool = False) -> AsyncIterator[AsyncSession]:
         """The command's unit of work (`ot.db.transaction`): committed when the command
         succeeds, rolled back when it is refused or fails, so a refused command changes nothing;
-        then the audit trail's head is signed if a checkpoint is due."""
+        then the audit trail's head is signed if a checkpoint is due. `keep_refusals` for acts
+        whose core records a refusal (a disclosure's four eyes): that entry alone is kept."""
         from ot.db import create_engine, transaction
         from ot.schema import ensure_schema
 
         engine = create_engine(self.settings)
         try:
             await ensure_schema(engine, migrate_if_new=self.settings.is_embedded_database)
-            async with transaction(engine, locked=False, keep_refusals=False) as session:
+            async with transaction(engine, locked=False, keep_refusals=keep_refusals) as session:
                 if self.read is not None:
                     await self._record_read(session)
                 yield session
@@ -71,9 +72,10 @@ class AdminContext:
             await engine.dispose()
 
     async def _record_read(self, session: AsyncSession) -> None:
-        from ot.security.audit import AuditAction, record
+        from ot.security.operators import record_read
 
-        await record(session, AuditAction.OPERATOR_READ, actor=self.actor, details=self.read)
+        assert self.operator is not None and self.read is not None
+        await record_read(session, self.operator, self.read["command"], self.read["arguments"])
         self.read = None
 
     def cipher(self) -> Cipher:
@@ -187,9 +189,7 @@ async def _has_operators(engine: AsyncEngine) -> bool:
 
     async with engine.connect() as connection:
         return bool(
-            await connection.run_sync(
-                lambda sync: inspect(sync).has_table("operator_appointment")
-            )
+            await connection.run_sync(lambda sync: inspect(sync).has_table("operator_appointment"))
         )
 
 

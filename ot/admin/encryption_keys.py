@@ -43,9 +43,7 @@ def rotate_command(
             pass  # the schema is current
         engine = create_engine(context.settings)
         try:
-            report = await rotate(
-                engine, secrets_file, actor=context.actor, batch_size=batch_size
-            )
+            report = await rotate(engine, secrets_file, actor=context.actor, batch_size=batch_size)
         finally:
             await engine.dispose()
         return report

@@ -118,9 +118,7 @@ def _forget_positions(context: AdminContext, site: str, files: list[str], *, as_
     async def forget() -> tuple[Site, list[tuple[str, int | None]]]:
         async with context.session() as session:
             found = await get_site(session, site)
-            return found, await state.forget_positions(
-                session, found, files, actor=context.actor
-            )
+            return found, await state.forget_positions(session, found, files, actor=context.actor)
 
     found, forgotten = run(forget)
     if as_json:

@@ -84,9 +84,7 @@ def remove_command(
 
     async def action() -> list[OperatorAppointment]:
         async with context.session() as session:
-            return await remove_operator(
-                session, installation_user(context.settings), login, role
-            )
+            return await remove_operator(session, installation_user(context.settings), login, role)
 
     ended = run(action)
     if as_json:

@@ -17,6 +17,7 @@ ANY_OPERATOR = frozenset(OperatorRole)
 # Billing and legal work starts from finding the account concerned.
 CASEWORK = frozenset({OperatorRole.ADMIN, OperatorRole.BILLING, OperatorRole.LEGAL})
 AUDITORS = frozenset({OperatorRole.ADMIN, OperatorRole.LEGAL})
+LEGAL = frozenset({OperatorRole.LEGAL})
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,19 @@ PERMISSIONS: dict[str, Permission] = {
     "audit show": Permission(AUDITORS, reads_customer_data=True),
     "audit verify": Permission(ANY_OPERATOR),
     "db backup": _admin(),
+    # Disclosure requests are the legal role's alone (an admin holds it too to take part).
+    # Their reads are recorded by the acts themselves (disclosure.reviewed, .exported).
+    "disclosure approve": Permission(LEGAL),
+    "disclosure due": Permission(LEGAL),
+    "disclosure export": Permission(LEGAL),
+    "disclosure lift-gag": Permission(LEGAL),
+    "disclosure list": Permission(LEGAL),
+    "disclosure notify": Permission(LEGAL),
+    "disclosure open": Permission(LEGAL),
+    "disclosure reject": Permission(LEGAL),
+    "disclosure report": Permission(AUDITORS),  # counts only, for publishing
+    "disclosure show": Permission(LEGAL),
+    "disclosure verify": Permission(ANY_OPERATOR),  # reads the bundle, not the database
     "db restore": _admin(),
     "db status": _admin(),
     "db upgrade": _admin(),

@@ -37,12 +37,16 @@ from ot.security.audit import AuditAction
 from ot.security.crypto import Cipher
 from ot.security.operators import Operator, require_role
 
-# Where each state may go. Later states (exported, notified) join here.
+# Where each state may go. An exported request may be exported again (a lost bundle, a second
+# copy): each bundle is in the trail. Telling the customer is no state: it is `notified_at`,
+# which any decided request may get (`ot.disclosure.notices`).
 TRANSITIONS: dict[DisclosureState, frozenset[DisclosureState]] = {
     DisclosureState.OPENED: frozenset({DisclosureState.APPROVED, DisclosureState.REJECTED}),
-    DisclosureState.APPROVED: frozenset(),
+    DisclosureState.APPROVED: frozenset({DisclosureState.EXPORTED}),
+    DisclosureState.EXPORTED: frozenset({DisclosureState.EXPORTED}),
     DisclosureState.REJECTED: frozenset(),
 }
+DISCLOSABLE = frozenset({DisclosureState.APPROVED, DisclosureState.EXPORTED})
 EARLIEST = datetime.fromisoformat("2000-01-01T00:00:00+00:00")  # before any data we hold
 TEXT_LIMITS = {"authority": 1000, "legal_basis": 1000, "reference": 200, "note": 4000}
 
@@ -297,9 +301,16 @@ async def approve_request(
     request_id: int,
     *,
     note: str | None = None,
+    site_ids: tuple[int, ...] | None = None,
+    categories: tuple[str, ...] | None = None,
 ) -> DisclosureRequest:
-    """Approve an opened request, as a `legal` operator other than the one who opened it."""
-    return await _decide(session, cipher, operator, request_id, DisclosureState.APPROVED, note)
+    """Approve an opened request, as a `legal` operator other than the one who opened it.
+    `site_ids` and `categories` narrow what is disclosed to part of what was asked (a partial
+    disclosure); they may not widen it."""
+    narrowed = (site_ids, categories)
+    return await _decide(
+        session, cipher, operator, request_id, DisclosureState.APPROVED, note, narrowed
+    )
 
 
 async def reject_request(
@@ -317,6 +328,7 @@ async def _decide(
     request_id: int,
     decision: DisclosureState,
     note: str | None,
+    narrowed: tuple[tuple[int, ...] | None, tuple[str, ...] | None] = (None, None),
 ) -> DisclosureRequest:
     verb = "approve" if decision == DisclosureState.APPROVED else "reject"
     await require_role(session, operator, OperatorRole.LEGAL, act=f"disclosure {verb}")
@@ -343,9 +355,11 @@ async def _decide(
             f"{operator.login} opened disclosure request {request_id} and may not {verb} it too: "
             "another operator with the legal role decides (four eyes)",
         )
+    approved_sites, approved_categories = _narrowed(request, *narrowed)
     request.state = decision
     request.decided_by = operator.login
     request.decided_at = utcnow()
+    request.approved_site_ids, request.approved_categories = approved_sites, approved_categories
     if note is not None:
         request.decision_note_encrypted = cipher.encrypt(
             note, context=DISCLOSURE_DECISION_NOTE.context
@@ -358,9 +372,51 @@ async def _decide(
         if decision == DisclosureState.APPROVED
         else AuditAction.DISCLOSURE_REJECTED,
         actor=operator.actor,
-        details={"request_id": request_id, "account_id": request.account_id},
+        details={
+            "request_id": request_id,
+            "account_id": request.account_id,
+            "partial": is_partial(request),
+        },
     )
     return request
+
+
+def _narrowed(
+    request: DisclosureRequest, sites: tuple[int, ...] | None, categories: tuple[str, ...] | None
+) -> tuple[list[int] | None, list[str] | None]:
+    """The approval's narrower sites and categories, checked to be part of the request's (None
+    where the approval keeps what was asked)."""
+    kept_sites = None
+    if sites is not None:
+        outside = sorted(set(sites) - set(request.site_ids))
+        if outside:
+            raise InvalidInput(
+                f"site {', '.join(map(str, outside))} is not in the request's scope "
+                f"(sites {', '.join(map(str, request.site_ids)) or 'none'}): an approval may "
+                "narrow the scope, never widen it",
+                field="site_ids",
+            )
+        if set(sites) != set(request.site_ids):
+            kept_sites = sorted(set(sites))
+    kept_categories = None
+    if categories is not None:
+        chosen = [each.value for each in _categories(categories)]
+        outside_categories = sorted(set(chosen) - set(request.categories))
+        if outside_categories:
+            raise InvalidInput(
+                f"{', '.join(outside_categories)} is not in the request's scope "
+                f"({', '.join(request.categories)}): an approval may narrow the scope, never "
+                "widen it",
+                field="categories",
+            )
+        if set(chosen) != set(request.categories):
+            kept_categories = chosen
+    return kept_sites, kept_categories
+
+
+def is_partial(request: DisclosureRequest) -> bool:
+    """Whether the approval let through less than was asked."""
+    return request.approved_site_ids is not None or request.approved_categories is not None
 
 
 async def _refuse(
@@ -387,11 +443,31 @@ async def _refuse(
     return DisclosureRefused(message, request_id=request.id, reason=reason)
 
 
+async def scope_to_export(
+    session: AsyncSession, operator: Operator, request_id: int
+) -> tuple[DisclosureRequest, DisclosureScope]:
+    """The request and what it discloses, for a `legal` operator about to export it; a request
+    not approved is refused, and the refusal recorded."""
+    await require_role(session, operator, OperatorRole.LEGAL, act="disclosure export")
+    request = await get_request(session, request_id)
+    if request.state not in DISCLOSABLE:
+        raise await _refuse(
+            session,
+            operator,
+            request,
+            DisclosureState.EXPORTED,
+            "state",
+            f"disclosure request {request_id} is {request.state.value}, not approved: "
+            "nothing may be exported for it",
+        )
+    return request, approved_scope(request)
+
+
 def approved_scope(request: DisclosureRequest) -> DisclosureScope:
     """What an approved request discloses; any other request discloses nothing. Everything that
     reads data for an authority starts here."""
     assert request.id is not None
-    if request.state != DisclosureState.APPROVED:
+    if request.state not in DISCLOSABLE:
         raise DisclosureRefused(
             f"disclosure request {request.id} is {request.state.value}, not approved: "
             "nothing may be exported for it",
@@ -401,10 +477,19 @@ def approved_scope(request: DisclosureRequest) -> DisclosureScope:
     return DisclosureScope(
         request_id=request.id,
         account_id=request.account_id,
-        site_ids=tuple(request.site_ids),
+        site_ids=tuple(
+            request.site_ids if request.approved_site_ids is None else request.approved_site_ids
+        ),
         period_start=as_utc(request.period_start),
         period_end=as_utc(request.period_end),
-        categories=frozenset(DataCategory(each) for each in request.categories),
+        categories=frozenset(
+            DataCategory(each)
+            for each in (
+                request.categories
+                if request.approved_categories is None
+                else request.approved_categories
+            )
+        ),
     )
 
 

@@ -42,6 +42,7 @@ class DisclosureState(StrEnum):
     OPENED = "opened"
     APPROVED = "approved"
     REJECTED = "rejected"
+    EXPORTED = "exported"  # approved, and its bundle written (at least once)
 
 
 class DisclosureRequest(SQLModel, table=True):
@@ -78,3 +79,14 @@ class DisclosureRequest(SQLModel, table=True):
     decision_note_encrypted: str | None = Field(
         default=None, sa_column_kwargs=DISCLOSURE_DECISION_NOTE.column_info()
     )
+    # What the approval let through, when narrower than asked (a partial disclosure): None
+    # where the approval took the request's own sites or categories.
+    approved_site_ids: list[int] | None = Field(default=None, sa_column=Column(JSON))
+    approved_categories: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    # The last bundle written: by whom, when, and the SHA-256 of its file (also in the trail).
+    exported_by: str | None = Field(default=None, max_length=32)
+    exported_at: datetime | None = None
+    bundle_sha256: str | None = Field(default=None, max_length=64)
+    # When the customer was told (`ot.disclosure.notices`), by whom.
+    notified_by: str | None = Field(default=None, max_length=32)
+    notified_at: datetime | None = None

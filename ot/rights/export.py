@@ -239,7 +239,7 @@ async def _write_hits(engine: AsyncEngine, cipher: Cipher, site: Site, raw: IO[b
             last_id = values["id"]
             sealed = values["ip_encrypted"]
             ip = stored_ip(cipher, sealed, site.id or 0) if sealed else ""
-            cells = [_csv_value(values[name]) for name in HIT_COLUMNS if name != "ip"] + [ip]
+            cells = [csv_value(values[name]) for name in HIT_COLUMNS if name != "ip"] + [ip]
             writer.writerow(spreadsheet_safe_row(cells))
         written += len(rows)
     text.flush()
@@ -247,7 +247,7 @@ async def _write_hits(engine: AsyncEngine, cipher: Cipher, site: Site, raw: IO[b
     return written
 
 
-def _csv_value(value: Any) -> Any:
+def csv_value(value: Any) -> Any:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     if value is None:

@@ -195,6 +195,20 @@ async def require_role(
         )
 
 
+async def record_read(
+    session: AsyncSession, operator: Operator, command: str, arguments: Mapping[str, str]
+) -> None:
+    """Write to the trail that `operator` ran a command showing customer data (`account list`,
+    `stats query`...), with its arguments: in the command's own transaction, so that a command
+    refused after all leaves no entry."""
+    await audit.record(
+        session,
+        AuditAction.OPERATOR_READ,
+        actor=operator.actor,
+        details={"command": command, "arguments": dict(arguments)},
+    )
+
+
 async def _appointer(session: AsyncSession, by: OsUser, act: str) -> tuple[Actor, bool]:
     """Who appoints or removes, checked: an admin, or root while there is none (the
     bootstrap). Also whether this is the bootstrap."""
