@@ -200,3 +200,13 @@ def test_behind_sudo_to_the_service_user_the_operator_is_the_one_sudo_names(
     assert (named.login, named.owns_installation, named.may_bootstrap) == ("alice", True, True)
     stranger = os_user({"SUDO_USER": "alice"}, owner_uid=999)
     assert stranger.login != "alice" and not stranger.may_bootstrap
+
+
+def test_the_installations_own_user_migrates_before_each_start_unappointed(
+    appointed: AdminDatabase,
+) -> None:
+    """The systemd unit runs `ot-admin db upgrade --create` as the service's user (who owns the
+    data folder: here this process) before each start: that alone it may do unappointed."""
+    ok(appointed.invoke("db upgrade", SUDO_USER=None))
+    assert f"{ROOT} is not an operator" in refused(appointed.invoke("db status", SUDO_USER=None))
+    assert "mallory is not an operator" in refused(as_operator(appointed, "mallory", "db upgrade"))

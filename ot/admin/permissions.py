@@ -27,6 +27,9 @@ class Permission:
     # to the audit trail (`operator.read`), as the privacy statement promises. Commands that
     # change data are recorded by the acts they do.
     reads_customer_data: bool = False
+    # Whether the installation's own OS user may run it unappointed: what the service runs by
+    # itself (its systemd unit migrates the schema before each start).
+    service: bool = False
 
 
 def _admin(*, reads: bool = False) -> Permission:
@@ -58,7 +61,7 @@ PERMISSIONS: dict[str, Permission] = {
     "disclosure verify": Permission(ANY_OPERATOR),  # reads the bundle, not the database
     "db restore": _admin(),
     "db status": _admin(),
-    "db upgrade": _admin(),
+    "db upgrade": Permission(ADMIN, service=True),
     "erase": _admin(),
     "goal add": _admin(),
     "goal list": _admin(reads=True),

@@ -56,10 +56,17 @@ class OsUser:
     login: str
     uid: int  # effective: 0 for root and for commands run through sudo
     owns_installation: bool = False  # runs as the OS user who owns the data folder
+    via_sudo: bool = False  # `login` is the one sudo named, not the process's own
 
     @property
     def is_root(self) -> bool:
         return self.uid == 0
+
+    @property
+    def is_the_service(self) -> bool:
+        """The installation's own OS user, running a command itself (the server's systemd unit
+        migrating before a start), not an operator through sudo."""
+        return self.owns_installation and not self.via_sudo
 
     @property
     def may_bootstrap(self) -> bool:
@@ -80,7 +87,7 @@ def os_user(environ: Mapping[str, str] | None = None, *, owner_uid: int | None =
     owner = owner_uid is not None and uid == owner_uid
     sudo_user = environ.get("SUDO_USER")
     if (uid == 0 or owner) and sudo_user:
-        return OsUser(sudo_user, uid, owner)
+        return OsUser(sudo_user, uid, owner, via_sudo=True)
     try:
         login = pwd.getpwuid(os.getuid()).pw_name
     except KeyError:  # a uid without a passwd entry (a container): name it by number
@@ -91,11 +98,13 @@ def os_user(environ: Mapping[str, str] | None = None, *, owner_uid: int | None =
 @dataclass(frozen=True)
 class Operator:
     """An operator as commands see them: the login and the roles held now. `bootstrap`: no
-    admin is appointed yet, and this is root or the installation's owner acting as one."""
+    admin is appointed yet, and this is root or the installation's owner acting as one.
+    `service`: the installation's own OS user running what the service itself runs."""
 
     login: str
     roles: frozenset[OperatorRole]
     bootstrap: bool = False
+    service: bool = False
 
     @property
     def actor(self) -> Actor:
