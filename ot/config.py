@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -351,6 +352,69 @@ class PayPalSettings(BaseModel):
         )
 
 
+class Plan(BaseModel):
+    """One plan customers can be on: a monthly pageview quota and its monthly price."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")
+    """How the plan is named in commands, the API and invoices (`starter`)."""
+
+    monthly_pageviews: int = Field(gt=0)
+    """Pageviews a month the price covers; usage beyond it is shown, never cut off."""
+
+    price: Decimal = Field(ge=0, max_digits=10, decimal_places=2)
+    """The monthly price in the billing currency, taxes included; 0 issues no invoice."""
+
+
+def _default_plans() -> list[Plan]:
+    return [
+        Plan(name="free", monthly_pageviews=10_000, price=Decimal("0")),
+        Plan(name="starter", monthly_pageviews=100_000, price=Decimal("9.00")),
+        Plan(name="business", monthly_pageviews=1_000_000, price=Decimal("29.00")),
+        Plan(name="enterprise", monthly_pageviews=10_000_000, price=Decimal("99.00")),
+    ]
+
+
+class BillingSettings(BaseModel):
+    """Plans, invoices and dunning (`ot.billing`); payments go through PayPal (`[paypal]`)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    """The ISO 4217 currency of every price and invoice."""
+
+    plans: list[Plan] = Field(default_factory=_default_plans, min_length=1)
+    """The plans, each with its quota and price (as a JSON list in `OT_BILLING__PLANS`)."""
+
+    default_plan: str = "free"
+    """The plan of an account no operator has put on another."""
+
+    invoice_prefix: str = Field(default="OT", pattern=r"^[A-Z0-9]{1,10}$")
+    """Invoice numbers read PREFIX-YEAR-NNNNNN."""
+
+    payment_days: int = Field(default=14, ge=1, le=120)
+    """Days from an invoice's issue to its due date."""
+
+    grace_days: int = Field(default=14, ge=1, le=120)
+    """Days past the due date (a reminder is sent at the due date) before the dashboard is
+    locked; hits are still collected while it is."""
+
+    issuer: str = "opentracker"
+    """Who issues the invoices, as printed at their top (name, address, tax number)."""
+
+    @model_validator(mode="after")
+    def _default_plan_is_a_plan(self) -> BillingSettings:
+        names = [plan.name for plan in self.plans]
+        if len(set(names)) != len(names):
+            raise ValueError("plans: each plan needs a name of its own")
+        if self.default_plan not in names:
+            raise ValueError(
+                f"default_plan: {self.default_plan!r} is not one of the plans ({', '.join(names)})"
+            )
+        return self
+
+
 class LogSettings(BaseModel):
     """Logging. Personal data, tokens and secrets are never logged."""
 
@@ -431,6 +495,9 @@ class Settings(BaseSettings):
 
     paypal: PayPalSettings = Field(default_factory=PayPalSettings)
     """Payments through PayPal."""
+
+    billing: BillingSettings = Field(default_factory=BillingSettings)
+    """Plans, invoices and dunning."""
 
     @field_validator("database_url")
     @classmethod

@@ -55,6 +55,12 @@ class TooManyRequests(OtError):
         self.retry_after = retry_after
 
 
+class PaymentRequired(OtError):
+    """Refused until an invoice is paid (a dashboard locked for an overdue invoice)."""
+
+    code = "payment_required"
+
+
 class NotFound(OtError):
     """The object does not exist, or the caller may not know that it exists."""
 

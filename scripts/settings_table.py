@@ -6,6 +6,8 @@ Usage: python scripts/settings_table.py
 
 from __future__ import annotations
 
+import json
+
 from pydantic import BaseModel
 
 from ot.config import Settings
@@ -21,7 +23,11 @@ def rows(model: type[BaseModel], prefix: str = "OT_") -> list[tuple[str, str, st
             found.extend(rows(annotation, variable + "__"))
             continue
         default = getattr(defaults, name)
-        shown = ", ".join(default) if isinstance(default, list) else default
+        if isinstance(default, list) and default and isinstance(default[0], BaseModel):
+            # A list of sections (the billing plans): as the JSON the variable takes.
+            shown = json.dumps([item.model_dump(mode="json") for item in default])
+        else:
+            shown = ", ".join(default) if isinstance(default, list) else default
         description = " ".join((field.description or "").split())
         found.append((variable, f"`{shown}`" if shown not in ("", None) else "", description))
     return found

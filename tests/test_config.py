@@ -247,6 +247,7 @@ def test_the_walk_finds_every_section() -> None:
         "OT_VERIFICATION",
         "OT_GRANTS",
         "OT_PAYPAL",
+        "OT_BILLING",
     }
     assert "OT_COLLECTOR__BATCH_SIZE" in {variable for variable, _, _ in SETTINGS}
 

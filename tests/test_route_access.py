@@ -21,10 +21,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import ot
 from ot.accounts.permissions import Principal, PrincipalKind, Scope
 from ot.accounts.sessions import StartedSession
+from ot.billing.invoices import issue_invoices
+from ot.billing.plans import Period, set_plan
 from ot.config import Settings, load_settings
 from ot.credentials import CredentialKind
+from ot.db import transaction
 from ot.grants.store import GrantTerms, IssuedGrant, create_grant
-from ot.models import Site
+from ot.models import Account, Site
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_or_create_secrets
 from ot.server.app import create_app
@@ -32,7 +35,7 @@ from ot.server.auth import CSRF_HEADER, SESSION_COOKIE, RouteNeeds, declared
 from ot.stats.query import METRICS
 from tests import support
 from tests.stats_support import goal, token_for
-from tests.support import bearer, helper_engine, logged_in
+from tests.support import TEST_OPERATOR, bearer, helper_engine, logged_in
 from tests.team_support import team_objects
 
 # Routes anyone may call, each for a reason: adding one here is a deliberate act.
@@ -53,6 +56,11 @@ OPEN_ROUTES = {
     ("GET", "/readyz"),
     ("GET", "/metrics"),
     ("GET", "/ot/v1/openapi.json"),  # describes the API, holds no data
+    # PayPal's redirect of the payer: executes only the payment PayPal approved for that
+    # invoice (test_billing_api); and PayPal's webhooks, believed once PayPal verifies them.
+    ("GET", "/billing/paypal/return"),
+    ("GET", "/billing/paypal/cancel"),
+    ("POST", "/webhooks/paypal"),
 }
 
 
@@ -86,6 +94,7 @@ VICTIM_OBJECTS: dict[str, Callable[[World], str]] = {
     "invitation_id": lambda world: world.victim_ids["invitation_id"],
     "member_id": lambda world: world.victim_ids["member_id"],
     "goal_id": lambda world: world.victim_ids["goal_id"],
+    "number": lambda world: world.victim_ids["number"],
 }
 MISSING_ID = "987654"
 
@@ -183,8 +192,33 @@ async def world(settings: Settings, site: Site) -> World:
         stranger_session=await logged_in(settings, stranger_site.account_id),
         stranger_key=await token_for(settings, stranger_site.account_id, scopes=every_scope),
         stranger_grant=await _grant(settings, stranger_site, share_link=True),
-        victim_ids={**victim_ids, "goal_id": str(victims_goal["id"])},
+        victim_ids={
+            **victim_ids,
+            "goal_id": str(victims_goal["id"]),
+            "number": await invoice_of(settings, site.account_id),
+        },
     )
+
+
+async def invoice_of(settings: Settings, account_id: int) -> str:
+    """The number of an open invoice of the account (a customer for months, on a priced plan,
+    invoiced for last month)."""
+    async with helper_engine(settings) as engine, transaction(engine) as session:
+        now = datetime.now(UTC)
+        account = await session.get(Account, account_id)
+        assert account is not None
+        account.created_at = now - timedelta(days=90)
+        session.add(account)
+        await set_plan(session, settings.billing, account_id, "starter", actor=TEST_OPERATOR)
+        run = await issue_invoices(
+            session,
+            Cipher(load_or_create_secrets(settings.data_dir)),
+            settings.billing,
+            Period.of(now - timedelta(days=40)),
+            now=now,
+            actor=TEST_OPERATOR,
+        )
+        return run.issued[0].number
 
 
 async def _grant(settings: Settings, site: Site, *, share_link: bool = False) -> IssuedGrant:

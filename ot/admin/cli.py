@@ -144,6 +144,15 @@ def _operators() -> Command:
 
 
 @functools.cache
+def _billing() -> Command:
+    from ot.admin import billing
+
+    return typer_command(
+        "billing", lambda app: app.add_typer(billing.app, name="billing"), **ROOT_SETTINGS
+    )
+
+
+@functools.cache
 def _disclosure() -> Command:
     from ot.admin import disclosure
 
@@ -177,6 +186,7 @@ COMMANDS = [
     LazyCommand("audit", "The audit trail: hash-chained, with signed checkpoints.", _audit),
     LazyCommand("keys", "Encryption keys of personal fields.", _keys),
     LazyCommand("retention", "Per-site retention of hits.", _retention),
+    LazyCommand("billing", "Billing: plans, usage, invoices, refunds and dunning.", _billing),
     LazyCommand(
         "disclosure",
         "Lawful disclosure requests.",

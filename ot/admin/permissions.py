@@ -18,6 +18,7 @@ ANY_OPERATOR = frozenset(OperatorRole)
 CASEWORK = frozenset({OperatorRole.ADMIN, OperatorRole.BILLING, OperatorRole.LEGAL})
 AUDITORS = frozenset({OperatorRole.ADMIN, OperatorRole.LEGAL})
 LEGAL = frozenset({OperatorRole.LEGAL})
+BILLING = frozenset({OperatorRole.BILLING})
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,15 @@ PERMISSIONS: dict[str, Permission] = {
     "audit public-key": Permission(ANY_OPERATOR),
     "audit show": Permission(AUDITORS, reads_customer_data=True),
     "audit verify": Permission(ANY_OPERATOR),
+    "billing dunning": Permission(BILLING),
+    "billing invoices": Permission(BILLING, reads_customer_data=True),
+    "billing overdue": Permission(BILLING, reads_customer_data=True),
+    "billing plan": Permission(BILLING),
+    "billing plans": Permission(ANY_OPERATOR),
+    "billing refund": Permission(BILLING),
+    "billing run": Permission(BILLING),
+    "billing show": Permission(BILLING, reads_customer_data=True),
+    "billing usage": Permission(BILLING, reads_customer_data=True),
     "db backup": _admin(),
     # Disclosure requests are the legal role's alone (an admin holds it too to take part).
     # Their reads are recorded by the acts themselves (disclosure.reviewed, .exported).

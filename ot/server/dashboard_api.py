@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.accounts.permissions import Scope, reachable_site, writable_site
 from ot.api.dashboard import DashboardSummary, Ranked, Snippet
 from ot.api.goals import GoalList, GoalOut, NewGoal
+from ot.billing.dunning import refuse_if_locked
 from ot.clock import utcnow
 from ot.errors import InvalidInput
 from ot.models import Goal, GoalKind, Site
@@ -30,7 +31,10 @@ from ot.stats import dashboard, goals
 async def _site(request: web.Request, scope: Scope) -> Site:
     """The path's site, if the caller may do `scope` on it (read it, or read its stats)."""
     async with AsyncSession(engine_for(request)) as session:
-        return await reachable_site(session, request[PRINCIPAL], path_id(request, "site_id"), scope)
+        site = await reachable_site(session, request[PRINCIPAL], path_id(request, "site_id"), scope)
+        if scope == Scope.STATS_READ:
+            await refuse_if_locked(session, site.account_id)
+        return site
 
 
 def _goal_out(goal: Goal) -> GoalOut:

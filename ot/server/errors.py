@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ot.billing.gateway import GatewayRefused, GatewayUnavailable
 from ot.errors import (
     Conflict,
     Forbidden,
@@ -11,6 +12,7 @@ from ot.errors import (
     NotFound,
     OtError,
     Overloaded,
+    PaymentRequired,
     QueryTooSlow,
     SchemaOutdated,
     StorageUnavailable,
@@ -21,6 +23,9 @@ from ot.errors import (
 _STATUS: dict[type[OtError], int] = {
     InvalidInput: 400,
     Unauthorized: 401,
+    PaymentRequired: 402,
+    GatewayRefused: 402,  # PayPal said no to a payment or refund: no retry will help
+    GatewayUnavailable: 503,  # with Retry-After: the same request is safe to repeat
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,

@@ -5,6 +5,7 @@ from aiohttp import web
 from ot.server import (
     accounts_api,
     api_keys_api,
+    billing_api,
     collect,
     dashboard_api,
     grants_api,
@@ -95,6 +96,13 @@ def setup_routes(app: web.Application) -> None:
     router.add_get("/ot/v1/team/invitations/accept", team_api.invitation_link)
     router.add_post("/ot/v1/team/invitations/accept", team_api.accept)
     router.add_delete("/ot/v1/team/invitations/{invitation_id}", team_api.delete_invitation)
+    # Billing: the account's plan and invoices, paying through PayPal, PayPal's calls back.
+    router.add_get("/ot/v1/billing", billing_api.billing_overview)
+    router.add_get("/ot/v1/billing/invoices/{number}", billing_api.invoice_document)
+    router.add_post("/ot/v1/billing/invoices/{number}/payment", billing_api.pay_invoice)
+    router.add_get("/billing/paypal/return", billing_api.paypal_return)
+    router.add_get("/billing/paypal/cancel", billing_api.paypal_cancel)
+    router.add_post("/webhooks/paypal", billing_api.paypal_webhook)
     # The customer's own rights: export, deletion, erasure of a visitor.
     router.add_post("/ot/v1/account/export", rights_api.export_account)
     router.add_get("/ot/v1/account/deletion", rights_api.deletion_status)

@@ -25,6 +25,7 @@ from ot.api.stats import (
     RealtimeVisitors,
     SeriesAnswer,
 )
+from ot.billing.dunning import refuse_if_locked
 from ot.clock import utcnow
 from ot.errors import NotFound, OtError
 from ot.grants.reads import read_through_grant_in_query_process, shared_response
@@ -87,11 +88,13 @@ async def _site(request: web.Request, site_id: object) -> Site:
     another account's site, an unknown one and a malformed name all answer alike."""
     async with AsyncSession(request.app[ENGINE]) as session:
         try:
-            return await readable_site_by_domain(
+            site = await readable_site_by_domain(
                 session, request[PRINCIPAL], site_id, Scope.STATS_READ
             )
         except NotFound:
             raise NotFound(SITE_NOT_FOUND, field="site_id") from None
+        await refuse_if_locked(session, site.account_id)
+        return site
 
 
 async def _run(request: web.Request, site: Site, query: Query) -> QueryResult:

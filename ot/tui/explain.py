@@ -39,9 +39,7 @@ def explain(error: ClientError, server: str) -> Explanation:
                 "the address is right; press r to try again.",
             )
         later = f" in {_seconds(error.retry_after)}" if error.retry_after else " in a moment"
-        return Explanation(
-            "Server busy", f"{error.message} — try again{later}.", "warning"
-        )
+        return Explanation("Server busy", f"{error.message} — try again{later}.", "warning")
     if isinstance(error, NotLoggedIn):
         return Explanation("Not logged in", f"{error.message}. Log in again.", "warning")
     if isinstance(error, Forbidden):

@@ -1,0 +1,152 @@
+"""Dunning: what happens to an invoice not paid by its due date. At the due date the customer
+is reminded by mail; `grace_days` later their dashboard is locked (statistics are not shown
+through any door) while their hits are still collected, so they lose nothing; paying unlocks it.
+`run_dunning` does both steps for every overdue invoice (`ot-admin billing dunning`, daily)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ot.accounts.store import account_email, get_account
+from ot.clock import as_utc, utcnow
+from ot.config import BillingSettings
+from ot.errors import PaymentRequired
+from ot.mailer import Mail, Mailer
+from ot.models import Invoice, InvoiceState, Subscription
+from ot.security import audit
+from ot.security.audit import Actor, AuditAction
+from ot.security.crypto import Cipher
+
+from .invoices import money
+
+
+async def overdue_invoices(session: AsyncSession, *, now: datetime) -> list[Invoice]:
+    """Open invoices past their due date, oldest first."""
+    query = (
+        select(Invoice)
+        .where(Invoice.state == InvoiceState.OPEN, col(Invoice.due_at) < now)
+        .order_by(col(Invoice.due_at), col(Invoice.id))
+    )
+    return list((await session.exec(query)).all())
+
+
+@dataclass
+class DunningReport:
+    reminded: list[str] = field(default_factory=list)  # invoice numbers
+    locked: list[int] = field(default_factory=list)  # account ids
+
+
+async def run_dunning(
+    session: AsyncSession,
+    cipher: Cipher,
+    mailer: Mailer,
+    settings: BillingSettings,
+    *,
+    now: datetime,
+    actor: Actor,
+) -> DunningReport:
+    """Remind once per overdue invoice; lock the dashboard of accounts with an invoice overdue
+    past the grace period. Running it again the same day does nothing more."""
+    report = DunningReport()
+    grace = timedelta(days=settings.grace_days)
+    for invoice in await overdue_invoices(session, now=now):
+        account = await get_account(session, invoice.account_id)
+        address = account_email(account, cipher)
+        if invoice.reminded_at is None:
+            invoice.reminded_at = now
+            session.add(invoice)
+            await audit.record(
+                session,
+                AuditAction.INVOICE_REMINDED,
+                actor=actor,
+                account_id=invoice.account_id,
+                details={"invoice": invoice.number, "mailed": address is not None},
+            )
+            if address is not None:
+                await asyncio.to_thread(mailer.send, _reminder(invoice, address, settings))
+            report.reminded.append(invoice.number)
+        if now >= as_utc(invoice.due_at) + grace:
+            subscription = await session.get(Subscription, invoice.account_id)
+            if subscription is None:
+                subscription = Subscription(
+                    account_id=invoice.account_id, plan=invoice.plan, since=now
+                )
+            if subscription.locked_at is None:
+                subscription.locked_at, subscription.locked_for = now, invoice.number
+                session.add(subscription)
+                await audit.record(
+                    session,
+                    AuditAction.DASHBOARD_LOCKED,
+                    actor=actor,
+                    account_id=invoice.account_id,
+                    details={"invoice": invoice.number},
+                )
+                report.locked.append(invoice.account_id)
+    await session.flush()
+    return report
+
+
+def _reminder(invoice: Invoice, address: str, settings: BillingSettings) -> Mail:
+    locks_on = as_utc(invoice.due_at) + timedelta(days=settings.grace_days)
+    text = (
+        f"Invoice {invoice.number} ({money(invoice.amount, invoice.currency)}, plan "
+        f"{invoice.plan}, {invoice.period}) was due on {as_utc(invoice.due_at):%Y-%m-%d}.\n\n"
+        "Pay it with PayPal from the Billing screen of `ot tui`. If it is still open on "
+        f"{locks_on:%Y-%m-%d}, your dashboard is locked until it is paid; your sites' visits "
+        "are still counted meanwhile, so no statistics are lost.\n"
+    )
+    return Mail(to=address, subject=f"Invoice {invoice.number} is overdue", text=text)
+
+
+class DashboardLocked(PaymentRequired):
+    """The account's statistics are not shown until its overdue invoice is paid."""
+
+    code = "dashboard_locked"
+
+
+async def refuse_if_locked(session: AsyncSession, account_id: int) -> None:
+    """Refuse a read of the account's statistics while its dashboard is locked (through any
+    door: its own sessions and keys, its team's, the grants it gave)."""
+    subscription = await lock_of(session, account_id)
+    if subscription is not None:
+        raise DashboardLocked(
+            f"the statistics of this account are locked until invoice {subscription.locked_for} "
+            "is paid (its visits are still counted): pay it from the Billing screen of `ot tui`, "
+            "or POST /ot/v1/billing/invoices/{number}/payment",
+            field="invoice",
+        )
+
+
+async def lock_of(session: AsyncSession, account_id: int) -> Subscription | None:
+    """The account's subscription if its dashboard is locked, else None."""
+    subscription = await session.get(Subscription, account_id)
+    return subscription if subscription and subscription.locked_at else None
+
+
+async def unlock_if_settled(session: AsyncSession, account_id: int, *, actor: Actor) -> bool:
+    """Unlock a locked dashboard once no invoice of the account is overdue any more."""
+    subscription = await lock_of(session, account_id)
+    if subscription is None:
+        return False
+    still_open = (
+        await session.exec(
+            select(Invoice.number).where(
+                Invoice.account_id == account_id,
+                Invoice.state == InvoiceState.OPEN,
+                col(Invoice.due_at) < utcnow(),
+            )
+        )
+    ).first()
+    if still_open is not None:
+        subscription.locked_for = still_open
+        session.add(subscription)
+        return False
+    subscription.locked_at = subscription.locked_for = None
+    session.add(subscription)
+    await audit.record(session, AuditAction.DASHBOARD_UNLOCKED, actor=actor, account_id=account_id)
+    return True
