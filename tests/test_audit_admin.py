@@ -263,11 +263,16 @@ NOT_AUDITED = {
 }
 # Commands whose entries are checked by their own tests, which set up what they need.
 DISCLOSURE_COMMANDS = "approve due export lift-gag list notify open reject report show verify"
+BILLING_COMMANDS = "dunning invoices overdue plan plans refund run show usage"
 WALKED_ELSEWHERE = {
     # Two legal operators (four eyes), a request in the right state: test_disclosure_cli checks
     # each act's entry (opened, reviewed, approved, refused, exported, notified, gag lifted).
-    f"disclosure {name}": "tests/test_disclosure_cli.py"
-    for name in DISCLOSURE_COMMANDS.split()
+    **{
+        f"disclosure {name}": "tests/test_disclosure_cli.py" for name in DISCLOSURE_COMMANDS.split()
+    },
+    # A billing operator, accounts on plans, a month's hits: test_billing_cli checks the entries
+    # (plan.changed, invoice.issued, operator.read); refunds go through PayPal (test_billing).
+    **{f"billing {name}": "tests/test_billing_cli.py" for name in BILLING_COMMANDS.split()},
 }
 OPERATOR = "alice"
 

@@ -330,9 +330,9 @@ def overdue_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
 
 @app.command("dunning")
 def dunning_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
-    """Remind overdue invoices once; lock dashboards past the grace period.
+    """Remind overdue invoices; lock dashboards past the grace period.
 
-    Run it daily (cron). Locked dashboards still collect hits; paying unlocks them.
+    Each invoice is reminded once. Run it daily (cron). Locked dashboards still collect hits; paying unlocks them.
 
     \b
     Example:

@@ -27,9 +27,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.ssh_keys import list_ssh_keys
 from ot.accounts.store import get_account
+from ot.billing.invoices import list_invoices, rendering_of
 from ot.clock import as_utc, utcnow
 from ot.csv_cells import spreadsheet_safe_row
 from ot.models import (
+    INVOICE_PAYER_EMAIL,
+    INVOICE_PAYER_ID,
     Account,
     AccountDeletion,
     ApiToken,
@@ -38,6 +41,7 @@ from ot.models import (
     LoginSession,
     Membership,
     Site,
+    Subscription,
 )
 from ot.rights.erasure import ENCRYPTED_INFO, stored_ip
 from ot.rights.retention import HIT
@@ -154,6 +158,26 @@ async def _audit_entries(session: AsyncSession, account: Account, cipher: Cipher
     return [_row(row) for row in rows]
 
 
+async def _billing(session: AsyncSession, account: Account, cipher: Cipher) -> Any:
+    """The plan, and every invoice as a record and as the text the customer received, with
+    what PayPal told us of the payer."""
+    assert account.id is not None
+    subscription = await session.get(Subscription, account.id)
+    invoices = []
+    for invoice in await list_invoices(session, account_id=account.id):
+        record = _row(invoice, leave_out=("rendering_encrypted",))
+        for name, context in (("payer_id", INVOICE_PAYER_ID), ("payer_email", INVOICE_PAYER_EMAIL)):
+            sealed = record.pop(f"{name}_encrypted", None)
+            record[name] = cipher.decrypt(sealed, context=context.context) if sealed else None
+        record["rendering"] = rendering_of(invoice, cipher)
+        invoices.append(record)
+    return {
+        "plan": subscription.plan if subscription else None,
+        "locked_at": _plain(subscription.locked_at) if subscription else None,
+        "invoices": invoices,
+    }
+
+
 # The sections of account.json after "account". Another kind of data the account holds needs
 # one function and one line here.
 SECTIONS: dict[str, Section] = {
@@ -164,6 +188,7 @@ SECTIONS: dict[str, Section] = {
     "memberships": _memberships,
     "deletion": _deletion,
     "audit_entries": _audit_entries,
+    "billing": _billing,
 }
 
 

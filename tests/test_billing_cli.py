@@ -1,0 +1,139 @@
+"""`ot-admin billing`: a billing operator puts a customer on a plan, reads their usage, runs a
+month's invoices (once), reads them, and runs dunning; others are refused.
+
+Paying and refunding go through PayPal: tests/test_billing.py drives them against the fake."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ot.db import transaction
+from ot.models import Account
+from tests import support, test_admin_cli
+from tests.test_admin_cli import AdminDatabase, ok, refused
+from tests.test_admin_operators import trail
+
+database = test_admin_cli.database  # a fresh database per backend
+
+
+def billing(login: str = "carol") -> dict[str, str]:
+    return {"SUDO_USER": login}
+
+
+async def _a_customer_since(database: AdminDatabase, account_id: int, moment: datetime) -> None:
+    async with support.helper_engine(database.settings) as engine, transaction(engine) as session:
+        account = await session.get(Account, account_id)
+        assert account is not None
+        account.created_at = moment
+        session.add(account)
+
+
+@pytest.fixture
+def office(database: AdminDatabase, tmp_path: Path) -> AdminDatabase:
+    """alice (admin) and carol (billing); account 1 (shop.example) a customer since September,
+    with three pageviews in November imported from its access log."""
+    ok(database.invoke("operators add alice --role admin"))
+    ok(database.invoke("operators add carol --role billing", SUDO_USER="alice"))
+    ok(database.invoke("account create 'Test Shop B.V.'", SUDO_USER="alice"))
+    ok(database.invoke("site add --account 1 shop.example", SUDO_USER="alice"))
+    log = tmp_path / "access.log"
+    log.write_text(
+        "".join(
+            f'198.51.100.{n} - - [1{n}/Nov/2026:12:00:00 +0000] "GET /p{n} HTTP/1.1" 200 512 '
+            f'"-" "{support.CHROME_USER_AGENT}"\n'
+            for n in range(3)
+        )
+    )
+    ok(database.invoke(f"import-log shop.example {log}", SUDO_USER="alice"))
+    support.run_sync(_a_customer_since(database, 1, datetime(2026, 9, 1, tzinfo=UTC)))
+    return database
+
+
+def test_plans_are_listed_with_their_quotas_and_prices(office: AdminDatabase) -> None:
+    plans = json.loads(ok(office.invoke("billing plans --json", **billing())))
+    assert [(p["name"], p["monthly_pageviews"], p["price"], p["default"]) for p in plans][:2] == [
+        ("free", 10_000, "EUR 0.00", True),
+        ("starter", 100_000, "EUR 9.00", False),
+    ]
+
+
+def test_a_month_is_invoiced_once_and_read_back(office: AdminDatabase) -> None:
+    assert "is on the starter plan" in ok(office.invoke("billing plan 1 starter", **billing()))
+    usage = json.loads(ok(office.invoke("billing usage 1 --period 2026-11 --json", **billing())))
+    assert (usage["plan"], usage["pageviews"], usage["quota_pageviews"]) == ("starter", 3, 100_000)
+
+    first = ok(office.invoke("billing run --period 2026-11", **billing()))
+    assert first.splitlines()[0] == (
+        "2026-11: 1 invoice issued; 0 accounts invoiced before, 0 accounts on a free plan"
+    )
+    assert "OT-2026-000001  account 1  EUR 9.00" in first
+    again = ok(office.invoke("billing run --period 2026-11", **billing()))
+    assert again.splitlines() == [
+        "2026-11: 0 invoices issued; 1 account invoiced before, 0 accounts on a free plan"
+    ]
+
+    [invoice] = json.loads(ok(office.invoke("billing invoices --json", **billing())))
+    assert (invoice["number"], invoice["state"], invoice["pageviews"]) == (
+        "OT-2026-000001",
+        "open",
+        3,
+    )
+    shown = ok(office.invoke("billing show OT-2026-000001", **billing()))
+    assert "INVOICE OT-2026-000001" in shown and "To:        Test Shop B.V." in shown
+    assert "state: open" in shown
+    assert json.loads(ok(office.invoke("billing overdue --json", **billing()))) == []
+    assert ok(office.invoke("billing dunning", **billing())).strip() == (
+        "0 reminders sent, 0 dashboards locked"
+    )
+
+    acts = [(e["actor"], e["action"]) for e in trail(office)]
+    assert ("operator:carol", "plan.changed") in acts
+    assert ("operator:carol", "invoice.issued") in acts
+    reads = [e["details"] for e in trail(office) if e["action"] == "operator.read"]
+    assert {"command": "billing usage", "arguments": {"account": "1", "period": "2026-11"}} in reads
+    assert {"command": "billing show", "arguments": {"number": "OT-2026-000001"}} in reads
+
+
+def test_refunding_without_paypal_configured_says_what_to_set(office: AdminDatabase) -> None:
+    ok(office.invoke("billing plan 1 starter", **billing()))
+    ok(office.invoke("billing run --period 2026-11", **billing()))
+    line = refused(office.invoke("billing refund OT-2026-000001 --yes", **billing()), 2)
+    assert "payments through PayPal are off" in line and "OT_PAYPAL__CLIENT_ID" in line
+
+
+BAD = {
+    "billing run --period 2026-13": "--period: '2026-13' is not a month: write YYYY-MM",
+    "billing run --period 2099-01": "2099-01 is not over yet",
+    "billing plan 1 gold": 'unknown plan "gold": the plans are free, starter, business',
+    "billing plan 99 starter": "account 99 does not exist",
+    "billing invoices --state late": "--state: unknown state 'late'",
+    "billing show OT-2026-999999": "invoice OT-2026-999999 does not exist",
+}
+
+
+@pytest.mark.parametrize("command_line", sorted(BAD))
+def test_bad_input_is_refused_in_words_and_changes_nothing(
+    office: AdminDatabase, command_line: str
+) -> None:
+    before = office.snapshot()
+    assert BAD[command_line] in refused(office.invoke(command_line, **billing()), 2)
+    after = office.snapshot()
+    # Reads are recorded; nothing else changes.
+    assert {k: v for k, v in after.items() if k != "audit_entry"} == {
+        k: v for k, v in before.items() if k != "audit_entry"
+    }
+
+
+def test_billing_needs_the_billing_role(office: AdminDatabase) -> None:
+    line = refused(office.invoke("billing run --period 2026-11", SUDO_USER="alice"), 2)
+    assert line == (
+        "error: alice may not billing run: that needs the billing role (alice holds: admin)"
+    )
+    assert (
+        "is on the starter plan"
+        not in office.invoke("billing plan 1 starter", SUDO_USER="alice").stdout
+    )
