@@ -15,6 +15,7 @@ import json
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 import aiohttp
 from pydantic import BaseModel, ValidationError
@@ -39,6 +40,7 @@ from ot.api.accounts import (
     Verified,
 )
 from ot.api.api_keys import CreatedKey, KeyList, NewKey, Revoked
+from ot.api.billing import BillingOverview, InvoiceDocument, PaymentStarted
 from ot.api.dashboard import DashboardSummary, Snippet
 from ot.api.goals import GoalList, GoalOut, NewGoal
 from ot.api.grants import GrantList, GrantOut, GrantReadList, IssuedGrantOut, NewGrant
@@ -307,6 +309,20 @@ class OtClient:
 
     async def remove_ssh_key(self, key_id: int) -> SshKeyRemoved:
         return await self._call("DELETE", f"/ot/v1/ssh-keys/{key_id}", SshKeyRemoved)
+
+    # --- billing: plan, usage, invoices, paying through PayPal ------------------------------
+
+    async def billing(self) -> BillingOverview:
+        return await self._call("GET", "/ot/v1/billing", BillingOverview)
+
+    async def invoice(self, number: str) -> InvoiceDocument:
+        return await self._call("GET", f"/ot/v1/billing/invoices/{quote(number)}", InvoiceDocument)
+
+    async def pay_invoice(self, number: str) -> PaymentStarted:
+        """The PayPal page where the payment of an open invoice is approved; PayPal then sends
+        the payer back to the server, which marks the invoice paid."""
+        path = f"/ot/v1/billing/invoices/{quote(number)}/payment"
+        return await self._call("POST", path, PaymentStarted)
 
     # --- sites ----------------------------------------------------------------------------
 
