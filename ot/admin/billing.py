@@ -332,7 +332,8 @@ def overdue_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
 def dunning_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
     """Remind overdue invoices; lock dashboards past the grace period.
 
-    Each invoice is reminded once. Run it daily (cron). Locked dashboards still collect hits; paying unlocks them.
+    Each invoice is reminded once. Run it daily (cron). Locked dashboards still collect
+    hits; paying unlocks them.
 
     \b
     Example:
