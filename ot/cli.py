@@ -96,6 +96,18 @@ def tui(
         help="With --web: the address browsers reach it at, when not http://HOST:PORT "
         "(behind a proxy).",
     ),
+    ssh_account: int | None = typer.Option(
+        None,
+        "--ssh-account",
+        help="Over SSH (the forced command of a customer's key): open this account's terminal, "
+        "its session asked of the server's SSH channel (--ssh-socket) and kept in memory.",
+    ),
+    ssh_key: str | None = typer.Option(
+        None, "--ssh-key", help="Over SSH: the fingerprint of the key that logged in."
+    ),
+    ssh_socket: str | None = typer.Option(
+        None, "--ssh-socket", help="Over SSH: the server's SSH channel (a Unix socket)."
+    ),
 ) -> None:
     """Browse your statistics, profile and sharing in the terminal (it talks to the server's
     HTTP API only, so it works the same on this machine, against a remote server and over SSH).
@@ -115,7 +127,50 @@ def tui(
 
         serve_in_browser(server, host=host, port=port, public_url=public_url)
         return
+    if ssh_account is not None:
+        if not ssh_key or not ssh_socket:
+            typer.echo("error: --ssh-account needs --ssh-key and --ssh-socket", err=True)
+            raise typer.Exit(2)
+        _run_over_ssh(server, ssh_socket, ssh_account, ssh_key)
+        return
     _run_tui(server, api_key, forget_login=forget_login)
+
+
+def _run_over_ssh(server: str, socket_path: str, account_id: int, fingerprint: str) -> None:
+    """The terminal of the account whose key logged in over SSH: its session comes from the
+    server's SSH channel, lives in memory only and ends when the app does."""
+    import asyncio
+
+    from ot.client import OtClient
+    from ot.client.credentials import StoredCredential
+    from ot.client.ssh import SshChannelError, ssh_session_token
+    from ot.tui.app import OtApp
+    from ot.tui.web import MemoryCredentials
+
+    try:
+        token = asyncio.run(ssh_session_token(socket_path, account_id, fingerprint))
+    except SshChannelError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    credentials = MemoryCredentials()
+    credentials.save(server, StoredCredential(kind="session", token=token))
+    client = OtClient(server, credentials=credentials)
+    try:
+        OtApp(client).run()
+    finally:
+        asyncio.run(_end_session(client))
+
+
+async def _end_session(client: Any) -> None:
+    from ot.client import ClientError
+
+    try:
+        if client.token is not None:
+            await client.log_out()
+    except ClientError:
+        pass  # the server is gone: the session ends by itself when it expires
+    finally:
+        await client.close()
 
 
 def _run_tui(server: str, api_key: str | None, *, forget_login: bool) -> None:

@@ -415,6 +415,27 @@ class BillingSettings(BaseModel):
         return self
 
 
+class SshSettings(BaseModel):
+    """Customers' terminal UI over SSH (`ssh stats@our-host`): sshd asks `ot-admin ssh
+    authorized-keys` whose key is offered, and the key's forced command gets its session from
+    the server through a Unix socket only the SSH login can reach (docs/operations.md)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    socket: str = ""
+    """The Unix socket the server hands SSH sessions out on; empty turns SSH access off."""
+
+    socket_group: str = ""
+    """The group given the socket (mode 0660), which the SSH login must be in; empty keeps the
+    server's own group."""
+
+    login: str = "stats"
+    """The system user customers log in as over SSH: keys are answered for it alone."""
+
+    tui_command: str = ""
+    """The `ot` program the forced command runs; empty means the one beside this Python."""
+
+
 class LogSettings(BaseModel):
     """Logging. Personal data, tokens and secrets are never logged."""
 
@@ -498,6 +519,9 @@ class Settings(BaseSettings):
 
     billing: BillingSettings = Field(default_factory=BillingSettings)
     """Plans, invoices and dunning."""
+
+    ssh: SshSettings = Field(default_factory=SshSettings)
+    """The terminal UI over SSH."""
 
     @field_validator("database_url")
     @classmethod

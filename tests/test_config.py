@@ -248,6 +248,7 @@ def test_the_walk_finds_every_section() -> None:
         "OT_GRANTS",
         "OT_PAYPAL",
         "OT_BILLING",
+        "OT_SSH",
     }
     assert "OT_COLLECTOR__BATCH_SIZE" in {variable for variable, _, _ in SETTINGS}
 

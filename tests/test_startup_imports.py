@@ -118,7 +118,7 @@ def test_admin_help_lists_every_command_with_its_own_help() -> None:
     assert listed == [command.name for command in COMMANDS]
     assert listed == [
         "import-log", "erase", "db", "account", "site", "token", "goal", "stats", "rollups",
-        "audit", "keys", "retention", "billing", "disclosure", "operators",
+        "audit", "keys", "retention", "billing", "disclosure", "operators", "ssh",
     ]  # fmt: skip
     for command in COMMANDS:
         loaded = command.load()

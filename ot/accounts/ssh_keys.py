@@ -22,9 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ot.accounts.sessions import StartedSession, start_session
 from ot.accounts.store import get_account
 from ot.clock import utcnow
-from ot.errors import Conflict, InvalidInput
+from ot.config import AccountSettings
+from ot.errors import Conflict, InvalidInput, Unauthorized
 from ot.models import SSH_KEY_NAME, SSH_KEY_PUBLIC_KEY, AccountDeletion, SshKey
 from ot.security import audit
 from ot.security.audit import Actor, AuditAction
@@ -219,3 +221,38 @@ def _view(cipher: Cipher, row: SshKey) -> SshKeyView:
         created_at=row.created_at,
         last_used_at=row.last_used_at,
     )
+
+
+async def key_of(session: AsyncSession, key_type: str, encoded: str) -> tuple[int, str] | None:
+    """The account whose terminal the key sshd was offered opens, and the key's fingerprint;
+    None for a key nobody registered (sshd then refuses it). Notes the key's use."""
+    account_id = await account_of_key(session, key_type, encoded)
+    if account_id is None:
+        return None
+    return account_id, parse_public_key(f"{key_type} {encoded}").fingerprint
+
+
+async def start_ssh_session(
+    session: AsyncSession, settings: AccountSettings, account_id: int, fingerprint: str
+) -> StartedSession:
+    """A session for the terminal UI a customer opened over SSH with the key `fingerprint`,
+    checked to be still theirs (a key removed, or an account asked to be deleted, opens
+    nothing). Only the host-local channel calls this: sshd has checked the key's signature."""
+    row = (
+        await session.exec(
+            select(SshKey).where(
+                col(SshKey.fingerprint) == fingerprint, col(SshKey.account_id) == account_id
+            )
+        )
+    ).first()
+    if row is None or await session.get(AccountDeletion, account_id) is not None:
+        raise Unauthorized("this SSH key opens no terminal any more", field="key")
+    started = await start_session(session, account_id, settings)
+    await audit.record(
+        session,
+        AuditAction.LOGIN_SUCCEEDED,
+        actor=Actor.account(account_id),
+        account_id=account_id,
+        details={"session_id": started.session.id, "via": "ssh", "key": fingerprint},
+    )
+    return started

@@ -163,6 +163,13 @@ def _disclosure() -> Command:
     )
 
 
+@functools.cache
+def _ssh() -> Command:
+    from ot.admin import ssh
+
+    return typer_command("ssh", lambda app: app.add_typer(ssh.app, name="ssh"), **ROOT_SETTINGS)
+
+
 # In the order `ot-admin --help` lists them; each help is the first sentence of the command's
 # own (tests/test_startup_imports.py checks they agree).
 COMMANDS = [
@@ -195,6 +202,7 @@ COMMANDS = [
     LazyCommand(
         "operators", "Operators: the OS users who may run ot-admin, and their roles.", _operators
     ),
+    LazyCommand("ssh", "SSH access to the terminal UI: what sshd asks.", _ssh),
 ]
 
 

@@ -91,6 +91,8 @@ PERMISSIONS: dict[str, Permission] = {
     "site snippet": _admin(),
     "site summary": _admin(reads=True),
     "site update": _admin(),
+    # sshd runs it as the service's user (AuthorizedKeysCommandUser) for every key offered.
+    "ssh authorized-keys": Permission(ADMIN, service=True),
     "stats query": _admin(reads=True),
     "token create": _admin(),
     "token list": _admin(reads=True),

@@ -28,6 +28,7 @@ from ot.schema import ensure_schema
 from ot.security.audit_checkpoints import keep_checkpointing
 from ot.server.access_log import AccessLogger
 from ot.server.app import create_app
+from ot.server.ssh_channel import start_ssh_channel
 from ot.storage import storage_problem, unwritable_folder
 
 log = logging.getLogger("ot.server")
@@ -127,7 +128,9 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-async def _serve_one(settings: Settings, *, reuse_port: bool) -> int:
+async def _serve_one(settings: Settings, *, reuse_port: bool, ssh_channel: bool = True) -> int:
+    """Serve until SIGTERM or SIGINT. `ssh_channel`: also serve the SSH channel's socket (one
+    process does: the single server, or the first worker)."""
     # The writer thread gives up the GIL for every SQLite call and must win it back from the busy
     # event loop; at the default 5 ms switch interval a batch spends most of its time waiting.
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
@@ -159,6 +162,12 @@ async def _serve_one(settings: Settings, *, reuse_port: bool) -> int:
         log.error("cannot listen", extra={"error": str(error)})
         await runner.cleanup()
         return 2
+    try:
+        channel = await start_ssh_channel(settings) if ssh_channel else None
+    except (OSError, KeyError) as error:  # KeyError: the socket's group does not exist
+        log.error("cannot serve the SSH channel", extra={"error": str(error)})
+        await runner.cleanup()
+        return 2
     addresses = [sock.getsockname() for sock in _sockets(site)]
     log.info(
         "listening", extra={"addresses": [f"{a[0]}:{a[1]}" for a in addresses], "pid": os.getpid()}
@@ -169,6 +178,8 @@ async def _serve_one(settings: Settings, *, reuse_port: bool) -> int:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("shutting down: draining queued hits")
+    if channel is not None:
+        await channel.cleanup()
     # Stops listening, lets running handlers finish (their hits commit), then stops the writer.
     await runner.cleanup()
     log.info("stopped")
@@ -180,9 +191,9 @@ def _sockets(site: web.TCPSite) -> list[socket.socket]:
     return list(getattr(server, "sockets", None) or [])
 
 
-def _worker_main(settings: Settings) -> None:
+def _worker_main(settings: Settings, ssh_channel: bool) -> None:
     configure_logging(settings.log)
-    raise SystemExit(asyncio.run(_serve_one(settings, reuse_port=True)))
+    raise SystemExit(asyncio.run(_serve_one(settings, reuse_port=True, ssh_channel=ssh_channel)))
 
 
 def _prepare_schema(settings: Settings) -> None:
@@ -226,12 +237,13 @@ def _supervise(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
 
-    def start() -> BaseProcess:
-        process = context.Process(target=_worker_main, args=(settings,), daemon=False)
+    def start(index: int) -> BaseProcess:
+        # The first worker alone serves the SSH channel: a Unix socket has one listener.
+        process = context.Process(target=_worker_main, args=(settings, index == 0), daemon=False)
         process.start()
         return process
 
-    workers = [start() for _ in range(settings.server.workers)]
+    workers = [start(index) for index in range(settings.server.workers)]
     started = [time.monotonic()] * len(workers)
     quick_failures = 0
     rollups = _start_rollups(settings)
@@ -252,7 +264,7 @@ def _supervise(settings: Settings) -> int:
                     stopping = True
                     break
             time.sleep(RESTART_DELAY_SECONDS)
-            workers[index] = start()
+            workers[index] = start(index)
             started[index] = time.monotonic()
     _stop(rollups, settings.server.shutdown_timeout_seconds)
     for process in workers:
