@@ -225,10 +225,10 @@ def test_keys_rotate_status_and_retire_through_ot_admin(database: AdminDatabase)
     ok(database.invoke(f"keys retire {old_key}"))
     assert old_key not in ok(database.invoke("keys status"))
     assert ok(database.invoke("account list")).count("J") == 2, "names still readable"
-    actions = [
-        row["action"] for row in database.rows(f"SELECT action FROM audit_entry WHERE {NOT_SETUP}")
-    ]
-    assert actions[-2:] == ["keys.rotated", "keys.retired"]
+    acts = database.rows(
+        f"SELECT action FROM audit_entry WHERE {NOT_SETUP} AND action != 'operator.read'"
+    )
+    assert [row["action"] for row in acts][-2:] == ["keys.rotated", "keys.retired"]
 
 
 def test_keys_status_names_values_that_are_not_encrypted(database: AdminDatabase) -> None:
