@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.accounts.api_keys import TOKEN_PREFIX, find_token, principal_of_key, record_use
 from ot.accounts.permissions import ALL_SCOPES, Principal, PrincipalKind
 from ot.accounts.sessions import SESSION_PREFIX, csrf_matches, find_session
+from ot.accounts.suspension import refuse_if_suspended
 from ot.config import AccountSettings
 from ot.errors import Forbidden, Unauthorized
 from ot.grants.store import (
@@ -69,6 +70,7 @@ async def session_principal(
         raise Unauthorized("the session has expired or was ended: log in again", field="token")
     if csrf_needed and not csrf_matches(row, csrf_token):
         raise Forbidden("missing or wrong X-CSRF-Token header", field="X-CSRF-Token")
+    await refuse_if_suspended(session, row.account_id)
     assert row.id is not None
     return Principal(PrincipalKind.SESSION, row.account_id, ALL_SCOPES, session_id=row.id)
 
@@ -78,6 +80,7 @@ async def key_principal(session: AsyncSession, plaintext: str) -> Principal:
     token = await find_token(session, plaintext)
     if token is None:
         raise Unauthorized("the API key is not valid or was revoked", field="token")
+    await refuse_if_suspended(session, token.account_id)
     await record_use(session, token)
     return principal_of_key(token)
 
@@ -87,4 +90,6 @@ async def grant_principal(
 ) -> Principal:
     """The third party of a live grant's key or share link: it reads the grant's sites' stats
     and nothing else. A wrong link password is written to the audit trail."""
-    return principal_of_grant(await authenticate_grant(session, credential, password))
+    grant = await authenticate_grant(session, credential, password)
+    await refuse_if_suspended(session, grant.account_id)
+    return principal_of_grant(grant)

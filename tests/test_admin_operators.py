@@ -16,9 +16,10 @@ import pytest
 
 from ot.admin.permissions import PERMISSIONS
 from ot.security.operators import os_user
-from tests import test_admin_cli
+from tests import support, test_admin_cli
 from tests.test_admin_cli import AdminDatabase, ok, refused
 from tests.test_audit_admin import command_names, entries
+from tests.test_billing import _put
 
 database = test_admin_cli.database  # a fresh database per backend
 ROOT = pwd.getpwuid(os.getuid()).pw_name
@@ -123,6 +124,8 @@ READ_COMMANDS = {
     "site summary": "site summary example.com",
     "stats query": "stats query example.com --metrics visitors",
     "token list": "token list --account {account}",
+    "account search": "account search --email owner@example.org",
+    "account show": "account show {account}",
     "billing invoices": "billing invoices",
     "billing overdue": "billing overdue",
     "billing usage": "billing usage {account}",
@@ -143,6 +146,7 @@ def test_showing_customer_data_writes_who_read_what(database: AdminDatabase, com
     ok(database.invoke(f"site add --account {account} example.com"))
     ok(database.invoke("operators add alice --role admin"))
     ok(as_operator(database, "alice", "operators add alice --role billing"))
+    support.run_sync(_put(database.settings, int(account), email="owner@example.org"))
 
     ok(as_operator(database, "alice", READ_COMMANDS[command].format(account=account)))
     read = trail(database)[-1]

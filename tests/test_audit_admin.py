@@ -236,6 +236,8 @@ def test_audit_head_prints_nothing_when_the_trail_does_not_verify(database: Admi
 # Commands that only read.
 READ_ONLY = {
     "account list",
+    "account search",
+    "account show",
     "audit head",
     "audit public-key",
     "audit show",
@@ -260,6 +262,9 @@ NOT_AUDITED = {
     # Audited, but not countable here: the trail becomes the backup's, with `database.restored`
     # on top (tests/test_backups.py checks that entry and that the restored trail verifies).
     "db restore": "replaces the whole trail with the backup's",
+    # sshd asks it for every key offered; the login a key makes is the act, recorded by the SSH
+    # channel (login.succeeded, "via": "ssh"; tests/test_ssh_access.py).
+    "ssh authorized-keys": "answers sshd; notes the key's last use",
 }
 # Commands whose entries are checked by their own tests, which set up what they need.
 DISCLOSURE_COMMANDS = "approve due export lift-gag list notify open reject report show verify"
@@ -297,6 +302,12 @@ def command_names() -> set[str]:
 def _account(database: AdminDatabase) -> int:
     created = ok(database.invoke("account create 'Jane Doe Consulting'"))
     return int(re.findall(r"\d+", created)[0])
+
+
+def _suspended(database: AdminDatabase) -> int:
+    account = _account(database)
+    ok(database.invoke(f"account suspend {account} --reason abuse"))
+    return account
 
 
 def _site(database: AdminDatabase) -> str:
@@ -345,6 +356,9 @@ def _operator(database: AdminDatabase) -> str:
 # Each data-changing command, set up to succeed: the command line to run, after the setup.
 COMMAND_WALKS: dict[str, Callable[[AdminDatabase, Path], str]] = {
     "account create": lambda db, folder: "account create Ada",
+    "account delete": lambda db, folder: f"account delete {_account(db)} --yes",
+    "account suspend": lambda db, folder: f"account suspend {_account(db)} --reason abuse",
+    "account unsuspend": lambda db, folder: f"account unsuspend {_suspended(db)}",
     "db backup": lambda db, folder: f"db backup {folder}/ot.db",
     "account export": lambda db, folder: f"account export {_account(db)} --out {folder}/x.zip",
     "erase": lambda db, folder: f"erase {_site(db)} --visitor-id 1",

@@ -26,11 +26,12 @@ from ot.accounts.passwords import (
 from ot.accounts.second_factor import check_totp, use_recovery_code
 from ot.accounts.sessions import StartedSession, start_session
 from ot.accounts.store import account_email, find_account_by_email, normalise_email
+from ot.accounts.suspension import refuse_if_suspended
 from ot.clock import SYSTEM_CLOCK, Clock
 from ot.config import AccountSettings
 from ot.errors import Forbidden, TooManyRequests, Unauthorized
 from ot.mailer import Mail
-from ot.models import Account
+from ot.models import Account, AccountSuspension
 from ot.security import audit
 from ot.security.audit import ANONYMOUS, Actor, AuditAction
 from ot.security.crypto import Cipher
@@ -128,6 +129,15 @@ async def log_in(
         raise Forbidden(
             "confirm your e-mail address first: open the link we sent to it", field="email"
         )
+    if await session.get(AccountSuspension, account.id) is not None:
+        await audit.record(
+            session,
+            AuditAction.LOGIN_REFUSED,
+            actor=ANONYMOUS,
+            account_id=account.id,
+            details={"reason": "account_suspended"},
+        )
+        await refuse_if_suspended(session, account.id)
 
     if new_hash is not None:
         account.password_hash = new_hash  # hashed again with the current parameters

@@ -24,10 +24,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.sessions import StartedSession, start_session
 from ot.accounts.store import get_account
+from ot.accounts.suspension import refuse_if_suspended
 from ot.clock import utcnow
 from ot.config import AccountSettings
 from ot.errors import Conflict, InvalidInput, Unauthorized
-from ot.models import SSH_KEY_NAME, SSH_KEY_PUBLIC_KEY, AccountDeletion, SshKey
+from ot.models import (
+    SSH_KEY_NAME,
+    SSH_KEY_PUBLIC_KEY,
+    AccountDeletion,
+    AccountSuspension,
+    SshKey,
+)
 from ot.security import audit
 from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
@@ -205,6 +212,8 @@ async def account_of_key(session: AsyncSession, key_type: str, encoded: str) -> 
         return None
     if await session.get(AccountDeletion, row.account_id) is not None:
         return None  # asked to be deleted: its ways in closed at once, as its sessions did
+    if await session.get(AccountSuspension, row.account_id) is not None:
+        return None  # suspended: no way in at all
     row.last_used_at = utcnow()
     session.add(row)
     return row.account_id
@@ -247,6 +256,7 @@ async def start_ssh_session(
     ).first()
     if row is None or await session.get(AccountDeletion, account_id) is not None:
         raise Unauthorized("this SSH key opens no terminal any more", field="key")
+    await refuse_if_suspended(session, account_id)
     started = await start_session(session, account_id, settings)
     await audit.record(
         session,

@@ -40,7 +40,12 @@ def _admin(*, reads: bool = False) -> Permission:
 PERMISSIONS: dict[str, Permission] = {
     "account create": _admin(),
     "account export": _admin(),  # recorded as account.exported
+    "account delete": _admin(),
     "account list": Permission(CASEWORK, reads_customer_data=True),
+    "account search": Permission(CASEWORK, reads_customer_data=True),
+    "account show": Permission(CASEWORK, reads_customer_data=True),
+    "account suspend": _admin(),
+    "account unsuspend": _admin(),
     "audit checkpoint": _admin(),
     "audit head": Permission(ANY_OPERATOR),
     "audit public-key": Permission(ANY_OPERATOR),

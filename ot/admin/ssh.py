@@ -44,14 +44,15 @@ def authorized_keys_command(
     key_type: str = typer.Argument(..., metavar="KEY_TYPE", help="The key's type (sshd's %t)."),
     key: str = typer.Argument(..., metavar="KEY", help="The key, base64 (sshd's %k)."),
 ) -> None:
-    """Answer sshd's AuthorizedKeysCommand: the key's line, if a customer registered it.
+    """Answer sshd: the line of a key a customer registered.
 
-    Prints nothing for another login or an unknown key, so sshd refuses it. The line lets the
-    key run its owner's terminal UI and nothing else (restrict, pty, a forced command).
+    For sshd_config's `AuthorizedKeysCommand ... ssh authorized-keys %u %t %k`. Prints nothing
+    for another login or an unknown key, so sshd refuses it. The line lets the key run its
+    owner's terminal UI and nothing else (restrict, pty, a forced command).
 
     \b
-    Example (sshd_config):
-      AuthorizedKeysCommand /opt/opentracker/.venv/bin/ot-admin ssh authorized-keys %u %t %k
+    Example:
+      ot-admin ssh authorized-keys stats ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI...
     """
     from ot.accounts.ssh_keys import key_of
 

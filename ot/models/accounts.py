@@ -21,6 +21,7 @@ ACCOUNT_TOTP_SECRET = Encrypted("account.totp_secret")
 PROFILE_OLD_VALUES = Encrypted("profile_change.old_values")
 SSH_KEY_PUBLIC_KEY = Encrypted("ssh_key.public_key")
 SSH_KEY_NAME = Encrypted("ssh_key.name")
+SUSPENSION_REASON = Encrypted("account_suspension.reason")
 
 
 class Account(SQLModel, table=True):
@@ -203,3 +204,17 @@ class AccountDeletion(SQLModel, table=True):
     requested_at: datetime
     purge_after: datetime = Field(index=True)
     purged_at: datetime | None = None
+
+
+class AccountSuspension(SQLModel, table=True):
+    """An account an operator suspended (abuse, a court order, unpaid bills beyond dunning):
+    nothing of it is reachable — log-in, sessions, API keys, grants, SSH — until the operator
+    lifts it (the row is then removed; the audit trail keeps both acts). Its sites' hits are
+    still collected, so the customer loses no data."""
+
+    __tablename__ = "account_suspension"
+
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    suspended_at: datetime
+    suspended_by: str = Field(max_length=32)  # the operator's login
+    reason_encrypted: str = Field(sa_column_kwargs=SUSPENSION_REASON.column_info())

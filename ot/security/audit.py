@@ -44,6 +44,8 @@ class AuditAction(StrEnum):
     ACCOUNT_PURGED = "account.purged"
     ACCOUNT_REGISTERED = "account.registered"
     ACCOUNT_REGISTRATION_FOR_TAKEN_EMAIL = "account.registration_for_taken_email"
+    ACCOUNT_SUSPENDED = "account.suspended"
+    ACCOUNT_UNSUSPENDED = "account.unsuspended"
     ACCOUNT_VERIFIED = "account.verified"
     DASHBOARD_LOCKED = "dashboard.locked"
     DASHBOARD_UNLOCKED = "dashboard.unlocked"
