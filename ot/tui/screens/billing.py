@@ -59,7 +59,7 @@ def locked_words(overview: BillingOverview) -> str:
     invoice = overview.locked_for or "an overdue invoice"
     return (
         f"Your statistics are locked until invoice {invoice} is paid; your visits are still "
-        "counted. Pick it below and press p to pay it."
+        "counted. Press p on it below to pay it."
     )
 
 
@@ -152,6 +152,7 @@ pay it and they open again.
             self.show(overview)
 
     def show(self, overview: BillingOverview) -> None:
+        chosen = self.chosen_invoice()
         self.overview = overview
         self.set_class(overview.locked, "-locked")
         self.query_one("#locked", Static).update(locked_words(overview))
@@ -163,11 +164,12 @@ pay it and they open again.
         self.query_one("#usage-bar", ProgressBar).update(
             total=max(quota, 1), progress=min(overview.pageviews_used, quota)
         )
-        self.show_invoices(overview.invoices)
+        # The cursor stays where the customer left it; at first, on the invoice to pay.
+        cursor_on = chosen.number if chosen is not None else overview.locked_for
+        self.show_invoices(overview.invoices, cursor_on)
 
-    def show_invoices(self, invoices: list[InvoiceOut]) -> None:
+    def show_invoices(self, invoices: list[InvoiceOut], cursor_on: str | None) -> None:
         table = self.query_one("#invoices", DataTable)
-        chosen = self.chosen_invoice()
         table.clear()
         self.set_class(not invoices, "-no-invoices")
         now = app_of(self).now()
@@ -182,9 +184,8 @@ pay it and they open again.
                 f"{invoice.due_at:%Y-%m-%d}",
                 key=invoice.number,
             )
-        if chosen is not None and chosen.number in table.rows:
-            # After a reload the cursor stays on the invoice the customer was looking at.
-            table.move_cursor(row=table.get_row_index(chosen.number))
+        if cursor_on is not None and cursor_on in table.rows:
+            table.move_cursor(row=table.get_row_index(cursor_on))
 
     def chosen_invoice(self) -> InvoiceOut | None:
         table = self.query_one("#invoices", DataTable)

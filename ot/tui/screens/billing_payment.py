@@ -24,7 +24,7 @@ paid. Asking to pay the same invoice again shows the same page: it is never paid
         align: center middle;
     }
     PaymentScreen > Horizontal {
-        width: auto;
+        width: 90;
         max-width: 100%;
         height: auto;
         max-height: 100%;
@@ -36,7 +36,7 @@ paid. Asking to pay the same invoice again shows the same page: it is never paid
         height: auto;
     }
     PaymentScreen #words {
-        width: 44;
+        width: 1fr;
         height: auto;
         max-height: 100%;
         padding: 0 1;
@@ -63,7 +63,7 @@ paid. Asking to pay the same invoice again shows the same page: it is never paid
             with Vertical(id="qr"):
                 yield QrCode(self.approval_url)
             with VerticalScroll(id="words"):
-                yield Static(f"Pay invoice {self.invoice} ({self.amount})", classes="title")
+                yield Static(f"Pay {self.invoice} ({self.amount})", classes="title")
                 yield Static(
                     "Approve the payment at PayPal: scan the code with your phone, or open this "
                     "address in a browser (c copies it):"
