@@ -28,6 +28,7 @@ from ot.tui.app import OtApp
 from ot.tui.screens.billing import BillingScreen, money, usage_words
 from ot.tui.screens.billing_invoice import InvoiceScreen
 from ot.tui.screens.billing_payment import PaymentScreen
+from ot.tui.screens.dashboard import DashboardScreen
 from ot.tui.screens.sites import SitesScreen
 from ot.tui.widgets.qr_code import QrCode
 from tests.paypal_fake import FakePayPal
@@ -181,7 +182,13 @@ async def test_paying_where_paypal_is_not_set_up_says_payments_are_not_enabled(
         assert (await invoice_row(settings, NUMBER))["state"] == "open"
 
 
-async def test_a_locked_account_sees_why_and_its_dashboard_says_to_pay_from_billing(
+LOCKED_TOLD = (
+    f"Statistics locked: The statistics of this account are locked until invoice {NUMBER} is "
+    "paid (its visits are still counted). Pay it from Billing: press b on your sites."
+)
+
+
+async def test_a_locked_accounts_figures_are_refused_in_words_that_say_to_pay_from_billing(
     client: TestClient,
     settings: Settings,
     customer: Customer,
@@ -190,20 +197,35 @@ async def test_a_locked_account_sees_why_and_its_dashboard_says_to_pay_from_bill
 ) -> None:
     [invoice] = (await run_month(settings)).issued
     await dun(settings, invoice.due_at + timedelta(days=settings.billing.grace_days, hours=1))
-    async with on_billing(client, customer, tui_credentials, clock) as (app, _, _):
-        # The sites' figures were refused on the way, in words that say what to do.
-        told = notifications(app)
-        assert (
-            f"Statistics locked: The statistics of this account are locked until invoice "
-            f"{NUMBER} is paid (its visits are still counted). Pay it from Billing: press b on "
-            "your sites."
-        ) in told, told
+    app = tui_app(client, tui_credentials, clock, token=customer.token)
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for_screen(pilot, SitesScreen)
+        await wait_for(pilot, lambda: LOCKED_TOLD in notifications(app), "the sites' refusal")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, DashboardScreen)
+        await wait_for(
+            pilot, lambda: notifications(app).count(LOCKED_TOLD) == 2, "the dashboard's refusal"
+        )
+
+
+async def test_a_locked_account_sees_on_billing_which_invoice_to_pay(
+    client: TestClient,
+    settings: Settings,
+    customer: Customer,
+    tui_credentials: CredentialStore,
+    clock: ManualClock,
+) -> None:
+    [invoice] = (await run_month(settings)).issued
+    await dun(settings, invoice.due_at + timedelta(days=settings.billing.grace_days, hours=1))
+    async with on_billing(client, customer, tui_credentials, clock) as (app, _, billing):
         # The banner's lines, joined: it wraps inside its border at 80 columns.
         shown = " ".join(screen_text(app).replace("│", " ").split())
         assert (
             f"Your statistics are locked until invoice {NUMBER} is paid; your visits are "
-            "still counted."
+            "still counted. Press p on it below to pay it."
         ) in shown
+        chosen = billing.chosen_invoice()
+        assert chosen is not None and chosen.number == NUMBER
 
 
 def overview(used: int, quota: int = 100_000) -> BillingOverview:
