@@ -80,8 +80,8 @@ pay it and they open again.
 
 - **Enter** or `v` shows the invoice under the cursor as text.
 - `p` pays the invoice under the cursor through PayPal: open the address shown in a browser,
-  or scan its QR code with your phone, and approve the payment there. Then press `r` here to
-  see it paid.
+  or scan its QR code with your phone, and approve the payment there. Close that window and
+  the invoice shows as paid (`r` reloads).
 """
     DEFAULT_CSS = """
     BillingScreen #locked {
