@@ -96,6 +96,12 @@ class OtApp(App[None]):
         if not isinstance(self.screen, AccessScreen):
             self.push_screen(AccessScreen())
 
+    def show_billing(self) -> None:
+        from ot.tui.screens.billing import BillingScreen
+
+        if not isinstance(self.screen, BillingScreen):
+            self.push_screen(BillingScreen())
+
     def _switch_to(self, screen: Screen[None]) -> None:
         """Make `screen` the bottom of the stack: nothing is left to go back to."""
         while len(self.screen_stack) > 2:
@@ -161,5 +167,10 @@ class OtApp(App[None]):
             )
             yield SystemCommand(
                 "Who sees what", "Team, API keys, third parties and their reads", self.show_access
+            )
+            yield SystemCommand(
+                "Billing",
+                "Your plan, this month's usage, your invoices; pay them",
+                self.show_billing,
             )
             yield SystemCommand("Log out", "End this session and forget it", self.log_out)

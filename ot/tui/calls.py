@@ -46,6 +46,8 @@ class ClientApp(Protocol):
 
     def show_access(self) -> None: ...
 
+    def show_billing(self) -> None: ...
+
 
 def app_of(node: DOMNode) -> ClientApp:
     return cast(ClientApp, node.app)

@@ -50,6 +50,15 @@ def explain(error: ClientError, server: str) -> Explanation:
         return Explanation("Conflict", f"{error.message}.")
     if isinstance(error, Invalid):
         return Explanation("Please correct", str(error), "warning")
+    if error.status == 402:
+        # The server's message names the invoice, then says how to pay through the API too;
+        # here the customer pays from Billing, so only its first part is kept.
+        locked = error.message.split(": pay it", 1)[0]
+        return Explanation(
+            "Statistics locked",
+            f"{locked[:1].upper()}{locked[1:]}. Pay it from Billing: press b on your sites.",
+            "warning",
+        )
     return Explanation("Request failed", error.message)
 
 

@@ -72,6 +72,8 @@ the site's dashboard; `/` filters the list by domain."""
         Binding("s", "settings", "Settings"),
         Binding("p", "profile", "Profile"),
         Binding("w", "access", "Access", tooltip="Who sees what: team, API keys, third parties"),
+        # Not in the footer, full at 80 columns: the help and the command palette name it.
+        Binding("b", "billing", "Billing", show=False, tooltip="Your plan, usage and invoices"),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("slash", "search", "Filter", key_display="/"),
         Binding("escape", "clear_search", "Clear filter", show=False),
@@ -244,6 +246,9 @@ the site's dashboard; `/` filters the list by domain."""
 
     def action_access(self) -> None:
         app_of(self).show_access()
+
+    def action_billing(self) -> None:
+        app_of(self).show_billing()
 
     def action_refresh(self) -> None:
         self.load()
