@@ -242,6 +242,7 @@ READ_ONLY = {
     "audit public-key",
     "audit show",
     "audit verify",
+    "db check",
     "db status",
     "goal list",
     "keys status",

@@ -183,7 +183,7 @@ COMMANDS = [
         "Erase one visitor's hits and visits from a site.",
         _erase,
     ),
-    LazyCommand("db", "The database: its schema, backups and restores.", _db),
+    LazyCommand("db", "The database: its schema, checks, backups and restores.", _db),
     LazyCommand("account", "Customer accounts.", _account),
     LazyCommand("site", "Sites.", _site),
     LazyCommand("token", "API tokens.", _token),

@@ -61,6 +61,7 @@ PERMISSIONS: dict[str, Permission] = {
     "billing show": Permission(BILLING, reads_customer_data=True),
     "billing usage": Permission(BILLING, reads_customer_data=True),
     "db backup": _admin(),
+    "db check": _admin(),
     # Disclosure requests are the legal role's alone (an admin holds it too to take part).
     # Their reads are recorded by the acts themselves (disclosure.reviewed, .exported).
     "disclosure approve": Permission(LEGAL),

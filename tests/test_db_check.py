@@ -1,0 +1,56 @@
+"""`ot-admin db check`: an installation checked whole — schema, storage, keys, audit trail —
+each check in words, exit code 1 naming what failed, nothing changed."""
+
+from __future__ import annotations
+
+import json
+
+from tests import test_admin_cli
+from tests.test_admin_cli import AdminDatabase, ok
+from tests.test_audit_admin import _execute
+
+database = test_admin_cli.database  # a fresh database per backend
+
+
+def _checked(database: AdminDatabase) -> tuple[int, dict[str, tuple[bool, str]]]:
+    result = database.invoke("db check --json")
+    found = {c["check"]: (c["ok"], c["said"]) for c in json.loads(result.stdout)}
+    return result.exit_code, found
+
+
+def test_a_whole_installation_passes_every_check(database: AdminDatabase) -> None:
+    ok(database.invoke("account create 'Jane Doe Consulting'"))
+    lines = ok(database.invoke("db check")).splitlines()
+    assert [line.split()[0:2] for line in lines] == [
+        ["schema", "ok"], ["storage", "ok"], ["keys", "ok"], ["audit", "trail"],
+    ]  # fmt: skip
+    code, found = _checked(database)
+    assert code == 0 and all(passed for passed, _ in found.values())
+    assert (
+        found["keys"][1] == "1 encrypted values, each under a key at hand"
+        or "1 " in found["keys"][1]
+    )
+    assert found["audit trail"][1].startswith("intact (")
+
+
+def test_a_value_not_encrypted_and_a_broken_trail_are_named(database: AdminDatabase) -> None:
+    ok(database.invoke("account create 'Jane Doe Consulting'"))
+    before = database.snapshot()
+    _execute(database, "UPDATE account SET name_encrypted = 'Jane in clear'")
+    _execute(database, "UPDATE audit_entry SET action = 'x'")
+    code, found = _checked(database)
+    assert code == 1
+    assert found["keys"] == (False, "0 values under a key not in the secrets file, 1 not "
+                             "encrypted (see ot-admin keys status)")  # fmt: skip
+    assert found["audit trail"] == (False, "does not verify: ot-admin audit verify says where")
+    assert found["schema"][0] and found["storage"][0]
+    assert set(database.snapshot()) == set(before)
+
+
+def test_a_schema_behind_is_told_first_with_the_command_to_run(database: AdminDatabase) -> None:
+    _execute(database, "UPDATE alembic_version SET version_num = '5b8e2f1c4d07'")
+    result = database.invoke("db check")
+    assert result.exit_code == 1
+    [line] = result.stdout.splitlines()
+    assert line.startswith("schema       FAILED  at 5b8e2f1c4d07, expected ")
+    assert line.endswith(": ot-admin db upgrade")
