@@ -23,6 +23,7 @@ from tests.account_support import EMAIL, PASSWORD, registered
 from tests.stats_support import token_for
 from tests.support import TEST_OPERATOR, bearer, error_of, helper_engine, logged_in
 from tests.test_admin_cli import AdminDatabase, ok, refused
+from tests.test_admin_operators import trail
 from tests.test_billing import _put
 from tests.test_route_access import _grant
 from tests.test_ssh_access import _register
@@ -103,6 +104,10 @@ def customer(database: AdminDatabase) -> AdminDatabase:
 def test_an_account_is_found_by_its_email_and_shown_whole(customer: AdminDatabase) -> None:
     found = json.loads(ok(customer.invoke("account search --email Owner@Shop.example --json")))
     assert found == [{"id": 1, "name": "Test Shop B.V."}]
+    # The trail, which is not encrypted, says a search was made, never for which address.
+    [read] = [e for e in trail(customer) if e["action"] == "operator.read"]
+    assert read["details"]["arguments"] == {"email": "(withheld)"}
+    assert not customer.contains("Owner@Shop.example")
     shown = json.loads(ok(customer.invoke("account show 1 --json")))
     assert (shown["name"], shown["email"], shown["plan"], shown["sites"]) == (
         "Test Shop B.V.", "owner@shop.example", "free", ["shop.example"],

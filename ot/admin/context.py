@@ -111,13 +111,13 @@ def context_from(ctx: typer.Context, *, creating: bool = False) -> AdminContext:
         from ot.admin.permissions import permission_of
 
         command = command_words(ctx)
+        permission = permission_of(command)
         arguments = {
-            name: str(value)
+            name: "(withheld)" if name in permission.withheld else str(value)
             for name, value in ctx.params.items()
             if value is not None and value is not False and name != "as_json"
         }
         settings = ctx.obj.settings
-        permission = permission_of(command)
         ctx.obj.operator = run(
             lambda: authorize(settings, command, permission, schema_expected=not missing)
         )

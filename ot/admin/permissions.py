@@ -28,6 +28,9 @@ class Permission:
     # to the audit trail (`operator.read`), as the privacy statement promises. Commands that
     # change data are recorded by the acts they do.
     reads_customer_data: bool = False
+    # Arguments that are customer information themselves (an e-mail address searched for): the
+    # trail, which is not encrypted, records that they were given, never their value.
+    withheld: frozenset[str] = frozenset()
     # Whether the installation's own OS user may run it unappointed: what the service runs by
     # itself (its systemd unit migrates the schema before each start).
     service: bool = False
@@ -42,7 +45,7 @@ PERMISSIONS: dict[str, Permission] = {
     "account export": _admin(),  # recorded as account.exported
     "account delete": _admin(),
     "account list": Permission(CASEWORK, reads_customer_data=True),
-    "account search": Permission(CASEWORK, reads_customer_data=True),
+    "account search": Permission(CASEWORK, reads_customer_data=True, withheld=frozenset({"email"})),
     "account show": Permission(CASEWORK, reads_customer_data=True),
     "account suspend": _admin(),
     "account unsuspend": _admin(),
