@@ -535,3 +535,42 @@ async def test_invoices_outlive_the_purge_of_their_account(
     kept = await invoice_row(settings, invoice.number)
     assert kept["account_id"] == customer.account_id
     assert "Test Shop B.V." in rendering_of(Invoice(**kept), Cipher(load_secrets_of(settings)))
+
+
+async def test_a_reversed_sale_and_a_denied_one_are_applied(
+    server: TestClient, settings: Settings, customer: Customer, paypal: FakePayPal
+) -> None:
+    number = await _paid(server, settings, customer, paypal)
+    sale_id = (await invoice_row(settings, number))["sale_id"]
+    body = event("WH-R", "PAYMENT.SALE.REVERSED", {"id": sale_id})
+    reversed_ = await server.post("/webhooks/paypal", data=body, headers=paypal.sign(body))
+    assert (await reversed_.json())["outcome"] == "reversed"
+    assert (await invoice_row(settings, number))["state"] == "reversed"
+
+    # A payment whose money never came: the invoice is open again, to be paid anew.
+    second = await support.make_site(settings, "second.example")
+    await _put(settings, second.account_id, created_at=datetime(2026, 9, 1, tzinfo=UTC))
+    await on_plan(settings, second.account_id, "starter")
+    [invoice] = (await run_month(settings)).issued
+    async with helper_engine(settings) as engine, transaction(engine) as session:
+        found = await session.get(Invoice, invoice.id)
+        assert found is not None
+        found.state, found.payment_id = InvoiceState.PENDING, "PAYID-DENIED1"
+        found.approval_url = "https://www.sandbox.paypal.com/x"
+        session.add(found)
+    body = event("WH-D", "PAYMENT.SALE.DENIED", {"id": "SALE-D", "parent_payment": "PAYID-DENIED1"})
+    denied = await server.post("/webhooks/paypal", data=body, headers=paypal.sign(body))
+    assert (await denied.json())["outcome"] == "denied: open again"
+    row = await invoice_row(settings, invoice.number)
+    assert (row["state"], row["payment_id"], row["approval_url"]) == ("open", None, None)
+
+
+async def test_an_unpaid_invoice_is_not_refunded_and_paypal_is_not_asked(
+    settings: Settings, customer: Customer, paypal: FakePayPal
+) -> None:
+    [invoice] = (await run_month(settings)).issued
+    async with helper_engine(settings) as engine:
+        with pytest.raises(Conflict, match="is open: only a paid invoice is refunded"):
+            await refund_invoice(engine, gateway_to(paypal), invoice.number, actor=TEST_OPERATOR)
+    assert paypal.requests == []
+    assert (await invoice_row(settings, invoice.number))["refund_request_id"] is None
