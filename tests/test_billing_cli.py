@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from ot.billing.invoices import get_invoice
 from ot.db import transaction
-from ot.models import Account
+from ot.models import Account, InvoiceState
 from tests import support, test_admin_cli
 from tests.test_admin_cli import AdminDatabase, ok, refused
 from tests.test_admin_operators import trail
@@ -98,11 +99,26 @@ def test_a_month_is_invoiced_once_and_read_back(office: AdminDatabase) -> None:
     assert {"command": "billing show", "arguments": {"number": "OT-2026-000001"}} in reads
 
 
-def test_refunding_without_paypal_configured_says_what_to_set(office: AdminDatabase) -> None:
+def test_an_unpaid_invoice_is_not_refunded(office: AdminDatabase) -> None:
     ok(office.invoke("billing plan 1 starter", **billing()))
     ok(office.invoke("billing run --period 2026-11", **billing()))
     line = refused(office.invoke("billing refund OT-2026-000001 --yes", **billing()), 2)
+    assert line == "error: invoice OT-2026-000001 is open: only a paid invoice is refunded"
+
+
+def test_refunding_without_paypal_configured_says_what_to_set(office: AdminDatabase) -> None:
+    ok(office.invoke("billing plan 1 starter", **billing()))
+    ok(office.invoke("billing run --period 2026-11", **billing()))
+    support.run_sync(_mark_paid(office, "OT-2026-000001"))
+    line = refused(office.invoke("billing refund OT-2026-000001 --yes", **billing()), 2)
     assert "payments through PayPal are off" in line and "OT_PAYPAL__CLIENT_ID" in line
+
+
+async def _mark_paid(database: AdminDatabase, number: str) -> None:
+    async with support.helper_engine(database.settings) as engine, transaction(engine) as session:
+        invoice = await get_invoice(session, number, for_update=True)
+        invoice.state, invoice.sale_id = InvoiceState.PAID, "SALE-1"
+        session.add(invoice)
 
 
 BAD = {

@@ -289,7 +289,7 @@ def refund_command(
     Example:
       ot-admin billing refund OT-2026-000012 --yes
     """
-    from ot.billing.payments import paypal_gateway, refund_invoice
+    from ot.billing.payments import check_refundable, paypal_gateway, refund_invoice
     from ot.db import create_engine
 
     context = context_from(ctx)
@@ -297,6 +297,8 @@ def refund_command(
         typer.confirm(f"Send the whole amount of invoice {number} back to its payer?", abort=True)
 
     async def action() -> Invoice:
+        async with context.session() as session:
+            check_refundable(await get_invoice(session, number))  # before asking for PayPal
         engine = create_engine(context.settings)
         try:
             gateway = paypal_gateway(context.settings)

@@ -166,19 +166,25 @@ async def _settle(session: Any, invoice: Invoice, completed: bool, actor: Actor)
         await unlock_if_settled(session, invoice.account_id, actor=actor)
 
 
+def check_refundable(invoice: Invoice) -> None:
+    """Refuse refunding anything but a paid invoice (before PayPal is even set up)."""
+    if invoice.state == InvoiceState.REFUNDED:
+        raise Conflict(f"invoice {invoice.number} is refunded already", field="invoice")
+    if invoice.state != InvoiceState.PAID or invoice.sale_id is None:
+        raise Conflict(
+            f"invoice {invoice.number} is {invoice.state.value}: only a paid invoice is refunded",
+            field="invoice",
+        )
+
+
 async def refund_invoice(
     engine: AsyncEngine, gateway: PaymentGateway, number: str, *, actor: Actor
 ) -> Invoice:
     """Send a paid invoice's whole amount back to its payer, as an operator decided."""
     async with transaction(engine) as session:
         invoice = await get_invoice(session, number, for_update=True)
-        if invoice.state == InvoiceState.REFUNDED:
-            raise Conflict(f"invoice {number} is refunded already", field="invoice")
-        if invoice.state != InvoiceState.PAID or invoice.sale_id is None:
-            raise Conflict(
-                f"invoice {number} is {invoice.state.value}: only a paid invoice is refunded",
-                field="invoice",
-            )
+        check_refundable(invoice)
+        assert invoice.sale_id is not None
         if invoice.refund_request_id is None:
             invoice.refund_request_id = f"{number}-refund-{uuid.uuid4().hex[:12]}"
             session.add(invoice)
