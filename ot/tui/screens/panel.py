@@ -276,3 +276,4 @@ def _page_of(answer: QueryAnswer, offset: int) -> Page:
         metrics=[row.metrics for row in answer.results],
         total_rows=total if isinstance(total, int) else offset + len(values),
     )
+
