@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
-from tests import test_admin_cli
+from ot.clock import utcnow
+from ot.rights.account_deletion import purge_account
+from tests import support, test_admin_cli
 from tests.test_admin_cli import AdminDatabase, ok
 from tests.test_audit_admin import _execute
 
@@ -28,6 +30,18 @@ def test_a_whole_installation_passes_every_check(database: AdminDatabase) -> Non
     assert code == 0 and all(passed for passed, _ in found.values())
     assert found["keys"][1].endswith("encrypted values, each under a key at hand")
     assert found["audit trail"][1].startswith("intact (")
+
+
+def test_a_purged_accounts_tombstone_is_no_false_alarm(database: AdminDatabase) -> None:
+    ok(database.invoke("account create 'Jane Doe Consulting'"))
+    support.run_sync(_purge(database, 1))
+    code, found = _checked(database)
+    assert code == 0, found
+
+
+async def _purge(database: AdminDatabase, account_id: int) -> None:
+    async with support.helper_engine(database.settings) as engine:
+        await purge_account(engine, account_id, now=utcnow(), batch_size=100)
 
 
 def test_a_value_not_encrypted_and_a_broken_trail_are_named(database: AdminDatabase) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import stat
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,7 @@ def test_an_approved_request_exports_exactly_its_scope_signed(
     written = ok(office.invoke(f"disclosure export {request} --out {bundle}", **legal("alice")))
     sha256 = hashlib.sha256(bundle.read_bytes()).hexdigest()
     assert f"sha256 {sha256}" in written
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o600, "customer data: its writer's alone"
 
     files = members(bundle)
     assert sorted(files) == [

@@ -38,6 +38,7 @@ from ot.csv_cells import spreadsheet_safe_row
 from ot.db import transaction
 from ot.errors import InvalidInput
 from ot.models import DataCategory, DisclosureRequest, DisclosureState, Site
+from ot.private_files import open_private_for_writing
 from ot.rights.erasure import stored_ip
 from ot.rights.export import HIT_COLUMNS, account_fields, csv_value
 from ot.rights.retention import HIT
@@ -123,7 +124,11 @@ async def export_bundle(
         manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
         signature = base64.b64encode(signing_key.sign(manifest_bytes)) + b"\n"
         partial = out.with_name(f".{out.name}.partial")
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        # Readable by its writer alone: it holds customer data, IPs perhaps.
+        with (
+            open_private_for_writing(partial) as raw,
+            zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        ):
             for name, path in files.items():
                 archive.write(path, name)
             archive.writestr(MANIFEST, manifest_bytes)
@@ -172,8 +177,12 @@ def _request_record(request: DisclosureRequest, cipher: Cipher) -> dict[str, Any
         "period_end": moment(request.period_end),
         "requested": {"site_ids": request.site_ids, "categories": request.categories},
         "disclosed": {
-            "site_ids": request.approved_site_ids or request.site_ids,
-            "categories": request.approved_categories or request.categories,
+            "site_ids": request.site_ids
+            if request.approved_site_ids is None
+            else request.approved_site_ids,
+            "categories": request.categories
+            if request.approved_categories is None
+            else request.approved_categories,
             "partial": is_partial(request),
         },
         "deadline": moment(request.deadline),

@@ -111,7 +111,11 @@ def notice(request: DisclosureRequest, cipher: Cipher, address: str) -> Mail:
         outcome = "We refused the request: none of your data was disclosed."
         categories = request.categories
     else:
-        categories = request.approved_categories or request.categories
+        categories = (
+            request.categories
+            if request.approved_categories is None
+            else request.approved_categories
+        )
         outcome = (
             "We found the request lawful and disclosed "
             + ("part of what was asked" if is_partial(request) else "what was asked")

@@ -79,7 +79,10 @@ async def key_usage(engine: AsyncEngine, key_ids: list[str]) -> KeyUsage:
             counts: Counter[str] = Counter()
             total = (
                 await connection.execute(
-                    select(func.count()).select_from(each.table).where(each.column.is_not(None))
+                    select(func.count())
+                    .select_from(each.table)
+                    # "" holds nothing: a purged account's tombstone blanks its fields so
+                    .where(each.column.is_not(None), each.column != "")
                 )
             ).scalar_one()
             for key_id in key_ids:
