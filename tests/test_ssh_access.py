@@ -5,6 +5,9 @@ session. (tests/test_ssh_e2e.py goes through a real sshd.)"""
 
 from __future__ import annotations
 
+import json
+import os
+import pwd
 import shlex
 import stat
 import subprocess
@@ -29,7 +32,9 @@ from tests import support
 from tests.conftest import start_server, stop_server
 from tests.test_ssh_keys import public_line
 
-LOGIN = "stats"
+# The SSH login whose processes the channel answers: this process's own login, so that the
+# test's requests come from it (sshd's forced commands run as it in production).
+LOGIN = pwd.getpwuid(os.getuid()).pw_name
 
 
 @dataclass
@@ -84,7 +89,9 @@ def ssh_host(tmp_path: Path, databases: support.DatabaseFactory) -> Iterator[Ssh
     key_line = public_line(ed25519.Ed25519PrivateKey.generate())
     fingerprint, key_id = support.run_sync(_register(settings, site.account_id, key_line))
     process, base_url, _ = start_server(
-        settings, tmp_path / "server.log", extra_env={"OT_SSH__SOCKET": str(socket)}
+        settings,
+        tmp_path / "server.log",
+        extra_env={"OT_SSH__SOCKET": str(socket), "OT_SSH__LOGIN": LOGIN},
     )
     try:
         yield SshHost(settings, socket, base_url, site.account_id, key_line, fingerprint, key_id)
@@ -116,7 +123,7 @@ def test_a_registered_key_is_answered_with_a_line_that_runs_its_owners_terminal_
 def test_an_unknown_key_another_login_or_ssh_turned_off_get_no_line(ssh_host: SshHost) -> None:
     stranger = public_line(ed25519.Ed25519PrivateKey.generate())
     assert ssh_host.authorized_keys(LOGIN, stranger) == ""
-    assert ssh_host.authorized_keys("root", ssh_host.key_line) == ""
+    assert ssh_host.authorized_keys("somebody-else", ssh_host.key_line) == ""
     assert ssh_host.authorized_keys(LOGIN, ssh_host.key_line, OT_SSH__SOCKET="") == ""
     assert ssh_host.authorized_keys(LOGIN, "ssh-ed25519 not-base64!") == ""
 
@@ -145,6 +152,8 @@ async def test_the_channel_opens_a_session_of_the_keys_account_for_the_http_api(
         ssh_host.settings, "SELECT details FROM audit_entry WHERE action = 'login.succeeded'"
     )
     assert '"via": "ssh"' in str(login["details"]) and ssh_host.fingerprint in str(login["details"])
+    [key] = await support.rows(ssh_host.settings, "SELECT last_used_at FROM ssh_key")
+    assert key["last_used_at"] is not None, "the customer's Profile shows the key's last use"
 
 
 async def test_the_channel_refuses_a_key_not_the_accounts_or_removed(ssh_host: SshHost) -> None:
@@ -187,3 +196,26 @@ def test_ot_tui_over_ssh_says_what_is_wrong_when_the_channel_is_missing(tmp_path
     )  # fmt: skip
     assert result.returncode == 1
     assert "the opentracker server cannot be reached on this host" in result.stderr
+
+
+def test_the_channel_answers_the_ssh_login_alone(ssh_host: SshHost, tmp_path: Path) -> None:
+    """Another user of the socket's group (here: nobody, made able to reach the socket) is
+    refused by the kernel's word on who connected, not by anything it says."""
+    ssh_host.socket.chmod(0o666)
+    ssh_host.socket.parent.chmod(0o755)
+    script = (
+        "import asyncio, json, sys\n"
+        "from tests.test_ssh_access import _ask\n"
+        "from pathlib import Path\n"
+        f"print(json.dumps(asyncio.run(_ask(Path({str(ssh_host.socket)!r}), "
+        f"{ssh_host.account_id}, {ssh_host.fingerprint!r}))))\n"
+    )
+    done = subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-c",
+         script],
+        capture_output=True, text=True, timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    status, answer = json.loads(done.stdout)
+    assert status == 403 and "only the SSH login" in str(answer)

@@ -119,7 +119,9 @@ def host(tmp_path: Path, databases: support.DatabaseFactory) -> Iterator[Host]:
     support.run_sync(_register(settings, site.account_id, _private_key(keys, "customer")))
     _private_key(keys, "stranger")
     server, base_url, _ = start_server(
-        settings, tmp_path / "server.log", extra_env={"OT_SSH__SOCKET": str(channel)}
+        settings,
+        tmp_path / "server.log",
+        extra_env={"OT_SSH__SOCKET": str(channel), "OT_SSH__LOGIN": "root"},
     )
     environment = {
         "OT_DATA_DIR": str(data_dir),

@@ -200,7 +200,8 @@ async def remove_ssh_key(
 
 
 async def account_of_key(session: AsyncSession, key_type: str, encoded: str) -> int | None:
-    """Whose terminal the key sshd was offered opens, or None; notes when it was last used."""
+    """Whose terminal the key sshd was offered opens, or None. Nothing is written: sshd asks
+    for every key a client offers, before it checks the client holds the private key."""
     try:
         parsed = parse_public_key(f"{key_type} {encoded}")
     except InvalidInput:
@@ -214,8 +215,6 @@ async def account_of_key(session: AsyncSession, key_type: str, encoded: str) -> 
         return None  # asked to be deleted: its ways in closed at once, as its sessions did
     if await session.get(AccountSuspension, row.account_id) is not None:
         return None  # suspended: no way in at all
-    row.last_used_at = utcnow()
-    session.add(row)
     return row.account_id
 
 
@@ -234,7 +233,7 @@ def _view(cipher: Cipher, row: SshKey) -> SshKeyView:
 
 async def key_of(session: AsyncSession, key_type: str, encoded: str) -> tuple[int, str] | None:
     """The account whose terminal the key sshd was offered opens, and the key's fingerprint;
-    None for a key nobody registered (sshd then refuses it). Notes the key's use."""
+    None for a key nobody registered (sshd then refuses it)."""
     account_id = await account_of_key(session, key_type, encoded)
     if account_id is None:
         return None
@@ -257,6 +256,8 @@ async def start_ssh_session(
     if row is None or await session.get(AccountDeletion, account_id) is not None:
         raise Unauthorized("this SSH key opens no terminal any more", field="key")
     await refuse_if_suspended(session, account_id)
+    row.last_used_at = utcnow()  # the customer's Profile shows it
+    session.add(row)
     started = await start_session(session, account_id, settings)
     await audit.record(
         session,

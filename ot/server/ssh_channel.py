@@ -14,6 +14,10 @@ import contextlib
 import grp
 import logging
 import os
+import pwd
+import socket
+import stat
+import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -38,7 +42,33 @@ class SshSessionIn(BaseModel):
     fingerprint: str = Field(min_length=8, max_length=100)
 
 
+def peer_uid(request: web.Request) -> int | None:
+    """The user id of the process at the socket's other end, as the kernel tells."""
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is None:
+        return None
+    credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", credentials)
+    return int(uid)
+
+
+def login_uid(settings: Settings) -> int | None:
+    try:
+        return pwd.getpwnam(settings.ssh.login).pw_uid
+    except KeyError:
+        return None
+
+
 async def open_session(request: web.Request) -> web.Response:
+    # The socket's mode keeps others out; the kernel's word on who connected keeps out the
+    # rest of its group (the server's own users): only the SSH login's forced commands ask.
+    settings = request.app[SETTINGS_KEY]
+    caller = peer_uid(request)
+    if caller is None or caller != login_uid(settings):
+        log.warning("ssh channel refused a caller", extra={"uid": caller})
+        return error_response(
+            403, "forbidden", f"only the SSH login {settings.ssh.login} may ask for sessions"
+        )
     try:
         asked = SshSessionIn.model_validate_json(await request.read())
     except ValidationError:
@@ -73,7 +103,12 @@ async def start_ssh_channel(settings: Settings) -> web.AppRunner | None:
         return None
     path = Path(settings.ssh.socket)
     with contextlib.suppress(FileNotFoundError):
-        path.unlink()  # a socket left by a process that did not stop cleanly
+        if stat.S_ISSOCK(path.lstat().st_mode):
+            path.unlink()  # a socket left by a process that did not stop cleanly
+        else:
+            raise OSError(
+                f"{path} exists and is not a socket: OT_SSH__SOCKET must name a free path"
+            )
     runner = web.AppRunner(ssh_app(settings), handle_signals=False, access_log=None)
     await runner.setup()
     old_mask = os.umask(0o117)  # the socket is made 0660 from the start, never wider
