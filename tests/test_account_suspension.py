@@ -15,13 +15,14 @@ from ot.accounts.suspension import suspend_account, unsuspend_account
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.db import transaction
-from ot.models import Site
+from ot.models import MemberRole, Site
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_secrets_of
 from tests import account_support, support, test_admin_cli
 from tests.account_support import EMAIL, PASSWORD, registered
 from tests.stats_support import token_for
 from tests.support import TEST_OPERATOR, bearer, error_of, helper_engine, logged_in
+from tests.team_support import add_member, new_account
 from tests.test_admin_cli import AdminDatabase, ok, refused
 from tests.test_admin_operators import trail
 from tests.test_billing import _put
@@ -161,3 +162,21 @@ def test_bad_account_commands_are_refused_in_words_and_change_nothing(
 def test_suspending_twice_is_refused(customer: AdminDatabase) -> None:
     ok(customer.invoke("account suspend 1 --reason abuse"))
     assert "is suspended already" in refused(customer.invoke("account suspend 1 --reason x"), 2)
+
+
+async def test_a_suspended_accounts_sites_are_out_of_its_team_members_reach_too(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    member = await new_account(settings, "A Member")
+    await add_member(settings, site.account_id, member, MemberRole.ADMIN)
+    theirs = await logged_in(settings, member)
+    listed = await client.get("/ot/v1/sites", headers=bearer(theirs.token))
+    assert "shop.example" in await listed.text()
+    await _suspend(settings, site.account_id)
+    listed = await client.get("/ot/v1/sites", headers=bearer(theirs.token))
+    assert listed.status == 200 and "shop.example" not in await listed.text()
+    response = await client.get(f"/ot/v1/sites/{site.id}", headers=bearer(theirs.token))
+    await error_of(response, 404)
+    await _lift(settings, site.account_id)
+    response = await client.get(f"/ot/v1/sites/{site.id}", headers=bearer(theirs.token))
+    assert response.status == 200

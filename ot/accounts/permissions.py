@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.errors import Forbidden, InvalidInput, NotFound
-from ot.models import MemberRole, Membership, Site
+from ot.models import AccountSuspension, MemberRole, Membership, Site
 from ot.security.audit import Actor
 
 
@@ -106,6 +106,8 @@ async def role_in(session: AsyncSession, principal: Principal, team_id: int) -> 
         return None  # a grant reads what it names, it is never a member
     if principal.account_id == team_id:
         return MemberRole.OWNER
+    if await session.get(AccountSuspension, team_id) is not None:
+        return None  # a suspended account is reachable by none of its members either
     membership = (
         await session.exec(
             select(Membership).where(
@@ -170,4 +172,13 @@ async def reachable_team_ids(
         select(Membership).where(Membership.member_account_id == principal.account_id)
     )
     teams += [m.account_id for m in memberships if scope in ROLE_SCOPES[m.role]]
-    return teams
+    suspended = set(
+        (
+            await session.exec(
+                select(AccountSuspension.account_id).where(
+                    col(AccountSuspension.account_id).in_(teams[1:])
+                )
+            )
+        ).all()
+    )
+    return [team for team in teams if team not in suspended]
