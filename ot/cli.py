@@ -156,7 +156,7 @@ def _run_over_ssh(server: str, socket_path: str, account_id: int, fingerprint: s
     credentials.save(server, StoredCredential(kind="session", token=token))
     client = OtClient(server, credentials=credentials)
     try:
-        OtApp(client).run()
+        OtApp(client, saves_files=False).run()
     finally:
         asyncio.run(_end_session(client))
 

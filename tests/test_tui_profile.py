@@ -478,6 +478,25 @@ async def test_my_data_is_exported_as_a_zip_in_the_current_folder(
             assert "account.json" in archive.namelist()
 
 
+async def test_over_ssh_nothing_is_saved_on_our_host_and_the_customer_is_told_why(
+    client: TestClient,
+    ada: int,
+    tui_credentials: CredentialStore,
+    clock: ManualClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with on_the_profile(client, tui_credentials, clock) as (app, pilot, _):
+        app.saves_files = False  # what `ot tui --ssh-account` runs with
+        await pilot.press("6")
+        app.screen.query_one("#export-path", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("Not saved" in t for t in notifications(app)), "told")
+        assert any("saved there, not on your machine" in t for t in notifications(app))
+        assert list(tmp_path.glob("*.zip")) == []
+
+
 async def test_an_export_to_a_folder_that_does_not_exist_is_refused_in_words(
     client: TestClient,
     ada: int,

@@ -32,9 +32,18 @@ class OtApp(App[None]):
         Binding("ctrl+l", "log_out", "Log out", show=False),
     ]
 
-    def __init__(self, client: OtClient, *, now: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        client: OtClient,
+        *,
+        now: Callable[[], datetime] = utc_now,
+        saves_files: bool = True,
+    ) -> None:
         super().__init__()
         self.client = client
+        # False over SSH: the app runs on our host, where a file saved would be the customer's
+        # data outside their reach and ours to protect (see ot.tui.calls.may_save_files).
+        self.saves_files = saves_files
         # Every "today" the screens work out comes from here, so tests can fix the date.
         self.now = now
         self.stats_turns = asyncio.Semaphore(STATS_QUERIES_AT_ONCE)  # see ot.tui.calls

@@ -35,6 +35,7 @@ class ClientApp(Protocol):
     client: OtClient
     now: Callable[[], datetime]
     stats_turns: asyncio.Semaphore  # STATS_QUERIES_AT_ONCE
+    saves_files: bool  # False over SSH
 
     def report(self, error: ClientError) -> None: ...
 
@@ -47,6 +48,20 @@ class ClientApp(Protocol):
     def show_access(self) -> None: ...
 
     def show_billing(self) -> None: ...
+
+
+def may_save_files(node: DOMNode) -> bool:
+    """Whether the app may write a file (an export); if not, say why and what to do instead."""
+    if app_of(node).saves_files:
+        return True
+    node.app.notify(
+        "Over SSH this app runs on our server, so a file would be saved there, not on your "
+        "machine. Run ot tui on your own machine to export, or use the API "
+        "(POST /ot/v1/account/export).",
+        title="Not saved",
+        severity="warning",
+    )
+    return False
 
 
 def app_of(node: DOMNode) -> ClientApp:

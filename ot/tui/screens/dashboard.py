@@ -24,7 +24,7 @@ from textual.widgets import Header, Static
 
 from ot.api.stats import QueryAnswer, StatsQuery
 from ot.client import ClientError
-from ot.tui.calls import app_of, ask_stats, client_of
+from ot.tui.calls import app_of, ask_stats, client_of, may_save_files
 from ot.tui.countries import country_name
 from ot.tui.export import Figure, export_view
 from ot.tui.screens.period_picker import NAMED_PERIODS, PeriodPickerScreen
@@ -553,6 +553,8 @@ folder `ot tui` was started from."""
         self.app.push_screen(SiteSettingsScreen(self.view.site_id))
 
     def action_export(self) -> None:
+        if not may_save_files(self):
+            return
         figures: list[Figure] = []
         for label, metric, value, change in self.query_one(KpiStrip).figures():
             figures.append(Figure("KPI", label, metric, value, change))

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 
 from ot.api.stats import QueryAnswer, StatsQuery
-from ot.tui.calls import ask_stats, attempt
+from ot.tui.calls import ask_stats, attempt, may_save_files
 from ot.tui.export import save_csv
 from ot.tui.view import DashboardView, Filter
 from ot.tui.widgets.footer import KeyFooter
@@ -234,7 +234,8 @@ Every row of one breakdown of the dashboard's period and filters, 50 to a page.
         self.dismiss(Filter(self.dimension, self.page.values[int(event.row_key.value)]))
 
     def action_export(self) -> None:
-        self.export()
+        if may_save_files(self):
+            self.export()
 
     @work(exclusive=True, group="panel-export")
     async def export(self) -> None:
@@ -276,4 +277,3 @@ def _page_of(answer: QueryAnswer, offset: int) -> Page:
         metrics=[row.metrics for row in answer.results],
         total_rows=total if isinstance(total, int) else offset + len(values),
     )
-

@@ -12,7 +12,7 @@ from textual.markup import escape
 from textual.widgets import Button, Input, Label, Static
 
 from ot.api.rights import DeletionStatus
-from ot.tui.calls import app_of, attempt, client_of
+from ot.tui.calls import app_of, attempt, client_of, may_save_files
 from ot.tui.screens.confirm import ConfirmScreen
 from ot.tui.screens.profile_format import day, moment
 
@@ -96,6 +96,8 @@ class YourDataPane(VerticalScroll):
 
     @work(exclusive=True, group="export")
     async def export(self) -> None:
+        if not may_save_files(self):
+            return
         typed = self.query_one("#export-path", Input).value.strip()
         if not typed:
             self.notify("Say where to save the export.", title="Please correct", severity="warning")
