@@ -574,3 +574,20 @@ async def test_an_unpaid_invoice_is_not_refunded_and_paypal_is_not_asked(
             await refund_invoice(engine, gateway_to(paypal), invoice.number, actor=TEST_OPERATOR)
     assert paypal.requests == []
     assert (await invoice_row(settings, invoice.number))["refund_request_id"] is None
+
+
+async def test_a_payment_page_paypal_let_expire_is_replaced_by_a_new_payment(
+    server: TestClient, settings: Settings, customer: Customer, paypal: FakePayPal
+) -> None:
+    [invoice] = (await run_month(settings)).issued
+    path = f"/ot/v1/billing/invoices/{invoice.number}/payment"
+    first = await (await server.post(path, headers=bearer(customer.token))).json()
+    async with helper_engine(settings) as engine, transaction(engine) as session:
+        found = await session.get(Invoice, invoice.id)
+        assert found is not None and found.approval_created_at is not None
+        found.approval_created_at -= timedelta(hours=4)  # the payer walked away from PayPal
+        session.add(found)
+    second = await (await server.post(path, headers=bearer(customer.token))).json()
+    assert second["approval_url"] != first["approval_url"]
+    ids = [request.headers["PayPal-Request-Id"] for request in paypal.requests_to(PAYMENTS_PATH)]
+    assert len(ids) == 2 and ids[0] != ids[1], "a new payment is a new request"

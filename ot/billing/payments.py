@@ -14,12 +14,13 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from ot.clock import utcnow
+from ot.clock import as_utc, utcnow
 from ot.config import Settings
 from ot.db import transaction
 from ot.errors import Conflict, InvalidInput
@@ -35,6 +36,9 @@ from .invoices import get_invoice, money
 RETURN_PATH = "/billing/paypal/return"
 CANCEL_PATH = "/billing/paypal/cancel"
 PAYABLE = frozenset({InvoiceState.OPEN})
+# How long the payer has on PayPal's approval page (its express-checkout token lives three
+# hours); asked to pay later, the customer gets a new payment rather than a dead page.
+APPROVAL_LIFETIME = timedelta(hours=3)
 
 
 def paypal_gateway(settings: Settings) -> PaymentGateway:
@@ -79,8 +83,11 @@ async def start_payment(
             raise Conflict(
                 f"invoice {number} is {invoice.state.value}: nothing to pay", field="invoice"
             )
-        if invoice.approval_url:
+        shown_at = invoice.approval_created_at
+        if invoice.approval_url and shown_at and utcnow() - as_utc(shown_at) < APPROVAL_LIFETIME:
             return StartedPayment(number, invoice.approval_url)
+        if invoice.approval_url:  # PayPal's page has expired: a new payment, a new request
+            invoice.approval_url = invoice.payment_id = invoice.payment_request_id = None
         if invoice.payment_request_id is None:
             invoice.payment_request_id = f"{number}-pay-{uuid.uuid4().hex[:12]}"
             session.add(invoice)
@@ -99,6 +106,7 @@ async def start_payment(
     async with transaction(engine) as session:
         invoice = await get_invoice(session, number, for_update=True)
         invoice.payment_id, invoice.approval_url = created.payment_id, created.approval_url
+        invoice.approval_created_at = utcnow()
         session.add(invoice)
         await audit.record(
             session,

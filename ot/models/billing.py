@@ -72,6 +72,7 @@ class Invoice(SQLModel, table=True):
     payment_request_id: str | None = Field(default=None, max_length=64)
     payment_id: str | None = Field(default=None, max_length=64)
     approval_url: str | None = None
+    approval_created_at: datetime | None = None  # PayPal's page expires (APPROVAL_LIFETIME)
     sale_id: str | None = Field(default=None, max_length=64)
     payer_id_encrypted: str | None = Field(
         default=None, sa_column_kwargs=INVOICE_PAYER_ID.column_info()

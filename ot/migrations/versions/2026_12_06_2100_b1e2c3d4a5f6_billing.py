@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("payment_request_id", sa.String(length=64), nullable=True),
         sa.Column("payment_id", sa.String(length=64), nullable=True),
         sa.Column("approval_url", sa.String(), nullable=True),
+        sa.Column("approval_created_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sale_id", sa.String(length=64), nullable=True),
         sa.Column("payer_id_encrypted", sa.String(), nullable=True),
         sa.Column("payer_email_encrypted", sa.String(), nullable=True),
