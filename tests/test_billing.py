@@ -388,8 +388,13 @@ async def test_a_webhook_paypal_does_not_vouch_for_changes_nothing(
     body = event("WH-2", "PAYMENT.SALE.REVERSED", {"id": sale_id})  # altered after signing
     forged = await server.post("/webhooks/paypal", data=body, headers=paypal.sign(signed))
     assert "did not verify" in (await error_of(forged, 400))["message"]
+    asked = len(paypal.requests)
     unsigned = await server.post("/webhooks/paypal", data=body)
-    await error_of(unsigned, 400)
+    assert "carries no PayPal signature" in (await error_of(unsigned, 400))["message"]
+    elsewhere = {**paypal.sign(body), "PAYPAL-CERT-URL": "https://evil.example/cert"}
+    forged_cert = await server.post("/webhooks/paypal", data=body, headers=elsewhere)
+    await error_of(forged_cert, 400)
+    assert len(paypal.requests) == asked, "PayPal is not asked about requests it never signed"
     assert (await invoice_row(settings, number))["state"] == "paid"
     assert await rows(settings, "SELECT event_id FROM paypal_event") == []
 
@@ -591,3 +596,15 @@ async def test_a_payment_page_paypal_let_expire_is_replaced_by_a_new_payment(
     assert second["approval_url"] != first["approval_url"]
     ids = [request.headers["PayPal-Request-Id"] for request in paypal.requests_to(PAYMENTS_PATH)]
     assert len(ids) == 2 and ids[0] != ids[1], "a new payment is a new request"
+
+
+async def test_a_purged_account_is_billed_nothing_even_on_a_priced_default_plan(
+    settings: Settings, customer: Customer
+) -> None:
+    priced = settings.model_copy(
+        update={"billing": settings.billing.model_copy(update={"default_plan": "starter"})}
+    )
+    async with helper_engine(settings) as engine:
+        await purge_account(engine, customer.account_id, now=ISSUED, batch_size=100)
+    done = await run_month(priced)
+    assert done.issued == []

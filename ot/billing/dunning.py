@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.store import account_email, get_account
-from ot.clock import as_utc, utcnow
+from ot.clock import as_utc
 from ot.config import BillingSettings
 from ot.errors import PaymentRequired
 from ot.mailer import Mail, Mailer
@@ -129,22 +129,15 @@ async def lock_of(session: AsyncSession, account_id: int) -> Subscription | None
 
 
 async def unlock_if_settled(session: AsyncSession, account_id: int, *, actor: Actor) -> bool:
-    """Unlock a locked dashboard once no invoice of the account is overdue any more."""
+    """Unlock a locked dashboard once the invoice that locked it is paid: at once, as the
+    customer is told. Another invoice long overdue locks it again at the next dunning run."""
     subscription = await lock_of(session, account_id)
     if subscription is None:
         return False
-    still_open = (
-        await session.exec(
-            select(Invoice.number).where(
-                Invoice.account_id == account_id,
-                Invoice.state == InvoiceState.OPEN,
-                col(Invoice.due_at) < utcnow(),
-            )
-        )
+    locking = (
+        await session.exec(select(Invoice).where(Invoice.number == subscription.locked_for))
     ).first()
-    if still_open is not None:
-        subscription.locked_for = still_open
-        session.add(subscription)
+    if locking is not None and locking.state == InvoiceState.OPEN:
         return False
     subscription.locked_at = subscription.locked_for = None
     session.add(subscription)

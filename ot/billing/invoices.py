@@ -18,7 +18,14 @@ from ot.accounts.store import ADDRESS_CONTEXT, COMPANY_CONTEXT, account_name, li
 from ot.clock import as_utc
 from ot.config import BillingSettings, Plan
 from ot.errors import InvalidInput, NotFound
-from ot.models import INVOICE_RENDERING, Account, BillingCounter, Invoice, InvoiceState
+from ot.models import (
+    INVOICE_RENDERING,
+    Account,
+    AccountDeletion,
+    BillingCounter,
+    Invoice,
+    InvoiceState,
+)
 from ot.security import audit
 from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
@@ -55,11 +62,21 @@ async def issue_invoices(
     invoiced = set(
         (await session.exec(select(Invoice.account_id).where(Invoice.period == str(period)))).all()
     )
+    # Purged accounts are tombstones: nothing to bill, and nobody to bill it to.
+    purged = set(
+        (
+            await session.exec(
+                select(AccountDeletion.account_id).where(
+                    col(AccountDeletion.purged_at).is_not(None)
+                )
+            )
+        ).all()
+    )
     issued: list[Invoice] = []
     free = 0
     for account in await list_accounts(session):
         assert account.id is not None
-        if account.id in invoiced:
+        if account.id in invoiced or account.id in purged:
             continue
         if account.created_at is not None and as_utc(account.created_at) >= period.end:
             continue  # not a customer yet that month

@@ -11,11 +11,13 @@ it without charging or refunding twice (see `ot.billing.gateway`).
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
@@ -33,6 +35,7 @@ from .dunning import unlock_if_settled
 from .gateway import PaymentGateway
 from .invoices import get_invoice, money
 
+log = logging.getLogger("ot.billing")
 RETURN_PATH = "/billing/paypal/return"
 CANCEL_PATH = "/billing/paypal/cancel"
 PAYABLE = frozenset({InvoiceState.OPEN})
@@ -237,7 +240,12 @@ async def handle_webhook(
 ) -> WebhookOutcome:
     """Believe an event only once PayPal has verified it, then apply it once: the event's id is
     stored with what was done, in the transaction that does it."""
+    if not _signed_by_paypal_headers(headers):
+        # Checked before PayPal is asked, so that anyone's POST does not cost a call to it.
+        log.warning("webhook without PayPal's signature headers refused")
+        raise WebhookRefused("this request carries no PayPal signature", field="headers")
     if not await gateway.verify_webhook(headers=headers, body=body):
+        log.warning("webhook PayPal did not verify refused")
         raise WebhookRefused("PayPal did not verify this webhook event", field="body")
     try:
         event = json.loads(body)
@@ -263,6 +271,18 @@ async def handle_webhook(
             )
         )
     return WebhookOutcome(event_id, outcome, invoice.number if invoice else None)
+
+
+def _signed_by_paypal_headers(headers: Mapping[str, str]) -> bool:
+    """Whether a request carries PayPal's signature headers, its certificate from PayPal."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    needed = ("paypal-transmission-id", "paypal-transmission-sig", "paypal-transmission-time",
+              "paypal-auth-algo", "paypal-cert-url")  # fmt: skip
+    if not all(lowered.get(name) for name in needed):
+        return False
+    cert = urlsplit(lowered["paypal-cert-url"])
+    host = cert.hostname or ""
+    return cert.scheme == "https" and (host == "paypal.com" or host.endswith(".paypal.com"))
 
 
 async def _apply(
