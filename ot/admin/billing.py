@@ -347,7 +347,7 @@ def dunning_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
     mailer = Mailer(context.settings.mail, context.settings.data_dir)
 
     async def action() -> Any:
-        async with context.session() as session:
+        async with context.session(locked=True) as session:
             return await run_dunning(
                 session,
                 context.cipher(),

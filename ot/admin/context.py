@@ -52,18 +52,21 @@ class AdminContext:
         return self.operator.actor
 
     @asynccontextmanager
-    async def session(self, *, keep_refusals: bool = False) -> AsyncIterator[AsyncSession]:
+    async def session(
+        self, *, keep_refusals: bool = False, locked: bool = False
+    ) -> AsyncIterator[AsyncSession]:
         """The command's unit of work (`ot.db.transaction`): committed when the command
         succeeds, rolled back when it is refused or fails, so a refused command changes nothing;
         then the audit trail's head is signed if a checkpoint is due. `keep_refusals` for acts
-        whose core records a refusal (a disclosure's four eyes): that entry alone is kept."""
+        whose core records a refusal (a disclosure's four eyes): that entry alone is kept.
+        `locked` for work that reads, then writes much (`ot.db.start_writing`)."""
         from ot.db import create_engine, transaction
         from ot.schema import ensure_schema
 
         engine = create_engine(self.settings)
         try:
             await ensure_schema(engine, migrate_if_new=self.settings.is_embedded_database)
-            async with transaction(engine, locked=False, keep_refusals=keep_refusals) as session:
+            async with transaction(engine, locked=locked, keep_refusals=keep_refusals) as session:
                 if self.read is not None:
                     await self._record_read(session)
                 yield session
