@@ -64,11 +64,20 @@ def test_every_reference_resolves() -> None:
 def test_errors_share_one_documented_shape() -> None:
     error = DOCUMENT["components"]["schemas"]["Error"]
     assert error["properties"]["error"]["required"] == ["code", "message", "field"]
-    for operations in DOCUMENT["paths"].values():
+    for path, operations in DOCUMENT["paths"].items():
         for operation in operations.values():
             for status in ("400", "401", "404", "429", "default"):
-                content = operation["responses"][status]["content"]["application/json"]
-                assert content["schema"] == {"$ref": "#/components/schemas/Error"}
+                content = operation["responses"][status]["content"]
+                if path in PAGES:
+                    assert list(content) == ["text/html"]
+                    continue
+                assert content["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/Error"
+                }
+
+
+# Pages a person's browser lands on (PayPal sends the payer back): their refusals are pages.
+PAGES = {"/billing/paypal/return", "/billing/paypal/cancel"}
 
 
 @pytest.mark.parametrize(

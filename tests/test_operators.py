@@ -348,5 +348,5 @@ def test_the_os_user_is_the_real_login_not_what_the_environment_claims(
 def test_behind_sudo_the_os_user_is_the_one_sudo_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     found = os_user({"USER": "root", "SUDO_USER": "alice"})
-    assert found == OsUser("alice", 0) and found.is_root
+    assert found == OsUser("alice", 0, via_sudo=True) and found.is_root
     assert os_user({"USER": "root"}).login == pwd.getpwuid(os.getuid()).pw_name

@@ -37,6 +37,7 @@ from ot.server.auth import PRINCIPAL, RouteNeeds, endpoint
 from ot.server.bodies import read_body
 from ot.server.database import engine_for
 from ot.server.errors import status_of
+from ot.server.openapi import produces
 from ot.sites.snippet import collector_url
 
 # The gateway, made when first needed (tests put a stand-in here).
@@ -165,6 +166,7 @@ def _paypal_id(request: web.Request, name: str) -> str:
     RouteNeeds.PUBLIC,
     summary="Where PayPal sends the payer back: the approved payment is executed",
 )
+@produces("text/html")
 async def paypal_return(request: web.Request) -> web.Response:
     try:
         number = _paypal_id(request, "invoice")
@@ -188,6 +190,7 @@ async def paypal_return(request: web.Request) -> web.Response:
 
 
 @endpoint(RouteNeeds.PUBLIC, summary="Where PayPal sends a payer who cancelled")
+@produces("text/html")
 async def paypal_cancel(request: web.Request) -> web.Response:
     number = request.query.get("invoice", "")[:MAX_PAYPAL_ID]
     return _page(

@@ -188,6 +188,8 @@ def _responses(handler: Any, declaration: Endpoint, schemas: dict[str, Any]) -> 
         success["content"] = {media_type: {"schema": {"type": "string", "format": "binary"}}}
     responses: dict[str, Any] = {str(declaration.status): success}
     error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}}}
+    if media_type == "text/html":  # a page a person lands on: its refusals are pages too
+        error = {"content": {"text/html": {"schema": {"type": "string"}}}}
     for status, description in ERRORS.items():
         responses[status] = {"description": description, **error}
     responses["default"] = {"description": "Any other failure, in the same shape", **error}
