@@ -73,7 +73,10 @@ Switch tabs with 1, 2, 3 (or the arrow keys on the tab bar). Times are UTC.
         self._focus_pane(tab)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id is not None:
+        # Only for the tab active now: the first tab's activation on mount can arrive after a
+        # number key already chose another tab, and must not pull the focus back to the first.
+        active = self.query_one(TabbedContent).active
+        if event.pane.id is not None and event.pane.id == active:
             self._focus_pane(event.pane.id.removesuffix("-tab"))
 
     def _focus_pane(self, tab: str) -> None:
