@@ -72,7 +72,7 @@ def status_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
 
 @app.command("check")
 def check_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
-    """Check the installation is whole: schema, storage, keys, audit trail.
+    """Check the installation: schema, storage, keys, audit trail.
 
     Changes nothing. Exit code 1 when a check fails, naming what to run.
 
