@@ -198,24 +198,32 @@ def test_ot_tui_over_ssh_says_what_is_wrong_when_the_channel_is_missing(tmp_path
     assert "the opentracker server cannot be reached on this host" in result.stderr
 
 
-def test_the_channel_answers_the_ssh_login_alone(ssh_host: SshHost, tmp_path: Path) -> None:
-    """Another user of the socket's group (here: nobody, made able to reach the socket) is
-    refused by the kernel's word on who connected, not by anything it says."""
+def test_the_channel_answers_the_ssh_login_alone(ssh_host: SshHost) -> None:
+    """Another user able to reach the socket (here: nobody, the socket opened to all) is refused
+    by the kernel's word on who connected, not by anything it says. The system's Python speaks
+    plain HTTP over the socket: nobody may not read this checkout or its .venv."""
     ssh_host.socket.chmod(0o666)
     ssh_host.socket.parent.chmod(0o755)
+    body = json.dumps({"account_id": ssh_host.account_id, "fingerprint": ssh_host.fingerprint})
     script = (
-        "import asyncio, json, sys\n"
-        "from tests.test_ssh_access import _ask\n"
-        "from pathlib import Path\n"
-        f"print(json.dumps(asyncio.run(_ask(Path({str(ssh_host.socket)!r}), "
-        f"{ssh_host.account_id}, {ssh_host.fingerprint!r}))))\n"
+        "import socket, sys\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        f"s.connect({str(ssh_host.socket)!r})\n"
+        f"body = {body!r}.encode()\n"
+        "s.sendall(b'POST /ssh/session HTTP/1.1\\r\\nHost: ssh\\r\\nConnection: close\\r\\n'"
+        " + b'Content-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n' % len(body)"
+        " + body)\n"
+        "answer = b''\n"
+        "while chunk := s.recv(65536):\n"
+        "    answer += chunk\n"
+        "sys.stdout.write(answer.decode())\n"
     )
     done = subprocess.run(
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-c",
-         script],
-        capture_output=True, text=True, timeout=60,
-        cwd=Path(__file__).resolve().parent.parent,
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3",
+         "-c", script],
+        capture_output=True, text=True, timeout=60, cwd="/",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    status, answer = json.loads(done.stdout)
-    assert status == 403 and "only the SSH login" in str(answer)
+    status_line = done.stdout.splitlines()[0]
+    assert " 403 " in status_line, done.stdout
+    assert "only the SSH login" in done.stdout
