@@ -162,6 +162,7 @@ def _run_over_ssh(server: str, socket_path: str, account_id: int, fingerprint: s
 
 
 async def _end_session(client: Any) -> None:
+    """End the session a run kept in memory only (nothing else would ever end it)."""
     from ot.client import ClientError
 
     try:
@@ -177,7 +178,7 @@ def _run_tui(server: str, api_key: str | None, *, forget_login: bool) -> None:
     # Imported here: `ot serve` and `ot --help` need no Textual.
     import asyncio
 
-    from ot.client import ClientError, OtClient
+    from ot.client import OtClient
     from ot.tui.app import OtApp
 
     if not forget_login:
@@ -186,21 +187,12 @@ def _run_tui(server: str, api_key: str | None, *, forget_login: bool) -> None:
     from ot.tui.web import MemoryCredentials
 
     client = OtClient(server, api_key=api_key, credentials=MemoryCredentials())
-
-    async def end_session() -> None:
-        try:
-            await client.log_out()
-        except ClientError:
-            pass  # the server is gone: the session ends by itself when it expires
-        finally:
-            await client.close()
-
     try:
         OtApp(client).run()
     finally:
-        if client.token is not None and api_key is None:
+        if api_key is None:
             # Nothing keeps the session this run started: end it rather than leave it open.
-            asyncio.run(end_session())
+            asyncio.run(_end_session(client))
 
 
 def main() -> None:

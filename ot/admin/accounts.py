@@ -9,7 +9,7 @@ import typer
 from ot.accounts.store import account_name, create_account, list_accounts
 from ot.admin.context import context_from, refuse, run
 from ot.admin.help import AdminTyper
-from ot.admin.output import json_option, print_json, print_listing
+from ot.admin.output import json_option, print_fields, print_json, print_listing
 from ot.clock import as_utc, utcnow
 
 app = AdminTyper(help="Customer accounts.", no_args_is_help=True)
@@ -159,13 +159,7 @@ def show_command(
     if as_json:
         print_json(shown)
         return
-    width = max(len(name) for name in shown)
-    for name, value in shown.items():
-        if isinstance(value, list):
-            value = ", ".join(map(str, value)) or "-"
-        elif isinstance(value, dict):
-            value = ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
-        typer.echo(f"{name.replace('_', ' '):<{width}}  {'-' if value in (None, '') else value}")
+    print_fields(shown)
 
 
 @app.command("suspend")

@@ -12,7 +12,7 @@ import typer
 
 from ot.admin.context import AdminContext, context_from, refuse, run
 from ot.admin.help import AdminTyper
-from ot.admin.output import json_option, plural, print_json, print_listing
+from ot.admin.output import json_option, plural, print_fields, print_json, print_listing
 from ot.clock import as_utc, utcnow
 from ot.disclosure.requests import (
     DisclosureTerms,
@@ -240,16 +240,7 @@ def show_command(
     if as_json:
         print_json(shown)
         return
-    width = max(len(name) for name in shown)
-    for name, value in shown.items():
-        text = (
-            "-"
-            if value is None
-            else ", ".join(map(str, value))
-            if isinstance(value, list)
-            else value
-        )
-        typer.echo(f"{name.replace('_', ' '):<{width}}  {text}")
+    print_fields(shown)
 
 
 @app.command("approve")

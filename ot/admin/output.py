@@ -47,6 +47,18 @@ def print_listing(
         typer.echo("\t".join(line))
 
 
+def print_fields(shown: Mapping[str, object]) -> None:
+    """One record, a field per line: its name in words, its value (lists joined, nested
+    records as "name value" pairs, nothing as -)."""
+    width = max(len(name) for name in shown)
+    for name, value in shown.items():
+        if isinstance(value, list):
+            value = ", ".join(map(str, value))
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
+        typer.echo(f"{name.replace('_', ' '):<{width}}  {'-' if value in (None, '') else value}")
+
+
 def _print_table(columns: Sequence[str], lines: list[list[str]]) -> None:
     from rich.console import Console  # here: only a terminal needs it
     from rich.table import Table
