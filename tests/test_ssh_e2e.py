@@ -23,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from ot.config import load_settings
+from ot.config import Settings, load_settings
 from tests import support
 from tests.conftest import free_port, start_server, stop_server
 from tests.test_ssh_access import _register
@@ -48,6 +48,8 @@ class Host:
     port: int
     keys: Path  # the folder of the customer's and a stranger's private keys
     session_names: list[str]
+    settings: Settings
+    account_id: int
 
     def ssh(self, key: str, *command: str) -> list[str]:
         return [
@@ -158,7 +160,7 @@ def host(tmp_path: Path, databases: support.DatabaseFactory) -> Iterator[Host]:
     sshd = subprocess.Popen(
         [SSHD, "-D", "-e", "-f", str(config)], stdout=sshd_log, stderr=subprocess.STDOUT
     )
-    found = Host(port, keys, [])
+    found = Host(port, keys, [], settings, site.account_id)
     try:
         wait_for(lambda: _listening(port) or sshd.poll() is not None, "sshd listening")
         assert sshd.poll() is None, (tmp_path / "sshd.log").read_text()
@@ -202,3 +204,28 @@ def test_a_registered_key_asking_for_a_command_still_gets_only_the_terminal_ui(
         lambda: screen(name),
     )
     assert "root:x:0:0" not in screen(name)
+
+
+def _login_sessions(host: Host) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = support.run_sync(
+        support.rows(
+            host.settings,
+            "SELECT revoked_at FROM login_session WHERE account_id = :account",
+            account=host.account_id,
+        )
+    )
+    return rows
+
+
+def test_a_dropped_connection_ends_the_session_the_terminal_ui_was_given(host: Host) -> None:
+    name = host.in_tmux("customer")
+    wait_for(lambda: "shop.example" in screen(name), "the sites on screen", lambda: screen(name))
+    [opened] = _login_sessions(host)
+    assert opened["revoked_at"] is None
+    # Closing the window hangs up on ssh as a lost network would: sshd hangs up on `ot tui`.
+    subprocess.run(["tmux", "kill-session", "-t", name], check=True)
+    wait_for(
+        lambda: all(row["revoked_at"] is not None for row in _login_sessions(host)),
+        "the session ended when the connection dropped",
+        lambda: str(_login_sessions(host)),
+    )

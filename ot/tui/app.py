@@ -5,6 +5,7 @@ screen. Screens are imported when first opened, so `ot tui` paints its first scr
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -54,7 +55,17 @@ class OtApp(App[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.server
+        if not self.is_headless:
+            self._quit_on_hangup()
         self.start()
+
+    def _quit_on_hangup(self) -> None:
+        """A closed terminal (an SSH connection dropped, a window closed) sends SIGHUP, whose
+        default kills the process before `ot tui` can end a session it kept in memory; quit as
+        if the customer had, so it does. SIGTERM (a `kill`, a shutdown) likewise."""
+        loop = asyncio.get_running_loop()
+        for hangup in (signal.SIGHUP, signal.SIGTERM):
+            loop.add_signal_handler(hangup, self.exit)
 
     async def on_unmount(self) -> None:
         await self.client.close()  # the app owns the client's connections for its lifetime
