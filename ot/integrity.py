@@ -1,5 +1,6 @@
 """`ot-admin db check`: whether an installation is whole — its schema current, its database
-file sound, every encrypted value readable with the keys at hand, its audit trail unbroken.
+file sound, every encrypted value under a key at hand and the newest of each key's values
+decrypting with it (`key_rotation.sample_unreadable`), its audit trail unbroken.
 Each check says what it found in words; none changes anything."""
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from ot.db import is_sqlite
 from ot.models import every_table
 from ot.schema import current_revision, head_revision
 from ot.security.audit_checkpoints import verify
-from ot.security.key_rotation import key_usage
+from ot.security.crypto import Cipher
+from ot.security.key_rotation import key_usage, sample_unreadable
 from ot.security.secrets import load_secrets_of
 
 
@@ -61,8 +63,8 @@ async def _storage(engine: AsyncEngine) -> Check:
 
 
 async def _keys(engine: AsyncEngine, settings: Settings) -> Check:
-    known = list(load_secrets_of(settings).encryption_keys)
-    usage = await key_usage(engine, known)
+    secrets = load_secrets_of(settings)
+    usage = await key_usage(engine, list(secrets.encryption_keys))
     unknown = usage.by_key.get("unknown", 0)
     plain = sum(usage.not_encrypted.values())
     if unknown or plain:
@@ -72,8 +74,21 @@ async def _keys(engine: AsyncEngine, settings: Settings) -> Check:
             f"{unknown} values under a key not in the secrets file, {plain} not encrypted "
             "(see ot-admin keys status)",
         )
+    tried, unreadable = await sample_unreadable(engine, Cipher(secrets))
+    if unreadable:
+        columns = ", ".join(f"{column} ({count})" for column, count in sorted(unreadable.items()))
+        return Check(
+            "keys",
+            False,
+            f"{sum(unreadable.values())} of {tried} sampled values do not decrypt with the "
+            f"secrets file's keys: {columns} (is it this installation's secrets file?)",
+        )
     total = sum(usage.by_key.values())
-    return Check("keys", True, f"{total:,} encrypted values, each under a key at hand")
+    return Check(
+        "keys",
+        True,
+        f"{total:,} encrypted values, each under a key at hand; {tried} newest of them decrypted",
+    )
 
 
 async def _trail(engine: AsyncEngine, settings: Settings) -> Check:

@@ -3,9 +3,13 @@ each check in words, exit code 1 naming what failed, nothing changed."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+import secrets
 
 from ot.clock import utcnow
+from ot.paths import secrets_path
 from ot.rights.account_deletion import purge_account
 from tests import support, test_admin_cli
 from tests.test_admin_cli import AdminDatabase, ok
@@ -21,19 +25,22 @@ def _checked(database: AdminDatabase) -> tuple[int, dict[str, tuple[bool, str]]]
 
 
 def test_a_whole_installation_passes_every_check(database: AdminDatabase) -> None:
-    ok(database.invoke("account create 'Jane Doe Consulting'"))
+    ok(database.invoke("accounts create 'Jane Doe Consulting'"))
     lines = ok(database.invoke("db check")).splitlines()
     assert [line.split()[0:2] for line in lines] == [
         ["schema", "ok"], ["storage", "ok"], ["keys", "ok"], ["audit", "trail"],
     ]  # fmt: skip
     code, found = _checked(database)
     assert code == 0 and all(passed for passed, _ in found.values())
-    assert found["keys"][1].endswith("encrypted values, each under a key at hand")
+    assert re.fullmatch(
+        r"\d+ encrypted values, each under a key at hand; \d+ newest of them decrypted",
+        found["keys"][1],
+    )
     assert found["audit trail"][1].startswith("intact (")
 
 
 def test_a_purged_accounts_tombstone_is_no_false_alarm(database: AdminDatabase) -> None:
-    ok(database.invoke("account create 'Jane Doe Consulting'"))
+    ok(database.invoke("accounts create 'Jane Doe Consulting'"))
     support.run_sync(_purge(database, 1))
     code, found = _checked(database)
     assert code == 0, found
@@ -45,7 +52,7 @@ async def _purge(database: AdminDatabase, account_id: int) -> None:
 
 
 def test_a_value_not_encrypted_and_a_broken_trail_are_named(database: AdminDatabase) -> None:
-    ok(database.invoke("account create 'Jane Doe Consulting'"))
+    ok(database.invoke("accounts create 'Jane Doe Consulting'"))
     before = database.snapshot()
     _execute(database, "UPDATE account SET name_encrypted = 'Jane in clear'")
     _execute(database, "UPDATE audit_entry SET action = 'x'")
@@ -56,6 +63,30 @@ def test_a_value_not_encrypted_and_a_broken_trail_are_named(database: AdminDatab
     assert found["audit trail"] == (False, "does not verify: ot-admin audit verify says where")
     assert found["schema"][0] and found["storage"][0]
     assert set(database.snapshot()) == set(before)
+
+
+def test_a_secrets_file_whose_keys_do_not_read_the_values_is_named(
+    database: AdminDatabase,
+) -> None:
+    """Same key ids, other keys (another installation's file, a restore gone wrong): the ids
+    match, the values do not decrypt."""
+    ok(database.invoke("accounts create 'Jane Doe Consulting'"))
+    path = secrets_path(database.settings.data_dir)
+    written = json.loads(path.read_text())
+    for key_id in written["encryption_keys"]:
+        written["encryption_keys"][key_id] = base64.urlsafe_b64encode(
+            secrets.token_bytes(32)
+        ).decode()
+    path.write_text(json.dumps(written))
+    code, found = _checked(database)
+    assert code == 1
+    passed, said = found["keys"]
+    assert not passed
+    assert re.fullmatch(
+        r"\d+ of \d+ sampled values do not decrypt with the secrets file's keys: "
+        r".*account\.name_encrypted \(1\).* \(is it this installation's secrets file\?\)",
+        said,
+    ), said
 
 
 def test_a_schema_behind_is_told_first_with_the_command_to_run(database: AdminDatabase) -> None:

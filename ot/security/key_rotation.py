@@ -110,6 +110,41 @@ async def key_usage(engine: AsyncEngine, key_ids: list[str]) -> KeyUsage:
     return usage
 
 
+SAMPLE_SIZE = 20  # values per key and column that `sample_unreadable` decrypts
+
+
+async def sample_unreadable(engine: AsyncEngine, cipher: Cipher) -> tuple[int, Counter[str]]:
+    """Decrypt the newest values each key encrypts in each column: how many were tried, and
+    per column how many did not decrypt. A key id matching proves little on its own (a secrets
+    file from another installation has the same ids); reading values proves the key is theirs,
+    without decrypting millions of hits' IPs."""
+    tried = 0
+    unreadable: Counter[str] = Counter()
+    async with engine.connect() as connection:
+        for each in encrypted_columns():
+            bound = [each.table.c[name] for name in each.encrypted.bound_to]
+            for key_id in cipher.key_ids:
+                rows = (
+                    (
+                        await connection.execute(
+                            select(each.column, *bound)
+                            .where(each.column.like(_key_prefix(key_id)))
+                            .order_by(each.key.desc())
+                            .limit(SAMPLE_SIZE)
+                        )
+                    )
+                    .mappings()
+                    .all()
+                )
+                for row in rows:
+                    tried += 1
+                    bound_values = {name: row[name] for name in each.encrypted.bound_to}
+                    context = each.encrypted.context_for(bound_values)
+                    if _decrypt(cipher, row[each.column.name], context, each.encrypted) is None:
+                        unreadable[each.name] += 1
+    return tried, unreadable
+
+
 @dataclass
 class RotationReport:
     new_key_id: str
