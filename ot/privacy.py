@@ -48,5 +48,5 @@ DEFAULT_PRIVACY = SitePrivacy(
     retention_days=None,
 )
 """What a new site starts with, however it is added (the model, `ot.sites.store`, the API and its
-OpenAPI document, `ot-admin site add`): nothing kept on the device, no full IP address,
+OpenAPI document, `ot-admin sites add`): nothing kept on the device, no full IP address,
 Do-Not-Track respected, and hits kept until the site is removed."""

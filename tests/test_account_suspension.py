@@ -1,4 +1,4 @@
-"""Operators find, read, suspend and delete accounts (`ot-admin account search|show|suspend|
+"""Operators find, read, suspend and delete accounts (`ot-admin accounts search|show|suspend|
 unsuspend|delete`). A suspended account is reachable through no door — log-in, sessions, API
 keys, grants, SSH — while its sites are still counted; lifting it opens them again."""
 
@@ -96,54 +96,54 @@ async def test_a_suspended_customer_cannot_log_in_and_is_told_why(
 @pytest.fixture
 def customer(database: AdminDatabase) -> AdminDatabase:
     """Account 1, Test Shop B.V., logging in as owner@shop.example, with shop.example."""
-    ok(database.invoke("account create 'Test Shop B.V.'"))
-    ok(database.invoke("site add --account 1 shop.example"))
+    ok(database.invoke("accounts create 'Test Shop B.V.'"))
+    ok(database.invoke("sites add --account 1 shop.example"))
     support.run_sync(_put(database.settings, 1, email="owner@shop.example"))
     return database
 
 
 def test_an_account_is_found_by_its_email_and_shown_whole(customer: AdminDatabase) -> None:
-    found = json.loads(ok(customer.invoke("account search --email Owner@Shop.example --json")))
+    found = json.loads(ok(customer.invoke("accounts search --email Owner@Shop.example --json")))
     assert found == [{"id": 1, "name": "Test Shop B.V."}]
     # The trail, which is not encrypted, says a search was made, never for which address.
     [read] = [e for e in trail(customer) if e["action"] == "operator.read"]
     assert read["details"]["arguments"] == {"email": "(withheld)"}
     assert not customer.contains("Owner@Shop.example")
-    shown = json.loads(ok(customer.invoke("account show 1 --json")))
+    shown = json.loads(ok(customer.invoke("accounts show 1 --json")))
     assert (shown["name"], shown["email"], shown["plan"], shown["sites"]) == (
         "Test Shop B.V.", "owner@shop.example", "free", ["shop.example"],
     )  # fmt: skip
     assert shown["suspended"] is None and shown["deletion"] is None
-    text = ok(customer.invoke("account show 1"))
+    text = ok(customer.invoke("accounts show 1"))
     assert "email           owner@shop.example" in text
 
 
 def test_suspending_shows_on_the_account_and_lifting_ends_it(customer: AdminDatabase) -> None:
-    said = ok(customer.invoke("account suspend 1 --reason 'abuse report 117'"))
+    said = ok(customer.invoke("accounts suspend 1 --reason 'abuse report 117'"))
     assert "account 1 suspended" in said
-    suspended: dict[str, Any] = json.loads(ok(customer.invoke("account show 1 --json")))[
+    suspended: dict[str, Any] = json.loads(ok(customer.invoke("accounts show 1 --json")))[
         "suspended"
     ]
     assert suspended["reason"] == "abuse report 117" and suspended["by"]
     assert not customer.contains("abuse report 117"), "the reason is stored encrypted"
-    ok(customer.invoke("account unsuspend 1"))
-    assert json.loads(ok(customer.invoke("account show 1 --json")))["suspended"] is None
+    ok(customer.invoke("accounts unsuspend 1"))
+    assert json.loads(ok(customer.invoke("accounts show 1 --json")))["suspended"] is None
 
 
 def test_deleting_schedules_the_purge_after_the_grace_period(customer: AdminDatabase) -> None:
-    said = ok(customer.invoke("account delete 1 --yes"))
+    said = ok(customer.invoke("accounts delete 1 --yes"))
     assert said.startswith("account 1 is purged after ")
-    deletion = json.loads(ok(customer.invoke("account show 1 --json")))["deletion"]
+    deletion = json.loads(ok(customer.invoke("accounts show 1 --json")))["deletion"]
     assert deletion["purge_after"] and deletion["purged_at"] is None
 
 
 BAD = {
-    "account search --email nobody@example.org": "no account logs in with nobody@example.org",
-    "account show 99": "account 99 does not exist",
-    "account suspend 1 --reason ' '": "give the reason in 1 to 500 characters",
-    "account suspend 99 --reason abuse": "account 99 does not exist",
-    "account unsuspend 1": "account 1 is not suspended",
-    "account delete 99 --yes": "account 99 does not exist",
+    "accounts search --email nobody@example.org": "no account logs in with nobody@example.org",
+    "accounts show 99": "account 99 does not exist",
+    "accounts suspend 1 --reason ' '": "give the reason in 1 to 500 characters",
+    "accounts suspend 99 --reason abuse": "account 99 does not exist",
+    "accounts unsuspend 1": "account 1 is not suspended",
+    "accounts delete 99 --yes": "account 99 does not exist",
 }
 
 
@@ -160,8 +160,8 @@ def test_bad_account_commands_are_refused_in_words_and_change_nothing(
 
 
 def test_suspending_twice_is_refused(customer: AdminDatabase) -> None:
-    ok(customer.invoke("account suspend 1 --reason abuse"))
-    assert "is suspended already" in refused(customer.invoke("account suspend 1 --reason x"), 2)
+    ok(customer.invoke("accounts suspend 1 --reason abuse"))
+    assert "is suspended already" in refused(customer.invoke("accounts suspend 1 --reason x"), 2)
 
 
 async def test_a_suspended_accounts_sites_are_out_of_its_team_members_reach_too(

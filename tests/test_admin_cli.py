@@ -125,7 +125,7 @@ def database(
 @pytest.fixture
 def account_id(database: AdminDatabase) -> int:
     """An account made through `ot-admin`, as an operator would before adding sites."""
-    output = ok(database.invoke(f"account create '{ACCOUNT_NAME}'"))
+    output = ok(database.invoke(f"accounts create '{ACCOUNT_NAME}'"))
     match = re.fullmatch(r"account (\d+) created\n", output)
     assert match, output
     return int(match.group(1))
@@ -134,7 +134,7 @@ def account_id(database: AdminDatabase) -> int:
 @pytest.fixture
 def taken_domain(database: AdminDatabase, account_id: int) -> str:
     """example.com, already added: the domain the duplicate checks collide with."""
-    ok(database.invoke(f"site add --account {account_id} example.com"))
+    ok(database.invoke(f"sites add --account {account_id} example.com"))
     return "example.com"
 
 
@@ -196,19 +196,19 @@ def snippet_tags(output: str) -> dict[str, dict[str, str | None]]:
 def test_account_create_prints_the_id_and_stores_the_name_encrypted(
     database: AdminDatabase,
 ) -> None:
-    output = ok(database.invoke(f"account create '{ACCOUNT_NAME}'"))
+    output = ok(database.invoke(f"accounts create '{ACCOUNT_NAME}'"))
     [row] = database.rows("SELECT id, name_encrypted FROM account")
     assert output == f"account {row['id']} created\n"
     assert row["name_encrypted"].startswith("v1.")
     assert not database.contains(ACCOUNT_NAME)
     assert not database.contains("Jane")
-    assert ok(database.invoke("account list")) == f"id\tname\n{row['id']}\t{ACCOUNT_NAME}\n"
+    assert ok(database.invoke("accounts list")) == f"id\tname\n{row['id']}\t{ACCOUNT_NAME}\n"
 
 
 def test_account_names_are_trimmed_and_listed_in_order(database: AdminDatabase) -> None:
-    ok(database.invoke("account create '  First B.V.  '"))
-    ok(database.invoke("account create 'Zweite GmbH, München'"))
-    header, *listed = ok(database.invoke("account list")).splitlines()
+    ok(database.invoke("accounts create '  First B.V.  '"))
+    ok(database.invoke("accounts create 'Zweite GmbH, München'"))
+    header, *listed = ok(database.invoke("accounts list")).splitlines()
     assert header == "id\tname"
     assert [line.split("\t")[1] for line in listed] == ["First B.V.", "Zweite GmbH, München"]
 
@@ -221,7 +221,7 @@ def test_site_add_stores_every_option_and_prints_a_matching_snippet(
 ) -> None:
     output = ok(
         database.invoke(
-            f"site add --account {account_id} Shop.Example.com --timezone Europe/Amsterdam"
+            f"sites add --account {account_id} Shop.Example.com --timezone Europe/Amsterdam"
             " --visitor-mode cookie --ip-policy none"
             " --exclude-ip 192.0.2.7 --exclude-ip 10.0.0.0/8"
             " --exclude-path '/admin/*' --exclude-path /preview"
@@ -255,7 +255,7 @@ def test_site_add_stores_every_option_and_prints_a_matching_snippet(
 def test_site_add_defaults_are_private_and_the_snippet_says_so(
     database: AdminDatabase, account_id: int
 ) -> None:
-    output = ok(database.invoke(f"site add --account {account_id} example.org"))
+    output = ok(database.invoke(f"sites add --account {account_id} example.org"))
     [site] = database.rows("SELECT * FROM site")
     assert site["timezone"] == "UTC"
     assert site["visitor_mode"] == "cookieless"
@@ -274,7 +274,7 @@ def test_site_add_defaults_are_private_and_the_snippet_says_so(
 def test_the_snippet_points_at_the_public_url(database: AdminDatabase, account_id: int) -> None:
     output = ok(
         database.invoke(
-            f"site add --account {account_id} example.org",
+            f"sites add --account {account_id} example.org",
             OT_SERVER__PUBLIC_URL="https://stats.example.net/",
         )
     )
@@ -284,21 +284,21 @@ def test_the_snippet_points_at_the_public_url(database: AdminDatabase, account_i
 
 
 def test_site_list_prints_a_table_and_json(database: AdminDatabase, account_id: int) -> None:
-    ok(database.invoke(f"site add --account {account_id} example.org"))
+    ok(database.invoke(f"sites add --account {account_id} example.org"))
     ok(
         database.invoke(
-            f"site add --account {account_id} example.net"
+            f"sites add --account {account_id} example.net"
             " --visitor-mode cookie --ip-policy full --timezone Asia/Tokyo"
         )
     )
-    table = ok(database.invoke("site list")).splitlines()
+    table = ok(database.invoke("sites list")).splitlines()
     assert table[0].split("\t") == ["id", "account", "domain", "timezone", "visitors", "ip"]
     assert [line.split("\t")[1:] for line in table[1:]] == [
         [str(account_id), "example.org", "UTC", "cookieless", "truncated"],
         [str(account_id), "example.net", "Asia/Tokyo", "cookie", "full"],
     ]
 
-    listed = json.loads(ok(database.invoke("site list --json")))
+    listed = json.loads(ok(database.invoke("sites list --json")))
     assert [site["domain"] for site in listed] == ["example.org", "example.net"]
     assert listed[1]["visitor_mode"] == "cookie"
     assert listed[1]["ip_policy"] == "full"
@@ -307,10 +307,10 @@ def test_site_list_prints_a_table_and_json(database: AdminDatabase, account_id: 
 
 
 def test_site_list_filters_by_account(database: AdminDatabase, account_id: int) -> None:
-    ok(database.invoke(f"site add --account {account_id} example.org"))
-    other = int(ok(database.invoke("account create 'Other Ltd'")).split()[1])
-    ok(database.invoke(f"site add --account {other} other.example"))
-    listed = json.loads(ok(database.invoke(f"site list --account {other} --json")))
+    ok(database.invoke(f"sites add --account {account_id} example.org"))
+    other = int(ok(database.invoke("accounts create 'Other Ltd'")).split()[1])
+    ok(database.invoke(f"sites add --account {other} other.example"))
+    listed = json.loads(ok(database.invoke(f"sites list --account {other} --json")))
     assert [site["domain"] for site in listed] == ["other.example"]
 
 
@@ -324,7 +324,7 @@ def _json(value: Any) -> Any:
 def test_token_create_prints_the_token_once_and_stores_only_its_hash(
     database: AdminDatabase, account_id: int
 ) -> None:
-    result = database.invoke(f"token create --account {account_id} --name ci")
+    result = database.invoke(f"tokens create --account {account_id} --name ci")
     plaintext = ok(result).strip()
     assert re.fullmatch(r"ot_[A-Za-z0-9_-]{43}", plaintext)
     assert "cannot be shown again" in result.stderr
@@ -339,9 +339,9 @@ def test_token_create_prints_the_token_once_and_stores_only_its_hash(
 
 
 def test_token_list_shows_only_the_prefix(database: AdminDatabase, account_id: int) -> None:
-    plaintext = ok(database.invoke(f"token create --account {account_id}")).strip()
+    plaintext = ok(database.invoke(f"tokens create --account {account_id}")).strip()
     [row] = database.rows("SELECT id, prefix FROM api_token")
-    listed = ok(database.invoke(f"token list --account {account_id}"))
+    listed = ok(database.invoke(f"tokens list --account {account_id}"))
     header, line = listed.splitlines()
     assert header.split("\t") == [
         "id", "prefix", "name", "scopes", "state", "created_at", "last_used_at"
@@ -382,7 +382,7 @@ def test_db_upgrade_creates_the_schema_and_db_status_tells(empty_database: Admin
 
 
 @pytest.mark.parametrize(
-    "command_line", ["account create Ada", "site list", "db status", "db upgrade", "keys status"]
+    "command_line", ["accounts create Ada", "sites list", "db status", "db upgrade", "keys status"]
 )
 def test_without_an_installation_commands_refuse_naming_where_they_looked(
     empty_database: AdminDatabase, command_line: str
@@ -409,7 +409,7 @@ def test_the_default_data_folder_is_named_with_the_folder_it_was_looked_for_in(
     environment: dict[str, str | None] = {
         name: None for name in os.environ if name.startswith("OT_")
     }
-    line = refused(CliRunner().invoke(app, ["site", "list"], env=environment), exit_code=2)
+    line = refused(CliRunner().invoke(app, ["sites", "list"], env=environment), exit_code=2)
     assert f"the default ./ot-data of the current folder {tmp_path}" in line
     assert not (tmp_path / "ot-data").exists()
 
@@ -419,7 +419,7 @@ def test_db_upgrade_create_makes_a_new_installation_that_later_commands_find(
 ) -> None:
     ok(empty_database.invoke("db upgrade --create"))
     assert (empty_database.settings.data_dir / "secrets.json").exists()
-    assert ok(empty_database.invoke(f"account create '{ACCOUNT_NAME}'")) == "account 1 created\n"
+    assert ok(empty_database.invoke(f"accounts create '{ACCOUNT_NAME}'")) == "account 1 created\n"
 
 
 def test_commands_on_a_server_database_without_schema_ask_for_db_upgrade(
@@ -428,9 +428,9 @@ def test_commands_on_a_server_database_without_schema_ask_for_db_upgrade(
     load_secrets_of(empty_database.settings)
     if empty_database.settings.is_embedded_database:
         # The embedded database is the file: without it, there is no installation.
-        refused(empty_database.invoke(f"account create '{ACCOUNT_NAME}'"), exit_code=2)
+        refused(empty_database.invoke(f"accounts create '{ACCOUNT_NAME}'"), exit_code=2)
         return
-    line = refused(empty_database.invoke(f"account create '{ACCOUNT_NAME}'"))
+    line = refused(empty_database.invoke(f"accounts create '{ACCOUNT_NAME}'"))
     assert UPGRADE_COMMAND in line
     assert empty_database.invoke("db status").exit_code == 1, "nothing was migrated"
 
@@ -442,68 +442,68 @@ def test_commands_on_a_server_database_without_schema_ask_for_db_upgrade(
     ("command_line", "expected"),
     [
         pytest.param(
-            "site add --account 999 other.example",
+            "sites add --account 999 other.example",
             "account 999 does not exist",
             id="unknown-account",
         ),
         pytest.param(
-            "site add --account {account} example.com",
+            "sites add --account {account} example.com",
             "a site with the domain example.com already exists",
             id="duplicate-domain",
         ),
         pytest.param(
-            "site add --account {account} www.example.com",
+            "sites add --account {account} www.example.com",
             "a site with the domain example.com already exists",
             id="duplicate-domain-with-www",
         ),
         pytest.param(
-            "site add --account {account} EXAMPLE.com.",
+            "sites add --account {account} EXAMPLE.com.",
             "a site with the domain example.com already exists",
             id="duplicate-domain-other-spelling",
         ),
         pytest.param(
-            "site add --account {account} https://other.example/shop",
+            "sites add --account {account} https://other.example/shop",
             "is a URL: give the bare domain",
             id="url-instead-of-domain",
         ),
         pytest.param(
-            "site add --account {account} 'not a domain!'",
+            "sites add --account {account} 'not a domain!'",
             "'not a domain!' is not a valid domain name",
             id="invalid-domain",
         ),
         pytest.param(
-            "site add --account {account} shop-.example",
+            "sites add --account {account} shop-.example",
             "is not a valid domain name",
             id="invalid-domain-label",
         ),
         pytest.param(
-            "site add --account {account} other.example --timezone Mars/Base",
+            "sites add --account {account} other.example --timezone Mars/Base",
             "unknown time zone 'Mars/Base'",
             id="unknown-time-zone",
         ),
         pytest.param(
-            "site add --account {account} other.example"
+            "sites add --account {account} other.example"
             " --exclude-ip 10.0.0.1 --exclude-ip 10.0.0.300",
             "'10.0.0.300' is not an IP address or network",
             id="bad-excluded-ip",
         ),
         pytest.param(
-            "site add --account {account} other.example"
+            "sites add --account {account} other.example"
             " --exclude-path /ok --exclude-path 'admin/*'",
             "excluded path 'admin/*' must start with '/'",
             id="excluded-path-without-slash",
         ),
-        pytest.param("account create '   '", "must not be blank", id="blank-account-name"),
+        pytest.param("accounts create '   '", "must not be blank", id="blank-account-name"),
         pytest.param(
-            "account create " + "x" * 201, "longer than 200 characters", id="long-account-name"
+            "accounts create " + "x" * 201, "longer than 200 characters", id="long-account-name"
         ),
         pytest.param(
-            "token create --account 999",
+            "tokens create --account 999",
             "account 999 does not exist",
             id="token-for-unknown-account",
         ),
         pytest.param(
-            "token create --account {account} --name ' '",
+            "tokens create --account {account} --name ' '",
             "the token name must not be blank",
             id="blank-token-name",
         ),
@@ -528,7 +528,7 @@ def test_an_unknown_visitor_mode_is_refused_and_changes_nothing(
 ) -> None:
     before = database.snapshot()
     result = database.invoke(
-        f"site add --account {account_id} other.example --visitor-mode sometimes"
+        f"sites add --account {account_id} other.example --visitor-mode sometimes"
     )
     assert result.exit_code == 2
     assert result.stdout == ""
@@ -541,7 +541,7 @@ def test_an_unknown_visitor_mode_is_stated_on_one_line(
     database: AdminDatabase, account_id: int
 ) -> None:
     result = database.invoke(
-        f"site add --account {account_id} other.example --visitor-mode sometimes"
+        f"sites add --account {account_id} other.example --visitor-mode sometimes"
     )
     [line] = [line for line in result.stderr.splitlines() if "'sometimes'" in line]
     assert "--visitor-mode" in line
@@ -553,7 +553,7 @@ def test_an_invalid_setting_in_the_environment_is_refused_and_changes_nothing(
     database: AdminDatabase,
 ) -> None:
     before = database.snapshot()
-    result = database.invoke("account create 'Other Ltd'", OT_SERVER__PORT="notaport")
+    result = database.invoke("accounts create 'Other Ltd'", OT_SERVER__PORT="notaport")
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith("error: ")
@@ -564,12 +564,12 @@ def test_an_invalid_setting_in_the_environment_is_refused_and_changes_nothing(
 def test_an_invalid_setting_in_the_environment_is_stated_on_one_line(
     database: AdminDatabase,
 ) -> None:
-    result = database.invoke("account create 'Other Ltd'", OT_SERVER__PORT="notaport")
+    result = database.invoke("accounts create 'Other Ltd'", OT_SERVER__PORT="notaport")
     line = refused(result)
     assert "server.port" in line or "OT_SERVER__PORT" in line
 
 
-@pytest.mark.parametrize("command", ["site list", "token list"])
+@pytest.mark.parametrize("command", ["sites list", "tokens list"])
 def test_listing_for_an_unknown_account_says_it_does_not_exist(
     database: AdminDatabase, command: str
 ) -> None:

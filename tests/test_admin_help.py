@@ -52,13 +52,13 @@ def test_the_command_lists_are_never_cut_off(group: str) -> None:
 
 
 def test_site_summary_usage_reads_as_words() -> None:
-    text = help_of("site summary")
-    assert "Usage: ot-admin site summary [OPTIONS] SITE\n" in text
+    text = help_of("sites summary")
+    assert "Usage: ot-admin sites summary [OPTIONS] SITE\n" in text
     assert "--period PERIOD" in text
 
 
 def test_a_choice_lists_its_values() -> None:
-    assert "--visitor-mode [cookie|cookieless]" in help_of("site add")
+    assert "--visitor-mode [cookie|cookieless]" in help_of("sites add")
 
 
 @pytest.mark.parametrize(

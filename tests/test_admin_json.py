@@ -26,20 +26,20 @@ def as_json(database: AdminDatabase, command_line: str) -> Any:
 
 
 def test_account_create_and_list_as_json(database: AdminDatabase) -> None:
-    created = as_json(database, "account create '  Jane Doe Consulting '")
+    created = as_json(database, "accounts create '  Jane Doe Consulting '")
     assert created == {"id": created["id"], "name": ACCOUNT_NAME}
-    assert as_json(database, "account list") == [{"id": created["id"], "name": ACCOUNT_NAME}]
+    assert as_json(database, "accounts list") == [{"id": created["id"], "name": ACCOUNT_NAME}]
 
 
 def test_account_list_as_json_is_an_empty_list_without_accounts(database: AdminDatabase) -> None:
-    assert as_json(database, "account list") == []
-    assert ok(database.invoke("account list")) == "id\tname\n"
+    assert as_json(database, "accounts list") == []
+    assert ok(database.invoke("accounts list")) == "id\tname\n"
 
 
 def test_token_create_as_json_shows_the_token_once_and_list_shows_only_its_prefix(
     database: AdminDatabase, account_id: int
 ) -> None:
-    result = database.invoke(f"token create --account {account_id} --name ci --json")
+    result = database.invoke(f"tokens create --account {account_id} --name ci --json")
     created = json.loads(ok(result))
     assert "cannot be shown again" in result.stderr
     assert set(created) == {
@@ -52,7 +52,7 @@ def test_token_create_as_json_shows_the_token_once_and_list_shows_only_its_prefi
     assert re.fullmatch(r"ot_[A-Za-z0-9_-]{43}", created["token"])
     assert created["token"].startswith(created["prefix"])
 
-    listing = as_json(database, f"token list --account {account_id}")
+    listing = as_json(database, f"tokens list --account {account_id}")
     listed = {key: value for key, value in created.items() if key not in ("token", "account_id")}
     assert listing == [listed]
     assert created["token"] not in json.dumps(listing)
@@ -64,19 +64,19 @@ def test_site_add_as_json_gives_the_settings_and_the_snippet(
 ) -> None:
     added = as_json(
         database,
-        f"site add --account {account_id} example.com --timezone Europe/Amsterdam"
+        f"sites add --account {account_id} example.com --timezone Europe/Amsterdam"
         " --retention-days 400",
     )
     assert added["domain"] == "example.com" and added["account_id"] == account_id
     assert added["timezone"] == "Europe/Amsterdam" and added["retention_days"] == 400
-    assert added["snippet"].strip() == ok(database.invoke("site snippet example.com")).strip()
-    [listed] = as_json(database, "site list")
+    assert added["snippet"].strip() == ok(database.invoke("sites snippet example.com")).strip()
+    [listed] = as_json(database, "sites list")
     assert {key: value for key, value in added.items() if key != "snippet"} == listed
 
 
 def test_site_summary_as_json(database: AdminDatabase, account_id: int) -> None:
-    ok(database.invoke(f"site add --account {account_id} example.com"))
-    summary = as_json(database, "site summary example.com --period 7d")
+    ok(database.invoke(f"sites add --account {account_id} example.com"))
+    summary = as_json(database, "sites summary example.com --period 7d")
     assert set(summary) == {
         "site", "period", "date_range", "visitors", "visits", "pageviews", "bounce_rate",
         "visit_duration", "events", "top_pages", "top_sources", "visitors_are_daily_sums",
@@ -116,11 +116,11 @@ def test_db_status_as_json(database: AdminDatabase) -> None:
 @pytest.mark.parametrize(
     ("command_line", "expected"),
     [
-        ("token create --account 999", "account 999 does not exist"),
-        ("token list --account 999", "account 999 does not exist"),
-        ("site add --account 999 other.example", "account 999 does not exist"),
-        ("site summary nowhere.example", "nowhere.example"),
-        ("account create ' '", "must not be blank"),
+        ("tokens create --account 999", "account 999 does not exist"),
+        ("tokens list --account 999", "account 999 does not exist"),
+        ("sites add --account 999 other.example", "account 999 does not exist"),
+        ("sites summary nowhere.example", "nowhere.example"),
+        ("accounts create ' '", "must not be blank"),
     ],
 )
 def test_a_refusal_under_json_is_one_error_line_and_nothing_on_stdout(

@@ -56,7 +56,7 @@ def test_before_any_admin_root_acts_as_one_and_appoints_the_first(
     result = database.invoke("operators list")
     assert result.exit_code == 0 and result.stdout.splitlines()[1:] == []
     assert "no operators appointed" in result.stderr
-    ok(database.invoke("account create Ada"))  # root, acting as admin
+    ok(database.invoke("accounts create Ada"))  # root, acting as admin
 
     first = refused(database.invoke("operators add bob --role legal"), 2)
     assert "the first operator must be an admin" in first
@@ -75,12 +75,12 @@ def test_once_an_admin_is_appointed_root_is_refused_like_anyone_unnamed(
     appointed: AdminDatabase,
 ) -> None:
     before = appointed.snapshot()
-    line = refused(appointed.invoke("account create Ada"), 2)
+    line = refused(appointed.invoke("accounts create Ada"), 2)
     assert line == (
         f"error: {ROOT} is not an operator: an admin appoints operators with "
-        f"`ot-admin operators add {ROOT} --role ROLE` (account create refused)"
+        f"`ot-admin operators add {ROOT} --role ROLE` (`ot-admin accounts create` refused)"
     )
-    line = refused(as_operator(appointed, "mallory", "site list"), 2)
+    line = refused(as_operator(appointed, "mallory", "sites list"), 2)
     assert "mallory is not an operator" in line
 
     after = appointed.snapshot()
@@ -92,40 +92,56 @@ def test_once_an_admin_is_appointed_root_is_refused_like_anyone_unnamed(
         ("operator:mallory", "operator.refused"),
     ]
     assert [e["details"] for e in trail(appointed)[-2:]] == [
-        {"act": "account create"},
-        {"act": "site list"},
+        {"act": "accounts create"},
+        {"act": "sites list"},
     ]
 
 
+def test_a_groups_singular_name_still_runs_it_under_its_own_name_and_roles(
+    appointed: AdminDatabase,
+) -> None:
+    """`account`, `site`, `token` and `goal` were the groups' names: operators' scripts keep
+    working, checked and recorded as the plural command they run."""
+    refused(as_operator(appointed, "carol", "account create Ada"), 2)
+    assert trail(appointed)[-1]["details"] == {"act": "accounts create", "needed_role": "admin"}
+    ok(as_operator(appointed, "alice", "account create Ada"))
+    assert "Ada" in ok(as_operator(appointed, "alice", "account list"))
+    assert trail(appointed)[-1]["details"]["command"] == "accounts list"
+    listed = ok(appointed.invoke("--help")).split("Commands:", 1)[1].split()
+    assert {"accounts", "sites", "tokens", "goals"} <= set(listed)
+    assert not {"account", "site", "token", "goal"} & set(listed)
+
+
 def test_a_command_needs_one_of_its_roles(appointed: AdminDatabase) -> None:
-    line = refused(as_operator(appointed, "bob", "account create Ada"), 2)
+    line = refused(as_operator(appointed, "bob", "accounts create Ada"), 2)
     assert line == (
-        "error: bob may not account create: that needs the admin role (bob holds: legal)"
+        "error: bob may not run `ot-admin accounts create`: that needs the admin role "
+        "(bob holds: legal)"
     )
     refusal = trail(appointed)[-1]
     assert refusal["action"] == "operator.refused" and refusal["actor"] == "operator:bob"
-    assert refusal["details"] == {"act": "account create", "needed_role": "admin"}
+    assert refusal["details"] == {"act": "accounts create", "needed_role": "admin"}
 
     # Finding the account concerned is every role's casework; the statistics are not.
-    ok(as_operator(appointed, "alice", "account create Ada"))
-    assert "Ada" in ok(as_operator(appointed, "carol", "account list"))
-    assert "Ada" in ok(as_operator(appointed, "bob", "account list"))
-    line = refused(as_operator(appointed, "carol", "site list"), 2)
+    ok(as_operator(appointed, "alice", "accounts create Ada"))
+    assert "Ada" in ok(as_operator(appointed, "carol", "accounts list"))
+    assert "Ada" in ok(as_operator(appointed, "bob", "accounts list"))
+    line = refused(as_operator(appointed, "carol", "sites list"), 2)
     assert "needs the admin role (carol holds: billing)" in line
     # Anyone appointed may check the trail's integrity.
     assert ok(as_operator(appointed, "carol", "audit verify")).strip().endswith("intact")
 
 
 READ_COMMANDS = {
-    "account list": "account list",
+    "accounts list": "accounts list",
     "audit show": "audit show --limit 5",
-    "goal list": "goal list example.com",
-    "site list": "site list",
-    "site summary": "site summary example.com",
+    "goals list": "goals list example.com",
+    "sites list": "sites list",
+    "sites summary": "sites summary example.com",
     "stats query": "stats query example.com --metrics visitors",
-    "token list": "token list --account {account}",
-    "account search": "account search --email owner@example.org",
-    "account show": "account show {account}",
+    "tokens list": "tokens list --account {account}",
+    "accounts search": "accounts search --email owner@example.org",
+    "accounts show": "accounts show {account}",
     "billing invoices": "billing invoices",
     "billing overdue": "billing overdue",
     "billing usage": "billing usage {account}",
@@ -141,9 +157,9 @@ def test_every_command_that_shows_customer_data_is_listed_here() -> None:
 
 @pytest.mark.parametrize("command", sorted(READ_COMMANDS))
 def test_showing_customer_data_writes_who_read_what(database: AdminDatabase, command: str) -> None:
-    created = ok(database.invoke("account create Ada"))
+    created = ok(database.invoke("accounts create Ada"))
     account = created.split()[1]
-    ok(database.invoke(f"site add --account {account} example.com"))
+    ok(database.invoke(f"sites add --account {account} example.com"))
     ok(database.invoke("operators add alice --role admin"))
     ok(as_operator(database, "alice", "operators add alice --role billing"))
     support.run_sync(_put(database.settings, int(account), email="owner@example.org"))
@@ -152,7 +168,7 @@ def test_showing_customer_data_writes_who_read_what(database: AdminDatabase, com
     read = trail(database)[-1]
     assert (read["actor"], read["action"]) == ("operator:alice", "operator.read")
     assert read["details"]["command"] == command
-    if command == "token list":
+    if command == "tokens list":
         assert read["details"]["arguments"] == {"account": account}
 
 
@@ -162,7 +178,7 @@ def test_removing_an_operator_ends_their_roles_and_keeps_the_history(
     assert "bob no longer holds: legal" in ok(
         as_operator(appointed, "alice", "operators remove bob")
     )
-    assert "bob is not an operator" in refused(as_operator(appointed, "bob", "account list"), 2)
+    assert "bob is not an operator" in refused(as_operator(appointed, "bob", "accounts list"), 2)
     rows = json.loads(ok(as_operator(appointed, "alice", "operators list --all --json")))
     bob = [row for row in rows if row["login"] == "bob"]
     assert bob[0]["ended_by"] == "alice" and bob[0]["ended_at"]
@@ -191,7 +207,8 @@ def test_operators_bad_input_is_refused_in_words(appointed: AdminDatabase) -> No
     for command_line, expected in cases.items():
         assert expected in refused(as_operator(appointed, "alice", command_line), 2)
     assert refused(as_operator(appointed, "bob", "operators add dave --role legal"), 2) == (
-        "error: bob may not operators add: that needs the admin role (bob holds: legal)"
+        "error: bob may not run `ot-admin operators add`: that needs the admin role "
+        "(bob holds: legal)"
     )
     after = appointed.snapshot()
     added = after.pop("audit_entry")[len(before["audit_entry"]) :]

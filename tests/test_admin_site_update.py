@@ -1,4 +1,4 @@
-"""`ot-admin site update`: a site's settings changed through the core's update (the API's), with
+"""`ot-admin sites update`: a site's settings changed through the core's update (the API's), with
 its validation and its audit entry; options left out stay as they are."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ account_id = test_admin_cli.account_id
 def site(database: AdminDatabase, account_id: int) -> str:
     ok(
         database.invoke(
-            f"site add --account {account_id} example.com --exclude-ip 10.0.0.1"
+            f"sites add --account {account_id} example.com --exclude-ip 10.0.0.1"
             " --exclude-path '/admin/*'"
         )
     )
@@ -38,7 +38,7 @@ def test_site_update_changes_what_is_given_and_nothing_else(
 
     output = ok(
         database.invoke(
-            f"site update {site} --timezone Europe/Amsterdam --retention-days 400",
+            f"sites update {site} --timezone Europe/Amsterdam --retention-days 400",
             SUDO_USER="alice",
         )
     )
@@ -59,24 +59,24 @@ def test_site_update_changes_what_is_given_and_nothing_else(
 def test_site_update_prints_the_new_snippet_when_it_changes(
     database: AdminDatabase, site: str
 ) -> None:
-    output = ok(database.invoke(f"site update {site} --visitor-mode cookie --hash-routing"))
+    output = ok(database.invoke(f"sites update {site} --visitor-mode cookie --hash-routing"))
     assert "changed: hash_routing, visitor_mode" in output
     assert "The tracking snippet changed" in output
-    assert ok(database.invoke(f"site snippet {site}")).strip() in output
+    assert ok(database.invoke(f"sites snippet {site}")).strip() in output
 
 
 def test_site_update_replaces_and_clears_the_exclusions(database: AdminDatabase, site: str) -> None:
-    ok(database.invoke(f"site update {site} --exclude-ip 192.0.2.0/24 --exclude-ip 10.0.0.9"))
+    ok(database.invoke(f"sites update {site} --exclude-ip 192.0.2.0/24 --exclude-ip 10.0.0.9"))
     assert _json(stored(database)["excluded_ips"]) == ["192.0.2.0/24", "10.0.0.9/32"]
     assert _json(stored(database)["excluded_paths"]) == ["/admin/*"]
-    ok(database.invoke(f"site update {site} --clear-exclusions"))
+    ok(database.invoke(f"sites update {site} --clear-exclusions"))
     assert _json(stored(database)["excluded_ips"]) == []
     assert _json(stored(database)["excluded_paths"]) == []
 
 
 def test_site_update_keeps_every_hit_again(database: AdminDatabase, site: str) -> None:
-    ok(database.invoke(f"site update {site} --retention-days 30"))
-    ok(database.invoke(f"site update {site} --keep-hits"))
+    ok(database.invoke(f"sites update {site} --retention-days 30"))
+    ok(database.invoke(f"sites update {site} --keep-hits"))
     assert stored(database)["retention_days"] is None
 
 
@@ -84,13 +84,13 @@ def test_site_update_with_the_same_values_changes_nothing_and_says_so(
     database: AdminDatabase, site: str
 ) -> None:
     before = database.snapshot()
-    output = ok(database.invoke(f"site update {site} --timezone UTC"))
+    output = ok(database.invoke(f"sites update {site} --timezone UTC"))
     assert output.endswith("nothing changed, it was so already\n")
     assert database.snapshot() == before
 
 
 def test_site_update_as_json(database: AdminDatabase, site: str) -> None:
-    answer = json.loads(ok(database.invoke(f"site update {site} --ignore-do-not-track --json")))
+    answer = json.loads(ok(database.invoke(f"sites update {site} --ignore-do-not-track --json")))
     assert answer["changed"] == ["respect_do_not_track"]
     assert answer["respect_do_not_track"] is False
     assert "data-respect-dnt" not in answer["snippet"]
@@ -111,7 +111,7 @@ def test_bad_site_updates_are_refused_and_change_nothing(
     database: AdminDatabase, site: str, options: str, expected: str
 ) -> None:
     before = database.snapshot()
-    assert expected in refused(database.invoke(f"site update {site} {options}"), exit_code=2)
+    assert expected in refused(database.invoke(f"sites update {site} {options}"), exit_code=2)
     assert database.snapshot() == before
 
 
@@ -126,12 +126,12 @@ def test_site_update_options_out_of_their_range_are_refused_by_name(
     database: AdminDatabase, site: str, options: str, expected: str
 ) -> None:
     before = database.snapshot()
-    result = database.invoke(f"site update {site} {options}")
+    result = database.invoke(f"sites update {site} {options}")
     assert result.exit_code == 2 and result.stdout == ""
     assert expected in result.stderr
     assert database.snapshot() == before
 
 
 def test_updating_an_unknown_site_is_refused(database: AdminDatabase) -> None:
-    line = refused(database.invoke("site update nowhere.example --timezone UTC"), exit_code=2)
+    line = refused(database.invoke("sites update nowhere.example --timezone UTC"), exit_code=2)
     assert "site 'nowhere.example' does not exist" in line

@@ -1,4 +1,4 @@
-"""`ot-admin token revoke`: a token named by id or by name within its account stops working at
+"""`ot-admin tokens revoke`: a token named by id or by name within its account stops working at
 once, through the core's revocation (the API's), with an audit entry naming the operator."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ account_id = test_admin_cli.account_id
 
 def make_token(database: AdminDatabase, account_id: int, name: str) -> tuple[int, str]:
     created = json.loads(
-        ok(database.invoke(f"token create --account {account_id} --name {name} --json"))
+        ok(database.invoke(f"tokens create --account {account_id} --name {name} --json"))
     )
     return created["id"], created["token"]
 
@@ -41,12 +41,12 @@ def test_a_token_revoked_by_name_stops_working_and_the_other_stays(
     ci_id, ci = make_token(database, account_id, "ci")
     _, laptop = make_token(database, account_id, "laptop")
 
-    output = ok(database.invoke(f"token revoke --account {account_id} ci", SUDO_USER="alice"))
+    output = ok(database.invoke(f"tokens revoke --account {account_id} ci", SUDO_USER="alice"))
 
     assert output.startswith(f"token {ci_id} (ci, ") and output.endswith(" revoked\n")
     assert not still_works(database, ci)
     assert still_works(database, laptop)
-    listed = json.loads(ok(database.invoke(f"token list --account {account_id} --json")))
+    listed = json.loads(ok(database.invoke(f"tokens list --account {account_id} --json")))
     assert [(token["name"], token["state"]) for token in listed] == [
         ("ci", "revoked"),
         ("laptop", "active"),
@@ -60,7 +60,7 @@ def test_a_token_revoked_by_name_stops_working_and_the_other_stays(
 def test_a_token_revoked_by_id_as_json(database: AdminDatabase, account_id: int) -> None:
     token_id, plaintext = make_token(database, account_id, "ci")
     revoked = json.loads(
-        ok(database.invoke(f"token revoke --account {account_id} {token_id} --json"))
+        ok(database.invoke(f"tokens revoke --account {account_id} {token_id} --json"))
     )
     assert revoked["id"] == token_id and revoked["state"] == "revoked"
     assert plaintext not in json.dumps(revoked)
@@ -82,10 +82,10 @@ def test_revoking_a_token_that_is_not_one_live_token_of_the_account_is_refused(
     make_token(database, account_id, "twice")
     make_token(database, account_id, "twice")
     make_token(database, account_id, "gone")
-    ok(database.invoke(f"token revoke --account {account_id} gone"))
+    ok(database.invoke(f"tokens revoke --account {account_id} gone"))
     before = database.snapshot()
 
-    line = refused(database.invoke(f"token revoke --account {account_id} {which}"), exit_code=2)
+    line = refused(database.invoke(f"tokens revoke --account {account_id} {which}"), exit_code=2)
 
     assert expected in line
     assert database.snapshot() == before
@@ -94,11 +94,11 @@ def test_revoking_a_token_that_is_not_one_live_token_of_the_account_is_refused(
 def test_a_token_of_another_account_cannot_be_revoked_through_this_one(
     database: AdminDatabase, account_id: int
 ) -> None:
-    other = json.loads(ok(database.invoke("account create 'Other Ltd' --json")))["id"]
+    other = json.loads(ok(database.invoke("accounts create 'Other Ltd' --json")))["id"]
     token_id, plaintext = make_token(database, other, "ci")
     before = database.snapshot()
 
-    line = refused(database.invoke(f"token revoke --account {account_id} {token_id}"), exit_code=2)
+    line = refused(database.invoke(f"tokens revoke --account {account_id} {token_id}"), exit_code=2)
 
     assert f"account {account_id} has no token '{token_id}'" in line
     assert database.snapshot() == before
@@ -106,5 +106,5 @@ def test_a_token_of_another_account_cannot_be_revoked_through_this_one(
 
 
 def test_revoking_in_an_unknown_account_is_refused(database: AdminDatabase) -> None:
-    line = refused(database.invoke("token revoke --account 999 ci"), exit_code=2)
+    line = refused(database.invoke("tokens revoke --account 999 ci"), exit_code=2)
     assert "account 999 does not exist" in line

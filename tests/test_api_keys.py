@@ -1,4 +1,4 @@
-"""API keys (`ot.accounts.api_keys`, `/ot/v1/keys`, `ot-admin token create --scope`): made by a
+"""API keys (`ot.accounts.api_keys`, `/ot/v1/keys`, `ot-admin tokens create --scope`): made by a
 logged-in session, shown once, stored as hashes, limited to their scopes and to what their creator
 may do, revoked at once, and their last use recorded."""
 
@@ -232,11 +232,11 @@ def test_ot_admin_token_create_takes_scopes(settings: Settings, site: Site) -> N
     def invoke(command_line: str) -> Any:
         return CliRunner().invoke(admin_app, shlex.split(command_line), env=environment)
 
-    default = invoke(f"token create --account {site.account_id}")
+    default = invoke(f"tokens create --account {site.account_id}")
     scoped = invoke(
-        f"token create --account {site.account_id} --scope sites:read --scope sites:write"
+        f"tokens create --account {site.account_id} --scope sites:read --scope sites:write"
     )
-    unknown = invoke(f"token create --account {site.account_id} --scope sites:delete")
+    unknown = invoke(f"tokens create --account {site.account_id} --scope sites:delete")
     assert default.exit_code == 0 and scoped.exit_code == 0, default.output + scoped.output
     assert unknown.exit_code != 0 and "unknown scope 'sites:delete'" in unknown.output
     found = support.run_sync(rows(settings, "SELECT scopes FROM api_token ORDER BY id"))

@@ -38,12 +38,12 @@ def entries(database: AdminDatabase) -> list[dict[str, object]]:
 
 def test_operator_actions_are_written_to_the_audit_trail(database: AdminDatabase) -> None:
     as_alice = {"SUDO_USER": "alice"}
-    created = ok(database.invoke("account create 'Jane Doe Consulting'", **as_alice))
+    created = ok(database.invoke("accounts create 'Jane Doe Consulting'", **as_alice))
     account = int(re.findall(r"\d+", created)[0])
-    ok(database.invoke(f"site add --account {account} example.com", **as_alice))
-    ok(database.invoke(f"token create --account {account} --name ci", **as_alice))
-    ok(database.invoke("goal add example.com --event Signup", **as_alice))
-    ok(database.invoke("goal remove example.com Signup", **as_alice))
+    ok(database.invoke(f"sites add --account {account} example.com", **as_alice))
+    ok(database.invoke(f"tokens create --account {account} --name ci", **as_alice))
+    ok(database.invoke("goals add example.com --event Signup", **as_alice))
+    ok(database.invoke("goals remove example.com Signup", **as_alice))
 
     trail = entries(database)
     assert [entry["action"] for entry in trail] == [
@@ -66,23 +66,23 @@ def test_the_operator_is_the_login_of_the_user_id_when_not_behind_sudo(
     database: AdminDatabase,
 ) -> None:
     """As under cron, which sets no USER: the user id's login, never `operator:unknown`."""
-    ok(database.invoke("account create Someone", USER=None, SUDO_USER=None))
+    ok(database.invoke("accounts create Someone", USER=None, SUDO_USER=None))
     assert entries(database)[-1]["actor"] == f"operator:{login_of_this_process()}"
 
 
 def test_the_operator_is_not_taken_from_the_user_variable(database: AdminDatabase) -> None:
-    ok(database.invoke("account create Someone", USER="mallory", SUDO_USER=None))
+    ok(database.invoke("accounts create Someone", USER="mallory", SUDO_USER=None))
     assert entries(database)[-1]["actor"] == f"operator:{login_of_this_process()}"
 
 
 def test_the_operator_behind_sudo_is_the_login_that_ran_sudo(database: AdminDatabase) -> None:
-    ok(database.invoke("account create Someone", USER="root", SUDO_USER="alice"))
+    ok(database.invoke("accounts create Someone", USER="root", SUDO_USER="alice"))
     assert entries(database)[-1]["actor"] == "operator:alice"
 
 
 def test_a_refused_command_leaves_no_entry(database: AdminDatabase, account_id: int) -> None:
     before = entries(database)
-    result = database.invoke(f"site add --account {account_id} 'not a domain'")
+    result = database.invoke(f"sites add --account {account_id} 'not a domain'")
     assert result.exit_code != 0
     assert entries(database) == before
 
@@ -99,7 +99,7 @@ def test_audit_verify_reports_the_length_and_intact(
 def test_audit_verify_names_the_first_broken_link_and_fails(
     database: AdminDatabase, account_id: int
 ) -> None:
-    ok(database.invoke(f"site add --account {account_id} example.com"))
+    ok(database.invoke(f"sites add --account {account_id} example.com"))
     first = entries(database)[0]["id"]
     _execute(database, f"UPDATE audit_entry SET action = 'x' WHERE id = {first}")
     result = database.invoke("audit verify")
@@ -113,8 +113,8 @@ def test_audit_verify_refuses_a_public_key_that_is_not_one(database: AdminDataba
 
 
 def test_audit_show_lists_one_account_newest_first(database: AdminDatabase) -> None:
-    ok(database.invoke("account create One"))
-    ok(database.invoke("account create Two"))
+    ok(database.invoke("accounts create One"))
+    ok(database.invoke("accounts create Two"))
     two = max(int(entry["account_id"]) for entry in entries(database))  # type: ignore[call-overload]
     lines = ok(database.invoke(f"audit show --account {two} --json")).splitlines()
     shown = [json.loads(line) for line in lines]
@@ -128,7 +128,7 @@ def test_audit_show_lists_one_account_newest_first(database: AdminDatabase) -> N
 
 def test_audit_public_key_prints_the_verifying_key(database: AdminDatabase) -> None:
     public_key = ok(database.invoke("audit public-key")).strip()
-    ok(database.invoke("account create One"))
+    ok(database.invoke("accounts create One"))
     ok(database.invoke("audit checkpoint"))
     assert ok(database.invoke(f"audit verify --public-key {public_key}")).strip().endswith("intact")
 
@@ -147,10 +147,10 @@ def _execute(database: AdminDatabase, sql: str) -> None:
 
 def test_ot_admin_signs_a_checkpoint_once_one_is_due(database: AdminDatabase) -> None:
     every_entry = {"OT_AUDIT__CHECKPOINT_EVERY_ENTRIES": "1"}
-    ok(database.invoke("account create One", **every_entry))
+    ok(database.invoke("accounts create One", **every_entry))
     [checkpoint] = database.rows("SELECT entry_id FROM audit_checkpoint")
     assert checkpoint["entry_id"] == entries(database)[-1]["id"]
-    ok(database.invoke("account create Two"))  # default: every 100 entries, not yet
+    ok(database.invoke("accounts create Two"))  # default: every 100 entries, not yet
     assert len(database.rows("SELECT * FROM audit_checkpoint")) == 1
 
 
@@ -182,7 +182,7 @@ def test_audit_verify_fails_on_entries_past_the_signing_window_that_no_checkpoin
     database: AdminDatabase,
 ) -> None:
     for name in ("One", "Two", "Three"):
-        ok(database.invoke(f"account create {name}"))
+        ok(database.invoke(f"accounts create {name}"))
     ok(database.invoke("audit checkpoint"))
     _forge(database, hours_back=2)
 
@@ -198,7 +198,7 @@ def test_audit_verify_fails_on_entries_past_the_signing_window_that_no_checkpoin
 
 
 def test_audit_head_prints_what_verify_expect_head_checks_later(database: AdminDatabase) -> None:
-    ok(database.invoke("account create One"))
+    ok(database.invoke("accounts create One"))
     ok(database.invoke("audit checkpoint"))
     head_line = ok(database.invoke("audit head"))
     head = head_line.split("\t")[0]
@@ -221,7 +221,7 @@ def test_audit_verify_refuses_a_head_that_is_not_one(database: AdminDatabase) ->
 
 
 def test_audit_head_prints_nothing_when_the_trail_does_not_verify(database: AdminDatabase) -> None:
-    ok(database.invoke("account create One"))
+    ok(database.invoke("accounts create One"))
     ok(database.invoke("audit checkpoint"))
     _execute(database, "UPDATE audit_entry SET action = 'x'")
     result = database.invoke("audit head")
@@ -235,23 +235,23 @@ def test_audit_head_prints_nothing_when_the_trail_does_not_verify(database: Admi
 
 # Commands that only read.
 READ_ONLY = {
-    "account list",
-    "account search",
-    "account show",
+    "accounts list",
+    "accounts search",
+    "accounts show",
     "audit head",
     "audit public-key",
     "audit show",
     "audit verify",
     "db check",
     "db status",
-    "goal list",
+    "goals list",
     "keys status",
     "operators list",
-    "site list",
-    "site snippet",
-    "site summary",
+    "sites list",
+    "sites snippet",
+    "sites summary",
     "stats query",
-    "token list",
+    "tokens list",
 }
 # Commands that change something, but no customer data an entry would speak of.
 NOT_AUDITED = {
@@ -301,30 +301,30 @@ def command_names() -> set[str]:
 
 
 def _account(database: AdminDatabase) -> int:
-    created = ok(database.invoke("account create 'Jane Doe Consulting'"))
+    created = ok(database.invoke("accounts create 'Jane Doe Consulting'"))
     return int(re.findall(r"\d+", created)[0])
 
 
 def _suspended(database: AdminDatabase) -> int:
     account = _account(database)
-    ok(database.invoke(f"account suspend {account} --reason abuse"))
+    ok(database.invoke(f"accounts suspend {account} --reason abuse"))
     return account
 
 
 def _site(database: AdminDatabase) -> str:
-    ok(database.invoke(f"site add --account {_account(database)} example.com"))
+    ok(database.invoke(f"sites add --account {_account(database)} example.com"))
     return "example.com"
 
 
 def _with_goal(database: AdminDatabase) -> str:
-    ok(database.invoke(f"goal add {_site(database)} --page /thanks --name Thanks"))
+    ok(database.invoke(f"goals add {_site(database)} --page /thanks --name Thanks"))
     return "example.com"
 
 
 def _token(database: AdminDatabase) -> str:
     """`--account N ID` of a live token."""
     account = _account(database)
-    created = json.loads(ok(database.invoke(f"token create --account {account} --json")))
+    created = json.loads(ok(database.invoke(f"tokens create --account {account} --json")))
     return f"--account {account} {created['id']}"
 
 
@@ -356,26 +356,26 @@ def _operator(database: AdminDatabase) -> str:
 
 # Each data-changing command, set up to succeed: the command line to run, after the setup.
 COMMAND_WALKS: dict[str, Callable[[AdminDatabase, Path], str]] = {
-    "account create": lambda db, folder: "account create Ada",
-    "account delete": lambda db, folder: f"account delete {_account(db)} --yes",
-    "account suspend": lambda db, folder: f"account suspend {_account(db)} --reason abuse",
-    "account unsuspend": lambda db, folder: f"account unsuspend {_suspended(db)}",
+    "accounts create": lambda db, folder: "accounts create Ada",
+    "accounts delete": lambda db, folder: f"accounts delete {_account(db)} --yes",
+    "accounts suspend": lambda db, folder: f"accounts suspend {_account(db)} --reason abuse",
+    "accounts unsuspend": lambda db, folder: f"accounts unsuspend {_suspended(db)}",
     "db backup": lambda db, folder: f"db backup {folder}/ot.db",
-    "account export": lambda db, folder: f"account export {_account(db)} --out {folder}/x.zip",
+    "accounts export": lambda db, folder: f"accounts export {_account(db)} --out {folder}/x.zip",
     "erase": lambda db, folder: f"erase {_site(db)} --visitor-id 1",
-    "goal add": lambda db, folder: f"goal add {_site(db)} --event Signup",
-    "goal remove": lambda db, folder: f"goal remove {_with_goal(db)} Thanks",
+    "goals add": lambda db, folder: f"goals add {_site(db)} --event Signup",
+    "goals remove": lambda db, folder: f"goals remove {_with_goal(db)} Thanks",
     "import-log": lambda db, folder: f"import-log {_site(db)} {_log(db, folder)}",
     "keys retire": lambda db, folder: f"keys retire {_old_key(db)}",
     "keys rotate": lambda db, folder: "keys rotate",
     "operators add": lambda db, folder: "operators add bob --role admin",
     "operators remove": lambda db, folder: f"operators remove {_operator(db)}",
     "rollups run": lambda db, folder: "rollups run",
-    "site add": lambda db, folder: f"site add --account {_account(db)} example.com",
-    "site remove": lambda db, folder: f"site remove {_site(db)} --yes",
-    "site update": lambda db, folder: f"site update {_site(db)} --timezone Europe/Amsterdam",
-    "token create": lambda db, folder: f"token create --account {_account(db)}",
-    "token revoke": lambda db, folder: f"token revoke {_token(db)}",
+    "sites add": lambda db, folder: f"sites add --account {_account(db)} example.com",
+    "sites remove": lambda db, folder: f"sites remove {_site(db)} --yes",
+    "sites update": lambda db, folder: f"sites update {_site(db)} --timezone Europe/Amsterdam",
+    "tokens create": lambda db, folder: f"tokens create --account {_account(db)}",
+    "tokens revoke": lambda db, folder: f"tokens revoke {_token(db)}",
 }
 
 

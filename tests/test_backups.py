@@ -46,9 +46,9 @@ def test_a_backup_restored_elsewhere_answers_the_same_stats_and_reads_the_same_c
     other_installation: AdminDatabase,
     tmp_path: Path,
 ) -> None:
-    ok(database.invoke(f"account create '{ACCOUNT_NAME}'"))
+    ok(database.invoke(f"accounts create '{ACCOUNT_NAME}'"))
     stats = ok(database.invoke(STATS))
-    accounts = ok(database.invoke("account list"))
+    accounts = ok(database.invoke("accounts list"))
     assert ACCOUNT_NAME in accounts
     backup = tmp_path / "backups" / "ot.db"
     backup.parent.mkdir()
@@ -63,11 +63,11 @@ def test_a_backup_restored_elsewhere_answers_the_same_stats_and_reads_the_same_c
     assert str(backup) in str(entry["details"])
 
     # Another installation, with keys of its own, becomes the backed-up one.
-    assert ACCOUNT_NAME not in ok(other_installation.invoke("account list"))
+    assert ACCOUNT_NAME not in ok(other_installation.invoke("accounts list"))
     said = ok(other_installation.invoke(f"db restore {backup} --yes"))
     assert said.startswith(f"restored from {backup}")
     assert ok(other_installation.invoke(STATS)) == stats
-    assert ok(other_installation.invoke("account list")) == accounts  # decrypted with its keys
+    assert ok(other_installation.invoke("accounts list")) == accounts  # decrypted with its keys
     restored = other_installation.rows(
         "SELECT action FROM audit_entry WHERE action LIKE 'database.%' ORDER BY id"
     )
@@ -93,7 +93,7 @@ def test_what_is_not_a_backup_is_refused_and_the_installation_is_left_as_it_was(
     database: AdminDatabase,  # noqa: F811 (the fixture)
     tmp_path: Path,
 ) -> None:
-    ok(database.invoke(f"account create '{ACCOUNT_NAME}'"))
+    ok(database.invoke(f"accounts create '{ACCOUNT_NAME}'"))
     before = database.snapshot()
     secrets = (database.settings.data_dir / "secrets.json").read_text()
     line = refused(database.invoke(f"db restore {tmp_path / 'nothing.db'} --yes"))

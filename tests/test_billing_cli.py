@@ -39,8 +39,8 @@ def office(database: AdminDatabase, tmp_path: Path) -> AdminDatabase:
     with three pageviews in November imported from its access log."""
     ok(database.invoke("operators add alice --role admin"))
     ok(database.invoke("operators add carol --role billing", SUDO_USER="alice"))
-    ok(database.invoke("account create 'Test Shop B.V.'", SUDO_USER="alice"))
-    ok(database.invoke("site add --account 1 shop.example", SUDO_USER="alice"))
+    ok(database.invoke("accounts create 'Test Shop B.V.'", SUDO_USER="alice"))
+    ok(database.invoke("sites add --account 1 shop.example", SUDO_USER="alice"))
     log = tmp_path / "access.log"
     log.write_text(
         "".join(
@@ -147,7 +147,8 @@ def test_bad_input_is_refused_in_words_and_changes_nothing(
 def test_billing_needs_the_billing_role(office: AdminDatabase) -> None:
     line = refused(office.invoke("billing run --period 2026-11", SUDO_USER="alice"), 2)
     assert line == (
-        "error: alice may not billing run: that needs the billing role (alice holds: admin)"
+        "error: alice may not run `ot-admin billing run`: that needs the billing role "
+        "(alice holds: admin)"
     )
     assert (
         "is on the starter plan"

@@ -236,7 +236,7 @@ async def test_the_admin_summary_counts_as_the_engine_does(
 ) -> None:
     site = await shop(settings, client, VisitorMode.COOKIE)
     environment = {"OT_DATA_DIR": str(settings.data_dir), "OT_DATABASE_URL": settings.database_url}
-    command = ["site", "summary", "shop.example", "--period", "all", "--json"]
+    command = ["sites", "summary", "shop.example", "--period", "all", "--json"]
     # ot-admin runs its own event loop: in a thread of its own, away from the test's.
     result = await asyncio.to_thread(CliRunner().invoke, admin_app, command, env=environment)
     assert result.exit_code == 0, result.output

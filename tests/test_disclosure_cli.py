@@ -62,11 +62,11 @@ def office(database: AdminDatabase, tmp_path: Path) -> AdminDatabase:
     for login, role in (("alice", "legal"), ("bob", "legal"), ("carol", "billing")):
         ok(database.invoke(f"operators add {login} --role {role}", **legal("alice")))
     for name in ("Test Shop B.V.", "Stranger Ltd"):
-        ok(database.invoke(f"account create '{name}'", **legal("alice")))
+        ok(database.invoke(f"accounts create '{name}'", **legal("alice")))
     for account, domain in ((1, "shop.example"), (1, "blog.example"), (2, "stranger.example")):
         ok(
             database.invoke(
-                f"site add --account {account} {domain} --ip-policy full", **legal("alice")
+                f"sites add --account {account} {domain} --ip-policy full", **legal("alice")
             )
         )
         log = tmp_path / f"{domain}.log"
@@ -210,7 +210,8 @@ def test_nothing_is_exported_before_approval_and_the_opener_may_not_approve(
     ]
     line = refused(office.invoke(OPEN, **legal("carol")), 2)
     assert line == (
-        "error: carol may not disclosure open: that needs the legal role (carol holds: billing)"
+        "error: carol may not run `ot-admin disclosure open`: that needs the legal role "
+        "(carol holds: billing)"
     )
 
 

@@ -210,7 +210,9 @@ async def test_a_request_naming_no_sites_covers_the_sites_the_account_has_when_o
 async def test_opening_needs_the_legal_role(
     settings: Settings, engine: AsyncEngine, cipher: Cipher, office: Office
 ) -> None:
-    with pytest.raises(OperatorRefused, match="bill may not disclosure open: that needs the legal"):
+    with pytest.raises(
+        OperatorRefused, match="bill may not run `ot-admin disclosure open`: that needs"
+    ):
         async with transaction(engine) as session:
             await open_request(session, cipher, office.bill, terms(office))
 
@@ -408,7 +410,9 @@ async def test_deciding_needs_the_legal_role(
 ) -> None:
     request_id = await opened(engine, cipher, office)
     operator = getattr(office, decider)
-    with pytest.raises(OperatorRefused, match=f"{decider} may not disclosure approve"):
+    with pytest.raises(
+        OperatorRefused, match=f"{decider} may not run `ot-admin disclosure approve`:"
+    ):
         async with transaction(engine) as session:
             await approve_request(session, cipher, operator, request_id)
     assert (await stored(engine, request_id)).state == DisclosureState.OPENED

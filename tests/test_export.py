@@ -1,5 +1,5 @@
 """Exporting everything we hold about an account (`POST /ot/v1/account/export`,
-`ot-admin account export`): account.json plus one CSV of raw hits per site, in a zip."""
+`ot-admin accounts export`): account.json plus one CSV of raw hits per site, in a zip."""
 
 from __future__ import annotations
 
@@ -171,7 +171,7 @@ async def test_an_operator_exports_an_account_to_a_file(
     await visit(client, settings, site, ALICE, utcnow() - timedelta(minutes=5))
     out = tmp_path / "export.zip"
 
-    result = await admin(settings, f"account export {site.account_id} --out {out}")
+    result = await admin(settings, f"accounts export {site.account_id} --out {out}")
 
     assert result.exit_code == 0, result.output
     assert "exported 1 site and 1 hit" in result.stdout
@@ -189,7 +189,7 @@ async def test_an_operator_export_of_an_unknown_account_fails_and_leaves_no_file
 ) -> None:
     out = tmp_path / "export.zip"
 
-    result = await admin(settings, f"account export 987654 --out {out}")
+    result = await admin(settings, f"accounts export 987654 --out {out}")
 
     assert result.exit_code == 2
     assert "account 987654 does not exist" in result.stderr

@@ -194,10 +194,10 @@ def test_ot_secrets_file_in_the_environment_is_where_keys_are_kept(
 ) -> None:
     elsewhere = tmp_path / "keys.json"
     paths.secrets_path(database.settings.data_dir).unlink()  # its keys are kept elsewhere
-    missing = database.invoke("account create Someone", OT_SECRETS_FILE=str(elsewhere))
+    missing = database.invoke("accounts create Someone", OT_SECRETS_FILE=str(elsewhere))
     assert missing.exit_code == 2 and str(elsewhere) in missing.stderr, "keys are never made later"
     ok(database.invoke("db upgrade --create", OT_SECRETS_FILE=str(elsewhere)))
-    ok(database.invoke("account create Someone", OT_SECRETS_FILE=str(elsewhere)))
+    ok(database.invoke("accounts create Someone", OT_SECRETS_FILE=str(elsewhere)))
     assert elsewhere.is_file()
     assert not paths.secrets_path(database.settings.data_dir).exists()
     output = ok(database.invoke("keys status", OT_SECRETS_FILE=str(elsewhere)))
@@ -206,8 +206,8 @@ def test_ot_secrets_file_in_the_environment_is_where_keys_are_kept(
 
 
 def test_keys_rotate_status_and_retire_through_ot_admin(database: AdminDatabase) -> None:
-    ok(database.invoke("account create 'Jane Doe'"))
-    ok(database.invoke("account create 'John Roe'"))
+    ok(database.invoke("accounts create 'Jane Doe'"))
+    ok(database.invoke("accounts create 'John Roe'"))
     old_key = json.loads(paths.secrets_path(database.settings.data_dir).read_text())[
         "current_key_id"
     ]
@@ -224,7 +224,7 @@ def test_keys_rotate_status_and_retire_through_ot_admin(database: AdminDatabase)
 
     ok(database.invoke(f"keys retire {old_key}"))
     assert old_key not in ok(database.invoke("keys status"))
-    assert ok(database.invoke("account list")).count("J") == 2, "names still readable"
+    assert ok(database.invoke("accounts list")).count("J") == 2, "names still readable"
     acts = database.rows(
         f"SELECT action FROM audit_entry WHERE {NOT_SETUP} AND action != 'operator.read'"
     )
@@ -232,7 +232,7 @@ def test_keys_rotate_status_and_retire_through_ot_admin(database: AdminDatabase)
 
 
 def test_keys_status_names_values_that_are_not_encrypted(database: AdminDatabase) -> None:
-    ok(database.invoke("account create Someone"))
+    ok(database.invoke("accounts create Someone"))
     _execute(database, "UPDATE account SET name_encrypted = 'Someone in plain text'")
     assert "account.name_encrypted: 1 value NOT encrypted" in ok(database.invoke("keys status"))
 

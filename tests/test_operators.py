@@ -168,7 +168,7 @@ async def test_only_an_admin_appoints(
             await add_operator(session, BOB, "bob", "admin")
 
     assert caught.value.message == (
-        "bob may not operators add: that needs the admin role (bob holds: legal)"
+        "bob may not run `ot-admin operators add`: that needs the admin role (bob holds: legal)"
     )
     assert await roles_of(engine, "bob") == {OperatorRole.LEGAL}
     assert (await trail(settings))[-1] == {
@@ -323,7 +323,8 @@ async def test_a_missing_role_is_refused_with_who_and_which_role(
 
     assert caught.value.login == "bill" and caught.value.role == OperatorRole.LEGAL
     assert caught.value.message == (
-        "bill may not disclosure approve: that needs the legal role (bill holds: billing)"
+        "bill may not run `ot-admin disclosure approve`: that needs the legal role "
+        "(bill holds: billing)"
     )
     assert caught.value.code == "operator_refused"
     assert (await trail(settings))[-1]["details"] == {

@@ -1,5 +1,5 @@
 """A new site's privacy defaults are decided in one place, `ot.privacy.DEFAULT_PRIVACY`: the
-table's defaults, `ot.sites.store`, the API and its OpenAPI document, and `ot-admin site add` all
+table's defaults, `ot.sites.store`, the API and its OpenAPI document, and `ot-admin sites add` all
 start a site from them."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _openapi_defaults(document: dict[str, Any], schema_name: str) -> dict[str, A
 
 
 def _admin_site_add_defaults() -> dict[str, Any]:
-    """The defaults `ot-admin site add --help` shows and a bare `site add` uses."""
+    """The defaults `ot-admin sites add --help` shows and a bare `site add` uses."""
     command = typer.main.get_command(admin_app)
     assert isinstance(command, typer.core.TyperGroup)
     sites = command.commands["site"]
@@ -91,7 +91,7 @@ async def test_every_way_of_adding_a_site_starts_from_the_same_privacy_defaults(
     assert await _stored_privacy(settings, "api.example") == DEFAULT_PRIVACY
 
     environment = {"OT_DATA_DIR": str(settings.data_dir), "OT_DATABASE_URL": settings.database_url}
-    command = shlex.split(f"site add --account {account_id} cli.example")
+    command = shlex.split(f"sites add --account {account_id} cli.example")
     # In a thread: the command runs its own event loop.
     result = await asyncio.to_thread(CliRunner().invoke, admin_app, command, env=environment)
     assert result.exit_code == 0, result.output

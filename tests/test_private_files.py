@@ -89,7 +89,7 @@ def test_a_fresh_data_folder_holds_only_files_their_owner_alone_can_read(
             assert response.status == 202
         ot_admin(environment, "audit", "checkpoint")
         export = tmp_path / "export.zip"
-        ot_admin(environment, "account", "export", "1", "--out", str(export))
+        ot_admin(environment, "accounts", "export", "1", "--out", str(export))
 
         made = {path.name for path in data_dir.iterdir()}
         expected = {paths.SECRETS_FILE, paths.AUDIT_SIGNING_KEY_FILE, paths.OUTBOX_DIR}
@@ -140,12 +140,12 @@ def test_a_data_folder_open_to_others_is_tightened_at_start(
     assert open_to_others(data_dir)
 
     with caplog.at_level(logging.WARNING, logger="ot.private_files"):
-        ok(database.invoke("site list"))
+        ok(database.invoke("sites list"))
 
     assert open_to_others(data_dir) == {}
     assert mode(data_dir) == 0o700 and mode(data_dir / paths.SECRETS_FILE) == 0o600
     assert any("could be read by other users (mode 755)" in line for line in caplog.messages)
-    ok(database.invoke("site list"))  # the tightened folder still works
+    ok(database.invoke("sites list"))  # the tightened folder still works
 
 
 def test_a_data_folder_holding_other_files_is_reported_and_left_as_it_is(
@@ -157,7 +157,7 @@ def test_a_data_folder_holding_other_files_is_reported_and_left_as_it_is(
     _open_everything(data_dir)
 
     with caplog.at_level(logging.WARNING, logger="ot.private_files"):
-        ok(database.invoke("site list"))
+        ok(database.invoke("sites list"))
 
     assert mode(data_dir) == 0o755 and mode(data_dir / "holiday-photos") == 0o755
     assert mode(data_dir / paths.SECRETS_FILE) == 0o600, "our own files are still tightened"
@@ -170,7 +170,7 @@ def test_an_export_written_over_a_readable_file_is_readable_by_its_owner_only(
     out = tmp_path / "export.zip"
     out.write_bytes(b"old")
     os.chmod(out, 0o644)
-    ok(database.invoke(f"account export {account_id} --out {out}"))
+    ok(database.invoke(f"accounts export {account_id} --out {out}"))
     assert mode(out) == 0o600 and out.stat().st_size > 3
 
 

@@ -87,8 +87,8 @@ async def test_the_readme_walkthrough_works_as_written(settings: Settings, tmp_p
         return done.stdout
 
     # What `scripts/up` leaves besides the installation: its demo account (1) and site.
-    assert operator("account", "create", "Demo").strip() == "account 1 created"
-    operator("site", "add", "--account", "1", "demo.example", "--visitor-mode", "cookie")
+    assert operator("accounts", "create", "Demo").strip() == "account 1 created"
+    operator("sites", "add", "--account", "1", "demo.example", "--visitor-mode", "cookie")
 
     # `scripts/up` keeps the collector running in its own terminal.
     log_path = tmp_path / "server.log"
@@ -128,6 +128,6 @@ async def test_the_readme_walkthrough_works_as_written(settings: Settings, tmp_p
     assert "visitors 1   visits 1   pageviews 1" in stats
     assert '"results": [{"metrics": [1, 1], "dimensions": []}]' in stats_api
 
-    # The demo account is 1: the new one's id came from `ot-admin account create`'s output.
+    # The demo account is 1: the new one's id came from `ot-admin accounts create`'s output.
     assert output["end"] == "account=2\n"
     assert_quiet_log(log_path)

@@ -312,10 +312,10 @@ def test_an_operator_removes_a_site_with_ot_admin_and_it_is_audited(
     def invoke(command_line: str) -> Any:
         return CliRunner().invoke(admin_app, shlex.split(command_line), env=environment)
 
-    unconfirmed = invoke("site remove shop.example")
+    unconfirmed = invoke("sites remove shop.example")
     assert unconfirmed.exit_code == 2 and "--yes" in unconfirmed.output
     assert len(support.run_sync(rows(settings, "SELECT id FROM site"))) == 1
-    removed = invoke("site remove shop.example --yes")
+    removed = invoke("sites remove shop.example --yes")
     assert removed.exit_code == 0, removed.output
     assert support.run_sync(rows(settings, "SELECT id FROM site")) == []
     [entry] = support.run_sync(

@@ -117,7 +117,7 @@ def test_admin_help_lists_every_command_with_its_own_help() -> None:
     listed = group.list_commands(context)
     assert listed == [command.name for command in COMMANDS]
     assert listed == [
-        "import-log", "erase", "db", "account", "site", "token", "goal", "stats", "rollups",
+        "import-log", "erase", "db", "accounts", "sites", "tokens", "goals", "stats", "rollups",
         "audit", "keys", "retention", "billing", "disclosure", "operators", "ssh",
     ]  # fmt: skip
     for command in COMMANDS:
@@ -144,14 +144,14 @@ def test_the_schema_check_reads_the_head_revision_as_alembic_does() -> None:
 
 
 def test_a_simple_command_imports_only_what_it_needs(tmp_path: Path) -> None:
-    """`ot-admin site list` needs the settings and its own tables, not the other tables (hits,
+    """`ot-admin sites list` needs the settings and its own tables, not the other tables (hits,
     grants, rollups), Alembic (the schema check reads the revision itself), the log importer,
     the stats engine or the server."""
     env = dict(os.environ, OT_DATA_DIR=str(tmp_path / "ot-data"))
     run_admin = "import sys\nfrom ot.admin.cli import main\nsys.argv = {argv!r}\nmain()"
     modules_after(run_admin.format(argv=["ot-admin", "db", "upgrade", "--create"]), env, tmp_path)
 
-    modules = modules_after(run_admin.format(argv=["ot-admin", "site", "list"]), env, tmp_path)
+    modules = modules_after(run_admin.format(argv=["ot-admin", "sites", "list"]), env, tmp_path)
 
     assert "ot.models" in modules  # it did read the database
     needed_elsewhere = [

@@ -1,4 +1,4 @@
-"""`ot-admin goal` and `ot-admin stats query` through Typer's CliRunner on SQLite and PostgreSQL:
+"""`ot-admin goals` and `ot-admin stats query` through Typer's CliRunner on SQLite and PostgreSQL:
 the same numbers as the Stats API, as a table or as v2 JSON."""
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def test_stats_query_prints_percentages_and_durations_with_their_units(
 
 
 def test_site_summary_prints_units_and_plurals(database: AdminDatabase, shop: Site) -> None:
-    text = ok(database.invoke("site summary shop.example --period all"))
+    text = ok(database.invoke("sites summary shop.example --period all"))
     assert "bounce rate 50 %   average visit 1m 15s" in text
     assert "/blog/one (2 visitors)" in text
     assert "/pricing (1 visitor)" in text
@@ -265,11 +265,11 @@ def test_a_database_failure_during_a_query_is_one_line_not_a_traceback(
 
 
 def test_goals_are_added_listed_used_and_removed(database: AdminDatabase, shop: Site) -> None:
-    assert ok(database.invoke("goal add shop.example --event Signup")) == (
+    assert ok(database.invoke("goals add shop.example --event Signup")) == (
         "goal 'Signup' added (event Signup)\n"
     )
-    ok(database.invoke("goal add shop.example --page '/blog/**' --name 'Read the blog'"))
-    listed: list[dict[str, Any]] = json.loads(ok(database.invoke("goal list shop.example --json")))
+    ok(database.invoke("goals add shop.example --page '/blog/**' --name 'Read the blog'"))
+    listed: list[dict[str, Any]] = json.loads(ok(database.invoke("goals list shop.example --json")))
     assert listed == [
         {"name": "Signup", "kind": "event", "target": "Signup"},
         {"name": "Read the blog", "kind": "page", "target": "/blog/**"},
@@ -286,8 +286,8 @@ def test_goals_are_added_listed_used_and_removed(database: AdminDatabase, shop: 
         {"metrics": [2, 66.67], "dimensions": ["Read the blog"]},
         {"metrics": [1, 33.33], "dimensions": ["Signup"]},
     ]
-    assert ok(database.invoke("goal remove shop.example Signup")) == "goal 'Signup' removed\n"
-    assert ok(database.invoke("goal list shop.example")) == (
+    assert ok(database.invoke("goals remove shop.example Signup")) == "goal 'Signup' removed\n"
+    assert ok(database.invoke("goals list shop.example")) == (
         "name\tkind\ttarget\nRead the blog\tpage\t/blog/**\n"
     )
 
@@ -305,16 +305,16 @@ def test_bad_goals_are_refused_and_change_nothing(
     database: AdminDatabase, shop: Site, arguments: str, message: str
 ) -> None:
     before = database.snapshot()
-    assert message in refused(database.invoke(f"goal add shop.example {arguments}"), 2)
+    assert message in refused(database.invoke(f"goals add shop.example {arguments}"), 2)
     assert database.snapshot() == before
 
 
 def test_a_goal_name_is_unique_per_site(database: AdminDatabase, shop: Site) -> None:
-    ok(database.invoke("goal add shop.example --event Signup"))
+    ok(database.invoke("goals add shop.example --event Signup"))
     assert "already has a goal named 'Signup'" in refused(
-        database.invoke("goal add shop.example --event Signup")
+        database.invoke("goals add shop.example --event Signup")
     )
-    assert "has no goal named 'Nope'" in refused(database.invoke("goal remove shop.example Nope"))
+    assert "has no goal named 'Nope'" in refused(database.invoke("goals remove shop.example Nope"))
 
 
 def test_a_stats_query_past_its_time_budget_is_stopped_and_said_in_one_line(

@@ -338,7 +338,7 @@ async def test_starting_on_a_read_only_data_folder_exits_with_one_clear_line(
     await make_site(settings)  # secrets and the database exist: only writing is refused
     with read_only_folder(settings.data_dir):
         served = run_command(settings, "ot", "serve")
-        administered = run_command(settings, "ot-admin", "account", "create", "Example B.V.")
+        administered = run_command(settings, "ot-admin", "accounts", "create", "Example B.V.")
     assert served.returncode == 2
     [line] = (served.stdout + served.stderr).splitlines()
     assert f"cannot start: the data folder {settings.data_dir} cannot be written" in line

@@ -1,4 +1,4 @@
-"""`ot-admin account`: customer accounts."""
+"""`ot-admin accounts`: customer accounts."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def create_command(
 
     \b
     Example:
-      ot-admin account create "Jane Doe Consulting"
+      ot-admin accounts create "Jane Doe Consulting"
     """
     context = context_from(ctx)
 
@@ -49,7 +49,7 @@ def list_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
 
     \b
     Example:
-      ot-admin account list --json
+      ot-admin accounts list --json
     """
     context = context_from(ctx)
 
@@ -77,7 +77,7 @@ def search_command(
 
     \b
     Example:
-      ot-admin account search --email owner@shop.example
+      ot-admin accounts search --email owner@shop.example
     """
     from ot.accounts.store import find_account_by_email
 
@@ -105,7 +105,7 @@ def show_command(
 
     \b
     Example:
-      ot-admin account show 3
+      ot-admin accounts show 3
     """
     from ot.accounts.profile import profile_of
     from ot.accounts.store import get_account
@@ -175,7 +175,7 @@ def suspend_command(
 
     \b
     Example:
-      ot-admin account suspend 3 --reason "abuse report 2026-117"
+      ot-admin accounts suspend 3 --reason "abuse report 2026-117"
     """
     from ot.accounts.suspension import suspend_account
 
@@ -190,7 +190,7 @@ def suspend_command(
             )  # fmt: skip
 
     run(action)
-    typer.echo(f"account {account} suspended; lift it with: ot-admin account unsuspend {account}")
+    typer.echo(f"account {account} suspended; lift it with: ot-admin accounts unsuspend {account}")
 
 
 @app.command("unsuspend")
@@ -203,7 +203,7 @@ def unsuspend_command(
 
     \b
     Example:
-      ot-admin account unsuspend 3
+      ot-admin accounts unsuspend 3
     """
     from ot.accounts.suspension import unsuspend_account
 
@@ -230,7 +230,7 @@ def delete_command(
 
     \b
     Example:
-      ot-admin account delete 3 --yes
+      ot-admin accounts delete 3 --yes
     """
     from ot.rights.account_deletion import request_deletion
 

@@ -1,4 +1,4 @@
-"""`ot-admin token`: API tokens (shown once, stored as a hash)."""
+"""`ot-admin tokens`: API tokens (shown once, stored as a hash)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def create_command(
 
     \b
     Example:
-      ot-admin token create --account 3 --name ci --scope stats:read
+      ot-admin tokens create --account 3 --name ci --scope stats:read
     """
     context = context_from(ctx)
 
@@ -77,7 +77,7 @@ def list_command(
 
     \b
     Example:
-      ot-admin token list --account 3
+      ot-admin tokens list --account 3
     """
     context = context_from(ctx)
 
@@ -106,7 +106,7 @@ def revoke_command(
 
     \b
     Example:
-      ot-admin token revoke --account 3 ci
+      ot-admin tokens revoke --account 3 ci
     """
     context = context_from(ctx)
 

@@ -60,7 +60,7 @@ def _account() -> Command:
 
     accounts.app.command("export")(rights.export_command)  # once: this loader is cached
     return typer_command(
-        "account", lambda app: app.add_typer(accounts.app, name="account"), **ROOT_SETTINGS
+        "accounts", lambda app: app.add_typer(accounts.app, name="accounts"), **ROOT_SETTINGS
     )
 
 
@@ -68,7 +68,9 @@ def _account() -> Command:
 def _site() -> Command:
     from ot.admin import sites
 
-    return typer_command("site", lambda app: app.add_typer(sites.app, name="site"), **ROOT_SETTINGS)
+    return typer_command(
+        "sites", lambda app: app.add_typer(sites.app, name="sites"), **ROOT_SETTINGS
+    )
 
 
 @functools.cache
@@ -76,7 +78,7 @@ def _token() -> Command:
     from ot.admin import api_keys
 
     return typer_command(
-        "token", lambda app: app.add_typer(api_keys.app, name="token"), **ROOT_SETTINGS
+        "tokens", lambda app: app.add_typer(api_keys.app, name="tokens"), **ROOT_SETTINGS
     )
 
 
@@ -84,7 +86,9 @@ def _token() -> Command:
 def _goal() -> Command:
     from ot.admin import goals
 
-    return typer_command("goal", lambda app: app.add_typer(goals.app, name="goal"), **ROOT_SETTINGS)
+    return typer_command(
+        "goals", lambda app: app.add_typer(goals.app, name="goals"), **ROOT_SETTINGS
+    )
 
 
 @functools.cache
@@ -184,10 +188,15 @@ COMMANDS = [
         _erase,
     ),
     LazyCommand("db", "The database: its schema, checks, backups and restores.", _db),
-    LazyCommand("account", "Customer accounts.", _account),
-    LazyCommand("site", "Sites.", _site),
-    LazyCommand("token", "API tokens.", _token),
-    LazyCommand("goal", "Goals: pages or custom events whose conversions are counted.", _goal),
+    LazyCommand("accounts", "Customer accounts.", _account, aliases=("account",)),
+    LazyCommand("sites", "Sites.", _site, aliases=("site",)),
+    LazyCommand("tokens", "API tokens.", _token, aliases=("token",)),
+    LazyCommand(
+        "goals",
+        "Goals: pages or custom events whose conversions are counted.",
+        _goal,
+        aliases=("goal",),
+    ),
     LazyCommand("stats", "Statistics.", _stats),
     LazyCommand("rollups", "Per-day rollups for fast dashboards.", _rollups),
     LazyCommand("audit", "The audit trail: hash-chained, with signed checkpoints.", _audit),

@@ -130,11 +130,12 @@ def context_from(ctx: typer.Context, *, creating: bool = False) -> AdminContext:
 
 
 def command_words(ctx: typer.Context) -> str:
-    """The command as typed after `ot-admin` ("site add"), without its arguments."""
+    """The command after `ot-admin` ("sites add"), without its arguments: by its own names,
+    also when typed by an alias ("site add")."""
     words: list[str] = []
     level: Any = ctx
     while level.parent is not None:
-        words.append(level.info_name or "")
+        words.append(level.command.name or level.info_name or "")
         level = level.parent
     return " ".join(reversed(words))
 
@@ -175,7 +176,8 @@ async def authorize(
             if user.may_bootstrap and OperatorRole.ADMIN in permission.roles:
                 return Operator(user.login, frozenset({OperatorRole.ADMIN}), bootstrap=True)
             raise OperatorRefused(
-                f"{user.login} may not {command}: the installation has no operators yet, and "
+                f"{user.login} may not run `ot-admin {command}`: the installation has no operators "
+                "yet, and "
                 "only root or the owner of the data folder acts before the first is appointed",
                 login=user.login,
                 role=None,

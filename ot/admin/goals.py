@@ -1,4 +1,4 @@
-"""`ot-admin goal`: what a site's owner wants visitors to do (a page or a custom event)."""
+"""`ot-admin goals`: what a site's owner wants visitors to do (a page or a custom event)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def add_command(
 
     \b
     Example:
-      ot-admin goal add example.com --page /thanks --name Thanks
+      ot-admin goals add example.com --page /thanks --name Thanks
     """
     context = context_from(ctx)
 
@@ -61,7 +61,7 @@ def list_command(
 
     \b
     Example:
-      ot-admin goal list example.com
+      ot-admin goals list example.com
     """
     context = context_from(ctx)
 
@@ -90,7 +90,7 @@ def remove_command(
 
     \b
     Example:
-      ot-admin goal remove example.com Thanks
+      ot-admin goals remove example.com Thanks
     """
     context = context_from(ctx)
 

@@ -34,6 +34,9 @@ class LazyCommand:
     name: str
     help: str
     load: Callable[[], Command]
+    # Other names it answers to, never listed: the singular a group had before (`account`),
+    # so operators' scripts and habits keep working.
+    aliases: tuple[str, ...] = ()
 
 
 class LazyCommands(MutableMapping[str, Command]):
@@ -45,10 +48,12 @@ class LazyCommands(MutableMapping[str, Command]):
 
     def __init__(self, lazy: list[LazyCommand], loaded: dict[str, Command]) -> None:
         self._lazy = {command.name: command for command in lazy}
+        self._aliases = {alias: command.name for command in lazy for alias in command.aliases}
         self._loaded = dict(loaded)
         self._order = [*loaded, *(name for name in self._lazy if name not in loaded)]
 
     def __getitem__(self, name: str) -> Command:
+        name = self._aliases.get(name, name)
         if name not in self._loaded:
             if name not in self._lazy:
                 raise KeyError(name)

@@ -41,14 +41,16 @@ def _admin(*, reads: bool = False) -> Permission:
 
 
 PERMISSIONS: dict[str, Permission] = {
-    "account create": _admin(),
-    "account export": _admin(),  # recorded as account.exported
-    "account delete": _admin(),
-    "account list": Permission(CASEWORK, reads_customer_data=True),
-    "account search": Permission(CASEWORK, reads_customer_data=True, withheld=frozenset({"email"})),
-    "account show": Permission(CASEWORK, reads_customer_data=True),
-    "account suspend": _admin(),
-    "account unsuspend": _admin(),
+    "accounts create": _admin(),
+    "accounts export": _admin(),  # recorded as account.exported
+    "accounts delete": _admin(),
+    "accounts list": Permission(CASEWORK, reads_customer_data=True),
+    "accounts search": Permission(
+        CASEWORK, reads_customer_data=True, withheld=frozenset({"email"})
+    ),
+    "accounts show": Permission(CASEWORK, reads_customer_data=True),
+    "accounts suspend": _admin(),
+    "accounts unsuspend": _admin(),
     "audit checkpoint": _admin(),
     "audit head": Permission(ANY_OPERATOR),
     "audit public-key": Permission(ANY_OPERATOR),
@@ -82,9 +84,9 @@ PERMISSIONS: dict[str, Permission] = {
     "db status": _admin(),
     "db upgrade": Permission(ADMIN, service=True),
     "erase": _admin(),
-    "goal add": _admin(),
-    "goal list": _admin(reads=True),
-    "goal remove": _admin(),
+    "goals add": _admin(),
+    "goals list": _admin(reads=True),
+    "goals remove": _admin(),
     "import-log": _admin(),
     "keys retire": _admin(),
     "keys rotate": _admin(),
@@ -94,18 +96,18 @@ PERMISSIONS: dict[str, Permission] = {
     "operators remove": _admin(),
     "retention run": _admin(),
     "rollups run": _admin(),
-    "site add": _admin(),
-    "site list": _admin(reads=True),
-    "site remove": _admin(),
-    "site snippet": _admin(),
-    "site summary": _admin(reads=True),
-    "site update": _admin(),
+    "sites add": _admin(),
+    "sites list": _admin(reads=True),
+    "sites remove": _admin(),
+    "sites snippet": _admin(),
+    "sites summary": _admin(reads=True),
+    "sites update": _admin(),
     # sshd runs it as the service's user (AuthorizedKeysCommandUser) for every key offered.
     "ssh authorized-keys": Permission(ADMIN, service=True),
     "stats query": _admin(reads=True),
-    "token create": _admin(),
-    "token list": _admin(reads=True),
-    "token revoke": _admin(),
+    "tokens create": _admin(),
+    "tokens list": _admin(reads=True),
+    "tokens revoke": _admin(),
 }
 
 

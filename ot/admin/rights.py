@@ -1,4 +1,4 @@
-"""The customer's rights, by an operator: `ot-admin account export`, `ot-admin erase` and
+"""The customer's rights, by an operator: `ot-admin accounts export`, `ot-admin erase` and
 `ot-admin retention run`. Each act is written to the audit trail as the operator's."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def export_command(
 
     \b
     Example:
-      ot-admin account export 3 --out account-3.zip
+      ot-admin accounts export 3 --out account-3.zip
     """
     context = context_from(ctx)
     settings = context.settings

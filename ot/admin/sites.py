@@ -1,4 +1,4 @@
-"""`ot-admin site`: the websites an account collects hits for."""
+"""`ot-admin sites`: the websites an account collects hits for."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def add_command(
 
     \b
     Example:
-      ot-admin site add --account 3 example.com --timezone Europe/Amsterdam
+      ot-admin sites add --account 3 example.com --timezone Europe/Amsterdam
     """
     context = context_from(ctx)
 
@@ -145,7 +145,7 @@ def update_command(
 
     \b
     Example:
-      ot-admin site update example.com --retention-days 400
+      ot-admin sites update example.com --retention-days 400
     """
     changes = site_changes(
         timezone=timezone,
@@ -164,7 +164,7 @@ def update_command(
             refuse("give --retention-days or --keep-hits, not both")
         changes["retention_days"] = None
     if not changes:
-        refuse("nothing to change: give the settings to change (see ot-admin site update --help)")
+        refuse("nothing to change: give the settings to change (see ot-admin sites update --help)")
     context = context_from(ctx)
 
     async def action() -> tuple[Site, list[str], str]:
@@ -207,7 +207,7 @@ def list_command(
 
     \b
     Example:
-      ot-admin site list --account 3
+      ot-admin sites list --account 3
     """
     context = context_from(ctx)
 
@@ -242,7 +242,7 @@ def summary_command(
 
     \b
     Example:
-      ot-admin site summary example.com --period 7d
+      ot-admin sites summary example.com --period 7d
     """
     from ot.stats.dashboard import PERIODS, SiteSummary, summarise_site
 
@@ -307,7 +307,7 @@ def snippet_command(
 
     \b
     Example:
-      ot-admin site snippet example.com
+      ot-admin sites snippet example.com
     """
     context = context_from(ctx)
 
@@ -330,7 +330,7 @@ def remove_command(
 
     \b
     Example:
-      ot-admin site remove example.com --yes
+      ot-admin sites remove example.com --yes
     """
     if not yes:
         refuse("removing a site deletes all its data: add --yes to confirm")

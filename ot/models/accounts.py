@@ -31,7 +31,7 @@ class Account(SQLModel, table=True):
     name_encrypted: str = Field(sa_column_kwargs=ACCOUNT_NAME.column_info())
     created_at: datetime
     # Registration and profile (`ot.accounts.registration`, `ot.accounts.profile`); empty for
-    # accounts an operator made with `ot-admin account create`. Personal fields only as
+    # accounts an operator made with `ot-admin accounts create`. Personal fields only as
     # `ot.security.crypto` ciphertexts.
     email_encrypted: str | None = Field(default=None, sa_column_kwargs=ACCOUNT_EMAIL.column_info())
     email_index: str | None = Field(default=None, unique=True, index=True)  # blind index

@@ -169,7 +169,7 @@ async def operator_for(session: AsyncSession, login: str, *, act: str) -> Operat
             None,
             act,
             f"{login} is not an operator: an admin appoints operators with "
-            f"`ot-admin operators add {login} --role ROLE` ({act} refused)",
+            f"`ot-admin operators add {login} --role ROLE` (`ot-admin {act}` refused)",
         )
     return Operator(login, frozenset(each.role for each in appointments))
 
@@ -199,7 +199,7 @@ async def require_role(
             operator.login,
             allowed[0] if len(allowed) == 1 else None,
             act,
-            f"{operator.login} may not {act}: that needs the {needed} role "
+            f"{operator.login} may not run `ot-admin {act}`: that needs the {needed} role "
             f"({operator.login} holds: {held})",
         )
 

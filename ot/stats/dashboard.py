@@ -1,6 +1,6 @@
 """A site's traffic at a glance: the headline figures of a period and its top pages and sources.
 Every figure is the stats engine's answer to a query `/api/v2/query` could be asked, so the
-dashboard, `ot-admin site summary` and the Stats API never disagree."""
+dashboard, `ot-admin sites summary` and the Stats API never disagree."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ Outbound-link clicks ("Outbound Link: Click"), file downloads ("File Download") 
 can be a goal like any other.
 
 `create_goal` and `delete_goal` are the changes a person makes (a customer through the API, an
-operator through `ot-admin goal`): each writes its audit entry naming its actor.
+operator through `ot-admin goals`): each writes its audit entry naming its actor.
 """
 
 from __future__ import annotations

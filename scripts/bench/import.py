@@ -128,8 +128,8 @@ def time_import(
                 capture_output=True,
             )
         for command in (
-            ["account", "create", "Bench B.V."],
-            ["site", "add", "--account", "1", "semicomplete.com"],
+            ["accounts", "create", "Bench B.V."],
+            ["sites", "add", "--account", "1", "semicomplete.com"],
         ):
             subprocess.run([admin, *command], env=environment, check=True, capture_output=True)
         output = work / "summary.json"

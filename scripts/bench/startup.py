@@ -4,7 +4,7 @@ Usage:
     python scripts/bench/startup.py [--repeats 15] [--quiet-reference 0.020] [--folder DIR]
 
 Targets (issue 11, item 6): `ot-admin --help` and `ot --help` under 0.3 s, a simple command
-(`ot-admin site list` on a small database) under 0.6 s, on a quiet machine.
+(`ot-admin sites list` on a small database) under 0.6 s, on a quiet machine.
 
 Our machine is shared, so a wall-clock figure on its own says little. The script therefore times,
 in the same run, `python -c pass` with the same interpreter (the reference: the interpreter's own
@@ -81,11 +81,13 @@ def make_data_folder(env: dict[str, str], cwd: Path) -> None:
     """A small installation: the schema, one account and one site."""
     admin = tool("ot-admin")
     run_checked([*admin, "db", "upgrade", "--create"], env, cwd)
-    created = run_checked([*admin, "account", "create", "Bench"], env, cwd)
+    created = run_checked([*admin, "accounts", "create", "Bench"], env, cwd)
     account = re.search(r"(\d+)", created)
     if account is None:
         raise RuntimeError(f"no account id in {created!r}")
-    run_checked([*admin, "site", "add", "startup.example", "--account", account.group(1)], env, cwd)
+    run_checked(
+        [*admin, "sites", "add", "startup.example", "--account", account.group(1)], env, cwd
+    )
 
 
 def time_once(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
@@ -194,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             Timed("python -c pass", [sys.executable, "-c", "pass"], None),
             Timed("ot-admin --help", [*admin, "--help"], HELP_TARGET_SECONDS),
             Timed("ot --help", [*ot, "--help"], HELP_TARGET_SECONDS),
-            Timed("ot-admin site list", [*admin, "site", "list"], COMMAND_TARGET_SECONDS),
-            Timed("ot-admin account list", [*admin, "account", "list"], COMMAND_TARGET_SECONDS),
+            Timed("ot-admin sites list", [*admin, "sites", "list"], COMMAND_TARGET_SECONDS),
+            Timed("ot-admin accounts list", [*admin, "accounts", "list"], COMMAND_TARGET_SECONDS),
         ]
         print(f"python {sys.version.split()[0]} ({sys.executable}), {args.repeats} repeats")
         print(f"load average before: {load_average()}")

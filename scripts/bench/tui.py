@@ -5,7 +5,7 @@ Usage:
         [--markdown]
 
 It prepares the site of `scripts/bench/query.py` (a year of realistic traffic, loaded now or, with
---reuse, by an earlier run under --folder), makes an API key for its account with `ot-admin token
+--reuse, by an earlier run under --folder), makes an API key for its account with `ot-admin tokens
 create`, starts a real `ot serve` on a loopback port and then, in each round, drives `ot tui`'s
 app through Textual's test driver (160x48) against it:
 
@@ -217,7 +217,7 @@ def first_screen_ms(url: str, key: str, folder: Path, *, ui: bool) -> float:
 
 def make_key(settings: Settings, account_id: int) -> str:
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("ot-admin")), "token", "create", "--account",
+        [str(Path(sys.executable).with_name("ot-admin")), "tokens", "create", "--account",
          str(account_id), "--name", "tui bench", "--scope", "stats:read", "--scope",
          "sites:read"],
         check=True, capture_output=True, text=True, env=_environment(settings),
