@@ -14,11 +14,11 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ot.admin.context import AdminContext, context_from, refuse, run
-from ot.admin.output import plural
+from ot.admin.output import ProgressDrawing, plural, progress_display
 from ot.errors import InvalidInput
 from ot.logimport import state
 from ot.logimport.formats import LogFormat, apache_format, goaccess_format
@@ -28,7 +28,6 @@ from ot.models import Site
 from ot.sites.store import get_site
 
 DEFAULT_FORMAT = "combined"
-PROGRESS_REDRAW_SECONDS = 0.1
 
 
 def import_log_command(
@@ -95,7 +94,7 @@ def import_log_command(
 
     found = run(find_site)
     stop = threading.Event()
-    with _stop_on_signals(stop), _progress_display(enabled=sys.stderr.isatty()) as progress:
+    with _stop_on_signals(stop), _import_progress() as progress:
         importer = LogImporter(
             context.settings,
             found,
@@ -178,55 +177,47 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(number, handler)
 
 
-class _ProgressDisplay:
-    """A progress bar on the terminal: lines read, lines per second, and bytes for plain files.
-    It is drawn from the import's own progress calls, not by rich's refresh thread: an import
-    with a single thread can fork its writer process (see ot.logimport.writer)."""
+class _ImportProgress:
+    """A bar per file: lines read, lines per second, and bytes for plain files (drawn as
+    `ot.admin.output.ProgressDrawing` draws: from the import's own progress calls)."""
 
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
+    def __init__(self, drawing: ProgressDrawing) -> None:
+        self._drawing = drawing
         self._tasks: dict[str, TaskID] = {}
         self._started: dict[str, tuple[float, int]] = {}
-        self._drawn_at = 0.0
 
     def __call__(
         self, name: str, lines: int, offset: int, size: int | None, finished: bool
     ) -> None:
         now = time.monotonic()
         if name not in self._tasks:
-            self._tasks[name] = self._progress.add_task(name, total=size, lines=0, rate=0.0)
+            self._tasks[name] = self._drawing.add(name, total=size, lines=0, rate=0.0)
             self._started[name] = (now, lines)
         started, first_lines = self._started[name]
         elapsed = max(now - started, 1e-6)
         rate = (lines - first_lines) / elapsed
         # A log whose size is unknown (gzip, a stream) is complete when its end is reached.
         total = size if size is not None else (offset if finished else None)
-        self._progress.update(
-            self._tasks[name], completed=offset, total=total, lines=lines, rate=rate
+        self._drawing.update(
+            self._tasks[name],
+            finished=finished,  # a small log is read before the next redraw would be due
+            completed=offset,
+            total=total,
+            lines=lines,
+            rate=rate,
         )
-        # Its end is always drawn: a small log is read before the next redraw would be due.
-        if finished or now - self._drawn_at >= PROGRESS_REDRAW_SECONDS:
-            self._progress.refresh()
-            self._drawn_at = now
 
 
 @contextmanager
-def _progress_display(*, enabled: bool) -> Iterator[_ProgressDisplay | None]:
-    if not enabled:
-        yield None
-        return
-    progress = Progress(
+def _import_progress() -> Iterator[_ImportProgress | None]:
+    with progress_display(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.fields[lines]:,} lines"),
         TextColumn("{task.fields[rate]:,.0f} lines/s"),
         TimeElapsedColumn(),
-        console=Console(file=sys.stderr),
-        transient=True,
-        auto_refresh=False,  # no refresh thread: see _ProgressDisplay
-    )
-    with progress:
-        yield _ProgressDisplay(progress)
+    ) as drawing:
+        yield None if drawing is None else _ImportProgress(drawing)
 
 
 def print_summary(report: ImportReport, console: Console) -> None:

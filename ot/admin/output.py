@@ -1,16 +1,22 @@
 """How `ot-admin` commands print what they found: for people, a header line and tab-separated
 rows (which `cut` and `column -t` read too); for scripts (`--json`), one JSON document on
-standard output whose keys are the header's names and do not change."""
+standard output whose keys are the header's names and do not change. Long work shows a progress
+bar on a terminal's standard error (`progress_bar`)."""
 
 from __future__ import annotations
 
 import difflib
 import json
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, ProgressColumn, TaskID
 
 JSON_HELP = "Print one JSON document instead, for scripts."
 
@@ -109,3 +115,96 @@ def metric_text(name: str, value: object) -> str:
     if name in DURATION_METRICS and isinstance(value, int | float):
         return duration_text(value)
     return str(value)
+
+
+# --- progress -------------------------------------------------------------------------------
+
+# The most often a bar is redrawn: the work reports far more often than people can read.
+PROGRESS_REDRAW_SECONDS = 0.1
+
+# What the core's long functions take as `progress`: units done, and the total when known.
+ProgressCallback = Callable[[int, int | None], None]
+
+
+def progress_shown() -> bool:
+    """Whether progress is drawn: only when standard error is a terminal (never into a pipe, a
+    log file or cron's mail)."""
+    return sys.stderr.isatty()
+
+
+class ProgressDrawing:
+    """rich's progress display, drawn from the work's own progress calls rather than by rich's
+    refresh thread: nothing writes to the terminal while the command is not reporting, and a
+    single-threaded command may fork (the log import's writer process, see
+    ot.logimport.writer). Redrawn at most every PROGRESS_REDRAW_SECONDS, and always at the end."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._drawn_at = float("-inf")
+
+    def add(self, description: str, total: int | None, **fields: Any) -> TaskID:
+        return self._progress.add_task(description, total=total, **fields)
+
+    def update(self, task: TaskID, *, finished: bool = False, **changes: Any) -> None:
+        self._progress.update(task, **changes)
+        now = time.monotonic()
+        if finished or now - self._drawn_at >= PROGRESS_REDRAW_SECONDS:
+            self._progress.refresh()
+            self._drawn_at = now
+
+
+@contextmanager
+def progress_display(*columns: ProgressColumn | str) -> Iterator[ProgressDrawing | None]:
+    """A display of these columns on standard error, gone when the work is done (what the
+    command prints then says what was done); None when standard error is no terminal. Never
+    on standard output, where `--json` writes its document."""
+    if not progress_shown():
+        yield None
+        return
+    from rich.console import Console  # here: only a terminal needs it
+    from rich.progress import Progress
+
+    progress = Progress(
+        *columns,
+        # A terminal: `progress_shown` said so (and a test that makes it say so sees the bar).
+        console=Console(file=sys.stderr, force_terminal=True),
+        transient=True,
+        auto_refresh=False,  # no refresh thread: see ProgressDrawing
+    )
+    with progress:
+        yield ProgressDrawing(progress)
+
+
+@contextmanager
+def progress_bar(description: str, *, unit: str | None = None) -> Iterator[ProgressCallback | None]:
+    """One bar for a long command (`progress_display`): the callback to hand to the core
+    function's `progress`, None when nothing is drawn. The bar counts `unit`s ("12/40
+    accounts"), or shows a percentage when the units mean nothing to people (database pages);
+    without a total it only shows that the work goes on."""
+    if not progress_shown():
+        yield None  # before importing rich: the usual case under cron and in scripts
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns: list[ProgressColumn | str] = [TextColumn("{task.description}"), BarColumn()]
+    if unit is None:
+        columns.append(TaskProgressColumn())
+    else:
+        columns += [MofNCompleteColumn(separator="/"), unit]
+    with progress_display(*columns, TimeElapsedColumn()) as drawing:
+        if drawing is None:
+            yield None
+            return
+        task = drawing.add(description, total=None)
+
+        def advance(done: int, total: int | None = None) -> None:
+            finished = total is not None and done >= total
+            drawing.update(task, completed=done, total=total, finished=finished)
+
+        yield advance
