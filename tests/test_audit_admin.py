@@ -145,8 +145,19 @@ def _execute(database: AdminDatabase, sql: str) -> None:
     support.run_sync(run())
 
 
+# The settings under which every new entry makes a checkpoint due.
+CHECKPOINT_DUE = {"OT_AUDIT__CHECKPOINT_EVERY_ENTRIES": "1"}
+
+
+def signed_to_the_end(database: AdminDatabase) -> bool:
+    """Whether a signed checkpoint covers the trail's last entry."""
+    [last] = database.rows("SELECT max(id) AS id FROM audit_entry")
+    [signed] = database.rows("SELECT max(entry_id) AS id FROM audit_checkpoint")
+    return last["id"] is not None and signed["id"] == last["id"]
+
+
 def test_ot_admin_signs_a_checkpoint_once_one_is_due(database: AdminDatabase) -> None:
-    every_entry = {"OT_AUDIT__CHECKPOINT_EVERY_ENTRIES": "1"}
+    every_entry = CHECKPOINT_DUE
     ok(database.invoke("accounts create One", **every_entry))
     [checkpoint] = database.rows("SELECT entry_id FROM audit_checkpoint")
     assert checkpoint["entry_id"] == entries(database)[-1]["id"]

@@ -16,6 +16,7 @@ from ot.config import load_settings
 from ot.models import Site
 from tests import support
 from tests.test_admin_cli import ACCOUNT_NAME, AdminDatabase, ok, refused
+from tests.test_audit_admin import CHECKPOINT_DUE, signed_to_the_end
 from tests.test_stats_cli import RANGE, database, shop  # noqa: F401 (fixtures)
 
 STATS = f"stats query shop.example --metrics visitors,pageviews --dimensions visit:browser {RANGE}"
@@ -74,6 +75,17 @@ def test_a_backup_restored_elsewhere_answers_the_same_stats_and_reads_the_same_c
     # The backup holds the trail up to the copy; the restore is recorded on top of it.
     assert [row["action"] for row in restored] == ["database.restored"]
     ok(other_installation.invoke("audit verify"))
+
+
+def test_a_backup_signs_the_audit_trail_when_a_checkpoint_is_due(
+    database: AdminDatabase,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> None:
+    ok(database.invoke(f"account create '{ACCOUNT_NAME}'"))
+    ok(database.invoke(f"db backup {tmp_path / 'ot.db'}", **CHECKPOINT_DUE))
+    [last] = database.rows("SELECT action FROM audit_entry ORDER BY id DESC LIMIT 1")
+    assert last["action"] == "database.backed_up"
+    assert signed_to_the_end(database)
 
 
 def test_a_backup_never_overwrites_a_file(

@@ -17,6 +17,7 @@ from ot.models import Account, InvoiceState
 from tests import support, test_admin_cli
 from tests.test_admin_cli import AdminDatabase, ok, refused
 from tests.test_admin_operators import trail
+from tests.test_audit_admin import CHECKPOINT_DUE, signed_to_the_end
 
 database = test_admin_cli.database  # a fresh database per backend
 
@@ -97,6 +98,15 @@ def test_a_month_is_invoiced_once_and_read_back(office: AdminDatabase) -> None:
     reads = [e["details"] for e in trail(office) if e["action"] == "operator.read"]
     assert {"command": "billing usage", "arguments": {"account": "1", "period": "2026-11"}} in reads
     assert {"command": "billing show", "arguments": {"number": "OT-2026-000001"}} in reads
+
+
+def test_a_billing_run_signs_the_audit_trail_when_a_checkpoint_is_due(
+    office: AdminDatabase,
+) -> None:
+    ok(office.invoke("billing plan 1 starter", **billing()))
+    ok(office.invoke("billing run --period 2026-11", **billing(), **CHECKPOINT_DUE))
+    assert trail(office)[-1]["action"] == "invoice.issued"
+    assert signed_to_the_end(office)
 
 
 def test_an_unpaid_invoice_is_not_refunded(office: AdminDatabase) -> None:

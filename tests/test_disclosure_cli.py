@@ -27,6 +27,7 @@ from ot.security.secrets import load_secrets_of
 from tests import support, test_admin_cli
 from tests.test_admin_cli import AdminDatabase, ok, refused
 from tests.test_admin_operators import trail
+from tests.test_audit_admin import CHECKPOINT_DUE, signed_to_the_end
 
 database = test_admin_cli.database  # a fresh database per backend
 
@@ -166,6 +167,21 @@ def test_an_approved_request_exports_exactly_its_scope_signed(
     assert exported[-1]["details"]["bundle_sha256"] == sha256
     shown = json.loads(ok(office.invoke(f"disclosure show {request} --json", **legal("bob"))))
     assert (shown["state"], shown["bundle_sha256"]) == ("exported", sha256)
+
+
+def test_an_export_signs_the_audit_trail_when_a_checkpoint_is_due(
+    office: AdminDatabase, tmp_path: Path
+) -> None:
+    request = opened(office)
+    ok(office.invoke(f"disclosure approve {request}", **legal("bob")))
+    bundle = tmp_path / "bundle.zip"
+    ok(
+        office.invoke(
+            f"disclosure export {request} --out {bundle}", **legal("alice"), **CHECKPOINT_DUE
+        )
+    )
+    assert trail(office)[-1]["action"] == "disclosure.exported"
+    assert signed_to_the_end(office)
 
 
 def test_a_partial_approval_exports_only_what_it_let_through(

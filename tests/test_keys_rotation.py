@@ -38,6 +38,7 @@ from ot.security.secrets import load_secrets_of, read_secrets
 from tests import support, test_admin_cli
 from tests.support import NOT_SETUP, TEST_OPERATOR, event, make_site, rows, store_hits
 from tests.test_admin_cli import AdminDatabase, ok
+from tests.test_audit_admin import CHECKPOINT_DUE, signed_to_the_end
 
 VISITOR_IP = "198.51.100.23"
 
@@ -229,6 +230,16 @@ def test_keys_rotate_status_and_retire_through_ot_admin(database: AdminDatabase)
         f"SELECT action FROM audit_entry WHERE {NOT_SETUP} AND action != 'operator.read'"
     )
     assert [row["action"] for row in acts][-2:] == ["keys.rotated", "keys.retired"]
+
+
+def test_a_rotation_signs_the_audit_trail_when_a_checkpoint_is_due(
+    database: AdminDatabase,
+) -> None:
+    ok(database.invoke("account create 'Jane Doe'"))
+    ok(database.invoke("keys rotate", **CHECKPOINT_DUE))
+    [last] = database.rows("SELECT action FROM audit_entry ORDER BY id DESC LIMIT 1")
+    assert last["action"] == "keys.rotated"
+    assert signed_to_the_end(database)
 
 
 def test_keys_status_names_values_that_are_not_encrypted(database: AdminDatabase) -> None:

@@ -22,10 +22,17 @@ def backup_command(
     Example:
       ot-admin db backup /var/backups/opentracker-2026-12-06.db
     """
-    from ot.backups import back_up
+    from ot.backups import BackupReport, back_up
 
     context = context_from(ctx)
-    report = run(lambda: back_up(context.settings, file, actor=context.actor))
+
+    async def action() -> BackupReport:
+        # The backup records itself in a transaction of its own; the context's engine signs
+        # the trail's head afterwards if a checkpoint is due, as after any command.
+        async with context.engine():
+            return await back_up(context.settings, file, actor=context.actor)
+
+    report = run(action)
     typer.echo(
         f"backed up to {report.database_file} ({report.bytes:,} bytes, sha256 "
         f"{report.database_sha256}); its keys: {report.keys_file}"

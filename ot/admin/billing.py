@@ -163,25 +163,20 @@ def run_command(
     Example:
       ot-admin billing run --period 2026-11
     """
-    from ot.db import create_engine, transaction
-
     context = context_from(ctx)
     month = _period(period)
 
     async def action() -> Any:
-        engine = create_engine(context.settings)
-        try:
-            async with transaction(engine, keep_refusals=False) as session:
-                return await issue_invoices(
-                    session,
-                    context.cipher(),
-                    context.settings.billing,
-                    month,
-                    now=utcnow(),
-                    actor=context.actor,
-                )
-        finally:
-            await engine.dispose()
+        # The write lock: the invoices' numbers are taken from the counter in this transaction.
+        async with context.session(locked=True) as session:
+            return await issue_invoices(
+                session,
+                context.cipher(),
+                context.settings.billing,
+                month,
+                now=utcnow(),
+                actor=context.actor,
+            )
 
     done = run(action)
     if as_json:
@@ -290,7 +285,6 @@ def refund_command(
       ot-admin billing refund OT-2026-000012 --yes
     """
     from ot.billing.payments import check_refundable, paypal_gateway, refund_invoice
-    from ot.db import create_engine
 
     context = context_from(ctx)
     if not yes:
@@ -299,12 +293,9 @@ def refund_command(
     async def action() -> Invoice:
         async with context.session() as session:
             check_refundable(await get_invoice(session, number))  # before asking for PayPal
-        engine = create_engine(context.settings)
-        try:
+        async with context.engine() as engine:
             gateway = paypal_gateway(context.settings)
             return await refund_invoice(engine, gateway, number, actor=context.actor)
-        finally:
-            await engine.dispose()
 
     invoice = run(action)
     typer.echo(

@@ -52,27 +52,40 @@ class AdminContext:
         return self.operator.actor
 
     @asynccontextmanager
-    async def session(
-        self, *, keep_refusals: bool = False, locked: bool = False
-    ) -> AsyncIterator[AsyncSession]:
-        """The command's unit of work (`ot.db.transaction`): committed when the command
-        succeeds, rolled back when it is refused or fails, so a refused command changes nothing;
-        then the audit trail's head is signed if a checkpoint is due. `keep_refusals` for acts
-        whose core records a refusal (a disclosure's four eyes): that entry alone is kept.
-        `locked` for work that reads, then writes much (`ot.db.start_writing`)."""
-        from ot.db import create_engine, transaction
+    async def engine(self, *, for_writes: bool = False) -> AsyncIterator[AsyncEngine]:
+        """The database, for work whose core function runs transactions of its own (it takes
+        an engine): the schema made sure of first; once the work succeeded, the audit trail's
+        head signed if a checkpoint is due, as after every command's unit of work. `for_writes`
+        as `ot.db.create_engine` has it."""
+        from ot.db import create_engine
         from ot.schema import ensure_schema
 
-        engine = create_engine(self.settings)
+        engine = create_engine(self.settings, for_writes=for_writes)
         try:
             await ensure_schema(engine, migrate_if_new=self.settings.is_embedded_database)
-            async with transaction(engine, locked=locked, keep_refusals=keep_refusals) as session:
-                if self.read is not None:
-                    await self._record_read(session)
-                yield session
+            yield engine
             await _checkpoint_if_due(engine, self.settings)
         finally:
             await engine.dispose()
+
+    @asynccontextmanager
+    async def session(
+        self, *, keep_refusals: bool = False, locked: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """The command's unit of work (`ot.db.transaction`) on `engine()`: committed when the
+        command succeeds, rolled back when it is refused or fails, so a refused command changes
+        nothing. `keep_refusals` for acts whose core records a refusal (a disclosure's four
+        eyes): that entry alone is kept. `locked` for work that reads, then writes much
+        (`ot.db.start_writing`)."""
+        from ot.db import transaction
+
+        async with (
+            self.engine() as engine,
+            transaction(engine, locked=locked, keep_refusals=keep_refusals) as session,
+        ):
+            if self.read is not None:
+                await self._record_read(session)
+            yield session
 
     async def _record_read(self, session: AsyncSession) -> None:
         from ot.security.operators import record_read
@@ -88,7 +101,7 @@ class AdminContext:
         return Cipher(load_secrets_of(self.settings))
 
 
-async def _checkpoint_if_due(engine: Any, settings: Settings) -> None:
+async def _checkpoint_if_due(engine: AsyncEngine, settings: Settings) -> None:
     from ot.security.audit_checkpoints import sign_checkpoint
 
     try:

@@ -334,21 +334,17 @@ def export_command(
     Example:
       ot-admin disclosure export 4 --out /secure/disclosure-4.zip
     """
-    from ot.db import create_engine
     from ot.disclosure.bundle import export_bundle
     from ot.security.audit_checkpoints import load_or_create_signing_key, signing_key_path
 
     context = context_from(ctx)
 
     async def action() -> Any:
-        engine = create_engine(context.settings)
-        try:
+        async with context.engine() as engine:
             key = load_or_create_signing_key(signing_key_path(context.settings))
             return await export_bundle(
                 engine, context.cipher(), key, _operator(context), request_id, out
             )
-        finally:
-            await engine.dispose()
 
     report = run(action)
     if as_json:

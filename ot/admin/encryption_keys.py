@@ -10,7 +10,6 @@ from ot import paths
 from ot.admin.context import AdminContext, context_from, run
 from ot.admin.help import AdminTyper
 from ot.admin.output import json_option, plural, print_json, print_listing
-from ot.db import create_engine
 from ot.security.key_rotation import KeyUsage, RotationReport, key_usage, retire_key, rotate
 from ot.security.secrets import load_secrets_of
 
@@ -39,14 +38,8 @@ def rotate_command(
     secrets_file = _secrets_file(context)
 
     async def action() -> RotationReport:
-        async with context.session():
-            pass  # the schema is current
-        engine = create_engine(context.settings)
-        try:
-            report = await rotate(engine, secrets_file, actor=context.actor, batch_size=batch_size)
-        finally:
-            await engine.dispose()
-        return report
+        async with context.engine() as engine:
+            return await rotate(engine, secrets_file, actor=context.actor, batch_size=batch_size)
 
     report = run(action)
     typer.echo(f"new current key {report.new_key_id}")
@@ -73,13 +66,8 @@ def status_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
     secrets = load_secrets_of(context.settings)
 
     async def action() -> KeyUsage:
-        async with context.session():
-            pass  # the schema is current
-        engine = create_engine(context.settings)
-        try:
+        async with context.engine() as engine:
             return await key_usage(engine, list(secrets.encryption_keys))
-        finally:
-            await engine.dispose()
 
     usage = run(action)
     keys = [
@@ -132,13 +120,8 @@ def retire_command(
     secrets_file = _secrets_file(context)
 
     async def action() -> None:
-        async with context.session():
-            pass  # the schema is current
-        engine = create_engine(context.settings)
-        try:
+        async with context.engine() as engine:
             await retire_key(engine, secrets_file, key_id, actor=context.actor)
-        finally:
-            await engine.dispose()
 
     run(action)
     typer.echo(f"key {key_id} retired")
