@@ -187,13 +187,8 @@ def checkpoint_command(ctx: typer.Context) -> None:
     context = context_from(ctx)
 
     async def action() -> AuditCheckpoint | None:
-        engine = create_engine(context.settings)
-        try:
-            async with context.session():
-                pass  # the schema is current
+        async with context.engine() as engine:
             return await sign_checkpoint(engine, context.settings, force=True)
-        finally:
-            await engine.dispose()
 
     written = run(action)
     if written is None:

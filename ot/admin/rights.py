@@ -11,14 +11,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ot.admin.context import context_from, run
 from ot.admin.help import AdminTyper
 from ot.admin.output import plural
-from ot.db import create_engine
 from ot.errors import InvalidInput
 from ot.ingest.visitors import visitor_id_from_client_id
 from ot.private_files import open_private_for_writing
 from ot.rights.erasure import ErasureReport, erase_visitor
 from ot.rights.export import write_export
 from ot.rights.housekeeping import HousekeepingReport, run_housekeeping
-from ot.schema import ensure_schema
 from ot.security.secrets import load_or_create_secrets
 from ot.sites.store import get_site
 
@@ -39,21 +37,17 @@ def export_command(
       ot-admin accounts export 3 --out account-3.zip
     """
     context = context_from(ctx)
-    settings = context.settings
 
     async def action() -> dict[str, int]:
-        engine = create_engine(settings)
         try:
-            await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
-            with open_private_for_writing(out) as archive:
-                return await write_export(
-                    engine, context.cipher(), account_id, archive, actor=context.actor
-                )
+            async with context.engine() as engine:
+                with open_private_for_writing(out) as archive:
+                    return await write_export(
+                        engine, context.cipher(), account_id, archive, actor=context.actor
+                    )
         except BaseException:
             out.unlink(missing_ok=True)  # never leave half an export behind
             raise
-        finally:
-            await engine.dispose()
 
     counts = run(action)
     sites, hits = plural(counts["sites"], "site"), plural(counts["hits"], "hit")
@@ -81,9 +75,7 @@ def erase_command(
     async def action() -> ErasureReport:
         if sum(value is not None for value in (visitor_id, client_id, ip)) != 1:
             raise InvalidInput("give exactly one of --visitor-id, --client-id, --ip")
-        engine = create_engine(settings, for_writes=True)
-        try:
-            await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
+        async with context.engine(for_writes=True) as engine:
             async with AsyncSession(engine) as session:
                 found = await get_site(session, site)
             assert found.id is not None
@@ -100,8 +92,6 @@ def erase_command(
                 actor=context.actor,
                 by_client_id=client_id is not None,
             )
-        finally:
-            await engine.dispose()
 
     report = run(action)
     typer.echo(
@@ -123,15 +113,11 @@ def retention_run_command(ctx: typer.Context) -> None:
     Example:
       ot-admin retention run
     """
-    settings = context_from(ctx).settings
+    context = context_from(ctx)
 
     async def action() -> HousekeepingReport:
-        engine = create_engine(settings, for_writes=True)
-        try:
-            await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
-            return await run_housekeeping(engine, settings)
-        finally:
-            await engine.dispose()
+        async with context.engine(for_writes=True) as engine:
+            return await run_housekeeping(engine, context.settings)
 
     report = run(action)
     for site in report.retention.sites:

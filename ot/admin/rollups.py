@@ -10,7 +10,6 @@ from ot.admin.output import plural
 from ot.db import create_engine
 from ot.rollups.job import RollupReport
 from ot.rollups.schedule import run_by_hand
-from ot.schema import ensure_schema
 
 app = AdminTyper(help="Per-day rollups for fast dashboards.", no_args_is_help=True)
 
@@ -29,13 +28,12 @@ def run_command(ctx: typer.Context) -> None:
     settings = context.settings
 
     async def roll_up() -> RollupReport | None:
-        reader, writer = create_engine(settings), create_engine(settings, for_writes=True)
-        try:
-            await ensure_schema(reader, migrate_if_new=settings.is_embedded_database)
-            return await run_by_hand(settings, reader, writer, actor=context.actor)
-        finally:
-            await reader.dispose()
-            await writer.dispose()
+        async with context.engine(for_writes=True) as writer:
+            reader = create_engine(settings)
+            try:
+                return await run_by_hand(settings, reader, writer, actor=context.actor)
+            finally:
+                await reader.dispose()
 
     report = run(roll_up)
     if report is None:
