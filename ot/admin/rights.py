@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.admin.context import context_from, run
 from ot.admin.help import AdminTyper
-from ot.admin.output import plural
+from ot.admin.output import plural, progress_bar
 from ot.errors import InvalidInput
 from ot.ingest.visitors import visitor_id_from_client_id
 from ot.private_files import open_private_for_writing
@@ -117,7 +117,9 @@ def retention_run_command(ctx: typer.Context) -> None:
 
     async def action() -> HousekeepingReport:
         async with context.engine(for_writes=True) as engine:
-            return await run_housekeeping(engine, context.settings)
+            # The bar is gone before anything else is said (an error, a warning).
+            with progress_bar("applying retention", unit="sites") as progress:
+                return await run_housekeeping(engine, context.settings, progress)
 
     report = run(action)
     for site in report.retention.sites:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,10 +29,16 @@ class HousekeepingReport:
     purged_accounts: list[int] = field(default_factory=list)
 
 
-async def run_housekeeping(engine: AsyncEngine, settings: Settings) -> HousekeepingReport:
+async def run_housekeeping(
+    engine: AsyncEngine,
+    settings: Settings,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> HousekeepingReport:
+    """Retention, then purges; `progress` is told the sites done by the retention (the long
+    part: purges are few)."""
     now = utcnow()
     batch_size = settings.rights.batch_size
-    retention = await run_retention(engine, now, batch_size)
+    retention = await run_retention(engine, now, batch_size, progress)
     purged = await purge_due_accounts(engine, now, batch_size)
     return HousekeepingReport(retention, purged)
 

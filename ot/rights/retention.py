@@ -8,6 +8,7 @@ erasure and account purges use for the same reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -112,15 +113,23 @@ async def apply_retention(
     return report
 
 
-async def run_retention(engine: AsyncEngine, now: datetime, batch_size: int) -> RetentionReport:
+async def run_retention(
+    engine: AsyncEngine,
+    now: datetime,
+    batch_size: int,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> RetentionReport:
     """Apply every site's retention; each site that lost anything gets an audit entry (counts
-    only) in its account's trail."""
+    only) in its account's trail. `progress` is told the sites done, of those with a
+    retention."""
     report = RetentionReport()
     async with AsyncSession(engine) as session:
         sites = list(
             (await session.exec(select(Site).where(col(Site.retention_days).is_not(None)))).all()
         )
-    for site in sites:
+    for sites_done, site in enumerate(sites):
+        if progress is not None:
+            progress(sites_done, len(sites))
         done = await apply_retention(engine, site, now, batch_size)
         report.sites.append(done)
         if done.hits or done.visits or done.rollup_rows:
@@ -133,6 +142,8 @@ async def run_retention(engine: AsyncEngine, now: datetime, batch_size: int) -> 
                     details=_counts(done, site),
                 )
                 await session.commit()
+    if progress is not None:
+        progress(len(sites), len(sites))
     return report
 
 
