@@ -22,10 +22,10 @@ import asyncio
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -44,6 +44,11 @@ from ot.security.secrets import create_secret_file
 KEYS_SUFFIX = ".keys"
 KEYS_FORMAT = "opentracker-backup-keys/1"
 SQLITE_PAGES_PER_STEP = 1024  # pages copied between two looks at the source: the server writes
+COPY_CHUNK_BYTES = 1 << 20
+
+# What `back_up` and `restore` tell how far they are: units done (SQLite's pages, a file's bytes),
+# and the total when known (`pg_dump` and `pg_restore` say nothing until they are done).
+Progress = Callable[[int, int | None], None]
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,9 @@ def keys_file_of(database_file: Path) -> Path:
     return database_file.with_name(database_file.name + KEYS_SUFFIX)
 
 
-async def back_up(settings: Settings, target: Path, *, actor: Actor) -> BackupReport:
+async def back_up(
+    settings: Settings, target: Path, *, actor: Actor, progress: Progress | None = None
+) -> BackupReport:
     """Write the database to `target` and its keys beside it (`target.keys`); refuses to
     overwrite either."""
     target = target.expanduser().absolute()
@@ -71,9 +78,12 @@ async def back_up(settings: Settings, target: Path, *, actor: Actor) -> BackupRe
     partial = target.with_name(f".{target.name}.partial")
     try:
         if settings.is_embedded_database:
-            await asyncio.to_thread(_sqlite_backup, paths.sqlite_path(settings.data_dir), partial)
+            database = paths.sqlite_path(settings.data_dir)
+            await asyncio.to_thread(_sqlite_backup, database, partial, progress)
         else:
+            _told(progress, 0, None)
             await asyncio.to_thread(_pg_dump, settings.effective_database_url, partial)
+            _told(progress, partial.stat().st_size, partial.stat().st_size)
         os.chmod(partial, 0o600)
         os.replace(partial, target)
     finally:
@@ -91,7 +101,12 @@ async def back_up(settings: Settings, target: Path, *, actor: Actor) -> BackupRe
 
 
 async def restore(
-    settings: Settings, source: Path, keys: Path | None = None, *, actor: Actor
+    settings: Settings,
+    source: Path,
+    keys: Path | None = None,
+    *,
+    actor: Actor,
+    progress: Progress | None = None,
 ) -> None:
     """Replace the installation's database and keys with a backup's (the server stopped)."""
     source = source.expanduser().absolute()
@@ -102,9 +117,12 @@ async def restore(
     saved_keys = _read_keys(keys)
     if settings.is_embedded_database:
         _check_sqlite_backup(source)
-        await asyncio.to_thread(_sqlite_restore, source, paths.sqlite_path(settings.data_dir))
+        database = paths.sqlite_path(settings.data_dir)
+        await asyncio.to_thread(_sqlite_restore, source, database, progress)
     else:
+        _told(progress, 0, None)
         await asyncio.to_thread(_pg_restore, settings.effective_database_url, source)
+        _told(progress, source.stat().st_size, source.stat().st_size)
     _put_keys(settings, saved_keys)
     await _record(
         settings,
@@ -127,16 +145,25 @@ async def _record(
         await engine.dispose()
 
 
+def _told(progress: Progress | None, done: int, total: int | None) -> None:
+    if progress is not None:
+        progress(done, total)
+
+
 # --- SQLite ---------------------------------------------------------------------------------
 
 
-def _sqlite_backup(database: Path, target: Path) -> None:
+def _sqlite_backup(database: Path, target: Path, progress: Progress | None) -> None:
     if not database.exists():
         raise NotFound(f"there is no database at {database}")
+
+    def step_done(_status: int, remaining: int, total: int) -> None:
+        _told(progress, total - remaining, total)
+
     source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     copy = sqlite3.connect(target)
     try:
-        source.backup(copy, pages=SQLITE_PAGES_PER_STEP)
+        source.backup(copy, pages=SQLITE_PAGES_PER_STEP, progress=step_done)
     finally:
         copy.close()
         source.close()
@@ -152,17 +179,29 @@ def _check_sqlite_backup(source: Path) -> None:
         raise InvalidInput(f"{source} is damaged: {verdict}", field="file")
 
 
-def _sqlite_restore(source: Path, database: Path) -> None:
+def _sqlite_restore(source: Path, database: Path, progress: Progress | None) -> None:
     database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     staged = Path(tempfile.mkstemp(dir=database.parent, prefix=".restore-")[1])
     try:
-        shutil.copyfile(source, staged)
+        _copy(source, staged, progress)
         os.chmod(staged, 0o600)
         for companion in paths.SQLITE_COMPANIONS:  # the old database's journal is not ours
             Path(f"{database}{companion}").unlink(missing_ok=True)
         os.replace(staged, database)
     finally:
         staged.unlink(missing_ok=True)
+
+
+def _copy(source: Path, target: Path, progress: Progress | None) -> None:
+    """`shutil.copyfile`, telling the bytes copied."""
+    total = source.stat().st_size
+    done = 0
+    _told(progress, done, total)
+    with source.open("rb") as reading, target.open("wb") as writing:
+        for chunk in iter(lambda: reading.read(COPY_CHUNK_BYTES), b""):
+            writing.write(chunk)
+            done += len(chunk)
+            _told(progress, done, max(total, done))
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Paying and refunding go through PayPal: tests/test_billing.py drives them agains
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,6 +108,27 @@ def test_a_billing_run_signs_the_audit_trail_when_a_checkpoint_is_due(
     ok(office.invoke("billing run --period 2026-11", **billing(), **CHECKPOINT_DUE))
     assert trail(office)[-1]["action"] == "invoice.issued"
     assert signed_to_the_end(office)
+
+
+def test_a_billing_run_for_a_script_prints_its_json_and_no_progress_bar(
+    office: AdminDatabase,
+) -> None:
+    """CliRunner's standard error is no terminal: as under cron, or piped to a log."""
+    ok(office.invoke("billing plan 1 starter", **billing()))
+    result = office.invoke("billing run --period 2026-11 --json", **billing())
+    assert json.loads(ok(result))["issued"][0]["number"] == "OT-2026-000001"
+    assert result.stderr == ""
+
+
+def test_a_billing_run_on_a_terminal_draws_its_bar_to_the_last_account(
+    office: AdminDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ot.admin.output.progress_shown", lambda: True)
+    ok(office.invoke("billing plan 1 starter", **billing()))
+    result = office.invoke("billing run --period 2026-11 --json", **billing())
+    assert json.loads(ok(result))["issued"][0]["number"] == "OT-2026-000001"
+    drawn = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", result.stderr)
+    assert "invoicing 2026-11" in drawn and "1/1 accounts" in drawn, drawn
 
 
 def test_an_unpaid_invoice_is_not_refunded(office: AdminDatabase) -> None:

@@ -21,8 +21,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ot.accounts.store import EMAIL_CONTEXT, email_index, get_account
 from ot.db import transaction
+from ot.disclosure import bundle as bundle_module
 from ot.mailer import outbox
+from ot.models import OperatorRole
+from ot.security.audit_checkpoints import load_or_create_signing_key, signing_key_path
 from ot.security.crypto import Cipher
+from ot.security.operators import Operator
 from ot.security.secrets import load_secrets_of
 from tests import support, test_admin_cli
 from tests.test_admin_cli import AdminDatabase, ok, refused
@@ -182,6 +186,34 @@ def test_an_export_signs_the_audit_trail_when_a_checkpoint_is_due(
     )
     assert trail(office)[-1]["action"] == "disclosure.exported"
     assert signed_to_the_end(office)
+
+
+def test_an_export_counts_the_scoped_hits_it_reads_up_to_their_total(
+    office: AdminDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = opened(office)
+    ok(office.invoke(f"disclosure approve {request}", **legal("bob")))
+    monkeypatch.setattr(bundle_module, "PROGRESS_EVERY_HITS", 1)
+    told: list[tuple[int, int | None]] = []
+
+    async def export() -> None:
+        alice = Operator("alice", frozenset({OperatorRole.LEGAL}))
+        key = load_or_create_signing_key(signing_key_path(office.settings))
+        cipher = Cipher(load_secrets_of(office.settings))
+        async with support.helper_engine(office.settings) as engine:
+            await bundle_module.export_bundle(
+                engine,
+                cipher,
+                key,
+                alice,
+                request,
+                tmp_path / "bundle.zip",
+                lambda done, total: told.append((done, total)),
+            )
+
+    support.run_sync(export())
+    # The three hits of shop.example on 2 November, one report each, then the end.
+    assert told == [(1, 3), (2, 3), (3, 3), (3, 3)]
 
 
 def test_a_partial_approval_exports_only_what_it_let_through(

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ot.admin.context import context_from, run
+from ot.admin.output import progress_bar
 
 
 def backup_command(
@@ -30,7 +31,8 @@ def backup_command(
         # The backup records itself in a transaction of its own; the context's engine signs
         # the trail's head afterwards if a checkpoint is due, as after any command.
         async with context.engine():
-            return await back_up(context.settings, file, actor=context.actor)
+            with progress_bar("backing up") as progress:
+                return await back_up(context.settings, file, actor=context.actor, progress=progress)
 
     report = run(action)
     typer.echo(
@@ -64,5 +66,10 @@ def restore_command(
             "Is the server stopped, and do you want to go on?",
             abort=True,
         )
-    run(lambda: restore(context.settings, file, keys, actor=context.actor))
+
+    async def action() -> None:
+        with progress_bar("restoring") as progress:
+            await restore(context.settings, file, keys, actor=context.actor, progress=progress)
+
+    run(action)
     typer.echo(f"restored from {file}; start the server again")

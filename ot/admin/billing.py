@@ -8,7 +8,7 @@ import typer
 
 from ot.admin.context import context_from, refuse, run
 from ot.admin.help import AdminTyper
-from ot.admin.output import json_option, plural, print_json, print_listing
+from ot.admin.output import json_option, plural, print_json, print_listing, progress_bar
 from ot.billing.dunning import overdue_invoices, run_dunning
 from ot.billing.invoices import (
     get_invoice,
@@ -168,15 +168,18 @@ def run_command(
 
     async def action() -> Any:
         # The write lock: the invoices' numbers are taken from the counter in this transaction.
+        # The bar is gone before anything else is said (an error, a warning).
         async with context.session(locked=True) as session:
-            return await issue_invoices(
-                session,
-                context.cipher(),
-                context.settings.billing,
-                month,
-                now=utcnow(),
-                actor=context.actor,
-            )
+            with progress_bar(f"invoicing {month}", unit="accounts") as progress:
+                return await issue_invoices(
+                    session,
+                    context.cipher(),
+                    context.settings.billing,
+                    month,
+                    now=utcnow(),
+                    actor=context.actor,
+                    progress=progress,
+                )
 
     done = run(action)
     if as_json:

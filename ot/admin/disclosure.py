@@ -12,7 +12,14 @@ import typer
 
 from ot.admin.context import AdminContext, context_from, refuse, run
 from ot.admin.help import AdminTyper
-from ot.admin.output import json_option, plural, print_fields, print_json, print_listing
+from ot.admin.output import (
+    json_option,
+    plural,
+    print_fields,
+    print_json,
+    print_listing,
+    progress_bar,
+)
 from ot.clock import as_utc, utcnow
 from ot.disclosure.requests import (
     DisclosureTerms,
@@ -342,9 +349,11 @@ def export_command(
     async def action() -> Any:
         async with context.engine() as engine:
             key = load_or_create_signing_key(signing_key_path(context.settings))
-            return await export_bundle(
-                engine, context.cipher(), key, _operator(context), request_id, out
-            )
+            # The bar is gone before anything else is said (an error, a warning).
+            with progress_bar("reading the hits", unit="hits") as progress:
+                return await export_bundle(
+                    engine, context.cipher(), key, _operator(context), request_id, out, progress
+                )
 
     report = run(action)
     if as_json:

@@ -9,7 +9,7 @@ import typer
 from ot import paths
 from ot.admin.context import AdminContext, context_from, run
 from ot.admin.help import AdminTyper
-from ot.admin.output import json_option, plural, print_json, print_listing
+from ot.admin.output import json_option, plural, print_json, print_listing, progress_bar
 from ot.security.key_rotation import KeyUsage, RotationReport, key_usage, retire_key, rotate
 from ot.security.secrets import load_secrets_of
 
@@ -38,8 +38,16 @@ def rotate_command(
     secrets_file = _secrets_file(context)
 
     async def action() -> RotationReport:
+        # The bar is gone before anything else is said (an error, a warning).
         async with context.engine() as engine:
-            return await rotate(engine, secrets_file, actor=context.actor, batch_size=batch_size)
+            with progress_bar("re-encrypting", unit="values") as progress:
+                return await rotate(
+                    engine,
+                    secrets_file,
+                    actor=context.actor,
+                    batch_size=batch_size,
+                    progress=progress,
+                )
 
     report = run(action)
     typer.echo(f"new current key {report.new_key_id}")

@@ -7,6 +7,7 @@ unique key), and accounts already invoiced are skipped. Accounts on a plan price
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -51,10 +52,11 @@ async def issue_invoices(
     *,
     now: datetime,
     actor: Actor,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> BillingRun:
     """Invoice every account for `period` that has not been, at its current plan's price. The
     caller's transaction must hold the write lock (`ot.db.transaction(locked=True)`): numbers
-    are taken from the counter in it."""
+    are taken from the counter in it. `progress` is told the accounts done, of all."""
     if period.end > now:
         raise InvalidInput(
             f"{period} is not over yet: a month is invoiced once it has ended", field="period"
@@ -74,7 +76,10 @@ async def issue_invoices(
     )
     issued: list[Invoice] = []
     free = 0
-    for account in await list_accounts(session):
+    accounts = await list_accounts(session)
+    for done, account in enumerate(accounts):
+        if progress is not None:
+            progress(done, len(accounts))
         assert account.id is not None
         if account.id in invoiced or account.id in purged:
             continue
@@ -88,6 +93,8 @@ async def issue_invoices(
         issued.append(
             await _issue(session, cipher, settings, account, plan, period, used, now, actor)
         )
+    if progress is not None:
+        progress(len(accounts), len(accounts))
     return BillingRun(period, issued, len(invoiced), free)
 
 

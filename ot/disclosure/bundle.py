@@ -21,6 +21,7 @@ import os
 import tempfile
 import zipfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import IO, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
@@ -54,6 +56,7 @@ FORMAT = "opentracker-disclosure/1"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 HIT_BATCH = 5000
+PROGRESS_EVERY_HITS = 500  # hits read between two reports of progress: each costs a little
 # The hits file leaves the IP out: IPs are a category of their own.
 HIT_FILE_COLUMNS = [name for name in HIT_COLUMNS if name != "ip"]
 STATISTICS_COLUMNS = ["site_id", "domain", "day", "pageviews", "events", "visitors", "visits"]
@@ -83,9 +86,12 @@ async def export_bundle(
     operator: Operator,
     request_id: int,
     out: Path,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> BundleReport:
     """Write the bundle of an approved request to `out` (refused, and recorded, for any other
-    request), mark the request exported and record the bundle's SHA-256 in the trail."""
+    request), mark the request exported and record the bundle's SHA-256 in the trail.
+    `progress` is told the scoped hits read, of those counted first (none when no category
+    needs them)."""
     if out.exists():
         raise InvalidInput(f"{out} exists already: choose a new file for the bundle", field="out")
     async with transaction(engine, locked=False, keep_refusals=True) as session:
@@ -103,7 +109,7 @@ async def export_bundle(
         _write_json(work / "request.json", {"format": FORMAT, "request": record})
         if DataCategory.CUSTOMER_INFORMATION in scope.categories:
             _write_json(work / "customer_information.json", profile)
-        await _write_hit_files(engine, cipher, scope, scoped_sites, work)
+        await _write_hit_files(engine, cipher, scope, scoped_sites, work, progress)
         files = {
             path.relative_to(work).as_posix(): path
             for path in sorted(work.rglob("*"))
@@ -195,12 +201,21 @@ def _request_record(request: DisclosureRequest, cipher: Cipher) -> dict[str, Any
 
 
 async def _write_hit_files(
-    engine: AsyncEngine, cipher: Cipher, scope: DisclosureScope, sites: list[Site], work: Path
+    engine: AsyncEngine,
+    cipher: Cipher,
+    scope: DisclosureScope,
+    sites: list[Site],
+    work: Path,
+    progress: Callable[[int, int | None], None] | None,
 ) -> None:
     """The files read from the scoped sites' hits of the period: one pass over them per site."""
     wanted = scope.categories
     if not wanted & {DataCategory.STATISTICS, DataCategory.RAW_HITS, DataCategory.IPS}:
+        if progress is not None:
+            progress(0, 0)
         return
+    read = 0
+    total = await _count_scoped_hits(engine, sites, scope) if progress is not None else 0
     statistics: list[list[object]] = []
     for site in sites:
         assert site.id is not None
@@ -230,11 +245,16 @@ async def _write_hit_files(
                     day.events += 1
                 day.visitors.add(row["visitor_id"])
                 day.visits.add(row["visit_id"])
+                read += 1
+                if progress is not None and read % PROGRESS_EVERY_HITS == 0:
+                    progress(read, max(total, read))
         for day_date, counted in sorted(days.items()):
             statistics.append(
                 [site.id, site.domain, day_date.isoformat(), counted.pageviews, counted.events,
                  len(counted.visitors), len(counted.visits)]
             )  # fmt: skip
+    if progress is not None:
+        progress(read, read)  # the count's, unless hits were stored or deleted meanwhile
     if DataCategory.STATISTICS in wanted:
         with (work / "statistics.csv").open("w", newline="", encoding="utf-8") as raw:
             writer = csv.writer(raw)
@@ -261,6 +281,21 @@ class _csv_file:  # a context manager, named like open
             self._raw.close()
 
 
+def _in_scope(site_ids: list[int], scope: DisclosureScope) -> tuple[ColumnElement[bool], ...]:
+    return (
+        HIT.c.site_id.in_(site_ids),
+        HIT.c.timestamp >= scope.period_start,
+        HIT.c.timestamp < scope.period_end,
+    )
+
+
+async def _count_scoped_hits(engine: AsyncEngine, sites: list[Site], scope: DisclosureScope) -> int:
+    site_ids = [site.id for site in sites if site.id is not None]
+    async with engine.connect() as connection:
+        query = sa_select(func.count()).select_from(HIT).where(*_in_scope(site_ids, scope))
+        return int((await connection.execute(query)).scalar_one())
+
+
 async def _scoped_hits(engine: AsyncEngine, site_id: int, scope: DisclosureScope) -> Any:
     """The site's hits from the period's start (included) to its end (excluded), by id."""
     last_id = 0
@@ -269,12 +304,7 @@ async def _scoped_hits(engine: AsyncEngine, site_id: int, scope: DisclosureScope
             rows = (
                 await connection.execute(
                     sa_select(HIT)
-                    .where(
-                        HIT.c.site_id == site_id,
-                        HIT.c.timestamp >= scope.period_start,
-                        HIT.c.timestamp < scope.period_end,
-                        HIT.c.id > last_id,
-                    )
+                    .where(*_in_scope([site_id], scope), HIT.c.id > last_id)
                     .order_by(HIT.c.id)
                     .limit(HIT_BATCH)
                 )

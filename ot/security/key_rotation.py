@@ -8,10 +8,11 @@ list kept here), so a column added later is rotated and checked without a change
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Column, MetaData, Table, and_, bindparam, func, select, update
+from sqlalchemy import Column, ColumnElement, MetaData, Table, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -161,21 +162,54 @@ def start_rotation(secrets_file: Path) -> str:
 
 
 async def reencrypt(
-    engine: AsyncEngine, secrets_file: Path, report: RotationReport, *, batch_size: int = BATCH_SIZE
+    engine: AsyncEngine,
+    secrets_file: Path,
+    report: RotationReport,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> None:
     """Re-encrypt every value not under the current key, a batch per transaction.
 
     A value changed by someone else meanwhile is left alone (the update names the old value); a
     pass repeats until it finds nothing more, which also catches values a server wrote with the
-    old key before it noticed the new one.
+    old key before it noticed the new one. `progress` is told the values looked at, of those
+    counted at the start (a later pass's are added to both).
     """
     cipher = Cipher(read_secrets(secrets_file))
+    looked_at = 0
+    total = await _count_to_reencrypt(engine, cipher) if progress is not None else 0
+
+    def batch_read(values: int) -> None:
+        nonlocal looked_at, total
+        looked_at += values
+        total = max(total, looked_at)
+        if progress is not None:
+            progress(looked_at, total)
+
     while True:
         changed = 0
         for each in encrypted_columns():
-            changed += await _reencrypt_column(engine, cipher, each, report, batch_size)
+            changed += await _reencrypt_column(engine, cipher, each, report, batch_size, batch_read)
         if not changed:
+            if progress is not None:
+                progress(looked_at, looked_at)  # done, though others changed values meanwhile
             return
+
+
+def _needs_reencrypting(each: EncryptedColumn, cipher: Cipher) -> ColumnElement[bool]:
+    return and_(each.column.is_not(None), each.column.not_like(_key_prefix(cipher.current_key_id)))
+
+
+async def _count_to_reencrypt(engine: AsyncEngine, cipher: Cipher) -> int:
+    count = 0
+    async with engine.connect() as connection:
+        for each in encrypted_columns():
+            query = select(func.count()).select_from(each.table)
+            count += (
+                await connection.execute(query.where(_needs_reencrypting(each, cipher)))
+            ).scalar_one()
+    return count
 
 
 async def _reencrypt_column(
@@ -184,15 +218,13 @@ async def _reencrypt_column(
     each: EncryptedColumn,
     report: RotationReport,
     batch_size: int,
+    batch_read: Callable[[int], None],
 ) -> int:
     bound = [each.table.c[name] for name in each.encrypted.bound_to]
-    current = _key_prefix(cipher.current_key_id)
     last_key: int | None = None
     changed = 0
     while True:
-        query = select(each.key, each.column, *bound).where(
-            each.column.is_not(None), each.column.not_like(current)
-        )
+        query = select(each.key, each.column, *bound).where(_needs_reencrypting(each, cipher))
         if last_key is not None:
             query = query.where(each.key > last_key)
         async with engine.begin() as connection:
@@ -232,6 +264,7 @@ async def _reencrypt_column(
             last_key = rows[-1][each.key.name]
         report.reencrypted[each.name] += len(updates)
         changed += len(updates)
+        batch_read(len(rows))
 
 
 def _decrypt(cipher: Cipher, value: str, context: str, encrypted: Encrypted) -> str | None:
@@ -245,11 +278,16 @@ def _decrypt(cipher: Cipher, value: str, context: str, encrypted: Encrypted) -> 
 
 
 async def rotate(
-    engine: AsyncEngine, secrets_file: Path, *, actor: Actor, batch_size: int = BATCH_SIZE
+    engine: AsyncEngine,
+    secrets_file: Path,
+    *,
+    actor: Actor,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> RotationReport:
-    """Add a key, make it current, and re-encrypt everything under it."""
+    """Add a key, make it current, and re-encrypt everything under it (`reencrypt`)."""
     report = RotationReport(start_rotation(secrets_file))
-    await reencrypt(engine, secrets_file, report, batch_size=batch_size)
+    await reencrypt(engine, secrets_file, report, batch_size=batch_size, progress=progress)
     details = {
         "key_id": report.new_key_id,
         "reencrypted": sum(report.reencrypted.values()),
