@@ -149,6 +149,22 @@ async def test_a_value_that_does_not_decrypt_is_left_alone_and_counted(
     ]
 
 
+async def test_a_value_that_does_not_decrypt_is_counted_once_among_values_that_do(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    """Re-encrypting the others makes a second pass, which finds the unreadable value again."""
+    first = await make_site(settings)
+    await make_site(settings, "blog.example")
+    await _execute_async(
+        engine,
+        "UPDATE account SET name_encrypted = 'v1.zz.AAAA' WHERE id = :id",
+        id=first.account_id,
+    )
+    report = await rotate(engine, secrets_file(settings), actor=TEST_OPERATOR)
+    assert report.reencrypted == {"account.name_encrypted": 1}
+    assert report.unreadable == {"account.name_encrypted": 1}
+
+
 async def test_a_key_is_retired_only_when_nothing_uses_it(
     client: TestClient, settings: Settings, engine: AsyncEngine
 ) -> None:

@@ -189,6 +189,7 @@ async def reencrypt(
 
     while True:
         changed = 0
+        report.unreadable.clear()  # each pass meets every unreadable value again
         for each in encrypted_columns():
             changed += await _reencrypt_column(engine, cipher, each, report, batch_size, batch_read)
         if not changed:
