@@ -81,7 +81,7 @@ def test_a_backup_signs_the_audit_trail_when_a_checkpoint_is_due(
     database: AdminDatabase,  # noqa: F811 (the fixture)
     tmp_path: Path,
 ) -> None:
-    ok(database.invoke(f"account create '{ACCOUNT_NAME}'"))
+    ok(database.invoke(f"accounts create '{ACCOUNT_NAME}'"))
     ok(database.invoke(f"db backup {tmp_path / 'ot.db'}", **CHECKPOINT_DUE))
     [last] = database.rows("SELECT action FROM audit_entry ORDER BY id DESC LIMIT 1")
     assert last["action"] == "database.backed_up"

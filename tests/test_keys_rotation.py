@@ -18,11 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot import paths
 from ot.accounts.store import NAME_CONTEXT
+from ot.clock import utcnow
 from ot.config import Settings
 from ot.db import create_engine
 from ot.errors import Conflict, NotFound
 from ot.ingest.collector import ip_context
 from ot.privacy import IpPolicy
+from ot.rights.account_deletion import purge_account
 from ot.security import crypto
 from ot.security.crypto import Cipher, DecryptionError
 from ot.security.key_rotation import (
@@ -251,11 +253,26 @@ def test_keys_rotate_status_and_retire_through_ot_admin(database: AdminDatabase)
 def test_a_rotation_signs_the_audit_trail_when_a_checkpoint_is_due(
     database: AdminDatabase,
 ) -> None:
-    ok(database.invoke("account create 'Jane Doe'"))
+    ok(database.invoke("accounts create 'Jane Doe'"))
     ok(database.invoke("keys rotate", **CHECKPOINT_DUE))
     [last] = database.rows("SELECT action FROM audit_entry ORDER BY id DESC LIMIT 1")
     assert last["action"] == "keys.rotated"
     assert signed_to_the_end(database)
+
+
+def test_a_purged_accounts_blanked_fields_are_nothing_to_rotate(database: AdminDatabase) -> None:
+    ok(database.invoke("accounts create 'Jane Doe'"))
+    ok(database.invoke("accounts create 'John Roe'"))
+    support.run_sync(_purge(database.settings, 1))
+    said = ok(database.invoke("keys rotate"))
+    assert "cannot be decrypted" not in said, said
+    [name] = database.rows("SELECT name_encrypted FROM account WHERE id = 1")
+    assert name["name_encrypted"] == ""
+
+
+async def _purge(settings: Settings, account_id: int) -> None:
+    async with support.helper_engine(settings) as engine:
+        await purge_account(engine, account_id, now=utcnow(), batch_size=100)
 
 
 def test_keys_status_names_values_that_are_not_encrypted(database: AdminDatabase) -> None:

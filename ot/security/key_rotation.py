@@ -199,7 +199,11 @@ async def reencrypt(
 
 
 def _needs_reencrypting(each: EncryptedColumn, cipher: Cipher) -> ColumnElement[bool]:
-    return and_(each.column.is_not(None), each.column.not_like(_key_prefix(cipher.current_key_id)))
+    return and_(
+        each.column.is_not(None),
+        each.column != "",  # holds nothing: a purged account's tombstone blanks its fields so
+        each.column.not_like(_key_prefix(cipher.current_key_id)),
+    )
 
 
 async def _count_to_reencrypt(engine: AsyncEngine, cipher: Cipher) -> int:
