@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import smtplib
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,10 +28,11 @@ from ot.billing.plans import Period, pageviews_used, set_plan
 from ot.config import PayPalSettings, Settings
 from ot.db import transaction
 from ot.errors import Conflict, InvalidInput
-from ot.mailer import Mailer, outbox
+from ot.mailer import Mail, Mailer, outbox
 from ot.models import Account, Invoice, InvoiceState, Site
 from ot.rights.account_deletion import purge_account
 from ot.rights.export import write_export
+from ot.security import audit
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_secrets_of
 from ot.server.app import create_app
@@ -435,16 +437,93 @@ async def test_an_operator_refunds_a_paid_invoice_once(
 # --- dunning ---------------------------------------------------------------------------------
 
 
-async def dun(settings: Settings, now: datetime) -> Any:
-    async with helper_engine(settings) as engine, transaction(engine) as session:
+async def dun(settings: Settings, now: datetime, mailer: Mailer | None = None) -> Any:
+    async with helper_engine(settings) as engine:
         return await run_dunning(
-            session,
+            engine,
             Cipher(load_secrets_of(settings)),
-            Mailer(settings.mail, settings.data_dir),
+            mailer or Mailer(settings.mail, settings.data_dir),
             settings.billing,
             now=now,
             actor=TEST_OPERATOR,
         )
+
+
+class MailerFailingFor(Mailer):
+    """The outbox mailer, but the mail server refuses the mails about one invoice."""
+
+    def __init__(self, settings: Settings, number: str) -> None:
+        super().__init__(settings.mail, settings.data_dir)
+        self.number = number
+
+    def send(self, mail: Mail) -> None:
+        if self.number in mail.subject:
+            raise smtplib.SMTPServerDisconnected("the mail server went away")
+        super().send(mail)
+
+
+async def three_overdue(settings: Settings, customer: Customer) -> list[Invoice]:
+    """The customer and two more on the starter plan, each with an invoice for November."""
+    for n, domain in enumerate(["second.example", "third.example"]):
+        other = await support.make_site(settings, domain)
+        await _put(
+            settings,
+            other.account_id,
+            created_at=datetime(2026, 9, 1, tzinfo=UTC),
+            email=f"owner{n}@{domain}",
+        )
+        await on_plan(settings, other.account_id, "starter")
+    issued = (await run_month(settings)).issued
+    assert len(issued) == 3
+    return list(issued)
+
+
+def mailed_invoices(settings: Settings) -> list[str]:
+    return sorted(mail["Subject"].split()[1] for mail in outbox(settings.data_dir))
+
+
+async def reminded_at(settings: Settings, number: str) -> Any:
+    return (await invoice_row(settings, number))["reminded_at"]
+
+
+async def test_a_reminder_is_recorded_before_it_is_mailed_and_one_not_mailed_is_sent_next_run(
+    settings: Settings, customer: Customer
+) -> None:
+    first, second, third = await three_overdue(settings, customer)
+    late = first.due_at + timedelta(hours=1)
+    report = await dun(settings, late, MailerFailingFor(settings, second.number))
+    assert report.reminded == [first.number, third.number]
+    assert report.not_mailed == [second.number]
+    assert mailed_invoices(settings) == [first.number, third.number]
+    assert await reminded_at(settings, first.number) is not None
+    assert await reminded_at(settings, second.number) is None, "its record was undone"
+
+    again = await dun(settings, late + timedelta(hours=1))
+    assert again.reminded == [second.number] and again.not_mailed == []
+    assert mailed_invoices(settings) == sorted([first.number, second.number, third.number])
+
+
+async def test_no_reminder_is_mailed_for_an_invoice_whose_record_was_rolled_back(
+    settings: Settings, customer: Customer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second, _ = await three_overdue(settings, customer)
+    record = audit.record
+
+    async def failing_for_the_second(session: Any, action: Any, **fields: Any) -> Any:
+        if fields.get("details", {}).get("invoice") == second.number:
+            raise RuntimeError("the database went away")
+        return await record(session, action, **fields)
+
+    monkeypatch.setattr(audit, "record", failing_for_the_second)
+    with pytest.raises(RuntimeError, match="the database went away"):
+        await dun(settings, first.due_at + timedelta(hours=1))
+    monkeypatch.undo()
+    assert mailed_invoices(settings) == [first.number], "the first was committed, then mailed"
+    assert await reminded_at(settings, first.number) is not None
+    assert await reminded_at(settings, second.number) is None
+    assert [mail["Subject"] for mail in outbox(settings.data_dir)] == [
+        f"Invoice {first.number} is overdue"
+    ]
 
 
 def stats_query() -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from ot.admin.context import context_from, refuse, run
+from ot.admin.context import FAILED, context_from, refuse, run
 from ot.admin.help import AdminTyper
 from ot.admin.output import json_option, plural, print_json, print_listing, progress_bar
 from ot.billing.dunning import overdue_invoices, run_dunning
@@ -335,27 +335,41 @@ def dunning_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
     Example:
       ot-admin billing dunning
     """
+    from ot.db import create_engine
     from ot.mailer import Mailer
 
     context = context_from(ctx)
     mailer = Mailer(context.settings.mail, context.settings.data_dir)
 
     async def action() -> Any:
-        async with context.session(locked=True) as session:
+        # Not one unit of work: run_dunning commits each invoice before mailing its reminder.
+        engine = create_engine(context.settings)
+        try:
             return await run_dunning(
-                session,
+                engine,
                 context.cipher(),
                 mailer,
                 context.settings.billing,
                 now=utcnow(),
                 actor=context.actor,
             )
+        finally:
+            await engine.dispose()
 
     report = run(action)
     if as_json:
-        print_json({"reminded": report.reminded, "locked": report.locked})
-        return
-    typer.echo(
-        f"{plural(len(report.reminded), 'reminder')} sent, "
-        f"{plural(len(report.locked), 'dashboard')} locked"
-    )
+        print_json(
+            {"reminded": report.reminded, "locked": report.locked, "not_mailed": report.not_mailed}
+        )
+    else:
+        typer.echo(
+            f"{plural(len(report.reminded), 'reminder')} sent, "
+            f"{plural(len(report.locked), 'dashboard')} locked"
+        )
+    if report.not_mailed:
+        typer.echo(
+            f"error: the reminders of {', '.join(report.not_mailed)} could not be mailed (see "
+            "the log); the next run sends them",
+            err=True,
+        )
+        raise typer.Exit(FAILED)

@@ -6,15 +6,18 @@ through any door) while their hits are still collected, so they lose nothing; pa
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.accounts.store import account_email, get_account
 from ot.clock import as_utc
 from ot.config import BillingSettings
+from ot.db import transaction
 from ot.errors import PaymentRequired
 from ot.mailer import Mail, Mailer
 from ot.models import Invoice, InvoiceState, Subscription
@@ -22,7 +25,9 @@ from ot.security import audit
 from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
 
-from .invoices import money
+from .invoices import get_invoice, money
+
+log = logging.getLogger("ot.billing")
 
 
 async def overdue_invoices(session: AsyncSession, *, now: datetime) -> list[Invoice]:
@@ -39,10 +44,12 @@ async def overdue_invoices(session: AsyncSession, *, now: datetime) -> list[Invo
 class DunningReport:
     reminded: list[str] = field(default_factory=list)  # invoice numbers
     locked: list[int] = field(default_factory=list)  # account ids
+    # Reminders whose mail could not be sent: their record was undone, the next run tries again.
+    not_mailed: list[str] = field(default_factory=list)
 
 
 async def run_dunning(
-    session: AsyncSession,
+    engine: AsyncEngine,
     cipher: Cipher,
     mailer: Mailer,
     settings: BillingSettings,
@@ -51,13 +58,50 @@ async def run_dunning(
     actor: Actor,
 ) -> DunningReport:
     """Remind once per overdue invoice; lock the dashboard of accounts with an invoice overdue
-    past the grace period. Running it again the same day does nothing more."""
+    past the grace period. Running it again the same day does nothing more.
+
+    Each invoice is dunned in its own short unit of work, committed before its reminder is
+    mailed: no transaction (nor SQLite's write lock) is held while the mail server is talked
+    to, and a failure half way keeps what was done before it. The record comes first, the mail
+    after: a crash between the two leaves a reminder recorded but not mailed (the customer
+    misses one mail), never one mailed but unrecorded (mailed again at every run, with nothing
+    in the trail). A mail that fails outright undoes its record, so the next run sends it."""
     report = DunningReport()
-    grace = timedelta(days=settings.grace_days)
-    for invoice in await overdue_invoices(session, now=now):
-        account = await get_account(session, invoice.account_id)
-        address = account_email(account, cipher)
+    async with transaction(engine, locked=False) as session:
+        overdue = [invoice.number for invoice in await overdue_invoices(session, now=now)]
+    for number in overdue:
+        reminder = await _dun(engine, cipher, settings, number, now, actor, report)
+        if reminder is None:
+            continue
+        try:
+            await asyncio.to_thread(mailer.send, reminder)
+        except Exception as error:  # the mail server's trouble must not stop the locking
+            failure = {"invoice": number, "error": type(error).__name__}
+            log.error("a reminder could not be mailed", extra=failure)
+            await _undo_reminder(engine, number, error, actor)
+            report.reminded.remove(number)
+            report.not_mailed.append(number)
+    return report
+
+
+async def _dun(
+    engine: AsyncEngine,
+    cipher: Cipher,
+    settings: BillingSettings,
+    number: str,
+    now: datetime,
+    actor: Actor,
+    report: DunningReport,
+) -> Mail | None:
+    """Record one invoice's reminder and lock, committed; the reminder to mail, if any."""
+    reminder: Mail | None = None
+    async with transaction(engine) as session:
+        invoice = await get_invoice(session, number, for_update=True)
+        if invoice.state != InvoiceState.OPEN:
+            return None  # paid since the list was read
         if invoice.reminded_at is None:
+            account = await get_account(session, invoice.account_id)
+            address = account_email(account, cipher)
             invoice.reminded_at = now
             session.add(invoice)
             await audit.record(
@@ -68,27 +112,47 @@ async def run_dunning(
                 details={"invoice": invoice.number, "mailed": address is not None},
             )
             if address is not None:
-                await asyncio.to_thread(mailer.send, _reminder(invoice, address, settings))
+                reminder = _reminder(invoice, address, settings)
             report.reminded.append(invoice.number)
-        if now >= as_utc(invoice.due_at) + grace:
-            subscription = await session.get(Subscription, invoice.account_id)
-            if subscription is None:
-                subscription = Subscription(
-                    account_id=invoice.account_id, plan=invoice.plan, since=now
-                )
-            if subscription.locked_at is None:
-                subscription.locked_at, subscription.locked_for = now, invoice.number
-                session.add(subscription)
-                await audit.record(
-                    session,
-                    AuditAction.DASHBOARD_LOCKED,
-                    actor=actor,
-                    account_id=invoice.account_id,
-                    details={"invoice": invoice.number},
-                )
-                report.locked.append(invoice.account_id)
-    await session.flush()
-    return report
+        past_grace = now >= as_utc(invoice.due_at) + timedelta(days=settings.grace_days)
+        if past_grace and await _lock(session, invoice, now, actor):
+            report.locked.append(invoice.account_id)
+    return reminder
+
+
+async def _lock(session: AsyncSession, invoice: Invoice, now: datetime, actor: Actor) -> bool:
+    """Lock the account's dashboard for the invoice, unless it is locked already."""
+    subscription = await session.get(Subscription, invoice.account_id)
+    if subscription is None:
+        subscription = Subscription(account_id=invoice.account_id, plan=invoice.plan, since=now)
+    if subscription.locked_at is not None:
+        return False
+    subscription.locked_at, subscription.locked_for = now, invoice.number
+    session.add(subscription)
+    await audit.record(
+        session,
+        AuditAction.DASHBOARD_LOCKED,
+        actor=actor,
+        account_id=invoice.account_id,
+        details={"invoice": invoice.number},
+    )
+    return True
+
+
+async def _undo_reminder(engine: AsyncEngine, number: str, error: Exception, actor: Actor) -> None:
+    """Forget a reminder whose mail could not be sent, so that the next run sends it; the trail
+    keeps both entries."""
+    async with transaction(engine) as session:
+        invoice = await get_invoice(session, number, for_update=True)
+        invoice.reminded_at = None
+        session.add(invoice)
+        await audit.record(
+            session,
+            AuditAction.INVOICE_REMINDED,
+            actor=actor,
+            account_id=invoice.account_id,
+            details={"invoice": number, "mailed": False, "undone": type(error).__name__},
+        )
 
 
 def _reminder(invoice: Invoice, address: str, settings: BillingSettings) -> Mail:
