@@ -22,9 +22,10 @@ from aiohttp.test_utils import TestClient
 
 from ot.accounts.store import EMAIL_CONTEXT, email_index
 from ot.billing.dunning import run_dunning
-from ot.billing.invoices import issue_invoices, rendering_of
+from ot.billing.invoices import get_invoice, issue_invoices, rendering_of
 from ot.billing.payments import handle_webhook, refund_invoice
 from ot.billing.plans import Period, pageviews_used, set_plan
+from ot.clock import utcnow
 from ot.config import PayPalSettings, Settings
 from ot.db import transaction
 from ot.errors import Conflict, InvalidInput
@@ -414,7 +415,9 @@ async def test_a_sale_completed_later_marks_a_pending_invoice_paid(
         "WH-3", "PAYMENT.SALE.COMPLETED", {"id": "SALE-9", "parent_payment": "PAYID-PENDING1"}
     )
     async with helper_engine(paid_settings) as engine:
-        outcome = await handle_webhook(engine, gateway_to(paypal), paypal.sign(body), body)
+        outcome = await handle_webhook(
+            engine, gateway_to(paypal), paid_settings.billing, paypal.sign(body), body
+        )
     assert outcome.outcome == "paid"
     row = await invoice_row(paid_settings, invoice.number)
     assert (row["state"], row["sale_id"]) == ("paid", "SALE-9")
@@ -628,7 +631,7 @@ async def test_a_reversed_sale_and_a_denied_one_are_applied(
     sale_id = (await invoice_row(settings, number))["sale_id"]
     body = event("WH-R", "PAYMENT.SALE.REVERSED", {"id": sale_id})
     reversed_ = await server.post("/webhooks/paypal", data=body, headers=paypal.sign(body))
-    assert (await reversed_.json())["outcome"] == "reversed"
+    assert (await reversed_.json())["outcome"].startswith("reversed")
     assert (await invoice_row(settings, number))["state"] == "reversed"
 
     # A payment whose money never came: the invoice is open again, to be paid anew.
@@ -647,6 +650,129 @@ async def test_a_reversed_sale_and_a_denied_one_are_applied(
     assert (await denied.json())["outcome"] == "denied: open again"
     row = await invoice_row(settings, invoice.number)
     assert (row["state"], row["payment_id"], row["approval_url"]) == ("open", None, None)
+
+
+async def webhook(server: TestClient, paypal: FakePayPal, body: bytes) -> str:
+    answer = await server.post("/webhooks/paypal", data=body, headers=paypal.sign(body))
+    assert answer.status == 200, await answer.text()
+    return str((await answer.json())["outcome"])
+
+
+async def _due(settings: Settings, number: str, due_at: datetime) -> None:
+    async with helper_engine(settings) as engine, transaction(engine) as session:
+        found = await get_invoice(session, number, for_update=True)
+        found.due_at = due_at
+        session.add(found)
+
+
+def refunded_of(row: dict[str, Any]) -> Decimal:
+    return Decimal(str(row["refunded_amount"])).quantize(Decimal("0.01"))
+
+
+async def test_a_chargeback_past_the_grace_period_locks_the_dashboard_at_once_until_paid_again(
+    server: TestClient, settings: Settings, customer: Customer, paypal: FakePayPal
+) -> None:
+    number = await _paid(server, settings, customer, paypal)
+    grace = timedelta(days=settings.billing.grace_days)
+    await _due(settings, number, utcnow() - grace - timedelta(days=1))
+    sale_id = (await invoice_row(settings, number))["sale_id"]
+    body = event("WH-CB", "PAYMENT.SALE.REVERSED", {"id": sale_id, "state": "reversed"})
+    assert await webhook(server, paypal, body) == "reversed: dashboard locked"
+    row = await invoice_row(settings, number)
+    assert (row["state"], row["payment_id"], row["paid_at"]) == ("reversed", None, None)
+    query = await server.post("/api/v2/query", json=stats_query(), headers=bearer(customer.token))
+    assert query.status == 402
+    assert f"locked until invoice {number} is paid" in (await query.json())["error"]
+
+    # Paid again, with a new payment, it unlocks.
+    started = await server.post(
+        f"/ot/v1/billing/invoices/{number}/payment", headers=bearer(customer.token)
+    )
+    assert started.status == 200, await started.text()
+    payment_id = (await invoice_row(settings, number))["payment_id"]
+    paypal.approve(payment_id, payer_id="PAYER123ABC", email="buyer@example.net")
+    await server.get(return_path(number, payment_id))
+    assert (await invoice_row(settings, number))["state"] == "paid"
+    query = await server.post("/api/v2/query", json=stats_query(), headers=bearer(customer.token))
+    assert query.status == 200, await query.text()
+
+
+async def test_a_chargeback_within_the_grace_period_is_reminded_then_locked_by_dunning(
+    server: TestClient, settings: Settings, customer: Customer, paypal: FakePayPal
+) -> None:
+    number = await _paid(server, settings, customer, paypal)
+    due = utcnow() - timedelta(days=1)
+    await _due(settings, number, due)
+    sale_id = (await invoice_row(settings, number))["sale_id"]
+    body = event("WH-CB2", "PAYMENT.SALE.REVERSED", {"id": sale_id})
+    assert await webhook(server, paypal, body) == "reversed"
+    query = await server.post("/api/v2/query", json=stats_query(), headers=bearer(customer.token))
+    assert query.status == 200, "not locked before its grace period is over"
+
+    reminded = await dun(settings, utcnow())
+    assert (reminded.reminded, reminded.locked) == ([number], [])
+    [mail] = outbox(settings.data_dir)
+    assert number in mail["Subject"]
+    grace = timedelta(days=settings.billing.grace_days)
+    locked = await dun(settings, due + grace + timedelta(hours=1))
+    assert (locked.reminded, locked.locked) == ([], [customer.account_id])
+
+
+async def test_a_partial_refund_keeps_the_invoice_paid_with_what_went_back_recorded(
+    server: TestClient, settings: Settings, customer: Customer, paypal: FakePayPal
+) -> None:
+    number = await _paid(server, settings, customer, paypal)
+    row = await invoice_row(settings, number)
+    refund = {"sale_id": row["sale_id"], "parent_payment": row["payment_id"]}
+    first = event(
+        "WH-P1", "PAYMENT.SALE.REFUNDED",
+        {**refund, "id": "REFUND-P1", "amount": {"total": "3.00", "currency": "EUR"}},
+    )  # fmt: skip
+    assert await webhook(server, paypal, first) == "partly refunded: EUR 3.00"
+    row = await invoice_row(settings, number)
+    assert (row["state"], refunded_of(row)) == ("paid", Decimal("3.00"))
+    shown = await server.get(f"/ot/v1/billing/invoices/{number}", headers=bearer(customer.token))
+    assert {k: (await shown.json())[k] for k in ("state", "refunded")} == {
+        "state": "paid",
+        "refunded": "3.00",
+    }
+    # The same refund told again in another event is not counted twice.
+    again = event(
+        "WH-P1-AGAIN", "PAYMENT.SALE.REFUNDED",
+        {**refund, "id": "REFUND-P1", "amount": {"total": "3.00", "currency": "EUR"}},
+    )  # fmt: skip
+    assert await webhook(server, paypal, again) == "already paid"
+    # The rest comes back (PayPal's older events write the amount negative): refunded.
+    rest = event(
+        "WH-P2", "PAYMENT.SALE.REFUNDED",
+        {**refund, "id": "REFUND-P2", "amount": {"total": "-6.00", "currency": "EUR"}},
+    )  # fmt: skip
+    assert await webhook(server, paypal, rest) == "refunded"
+    row = await invoice_row(settings, number)
+    assert (row["state"], refunded_of(row)) == ("refunded", Decimal("9.00"))
+
+
+async def test_an_operator_refunds_what_a_partial_refund_left_and_its_webhook_adds_nothing(
+    server: TestClient, settings: Settings, customer: Customer, paypal: FakePayPal
+) -> None:
+    number = await _paid(server, settings, customer, paypal)
+    row = await invoice_row(settings, number)
+    partial = event(
+        "WH-P3", "PAYMENT.SALE.REFUNDED",
+        {"id": "REFUND-P3", "sale_id": row["sale_id"], "amount": {"total": "2.50"}},
+    )  # fmt: skip
+    assert await webhook(server, paypal, partial) == "partly refunded: EUR 2.50"
+    async with helper_engine(settings) as engine:
+        refunded = await refund_invoice(engine, gateway_to(paypal), number, actor=TEST_OPERATOR)
+    [asked] = [r for r in paypal.requests if r.path.endswith("/refund")]
+    assert asked.body["amount"] == {"total": "6.50", "currency": "EUR"}
+    told = event(
+        "WH-P4", "PAYMENT.SALE.REFUNDED",
+        {"id": refunded.refund_id, "sale_id": row["sale_id"], "amount": {"total": "6.50"}},
+    )  # fmt: skip
+    assert await webhook(server, paypal, told) == "already refunded"
+    row = await invoice_row(settings, number)
+    assert (row["state"], refunded_of(row)) == ("refunded", Decimal("9.00"))
 
 
 async def test_an_unpaid_invoice_is_not_refunded_and_paypal_is_not_asked(

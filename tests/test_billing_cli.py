@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -146,11 +147,24 @@ def test_refunding_without_paypal_configured_says_what_to_set(office: AdminDatab
     assert "payments through PayPal are off" in line and "OT_PAYPAL__CLIENT_ID" in line
 
 
-async def _mark_paid(database: AdminDatabase, number: str) -> None:
+async def _mark_paid(
+    database: AdminDatabase, number: str, refunded: Decimal = Decimal("0.00")
+) -> None:
     async with support.helper_engine(database.settings) as engine, transaction(engine) as session:
         invoice = await get_invoice(session, number, for_update=True)
         invoice.state, invoice.sale_id = InvoiceState.PAID, "SALE-1"
+        invoice.refunded_amount = refunded
         session.add(invoice)
+
+
+def test_an_invoice_refunded_in_part_shows_what_went_back(office: AdminDatabase) -> None:
+    ok(office.invoke("billing plan 1 starter", **billing()))
+    ok(office.invoke("billing run --period 2026-11", **billing()))
+    support.run_sync(_mark_paid(office, "OT-2026-000001", refunded=Decimal("3.00")))
+    shown = ok(office.invoke("billing show OT-2026-000001", **billing()))
+    assert "state: paid (EUR 3.00 refunded); PayPal payment -, sale SALE-1" in shown
+    as_json = json.loads(ok(office.invoke("billing show OT-2026-000001 --json", **billing())))
+    assert (as_json["state"], as_json["refunded"]) == ("paid", "EUR 3.00")
 
 
 BAD = {

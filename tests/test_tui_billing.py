@@ -25,7 +25,7 @@ from ot.client import CredentialStore
 from ot.clock import ManualClock
 from ot.config import Settings
 from ot.tui.app import OtApp
-from ot.tui.screens.billing import BillingScreen, money, usage_words
+from ot.tui.screens.billing import BillingScreen, money, state_cell, usage_words
 from ot.tui.screens.billing_invoice import InvoiceScreen
 from ot.tui.screens.billing_payment import PaymentScreen
 from ot.tui.screens.dashboard import DashboardScreen
@@ -253,6 +253,19 @@ def test_usage_reads_as_pageviews_of_the_quota_and_warns_when_over_it() -> None:
 def test_amounts_read_as_the_invoices_write_them() -> None:
     assert money("1234.5", "EUR") == "EUR 1,234.50"
     assert money("9", "USD") == "USD 9.00"
+
+
+def test_the_invoice_list_says_what_a_refund_or_a_chargeback_did() -> None:
+    now = ago(0)
+    partly = _invoice("OT-2026-000301", "2026-09", "paid", 1, issued=ago(66)).model_copy(
+        update={"refunded": "3.00"}
+    )
+    assert state_cell(partly, now).plain == "paid, EUR 3.00 refunded"
+    whole = _invoice("OT-2026-000302", "2026-09", "refunded", 1, issued=ago(66))
+    assert state_cell(whole, now).plain == "refunded"
+    charged_back = _invoice("OT-2026-000303", "2026-09", "reversed", 1, issued=ago(66))
+    assert state_cell(charged_back, now).plain == "charged back"
+    assert "red" in str(state_cell(charged_back, now).style), "to pay again, like overdue"
 
 
 # --- how it looks ----------------------------------------------------------------------------

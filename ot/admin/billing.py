@@ -250,7 +250,7 @@ def show_command(
     """
     context = context_from(ctx)
 
-    async def action() -> tuple[dict[str, object], str]:
+    async def action() -> tuple[dict[str, object], str, bool]:
         async with context.session() as session:
             invoice = await get_invoice(session, number)
             shown = {
@@ -258,19 +258,23 @@ def show_command(
                 "payment_id": invoice.payment_id,
                 "sale_id": invoice.sale_id,
                 "refund_id": invoice.refund_id,
+                "refunded": money(invoice.refunded_amount, invoice.currency),
                 "reminded_at": None
                 if invoice.reminded_at is None
                 else as_utc(invoice.reminded_at).isoformat(),
             }
-            return shown, rendering_of(invoice, context.cipher())
+            return shown, rendering_of(invoice, context.cipher()), invoice.refunded_amount > 0
 
-    shown, rendering = run(action)
+    shown, rendering, refunded_in_part = run(action)
     if as_json:
         print_json({**shown, "rendering": rendering})
         return
     typer.echo(rendering)
+    state = str(shown["state"])
+    if state == InvoiceState.PAID and refunded_in_part:
+        state += f" ({shown['refunded']} refunded)"
     typer.echo(
-        f"state: {shown['state']}; PayPal payment {shown['payment_id'] or '-'}, "
+        f"state: {state}; PayPal payment {shown['payment_id'] or '-'}, "
         f"sale {shown['sale_id'] or '-'}, refund {shown['refund_id'] or '-'}"
     )
 

@@ -22,7 +22,15 @@ class InvoiceOut(BaseModel):
     pageviews: int = Field(description="The pageviews stored that month.")
     amount: str = Field(description="The amount, a decimal in the currency.")
     currency: str = Field(description="ISO 4217 currency of the amount.")
-    state: str = Field(description="open, pending, paid, refunded, reversed or void.")
+    state: str = Field(
+        description="open, pending, paid, refunded (the whole amount sent back), reversed (a "
+        "chargeback took the money back: to pay again) or void."
+    )
+    refunded: str = Field(
+        default="0.00",
+        description="What was sent back so far, a decimal in the currency: a paid invoice may "
+        "be refunded in part.",
+    )
     issued_at: datetime = Field(description="When it was issued.")
     due_at: datetime = Field(description="When it is due.")
     paid_at: datetime | None = Field(description="When the money arrived.")

@@ -30,11 +30,15 @@ from .invoices import get_invoice, money
 log = logging.getLogger("ot.billing")
 
 
+# Invoices whose money we do not have: open ones, and those a chargeback took back.
+UNPAID = frozenset({InvoiceState.OPEN, InvoiceState.REVERSED})
+
+
 async def overdue_invoices(session: AsyncSession, *, now: datetime) -> list[Invoice]:
-    """Open invoices past their due date, oldest first."""
+    """Unpaid invoices past their due date, oldest first."""
     query = (
         select(Invoice)
-        .where(Invoice.state == InvoiceState.OPEN, col(Invoice.due_at) < now)
+        .where(col(Invoice.state).in_(sorted(UNPAID)), col(Invoice.due_at) < now)
         .order_by(col(Invoice.due_at), col(Invoice.id))
     )
     return list((await session.exec(query)).all())
@@ -97,7 +101,7 @@ async def _dun(
     reminder: Mail | None = None
     async with transaction(engine) as session:
         invoice = await get_invoice(session, number, for_update=True)
-        if invoice.state != InvoiceState.OPEN:
+        if invoice.state not in UNPAID:
             return None  # paid since the list was read
         if invoice.reminded_at is None:
             account = await get_account(session, invoice.account_id)
@@ -114,14 +118,18 @@ async def _dun(
             if address is not None:
                 reminder = _reminder(invoice, address, settings)
             report.reminded.append(invoice.number)
-        past_grace = now >= as_utc(invoice.due_at) + timedelta(days=settings.grace_days)
-        if past_grace and await _lock(session, invoice, now, actor):
+        if await lock_if_past_grace(session, invoice, settings, now, actor):
             report.locked.append(invoice.account_id)
     return reminder
 
 
-async def _lock(session: AsyncSession, invoice: Invoice, now: datetime, actor: Actor) -> bool:
-    """Lock the account's dashboard for the invoice, unless it is locked already."""
+async def lock_if_past_grace(
+    session: AsyncSession, invoice: Invoice, settings: BillingSettings, now: datetime, actor: Actor
+) -> bool:
+    """Lock the account's dashboard for an unpaid invoice past its grace period, unless it is
+    locked already; whether it was locked now."""
+    if now < as_utc(invoice.due_at) + timedelta(days=settings.grace_days):
+        return False
     subscription = await session.get(Subscription, invoice.account_id)
     if subscription is None:
         subscription = Subscription(account_id=invoice.account_id, plan=invoice.plan, since=now)
@@ -201,7 +209,7 @@ async def unlock_if_settled(session: AsyncSession, account_id: int, *, actor: Ac
     locking = (
         await session.exec(select(Invoice).where(Invoice.number == subscription.locked_for))
     ).first()
-    if locking is not None and locking.state == InvoiceState.OPEN:
+    if locking is not None and locking.state in UNPAID:
         return False
     subscription.locked_at = subscription.locked_for = None
     session.add(subscription)

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
 from ot.clock import as_utc, utcnow
-from ot.config import Settings
+from ot.config import BillingSettings, Settings
 from ot.db import transaction
 from ot.errors import Conflict, InvalidInput
 from ot.models import INVOICE_PAYER_EMAIL, INVOICE_PAYER_ID, Invoice, InvoiceState, PayPalEvent
@@ -31,14 +32,14 @@ from ot.security import audit
 from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
 
-from .dunning import unlock_if_settled
+from .dunning import UNPAID, lock_if_past_grace, unlock_if_settled
 from .gateway import PaymentGateway
 from .invoices import get_invoice, money
 
 log = logging.getLogger("ot.billing")
 RETURN_PATH = "/billing/paypal/return"
 CANCEL_PATH = "/billing/paypal/cancel"
-PAYABLE = frozenset({InvoiceState.OPEN})
+PAYABLE = UNPAID  # open, or reversed by a chargeback: paid anew with a new payment
 # How long the payer has on PayPal's approval page (its express-checkout token lives three
 # hours); asked to pay later, the customer gets a new payment rather than a dead page.
 APPROVAL_LIFETIME = timedelta(hours=3)
@@ -139,14 +140,14 @@ async def complete_payment(
             raise InvalidInput(
                 f"payment {payment_id} is not the payment of invoice {number}", field="paymentId"
             )
-        if invoice.state != InvoiceState.OPEN:
+        if invoice.state not in PAYABLE:
             return invoice
     executed = await gateway.execute_payment(
         payment_id=payment_id, payer_id=payer_id, request_id=f"{number}-execute-{payment_id}"
     )
     async with transaction(engine) as session:
         invoice = await get_invoice(session, number, for_update=True)
-        if invoice.state != InvoiceState.OPEN:
+        if invoice.state not in PAYABLE:
             return invoice  # a webhook (or a second redirect) got here first
         invoice.sale_id = executed.sale_id
         invoice.payer_id_encrypted = cipher.encrypt(
@@ -200,7 +201,8 @@ async def refund_invoice(
             invoice.refund_request_id = f"{number}-refund-{uuid.uuid4().hex[:12]}"
             session.add(invoice)
         request_id, sale_id = invoice.refund_request_id, invoice.sale_id
-        amount, currency = invoice.amount, invoice.currency
+        # What is left after partial refunds made at PayPal (PayPal refuses more than that).
+        amount, currency = invoice.amount - invoice.refunded_amount, invoice.currency
     refund = await gateway.refund_sale(
         sale_id=sale_id, amount=amount, currency=currency, request_id=request_id
     )
@@ -211,6 +213,7 @@ async def refund_invoice(
             refund.refund_id,
             utcnow(),
         )
+        invoice.refunded_amount = invoice.amount
         session.add(invoice)
         await audit.record(
             session,
@@ -236,7 +239,11 @@ class WebhookOutcome:
 
 
 async def handle_webhook(
-    engine: AsyncEngine, gateway: PaymentGateway, headers: Mapping[str, str], body: bytes
+    engine: AsyncEngine,
+    gateway: PaymentGateway,
+    billing: BillingSettings,
+    headers: Mapping[str, str],
+    body: bytes,
 ) -> WebhookOutcome:
     """Believe an event only once PayPal has verified it, then apply it once: the event's id is
     stored with what was done, in the transaction that does it."""
@@ -259,7 +266,7 @@ async def handle_webhook(
         seen = await session.get(PayPalEvent, event_id)
         if seen is not None:
             return WebhookOutcome(event_id, "duplicate", seen.invoice_number)
-        invoice, outcome = await _apply(session, event_type, resource)
+        invoice, outcome = await _apply(session, billing, event_type, resource)
         session.add(
             PayPalEvent(
                 event_id=event_id,
@@ -286,7 +293,7 @@ def _signed_by_paypal_headers(headers: Mapping[str, str]) -> bool:
 
 
 async def _apply(
-    session: Any, event_type: str, resource: dict[str, Any]
+    session: Any, billing: BillingSettings, event_type: str, resource: dict[str, Any]
 ) -> tuple[Invoice | None, str]:
     """What a sale event does to its invoice; events of no invoice of ours are only noted."""
     paypal = Actor.system("paypal")
@@ -295,7 +302,7 @@ async def _apply(
         if invoice is None:
             return None, "no invoice of ours"
         if event_type == "PAYMENT.SALE.COMPLETED":
-            if invoice.state in (InvoiceState.OPEN, InvoiceState.PENDING):
+            if invoice.state in PAYABLE | {InvoiceState.PENDING}:
                 invoice.sale_id = invoice.sale_id or str(resource.get("id", "")) or None
                 await _settle(session, invoice, True, paypal)
                 return invoice, "paid"
@@ -307,25 +314,83 @@ async def _apply(
             await _record(session, AuditAction.INVOICE_DENIED, invoice, paypal)
             return invoice, "denied: open again"
         return invoice, f"already {invoice.state.value}"
-    if event_type in ("PAYMENT.SALE.REFUNDED", "PAYMENT.SALE.REVERSED"):
-        sale_id = resource.get("sale_id") or resource.get("id")
-        invoice = await _invoice_where(session, sale_id=sale_id)
+    if event_type == "PAYMENT.SALE.REFUNDED":
+        # The resource is the refund: its own id, the sale's (`sale_id`) and the amount sent
+        # back by this refund (`amount.total`; older events write it negative).
+        invoice = await _invoice_where(session, sale_id=resource.get("sale_id"))
         if invoice is None:
             return None, "no invoice of ours"
-        target = InvoiceState.REFUNDED if event_type.endswith("REFUNDED") else InvoiceState.REVERSED
-        if invoice.state == target:
-            return invoice, f"already {target.value}"
-        invoice.state = target
-        invoice.refunded_at = invoice.refunded_at or utcnow()
-        session.add(invoice)
-        action = (
-            AuditAction.INVOICE_REFUNDED
-            if target == InvoiceState.REFUNDED
-            else AuditAction.INVOICE_REVERSED
-        )
-        await _record(session, action, invoice, paypal)
-        return invoice, target.value
+        return invoice, await _refunded(session, invoice, resource, paypal)
+    if event_type == "PAYMENT.SALE.REVERSED":
+        # The resource is the sale.
+        invoice = await _invoice_where(session, sale_id=resource.get("id"))
+        if invoice is None:
+            return None, "no invoice of ours"
+        if invoice.state == InvoiceState.REVERSED:
+            return invoice, "already reversed"
+        return invoice, await _reversed(session, invoice, billing, paypal)
     return None, "ignored"
+
+
+async def _refunded(session: Any, invoice: Invoice, resource: dict[str, Any], actor: Actor) -> str:
+    """Add one refund to the invoice; it is REFUNDED once the whole amount is back, else it
+    stays PAID with the refunded part recorded."""
+    refund_id = str(resource.get("id", ""))
+    if refund_id and refund_id == invoice.refund_id:
+        return f"already {invoice.state.value}"  # an operator's refund, counted when made
+    if refund_id and await _refund_counted(session, refund_id):
+        return f"already {invoice.state.value}"  # the same refund, told again in a new event
+    refunded = _refund_amount(resource)
+    left = invoice.amount - invoice.refunded_amount
+    # An event without a readable amount is taken for the whole rest, as PayPal's full
+    # refunds were read before partial ones were told apart.
+    invoice.refunded_amount += left if refunded is None else min(refunded, left)
+    invoice.refunded_at = invoice.refunded_at or utcnow()
+    if invoice.refunded_amount >= invoice.amount:
+        invoice.state = InvoiceState.REFUNDED
+    session.add(invoice)
+    await audit.record(
+        session, AuditAction.INVOICE_REFUNDED, actor=actor, account_id=invoice.account_id,
+        details={"invoice": invoice.number, "refund_id": refund_id,
+                 "refunded": str(invoice.refunded_amount), "state": invoice.state.value},
+    )  # fmt: skip
+    if invoice.state == InvoiceState.REFUNDED:
+        return "refunded"
+    return f"partly refunded: {money(invoice.refunded_amount, invoice.currency)}"
+
+
+def _refund_amount(resource: dict[str, Any]) -> Decimal | None:
+    amount = resource.get("amount")
+    total = amount.get("total") if isinstance(amount, dict) else None
+    try:
+        return abs(Decimal(str(total))) if total is not None else None
+    except InvalidOperation:
+        return None
+
+
+async def _refund_counted(session: Any, refund_id: str) -> bool:
+    query = select(PayPalEvent).where(
+        PayPalEvent.event_type == "PAYMENT.SALE.REFUNDED", PayPalEvent.resource_id == refund_id
+    )
+    return (await session.exec(query)).first() is not None
+
+
+async def _reversed(session: Any, invoice: Invoice, billing: BillingSettings, actor: Actor) -> str:
+    """A chargeback: the money went back to the payer, so the invoice is unpaid again. It is
+    reminded anew and, once past its grace period (as a chargeback nearly always is, weeks
+    after the payment), its dashboard is locked at once rather than at the next dunning run:
+    waiting a day would hand a customer who charges back more days of a service they took the
+    money back for. The sites' hits are still collected meanwhile, as dunning promises, and
+    paying it again (a new payment) unlocks it."""
+    invoice.state, invoice.paid_at = InvoiceState.REVERSED, None
+    invoice.refunded_at = invoice.refunded_at or utcnow()
+    invoice.approval_url = invoice.payment_id = invoice.payment_request_id = None
+    invoice.reminded_at = None
+    session.add(invoice)
+    await _record(session, AuditAction.INVOICE_REVERSED, invoice, actor)
+    if await lock_if_past_grace(session, invoice, billing, utcnow(), actor):
+        return "reversed: dashboard locked"
+    return "reversed"
 
 
 async def _invoice_where(

@@ -42,8 +42,8 @@ class InvoiceState(StrEnum):
     OPEN = "open"  # issued, not paid
     PENDING = "pending"  # paid through PayPal, the money not yet arrived
     PAID = "paid"
-    REFUNDED = "refunded"
-    REVERSED = "reversed"  # the payer's bank or PayPal took the money back
+    REFUNDED = "refunded"  # the whole amount sent back (a partial refund leaves it paid)
+    REVERSED = "reversed"  # a chargeback: the payer's bank or PayPal took the money back
     VOID = "void"  # nothing to pay
 
 
@@ -84,6 +84,12 @@ class Invoice(SQLModel, table=True):
     refund_request_id: str | None = Field(default=None, max_length=64)
     refund_id: str | None = Field(default=None, max_length=64)
     refunded_at: datetime | None = None
+    # What was sent back so far, the sum of the sale's refunds (partial ones too): the invoice is
+    # REFUNDED once it reaches `amount`.
+    refunded_amount: Decimal = Field(
+        default=Decimal("0.00"),
+        sa_column=Column(Numeric(12, 2), nullable=False, server_default="0"),
+    )
     reminded_at: datetime | None = None
 
 

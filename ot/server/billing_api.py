@@ -63,6 +63,7 @@ def _invoice_out(invoice: Invoice) -> InvoiceOut:
         amount=f"{invoice.amount:.2f}",
         currency=invoice.currency,
         state=invoice.state.value,
+        refunded=f"{invoice.refunded_amount:.2f}",
         issued_at=as_utc(invoice.issued_at),
         due_at=as_utc(invoice.due_at),
         paid_at=as_utc(invoice.paid_at) if invoice.paid_at else None,
@@ -207,6 +208,10 @@ async def paypal_cancel(request: web.Request) -> web.Response:
 async def paypal_webhook(request: web.Request) -> web.Response:
     body = await read_body(request)
     outcome = await handle_webhook(
-        request.app[WRITE_ENGINE], gateway_of(request), request.headers, body
+        request.app[WRITE_ENGINE],
+        gateway_of(request),
+        request.app[SETTINGS].billing,
+        request.headers,
+        body,
     )
     return json_answer(WebhookReceived(event_id=outcome.event_id, outcome=outcome.outcome))

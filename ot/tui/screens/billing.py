@@ -24,9 +24,10 @@ STATE_WORDS = {
     "pending": "pending",  # PayPal took the payment but has not settled it yet
     "paid": "paid",
     "refunded": "refunded",
-    "reversed": "reversed",
+    "reversed": "charged back",  # the money went back to the payer: to pay again
     "void": "void",
 }
+PAYABLE = frozenset({"open", "reversed"})
 
 
 def money(amount: str, currency: str) -> str:
@@ -64,11 +65,14 @@ def locked_words(overview: BillingOverview) -> str:
 
 
 def state_cell(invoice: InvoiceOut, now: datetime) -> Text:
-    """The state in words; an open invoice past its due date is overdue, in red."""
-    if invoice.state == "open" and invoice.due_at < now:
-        return Text("overdue", style="bold red")
+    """The state in words; an open invoice past its due date is overdue, in red; a paid one
+    refunded in part says how much came back."""
+    if invoice.state in PAYABLE and invoice.due_at < now:
+        return Text("overdue" if invoice.state == "open" else "charged back", style="bold red")
     words = STATE_WORDS.get(invoice.state, invoice.state)
-    return Text(words, style="yellow" if invoice.state == "open" else "")
+    if invoice.state == "paid" and Decimal(invoice.refunded):
+        words += f", {money(invoice.refunded, invoice.currency)} refunded"
+    return Text(words, style="yellow" if invoice.state in PAYABLE else "")
 
 
 class BillingScreen(Screen[None]):
@@ -229,7 +233,7 @@ pay it and they open again.
                 severity="warning",
             )
             return
-        if invoice.state != "open":
+        if invoice.state not in PAYABLE:
             words = STATE_WORDS.get(invoice.state, invoice.state)
             self.notify(f"Invoice {invoice.number} is {words}: nothing to pay.", title="Pay")
             return
