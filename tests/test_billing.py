@@ -32,7 +32,9 @@ from ot.errors import Conflict, InvalidInput
 from ot.mailer import Mail, Mailer, outbox
 from ot.models import Account, Invoice, InvoiceState, Site
 from ot.rights.account_deletion import purge_account
+from ot.rights.erasure import erase_visitor
 from ot.rights.export import write_export
+from ot.rights.retention import run_retention
 from ot.security import audit
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_secrets_of
@@ -166,6 +168,41 @@ async def test_usage_counts_the_months_pageviews_alone(
     async with helper_engine(settings) as engine, transaction(engine) as session:
         assert await pageviews_used(session, customer.account_id, NOVEMBER) == 5
         assert await pageviews_used(session, customer.account_id, Period(2026, 10)) == 1
+
+
+async def test_a_month_is_billed_for_every_pageview_even_those_retention_and_erasure_deleted(
+    settings: Settings, customer: Customer
+) -> None:
+    async with helper_engine(settings) as engine, transaction(engine) as session:
+        site = await session.get(Site, customer.site.id)
+        assert site is not None
+        site.retention_days = 30
+        session.add(site)
+    # Thirty days before 10 December 14:00: November's pageviews of 12:00 and 13:00 go, with
+    # its two custom events and October's pageview; two at a time.
+    now = datetime(2026, 12, 10, 14, tzinfo=UTC)
+    async with helper_engine(settings) as engine:
+        retention = await run_retention(engine, now, batch_size=2)
+        assert retention.hits == 5
+        erased = await erase_visitor(
+            engine, Cipher(load_secrets_of(settings)), site, visitor_ids={4},
+            actor=TEST_OPERATOR,
+        )  # fmt: skip
+        assert erased.hits == 1  # November's pageview of 16:00
+    stored = await rows(settings, "SELECT pathname FROM hit WHERE name = 'pageview'")
+    assert len(stored) == 3, "two of November's pageviews and December's are still stored"
+
+    async with helper_engine(settings) as engine, transaction(engine) as session:
+        assert await pageviews_used(session, customer.account_id, NOVEMBER) == 5
+        assert await pageviews_used(session, customer.account_id, Period(2026, 10)) == 1
+        assert await pageviews_used(session, customer.account_id, Period(2026, 12)) == 1
+    [invoice] = (await run_month(settings)).issued
+    assert invoice.pageviews == 5
+    counted = await rows(settings, "SELECT account_id, period, pageviews FROM deleted_pageviews")
+    assert sorted((row["period"], row["pageviews"]) for row in counted) == [
+        ("2026-10", 1),
+        ("2026-11", 3),
+    ]
 
 
 async def test_a_month_is_invoiced_once_in_sequence_at_each_plans_price(

@@ -1,5 +1,6 @@
 """Plans and usage: which plan an account is on (`Subscription`, else the default plan of the
-settings), and the pageviews it used in a month, metered from its sites' stored hits."""
+settings), and the pageviews it used in a month, metered from its sites' hits (those stored, and
+those deleted since, counted as they went)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from ot.accounts.store import get_account
 from ot.clock import utcnow
 from ot.config import BillingSettings, Plan
 from ot.errors import InvalidInput
-from ot.models import Hit, Site, Subscription
+from ot.ingest.hit import PAGEVIEW
+from ot.models import DeletedPageviews, Hit, Site, Subscription
 from ot.security import audit
 from ot.security.audit import Actor, AuditAction
 
@@ -109,13 +111,17 @@ async def set_plan(
 
 
 async def pageviews_used(session: AsyncSession, account_id: int, period: Period) -> int:
-    """The pageviews the account's sites stored in the month (custom events are not counted,
-    as the plans' quotas say): the usage an invoice shows, and the Billing screen's bar."""
+    """The pageviews the account's sites had in the month (custom events are not counted, as
+    the plans' quotas say): those still stored, and those whose hits retention or erasure has
+    deleted since (`DeletedPageviews`, counted as they went). The usage an invoice shows, and
+    the Billing screen's bar."""
     sites = select(Site.id).where(Site.account_id == account_id)
     query = select(func.count()).where(
         col(Hit.site_id).in_(sites),
-        Hit.name == "pageview",
+        Hit.name == PAGEVIEW,
         col(Hit.timestamp) >= period.start,
         col(Hit.timestamp) < period.end,
     )
-    return int((await session.exec(query)).one())
+    stored = int((await session.exec(query)).one())
+    deleted = await session.get(DeletedPageviews, (account_id, str(period)))
+    return stored + (deleted.pageviews if deleted else 0)

@@ -1,5 +1,6 @@
 """The tables of billing (`ot.billing`): each account's plan, its invoices with their payments,
-the counter that numbers invoices, and the PayPal events already handled.
+the counter that numbers invoices, the pageviews whose hits were deleted before their month was
+billed, and the PayPal events already handled.
 
 Invoices and their payments are bookkeeping records: they have no foreign key to the account, so
 that its purge (which follows foreign keys) leaves them, as the law requires. What they hold of
@@ -101,6 +102,18 @@ class BillingCounter(SQLModel, table=True):
 
     year: int = Field(primary_key=True)
     last_number: int
+
+
+class DeletedPageviews(SQLModel, table=True):
+    """Pageviews of an account's month whose hits are gone (past retention, erased): counted
+    here by the transaction that deletes them, so that the month's usage, which is this plus
+    the pageviews still stored (`ot.billing.plans.pageviews_used`), stays exact. Counts only."""
+
+    __tablename__ = "deleted_pageviews"
+
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    period: str = Field(primary_key=True, max_length=7)  # YYYY-MM, UTC
+    pageviews: int
 
 
 class PayPalEvent(SQLModel, table=True):

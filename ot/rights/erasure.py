@@ -24,7 +24,7 @@ from ot.errors import InvalidInput
 from ot.ips import canonical_ip, truncate_ip
 from ot.models import Site, VisitorOrdinal
 from ot.privacy import IpPolicy, VisitorMode
-from ot.rights.retention import HIT, PENDING, VISIT, local_days
+from ot.rights.retention import HIT, PENDING, VISIT, add_deleted_pageviews, local_days
 from ot.security import audit
 from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
@@ -203,9 +203,9 @@ async def _erase_visits(
             ).all()
             visitor_ids.update(row[0] for row in [*visits, *hits])
             moments += [row[1] for row in [*visits, *hits]]
-            result = await connection.execute(
-                delete(HIT).where(HIT.c.site_id == site.id, HIT.c.visit_id.in_(chunk))
-            )
+            erased = (HIT.c.site_id == site.id) & HIT.c.visit_id.in_(chunk)
+            await add_deleted_pageviews(connection, erased)  # still billed for their month
+            result = await connection.execute(delete(HIT).where(erased))
             report.hits += result.rowcount
             result = await connection.execute(
                 delete(VISIT).where(VISIT.c.site_id == site.id, VISIT.c.id.in_(chunk))
