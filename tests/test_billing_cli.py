@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from ot.billing.invoices import get_invoice
+from ot.clock import utcnow
 from ot.db import transaction
+from ot.mailer import outbox
 from ot.models import Account, InvoiceState
 from tests import support, test_admin_cli
+from tests.conftest import free_port
 from tests.test_admin_cli import AdminDatabase, ok, refused
 from tests.test_admin_operators import trail
 from tests.test_audit_admin import CHECKPOINT_DUE, signed_to_the_end
+from tests.test_billing import _put
 
 database = test_admin_cli.database  # a fresh database per backend
 
@@ -177,6 +181,37 @@ def test_an_invoice_refunded_in_part_shows_what_went_back(office: AdminDatabase)
     assert "state: paid (EUR 3.00 refunded); PayPal payment -, sale SALE-1" in shown
     as_json = json.loads(ok(office.invoke("billing show OT-2026-000001 --json", **billing())))
     assert (as_json["state"], as_json["refunded"]) == ("paid", "EUR 3.00")
+
+
+async def _overdue_since_yesterday(database: AdminDatabase, number: str) -> None:
+    async with support.helper_engine(database.settings) as engine, transaction(engine) as session:
+        invoice = await get_invoice(session, number, for_update=True)
+        invoice.due_at = utcnow() - timedelta(days=1)
+        session.add(invoice)
+
+
+def test_a_reminder_the_mail_server_refused_fails_the_run_and_goes_out_with_the_next(
+    office: AdminDatabase,
+) -> None:
+    ok(office.invoke("billing plan 1 starter", **billing()))
+    ok(office.invoke("billing run --period 2026-11", **billing()))
+    support.run_sync(_put(office.settings, 1, email="owner@shop.example"))
+    support.run_sync(_overdue_since_yesterday(office, "OT-2026-000001"))
+    nobody_listens = {
+        "OT_MAIL__BACKEND": "smtp",
+        "OT_MAIL__SMTP_HOST": "127.0.0.1",
+        "OT_MAIL__SMTP_PORT": str(free_port()),
+    }
+    failed = office.invoke("billing dunning", **billing(), **nobody_listens)
+    assert failed.exit_code == 1, failed.output
+    assert failed.stdout.strip() == "0 reminders sent, 0 dashboards locked"
+    assert failed.stderr.startswith("error: the reminders of OT-2026-000001 could not be mailed")
+    assert office.rows("SELECT reminded_at FROM invoice") == [{"reminded_at": None}]
+
+    again = ok(office.invoke("billing dunning", **billing()))
+    assert again.strip() == "1 reminder sent, 0 dashboards locked"
+    [mail] = outbox(office.settings.data_dir)
+    assert mail["To"] == "owner@shop.example"
 
 
 BAD = {
