@@ -789,6 +789,24 @@ async def test_a_partial_refund_keeps_the_invoice_paid_with_what_went_back_recor
     assert (row["state"], refunded_of(row)) == ("refunded", Decimal("9.00"))
 
 
+async def test_a_refund_whose_amount_is_unreadable_counts_as_the_whole_rest(
+    server: TestClient, settings: Settings, customer: Customer, paypal: FakePayPal
+) -> None:
+    number = await _paid(server, settings, customer, paypal)
+    sale_id = (await invoice_row(settings, number))["sale_id"]
+    refund = {"id": "REFUND-N", "sale_id": sale_id, "amount": {"total": "NaN"}}
+    assert await webhook(server, paypal, event("WH-N", "PAYMENT.SALE.REFUNDED", refund)) == (
+        "refunded"
+    )
+    row = await invoice_row(settings, number)
+    assert (row["state"], refunded_of(row)) == ("refunded", Decimal("9.00"))
+    later = {"id": "REFUND-N2", "sale_id": sale_id, "amount": {"total": "1.00"}}
+    assert await webhook(server, paypal, event("WH-N2", "PAYMENT.SALE.REFUNDED", later)) == (
+        "already refunded"
+    )
+    assert refunded_of(await invoice_row(settings, number)) == Decimal("9.00")
+
+
 async def test_an_operator_refunds_what_a_partial_refund_left_and_its_webhook_adds_nothing(
     server: TestClient, settings: Settings, customer: Customer, paypal: FakePayPal
 ) -> None:

@@ -326,8 +326,8 @@ async def _apply(
         invoice = await _invoice_where(session, sale_id=resource.get("id"))
         if invoice is None:
             return None, "no invoice of ours"
-        if invoice.state == InvoiceState.REVERSED:
-            return invoice, "already reversed"
+        if invoice.state != InvoiceState.PAID:
+            return invoice, f"already {invoice.state.value}"  # reversed before, or not paid
         return invoice, await _reversed(session, invoice, billing, paypal)
     return None, "ignored"
 
@@ -336,6 +336,8 @@ async def _refunded(session: Any, invoice: Invoice, resource: dict[str, Any], ac
     """Add one refund to the invoice; it is REFUNDED once the whole amount is back, else it
     stays PAID with the refunded part recorded."""
     refund_id = str(resource.get("id", ""))
+    if invoice.state == InvoiceState.REFUNDED:
+        return "already refunded"
     if refund_id and refund_id == invoice.refund_id:
         return f"already {invoice.state.value}"  # an operator's refund, counted when made
     if refund_id and await _refund_counted(session, refund_id):
@@ -360,12 +362,14 @@ async def _refunded(session: Any, invoice: Invoice, resource: dict[str, Any], ac
 
 
 def _refund_amount(resource: dict[str, Any]) -> Decimal | None:
+    """The amount one refund sent back, or None when the event does not say it readably."""
     amount = resource.get("amount")
     total = amount.get("total") if isinstance(amount, dict) else None
     try:
-        return abs(Decimal(str(total))) if total is not None else None
+        value = Decimal(str(total)) if total is not None else None
     except InvalidOperation:
         return None
+    return abs(value) if value is not None and value.is_finite() else None
 
 
 async def _refund_counted(session: Any, refund_id: str) -> bool:
