@@ -40,6 +40,7 @@ from ot.security.crypto import Cipher
 from ot.security.secrets import load_secrets_of
 from ot.server.app import create_app
 from ot.server.billing_api import GATEWAY
+from ot.sites.store import delete_site
 from tests import support
 from tests.generated_hits import Engines, hit, store
 from tests.paypal_fake import (
@@ -203,6 +204,18 @@ async def test_a_month_is_billed_for_every_pageview_even_those_retention_and_era
         ("2026-10", 1),
         ("2026-11", 3),
     ]
+
+
+async def test_a_removed_sites_pageviews_are_still_billed_for_their_month(
+    settings: Settings, customer: Customer
+) -> None:
+    async with helper_engine(settings) as engine, transaction(engine) as session:
+        site = await session.get(Site, customer.site.id)
+        assert site is not None
+        await delete_site(session, site, actor=TEST_OPERATOR)
+    assert await rows(settings, "SELECT id FROM hit") == []
+    [invoice] = (await run_month(settings)).issued
+    assert invoice.pageviews == 5
 
 
 async def test_a_month_is_invoiced_once_in_sequence_at_each_plans_price(

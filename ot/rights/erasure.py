@@ -24,10 +24,11 @@ from ot.errors import InvalidInput
 from ot.ips import canonical_ip, truncate_ip
 from ot.models import Site, VisitorOrdinal
 from ot.privacy import IpPolicy, VisitorMode
-from ot.rights.retention import HIT, PENDING, VISIT, add_deleted_pageviews, local_days
+from ot.rights.retention import HIT, PENDING, VISIT, local_days
 from ot.security import audit
 from ot.security.audit import Actor, AuditAction
 from ot.security.crypto import Cipher
+from ot.sites.usage import add_deleted_pageviews
 
 ORDINAL: Table = VisitorOrdinal.__table__  # type: ignore[attr-defined]
 _SCAN_BATCH = 2000

@@ -1,6 +1,6 @@
 """Per-site retention: hits older than a site's `retention_days` are deleted, with the visits
 and the rollup days that lie wholly before that horizon. Their pageviews are counted first
-(`add_deleted_pageviews`): a month is billed for what it used, whatever retention kept.
+(`ot.sites.usage`): a month is billed for what it used, whatever retention kept.
 
 Deletes run in batches of short transactions, so the collector's writer (which needs SQLite's
 one write lock) never waits for more than one batch. Also home of `delete_in_batches`, which
@@ -15,27 +15,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, delete, func
+from sqlalchemy import Table, delete
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.clock import as_utc
-from ot.ingest.hit import PAGEVIEW
-from ot.models import (
-    DeletedPageviews,
-    Hit,
-    RollupBitmap,
-    RollupDay,
-    RollupPendingDay,
-    Site,
-    Visit,
-)
+from ot.models import Hit, RollupBitmap, RollupDay, RollupPendingDay, Site, Visit
 from ot.security import audit
 from ot.security.audit import Actor, AuditAction
+from ot.sites.usage import add_deleted_pageviews
 
 HIT: Table = Hit.__table__  # type: ignore[attr-defined]
 VISIT: Table = Visit.__table__  # type: ignore[attr-defined]
@@ -44,8 +35,6 @@ ROLLUP_TABLES: tuple[Table, ...] = (
     RollupBitmap.__table__,  # type: ignore[attr-defined]
 )
 PENDING: Table = RollupPendingDay.__table__  # type: ignore[attr-defined]
-SITE: Table = Site.__table__  # type: ignore[attr-defined]
-DELETED_PAGEVIEWS: Table = DeletedPageviews.__table__  # type: ignore[attr-defined]
 RETENTION_ACTOR = Actor.system("retention")
 
 
@@ -91,33 +80,6 @@ async def delete_hits_keeping_usage(
         deleted += result.rowcount
         if result.rowcount < batch_size:
             return deleted
-
-
-async def add_deleted_pageviews(connection: AsyncConnection, hits: ColumnElement[bool]) -> None:
-    """Add the pageviews among `hits`, about to be deleted in the caller's transaction, to
-    their accounts' months: one grouped count, whatever the number of hits."""
-    month = _utc_month(connection, HIT.c.timestamp)
-    counted = (
-        sa_select(SITE.c.account_id, month, func.count())
-        .select_from(HIT.join(SITE, SITE.c.id == HIT.c.site_id))
-        .where(hits, HIT.c.name == PAGEVIEW)
-        .group_by(SITE.c.account_id, month)
-    )
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(DELETED_PAGEVIEWS)
-    await connection.execute(
-        insert.from_select(["account_id", "period", "pageviews"], counted).on_conflict_do_update(
-            index_elements=["account_id", "period"],
-            set_={"pageviews": DELETED_PAGEVIEWS.c.pageviews + insert.excluded.pageviews},
-        )
-    )
-
-
-def _utc_month(connection: AsyncConnection, moment: Any) -> ColumnElement[Any]:
-    """A moment's UTC month, `YYYY-MM` (a `Period`'s text)."""
-    if connection.dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", moment), "YYYY-MM")
-    return func.substr(moment, 1, 7)  # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" in UTC
 
 
 @dataclass

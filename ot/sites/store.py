@@ -272,7 +272,12 @@ def _columns_naming_a_site() -> list[Column[Any]]:
 
 async def delete_site(session: AsyncSession, site: Site, *, actor: Actor) -> dict[str, int]:
     """Remove a site and everything stored for it (hits, visits, rollups, goals, import
-    positions, drop counts), in the caller's transaction; returns the rows removed per table."""
+    positions, drop counts), in the caller's transaction; returns the rows removed per table.
+    Its pageviews are still billed for their months (`ot.sites.usage`)."""
+    from .usage import HIT, add_deleted_pageviews  # the hit table, only when removing a site
+
+    assert site.id is not None
+    await add_deleted_pageviews(await session.connection(), HIT.c.site_id == site.id)
     removed: dict[str, int] = {}
     for column in _columns_naming_a_site():
         result = await session.exec(delete(column.table).where(column == site.id))
