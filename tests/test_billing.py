@@ -43,6 +43,7 @@ from ot.server.billing_api import GATEWAY
 from ot.sites.store import delete_site
 from tests import support
 from tests.generated_hits import Engines, hit, store
+from tests.grants_support import read
 from tests.paypal_fake import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -53,6 +54,7 @@ from tests.paypal_fake import (
 )
 from tests.support import TEST_OPERATOR, bearer, error_of, helper_engine, logged_in, rows
 from tests.test_billing_paypal import gateway_to
+from tests.test_grants_quota import _grant
 
 __all__ = ["paypal"]  # the fixture, used by name
 
@@ -587,6 +589,8 @@ async def test_an_overdue_invoice_is_reminded_once_then_locks_the_dashboard_unti
     server: TestClient, settings: Settings, customer: Customer, paypal: FakePayPal
 ) -> None:
     [invoice] = (await run_month(settings)).issued
+    granted = await _grant(settings, customer.site)
+    assert (await read(server, granted.key, stats_query())).status == 200
     due = invoice.due_at
     assert (await dun(settings, due - timedelta(hours=1))).reminded == []
     reminded = await dun(settings, due + timedelta(hours=1))
@@ -606,6 +610,9 @@ async def test_an_overdue_invoice_is_reminded_once_then_locks_the_dashboard_unti
         f"/ot/v1/sites/{customer.site.id}/summary", headers=bearer(customer.token)
     )
     assert (await error_of(summary, 402))["code"] == "dashboard_locked"
+    # Nor do the third parties it shares them with read them.
+    shared = await read(server, granted.key, stats_query())
+    assert (await error_of(shared, 402))["code"] == "dashboard_locked"
     # Its visits are still counted while locked.
     collected = await server.post(
         "/api/event",
@@ -623,6 +630,7 @@ async def test_an_overdue_invoice_is_reminded_once_then_locks_the_dashboard_unti
     await server.get(return_path(invoice.number, payment_id))
     query = await server.post("/api/v2/query", json=stats_query(), headers=bearer(customer.token))
     assert query.status == 200, await query.text()
+    assert (await read(server, granted.key, stats_query())).status == 200
     overview = await (await server.get("/ot/v1/billing", headers=bearer(customer.token))).json()
     assert overview["locked"] is False
 

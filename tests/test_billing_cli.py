@@ -138,7 +138,7 @@ def test_a_billing_run_on_a_terminal_draws_its_bar_to_the_last_account(
 
 def test_pageviews_retention_deleted_are_still_billed(office: AdminDatabase) -> None:
     ok(office.invoke("billing plan 1 starter", **billing()))
-    ok(office.invoke("site update shop.example --retention-days 1", SUDO_USER="alice"))
+    ok(office.invoke("sites update shop.example --retention-days 1", SUDO_USER="alice"))
     ok(office.invoke("retention run", SUDO_USER="alice"))
     assert support.run_sync(support.rows(office.settings, "SELECT id FROM hit")) == []
     usage = json.loads(ok(office.invoke("billing usage 1 --period 2026-11 --json", **billing())))

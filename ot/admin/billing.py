@@ -339,7 +339,6 @@ def dunning_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
     Example:
       ot-admin billing dunning
     """
-    from ot.db import create_engine
     from ot.mailer import Mailer
 
     context = context_from(ctx)
@@ -347,8 +346,7 @@ def dunning_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
 
     async def action() -> Any:
         # Not one unit of work: run_dunning commits each invoice before mailing its reminder.
-        engine = create_engine(context.settings)
-        try:
+        async with context.engine() as engine:
             return await run_dunning(
                 engine,
                 context.cipher(),
@@ -357,8 +355,6 @@ def dunning_command(ctx: typer.Context, as_json: bool = json_option()) -> None:
                 now=utcnow(),
                 actor=context.actor,
             )
-        finally:
-            await engine.dispose()
 
     report = run(action)
     if as_json:
