@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -52,6 +53,13 @@ class ServerSettings(BaseModel):
     """How long a graceful shutdown (SIGTERM) waits for queued hits to be committed."""
 
 
+class Durability(StrEnum):
+    """What an acknowledged hit survives (`OT_COLLECTOR__DURABILITY`; ot.db applies it)."""
+
+    FULL = "full"  # a power cut or an operating system crash
+    PROCESS = "process"  # a crash or kill -9 of `ot serve`, not a power cut
+
+
 class CollectorSettings(BaseModel):
     """The write path: validation limits, the queue and group commit."""
 
@@ -68,6 +76,15 @@ class CollectorSettings(BaseModel):
 
     visit_timeout_minutes: int = Field(default=30, ge=1)
     """A visit ends after this many minutes without a hit."""
+
+    durability: Durability = Durability.FULL
+    """What an acknowledged hit survives. `full`: a power cut or an operating system crash
+    (SQLite `synchronous=FULL`; PostgreSQL's own `synchronous_commit`, `on` unless changed).
+    `process`: a crash or `kill -9` of `ot serve`; a power cut or an operating system crash may
+    take the last commits (SQLite `synchronous=NORMAL`), and on PostgreSQL
+    (`synchronous_commit=off`) so may a crash of PostgreSQL itself: at most those of the last 3 x
+    `wal_writer_delay` (0.6 s by default). The database stays consistent either way. Only hits
+    (the collector, access-log imports) are written in this mode; every other write is `full`."""
 
     allowed_query_params: list[str] = Field(
         default_factory=lambda: [

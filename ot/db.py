@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot import paths
-from ot.config import Settings
+from ot.config import Durability, Settings
 from ot.errors import OtError
 from ot.private_files import create_private_file, ensure_private_dir, tighten_file
 from ot.regex import sqlite_regexp
@@ -25,6 +25,16 @@ ROLLUP_LOCK_ID = 727_002  # one rollup job at a time across hosts sharing a Post
 # Serialises changes of accounts (e-mail addresses above all) on PostgreSQL: two registrations of
 # one address must not both find it free.
 ACCOUNTS_LOCK_ID = 727_004
+
+# How each durability mode (`OT_COLLECTOR__DURABILITY`) is asked of each database, on the
+# connections that write hits only. SQLite in WAL mode: FULL syncs the WAL file at every
+# commit; NORMAL writes the commit into the WAL file (the operating system holds it should our
+# process die) and syncs only at checkpoints, so a power cut may take the last commits but never
+# leaves the database inconsistent. PostgreSQL: `off` answers a commit once it is in the
+# server's WAL buffers, which its WAL writer flushes within about 3 x wal_writer_delay; `full`
+# keeps the server's own setting (`on` by default: flushed before the answer).
+SQLITE_SYNCHRONOUS = {Durability.FULL: "FULL", Durability.PROCESS: "NORMAL"}
+POSTGRES_SYNCHRONOUS_COMMIT = {Durability.PROCESS: "off"}
 
 
 async def start_writing(session: AsyncSession) -> None:
@@ -79,7 +89,39 @@ def create_engine(settings: Settings, *, for_writes: bool = False) -> AsyncEngin
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine, begin="BEGIN IMMEDIATE" if for_writes else "BEGIN")
         return engine
-    return create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    return _create_postgres_engine(url)
+
+
+def create_hit_engine(settings: Settings) -> Engine | AsyncEngine:
+    """The engine hits are committed through (the collector's writer, access-log imports), in
+    the durability mode of `settings.collector.durability`: on SQLite the writer's synchronous
+    engine (`create_sqlite_writer_engine`), on PostgreSQL an async engine of its own.
+
+    Only hits may be written with less than `full`, so nothing else may use this engine: a hit
+    lost to a power cut costs a count one page view, while a lost account change, payment,
+    invoice number or audit entry that was confirmed breaks a promise (an invoice number used
+    twice, a gap in the audit chain). Every other write goes through `create_engine`, always
+    `full`."""
+    if settings.effective_database_url.startswith("sqlite"):
+        return create_sqlite_writer_engine(settings)
+    synchronous_commit = POSTGRES_SYNCHRONOUS_COMMIT.get(settings.collector.durability)
+    server_settings = {"synchronous_commit": synchronous_commit} if synchronous_commit else {}
+    return _create_postgres_engine(settings.effective_database_url, server_settings)
+
+
+def _create_postgres_engine(url: str, server_settings: dict[str, str] | None = None) -> AsyncEngine:
+    connect_args = {"server_settings": server_settings} if server_settings else {}
+    return create_async_engine(
+        url, pool_size=5, max_overflow=5, pool_pre_ping=True, connect_args=connect_args
+    )
+
+
+async def dispose_engine(engine: Engine | AsyncEngine) -> None:
+    """Close an engine's pooled connections, whichever kind `create_hit_engine` made."""
+    if isinstance(engine, AsyncEngine):
+        await engine.dispose()
+    else:
+        engine.dispose()
 
 
 def prepare_sqlite_file(url: str) -> None:
@@ -97,13 +139,20 @@ def prepare_sqlite_file(url: str) -> None:
 
 
 def create_sqlite_writer_engine(settings: Settings) -> Engine:
-    """A synchronous engine (stdlib sqlite3) for the writer on SQLite (see ot.ingest.writer).
+    """A synchronous engine (stdlib sqlite3) for the writer on SQLite (see ot.ingest.writer),
+    in the durability mode of `settings.collector.durability`: it writes hits only (see
+    `create_hit_engine`).
 
     Its commits never checkpoint the WAL: a checkpoint inside a commit writes and syncs the main
     database file and held a batch up for tens of milliseconds; `checkpoint_wal` does it aside."""
     url = settings.effective_database_url.replace("sqlite+aiosqlite://", "sqlite+pysqlite://", 1)
     engine = create_sync_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-    _configure_sqlite(engine, begin="BEGIN IMMEDIATE", autocheckpoint=False)
+    _configure_sqlite(
+        engine,
+        begin="BEGIN IMMEDIATE",
+        autocheckpoint=False,
+        synchronous=SQLITE_SYNCHRONOUS[settings.collector.durability],
+    )
     return engine
 
 
@@ -127,7 +176,11 @@ def checkpoint_wal(engine: Engine) -> tuple[int, int, int]:
 
 
 def _configure_sqlite(
-    engine: AsyncEngine | Engine, *, begin: str, autocheckpoint: bool = True
+    engine: AsyncEngine | Engine,
+    *,
+    begin: str,
+    autocheckpoint: bool = True,
+    synchronous: str = "FULL",
 ) -> None:
     sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
@@ -137,8 +190,9 @@ def _configure_sqlite(
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL: a committed batch is on disk before its hits are acknowledged.
-        cursor.execute("PRAGMA synchronous=FULL")
+        # FULL: a commit is on disk before it is answered; NORMAL only for hits, and only when
+        # asked for (see SQLITE_SYNCHRONOUS).
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         if not autocheckpoint:

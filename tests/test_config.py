@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from ot import paths
-from ot.config import CollectorSettings, Settings, load_settings
+from ot.config import CollectorSettings, Durability, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # The one settings table, made by scripts/settings_table.py.
@@ -174,6 +174,34 @@ def test_invalid_values_in_the_environment_are_refused(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         load_settings()
+
+
+def test_hits_are_durable_to_a_power_cut_unless_the_process_mode_is_chosen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().collector.durability is Durability.FULL
+    monkeypatch.setenv("OT_COLLECTOR__DURABILITY", "process")
+    assert load_settings().collector.durability is Durability.PROCESS
+
+
+def test_an_unknown_durability_mode_stops_ot_serve_naming_the_setting_and_the_modes(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from ot.cli import app
+
+    data_dir = tmp_path / "data"
+    result = CliRunner().invoke(
+        app,
+        ["serve"],
+        env={"OT_COLLECTOR__DURABILITY": "paranoid", "OT_DATA_DIR": str(data_dir)},
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "error: invalid settings: OT_COLLECTOR__DURABILITY: Input should be 'full' or 'process'\n"
+    )
+    assert not data_dir.exists(), "a refused start makes nothing"
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
 """The writer: one task per process that commits queued hits in batches (group commit).
 
 A handler's `write()` returns only once the transaction holding its hits is committed, so an
-acknowledged hit survives a crash. The queue is bounded in hits: when it is full `write()` raises
+acknowledged hit survives what the durability mode promises (`OT_COLLECTOR__DURABILITY`: a
+power cut, or a crash of `ot serve`), which is set on the engine it is given
+(`ot.db.create_hit_engine`). The queue is bounded in hits: when it is full `write()` raises
 `Overloaded` at once instead of letting memory grow.
 """
 
@@ -39,8 +41,9 @@ class _Pending:
 
 
 class HitWriter:
-    """Group commit on either backend: `engine` is the async engine (PostgreSQL), or None with
-    `sqlite_engine` the synchronous SQLite engine used from the writer's own thread."""
+    """Group commit on either backend, through the engine of `ot.db.create_hit_engine`: an
+    async engine on PostgreSQL, or on SQLite a synchronous one used from the writer's own
+    thread."""
 
     def __init__(
         self,

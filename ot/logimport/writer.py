@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot.clock import utcnow
 from ot.config import Settings
-from ot.db import checkpoint_wal, create_engine, create_sqlite_writer_engine
+from ot.db import checkpoint_wal, create_hit_engine
 from ot.errors import OtError
 from ot.ingest.hit import EnrichedHit
 from ot.ingest.store import store_batch
@@ -78,16 +78,19 @@ StoredCallback = Callable[[int, int], None]  # (hits stored, hits in the batch)
 
 class Database:
     """`store_batch` runs on a synchronous connection: stdlib sqlite3 on SQLite (as the
-    collector's writer does) and asyncpg through `run_sync` on PostgreSQL."""
+    collector's writer does) and asyncpg through `run_sync` on PostgreSQL; both in the
+    collector's durability mode, since what they write is hits (and the log's position, which
+    a lost commit takes back with its hits)."""
 
     def __init__(self, settings: Settings) -> None:
         self._sqlite: Engine | None = None
         self._async: AsyncEngine | None = None
-        if settings.is_embedded_database:
-            self._sqlite = create_sqlite_writer_engine(settings)
-            event.listen(self._sqlite, "connect", _larger_page_cache)
+        engine = create_hit_engine(settings)
+        if isinstance(engine, AsyncEngine):
+            self._async = engine
         else:
-            self._async = create_engine(settings)
+            self._sqlite = engine
+            event.listen(self._sqlite, "connect", _larger_page_cache)
         self._last_checkpoint = time.monotonic()
 
     async def run(self, work: Callable[[Connection], T]) -> T:
