@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ot.clock import SYSTEM_CLOCK, Clock
 from ot.config import Settings
-from ot.db import create_engine, create_sqlite_writer_engine, is_sqlite
+from ot.db import create_engine, create_hit_engine, dispose_engine
 from ot.ingest.collector import Collector
 from ot.ingest.geo import GeoLocator
 from ot.ingest.hit import PayloadLimits
@@ -28,6 +28,7 @@ from ot.server.app_keys import (
     CLOCK,
     COLLECTOR,
     ENGINE,
+    HIT_ENGINE,
     LIMITS,
     MAILER,
     QUERIES,
@@ -87,14 +88,15 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     secrets = load_secrets_of(settings)
     engine = create_engine(settings)
     write_engine = create_engine(settings, for_writes=True)
-    # On SQLite the writer commits from its own thread through the stdlib driver (see ot.db).
-    sqlite_writer = create_sqlite_writer_engine(settings) if is_sqlite(engine) else None
+    # Hits alone, in the durability mode of the settings; on SQLite the writer commits from its
+    # own thread through the stdlib driver (see ot.db).
+    hit_engine = create_hit_engine(settings)
     geo = GeoLocator(settings.geo.mmdb_path)
     try:
         await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
         collector_settings = settings.collector
         writer = HitWriter(
-            sqlite_writer or write_engine,
+            hit_engine,
             queue_size=collector_settings.queue_size,
             batch_size=collector_settings.batch_size,
             batch_wait=collector_settings.batch_wait_ms / 1000,
@@ -103,6 +105,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
         )
         app[ENGINE] = engine
         app[WRITE_ENGINE] = write_engine
+        app[HIT_ENGINE] = hit_engine
         app[CIPHER] = Cipher(secrets)
         app[MAILER] = Mailer(settings.mail, settings.data_dir)
         app[COLLECTOR] = Collector(
@@ -123,7 +126,6 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             await writer.stop(settings.server.shutdown_timeout_seconds)
     finally:
         geo.close()
-        if sqlite_writer is not None:
-            sqlite_writer.dispose()
+        await dispose_engine(hit_engine)
         await write_engine.dispose()
         await engine.dispose()

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 from aiohttp import web
+from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot.clock import Clock
@@ -19,6 +20,8 @@ SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 # On SQLite its transactions take the write lock at BEGIN (see `ot.server.database`).
 WRITE_ENGINE = web.AppKey("write_engine", AsyncEngine)
+# The collector's writer commits hits through it, in their durability mode (`ot.db`).
+HIT_ENGINE: web.AppKey[Engine | AsyncEngine] = web.AppKey("hit_engine")
 COLLECTOR = web.AppKey("collector", Collector)
 LIMITS = web.AppKey("limits", PayloadLimits)
 TRUSTED_PROXIES: web.AppKey[Sequence[Network]] = web.AppKey("trusted_proxies")
