@@ -1,5 +1,7 @@
 """No acknowledged hit is ever lost: a hit is answered only once committed, so `kill -9` loses
-nothing that got a 2xx; a full queue answers 503 instead of growing; SIGTERM drains the queue."""
+nothing that got a 2xx, in either durability mode; each mode sets what it promises on the
+connections that write hits, and on those only; a full queue answers 503 instead of growing;
+SIGTERM drains the queue."""
 
 from __future__ import annotations
 
@@ -12,16 +14,21 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot import paths
-from ot.config import Settings
-from ot.db import WRITER_LOCK_ID
+from ot.config import Durability, Settings
+from ot.db import WRITER_LOCK_ID, is_sqlite
 from ot.models import Site
+from ot.server.app import create_app
+from ot.server.app_keys import ENGINE, HIT_ENGINE, WRITE_ENGINE
 from tests.conftest import assert_quiet_log, start_server, stop_server
 from tests.support import (
     CHROME_USER_AGENT,
@@ -77,11 +84,16 @@ async def keep_sending(
             return
 
 
+@pytest.mark.parametrize("durability", list(Durability))
 async def test_kill_9_under_load_loses_no_acknowledged_hit(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, durability: Durability
 ) -> None:
+    """Both modes promise this: `process` leaves a commit to the operating system (SQLite) or
+    to PostgreSQL, which outlive the killed server; only a power cut separates the modes."""
     await make_site(settings)
-    process, base_url, _ = start_server(settings, tmp_path / "server.log")
+    process, base_url, _ = start_server(
+        settings, tmp_path / "server.log", extra_env={"OT_COLLECTOR__DURABILITY": durability}
+    )
     answers: dict[str, int] = {}
     try:
         # Only a dead server ends a request early (its connection resets); a busy one may take
@@ -111,6 +123,49 @@ async def test_kill_9_under_load_loses_no_acknowledged_hit(
     # Anything stored but unanswered was in the batch being committed when the process died:
     # the tracker's retry with the same event id will not count it twice.
     assert stored <= set(answers)
+
+
+def with_durability(settings: Settings, durability: Durability) -> Settings:
+    collector = settings.collector.model_copy(update={"durability": durability})
+    return settings.model_copy(update={"collector": collector})
+
+
+async def commit_setting(engine: Engine | AsyncEngine) -> str:
+    """What a new connection of `engine` does at commit: SQLite's `PRAGMA synchronous` by
+    name, or PostgreSQL's `synchronous_commit`."""
+    if isinstance(engine, Engine):
+        with engine.connect() as connection:
+            level = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+    else:
+        statement = "PRAGMA synchronous" if is_sqlite(engine) else "SHOW synchronous_commit"
+        async with engine.connect() as connection:
+            level = (await connection.exec_driver_sql(statement)).scalar()
+    sqlite_levels = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+    return sqlite_levels[level] if isinstance(level, int) else str(level)
+
+
+@pytest.mark.parametrize(
+    ("durability", "on_sqlite", "on_postgresql"),
+    [(Durability.FULL, "FULL", "on"), (Durability.PROCESS, "NORMAL", "off")],
+)
+async def test_each_durability_mode_sets_what_it_promises_on_the_hit_writers_connections_only(
+    aiohttp_client: Any,
+    settings: Settings,
+    site: Site,
+    durability: Durability,
+    on_sqlite: str,
+    on_postgresql: str,
+) -> None:
+    client = await aiohttp_client(create_app(with_durability(settings, durability)))
+    await store_hits(client, [event(eid="through-the-writer")])
+    app = client.server.app
+    expected = on_postgresql if settings.database_url.startswith("postgresql") else on_sqlite
+    full = "on" if settings.database_url.startswith("postgresql") else "FULL"
+    assert await commit_setting(app[HIT_ENGINE]) == expected
+    # Accounts, billing, audit and everything else the server writes stay `full`.
+    assert await commit_setting(app[WRITE_ENGINE]) == full
+    assert await commit_setting(app[ENGINE]) == full
+    assert [row["event_id"] for row in await hits(settings)] == ["through-the-writer"]
 
 
 @contextmanager
