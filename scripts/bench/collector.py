@@ -3,7 +3,8 @@
 Usage:
     python scripts/bench/collector.py [--duration 10] [--connections 64,256] [--rounds 2]
         [--workers 1] [--target-fraction 0.8 ...] [--overload-connections 400]
-        [--database-url postgresql+asyncpg://...] [--keep] [--markdown] [--json FILE]
+        [--database-url postgresql+asyncpg://...] [--durability full|process] [--keep]
+        [--markdown] [--json FILE]
 
 Run it with the Python of the environment opentracker is installed in (`.venv/bin/python`): it
 starts `ot serve` and the bare handler with that same interpreter and finds `ot-admin` next to it.
@@ -20,7 +21,9 @@ What it does, all on 127.0.0.1:
      process count), each the best over --connections, and the ratio of the two; with one
      worker also a "durable floor" (JSON body -> one row as wide as `hit` -> group commit on
      SQLite, answered after the commit), the ceiling of any durable one-process collector here,
-     and its p99 at 80 % of its own maximum;
+     and its p99 at 80 % of its own maximum; the floor and `ot serve` (every run of it) commit
+     in the same --durability mode (`OT_COLLECTOR__DURABILITY`), so that their ratio compares
+     like with like;
   4. latency at --target-fraction (80 %) of ot's maximum rate, throttled with wrk's `delay()`;
   5. restarts ot with a small queue (--overload-queue) and overloads it with
      --overload-connections, counting 503s and sampling the server's memory (VmRSS, VmHWM);
@@ -64,6 +67,9 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_LOG = Path("/work/shared/data/apache_combined_10k.log")
+# The durable floor's `synchronous` in each of ot's durability modes, as ot.db sets it on SQLite
+# (this script imports nothing from ot: keep the two in step).
+SQLITE_SYNCHRONOUS = {"full": "FULL", "process": "NORMAL"}
 SITE_DOMAIN = "shop.example"
 # The log's own site: its referrers become internal navigation on shop.example.
 LOG_SITE_HOSTS = ("semicomplete.com", "www.semicomplete.com")
@@ -158,9 +164,10 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print
 '''
 
 # The least any durable collector does: parse the body, build one row as wide as our `hit`
-# table, and answer only after a group commit (WAL, synchronous=FULL, a writer thread), as ot
-# does. No validation, enrichment, visits or dedup: the ceiling for a durable one-process
-# collector on this machine, measured in the same run.
+# table, and answer only after a group commit (WAL, a writer thread), as ot does, with the
+# `synchronous` of the durability mode measured (argv[3], see SQLITE_SYNCHRONOUS). No
+# validation, enrichment, visits or dedup: the ceiling for a durable one-process collector on
+# this machine, measured in the same run.
 FLOOR_APP = '''\
 """A durable floor for the collector benchmark: JSON body -> one 36-column row -> group commit."""
 import asyncio
@@ -175,7 +182,7 @@ from aiohttp import web
 COLUMNS = [f"c{i}" for i in range(33)]
 database = sqlite3.connect(sys.argv[2], check_same_thread=False, isolation_level=None)
 database.execute("PRAGMA journal_mode=WAL")
-database.execute("PRAGMA synchronous=FULL")
+database.execute(f"PRAGMA synchronous={sys.argv[3]}")
 database.execute(f"CREATE TABLE hit (id INTEGER PRIMARY KEY, site_id INT, ts REAL, "
                  f"event_id TEXT, {', '.join(COLUMNS)})")
 database.execute("CREATE INDEX hit_site_ts ON hit (site_id, ts)")
@@ -981,6 +988,7 @@ def base_env(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
     }
     env["OT_DATA_DIR"] = str(data_dir)
     env["OT_LOG__ACCESS_LOG"] = "false"
+    env["OT_COLLECTOR__DURABILITY"] = args.durability
     if args.database_url:
         env["OT_DATABASE_URL"] = args.database_url
     return env
@@ -1080,15 +1088,16 @@ def start_bare(
 
 
 def start_floor(
-    processes: Processes, env: dict[str, str], folder: Path
+    processes: Processes, env: dict[str, str], folder: Path, durability: str
 ) -> tuple[subprocess.Popen[Any], Target]:
     script = folder / "floor_app.py"
     script.write_text(FLOOR_APP)
     port = free_port()
     log = folder / "floor.log"
+    synchronous = SQLITE_SYNCHRONOUS[durability]
     with log.open("w") as output:
         process = processes.start(
-            [sys.executable, str(script), str(port), str(folder / "floor.sqlite3")],
+            [sys.executable, str(script), str(port), str(folder / "floor.sqlite3"), synchronous],
             env=env,
             cwd=folder,
             stdout=output,
@@ -1334,6 +1343,7 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> dict[st
         "wrk": wrk_version(args.wrk),
         "command": "python scripts/bench/collector.py " + shlex.join(sys.argv[1:]),
         "database": "PostgreSQL" if args.database_url else "SQLite",
+        "durability": args.durability,
     }
     data_dir = folder / "data"
     env = base_env(args, data_dir)
@@ -1375,7 +1385,7 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> dict[st
     servers = [(bare, "bare"), (ot, "ot")]
     floor_process = None
     if args.floor:
-        floor_process, floor = start_floor(processes, env, folder)
+        floor_process, floor = start_floor(processes, env, folder, args.durability)
         servers.append((floor, "floor"))
     report["rss_after_start_mib"] = round(tree_rss_mib(ot.pids), 1)
 
@@ -1667,7 +1677,8 @@ def verdicts(report: dict[str, Any]) -> list[str]:
         lines.append(
             f"rate ratio durable floor/bare {report['floor_ratio']:.2f}: the most a "
             f"durable one-process collector reaches here; ot reaches "
-            f"{ratio / report['floor_ratio']:.2f} of the floor"
+            f"{ratio / report['floor_ratio']:.2f} of the floor (both in durability mode "
+            f"{report['durability']})"
         )
     for throttled in report.get("floor_throttled", []):
         p99 = throttled["latency_ms"].get("p99", float("inf"))
@@ -1773,7 +1784,8 @@ def markdown(report: dict[str, Any]) -> str:
     payloads = report["payloads"]
     lines = [
         f"#### {report['date']} — {report['database']}, {report['args']['workers']} "
-        f"worker{'s' if report['args']['workers'] > 1 else ''}",
+        f"worker{'s' if report['args']['workers'] > 1 else ''}, durability "
+        f"`{report['durability']}`",
         "",
         "```sh",
         report["command"],
@@ -1899,6 +1911,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=1, help="Seed of the payload choice.")
     parser.add_argument("--wrk", default="wrk", help="The wrk executable.")
+    parser.add_argument(
+        "--durability",
+        choices=sorted(SQLITE_SYNCHRONOUS),
+        default="full",
+        help="The durability mode of ot serve (OT_COLLECTOR__DURABILITY) and of the durable "
+        "floor (SQLite synchronous=FULL for full, NORMAL for process), the same for both.",
+    )
     parser.add_argument(
         "--no-floor",
         dest="floor",
