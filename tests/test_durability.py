@@ -20,12 +20,13 @@ import aiohttp
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot import paths
 from ot.config import Durability, Settings
-from ot.db import WRITER_LOCK_ID, is_sqlite
+from ot.db import WRITER_LOCK_ID
+from ot.logimport.writer import Database
 from ot.models import Site
 from ot.server.app import create_app
 from ot.server.app_keys import ENGINE, HIT_ENGINE, WRITE_ENGINE
@@ -125,29 +126,35 @@ async def test_kill_9_under_load_loses_no_acknowledged_hit(
     assert stored <= set(answers)
 
 
+# Each mode, and what it sets on the connections that write hits: SQLite's `synchronous`,
+# PostgreSQL's `synchronous_commit`.
+WHAT_EACH_MODE_SETS = [(Durability.FULL, "FULL", "on"), (Durability.PROCESS, "NORMAL", "off")]
+
+
 def with_durability(settings: Settings, durability: Durability) -> Settings:
     collector = settings.collector.model_copy(update={"durability": durability})
     return settings.model_copy(update={"collector": collector})
 
 
+def read_commit_setting(connection: Connection) -> str:
+    """What `connection` does at commit: SQLite's `PRAGMA synchronous` by name, or
+    PostgreSQL's `synchronous_commit`."""
+    if connection.dialect.name == "sqlite":
+        level = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+        return {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[level]
+    return str(connection.exec_driver_sql("SHOW synchronous_commit").scalar())
+
+
 async def commit_setting(engine: Engine | AsyncEngine) -> str:
-    """What a new connection of `engine` does at commit: SQLite's `PRAGMA synchronous` by
-    name, or PostgreSQL's `synchronous_commit`."""
+    """What a connection of `engine`'s pool does at commit (see `read_commit_setting`)."""
     if isinstance(engine, Engine):
         with engine.connect() as connection:
-            level = connection.exec_driver_sql("PRAGMA synchronous").scalar()
-    else:
-        statement = "PRAGMA synchronous" if is_sqlite(engine) else "SHOW synchronous_commit"
-        async with engine.connect() as connection:
-            level = (await connection.exec_driver_sql(statement)).scalar()
-    sqlite_levels = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
-    return sqlite_levels[level] if isinstance(level, int) else str(level)
+            return read_commit_setting(connection)
+    async with engine.connect() as connection:
+        return await connection.run_sync(read_commit_setting)
 
 
-@pytest.mark.parametrize(
-    ("durability", "on_sqlite", "on_postgresql"),
-    [(Durability.FULL, "FULL", "on"), (Durability.PROCESS, "NORMAL", "off")],
-)
+@pytest.mark.parametrize(("durability", "on_sqlite", "on_postgresql"), WHAT_EACH_MODE_SETS)
 async def test_each_durability_mode_sets_what_it_promises_on_the_hit_writers_connections_only(
     aiohttp_client: Any,
     settings: Settings,
@@ -166,6 +173,18 @@ async def test_each_durability_mode_sets_what_it_promises_on_the_hit_writers_con
     assert await commit_setting(app[WRITE_ENGINE]) == full
     assert await commit_setting(app[ENGINE]) == full
     assert [row["event_id"] for row in await hits(settings)] == ["through-the-writer"]
+
+
+@pytest.mark.parametrize(("durability", "on_sqlite", "on_postgresql"), WHAT_EACH_MODE_SETS)
+async def test_an_access_log_import_writes_its_hits_in_the_collectors_durability_mode(
+    settings: Settings, durability: Durability, on_sqlite: str, on_postgresql: str
+) -> None:
+    database = Database(with_durability(settings, durability))
+    try:
+        found = await database.run(read_commit_setting)
+    finally:
+        await database.close()
+    assert found == (on_postgresql if settings.database_url.startswith("postgresql") else on_sqlite)
 
 
 @contextmanager
