@@ -17,14 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 
 from ot import paths
 from ot.clock import utcnow
 from ot.config import Settings
+from ot.db import ROLLUP_LOCK_ID, create_engine
+from ot.ingest.visitors import SaltKeeper
 from tests.conftest import assert_quiet_log, start_server, stop_server
 from tests.stats_support import CHROME_WINDOWS, FIREFOX_LINUX, SAFARI_IPHONE, token_for
-from tests.support import event, make_site, rows
+from tests.support import _admin_dsn, event, make_site, rows
 
 pytestmark = pytest.mark.parametrize("settings", ["postgresql"], indirect=True)
 
@@ -153,3 +156,20 @@ async def test_two_collectors_on_one_database_keep_each_visitor_in_one_visit_and
     totals = [people, people, pageviews, pageviews + people, per_visit]
     expected = [{"metrics": totals, "dimensions": []}]
     assert answers == [expected, expected], "both hosts count each visitor and visit once"
+
+
+async def test_a_collector_makes_the_days_salt_while_a_rollup_run_holds_its_lock(
+    settings: Settings,
+) -> None:
+    """Every host's first hit of a day (and of its start) makes or reads the day's salt under a
+    lock; a rollup run on any host, however long, must not hold it up."""
+    rollup_run = await asyncpg.connect(_admin_dsn(settings.database_url))
+    engine = create_engine(settings, for_writes=True)
+    try:
+        await rollup_run.execute("SELECT pg_advisory_lock($1)", ROLLUP_LOCK_ID)
+        # A safety net, not a speed requirement: held up, it would wait for the rollup run.
+        salt = await asyncio.wait_for(SaltKeeper(engine).salt_for(utcnow()), timeout=60)
+        assert len(salt) == 32
+    finally:
+        await engine.dispose()
+        await rollup_run.close()

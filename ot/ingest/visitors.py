@@ -19,7 +19,10 @@ from ot.clock import utcnow
 from ot.models import VisitorSalt
 from ot.privacy import VisitorMode
 
-SALT_LOCK_ID = 727_002
+# Serialises making the day's salt across processes on PostgreSQL. Its own number among the
+# advisory locks of ot.db: sharing the rollup job's held every collector's first hit of the day
+# (and of its start) until a rollup run on any host had ended.
+SALT_LOCK_ID = 727_005
 
 
 def _to_int64(digest: bytes) -> int:
