@@ -51,10 +51,13 @@ class Host:
 
 @pytest.fixture
 def two_hosts(settings: Settings, tmp_path: Path) -> Iterator[tuple[Host, Host]]:
-    """Two independent `ot serve` processes on two ports, sharing only the PostgreSQL database
-    and the secrets file (the key of encrypted IPs and visitor ids must be the same on every
-    host)."""
-    shared_secrets = paths.secrets_path(settings.data_dir)
+    """Two independent `ot serve` processes on two ports, each with a data folder of its own,
+    sharing the PostgreSQL database and, as docs/scaling.md asks, the keys: the secrets file
+    (encrypted IPs and visitor ids read alike on every host) and the audit signing key."""
+    shared = {
+        "OT_SECRETS_FILE": str(paths.secrets_path(settings.data_dir)),
+        "OT_AUDIT__SIGNING_KEY_FILE": str(paths.audit_signing_key_path(settings.data_dir)),
+    }
     started: list[tuple[Any, Host]] = []
     try:
         for name in ("host-a", "host-b"):
@@ -64,7 +67,7 @@ def two_hosts(settings: Settings, tmp_path: Path) -> Iterator[tuple[Host, Host]]
             process, base_url, _ = start_server(
                 settings,
                 log_path,
-                extra_env={"OT_DATA_DIR": str(data_dir), "OT_SECRETS_FILE": str(shared_secrets)},
+                extra_env={"OT_DATA_DIR": str(data_dir), **shared},
             )
             started.append((process, Host(base_url, log_path)))
         yield started[0][1], started[1][1]
