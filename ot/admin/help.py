@@ -1,4 +1,4 @@
-"""The help of `ot-admin`'s commands, in words: `site summary [OPTIONS] SITE` and `--limit ROWS`
+"""The help of `ot-admin`'s commands, in words: `sites summary [OPTIONS] SITE` and `--limit ROWS`
 where Typer would print `{site}`, `site <str>` and `--limit <int>`. Every group makes its
 commands through `AdminTyper`, so each command is an `AdminCommand`."""
 

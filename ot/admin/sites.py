@@ -22,7 +22,7 @@ from ot.sites.store import (
     update_site,
 )
 
-if TYPE_CHECKING:  # the stats engine is imported by `site summary` alone (see its command)
+if TYPE_CHECKING:  # the stats engine is imported by `sites summary` alone (see its command)
     from ot.stats.dashboard import Ranked
 
 app = AdminTyper(help="Sites.", no_args_is_help=True)

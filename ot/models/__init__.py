@@ -3,7 +3,7 @@
 
 `from ot.models import Site` works for every table, but imports only the module that defines it
 (and, through it, the tables its foreign keys point to): building the table classes is most of
-what a simple `ot-admin` command costs, and `site list` needs no hit, grant or rollup table.
+what a simple `ot-admin` command costs, and `sites list` needs no hit, grant or rollup table.
 Code that needs *every* table (Alembic's `env.py`, key rotation, removing everything stored for a
 site or an account) calls `every_table()` first, so no table is missed because nothing had
 imported its module yet.

@@ -207,7 +207,7 @@ async def require_role(
 async def record_read(
     session: AsyncSession, operator: Operator, command: str, arguments: Mapping[str, str]
 ) -> None:
-    """Write to the trail that `operator` ran a command showing customer data (`account list`,
+    """Write to the trail that `operator` ran a command showing customer data (`accounts list`,
     `stats query`...), with its arguments: in the command's own transaction, so that a command
     refused after all leaves no entry."""
     await audit.record(
