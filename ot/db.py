@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event, make_url, text
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot import paths
@@ -73,6 +73,15 @@ async def transaction(
                 await session.commit()
             raise
         await session.commit()
+
+
+async def read_one_snapshot(connection: AsyncConnection) -> None:
+    """Make the connection's next transaction read one snapshot of the database, for work that
+    reads several statements which must agree. PostgreSQL's default (READ COMMITTED) gives each
+    statement its own: REPEATABLE READ, set before the transaction begins. SQLite's
+    transactions read one snapshot already."""
+    if connection.dialect.name == "postgresql":
+        await connection.execution_options(isolation_level="REPEATABLE READ")
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -23,6 +23,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ot.clock import as_utc
+from ot.db import read_one_snapshot
 from ot.models import Hit, RollupBitmap, RollupDay, RollupPendingDay, Site, Visit
 from ot.security import audit
 from ot.security.audit import Actor, AuditAction
@@ -72,8 +73,7 @@ async def delete_hits_keeping_usage(
             .scalar_subquery()
         )
         async with engine.connect() as connection:
-            if connection.dialect.name == "postgresql":
-                await connection.execution_options(isolation_level="REPEATABLE READ")
+            await read_one_snapshot(connection)
             async with connection.begin():
                 await add_deleted_pageviews(connection, HIT.c.id.in_(batch))
                 result = await connection.execute(delete(HIT).where(HIT.c.id.in_(batch)))

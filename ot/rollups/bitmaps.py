@@ -16,11 +16,12 @@ def visits_blob(visit_ids: Iterable[int]) -> bytes:
 
 
 def union_of(blobs: Iterable[bytes], *, visits: bool = False) -> BitMap | BitMap64:
-    """The union of serialized bitmaps: visitor ordinals, or visit ids with `visits`."""
+    """The union of serialized bitmaps: visitor ordinals, or visit ids with `visits`. An empty
+    blob holds no one: a day row with visits but no hits has one (`rolling.day_rows`)."""
     if visits:
-        found64 = [BitMap64.deserialize(blob) for blob in blobs]
+        found64 = [BitMap64.deserialize(blob) for blob in blobs if blob]
         return BitMap64.union(*found64) if len(found64) > 1 else (found64 or [BitMap64()])[0]
-    found = [BitMap.deserialize(blob) for blob in blobs]
+    found = [BitMap.deserialize(blob) for blob in blobs if blob]
     return BitMap.union(*found) if len(found) > 1 else (found or [BitMap()])[0]
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
+from ot.db import read_one_snapshot
 from ot.models import RollupPendingDay, Site
 from ot.rollups.rolling import (
     BITMAP,
@@ -86,6 +87,9 @@ async def run_rollups(
                 if stop is not None and stop.is_set():
                     break
                 async with reader.connect() as connection:
+                    # The day's hits and visits from one snapshot: a visit stored between the
+                    # two reads would be a value with visits and no hits (an empty bitmap).
+                    await read_one_snapshot(connection)
                     facts = await connection.run_sync(read_day, site_id, day, zone)
                     known = await connection.run_sync(known_ordinals, site_id, facts.visitor_ids)
                 day_rolled = roll_day(facts, site_id, known, first_free)
