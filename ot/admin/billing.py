@@ -169,7 +169,7 @@ def run_command(
     async def action() -> Any:
         # The write lock: the invoices' numbers are taken from the counter in this transaction.
         # The bar is gone before anything else is said (an error, a warning).
-        async with context.session(locked=True) as session:
+        async with context.session() as session:
             with progress_bar(f"invoicing {month}", unit="accounts") as progress:
                 return await issue_invoices(
                     session,

@@ -69,19 +69,19 @@ class AdminContext:
             await engine.dispose()
 
     @asynccontextmanager
-    async def session(
-        self, *, keep_refusals: bool = False, locked: bool = False
-    ) -> AsyncIterator[AsyncSession]:
+    async def session(self, *, keep_refusals: bool = False) -> AsyncIterator[AsyncSession]:
         """The command's unit of work (`ot.db.transaction`) on `engine()`: committed when the
         command succeeds, rolled back when it is refused or fails, so a refused command changes
         nothing. `keep_refusals` for acts whose core records a refusal (a disclosure's four
-        eyes): that entry alone is kept. `locked` for work that reads, then writes much
-        (`ot.db.start_writing`)."""
+        eyes): that entry alone is kept. It takes the write lock first (`ot.db.start_writing`):
+        nearly every command writes (its act, or the trail's `operator.read`), and on SQLite a
+        transaction that read before writing fails at once ("database is locked") when the
+        running server committed meanwhile, where one that starts by writing waits its turn."""
         from ot.db import transaction
 
         async with (
             self.engine() as engine,
-            transaction(engine, locked=locked, keep_refusals=keep_refusals) as session,
+            transaction(engine, locked=True, keep_refusals=keep_refusals) as session,
         ):
             if self.read is not None:
                 await self._record_read(session)
