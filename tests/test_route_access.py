@@ -32,6 +32,7 @@ from ot.security.crypto import Cipher
 from ot.security.secrets import load_or_create_secrets
 from ot.server.app import create_app
 from ot.server.auth import CSRF_HEADER, SESSION_COOKIE, RouteNeeds, declared
+from ot.server.middlewares import COLLECTOR_PATHS
 from ot.stats.query import METRICS
 from tests import support
 from tests.stats_support import goal, token_for
@@ -134,6 +135,15 @@ def test_only_the_listed_routes_are_open_to_anyone() -> None:
     }
     assert open_by_declaration <= OPEN_ROUTES
     assert {(m, p) for m, p, _ in ROUTES} >= OPEN_ROUTES
+
+
+def test_every_route_on_a_collector_path_is_a_collector_endpoint() -> None:
+    """Their requests skip the API's credential checks (`middlewares.collector_shortcut`)."""
+    on_collector_paths = [(m, p, h) for m, p, h in ROUTES if p in COLLECTOR_PATHS]
+    assert {p for _, p, _ in on_collector_paths} == COLLECTOR_PATHS
+    assert [
+        (m, p) for m, p, h in on_collector_paths if declared(h).access is not RouteNeeds.COLLECTOR
+    ] == []
 
 
 def test_every_path_parameter_can_name_a_victims_object() -> None:

@@ -51,6 +51,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> web.Applic
     app = web.Application(
         client_max_size=settings.server.max_body_bytes,
         middlewares=[
+            middlewares.collector_shortcut,
             middlewares.headers,
             stats_api.plausible_errors,
             middlewares.errors,

@@ -36,7 +36,6 @@ from ot.server.app_keys import ENGINE, LIMITS, QUERIES, SETTINGS
 from ot.server.auth import PRINCIPAL, RouteNeeds, endpoint
 from ot.server.bodies import read_body
 from ot.server.errors import status_of
-from ot.server.middlewares import COLLECTOR_PATHS
 from ot.sites.listing import list_site_page, parse_limit, readable_site_by_domain
 from ot.stats import v1
 from ot.stats.engine import QueryResult
@@ -59,12 +58,12 @@ async def plausible_errors(request: web.Request, handler: Handler) -> web.Stream
     refused credential, an unknown path or method, a bug). It wraps the middleware that maps
     failures to our shape and only reshapes that answer, so status and headers (`Allow`,
     `Retry-After`) stay what the mapping decided. The collector's endpoints answer their own
-    errors (both shapes, see `ot.server.collect`); `/ot/v1` keeps ours."""
+    errors (both shapes, see `ot.server.collect`) and never come here
+    (`middlewares.collector_shortcut`); `/ot/v1` keeps ours."""
     response = await handler(request)
     if (
         response.status < 400
         or not request.path.startswith(PLAUSIBLE_PREFIX)
-        or request.path in COLLECTOR_PATHS
         or not isinstance(response, web.Response)
         or response.content_type != "application/json"
         or not isinstance(response.body, bytes)
