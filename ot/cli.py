@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,9 @@ def serve(
     from pydantic import ValidationError
 
     from ot.config import describe_settings_error, load_settings
+    from ot.paths import prometheus_dir
     from ot.private_files import keep_files_private
-    from ot.server.runner import serve as run_server
+    from ot.tuning import share_metrics_between_processes
 
     server: dict[str, Any] = {}
     for name, value in (("host", host), ("port", port), ("workers", workers)):
@@ -56,6 +58,12 @@ def serve(
             f"error: cannot use the data folder {settings.data_dir}: {error.strerror}", err=True
         )
         raise typer.Exit(2) from None
+    # Its workers and the collector's process count in metrics files that /metrics sums. In a
+    # data folder it cannot write, the server says so and stops.
+    with contextlib.suppress(OSError):
+        share_metrics_between_processes(prometheus_dir(settings.data_dir))
+    from ot.server.runner import serve as run_server
+
     raise typer.Exit(run_server(settings))
 
 

@@ -4,20 +4,16 @@ under a small supervisor that forwards SIGTERM and restarts a worker that dies."
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import multiprocessing
 import os
-import shutil
 import signal
 import socket
-import sys
 import time
 from multiprocessing.process import BaseProcess
 
 from aiohttp import web
 
-from ot import paths
 from ot.config import Settings
 from ot.db import create_engine
 from ot.errors import OtError
@@ -30,12 +26,11 @@ from ot.server.access_log import AccessLogger
 from ot.server.app import create_app
 from ot.server.ssh_channel import start_ssh_channel
 from ot.storage import storage_problem, unwritable_folder
+from ot.tuning import settle_garbage_collector, share_the_gil_often
 
 log = logging.getLogger("ot.server")
 
 RESTART_DELAY_SECONDS = 1.0
-SWITCH_INTERVAL_SECONDS = 0.0005
-GC_THRESHOLDS = (20_000, 20, 50)
 MAX_QUICK_FAILURES = 5
 ORPHAN_CHECK_SECONDS = 0.5
 
@@ -116,24 +111,10 @@ def _stop(process: BaseProcess | None, timeout: float) -> None:
         process.kill()
 
 
-def settle_garbage_collector() -> None:
-    """Tune the garbage collector for serving, once start-up has built what lives as long as
-    the process (the benchmarks call it too, to time requests as the server runs them)."""
-    # Everything built so far (parsers, regexes, caches' owners) lives as long as the process:
-    # keep it out of the garbage collector's generations so collections stay cheap under load.
-    # Without it a full collection took about 100 ms in the middle of a dashboard's queries.
-    gc.freeze()
-    # Every hit allocates a few hundred short-lived objects; collecting the youngest generation
-    # every 700 allocations (the default) cost about 15 % of the collector's time.
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 async def _serve_one(settings: Settings, *, reuse_port: bool, ssh_channel: bool = True) -> int:
     """Serve until SIGTERM or SIGINT. `ssh_channel`: also serve the SSH channel's socket (one
     process does: the single server, or the first worker)."""
-    # The writer thread gives up the GIL for every SQLite call and must win it back from the busy
-    # event loop; at the default 5 ms switch interval a batch spends most of its time waiting.
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    share_the_gil_often()
     app = create_app(settings)
     runner = web.AppRunner(
         app,
@@ -222,11 +203,6 @@ def _supervise(settings: Settings) -> int:
             raise
         log.error(f"cannot start: the database cannot be used ({problem})")
         return 2
-    metrics_dir = paths.prometheus_dir(settings.data_dir)
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-
     context = multiprocessing.get_context("spawn")
     stopping = False
 

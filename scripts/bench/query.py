@@ -70,10 +70,10 @@ from ot.models import GoalKind, Site
 from ot.paths import sqlite_path
 from ot.rollups.job import run_rollups
 from ot.schema import upgrade
-from ot.server.runner import settle_garbage_collector
 from ot.stats.engine import run_query
 from ot.stats.goals import add_goal
 from ot.stats.query import parse_query
+from ot.tuning import settle_garbage_collector
 
 GOALS = [
     ("Signup", GoalKind.EVENT, "Signup"),
