@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from ot import metrics
 from ot.config import CollectorSettings
-from ot.errors import InvalidInput, NotFound, StorageUnavailable
+from ot.errors import InvalidInput, NotFound, OtError, StorageUnavailable
 from ot.ingest.geo import GeoLocator
 from ot.ingest.hit import EnrichedHit, IncomingHit
 from ot.ingest.referrer import classify_referrer
@@ -69,6 +70,26 @@ class Outcome:
     stored: int = 0
     duplicates: int = 0
     dropped: int = 0
+    # With `partial` (a bulk request): the hits left out, by position, and why.
+    refused: list[tuple[int, OtError]] = field(default_factory=list)
+
+    def __reduce_ex__(self, protocol: object) -> tuple[type[Outcome], tuple[object, ...]]:
+        # Crosses back from the collector's process with every answer (see IncomingHit's).
+        return Outcome, (self.stored, self.duplicates, self.dropped, self.refused)
+
+
+class CollectsHits(Protocol):
+    """What the server's handlers hand hits to: a `Collector` on their own event loop, or a
+    `ot.ingest.process.CollectorProcess` that has one run in a process of its own."""
+
+    async def collect(
+        self,
+        incomings: Sequence[IncomingHit],
+        *,
+        endpoint: str,
+        now: datetime,
+        partial: bool = False,
+    ) -> Outcome: ...
 
 
 class Collector:
@@ -148,11 +169,28 @@ class Collector:
         return outcome
 
     async def collect(
-        self, incomings: Sequence[IncomingHit], *, endpoint: str, now: datetime
+        self,
+        incomings: Sequence[IncomingHit],
+        *,
+        endpoint: str,
+        now: datetime,
+        partial: bool = False,
     ) -> Outcome:
-        """Prepare and store the hits of one request: stored whole, or refused whole."""
-        prepared = [await self.prepare(incoming, now) for incoming in incomings]
-        return await self.store(prepared, endpoint=endpoint, now=now)
+        """Prepare and store the hits of one request: stored whole, or refused whole (the first
+        refusal raised). With `partial` (a bulk request) a hit that cannot be prepared is left
+        out and named in the outcome's `refused`, and the others are stored."""
+        prepared: list[Prepared] = []
+        refused: list[tuple[int, OtError]] = []
+        for position, incoming in enumerate(incomings):
+            try:
+                prepared.append(await self.prepare(incoming, now))
+            except OtError as error:
+                if not partial:
+                    raise
+                refused.append((position, error))
+        outcome = await self.store(prepared, endpoint=endpoint, now=now)
+        outcome.refused = refused
+        return outcome
 
     async def _enrich(
         self, incoming: IncomingHit, site: SiteConfig, now: datetime

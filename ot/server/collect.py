@@ -16,7 +16,7 @@ from ot.accounts.api_keys import token_may_track
 from ot.clock import utcnow
 from ot.errors import InvalidInput, OtError
 from ot.ingest import matomo, pixel, plausible
-from ot.ingest.collector import DropReason, Prepared
+from ot.ingest.collector import DropReason
 from ot.ingest.hit import IncomingHit, Revenue
 from ot.server.answers import NO_STORE, json_answer
 from ot.server.app_keys import COLLECTOR, ENGINE, LIMITS, TRACKER_SCRIPT
@@ -134,53 +134,83 @@ async def _matomo_params(request: web.Request) -> tuple[list[dict[str, str]], st
     return [params], None, False
 
 
+async def _matomo_hit(
+    request: web.Request,
+    params: dict[str, str],
+    bulk_token: str | None,
+    *,
+    user_agent: str,
+    ip: str,
+    do_not_track: bool,
+) -> IncomingHit | None:
+    """One Matomo tracking request as a hit (None: it records nothing), its overrides of the
+    visitor's address and time checked against the token that allows them."""
+    parsed = matomo.parse_tracking_request(
+        params,
+        user_agent=user_agent,
+        ip=ip,
+        limits=request.app[LIMITS],
+        do_not_track=do_not_track,
+    )
+    if parsed.hit is None:
+        return None
+    if parsed.revenue_amount is not None and parsed.hit.revenue is None:
+        # Matomo orders carry no currency (it is a site setting there): "XXX" is ISO 4217's
+        # code for "no currency".
+        parsed.hit.revenue = Revenue(parsed.revenue_amount, "XXX")
+    if parsed.override_ip or parsed.override_time:
+        token = bulk_token or parsed.token_auth  # Matomo: the bulk token comes first
+        site_id = parsed.hit.site_id or 0
+        if not token or not await token_may_track(request.app[ENGINE], token, site_id):
+            raise InvalidInput(
+                "cip and cdt need a token_auth of the account that owns the site",
+                field="token_auth",
+            )
+        if parsed.override_ip:
+            parsed.hit.ip = parsed.override_ip
+        if parsed.override_time:
+            parsed.hit.timestamp = parsed.override_time
+    return parsed.hit
+
+
 @endpoint(RouteNeeds.COLLECTOR, summary="Record hits (Matomo Tracking API, single or bulk)")
 async def matomo_tracking(request: web.Request) -> web.StreamResponse:
     """GET|POST /matomo.php (and /piwik.php) — the Matomo Tracking HTTP API, incl. bulk."""
     ip, user_agent, do_not_track = _client(request)
-    collector = request.app[COLLECTOR]
-    now = utcnow()
     try:
         requests, bulk_token, is_bulk = await _matomo_params(request)
     except OtError as error:
         _rejected("matomo", error)
         raise
-    prepared: list[Prepared] = []
+    incomings: list[IncomingHit] = []
+    positions: list[int] = []  # each incoming's index among the requests
     invalid: list[int] = []
     for index, params in enumerate(requests):
         try:
-            parsed = matomo.parse_tracking_request(
-                params,
-                user_agent=user_agent,
-                ip=ip,
-                limits=request.app[LIMITS],
-                do_not_track=do_not_track,
+            hit = await _matomo_hit(
+                request, params, bulk_token, user_agent=user_agent, ip=ip, do_not_track=do_not_track
             )
-            if parsed.hit is None:
-                continue
-            if parsed.revenue_amount is not None and parsed.hit.revenue is None:
-                # Matomo orders carry no currency (it is a site setting there): "XXX" is
-                # ISO 4217's code for "no currency".
-                parsed.hit.revenue = Revenue(parsed.revenue_amount, "XXX")
-            if parsed.override_ip or parsed.override_time:
-                token = bulk_token or parsed.token_auth  # Matomo: the bulk token comes first
-                site_id = parsed.hit.site_id or 0
-                if not token or not await token_may_track(request.app[ENGINE], token, site_id):
-                    raise InvalidInput(
-                        "cip and cdt need a token_auth of the account that owns the site",
-                        field="token_auth",
-                    )
-                if parsed.override_ip:
-                    parsed.hit.ip = parsed.override_ip
-                if parsed.override_time:
-                    parsed.hit.timestamp = parsed.override_time
-            prepared.append(await collector.prepare(parsed.hit, now))
         except OtError as error:
             _rejected("matomo", error)
             if not is_bulk:
                 raise
             invalid.append(index)
-    await collector.store(prepared, endpoint="matomo", now=now)
+            continue
+        if hit is not None:
+            incomings.append(hit)
+            positions.append(index)
+    if incomings:
+        try:
+            outcome = await request.app[COLLECTOR].collect(
+                incomings, endpoint="matomo", now=utcnow(), partial=is_bulk
+            )
+        except OtError as error:
+            _rejected("matomo", error)
+            raise
+        for position, refusal in outcome.refused:
+            _rejected("matomo", refusal)
+            invalid.append(positions[position])
+        invalid.sort()
     if is_bulk:
         return json_answer(
             {
