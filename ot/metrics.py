@@ -1,7 +1,9 @@
 """Prometheus metrics of the collector. With several workers, prometheus-client's multiprocess
 mode (PROMETHEUS_MULTIPROC_DIR, set by `ot serve`) sums them across processes."""
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+
+from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
 hits_accepted = Counter("ot_hits_accepted_total", "Hits committed to the database", ["endpoint"])
 hits_dropped = Counter(
@@ -28,3 +30,10 @@ commit_failures = Counter("ot_write_failures_total", "Batches whose transaction 
 queue_depth = Gauge(
     "ot_write_queue_hits", "Hits waiting for the writer", multiprocess_mode="livesum"
 )
+
+
+def process_ended(pid: int) -> None:
+    """Forget the live gauges of a process that ended (the collector's, when it is replaced),
+    so that /metrics does not go on summing its last values."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(pid)

@@ -140,9 +140,13 @@ class StorageHealth:
         *,
         log_every: float = LOG_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        on_report: Callable[[str | None], None] | None = None,
     ) -> None:
         self._log_every = log_every
         self._clock = clock
+        # Told each failure and each recovery: the collector's own process tells the server's
+        # (see `reported`).
+        self._on_report = on_report
         self._problem: str | None = None
         self._failing_since = 0.0
         self._logged_at = 0.0
@@ -154,6 +158,8 @@ class StorageHealth:
         return self._problem
 
     def failed(self, cause: str) -> None:
+        if self._on_report is not None:
+            self._on_report(cause)
         now = self._clock()
         if self._problem is None:
             self._failing_since = now
@@ -168,6 +174,8 @@ class StorageHealth:
     def succeeded(self) -> None:
         if self._problem is None:
             return
+        if self._on_report is not None:
+            self._on_report(None)
         log.info(
             "storage recovered",
             extra={
@@ -177,6 +185,14 @@ class StorageHealth:
             },
         )
         self._problem = None
+
+    def reported(self, problem: str | None) -> None:
+        """What another process's writes found (the collector's own process, which logged it):
+        taken as this process's state, so that readiness says it."""
+        if problem is not None and self._problem is None:
+            self._failing_since = self._clock()
+            self._failures = 0
+        self._problem = problem
 
     def _log(self, now: float, message: str) -> None:
         log.error(

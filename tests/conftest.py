@@ -82,7 +82,9 @@ async def settings(
         data_dir=data_dir,
         database_url=database_url,
         server={"port": 0},
-        collector={"batch_wait_ms": 0},
+        # On the test's event loop: tests/test_collector_process.py and the tests that run a
+        # real `ot serve` use the collector's own process.
+        collector={"batch_wait_ms": 0, "own_process": False},
         log={"access_log": False},
         # Tests send many requests from one address in a burst; the limits' own tests
         # (test_http_hygiene.py) build apps with limits of their own.

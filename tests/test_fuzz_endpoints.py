@@ -148,7 +148,7 @@ def collector(tmp_path: Path, databases: DatabaseFactory) -> Iterator[Collector]
         data_dir=data_dir,
         database_url=loop.run_until_complete(databases.sqlite(data_dir)),
         server={"port": 0},
-        collector={"batch_wait_ms": 0},
+        collector={"batch_wait_ms": 0, "own_process": False},
         log={"access_log": False},
         # Hundreds of generated requests from one address: the API's rate limit would answer
         # 429 to most of them (tests/test_http_hygiene.py covers the limit itself).

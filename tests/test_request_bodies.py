@@ -126,6 +126,7 @@ def caller(tmp_path: Any, databases: support.DatabaseFactory) -> Iterator[Caller
         database_url=url,
         log={"access_log": False},
         api={"rate_per_minute": 0},  # every example comes from one address
+        collector={"own_process": False},
     )
     caller = Caller(settings)
     yield caller

