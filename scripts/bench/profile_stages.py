@@ -5,6 +5,9 @@ microseconds per hit given the loop's CPU per hit measured without the profiler.
     py-spy record -p PID -d 20 -r 200 -f raw -o prof.txt --threads   # while wrk drives ot serve
     python scripts/bench/profile_stages.py prof.txt 500               # 500 µs of loop per hit
 
+With the collector in its own process (the default), profile the server and the collector
+process (`pgrep -f ot.ingest.process`) at once, each with its own µs of loop per hit.
+
 Each sample of the main thread (the event loop) goes to the first stage whose function is on
 its stack, leaf upwards; what matches none is aiohttp's and asyncio's own work. The writer
 thread's samples (waits for the write lock, commits and fsyncs, off the loop) are reported
@@ -24,6 +27,10 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
         ("_open_visits", "_write_visits", "assign_visits"),
     ),
     ("insert (hit rows: executemany)", ("FastStatement.run_values", "do_executemany")),
+    (
+        "hand-off between the two processes (pickle, socket, futures)",
+        ("_Messages.send", "_Messages.data_received"),
+    ),
     ("writer on the loop, rest (begin/commit hand-off, dedup, counters)", ("HitWriter._run",)),
     ("encrypt + truncate IP", ("Collector._ip_to_store",)),
     ("geo (country)", ("GeoLocator.locate",)),
@@ -32,9 +39,10 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("parse (body read, JSON, validation)", ("parse_event", "read_body", "json_object_body")),
     ("client IP (X-Forwarded-For)", ("_client", "client_ip_of")),
     ("handler, rest (queueing, response object)", ("plausible_event",)),
+    ("collector process, rest (a task per request, its answer)", ("_Requests._answer",)),
     ("our middlewares and response headers", ("headers", "finish_headers")),
 ]
-HTTP = "HTTP: aiohttp and asyncio (parse request, write response, loop)"
+HTTP = "aiohttp and asyncio: HTTP (parse request, write response) in the server, the loop in both"
 
 
 def stage_of(frames: list[str]) -> str:
