@@ -54,20 +54,18 @@ from ot.accounts.registration import Registration, confirm_email, register
 from ot.accounts.store import EMAIL_CONTEXT, email_index, find_account_by_email, record_consent
 from ot.clock import utcnow
 from ot.config import Settings, load_settings
-from ot.db import create_engine, create_sqlite_writer_engine, is_sqlite
-from ot.ingest.collector import Collector
-from ot.ingest.geo import GeoLocator
+from ot.db import create_engine, create_hit_engine, dispose_engine
 from ot.ingest.hit import PAGEVIEW, IncomingHit
-from ot.ingest.visitors import SaltKeeper
-from ot.ingest.writer import HitWriter
+from ot.ingest.service import running_collector
 from ot.models import Account, Goal, Hit, Site
 from ot.privacy import VisitorMode
 from ot.rollups.schedule import run_once
 from ot.security.audit import Actor
 from ot.security.crypto import Cipher
 from ot.security.secrets import load_secrets_of
-from ot.sites.store import SiteDirectory, add_site
+from ot.sites.store import add_site
 from ot.stats.goals import add_goal
+from ot.storage import StorageHealth
 
 DEMO_EMAIL = "demo@opentracker.example"
 DEMO_PASSWORD = "opentracker demo"
@@ -429,42 +427,33 @@ async def store_traffic(settings: Settings, site_id: int, weeks: int, now: datet
     drawn.sort(key=lambda pair: pair[0])
     if not drawn:
         return 0
-    secrets = load_secrets_of(settings)
+    # The live collector's write path, a day or so per transaction and without waiting to fill
+    # a batch, as nothing else writes meanwhile.
+    batches = settings.collector.model_copy(
+        update={"queue_size": BATCH_HITS, "batch_size": BATCH_HITS, "batch_wait_ms": 0}
+    )
+    demo = settings.model_copy(update={"collector": batches})
     engine = create_engine(settings)
     write_engine = create_engine(settings, for_writes=True)
-    sqlite_writer = create_sqlite_writer_engine(settings) if is_sqlite(engine) else None
-    geo = GeoLocator(settings.geo.mmdb_path)
-    writer = HitWriter(
-        sqlite_writer or write_engine,
-        queue_size=BATCH_HITS,
-        batch_size=BATCH_HITS,
-        batch_wait=0,
-        visit_timeout=timedelta(minutes=settings.collector.visit_timeout_minutes),
-    )
-    collector = Collector(
-        settings.collector,
-        sites=SiteDirectory(engine),
-        writer=writer,
-        geo=geo,
-        salts=SaltKeeper(write_engine),
-        cipher=Cipher(secrets),
-        visitor_key=secrets.visitor_key,
-    )
-    await writer.start()
+    hit_engine = create_hit_engine(settings)
     try:
-        stored = 0
-        # In time order, a day or so per transaction, as the live writer commits its batches.
-        for start_at in range(0, len(drawn), BATCH_HITS):
-            prepared = [
-                await collector.prepare(hit, now)
-                for _, hit in drawn[start_at : start_at + BATCH_HITS]
-            ]
-            stored += (await collector.store(prepared, endpoint="demo", now=now)).stored
+        async with running_collector(
+            demo,
+            engine=engine,
+            write_engine=write_engine,
+            hit_engine=hit_engine,
+            health=StorageHealth(),
+        ) as collector:
+            stored = 0
+            # In time order, as the live writer commits its batches.
+            for start_at in range(0, len(drawn), BATCH_HITS):
+                prepared = [
+                    await collector.prepare(hit, now)
+                    for _, hit in drawn[start_at : start_at + BATCH_HITS]
+                ]
+                stored += (await collector.store(prepared, endpoint="demo", now=now)).stored
     finally:
-        await writer.stop(30)
-        geo.close()
-        if sqlite_writer is not None:
-            sqlite_writer.dispose()
+        await dispose_engine(hit_engine)
         await write_engine.dispose()
         await engine.dispose()
     return stored
