@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -330,17 +331,31 @@ def _send_hit(base_url: str, domain: str, path: str) -> None:
 
 
 def test_a_running_server_keeps_collecting_through_a_rotation(live_server: Any) -> None:
-    """`ot serve` in its own process, and `ot-admin keys rotate` beside it."""
-    for number in range(3):
+    """`ot serve` in its own process, and `ot-admin keys rotate` beside it: the server commits
+    hits while each of the rotation's batches reads and rewrites, and neither fails."""
+    for number in range(40):
         _send_hit(live_server.base_url, live_server.site_domain, f"/before-{number}")
-    live_server.wait_for_hits(3)
+    live_server.wait_for_hits(40)
     admin = AdminDatabase(live_server.settings)
 
-    rotated = ok(admin.invoke("keys rotate --batch-size 1"))
+    sending = threading.Event()
+    sent = [0]
+
+    def keep_sending() -> None:
+        while sending.is_set():
+            _send_hit(live_server.base_url, live_server.site_domain, f"/during-{sent[0]}")
+            sent[0] += 1
+
+    sending.set()
+    sender = threading.Thread(target=keep_sending)
+    sender.start()
+    try:
+        rotated = ok(admin.invoke("keys rotate --batch-size 1"))
+    finally:
+        sending.clear()
+        sender.join()
     new_key = re.findall(r"new current key (\w+)", rotated)[0]
-    for number in range(3):
-        _send_hit(live_server.base_url, live_server.site_domain, f"/after-{number}")
-    assert len(live_server.wait_for_hits(6)) == 6
+    assert len(live_server.wait_for_hits(40 + sent[0])) == 40 + sent[0]
     ok(admin.invoke("keys rotate"))  # picks up whatever the server wrote with the old key
 
     cipher = Cipher(load_secrets_of(live_server.settings))

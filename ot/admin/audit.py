@@ -187,7 +187,8 @@ def checkpoint_command(ctx: typer.Context) -> None:
     context = context_from(ctx)
 
     async def action() -> AuditCheckpoint | None:
-        async with context.engine() as engine:
+        # Reads the trail's head, then records the checkpoint: the write lock first (see keys).
+        async with context.engine(for_writes=True) as engine:
             return await sign_checkpoint(engine, context.settings, force=True)
 
     written = run(action)

@@ -38,8 +38,10 @@ def rotate_command(
     secrets_file = _secrets_file(context)
 
     async def action() -> RotationReport:
+        # Each batch reads, then rewrites what it read: on SQLite it must take the write lock
+        # first, or a commit of the running server in between fails it ("database is locked").
         # The bar is gone before anything else is said (an error, a warning).
-        async with context.engine() as engine:
+        async with context.engine(for_writes=True) as engine:
             with progress_bar("re-encrypting", unit="values") as progress:
                 return await rotate(
                     engine,
@@ -128,7 +130,7 @@ def retire_command(
     secrets_file = _secrets_file(context)
 
     async def action() -> None:
-        async with context.engine() as engine:
+        async with context.engine(for_writes=True) as engine:  # reads, then records (see rotate)
             await retire_key(engine, secrets_file, key_id, actor=context.actor)
 
     run(action)
