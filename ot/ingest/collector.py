@@ -73,10 +73,6 @@ class Outcome:
     # With `partial` (a bulk request): the hits left out, by position, and why.
     refused: list[tuple[int, OtError]] = field(default_factory=list)
 
-    def __reduce_ex__(self, protocol: object) -> tuple[type[Outcome], tuple[object, ...]]:
-        # Crosses back from the collector's process with every answer (see IncomingHit's).
-        return Outcome, (self.stored, self.duplicates, self.dropped, self.refused)
-
 
 class CollectsHits(Protocol):
     """What the server's handlers hand hits to: a `Collector` on their own event loop, or a

@@ -5,7 +5,11 @@ its answer comes back once they are committed: an answer still means a committed
 
 Messages are pickled and framed by their length, and each is sent at once: holding them for one
 write per turn of the event loop cost a turn of the busy server's loop each way, a third of the
-rate. The process lives as long as its socket: when the server closes its end (after its last
+rate. A request and its answer cross as tuples of plain values (`_request_message`,
+`_answer_message`): pickle looks up the class of every object it writes, and a request with one
+hit cost 22 µs to pickle and 12 µs to unpickle that way, against 4 and 2 as plain values.
+
+The process lives as long as its socket: when the server closes its end (after its last
 request) or dies (even by kill -9), the process commits and answers what it was given, then
 exits. It ignores SIGINT and SIGTERM, which a terminal or systemd send the whole group: the server
 stops it, in order. If it dies, the server answers 503 with Retry-After until a new one runs.
@@ -22,7 +26,7 @@ import socket
 import struct
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ot import metrics
@@ -175,7 +179,7 @@ class CollectorProcess:
         request = self._last_request
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting[request] = future
-        messages.send((request, list(incomings), endpoint, now, partial))
+        messages.send(_request_message(request, incomings, endpoint, now, partial))
         # A handler cancelled here (its client hung up) cancels only the future: the hits are
         # committed all the same and the answer is dropped.
         return await future
@@ -239,7 +243,7 @@ class CollectorProcess:
         if future is None or future.done():
             return
         if kind == ANSWER:
-            future.set_result(message[2])
+            future.set_result(Outcome(*message[2:]))
         elif kind == REFUSAL:
             future.set_exception(message[2])
         else:
@@ -305,7 +309,11 @@ class _Requests:
         if not self.settings.done():
             self.settings.set_result(message)
             return
-        task = asyncio.create_task(self._answer(*message))
+        request, hits, endpoint, now, partial = message
+        incomings = [IncomingHit(*values) for values in hits]
+        task = asyncio.create_task(
+            self._answer(request, incomings, endpoint, _time_of(now), partial)
+        )
         self._in_hand.add(task)
         task.add_done_callback(self._in_hand.discard)
 
@@ -335,7 +343,29 @@ class _Requests:
             log.exception("collecting a request's hits failed")
             messages.send((FAILURE, request, type(error).__name__))
         else:
-            messages.send((ANSWER, request, outcome))
+            messages.send(_answer_message(request, outcome))
+
+
+def _request_message(
+    request: int, incomings: Sequence[IncomingHit], endpoint: str, now: datetime, partial: bool
+) -> tuple[Any, ...]:
+    """A request as it crosses to the collector process: plain values only (see the module's
+    text); `now` in microseconds since the epoch, exactly."""
+    hits = [incoming.as_values() for incoming in incomings]
+    return request, hits, endpoint, (now - _EPOCH) // _MICROSECOND, partial
+
+
+def _time_of(microseconds: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=microseconds)
+
+
+def _answer_message(request: int, outcome: Outcome) -> tuple[Any, ...]:
+    """A request's outcome as it crosses back: `Outcome(*message[2:])` rebuilds it."""
+    return ANSWER, request, outcome.stored, outcome.duplicates, outcome.dropped, outcome.refused
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 async def _serve(sock: socket.socket) -> None:
