@@ -81,6 +81,9 @@ def canonical_ip(value: str) -> str:
     return str(mapped or address)
 
 
+# Remembered: the collector and the log importer truncate every hit's address, addresses come
+# back often, and building the network's text costs several times a look-up.
+@functools.lru_cache(maxsize=65_536)
 def truncate_ip(ip: str) -> str:
     """The /24 (IPv4) or /48 (IPv6) network address of `ip`; "" when `ip` is not an address.
 

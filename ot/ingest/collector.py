@@ -33,6 +33,7 @@ from ot.security.crypto import Cipher
 from ot.sites.store import SiteConfig, SiteDirectory
 
 
+@functools.lru_cache(maxsize=4096)  # every stored hit's IP asks for it
 def ip_context(site_id: int) -> str:
     """What a hit's stored IP is bound to: its site (see `ot.models.HIT_IP`)."""
     return HIT_IP.context_for({"site_id": site_id})

@@ -490,7 +490,7 @@ class LogImporter:
         policy = self._site.ip_policy
         if policy is IpPolicy.NONE:
             return None
-        return ip if policy is IpPolicy.FULL else _truncated(ip)
+        return ip if policy is IpPolicy.FULL else truncate_ip(ip)
 
     def _read_line(self, source: LogSource) -> bytes:
         try:
@@ -580,9 +580,6 @@ async def _sleep(seconds: float, stop: threading.Event) -> None:
     deadline = time.monotonic() + seconds
     while not stop.is_set() and time.monotonic() < deadline:
         await asyncio.sleep(min(0.05, seconds))
-
-
-_truncated = lru_cache(maxsize=65_536)(truncate_ip)
 
 
 @lru_cache(maxsize=65_536)
