@@ -6,8 +6,11 @@ Retry-After, and the process never outlives the server, however the server ends.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,10 +20,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from ot.config import Settings
+from ot.errors import StorageUnavailable
+from ot.ingest import process as process_module
 from ot.ingest.process import CollectorProcess
 from ot.models import Site
 from ot.server.app import create_app
 from ot.server.app_keys import COLLECTOR, HIT_ENGINE
+from ot.storage import StorageHealth
 from tests.conftest import assert_quiet_log, start_server, stop_server
 from tests.support import CHROME_USER_AGENT, event, hits, make_site, store_hits
 
@@ -152,6 +158,73 @@ async def test_the_collector_process_ends_with_the_server_and_commits_what_it_wa
     assert process.pid is None
     assert not Path(f"/proc/{pid}").exists()  # ended and reaped
     assert [hit["pathname"] for hit in await hits(settings)] == ["/kept"]
+
+
+async def test_a_collector_process_that_cannot_start_stops_the_server_with_its_reason_in_one_line(
+    settings: Settings, tmp_path: Path
+) -> None:
+    not_a_database = tmp_path / "GeoLite2-City.mmdb"
+    not_a_database.write_text("not a MaxMind database")
+    environment = {
+        **os.environ,
+        "OT_DATA_DIR": str(settings.data_dir),
+        "OT_DATABASE_URL": settings.database_url,
+        "OT_SERVER__HOST": "127.0.0.1",
+        "OT_SERVER__PORT": "0",
+        "OT_GEO__MMDB_PATH": str(not_a_database),
+    }
+    served = subprocess.run(
+        [sys.executable, "-m", "ot", "serve"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert served.returncode == 2
+    [line] = (served.stdout + served.stderr).splitlines()  # no traceback from either process
+    assert "the collector process could not start: cannot open the GeoIP City database" in line
+    assert str(not_a_database) in line
+
+
+async def test_a_collector_process_not_ready_in_time_is_stopped_and_the_server_says_so(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(process_module, "START_TIMEOUT_SECONDS", 0.0)
+    collector = CollectorProcess(in_own_process(settings), StorageHealth())
+    with pytest.raises(StorageUnavailable, match="was not ready within 0 s"):
+        await collector.start()
+    assert children_running(os.getpid(), "ot.ingest.process") == []  # stopped and reaped
+
+
+async def test_a_collector_process_that_cannot_be_made_is_tried_again(
+    server: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No process could be made (out of memory, of process ids): the server keeps answering
+    503 and tries again later, rather than stop starting new ones."""
+    process = collector_process(server)
+    first = process.pid
+    assert first is not None
+    make_process = asyncio.create_subprocess_exec
+    refused = 0
+
+    async def out_of_processes(*command: Any, **options: Any) -> asyncio.subprocess.Process:
+        nonlocal refused
+        if refused < 2:
+            refused += 1
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        return await make_process(*command, **options)
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", out_of_processes)
+    os.kill(first, signal.SIGKILL)
+
+    async def accepted_again() -> bool:
+        response = await server.post("/api/event", json=event(), headers=HEADERS)
+        assert response.status in (202, 503), await response.text()
+        return response.status == 202
+
+    await eventually(accepted_again, "a collector process made at the third attempt takes hits")
+    assert refused == 2
+    assert process.pid not in (None, first)
 
 
 def children_running(pid: int, module: str) -> list[int]:

@@ -37,15 +37,26 @@ from ot.ingest.collector import Collector, Outcome
 from ot.ingest.hit import IncomingHit
 from ot.ingest.service import running_collector
 from ot.logs import configure_logging
-from ot.storage import StorageHealth
+from ot.storage import StorageHealth, storage_problem
 from ot.tuning import settle_garbage_collector, share_the_gil_often
 
 log = logging.getLogger(__name__)
 
 _FRAME = struct.Struct(">I")  # each message's length in bytes
-# What the collector process says: it is ready; a request's outcome; a request refused (an
-# OtError); a request failed (a bug, logged there); how its writes fare (`StorageHealth`).
-READY, ANSWER, REFUSAL, FAILURE, HEALTH = "ready", "answer", "refusal", "failure", "health"
+# What the collector process says: it is ready; it cannot start (and why); a request's outcome;
+# a request refused (an OtError); a request failed (a bug, logged there); how its writes fare
+# (`StorageHealth`).
+READY, UNABLE, ANSWER, REFUSAL, FAILURE, HEALTH = (
+    "ready",
+    "unable",
+    "answer",
+    "refusal",
+    "failure",
+    "health",
+)
+# Python starting and importing the collector takes a second or two, more on a loaded machine;
+# past this, something holds it and the server says so rather than wait forever.
+START_TIMEOUT_SECONDS = 60.0
 FIRST_RESTART_DELAY_SECONDS = 0.5
 LAST_RESTART_DELAY_SECONDS = 30.0
 STOP_GRACE_SECONDS = 5.0  # past the shutdown timeout, before a process that will not end is killed
@@ -147,6 +158,7 @@ class CollectorProcess:
         self._process: asyncio.subprocess.Process | None = None
         self._messages: _Messages | None = None  # None while no process answers
         self._ready: asyncio.Future[None] | None = None
+        self._unable: str | None = None  # why the last process could not start, as it said
         self._waiting: dict[int, asyncio.Future[Outcome]] = {}
         self._last_request = 0
         self._stopping = False
@@ -211,23 +223,34 @@ class CollectorProcess:
     async def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
         with theirs:
-            self._process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                __name__,
-                str(theirs.fileno()),
-                pass_fds=(theirs.fileno(),),
-            )
+            try:
+                self._process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    __name__,
+                    str(theirs.fileno()),
+                    pass_fds=(theirs.fileno(),),
+                )
+            except OSError:
+                ours.close()
+                raise
         self._ready = asyncio.get_running_loop().create_future()
+        self._unable = None
         messages = await _Messages.over(ours, self._on_message)
         messages.send(self._settings)
-        await asyncio.wait([self._ready, messages.closed], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            [self._ready, messages.closed],
+            timeout=START_TIMEOUT_SECONDS,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
         if not self._ready.done():
             messages.close()
+            if self._process.returncode is None and self._unable is None:
+                self._process.kill()
+                self._unable = f"it was not ready within {START_TIMEOUT_SECONDS:g} s (stopped)"
             code = await self._process.wait()
-            raise StorageUnavailable(
-                f"the collector process could not start (exit code {code}): its log says why"
-            )
+            why = self._unable or f"it ended with exit code {code}; its log says why"
+            raise StorageUnavailable(f"the collector process could not start: {why}")
         self._messages = messages
 
     def _on_message(self, message: tuple[Any, ...]) -> None:
@@ -238,6 +261,9 @@ class CollectorProcess:
             return
         if kind == HEALTH:
             self._health.reported(message[1])
+            return
+        if kind == UNABLE:
+            self._unable = message[1]
             return
         future = self._waiting.pop(message[1], None)
         if future is None or future.done():
@@ -270,6 +296,9 @@ class CollectorProcess:
                     await self._spawn()
                 except StorageUnavailable as error:
                     log.error(error.message)
+                    delay = min(2 * delay, LAST_RESTART_DELAY_SECONDS)
+                except OSError as error:  # no process could be made: out of memory, of pids
+                    log.error(f"the collector process could not be started: {error}")
                     delay = min(2 * delay, LAST_RESTART_DELAY_SECONDS)
                 else:
                     delay = FIRST_RESTART_DELAY_SECONDS
@@ -304,6 +333,10 @@ class _Requests:
 
     def serve(self, collector: Collector, messages: _Messages) -> None:
         self._collector, self._messages = collector, messages
+
+    @property
+    def serving(self) -> bool:
+        return self._collector is not None
 
     def on_message(self, message: Any) -> None:
         if not self.settings.done():
@@ -393,6 +426,13 @@ async def _serve(sock: socket.socket) -> None:
             settle_garbage_collector()
             messages.send((READY,))
             await requests.finish()
+    except Exception as error:
+        # What keeps it from starting (a GeoIP file it cannot read, a database it cannot
+        # open) is the server's to say, in one line: it cannot start without this process.
+        why = error.message if isinstance(error, OtError) else storage_problem(error)
+        if requests.serving or why is None:
+            raise
+        messages.send((UNABLE, why))
     finally:
         await dispose_engine(hit_engine)
         await write_engine.dispose()
