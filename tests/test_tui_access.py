@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, SelectionList
 
 from ot.api.stats import StatsQuery
@@ -21,7 +22,10 @@ from ot.config import Settings
 from ot.models import MemberRole
 from ot.tui.app import OtApp
 from ot.tui.screens.access import AccessScreen
+from ot.tui.screens.access_grants import GrantsPane
+from ot.tui.screens.access_keys import KeysPane
 from ot.tui.screens.access_secret import SecretScreen
+from ot.tui.screens.access_team import TeamPane
 from ot.tui.screens.confirm import ConfirmScreen
 from ot.tui.screens.grant_new import GrantForm, NewGrantScreen, check_grant_form
 from ot.tui.screens.grant_read import GrantReadScreen
@@ -65,11 +69,26 @@ async def ada_logged_in(
     return tui_app(client, tui_credentials, clock), site.id
 
 
+# The pane each number key of the access screen opens.
+PANES: dict[str, type[Widget]] = {"1": TeamPane, "2": KeysPane, "3": GrantsPane}
+
+
 async def open_access(pilot: Pilot[None], tab: str = "1") -> AccessScreen:
+    """The access screen on `tab`, once that tab has the focus (its keys work from then on:
+    on a loaded machine the focus can arrive after the tab is drawn)."""
     await wait_for_screen(pilot, SitesScreen)
     pilot.app.push_screen(AccessScreen())
     await wait_for_screen(pilot, AccessScreen)
     await pilot.press(tab)
+    pane = PANES[tab]
+
+    def focus_in_pane() -> bool:
+        focused = pilot.app.focused
+        return focused is not None and any(
+            isinstance(node, pane) for node in focused.ancestors_with_self
+        )
+
+    await wait_for(pilot, focus_in_pane, f"the focus in the {pane.__name__}")
     screen = pilot.app.screen
     assert isinstance(screen, AccessScreen)
     return screen

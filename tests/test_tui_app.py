@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 from ot.cli import app as ot_command
 from ot.client import CredentialStore, OtClient
 from ot.clock import ManualClock
-from ot.tui.app import OtApp
 from ot.tui.screens.help import HelpScreen
 from ot.tui.screens.login import LoginScreen
 from ot.tui.screens.sites import SitesScreen
@@ -19,6 +18,7 @@ from tests.conftest import free_port
 from tests.tui_support import (
     SMALL,
     TUI,
+    ToldApp,
     base_url_of,
     notifications,
     screen_text,
@@ -53,7 +53,7 @@ async def test_an_unreachable_server_is_said_in_words_and_the_app_keeps_running(
     tui_credentials: CredentialStore, clock: ManualClock
 ) -> None:
     nobody = f"http://127.0.0.1:{free_port()}"
-    app = OtApp(OtClient(nobody, "ots_stale", credentials=tui_credentials), now=clock.now)
+    app = ToldApp(OtClient(nobody, "ots_stale", credentials=tui_credentials), now=clock.now)
     async with app.run_test(size=SMALL) as pilot:
         await wait_for(pilot, lambda: notifications(app), "a notification")
         assert any("Server unreachable" in told for told in notifications(app))

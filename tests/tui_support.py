@@ -8,12 +8,15 @@ API tests on both databases; the TUI's, through HTTP, is the same on both)."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable
 from multiprocessing import forkserver
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from textual.notifications import Notify
 from textual.pilot import Pilot
 from textual.screen import Screen
 
@@ -27,6 +30,23 @@ SMALL = (80, 24)
 LARGE = (160, 48)
 # A safety net for a hung test, not a timing: every wait ends as soon as its condition holds.
 WAIT_LIMIT_SECONDS = 60.0
+
+
+class ToldApp(OtApp):
+    """The app, keeping every notification it shows: Textual takes each off the screen (and out
+    of `App._notifications`) when its few seconds are up, and a loaded machine can let those
+    pass before a test looks."""
+
+    # Textual reads a relative CSS_PATH beside the module of the app's class: this one's is here.
+    CSS_PATH = str(Path(inspect.getfile(OtApp)).with_name(str(OtApp.CSS_PATH)))
+
+    def __init__(self, client: OtClient, **options: Any) -> None:
+        super().__init__(client, **options)
+        self.told: list[str] = []
+
+    def on_notify(self, event: Notify) -> None:
+        # When the app handles it (and shows it), as a person would see it.
+        self.told.append(f"{event.notification.title}: {event.notification.message}")
 
 
 def base_url_of(client: TestClient) -> str:
@@ -46,7 +66,7 @@ def tui_app(
     # Textual's capture, which has no file descriptor. Started here, it gets the real one.
     forkserver.ensure_running()
     ot_client = OtClient(base_url_of(client), token, credentials=credentials)
-    return OtApp(ot_client, now=clock.now)
+    return ToldApp(ot_client, now=clock.now)
 
 
 async def wait_for(pilot: Pilot[None], condition: Callable[[], object], what: str) -> None:
@@ -71,7 +91,8 @@ async def wait_for_screen(pilot: Pilot[None], kind: type[Screen[Any]]) -> None:
 
 def notifications(app: OtApp) -> list[str]:
     """Every notification shown so far, as 'title: message'."""
-    return [f"{note.title}: {note.message}" for note in app._notifications]
+    assert isinstance(app, ToldApp), "make the app with tui_app or ToldApp"
+    return list(app.told)
 
 
 def screen_text(app: OtApp) -> str:
