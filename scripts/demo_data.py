@@ -54,7 +54,7 @@ from ot.accounts.registration import Registration, confirm_email, register
 from ot.accounts.store import EMAIL_CONTEXT, email_index, find_account_by_email, record_consent
 from ot.clock import utcnow
 from ot.config import Settings, load_settings
-from ot.db import create_engine, create_hit_engine, dispose_engine
+from ot.db import create_engine
 from ot.ingest.hit import PAGEVIEW, IncomingHit
 from ot.ingest.service import running_collector
 from ot.models import Account, Goal, Hit, Site
@@ -433,29 +433,15 @@ async def store_traffic(settings: Settings, site_id: int, weeks: int, now: datet
         update={"queue_size": BATCH_HITS, "batch_size": BATCH_HITS, "batch_wait_ms": 0}
     )
     demo = settings.model_copy(update={"collector": batches})
-    engine = create_engine(settings)
-    write_engine = create_engine(settings, for_writes=True)
-    hit_engine = create_hit_engine(settings)
-    try:
-        async with running_collector(
-            demo,
-            engine=engine,
-            write_engine=write_engine,
-            hit_engine=hit_engine,
-            health=StorageHealth(),
-        ) as collector:
-            stored = 0
-            # In time order, as the live writer commits its batches.
-            for start_at in range(0, len(drawn), BATCH_HITS):
-                prepared = [
-                    await collector.prepare(hit, now)
-                    for _, hit in drawn[start_at : start_at + BATCH_HITS]
-                ]
-                stored += (await collector.store(prepared, endpoint="demo", now=now)).stored
-    finally:
-        await dispose_engine(hit_engine)
-        await write_engine.dispose()
-        await engine.dispose()
+    async with running_collector(demo, health=StorageHealth()) as collector:
+        stored = 0
+        # In time order, as the live writer commits its batches.
+        for start_at in range(0, len(drawn), BATCH_HITS):
+            prepared = [
+                await collector.prepare(hit, now)
+                for _, hit in drawn[start_at : start_at + BATCH_HITS]
+            ]
+            stored += (await collector.store(prepared, endpoint="demo", now=now)).stored
     return stored
 
 

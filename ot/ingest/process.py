@@ -31,7 +31,6 @@ from typing import Any
 
 from ot import metrics
 from ot.config import Settings
-from ot.db import create_engine, create_hit_engine, dispose_engine
 from ot.errors import OtError, StorageUnavailable
 from ot.ingest.collector import Collector, Outcome
 from ot.ingest.hit import IncomingHit
@@ -411,17 +410,8 @@ async def _serve(sock: socket.socket) -> None:
     configure_logging(settings.log)
     share_the_gil_often()
     health = StorageHealth(on_report=lambda problem: messages.send((HEALTH, problem)))
-    engine = create_engine(settings)
-    write_engine = create_engine(settings, for_writes=True)
-    hit_engine = create_hit_engine(settings)
     try:
-        async with running_collector(
-            settings,
-            engine=engine,
-            write_engine=write_engine,
-            hit_engine=hit_engine,
-            health=health,
-        ) as collector:
+        async with running_collector(settings, health=health) as collector:
             requests.serve(collector, messages)
             settle_garbage_collector()
             messages.send((READY,))
@@ -434,9 +424,6 @@ async def _serve(sock: socket.socket) -> None:
             raise
         messages.send((UNABLE, why))
     finally:
-        await dispose_engine(hit_engine)
-        await write_engine.dispose()
-        await engine.dispose()
         messages.close()
 
 
