@@ -43,6 +43,10 @@ class Location:
 
 UNKNOWN = Location("", "", "")
 
+# A visitor sends many hits from one address, and a look-up costs ~10 µs against ~0.2 for one
+# remembered: each locator remembers this many addresses' answers (a few MB).
+REMEMBERED_ADDRESSES = 65_536
+
 
 class GeoLocator:
     """Answers `locate(ip)` from data loaded once per process (0.1-0.5 s, ~50 MB), shared by
@@ -60,9 +64,13 @@ class GeoLocator:
                     f"cannot open the GeoIP City database {mmdb_path}: {error}",
                     field="mmdb_path",
                 ) from error
+        self._remembered = functools.lru_cache(maxsize=REMEMBERED_ADDRESSES)(self._look_up)
 
     def locate(self, ip: str) -> Location:
         """Locate one address; never raises: an invalid, private or unknown one is UNKNOWN."""
+        return self._remembered(ip)
+
+    def _look_up(self, ip: str) -> Location:
         address = _canonical_address(ip)
         if address is None:
             return UNKNOWN
@@ -85,6 +93,7 @@ class GeoLocator:
         if self._cities is not None:
             self._cities.close()
             self._cities = None
+            self._remembered.cache_clear()  # answers with a region and city
 
     def _locate_city(self, address: str) -> Location | None:
         assert self._cities is not None

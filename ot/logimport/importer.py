@@ -137,7 +137,6 @@ class LogImporter:
         self._line_counts = LineCounts(line_key(secrets.visitor_key, self._site.id))
         self._with_checksums = False  # see ot.logimport.legacy
         self._geo = GeoLocator(settings.geo.mmdb_path)
-        self._locate = lru_cache(maxsize=65_536)(self._geo.locate)
         self._allowed_params = frozenset(settings.collector.allowed_query_params)
         self._visit_timeout = timedelta(minutes=settings.collector.visit_timeout_minutes)
         self.report = ImportReport(site=site.domain)
@@ -428,7 +427,7 @@ class LogImporter:
             return False
         client = client_of(user_agent)
         referrer_info = _referrer(referrer, page.hostname, page.source_param)
-        location: Location = self._locate(ip)
+        location: Location = self._geo.locate(ip)
         timestamp = microseconds(moment)
         # The hit as the writer takes it (see ot.logimport.writer.Row): EnrichedHit's fields
         # in their order, built here as a tuple since that costs a fraction of an EnrichedHit.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -357,27 +358,46 @@ class SiteConfig:
 
 class SiteDirectory:
     """The collector's cache of sites by domain and id. Entries (also misses) expire after `ttl`
-    seconds, so a site added or changed by an operator is seen without a restart."""
+    seconds, so a site added or changed by an operator is seen without a restart. One query per
+    key at a time: when an entry expires under load, the requests that miss it together wait
+    for one query instead of each making its own (hundreds at once on a busy server)."""
 
     def __init__(self, engine: AsyncEngine, *, ttl: float = 30.0) -> None:
         self._engine = engine
         self._ttl = ttl
         self._by_domain: dict[str, tuple[float, SiteConfig | None]] = {}
         self._by_id: dict[int, tuple[float, SiteConfig | None]] = {}
+        self._loading: dict[str | int, asyncio.Future[SiteConfig | None]] = {}
 
     async def by_domain(self, domain: str) -> SiteConfig | None:
         key = domain.lower().removeprefix("www.")
         cached = self._by_domain.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        async with AsyncSession(self._engine) as session:
-            site = (await session.exec(select(Site).where(Site.domain == key))).first()
-        return self._remember(site, domain_key=key)
+        return await self._load_once(key, lambda: self._load_domain(key))
 
     async def by_id(self, site_id: int) -> SiteConfig | None:
         cached = self._by_id.get(site_id)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        return await self._load_once(site_id, lambda: self._load_id(site_id))
+
+    async def _load_once(
+        self, key: str | int, load: Callable[[], Awaitable[SiteConfig | None]]
+    ) -> SiteConfig | None:
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = self._loading[key] = asyncio.ensure_future(load())
+            loading.add_done_callback(lambda _: self._loading.pop(key, None))
+        # Shielded: a request that gives up (its client left) does not cancel the others' query.
+        return await asyncio.shield(loading)
+
+    async def _load_domain(self, key: str) -> SiteConfig | None:
+        async with AsyncSession(self._engine) as session:
+            site = (await session.exec(select(Site).where(Site.domain == key))).first()
+        return self._remember(site, domain_key=key)
+
+    async def _load_id(self, site_id: int) -> SiteConfig | None:
         async with AsyncSession(self._engine) as session:
             site = await session.get(Site, site_id)
         return self._remember(site, site_id=site_id)
