@@ -257,6 +257,15 @@ def test_after_close_countries_are_still_located(city_database: Path) -> None:
     assert geo.locate("8.8.8.8") == Location("US", "", "")
 
 
+def test_after_close_an_address_located_before_is_located_by_country_alone(
+    city_database: Path,
+) -> None:
+    geo = GeoLocator(city_database)
+    assert geo.locate("8.8.8.8").city == "Mountain View"  # remembered...
+    geo.close()
+    assert geo.locate("8.8.8.8") == Location("US", "", "")  # ...and forgotten with the file
+
+
 def test_missing_city_database_is_a_clear_error_naming_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "GeoLite2-City.mmdb"
     with pytest.raises(InvalidInput) as caught:

@@ -77,15 +77,12 @@ def _open_visits(
     visitors_by_site: dict[int, set[int]] = {}
     for hit in hits:
         visitors_by_site.setdefault(hit.site_id, set()).add(hit.visitor_id)
+    query = _statements(connection.dialect).open_visits
     visits: list[VisitState] = []
     # Per site, so the (site_id, visitor_id, last_seen_at) index answers it.
     for site_id, visitors in visitors_by_site.items():
         for chunk in _chunks(sorted(visitors)):
-            rows = connection.execute(
-                _statements(connection.dialect).open_visits,
-                {"site_id": site_id, "visitor_ids": chunk, "earliest": earliest},
-            )
-            visits.extend(VisitState.from_row(row) for row in rows)
+            visits.extend(query.run(connection, site_id, chunk, earliest))
     return visits
 
 
@@ -111,11 +108,8 @@ def _write_visits(connection: Connection, visits: Sequence[VisitState]) -> None:
 def add_dropped_counts(connection: Connection, counts: dict[tuple[int, date, str], int]) -> None:
     if not counts:
         return
-    rows = [
-        {"site_id": site_id, "day": day, "reason": reason, "count": count}
-        for (site_id, day, reason), count in counts.items()
-    ]
-    connection.execute(_statements(connection.dialect).add_dropped, rows)
+    rows = [(site_id, day, reason, count) for (site_id, day, reason), count in counts.items()]
+    _statements(connection.dialect).add_dropped.run_values(connection, rows)
 
 
 def store_batch(
@@ -203,6 +197,94 @@ class FastStatement:
         connection.exec_driver_sql(self._sql, parameters)
 
 
+class OpenVisitsQuery:
+    """The open visits of some of a site's visitors, as `VisitState`s, run through the driver
+    and compiled once per number of visitors: SQLAlchemy compiles its expanding IN at every
+    call, and makes and converts a row object per visit, which together cost more than the query
+    at the collector's rates."""
+
+    # Only what extending a visit needs (its first-hit attributes are never read back), in the
+    # order of VisitState's fields.
+    COLUMNS = (
+        "id", "site_id", "visitor_id", "started_at", "last_seen_at", "entry_page", "exit_page",
+        "pageviews", "events", "interactions",
+    )  # fmt: skip
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._dialect = dialect
+        self._statement = select(*(VISIT_TABLE.c[name] for name in self.COLUMNS)).where(
+            VISIT_TABLE.c.site_id == bindparam("site_id"),
+            VISIT_TABLE.c.visitor_id.in_(bindparam("visitor_ids", expanding=True)),
+            VISIT_TABLE.c.last_seen_at
+            >= bindparam("earliest", type_=VISIT_TABLE.c.last_seen_at.type),
+        )
+        self._bind_time = _datetime_converter(dialect)
+        self._read_time = _datetime_reader(dialect)
+        # By number of visitors: the SQL, and where each of its parameters is in
+        # [site_id, earliest, *visitor_ids].
+        self._compiled: dict[int, tuple[str, Callable[[list[Any]], tuple[Any, ...]]]] = {}
+
+    def run(
+        self, connection: Connection, site_id: int, visitor_ids: Sequence[int], earliest: datetime
+    ) -> list[VisitState]:
+        sql, in_order = self._compile(len(visitor_ids))
+        parameters = in_order([site_id, self._bind_time(earliest), *visitor_ids])
+        read_time = self._read_time
+        visits = []
+        for row in connection.exec_driver_sql(sql, parameters):
+            (
+                id_,
+                site,
+                visitor,
+                started,
+                last_seen,
+                entry,
+                exit_,
+                pageviews,
+                events,
+                interactions,
+            ) = row
+            visits.append(
+                VisitState(
+                    id=id_,
+                    site_id=site,
+                    visitor_id=visitor,
+                    started_at=read_time(started),
+                    last_seen_at=read_time(last_seen),
+                    entry_page=entry,
+                    exit_page=exit_,
+                    pageviews=pageviews,
+                    events=events,
+                    interactions=interactions,
+                )
+            )
+        return visits
+
+    def _compile(self, visitors: int) -> tuple[str, Callable[[list[Any]], tuple[Any, ...]]]:
+        compiled = self._compiled.get(visitors)
+        if compiled is None:
+            example = self._statement.params(
+                site_id=0, earliest=None, visitor_ids=list(range(visitors))
+            ).compile(dialect=self._dialect, compile_kwargs={"render_postcompile": True})
+            assert example.positiontup is not None  # both drivers take positional parameters
+            # "visitor_ids_1" is the first visitor, at 2 in the list `run` makes.
+            first = {"site_id": 0, "earliest": 1}
+            positions = [
+                first[name] if name in first else 1 + int(name.rpartition("_")[2])
+                for name in example.positiontup
+            ]
+            compiled = self._compiled[visitors] = (str(example), itemgetter(*positions))
+        return compiled
+
+
+def _datetime_reader(dialect: Dialect) -> Callable[[Any], datetime]:
+    """An aware UTC datetime from what the driver returns for a UTCDateTime column: SQLite's
+    text (what `_sqlite_text` writes) or PostgreSQL's aware datetime."""
+    if dialect.name == "sqlite":
+        return lambda value: datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return lambda value: value.astimezone(UTC)
+
+
 def _datetime_converter(dialect: Dialect) -> Callable[[datetime], Any]:
     """What SQLAlchemy's UTCDateTime binds, in a fifth of the time: aware UTC for PostgreSQL,
     and for SQLite the very text SQLAlchemy stores (so ranges compare as text correctly)."""
@@ -250,21 +332,18 @@ class _Statements:
                 " JOIN unnest(CAST(:event_ids AS text[])) AS wanted(event_id)"
                 " ON hit.event_id = wanted.event_id WHERE hit.site_id = :site_id"
             )
-        # Only what extending a visit needs: its first-hit attributes are never read back.
-        self.open_visits = select(
-            *(VISIT_TABLE.c[name] for name in ("id", "site_id", "visitor_id", *VisitState.COUNTERS))
-        ).where(
-            VISIT_TABLE.c.site_id == bindparam("site_id"),
-            VISIT_TABLE.c.visitor_id.in_(bindparam("visitor_ids", expanding=True)),
-            VISIT_TABLE.c.last_seen_at
-            >= bindparam("earliest", type_=VISIT_TABLE.c.last_seen_at.type),
-        )
+        self.open_visits = OpenVisitsQuery(dialect)
         self.last_visit_id = select(func.coalesce(func.max(VISIT_TABLE.c.id), 0))
         dialect_insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
-        upsert = dialect_insert(DROPPED_TABLE)
-        self.add_dropped = upsert.on_conflict_do_update(
-            index_elements=["site_id", "day", "reason"],
-            set_={"count": DROPPED_TABLE.c.count + upsert.excluded.count},
+        dropped_columns = ["site_id", "day", "reason", "count"]
+        upsert = dialect_insert(DROPPED_TABLE).values(_columns(DROPPED_TABLE, dropped_columns))
+        self.add_dropped = FastStatement(
+            upsert.on_conflict_do_update(
+                index_elements=["site_id", "day", "reason"],
+                set_={"count": DROPPED_TABLE.c.count + upsert.excluded.count},
+            ),
+            dialect,
+            dropped_columns,
         )
         hit_columns = _INSERTED_HIT_COLUMNS
         new_visit_columns = ["id", *VisitState.NEW_ROW]

@@ -75,21 +75,6 @@ class VisitState:
         visit.add(hit)
         return visit
 
-    @classmethod
-    def from_row(cls, row: Any) -> VisitState:
-        return cls(
-            id=row.id,
-            site_id=row.site_id,
-            visitor_id=row.visitor_id,
-            started_at=row.started_at,
-            last_seen_at=row.last_seen_at,
-            entry_page=row.entry_page,
-            exit_page=row.exit_page,
-            pageviews=row.pageviews,
-            events=row.events,
-            interactions=row.interactions,
-        )
-
     def covers(self, moment: datetime, timeout: timedelta) -> bool:
         return self.started_at - timeout <= moment <= self.last_seen_at + timeout
 
