@@ -4,9 +4,13 @@ entry expiring under load must not send hundreds of identical queries to the dat
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from ot.models import Site
 from ot.sites.store import SiteDirectory
@@ -70,3 +74,19 @@ async def test_a_request_that_gives_up_does_not_cancel_the_query_of_the_others(
 
     found = await staying
     assert found is not None and found.id == site.id
+
+
+async def test_a_failed_query_fails_every_request_waiting_for_it_and_is_tried_again(
+    tmp_path: Path,
+) -> None:
+    empty = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'no-tables.sqlite3'}")
+    directory = SiteDirectory(empty)
+    try:
+        failed = await asyncio.gather(
+            *(directory.by_domain("shop.example") for _ in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(error, OperationalError) for error in failed)
+        with pytest.raises(OperationalError):  # not remembered: asked again
+            await directory.by_domain("shop.example")
+    finally:
+        await empty.dispose()

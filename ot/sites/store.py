@@ -9,7 +9,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -388,9 +388,14 @@ class SiteDirectory:
         loading = self._loading.get(key)
         if loading is None:
             loading = self._loading[key] = asyncio.ensure_future(load())
-            loading.add_done_callback(lambda _: self._loading.pop(key, None))
+            loading.add_done_callback(partial(self._loaded, key))
         # Shielded: a request that gives up (its client left) does not cancel the others' query.
         return await asyncio.shield(loading)
+
+    def _loaded(self, key: str | int, loading: asyncio.Future[SiteConfig | None]) -> None:
+        del self._loading[key]
+        if not loading.cancelled():
+            loading.exception()  # retrieved: its waiters may all have left (they raise it)
 
     async def _load_domain(self, key: str) -> SiteConfig | None:
         async with AsyncSession(self._engine) as session:
