@@ -5,7 +5,6 @@ is wrong says so at the field and sends nothing."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -44,7 +43,6 @@ from tests.tui_support import (
     LARGE,
     SMALL,
     TUI,
-    WAIT_LIMIT_SECONDS,
     base_url_of,
     notifications,
     screen_text,
@@ -80,10 +78,8 @@ TABS: dict[str, tuple[str, type[Widget]]] = {
 
 
 async def open_access(pilot: Pilot[None], tab: str = "1") -> AccessScreen:
-    """The access screen on `tab`, once that tab's pane has the focus (its keys work from then
-    on). A number key pressed just after the screen opens can be undone by the tab bar's own
-    first activation, landing late on a loaded machine (it switches back to the first tab):
-    the key is pressed again then, as a person would."""
+    """The access screen on `tab`, chosen by its number key at once, as a person would, and
+    waited for until that tab's pane has the focus (its keys work from then on)."""
     await wait_for_screen(pilot, SitesScreen)
     pilot.app.push_screen(AccessScreen())
     await wait_for_screen(pilot, AccessScreen)
@@ -98,14 +94,10 @@ async def open_access(pilot: Pilot[None], tab: str = "1") -> AccessScreen:
             isinstance(node, pane) for node in focused.ancestors_with_self
         )
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_LIMIT_SECONDS
     await pilot.press(tab)
-    while not (tabs.active == chosen and focus_in_pane()):
-        assert loop.time() < deadline, f"waited for the focus in the {pane.__name__}"
-        if tabs.active != chosen:
-            await pilot.press(tab)
-        await pilot.pause(0.02)
+    await wait_for(
+        pilot, lambda: tabs.active == chosen and focus_in_pane(), f"the focus in {pane.__name__}"
+    )
     return screen
 
 

@@ -37,7 +37,8 @@ class ToldApp(OtApp):
     of `App._notifications`) when its few seconds are up, and a loaded machine can let those
     pass before a test looks."""
 
-    # Textual reads a relative CSS_PATH beside the module of the app's class: this one's is here.
+    # Textual looks for a relative CSS_PATH beside the module that defines the app's class, and
+    # this subclass is defined here, in tests: it names OtApp's stylesheet by its full path.
     CSS_PATH = str(Path(inspect.getfile(OtApp)).with_name(str(OtApp.CSS_PATH)))
 
     def __init__(self, client: OtClient, **options: Any) -> None:

@@ -12,6 +12,7 @@ from ot.tui.screens.access_grants import GrantsPane
 from ot.tui.screens.access_keys import KeysPane
 from ot.tui.screens.access_team import TeamPane
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.tabs import SteadyTabbedContent
 
 TABS = ("team", "keys", "grants")
 
@@ -52,7 +53,7 @@ Switch tabs with 1, 2, 3 (or the arrow keys on the tab bar). Times are UTC.
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with TabbedContent(initial=f"{self.first_tab}-tab"):
+        with SteadyTabbedContent(initial=f"{self.first_tab}-tab"):
             with TabPane("1 Team", id="team-tab"):
                 yield TeamPane()
             with TabPane("2 API keys", id="keys-tab"):

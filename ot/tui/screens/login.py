@@ -16,6 +16,7 @@ from textual.widgets import Button, Header, Input, Label, Static, TabbedContent,
 from ot.client import ClientError, Forbidden, NotLoggedIn, Throttled, Unavailable
 from ot.tui.calls import app_of, client_of
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.tabs import SteadyTabbedContent
 
 # Enough to catch a slip (a missing @, a space) before asking the server; the server decides
 # whether the address is known.
@@ -90,7 +91,7 @@ authenticator app or a recovery code); or with an API key with the `sites:read` 
         with VerticalScroll(classes="form"):
             # The words first: on a small terminal anything below the form would be out of sight.
             yield Static(self.notice, id="problem", classes="notice" if self.notice else "")
-            with TabbedContent(initial=PASSWORD_TAB):
+            with SteadyTabbedContent(initial=PASSWORD_TAB):
                 with TabPane("E-mail and password", id=PASSWORD_TAB):
                     yield Label("E-mail")
                     yield Input(self.email, id="email", placeholder="you@example.org")
