@@ -94,7 +94,9 @@ async def export_bundle(
     needs them)."""
     if out.exists():
         raise InvalidInput(f"{out} exists already: choose a new file for the bundle", field="out")
-    async with transaction(engine, locked=False, keep_refusals=True) as session:
+    # Locked from the start: a refusal is recorded after these reads, and on SQLite a transaction
+    # that read first cannot write once the running server has committed meanwhile.
+    async with transaction(engine, keep_refusals=True) as session:
         request, scope = await scope_to_export(session, operator, request_id)
         record = _request_record(request, cipher)
         account = await get_account(session, scope.account_id)
