@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
+from weakref import WeakKeyDictionary
 
 from textual.dom import DOMNode
+from textual.screen import Screen
 from textual.widget import Widget
 
 from ot.api.stats import QueryAnswer, StatsQuery
@@ -94,3 +96,23 @@ async def attempt(
     finally:
         if busy is not None and busy.is_attached:  # the screen may have closed meanwhile
             busy.loading = False
+            if _focus_once_loaded.get(busy.screen) is busy:
+                del _focus_once_loaded[busy.screen]
+                busy.focus()
+
+
+# The widget each screen last asked to focus while it was loading, which Textual cannot do (it
+# ignores the request): `attempt` gives it the focus once its answer is in.
+_focus_once_loaded: WeakKeyDictionary[Screen[Any], Widget] = WeakKeyDictionary()
+
+
+def focus_once_loaded(widget: Widget) -> None:
+    """Focus `widget` now, or as soon as its call is answered if it is loading. A screen that
+    opens while its table loads (a busy machine, a slow server) would otherwise leave the focus
+    elsewhere, and the table's keys would do nothing until the person tabbed into it. The last
+    request of a screen wins: choosing another tab meanwhile cancels this one."""
+    if widget.loading:
+        _focus_once_loaded[widget.screen] = widget
+        return
+    _focus_once_loaded.pop(widget.screen, None)
+    widget.focus()

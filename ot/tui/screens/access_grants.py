@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 
 from ot.api.grants import GrantOut, IssuedGrantOut
 from ot.client import ClientError
-from ot.tui.calls import attempt, client_of
+from ot.tui.calls import attempt, client_of, focus_once_loaded
 from ot.tui.screens.access_secret import SecretScreen
 from ot.tui.screens.access_words import filled, moment, refill, selected_key
 from ot.tui.screens.confirm import ConfirmScreen
@@ -73,7 +73,7 @@ class GrantsPane(Vertical):
         self.load()
 
     def focus_table(self) -> None:
-        self.query_one(DataTable).focus()
+        focus_once_loaded(self.query_one(DataTable))
 
     def action_reload(self) -> None:
         self.load()

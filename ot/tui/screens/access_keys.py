@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from ot.api.api_keys import CreatedKey, KeyOut
-from ot.tui.calls import attempt, client_of
+from ot.tui.calls import attempt, client_of, focus_once_loaded
 from ot.tui.screens.access_secret import SecretScreen
 from ot.tui.screens.access_words import filled, moment, names, refill, selected_key
 from ot.tui.screens.confirm import ConfirmScreen
@@ -48,7 +48,7 @@ class KeysPane(Vertical):
         self.load()
 
     def focus_table(self) -> None:
-        self.query_one(DataTable).focus()
+        focus_once_loaded(self.query_one(DataTable))
 
     def action_reload(self) -> None:
         self.load()

@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label, Static
 
 from ot.api.team import InvitationOut, MemberOut, MemberRole
-from ot.tui.calls import attempt, client_of
+from ot.tui.calls import attempt, client_of, focus_once_loaded
 from ot.tui.screens.access_words import filled, moment, refill, selected_key
 from ot.tui.screens.confirm import ConfirmScreen
 from ot.tui.screens.team_invite import InviteScreen
@@ -82,7 +82,7 @@ class TeamPane(VerticalScroll):
         return self.query_one(f"#{name}", DataTable)
 
     def focus_table(self) -> None:
-        self._table("members").focus()
+        focus_once_loaded(self._table("members"))
 
     # Offer only the actions of the table in focus, so the footer says what each key does here.
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
