@@ -1,5 +1,5 @@
-"""The interpreter settings of a long-running serving process (`ot serve`'s server and its
-collector process): how often threads may take the GIL, how the garbage collector runs, and
+"""The interpreter settings of a long-running process (`ot serve`'s server and its collector
+process, `ot tui`): how often threads may take the GIL, how the garbage collector runs, and
 where metrics are kept."""
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ def share_the_gil_often() -> None:
 
 
 def settle_garbage_collector() -> None:
-    """Tune the garbage collector for serving, once start-up has built what lives as long as
-    the process (the benchmarks call it too, to time requests as the server runs them)."""
+    """Tune the garbage collector for a long-running process, once start-up has built what
+    lives as long as the process (the benchmarks call it too, to time requests and screens as
+    the product runs them)."""
     # Everything built so far (parsers, regexes, caches' owners) lives as long as the process:
     # keep it out of the garbage collector's generations so collections stay cheap under load.
     # Without it a full collection took about 100 ms in the middle of a dashboard's queries.

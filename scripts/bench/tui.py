@@ -17,7 +17,8 @@ app through Textual's test driver (160x48) against it:
 and each step again until every panel has loaded, those below the screen too (", every
 panel"), recording every call the app made to the server. The reference of each step is the
 same calls made directly through `ot.client.OtClient` in the same round, concurrently (as the
-dashboard's workers make them) on a warmed-up client: the ratio is the UI's own cost.
+dashboard's workers make them) on a warmed-up client: the ratio is the UI's own cost. The app
+runs with the garbage collector tuned as `ot tui` runs it (`ot.tuning.settle_garbage_collector`).
 
 `first screen` times `ot tui` itself: a child process that imports the app and runs it headless
 until the sites list is painted, against a child that imports `ot.client` and lists the sites.
@@ -48,6 +49,7 @@ import query as stats_bench
 
 from ot.client import ClientError, CredentialStore, OtClient
 from ot.config import Settings
+from ot.tuning import settle_garbage_collector
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = (160, 48)
@@ -194,6 +196,8 @@ def first_screen_ms(url: str, key: str, folder: Path, *, ui: bool) -> float:
         program += (
             "from ot.tui.app import OtApp\n"
             "from ot.tui.screens.sites import SitesScreen\n"
+            "from ot.tuning import settle_garbage_collector\n"
+            "settle_garbage_collector()  # as `ot tui` does before it runs the app\n"
             "app = OtApp(client)\n"
             "async def main():\n"
             "    async with app.run_test(size=(160, 48)) as pilot:\n"
@@ -280,6 +284,7 @@ async def run(args: argparse.Namespace, folder: Path) -> tuple[dict[str, Step], 
         for name in (step, f"{step}, every panel")
     }  # fmt: skip
     first = Step("first screen (process)")
+    settle_garbage_collector()  # as `ot tui` does before it runs the app
     with running_server(size.settings, free_port()) as url, tempfile.TemporaryDirectory() as tmp:
         for number in range(args.rounds):
             print(f"round {number + 1}/{args.rounds}", flush=True)

@@ -11,10 +11,9 @@ from typing import Any
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ot.api.stats import QueryAnswer, ResultRow
 from ot.client import ClientError
@@ -27,6 +26,7 @@ from ot.tui.view import (
     format_change,
     format_metric,
 )
+from ot.tui.widgets.panel_table import Column, PanelTable
 
 ROWS_SHOWN = 10
 NOTHING = "Nothing in this period."
@@ -89,15 +89,6 @@ class PanelSpec:
 
     def shown(self, value: str) -> str:
         return self.names(value) if self.names is not None else value
-
-
-class PanelTable(DataTable[object]):
-    """A panel's rows; left and right move to the neighbouring panels."""
-
-    BINDINGS = [
-        Binding("right", "app.focus_next", "Next panel", show=False),
-        Binding("left", "app.focus_previous", "Previous panel", show=False),
-    ]
 
 
 class Breakdown(Vertical, can_focus=False):
@@ -165,7 +156,7 @@ class Breakdown(Vertical, can_focus=False):
         self.loaded_view: DashboardView | None = None
 
     def compose(self) -> ComposeResult:
-        yield PanelTable(cursor_type="row", zebra_stripes=False, show_cursor=True)
+        yield PanelTable()
         yield Static(NOTHING, classes="empty")
 
     @property
@@ -234,18 +225,21 @@ class Breakdown(Vertical, can_focus=False):
         if self.size.width == self.laid_out_width:
             return
         if self.answer is not None and self.loaded_view is not None:
-            row = self.table.cursor_row
-            self.show(self.loaded_view, self.answer, announce=False)
-            self.table.move_cursor(row=row, animate=False)
+            self.show(self.loaded_view, self.answer, announce=False, keep_cursor=True)
 
-    def show(self, view: DashboardView, answer: QueryAnswer, *, announce: bool = True) -> None:
+    def show(
+        self,
+        view: DashboardView,
+        answer: QueryAnswer,
+        *,
+        announce: bool = True,
+        keep_cursor: bool = False,
+    ) -> None:
         self.answer = answer
         self.query_one(".empty", Static).update(NOTHING)
         self.rows = self.spec.listed(answer.results, ROWS_SHOWN)
         self.loaded_view = view
         comparing = view.comparison is not Comparison.NONE
-        table = self.table
-        table.clear(columns=True)
         self.laid_out_width = self.size.width
         numbers = [metric for metric in self.spec.metrics if metric != "percentage"]
         widths = [max(len(SHORT_METRIC_NAMES.get(metric, metric)), 6) for metric in numbers]
@@ -253,25 +247,25 @@ class Breakdown(Vertical, can_focus=False):
         bar_width = BAR_WIDTH if self.size.width >= WIDE_PANEL else NARROW_BAR_WIDTH
         # Each column is padded by one cell each side; the border and a spare column besides.
         fixed = sum(widths) + bar_width + LAST_WIDTH + 2 * (len(widths) + 3) + 3
-        table.add_column(
-            self.spec.column, key="name", width=max(MIN_NAME_WIDTH, self.size.width - fixed)
-        )
+        columns = [Column(self.spec.column, max(MIN_NAME_WIDTH, self.size.width - fixed))]
         for metric, width in zip(numbers, widths, strict=True):
-            table.add_column(SHORT_METRIC_NAMES.get(metric, metric), key=metric, width=width)
-        table.add_column("", key="bar", width=bar_width)
-        table.add_column("Change" if comparing else "Share", key="last", width=LAST_WIDTH)
+            columns.append(Column(SHORT_METRIC_NAMES.get(metric, metric), width, "right"))
+        columns.append(Column("", bar_width))
+        columns.append(Column("Change" if comparing else "Share", LAST_WIDTH, "right"))
         ranked = self.spec.metrics[0]
         top = max((_number(row.metrics[0]) for row in self.rows), default=0) or 1
+        rows = []
         for row in self.rows:
             value = str(row.dimensions[0])
             metrics = dict(zip(self.spec.metrics, row.metrics, strict=False))
-            cells: list[object] = [Text(self.spec.shown(value), overflow="ellipsis", no_wrap=True)]
+            cells = [Text(self.spec.shown(value))]
             for metric in self.spec.metrics:
                 if metric != "percentage":
-                    cells.append(Text(format_metric(metric, metrics[metric]), justify="right"))
+                    cells.append(Text(format_metric(metric, metrics[metric])))
             cells.append(Text(bar(_number(row.metrics[0]) / top, bar_width), style="cyan"))
             cells.append(self._last_cell(ranked, row, metrics, comparing))
-            table.add_row(*cells, key=value)
+            rows.append((value, cells))
+        self.table.set_rows(columns, rows, cursor_row=self.table.cursor_row if keep_cursor else 0)
         self.set_class(not self.rows, "-empty")
         self.border_subtitle = f"{len(self.rows)} shown" if self.rows else ""
         if announce:
@@ -284,11 +278,9 @@ class Breakdown(Vertical, can_focus=False):
             change = row.comparison.change[0] if row.comparison is not None else None
             direction = change_direction(ranked, change)
             style = "green" if direction > 0 else "red" if direction < 0 else "dim"
-            return Text(format_change(ranked, change), style=style, justify="right")
+            return Text(format_change(ranked, change), style=style)
         share = metrics.get("percentage")
-        return Text(
-            format_metric("percentage", share) if share is not None else "", justify="right"
-        )
+        return Text(format_metric("percentage", share) if share is not None else "")
 
     def figures(self) -> list[tuple[str, str, object, object]]:
         """(name, metric, value, change) of every row shown, for the export."""
@@ -306,21 +298,19 @@ class Breakdown(Vertical, can_focus=False):
             return None
         return str(self.rows[table.cursor_row].dimensions[0])
 
-    @on(DataTable.RowSelected)
-    def _picked(self, event: DataTable.RowSelected) -> None:
+    @on(PanelTable.RowSelected)
+    def _picked(self, event: PanelTable.RowSelected) -> None:
         event.stop()
-        value = event.row_key.value
-        if value is not None:
-            dimension = self.spec.filter_dimension or self.spec.dimension
-            self.post_message(self.Picked(self, Filter(dimension, value)))
+        dimension = self.spec.filter_dimension or self.spec.dimension
+        self.post_message(self.Picked(self, Filter(dimension, event.row_key)))
 
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(PanelTable.RowHighlighted)
+    def _highlighted(self, event: PanelTable.RowHighlighted) -> None:
         # Only the user's cursor counts: a table highlights its first row by itself when it
         # fills, and following that would send queries nobody asked for.
         event.stop()
-        if event.row_key.value is not None and self.table.has_focus:
-            self.post_message(self.Highlighted(self, event.row_key.value))
+        if self.table.has_focus:
+            self.post_message(self.Highlighted(self, event.row_key))
 
     @on(events.DescendantFocus)
     def _focused(self, _: events.DescendantFocus) -> None:
