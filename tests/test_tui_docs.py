@@ -28,6 +28,8 @@ SHOWN_AS = {
     "pgup": "pageup",
     "←": "left",
     "→": "right",
+    "↑": "up",
+    "↓": "down",
 }
 
 

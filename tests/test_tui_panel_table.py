@@ -127,3 +127,18 @@ async def test_an_empty_table_shows_its_header_and_enter_picks_nothing() -> None
         await pilot.pause()
         assert app.selected == [] and table.row_count == 0
         assert lines(app)[0] == " Page          Visitors"
+
+
+async def test_a_message_shows_instead_of_rows_and_rows_replace_it() -> None:
+    app = OnePanel()
+    async with app.run_test(size=(30, 10)) as pilot:
+        table = app.query_one(PanelTable)
+        table.show_message("Could not load this panel: the server is restarting")
+        table.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.selected == [] and table.row_count == 0
+        assert lines(app) == [" Could not load this panel:", " the server is restarting"]
+        table.set_rows(COLUMNS, rows(PAGES))
+        await pilot.pause()
+        assert lines(app)[0] == " Page          Visitors"

@@ -13,7 +13,6 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Static
 
 from ot.api.stats import QueryAnswer, ResultRow
 from ot.client import ClientError
@@ -113,13 +112,6 @@ class Breakdown(Vertical, can_focus=False):
         height: 1fr;
         background: $surface;
     }
-    Breakdown .empty {
-        color: $text-muted;
-        padding: 0 1;
-        display: none;
-    }
-    Breakdown.-empty .empty { display: block; }
-    Breakdown.-empty PanelTable { display: none; }
     """
 
     class Picked(Message):
@@ -157,7 +149,6 @@ class Breakdown(Vertical, can_focus=False):
 
     def compose(self) -> ComposeResult:
         yield PanelTable()
-        yield Static(NOTHING, classes="empty")
 
     @property
     def table(self) -> PanelTable:
@@ -167,7 +158,7 @@ class Breakdown(Vertical, can_focus=False):
     def standing(self) -> bool:
         """Whether the panel and its parts are still there for an answer to land in: a closing
         dashboard removes its panels' parts before the panels themselves."""
-        return self.is_attached and bool(self.query(".empty"))
+        return self.is_attached and bool(self.query(PanelTable))
 
     def set_spec(self, spec: PanelSpec) -> None:
         self.spec = spec
@@ -214,8 +205,7 @@ class Breakdown(Vertical, can_focus=False):
         """No query to make (an event without properties, say): say why instead of rows."""
         self.rows, self.answer = [], None
         self.loaded_view = view
-        self.query_one(".empty", Static).update(why)
-        self.set_class(True, "-empty")
+        self.table.show_message(why)
         self.border_subtitle = ""
         self.post_message(self.Loaded(self, view))
 
@@ -236,7 +226,6 @@ class Breakdown(Vertical, can_focus=False):
         keep_cursor: bool = False,
     ) -> None:
         self.answer = answer
-        self.query_one(".empty", Static).update(NOTHING)
         self.rows = self.spec.listed(answer.results, ROWS_SHOWN)
         self.loaded_view = view
         comparing = view.comparison is not Comparison.NONE
@@ -265,8 +254,11 @@ class Breakdown(Vertical, can_focus=False):
             cells.append(Text(bar(_number(row.metrics[0]) / top, bar_width), style="cyan"))
             cells.append(self._last_cell(ranked, row, metrics, comparing))
             rows.append((value, cells))
-        self.table.set_rows(columns, rows, cursor_row=self.table.cursor_row if keep_cursor else 0)
-        self.set_class(not self.rows, "-empty")
+        table = self.table
+        if rows:
+            table.set_rows(columns, rows, cursor_row=table.cursor_row if keep_cursor else 0)
+        else:
+            self.table.show_message(NOTHING)
         self.border_subtitle = f"{len(self.rows)} shown" if self.rows else ""
         if announce:
             self.post_message(self.Loaded(self, view))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.console import RenderableType
+from rich.padding import Padding
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -32,7 +34,7 @@ class PanelTable(Widget, can_focus=True):
     cursor moves, `RowSelected` on Enter or a click on the cursor's row. Left and right move to
     the neighbouring panels."""
 
-    COMPONENT_CLASSES = {"panel-table--header", "panel-table--cursor"}
+    COMPONENT_CLASSES = {"panel-table--header", "panel-table--cursor", "panel-table--message"}
 
     DEFAULT_CSS = """
     PanelTable {
@@ -52,6 +54,9 @@ class PanelTable(Widget, can_focus=True):
             background: $block-cursor-blurred-background;
             color: $block-cursor-blurred-foreground;
             text-style: $block-cursor-blurred-text-style;
+        }
+        & > .panel-table--message {
+            color: $text-muted;
         }
         &:focus {
             background-tint: $foreground 5%;
@@ -106,6 +111,7 @@ class PanelTable(Widget, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.columns: list[Column] = []
         self._rows: list[tuple[str, list[Text]]] = []
+        self.message = ""  # shown instead of the header and rows, when there are none
 
     # --- content ---------------------------------------------------------------------------
 
@@ -116,11 +122,18 @@ class PanelTable(Widget, can_focus=True):
         (or the last row)."""
         self.columns = columns
         self._rows = rows
+        self.message = ""
         self.set_reactive(PanelTable.cursor_row, self._clamped(cursor_row))
         # A panel's table fills a fixed height: only a table sized by its rows lays out again.
         self.refresh(layout=self.styles.height is None or self.styles.height.is_auto)
         if rows:
             self._highlighted()
+
+    def show_message(self, message: str) -> None:
+        """No rows: say why instead (there is nothing in the period, the query failed)."""
+        self.columns, self._rows, self.message = [], [], message
+        self.set_reactive(PanelTable.cursor_row, 0)
+        self.refresh(layout=self.styles.height is None or self.styles.height.is_auto)
 
     @property
     def row_count(self) -> int:
@@ -136,6 +149,9 @@ class PanelTable(Widget, can_focus=True):
         return max(0, min(row, len(self._rows) - 1))
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        if self.message:
+            wrapped = Text(self.message).wrap(self.app.console, max(1, width - 2 * CELL_PADDING))
+            return len(wrapped)
         return 1 + len(self._rows)
 
     # --- the user --------------------------------------------------------------------------
@@ -179,7 +195,10 @@ class PanelTable(Widget, can_focus=True):
 
     # --- drawing ---------------------------------------------------------------------------
 
-    def render(self) -> Text:
+    def render(self) -> RenderableType:
+        if self.message:
+            muted = self.get_component_rich_style("panel-table--message")
+            return Padding(Text(self.message, style=muted), (0, CELL_PADDING))
         header = self.get_component_rich_style("panel-table--header")
         cursor = self.get_component_rich_style("panel-table--cursor")
         lines = [self._line([Text(column.label) for column in self.columns], header)]
