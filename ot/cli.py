@@ -150,6 +150,9 @@ def tui(
 def _run_over_ssh(server: str, socket_path: str, account_id: int, fingerprint: str) -> None:
     """The terminal of the account whose key logged in over SSH: its session comes from the
     server's SSH channel, lives in memory only and ends when the app does."""
+    from ot.tuning import pause_garbage_collector
+
+    pause_garbage_collector()  # until the app runs (`_run_app`)
     import asyncio
 
     from ot.client import OtClient
@@ -186,6 +189,9 @@ async def _end_session(client: Any) -> None:
 
 
 def _run_tui(server: str, api_key: str | None, *, forget_login: bool) -> None:
+    from ot.tuning import pause_garbage_collector
+
+    pause_garbage_collector()  # until the app runs (`_run_app`)
     # Imported here: `ot serve` and `ot --help` need no Textual.
     import asyncio
 

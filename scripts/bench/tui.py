@@ -186,7 +186,11 @@ async def one_round(url: str, key: str, domain: str, steps: dict[str, Step], fol
 
 def first_screen_ms(url: str, key: str, folder: Path, *, ui: bool) -> float:
     """Wall time of a child process: `ot tui` to its painted sites list, or the reference."""
+    # `ot tui` pauses the garbage collector before its imports, and settles it before the app.
     program = (
+        "from ot.tuning import pause_garbage_collector; pause_garbage_collector()\n" if ui else ""
+    )
+    program += (
         "import asyncio, sys\n"
         "from ot.client import ClientError, CredentialStore, OtClient\n"
         f"client = OtClient({url!r}, api_key={key!r}, credentials=CredentialStore("
