@@ -26,13 +26,14 @@ import socket
 import struct
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ot import metrics
 from ot.config import Settings
 from ot.errors import OtError, StorageUnavailable
-from ot.ingest.collector import Collector, Outcome
+from ot.ingest.collector import Collector, Outcome, Storing
 from ot.ingest.hit import IncomingHit
 from ot.ingest.service import running_collector
 from ot.logs import configure_logging
@@ -321,14 +322,16 @@ def main() -> None:
 
 
 class _Requests:
-    """The collector process's side: each request's hits collected in a task of its own and
-    answered once committed, until the server sends nothing more."""
+    """The collector process's side: the requests that arrive together (in one read of the
+    socket) are collected by one task, each answered once committed, until the server sends
+    nothing more. A task per request cost about a tenth of this process's time."""
 
     def __init__(self) -> None:
         self.settings: asyncio.Future[Settings] = asyncio.get_running_loop().create_future()
         self.ended = asyncio.Event()  # the server sends nothing more
         self._collector: Collector | None = None
         self._messages: _Messages | None = None
+        self._arrived: list[_Request] = []  # for the task that starts next
         self._in_hand: set[asyncio.Task[None]] = set()
 
     def serve(self, collector: Collector, messages: _Messages) -> None:
@@ -344,11 +347,11 @@ class _Requests:
             return
         request, hits, endpoint, now, partial = message
         incomings = [IncomingHit(*values) for values in hits]
-        task = asyncio.create_task(
-            self._answer(request, incomings, endpoint, _time_of(now), partial)
-        )
-        self._in_hand.add(task)
-        task.add_done_callback(self._in_hand.discard)
+        self._arrived.append(_Request(request, incomings, endpoint, _time_of(now), partial))
+        if len(self._arrived) == 1:  # the first since the last task started: start one
+            task = asyncio.create_task(self._answer_arrived())
+            self._in_hand.add(task)
+            task.add_done_callback(self._in_hand.discard)
 
     async def finish(self) -> None:
         """Wait until the server sends nothing more, then until every request is answered."""
@@ -356,27 +359,50 @@ class _Requests:
         while self._in_hand:
             await asyncio.wait(set(self._in_hand))
 
-    async def _answer(
-        self,
-        request: int,
-        incomings: list[IncomingHit],
-        endpoint: str,
-        now: datetime,
-        partial: bool,
-    ) -> None:
+    async def _answer_arrived(self) -> None:
+        """Queue the hits of every request arrived so far, in order, then answer each once
+        committed."""
         collector, messages = self._collector, self._messages
         assert collector is not None and messages is not None
-        try:
-            outcome = await collector.collect(
-                incomings, endpoint=endpoint, now=now, partial=partial
-            )
-        except OtError as error:
-            messages.send((REFUSAL, request, error))
-        except Exception as error:  # a bug: said here, answered there as one (500)
-            log.exception("collecting a request's hits failed")
-            messages.send((FAILURE, request, type(error).__name__))
-        else:
-            messages.send(_answer_message(request, outcome))
+        arrived, self._arrived = self._arrived, []
+        started: list[tuple[int, Storing]] = []
+        for each in arrived:
+            try:
+                storing = await collector.start_collecting(
+                    each.incomings, endpoint=each.endpoint, now=each.now, partial=each.partial
+                )
+            except Exception as error:
+                messages.send(_refusal_message(each.request, error))
+            else:
+                if storing.committed is None:  # nothing to store (all dropped): answered now
+                    messages.send(_answer_message(each.request, await storing.finished()))
+                else:
+                    started.append((each.request, storing))
+        for request, storing in started:
+            try:
+                outcome = await storing.finished()
+            except Exception as error:
+                messages.send(_refusal_message(request, error))
+            else:
+                messages.send(_answer_message(request, outcome))
+
+
+@dataclass(slots=True)
+class _Request:
+    request: int
+    incomings: list[IncomingHit]
+    endpoint: str
+    now: datetime
+    partial: bool
+
+
+def _refusal_message(request: int, error: Exception) -> tuple[Any, ...]:
+    """An `OtError` crosses as it is (the server answers it); anything else is a bug, said
+    here and answered there as one (500)."""
+    if isinstance(error, OtError):
+        return REFUSAL, request, error
+    log.error("collecting a request's hits failed", exc_info=error)
+    return FAILURE, request, type(error).__name__
 
 
 def _request_message(
