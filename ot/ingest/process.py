@@ -131,11 +131,18 @@ class _Messages(asyncio.Protocol):
     def send(self, message: object) -> None:
         """Send `message`; nothing if the other end is gone (its answers go nowhere: asyncio
         would warn at every one)."""
-        if not self.is_open:
+        self.send_all([message])
+
+    def send_all(self, messages: Sequence[object]) -> None:
+        """Send `messages` in one write (one system call, one wake-up of the other end)."""
+        if not self.is_open or not messages:
             return
         assert self._transport is not None
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        self._transport.write(_FRAME.pack(len(data)) + data)
+        frames: list[bytes] = []
+        for message in messages:
+            data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+            frames += (_FRAME.pack(len(data)), data)
+        self._transport.write(b"".join(frames))
 
     def end_sending(self) -> None:
         """Tell the other end nothing more is coming; its messages can still arrive."""
@@ -378,13 +385,20 @@ class _Requests:
                     messages.send(_answer_message(each.request, await storing.finished()))
                 else:
                     started.append((each.request, storing))
+        # The answers of requests committed together go out together; those committed later
+        # wait for nothing else.
+        answers: list[tuple[Any, ...]] = []
         for request, storing in started:
+            if answers and not (storing.committed and storing.committed.done()):
+                messages.send_all(answers)
+                answers = []
             try:
                 outcome = await storing.finished()
             except Exception as error:
-                messages.send(_refusal_message(request, error))
+                answers.append(_refusal_message(request, error))
             else:
-                messages.send(_answer_message(request, outcome))
+                answers.append(_answer_message(request, outcome))
+        messages.send_all(answers)
 
 
 @dataclass(slots=True)
