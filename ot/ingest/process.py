@@ -6,9 +6,10 @@ its answer comes back once they are committed: an answer still means a committed
 Messages are pickled and framed by their length. The server sends each request at once: holding
 them for one write per turn of its busy event loop cost a turn each way and a third of the rate
 (tried twice; the second time, with the answers below, a tenth). The collector process sends the
-answers of the requests committed together in one write. A request and its answer cross as tuples of plain values (`_request_message`,
-`_answer_message`): pickle looks up the class of every object it writes, and a request with one
-hit cost 22 µs to pickle and 12 µs to unpickle that way, against 4 and 5 as plain values.
+answers of the requests committed together in one write. A request and its answer cross as
+tuples of plain values (`_request_message`, `_answer_message`): pickle looks up the class of
+every object it writes, and a request with one hit cost 22 µs to pickle and 12 µs to unpickle
+that way, against 4 and 5 as plain values.
 
 The process lives as long as its socket: when the server closes its end (after its last
 request) or dies (even by kill -9), the process commits and answers what it was given, then
