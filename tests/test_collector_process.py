@@ -86,6 +86,35 @@ async def test_a_hit_the_collector_process_refuses_is_answered_as_the_server_wou
     assert await hits(settings) == []
 
 
+async def test_requests_arriving_together_are_each_answered_as_their_own(
+    server: TestClient, settings: Settings
+) -> None:
+    # The collector process takes the requests read together in one go: a refusal, a dropped
+    # hit or a retry among them changes nothing for the others.
+    kinds = ["stored", "refused", "bot", "stored", "retry", "stored", "refused", "bot"] * 4
+    await store_hits(server, [event(url="https://shop.example/first", eid="first")])
+
+    async def send(number: int, kind: str) -> tuple[str, int]:
+        body = event(url=f"https://shop.example/{number}", eid=f"hit-{number}")
+        headers = dict(HEADERS)
+        if kind == "refused":
+            body["domain"] = "nobody.example"
+        elif kind == "bot":
+            headers["User-Agent"] = "Googlebot/2.1 (+http://www.google.com/bot.html)"
+        elif kind == "retry":
+            body = event(url="https://shop.example/first", eid="first")
+        response = await server.post("/api/event", json=body, headers=headers)
+        return kind, response.status
+
+    answers = await asyncio.gather(*(send(n, kind) for n, kind in enumerate(kinds)))
+
+    expected = {"stored": 202, "refused": 404, "bot": 202, "retry": 202}
+    assert [status for _, status in answers] == [expected[kind] for kind in kinds]
+    stored = sorted(hit["pathname"] for hit in await hits(settings))
+    numbers = [n for n, kind in enumerate(kinds) if kind == "stored"]
+    assert stored == sorted(["/first", *(f"/{n}" for n in numbers)])
+
+
 async def test_a_bulk_request_stores_what_the_collector_process_takes_and_names_the_rest(
     server: TestClient, settings: Settings, site: Site
 ) -> None:

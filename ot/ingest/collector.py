@@ -7,6 +7,7 @@ hand it to the writer, which returns once it is committed.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -73,6 +74,26 @@ class Outcome:
     dropped: int = 0
     # With `partial` (a bulk request): the hits left out, by position, and why.
     refused: list[tuple[int, OtError]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Storing:
+    """A request's hits queued for the next commit (`Collector.start_storing`)."""
+
+    outcome: Outcome
+    committed: asyncio.Future[list[bool]] | None  # None: nothing to store
+    endpoint: str
+
+    async def finished(self) -> Outcome:
+        """The outcome, once the hits are committed."""
+        if self.committed is not None:
+            is_new = await self.committed
+            self.outcome.stored = sum(is_new)
+            self.outcome.duplicates = len(is_new) - self.outcome.stored
+            metrics.hits_accepted.labels(self.endpoint).inc(self.outcome.stored)
+            if self.outcome.duplicates:
+                metrics.hits_dropped.labels(DropReason.DUPLICATE).inc(self.outcome.duplicates)
+        return self.outcome
 
 
 class CollectsHits(Protocol):
@@ -150,20 +171,20 @@ class Collector:
 
     async def store(self, prepared: Sequence[Prepared], *, endpoint: str, now: datetime) -> Outcome:
         """Commit prepared hits (waiting for the commit) and count the dropped ones."""
+        return await self.start_storing(prepared, endpoint=endpoint, now=now).finished()
+
+    def start_storing(
+        self, prepared: Sequence[Prepared], *, endpoint: str, now: datetime
+    ) -> Storing:
+        """Queue prepared hits for the next commit and count the dropped ones, now. Raises
+        `Overloaded` at once when the queue is full."""
         outcome = Outcome()
         for item in prepared:
             for site_id, reason in item.drops:
                 self._writer.count_dropped(site_id, now.date(), reason)
                 outcome.dropped += 1
         hits = [hit for item in prepared for hit in item.hits]
-        if hits:
-            is_new = await self._writer.write(hits)
-            outcome.stored = sum(is_new)
-            outcome.duplicates = len(is_new) - outcome.stored
-            metrics.hits_accepted.labels(endpoint).inc(outcome.stored)
-            if outcome.duplicates:
-                metrics.hits_dropped.labels(DropReason.DUPLICATE).inc(outcome.duplicates)
-        return outcome
+        return Storing(outcome, self._writer.enqueue(hits) if hits else None, endpoint)
 
     async def collect(
         self,
@@ -176,6 +197,22 @@ class Collector:
         """Prepare and store the hits of one request: stored whole, or refused whole (the first
         refusal raised). With `partial` (a bulk request) a hit that cannot be prepared is left
         out and named in the outcome's `refused`, and the others are stored."""
+        storing = await self.start_collecting(
+            incomings, endpoint=endpoint, now=now, partial=partial
+        )
+        return await storing.finished()
+
+    async def start_collecting(
+        self,
+        incomings: Sequence[IncomingHit],
+        *,
+        endpoint: str,
+        now: datetime,
+        partial: bool = False,
+    ) -> Storing:
+        """`collect` up to the queueing of its hits, done when this returns. Requests started
+        one after the other are committed in that order: one task can start many, then wait
+        for each (the collector process does, a task per burst of requests, not per request)."""
         prepared: list[Prepared] = []
         refused: list[tuple[int, OtError]] = []
         for position, incoming in enumerate(incomings):
@@ -185,9 +222,9 @@ class Collector:
                 if not partial:
                     raise
                 refused.append((position, error))
-        outcome = await self.store(prepared, endpoint=endpoint, now=now)
-        outcome.refused = refused
-        return outcome
+        storing = self.start_storing(prepared, endpoint=endpoint, now=now)
+        storing.outcome.refused = refused
+        return storing
 
     async def _enrich(
         self, incoming: IncomingHit, site: SiteConfig, now: datetime

@@ -98,6 +98,13 @@ class HitWriter:
     async def write(self, hits: Sequence[EnrichedHit]) -> list[bool]:
         """Queue `hits` and wait until they are committed. For each hit: whether it was new
         (False for the retry of a hit already stored)."""
+        # A handler cancelled here (its client hung up) cancels only the future: the hits stay
+        # queued and are written, and the writer skips answering a future nobody waits for.
+        return await self.enqueue(hits)
+
+    def enqueue(self, hits: Sequence[EnrichedHit]) -> asyncio.Future[list[bool]]:
+        """Queue `hits` now; the future is done once they are committed (see `write`).
+        Raises `Overloaded` at once when the queue is full or the writer stops."""
         if self._closing:
             raise Overloaded("the collector is shutting down", retry_after=5)
         if self._queued_hits + len(hits) > self._capacity:
@@ -109,9 +116,7 @@ class HitWriter:
         # growing queue in /metrics, and a test can see that the server holds its requests.
         metrics.queue_depth.set(self._queued_hits)
         self._wakeup.set()
-        # A handler cancelled here (its client hung up) cancels only `done`: the hits stay queued
-        # and are written, and the writer skips answering a future nobody waits for.
-        return await done
+        return done
 
     def count_dropped(self, site_id: int, day: date, reason: str) -> None:
         """Count a hit we refused to store; the counts go out with the next batch."""
