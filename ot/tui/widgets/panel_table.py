@@ -81,31 +81,22 @@ class PanelTable(Widget, can_focus=True):
 
     cursor_row: reactive[int] = reactive(0, init=False, always_update=False)
 
-    class RowHighlighted(Message):
+    class _RowMessage(Message):
+        def __init__(self, table: PanelTable, cursor_row: int, row_key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.cursor_row = cursor_row
+            self.row_key = row_key
+
+        @property
+        def control(self) -> PanelTable:
+            return self.table
+
+    class RowHighlighted(_RowMessage):
         """The cursor is on the row of `row_key`."""
 
-        def __init__(self, table: PanelTable, cursor_row: int, row_key: str) -> None:
-            super().__init__()
-            self.table = table
-            self.cursor_row = cursor_row
-            self.row_key = row_key
-
-        @property
-        def control(self) -> PanelTable:
-            return self.table
-
-    class RowSelected(Message):
+    class RowSelected(_RowMessage):
         """The row of `row_key` was chosen (Enter, or a click on the cursor's row)."""
-
-        def __init__(self, table: PanelTable, cursor_row: int, row_key: str) -> None:
-            super().__init__()
-            self.table = table
-            self.cursor_row = cursor_row
-            self.row_key = row_key
-
-        @property
-        def control(self) -> PanelTable:
-            return self.table
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
