@@ -32,7 +32,7 @@ from ot.grants.reads import read_through_grant_in_query_process, shared_response
 from ot.ingest._fields import json_object_body
 from ot.models import Site
 from ot.server.answers import NO_STORE, json_answer
-from ot.server.app_keys import ENGINE, LIMITS, QUERIES, SETTINGS
+from ot.server.app_keys import CLOCK, ENGINE, LIMITS, QUERIES, SETTINGS
 from ot.server.auth import PRINCIPAL, RouteNeeds, endpoint
 from ot.server.bodies import read_body
 from ot.server.errors import status_of
@@ -139,7 +139,7 @@ async def _query_v2_through_grant(
             grant_id,
             "key",
             body,
-            now=utcnow(),
+            now=request.app[CLOCK].now(),  # the grant's reads an hour are counted by it
         )
     except NotFound:
         raise NotFound(SITE_NOT_FOUND, field="site_id") from None  # in Plausible's words
