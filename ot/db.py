@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event, make_url, text
 from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -73,6 +75,17 @@ async def transaction(
                 await session.commit()
             raise
         await session.commit()
+
+
+def lost_the_write_lock(error: BaseException) -> bool:
+    """Whether SQLite refused a write to a transaction that had read: another connection held
+    the write lock, or had committed since the transaction's snapshot ("database is locked",
+    at once: the wait of `busy_timeout` is only for transactions that start by writing)."""
+    cause = error.orig if isinstance(error, OperationalError) else None
+    code = getattr(cause, "sqlite_errorcode", None)
+    if not isinstance(cause, sqlite3.OperationalError) or code is None:
+        return False
+    return code & 0xFF == sqlite3.SQLITE_BUSY  # the extended codes say which of the two
 
 
 async def read_one_snapshot(connection: AsyncConnection) -> None:

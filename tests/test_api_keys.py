@@ -4,25 +4,33 @@ may do, revoked at once, and their last use recorded."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import shlex
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from ot import paths
 from ot.admin.cli import app as admin_app
 from ot.clock import utcnow
 from ot.config import Settings
 from ot.db import create_engine
 from ot.models import MemberRole, Site
+from ot.server.app_keys import WRITE_ENGINE
 from tests import support
 from tests.stats_support import token_for
 from tests.support import NOT_SETUP, bearer, error_of, logged_in, rows
 from tests.team_support import add_member, new_account
+from tests.test_durability import eventually
 
 
 async def make_key(
@@ -248,3 +256,51 @@ def test_ot_admin_token_create_takes_scopes(settings: Settings, site: Site) -> N
 
 def _json_list(value: Any) -> list[str]:
     return list(json.loads(value) if isinstance(value, str) else value)
+
+
+@contextmanager
+def write_lock_held(settings: Settings) -> Iterator[sqlite3.Connection]:
+    """SQLite's one write lock, taken by another connection (as the collector's commits take it)
+    until the block ends."""
+    holder = sqlite3.connect(paths.sqlite_path(settings.data_dir), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        yield holder
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+async def test_a_key_is_let_in_while_another_connection_holds_the_write_lock(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    started = await logged_in(settings, site.account_id)
+    created = await make_key(client, started.token, ["sites:read"])
+    await client.get("/ot/v1/sites", headers=bearer(created["key"]))  # its use noted just now
+    with write_lock_held(settings):
+        response = await client.get("/ot/v1/sites", headers=bearer(created["key"]))
+        assert response.status == 200, await response.text()
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+async def test_a_keys_use_due_while_the_write_lock_is_held_is_noted_once_it_is_free(
+    client: TestClient, settings: Settings, site: Site
+) -> None:
+    started = await logged_in(settings, site.account_id)
+    created = await make_key(client, started.token, ["sites:read"])
+    await support_set_last_used(settings, utcnow() - timedelta(hours=1))
+    [stale] = await rows(settings, "SELECT last_used_at FROM api_token")
+    write_engine = client.server.app[WRITE_ENGINE]
+    with write_lock_held(settings):
+        request = asyncio.create_task(client.get("/ot/v1/sites", headers=bearer(created["key"])))
+
+        async def waiting_for_the_lock() -> bool:
+            return write_engine.pool.checkedout() == 1
+
+        await eventually(waiting_for_the_lock, "the request waiting for the write lock")
+        assert not request.done()
+    response = await request
+    assert response.status == 200, await response.text()
+    [noted] = await rows(settings, "SELECT last_used_at FROM api_token")
+    assert noted["last_used_at"] != stale["last_used_at"]

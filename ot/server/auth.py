@@ -35,6 +35,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ot import db
 from ot.accounts.permissions import Principal, Scope
@@ -47,7 +49,7 @@ from ot.credentials import (
 )
 from ot.errors import Forbidden, InvalidInput, Unauthorized
 from ot.json_input import parse_json
-from ot.server.app_keys import SETTINGS, WRITE_ENGINE
+from ot.server.app_keys import ENGINE, SETTINGS, WRITE_ENGINE
 from ot.server.bodies import read_body
 from ot.server.errors import error_response
 
@@ -246,7 +248,24 @@ def _keep(request: web.Request, principal: Principal, presented: _Presented) -> 
 
 
 async def _principal_of(request: web.Request, presented: _Presented) -> Principal:
-    async with db.transaction(request.app[WRITE_ENGINE], locked=False) as session:
+    """The caller of a presented credential. Nearly every request only reads here, so it reads
+    on the plain engine, which never waits for SQLite's one write lock (the collector's commits,
+    the rollup job and other requests' changes take it): a dashboard's dozen queries at once
+    were waiting for it in turn. The few that write (a key's or session's use, noted once a
+    minute; a wrong share-link password, audited) and meet the lock taken are run again on the
+    write engine, which waits its turn (`ot.server.database`)."""
+    try:
+        return await _find_principal(request, request.app[ENGINE], presented)
+    except OperationalError as error:
+        if not db.lost_the_write_lock(error):
+            raise
+    return await _find_principal(request, request.app[WRITE_ENGINE], presented)
+
+
+async def _find_principal(
+    request: web.Request, engine: AsyncEngine, presented: _Presented
+) -> Principal:
+    async with db.transaction(engine, locked=False) as session:
         if presented.kind is CredentialKind.SESSION:
             return await session_principal(
                 session,

@@ -4,7 +4,8 @@ On SQLite a transaction that has read cannot take the write lock later once anot
 (the collector's writer, say) has committed meanwhile: it fails at once with "database is
 locked". So requests that may change something begin with the write lock (BEGIN IMMEDIATE, see
 `ot.db.create_engine`) and wait their turn instead; reads keep the plain engine and never wait.
-On PostgreSQL both engines behave alike.
+Authentication reads first and writes only when it must (`ot.server.auth._principal_of`). On
+PostgreSQL both engines behave alike.
 """
 
 from __future__ import annotations
