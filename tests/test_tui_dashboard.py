@@ -20,13 +20,13 @@ from ot.clock import ManualClock
 from ot.config import Settings
 from ot.csv_cells import FORMULA_STARTS
 from ot.tui.app import OtApp
-from ot.tui.calls import STATS_QUERIES_AT_ONCE
 from ot.tui.export import FORMULA_STARTS as TUI_FORMULA_STARTS
 from ot.tui.export import save_csv
 from ot.tui.screens.dashboard import DashboardScreen
 from ot.tui.screens.panel import PanelScreen
 from ot.tui.screens.period_picker import PeriodPickerScreen
 from ot.tui.screens.sites import SitesScreen
+from ot.tui.turns import QUICK_TURNS
 from ot.tui.view import (
     Comparison,
     DashboardView,
@@ -222,7 +222,8 @@ async def test_the_app_sends_a_few_stats_queries_at_a_time_so_the_server_never_r
     client: TestClient, shop_id: int, tui_credentials: CredentialStore, clock: ManualClock
 ) -> None:
     # A query waiting longer than the server's time budget for one of its query processes is
-    # refused (503): on a large site, twenty at once were.
+    # refused (503): on a large site, twenty at once were. Fewer still once answers are slow
+    # (tests/test_tui_turns.py).
     app = tui_app(client, tui_credentials, clock)
     in_flight, most = 0, 0
     ask = app.client.query
@@ -241,7 +242,7 @@ async def test_the_app_sends_a_few_stats_queries_at_a_time_so_the_server_never_r
         screen = await open_dashboard(pilot, app)  # the sites' sparklines, then the dashboard
         await pilot.press("enter")  # a filter: every panel again
         await wait_for(pilot, lambda: settled(screen) and screen.view.filters, "the filter")
-    assert most == STATS_QUERIES_AT_ONCE
+    assert most == QUICK_TURNS
 
 
 async def test_the_realtime_figure_counts_todays_visitors_of_the_last_minutes(

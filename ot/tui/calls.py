@@ -11,7 +11,6 @@ notification (never a traceback). A screen's worker looks like this:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
@@ -23,12 +22,9 @@ from textual.widget import Widget
 
 from ot.api.stats import QueryAnswer, StatsQuery
 from ot.client import ClientError, OtClient
+from ot.tui.turns import StatsTurns
 
 Answer = TypeVar("Answer")
-# On a large site one stats query can keep one of the server's query processes busy for
-# seconds, and the server refuses (503) a query that waits for a process longer than its time
-# budget: the app sends this many at a time, and the others wait their turn here.
-STATS_QUERIES_AT_ONCE = 4
 
 
 class ClientApp(Protocol):
@@ -36,7 +32,7 @@ class ClientApp(Protocol):
 
     client: OtClient
     now: Callable[[], datetime]
-    stats_turns: asyncio.Semaphore  # STATS_QUERIES_AT_ONCE
+    stats_turns: StatsTurns  # how many stats queries go out at once
     saves_files: bool  # False over SSH
 
     def report(self, error: ClientError) -> None: ...
@@ -77,7 +73,7 @@ def client_of(node: DOMNode) -> OtClient:
 async def ask_stats(node: DOMNode, query: StatsQuery) -> QueryAnswer:
     """The answer to a stats query, asked when one of the app's turns is free."""
     app = app_of(node)
-    async with app.stats_turns:
+    async with app.stats_turns.take():
         return await app.client.query(query)
 
 
