@@ -1,5 +1,6 @@
-"""How many stats queries the TUI has in flight at once (`ot.tui.turns.StatsTurns`): eight
-while answers are quick, four once one was slow or refused, until one is quick again."""
+"""How many stats queries the TUI has in flight at once (`ot.tui.turns.StatsTurns`): four as
+queries start going out, eight once an answer was quick, four again after a slow or refused
+one."""
 
 from __future__ import annotations
 
@@ -48,25 +49,43 @@ class Queries:
         await self.settled()
 
 
-async def test_quick_answers_let_eight_go_out_at_once() -> None:
+async def test_four_go_out_at_first_and_eight_once_an_answer_was_quick() -> None:
     queries = Queries()
     asked = [asyncio.create_task(queries.ask()) for _ in range(12)]
     await queries.settled()
-    assert len(queries.in_flight) == QUICK_TURNS == 8
+    assert len(queries.in_flight) == SLOW_TURNS == 4  # nothing says yet how heavy they are
     await queries.answer_first()
-    assert len(queries.in_flight) == 8  # the ninth took the free turn
+    assert len(queries.in_flight) == QUICK_TURNS == 8
     while queries.in_flight:
         await queries.answer_first()
     await asyncio.gather(*asked)
     assert queries.most == 8
 
 
+async def test_each_new_burst_starts_with_four() -> None:
+    queries = Queries()
+    first = [asyncio.create_task(queries.ask()) for _ in range(10)]
+    await queries.settled()
+    while queries.in_flight:
+        await queries.answer_first()
+    await asyncio.gather(*first)
+    assert queries.turns.at_once == QUICK_TURNS
+    then = [asyncio.create_task(queries.ask()) for _ in range(10)]  # a filter, say: heavier
+    await queries.settled()
+    assert len(queries.in_flight) == SLOW_TURNS
+    while queries.in_flight:
+        await queries.answer_first()
+    await asyncio.gather(*then)
+
+
 async def test_after_a_slow_answer_four_go_out_at_once_until_one_is_quick_again() -> None:
     queries = Queries()
-    asked = [asyncio.create_task(queries.ask()) for _ in range(16)]
+    asked = [asyncio.create_task(queries.ask()) for _ in range(18)]
     await queries.settled()
+    await queries.answer_first()
+    assert len(queries.in_flight) == 8
     await queries.answer_first(taking=SLOW_ANSWER_SECONDS)
-    assert queries.turns.at_once == SLOW_TURNS == 4
+    assert queries.turns.at_once == SLOW_TURNS
     assert len(queries.in_flight) == 7  # none new until fewer than four are out
     for left in (6, 5, 4):
         await queries.answer_first(taking=SLOW_ANSWER_SECONDS)
@@ -95,13 +114,14 @@ async def test_a_refused_query_counts_as_slow() -> None:
 
 async def test_a_query_left_unanswered_frees_its_turn_and_changes_nothing() -> None:
     queries = Queries()
-    asked = [asyncio.create_task(queries.ask()) for _ in range(9)]
+    asked = [asyncio.create_task(queries.ask()) for _ in range(10)]
     await queries.settled()
+    await queries.answer_first()  # quick: eight out
     queries.now += 2 * SLOW_ANSWER_SECONDS  # long under way, then cancelled (a newer view)
-    asked[0].cancel()
+    asked[1].cancel()
     await queries.settled()
     assert queries.turns.at_once == QUICK_TURNS
-    assert len(queries.in_flight) == 8  # the ninth has the turn
+    assert len(queries.in_flight) == 8  # the tenth has the turn
     while queries.in_flight:
         await queries.answer_first()
-    await asyncio.gather(*asked[1:])
+    await asyncio.gather(asked[0], *asked[2:])

@@ -2,10 +2,11 @@
 
 A dashboard asks a dozen small queries whenever its view changes. Sent a few at a time, they
 queue in the app and go out in waves, each wave a round trip: the more go out at once, the
-sooner the screen is complete (eight against four: about a fifth sooner at 10 million hits).
-But on a large site a filtered query keeps one of the server's query processes busy for
-seconds, and the server refuses (503) a query that waits for a process longer than its time
-budget: then the app sends fewer at once, until answers are quick again.
+sooner the screen is complete. But on a large site a filtered query keeps one of the server's
+query processes busy for seconds, and the server refuses (503) a query that waits for a process
+longer than its time budget. So the app starts cautiously: with no query out, nothing says how
+heavy the next ones are, and four go out; once an answer came back quickly, eight; after a slow
+one (or a refusal), four again.
 """
 
 from __future__ import annotations
@@ -22,17 +23,20 @@ SLOW_ANSWER_SECONDS = 1.0
 
 class StatsTurns:
     """Turns for stats queries: `async with turns.take():` around each one. It allows
-    QUICK_TURNS at once while answers take less than SLOW_ANSWER_SECONDS; after an answer that
-    took longer (or a refusal), SLOW_TURNS, until an answer is quick again."""
+    SLOW_TURNS at once when queries start going out (none was out), QUICK_TURNS once one was
+    answered in less than SLOW_ANSWER_SECONDS, and SLOW_TURNS again after an answer that took
+    longer (or a refusal)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._in_flight = 0
-        self.at_once = QUICK_TURNS
+        self.at_once = SLOW_TURNS
         self._waiting: list[asyncio.Future[None]] = []
 
     @asynccontextmanager
     async def take(self) -> AsyncIterator[None]:
+        if self._in_flight == 0:
+            self.at_once = SLOW_TURNS  # a new burst: its weight is not known yet
         while self._in_flight >= self.at_once:
             freed = asyncio.get_running_loop().create_future()
             self._waiting.append(freed)
