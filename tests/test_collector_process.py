@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -223,6 +224,20 @@ async def test_a_collector_process_not_ready_in_time_is_stopped_and_the_server_s
     with pytest.raises(StorageUnavailable, match="was not ready within 0 s"):
         await collector.start()
     assert children_running(os.getpid(), "ot.ingest.process") == []  # stopped and reaped
+
+
+async def test_a_collector_process_that_ends_before_it_is_ready_is_told_by_its_exit_code(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It ended on its way up without a word (killed, out of memory, a broken install): the
+    server says so with the exit code, and where to look."""
+    monkeypatch.setattr(sys, "executable", shutil.which("false"))  # ends at once, with 1
+    collector = CollectorProcess(in_own_process(settings), StorageHealth())
+    with pytest.raises(StorageUnavailable) as refused:
+        await collector.start()
+    assert refused.value.message == (
+        "the collector process could not start: it ended with exit code 1; its log says why"
+    )
 
 
 async def test_a_collector_process_that_cannot_be_made_is_tried_again(
