@@ -8,8 +8,9 @@ import collections
 import os
 import shutil
 import threading
+import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -295,3 +296,14 @@ def installed(settings: Settings) -> Settings:
     leaves it: the database (made by the caller) and the keys, so that ot-admin finds it."""
     load_secrets_of(settings)
     return settings
+
+
+async def eventually(
+    condition: Callable[[], Awaitable[bool]], what: str, timeout: float = 60.0
+) -> None:
+    """Wait until `condition()` holds, and no longer: a busy machine only makes it later (only a
+    generous deadline fails it)."""
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        await asyncio.sleep(0.05)

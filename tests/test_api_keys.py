@@ -28,9 +28,8 @@ from ot.models import MemberRole, Site
 from ot.server.app_keys import WRITE_ENGINE
 from tests import support
 from tests.stats_support import token_for
-from tests.support import NOT_SETUP, bearer, error_of, logged_in, rows
+from tests.support import NOT_SETUP, bearer, error_of, eventually, logged_in, rows
 from tests.team_support import add_member, new_account
-from tests.test_durability import eventually
 
 
 async def make_key(

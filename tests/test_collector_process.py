@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from ot.server.app import create_app
 from ot.server.app_keys import COLLECTOR, HIT_ENGINE
 from ot.storage import StorageHealth
 from tests.conftest import assert_quiet_log, start_server, stop_server
-from tests.support import CHROME_USER_AGENT, event, hits, make_site, store_hits
+from tests.support import CHROME_USER_AGENT, event, eventually, hits, make_site, store_hits
 
 HEADERS = {"User-Agent": CHROME_USER_AGENT, "X-Forwarded-For": "203.0.113.7"}
 UNKNOWN_SITE_ID = 999_999
@@ -49,15 +48,6 @@ def collector_process(client: TestClient) -> CollectorProcess:
     collector = client.server.app[COLLECTOR]
     assert isinstance(collector, CollectorProcess)
     return collector
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Wait for a condition, however slow the machine: only a generous deadline fails it."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
-    while not await condition():
-        assert loop.time() < deadline, f"{what}: not within 60 s"
-        await asyncio.sleep(0.05)
 
 
 async def test_hits_are_committed_by_the_collector_process_before_they_are_answered(

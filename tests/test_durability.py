@@ -35,6 +35,7 @@ from tests.support import (
     CHROME_USER_AGENT,
     _admin_dsn,
     event,
+    eventually,
     hits,
     make_site,
     rows,
@@ -51,16 +52,6 @@ async def send(session: aiohttp.ClientSession, base_url: str, event_id: str) -> 
             return response.status
     except (TimeoutError, aiohttp.ClientError):
         return 0  # no answer: not acknowledged
-
-
-async def eventually(
-    condition: Callable[[], Awaitable[bool]], what: str, timeout: float = 60.0
-) -> None:
-    """Wait until `condition()` holds, and no longer: a busy machine only makes it later."""
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        await asyncio.sleep(0.05)
 
 
 def metric(body: str, name: str) -> float:
