@@ -51,3 +51,21 @@ async def test_a_later_request_of_the_screen_wins() -> None:
         await pilot.pause()
 
         assert app.focused is other
+
+
+async def test_a_table_asked_for_the_focus_just_before_its_load_takes_it_when_loaded() -> None:
+    # A pane just mounted asks for the focus, and its first load starts before Textual gives it.
+    app = TwoWidgets()
+    async with app.run_test() as pilot:
+        table = app.query_one("#table", DataTable)
+        answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        focus_once_loaded(table)
+        table.loading = True  # what `attempt` does first, here before the focus is given
+        call = asyncio.ensure_future(attempt(app, answer, busy=table))
+        await pilot.pause()
+        assert app.focused is not table
+
+        answer.set_result("rows")
+        assert await call == "rows"
+        await wait_for(pilot, lambda: app.focused is table, "the focus in the table")

@@ -107,8 +107,17 @@ def focus_once_loaded(widget: Widget) -> None:
     opens while its table loads (a busy machine, a slow server) would otherwise leave the focus
     elsewhere, and the table's keys would do nothing until the person tabbed into it. The last
     request of a screen wins: choosing another tab meanwhile cancels this one."""
-    if widget.loading:
-        _focus_once_loaded[widget.screen] = widget
+    # Decided when the focus would be given, not now: Textual gives it a moment later, and a
+    # call that starts loading in between (a pane's first load, just mounted) makes it ignore it.
+    widget.app.call_later(_focus_or_wait, widget)
+
+
+def _focus_or_wait(widget: Widget) -> None:
+    if not widget.is_attached:
         return
-    _focus_once_loaded.pop(widget.screen, None)
-    widget.focus()
+    screen = widget.screen
+    if widget.loading:
+        _focus_once_loaded[screen] = widget
+        return
+    _focus_once_loaded.pop(screen, None)
+    screen.set_focus(widget)
