@@ -308,6 +308,35 @@ async def test_the_stats_query_answers_its_typed_shape(
     assert [row.metrics for row in answer.results] == [[1, 2]]
 
 
+async def test_queries_asked_together_answer_each_by_its_place_or_refuse_it_alone(
+    client: TestClient, ot: OtClient
+) -> None:
+    site = await ot.add_site("shop.example")
+    await store_hits(client, [event(), event(url="https://shop.example/about")])
+    both = StatsQuery(site_id=site.domain, metrics=["visitors", "pageviews"], date_range="day")
+    pages = both.model_copy(update={"dimensions": ["event:page"], "metrics": ["pageviews"]})
+    unknown_metric = both.model_copy(update={"metrics": ["likes"]})
+    nobodys = both.model_copy(update={"site_id": "nobody.example"})
+
+    outcomes = dict([item async for item in ot.query_many([both, unknown_metric, pages, nobodys])])
+
+    assert sorted(outcomes) == [0, 1, 2, 3]
+    assert isinstance(outcomes[0], QueryAnswer) and isinstance(outcomes[2], QueryAnswer)
+    assert [row.metrics for row in outcomes[0].results] == [[1, 2]]
+    assert outcomes[2] == await ot.query(pages)  # as the query alone answers
+    assert isinstance(outcomes[1], Invalid) and "likes" in str(outcomes[1])
+    assert isinstance(outcomes[3], NotFound)
+
+
+async def test_queries_asked_together_without_a_credential_are_refused_whole(
+    client: TestClient, credentials: CredentialStore
+) -> None:
+    query = StatsQuery(site_id="shop.example", metrics=["visitors"], date_range="day")
+    async with OtClient(base_url_of(client), api_key="ot_unknown", credentials=credentials) as o:
+        with pytest.raises(NotLoggedIn):
+            [item async for item in o.query_many([query])]
+
+
 async def test_a_logged_in_session_reads_its_own_stats(client: TestClient, ot: OtClient) -> None:
     site = await ot.add_site("shop.example")
     await store_hits(client, [event(), event(url="https://shop.example/about")])

@@ -7,6 +7,7 @@ the realtime figure shows; bad dates are refused in words; it works at 80x24."""
 from __future__ import annotations
 
 import csv
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from ot.api.stats import QueryAnswer, StatsQuery
-from ot.client import CredentialStore
+from ot.client import ClientError, CredentialStore
 from ot.clock import ManualClock
 from ot.config import Settings
 from ot.csv_cells import FORMULA_STARTS
@@ -26,7 +27,6 @@ from ot.tui.screens.dashboard import DashboardScreen
 from ot.tui.screens.panel import PanelScreen
 from ot.tui.screens.period_picker import PeriodPickerScreen
 from ot.tui.screens.sites import SitesScreen
-from ot.tui.turns import QUICK_TURNS, StatsTurns
 from ot.tui.view import (
     Comparison,
     DashboardView,
@@ -189,17 +189,18 @@ async def test_the_panels_on_screen_load_first_and_those_below_once_they_have_la
 ) -> None:
     app = tui_app(client, tui_credentials, clock)
     calls: list[tuple[str, str]] = []  # ("asked" or "answered", the panel's dimension)
-    ask = app.client.query
+    send = app.client.query_many
 
-    async def recorded(query: StatsQuery) -> QueryAnswer:
-        dimension = query.dimensions[0] if query.dimensions else ""
-        calls.append(("asked", dimension))
-        try:
-            return await ask(query)
-        finally:
-            calls.append(("answered", dimension))
+    async def recorded(
+        queries: Sequence[StatsQuery],
+    ) -> AsyncIterator[tuple[int, QueryAnswer | ClientError]]:
+        dimensions = [query.dimensions[0] if query.dimensions else "" for query in queries]
+        calls.extend(("asked", dimension) for dimension in dimensions)
+        async for index, outcome in send(queries):
+            calls.append(("answered", dimensions[index]))
+            yield index, outcome
 
-    app.client.query = recorded  # type: ignore[method-assign]
+    app.client.query_many = recorded  # type: ignore[method-assign]
     async with app.run_test(size=LARGE) as pilot:
         screen = await open_dashboard(pilot, app)
         on_screen = {panel.spec.dimension for panel in screen.panels_on_screen()}
@@ -218,32 +219,36 @@ async def test_the_panels_on_screen_load_first_and_those_below_once_they_have_la
     }
 
 
-async def test_the_app_sends_a_few_stats_queries_at_a_time_so_the_server_never_refuses_them(
+async def test_a_views_queries_go_to_the_server_together_and_none_is_refused(
     client: TestClient, shop_id: int, tui_credentials: CredentialStore, clock: ManualClock
 ) -> None:
-    # A query waiting longer than the server's time budget for one of its query processes is
-    # refused (503): on a large site, twenty at once were. Fewer still once answers are slow
-    # (tests/test_tui_turns.py): here every answer takes no time, whatever the machine.
+    # A request per panel cost the server an authentication and a site look-up each, and the
+    # app round trips in waves; the server runs a request's queries a few at a time, so a large
+    # site's heavy ones never wait past its budget (tests/test_stats_batch_api.py).
     app = tui_app(client, tui_credentials, clock)
-    app.stats_turns = StatsTurns(clock=lambda: 0.0)
-    in_flight, most = 0, 0
-    ask = app.client.query
+    requests: list[int] = []  # the queries of each request
+    refused: list[ClientError] = []
+    send = app.client.query_many
 
-    async def counted(query: StatsQuery) -> QueryAnswer:
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
-        try:
-            return await ask(query)
-        finally:
-            in_flight -= 1
+    async def counted(
+        queries: Sequence[StatsQuery],
+    ) -> AsyncIterator[tuple[int, QueryAnswer | ClientError]]:
+        requests.append(len(queries))
+        async for index, outcome in send(queries):
+            if isinstance(outcome, ClientError):
+                refused.append(outcome)
+            yield index, outcome
 
-    app.client.query = counted  # type: ignore[method-assign]
+    app.client.query_many = counted  # type: ignore[method-assign]
     async with app.run_test(size=LARGE) as pilot:
-        screen = await open_dashboard(pilot, app)  # the sites' sparklines, then the dashboard
+        screen = await open_dashboard(pilot, app)
+        requests.clear()
         await pilot.press("enter")  # a filter: every panel again
         await wait_for(pilot, lambda: settled(screen) and screen.view.filters, "the filter")
-    assert most == QUICK_TURNS
+    # The panels on screen together, then those below them together (each once the ones
+    # above have landed: see the test before).
+    assert len(requests) == 2 and sum(requests) >= 15, requests
+    assert not refused
 
 
 async def test_the_realtime_figure_counts_todays_visitors_of_the_last_minutes(

@@ -9,6 +9,7 @@ test loudly instead of painting an error."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ from ot.api.team import (
     MemberRole,
     Memberships,
 )
-from ot.client import CredentialStore, OtClient
+from ot.client import ClientError, CredentialStore, OtClient
 from ot.client.credentials import StoredCredential
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -424,6 +425,12 @@ class CannedClient(OtClient):
 
     async def query(self, query: StatsQuery) -> QueryAnswer:
         return canned_answer(query)
+
+    async def query_many(
+        self, queries: Sequence[StatsQuery]
+    ) -> AsyncIterator[tuple[int, QueryAnswer | ClientError]]:
+        for index, query in enumerate(queries):
+            yield index, canned_answer(query)
 
 
 class _NoCredentials(CredentialStore):

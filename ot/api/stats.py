@@ -9,6 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from ot.api.common import Strict
+from ot.api.errors import ErrorDetail
+
 # --- Stats API v2 -------------------------------------------------------------------------
 
 
@@ -81,6 +84,35 @@ class QueryAnswer(BaseModel):
         "small_counts."
     )
     query: QueryEcho = Field(description="The query as the server understood it.")
+
+
+# --- several queries in one request (ours, /ot/v1) -----------------------------------------
+
+MAX_QUERIES_AT_ONCE = 50
+
+
+class QueryBatch(Strict):
+    """The body of `POST /ot/v1/stats/queries`: Stats API v2 queries asked together, such as
+    the panels of a dashboard. Each is checked and answered on its own."""
+
+    queries: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_QUERIES_AT_ONCE,
+        description=f"Up to {MAX_QUERIES_AT_ONCE} queries, each as `POST /api/v2/query` takes it.",
+    )
+
+
+class QueryBatchLine(BaseModel):
+    """One line of the answer of `POST /ot/v1/stats/queries` (JSON lines, each as soon as its
+    query is answered, in that order): a query's answer or what refused it."""
+
+    index: int = Field(description="The query's place in `queries`, from 0.")
+    status: int = Field(description="200, or the status the query alone would have answered.")
+    answer: QueryAnswer | None = Field(default=None, description="The answer, if status is 200.")
+    error: ErrorDetail | None = Field(default=None, description="Else what went wrong.")
+    retry_after: int | None = Field(
+        default=None, description="Seconds to wait before asking again, when that will help."
+    )
 
 
 # --- Stats API v1 -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -49,7 +50,7 @@ from ot.api.rights import DeletionRequest, DeletionStatus
 from ot.api.sessions import Ended, SessionList
 from ot.api.sites import NewSite, Removed, SiteList, SiteOut, SiteSettingsIn, VerifyOut
 from ot.api.ssh_keys import NewSshKey, SshKeyList, SshKeyOut, SshKeyRemoved
-from ot.api.stats import QueryAnswer, RealtimeVisitors, StatsQuery
+from ot.api.stats import QueryAnswer, QueryBatchLine, RealtimeVisitors, StatsQuery
 from ot.api.team import (
     InvitationIn,
     InvitationList,
@@ -76,6 +77,7 @@ from ot.client.errors import (
 
 Answer = TypeVar("Answer", bound=BaseModel)
 DEFAULT_TIMEOUT_SECONDS = 30.0
+JSON_LINES = "application/x-ndjson"
 # What a session token starts with (`ot.accounts.sessions.SESSION_PREFIX`, which the client may
 # not import; tests/test_client.py checks they agree). Anything else is an API key.
 SESSION_TOKEN_PREFIX = "ots_"
@@ -397,6 +399,27 @@ class OtClient:
         body = query.model_dump(mode="json", exclude_none=True)
         return await self._call("POST", "/api/v2/query", QueryAnswer, body=body)
 
+    async def query_many(
+        self, queries: Sequence[StatsQuery]
+    ) -> AsyncIterator[tuple[int, QueryAnswer | ClientError]]:
+        """Stats API v2 queries asked in one request (`POST /ot/v1/stats/queries`): each
+        query's place in `queries` with its answer, or the error that refused it alone, in the
+        order they are answered. A failure of the whole request (refused, unreachable, cut
+        short) is raised."""
+        body = {"queries": [query.model_dump(mode="json", exclude_none=True) for query in queries]}
+        path = "/ot/v1/stats/queries"
+        async for raw in self._lines("POST", path, body):
+            try:
+                line = QueryBatchLine.model_validate_json(raw)
+            except ValidationError as error:
+                raise ClientError(f"unexpected answer from POST {path}: {error}") from None
+            if line.answer is not None:
+                yield line.index, line.answer
+                continue
+            refused = {"error": line.error.model_dump() if line.error else None}
+            retry_after = str(line.retry_after) if line.retry_after is not None else None
+            yield line.index, _error_of(line.status, json.dumps(refused).encode(), retry_after)
+
     # --- team -----------------------------------------------------------------------------
 
     async def list_members(self, team_id: int | None = None) -> MemberList:
@@ -538,6 +561,28 @@ class OtClient:
                 if response.status >= 400:
                     raise _error_of(response.status, raw, response.headers.get("Retry-After"))
                 return raw
+        except aiohttp.ClientError as error:
+            raise Unavailable(f"cannot reach {self.base_url}: {error}") from None
+        except TimeoutError:
+            raise Unavailable(f"{self.base_url} did not answer in time") from None
+
+    async def _lines(self, method: str, path: str, body: dict[str, Any]) -> AsyncIterator[bytes]:
+        """The lines of a streamed answer, each as it arrives. It may take longer than one
+        call's timeout in all, but never that long between two lines."""
+        if self.token is None:
+            raise NotLoggedIn("log in first: no session or API key is known", status=0)
+        headers = {"Accept": JSON_LINES, "Authorization": f"Bearer {self.token}"}
+        between_lines = aiohttp.ClientTimeout(total=None, sock_read=self._timeout.total)
+        try:
+            async with self._http().request(
+                method, self.base_url + path, json=body, headers=headers, timeout=between_lines
+            ) as response:
+                if response.status >= 400:
+                    raw = await response.read()
+                    raise _error_of(response.status, raw, response.headers.get("Retry-After"))
+                async for line in response.content:
+                    if line.strip():
+                        yield line
         except aiohttp.ClientError as error:
             raise Unavailable(f"cannot reach {self.base_url}: {error}") from None
         except TimeoutError:

@@ -80,16 +80,28 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         kept = {name: value for name, value in error.headers.items() if name in ("Allow",)}
         return error_response(error.status, code, error.reason, headers=kept)
     except Exception as error:
-        problem = storage_problem(error)
-        if problem is not None:
-            # Not a bug: the disk or the database refuses. Logged in words, once in a while.
-            request.app[STORAGE_HEALTH].failed(problem)
-            return domain_error_response(
-                StorageUnavailable("the database cannot serve this request now; retry later")
-            )
-        # Never let a bug answer with a stack trace; the log says what happened (no request data).
-        log.exception("unhandled error", extra={"path": request.path})
-        return error_response(500, "internal_error", "something went wrong on our side")
+        known = known_failure(request, error)
+        if known is None:
+            return error_response(500, "internal_error", INTERNAL_ERROR)
+        return domain_error_response(known)
+
+
+INTERNAL_ERROR = "something went wrong on our side"
+
+
+def known_failure(request: web.Request, error: Exception) -> OtError | None:
+    """The error a failure is answered as: a domain error as it is, failing storage as
+    StorageUnavailable; None for a bug, which is logged (answered 500 without a stack trace)."""
+    if isinstance(error, OtError):
+        return error
+    problem = storage_problem(error)
+    if problem is not None:
+        # Not a bug: the disk or the database refuses. Logged in words, once in a while.
+        request.app[STORAGE_HEALTH].failed(problem)
+        return StorageUnavailable("the database cannot serve this request now; retry later")
+    # The log says what happened (no request data).
+    log.exception("unhandled error", extra={"path": request.path})
+    return None
 
 
 @web.middleware

@@ -18,6 +18,7 @@ from ot.server import (
     sites_api,
     ssh_keys_api,
     stats_api,
+    stats_batch_api,
     team_api,
 )
 
@@ -65,6 +66,7 @@ def setup_routes(app: web.Application) -> None:
     router.add_post("/ot/v1/grants/{grant_id}/confirm", grants_api.confirm)
     router.add_get("/ot/v1/grants/{grant_id}/reads", grants_api.list_reads)
     router.add_post("/ot/v1/shared/query", shared_api.shared_query)
+    router.add_post("/ot/v1/stats/queries", stats_batch_api.query_batch)
     # Our own API: the account's API keys.
     router.add_get("/ot/v1/keys", api_keys_api.list_keys)
     router.add_post("/ot/v1/keys", api_keys_api.create_key)

@@ -82,7 +82,7 @@ async def plausible_errors(request: web.Request, handler: Handler) -> web.Stream
     return json_answer({"error": message}, status=response.status, headers=headers)
 
 
-async def _site(request: web.Request, site_id: object) -> Site:
+async def readable_site(request: web.Request, site_id: object) -> Site:
     """The site the caller asked for by domain (Plausible's `site_id`), if it may read its stats:
     another account's site, an unknown one and a malformed name all answer alike."""
     async with AsyncSession(request.app[ENGINE]) as session:
@@ -116,7 +116,7 @@ async def query_v2(request: web.Request) -> web.StreamResponse:
         if principal.kind is PrincipalKind.GRANT:
             assert principal.grant_id is not None
             return await _query_v2_through_grant(request, principal.grant_id, body)
-        site = await _site(request, body.get("site_id"))
+        site = await readable_site(request, body.get("site_id"))
         query = parse_query(body)
         result = await _run(request, site, query)
     except OtError as error:
@@ -153,7 +153,7 @@ async def _query_v2_through_grant(
 async def _v1(request: web.Request, endpoint: str) -> web.StreamResponse:
     params = dict(request.query)
     try:
-        site = await _site(request, params.get("site_id"))
+        site = await readable_site(request, params.get("site_id"))
         if endpoint == "realtime":
             result = await _run(request, site, v1.realtime_query())
             return json_answer(RealtimeVisitors(v1.realtime_response(result)), headers=NO_STORE)

@@ -15,8 +15,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from ot.client import ClientError, NotLoggedIn, OtClient
+from ot.tui.batches import StatsBatches
 from ot.tui.explain import explain
-from ot.tui.turns import StatsTurns
 
 
 def utc_now() -> datetime:
@@ -47,7 +47,7 @@ class OtApp(App[None]):
         self.saves_files = saves_files
         # Every "today" the screens work out comes from here, so tests can fix the date.
         self.now = now
-        self.stats_turns = StatsTurns()  # see ot.tui.turns
+        self.stats_batches = StatsBatches(lambda queries: self.client.query_many(queries))
 
     @property
     def server(self) -> str:

@@ -22,7 +22,7 @@ from textual.widget import Widget
 
 from ot.api.stats import QueryAnswer, StatsQuery
 from ot.client import ClientError, OtClient
-from ot.tui.turns import StatsTurns
+from ot.tui.batches import StatsBatches
 
 Answer = TypeVar("Answer")
 
@@ -32,7 +32,7 @@ class ClientApp(Protocol):
 
     client: OtClient
     now: Callable[[], datetime]
-    stats_turns: StatsTurns  # how many stats queries go out at once
+    stats_batches: StatsBatches  # the stats queries asked together go out together
     saves_files: bool  # False over SSH
 
     def report(self, error: ClientError) -> None: ...
@@ -71,10 +71,8 @@ def client_of(node: DOMNode) -> OtClient:
 
 
 async def ask_stats(node: DOMNode, query: StatsQuery) -> QueryAnswer:
-    """The answer to a stats query, asked when one of the app's turns is free."""
-    app = app_of(node)
-    async with app.stats_turns.take():
-        return await app.client.query(query)
+    """The answer to a stats query, sent with the others asked at the same moment."""
+    return await app_of(node).stats_batches.ask(query)
 
 
 async def attempt(

@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,22 @@ class Recorder:
         for name in ("query", "realtime_visitors", "summary", "list_sites", "site", "list_goals"):
             original = getattr(client, name)
             setattr(client, name, self._recording(name, original))
+        client.query_many = self._recording_batches(client.query_many)  # type: ignore[method-assign]
+
+    def _recording_batches(
+        self, original: Callable[..., AsyncIterator[tuple[int, Any]]]
+    ) -> Callable[..., AsyncIterator[tuple[int, Any]]]:
+        async def call(queries: list[Any]) -> AsyncIterator[tuple[int, Any]]:
+            (self.later if self.painted() else self.calls).append(("query_many", (queries,), {}))
+            try:
+                async for index, outcome in original(queries):
+                    self.refused += isinstance(outcome, ClientError)
+                    yield index, outcome
+            except ClientError:
+                self.refused += len(queries)
+                raise
+
+        return call
 
     def _recording(
         self, name: str, original: Callable[..., Awaitable[Any]]
@@ -120,14 +136,27 @@ async def replay(url: str, key: str, calls: list[Call], folder: Path) -> tuple[f
         await client.list_sites()  # a warm connection, as the app's
         started = time.perf_counter()
         outcomes = await asyncio.gather(
-            *(getattr(client, name)(*args, **kw) for name, args, kw in calls),
+            *(_made(client, name, args, kw) for name, args, kw in calls),
             return_exceptions=True,
         )
         elapsed = (time.perf_counter() - started) * 1000
+    outcomes = [item for made in outcomes for item in (made if isinstance(made, list) else [made])]
     refused = [outcome for outcome in outcomes if isinstance(outcome, ClientError)]
     if len(refused) < len([o for o in outcomes if isinstance(o, BaseException)]):
         raise next(o for o in outcomes if isinstance(o, BaseException) and o not in refused)
     return elapsed, len(refused)
+
+
+def _queries(calls: list[Call]) -> int:
+    """How many calls were made, the queries of a batch each counted."""
+    return sum(len(args[0]) if name == "query_many" else 1 for name, args, _ in calls)
+
+
+async def _made(client: OtClient, name: str, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
+    """A recorded call made again; a batch of queries answers the list of its outcomes."""
+    if name == "query_many":
+        return [outcome async for _, outcome in client.query_many(*args, **kw)]
+    return await getattr(client, name)(*args, **kw)
 
 
 async def idle(pilot: Any, done: Callable[[], bool], *, settled: bool = True) -> None:
@@ -173,8 +202,8 @@ async def one_round(url: str, key: str, domain: str, steps: dict[str, Step], fol
             calls, later = recorder.take()
             whole.refused += recorder.refused
             recorder.refused = 0
-            steps[step].calls = len(calls)
-            whole.calls = len(calls) + len(later)
+            steps[step].calls = _queries(calls)
+            whole.calls = _queries(calls) + _queries(later)
             steps[step].add_replay(await replay(url, key, calls, folder))
             whole.add_replay(await replay(url, key, calls + later, folder))
 
