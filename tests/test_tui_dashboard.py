@@ -6,6 +6,7 @@ the realtime figure shows; bad dates are refused in words; it works at 80x24."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -23,7 +24,7 @@ from ot.csv_cells import FORMULA_STARTS
 from ot.tui.app import OtApp
 from ot.tui.export import FORMULA_STARTS as TUI_FORMULA_STARTS
 from ot.tui.export import save_csv
-from ot.tui.screens.dashboard import DashboardScreen
+from ot.tui.screens.dashboard import STALE, DashboardScreen
 from ot.tui.screens.panel import PanelScreen
 from ot.tui.screens.period_picker import PeriodPickerScreen
 from ot.tui.screens.sites import SitesScreen
@@ -37,7 +38,8 @@ from ot.tui.view import (
     format_metric,
 )
 from ot.tui.widgets.breakdown import Breakdown
-from ot.tui.widgets.kpi import KPI_METRICS
+from ot.tui.widgets.chart import VisitorsChart
+from ot.tui.widgets.kpi import KPI_METRICS, KpiStrip
 from tests.tui_dashboard_support import DOMAIN, logged_in_client, open_shop
 from tests.tui_support import (
     LARGE,
@@ -249,6 +251,40 @@ async def test_a_views_queries_go_to_the_server_together_and_none_is_refused(
     # above have landed: see the test before).
     assert len(requests) == 2 and sum(requests) >= 15, requests
     assert not refused
+
+
+async def test_while_a_new_view_loads_the_previous_figures_show_dimmed_and_panels_say_so(
+    client: TestClient, shop_id: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    app = tui_app(client, tui_credentials, clock)
+    held = asyncio.Event()
+    held.set()
+    send = app.client.query_many
+
+    async def slow(
+        queries: Sequence[StatsQuery],
+    ) -> AsyncIterator[tuple[int, QueryAnswer | ClientError]]:
+        await held.wait()  # a server slow to answer
+        async for item in send(queries):
+            yield item
+
+    app.client.query_many = slow  # type: ignore[method-assign]
+    async with app.run_test(size=LARGE) as pilot:
+        screen = await open_dashboard(pilot, app)
+        strip, chart = screen.query_one(KpiStrip), screen.query_one(VisitorsChart)
+        assert not strip.has_class(STALE) and not chart.has_class(STALE)
+        held.clear()
+        await pilot.press("3")  # the last 7 days
+
+        def loading() -> bool:
+            return strip.has_class(STALE) and chart.has_class(STALE)
+
+        await wait_for(pilot, loading, "the figures and the chart dimmed")
+        assert panel(screen, "pages").border_subtitle == "loading…"
+        held.set()
+        await wait_for(pilot, lambda: settled(screen), "the new view")
+        assert not strip.has_class(STALE) and not chart.has_class(STALE)
+        assert panel(screen, "pages").border_subtitle != "loading…"
 
 
 async def test_the_realtime_figure_counts_todays_visitors_of_the_last_minutes(

@@ -52,6 +52,7 @@ KPIS, CHART, LAYOUT = "kpis", "chart", "layout"
 PANEL_MIN_WIDTH = 48
 GUTTER = 1  # between two columns of panels
 FIRST_ROW = 2  # the lines of a panel above its first row: the border and the header
+STALE = "-stale"  # figures of the previous view, shown dimmed until the new ones land
 PAGEVIEW = "pageview"
 OUTBOUND_LINK = "Outbound Link: Click"
 FILE_DOWNLOAD = "File Download"
@@ -184,6 +185,9 @@ folder `ot tui` was started from."""
         grid-gutter: 0 1;  /* GUTTER */
         grid-rows: 13;  /* a panel's height (see Breakdown) */
         height: auto;
+    }
+    DashboardScreen .-stale {
+        text-opacity: 50%;
     }
     """
     AUTO_FOCUS = "PanelTable"  # the top pages: arrows and Enter work at once
@@ -343,16 +347,18 @@ folder `ot tui` was started from."""
         self.query_one("#topbar", Static).update(text)
 
     async def ask(self, view: DashboardView, query: StatsQuery, busy: Widget) -> QueryAnswer | None:
-        """The answer, or None when refused (told once per view, with the panels' refusals)."""
-        busy.loading = True
+        """The answer, or None when refused (told once per view, with the panels' refusals).
+        Meanwhile `busy` shows the previous view's figures dimmed, as the panels do, not with
+        Textual's loading indicator: mounting one and removing it costs two layouts of the
+        whole screen each time."""
+        busy.add_class(STALE)
         try:
             return await ask_stats(self, query)
         except ClientError as error:
             self.tell_once(view, error)
             return None
         finally:
-            if busy.is_attached:
-                busy.loading = False
+            busy.remove_class(STALE)
 
     def tell_once(self, view: DashboardView, error: ClientError) -> None:
         # Nineteen parts refused for one reason (a comparison the server does not know, an
