@@ -281,9 +281,11 @@ async def test_while_a_new_view_loads_the_previous_figures_show_dimmed_and_panel
 
         await wait_for(pilot, loading, "the figures and the chart dimmed")
         assert panel(screen, "pages").border_subtitle == "loading…"
+        assert strip.styles.text_opacity < 1 and chart.styles.text_opacity < 1  # dimmed
         held.set()
         await wait_for(pilot, lambda: settled(screen), "the new view")
         assert not strip.has_class(STALE) and not chart.has_class(STALE)
+        assert strip.styles.text_opacity == 1 and chart.styles.text_opacity == 1
         assert panel(screen, "pages").border_subtitle != "loading…"
 
 
