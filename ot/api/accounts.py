@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, field_validator
+from pydantic import Field, StrictBool, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from ot.api.common import Strict
+from ot.api.common import Model, Strict
 
 # Kept equal to the core's (`ot.accounts.store`, `ot.accounts.passwords`): the contract imports
 # no core noun, and tests/test_client.py checks they agree.
@@ -47,7 +47,7 @@ class NewAccount(Strict):
     )
 
 
-class Accepted(BaseModel):
+class Accepted(Model):
     message: str = Field(description="What happens next.")
 
 
@@ -57,7 +57,7 @@ class VerificationIn(Strict):
     )
 
 
-class Verified(BaseModel):
+class Verified(Model):
     verified: bool = Field(default=True, description="Always true: the address is confirmed.")
     account_id: int = Field(description="The account whose address was confirmed.")
 
@@ -65,13 +65,13 @@ class Verified(BaseModel):
 # --- profile ------------------------------------------------------------------------------
 
 
-class ConsentOut(BaseModel):
+class ConsentOut(Model):
     region: str = Field(description="The region consented to.")
     statement_version: str = Field(description="The version of the statement agreed to.")
     given_at: datetime = Field(description="When consent was given.")
 
 
-class ProfileOut(BaseModel):
+class ProfileOut(Model):
     id: int = Field(description="The account's id.")
     name: str = Field(description="The account holder's name.")
     email: str | None = Field(description="The login address.")
@@ -128,7 +128,7 @@ class ProfileIn(Strict):
         )
 
 
-class ProfileUpdated(BaseModel):
+class ProfileUpdated(Model):
     changed: list[str] = Field(description="The fields that changed.")
     profile: ProfileOut = Field(description="The profile as it is now.")
 
@@ -158,32 +158,32 @@ class EmailChangeIn(Strict):
     )
 
 
-class EmailChangeRequested(BaseModel):
+class EmailChangeRequested(Model):
     pending_email: str | None = Field(
         description="The address waiting for confirmation; null: it already was the account's."
     )
     message: str = Field(description="What happens next.")
 
 
-class PasswordChanged(BaseModel):
+class PasswordChanged(Model):
     other_sessions_ended: int = Field(description="How many other sessions were ended.")
 
 
-class ChangeOut(BaseModel):
+class ChangeOut(Model):
     at: datetime = Field(description="When the profile changed.")
     actor: str = Field(description="Who changed it.")
     fields: list[str] = Field(description="The fields changed.")
     old_values: dict[str, str | None] = Field(description="Each changed field's former value.")
 
 
-class History(BaseModel):
+class History(Model):
     changes: list[ChangeOut] = Field(description="The profile's changes.")
 
 
 # --- second factor ------------------------------------------------------------------------
 
 
-class EnrolmentOut(BaseModel):
+class EnrolmentOut(Model):
     secret: str = Field(description="The TOTP secret, for the authenticator app.")
     provisioning_uri: str = Field(description="The same as an `otpauth://` URI (a QR code).")
 
@@ -193,7 +193,7 @@ class EnableIn(Strict):
     code: str = Field(min_length=1, max_length=64, description="A code from the authenticator app.")
 
 
-class RecoveryCodes(BaseModel):
+class RecoveryCodes(Model):
     recovery_codes: list[str] = Field(
         description="One-time codes for when the app is lost: shown this once."
     )
@@ -204,5 +204,5 @@ class DisableIn(Strict):
     code: str = Field(min_length=1, max_length=64, description=CODE_DESCRIPTION)
 
 
-class SecondFactorState(BaseModel):
+class SecondFactorState(Model):
     second_factor: bool = Field(description="Whether log-in needs a second factor now.")

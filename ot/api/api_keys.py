@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from ot.api.common import Strict
+from ot.api.common import Model, Strict
 
 # Kept equal to `ot.accounts.api_keys.MAX_NAME_LENGTH` and to `ot.accounts.permissions.Scope`
 # (the contract imports no core noun; tests/test_client.py checks they agree).
@@ -35,7 +35,7 @@ class NewKey(Strict):
     )
 
 
-class KeyOut(BaseModel):
+class KeyOut(Model):
     id: int = Field(description="The key's id, for revoking it.")
     name: str = Field(description="What the key is for.")
     prefix: str = Field(description="The key's first characters, to recognise it.")
@@ -49,9 +49,9 @@ class CreatedKey(KeyOut):
     key: str = Field(description="The key itself: in this answer only, never again.")
 
 
-class KeyList(BaseModel):
+class KeyList(Model):
     keys: list[KeyOut] = Field(description="The account's keys, revoked ones included.")
 
 
-class Revoked(BaseModel):
+class Revoked(Model):
     revoked: int = Field(description="How many keys were revoked.")

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from ot.api.common import Model
 
 
-class PlanOut(BaseModel):
+class PlanOut(Model):
     name: str = Field(description="The plan's name.")
     monthly_pageviews: int = Field(description="Pageviews a month the price covers.")
     price: str = Field(description="The monthly price, a decimal in the currency (9.00).")
     currency: str = Field(description="ISO 4217 currency of the price.")
 
 
-class InvoiceOut(BaseModel):
+class InvoiceOut(Model):
     number: str = Field(description="The invoice's number (OT-2026-000012).")
     period: str = Field(description="The month it is for (YYYY-MM).")
     plan: str = Field(description="The plan it is for.")
@@ -43,7 +45,7 @@ class InvoiceDocument(InvoiceOut):
     rendering: str = Field(description="The invoice as plain text, as the customer reads it.")
 
 
-class BillingOverview(BaseModel):
+class BillingOverview(Model):
     plan: PlanOut = Field(description="The account's plan.")
     period: str = Field(description="This month (YYYY-MM, UTC).")
     pageviews_used: int = Field(description="Pageviews stored so far this month.")
@@ -53,7 +55,7 @@ class BillingOverview(BaseModel):
     invoices: list[InvoiceOut] = Field(description="The account's invoices, newest first.")
 
 
-class PaymentStarted(BaseModel):
+class PaymentStarted(Model):
     invoice: str = Field(description="The invoice being paid.")
     approval_url: str = Field(
         description="Where the payer approves the payment at PayPal; PayPal then sends them "
@@ -61,6 +63,6 @@ class PaymentStarted(BaseModel):
     )
 
 
-class WebhookReceived(BaseModel):
+class WebhookReceived(Model):
     event_id: str = Field(description="PayPal's event id.")
     outcome: str = Field(description="What the event did, or duplicate when handled before.")

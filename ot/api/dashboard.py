@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from ot.api.common import Model
 
 
-class Ranked(BaseModel):
+class Ranked(Model):
     """A page or a traffic source, and its visitors in the period."""
 
     name: str = Field(description="The page's path, or the source ('Direct / None' for none).")
     visitors: int = Field(description="Unique visitors of the page or source in the period.")
 
 
-class DashboardSummary(BaseModel):
+class DashboardSummary(Model):
     """A site's traffic over a period: what the dashboard shows first."""
 
     site_id: int = Field(description="The site's id.")
@@ -40,7 +42,7 @@ class DashboardSummary(BaseModel):
     )
 
 
-class Snippet(BaseModel):
+class Snippet(Model):
     """The tracking snippet of a site, matching its settings."""
 
     site_id: int = Field(description="The site's id.")

@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from ot.api.common import Model
 
 
-class NewGoal(BaseModel):
+class NewGoal(Model):
     """A goal to add: either `page` or `event`, and perhaps the name it is shown by."""
 
     model_config = ConfigDict(extra="forbid")
@@ -35,7 +37,7 @@ class NewGoal(BaseModel):
     )
 
 
-class GoalOut(BaseModel):
+class GoalOut(Model):
     """One goal of a site."""
 
     id: int = Field(description="The goal's id, which removes it.")
@@ -48,7 +50,7 @@ class GoalOut(BaseModel):
     created_at: datetime = Field(description="When the goal was added (UTC).")
 
 
-class GoalList(BaseModel):
+class GoalList(Model):
     """The goals of a site, oldest first."""
 
     goals: list[GoalOut] = Field(description="Every goal of the site, oldest first.")

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
-from ot.api.common import MAX_ID, Strict
+from ot.api.common import MAX_ID, Model, Strict
 
 # Kept equal to the core's (`ot.grants.store`, `ot.accounts.passwords`; tests/test_client.py
 # checks they agree).
@@ -46,7 +46,7 @@ class NewGrant(Strict):
     )
 
 
-class GrantOut(BaseModel):
+class GrantOut(Model):
     id: int = Field(description="The grant's id.")
     status: str = Field(description="One of: " + ", ".join(STATUSES) + ".")
     grantee: str = Field(description="Who is granted access.")
@@ -78,11 +78,11 @@ class IssuedGrantOut(GrantOut):
     link_token: str | None = Field(description="The share link's token: shown this once.")
 
 
-class GrantList(BaseModel):
+class GrantList(Model):
     grants: list[GrantOut] = Field(description="The grants the caller may see.")
 
 
-class GrantReadOut(BaseModel):
+class GrantReadOut(Model):
     id: int = Field(description="The read's id (for `before_id`).")
     at: datetime = Field(description="When the third party read.")
     via: str = Field(description="Through what: the key or the share link.")
@@ -99,5 +99,5 @@ class GrantReadOut(BaseModel):
     rows_hidden: int = Field(description="Rows hidden for having too few visitors.")
 
 
-class GrantReadList(BaseModel):
+class GrantReadList(Model):
     reads: list[GrantReadOut] = Field(description="The reads, newest first.")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ot.api.accounts import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
-from ot.api.common import Strict
+from ot.api.common import Model, Strict
 
 
 class LoginIn(Strict):
@@ -26,7 +26,7 @@ class LoginIn(Strict):
     )
 
 
-class LoggedIn(BaseModel):
+class LoggedIn(Model):
     account_id: int = Field(description="The account logged in.")
     token: str = Field(
         description="The session token (`ots_...`): send it as `Authorization: Bearer`."

@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from ot.api.common import Model
 from ot.ips import canonical_ip
 
 # Visitor ids are signed 64-bit integers (see ot.ingest.visitors).
 _INT64 = 2**63
 
 
-class DeletionRequest(BaseModel):
+class DeletionRequest(Model):
     """Asking for the account's deletion."""
 
     confirm: Literal[True] = Field(description="Must be true: the account and all its data go.")
@@ -23,7 +24,7 @@ class DeletionRequest(BaseModel):
     )
 
 
-class DeletionStatus(BaseModel):
+class DeletionStatus(Model):
     scheduled: bool = Field(description="Whether the account's deletion is scheduled.")
     requested_at: datetime | None = Field(default=None, description="When it was asked for.")
     purge_after: datetime | None = Field(
@@ -41,7 +42,7 @@ def _one_identifier(schema: dict[str, Any]) -> None:
     schema["oneOf"] = [{"required": [name]} for name in ("visitor_id", "client_id", "ip")]
 
 
-class ErasureRequest(BaseModel):
+class ErasureRequest(Model):
     """Name the visitor in exactly one way."""
 
     model_config = ConfigDict(json_schema_extra=_one_identifier)
@@ -63,7 +64,7 @@ class ErasureRequest(BaseModel):
         return None if value is None else canonical_ip(value)
 
 
-class ErasureDone(BaseModel):
+class ErasureDone(Model):
     hits: int = Field(description="Hits erased.")
     visits: int = Field(description="Visits erased or changed.")
     days_to_roll_again: int = Field(description="Days whose rollups are rolled again.")

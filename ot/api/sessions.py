@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from ot.api.common import Model
 
 
-class SessionOut(BaseModel):
+class SessionOut(Model):
     id: int = Field(description="The session's id, for ending it.")
     current: bool = Field(description="Whether this is the session making the request.")
     created_at: datetime = Field(description="When it logged in.")
@@ -15,9 +17,9 @@ class SessionOut(BaseModel):
     expires_at: datetime = Field(description="When it ends unless ended sooner.")
 
 
-class SessionList(BaseModel):
+class SessionList(Model):
     sessions: list[SessionOut] = Field(description="The account's live sessions.")
 
 
-class Ended(BaseModel):
+class Ended(Model):
     ended: int = Field(description="How many sessions were ended.")

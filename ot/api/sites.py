@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
-from ot.api.common import ObjectId, Strict
+from ot.api.common import Model, ObjectId, Strict
 from ot.privacy import DEFAULT_PRIVACY, IpPolicy, VisitorMode
 
 # Kept equal to `ot.sites.store`'s (tests/test_client.py checks they agree).
@@ -63,7 +63,7 @@ class NewSite(SiteSettingsIn):
     )
 
 
-class Verification(BaseModel):
+class Verification(Model):
     """Where to publish the token that proves control of the domain: either place will do."""
 
     token: str = Field(description="The token to publish.")
@@ -72,7 +72,7 @@ class Verification(BaseModel):
     dns_value: str = Field(description="holding this.")
 
 
-class SiteOut(BaseModel):
+class SiteOut(Model):
     id: int = Field(description="The site's id.")
     account_id: int = Field(description="The team (account) the site belongs to.")
     domain: str = Field(description="The site's domain name.")
@@ -92,11 +92,11 @@ class SiteOut(BaseModel):
     snippet: str = Field(description="The HTML that tracks the site, for its pages' <head>.")
 
 
-class SiteList(BaseModel):
+class SiteList(Model):
     sites: list[SiteOut] = Field(description="The sites of the caller's teams.")
 
 
-class VerifyOut(BaseModel):
+class VerifyOut(Model):
     verified: bool = Field(description="Whether the site is verified now.")
     method: str | None = Field(
         description="How it was verified by this request: dns_txt or html_file."
@@ -105,12 +105,12 @@ class VerifyOut(BaseModel):
     hint: str = Field(description="What to do next, for people.")
 
 
-class ClaimOut(BaseModel):
+class ClaimOut(Model):
     claimed: bool = Field(description="Whether the domain is the team's now.")
     site: SiteOut | None = Field(description="The team's new, verified site, once claimed.")
     proof: Verification = Field(description="Where to publish the claim's token.")
     hint: str = Field(description="What to do next, for people.")
 
 
-class Removed(BaseModel):
+class Removed(Model):
     removed: dict[str, int] = Field(description="Rows deleted, per table.")

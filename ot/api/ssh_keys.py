@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from ot.api.common import Strict
+from ot.api.common import Model, Strict
 
 # Kept equal to `ot.accounts.ssh_keys` (the contract imports no core noun).
 MAX_SSH_KEY_NAME_LENGTH = 100
@@ -25,7 +25,7 @@ class NewSshKey(Strict):
     )
 
 
-class SshKeyOut(BaseModel):
+class SshKeyOut(Model):
     id: int = Field(description="The key's id, for removing it.")
     name: str = Field(description="What the key is.")
     key_type: str = Field(description="The kind of key: ssh-ed25519, ecdsa-sha2-nistp256, ...")
@@ -35,9 +35,9 @@ class SshKeyOut(BaseModel):
     last_used_at: datetime | None = Field(description="When it last opened the terminal UI.")
 
 
-class SshKeyList(BaseModel):
+class SshKeyList(Model):
     keys: list[SshKeyOut] = Field(description="The account's SSH keys.")
 
 
-class SshKeyRemoved(BaseModel):
+class SshKeyRemoved(Model):
     removed: int = Field(description="How many keys were removed.")

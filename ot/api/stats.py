@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import ConfigDict, Field, RootModel
 
-from ot.api.common import Strict
+from ot.api.common import Model, Strict
 from ot.api.errors import ErrorDetail
 
 # --- Stats API v2 -------------------------------------------------------------------------
 
 
-class StatsQuery(BaseModel):
+class StatsQuery(Model):
     """A Stats API v2 query. Unset fields are left out of the request (the server's defaults
     apply); the server checks every part of it (`ot.stats.query`)."""
 
@@ -43,13 +43,13 @@ class StatsQuery(BaseModel):
     )
 
 
-class Comparison(BaseModel):
+class Comparison(Model):
     dimensions: list[Any] = Field(description="The row's dimension values in the other period.")
     metrics: list[Any] = Field(description="The metrics in the compared period.")
     change: list[Any] = Field(description="The change of each metric, in percent or points.")
 
 
-class ResultRow(BaseModel):
+class ResultRow(Model):
     metrics: list[Any] = Field(description="One value per metric asked for, in that order.")
     dimensions: list[Any] = Field(description="One value per dimension asked for, in order.")
     comparison: Comparison | None = Field(
@@ -57,7 +57,7 @@ class ResultRow(BaseModel):
     )
 
 
-class QueryEcho(BaseModel):
+class QueryEcho(Model):
     """The query as the server understood it."""
 
     model_config = ConfigDict(extra="allow")
@@ -75,7 +75,7 @@ class QueryEcho(BaseModel):
     )
 
 
-class QueryAnswer(BaseModel):
+class QueryAnswer(Model):
     """The answer of `POST /api/v2/query`."""
 
     results: list[ResultRow] = Field(description="The rows.")
@@ -102,7 +102,7 @@ class QueryBatch(Strict):
     )
 
 
-class QueryBatchLine(BaseModel):
+class QueryBatchLine(Model):
     """One line of the answer of `POST /ot/v1/stats/queries` (JSON lines, each as soon as its
     query is answered, in that order): a query's answer or what refused it."""
 
@@ -118,16 +118,16 @@ class QueryBatchLine(BaseModel):
 # --- Stats API v1 -------------------------------------------------------------------------
 
 
-class AggregateValue(BaseModel):
+class AggregateValue(Model):
     value: Any = Field(description="The metric's value.")
     change: Any = Field(default=None, description="The change against the compared period.")
 
 
-class AggregateAnswer(BaseModel):
+class AggregateAnswer(Model):
     results: dict[str, AggregateValue] = Field(description="Each metric asked for, by name.")
 
 
-class SeriesAnswer(BaseModel):
+class SeriesAnswer(Model):
     """A time series or a breakdown: one object per date or per value, the metrics by name."""
 
     results: list[dict[str, Any]] = Field(description="The rows.")
@@ -140,7 +140,7 @@ class RealtimeVisitors(RootModel[int]):
 # --- Sites API ----------------------------------------------------------------------------
 
 
-class PlausibleSite(BaseModel):
+class PlausibleSite(Model):
     domain: str = Field(description="The site's domain, Plausible's `site_id`.")
     timezone: str = Field(description="The IANA time zone days are counted in.")
 
@@ -151,12 +151,12 @@ class PlausibleSiteDetail(PlausibleSite):
     )
 
 
-class PageMeta(BaseModel):
+class PageMeta(Model):
     after: str | None = Field(description="Cursor of the next page, if there is one.")
     before: str | None = Field(description="Cursor of the previous page, if there is one.")
     limit: int = Field(description="Sites per page.")
 
 
-class PlausibleSiteList(BaseModel):
+class PlausibleSiteList(Model):
     sites: list[PlausibleSite] = Field(description="The caller's sites, newest first.")
     meta: PageMeta = Field(description="Paging cursors.")

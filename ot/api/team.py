@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ot.api.accounts import MAX_EMAIL_LENGTH
-from ot.api.common import ObjectId, Strict
+from ot.api.common import Model, ObjectId, Strict
 
 
 class MemberRole(StrEnum):
@@ -31,7 +31,7 @@ class InvitationIn(Strict):
     )
 
 
-class InvitationOut(BaseModel):
+class InvitationOut(Model):
     id: int = Field(description="The invitation's id, for withdrawing it.")
     team_id: int = Field(description="The team invited to.")
     email: str = Field(description="The address invited.")
@@ -41,7 +41,7 @@ class InvitationOut(BaseModel):
     expired: bool = Field(description="Whether it has expired.")
 
 
-class InvitationList(BaseModel):
+class InvitationList(Model):
     invitations: list[InvitationOut] = Field(description="The team's open invitations.")
 
 
@@ -51,14 +51,14 @@ class Acceptance(Strict):
     )
 
 
-class InvitationLink(BaseModel):
+class InvitationLink(Model):
     team_id: int = Field(description="The team invited to.")
     role: MemberRole = Field(description="The role offered.")
     expires_at: datetime = Field(description="When the invitation expires.")
     how_to_accept: str = Field(description="How to accept it, for people.")
 
 
-class MemberOut(BaseModel):
+class MemberOut(Model):
     id: int = Field(description="The membership's id: what PATCH and DELETE name.")
     team_id: int = Field(description="The team.")
     account_id: int = Field(description="The member's account.")
@@ -67,7 +67,7 @@ class MemberOut(BaseModel):
     created_at: datetime = Field(description="When the member joined.")
 
 
-class MemberList(BaseModel):
+class MemberList(Model):
     team_id: int = Field(description="The team listed.")
     owner_account_id: int = Field(
         description="The account itself, owner of its team without a membership."
@@ -75,7 +75,7 @@ class MemberList(BaseModel):
     members: list[MemberOut] = Field(description="The team's other members.")
 
 
-class Memberships(BaseModel):
+class Memberships(Model):
     memberships: list[MemberOut] = Field(description="The other teams the caller belongs to.")
 
 
@@ -85,10 +85,10 @@ class RoleChange(Strict):
     role: MemberRole | None = Field(default=None, description="The member's new role.")
 
 
-class Withdrawn(BaseModel):
+class Withdrawn(Model):
     withdrawn: int = Field(description="How many invitations were withdrawn.")
 
 
-class Left(BaseModel):
+class Left(Model):
     removed: int = Field(description="How many memberships were removed.")
     left: bool = Field(description="Whether the caller removed itself.")
