@@ -118,7 +118,8 @@ the site's dashboard; `/` filters the list by domain."""
         self.sites = listed.sites
         self.owners = await self.owners_of(self.sites)
         self.show_rows()
-        # A few sites at a time: a long list must not queue every query on the server at once.
+        # Asked together, they go out in one request (fifty a request), which the server runs a
+        # few at a time (ot.tui.batches): a long list never queues them all on it at once.
         refused = await asyncio.gather(*(self.load_traffic(site) for site in self.sites))
         first = next((error for error in refused if error is not None), None)
         if first is not None and self.is_attached:
