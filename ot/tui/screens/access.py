@@ -81,7 +81,14 @@ Switch tabs with 1, 2, 3 (or the arrow keys on the tab bar). Times are UTC.
             self._focus_pane(event.pane.id.removesuffix("-tab"))
 
     def _focus_pane(self, tab: str) -> None:
-        """Into the tab's table, so its keys are in the footer and work at once."""
+        """Into the tab's table, so its keys are in the footer and work at once: once the
+        screen has been laid out with the tab's pane shown. Focused while still hidden, the
+        table lost the focus again at that layout (Textual moves it off a hidden widget)."""
+        self.call_after_refresh(self._focus_table, tab)
+
+    def _focus_table(self, tab: str) -> None:
+        if self.query_one(TabbedContent).active != f"{tab}-tab":
+            return  # another tab was chosen meanwhile: it takes the focus
         if tab == "team":
             self.query_one(TeamPane).focus_table()
         elif tab == "keys":
