@@ -89,7 +89,9 @@ def test_a_fresh_data_folder_holds_only_files_their_owner_alone_can_read(
             assert response.status == 202
         ot_admin(environment, "audit", "checkpoint")
         export = tmp_path / "export.zip"
-        ot_admin(environment, "accounts", "export", "1", "--out", str(export))
+        # The one account registered (on PostgreSQL its id need not be 1: a sequence may skip).
+        (account,) = json.loads(ot_admin(environment, "accounts", "list", "--json"))
+        ot_admin(environment, "accounts", "export", str(account["id"]), "--out", str(export))
 
         made = {path.name for path in data_dir.iterdir()}
         expected = {paths.SECRETS_FILE, paths.AUDIT_SIGNING_KEY_FILE, paths.OUTBOX_DIR}
