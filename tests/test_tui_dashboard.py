@@ -45,6 +45,7 @@ from tests.tui_support import (
     LARGE,
     SMALL,
     TUI,
+    count_layouts,
     notifications,
     screen_text,
     tui_app,
@@ -332,6 +333,21 @@ async def test_a_number_key_changes_the_period_and_c_cycles_the_comparison(
         assert screen.view.comparison is Comparison.NONE
         assert "no comparison" in screen_text(app)
         assert "= 0 %" not in screen_text(app)
+
+
+async def test_a_new_period_repaints_the_figures_without_laying_the_screen_out(
+    client: TestClient, shop_id: int, tui_credentials: CredentialStore, clock: ManualClock
+) -> None:
+    app = tui_app(client, tui_credentials, clock)
+    async with app.run_test(size=LARGE) as pilot:
+        screen = await open_dashboard(pilot, app)
+        await pilot.pause()
+        layouts = count_layouts(screen)
+        for key in "132":  # today, last 7 days, yesterday: each a new view with new figures
+            await pilot.press(key)
+            await wait_for(pilot, lambda: settled(screen), "the new period's figures")
+            await pilot.pause()
+        assert layouts == []  # every part keeps its size: nothing to lay out
 
 
 async def test_enter_on_a_page_filters_the_dashboard_and_x_removes_the_filter(

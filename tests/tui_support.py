@@ -100,3 +100,17 @@ def screen_text(app: OtApp) -> str:
     """What the top screen shows, as plain text, line by line (as a person would read it)."""
     strips = app.screen._compositor.render_strips()
     return "\n".join(strip.text.rstrip() for strip in strips)
+
+
+def count_layouts(screen: Screen[object]) -> list[int]:
+    """The layouts of `screen` from now on, one element each: laying out the whole screen is
+    what a change of a few figures must not cost."""
+    layouts: list[int] = []
+    lay_out = screen._refresh_layout
+
+    def counted(*args: object, **kwargs: object) -> None:
+        layouts.append(1)
+        lay_out(*args, **kwargs)  # type: ignore[arg-type]
+
+    screen._refresh_layout = counted  # type: ignore[method-assign]
+    return layouts

@@ -6,12 +6,13 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Header, TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane
 
 from ot.tui.screens.access_grants import GrantsPane
 from ot.tui.screens.access_keys import KeysPane
 from ot.tui.screens.access_team import TeamPane
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.header import TitleHeader
 from ot.tui.widgets.tabs import SteadyTabbedContent
 
 TABS = ("team", "keys", "grants")
@@ -52,7 +53,7 @@ Switch tabs with 1, 2, 3 (or the arrow keys on the tab bar). Times are UTC.
         self.first_tab = tab if tab in TABS else "team"
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleHeader()
         with SteadyTabbedContent(initial=f"{self.first_tab}-tab"):
             with TabPane("1 Team", id="team-tab"):
                 yield TeamPane()

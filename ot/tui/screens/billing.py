@@ -12,11 +12,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, ProgressBar, Static
+from textual.widgets import DataTable, ProgressBar, Static
 
 from ot.api.billing import BillingOverview, InvoiceOut
 from ot.tui.calls import app_of, attempt, client_of
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.header import TitleHeader
 
 # What an invoice's state means to the customer (the API's words are its states' names).
 STATE_WORDS = {
@@ -125,7 +126,7 @@ pay it and they open again.
         self.overview: BillingOverview | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleHeader()
         yield Static(id="locked")
         yield Static("Asking the server for your plan…", id="plan")
         yield Static(id="usage")

@@ -20,7 +20,7 @@ from textual.containers import ItemGrid, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Header, Static
+from textual.widgets import Static
 
 from ot.api.stats import QueryAnswer, StatsQuery
 from ot.client import ClientError
@@ -43,6 +43,7 @@ from ot.tui.widgets.breakdown import Breakdown, PanelSpec
 from ot.tui.widgets.chart import VisitorsChart
 from ot.tui.widgets.filter_bar import FilterBar
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.header import TitleHeader
 from ot.tui.widgets.kpi import KPI_METRICS, KpiStrip
 
 REALTIME_SECONDS = 15.0
@@ -211,6 +212,8 @@ folder `ot tui` was started from."""
     def __init__(self, view: DashboardView, *, export_folder: Path | None = None) -> None:
         super().__init__()
         self.view = view
+        # Set before the header is mounted: a title changed afterwards lays the screen out again.
+        self.sub_title = view.domain
         self.export_folder = export_folder  # None: the working folder
         self.realtime: int | None = None
         self.kpi_answer: QueryAnswer | None = None
@@ -224,7 +227,7 @@ folder `ot tui` was started from."""
         self.below: list[Breakdown] = []  # panels loaded once those on screen have landed
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleHeader()
         yield Static(id="topbar")
         yield FilterBar(id="filters")
         yield KpiStrip(id="kpis")
@@ -239,7 +242,6 @@ folder `ot tui` was started from."""
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.sub_title = self.view.domain
         self.set_interval(REALTIME_SECONDS, self.load_realtime)
         self.load_realtime()
         self.reload()
@@ -344,7 +346,7 @@ folder `ot tui` was started from."""
         if period.days > 1:
             text.append(f" ({days})", style="dim")
         text.append(f"  ·  {COMPARISON_LABELS[self.view.comparison]}", style="dim")
-        self.query_one("#topbar", Static).update(text)
+        self.query_one("#topbar", Static).update(text, layout=False)  # one line, whatever it says
 
     async def ask(self, view: DashboardView, query: StatsQuery, busy: Widget) -> QueryAnswer | None:
         """The answer, or None when refused (told once per view, with the panels' refusals).

@@ -19,7 +19,6 @@ from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
-    Header,
     Input,
     Label,
     SelectionList,
@@ -31,6 +30,7 @@ from ot.client import Invalid
 from ot.tui.calls import app_of, attempt, client_of
 from ot.tui.screens.access_words import attempt_form, error_label, field_of, show_field_errors
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.header import TitleHeader
 
 FIELDS = (
     "grantee",
@@ -209,7 +209,7 @@ until the grant expires or you revoke it. Every read they make is logged for you
     ]
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleHeader()
         with VerticalScroll():
             yield Label("Third party (who may read)")
             yield Input(id="grantee", max_length=200, placeholder="e.g. Example Research Ltd")

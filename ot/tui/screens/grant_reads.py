@@ -8,12 +8,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from ot.api.grants import GrantOut, GrantReadOut
 from ot.tui.calls import attempt, client_of
 from ot.tui.screens.access_words import day, moment, names, selected_key
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.header import TitleHeader
 
 MORE_ROW = "more"
 # The server's page of reads when no limit is asked (`GET /ot/v1/grants/{id}/reads`): a shorter
@@ -126,7 +127,7 @@ many were hidden for having too few visitors). Enter shows the whole query.
         self.complete = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleHeader()
         yield Static(grant_summary(self.grant, self.sites), id="summary")
         yield DataTable[str](id="reads", cursor_type="row", zebra_stripes=True)
         yield Static("Nothing read yet.", id="reads-empty", classes="hint")

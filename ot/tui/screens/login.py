@@ -11,11 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Header, Input, Label, Static, TabbedContent, TabPane
+from textual.widgets import Button, Input, Label, Static, TabbedContent, TabPane
 
 from ot.client import ClientError, Forbidden, NotLoggedIn, Throttled, Unavailable
 from ot.tui.calls import app_of, client_of
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.header import TitleHeader
 from ot.tui.widgets.tabs import SteadyTabbedContent
 
 # Enough to catch a slip (a missing @, a space) before asking the server; the server decides
@@ -87,7 +88,7 @@ authenticator app or a recovery code); or with an API key with the `sites:read` 
         self.notice = notice
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleHeader()
         with VerticalScroll(classes="form"):
             # The words first: on a small terminal anything below the form would be out of sight.
             yield Static(self.notice, id="problem", classes="notice" if self.notice else "")

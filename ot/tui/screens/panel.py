@@ -14,13 +14,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from ot.api.stats import QueryAnswer, StatsQuery
 from ot.tui.calls import ask_stats, attempt, may_save_files
 from ot.tui.export import save_csv
 from ot.tui.view import DashboardView, Filter
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.header import TitleHeader
 from ot.tui.widgets.panel_cells import bar, formatted, metric_label
 
 PAGE_SIZE = 50
@@ -111,7 +112,7 @@ Every row of one breakdown of the dashboard's period and filters, 50 to a page.
         self.largest: float = 0
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleHeader()
         yield Static(self._heading(), id="panel-heading", classes="title")
         yield Input(placeholder=f"Search {self.panel_title.lower()} (enter)", id="panel-search")
         yield DataTable(id="panel-rows", cursor_type="row", zebra_stripes=True)

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Header, Static, TabbedContent, TabPane
+from textual.widgets import Button, Static, TabbedContent, TabPane
 
 from ot.api.accounts import ProfileOut
 from ot.api.rights import DeletionStatus
@@ -25,6 +25,7 @@ from ot.tui.screens.profile_history import HistoryPane
 from ot.tui.screens.profile_sessions import SessionsPane
 from ot.tui.screens.profile_ssh_keys import SshKeysPane
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.header import TitleHeader
 
 TABS = ("profile", "security", "sessions", "ssh-keys", "history", "data")
 
@@ -125,7 +126,7 @@ Everything you gave us, and what you can do with it:
         self.deletion: DeletionStatus | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleHeader()
         with TabbedContent(initial="profile"):
             with TabPane("Profile", id="profile"), VerticalScroll():
                 yield Static(id="deletion-banner")

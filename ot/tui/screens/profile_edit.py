@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Header, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from ot.api.accounts import CONTACT_LIMITS, MAX_NAME_LENGTH, ProfileOut
 from ot.tui.calls import attempt, client_of
 from ot.tui.screens.confirm import ConfirmScreen
 from ot.tui.screens.profile_format import REGIONS, region_name, shown
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.header import TitleHeader
 
 FIELD_LABELS = {
     "name": "Name",
@@ -120,7 +121,7 @@ explicit consent. Your log-in e-mail and password are changed on the Security ta
 
     def compose(self) -> ComposeResult:
         profile = self.profile
-        yield Header()
+        yield TitleHeader()
         with VerticalScroll():
             for field, value in (
                 ("name", profile.name),

@@ -8,12 +8,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, Header, Input, Label, Static
+from textual.widgets import Button, ContentSwitcher, Input, Label, Static
 
 from ot.api.accounts import MAX_PASSWORD_LENGTH, EnrolmentOut
 from ot.tui.calls import attempt, client_of
 from ot.tui.screens.profile_format import grouped
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.header import TitleHeader
 from ot.tui.widgets.qr_code import QrCode
 
 
@@ -67,7 +68,7 @@ From then on, logging in asks for a code from the app.
         self.recovery_codes: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleHeader()
         with ContentSwitcher(initial="enrol"):
             with Horizontal(id="enrol"):
                 yield Vertical(id="qr")

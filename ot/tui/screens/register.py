@@ -13,7 +13,6 @@ from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
-    Header,
     Input,
     Label,
     RadioButton,
@@ -25,6 +24,7 @@ from ot.client import ClientError, Invalid, Unavailable
 from ot.tui.calls import client_of
 from ot.tui.screens.login import looks_like_an_email, unavailable_words
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.header import TitleHeader
 
 Region = Literal["nl", "us"]
 REGIONS: dict[Region, str] = {"nl": "the Netherlands", "us": "the United States"}
@@ -59,7 +59,7 @@ your address; paste it on the next screen.
         self.email = email
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleHeader()
         with VerticalScroll(classes="form"):
             yield Static(f"A new account on {client_of(self).base_url}", classes="title")
             yield Label("Name")

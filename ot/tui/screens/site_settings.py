@@ -13,7 +13,6 @@ from textual.screen import Screen
 from textual.widgets import (
     Button,
     DataTable,
-    Header,
     Input,
     Label,
     Select,
@@ -30,6 +29,7 @@ from ot.client import ClientError, Invalid
 from ot.tui.calls import app_of, attempt, client_of
 from ot.tui.screens.confirm import ConfirmScreen
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.header import TitleHeader
 from ot.tui.widgets.settings_form import SettingsForm, shown_value
 
 TABS = ("tab-site", "tab-settings", "tab-goals", "tab-remove")
@@ -117,7 +117,7 @@ changes and saves it once you confirm.
         self.changed = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleHeader()
         with TabbedContent(id="tabs"):
             with TabPane("1 Site", id="tab-site"), VerticalScroll():
                 yield Static("Loading…", id="summary")

@@ -15,7 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from ot.api.sites import SiteOut
 from ot.api.stats import StatsQuery
@@ -23,6 +23,7 @@ from ot.client import ClientError, Forbidden
 from ot.tui.calls import app_of, ask_stats, attempt, client_of
 from ot.tui.view import format_count, today_in, view_of_site
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.header import TitleHeader
 
 SPARK_DAYS = 30
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -87,7 +88,7 @@ the site's dashboard; `/` filters the list by domain."""
         self.traffic: dict[int, SiteTraffic] = {}
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleHeader()
         yield Input(placeholder="Filter by domain", id="search")
         yield DataTable(id="sites", cursor_type="row", zebra_stripes=True)
         yield Static(

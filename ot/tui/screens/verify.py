@@ -10,12 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Header, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from ot.client import ClientError, Invalid, NotFound, Unavailable
 from ot.tui.calls import client_of
 from ot.tui.screens.login import LoginScreen, unavailable_words
 from ot.tui.widgets.footer import KeyFooter
+from ot.tui.widgets.header import TitleHeader
 
 
 def token_of(pasted: str) -> str:
@@ -54,7 +55,7 @@ The link works once and for a limited time.
         self.email = email
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleHeader()
         with VerticalScroll(classes="form"):
             yield Static("Check your mail", classes="title")
             to = f" to {self.email}" if self.email else ""

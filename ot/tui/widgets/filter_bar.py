@@ -82,13 +82,17 @@ class FilterBar(Static, can_focus=False):
         self.can_focus = bool(filters)
 
     def watch_chosen(self) -> None:
-        self.update(self.render_filters())
+        self.show_filters()
 
     def on_focus(self) -> None:
-        self.update(self.render_filters())
+        self.show_filters()
 
     def on_blur(self) -> None:
-        self.update(self.render_filters())
+        self.show_filters()
+
+    def show_filters(self) -> None:
+        # One line whatever it says (shown or hidden by its class): no layout of the screen.
+        self.update(self.render_filters(), layout=False)
 
     def render_filters(self) -> Text:
         text = Text("Filters: ", style="dim")

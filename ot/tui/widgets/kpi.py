@@ -82,7 +82,9 @@ class Kpi(Static):
         style = "green" if direction > 0 else "red" if direction < 0 else "dim"
         text.append("\n")
         text.append(change or " ", style=style)
-        self.update(text)
+        # Its size is fixed by the stylesheet: no layout of the screen (a thirtieth of a second
+        # at 160 columns, once for every answer of the strip otherwise).
+        self.update(text, layout=False)
 
 
 class KpiStrip(Horizontal):
