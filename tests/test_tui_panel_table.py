@@ -104,6 +104,29 @@ async def test_a_click_moves_the_cursor_and_a_click_on_the_cursors_row_picks_it(
         assert app.selected == ["/blog/privacy-first-analytics"] and table.cursor_row == 2
 
 
+def backgrounds(table: PanelTable, y: int) -> set[object]:
+    """The background colours of line `y` of the table."""
+    return {segment.style.bgcolor for segment in table.render_line(y) if segment.style}
+
+
+async def test_the_row_under_the_mouse_is_shaded_until_the_mouse_leaves() -> None:
+    app = OnePanel()
+    async with app.run_test() as pilot:
+        table = app.query_one(PanelTable)
+        plain = backgrounds(table, 2)  # the second row, not under the cursor
+        await pilot.hover(PanelTable, offset=(2, 2))
+        await wait_for(pilot, lambda: table.hover_row == 1, "the second row hovered")
+        shaded = backgrounds(table, 2)
+        assert len(shaded) == 1 and shaded != plain  # the whole line, shaded
+
+        await pilot.hover(PanelTable, offset=(2, 0))  # the header: no row
+        await wait_for(pilot, lambda: table.hover_row == -1, "no row hovered")
+        await pilot.hover(PanelTable, offset=(2, 3))
+        await wait_for(pilot, lambda: table.hover_row == 2, "the third row hovered")
+        await pilot.hover(Static)  # elsewhere
+        await wait_for(pilot, lambda: table.hover_row == -1, "the mouse gone")
+
+
 async def test_new_rows_put_the_cursor_on_the_first_unless_told_to_keep_it() -> None:
     app = OnePanel()
     async with app.run_test() as pilot:

@@ -32,9 +32,15 @@ class Column:
 class PanelTable(Widget, can_focus=True):
     """A header and rows of cells (`Text`), each row with a key; `RowHighlighted` when the
     cursor moves, `RowSelected` on Enter or a click on the cursor's row. Left and right move to
-    the neighbouring panels."""
+    the neighbouring panels. The row under the mouse is shaded, as DataTable's: it can be
+    clicked."""
 
-    COMPONENT_CLASSES = {"panel-table--header", "panel-table--cursor", "panel-table--message"}
+    COMPONENT_CLASSES = {
+        "panel-table--header",
+        "panel-table--cursor",
+        "panel-table--hover",
+        "panel-table--message",
+    }
 
     DEFAULT_CSS = """
     PanelTable {
@@ -54,6 +60,9 @@ class PanelTable(Widget, can_focus=True):
             background: $block-cursor-blurred-background;
             color: $block-cursor-blurred-foreground;
             text-style: $block-cursor-blurred-text-style;
+        }
+        & > .panel-table--hover {
+            background: $block-hover-background;
         }
         & > .panel-table--message {
             color: $text-muted;
@@ -80,6 +89,7 @@ class PanelTable(Widget, can_focus=True):
     ]
 
     cursor_row: reactive[int] = reactive(0, init=False, always_update=False)
+    hover_row: reactive[int] = reactive(-1, init=False, always_update=False)  # -1: none
 
     class _RowMessage(Message):
         def __init__(self, table: PanelTable, cursor_row: int, row_key: str) -> None:
@@ -173,10 +183,24 @@ class PanelTable(Widget, can_focus=True):
             row = self.cursor_row
             self.post_message(self.RowSelected(self, row, self._rows[row][0]))
 
+    def watch_hover_row(self) -> None:
+        self.refresh()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        self.hover_row = self._row_at(event.y)
+
+    def on_leave(self, _: events.Leave) -> None:
+        self.hover_row = -1
+
+    def _row_at(self, y: int) -> int:
+        """The row on line `y` of the table (the header is line 0), or -1."""
+        row = y - 1
+        return row if 0 <= row < len(self._rows) else -1
+
     def on_click(self, event: events.Click) -> None:
         # As DataTable: a click moves the cursor to a row, a click on the cursor's row picks it.
-        row = event.y - 1
-        if not 0 <= row < len(self._rows):
+        row = self._row_at(event.y)
+        if row < 0:
             return
         event.stop()
         if row == self.cursor_row:
@@ -192,9 +216,13 @@ class PanelTable(Widget, can_focus=True):
             return Padding(Text(self.message, style=muted), (0, CELL_PADDING))
         header = self.get_component_rich_style("panel-table--header")
         cursor = self.get_component_rich_style("panel-table--cursor")
+        hover = self.get_component_rich_style("panel-table--hover")
         lines = [self._line([Text(column.label) for column in self.columns], header)]
         for index, (_, cells) in enumerate(self._rows):
-            lines.append(self._line(cells, cursor if index == self.cursor_row else None))
+            style = (
+                cursor if index == self.cursor_row else hover if index == self.hover_row else None
+            )
+            lines.append(self._line(cells, style))
         return Text("\n", no_wrap=True, overflow="crop").join(lines)
 
     def _line(self, cells: list[Text], style: Style | None) -> Text:
