@@ -51,7 +51,7 @@ from ot.errors import Forbidden, InvalidInput, Unauthorized
 from ot.json_input import parse_json
 from ot.server.app_keys import ENGINE, SETTINGS, WRITE_ENGINE
 from ot.server.bodies import read_body
-from ot.server.errors import error_response
+from ot.server.errors import internal_error_response
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ async def authorise(request: web.Request, handler: Handler) -> web.StreamRespons
     declaration = declared(match_info.handler)
     if declaration is None:
         log.error("route without an access declaration refused", extra={"path": request.path})
-        return error_response(500, "internal_error", "something went wrong on our side")
+        return internal_error_response()
     if declaration.access is RouteNeeds.STATS_API:
         await _admit_in_plausibles_words(request, declaration)
     elif declaration.credentials:

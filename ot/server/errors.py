@@ -37,6 +37,14 @@ _STATUS: dict[type[OtError], int] = {
 }
 
 
+# What a failure we did not foresee says: nothing of its cause reaches the caller (it is logged).
+INTERNAL_ERROR = "something went wrong on our side"
+
+
+def internal_error_response() -> web.Response:
+    return error_response(500, "internal_error", INTERNAL_ERROR)
+
+
 def error_response(
     status: int,
     code: str,

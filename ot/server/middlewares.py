@@ -23,7 +23,7 @@ from ot.server.bodies import (
     unreadable_body,
 )
 from ot.server.clients import client_ip_of
-from ot.server.errors import domain_error_response, error_response
+from ot.server.errors import domain_error_response, error_response, internal_error_response
 from ot.storage import storage_problem
 
 log = logging.getLogger(__name__)
@@ -82,11 +82,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception as error:
         known = known_failure(request, error)
         if known is None:
-            return error_response(500, "internal_error", INTERNAL_ERROR)
+            return internal_error_response()
         return domain_error_response(known)
-
-
-INTERNAL_ERROR = "something went wrong on our side"
 
 
 def known_failure(request: web.Request, error: Exception) -> OtError | None:

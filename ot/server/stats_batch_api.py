@@ -23,8 +23,8 @@ from ot.models import Site
 from ot.server.answers import NO_STORE
 from ot.server.app_keys import QUERIES, SETTINGS
 from ot.server.auth import BODY, RouteNeeds, endpoint
-from ot.server.errors import status_of
-from ot.server.middlewares import INTERNAL_ERROR, known_failure
+from ot.server.errors import INTERNAL_ERROR, status_of
+from ot.server.middlewares import known_failure
 from ot.server.openapi import produces
 from ot.server.stats_api import readable_site
 from ot.stats.processes import answer_query
