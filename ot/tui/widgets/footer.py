@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -25,6 +26,14 @@ class KeyFooter(Footer):
     def __init__(self) -> None:
         super().__init__()
         self.shown: Hashable | None = None
+
+    def compose(self) -> ComposeResult:
+        # Textual's footer composes no keys until the screen's bindings first change, and then
+        # recomposes: mounting its keys lays the new screen out twice more as it opens. The
+        # keys are known now; the recompose is skipped when they are the same then.
+        self._bindings_ready = True
+        self.shown = keys_shown(self.screen)
+        yield from super().compose()
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         keys = keys_shown(screen)
